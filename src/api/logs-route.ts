@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { fileSize, readFrom, tailLines } from '../runtime/log-files.js';
+import type { ApiDeps } from './server.js';
+
+interface LogsQuery {
+  service?: string;
+  lines?: number;
+  follow?: boolean;
+}
+
+/**
+ * GET /v1/apps/:app/logs: the last lines of each instance's log, prefixed with
+ * `service[idx] | ` when there is more than one; with follow=true the response stays
+ * open and streams new lines until the client goes away.
+ */
+export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.get<{ Params: { app: string }; Querystring: LogsQuery }>(
+    '/v1/apps/:app/logs',
+    { schema: { querystring: { type: 'object', properties: { service: { type: 'string' }, lines: { type: 'integer', minimum: 0, maximum: 100000 }, follow: { type: 'boolean' } } } } },
+    async (req, reply) => {
+      await deps.apps.ps({ app: req.params.app, service: req.query.service }); // 404s for unknown names
+      const views = await deps.store.instances.list({ app: req.params.app, service: req.query.service });
+      const files = views.map((v) => ({ label: `${v.service}[${v.idx}]`, file: deps.instances.logFile(v) }));
+      const prefix = (label: string) => (files.length > 1 ? `${label} | ` : '');
+      const head = files.flatMap((f) => tailLines(f.file, req.query.lines ?? 100).map((l) => prefix(f.label) + l)).join('\n');
+      if (!req.query.follow) return reply.type('text/plain').send(head ? head + '\n' : '');
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+      if (head) res.write(head + '\n');
+      const offsets = new Map(files.map((f) => [f.file, fileSize(f.file)]));
+      const pending = new Map<string, string>();
+      const timer = setInterval(() => {
+        for (const f of files) {
+          const { text, offset } = readFrom(f.file, offsets.get(f.file) ?? 0);
+          offsets.set(f.file, offset);
+          if (!text) continue;
+          const lines = ((pending.get(f.file) ?? '') + text).split('\n');
+          pending.set(f.file, lines.pop() ?? '');
+          if (lines.length > 0) res.write(lines.map((l) => prefix(f.label) + l).join('\n') + '\n');
+        }
+      }, 200);
+      req.raw.on('close', () => clearInterval(timer));
+    },
+  );
+}

@@ -1,0 +1,53 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Apps } from '../engine/apps.js';
+import type { Store } from '../store/store.js';
+import { errorHandler } from './errors.js';
+import { registerLogRoutes } from './logs-route.js';
+import type { InstanceManager } from '../engine/instance-manager.js';
+
+export interface ApiDeps {
+  readonly apps: Apps;
+  readonly store: Store;
+  readonly instances: InstanceManager;
+  readonly info: () => Record<string, unknown>;
+  readonly shutdown: () => void;
+}
+
+const appParams = { type: 'object', required: ['app'], properties: { app: { type: 'string', maxLength: 63 } } } as const;
+const serviceBody = { type: 'object', additionalProperties: false, properties: { service: { type: 'string', maxLength: 63 } } } as const;
+
+/**
+ * The HTTP API, versioned under /v1 and scoped by resource. The CLI talks to it over the
+ * daemon's unix socket; the same routes can later be served over TCP with auth.
+ */
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+  app.setErrorHandler(errorHandler);
+
+  app.get('/v1/daemon', async () => deps.info());
+  app.post('/v1/daemon/stop', async (_req, reply) => {
+    reply.raw.once('finish', () => setTimeout(deps.shutdown, 10));
+    return { stopping: true };
+  });
+
+  app.post<{ Body: { dir: string } }>('/v1/apps', { schema: { body: { type: 'object', required: ['dir'], additionalProperties: false, properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 } } } } }, async (req) =>
+    deps.apps.up(req.body.dir),
+  );
+  app.get('/v1/apps', async () => ({ apps: await deps.store.apps.names() }));
+  app.get<{ Querystring: { app?: string; service?: string } }>('/v1/instances', { schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, service: { type: 'string' } } } } }, async (req) =>
+    deps.apps.ps({ app: req.query.app, service: req.query.service }),
+  );
+  for (const action of ['start', 'stop', 'restart'] as const) {
+    app.post<{ Params: { app: string }; Body: { service?: string } | undefined }>(`/v1/apps/:app/${action}`, { schema: { params: appParams, body: serviceBody } }, async (req) =>
+      deps.apps.control(req.params.app, action, req.body?.service),
+    );
+  }
+  app.delete<{ Params: { app: string }; Querystring: { purge?: boolean } }>('/v1/apps/:app', { schema: { params: appParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } } }, async (req) =>
+    deps.apps.rm(req.params.app, req.query.purge === true),
+  );
+  app.get<{ Querystring: { app?: string; limit?: number } }>('/v1/events', { schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) =>
+    deps.store.events.recent(req.query.app, req.query.limit ?? 100),
+  );
+  registerLogRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ApiClient, ApiError } from '../api/client.js';
+import type { HomeLayout } from '../system/paths.js';
+import { tailLines } from '../runtime/log-files.js';
+
+const DAEMON_MAIN = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
+
+export interface DaemonInfo {
+  readonly pid: number;
+  readonly home: string;
+  readonly version: string;
+  readonly uptimeMs: number;
+}
+
+/** The daemon's info, or undefined when it is not running. */
+export async function daemonInfo(client: ApiClient): Promise<DaemonInfo | undefined> {
+  try {
+    return await client.call<DaemonInfo>('GET', '/v1/daemon');
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'unreachable') return undefined;
+    throw err;
+  }
+}
+
+/** Starts berthd in the background (detached, output to berthd.log) and waits until it answers. */
+export async function startDaemon(layout: HomeLayout, client: ApiClient, timeoutMs = 15_000): Promise<DaemonInfo> {
+  mkdirSync(layout.root, { recursive: true, mode: 0o700 });
+  const out = openSync(layout.daemonLog, 'a', 0o600);
+  const child = spawn(process.execPath, [DAEMON_MAIN], { detached: true, stdio: ['ignore', out, out], env: { ...process.env, BERTH_HOME: layout.root }, shell: false });
+  closeSync(out);
+  child.unref();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const info = await daemonInfo(client);
+    if (info) return info;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new ApiError(0, 'daemon_start_failed', `berthd did not start within ${timeoutMs / 1000} s; last lines of ${layout.daemonLog}:\n${tailLines(layout.daemonLog, 10).join('\n')}`);
+}
+
+/** Returns a client to a running daemon, starting one if needed. */
+export async function ensureDaemon(layout: HomeLayout, client: ApiClient): Promise<DaemonInfo> {
+  return (await daemonInfo(client)) ?? startDaemon(layout, client);
+}

@@ -1,0 +1,138 @@
+import { Command, Option } from 'commander';
+import path from 'node:path';
+import { ApiClient, ApiError } from '../api/client.js';
+import type { UpResult } from '../engine/apps.js';
+import type { InstanceStatus } from '../engine/status.js';
+import { berthHome, HomeLayout } from '../system/paths.js';
+import { VERSION } from '../version.js';
+import { daemonInfo, ensureDaemon, startDaemon } from './daemon-control.js';
+import { renderPs } from './render.js';
+import { formatDuration } from '../config/duration.js';
+
+const layout = new HomeLayout(berthHome());
+const client = new ApiClient(layout.socket);
+let jsonOutput = false;
+
+/** Every command: one API call (starting berthd when needed), then render. */
+async function call<T>(method: 'GET' | 'POST' | 'DELETE', route: string, body?: unknown): Promise<T> {
+  await ensureDaemon(layout, client);
+  return client.call<T>(method, route, body);
+}
+
+function print(value: unknown, human: () => string): void {
+  process.stdout.write(jsonOutput ? JSON.stringify(value, null, 2) + '\n' : human() + '\n');
+}
+
+const json = () => new Option('--json', 'print JSON');
+const program = new Command('berth').description('Run many web apps on your own server, without the archaeology.').version(VERSION);
+program.hook('preAction', (_cmd, action) => {
+  jsonOutput = Boolean(action.opts().json);
+});
+
+program
+  .command('up')
+  .description('register the app in DIR (default: .) and start its services')
+  .argument('[dir]', 'directory with a berth.yaml', '.')
+  .addOption(json())
+  .action(async (dir: string) => {
+    const r = await call<UpResult>('POST', '/v1/apps', { dir: path.resolve(dir) });
+    print(r, () => [`${r.app} (${r.env}): ${r.created ? 'registered' : 'updated'}`, renderPs(r.instances)].join('\n'));
+  });
+
+program
+  .command('ps')
+  .description('list instances: app, env, service, state, pid, port, uptime, restarts')
+  .argument('[app]')
+  .addOption(json())
+  .action(async (app?: string) => {
+    const rows = await call<InstanceStatus[]>('GET', `/v1/instances${app ? `?app=${encodeURIComponent(app)}` : ''}`);
+    print(rows, () => renderPs(rows));
+  });
+
+for (const action of ['start', 'stop', 'restart'] as const) {
+  program
+    .command(action)
+    .description(`${action} the services of an app, or one service`)
+    .argument('<app>')
+    .argument('[service]')
+    .addOption(json())
+    .action(async (app: string, service?: string) => {
+      const rows = await call<InstanceStatus[]>('POST', `/v1/apps/${encodeURIComponent(app)}/${action}`, service ? { service } : {});
+      print(rows, () => renderPs(rows));
+    });
+}
+
+program
+  .command('rm')
+  .description('stop an app, free its ports and forget it (its data directory stays unless --purge)')
+  .argument('<app>')
+  .option('--purge', 'also delete its data directory')
+  .addOption(json())
+  .action(async (app: string, opts: { purge?: boolean }) => {
+    const r = await call<{ app: string; purged: boolean }>('DELETE', `/v1/apps/${encodeURIComponent(app)}${opts.purge ? '?purge=true' : ''}`);
+    print(r, () => `removed ${r.app}${r.purged ? ' and its data' : ' (data kept; `berth rm --purge` deletes it)'}`);
+  });
+
+program
+  .command('logs')
+  .description('print the logs of an app or one service; -f to follow')
+  .argument('<app>')
+  .argument('[service]')
+  .option('-f, --follow', 'keep printing new lines')
+  .option('-n, --lines <n>', 'lines from the end of each log', '100')
+  .action(async (app: string, service: string | undefined, opts: { follow?: boolean; lines: string }) => {
+    const n = Number(opts.lines);
+    if (!Number.isInteger(n) || n < 0) throw new ApiError(400, 'invalid', `--lines expects a whole number, got "${opts.lines}"`);
+    await ensureDaemon(layout, client);
+    const q = new URLSearchParams({ lines: String(n), ...(service ? { service } : {}), ...(opts.follow ? { follow: 'true' } : {}) });
+    for await (const chunk of client.stream(`/v1/apps/${encodeURIComponent(app)}/logs?${q}`)) process.stdout.write(chunk);
+  });
+
+program
+  .command('events')
+  .description('recent events, newest last')
+  .argument('[app]')
+  .addOption(json())
+  .action(async (app?: string) => {
+    const rows = await call<Array<{ at: number; app: string; kind: string; message: string }>>('GET', `/v1/events${app ? `?app=${encodeURIComponent(app)}` : ''}`);
+    print(rows, () => rows.map((e) => `${new Date(e.at).toISOString()}  ${e.app}  ${e.kind}  ${e.message}`).join('\n'));
+  });
+
+const daemon = program.command('daemon').description('the berthd background process');
+daemon
+  .command('status')
+  .addOption(json())
+  .action(async () => {
+    const info = await daemonInfo(client);
+    print(info ?? { running: false }, () => (info ? `berthd ${info.version} running, pid ${info.pid}, up ${formatDuration(info.uptimeMs)}, home ${info.home}` : `berthd is not running (home ${layout.root})`));
+    if (!info) process.exitCode = 3;
+  });
+daemon
+  .command('start')
+  .addOption(json())
+  .action(async () => {
+    const info = (await daemonInfo(client)) ?? (await startDaemon(layout, client));
+    print(info, () => `berthd running, pid ${info.pid}`);
+  });
+daemon
+  .command('stop')
+  .description('stop berthd; apps keep running and are adopted by the next berthd')
+  .addOption(json())
+  .action(async () => {
+    const info = await daemonInfo(client);
+    if (info) {
+      await client.call('POST', '/v1/daemon/stop');
+      while (await daemonInfo(client)) await new Promise((r) => setTimeout(r, 50));
+    }
+    print({ stopped: Boolean(info) }, () => (info ? `berthd stopped (pid ${info.pid}); apps keep running` : 'berthd was not running'));
+  });
+
+program
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    const e = err instanceof ApiError ? err : new ApiError(0, 'error', err instanceof Error ? err.message : String(err));
+    if (jsonOutput) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } }, null, 2) + '\n');
+    else process.stderr.write(`error: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+    process.exitCode = 1;
+  })
+  .finally(() => void client.close());

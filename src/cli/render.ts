@@ -1,0 +1,38 @@
+import { formatDuration } from '../config/duration.js';
+import type { InstanceStatus } from '../engine/status.js';
+
+/** A plain text table: header row, then rows, columns padded to their widest cell. */
+export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function describeExit(s: InstanceStatus): string {
+  const e = s.lastExit;
+  if (!e) return '';
+  if (e.note && e.code === null && e.signal === null) return e.note;
+  return e.signal ? `killed by ${e.signal}` : e.code === null ? 'exit status unknown' : `exit ${e.code}`;
+}
+
+/** `berth ps`: one row per instance, then the last log lines of every instance that is down. */
+export function renderPs(rows: readonly InstanceStatus[]): string {
+  if (rows.length === 0) return 'no apps yet: run `berth up <dir>` to start one';
+  const body = rows.map((s) => [
+    s.app,
+    s.env,
+    rows.some((o) => o.service === s.service && o.app === s.app && o.instance !== s.instance) ? `${s.service}[${s.instance}]` : s.service,
+    s.state,
+    s.pid === null ? '-' : String(s.pid),
+    s.port === null ? '-' : String(s.port),
+    s.uptimeMs === null ? '-' : formatDuration(s.uptimeMs),
+    String(s.restarts),
+    s.state === 'running' ? '' : describeExit(s),
+  ]);
+  const out = [table(['APP', 'ENV', 'SERVICE', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'LAST EXIT'], body)];
+  for (const s of rows) {
+    if (!s.lastLines) continue;
+    out.push('', `${s.app}/${s.service}[${s.instance}] is ${s.state} (${describeExit(s)}); last log lines:`, ...s.lastLines.map((l) => `  ${l}`));
+  }
+  return out.join('\n');
+}

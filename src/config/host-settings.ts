@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { BerthError } from '../core/errors.js';
+
+/** Host-wide settings from `$BERTH_HOME/config.yaml`; environment variables override them. */
+export interface HostSettings {
+  /** Ports leased to `port: auto` services. Default 20000-29999; env BERTH_PORT_RANGE. */
+  readonly portRange: { readonly low: number; readonly high: number };
+  /** Name of this host in port leases. Default "local". */
+  readonly host: string;
+  /** Rotate an instance log past this size. Default 10 MiB. */
+  readonly logMaxBytes: number;
+  /** Rotated logs kept per instance. Default 5. */
+  readonly logKeep: number;
+}
+
+const RANGE = /^(\d{1,5})-(\d{1,5})$/;
+
+const settingsSchema = z.strictObject({
+  port_range: z.string().regex(RANGE).optional().describe('Ports for `port: auto`, "low-high". Default "20000-29999".'),
+  host: z.string().min(1).optional().describe('This host\'s name in port leases. Default "local".'),
+  log_max_bytes: z.number().int().min(1024).optional().describe('Rotate instance logs past this size. Default 10485760.'),
+  log_keep: z.number().int().min(0).max(100).optional().describe('Rotated logs kept per instance. Default 5.'),
+});
+
+export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.env): HostSettings {
+  let raw: unknown = {};
+  try {
+    raw = parse(readFileSync(file, 'utf8')) ?? {};
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new BerthError('invalid', 'invalid_settings', `reading ${file}: ${(err as Error).message}`);
+  }
+  const parsed = settingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep' });
+  }
+  const s = parsed.data;
+  return {
+    portRange: parseRange(env.BERTH_PORT_RANGE ?? s.port_range ?? '20000-29999', env.BERTH_PORT_RANGE ? 'BERTH_PORT_RANGE' : `${file}: port_range`),
+    host: s.host ?? 'local',
+    logMaxBytes: s.log_max_bytes ?? 10 * 1024 * 1024,
+    logKeep: s.log_keep ?? 5,
+  };
+}
+
+function parseRange(value: string, where: string): { low: number; high: number } {
+  const m = RANGE.exec(value);
+  const low = Number(m?.[1]);
+  const high = Number(m?.[2]);
+  if (!m || low < 1024 || high > 65535 || low > high) {
+    throw new BerthError('invalid', 'invalid_settings', `${where}: expected a port range "low-high" within 1024-65535, got ${JSON.stringify(value)}`, { hint: 'e.g. 20000-29999' });
+  }
+  return { low, high };
+}

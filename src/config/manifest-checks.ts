@@ -1,0 +1,58 @@
+import { closest } from '../core/did-you-mean.js';
+import { dependencyWaves } from '../core/waves.js';
+import type { Problem } from './manifest-errors.js';
+import type { ManifestInput, ServiceInput } from './manifest-schema.js';
+import { routeKey, normalizeRoute } from './manifest-normalize.js';
+
+const RESERVED_ENV = ['PORT', 'DATA_DIR'];
+
+/** Checks that need the whole manifest: references, cycles, pinned ports, reserved names. */
+export function semanticProblems(m: ManifestInput): Problem[] {
+  const names = Object.keys(m.services);
+  const problems: Problem[] = [];
+  if (names.length === 0) problems.push({ path: ['services'], message: 'needs at least one service', hint: 'e.g. services: { web: { run: "node server.js" } }' });
+  const pinnedBy = new Map<number, string>();
+  const routedBy = new Map<string, string>();
+  for (const [name, svc] of Object.entries(m.services)) {
+    problems.push(...serviceProblems(name, svc, names));
+    if (typeof svc.port === 'number') {
+      const other = pinnedBy.get(svc.port);
+      if (other) problems.push({ path: ['services', name, 'port'], message: `port ${svc.port} is already pinned by service "${other}"`, hint: 'give each service its own port, or use `port: auto`' });
+      else pinnedBy.set(svc.port, name);
+    }
+    (svc.routes ?? []).forEach((r, i) => {
+      const key = routeKey(normalizeRoute(r));
+      const other = routedBy.get(key);
+      if (other && other !== name) problems.push({ path: ['services', name, 'routes', i], message: `route ${key} is already claimed by service "${other}"`, hint: 'each host and path prefix belongs to one service' });
+      else routedBy.set(key, name);
+    });
+  }
+  const waves = dependencyWaves(Object.entries(m.services).map(([name, s]) => ({ name, dependsOn: s.depends_on ?? [] })));
+  if (!waves.ok) problems.push({ path: ['services', waves.cycle[0] as string, 'depends_on'], message: `dependency cycle: ${waves.cycle.join(' -> ')}`, hint: 'remove one of these depends_on entries' });
+  return problems;
+}
+
+function serviceProblems(name: string, svc: ServiceInput, names: readonly string[]): Problem[] {
+  const at = ['services', name];
+  const problems: Problem[] = [];
+  (svc.depends_on ?? []).forEach((dep, i) => {
+    if (dep === name) problems.push({ path: [...at, 'depends_on', i], message: 'a service cannot depend on itself', hint: 'remove it from depends_on' });
+    else if (!names.includes(dep)) {
+      const guess = closest(dep, names.filter((n) => n !== name));
+      problems.push({ path: [...at, 'depends_on', i], message: `unknown service "${dep}"`, hint: guess ? `did you mean "${guess}"?` : `services in this file: ${names.join(', ')}` });
+    }
+  });
+  for (const key of Object.keys(svc.env ?? {})) {
+    if (RESERVED_ENV.includes(key)) problems.push({ path: [...at, 'env', key], atKey: true, message: `${key} is set by Berth and cannot be overridden`, hint: key === 'PORT' ? 'to choose the port, use `port: <number>` on the service' : 'DATA_DIR is the environment\'s own data directory; remove this key' });
+  }
+  if (svc.cwd !== undefined && (svc.cwd.startsWith('/') || svc.cwd.split(/[\\/]/).includes('..'))) {
+    problems.push({ path: [...at, 'cwd'], message: `expected a relative directory inside the app, got ${JSON.stringify(svc.cwd)}`, hint: 'paths are relative to berth.yaml and may not use ".." or start with "/"' });
+  }
+  if (typeof svc.port === 'number' && (svc.instances ?? 1) > 1) {
+    problems.push({ path: [...at, 'instances'], message: `${svc.instances} instances cannot share the pinned port ${svc.port}`, hint: 'use `port: auto` for services with several instances' });
+  }
+  if (svc.health?.http !== undefined && svc.health.tcp !== undefined) {
+    problems.push({ path: [...at, 'health'], message: 'http and tcp are mutually exclusive', hint: 'keep one probe' });
+  }
+  return problems;
+}

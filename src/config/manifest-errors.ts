@@ -1,0 +1,133 @@
+import type { Document, LineCounter } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
+import type { z } from 'zod';
+import { closest } from '../core/did-you-mean.js';
+
+export type KeyPath = ReadonlyArray<string | number>;
+
+/** One thing wrong with a manifest, before it is placed in the file and formatted. */
+export interface Problem {
+  readonly path: KeyPath;
+  /** What was expected, without the "got ..." part. */
+  readonly message: string;
+  readonly hint?: string | undefined;
+  /** Point at the key itself rather than its value (unknown keys, bad names). */
+  readonly atKey?: boolean;
+  /** Append ", got <value at path>". */
+  readonly showGot?: boolean;
+}
+
+type Rule = { pattern: string; expected: string; hint?: string };
+
+/** What each field expects and how to fix it, by key path ('*' matches one segment). */
+const RULES: readonly Rule[] = [
+  { pattern: 'app', expected: 'an app name', hint: 'names are DNS labels: 1-63 characters of a-z, 0-9 and "-", starting and ending with a letter or digit' },
+  { pattern: 'services', expected: 'a mapping of service names to services', hint: 'e.g. services: { web: { run: "node server.js" } }' },
+  { pattern: 'services.*', expected: 'a service (a mapping with at least `run`)', hint: 'e.g. web: { run: "node server.js" }' },
+  { pattern: 'services.*.run', expected: 'a command string or a non-empty list of strings', hint: 'e.g. run: "node server.js" (through sh -c) or run: ["node", "server.js"] (no shell)' },
+  { pattern: 'services.*.run.*', expected: 'a string', hint: 'every argv element is a string; quote numbers: ["sleep", "5"]' },
+  { pattern: 'services.*.cwd', expected: 'a relative directory inside the app', hint: 'e.g. cwd: backend' },
+  { pattern: 'services.*.env', expected: 'a mapping of variable names to values', hint: 'e.g. env: { NODE_ENV: production }' },
+  { pattern: 'services.*.env.*', expected: 'a string, number or boolean', hint: 'quote structured values: KEY: \'{"a": 1}\'' },
+  { pattern: 'services.*.port', expected: '"auto" or a whole number from 1 to 65535', hint: 'use `port: auto` to lease a free port, or pin one like `port: 8000`' },
+  { pattern: 'services.*.restart', expected: 'one of "always", "on-failure", "never"' },
+  { pattern: 'services.*.depends_on', expected: 'a list of service names', hint: 'e.g. depends_on: [db, auth]' },
+  { pattern: 'services.*.depends_on.*', expected: 'a service name', hint: 'names are DNS labels: a-z, 0-9 and "-"' },
+  { pattern: 'services.*.instances', expected: 'a whole number from 1 to 64' },
+  { pattern: 'services.*.stop_timeout', expected: 'a duration like "500ms", "10s", "2m" or a number of seconds' },
+  { pattern: 'services.*.routes', expected: 'a list of routes', hint: 'e.g. routes: ["example.com", { host: example.com, path: /api/, strip: true }]' },
+  { pattern: 'services.*.routes.*', expected: 'a route: "host", "host/path/" or { host, path?, strip? }', hint: 'hostnames are lowercase, e.g. "api.example.com" or "example.com/api/"' },
+  { pattern: 'services.*.routes.*.host', expected: 'a lowercase hostname like "api.example.com"' },
+  { pattern: 'services.*.routes.*.path', expected: 'a path prefix starting with "/"', hint: 'e.g. path: /api/' },
+  { pattern: 'services.*.routes.*.strip', expected: 'true or false' },
+  { pattern: 'services.*.health', expected: 'a mapping with http or tcp and timings', hint: 'e.g. health: { http: /healthz }' },
+  { pattern: 'services.*.health.http', expected: 'a path like "/healthz" or { path, status? }' },
+  { pattern: 'services.*.health.http.path', expected: 'a path starting with "/"' },
+  { pattern: 'services.*.health.http.status', expected: 'an HTTP status from 100 to 599' },
+  { pattern: 'services.*.health.tcp', expected: 'true or false' },
+  { pattern: 'services.*.health.start_timeout', expected: 'a duration like "500ms", "10s", "2m" or a number of seconds' },
+  { pattern: 'services.*.health.interval', expected: 'a duration like "500ms", "10s", "2m" or a number of seconds' },
+  { pattern: 'services.*.health.unhealthy_threshold', expected: 'a whole number from 1 to 100' },
+];
+
+function matches(pattern: string, path: KeyPath): boolean {
+  const parts = pattern.split('.');
+  return parts.length === path.length && parts.every((p, i) => p === '*' || p === String(path[i]));
+}
+
+export function ruleFor(path: KeyPath): Rule | undefined {
+  return RULES.find((r) => matches(r.pattern, path));
+}
+
+/** The allowed keys of the object schema at `path`, for "did you mean". */
+export function keysAt(schema: z.ZodType, path: KeyPath): string[] {
+  let node: any = schema;
+  for (const seg of path) {
+    node = unwrap(node);
+    const def = node?._zod?.def;
+    if (def?.type === 'object') node = def.shape[seg as string];
+    else if (def?.type === 'record') node = def.valueType;
+    else if (def?.type === 'array') node = def.element;
+    else if (def?.type === 'union') node = def.options.map(unwrap).find((o: any) => o?._zod?.def?.type === 'object')?._zod.def.shape[seg as string];
+    else return [];
+  }
+  node = unwrap(node);
+  const def = node?._zod?.def;
+  if (def?.type === 'object') return Object.keys(def.shape);
+  if (def?.type === 'union') {
+    const obj = def.options.map(unwrap).find((o: any) => o?._zod?.def?.type === 'object');
+    return obj ? Object.keys(obj._zod.def.shape) : [];
+  }
+  return [];
+}
+
+function unwrap(node: any): any {
+  while (node?._zod?.def?.type === 'optional' || node?._zod?.def?.type === 'default') node = node._zod.def.innerType;
+  return node;
+}
+
+export function didYouMean(key: string, allowed: readonly string[]): string | undefined {
+  const c = closest(key, allowed);
+  return c === undefined ? undefined : `did you mean "${c}"?`;
+}
+
+/** A short description of a value for "got ...". */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null (an empty value)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 57) + '...' : value);
+  return String(value);
+}
+
+/** Line and column (1-based) of the value (or key) at `path`, or of its nearest existing parent. */
+export function locate(doc: Document, counter: LineCounter, path: KeyPath, atKey: boolean): { line: number; col: number } | undefined {
+  let node: Node | null | undefined = doc.contents;
+  let keyNode: Node | undefined;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      keyNode = pair.key as Node;
+      node = pair.value as Node | null;
+      if (node === null) { node = keyNode; }
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (!item) break;
+      keyNode = undefined;
+      node = item as Node;
+    } else break;
+  }
+  const target = atKey && keyNode ? keyNode : node;
+  const offset = target?.range?.[0];
+  if (offset === undefined) return undefined;
+  return counter.linePos(offset);
+}
+
+/** The plain value at a key path of parsed YAML. */
+export function valueAt(root: unknown, keyPath: KeyPath): unknown {
+  let v: any = root;
+  for (const seg of keyPath) v = v == null ? undefined : v[seg];
+  return v;
+}

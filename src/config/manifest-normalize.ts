@@ -1,0 +1,57 @@
+import { parseDuration } from './duration.js';
+import type { ManifestInput, ServiceInput } from './manifest-schema.js';
+import { DEFAULTS, type HealthSpec, type Manifest, type RouteSpec, type ServiceSpec } from './manifest-types.js';
+
+type RouteInput = NonNullable<ServiceInput['routes']>[number];
+
+/** "host", "host/path/" or an object, as a RouteSpec. */
+export function normalizeRoute(r: RouteInput): RouteSpec {
+  if (typeof r === 'string') {
+    const slash = r.indexOf('/');
+    return slash < 0 ? { host: r, path: '/', strip: false } : { host: r.slice(0, slash), path: r.slice(slash), strip: false };
+  }
+  return { host: r.host, path: r.path ?? '/', strip: r.strip ?? false };
+}
+
+export function routeKey(r: RouteSpec): string {
+  return `${r.host}${r.path}`;
+}
+
+/** Applies defaults and resolves shorthands. Input must already be valid. */
+export function normalize(m: ManifestInput): Manifest {
+  return { app: m.app, services: Object.entries(m.services).map(([name, s]) => normalizeService(name, s)) };
+}
+
+function normalizeService(name: string, s: ServiceInput): ServiceSpec {
+  return {
+    name,
+    argv: typeof s.run === 'string' ? ['sh', '-c', s.run] : [...s.run],
+    cwd: s.cwd ?? '.',
+    env: Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, String(v)])),
+    port: s.port ?? 'auto',
+    restart: s.restart ?? 'always',
+    dependsOn: s.depends_on ?? [],
+    instances: s.instances ?? 1,
+    stopTimeoutMs: parseDuration(s.stop_timeout) ?? DEFAULTS.stopTimeoutMs,
+    routes: (s.routes ?? []).map(normalizeRoute),
+    health: normalizeHealth(s.health),
+  };
+}
+
+function normalizeHealth(h: ServiceInput['health']): HealthSpec {
+  const http = h?.http;
+  const probe: HealthSpec['probe'] =
+    http !== undefined
+      ? typeof http === 'string'
+        ? { kind: 'http', path: http, status: undefined }
+        : { kind: 'http', path: http.path, status: http.status }
+      : h?.tcp
+        ? { kind: 'tcp' }
+        : { kind: 'listening' };
+  return {
+    probe,
+    startTimeoutMs: parseDuration(h?.start_timeout) ?? DEFAULTS.startTimeoutMs,
+    intervalMs: parseDuration(h?.interval) ?? DEFAULTS.healthIntervalMs,
+    unhealthyThreshold: h?.unhealthy_threshold ?? DEFAULTS.unhealthyThreshold,
+  };
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { NAME_MAX, NAME_PATTERN } from '../core/names.js';
+import { DURATION_PATTERN } from './duration.js';
+
+/**
+ * The berth.yaml schema. It validates input only (no transforms), so the same object
+ * generates `schema/berth.schema.json`; `manifest.ts` turns a valid input into the frozen,
+ * normalised `Manifest`. Every field's description is its user documentation and states
+ * its default.
+ */
+
+const name = z.string().max(NAME_MAX).regex(NAME_PATTERN);
+
+const duration = z.union([z.number().nonnegative(), z.string().regex(DURATION_PATTERN)]);
+
+export const HOST_PATTERN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+export const ROUTE_PATH_PATTERN = /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+\/?)*$/;
+export const ROUTE_SHORTHAND_PATTERN = /^[a-z0-9.-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/;
+export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const route = z.union([
+  z.string().regex(ROUTE_SHORTHAND_PATTERN).describe('Shorthand: "host" or "host/path/".'),
+  z.strictObject({
+    host: z.string().regex(HOST_PATTERN).describe('Hostname this route answers, lowercase, e.g. "api.example.com".'),
+    path: z.string().regex(ROUTE_PATH_PATTERN).optional().describe('Path prefix, starting with "/". Default "/". The longest matching prefix wins.'),
+    strip: z.boolean().optional().describe('Remove the path prefix before proxying (nginx `proxy_pass http://backend/;`). Default false.'),
+  }),
+]);
+
+const health = z.strictObject({
+  http: z
+    .union([
+      z.string().regex(/^\//),
+      z.strictObject({
+        path: z.string().regex(/^\//).describe('Path to GET, e.g. "/healthz".'),
+        status: z.number().int().min(100).max(599).optional().describe('Expected status. Default: any 2xx.'),
+      }),
+    ])
+    .optional()
+    .describe('HTTP probe: a path, or { path, status }. Mutually exclusive with tcp.'),
+  tcp: z.boolean().optional().describe('TCP probe: ready when a connection to the port succeeds.'),
+  start_timeout: duration.optional().describe('How long a new instance may take to become ready. Default 60s.'),
+  interval: duration.optional().describe('Probe interval once ready. Default 10s (100 ms while starting).'),
+  unhealthy_threshold: z.number().int().min(1).max(100).optional().describe('Failed probes in a row before an instance is unhealthy. Default 3.'),
+});
+
+export const serviceSchema = z.strictObject({
+  run: z
+    .union([z.string().min(1), z.array(z.string()).min(1)])
+    .describe('What to run. A string is the author\'s own shell command, run with `sh -c`; an array is an argv run without a shell.'),
+  cwd: z.string().min(1).optional().describe('Working directory, relative to the manifest and inside it. Default ".".'),
+  env: z
+    .record(z.string().regex(ENV_KEY_PATTERN), z.union([z.string(), z.number(), z.boolean()]))
+    .optional()
+    .describe('Environment variables. PORT and DATA_DIR are set by Berth and cannot be overridden. Default none.'),
+  port: z
+    .union([z.literal('auto'), z.number().int().min(1).max(65535)])
+    .optional()
+    .describe('"auto" leases a free port from the host range (default); a number pins it. Passed as $PORT.'),
+  restart: z.enum(['always', 'on-failure', 'never']).optional().describe('Restart policy when the process exits. Default "always".'),
+  depends_on: z.array(name).optional().describe('Services of this app that must be running before this one starts. Default none.'),
+  instances: z.number().int().min(1).max(64).optional().describe('How many processes to run, each with its own port. Default 1.'),
+  stop_timeout: duration.optional().describe('Time between SIGTERM and SIGKILL when stopping. Default 10s.'),
+  routes: z.array(route).optional().describe('Hostnames and path prefixes that reach this service. Default none.'),
+  health: health.optional().describe('Readiness and liveness check. Default: ready when the process listens on $PORT.'),
+});
+
+export const manifestSchema = z
+  .strictObject({
+    app: name.describe('The app name: a DNS label (a-z, 0-9, "-", at most 63 characters).'),
+    services: z.record(name, serviceSchema).describe('The services of this app, by name (DNS labels).'),
+  })
+  .describe('berth.yaml: one app and its services.');
+
+export type ManifestInput = z.input<typeof manifestSchema>;
+export type ServiceInput = z.input<typeof serviceSchema>;

@@ -1,0 +1,41 @@
+import { BerthError } from './errors.js';
+
+/**
+ * The life of an instance. Changes happen in one place (engine/instance-manager.ts) and
+ * only along this table; every change is recorded with the state it left.
+ */
+export type InstanceState =
+  | 'pending' // recorded, not started yet
+  | 'starting' // spawned, not yet known to be up
+  | 'running' // process alive
+  | 'backoff' // exited, restart scheduled
+  | 'crashloop' // exited again and again: restart scheduled with growing delay
+  | 'exited' // exited and the restart policy says stay down
+  | 'failed' // could not be spawned at all
+  | 'stopping' // SIGTERM sent to its process group
+  | 'stopped'; // stopped on request
+
+const TRANSITIONS: Readonly<Record<InstanceState, readonly InstanceState[]>> = {
+  pending: ['starting', 'stopped', 'failed'],
+  starting: ['running', 'backoff', 'crashloop', 'exited', 'failed', 'stopping'],
+  running: ['backoff', 'crashloop', 'exited', 'stopping'],
+  backoff: ['starting', 'stopping', 'stopped', 'failed'],
+  crashloop: ['starting', 'stopping', 'stopped', 'failed'],
+  exited: ['starting', 'stopped'],
+  failed: ['starting', 'stopped'],
+  stopping: ['stopped'],
+  stopped: ['starting'],
+};
+
+export function canTransition(from: InstanceState, to: InstanceState): boolean {
+  return from === to || TRANSITIONS[from].includes(to);
+}
+
+export function assertTransition(from: InstanceState, to: InstanceState): void {
+  if (!canTransition(from, to)) throw new BerthError('failed', 'bad_transition', `instance cannot go from ${from} to ${to}`);
+}
+
+/** States in which a process of the instance may be alive. */
+export function holdsProcess(state: string): boolean {
+  return state === 'starting' || state === 'running' || state === 'stopping';
+}

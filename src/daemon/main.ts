@@ -1,0 +1,71 @@
+import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import pino from 'pino';
+import { buildApi } from '../api/server.js';
+import { loadHostSettings } from '../config/host-settings.js';
+import { Apps } from '../engine/apps.js';
+import { InstanceManager } from '../engine/instance-manager.js';
+import { PortAllocator } from '../engine/port-allocator.js';
+import { findLeaderByMarker } from '../runtime/process-runner.js';
+import { rotateIfNeeded } from '../runtime/log-files.js';
+import { Store } from '../store/store.js';
+import { berthHome, HomeLayout } from '../system/paths.js';
+import { acquirePidFile, releasePidFile } from './pidfile.js';
+import { VERSION } from '../version.js';
+
+/**
+ * berthd: the composition root. Takes the pid file, opens the store (migrations run),
+ * adopts live instances, then serves the API on the unix socket. It never stops apps when
+ * it exits: they run on, and the next berthd adopts them.
+ */
+async function main(): Promise<void> {
+  const layout = new HomeLayout(berthHome());
+  mkdirSync(layout.root, { recursive: true, mode: 0o700 });
+  const log = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  const lock = acquirePidFile(layout.pidFile);
+  if (!lock.ok) {
+    log.info({ holder: lock.pid }, 'another berthd already runs for this BERTH_HOME');
+    process.exit(0);
+  }
+  const settings = loadHostSettings(layout.settings);
+  const store = await Store.openSqlite(layout.store);
+  const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
+  const instances = new InstanceManager({ store, layout, log, markerPrefix });
+  const ports = new PortAllocator(settings.host, settings.portRange);
+  const apps = new Apps({ store, layout, instances, ports, log });
+  await instances.adoptAll(findLeaderByMarker);
+
+  const started = Date.now();
+  let stopping = false;
+  const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('berthd stopping; apps keep running');
+    void api.close().finally(async () => {
+      await store.close();
+      releasePidFile(layout.pidFile);
+      process.exit(0);
+    });
+  };
+  const api = buildApi({ apps, store, instances, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started }) });
+  try {
+    unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale
+  } catch {
+    // none
+  }
+  await api.listen({ path: layout.socket });
+  chmodSync(layout.socket, 0o600);
+  log.info({ socket: layout.socket, version: VERSION }, 'berthd ready');
+
+  setInterval(() => instances.pollAdopted(), 500).unref();
+  setInterval(() => {
+    void store.instances.list().then((all) => all.forEach((v) => rotateIfNeeded(instances.logFile(v), { maxBytes: settings.logMaxBytes, keep: settings.logKeep })));
+  }, 5000).unref();
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+main().catch((err) => {
+  console.error(`berthd: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

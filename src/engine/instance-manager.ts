@@ -1,0 +1,250 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ServiceSpec } from '../config/manifest-types.js';
+import { BerthError, describe } from '../core/errors.js';
+import { assertTransition, holdsProcess, type InstanceState } from '../core/instance-state.js';
+import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/restart-policy.js';
+import { launch, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
+import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
+import type { Store } from '../store/store.js';
+import type { HomeLayout } from '../system/paths.js';
+import { isSameProcessAlive } from '../system/proc.js';
+import { KeyedLock } from './keyed-lock.js';
+import { assertRunnable, launchEnv, serviceCwd } from './launch-env.js';
+
+/** The daemon's live knowledge of one instance's process. */
+interface Handle {
+  ref: ProcessRef;
+  /** Set when this daemon spawned it; adopted processes are watched by polling /proc. */
+  child: ChildProcess | undefined;
+  startedAt: number;
+  failures: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface LastExit {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly at: number;
+  readonly note?: string;
+}
+
+/**
+ * Supervises instances: spawns, watches, restarts by policy, stops. The only place that
+ * changes an instance's state, always along core/instance-state's table, one instance at
+ * a time (per-instance lock), and every change lands in the store before it is acted on.
+ */
+export class InstanceManager {
+  readonly #store: Store;
+  readonly #layout: HomeLayout;
+  readonly #log: Logger;
+  readonly #tuning: RestartTuning;
+  readonly #markerPrefix: string;
+  readonly #handles = new Map<number, Handle>();
+  readonly #lock = new KeyedLock<number>();
+
+  constructor(deps: { store: Store; layout: HomeLayout; log: Logger; markerPrefix: string; tuning?: RestartTuning }) {
+    this.#store = deps.store;
+    this.#layout = deps.layout;
+    this.#log = deps.log;
+    this.#markerPrefix = deps.markerPrefix;
+    this.#tuning = deps.tuning ?? DEFAULT_RESTART;
+  }
+
+  marker(id: number): string {
+    return `${this.#markerPrefix}:${id}`;
+  }
+
+  logFile(v: Pick<InstanceView, 'app' | 'env' | 'service' | 'idx'>): string {
+    return path.join(this.#layout.logDir(v.app, v.env), `${v.service}.${v.idx}.log`);
+  }
+
+  /** Checks that an instance could be launched (cwd, program) without launching it. */
+  preflight(v: InstanceView): void {
+    const spec = JSON.parse(v.spec) as ServiceSpec;
+    const cwd = serviceCwd(v.sourceDir, spec);
+    assertRunnable(spec, cwd, launchEnv(spec, v.port, this.#layout.dataDir(v.app, v.env), this.marker(v.id)));
+  }
+
+  /** Makes the instance run (desired = running). Resolves once its process is spawned. */
+  start(id: number): Promise<void> {
+    return this.#lock.run(id, async () => {
+      const v = await this.#get(id);
+      await this.#store.instances.update(id, { desired: 'running' });
+      const h = this.#handles.get(id);
+      if (h && holdsProcess(v.state) && isSameProcessAlive(h.ref.pid, h.ref.startTicks)) return;
+      this.#clearTimer(id);
+      await this.#spawn({ ...v, desired: 'running' }, 0);
+    });
+  }
+
+  /** Stops the instance's processes (desired = stopped). */
+  stop(id: number): Promise<void> {
+    return this.#lock.run(id, async () => {
+      const v = await this.#get(id);
+      await this.#store.instances.update(id, { desired: 'stopped' });
+      await this.#stopLocked(v);
+    });
+  }
+
+  /** Stops the instance and deletes it; its port lease goes with it. */
+  remove(id: number): Promise<void> {
+    return this.#lock.run(id, async () => {
+      const v = await this.#store.instances.get(id);
+      if (!v) return;
+      await this.#store.instances.update(id, { desired: 'stopped' });
+      await this.#stopLocked(v);
+      await this.#store.instances.delete(id);
+      this.#handles.delete(id);
+    });
+  }
+
+  async #stopLocked(v: InstanceView): Promise<void> {
+    this.#clearTimer(v.id);
+    const spec = JSON.parse(v.spec) as ServiceSpec;
+    const h = this.#handles.get(v.id);
+    const ref = h?.ref ?? (v.pid !== null && v.startTicks !== null ? { pid: v.pid, startTicks: v.startTicks } : null);
+    if (holdsProcess(v.state)) {
+      if (v.state !== 'stopping') await this.#transition(v, 'stopping');
+      const how = await stopProcesses(ref, this.marker(v.id), spec.stopTimeoutMs);
+      this.#handles.delete(v.id);
+      await this.#transition({ ...v, state: 'stopping' }, 'stopped', { pid: null, start_ticks: null }, how === 'killed' ? 'killed after stop timeout' : undefined);
+      return;
+    }
+    // Not supposed to hold a process, but leave nothing behind in any case.
+    await stopProcesses(null, this.marker(v.id), spec.stopTimeoutMs);
+    this.#handles.delete(v.id);
+    if (v.state !== 'stopped') await this.#transition(v, 'stopped', { pid: null, start_ticks: null });
+  }
+
+  async #spawn(v: InstanceView, restartsDelta: number): Promise<void> {
+    const spec = JSON.parse(v.spec) as ServiceSpec;
+    await this.#transition(v, 'starting', { pid: null, start_ticks: null, restarts: v.restarts + restartsDelta });
+    const starting = { ...v, state: 'starting', restarts: v.restarts + restartsDelta };
+    let launched;
+    try {
+      const cwd = serviceCwd(v.sourceDir, spec);
+      const dataDir = this.#layout.dataDir(v.app, v.env);
+      mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+      const logFile = this.logFile(v);
+      mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o750 });
+      const env = launchEnv(spec, v.port, dataDir, this.marker(v.id));
+      assertRunnable(spec, cwd, env);
+      launched = await launch({ argv: spec.argv, cwd, env, logFile });
+    } catch (err) {
+      await this.#transition(starting, 'failed', { last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: `could not start: ${describe(err)}` }) });
+      throw new BerthError('failed', 'start_failed', `starting ${v.app}/${v.service}[${v.idx}]: ${describe(err)}`, { cause: err });
+    }
+    const prev = this.#handles.get(v.id);
+    const handle: Handle = { ref: { pid: launched.pid, startTicks: launched.startTicks }, child: launched.child, startedAt: Date.now(), failures: prev?.failures ?? 0, timer: undefined };
+    this.#handles.set(v.id, handle);
+    launched.child.once('exit', (code, signal) => void this.#onExit(v.id, handle.ref, code, signal));
+    await this.#transition(starting, 'running', { pid: launched.pid, start_ticks: launched.startTicks, started_at: handle.startedAt });
+  }
+
+  /** Called when a process we watch is gone: decide, by policy, whether and when it restarts. */
+  #onExit(id: number, ref: ProcessRef, code: number | null, signal: string | null, note?: string): Promise<void> {
+    return this.#lock
+      .run(id, async () => {
+        const h = this.#handles.get(id);
+        if (!h || h.ref.pid !== ref.pid || h.ref.startTicks !== ref.startTicks) return; // stale: already handled
+        const v = await this.#store.instances.get(id);
+        if (!v || v.desired === 'stopped' || !holdsProcess(v.state) || v.state === 'stopping') return;
+        const spec = JSON.parse(v.spec) as ServiceSpec;
+        const d = decideAfterExit({ policy: spec.restart, code, signal, uptimeMs: Date.now() - h.startedAt, recentFailures: h.failures }, this.#tuning);
+        h.failures = d.failures;
+        const lastExit: LastExit = { code, signal, at: Date.now(), ...(note ? { note } : {}) };
+        const patch: InstancePatch = { pid: null, start_ticks: null, last_exit: JSON.stringify(lastExit) };
+        const how = signal ? `killed by ${signal}` : code === null ? 'exited (status unknown)' : `exited with code ${code}`;
+        if (!d.restart) {
+          this.#handles.delete(id);
+          await this.#transition(v, 'exited', patch, how);
+          return;
+        }
+        await this.#transition(v, d.crashloop ? 'crashloop' : 'backoff', patch, `${how}; restart in ${d.delayMs} ms`);
+        h.timer = setTimeout(() => void this.#restartAfterBackoff(id), d.delayMs);
+      })
+      .catch((err) => this.#log.error({ err, instance: id }, 'handling an exit failed'));
+  }
+
+  #restartAfterBackoff(id: number): Promise<void> {
+    return this.#lock
+      .run(id, async () => {
+        const v = await this.#store.instances.get(id);
+        if (!v || v.desired !== 'running' || (v.state !== 'backoff' && v.state !== 'crashloop')) return;
+        await this.#spawn(v, 1);
+      })
+      .catch((err) => this.#log.warn({ err: describe(err), instance: id }, 'restart failed'));
+  }
+
+  #clearTimer(id: number): void {
+    const h = this.#handles.get(id);
+    if (h?.timer) clearTimeout(h.timer);
+    if (h) h.timer = undefined;
+  }
+
+  async #get(id: number): Promise<InstanceView> {
+    const v = await this.#store.instances.get(id);
+    if (!v) throw new BerthError('not_found', 'instance_not_found', `instance ${id} does not exist`);
+    return v;
+  }
+
+  /** The one place an instance's state changes. */
+  async #transition(v: InstanceView, to: InstanceState, patch: InstancePatch = {}, why?: string): Promise<void> {
+    const from = v.state as InstanceState;
+    assertTransition(from, to);
+    const now = Date.now();
+    await this.#store.instances.update(v.id, { ...patch, state: to, state_since: now });
+    const message = `${v.service}[${v.idx}] ${from} -> ${to}${why ? `: ${why}` : ''}`;
+    await this.#store.events.append({ at: now, app: v.app, environment: v.env, service: v.service, kind: 'instance.state', message });
+    this.#log.info({ app: v.app, env: v.env, service: v.service, idx: v.idx, from, to, why }, 'instance state');
+  }
+
+  // --- adoption after a daemon restart -------------------------------------------------
+
+  /**
+   * At boot: adopt every live instance the store knows (same pid and start time), start
+   * the ones that should run but are dead, and make sure stopped ones left nothing behind.
+   */
+  async adoptAll(findLeader: (marker: string) => ProcessRef | undefined): Promise<void> {
+    for (const v of await this.#store.instances.list()) {
+      await this.#lock.run(v.id, () => this.#adopt(v, findLeader)).catch((err) => this.#log.warn({ err: describe(err), instance: v.id }, 'adoption failed'));
+    }
+  }
+
+  async #adopt(v: InstanceView, findLeader: (marker: string) => ProcessRef | undefined): Promise<void> {
+    const recorded = v.pid !== null && v.startTicks !== null && isSameProcessAlive(v.pid, v.startTicks) ? { pid: v.pid, startTicks: v.startTicks } : undefined;
+    const live = recorded ?? (holdsProcess(v.state) || v.state === 'pending' ? findLeader(this.marker(v.id)) : undefined);
+    if (v.desired === 'stopped') {
+      await this.#stopLocked(v);
+      return;
+    }
+    if (live) {
+      const startedAt = v.startedAt ?? Date.now();
+      this.#handles.set(v.id, { ref: live, child: undefined, startedAt, failures: 0, timer: undefined });
+      if (v.state !== 'running') await this.#transition({ ...v, state: v.state === 'stopping' ? 'starting' : v.state }, 'running', { pid: live.pid, start_ticks: live.startTicks, started_at: startedAt }, 'adopted');
+      else if (!recorded) await this.#store.instances.update(v.id, { pid: live.pid, start_ticks: live.startTicks });
+      return;
+    }
+    if (v.state === 'exited' || v.state === 'failed') return;
+    if (holdsProcess(v.state)) {
+      // It died while the daemon was away: the usual exit path decides about the restart.
+      const ref = { pid: v.pid ?? 0, startTicks: v.startTicks ?? '' };
+      this.#handles.set(v.id, { ref, child: undefined, startedAt: v.startedAt ?? 0, failures: 0, timer: undefined });
+      queueMicrotask(() => void this.#onExit(v.id, ref, null, null, 'died while berthd was not running'));
+      return;
+    }
+    await this.#spawn(v, v.state === 'pending' ? 0 : 1);
+  }
+
+  /** Checks adopted processes (not our children, so no exit event) and reports the dead. */
+  pollAdopted(): void {
+    for (const [id, h] of this.#handles) {
+      if (h.child === undefined && h.timer === undefined && !isSameProcessAlive(h.ref.pid, h.ref.startTicks)) {
+        void this.#onExit(id, h.ref, null, null, 'adopted process exited; its exit status is unknown');
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import type { ServiceSpec } from '../config/manifest-types.js';
+import { BerthError } from '../core/errors.js';
+import { resolveUnder } from '../system/paths.js';
+import { MARKER_ENV } from '../runtime/process-runner.js';
+
+const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment an instance gets: PATH and HOME (from the manifest, else the daemon's),
+ * the manifest's env, then PORT, DATA_DIR and the instance marker. Nothing else of the
+ * daemon's environment leaks in.
+ */
+export function launchEnv(spec: ServiceSpec, port: number | null, dataDir: string, marker: string): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH || FALLBACK_PATH,
+    HOME: process.env.HOME || '/',
+    ...spec.env,
+    DATA_DIR: dataDir,
+    [MARKER_ENV]: marker,
+  };
+  if (port !== null) env.PORT = String(port);
+  return env;
+}
+
+/** The working directory of a service, proven to be an existing directory under the source root. */
+export function serviceCwd(sourceDir: string, spec: ServiceSpec): string {
+  const cwd = resolveUnder(sourceDir, spec.cwd);
+  let isDir = false;
+  try {
+    isDir = statSync(cwd).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) {
+    throw new BerthError('invalid', 'cwd_missing', `service "${spec.name}": working directory ${cwd} does not exist`, {
+      hint: `create it, or fix services.${spec.name}.cwd in berth.yaml`,
+    });
+  }
+  return cwd;
+}
+
+/** Fails before anything starts when the program of `argv` cannot be found or run. */
+export function assertRunnable(spec: ServiceSpec, cwd: string, env: Record<string, string>): void {
+  const program = spec.argv[0] as string;
+  const candidates = program.includes('/') ? [path.resolve(cwd, program)] : (env.PATH ?? '').split(':').filter(Boolean).map((d) => path.join(d, program));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      if (statSync(c).isFile()) return;
+    } catch {
+      // try the next
+    }
+  }
+  throw new BerthError('invalid', 'program_missing', `service "${spec.name}": cannot find an executable "${program}"${program.includes('/') ? '' : ' on PATH'}`, {
+    hint: `install it, or fix services.${spec.name}.run in berth.yaml (set env.PATH if it lives elsewhere)`,
+  });
+}

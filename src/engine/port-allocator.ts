@@ -1,0 +1,76 @@
+import { BerthError } from '../core/errors.js';
+import type { Repos } from '../store/store.js';
+import { isUniqueViolation } from '../store/open.js';
+import { describeHolders, listeningPorts, portHolders } from '../system/sockets.js';
+
+/** Where the allocator looks for ports other processes hold. Injected so tests can count calls, never faked. */
+export interface PortProbe {
+  listening(): Set<number>;
+  holders(port: number): ReturnType<typeof portHolders>;
+}
+
+export const osPortProbe: PortProbe = { listening: listeningPorts, holders: portHolders };
+
+/**
+ * Leases ports. Must run inside a store write transaction so the check of the store,
+ * the check of the OS and the insert are one step; the (host, port) primary key is the
+ * last line of defence against a duplicate.
+ */
+export class PortAllocator {
+  readonly #host: string;
+  readonly #low: number;
+  readonly #high: number;
+  readonly #probe: PortProbe;
+
+  constructor(host: string, range: { low: number; high: number }, probe: PortProbe = osPortProbe) {
+    this.#host = host;
+    this.#low = range.low;
+    this.#high = range.high;
+    this.#probe = probe;
+  }
+
+  get host(): string {
+    return this.#host;
+  }
+
+  /** Leases the first free port of the range for `instanceId`. */
+  async leaseAuto(repos: Repos, instanceId: number, now: number): Promise<number> {
+    const leased = await repos.leases.portsInRange(this.#host, this.#low, this.#high);
+    const busy = this.#probe.listening();
+    for (let port = this.#low; port <= this.#high; port++) {
+      if (leased.has(port) || busy.has(port)) continue;
+      await repos.leases.insert(this.#host, port, instanceId, now);
+      return port;
+    }
+    const foreign = [...busy].filter((p) => p >= this.#low && p <= this.#high && !leased.has(p)).length;
+    throw new BerthError('unavailable', 'port_range_full', `no free port in ${this.#low}-${this.#high}: ${leased.size} leased by Berth, ${foreign} in use by other processes`, {
+      hint: 'widen port_range in config.yaml (or BERTH_PORT_RANGE), or remove apps you no longer need with `berth rm <app>`',
+    });
+  }
+
+  /** Leases exactly `port` for `instanceId`, or explains who has it. */
+  async leasePinned(repos: Repos, instanceId: number, port: number, now: number): Promise<void> {
+    const owner = await repos.leases.owner(this.#host, port);
+    if (owner && owner.instanceId === instanceId) return;
+    if (owner) throw pinnedConflict(port, `Berth already leased it to ${owner.app}/${owner.env}/${owner.service}`);
+    this.assertFree(port);
+    try {
+      await repos.leases.insert(this.#host, port, instanceId, now);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw pinnedConflict(port, 'another deploy leased it at the same moment');
+      throw err;
+    }
+  }
+
+  /** Throws when a process other than Berth's listens on `port`, naming pid, user and command. */
+  assertFree(port: number): void {
+    if (!this.#probe.listening().has(port)) return;
+    throw pinnedConflict(port, describeHolders(port, this.#probe.holders(port)));
+  }
+}
+
+function pinnedConflict(port: number, why: string): BerthError {
+  return new BerthError('conflict', 'port_taken', `cannot use pinned port ${port}: ${why}`, {
+    hint: 'stop that process (or the service that owns the port), or use `port: auto`',
+  });
+}

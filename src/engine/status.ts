@@ -1,0 +1,43 @@
+import type { InstanceView } from '../store/instances-repo.js';
+import { tailLines } from '../runtime/log-files.js';
+import type { LastExit } from './instance-manager.js';
+
+/** One row of `berth ps`: the API's and `--json`'s shape. */
+export interface InstanceStatus {
+  readonly app: string;
+  readonly env: string;
+  readonly service: string;
+  readonly instance: number;
+  readonly state: string;
+  readonly desired: string;
+  readonly pid: number | null;
+  readonly port: number | null;
+  /** Milliseconds since the process started, while it runs. */
+  readonly uptimeMs: number | null;
+  readonly restarts: number;
+  readonly since: number;
+  readonly lastExit: LastExit | null;
+  /** The last log lines, for instances that are down when they should be up. */
+  readonly lastLines?: readonly string[];
+}
+
+const DOWN = new Set(['crashloop', 'backoff', 'exited', 'failed']);
+
+export function instanceStatus(v: InstanceView, logFile: string, now: number): InstanceStatus {
+  const running = v.state === 'running' || v.state === 'starting';
+  const status: InstanceStatus = {
+    app: v.app,
+    env: v.env,
+    service: v.service,
+    instance: v.idx,
+    state: v.state,
+    desired: v.desired,
+    pid: v.pid,
+    port: v.port,
+    uptimeMs: running && v.startedAt !== null ? Math.max(0, now - v.startedAt) : null,
+    restarts: v.restarts,
+    since: v.stateSince,
+    lastExit: v.lastExit ? (JSON.parse(v.lastExit) as LastExit) : null,
+  };
+  return DOWN.has(v.state) && v.desired === 'running' ? { ...status, lastLines: tailLines(logFile, 10) } : status;
+}

@@ -1,0 +1,81 @@
+import { closeSync, copyFileSync, existsSync, openSync, readSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+
+/** Log rotation settings. */
+export interface RotationOptions {
+  /** Rotate when a log grows past this. Default 10 MiB. */
+  readonly maxBytes: number;
+  /** Rotated files kept (`.1` newest). Default 5. */
+  readonly keep: number;
+}
+
+export const DEFAULT_ROTATION: RotationOptions = Object.freeze({ maxBytes: 10 * 1024 * 1024, keep: 5 });
+
+/**
+ * Rotates `file` when it is too big. The process writing it holds it open with O_APPEND,
+ * so the file is copied aside and truncated in place (logrotate's copytruncate): the
+ * writer keeps its descriptor and carries on at offset 0. Returns true when it rotated.
+ */
+export function rotateIfNeeded(file: string, opts: RotationOptions = DEFAULT_ROTATION): boolean {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return false;
+  }
+  if (size <= opts.maxBytes) return false;
+  if (existsSync(`${file}.${opts.keep}`)) unlinkSync(`${file}.${opts.keep}`);
+  for (let i = opts.keep - 1; i >= 1; i--) if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+  if (opts.keep >= 1) copyFileSync(file, `${file}.1`);
+  truncateSync(file, 0);
+  return true;
+}
+
+/** The last `lines` lines of a file (reads at most `maxBytes` from its end). */
+export function tailLines(file: string, lines: number, maxBytes = 256 * 1024): string[] {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const size = statSync(file).size;
+    const len = Math.min(size, maxBytes);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const all = buf.toString('utf8').split('\n');
+    if (all[all.length - 1] === '') all.pop();
+    return lines <= 0 ? [] : all.slice(-lines);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads bytes appended after `offset`; returns them and the new offset (handles truncation). */
+export function readFrom(file: string, offset: number): { text: string; offset: number } {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return { text: '', offset };
+  }
+  if (size < offset) offset = 0;
+  if (size === offset) return { text: '', offset };
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(size - offset, 1024 * 1024));
+    const n = readSync(fd, buf, 0, buf.length, offset);
+    return { text: buf.subarray(0, n).toString('utf8'), offset: offset + n };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Current size of a file, 0 when it does not exist. */
+export function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}

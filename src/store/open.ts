@@ -1,0 +1,45 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { migrationProvider } from './migrations.js';
+import type { Database } from './schema.js';
+
+/** Options for the embedded SQLite store. */
+export interface SqliteOptions {
+  readonly file: string;
+  /** How long a writer waits for another process's lock. Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * Opens the SQLite store (WAL, busy timeout, foreign keys) and runs pending migrations.
+ * This file and its siblings are the only places that know a driver exists.
+ */
+export async function openSqlite(opts: SqliteOptions): Promise<Kysely<Database>> {
+  mkdirSync(path.dirname(opts.file), { recursive: true });
+  const native = new SQLite(opts.file, { timeout: opts.busyTimeoutMs ?? 5000 });
+  native.pragma('journal_mode = WAL');
+  native.pragma('synchronous = NORMAL');
+  native.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '?';
+    throw new Error(`migrating the store ${opts.file} (at ${failed}): ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return db;
+}
+
+/** True for a unique or primary key violation, whatever the driver. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+}
+
+/** True when the database was locked by another process past the busy timeout. */
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT';
+}

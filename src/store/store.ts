@@ -1,0 +1,65 @@
+import { sql, type Kysely } from 'kysely';
+import { AppsRepo } from './apps-repo.js';
+import { EventsRepo } from './events-repo.js';
+import { InstancesRepo } from './instances-repo.js';
+import { LeasesRepo } from './leases-repo.js';
+import { isBusy, openSqlite } from './open.js';
+import type { Database } from './schema.js';
+
+/** Repositories bound to one executor: the store itself, or a transaction. */
+export class Repos {
+  readonly apps: AppsRepo;
+  readonly instances: InstancesRepo;
+  readonly leases: LeasesRepo;
+  readonly events: EventsRepo;
+  constructor(db: Kysely<Database>) {
+    this.apps = new AppsRepo(db);
+    this.instances = new InstancesRepo(db);
+    this.leases = new LeasesRepo(db);
+    this.events = new EventsRepo(db);
+  }
+}
+
+/** The state store. Everything that changes state goes through `write`, one transaction each. */
+export class Store extends Repos {
+  readonly #db: Kysely<Database>;
+
+  private constructor(db: Kysely<Database>) {
+    super(db);
+    this.#db = db;
+  }
+
+  static async openSqlite(file: string): Promise<Store> {
+    return new Store(await openSqlite({ file }));
+  }
+
+  /**
+   * Runs `fn` in a write transaction taken up front (SQLite `BEGIN IMMEDIATE`), so two
+   * processes sharing the store serialize instead of failing on upgrade. Commits when
+   * `fn` resolves, rolls back when it throws. Retries while another writer holds the lock.
+   */
+  async write<T>(fn: (repos: Repos) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#db.connection().execute(async (conn) => {
+          await sql`begin immediate`.execute(conn);
+          try {
+            const result = await fn(new Repos(conn));
+            await sql`commit`.execute(conn);
+            return result;
+          } catch (err) {
+            await sql`rollback`.execute(conn);
+            throw err;
+          }
+        });
+      } catch (err) {
+        if (!isBusy(err) || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+}
