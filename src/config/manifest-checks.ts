@@ -27,7 +27,7 @@ export function semanticProblems(m: ManifestInput): Problem[] {
       else routedBy.set(key, name);
     });
   }
-  const waves = dependencyWaves(Object.entries(m.services).map(([name, s]) => ({ name, dependsOn: s.depends_on ?? [] })));
+  const waves = dependencyWaves(Object.entries(m.services).map(([name, s]) => ({ name, dependsOn: (s.depends_on ?? []).filter((d) => d !== name) })));
   if (!waves.ok) problems.push({ path: ['services', waves.cycle[0] as string, 'depends_on'], message: `dependency cycle: ${waves.cycle.join(' -> ')}`, hint: 'remove one of these depends_on entries' });
   return problems;
 }

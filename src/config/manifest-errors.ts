@@ -1,7 +1,6 @@
 import type { Document, LineCounter } from 'yaml';
 import { isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
 import type { z } from 'zod';
-import { closest } from '../core/did-you-mean.js';
 
 export type KeyPath = ReadonlyArray<string | number>;
 
@@ -15,6 +14,10 @@ export interface Problem {
   readonly atKey?: boolean;
   /** Append ", got <value at path>". */
   readonly showGot?: boolean;
+  /** For an unknown key: the allowed key it probably meant. */
+  readonly suggestion?: string | undefined;
+  /** A required key that is absent. */
+  readonly missing?: boolean;
 }
 
 type Rule = { pattern: string; expected: string; hint?: string };
@@ -86,10 +89,6 @@ function unwrap(node: any): any {
   return node;
 }
 
-export function didYouMean(key: string, allowed: readonly string[]): string | undefined {
-  const c = closest(key, allowed);
-  return c === undefined ? undefined : `did you mean "${c}"?`;
-}
 
 /** A short description of a value for "got ...". */
 export function describeValue(value: unknown): string {

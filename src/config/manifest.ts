@@ -52,7 +52,7 @@ export function parseManifest(text: string, file: string): Manifest {
   }
   const input: unknown = doc.toJS();
   if (input === null || input === undefined || typeof input !== 'object' || Array.isArray(input)) {
-    throw new ManifestError(file, [`${file}:1:1: expected a mapping with "app" and "services", got ${describeValue(input)}\n  hint: start from: app: myapp\\nservices:\\n  web:\\n    run: node server.js`]);
+    throw new ManifestError(file, [`${file}:1:1: expected a mapping with "app" and "services", got ${describeValue(input)}\n  hint: a berth.yaml looks like: app: myapp, then services: { web: { run: node server.js } }`]);
   }
   const parsed = manifestSchema.safeParse(input);
   const problems: Problem[] = parsed.success ? semanticProblems(parsed.data as ManifestInput) : zodProblems(parsed.error.issues, input);

@@ -1,23 +1,37 @@
 import type { z } from 'zod';
 import { nameProblem } from '../core/names.js';
-import { didYouMean, keysAt, ruleFor, valueAt, type KeyPath, type Problem } from './manifest-errors.js';
+import { closest } from '../core/did-you-mean.js';
+import { keysAt, ruleFor, valueAt, type KeyPath, type Problem } from './manifest-errors.js';
 import { manifestSchema } from './manifest-schema.js';
 
 /** Turns zod's issues into Problems with our own wording: key path, expectation, hint. */
 export function zodProblems(issues: readonly z.core.$ZodIssue[], input: unknown): Problem[] {
-  return issues.flatMap((issue) => issueProblems(issue, input));
+  const all = issues.flatMap((issue) => issueProblems(issue, input));
+  const seen = new Set<string>();
+  // A misspelt required key shows up twice: as unknown and as missing. Keep the "did you mean".
+  const suggested = new Set(all.flatMap((p) => (p.suggestion ? [[...p.path.slice(0, -1), p.suggestion].join('.')] : [])));
+  return all.filter((p) => {
+    const key = p.path.join('.') + '\0' + p.message;
+    if (seen.has(key) || (p.missing && suggested.has(p.path.join('.')))) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function issueProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
   const at = issue.path as KeyPath;
   if (issue.code === 'unrecognized_keys') {
     const allowed = keysAt(manifestSchema, at);
-    return issue.keys.map((key) => ({
-      path: [...at, key],
-      atKey: true,
-      message: `unknown key "${key}"`,
-      hint: didYouMean(key, allowed) ?? (allowed.length > 0 ? `allowed here: ${allowed.join(', ')}` : undefined),
-    }));
+    return issue.keys.map((key) => {
+      const suggestion = closest(key, allowed);
+      return {
+        path: [...at, key],
+        atKey: true,
+        message: `unknown key "${key}"`,
+        hint: suggestion ? `did you mean "${suggestion}"?` : allowed.length > 0 ? `allowed here: ${allowed.join(', ')}` : undefined,
+        suggestion,
+      };
+    });
   }
   if (issue.code === 'invalid_key') return [keyProblem(at)];
   const value = valueAt(input, at);
@@ -29,7 +43,7 @@ function issueProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
   const rule = ruleFor(at);
   const expected = rule?.expected ?? issue.message;
   if (value === undefined) {
-    return [{ path: at, message: `is required: expected ${expected}` }];
+    return [{ path: at, message: `is required: expected ${expected}`, missing: true }];
   }
   if (isNameField(at) && typeof value === 'string') {
     const why = nameProblem(value);

@@ -1,0 +1,108 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+export const BIN = path.join(REPO, 'bin', 'berth.js');
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * A private BERTH_HOME with its own port range, and the real `berth` CLI pointed at it.
+ * Each test file passes its own range so files running in parallel never compete.
+ */
+export class TestHome {
+  readonly root: string;
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(portRange: string, prefix = 'berth-test-') {
+    this.root = mkdtempSync(path.join(tmpdir(), prefix));
+    this.env = { ...process.env, BERTH_HOME: path.join(this.root, 'home'), BERTH_PORT_RANGE: portRange };
+  }
+
+  get home(): string {
+    return this.env.BERTH_HOME as string;
+  }
+
+  cli(...args: string[]): Promise<CliResult> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [BIN, ...args], { env: this.env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** Runs the CLI and parses its --json output; fails loudly on a non-zero exit. */
+  async json<T>(...args: string[]): Promise<T> {
+    const r = await this.cli(...args, '--json');
+    if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stdout}${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** Writes an app directory with a berth.yaml and files; returns its path. */
+  app(name: string, manifest: string, files: Record<string, string> = {}): string {
+    const dir = path.join(this.root, 'apps', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'berth.yaml'), manifest);
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      writeFileSync(path.join(dir, file), text, { mode: file.endsWith('.sh') ? 0o755 : 0o644 });
+    }
+    return dir;
+  }
+
+  daemonPid(): number | undefined {
+    try {
+      return Number(readFileSync(path.join(this.home, 'berthd.pid'), 'utf8').split(' ')[0]);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes every app (stopping its processes), stops berthd, deletes the directory. */
+  async cleanup(): Promise<void> {
+    const apps = await this.cli('ps', '--json');
+    if (apps.code === 0) {
+      const names = new Set((JSON.parse(apps.stdout) as Array<{ app: string }>).map((r) => r.app));
+      for (const name of names) await this.cli('rm', name, '--purge');
+    }
+    await this.cli('daemon', 'stop');
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** A node one-liner program, quoted for a YAML flow string. */
+export const NODE = process.execPath;
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Starts a process we own (a "foreign" listener, say) and returns it. */
+export function startProcess(argv: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawn(argv[0] as string, argv.slice(1), { env, stdio: 'ignore', detached: false });
+}

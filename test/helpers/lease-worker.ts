@@ -1,0 +1,28 @@
+/**
+ * A separate process that leases ports from a shared store: `node lease-worker.js <db> <name> <count> <low-high>`.
+ * Prints the leased ports as JSON. Used to prove leases never collide across processes.
+ */
+import { PortAllocator } from '../../src/engine/port-allocator.js';
+import { Store } from '../../src/store/store.js';
+
+const [file, name, count, range] = process.argv.slice(2) as [string, string, string, string];
+const [low, high] = range.split('-').map(Number) as [number, number];
+const store = await Store.openSqlite(file);
+const ports = new PortAllocator('local', { low, high });
+const serviceId = await store.write(async (r) => {
+  const now = Date.now();
+  const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now);
+  const envId = await r.apps.environmentId(appId, 'production', now);
+  return r.apps.upsertService(envId, 'web', '{}', 0);
+});
+const leased: number[] = [];
+for (let i = 0; i < Number(count); i++) {
+  leased.push(
+    await store.write(async (r) => {
+      const id = await r.instances.create(serviceId, i, Date.now());
+      return ports.leaseAuto(r, id, Date.now());
+    }),
+  );
+}
+await store.close();
+process.stdout.write(JSON.stringify(leased));
