@@ -12,7 +12,7 @@ import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import { isSameProcessAlive } from '../system/proc.js';
 import { KeyedLock } from './keyed-lock.js';
-import { assertRunnable, launchEnv, serviceCwd } from './launch-env.js';
+import { assertRunnable, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
 
 /** The daemon's live knowledge of one instance's process. */
 interface Handle {
@@ -124,8 +124,9 @@ export class InstanceManager {
     await this.#transition(v, 'starting', { pid: null, start_ticks: null, restarts: v.restarts + restartsDelta });
     const starting = { ...v, state: 'starting', restarts: v.restarts + restartsDelta };
     let launched;
+    let cwd = v.sourceDir;
     try {
-      const cwd = serviceCwd(v.sourceDir, spec);
+      cwd = serviceCwd(v.sourceDir, spec);
       const dataDir = this.#layout.dataDir(v.app, v.env);
       mkdirSync(dataDir, { recursive: true, mode: 0o750 });
       const logFile = this.logFile(v);
@@ -134,8 +135,9 @@ export class InstanceManager {
       assertRunnable(spec, cwd, env);
       launched = await launch({ argv: spec.argv, cwd, env, logFile });
     } catch (err) {
-      await this.#transition(starting, 'failed', { last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: `could not start: ${describe(err)}` }) });
-      throw new BerthError('failed', 'start_failed', `starting ${v.app}/${v.service}[${v.idx}]: ${describe(err)}`, { cause: err });
+      const why = explainSpawnError(err, spec, cwd);
+      await this.#transition(starting, 'failed', { last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: `could not start: ${why}` }) });
+      throw new BerthError('failed', 'start_failed', `starting ${v.app}/${v.service}[${v.idx}]: ${why}`, { cause: err, hint: `fix services.${v.service}.run in berth.yaml` });
     }
     const prev = this.#handles.get(v.id);
     const handle: Handle = { ref: { pid: launched.pid, startTicks: launched.startTicks }, child: launched.child, startedAt: Date.now(), failures: prev?.failures ?? 0, timer: undefined };

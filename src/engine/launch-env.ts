@@ -57,3 +57,17 @@ export function assertRunnable(spec: ServiceSpec, cwd: string, env: Record<strin
     hint: `install it, or fix services.${spec.name}.run in berth.yaml (set env.PATH if it lives elsewhere)`,
   });
 }
+
+/** Turns a spawn error into what the operator needs to know. */
+export function explainSpawnError(err: unknown, spec: ServiceSpec, cwd: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const program = spec.argv[0] as string;
+  if (code === 'ENOENT' && program.includes('/')) {
+    try {
+      if (statSync(path.resolve(cwd, program)).isFile()) return `cannot execute ${program}: the interpreter on its #! line does not exist`;
+    } catch {
+      // fall through
+    }
+  }
+  return (err as Error).message ?? String(err);
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { InstanceStatus } from '../src/engine/status.js';
+import { MARKER_ENV } from '../src/runtime/process-runner.js';
+import { listPids, procEnvValue, procStat } from '../src/system/proc.js';
+import { getJson, isAlive } from './helpers/http.js';
+import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+
+const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
+const home = new TestHome('43100-43199');
+after(() => home.cleanup());
+
+/** Live processes (not zombies) carrying each instance marker of this BERTH_HOME. */
+function processesByMarker(): Map<string, number[]> {
+  const byMarker = new Map<string, number[]>();
+  for (const pid of listPids()) {
+    const marker = procEnvValue(pid, MARKER_ENV);
+    const st = procStat(pid);
+    if (!marker || !st || st.state === 'Z' || procEnvValue(pid, 'BERTH_TEST_HOME') !== home.home) continue;
+    byMarker.set(marker, [...(byMarker.get(marker) ?? []), pid]);
+  }
+  return byMarker;
+}
+
+const manifest = `app: trio
+services:
+  db:
+    run: ["${NODE}", "${SERVER}"]
+    env: { BERTH_TEST_HOME: "${home.home}" }
+  api:
+    run: ["${NODE}", "${SERVER}"]
+    env: { BERTH_TEST_HOME: "${home.home}" }
+    depends_on: [db]
+  web:
+    run: ["${NODE}", "${SERVER}"]
+    env: { BERTH_TEST_HOME: "${home.home}" }
+    depends_on: [api]
+`;
+
+test('kill -9 berthd ten times: the apps keep serving, the next call adopts them, nothing runs twice', async () => {
+  assert.equal((await home.cli('up', home.app('trio', manifest))).code, 0);
+  const first = await home.json<InstanceStatus[]>('ps');
+  assert.equal(first.length, 3);
+  for (const s of first) await waitFor(`${s.service} serving`, () => getJson(s.port as number));
+  const daemonPids = new Set<number>();
+  for (let round = 1; round <= 10; round++) {
+    const daemon = home.daemonPid() as number;
+    daemonPids.add(daemon);
+    process.kill(daemon, 'SIGKILL');
+    await waitFor('berthd to die', () => !isAlive(daemon) || procStat(daemon)?.state === 'Z', 5000);
+    for (const s of first) assert.equal((await getJson<{ pid: number }>(s.port as number)).pid, s.pid, `round ${round}: ${s.service} stopped serving while berthd was dead`);
+    const now = await home.json<InstanceStatus[]>('ps'); // brings berthd back
+    assert.deepEqual(
+      now.map((s) => [s.service, s.state, s.pid, s.port, s.restarts]),
+      first.map((s) => [s.service, 'running', s.pid, s.port, 0]),
+      `round ${round}`,
+    );
+    const byMarker = processesByMarker();
+    assert.equal(byMarker.size, 3, `round ${round}: ${JSON.stringify([...byMarker])}`);
+    for (const pids of byMarker.values()) assert.equal(pids.length, 1, `round ${round}: an instance runs twice`);
+  }
+  assert.equal(daemonPids.size, 10, 'each round killed a different berthd');
+});
+
+test('an instance that dies while berthd is down is restarted once when berthd comes back', async () => {
+  const before = await home.json<InstanceStatus[]>('ps');
+  const api = before.find((s) => s.service === 'api') as InstanceStatus;
+  process.kill(home.daemonPid() as number, 'SIGKILL');
+  process.kill(api.pid as number, 'SIGKILL');
+  await waitFor('api to die', () => !isAlive(api.pid as number) || procStat(api.pid as number)?.state === 'Z', 5000);
+  assert.equal((await home.cli('daemon', 'start')).code, 0);
+  const after = await waitFor('api restarted', async () => {
+    const rows = await home.json<InstanceStatus[]>('ps');
+    const a = rows.find((s) => s.service === 'api');
+    return a?.state === 'running' && a.pid !== api.pid ? rows : undefined;
+  });
+  const api2 = after.find((s) => s.service === 'api') as InstanceStatus;
+  assert.equal(api2.restarts, 1);
+  assert.equal(api2.port, api.port);
+  assert.deepEqual(
+    after.filter((s) => s.service !== 'api').map((s) => [s.service, s.pid, s.restarts]),
+    before.filter((s) => s.service !== 'api').map((s) => [s.service, s.pid, 0]),
+    'the live ones were adopted, not restarted',
+  );
+  await waitFor('api serving again', () => getJson(api2.port as number));
+  for (const pids of processesByMarker().values()) assert.equal(pids.length, 1);
+});
+
+test('a recorded pid that now belongs to another process is not adopted (start time tells them apart)', async () => {
+  const before = await home.json<InstanceStatus[]>('ps');
+  const db = before.find((s) => s.service === 'db') as InstanceStatus;
+  const daemon = home.daemonPid() as number;
+  process.kill(daemon, 'SIGKILL');
+  await waitFor('berthd to die', () => !isAlive(daemon) || procStat(daemon)?.state === 'Z', 5000);
+  process.kill(db.pid as number, 'SIGKILL');
+  // Pretend the kernel reused db's pid for this test process: same pid in the store, other start time.
+  const { Store } = await import('../src/store/store.js');
+  const store = await Store.openSqlite(path.join(home.home, 'berth.db'));
+  const rows = await store.instances.list({ app: 'trio', service: 'db' });
+  await store.write((r) => r.instances.update(rows[0]?.id as number, { pid: process.pid }));
+  await store.close();
+  assert.equal((await home.cli('daemon', 'start')).code, 0);
+  const after = await waitFor('db restarted', async () => {
+    const d = (await home.json<InstanceStatus[]>('ps')).find((s) => s.service === 'db');
+    return d?.state === 'running' && d.pid !== process.pid && d.pid !== db.pid ? d : undefined;
+  });
+  assert.equal(after.restarts, 1);
+  assert.ok(isAlive(process.pid), 'berthd left the unrelated process alone');
+  await waitFor('db serving again', () => getJson(after.port as number));
+});
