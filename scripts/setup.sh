@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs Berth's dependencies and builds it. Safe to run again: it skips what is done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_major=20
+have=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$have" -lt "$need_major" ]; then
+  echo "Berth needs Node.js >= $need_major (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "On Debian/Ubuntu: install it from NodeSource or your distribution's backports, then run this again." >&2
+  exit 1
+fi
+if ! command -v make >/dev/null || ! command -v g++ >/dev/null || ! command -v python3 >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq build-essential python3 >/dev/null
+  else
+    echo "better-sqlite3 compiles from source: install build-essential and python3 (sudo apt-get install -y build-essential python3)" >&2
+    exit 1
+  fi
+fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build
