@@ -15,8 +15,13 @@ let jsonOutput = false;
 
 /** Every command: one API call (starting berthd when needed), then render. */
 async function call<T>(method: 'GET' | 'POST' | 'DELETE', route: string, body?: unknown): Promise<T> {
-  await ensureDaemon(layout, client);
-  return client.call<T>(method, route, body);
+  try {
+    return await client.call<T>(method, route, body);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 'unreachable')) throw err;
+    await ensureDaemon(layout, client);
+    return client.call<T>(method, route, body);
+  }
 }
 
 function print(value: unknown, human: () => string): void {

@@ -21,6 +21,7 @@ export class PortAllocator {
   readonly #low: number;
   readonly #high: number;
   readonly #probe: PortProbe;
+  #busyCache: { at: number; ports: Set<number> } | undefined;
 
   constructor(host: string, range: { low: number; high: number }, probe: PortProbe = osPortProbe) {
     this.#host = host;
@@ -36,7 +37,7 @@ export class PortAllocator {
   /** Leases the first free port of the range for `instanceId`. */
   async leaseAuto(repos: Repos, instanceId: number, now: number): Promise<number> {
     const leased = await repos.leases.portsInRange(this.#host, this.#low, this.#high);
-    const busy = this.#probe.listening();
+    const busy = this.#listening();
     for (let port = this.#low; port <= this.#high; port++) {
       if (leased.has(port) || busy.has(port)) continue;
       await repos.leases.insert(this.#host, port, instanceId, now);
@@ -60,6 +61,13 @@ export class PortAllocator {
       if (isUniqueViolation(err)) throw pinnedConflict(port, 'another deploy leased it at the same moment');
       throw err;
     }
+  }
+
+  /** Listening ports; one read of /proc/net/tcp* serves the leases of one registration. */
+  #listening(): Set<number> {
+    const now = Date.now();
+    if (!this.#busyCache || now - this.#busyCache.at > 100) this.#busyCache = { at: now, ports: this.#probe.listening() };
+    return this.#busyCache.ports;
   }
 
   /** Throws when a process other than Berth's listens on `port`, naming pid, user and command. */

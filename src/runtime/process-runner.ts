@@ -60,33 +60,53 @@ export interface ProcessRef {
   readonly startTicks: string;
 }
 
+interface ProcessEntry {
+  readonly pid: number;
+  readonly pgrp: number;
+  readonly startTicks: string;
+  readonly marker: string | undefined;
+}
+
+let snapshot: { at: number; entries: ProcessEntry[] } | undefined;
+
+/**
+ * Live processes with their group and instance marker. Reading every /proc/<pid>/environ
+ * is the expensive part, so concurrent callers (stopping 100 instances at once) share one
+ * scan for up to `maxAgeMs`.
+ */
+function processTable(maxAgeMs: number): ProcessEntry[] {
+  const now = Date.now();
+  if (snapshot && now - snapshot.at <= maxAgeMs) return snapshot.entries;
+  const entries: ProcessEntry[] = [];
+  for (const pid of listPids()) {
+    const st = procStat(pid);
+    if (!st || st.state === 'Z' || st.state === 'X') continue;
+    entries.push({ pid, pgrp: st.pgrp, startTicks: st.startTicks, marker: procEnvValue(pid, MARKER_ENV) });
+  }
+  snapshot = { at: now, entries };
+  return entries;
+}
+
 /**
  * Every live process of an instance: everything carrying its marker (children inherit it,
  * whatever session or group they move to), plus the leader's process group while the
  * leader is provably the process we started.
  */
-export function instanceProcesses(leader: ProcessRef | null, marker: string): number[] {
+export function instanceProcesses(leader: ProcessRef | null, marker: string, maxAgeMs = 0): number[] {
   const leaderAlive = leader !== null && isSameProcessAlive(leader.pid, leader.startTicks);
-  const found: number[] = [];
-  for (const pid of listPids()) {
-    const st = procStat(pid);
-    if (!st || st.state === 'Z') continue;
-    if ((leaderAlive && st.pgrp === leader.pid) || procEnvValue(pid, MARKER_ENV) === marker) found.push(pid);
-  }
-  return found;
+  return processTable(maxAgeMs)
+    .filter((p) => (leaderAlive && p.pgrp === leader.pid) || p.marker === marker)
+    .map((p) => p.pid);
 }
 
 /** The leader (pid == process group) of the processes carrying `marker`, if one is alive. */
 export function findLeaderByMarker(marker: string): ProcessRef | undefined {
-  for (const pid of listPids()) {
-    const st = procStat(pid);
-    if (st && st.state !== 'Z' && st.pgrp === pid && procEnvValue(pid, MARKER_ENV) === marker) return { pid, startTicks: st.startTicks };
-  }
-  return undefined;
+  const p = processTable(1000).find((e) => e.pgrp === e.pid && e.marker === marker);
+  return p && { pid: p.pid, startTicks: p.startTicks };
 }
 
-function signalAll(leader: ProcessRef | null, marker: string, signal: NodeJS.Signals): number {
-  const pids = instanceProcesses(leader, marker);
+function signalAll(leader: ProcessRef | null, marker: string, signal: NodeJS.Signals, maxAgeMs: number): number {
+  const pids = instanceProcesses(leader, marker, maxAgeMs);
   for (const pid of pids) {
     try {
       process.kill(pid, signal);
@@ -102,13 +122,13 @@ function signalAll(leader: ProcessRef | null, marker: string, signal: NodeJS.Sig
  * whatever remains after `timeoutMs`. Resolves when nothing of it is left.
  */
 export async function stopProcesses(leader: ProcessRef | null, marker: string, timeoutMs: number): Promise<'none' | 'terminated' | 'killed'> {
-  if (signalAll(leader, marker, 'SIGTERM') === 0) return 'none';
+  if (signalAll(leader, marker, 'SIGTERM', 20) === 0) return 'none';
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await sleep(50);
-    if (instanceProcesses(leader, marker).length === 0) return 'terminated';
+    if (instanceProcesses(leader, marker, 40).length === 0) return 'terminated';
   }
-  while (signalAll(leader, marker, 'SIGKILL') > 0) await sleep(20);
+  while (signalAll(leader, marker, 'SIGKILL', 0) > 0) await sleep(20);
   return 'killed';
 }
 
