@@ -27,6 +27,7 @@ async function berth(): Promise<string[]> {
   writeFileSync(path.join(app, 'berth.yaml'), `app: bench\nservices:\n${services}`);
   await timeCommand([...BERTH, 'daemon', 'start'], env);
   const up = await timeCommand([...BERTH, 'up', app], env);
+  await sleep(2000);
   const ps: number[] = [];
   for (let i = 0; i < 20; i++) ps.push(await timeCommand([...BERTH, 'ps'], env));
   await sleep(5000);
@@ -48,6 +49,7 @@ async function pm2(): Promise<string[]> {
   const cmd = [process.execPath, bin];
   await timeCommand([...cmd, 'ping'], env); // start the God daemon first, as for berthd
   const up = await timeCommand([...cmd, 'start', eco], env);
+  await sleep(2000);
   const ls: number[] = [];
   for (let i = 0; i < 20; i++) ls.push(await timeCommand([...cmd, 'jlist'], env));
   await sleep(5000);

@@ -174,3 +174,28 @@ test('daemon status and stop: apps outlive berthd', async () => {
   assert.equal((await getJson<{ pid: number }>(k?.port as number)).pid, k?.pid);
   assert.equal((await home.json<InstanceStatus[]>('ps', 'keep'))[0]?.pid, k?.pid);
 });
+
+test('logs --json prints one { service, instance, line } object per line', async () => {
+  assert.equal((await home.cli('up', home.app('jsonlogs', web('jsonlogs', '    instances: 2\n')))).code, 0);
+  await waitFor('both to log', async () => (await home.cli('logs', 'jsonlogs', '--json')).stdout.trim().split('\n').length === 2);
+  const lines = (await home.cli('logs', 'jsonlogs', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => [l.service, l.instance]).sort(), [['web', 0], ['web', 1]]);
+  for (const l of lines) assert.match(l.line, /^listening on \d+$/);
+  const text = await home.cli('logs', 'jsonlogs');
+  assert.match(text.stdout, /^web\[0\] \| listening on \d+\nweb\[1\] \| listening on \d+\n$/);
+});
+
+test('logs -f follows new lines as they are written', async () => {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('./helpers/home.js');
+  const follower = spawn(process.execPath, [BIN, 'logs', 'jsonlogs', 'web', '-f', '-n', '0'], { env: home.env });
+  let out = '';
+  follower.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await home.cli('restart', 'jsonlogs')).code, 0);
+    await waitFor('the restarted instances to show up in the followed log', () => (out.match(/listening on/g) ?? []).length >= 2, 10_000);
+  } finally {
+    follower.kill();
+  }
+});

@@ -109,3 +109,25 @@ test('a recorded pid that now belongs to another process is not adopted (start t
   assert.ok(isAlive(process.pid), 'berthd left the unrelated process alone');
   await waitFor('db serving again', () => getJson(after.port as number));
 });
+
+test('berthd killed in the middle of `berth up`: afterwards ps is truthful, nothing is half-written or doubled', async () => {
+  const services = Array.from({ length: 12 }, (_, i) => `  s${i}:\n    run: ["${NODE}", "${SERVER}"]\n    env: { BERTH_TEST_HOME: "${home.home}" }\n`).join('');
+  for (const [round, delayMs] of [30, 120, 250, 400].entries()) {
+    const app = `mid${round}`;
+    const dir = home.app(app, `app: ${app}\nservices:\n${services}`);
+    await home.cli('daemon', 'start');
+    const daemon = home.daemonPid() as number;
+    const up = home.cli('up', dir);
+    await new Promise((r) => setTimeout(r, delayMs));
+    process.kill(daemon, 'SIGKILL');
+    await up; // fails or succeeds, depending on where it was cut
+    const rows = await waitFor(`round ${round}: a settled state`, async () => {
+      const all = (await home.json<InstanceStatus[]>('ps')).filter((s) => s.app === app);
+      return all.length === 0 || all.every((s) => s.state === 'running') ? all : undefined;
+    });
+    assert.ok(rows.length === 0 || rows.length === 12, `round ${round}: ${rows.length} of 12 services registered`);
+    for (const s of rows) await waitFor(`${s.service} serving`, () => getJson(s.port as number));
+    for (const [marker, pids] of processesByMarker()) assert.equal(pids.length, 1, `round ${round}: ${marker} runs ${pids.length} times`);
+    if (rows.length > 0) assert.equal((await home.cli('rm', app)).code, 0);
+  }
+});

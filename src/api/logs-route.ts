@@ -6,6 +6,14 @@ interface LogsQuery {
   service?: string;
   lines?: number;
   follow?: boolean;
+  json?: boolean;
+}
+
+/** One log line in JSON form. */
+export interface LogLine {
+  readonly service: string;
+  readonly instance: number;
+  readonly line: string;
 }
 
 /**
@@ -16,14 +24,16 @@ interface LogsQuery {
 export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { app: string }; Querystring: LogsQuery }>(
     '/v1/apps/:app/logs',
-    { schema: { querystring: { type: 'object', properties: { service: { type: 'string' }, lines: { type: 'integer', minimum: 0, maximum: 100000 }, follow: { type: 'boolean' } } } } },
+    { schema: { querystring: { type: 'object', properties: { service: { type: 'string' }, lines: { type: 'integer', minimum: 0, maximum: 100000 }, follow: { type: 'boolean' }, json: { type: 'boolean' } } } } },
     async (req, reply) => {
       await deps.apps.ps({ app: req.params.app, service: req.query.service }); // 404s for unknown names
       const views = await deps.store.instances.list({ app: req.params.app, service: req.query.service });
-      const files = views.map((v) => ({ label: `${v.service}[${v.idx}]`, file: deps.instances.logFile(v) }));
+      const files = views.map((v) => ({ label: `${v.service}[${v.idx}]`, service: v.service, instance: v.idx, file: deps.instances.logFile(v) }));
       const prefix = (label: string) => (files.length > 1 ? `${label} | ` : '');
-      const head = files.flatMap((f) => tailLines(f.file, req.query.lines ?? 100).map((l) => prefix(f.label) + l)).join('\n');
-      if (!req.query.follow) return reply.type('text/plain').send(head ? head + '\n' : '');
+      // Text: `service[idx] | line` (no prefix for a single instance). JSON: one LogLine object per line (NDJSON).
+      const format = (f: (typeof files)[number], line: string) => (req.query.json ? JSON.stringify({ service: f.service, instance: f.instance, line } satisfies LogLine) : prefix(f.label) + line);
+      const head = files.flatMap((f) => tailLines(f.file, req.query.lines ?? 100).map((l) => format(f, l))).join('\n');
+      if (!req.query.follow) return reply.type(req.query.json ? 'application/x-ndjson' : 'text/plain').send(head ? head + '\n' : '');
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
@@ -37,7 +47,7 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
           if (!text) continue;
           const lines = ((pending.get(f.file) ?? '') + text).split('\n');
           pending.set(f.file, lines.pop() ?? '');
-          if (lines.length > 0) res.write(lines.map((l) => prefix(f.label) + l).join('\n') + '\n');
+          if (lines.length > 0) res.write(lines.map((l) => format(f, l)).join('\n') + '\n');
         }
       }, 200);
       req.raw.on('close', () => clearInterval(timer));

@@ -85,11 +85,12 @@ program
   .argument('[service]')
   .option('-f, --follow', 'keep printing new lines')
   .option('-n, --lines <n>', 'lines from the end of each log', '100')
-  .action(async (app: string, service: string | undefined, opts: { follow?: boolean; lines: string }) => {
+  .option('--json', 'one JSON object per line: { service, instance, line }')
+  .action(async (app: string, service: string | undefined, opts: { follow?: boolean; lines: string; json?: boolean }) => {
     const n = Number(opts.lines);
     if (!Number.isInteger(n) || n < 0) throw new ApiError(400, 'invalid', `--lines expects a whole number, got "${opts.lines}"`);
     await ensureDaemon(layout, client);
-    const q = new URLSearchParams({ lines: String(n), ...(service ? { service } : {}), ...(opts.follow ? { follow: 'true' } : {}) });
+    const q = new URLSearchParams({ lines: String(n), ...(service ? { service } : {}), ...(opts.follow ? { follow: 'true' } : {}), ...(opts.json ? { json: 'true' } : {}) });
     for await (const chunk of client.stream(`/v1/apps/${encodeURIComponent(app)}/logs?${q}`)) process.stdout.write(chunk);
   });
 
