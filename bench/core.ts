@@ -23,7 +23,7 @@ async function berth(): Promise<string[]> {
   const env = { ...process.env, BERTH_HOME: path.join(work, 'berth-home'), BERTH_PORT_RANGE: '44000-44999' };
   const app = path.join(work, 'app');
   mkdirSync(app, { recursive: true });
-  const services = Array.from({ length: N }, (_, i) => `  s${i}:\n    run: ["${SLEEP}", "100000"]\n`).join('');
+  const services = Array.from({ length: N }, (_, i) => `  s${i}:\n    run: ["${SLEEP}", "100000"]\n    port: none\n`).join('');
   writeFileSync(path.join(app, 'berth.yaml'), `app: bench\nservices:\n${services}`);
   await timeCommand([...BERTH, 'daemon', 'start'], env);
   const up = await timeCommand([...BERTH, 'up', app], env);

@@ -44,7 +44,7 @@ test('ps --json gives app, env, service, state, pid, port, restarts; up twice ch
   const rows = await home.json<InstanceStatus[]>('ps');
   assert.equal(rows.length, 2);
   for (const r of rows) {
-    assert.deepEqual([r.app, r.env, r.service, r.state], ['shop', 'production', 'web', 'running']);
+    assert.deepEqual([r.app, r.env, r.service, r.state], ['shop', 'production', 'web', 'healthy']);
     assert.ok(Number.isInteger(r.pid) && Number.isInteger(r.port) && r.restarts === 0);
   }
   assert.notEqual(rows[0]?.port, rows[1]?.port);
@@ -53,7 +53,7 @@ test('ps --json gives app, env, service, state, pid, port, restarts; up twice ch
   assert.deepEqual((await home.json<InstanceStatus[]>('ps')).map((r) => r.pid), rows.map((r) => r.pid));
   const table = await home.cli('ps');
   assert.match(table.stdout, /^APP\s+ENV\s+SERVICE\s+STATE\s+PID\s+PORT\s+UPTIME\s+RESTARTS/);
-  assert.match(table.stdout, /shop\s+production\s+web\[1\]\s+running\s+\d+\s+\d+/);
+  assert.match(table.stdout, /shop\s+production\s+web\[1\]\s+healthy\s+\d+\s+\d+/);
 });
 
 test('changing the manifest restarts what changed and stops what was removed', async () => {
@@ -84,7 +84,7 @@ test('a manifest error changes nothing and says where the problem is', async () 
   const dir = other.app('broken', 'app: broken\nservices:\n  web:\n    run: node x.js\n    port: eighty\n');
   const r = await other.cli('up', dir);
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, `error: ${dir}/berth.yaml:5:11: services.web.port: expected "auto" or a whole number from 1 to 65535, got "eighty"\n  hint: use \`port: auto\` to lease a free port, or pin one like \`port: 8000\`\n  hint: fix ${dir}/berth.yaml and run the command again\n`.replace('\n  hint: fix', '\n  hint: fix'));
+  assert.equal(r.stderr, `error: ${dir}/berth.yaml:5:11: services.web.port: expected "auto", "none" or a whole number from 1 to 65535, got "eighty"\n  hint: use \`port: auto\` to lease a free port, pin one like \`port: 8000\`, or \`port: none\` for a worker\n  hint: fix ${dir}/berth.yaml and run the command again\n`.replace('\n  hint: fix', '\n  hint: fix'));
   await assertNothingOf(other, 'broken');
 });
 
@@ -149,7 +149,7 @@ test('logs, stop, start, restart and rm --purge', async () => {
   const stopped = await home.json<InstanceStatus[]>('stop', 'shop', 'web');
   assert.equal(stopped[0]?.state, 'stopped');
   const restarted = await home.json<InstanceStatus[]>('restart', 'shop');
-  assert.equal(restarted[0]?.state, 'running');
+  assert.equal(restarted[0]?.state, 'healthy');
   const dataDir = path.join(home.home, 'data', 'shop', 'production');
   assert.ok(existsSync(dataDir));
   assert.equal((await home.cli('rm', 'shop')).code, 0);

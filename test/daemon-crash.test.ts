@@ -53,7 +53,7 @@ test('kill -9 berthd ten times: the apps keep serving, the next call adopts them
     const now = await home.json<InstanceStatus[]>('ps'); // brings berthd back
     assert.deepEqual(
       now.map((s) => [s.service, s.state, s.pid, s.port, s.restarts]),
-      first.map((s) => [s.service, 'running', s.pid, s.port, 0]),
+      first.map((s) => [s.service, 'healthy', s.pid, s.port, 0]),
       `round ${round}`,
     );
     const byMarker = processesByMarker();
@@ -73,7 +73,7 @@ test('an instance that dies while berthd is down is restarted once when berthd c
   const after = await waitFor('api restarted', async () => {
     const rows = await home.json<InstanceStatus[]>('ps');
     const a = rows.find((s) => s.service === 'api');
-    return a?.state === 'running' && a.pid !== api.pid ? rows : undefined;
+    return a?.state === 'healthy' && a.pid !== api.pid ? rows : undefined;
   });
   const api2 = after.find((s) => s.service === 'api') as InstanceStatus;
   assert.equal(api2.restarts, 1);
@@ -103,7 +103,7 @@ test('a recorded pid that now belongs to another process is not adopted (start t
   assert.equal((await home.cli('daemon', 'start')).code, 0);
   const after = await waitFor('db restarted', async () => {
     const d = (await home.json<InstanceStatus[]>('ps')).find((s) => s.service === 'db');
-    return d?.state === 'running' && d.pid !== process.pid && d.pid !== db.pid ? d : undefined;
+    return d?.state === 'healthy' && d.pid !== process.pid && d.pid !== db.pid ? d : undefined;
   });
   assert.equal(after.restarts, 1);
   assert.ok(isAlive(process.pid), 'berthd left the unrelated process alone');
@@ -123,7 +123,7 @@ test('berthd killed in the middle of `berth up`: afterwards ps is truthful, noth
     await up; // fails or succeeds, depending on where it was cut
     const rows = await waitFor(`round ${round}: a settled state`, async () => {
       const all = (await home.json<InstanceStatus[]>('ps')).filter((s) => s.app === app);
-      return all.length === 0 || all.every((s) => s.state === 'running') ? all : undefined;
+      return all.length === 0 || all.every((s) => s.state === 'healthy') ? all : undefined;
     });
     assert.ok(rows.length === 0 || rows.length === 12, `round ${round}: ${rows.length} of 12 services registered`);
     for (const s of rows) await waitFor(`${s.service} serving`, () => getJson(s.port as number));

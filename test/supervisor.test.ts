@@ -21,7 +21,7 @@ test('an instance gets the manifest env, PORT and DATA_DIR, and nothing else of 
   const r = await home.cli('up', dir);
   assert.equal(r.code, 0, r.stderr);
   const web = await one('envcheck', 'web');
-  assert.equal(web.state, 'running');
+  assert.equal(web.state, 'healthy');
   const env = await waitFor('the server', () => getJson<Record<string, string>>(web.port as number, '/env'));
   assert.deepEqual(Object.keys(env).sort(), ['BERTH_INSTANCE', 'DATA_DIR', 'GREETING', 'HOME', 'PATH', 'PORT', 'WORKERS']);
   assert.equal(env.PORT, String(web.port));
@@ -46,12 +46,12 @@ test('stop leaves no child of the app alive, not even one that moved to a new se
   assert.equal(r[0]?.pid, null);
   for (const pid of [web.pid as number, ...info.children]) await waitFor(`pid ${pid} to be gone`, () => !isAlive(pid) || procStat(pid)?.state === 'Z', 3000);
   const started = await home.json<InstanceStatus[]>('start', 'forker');
-  assert.equal(started[0]?.state, 'running');
+  assert.equal(started[0]?.state, 'healthy');
   assert.equal(started[0]?.port, web.port, 'the instance keeps its port lease across stop and start');
 });
 
 test('a service that keeps failing is in crashloop, with its exit code and last log lines in ps and logs', async () => {
-  const dir = home.app('crasher', `app: crasher\nservices:\n  api:\n    run: ["${NODE}", "${SERVER}"]\n    env: { CRASH: 3 }\n`);
+  const dir = home.app('crasher', `app: crasher\nservices:\n  api:\n    run: ["${NODE}", "${SERVER}"]\n    env: { CRASH: 3, CRASH_AFTER_MS: 300 }\n`);
   assert.equal((await home.cli('up', dir)).code, 0);
   const api = await waitFor('crashloop', async () => {
     const s = await one('crasher', 'api');
@@ -62,7 +62,7 @@ test('a service that keeps failing is in crashloop, with its exit code and last 
   assert.ok(api.lastLines?.some((l) => l.includes('boom: cannot connect to the database (exit 3)')), JSON.stringify(api.lastLines));
   const table = await home.cli('ps', 'crasher');
   assert.match(table.stdout, /crasher\s+production\s+api\s+crashloop\s+-\s+\d+\s+-\s+\d+\s+exit 3/);
-  assert.match(table.stdout, /crasher\/api\[0\] is crashloop \(exit 3\); last log lines:\n  starting up\n  boom: cannot connect/);
+  assert.match(table.stdout, /crasher\/api\[0\] is crashloop \(exit 3\); last log lines:\n(  .*\n)*  starting up\n  boom: cannot connect/);
   const logs = await home.cli('logs', 'crasher', 'api', '-n', '2');
   assert.equal(logs.code, 0);
   assert.match(logs.stdout, /boom: cannot connect/);
@@ -72,7 +72,7 @@ test('a service that keeps failing is in crashloop, with its exit code and last 
 });
 
 test('restart policies: on-failure leaves a clean exit down, never leaves a failure down', async () => {
-  const dir = home.app('policies', `app: policies\nservices:\n  clean:\n    run: "echo done"\n    restart: on-failure\n  failing:\n    run: "exit 4"\n    restart: never\n`);
+  const dir = home.app('policies', `app: policies\nservices:\n  clean:\n    run: "sleep 0.3; echo done"\n    port: none\n    restart: on-failure\n  failing:\n    run: "sleep 0.3; exit 4"\n    port: none\n    restart: never\n`);
   assert.equal((await home.cli('up', dir)).code, 0);
   const rows = await waitFor('both exited', async () => {
     const r = await ps('policies');
@@ -88,7 +88,7 @@ test('a killed instance is restarted by policy, on the same port', async () => {
   process.kill(before.pid as number, 'SIGKILL');
   const after = await waitFor('a new pid', async () => {
     const s = await one('phoenix', 'web');
-    return s.state === 'running' && s.pid !== before.pid ? s : undefined;
+    return s.state === 'healthy' && s.pid !== before.pid ? s : undefined;
   });
   assert.equal(after.restarts, 1);
   assert.equal(after.port, before.port);

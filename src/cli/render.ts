@@ -27,7 +27,7 @@ export function renderPs(rows: readonly InstanceStatus[]): string {
     s.port === null ? '-' : String(s.port),
     s.uptimeMs === null ? '-' : formatDuration(s.uptimeMs),
     String(s.restarts),
-    s.state === 'running' ? '' : describeExit(s),
+    s.state === 'healthy' ? '' : describeExit(s),
   ]);
   const out = [table(['APP', 'ENV', 'SERVICE', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'LAST EXIT'], body)];
   for (const s of rows) {

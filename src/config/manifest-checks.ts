@@ -45,11 +45,29 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
   for (const key of Object.keys(svc.env ?? {})) {
     if (RESERVED_ENV.includes(key)) problems.push({ path: [...at, 'env', key], atKey: true, message: `${key} is set by Berth and cannot be overridden`, hint: key === 'PORT' ? 'to choose the port, use `port: <number>` on the service' : 'DATA_DIR is the environment\'s own data directory; remove this key' });
   }
-  if (svc.cwd !== undefined && (svc.cwd.startsWith('/') || svc.cwd.split(/[\\/]/).includes('..'))) {
-    problems.push({ path: [...at, 'cwd'], message: `expected a relative directory inside the app, got ${JSON.stringify(svc.cwd)}`, hint: 'paths are relative to berth.yaml and may not use ".." or start with "/"' });
+  for (const key of ['cwd', 'static'] as const) {
+    const dir = svc[key];
+    if (dir !== undefined && (dir.startsWith('/') || dir.split(/[\\/]/).includes('..'))) {
+      problems.push({ path: [...at, key], message: `expected a relative directory inside the app, got ${JSON.stringify(dir)}`, hint: 'paths are relative to berth.yaml and may not use ".." or start with "/"' });
+    }
+  }
+  if (svc.run === undefined && svc.static === undefined) {
+    problems.push({ path: at, message: 'needs `run` (a command to start) or `static` (a directory to serve)', hint: 'e.g. run: "node server.js", or static: dist' });
+  }
+  if (svc.static !== undefined) {
+    const extra = (['run', 'port', 'instances', 'env', 'restart', 'health', 'cwd', 'stop_timeout'] as const).filter((k) => svc[k] !== undefined);
+    if (extra.length > 0) problems.push({ path: [...at, extra[0] as string], atKey: true, message: `a static service has no process, so \`${extra.join('`, `')}\` cannot apply`, hint: 'remove it, or split the process into its own service' });
+  } else if (svc.spa !== undefined) {
+    problems.push({ path: [...at, 'spa'], atKey: true, message: '`spa` only applies to a `static` service', hint: 'remove it' });
   }
   if (typeof svc.port === 'number' && (svc.instances ?? 1) > 1) {
     problems.push({ path: [...at, 'instances'], message: `${svc.instances} instances cannot share the pinned port ${svc.port}`, hint: 'use `port: auto` for services with several instances' });
+  }
+  if (svc.port === 'none' && (svc.health?.http !== undefined || svc.health?.tcp)) {
+    problems.push({ path: [...at, 'health'], message: 'an http or tcp probe needs a port, but this service has `port: none`', hint: 'use `port: auto`, or drop the probe' });
+  }
+  if (svc.port === 'none' && (svc.routes?.length ?? 0) > 0) {
+    problems.push({ path: [...at, 'routes'], message: 'routes need a port, but this service has `port: none`', hint: 'use `port: auto`' });
   }
   if (svc.health?.http !== undefined && svc.health.tcp !== undefined) {
     problems.push({ path: [...at, 'health'], message: 'http and tcp are mutually exclusive', hint: 'keep one probe' });

@@ -25,20 +25,22 @@ export function normalize(m: ManifestInput): Manifest {
 function normalizeService(name: string, s: ServiceInput): ServiceSpec {
   return {
     name,
-    argv: typeof s.run === 'string' ? ['sh', '-c', s.run] : [...s.run],
+    kind: s.static !== undefined ? 'static' : 'process',
+    argv: s.run === undefined ? [] : typeof s.run === 'string' ? ['sh', '-c', s.run] : [...s.run],
+    static: s.static !== undefined ? { dir: s.static, spa: s.spa ?? false } : null,
     cwd: s.cwd ?? '.',
     env: Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, String(v)])),
-    port: s.port ?? 'auto',
+    port: s.static !== undefined ? 'none' : (s.port ?? 'auto'),
     restart: s.restart ?? 'always',
     dependsOn: s.depends_on ?? [],
-    instances: s.instances ?? 1,
+    instances: s.static !== undefined ? 0 : (s.instances ?? 1),
     stopTimeoutMs: parseDuration(s.stop_timeout) ?? DEFAULTS.stopTimeoutMs,
     routes: (s.routes ?? []).map(normalizeRoute),
-    health: normalizeHealth(s.health),
+    health: normalizeHealth(s.health, s.port === 'none'),
   };
 }
 
-function normalizeHealth(h: ServiceInput['health']): HealthSpec {
+function normalizeHealth(h: ServiceInput['health'], portless: boolean): HealthSpec {
   const http = h?.http;
   const probe: HealthSpec['probe'] =
     http !== undefined
@@ -47,7 +49,9 @@ function normalizeHealth(h: ServiceInput['health']): HealthSpec {
         : { kind: 'http', path: http.path, status: http.status }
       : h?.tcp
         ? { kind: 'tcp' }
-        : { kind: 'listening' };
+        : portless
+          ? { kind: 'process' }
+          : { kind: 'listening' };
   return {
     probe,
     startTimeoutMs: parseDuration(h?.start_timeout) ?? DEFAULTS.startTimeoutMs,

@@ -47,22 +47,25 @@ const health = z.strictObject({
 export const serviceSchema = z.strictObject({
   run: z
     .union([z.string().min(1), z.array(z.string()).min(1)])
-    .describe('What to run. A string is the author\'s own shell command, run with `sh -c`; an array is an argv run without a shell.'),
+    .optional()
+    .describe('What to run. A string is the author\'s own shell command, run with `sh -c`; an array is an argv run without a shell. A service has `run` or `static`.'),
+  static: z.string().min(1).optional().describe('A directory of files the proxy serves itself (no process), relative to the manifest. A service has `run` or `static`.'),
+  spa: z.boolean().optional().describe('With `static`: answer unknown paths with index.html (single-page apps). Default false.'),
   cwd: z.string().min(1).optional().describe('Working directory, relative to the manifest and inside it. Default ".".'),
   env: z
     .record(z.string().regex(ENV_KEY_PATTERN), z.union([z.string(), z.number(), z.boolean()]))
     .optional()
     .describe('Environment variables. PORT and DATA_DIR are set by Berth and cannot be overridden. Default none.'),
   port: z
-    .union([z.literal('auto'), z.number().int().min(1).max(65535)])
+    .union([z.literal('auto'), z.literal('none'), z.number().int().min(1).max(65535)])
     .optional()
-    .describe('"auto" leases a free port from the host range (default); a number pins it. Passed as $PORT.'),
+    .describe('"auto" leases a free port from the host range (default); a number pins it; "none" is for workers that listen nowhere. Passed as $PORT.'),
   restart: z.enum(['always', 'on-failure', 'never']).optional().describe('Restart policy when the process exits. Default "always".'),
   depends_on: z.array(name).optional().describe('Services of this app that must be running before this one starts. Default none.'),
   instances: z.number().int().min(1).max(64).optional().describe('How many processes to run, each with its own port. Default 1.'),
   stop_timeout: duration.optional().describe('Time between SIGTERM and SIGKILL when stopping. Default 10s.'),
   routes: z.array(route).optional().describe('Hostnames and path prefixes that reach this service. Default none.'),
-  health: health.optional().describe('Readiness and liveness check. Default: ready when the process listens on $PORT.'),
+  health: health.optional().describe('Readiness and liveness check. Default: ready when the process itself listens on $PORT (with `port: none`: when it runs).'),
 });
 
 export const manifestSchema = z

@@ -9,12 +9,17 @@ export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
 export interface ServiceSpec {
   readonly name: string;
-  /** The argv to execute: `["sh", "-c", <run>]` for a string, the list itself otherwise. */
+  /** 'process' runs `argv`; 'static' has no process: the proxy serves `static.dir`. */
+  readonly kind: 'process' | 'static';
+  /** The argv to execute: `["sh", "-c", <run>]` for a string, the list itself otherwise; [] for static. */
   readonly argv: readonly string[];
+  /** For static services: the directory (relative to the source root) and SPA fallback. */
+  readonly static: { readonly dir: string; readonly spa: boolean } | null;
   /** Working directory relative to the app's source root ("." by default). */
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
-  readonly port: 'auto' | number;
+  /** 'auto' leases a port, a number pins one, 'none' is a worker without a port. */
+  readonly port: 'auto' | 'none' | number;
   readonly restart: RestartPolicy;
   readonly dependsOn: readonly string[];
   readonly instances: number;
@@ -31,6 +36,7 @@ export interface RouteSpec {
 }
 
 export type ProbeSpec =
+  | { readonly kind: 'process' }
   | { readonly kind: 'listening' }
   | { readonly kind: 'tcp' }
   | { readonly kind: 'http'; readonly path: string; readonly status: number | undefined };

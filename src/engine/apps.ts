@@ -81,12 +81,15 @@ export class Apps {
     const waves = dependencyWaves(manifest.services.map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
     if (!waves.ok) throw new BerthError('invalid', 'dependency_cycle', `dependency cycle: ${waves.cycle.join(' -> ')}`);
     const all = await this.#store.instances.list({ app: manifest.app, env: DEFAULT_ENV });
+    // Wave by wave: a service starts only when everything it depends on is healthy.
     for (const wave of waves.waves) {
       const members = all.filter((v) => wave.includes(v.service));
       await Promise.all(
         members.map(async (v) => {
           if (reg.changed.includes(v.service)) await this.#instances.stop(v.id);
           await this.#instances.start(v.id);
+          const spec = JSON.parse(v.spec) as ServiceSpec;
+          await this.#instances.waitReady(v.id, spec.health.startTimeoutMs + 1000);
         }),
       );
     }
@@ -107,7 +110,9 @@ export class Apps {
         await Promise.all(
           wave.map(async (v) => {
             if (action !== 'start') await this.#instances.stop(v.id);
-            if (action !== 'stop') await this.#instances.start(v.id);
+            if (action === 'stop') return;
+            await this.#instances.start(v.id);
+            await this.#instances.waitReady(v.id, (JSON.parse(v.spec) as ServiceSpec).health.startTimeoutMs + 1000);
           }),
         );
       }

@@ -4,13 +4,16 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceSpec } from '../config/manifest-types.js';
 import { BerthError, describe } from '../core/errors.js';
-import { assertTransition, holdsProcess, type InstanceState } from '../core/instance-state.js';
+import { assertTransition, holdsProcess, isDown, type InstanceState } from '../core/instance-state.js';
 import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/restart-policy.js';
-import { launch, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
+import { probe } from '../health/probes.js';
+import { tailLines } from '../runtime/log-files.js';
+import { instanceProcesses, launch, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
 import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import { isSameProcessAlive } from '../system/proc.js';
+import { HealthWatch } from './health-watch.js';
 import { KeyedLock } from './keyed-lock.js';
 import { assertRunnable, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
 
@@ -22,6 +25,9 @@ interface Handle {
   startedAt: number;
   failures: number;
   timer: NodeJS.Timeout | undefined;
+  health: HealthWatch | undefined;
+  /** Set when we kill it ourselves (unhealthy): its exit is not news. */
+  retired: boolean;
 }
 
 export interface LastExit {
@@ -31,8 +37,10 @@ export interface LastExit {
   readonly note?: string;
 }
 
+export type StateListener = (v: InstanceView, from: InstanceState, to: InstanceState) => void;
+
 /**
- * Supervises instances: spawns, watches, restarts by policy, stops. The only place that
+ * Supervises instances: spawns, probes, restarts by policy, stops. The only place that
  * changes an instance's state, always along core/instance-state's table, one instance at
  * a time (per-instance lock), and every change lands in the store before it is acted on.
  */
@@ -44,6 +52,7 @@ export class InstanceManager {
   readonly #markerPrefix: string;
   readonly #handles = new Map<number, Handle>();
   readonly #lock = new KeyedLock<number>();
+  readonly #listeners: StateListener[] = [];
 
   constructor(deps: { store: Store; layout: HomeLayout; log: Logger; markerPrefix: string; tuning?: RestartTuning }) {
     this.#store = deps.store;
@@ -61,6 +70,10 @@ export class InstanceManager {
     return path.join(this.#layout.logDir(v.app, v.env), `${v.service}.${v.idx}.log`);
   }
 
+  onStateChange(listener: StateListener): void {
+    this.#listeners.push(listener);
+  }
+
   /** Checks that an instance could be launched (cwd, program) without launching it. */
   preflight(v: InstanceView): void {
     const spec = JSON.parse(v.spec) as ServiceSpec;
@@ -74,9 +87,44 @@ export class InstanceManager {
       const v = await this.#get(id);
       await this.#store.instances.update(id, { desired: 'running' });
       const h = this.#handles.get(id);
-      if (h && holdsProcess(v.state) && isSameProcessAlive(h.ref.pid, h.ref.startTicks)) return;
+      if (h && holdsProcess(v.state) && v.state !== 'stopping' && isSameProcessAlive(h.ref.pid, h.ref.startTicks)) return;
       this.#clearTimer(id);
       await this.#spawn({ ...v, desired: 'running' }, 0);
+    });
+  }
+
+  /**
+   * Resolves when the instance is healthy; rejects when it goes down instead (exit, never
+   * ready within its start_timeout) with the reason and its last log lines.
+   */
+  async waitReady(id: number, timeoutMs: number): Promise<void> {
+    const current = await this.#get(id);
+    if (current.state === 'healthy') return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        this.#listeners.splice(this.#listeners.indexOf(listener), 1);
+        if (err) reject(err);
+        else resolve();
+      };
+      const listener: StateListener = (v, _from, to) => {
+        if (v.id !== id) return;
+        if (to === 'healthy') done();
+        else if (isDown(to)) void this.#notReady(id, to).then(done);
+      };
+      const timer = setTimeout(() => void this.#notReady(id, 'not ready').then(done), timeoutMs);
+      this.#listeners.push(listener);
+    });
+  }
+
+  async #notReady(id: number, state: string): Promise<Error> {
+    const v = await this.#store.instances.get(id);
+    if (!v) return new BerthError('failed', 'not_ready', `instance ${id} is gone`);
+    const exit = v.lastExit ? (JSON.parse(v.lastExit) as LastExit) : undefined;
+    const why = exit?.note ?? (exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : state);
+    const lines = tailLines(this.logFile(v), 10);
+    return new BerthError('failed', 'not_ready', `${v.app}/${v.service}[${v.idx}] did not become ready (${state}): ${why}${lines.length ? `; last log lines:\n${lines.map((l) => `  ${l}`).join('\n')}` : '; it logged nothing'}`, {
+      hint: `see \`berth logs ${v.app} ${v.service}\`; the readiness check is services.${v.service}.health in berth.yaml`,
     });
   }
 
@@ -105,6 +153,7 @@ export class InstanceManager {
     this.#clearTimer(v.id);
     const spec = JSON.parse(v.spec) as ServiceSpec;
     const h = this.#handles.get(v.id);
+    h?.health?.stop();
     const ref = h?.ref ?? (v.pid !== null && v.startTicks !== null ? { pid: v.pid, startTicks: v.startTicks } : null);
     if (holdsProcess(v.state)) {
       if (v.state !== 'stopping') await this.#transition(v, 'stopping');
@@ -140,10 +189,45 @@ export class InstanceManager {
       throw new BerthError('failed', 'start_failed', `starting ${v.app}/${v.service}[${v.idx}]: ${why}`, { cause: err, hint: `fix services.${v.service}.run in berth.yaml` });
     }
     const prev = this.#handles.get(v.id);
-    const handle: Handle = { ref: { pid: launched.pid, startTicks: launched.startTicks }, child: launched.child, startedAt: Date.now(), failures: prev?.failures ?? 0, timer: undefined };
+    const handle: Handle = { ref: { pid: launched.pid, startTicks: launched.startTicks }, child: launched.child, startedAt: Date.now(), failures: prev?.failures ?? 0, timer: undefined, health: undefined, retired: false };
     this.#handles.set(v.id, handle);
     launched.child.once('exit', (code, signal) => void this.#onExit(v.id, handle.ref, code, signal));
-    await this.#transition(starting, 'running', { pid: launched.pid, start_ticks: launched.startTicks, started_at: handle.startedAt });
+    await this.#store.instances.update(v.id, { pid: launched.pid, start_ticks: launched.startTicks, started_at: handle.startedAt });
+    this.#watchHealth(v.id, handle, spec, 'starting');
+  }
+
+  #watchHealth(id: number, h: Handle, spec: ServiceSpec, phase: 'starting' | 'healthy'): void {
+    const marker = this.marker(id);
+    h.health?.stop();
+    h.health = new HealthWatch({
+      health: spec.health,
+      phase,
+      check: async () => {
+        const v = await this.#store.instances.get(id);
+        return probe(spec.health.probe, { port: v?.port ?? null, pids: () => instanceProcesses(h.ref, marker, 50) });
+      },
+      onChange: (to, reason) =>
+        this.#lock
+          .run(id, () => this.#onHealth(id, h, to, reason))
+          .catch((err) => this.#log.error({ err: describe(err), instance: id }, 'health change failed')),
+    });
+  }
+
+  async #onHealth(id: number, h: Handle, to: 'healthy' | 'unhealthy', reason: string): Promise<void> {
+    if (this.#handles.get(id) !== h || h.retired) return;
+    const v = await this.#store.instances.get(id);
+    if (!v || v.state === 'stopping' || !holdsProcess(v.state) || v.state === to) return;
+    if (to === 'healthy') {
+      await this.#transition(v, to);
+      return;
+    }
+    await this.#transition(v, to, { last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: reason } satisfies LastExit) }, reason);
+    const spec = JSON.parse(v.spec) as ServiceSpec;
+    if (spec.restart === 'never' || v.desired !== 'running') return; // stays unhealthy; probes go on
+    h.retired = true;
+    h.health?.stop();
+    await stopProcesses(h.ref, this.marker(id), spec.stopTimeoutMs);
+    await this.#afterExit({ ...v, state: 'unhealthy' }, h, null, null, `restarted: ${reason}`);
   }
 
   /** Called when a process we watch is gone: decide, by policy, whether and when it restarts. */
@@ -151,24 +235,29 @@ export class InstanceManager {
     return this.#lock
       .run(id, async () => {
         const h = this.#handles.get(id);
-        if (!h || h.ref.pid !== ref.pid || h.ref.startTicks !== ref.startTicks) return; // stale: already handled
+        if (!h || h.retired || h.ref.pid !== ref.pid || h.ref.startTicks !== ref.startTicks) return; // stale: already handled
         const v = await this.#store.instances.get(id);
         if (!v || v.desired === 'stopped' || !holdsProcess(v.state) || v.state === 'stopping') return;
-        const spec = JSON.parse(v.spec) as ServiceSpec;
-        const d = decideAfterExit({ policy: spec.restart, code, signal, uptimeMs: Date.now() - h.startedAt, recentFailures: h.failures }, this.#tuning);
-        h.failures = d.failures;
-        const lastExit: LastExit = { code, signal, at: Date.now(), ...(note ? { note } : {}) };
-        const patch: InstancePatch = { pid: null, start_ticks: null, last_exit: JSON.stringify(lastExit) };
-        const how = signal ? `killed by ${signal}` : code === null ? 'exited (status unknown)' : `exited with code ${code}`;
-        if (!d.restart) {
-          this.#handles.delete(id);
-          await this.#transition(v, 'exited', patch, how);
-          return;
-        }
-        await this.#transition(v, d.crashloop ? 'crashloop' : 'backoff', patch, `${how}; restart in ${d.delayMs} ms`);
-        h.timer = setTimeout(() => void this.#restartAfterBackoff(id), d.delayMs);
+        h.health?.stop();
+        await this.#afterExit(v, h, code, signal, note);
       })
-      .catch((err) => this.#log.error({ err, instance: id }, 'handling an exit failed'));
+      .catch((err) => this.#log.error({ err: describe(err), instance: id }, 'handling an exit failed'));
+  }
+
+  async #afterExit(v: InstanceView, h: Handle, code: number | null, signal: string | null, note: string | undefined): Promise<void> {
+    const spec = JSON.parse(v.spec) as ServiceSpec;
+    const d = decideAfterExit({ policy: spec.restart, code, signal, uptimeMs: Date.now() - h.startedAt, recentFailures: h.failures }, this.#tuning);
+    h.failures = d.failures;
+    const lastExit: LastExit = { code, signal, at: Date.now(), ...(note ? { note } : {}) };
+    const patch: InstancePatch = { pid: null, start_ticks: null, last_exit: JSON.stringify(lastExit) };
+    const how = note ?? (signal ? `killed by ${signal}` : code === null ? 'exited (status unknown)' : `exited with code ${code}`);
+    if (!d.restart) {
+      this.#handles.delete(v.id);
+      await this.#transition(v, 'exited', patch, how);
+      return;
+    }
+    await this.#transition(v, d.crashloop ? 'crashloop' : 'backoff', patch, `${how}; restart in ${d.delayMs} ms`);
+    h.timer = setTimeout(() => void this.#restartAfterBackoff(v.id), d.delayMs);
   }
 
   #restartAfterBackoff(id: number): Promise<void> {
@@ -202,6 +291,8 @@ export class InstanceManager {
     const message = `${v.service}[${v.idx}] ${from} -> ${to}${why ? `: ${why}` : ''}`;
     await this.#store.events.append({ at: now, app: v.app, environment: v.env, service: v.service, kind: 'instance.state', message });
     this.#log.info({ app: v.app, env: v.env, service: v.service, idx: v.idx, from, to, why }, 'instance state');
+    const after = { ...v, ...patch, state: to } as InstanceView;
+    for (const l of [...this.#listeners]) l(after, from, to);
   }
 
   // --- adoption after a daemon restart -------------------------------------------------
@@ -225,16 +316,18 @@ export class InstanceManager {
     }
     if (live) {
       const startedAt = v.startedAt ?? Date.now();
-      this.#handles.set(v.id, { ref: live, child: undefined, startedAt, failures: 0, timer: undefined });
-      if (v.state !== 'running') await this.#transition({ ...v, state: v.state === 'stopping' ? 'starting' : v.state }, 'running', { pid: live.pid, start_ticks: live.startTicks, started_at: startedAt }, 'adopted');
-      else if (!recorded) await this.#store.instances.update(v.id, { pid: live.pid, start_ticks: live.startTicks });
+      const h: Handle = { ref: live, child: undefined, startedAt, failures: 0, timer: undefined, health: undefined, retired: false };
+      this.#handles.set(v.id, h);
+      if (v.state === 'pending' || v.state === 'stopping') await this.#transition({ ...v, state: v.state === 'pending' ? 'pending' : 'starting' }, 'starting', {}, 'adopted');
+      if (!recorded || v.state === 'pending') await this.#store.instances.update(v.id, { pid: live.pid, start_ticks: live.startTicks, started_at: startedAt });
+      this.#watchHealth(v.id, h, JSON.parse(v.spec) as ServiceSpec, v.state === 'healthy' ? 'healthy' : 'starting');
       return;
     }
     if (v.state === 'exited' || v.state === 'failed') return;
     if (holdsProcess(v.state)) {
       // It died while the daemon was away: the usual exit path decides about the restart.
       const ref = { pid: v.pid ?? 0, startTicks: v.startTicks ?? '' };
-      this.#handles.set(v.id, { ref, child: undefined, startedAt: v.startedAt ?? 0, failures: 0, timer: undefined });
+      this.#handles.set(v.id, { ref, child: undefined, startedAt: v.startedAt ?? 0, failures: 0, timer: undefined, health: undefined, retired: false });
       queueMicrotask(() => void this.#onExit(v.id, ref, null, null, 'died while berthd was not running'));
       return;
     }
@@ -244,7 +337,7 @@ export class InstanceManager {
   /** Checks adopted processes (not our children, so no exit event) and reports the dead. */
   pollAdopted(): void {
     for (const [id, h] of this.#handles) {
-      if (h.child === undefined && h.timer === undefined && !isSameProcessAlive(h.ref.pid, h.ref.startTicks)) {
+      if (h.child === undefined && h.timer === undefined && !h.retired && !isSameProcessAlive(h.ref.pid, h.ref.startTicks)) {
         void this.#onExit(id, h.ref, null, null, 'adopted process exited; its exit status is unknown');
       }
     }

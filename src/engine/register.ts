@@ -77,7 +77,7 @@ async function syncInstances(r: Repos, ports: PortAllocator, serviceId: number, 
     if (found && !portChanged) continue;
     const id = found ? found.id : await r.instances.create(serviceId, idx, now);
     if (found) await r.leases.releaseInstance(id);
-    const port = spec.port === 'auto' ? await ports.leaseAuto(r, id, now) : (await ports.leasePinned(r, id, spec.port, now), spec.port);
+    const port = spec.port === 'none' ? null : spec.port === 'auto' ? await ports.leaseAuto(r, id, now) : (await ports.leasePinned(r, id, spec.port, now), spec.port);
     await r.instances.update(id, { port });
   }
   for (const extra of current.filter((i) => i.idx >= spec.instances)) reg.removedInstances.push(extra.id);

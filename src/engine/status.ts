@@ -21,10 +21,10 @@ export interface InstanceStatus {
   readonly lastLines?: readonly string[];
 }
 
-const DOWN = new Set(['crashloop', 'backoff', 'exited', 'failed']);
+const DOWN = new Set(['crashloop', 'backoff', 'exited', 'failed', 'unhealthy']);
 
 export function instanceStatus(v: InstanceView, logFile: string, now: number): InstanceStatus {
-  const running = v.state === 'running' || v.state === 'starting';
+  const running = v.state === 'healthy' || v.state === 'unhealthy' || v.state === 'starting';
   const status: InstanceStatus = {
     app: v.app,
     env: v.env,

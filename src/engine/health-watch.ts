@@ -1,0 +1,73 @@
+import type { HealthSpec } from '../config/manifest-types.js';
+import type { ProbeResult } from '../health/probes.js';
+
+/** How often a starting instance is probed. */
+export const STARTING_PROBE_MS = 100;
+
+interface Options {
+  readonly health: HealthSpec;
+  readonly phase: 'starting' | 'healthy';
+  readonly check: () => Promise<ProbeResult>;
+  /** Called on each change of verdict; the caller decides what it means for the instance. */
+  readonly onChange: (to: 'healthy' | 'unhealthy', reason: string) => Promise<unknown>;
+}
+
+/**
+ * Probes one instance. While starting: every 100 ms until the first success (healthy) or
+ * until start_timeout (unhealthy). Then every `interval`; `unhealthy_threshold` failures
+ * in a row make it unhealthy, one success makes it healthy again.
+ */
+export class HealthWatch {
+  readonly #o: Options;
+  readonly #since = Date.now();
+  #starting: boolean;
+  #failures = 0;
+  #verdict: 'healthy' | 'unhealthy' | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: Options) {
+    this.#o = options;
+    this.#starting = options.phase === 'starting';
+    this.#verdict = options.phase === 'healthy' ? 'healthy' : undefined;
+    this.#schedule(this.#starting ? 0 : options.health.intervalMs);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#tick(), ms);
+    this.#timer.unref();
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#stopped) return;
+    const r = await this.#o.check();
+    if (this.#stopped) return;
+    if (r.ok) {
+      this.#failures = 0;
+      this.#starting = false;
+      await this.#set('healthy', 'ok');
+    } else if (this.#starting) {
+      const waited = Date.now() - this.#since;
+      if (waited >= this.#o.health.startTimeoutMs) {
+        this.#starting = false;
+        this.#failures = this.#o.health.unhealthyThreshold;
+        await this.#set('unhealthy', `not ready after ${Math.round(waited / 100) / 10} s: ${r.reason}`);
+      }
+    } else if (++this.#failures >= this.#o.health.unhealthyThreshold) {
+      await this.#set('unhealthy', `${this.#failures} failed probes in a row: ${r.reason}`);
+    }
+    this.#schedule(this.#starting ? STARTING_PROBE_MS : this.#o.health.intervalMs);
+  }
+
+  async #set(verdict: 'healthy' | 'unhealthy', reason: string): Promise<void> {
+    if (this.#verdict === verdict) return;
+    this.#verdict = verdict;
+    await this.#o.onChange(verdict, reason);
+  }
+}

@@ -1,0 +1,68 @@
+import { connect } from 'node:net';
+import { request } from 'node:http';
+import type { ProbeSpec } from '../config/manifest-types.js';
+import { listeners } from '../system/sockets.js';
+import { procSocketInodes } from '../system/proc.js';
+
+/** What a probe needs to know about the instance it checks. */
+export interface ProbeTarget {
+  readonly port: number | null;
+  /** Every live pid of the instance (leader, children). */
+  readonly pids: () => readonly number[];
+}
+
+export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+const TIMEOUT_MS = 2000;
+
+/** Runs one probe. Never throws: a failure is a result with the reason. */
+export async function probe(spec: ProbeSpec, target: ProbeTarget): Promise<ProbeResult> {
+  if (spec.kind === 'process') return target.pids().length > 0 ? { ok: true } : { ok: false, reason: 'no process' };
+  if (target.port === null) return { ok: false, reason: 'no port' };
+  if (spec.kind === 'listening') return listeningProbe(target.port, target.pids());
+  if (spec.kind === 'tcp') return tcpProbe(target.port);
+  return httpProbe(target.port, spec.path, spec.status);
+}
+
+/** Ready only when one of the instance's own processes holds a listening socket on its port (from /proc). */
+function listeningProbe(port: number, pids: readonly number[]): ProbeResult {
+  const inodes = listeners().filter((l) => l.port === port).map((l) => l.inode);
+  if (inodes.length === 0) return { ok: false, reason: `nothing listens on port ${port}` };
+  for (const pid of pids) {
+    const held = procSocketInodes(pid);
+    if (inodes.some((i) => held.has(i))) return { ok: true };
+  }
+  return { ok: false, reason: `port ${port} is held by a process that is not this instance` };
+}
+
+function tcpProbe(port: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, timeout: TIMEOUT_MS });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve({ ok: true });
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve({ ok: false, reason: `tcp connect to ${port} timed out` });
+    });
+    socket.once('error', (err) => resolve({ ok: false, reason: `tcp connect to ${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }));
+  });
+}
+
+function httpProbe(port: number, path: string, status: number | undefined): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET', timeout: TIMEOUT_MS, headers: { 'user-agent': 'berth-health' }, agent: false }, (res) => {
+      res.resume();
+      const code = res.statusCode ?? 0;
+      const ok = status === undefined ? code >= 200 && code < 300 : code === status;
+      resolve(ok ? { ok: true } : { ok: false, reason: `GET ${path} answered ${code}, expected ${status ?? '2xx'}` });
+    });
+    req.once('timeout', () => {
+      req.destroy();
+      resolve({ ok: false, reason: `GET ${path} timed out after ${TIMEOUT_MS} ms` });
+    });
+    req.once('error', (err) => resolve({ ok: false, reason: `GET ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }));
+    req.end();
+  });
+}
