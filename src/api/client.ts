@@ -25,7 +25,7 @@ export class ApiClient {
     this.#socketPath = socketPath;
   }
 
-  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const res = await this.#send(method, path, body);
     const text = await readAll(res);
     const parsed = text ? (JSON.parse(text) as unknown) : undefined;
@@ -44,7 +44,7 @@ export class ApiClient {
   #send(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.#socketPath, method, path, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, resolve);
+      const req = request({ socketPath: this.#socketPath, method, path, agent: false, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, resolve);
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new ApiError(0, 'unreachable', `berthd is not reachable (${err.code})`));
         else reject(err);

@@ -4,11 +4,14 @@ import type { Store } from '../store/store.js';
 import { errorHandler } from './errors.js';
 import { registerLogRoutes } from './logs-route.js';
 import type { InstanceManager } from '../engine/instance-manager.js';
+import type { Proxy } from '../proxy/proxy.js';
+import { liveRoutes } from './routes-view.js';
 
 export interface ApiDeps {
   readonly apps: Apps;
   readonly store: Store;
   readonly instances: InstanceManager;
+  readonly proxy: Proxy;
   readonly info: () => Record<string, unknown>;
   readonly shutdown: () => void;
 }
@@ -48,6 +51,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get<{ Querystring: { app?: string; limit?: number } }>('/v1/events', { schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) =>
     deps.store.events.recent(req.query.app, req.query.limit ?? 100),
   );
+  app.get('/v1/routes', async () => liveRoutes(deps.proxy));
+  app.get('/v1/proxy', async () => deps.proxy.status());
+  app.post('/v1/proxy/stop', async () => {
+    await deps.proxy.stop();
+    return deps.proxy.status();
+  });
+  app.post('/v1/proxy/start', async () => {
+    await deps.proxy.start();
+    return deps.proxy.status();
+  });
   registerLogRoutes(app, deps);
   return app;
 }

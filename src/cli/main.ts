@@ -6,7 +6,8 @@ import type { InstanceStatus } from '../engine/status.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { VERSION } from '../version.js';
 import { daemonInfo, ensureDaemon, startDaemon } from './daemon-control.js';
-import { renderPs } from './render.js';
+import { renderPs, table } from './render.js';
+import type { RouteView } from '../api/routes-view.js';
 import { formatDuration } from '../config/duration.js';
 
 const layout = new HomeLayout(berthHome());
@@ -103,6 +104,30 @@ program
     const rows = await call<Array<{ at: number; app: string; kind: string; message: string }>>('GET', `/v1/events${app ? `?app=${encodeURIComponent(app)}` : ''}`);
     print(rows, () => rows.map((e) => `${new Date(e.at).toISOString()}  ${e.app}  ${e.kind}  ${e.message}`).join('\n'));
   });
+
+program
+  .command('routes')
+  .description('every live route: host, path, app, env, service, upstream, healthy')
+  .addOption(json())
+  .action(async () => {
+    const rows = await call<RouteView[]>('GET', '/v1/routes');
+    print(rows, () =>
+      rows.length === 0
+        ? 'no routes: add `routes:` to a service in berth.yaml'
+        : table(['HOST', 'PATH', 'APP', 'ENV', 'SERVICE', 'UPSTREAM', 'HEALTHY'], rows.map((r) => [r.host, r.path + (r.strip ? ' (strip)' : ''), r.app, r.env, r.service, r.upstream || '-', r.healthy ? 'yes' : 'NO'])),
+    );
+  });
+
+const proxyCmd = program.command('proxy').description('the proxy that serves the routes (keeps serving when berthd is down)');
+for (const action of ['status', 'start', 'stop'] as const) {
+  proxyCmd
+    .command(action)
+    .addOption(json())
+    .action(async () => {
+      const s = await call<{ kind: string; running: boolean; pid?: number; port?: number; routes?: number }>(action === 'status' ? 'GET' : 'POST', action === 'status' ? '/v1/proxy' : `/v1/proxy/${action}`);
+      print(s, () => (s.running ? `${s.kind} proxy running, pid ${s.pid}, port ${s.port}, ${s.routes ?? '?'} routes` : `${s.kind} proxy is not running`));
+    });
+}
 
 const daemon = program.command('daemon').description('the berthd background process');
 daemon

@@ -13,6 +13,10 @@ export interface HostSettings {
   readonly logMaxBytes: number;
   /** Rotated logs kept per instance. Default 5. */
   readonly logKeep: number;
+  /** Where the proxy serves HTTP. Default 80 for root, 8080 otherwise; env BERTH_HTTP_PORT. */
+  readonly httpPort: number;
+  /** Address the proxy binds. Default "0.0.0.0"; env BERTH_HTTP_ADDRESS. */
+  readonly httpAddress: string;
 }
 
 const RANGE = /^(\d{1,5})-(\d{1,5})$/;
@@ -22,6 +26,8 @@ const settingsSchema = z.strictObject({
   host: z.string().min(1).optional().describe('This host\'s name in port leases. Default "local".'),
   log_max_bytes: z.number().int().min(1024).optional().describe('Rotate instance logs past this size. Default 10485760.'),
   log_keep: z.number().int().min(0).max(100).optional().describe('Rotated logs kept per instance. Default 5.'),
+  http_port: z.number().int().min(1).max(65535).optional().describe('Port the proxy serves HTTP on. Default 80 as root, 8080 otherwise. Env BERTH_HTTP_PORT overrides.'),
+  http_address: z.string().min(1).optional().describe('Address the proxy binds. Default "0.0.0.0".'),
 });
 
 export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.env): HostSettings {
@@ -34,7 +40,7 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep' });
+    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, http_address' });
   }
   const s = parsed.data;
   return {
@@ -42,7 +48,15 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
     host: s.host ?? 'local',
     logMaxBytes: s.log_max_bytes ?? 10 * 1024 * 1024,
     logKeep: s.log_keep ?? 5,
+    httpPort: env.BERTH_HTTP_PORT ? parsePort(env.BERTH_HTTP_PORT) : (s.http_port ?? (process.getuid?.() === 0 ? 80 : 8080)),
+    httpAddress: env.BERTH_HTTP_ADDRESS || s.http_address || '0.0.0.0',
   };
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new BerthError('invalid', 'invalid_settings', `BERTH_HTTP_PORT: expected a port number, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 function parseRange(value: string, where: string): { low: number; high: number } {

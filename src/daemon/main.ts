@@ -8,6 +8,8 @@ import { InstanceManager } from '../engine/instance-manager.js';
 import { PortAllocator } from '../engine/port-allocator.js';
 import { findLeaderByMarker } from '../runtime/process-runner.js';
 import { rotateIfNeeded } from '../runtime/log-files.js';
+import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
+import { RouteSync } from '../engine/route-sync.js';
 import { Store } from '../store/store.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { acquirePidFile, releasePidFile } from './pidfile.js';
@@ -32,8 +34,15 @@ async function main(): Promise<void> {
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
   const instances = new InstanceManager({ store, layout, log, markerPrefix });
   const ports = new PortAllocator(settings.host, settings.portRange);
-  const apps = new Apps({ store, layout, instances, ports, log });
+  const proxy = new BuiltinProxy({ home: layout.root, port: settings.httpPort, address: settings.httpAddress, log });
+  const routes = new RouteSync({ store, proxy, log });
+  const apps = new Apps({ store, layout, instances, ports, log, routesChanged: () => routes.sync() });
+  instances.onStateChange((_v, from, to) => {
+    if (from === 'healthy' || to === 'healthy') void routes.sync();
+  });
   await instances.adoptAll(findLeaderByMarker);
+  await proxy.start();
+  await routes.sync();
 
   const started = Date.now();
   let stopping = false;
@@ -47,7 +56,7 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  const api = buildApi({ apps, store, instances, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started }) });
+  const api = buildApi({ apps, store, instances, proxy, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale
   } catch {
@@ -58,6 +67,7 @@ async function main(): Promise<void> {
   log.info({ socket: layout.socket, version: VERSION }, 'berthd ready');
 
   setInterval(() => instances.pollAdopted(), 500).unref();
+  setInterval(() => void proxy.watch().catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'proxy watch failed')), 1000).unref();
   setInterval(() => {
     void store.instances.list().then((all) => all.forEach((v) => rotateIfNeeded(instances.logFile(v), { maxBytes: settings.logMaxBytes, keep: settings.logKeep })));
   }, 5000).unref();

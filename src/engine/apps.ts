@@ -12,6 +12,7 @@ import { KeyedLock } from './keyed-lock.js';
 import type { PortAllocator } from './port-allocator.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
 import { registerApp, type Registration } from './register.js';
+import { assertRoutesFree } from './route-sync.js';
 
 export const DEFAULT_ENV = 'production';
 
@@ -34,14 +35,16 @@ export class Apps {
   readonly #instances: InstanceManager;
   readonly #ports: PortAllocator;
   readonly #log: Logger;
+  readonly #routesChanged: () => Promise<void>;
   readonly #lock = new KeyedLock<string>();
 
-  constructor(deps: { store: Store; layout: HomeLayout; instances: InstanceManager; ports: PortAllocator; log: Logger }) {
+  constructor(deps: { store: Store; layout: HomeLayout; instances: InstanceManager; ports: PortAllocator; log: Logger; routesChanged: () => Promise<void> }) {
     this.#store = deps.store;
     this.#layout = deps.layout;
     this.#instances = deps.instances;
     this.#ports = deps.ports;
     this.#log = deps.log;
+    this.#routesChanged = deps.routesChanged;
   }
 
   /**
@@ -52,12 +55,15 @@ export class Apps {
   async up(dir: string): Promise<UpResult> {
     const { manifest, file, dir: sourceDir } = await loadManifest(dir);
     return this.#lock.run(manifest.app, async () => {
+      await assertRoutesFree(this.#store, manifest.app, DEFAULT_ENV, manifest.services);
       const reg = await registerApp({ store: this.#store, ports: this.#ports, manifest, sourceDir, manifestFile: file, env: DEFAULT_ENV });
       try {
         for (const v of await this.#store.instances.list({ app: manifest.app })) this.#instances.preflight(v);
         await this.#converge(manifest, reg);
+        await this.#routesChanged();
       } catch (err) {
         if (reg.created) await this.#undoNewApp(manifest.app, err);
+        await this.#routesChanged();
         throw err;
       }
       await this.#event(manifest.app, 'app.up', `up from ${sourceDir}`);
@@ -126,6 +132,7 @@ export class Apps {
     await this.#requireApp(app);
     return this.#lock.run(app, async () => {
       await this.#removeEverything(app, purge);
+      await this.#routesChanged();
       await this.#event(app, 'app.rm', purge ? 'removed with its data' : 'removed; data kept');
       return { app, purged: purge };
     });

@@ -66,6 +66,17 @@ export class AppsRepo {
     return (await this.#db.insertInto('services').values({ environment_id: environmentId, name, spec, position }).returning('id').executeTakeFirstOrThrow()).id;
   }
 
+  /** Every service of every environment, with its owners' names, in a stable order. */
+  async allServices(): Promise<Array<{ id: number; app: string; env: string; service: string; spec: string; sourceDir: string }>> {
+    return this.#db
+      .selectFrom('services as s')
+      .innerJoin('environments as e', 'e.id', 's.environment_id')
+      .innerJoin('apps as a', 'a.id', 'e.app_id')
+      .select(['s.id', 'a.name as app', 'e.name as env', 's.name as service', 's.spec', 'a.source_dir as sourceDir'])
+      .orderBy('a.name').orderBy('e.name').orderBy('s.position')
+      .execute();
+  }
+
   async deleteService(id: number): Promise<void> {
     await this.#db.deleteFrom('services').where('id', '=', id).execute();
   }

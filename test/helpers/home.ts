@@ -21,9 +21,13 @@ export class TestHome {
   readonly root: string;
   readonly env: NodeJS.ProcessEnv;
 
+  /** Where this home's proxy serves HTTP: derived from the port range, so homes never share it. */
+  readonly httpPort: number;
+
   constructor(portRange: string, prefix = 'berth-test-') {
     this.root = mkdtempSync(path.join(tmpdir(), prefix));
-    this.env = { ...process.env, BERTH_HOME: path.join(this.root, 'home'), BERTH_PORT_RANGE: portRange };
+    this.httpPort = 18000 + (Math.floor(Number(portRange.split('-')[0]) / 100) % 100);
+    this.env = { ...process.env, BERTH_HOME: path.join(this.root, 'home'), BERTH_PORT_RANGE: portRange, BERTH_HTTP_PORT: String(this.httpPort), BERTH_HTTP_ADDRESS: '127.0.0.1' };
   }
 
   get home(): string {
@@ -73,6 +77,7 @@ export class TestHome {
       const names = new Set((JSON.parse(apps.stdout) as Array<{ app: string }>).map((r) => r.app));
       for (const name of names) await this.cli('rm', name, '--purge');
     }
+    await this.cli('proxy', 'stop');
     await this.cli('daemon', 'stop');
     rmSync(this.root, { recursive: true, force: true });
   }

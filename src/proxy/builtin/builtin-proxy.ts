@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { ApiClient, ApiError } from '../../api/client.js';
+import { BerthError } from '../../core/errors.js';
+import { tailLines } from '../../runtime/log-files.js';
+import { isSameProcessAlive } from '../../system/proc.js';
+import type { Proxy, ProxyCapabilities, ProxyStatus } from '../proxy.js';
+import type { RouteTable } from '../route-table.js';
+import { proxyPaths } from './paths.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+export interface BuiltinProxyOptions {
+  readonly home: string;
+  readonly port: number;
+  readonly address: string;
+  readonly log: Logger;
+}
+
+/**
+ * berthd's side of the builtin proxy: starts it as its own detached process (or adopts
+ * the one already running), restarts it if it dies, and pushes route tables to it over
+ * its control socket. The proxy outlives berthd.
+ */
+export class BuiltinProxy implements Proxy {
+  readonly kind = 'builtin';
+  readonly capabilities: ProxyCapabilities = { static: true, websocket: true, tls: false, hotSwap: true };
+  readonly #o: BuiltinProxyOptions;
+  readonly #paths: ReturnType<typeof proxyPaths>;
+  readonly #control: ApiClient;
+  #last: RouteTable | undefined;
+
+  constructor(o: BuiltinProxyOptions) {
+    this.#o = o;
+    this.#paths = proxyPaths(o.home);
+    this.#control = new ApiClient(this.#paths.control);
+  }
+
+  #running(): { pid: number; startTicks: string; port: number } | undefined {
+    try {
+      const [pid, startTicks, port] = readFileSync(this.#paths.pid, 'utf8').trim().split(' ');
+      const p = { pid: Number(pid), startTicks: startTicks ?? '', port: Number(port) };
+      return isSameProcessAlive(p.pid, p.startTicks) ? p : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async start(): Promise<void> {
+    const running = this.#running();
+    if (running && running.port === this.#o.port) return;
+    if (running) {
+      this.#o.log.info({ from: running.port, to: this.#o.port }, 'HTTP port changed: restarting the proxy');
+      await this.stop();
+    }
+    mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
+    const out = openSync(this.#paths.log, 'a', 0o600);
+    const env = { PATH: process.env.PATH ?? '', BERTH_HOME: this.#o.home, BERTH_HTTP_PORT: String(this.#o.port), BERTH_HTTP_ADDRESS: this.#o.address };
+    const child = spawn(process.execPath, [MAIN], { detached: true, stdio: ['ignore', out, out], env, shell: false });
+    closeSync(out);
+    child.unref();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) break;
+      if (this.#running()) {
+        this.#o.log.info({ pid: child.pid, port: this.#o.port }, 'proxy started');
+        if (this.#last) await this.apply(this.#last);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new BerthError('failed', 'proxy_start_failed', `the builtin proxy did not start on port ${this.#o.port}: ${tailLines(this.#paths.log, 3).join(' | ')}`, {
+      hint: 'is another program using that port? set http_port in config.yaml or BERTH_HTTP_PORT',
+    });
+  }
+
+  /** Restarts the proxy when it died; called periodically by berthd. */
+  async watch(): Promise<void> {
+    if (!this.#running()) await this.start();
+  }
+
+  async apply(table: RouteTable): Promise<void> {
+    this.#last = table;
+    try {
+      await this.#control.call('PUT', '/v1/routes', table);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'unreachable')) throw err;
+      await this.start(); // it reloads its own file, then gets this table
+    }
+  }
+
+  async current(): Promise<RouteTable | undefined> {
+    try {
+      return await this.#control.call<RouteTable>('GET', '/v1/routes');
+    } catch {
+      return undefined;
+    }
+  }
+
+  async status(): Promise<ProxyStatus> {
+    const r = this.#running();
+    if (!r) return { kind: this.kind, running: false };
+    const h = await this.#control.call<{ version: number; routes: number }>('GET', '/v1/health').catch(() => undefined);
+    return { kind: this.kind, running: true, pid: r.pid, port: r.port, ...(h ? { version: h.version, routes: h.routes } : {}) };
+  }
+
+  async stop(): Promise<void> {
+    const r = this.#running();
+    if (!r) return;
+    process.kill(r.pid, 'SIGTERM');
+    for (let i = 0; i < 200 && isSameProcessAlive(r.pid, r.startTicks); i++) await new Promise((res) => setTimeout(res, 25));
+    if (isSameProcessAlive(r.pid, r.startTicks)) process.kill(r.pid, 'SIGKILL');
+  }
+}

@@ -1,0 +1,145 @@
+import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { EMPTY_TABLE, RouteMatcher, upstreamPath, type RouteEntry, type RouteTable } from '../route-table.js';
+import { serveStatic } from './static-files.js';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const PAGE_502 = '<!doctype html><title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>The application behind this address is not answering right now. Try again in a moment.</p>\n';
+const PAGE_404 = '404 Not Found\n';
+
+/**
+ * The builtin proxy's data plane: host + path routing to healthy upstreams over pooled
+ * keep-alive connections, static files, WebSocket upgrades. The table is one immutable
+ * object: `swap` replaces the reference, and a request keeps the table it started with.
+ */
+export class DataPlane {
+  #matcher = new RouteMatcher(EMPTY_TABLE);
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
+  readonly #next = new Map<string, number>();
+  readonly server: Server;
+
+  constructor() {
+    this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => this.#handle(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
+    this.server.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  get table(): RouteTable {
+    return this.#matcher.table;
+  }
+
+  swap(table: RouteTable): void {
+    this.#matcher = new RouteMatcher(table);
+  }
+
+  #route(req: IncomingMessage): { route: RouteEntry | undefined; host: string; pathname: string } {
+    const host = hostOf(req.headers.host);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q < 0 ? url : url.slice(0, q);
+    return { route: this.#matcher.match(host, pathname), host, pathname };
+  }
+
+  #pick(route: RouteEntry): string | undefined {
+    if (route.upstreams.length === 0) return undefined;
+    const key = `${route.host}${route.path}`;
+    const n = this.#next.get(key) ?? 0;
+    this.#next.set(key, n + 1);
+    return route.upstreams[n % route.upstreams.length];
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const { route, host, pathname } = this.#route(req);
+    if (!route) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(PAGE_404);
+      return;
+    }
+    if (route.static) {
+      serveStatic(route.static.root, route.static.spa, upstreamPath(route, pathname), req, res);
+      return;
+    }
+    const upstream = this.#pick(route);
+    if (!upstream) {
+      bad(res);
+      return;
+    }
+    this.#forward(req, res, route, upstream, host, true);
+  }
+
+  #forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, upstream: string, host: string, mayRetry: boolean): void {
+    const [hostname, port] = upstream.split(':') as [string, string];
+    const out = request({ host: hostname, port: Number(port), method: req.method, path: upstreamPath(route, req.url ?? '/'), headers: forwardHeaders(req, host), agent: this.#agent });
+    out.on('response', (up) => {
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, stripHopByHop(up.headers));
+      up.pipe(res);
+      up.on('error', () => res.destroy());
+    });
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      // A pooled connection the upstream closed while idle: safe to retry an idempotent request once.
+      if (mayRetry && out.reusedSocket && IDEMPOTENT.has(req.method ?? '') && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && !res.headersSent) {
+        this.#forward(req, res, route, this.#pick(route) ?? upstream, host, false);
+        return;
+      }
+      if (!res.headersSent) bad(res);
+      else res.destroy();
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) out.destroy();
+    });
+    if (IDEMPOTENT.has(req.method ?? '') && !req.headers['content-length'] && !req.headers['transfer-encoding']) out.end();
+    else req.pipe(out);
+  }
+
+  #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const { route, host } = this.#route(req);
+    const upstream = route && !route.static ? this.#pick(route) : undefined;
+    if (!route || !upstream) {
+      socket.end(`HTTP/1.1 ${route ? '502 Bad Gateway' : '404 Not Found'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    const [hostname, port] = upstream.split(':') as [string, string];
+    const up = connect({ host: hostname, port: Number(port) }, () => {
+      const headers = { ...forwardHeaders(req, host), connection: 'Upgrade', upgrade: req.headers.upgrade ?? 'websocket' };
+      const lines = Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}: ${x}`) : v === undefined ? [] : [`${k}: ${v}`]));
+      up.write(`${req.method} ${upstreamPath(route, req.url ?? '/')} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    up.on('error', () => (socket.writable && !up.bytesRead ? socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n') : socket.destroy()));
+    socket.on('error', () => up.destroy());
+    socket.on('close', () => up.destroy());
+    up.on('close', () => socket.destroy());
+  }
+}
+
+/** Hostname of a Host header, lowercased, without the port. */
+export function hostOf(header: string | undefined): string {
+  const h = (header ?? '').trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.indexOf(':');
+  return colon < 0 ? h : h.slice(0, colon);
+}
+
+function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const extra = new Set(String(headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
+  for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k) && !extra.has(k) && v !== undefined) out[k] = v;
+  return out;
+}
+
+function forwardHeaders(req: IncomingMessage, host: string): OutgoingHttpHeaders {
+  const headers = stripHopByHop(req.headers);
+  const client = req.socket.remoteAddress ?? '';
+  const prior = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
+  headers['x-forwarded-proto'] = 'http';
+  headers['x-forwarded-host'] = req.headers.host ?? host;
+  return headers;
+}
+
+function bad(res: ServerResponse): void {
+  res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE_502);
+}

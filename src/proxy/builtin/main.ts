@@ -1,0 +1,83 @@
+/**
+ * The builtin proxy process: the data plane. Started and watched by berthd, but not
+ * dependent on it: it serves its last route table (kept in memory and in an atomically
+ * written file it reloads at start) whether berthd runs or not. berthd changes the table
+ * over a control socket: PUT /v1/routes with the whole table.
+ */
+import { chmodSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { writeFileAtomic } from '../../system/atomic-write.js';
+import { procStat } from '../../system/proc.js';
+import { EMPTY_TABLE, parseTable, type RouteTable } from '../route-table.js';
+import { DataPlane } from './data-plane.js';
+import { proxyPaths } from './paths.js';
+
+const home = process.env.BERTH_HOME;
+const port = Number(process.env.BERTH_HTTP_PORT);
+const address = process.env.BERTH_HTTP_ADDRESS || '0.0.0.0';
+if (!home || !Number.isInteger(port) || port < 1 || port > 65535) {
+  console.error('berth-proxy: needs BERTH_HOME and BERTH_HTTP_PORT');
+  process.exit(2);
+}
+const paths = proxyPaths(home);
+mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+
+function loadTable(): RouteTable {
+  try {
+    return parseTable(JSON.parse(readFileSync(paths.table, 'utf8')));
+  } catch {
+    return EMPTY_TABLE;
+  }
+}
+
+const plane = new DataPlane();
+plane.swap(loadTable());
+
+const control = createServer((req, res) => {
+  const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  if (req.method === 'GET' && req.url === '/v1/health') return reply(200, { pid: process.pid, port, address, version: plane.table.version, routes: plane.table.routes.length });
+  if (req.method === 'GET' && req.url === '/v1/routes') return reply(200, plane.table);
+  if (req.method === 'PUT' && req.url === '/v1/routes') {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let table: RouteTable;
+      try {
+        table = parseTable(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch (err) {
+        return reply(400, { error: { code: 'invalid_table', message: (err as Error).message } });
+      }
+      writeFileAtomic(paths.table, JSON.stringify(table), 0o600); // persisted before it serves
+      plane.swap(table);
+      reply(200, { version: table.version });
+    });
+    return;
+  }
+  reply(404, { error: { code: 'not_found', message: `${req.method} ${req.url}` } });
+});
+
+plane.server.on('error', (err) => {
+  console.error(`berth-proxy: cannot listen on ${address}:${port}: ${err.message}`);
+  process.exit(1);
+});
+plane.server.listen(port, address, () => {
+  try {
+    unlinkSync(paths.control);
+  } catch {
+    // none
+  }
+  control.listen(paths.control, () => {
+    chmodSync(paths.control, 0o600);
+    writeFileAtomic(paths.pid, `${process.pid} ${procStat(process.pid)?.startTicks ?? ''} ${port}\n`, 0o600);
+    console.log(JSON.stringify({ msg: 'berth-proxy ready', pid: process.pid, address, port, routes: plane.table.routes.length, version: plane.table.version }));
+  });
+});
+
+const shutdown = () => {
+  control.close();
+  plane.server.close();
+  plane.server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+};
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

@@ -1,0 +1,38 @@
+import type { RouteTable } from './route-table.js';
+
+/** What an adapter can do; callers ask these, never the adapter's kind. */
+export interface ProxyCapabilities {
+  /** Serves `static:` services itself. */
+  readonly static: boolean;
+  readonly websocket: boolean;
+  /** Terminates TLS (certificates, ACME). */
+  readonly tls: boolean;
+  /** Swaps upstreams without a reload that drops in-flight keep-alive requests. */
+  readonly hotSwap: boolean;
+}
+
+export interface ProxyStatus {
+  readonly kind: string;
+  readonly running: boolean;
+  readonly pid?: number;
+  readonly port?: number;
+  readonly version?: number;
+  readonly routes?: number;
+}
+
+/**
+ * The edge that realises routes. One interface, three adapters (builtin now; Caddy and
+ * nginx later). `apply` takes the whole table; the adapter makes it live atomically.
+ */
+export interface Proxy {
+  readonly kind: string;
+  readonly capabilities: ProxyCapabilities;
+  /** Makes sure the proxy runs (adopting one that already does). */
+  start(): Promise<void>;
+  apply(table: RouteTable): Promise<void>;
+  /** The table the proxy serves right now, as it reports it. */
+  current(): Promise<RouteTable | undefined>;
+  status(): Promise<ProxyStatus>;
+  /** Stops the proxy: traffic stops. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,74 @@
+/**
+ * What a proxy serves: routes from (host, path prefix) to upstreams or a static directory.
+ * Built by berthd from the store, pushed whole to the proxy, swapped atomically there.
+ */
+export interface RouteEntry {
+  readonly host: string;
+  /** Path prefix, starting with "/". */
+  readonly path: string;
+  /** Remove the prefix before proxying. */
+  readonly strip: boolean;
+  readonly app: string;
+  readonly env: string;
+  readonly service: string;
+  /** Healthy instances, "127.0.0.1:<port>". Empty when none is healthy. */
+  readonly upstreams: readonly string[];
+  /** For static services: the directory the proxy serves, and SPA fallback. */
+  readonly static?: { readonly root: string; readonly spa: boolean } | undefined;
+}
+
+export interface RouteTable {
+  /** Increases with every change berthd makes. */
+  readonly version: number;
+  readonly routes: readonly RouteEntry[];
+}
+
+export const EMPTY_TABLE: RouteTable = Object.freeze({ version: 0, routes: Object.freeze([]) });
+
+/** True when `prefix` covers `pathname`: "/api/" covers "/api/x"; "/api" covers "/api" and "/api/x", not "/apix". */
+export function prefixCovers(prefix: string, pathname: string): boolean {
+  if (prefix === '/') return true;
+  if (prefix.endsWith('/')) return pathname.startsWith(prefix);
+  return pathname === prefix || pathname.startsWith(prefix + '/');
+}
+
+/** A compiled table: routes grouped by host, longest prefix first. */
+export class RouteMatcher {
+  readonly table: RouteTable;
+  readonly #byHost = new Map<string, RouteEntry[]>();
+
+  constructor(table: RouteTable) {
+    this.table = table;
+    for (const r of table.routes) {
+      const list = this.#byHost.get(r.host) ?? [];
+      list.push(r);
+      this.#byHost.set(r.host, list);
+    }
+    for (const list of this.#byHost.values()) list.sort((a, b) => b.path.length - a.path.length);
+  }
+
+  match(host: string, pathname: string): RouteEntry | undefined {
+    return this.#byHost.get(host)?.find((r) => prefixCovers(r.path, pathname));
+  }
+}
+
+/** The path the upstream sees: without the prefix when `strip` is set, always starting with "/". */
+export function upstreamPath(route: RouteEntry, pathAndQuery: string): string {
+  if (!route.strip || route.path === '/') return pathAndQuery;
+  const prefix = route.path.endsWith('/') ? route.path.slice(0, -1) : route.path;
+  const rest = pathAndQuery.slice(prefix.length);
+  return rest.startsWith('/') ? rest : '/' + rest;
+}
+
+/** Checks a table received over the control socket or read from disk. */
+export function parseTable(value: unknown): RouteTable {
+  const t = value as RouteTable;
+  if (!t || typeof t.version !== 'number' || !Array.isArray(t.routes)) throw new Error('a route table needs a numeric version and a routes list');
+  for (const r of t.routes) {
+    if (typeof r.host !== 'string' || typeof r.path !== 'string' || !r.path.startsWith('/') || !Array.isArray(r.upstreams)) {
+      throw new Error(`bad route entry: ${JSON.stringify(r).slice(0, 200)}`);
+    }
+    if (!r.upstreams.every((u: unknown) => typeof u === 'string' && /^127\.0\.0\.1:\d{1,5}$/.test(u))) throw new Error(`bad upstream in route ${r.host}${r.path}`);
+  }
+  return t;
+}

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApiClient } from '../../src/api/client.js';
+import type { RouteEntry, RouteTable } from '../../src/proxy/route-table.js';
+import { REPO, waitFor } from './home.js';
+
+const MAIN = path.join(REPO, 'dist', 'src', 'proxy', 'builtin', 'main.js');
+
+/** The real builtin proxy process, started on its own (no berthd), driven over its control socket. */
+export class ProxyProcess {
+  readonly home: string;
+  readonly port: number;
+  child: ChildProcess | undefined;
+  readonly #control: ApiClient;
+  #version = 0;
+
+  constructor(home: string, port: number) {
+    this.home = home;
+    this.port = port;
+    this.#control = new ApiClient(path.join(home, 'proxy', 'control.sock'));
+  }
+
+  async start(): Promise<void> {
+    const before = this.pid();
+    this.child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH, BERTH_HOME: this.home, BERTH_HTTP_PORT: String(this.port), BERTH_HTTP_ADDRESS: '127.0.0.1' }, stdio: 'ignore' });
+    await waitFor('the proxy to be ready', async () => this.pid() !== before && this.pid() === this.child?.pid && (await this.#control.call('GET', '/v1/health').then(() => true, () => false)));
+  }
+
+  pid(): number | undefined {
+    try {
+      return Number(readFileSync(path.join(this.home, 'proxy', 'proxy.pid'), 'utf8').split(' ')[0]);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async routes(routes: Array<Partial<RouteEntry> & { host: string; upstreams: string[] }>): Promise<void> {
+    const table: RouteTable = {
+      version: ++this.#version,
+      routes: routes.map((r) => ({ path: '/', strip: false, app: 'test', env: 'production', service: 'svc', ...r })),
+    };
+    await this.#control.call('PUT', '/v1/routes', table);
+  }
+
+  table(): Promise<RouteTable> {
+    return this.#control.call<RouteTable>('GET', '/v1/routes');
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return Promise.resolve();
+    return new Promise((r) => {
+      child.once('exit', () => r());
+      child.kill(signal);
+    });
+  }
+}
+
+/** Runs wrk against a URL and returns its counts; wrk does not retry, so every failure shows. */
+export async function wrk(url: string, opts: { connections: number; seconds: number; host: string; threads?: number }): Promise<{ requests: number; errors: number; non2xx: number; output: string }> {
+  const { execFile } = await import('node:child_process');
+  const args = ['-t', String(opts.threads ?? 2), '-c', String(opts.connections), '-d', `${opts.seconds}s`, '--timeout', '5s', '-H', `Host: ${opts.host}`, url];
+  const output = await new Promise<string>((resolve, reject) =>
+    execFile('wrk', args, { timeout: (opts.seconds + 30) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk: ${err.message}\n${stderr}`)) : resolve(stdout))),
+  );
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  const errors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
+  return { requests, errors, non2xx, output };
+}
