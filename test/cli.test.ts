@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
+import { userInfo } from 'node:os';
 import { after, test } from 'node:test';
 import type { InstanceStatus } from '../src/engine/status.js';
 import { getJson, isAlive } from './helpers/http.js';
@@ -39,8 +40,8 @@ test('--help works and lists the commands', async () => {
 
 test('ps --json gives app, env, service, state, pid, port, restarts; up twice changes nothing', async () => {
   const dir = home.app('shop', web('shop', '    instances: 2\n'));
-  const up = await home.json<{ created: boolean; instances: InstanceStatus[] }>('up', dir);
-  assert.equal(up.created, true);
+  const up = await home.json<{ status: string; release: number }>('up', dir);
+  assert.deepEqual([up.status, up.release], ['succeeded', 1]);
   const rows = await home.json<InstanceStatus[]>('ps');
   assert.equal(rows.length, 2);
   for (const r of rows) {
@@ -48,23 +49,24 @@ test('ps --json gives app, env, service, state, pid, port, restarts; up twice ch
     assert.ok(Number.isInteger(r.pid) && Number.isInteger(r.port) && r.restarts === 0);
   }
   assert.notEqual(rows[0]?.port, rows[1]?.port);
-  const again = await home.json<{ created: boolean }>('up', dir);
-  assert.equal(again.created, false);
+  const again = await home.json<{ status: string; release: number }>('up', dir);
+  assert.deepEqual([again.status, again.release], ['unchanged', 1]);
   assert.deepEqual((await home.json<InstanceStatus[]>('ps')).map((r) => r.pid), rows.map((r) => r.pid));
   const table = await home.cli('ps');
   assert.match(table.stdout, /^APP\s+ENV\s+SERVICE\s+STATE\s+PID\s+PORT\s+UPTIME\s+RESTARTS/);
   assert.match(table.stdout, /shop\s+production\s+web\[1\]\s+healthy\s+\d+\s+\d+/);
 });
 
-test('changing the manifest restarts what changed and stops what was removed', async () => {
+test('changing the manifest deploys a new release and retires the old instances', async () => {
   const dir = home.app('shop', web('shop', '    env: { VERSION: 2 }\n'));
   const before = await home.json<InstanceStatus[]>('ps', 'shop');
-  const up = await home.json<{ restarted: string[]; instances: InstanceStatus[] }>('up', dir);
-  assert.deepEqual(up.restarted, ['web']);
-  assert.equal(up.instances.length, 1);
-  assert.notEqual(up.instances[0]?.pid, before[0]?.pid);
+  const up = await home.json<{ status: string; release: number }>('up', dir);
+  assert.deepEqual([up.status, up.release], ['succeeded', 2]);
+  const after = await home.json<InstanceStatus[]>('ps', 'shop');
+  assert.equal(after.length, 1, 'the old release is stopped and forgotten');
+  assert.notEqual(after[0]?.pid, before[0]?.pid);
   await waitFor('old instances to be gone', () => before.every((r) => !isAlive(r.pid as number)), 5000);
-  const env = await waitFor('the new env', () => getJson<Record<string, string>>(up.instances[0]?.port as number, '/env'));
+  const env = await waitFor('the new env', () => getJson<Record<string, string>>(after[0]?.port as number, '/env'));
   assert.equal(env.VERSION, '2');
 });
 
@@ -92,7 +94,7 @@ test('a failed start of a new app undoes all of it: no row, no lease, no process
   const dir = other.app('badstart', `app: badstart\nservices:\n  db:\n    run: ["${NODE}", "${SERVER}"]\n  web:\n    run: ["./not-a-program.sh"]\n    depends_on: [db]\n`, { 'not-a-program.sh': '#!/nonexistent/python3\nprint("hi")\n' });
   const r = await other.cli('up', dir);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^error: starting badstart\/web\[0\]: cannot execute \.\/not-a-program\.sh: the interpreter on its #! line does not exist\n  hint: fix services\.web\.run/);
+  assert.match(r.stderr, /^error: deploy #\d+ of badstart \(production\) failed; nothing changed: start wave 2: web: starting badstart\/web\[0\]: cannot execute \.\/not-a-program\.sh: the interpreter on its #! line does not exist/);
   await assertNothingOf(other, 'badstart');
 });
 
@@ -123,7 +125,7 @@ test('a pinned port held by a foreign process: refused with pid, user and comman
     const dir = other.app('pinned', web('pinned', '    port: 43450\n'));
     const r = await other.cli('up', dir);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`cannot use pinned port 43450: port 43450 is held by pid ${process.pid} \\(user root\\): ${process.execPath}`));
+    assert.match(r.stderr, new RegExp(`cannot use pinned port 43450: port 43450 is held by pid ${process.pid} \\(user ${userInfo().username}\\): ${process.execPath}`));
     await assertNothingOf(other, 'pinned');
   } finally {
     squatter.close();
@@ -154,7 +156,7 @@ test('logs, stop, start, restart and rm --purge', async () => {
   assert.ok(existsSync(dataDir));
   assert.equal((await home.cli('rm', 'shop')).code, 0);
   assert.ok(existsSync(dataDir), 'rm keeps the data dir');
-  assert.ok(!isAlive(restarted[0]?.pid as number) || true);
+  await waitFor('the removed instance to be gone', () => !isAlive(restarted[0]?.pid as number), 5000);
   await assertNothingOf(home, 'shop');
   assert.equal((await home.cli('up', home.app('shop', web('shop')))).code, 0);
   assert.equal((await home.cli('rm', 'shop', '--purge')).code, 0);

@@ -24,7 +24,7 @@ test('readiness is never assumed: a process that does not listen on its port nev
 
 test('a port held by another process does not make an instance ready', async () => {
   // The instance's shell starts a listener in a new session that drops the Berth marker: not its own process.
-  const dir = home.app('imposter', `app: imposter\nservices:\n  web:\n    run: "env -u BERTH_INSTANCE setsid ${NODE} ${SERVER} & sleep 30"\n    health: { start_timeout: 1500ms }\n`);
+  const dir = home.app('imposter', `app: imposter\nservices:\n  web:\n    run: "env -u BERTH_INSTANCE BERTH_TEST_HOME=${home.home} setsid ${NODE} ${SERVER} & sleep 30"\n    health: { start_timeout: 1500ms }\n`);
   const r = await home.cli('up', dir);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /not ready after 1\.\d s: port 435\d\d is held by a process that is not this instance/);

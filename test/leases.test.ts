@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -36,8 +36,8 @@ async function withInstance(store: Store, name: string) {
     const now = Date.now();
     const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now);
     const envId = await r.apps.environmentId(appId, 'production', now);
-    const sid = await r.apps.upsertService(envId, 'web', '{}', 0);
-    return r.instances.create(sid, 0, now);
+    const releaseId = await r.releases.create({ environmentId: envId, number: 1, dir: `/tmp/${name}/r1`, manifest: '{}', source: '{}', createdAt: now });
+    return r.instances.create({ environmentId: envId, releaseId, service: 'web', idx: 0, spec: '{}', rootDir: `/tmp/${name}/r1` }, now);
   });
 }
 
@@ -95,7 +95,7 @@ test('a pinned port held by a foreign process fails naming its pid, user and com
     await assert.rejects(
       store.write((r) => ports.leasePinned(r, id, 42300, Date.now())),
       (e: unknown) =>
-        e instanceof BerthError && e.code === 'port_taken' && e.message.includes(`pid ${process.pid} (user root)`) && e.message.includes(process.argv[1] as string),
+        e instanceof BerthError && e.code === 'port_taken' && e.message.includes(`pid ${process.pid} (user ${userInfo().username})`) && e.message.includes(process.argv[1] as string),
     );
     assert.equal((await store.leases.all()).length, 0);
   } finally {

@@ -33,9 +33,9 @@ export class ApiClient {
     return parsed as T;
   }
 
-  /** A streaming GET: yields the body as it arrives. */
-  async *stream(path: string): AsyncGenerator<string> {
-    const res = await this.#send('GET', path);
+  /** A streaming request: yields the body as it arrives. */
+  async *stream(path: string, method: 'GET' | 'POST' = 'GET', body?: unknown): AsyncGenerator<string> {
+    const res = await this.#send(method, path, body);
     if ((res.statusCode ?? 500) >= 400) throw toApiError(res.statusCode ?? 500, JSON.parse(await readAll(res)));
     res.setEncoding('utf8');
     for await (const chunk of res) yield chunk as string;

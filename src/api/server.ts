@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Apps } from '../engine/apps.js';
+import type { Deployer } from '../engine/deploy/deployer.js';
+import { registerDeployRoutes } from './deploy-routes.js';
 import type { Store } from '../store/store.js';
 import { errorHandler } from './errors.js';
 import { registerLogRoutes } from './logs-route.js';
@@ -9,6 +11,7 @@ import { liveRoutes } from './routes-view.js';
 
 export interface ApiDeps {
   readonly apps: Apps;
+  readonly deployer: Deployer;
   readonly store: Store;
   readonly instances: InstanceManager;
   readonly proxy: Proxy;
@@ -33,9 +36,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return { stopping: true };
   });
 
-  app.post<{ Body: { dir: string } }>('/v1/apps', { schema: { body: { type: 'object', required: ['dir'], additionalProperties: false, properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 } } } } }, async (req) =>
-    deps.apps.up(req.body.dir),
-  );
+  registerDeployRoutes(app, deps);
   app.get('/v1/apps', async () => ({ apps: await deps.store.apps.names() }));
   app.get<{ Querystring: { app?: string; service?: string } }>('/v1/instances', { schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, service: { type: 'string' } } } } }, async (req) =>
     deps.apps.ps({ app: req.query.app, service: req.query.service }),

@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { ApiClient, ApiError } from '../api/client.js';
-import type { UpResult } from '../engine/apps.js';
 import type { InstanceStatus } from '../engine/status.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { VERSION } from '../version.js';
 import { daemonInfo, ensureDaemon, startDaemon } from './daemon-control.js';
 import { renderPs, table } from './render.js';
+import { registerDeployCommands } from './deploy-commands.js';
 import type { RouteView } from '../api/routes-view.js';
 import { formatDuration } from '../config/duration.js';
 
@@ -35,15 +35,7 @@ program.hook('preAction', (_cmd, action) => {
   jsonOutput = Boolean(action.opts().json);
 });
 
-program
-  .command('up')
-  .description('register the app in DIR (default: .) and start its services')
-  .argument('[dir]', 'directory with a berth.yaml', '.')
-  .addOption(json())
-  .action(async (dir: string) => {
-    const r = await call<UpResult>('POST', '/v1/apps', { dir: path.resolve(dir) });
-    print(r, () => [`${r.app} (${r.env}): ${r.created ? 'registered' : 'updated'}`, renderPs(r.instances)].join('\n'));
-  });
+registerDeployCommands(program, { client, ready: async () => void (await ensureDaemon(layout, client)), print, json: () => jsonOutput });
 
 program
   .command('ps')

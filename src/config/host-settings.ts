@@ -15,6 +15,8 @@ export interface HostSettings {
   readonly logKeep: number;
   /** Where the proxy serves HTTP. Default 80 for root, 8080 otherwise; env BERTH_HTTP_PORT. */
   readonly httpPort: number;
+  /** Releases kept per environment (the current one included). Default 5. */
+  readonly releasesKeep: number;
   /** Address the proxy binds. Default "0.0.0.0"; env BERTH_HTTP_ADDRESS. */
   readonly httpAddress: string;
 }
@@ -27,6 +29,7 @@ const settingsSchema = z.strictObject({
   log_max_bytes: z.number().int().min(1024).optional().describe('Rotate instance logs past this size. Default 10485760.'),
   log_keep: z.number().int().min(0).max(100).optional().describe('Rotated logs kept per instance. Default 5.'),
   http_port: z.number().int().min(1).max(65535).optional().describe('Port the proxy serves HTTP on. Default 80 as root, 8080 otherwise. Env BERTH_HTTP_PORT overrides.'),
+  releases_keep: z.number().int().min(1).max(100).optional().describe('Releases kept per environment, the current one included. Default 5.'),
   http_address: z.string().min(1).optional().describe('Address the proxy binds. Default "0.0.0.0".'),
 });
 
@@ -40,7 +43,7 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, http_address' });
+    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, http_address, releases_keep' });
   }
   const s = parsed.data;
   return {
@@ -49,6 +52,7 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
     logMaxBytes: s.log_max_bytes ?? 10 * 1024 * 1024,
     logKeep: s.log_keep ?? 5,
     httpPort: env.BERTH_HTTP_PORT ? parsePort(env.BERTH_HTTP_PORT) : (s.http_port ?? (process.getuid?.() === 0 ? 80 : 8080)),
+    releasesKeep: s.releases_keep ?? 5,
     httpAddress: env.BERTH_HTTP_ADDRESS || s.http_address || '0.0.0.0',
   };
 }

@@ -1,7 +1,7 @@
 import { closest } from '../core/did-you-mean.js';
 import { dependencyWaves } from '../core/waves.js';
 import type { Problem } from './manifest-errors.js';
-import type { ManifestInput, ServiceInput } from './manifest-schema.js';
+import { HOST_PATTERN, type ManifestInput, type ServiceInput } from './manifest-schema.js';
 import { routeKey, normalizeRoute } from './manifest-normalize.js';
 
 const RESERVED_ENV = ['PORT', 'DATA_DIR'];
@@ -21,7 +21,10 @@ export function semanticProblems(m: ManifestInput): Problem[] {
       else pinnedBy.set(svc.port, name);
     }
     (svc.routes ?? []).forEach((r, i) => {
-      const key = routeKey(normalizeRoute(r));
+      const route = normalizeRoute(r);
+      if (!HOST_PATTERN.test(route.host)) problems.push({ path: ['services', name, 'routes', i], message: `expected a lowercase hostname like "api.example.com", got host ${JSON.stringify(route.host)}`, hint: 'labels of a-z, 0-9 and "-", separated by dots' });
+      if (route.path.split('/').some((seg) => seg === '.' || seg === '..')) problems.push({ path: ['services', name, 'routes', i], message: `a route path may not contain "." or ".." segments, got ${JSON.stringify(route.path)}`, hint: 'e.g. /api/' });
+      const key = routeKey(route);
       const other = routedBy.get(key);
       if (other && other !== name) problems.push({ path: ['services', name, 'routes', i], message: `route ${key} is already claimed by service "${other}"`, hint: 'each host and path prefix belongs to one service' });
       else routedBy.set(key, name);
@@ -55,10 +58,13 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
     problems.push({ path: at, message: 'needs `run` (a command to start) or `static` (a directory to serve)', hint: 'e.g. run: "node server.js", or static: dist' });
   }
   if (svc.static !== undefined) {
-    const extra = (['run', 'port', 'instances', 'env', 'restart', 'health', 'cwd', 'stop_timeout'] as const).filter((k) => svc[k] !== undefined);
+    const extra = (['run', 'port', 'instances', 'env', 'restart', 'health', 'cwd', 'stop_timeout', 'strategy', 'drain'] as const).filter((k) => svc[k] !== undefined);
     if (extra.length > 0) problems.push({ path: [...at, extra[0] as string], atKey: true, message: `a static service has no process, so \`${extra.join('`, `')}\` cannot apply`, hint: 'remove it, or split the process into its own service' });
   } else if (svc.spa !== undefined) {
     problems.push({ path: [...at, 'spa'], atKey: true, message: '`spa` only applies to a `static` service', hint: 'remove it' });
+  }
+  if (typeof svc.port === 'number' && svc.strategy === 'blue-green') {
+    problems.push({ path: [...at, 'strategy'], message: `blue-green needs the new instances on new ports, but port ${svc.port} is pinned`, hint: 'use `port: auto`, or `strategy: recreate`' });
   }
   if (typeof svc.port === 'number' && (svc.instances ?? 1) > 1) {
     problems.push({ path: [...at, 'instances'], message: `${svc.instances} instances cannot share the pinned port ${svc.port}`, hint: 'use `port: auto` for services with several instances' });

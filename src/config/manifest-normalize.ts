@@ -35,6 +35,9 @@ function normalizeService(name: string, s: ServiceInput): ServiceSpec {
     dependsOn: s.depends_on ?? [],
     instances: s.static !== undefined ? 0 : (s.instances ?? 1),
     stopTimeoutMs: parseDuration(s.stop_timeout) ?? DEFAULTS.stopTimeoutMs,
+    build: s.build === undefined ? [] : typeof s.build === 'string' ? [s.build] : [...s.build],
+    strategy: s.strategy ?? (s.port === 'none' || typeof s.port === 'number' ? 'recreate' : 'blue-green'),
+    drainMs: parseDuration(s.drain) ?? DEFAULTS.drainMs,
     routes: (s.routes ?? []).map(normalizeRoute),
     health: normalizeHealth(s.health, s.port === 'none'),
   };

@@ -51,6 +51,15 @@ export const serviceSchema = z.strictObject({
     .describe('What to run. A string is the author\'s own shell command, run with `sh -c`; an array is an argv run without a shell. A service has `run` or `static`.'),
   static: z.string().min(1).optional().describe('A directory of files the proxy serves itself (no process), relative to the manifest. A service has `run` or `static`.'),
   spa: z.boolean().optional().describe('With `static`: answer unknown paths with index.html (single-page apps). Default false.'),
+  build: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .optional()
+    .describe('Build commands, run in order with `sh -c` in the service\'s cwd of a fresh release directory before anything starts. Default none.'),
+  strategy: z
+    .enum(['blue-green', 'recreate'])
+    .optional()
+    .describe('How a deploy replaces instances. "blue-green" starts the new ones, switches traffic when they are healthy, then drains and stops the old (default). "recreate" stops the old first: for workers and single-writer apps (default for `port: none` and pinned ports).'),
+  drain: duration.optional().describe('After traffic moves to a new release, how long requests in flight to the old instances may take before they are stopped. Default 30s.'),
   cwd: z.string().min(1).optional().describe('Working directory, relative to the manifest and inside it. Default ".".'),
   env: z
     .record(z.string().regex(ENV_KEY_PATTERN), z.union([z.string(), z.number(), z.boolean()]))

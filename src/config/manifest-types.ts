@@ -24,6 +24,11 @@ export interface ServiceSpec {
   readonly dependsOn: readonly string[];
   readonly instances: number;
   readonly stopTimeoutMs: number;
+  /** Build commands (each run with `sh -c` in the release's cwd), in order. */
+  readonly build: readonly string[];
+  /** Resolved: 'recreate' for `port: none` and pinned ports unless set. */
+  readonly strategy: 'blue-green' | 'recreate';
+  readonly drainMs: number;
   readonly routes: readonly RouteSpec[];
   readonly health: HealthSpec;
 }
@@ -54,4 +59,5 @@ export const DEFAULTS = Object.freeze({
   startTimeoutMs: 60_000,
   healthIntervalMs: 10_000,
   unhealthyThreshold: 3,
+  drainMs: 30_000,
 });

@@ -49,6 +49,10 @@ function issueProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
     const why = nameProblem(value);
     if (why) return [{ path: at, message: `expected ${expected}, got ${JSON.stringify(value)}, which ${why}` }];
   }
+  if (issue.code === 'invalid_value' && typeof value === 'string') {
+    const guess = closest(value, issue.values.map(String));
+    if (guess) return [{ path: at, message: `expected ${expected}`, showGot: true, hint: `did you mean "${guess}"?` }];
+  }
   return [{ path: at, message: `expected ${expected}`, showGot: true }];
 }
 

@@ -10,6 +10,7 @@ import { findLeaderByMarker } from '../runtime/process-runner.js';
 import { rotateIfNeeded } from '../runtime/log-files.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
 import { RouteSync } from '../engine/route-sync.js';
+import { Deployer } from '../engine/deploy/deployer.js';
 import { Store } from '../store/store.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { acquirePidFile, releasePidFile } from './pidfile.js';
@@ -36,13 +37,15 @@ async function main(): Promise<void> {
   const ports = new PortAllocator(settings.host, settings.portRange);
   const proxy = new BuiltinProxy({ home: layout.root, port: settings.httpPort, address: settings.httpAddress, log });
   const routes = new RouteSync({ store, proxy, log });
-  const apps = new Apps({ store, layout, instances, ports, log, routesChanged: () => routes.sync() });
-  instances.onStateChange((_v, from, to) => {
-    if (from === 'healthy' || to === 'healthy') void routes.sync();
+  const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync() });
+  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep });
+  instances.onStateChange((v, from, to) => {
+    if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
   });
+  await proxy.watch().catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'the proxy does not start; berthd serves on without it (see berth proxy status)'));
+  await deployer.recover();
   await instances.adoptAll(findLeaderByMarker);
-  await proxy.start();
-  await routes.sync();
+  await routes.sync().catch(() => undefined);
 
   const started = Date.now();
   let stopping = false;
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  const api = buildApi({ apps, store, instances, proxy, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
+  const api = buildApi({ apps, deployer, store, instances, proxy, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale
   } catch {

@@ -45,6 +45,15 @@ export class HealthWatch {
   }
 
   async #tick(): Promise<void> {
+    try {
+      await this.#probeOnce();
+    } catch {
+      // a probe or a store read failed: treat like a failed probe next time round
+    }
+    this.#schedule(this.#starting ? STARTING_PROBE_MS : this.#o.health.intervalMs);
+  }
+
+  async #probeOnce(): Promise<void> {
     if (this.#stopped) return;
     const r = await this.#o.check();
     if (this.#stopped) return;
@@ -62,7 +71,6 @@ export class HealthWatch {
     } else if (++this.#failures >= this.#o.health.unhealthyThreshold) {
       await this.#set('unhealthy', `${this.#failures} failed probes in a row: ${r.reason}`);
     }
-    this.#schedule(this.#starting ? STARTING_PROBE_MS : this.#o.health.intervalMs);
   }
 
   async #set(verdict: 'healthy' | 'unhealthy', reason: string): Promise<void> {

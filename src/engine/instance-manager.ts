@@ -77,7 +77,7 @@ export class InstanceManager {
   /** Checks that an instance could be launched (cwd, program) without launching it. */
   preflight(v: InstanceView): void {
     const spec = JSON.parse(v.spec) as ServiceSpec;
-    const cwd = serviceCwd(v.sourceDir, spec);
+    const cwd = serviceCwd(v.rootDir, spec);
     assertRunnable(spec, cwd, launchEnv(spec, v.port, this.#layout.dataDir(v.app, v.env), this.marker(v.id)));
   }
 
@@ -101,9 +101,13 @@ export class InstanceManager {
     const current = await this.#get(id);
     if (current.state === 'healthy') return;
     await new Promise<void>((resolve, reject) => {
+      let settled = false;
       const done = (err?: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        this.#listeners.splice(this.#listeners.indexOf(listener), 1);
+        const at = this.#listeners.indexOf(listener);
+        if (at >= 0) this.#listeners.splice(at, 1);
         if (err) reject(err);
         else resolve();
       };
@@ -112,7 +116,9 @@ export class InstanceManager {
         if (to === 'healthy') done();
         else if (isDown(to)) void this.#notReady(id, to).then(done);
       };
-      const timer = setTimeout(() => void this.#notReady(id, 'not ready').then(done), timeoutMs);
+      const timer = setTimeout(() => {
+        void this.#store.instances.get(id).then((v) => (v?.state === 'healthy' ? done() : this.#notReady(id, 'not ready in time').then(done)));
+      }, timeoutMs);
       this.#listeners.push(listener);
     });
   }
@@ -173,9 +179,9 @@ export class InstanceManager {
     await this.#transition(v, 'starting', { pid: null, start_ticks: null, restarts: v.restarts + restartsDelta });
     const starting = { ...v, state: 'starting', restarts: v.restarts + restartsDelta };
     let launched;
-    let cwd = v.sourceDir;
+    let cwd = v.rootDir;
     try {
-      cwd = serviceCwd(v.sourceDir, spec);
+      cwd = serviceCwd(v.rootDir, spec);
       const dataDir = this.#layout.dataDir(v.app, v.env);
       mkdirSync(dataDir, { recursive: true, mode: 0o750 });
       const logFile = this.logFile(v);
@@ -246,6 +252,8 @@ export class InstanceManager {
 
   async #afterExit(v: InstanceView, h: Handle, code: number | null, signal: string | null, note: string | undefined): Promise<void> {
     const spec = JSON.parse(v.spec) as ServiceSpec;
+    // The leader is gone; children it left behind (workers holding the port) go too.
+    await stopProcesses(null, this.marker(v.id), spec.stopTimeoutMs);
     const d = decideAfterExit({ policy: spec.restart, code, signal, uptimeMs: Date.now() - h.startedAt, recentFailures: h.failures }, this.#tuning);
     h.failures = d.failures;
     const lastExit: LastExit = { code, signal, at: Date.now(), ...(note ? { note } : {}) };

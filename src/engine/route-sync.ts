@@ -1,42 +1,65 @@
 import type { Logger } from 'pino';
-import type { ServiceSpec } from '../config/manifest-types.js';
+import type { Manifest, ServiceSpec } from '../config/manifest-types.js';
 import { BerthError, describe } from '../core/errors.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { RouteEntry, RouteTable } from '../proxy/route-table.js';
 import type { Store } from '../store/store.js';
 import { resolveUnder } from '../system/paths.js';
+import { staticRoot } from './deploy/steps.js';
 
-/** The route table the store describes: every route, with only healthy instances as upstreams. */
+/** The route table the store describes: each environment's current release, healthy instances only. */
 export async function buildTable(store: Store, version: number): Promise<RouteTable> {
-  const healthy = new Map<number, string[]>();
+  const healthy = new Map<string, string[]>();
   for (const v of await store.instances.list()) {
-    if (v.state === 'healthy' && v.port !== null) healthy.set(v.serviceId, [...(healthy.get(v.serviceId) ?? []), `127.0.0.1:${v.port}`]);
+    if (!v.current || v.state !== 'healthy' || v.port === null) continue;
+    const key = `${v.releaseId}/${v.service}`;
+    healthy.set(key, [...(healthy.get(key) ?? []), `127.0.0.1:${v.port}`]);
   }
   const routes: RouteEntry[] = [];
-  for (const s of await store.apps.allServices()) {
-    const spec = JSON.parse(s.spec) as ServiceSpec;
-    for (const r of spec.routes) {
-      routes.push({
-        host: r.host,
-        path: r.path,
-        strip: r.strip,
-        app: s.app,
-        env: s.env,
-        service: s.service,
-        upstreams: healthy.get(s.id) ?? [],
-        ...(spec.static ? { static: { root: resolveUnder(s.sourceDir, spec.static.dir), spa: spec.static.spa } } : {}),
-      });
+  for (const { env, release, manifest } of await currentReleases(store)) {
+    for (const spec of manifest.services) {
+      for (const r of spec.routes) {
+        routes.push({
+          host: r.host,
+          path: r.path,
+          strip: r.strip,
+          app: env.app,
+          env: env.name,
+          service: spec.name,
+          upstreams: healthy.get(`${release.id}/${spec.name}`) ?? [],
+          ...(spec.static ? { static: { root: safeStatic(release.dir, spec.static.dir, spec.name), spa: spec.static.spa } } : {}),
+        });
+      }
     }
   }
   return { version, routes };
 }
 
-/** Refuses routes that another app or environment already claims, naming both owners. */
+/** The checked real path, or a path that cannot exist (the proxy answers 404) when the check fails. */
+function safeStatic(releaseDir: string, dir: string, service: string): string {
+  try {
+    return staticRoot(releaseDir, dir, service);
+  } catch {
+    return resolveUnder(releaseDir, '.berth-missing-static');
+  }
+}
+
+async function currentReleases(store: Store) {
+  const out = [];
+  for (const env of await store.apps.environments()) {
+    if (env.currentReleaseId === null) continue;
+    const release = await store.releases.get(env.currentReleaseId);
+    if (release) out.push({ env, release, manifest: JSON.parse(release.manifest) as Manifest });
+  }
+  return out;
+}
+
+/** Refuses routes that another app or environment already serves, naming both owners. */
 export async function assertRoutesFree(store: Store, app: string, env: string, specs: readonly ServiceSpec[]): Promise<void> {
   const taken = new Map<string, string>();
-  for (const s of await store.apps.allServices()) {
-    if (s.app === app && s.env === env) continue;
-    for (const r of (JSON.parse(s.spec) as ServiceSpec).routes) taken.set(`${r.host}${r.path}`, `${s.app}/${s.env}/${s.service}`);
+  for (const c of await currentReleases(store)) {
+    if (c.env.app === app && c.env.name === env) continue;
+    for (const s of c.manifest.services) for (const r of s.routes) taken.set(`${r.host}${r.path}`, `${c.env.app}/${c.env.name}/${s.name}`);
   }
   for (const spec of specs) {
     for (const r of spec.routes) {
@@ -51,16 +74,18 @@ export async function assertRoutesFree(store: Store, app: string, env: string, s
 }
 
 /**
- * Keeps the proxy's table equal to what the store says. Changes are coalesced: a burst of
- * instance state changes becomes one push.
+ * Keeps the proxy's table equal to what the store says. Calls are coalesced (a burst of
+ * instance state changes becomes one push), and each call resolves only after a table
+ * built after it was accepted by the proxy, or rejects with the reason it was not.
  */
 export class RouteSync {
   readonly #store: Store;
   readonly #proxy: Proxy;
   readonly #log: Logger;
   #version = Date.now();
-  #pending: Promise<void> | undefined;
-  #again = false;
+  #requested = 0;
+  #running = false;
+  #waiters: Array<{ gen: number; resolve: () => void; reject: (err: unknown) => void }> = [];
 
   constructor(deps: { store: Store; proxy: Proxy; log: Logger }) {
     this.#store = deps.store;
@@ -68,21 +93,32 @@ export class RouteSync {
     this.#log = deps.log;
   }
 
-  /** Pushes the current table; resolves when a table at least as new as this call is live. */
   sync(): Promise<void> {
-    if (this.#pending) {
-      this.#again = true;
-      return this.#pending;
+    const gen = ++this.#requested;
+    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ gen, resolve, reject }));
+    if (!this.#running) void this.#loop();
+    return p;
+  }
+
+  /** For background changes (an instance became healthy): failures are logged, not thrown. */
+  syncQuietly(): void {
+    this.sync().catch((err) => this.#log.error({ err: describe(err) }, 'pushing routes to the proxy failed'));
+  }
+
+  async #loop(): Promise<void> {
+    this.#running = true;
+    while (this.#waiters.length > 0) {
+      const gen = this.#requested;
+      let error: unknown;
+      try {
+        await this.#proxy.apply(await buildTable(this.#store, ++this.#version));
+      } catch (err) {
+        error = err;
+      }
+      const covered = this.#waiters.filter((w) => w.gen <= gen);
+      this.#waiters = this.#waiters.filter((w) => w.gen > gen);
+      for (const w of covered) error === undefined ? w.resolve() : w.reject(error);
     }
-    this.#pending = (async () => {
-      do {
-        this.#again = false;
-        const table = await buildTable(this.#store, ++this.#version);
-        await this.#proxy.apply(table).catch((err) => this.#log.error({ err: describe(err) }, 'pushing routes to the proxy failed'));
-      } while (this.#again);
-    })().finally(() => {
-      this.#pending = undefined;
-    });
-    return this.#pending;
+    this.#running = false;
   }
 }

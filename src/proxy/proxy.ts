@@ -18,6 +18,8 @@ export interface ProxyStatus {
   readonly port?: number;
   readonly version?: number;
   readonly routes?: number;
+  /** Why it is not running, when it is not. */
+  readonly problem?: string;
 }
 
 /**
@@ -27,12 +29,14 @@ export interface ProxyStatus {
 export interface Proxy {
   readonly kind: string;
   readonly capabilities: ProxyCapabilities;
-  /** Makes sure the proxy runs (adopting one that already does). */
+  /** Makes sure the proxy runs (adopting one that already does), and keeps it running. */
   start(): Promise<void>;
   apply(table: RouteTable): Promise<void>;
   /** The table the proxy serves right now, as it reports it. */
   current(): Promise<RouteTable | undefined>;
   status(): Promise<ProxyStatus>;
-  /** Stops the proxy: traffic stops. */
+  /** Requests in flight to these upstreams ("127.0.0.1:<port>"), for draining before a stop. */
+  inflight(upstreams: readonly string[]): Promise<number>;
+  /** Stops the proxy until `start`: traffic stops. */
   stop(): Promise<void>;
 }

@@ -8,14 +8,15 @@ export interface AppRow {
   readonly manifestFile: string;
 }
 
-export interface ServiceRow {
+export interface EnvironmentRow {
   readonly id: number;
-  readonly environmentId: number;
+  readonly app: string;
+  readonly appId: number;
   readonly name: string;
-  readonly spec: string;
+  readonly currentReleaseId: number | null;
 }
 
-/** Apps, their environments and their services. */
+/** Apps and their environments. */
 export class AppsRepo {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
@@ -46,42 +47,35 @@ export class AppsRepo {
     return r.id;
   }
 
+  /** The environment's id, created when missing. */
   async environmentId(appId: number, name: string, now: number): Promise<number> {
     const r = await this.#db.selectFrom('environments').select('id').where('app_id', '=', appId).where('name', '=', name).executeTakeFirst();
     if (r) return r.id;
-    return (await this.#db.insertInto('environments').values({ app_id: appId, name, created_at: now }).returning('id').executeTakeFirstOrThrow()).id;
+    return (await this.#db.insertInto('environments').values({ app_id: appId, name, created_at: now, current_release_id: null }).returning('id').executeTakeFirstOrThrow()).id;
   }
 
-  async services(environmentId: number): Promise<ServiceRow[]> {
-    const rows = await this.#db.selectFrom('services').selectAll().where('environment_id', '=', environmentId).orderBy('position').execute();
-    return rows.map((r) => ({ id: r.id, environmentId: r.environment_id, name: r.name, spec: r.spec }));
-  }
-
-  async upsertService(environmentId: number, name: string, spec: string, position: number): Promise<number> {
-    const r = await this.#db.selectFrom('services').select('id').where('environment_id', '=', environmentId).where('name', '=', name).executeTakeFirst();
-    if (r) {
-      await this.#db.updateTable('services').set({ spec, position }).where('id', '=', r.id).execute();
-      return r.id;
-    }
-    return (await this.#db.insertInto('services').values({ environment_id: environmentId, name, spec, position }).returning('id').executeTakeFirstOrThrow()).id;
-  }
-
-  /** Every service of every environment, with its owners' names, in a stable order. */
-  async allServices(): Promise<Array<{ id: number; app: string; env: string; service: string; spec: string; sourceDir: string }>> {
-    return this.#db
-      .selectFrom('services as s')
-      .innerJoin('environments as e', 'e.id', 's.environment_id')
+  async environments(filter: { app?: string; env?: string; id?: number } = {}): Promise<EnvironmentRow[]> {
+    let q = this.#db
+      .selectFrom('environments as e')
       .innerJoin('apps as a', 'a.id', 'e.app_id')
-      .select(['s.id', 'a.name as app', 'e.name as env', 's.name as service', 's.spec', 'a.source_dir as sourceDir'])
-      .orderBy('a.name').orderBy('e.name').orderBy('s.position')
-      .execute();
+      .select(['e.id', 'a.name as app', 'a.id as appId', 'e.name', 'e.current_release_id as currentReleaseId'])
+      .orderBy('a.name')
+      .orderBy('e.name');
+    if (filter.app !== undefined) q = q.where('a.name', '=', filter.app);
+    if (filter.env !== undefined) q = q.where('e.name', '=', filter.env);
+    if (filter.id !== undefined) q = q.where('e.id', '=', filter.id);
+    return q.execute();
   }
 
-  async deleteService(id: number): Promise<void> {
-    await this.#db.deleteFrom('services').where('id', '=', id).execute();
+  async setCurrentRelease(environmentId: number, releaseId: number | null): Promise<void> {
+    await this.#db.updateTable('environments').set({ current_release_id: releaseId }).where('id', '=', environmentId).execute();
   }
 
-  /** Deletes the app; environments, services, instances and leases go with it (cascade). */
+  async deleteEnvironment(id: number): Promise<void> {
+    await this.#db.deleteFrom('environments').where('id', '=', id).execute();
+  }
+
+  /** Deletes the app; environments, releases, deployments, instances and leases go with it (cascade). */
   async delete(id: number): Promise<void> {
     await this.#db.deleteFrom('apps').where('id', '=', id).execute();
   }

@@ -1,14 +1,19 @@
 import type { Kysely } from 'kysely';
 import type { Database, InstancesTable } from './schema.js';
 
-/** An instance with the names of its app, environment and service, as the engine sees it. */
+/** An instance with the names of its app and environment, as the engine sees it. */
 export interface InstanceView {
   readonly id: number;
   readonly app: string;
   readonly env: string;
+  readonly environmentId: number;
   readonly service: string;
-  readonly serviceId: number;
   readonly idx: number;
+  readonly releaseId: number;
+  /** The release's number within its environment. */
+  readonly release: number;
+  /** True when its release is the environment's current one. */
+  readonly current: boolean;
   readonly desired: 'running' | 'stopped';
   readonly state: string;
   readonly stateSince: number;
@@ -18,17 +23,30 @@ export interface InstanceView {
   readonly restarts: number;
   readonly lastExit: string | null;
   readonly startedAt: number | null;
+  /** The ServiceSpec as JSON. */
   readonly spec: string;
-  readonly sourceDir: string;
+  /** The release directory. */
+  readonly rootDir: string;
 }
 
-export type InstancePatch = Partial<Omit<InstancesTable, 'id' | 'service_id' | 'idx'>>;
+export type InstancePatch = Partial<Omit<InstancesTable, 'id' | 'environment_id' | 'release_id' | 'service' | 'idx' | 'spec' | 'root_dir'>>;
 
 export interface InstanceFilter {
   readonly app?: string | undefined;
   readonly env?: string | undefined;
   readonly service?: string | undefined;
   readonly id?: number | undefined;
+  readonly releaseId?: number | undefined;
+  readonly environmentId?: number | undefined;
+}
+
+export interface NewInstance {
+  readonly environmentId: number;
+  readonly releaseId: number;
+  readonly service: string;
+  readonly idx: number;
+  readonly spec: string;
+  readonly rootDir: string;
 }
 
 export class InstancesRepo {
@@ -40,37 +58,35 @@ export class InstancesRepo {
   async list(filter: InstanceFilter = {}): Promise<InstanceView[]> {
     let q = this.#db
       .selectFrom('instances as i')
-      .innerJoin('services as s', 's.id', 'i.service_id')
-      .innerJoin('environments as e', 'e.id', 's.environment_id')
+      .innerJoin('environments as e', 'e.id', 'i.environment_id')
       .innerJoin('apps as a', 'a.id', 'e.app_id')
+      .innerJoin('releases as r', 'r.id', 'i.release_id')
       .select([
-        'i.id', 'a.name as app', 'e.name as env', 's.name as service', 's.id as serviceId', 'i.idx', 'i.desired', 'i.state',
-        'i.state_since as stateSince', 'i.pid', 'i.start_ticks as startTicks', 'i.port', 'i.restarts', 'i.last_exit as lastExit',
-        'i.started_at as startedAt', 's.spec', 'a.source_dir as sourceDir',
+        'i.id', 'a.name as app', 'e.name as env', 'e.id as environmentId', 'i.service', 'i.idx', 'i.release_id as releaseId', 'r.number as release',
+        'i.desired', 'i.state', 'i.state_since as stateSince', 'i.pid', 'i.start_ticks as startTicks', 'i.port', 'i.restarts',
+        'i.last_exit as lastExit', 'i.started_at as startedAt', 'i.spec', 'i.root_dir as rootDir', 'e.current_release_id as currentReleaseId',
       ])
-      .orderBy('a.name').orderBy('e.name').orderBy('s.position').orderBy('i.idx');
+      .orderBy('a.name').orderBy('e.name').orderBy('i.release_id').orderBy('i.id');
     if (filter.app !== undefined) q = q.where('a.name', '=', filter.app);
     if (filter.env !== undefined) q = q.where('e.name', '=', filter.env);
-    if (filter.service !== undefined) q = q.where('s.name', '=', filter.service);
+    if (filter.service !== undefined) q = q.where('i.service', '=', filter.service);
     if (filter.id !== undefined) q = q.where('i.id', '=', filter.id);
-    return (await q.execute()) as InstanceView[];
+    if (filter.releaseId !== undefined) q = q.where('i.release_id', '=', filter.releaseId);
+    if (filter.environmentId !== undefined) q = q.where('i.environment_id', '=', filter.environmentId);
+    return (await q.execute()).map(({ currentReleaseId, ...r }) => ({ ...r, current: r.releaseId === currentReleaseId }) as InstanceView);
   }
 
   async get(id: number): Promise<InstanceView | undefined> {
     return (await this.list({ id }))[0];
   }
 
-  async create(serviceId: number, idx: number, now: number): Promise<number> {
+  async create(i: NewInstance, now: number): Promise<number> {
     const r = await this.#db
       .insertInto('instances')
-      .values({ service_id: serviceId, idx, desired: 'running', state: 'pending', state_since: now, restarts: 0 })
+      .values({ environment_id: i.environmentId, release_id: i.releaseId, service: i.service, idx: i.idx, spec: i.spec, root_dir: i.rootDir, desired: 'running', state: 'pending', state_since: now, restarts: 0 })
       .returning('id')
       .executeTakeFirstOrThrow();
     return r.id;
-  }
-
-  async ofService(serviceId: number): Promise<Array<{ id: number; idx: number }>> {
-    return this.#db.selectFrom('instances').select(['id', 'idx']).where('service_id', '=', serviceId).orderBy('idx').execute();
   }
 
   async update(id: number, patch: InstancePatch): Promise<void> {

@@ -36,10 +36,9 @@ export class LeasesRepo {
     let q = this.#db
       .selectFrom('port_leases as l')
       .innerJoin('instances as i', 'i.id', 'l.instance_id')
-      .innerJoin('services as s', 's.id', 'i.service_id')
-      .innerJoin('environments as e', 'e.id', 's.environment_id')
+      .innerJoin('environments as e', 'e.id', 'i.environment_id')
       .innerJoin('apps as a', 'a.id', 'e.app_id')
-      .select(['l.host', 'l.port', 'l.instance_id as instanceId', 'a.name as app', 'e.name as env', 's.name as service'])
+      .select(['l.host', 'l.port', 'l.instance_id as instanceId', 'a.name as app', 'e.name as env', 'i.service'])
       .orderBy('l.port');
     if (host !== undefined) q = q.where('l.host', '=', host);
     return q.execute();

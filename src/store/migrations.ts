@@ -22,22 +22,42 @@ const migrations: Record<string, Migration> = {
         .addColumn('app_id', 'integer', (c) => c.notNull().references('apps.id').onDelete('cascade'))
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('current_release_id', 'integer')
         .addUniqueConstraint('environments_app_name', ['app_id', 'name'])
         .execute();
       await db.schema
-        .createTable('services')
+        .createTable('releases')
         .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
         .addColumn('environment_id', 'integer', (c) => c.notNull().references('environments.id').onDelete('cascade'))
-        .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('spec', 'text', (c) => c.notNull())
-        .addColumn('position', 'integer', (c) => c.notNull())
-        .addUniqueConstraint('services_env_name', ['environment_id', 'name'])
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('dir', 'text', (c) => c.notNull())
+        .addColumn('manifest', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('releases_env_number', ['environment_id', 'number'])
         .execute();
+      await db.schema
+        .createTable('deployments')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('environment_id', 'integer', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+        .addColumn('release_id', 'integer')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('steps', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .execute();
+      await sql`create index deployments_env_status on deployments (environment_id, status)`.execute(db);
       await db.schema
         .createTable('instances')
         .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('service_id', 'integer', (c) => c.notNull().references('services.id').onDelete('cascade'))
+        .addColumn('environment_id', 'integer', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+        .addColumn('release_id', 'integer', (c) => c.notNull().references('releases.id').onDelete('cascade'))
+        .addColumn('service', 'text', (c) => c.notNull())
         .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('root_dir', 'text', (c) => c.notNull())
         .addColumn('desired', 'text', (c) => c.notNull())
         .addColumn('state', 'text', (c) => c.notNull())
         .addColumn('state_since', 'bigint', (c) => c.notNull())
@@ -47,7 +67,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('restarts', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('last_exit', 'text')
         .addColumn('started_at', 'bigint')
-        .addUniqueConstraint('instances_service_idx', ['service_id', 'idx'])
+        .addUniqueConstraint('instances_release_service_idx', ['release_id', 'service', 'idx'])
         .execute();
       await db.schema
         .createTable('port_leases')

@@ -1,6 +1,6 @@
 import type { Generated } from 'kysely';
 
-/** Table types. Times are milliseconds since the epoch. */
+/** Table types. Times are milliseconds since the epoch. JSON columns hold text. */
 export interface AppsTable {
   id: Generated<number>;
   name: string;
@@ -15,21 +15,49 @@ export interface EnvironmentsTable {
   app_id: number;
   name: string;
   created_at: number;
+  /** The release whose instances receive traffic; null before the first deploy succeeds. */
+  current_release_id: number | null;
 }
 
-export interface ServicesTable {
+export interface ReleasesTable {
   id: Generated<number>;
   environment_id: number;
-  name: string;
-  /** The normalised ServiceSpec as JSON. */
-  spec: string;
-  position: number;
+  /** 1, 2, 3... per environment. */
+  number: number;
+  /** Snapshot + build output, immutable once built. */
+  dir: string;
+  /** The normalised Manifest (JSON). */
+  manifest: string;
+  /** Where it came from (JSON): { dir, ref?, commit? }. */
+  source: string;
+  created_at: number;
+}
+
+export interface DeploymentsTable {
+  id: Generated<number>;
+  environment_id: number;
+  release_id: number | null;
+  /** 'deploy' | 'rollback'. */
+  kind: string;
+  /** 'running' | 'succeeded' | 'failed' | 'interrupted'. */
+  status: string;
+  /** The journal (JSON): the plan's steps with status, timing, undo data. */
+  steps: string;
+  error: string | null;
+  started_at: number;
+  finished_at: number | null;
 }
 
 export interface InstancesTable {
   id: Generated<number>;
-  service_id: number;
+  environment_id: number;
+  release_id: number;
+  service: string;
   idx: number;
+  /** The ServiceSpec this instance runs (JSON), from its release. */
+  spec: string;
+  /** The release directory its cwd is resolved under. */
+  root_dir: string;
   /** 'running' or 'stopped': what the user asked for. */
   desired: string;
   /** The InstanceState: what is. */
@@ -40,7 +68,7 @@ export interface InstancesTable {
   start_ticks: string | null;
   port: number | null;
   restarts: number;
-  /** JSON { code, signal, at } of the last exit, or null. */
+  /** JSON { code, signal, at, note } of the last exit or health failure, or null. */
   last_exit: string | null;
   started_at: number | null;
 }
@@ -65,7 +93,8 @@ export interface EventsTable {
 export interface Database {
   apps: AppsTable;
   environments: EnvironmentsTable;
-  services: ServicesTable;
+  releases: ReleasesTable;
+  deployments: DeploymentsTable;
   instances: InstancesTable;
   port_leases: PortLeasesTable;
   events: EventsTable;

@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { AppsRepo } from './apps-repo.js';
+import { DeploymentsRepo } from './deployments-repo.js';
+import { ReleasesRepo } from './releases-repo.js';
 import { EventsRepo } from './events-repo.js';
 import { InstancesRepo } from './instances-repo.js';
 import { LeasesRepo } from './leases-repo.js';
@@ -12,8 +14,12 @@ export class Repos {
   readonly instances: InstancesRepo;
   readonly leases: LeasesRepo;
   readonly events: EventsRepo;
+  readonly releases: ReleasesRepo;
+  readonly deployments: DeploymentsRepo;
   constructor(db: Kysely<Database>) {
     this.apps = new AppsRepo(db);
+    this.releases = new ReleasesRepo(db);
+    this.deployments = new DeploymentsRepo(db);
     this.instances = new InstancesRepo(db);
     this.leases = new LeasesRepo(db);
     this.events = new EventsRepo(db);

@@ -1,4 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { listPids, procEnvValue } from '../../src/system/proc.js';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,7 +72,12 @@ export class TestHome {
     }
   }
 
-  /** Removes every app (stopping its processes), stops berthd, deletes the directory. */
+  /**
+   * Removes every app (stopping its processes), stops the proxy and berthd, deletes the
+   * directory. Then, as a safety net, ends any process this home started that is still
+   * there (berthd, proxy, instances, test helpers tagged BERTH_TEST_HOME), so no test run
+   * leaves a listener behind for the next one.
+   */
   async cleanup(): Promise<void> {
     const apps = await this.cli('ps', '--json');
     if (apps.code === 0) {
@@ -79,6 +86,18 @@ export class TestHome {
     }
     await this.cli('proxy', 'stop');
     await this.cli('daemon', 'stop');
+    const marker = createHash('sha256').update(this.home).digest('hex').slice(0, 12) + ':';
+    for (const pid of listPids()) {
+      if (pid === process.pid) continue;
+      const mine = procEnvValue(pid, 'BERTH_HOME') === this.home || procEnvValue(pid, 'BERTH_TEST_HOME') === this.home || procEnvValue(pid, 'BERTH_INSTANCE')?.startsWith(marker);
+      if (mine) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
     rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -9,17 +9,17 @@ const [file, name, count, range] = process.argv.slice(2) as [string, string, str
 const [low, high] = range.split('-').map(Number) as [number, number];
 const store = await Store.openSqlite(file);
 const ports = new PortAllocator('local', { low, high });
-const serviceId = await store.write(async (r) => {
+const { envId, releaseId } = await store.write(async (r) => {
   const now = Date.now();
   const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now);
   const envId = await r.apps.environmentId(appId, 'production', now);
-  return r.apps.upsertService(envId, 'web', '{}', 0);
+  return { envId, releaseId: await r.releases.create({ environmentId: envId, number: 1, dir: `/tmp/${name}/r1`, manifest: '{}', source: '{}', createdAt: now }) };
 });
 const leased: number[] = [];
 for (let i = 0; i < Number(count); i++) {
   leased.push(
     await store.write(async (r) => {
-      const id = await r.instances.create(serviceId, i, Date.now());
+      const id = await r.instances.create({ environmentId: envId, releaseId, service: 'web', idx: i, spec: '{}', rootDir: `/tmp/${name}/r1` }, Date.now());
       return ports.leaseAuto(r, id, Date.now());
     }),
   );

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ApiClient, ApiError } from '../../api/client.js';
@@ -48,12 +48,25 @@ export class BuiltinProxy implements Proxy {
     }
   }
 
+  /** Whether the operator wants the proxy running (`berth proxy stop` says no, until `start`). */
+  #wanted(): boolean {
+    return !existsSync(this.#paths.stoppedMarker);
+  }
+
   async start(): Promise<void> {
+    rmSync(this.#paths.stoppedMarker, { force: true });
+    await this.#ensure();
+  }
+
+  async #ensure(): Promise<void> {
     const running = this.#running();
-    if (running && running.port === this.#o.port) return;
+    if (running && running.port === this.#o.port) {
+      if (this.#last) await this.#push(this.#last).catch(() => undefined);
+      return;
+    }
     if (running) {
       this.#o.log.info({ from: running.port, to: this.#o.port }, 'HTTP port changed: restarting the proxy');
-      await this.stop();
+      await this.#kill();
     }
     mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
     const out = openSync(this.#paths.log, 'a', 0o600);
@@ -66,7 +79,7 @@ export class BuiltinProxy implements Proxy {
       if (child.exitCode !== null) break;
       if (this.#running()) {
         this.#o.log.info({ pid: child.pid, port: this.#o.port }, 'proxy started');
-        if (this.#last) await this.apply(this.#last);
+        if (this.#last) await this.#push(this.#last);
         return;
       }
       await new Promise((r) => setTimeout(r, 25));
@@ -76,19 +89,24 @@ export class BuiltinProxy implements Proxy {
     });
   }
 
-  /** Restarts the proxy when it died; called periodically by berthd. */
+  /** Restarts the proxy when it died (unless the operator stopped it); called periodically by berthd. */
   async watch(): Promise<void> {
-    if (!this.#running()) await this.start();
+    if (this.#wanted() && !this.#running()) await this.#ensure();
   }
 
   async apply(table: RouteTable): Promise<void> {
     this.#last = table;
+    if (!this.#wanted()) return; // stopped on purpose: the table is pushed when it starts again
     try {
-      await this.#control.call('PUT', '/v1/routes', table);
+      await this.#push(table);
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 'unreachable')) throw err;
-      await this.start(); // it reloads its own file, then gets this table
+      await this.#ensure(); // starts it (it reloads its own file), then pushes this table
     }
+  }
+
+  async #push(table: RouteTable): Promise<void> {
+    await this.#control.call('PUT', '/v1/routes', table);
   }
 
   async current(): Promise<RouteTable | undefined> {
@@ -99,14 +117,25 @@ export class BuiltinProxy implements Proxy {
     }
   }
 
+  async inflight(upstreams: readonly string[]): Promise<number> {
+    const counts = await this.#control.call<Record<string, number>>('GET', '/v1/inflight');
+    return upstreams.reduce((n, u) => n + (counts[u] ?? 0), 0);
+  }
+
   async status(): Promise<ProxyStatus> {
     const r = this.#running();
-    if (!r) return { kind: this.kind, running: false };
+    if (!r) return { kind: this.kind, running: false, ...(this.#wanted() ? { problem: `not running; last lines of ${this.#paths.log}: ${tailLines(this.#paths.log, 3).join(' | ')}` } : { problem: 'stopped with `berth proxy stop`' }) };
     const h = await this.#control.call<{ version: number; routes: number }>('GET', '/v1/health').catch(() => undefined);
     return { kind: this.kind, running: true, pid: r.pid, port: r.port, ...(h ? { version: h.version, routes: h.routes } : {}) };
   }
 
   async stop(): Promise<void> {
+    mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
+    writeFileSync(this.#paths.stoppedMarker, `stopped by berth proxy stop at ${new Date().toISOString()}\n`);
+    await this.#kill();
+  }
+
+  async #kill(): Promise<void> {
     const r = this.#running();
     if (!r) return;
     process.kill(r.pid, 'SIGTERM');

@@ -18,6 +18,8 @@ export class DataPlane {
   #matcher = new RouteMatcher(EMPTY_TABLE);
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
   readonly #next = new Map<string, number>();
+  /** Requests (and WebSocket connections) in flight per upstream, for draining. */
+  readonly inflight = new Map<string, number>();
   readonly server: Server;
 
   constructor() {
@@ -34,11 +36,13 @@ export class DataPlane {
     this.#matcher = new RouteMatcher(table);
   }
 
+  /** Matches on the normalised path (dot segments resolved, also when encoded), and forwards that path. */
   #route(req: IncomingMessage): { route: RouteEntry | undefined; host: string; pathname: string } {
     const host = hostOf(req.headers.host);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const pathname = q < 0 ? url : url.slice(0, q);
+    const pathname = normalizePath(q < 0 ? url : url.slice(0, q));
+    req.url = pathname + (q < 0 ? '' : url.slice(q));
     return { route: this.#matcher.match(host, pathname), host, pathname };
   }
 
@@ -68,7 +72,15 @@ export class DataPlane {
     this.#forward(req, res, route, upstream, host, true);
   }
 
+  #count(upstream: string, delta: number): void {
+    const n = (this.inflight.get(upstream) ?? 0) + delta;
+    if (n > 0) this.inflight.set(upstream, n);
+    else this.inflight.delete(upstream);
+  }
+
   #forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, upstream: string, host: string, mayRetry: boolean): void {
+    this.#count(upstream, 1);
+    res.once('close', () => this.#count(upstream, -1));
     const [hostname, port] = upstream.split(':') as [string, string];
     const out = request({ host: hostname, port: Number(port), method: req.method, path: upstreamPath(route, req.url ?? '/'), headers: forwardHeaders(req, host), agent: this.#agent });
     out.on('response', (up) => {
@@ -100,6 +112,8 @@ export class DataPlane {
       return;
     }
     const [hostname, port] = upstream.split(':') as [string, string];
+    this.#count(upstream, 1);
+    socket.once('close', () => this.#count(upstream, -1));
     const up = connect({ host: hostname, port: Number(port) }, () => {
       const headers = { ...forwardHeaders(req, host), connection: 'Upgrade', upgrade: req.headers.upgrade ?? 'websocket' };
       const lines = Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}: ${x}`) : v === undefined ? [] : [`${k}: ${v}`]));
@@ -113,6 +127,25 @@ export class DataPlane {
     socket.on('close', () => up.destroy());
     up.on('close', () => socket.destroy());
   }
+}
+
+/** Resolves "." and ".." segments (also "%2e" forms), as nginx does before matching locations. */
+export function normalizePath(pathname: string): string {
+  const raw = pathname.startsWith('/') ? pathname : '/' + pathname;
+  if (!/\/\.|%2e/i.test(raw)) return raw;
+  const out: string[] = [];
+  const segments = raw.split('/');
+  segments.forEach((seg, i) => {
+    const s = seg.replace(/%2e/gi, '.');
+    if (s === '..') {
+      if (out.length > 1) out.pop();
+      if (i === segments.length - 1) out.push('');
+    } else if (s === '.') {
+      if (i === segments.length - 1) out.push('');
+    } else out.push(seg);
+  });
+  const joined = out.join('/');
+  return joined.startsWith('/') ? joined : '/' + joined;
 }
 
 /** Hostname of a Host header, lowercased, without the port. */

@@ -37,6 +37,7 @@ const control = createServer((req, res) => {
   const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   if (req.method === 'GET' && req.url === '/v1/health') return reply(200, { pid: process.pid, port, address, version: plane.table.version, routes: plane.table.routes.length });
   if (req.method === 'GET' && req.url === '/v1/routes') return reply(200, plane.table);
+  if (req.method === 'GET' && req.url === '/v1/inflight') return reply(200, Object.fromEntries(plane.inflight));
   if (req.method === 'PUT' && req.url === '/v1/routes') {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -47,7 +48,11 @@ const control = createServer((req, res) => {
       } catch (err) {
         return reply(400, { error: { code: 'invalid_table', message: (err as Error).message } });
       }
-      writeFileAtomic(paths.table, JSON.stringify(table), 0o600); // persisted before it serves
+      try {
+        writeFileAtomic(paths.table, JSON.stringify(table), 0o600); // persisted before it serves
+      } catch (err) {
+        return reply(500, { error: { code: 'persist_failed', message: `cannot write ${paths.table}: ${(err as Error).message}; still serving version ${plane.table.version}` } });
+      }
       plane.swap(table);
       reply(200, { version: table.version });
     });

@@ -9,5 +9,7 @@ export function proxyPaths(home: string) {
     table: path.join(dir, 'routes.json'),
     pid: path.join(dir, 'proxy.pid'),
     log: path.join(dir, 'proxy.log'),
+    /** Present while the operator wants the proxy stopped. */
+    stoppedMarker: path.join(dir, 'stopped'),
   } as const;
 }

@@ -1,0 +1,116 @@
+import type { Command } from 'commander';
+import path from 'node:path';
+import type { ApiClient } from '../api/client.js';
+import { ApiError } from '../api/client.js';
+import type { DeployResult, StepResult } from '../engine/deploy/context.js';
+import type { InstanceStatus } from '../engine/status.js';
+import { renderPs, table } from './render.js';
+
+interface Io {
+  readonly client: ApiClient;
+  readonly ready: () => Promise<void>;
+  readonly print: (value: unknown, human: () => string) => void;
+  readonly json: () => boolean;
+}
+
+const MARK: Record<string, string> = { done: 'ok  ', failed: 'FAIL', undone: 'undo', 'undo-failed': 'UNDO FAILED', running: '... ', pending: '    ' };
+
+/** Sends a deployment request; in a terminal, prints each step as it starts and ends. */
+async function runDeployment(io: Io, route: string, body: Record<string, unknown>): Promise<DeployResult> {
+  await io.ready();
+  const live = !io.json() && process.stdout.isTTY === true;
+  if (!live) return io.client.call<DeployResult>('POST', route, body);
+  const seen = new Map<string, string>();
+  let buffer = '';
+  let result: DeployResult | undefined;
+  for await (const chunk of io.client.stream(route, 'POST', { ...body, stream: true })) {
+    buffer += chunk;
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines.filter(Boolean)) {
+      const msg = JSON.parse(line) as { steps?: StepResult[]; result?: DeployResult; error?: { code: string; message: string; hint?: string } };
+      if (msg.error) throw new ApiError(0, msg.error.code, msg.error.message, msg.error.hint);
+      if (msg.result) result = msg.result;
+      for (const s of msg.steps ?? []) {
+        if (seen.get(s.name) === s.status || s.status === 'pending') continue;
+        seen.set(s.name, s.status);
+        process.stdout.write(`  ${MARK[s.status] ?? s.status} ${s.name}${s.ms !== null && s.status !== 'running' ? `  (${s.ms} ms)` : ''}\n`);
+      }
+    }
+  }
+  if (!result) throw new ApiError(0, 'no_result', 'berthd ended the deployment without a result');
+  return result;
+}
+
+function summary(r: DeployResult): string {
+  if (r.status === 'unchanged') return `${r.app} (${r.env}): release ${r.release} is current and nothing changed`;
+  const total = r.steps.reduce((n, s) => n + (s.ms ?? 0), 0);
+  if (r.status === 'succeeded') return `${r.app} (${r.env}): release ${r.release} is live (${r.kind} #${r.id}, ${total} ms)${r.warnings?.length ? `\nwarnings:\n  ${r.warnings.join('\n  ')}` : ''}`;
+  return `${r.app} (${r.env}): ${r.kind} #${r.id} ${r.status}; nothing changed\n${r.error ?? ''}`;
+}
+
+async function finish(io: Io, r: DeployResult): Promise<void> {
+  const ok = r.status === 'succeeded' || r.status === 'unchanged';
+  if (!ok) process.exitCode = 1;
+  if (io.json()) return io.print(r, () => '');
+  if (!ok) {
+    const steps = r.steps.map((s) => `  ${MARK[s.status] ?? s.status} ${s.name}`).join('\n');
+    process.stderr.write(`error: ${r.kind} #${r.id} of ${r.app} (${r.env}) ${r.status}; nothing changed: ${r.error ?? ''}\nsteps:\n${steps}\n`);
+    return;
+  }
+  const rows = await io.client.call<InstanceStatus[]>('GET', `/v1/instances?app=${encodeURIComponent(r.app)}`);
+  io.print(r, () => [summary(r), ...(rows.length ? [renderPs(rows.filter((x) => x.env === r.env))] : [])].join('\n'));
+}
+
+export function registerDeployCommands(program: Command, io: Io): void {
+  const deploy = (dir: string, opts: { env?: string; ref?: string; wait?: boolean }) => runDeployment(io, '/v1/deployments', { dir: path.resolve(dir), ...(opts.env ? { env: opts.env } : {}), ...(opts.ref ? { ref: opts.ref } : {}), ...(opts.wait ? { wait: true } : {}) });
+  program
+    .command('up')
+    .description('deploy the working tree of DIR (default: .) to production: the same path as `berth deploy`')
+    .argument('[dir]', 'directory with a berth.yaml', '.')
+    .option('--wait', 'queue behind a running deployment instead of failing')
+    .option('--json', 'print the deployment result as JSON')
+    .action(async (dir: string, opts: { wait?: boolean }) => finish(io, await deploy(dir, opts)));
+  program
+    .command('deploy')
+    .description('snapshot, build and start a new release, switch traffic when it is healthy; on any failure nothing changes')
+    .argument('[dir]', 'directory with a berth.yaml', '.')
+    .option('--env <name>', 'environment', 'production')
+    .option('--ref <ref>', 'deploy this git branch, tag or commit instead of the working tree')
+    .option('--wait', 'queue behind a running deployment instead of failing')
+    .option('--json', 'print the deployment result as JSON')
+    .action(async (dir: string, opts: { env?: string; ref?: string; wait?: boolean }) => finish(io, await deploy(dir, opts)));
+  program
+    .command('rollback')
+    .description('make an earlier release current again (code, env and routes), through the same transactional path')
+    .argument('<app>')
+    .argument('[release]', 'release number (default: the one before the current)')
+    .option('--env <name>', 'environment', 'production')
+    .option('--wait', 'queue behind a running deployment instead of failing')
+    .option('--json', 'print the deployment result as JSON')
+    .action(async (app: string, release: string | undefined, opts: { env: string; wait?: boolean }) => {
+      const n = release === undefined ? undefined : Number(release);
+      if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new ApiError(400, 'invalid', `release must be a number like 3, got "${release}"`);
+      finish(io, await runDeployment(io, `/v1/apps/${encodeURIComponent(app)}/rollback`, { env: opts.env, ...(n ? { release: n } : {}), ...(opts.wait ? { wait: true } : {}) }));
+    });
+  program
+    .command('releases')
+    .description('the kept releases of an app and its recent deployments with their steps')
+    .argument('<app>')
+    .option('--env <name>', 'environment', 'production')
+    .option('--json', 'print JSON')
+    .action(async (app: string, opts: { env: string }) => {
+      await io.ready();
+      const r = await io.client.call<{ releases: Array<{ number: number; current: boolean; createdAt: number; source: { dir: string; ref?: string } }>; deployments: Array<{ id: number; kind: string; status: string; release: number; startedAt: number; error: string | null; steps: StepResult[] }> }>(
+        'GET',
+        `/v1/apps/${encodeURIComponent(app)}/releases?env=${encodeURIComponent(opts.env)}`,
+      );
+      io.print(r, () =>
+        [
+          table(['RELEASE', 'CURRENT', 'CREATED', 'SOURCE'], r.releases.map((x) => [String(x.number), x.current ? 'yes' : '', new Date(x.createdAt).toISOString(), x.source.ref ? `${x.source.dir} @ ${x.source.ref}` : x.source.dir])),
+          '',
+          table(['DEPLOYMENT', 'KIND', 'RELEASE', 'STATUS', 'STARTED', 'STEPS'], r.deployments.map((d) => [`#${d.id}`, d.kind, String(d.release), d.status, new Date(d.startedAt).toISOString(), d.steps.map((s) => `${s.name}: ${s.status}`).join('; ')])),
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,60 @@
+import type { Manifest } from '../config/manifest-types.js';
+import { BerthError } from './errors.js';
+import { dependencyWaves } from './waves.js';
+
+/** What a step of a deployment does; each kind has one implementation and one undo. */
+export type StepKind = 'snapshot' | 'build' | 'release' | 'wave' | 'switch' | 'drain' | 'retire' | 'prune';
+
+export interface PlannedStep {
+  readonly kind: StepKind;
+  readonly name: string;
+  /** For 'wave': the services started in it (in dependency order across waves). */
+  readonly services?: readonly string[];
+}
+
+export interface PlanInput {
+  readonly manifest: Manifest;
+  /** The release number this deployment creates or makes current. */
+  readonly release: number;
+  /** The release serving now, if any. */
+  readonly previous: number | undefined;
+  /** False for a rollback: the release exists, nothing to snapshot or build. */
+  readonly fresh: boolean;
+}
+
+/**
+ * A deployment's plan, fixed before anything runs: snapshot, build, record the release,
+ * start the services wave by wave along depends_on (each wave healthy before the next),
+ * switch traffic, then drain, stop and prune what the new release replaced. The switch
+ * is the point of no return: before it every step is undone on failure; after it the
+ * deployment is completed instead. Pure: no IO.
+ */
+export function planDeploy(input: PlanInput): PlannedStep[] {
+  const { manifest, release, previous } = input;
+  const waves = dependencyWaves(manifest.services.map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
+  if (!waves.ok) throw new BerthError('invalid', 'dependency_cycle', `dependency cycle: ${waves.cycle.join(' -> ')}`);
+  const steps: PlannedStep[] = [];
+  if (input.fresh) {
+    steps.push({ kind: 'snapshot', name: `snapshot source as release ${release}` });
+    const built = manifest.services.filter((s) => s.build.length > 0).map((s) => s.name);
+    if (built.length > 0) steps.push({ kind: 'build', name: `build ${built.join(', ')}` });
+    steps.push({ kind: 'release', name: `record release ${release}` });
+  }
+  const processes = new Set(manifest.services.filter((s) => s.kind === 'process').map((s) => s.name));
+  waves.waves.forEach((wave, i) => {
+    const services = wave.filter((n) => processes.has(n));
+    if (services.length > 0) steps.push({ kind: 'wave', name: `start wave ${i + 1}: ${services.join(', ')}`, services });
+  });
+  steps.push({ kind: 'switch', name: `switch traffic to release ${release}` });
+  if (previous !== undefined) {
+    steps.push({ kind: 'drain', name: `drain release ${previous}` });
+    steps.push({ kind: 'retire', name: `stop release ${previous}` });
+  }
+  steps.push({ kind: 'prune', name: 'prune old releases' });
+  return steps;
+}
+
+/** True for the steps that run after traffic moved: they are completed, never undone. */
+export function afterSwitch(kind: StepKind): boolean {
+  return kind === 'drain' || kind === 'retire' || kind === 'prune';
+}

@@ -1,0 +1,232 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { loadManifest, MANIFEST_FILE, parseManifest } from '../../config/manifest.js';
+import type { Manifest } from '../../config/manifest-types.js';
+import { planDeploy } from '../../core/deploy-plan.js';
+import { BerthError, describe } from '../../core/errors.js';
+import { assertName } from '../../core/names.js';
+import { runCommand } from '../../system/command.js';
+import { resolveUnder } from '../../system/paths.js';
+import { KeyedLock } from '../keyed-lock.js';
+import { assertRoutesFree } from '../route-sync.js';
+import type { DeployContext, DeployResult } from './context.js';
+import { Journal, newJournal, type JournalDoc, type StepRecord } from './journal.js';
+import { sourceDigest } from './digest.js';
+import { DeploySteps, type StepDeps } from './steps.js';
+
+export interface DeployRequest {
+  readonly dir: string;
+  readonly env: string;
+  readonly ref?: string | undefined;
+  /** Wait for a running deployment of the same environment instead of failing at once. */
+  readonly wait?: boolean;
+  readonly onStep?: (steps: readonly StepRecord[]) => void;
+}
+
+export interface RollbackRequest {
+  readonly app: string;
+  readonly env: string;
+  /** Release number; default: the one before the current. */
+  readonly release?: number | undefined;
+  readonly wait?: boolean;
+  readonly onStep?: (steps: readonly StepRecord[]) => void;
+}
+
+/**
+ * Deployments: the one path by which a release becomes current (`berth deploy`, `berth up`,
+ * `berth rollback`). One at a time per environment; journaled; undone completely on
+ * failure before the switch, completed after it; resumed or undone after a crash.
+ */
+export class Deployer {
+  readonly #d: StepDeps;
+  readonly #lock = new KeyedLock<string>();
+
+  constructor(deps: StepDeps) {
+    this.#d = deps;
+  }
+
+  async deploy(req: DeployRequest): Promise<DeployResult> {
+    assertName('environment', req.env);
+    const { manifest, dir } = req.ref ? await manifestAtRef(req.dir, req.ref) : await loadManifest(req.dir);
+    return this.#exclusive(manifest.app, req.env, req.wait ?? false, async () => {
+      await this.#preflight(manifest, dir, req.env);
+      const digest = await sourceDigest({ dir, ref: req.ref }, manifest);
+      const env = (await this.#d.store.apps.environments({ app: manifest.app, env: req.env }))[0];
+      const current = env?.currentReleaseId ? await this.#d.store.releases.get(env.currentReleaseId) : undefined;
+      if (current && (JSON.parse(current.source) as { digest?: string }).digest === digest && (await this.#allHealthy(current.id))) {
+        return { id: null, app: manifest.app, env: req.env, kind: 'deploy', release: current.number, status: 'unchanged', steps: [] } satisfies DeployResult;
+      }
+      const created = !(await this.#d.store.apps.find(manifest.app));
+      const { id, ctx, doc } = await this.#d.store.write(async (r) => {
+        const now = Date.now();
+        const appId = await r.apps.upsert(manifest.app, dir, path.join(dir, MANIFEST_FILE), now);
+        const environmentId = await r.apps.environmentId(appId, req.env, now);
+        const number = await r.releases.nextNumber(environmentId);
+        const previousRow = current ? { id: current.id, number: current.number } : undefined;
+        const ctx: DeployContext = {
+          app: manifest.app,
+          env: req.env,
+          environmentId,
+          createdApp: created,
+          manifest,
+          release: { number, dir: resolveUnder(this.#d.layout.releasesDir(manifest.app, req.env), String(number)) },
+          previous: previousRow,
+          source: { dir, ref: req.ref, digest },
+        };
+        const doc = newJournal(ctx, planDeploy({ manifest, release: number, previous: previousRow?.number, fresh: true }));
+        return { id: await r.deployments.create(environmentId, 'deploy', JSON.stringify(doc), now), ctx, doc };
+      });
+      return this.#execute(id, ctx, doc, 'deploy', req.onStep);
+    });
+  }
+
+  async rollback(req: RollbackRequest): Promise<DeployResult> {
+    const env = (await this.#d.store.apps.environments({ app: req.app, env: req.env }))[0];
+    if (!env) throw new BerthError('not_found', 'environment_not_found', `app "${req.app}" has no environment "${req.env}"`, { hint: 'see `berth releases <app>`' });
+    return this.#exclusive(req.app, req.env, req.wait ?? false, async () => {
+      const releases = await this.#d.store.releases.list(env.id);
+      const current = releases.find((r) => r.id === env.currentReleaseId);
+      const target = req.release !== undefined ? releases.find((r) => r.number === req.release) : releases.find((r) => current && r.number < current.number);
+      if (!target) {
+        throw new BerthError('not_found', 'release_not_found', req.release !== undefined ? `release ${req.release} of ${req.app} (${req.env}) is not kept` : `${req.app} (${req.env}) has no earlier release to roll back to`, {
+          hint: `kept releases: ${releases.map((r) => r.number).join(', ') || 'none'}`,
+        });
+      }
+      if (target.id === current?.id) throw new BerthError('conflict', 'already_current', `release ${target.number} is already current`);
+      const manifest = JSON.parse(target.manifest) as Manifest;
+      const ctx: DeployContext = {
+        app: req.app,
+        env: req.env,
+        environmentId: env.id,
+        createdApp: false,
+        manifest,
+        release: { number: target.number, dir: target.dir, id: target.id },
+        previous: current ? { id: current.id, number: current.number } : undefined,
+        source: JSON.parse(target.source) as DeployContext['source'],
+      };
+      await assertRoutesFree(this.#d.store, req.app, req.env, manifest.services);
+      const doc = newJournal(ctx, planDeploy({ manifest, release: target.number, previous: current?.number, fresh: false }));
+      const id = await this.#d.store.write((r) => r.deployments.create(env.id, 'rollback', JSON.stringify(doc), Date.now()));
+      return this.#execute(id, ctx, doc, 'rollback', req.onStep);
+    });
+  }
+
+  async #execute(id: number, ctx: DeployContext, doc: JournalDoc<DeployContext>, kind: 'deploy' | 'rollback', onStep?: (steps: readonly StepRecord[]) => void): Promise<DeployResult> {
+    const journal = new Journal(this.#d.store, id, { context: ctx, steps: doc.steps }, onStep);
+    const steps = new DeploySteps(this.#d, ctx);
+    const { error, warnings } = await journal.run(steps);
+    return this.#finish(id, journal, ctx, kind, error, warnings);
+  }
+
+  async #finish(id: number, journal: Journal<DeployContext>, ctx: DeployContext, kind: 'deploy' | 'rollback', error: string | undefined, warnings: string[], status?: DeployResult['status']): Promise<DeployResult> {
+    const final = status ?? (error ? 'failed' : 'succeeded');
+    await this.#d.store.deployments.update(id, { status: final, error: error ?? (warnings.length ? warnings.join('; ') : null), finished_at: Date.now(), release_id: final === 'succeeded' ? (ctx.release.id ?? null) : null });
+    if (final !== 'succeeded' && ctx.createdApp) {
+      const app = await this.#d.store.apps.find(ctx.app);
+      if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
+      rmSync(this.#d.layout.appLogRoot(ctx.app), { recursive: true, force: true });
+      rmSync(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)), { recursive: true, force: true });
+      await this.#d.routes.sync();
+    }
+    const message = final === 'succeeded' ? `${kind} of release ${ctx.release.number} succeeded` : `${kind} of release ${ctx.release.number} ${final}: ${error}`;
+    await this.#d.store.events.append({ at: Date.now(), app: ctx.app, environment: ctx.env, service: null, kind: `deployment.${final}`, message });
+    return {
+      id,
+      app: ctx.app,
+      env: ctx.env,
+      kind,
+      release: final === 'succeeded' ? ctx.release.number : null,
+      status: final,
+      steps: journal.doc.steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null, ...(s.error ? { error: s.error } : {}) })),
+      ...(error ? { error } : {}),
+      ...(warnings.length ? { warnings } : {}),
+    };
+  }
+
+  /** One deployment per environment: a second fails at once naming the running one, or waits. */
+  async #exclusive<T>(app: string, env: string, wait: boolean, fn: () => Promise<T>): Promise<T> {
+    const key = `${app}/${env}`;
+    if (this.#lock.busy(key) && !wait) {
+      const e = (await this.#d.store.apps.environments({ app, env }))[0];
+      const running = e ? (await this.#d.store.deployments.running(e.id))[0] : undefined;
+      const step = running ? (JSON.parse(running.steps) as JournalDoc<unknown>).steps.find((s) => s.status === 'running')?.name : undefined;
+      throw new BerthError('conflict', 'deployment_running', `a deployment of ${app} (${env}) is already running${running ? `: #${running.id} (${running.kind}), started ${new Date(running.startedAt).toISOString()}${step ? `, now at "${step}"` : ''}` : ''}`, {
+        hint: 'wait for it, or pass --wait to queue behind it',
+      });
+    }
+    return this.#lock.run(key, fn);
+  }
+
+  async #preflight(manifest: Manifest, dir: string, env: string): Promise<void> {
+    const existing = await this.#d.store.apps.find(manifest.app);
+    if (existing && existing.sourceDir !== dir) {
+      throw new BerthError('conflict', 'app_exists', `app "${manifest.app}" is already registered from ${existing.sourceDir}`, {
+        hint: `give this app another name in berth.yaml, or remove the other one first: berth rm ${manifest.app}`,
+      });
+    }
+    await assertRoutesFree(this.#d.store, manifest.app, env, manifest.services);
+    for (const spec of manifest.services) {
+      if (typeof spec.port !== 'number') continue;
+      const owner = await this.#d.store.leases.owner(this.#d.ports.host, spec.port);
+      if (owner && !(owner.app === manifest.app && owner.env === env && owner.service === spec.name)) {
+        throw new BerthError('conflict', 'port_taken', `cannot use pinned port ${spec.port} for service "${spec.name}": Berth already leased it to ${owner.app}/${owner.env}/${owner.service}`, { hint: 'pick another port, or `port: auto`' });
+      }
+      if (!owner) this.#d.ports.assertFree(spec.port);
+    }
+  }
+
+  async #allHealthy(releaseId: number): Promise<boolean> {
+    return (await this.#d.store.instances.list({ releaseId })).every((v) => v.state === 'healthy' || v.desired === 'stopped');
+  }
+
+  /**
+   * At boot, before instances are adopted: a deployment berthd was running when it died is
+   * completed if traffic had already moved to the new release, and undone otherwise.
+   * Then release directories that no release owns are removed.
+   */
+  async recover(): Promise<void> {
+    for (const row of await this.#d.store.deployments.running()) {
+      const doc = JSON.parse(row.steps) as JournalDoc<DeployContext>;
+      const ctx = doc.context;
+      const journal = new Journal(this.#d.store, row.id, doc);
+      const steps = new DeploySteps(this.#d, ctx);
+      const at = doc.steps.find((s) => s.status === 'running')?.name ?? 'between steps';
+      try {
+        if (journal.switched()) {
+          const { warnings } = await journal.run(steps);
+          await this.#finish(row.id, journal, ctx, row.kind as 'deploy', undefined, [`berthd stopped during "${at}"; completed after restart`, ...warnings]);
+        } else {
+          const error = await journal.undo(steps, `berthd stopped during "${at}"; undone after restart`);
+          await this.#finish(row.id, journal, ctx, row.kind as 'deploy', error, [], 'interrupted');
+        }
+      } catch (err) {
+        this.#d.log.error({ err: describe(err), deployment: row.id }, 'recovering a deployment failed');
+      }
+    }
+    await this.#removeOrphanReleaseDirs();
+  }
+
+  async #removeOrphanReleaseDirs(): Promise<void> {
+    const root = path.join(this.#d.layout.root, 'releases');
+    if (!existsSync(root)) return;
+    const owned = new Set((await this.#d.store.releases.all()).map((r) => r.dir));
+    for (const app of readdirSync(root)) {
+      for (const env of readdirSync(path.join(root, app))) {
+        for (const n of readdirSync(path.join(root, app, env))) {
+          const dir = path.join(root, app, env, n);
+          if (!owned.has(dir)) rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    }
+  }
+}
+
+/** The manifest as committed at `ref` (read with `git show`, argv only). */
+async function manifestAtRef(dir: string, ref: string): Promise<{ manifest: Manifest; dir: string }> {
+  const prefix = await runCommand(['git', '-C', dir, 'rev-parse', '--show-prefix']);
+  if (prefix.code !== 0) throw new BerthError('invalid', 'not_git', `--ref needs a git repository, and ${dir} is not one`, { hint: 'drop --ref to deploy the working tree' });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(ref) || ref.includes('..')) throw new BerthError('invalid', 'invalid_ref', `--ref ${JSON.stringify(ref)} is not a branch, tag or commit name`);
+  const shown = await runCommand(['git', '-C', dir, 'show', `${ref}:${prefix.stdout.trim()}${MANIFEST_FILE}`]);
+  if (shown.code !== 0) throw new BerthError('invalid', 'manifest_missing', `${ref} has no ${MANIFEST_FILE} in ${dir}: ${shown.stderr.trim()}`);
+  return { manifest: parseManifest(shown.stdout, `${MANIFEST_FILE}@${ref}`), dir: path.resolve(dir) };
+}

@@ -1,0 +1,227 @@
+import { existsSync, realpathSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ServiceSpec } from '../../config/manifest-types.js';
+import { BerthError, describe } from '../../core/errors.js';
+import type { Proxy } from '../../proxy/proxy.js';
+import type { Repos, Store } from '../../store/store.js';
+import { resolveUnder, type HomeLayout } from '../../system/paths.js';
+import type { InstanceManager } from '../instance-manager.js';
+import type { PortAllocator } from '../port-allocator.js';
+import type { RouteSync } from '../route-sync.js';
+import { runBuilds } from './build.js';
+import type { DeployContext } from './context.js';
+import type { StepHandle, StepRunner } from './journal.js';
+import { snapshot } from './source.js';
+
+/** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
+export function staticRoot(releaseDir: string, dir: string, service: string): string {
+  const root = resolveUnder(releaseDir, dir);
+  let real: string;
+  try {
+    real = realpathSync(root);
+  } catch {
+    throw new BerthError('invalid', 'static_missing', `service "${service}": static directory ${dir} does not exist in the release`, { hint: 'build it with `build:`, or fix `static:` in berth.yaml' });
+  }
+  const base = realpathSync(releaseDir);
+  if (real !== base && !real.startsWith(base + path.sep)) {
+    throw new BerthError('invalid', 'static_escape', `service "${service}": static directory ${dir} leads outside the release (to ${real})`, { hint: 'static directories may not be symlinks out of the app' });
+  }
+  return real;
+}
+
+export interface StepDeps {
+  readonly store: Store;
+  readonly layout: HomeLayout;
+  readonly instances: InstanceManager;
+  readonly ports: PortAllocator;
+  readonly routes: RouteSync;
+  readonly proxy: Proxy;
+  readonly log: Logger;
+  /** Releases kept per environment, the current one included. */
+  readonly keepReleases: number;
+}
+
+/** Each step kind's action and undo. Undos are idempotent and find what to undo in the store. */
+export class DeploySteps implements StepRunner {
+  readonly #d: StepDeps;
+  readonly #ctx: DeployContext;
+
+  constructor(deps: StepDeps, ctx: DeployContext) {
+    this.#d = deps;
+    this.#ctx = ctx;
+  }
+
+  #spec(name: string): ServiceSpec {
+    return this.#ctx.manifest.services.find((s) => s.name === name) as ServiceSpec;
+  }
+
+  async run(h: StepHandle): Promise<void> {
+    const c = this.#ctx;
+    switch (h.step.kind) {
+      case 'snapshot': {
+        await h.note({ dir: c.release.dir });
+        rmSync(c.release.dir, { recursive: true, force: true });
+        const { commit } = await snapshot(c.source, c.release.dir);
+        await h.note({ commit: commit ?? null });
+        return;
+      }
+      case 'build':
+        return runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog());
+      case 'release': {
+        for (const spec of c.manifest.services) if (spec.static) staticRoot(c.release.dir, spec.static.dir, spec.name);
+        const id = await this.#d.store.releases.create({
+          environmentId: c.environmentId,
+          number: c.release.number,
+          dir: c.release.dir,
+          manifest: JSON.stringify(c.manifest),
+          source: JSON.stringify(c.source),
+          createdAt: Date.now(),
+        });
+        c.release.id = id;
+        await h.note({ releaseId: id });
+        return;
+      }
+      case 'wave':
+        await Promise.all((h.step.services ?? []).map((name) => this.#startService(this.#spec(name))));
+        return;
+      case 'switch':
+        await this.#d.store.apps.setCurrentRelease(c.environmentId, c.release.id as number);
+        await this.#d.routes.sync();
+        return;
+      case 'drain':
+        return this.#drain();
+      case 'retire':
+        for (const v of await this.#d.store.instances.list({ environmentId: c.environmentId })) if (v.releaseId !== c.release.id) await this.#d.instances.remove(v.id);
+        return;
+      case 'prune':
+        return this.#prune();
+    }
+  }
+
+  async undo(h: StepHandle): Promise<void> {
+    const c = this.#ctx;
+    switch (h.step.kind) {
+      case 'snapshot':
+        rmSync(c.release.dir, { recursive: true, force: true });
+        return;
+      case 'release': {
+        const row = await this.#d.store.releases.byNumber(c.environmentId, c.release.number);
+        if (!row) return;
+        for (const v of await this.#d.store.instances.list({ releaseId: row.id })) await this.#d.instances.remove(v.id);
+        await this.#d.store.releases.delete(row.id);
+        return;
+      }
+      case 'wave':
+        await Promise.all((h.step.services ?? []).map((name) => this.#undoService(this.#spec(name))));
+        return;
+      case 'switch':
+        await this.#d.store.apps.setCurrentRelease(c.environmentId, c.previous?.id ?? null);
+        await this.#d.routes.sync();
+        return;
+      default:
+        return; // build leaves nothing outside the release dir; later steps are never undone
+    }
+  }
+
+  buildLog(): string {
+    return path.join(this.#d.layout.logDir(this.#ctx.app, this.#ctx.env), `build-${this.#ctx.release.number}.log`);
+  }
+
+  async #releaseId(): Promise<number> {
+    if (this.#ctx.release.id !== undefined) return this.#ctx.release.id;
+    const row = await this.#d.store.releases.byNumber(this.#ctx.environmentId, this.#ctx.release.number);
+    if (!row) throw new Error(`release ${this.#ctx.release.number} is not recorded`);
+    this.#ctx.release.id = row.id;
+    return row.id;
+  }
+
+  async #oldInstances(service: string) {
+    const c = this.#ctx;
+    if (!c.previous) return [];
+    return this.#d.store.instances.list({ releaseId: c.previous.id, service });
+  }
+
+  /** Recreate stops the old first (and hands over a pinned port); blue-green leaves them serving. */
+  async #startService(spec: ServiceSpec): Promise<void> {
+    const c = this.#ctx;
+    const releaseId = await this.#releaseId();
+    if (spec.strategy === 'recreate') {
+      for (const old of await this.#oldInstances(spec.name)) {
+        await this.#d.instances.stop(old.id);
+        await this.#d.store.write((r) => r.leases.releaseInstance(old.id));
+      }
+    }
+    const ids = await this.#d.store.write(async (r) => {
+      const created: number[] = [];
+      for (let idx = 0; idx < spec.instances; idx++) {
+        const id = await r.instances.create({ environmentId: c.environmentId, releaseId, service: spec.name, idx, spec: JSON.stringify(spec), rootDir: c.release.dir }, Date.now());
+        await r.instances.update(id, { port: await this.#lease(r, id, spec) });
+        created.push(id);
+      }
+      return created;
+    });
+    await Promise.all(
+      ids.map(async (id) => {
+        await this.#d.instances.start(id);
+        await this.#d.instances.waitReady(id, spec.health.startTimeoutMs + 1000);
+      }),
+    );
+  }
+
+  async #lease(r: Repos, id: number, spec: ServiceSpec): Promise<number | null> {
+    if (spec.port === 'none') return null;
+    if (spec.port === 'auto') return this.#d.ports.leaseAuto(r, id, Date.now());
+    await this.#d.ports.leasePinned(r, id, spec.port, Date.now());
+    return spec.port;
+  }
+
+  async #undoService(spec: ServiceSpec): Promise<void> {
+    const row = await this.#d.store.releases.byNumber(this.#ctx.environmentId, this.#ctx.release.number);
+    if (row) for (const v of await this.#d.store.instances.list({ releaseId: row.id, service: spec.name })) await this.#d.instances.remove(v.id);
+    if (spec.strategy !== 'recreate') return;
+    for (const old of await this.#oldInstances(spec.name)) {
+      const oldSpec = JSON.parse(old.spec) as ServiceSpec;
+      if (typeof oldSpec.port === 'number' && old.port !== null) {
+        await this.#d.store.write(async (r) => {
+          if (!(await r.leases.owner(this.#d.ports.host, old.port as number))) await r.leases.insert(this.#d.ports.host, old.port as number, old.id, Date.now());
+        });
+      }
+      await this.#d.instances.start(old.id);
+    }
+  }
+
+  /** Waits until the proxy has no request in flight to the old release, up to its drain timeout. */
+  async #drain(): Promise<void> {
+    const c = this.#ctx;
+    if (!c.previous) return;
+    const old = (await this.#d.store.instances.list({ releaseId: c.previous.id })).filter((v) => v.port !== null);
+    if (old.length === 0) return;
+    const upstreams = old.map((v) => `127.0.0.1:${v.port}`);
+    const limit = Math.max(...old.map((v) => (JSON.parse(v.spec) as ServiceSpec).drainMs));
+    const deadline = Date.now() + limit;
+    while (Date.now() < deadline) {
+      const inflight = await this.#d.proxy.inflight(upstreams).catch(() => 0);
+      if (inflight === 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.#d.log.warn({ app: c.app, env: c.env, release: c.previous.number }, 'drain timeout: stopping the old release with requests in flight');
+  }
+
+  async #prune(): Promise<void> {
+    const c = this.#ctx;
+    const releases = await this.#d.store.releases.list(c.environmentId);
+    const current = (await this.#d.store.apps.environments({ id: c.environmentId }))[0]?.currentReleaseId;
+    const keep = new Set(releases.slice(0, this.#d.keepReleases).map((r) => r.id));
+    for (const r of releases) {
+      if (keep.has(r.id) || r.id === current) continue;
+      try {
+        for (const v of await this.#d.store.instances.list({ releaseId: r.id })) await this.#d.instances.remove(v.id);
+        await this.#d.store.releases.delete(r.id);
+        if (existsSync(r.dir)) rmSync(r.dir, { recursive: true, force: true });
+      } catch (err) {
+        this.#d.log.warn({ err: describe(err), release: r.number }, 'pruning a release failed');
+      }
+    }
+  }
+}

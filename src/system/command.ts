@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+
+/** The result of a command run to completion. */
+export interface CommandResult {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CommandOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly timeoutMs?: number;
+  /** Send stdout and stderr to this file (appended) instead of capturing them. */
+  readonly logFile?: string;
+  /** Pipe this process's stdout into the command's stdin. */
+  readonly stdinFrom?: NodeJS.ReadableStream;
+}
+
+/**
+ * The one way Berth runs a program: an argv array, never a shell (`shell: false`). The
+ * only shell strings are those an app author wrote in `run:` or `build:`, and they arrive
+ * here as `["sh", "-c", <their text>]`.
+ */
+export function runCommand(argv: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
+  const fd = opts.logFile ? openSync(opts.logFile, 'a', 0o640) : undefined;
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      shell: false,
+      stdio: [opts.stdinFrom ? 'pipe' : 'ignore', fd ?? 'pipe', fd ?? 'pipe'],
+    });
+    if (fd !== undefined) closeSync(fd);
+    if (opts.stdinFrom && child.stdin) opts.stdinFrom.pipe(child.stdin);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.once('error', (err) => {
+      if (timer) clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
