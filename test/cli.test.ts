@@ -53,8 +53,8 @@ test('ps --json gives app, env, service, state, pid, port, restarts; up twice ch
   assert.deepEqual([again.status, again.release], ['unchanged', 1]);
   assert.deepEqual((await home.json<InstanceStatus[]>('ps')).map((r) => r.pid), rows.map((r) => r.pid));
   const table = await home.cli('ps');
-  assert.match(table.stdout, /^APP\s+ENV\s+SERVICE\s+STATE\s+PID\s+PORT\s+UPTIME\s+RESTARTS/);
-  assert.match(table.stdout, /shop\s+production\s+web\[1\]\s+healthy\s+\d+\s+\d+/);
+  assert.match(table.stdout, /^APP\s+ENV\s+SERVICE\s+RELEASE\s+STATE\s+PID\s+PORT\s+UPTIME\s+RESTARTS/);
+  assert.match(table.stdout, /shop\s+production\s+web\[1\]\s+1\s+healthy\s+\d+\s+\d+/);
 });
 
 test('changing the manifest deploys a new release and retires the old instances', async () => {

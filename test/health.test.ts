@@ -56,5 +56,5 @@ test('tcp health and ps show the health state', async () => {
   const dir = home.app('tcpish', `app: tcpish\nservices:\n  db:\n    run: ["${NODE}", "${SERVER}"]\n    health: { tcp: true }\n`);
   assert.equal((await home.cli('up', dir)).code, 0);
   const table = await home.cli('ps', 'tcpish');
-  assert.match(table.stdout, /tcpish\s+production\s+db\s+healthy\s+\d+/);
+  assert.match(table.stdout, /tcpish\s+production\s+db\s+1\s+healthy\s+\d+/);
 });

@@ -61,7 +61,7 @@ test('a service that keeps failing is in crashloop, with its exit code and last 
   assert.equal(api.lastExit?.code, 3);
   assert.ok(api.lastLines?.some((l) => l.includes('boom: cannot connect to the database (exit 3)')), JSON.stringify(api.lastLines));
   const table = await home.cli('ps', 'crasher');
-  assert.match(table.stdout, /crasher\s+production\s+api\s+crashloop\s+-\s+\d+\s+-\s+\d+\s+exit 3/);
+  assert.match(table.stdout, /crasher\s+production\s+api\s+1\s+crashloop\s+-\s+\d+\s+-\s+\d+\s+exit 3/);
   assert.match(table.stdout, /crasher\/api\[0\] is crashloop \(exit 3\); last log lines:\n(  .*\n)*  starting up\n  boom: cannot connect/);
   const logs = await home.cli('logs', 'crasher', 'api', '-n', '2');
   assert.equal(logs.code, 0);
@@ -98,6 +98,6 @@ test('a killed instance is restarted by policy, on the same port', async () => {
 
 test('the daemon log and instance logs live under BERTH_HOME', () => {
   assert.ok(existsSync(path.join(home.home, 'berthd.log')));
-  assert.ok(existsSync(path.join(home.home, 'logs', 'crasher', 'production', 'api.0.log')));
-  assert.match(readFileSync(path.join(home.home, 'logs', 'phoenix', 'production', 'web.0.log'), 'utf8'), /listening on/);
+  assert.ok(existsSync(path.join(home.home, 'logs', 'crasher', 'production', 'api.0.r1.log')));
+  assert.match(readFileSync(path.join(home.home, 'logs', 'phoenix', 'production', 'web.0.r1.log'), 'utf8'), /listening on/);
 });

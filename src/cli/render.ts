@@ -22,6 +22,7 @@ export function renderPs(rows: readonly InstanceStatus[]): string {
     s.app,
     s.env,
     rows.some((o) => o.service === s.service && o.app === s.app && o.instance !== s.instance) ? `${s.service}[${s.instance}]` : s.service,
+    s.current ? String(s.release) : `${s.release} (old)`,
     s.state,
     s.pid === null ? '-' : String(s.pid),
     s.port === null ? '-' : String(s.port),
@@ -29,7 +30,7 @@ export function renderPs(rows: readonly InstanceStatus[]): string {
     String(s.restarts),
     s.state === 'healthy' ? '' : describeExit(s),
   ]);
-  const out = [table(['APP', 'ENV', 'SERVICE', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'LAST EXIT'], body)];
+  const out = [table(['APP', 'ENV', 'SERVICE', 'RELEASE', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'LAST EXIT'], body)];
   for (const s of rows) {
     if (!s.lastLines) continue;
     out.push('', `${s.app}/${s.service}[${s.instance}] is ${s.state} (${describeExit(s)}); last log lines:`, ...s.lastLines.map((l) => `  ${l}`));

@@ -66,8 +66,9 @@ export class InstanceManager {
     return `${this.#markerPrefix}:${id}`;
   }
 
-  logFile(v: Pick<InstanceView, 'app' | 'env' | 'service' | 'idx'>): string {
-    return path.join(this.#layout.logDir(v.app, v.env), `${v.service}.${v.idx}.log`);
+  /** One log per instance: `<service>.<idx>.r<release>.log`, so two releases never share one. */
+  logFile(v: Pick<InstanceView, 'app' | 'env' | 'service' | 'idx' | 'release'>): string {
+    return path.join(this.#layout.logDir(v.app, v.env), `${v.service}.${v.idx}.r${v.release}.log`);
   }
 
   onStateChange(listener: StateListener): void {

@@ -8,6 +8,9 @@ export interface InstanceStatus {
   readonly env: string;
   readonly service: string;
   readonly instance: number;
+  /** The release this instance runs, and whether that release is the one serving. */
+  readonly release: number;
+  readonly current: boolean;
   readonly state: string;
   readonly desired: string;
   readonly pid: number | null;
@@ -30,6 +33,8 @@ export function instanceStatus(v: InstanceView, logFile: string, now: number): I
     env: v.env,
     service: v.service,
     instance: v.idx,
+    release: v.release,
+    current: v.current,
     state: v.state,
     desired: v.desired,
     pid: v.pid,

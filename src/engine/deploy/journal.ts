@@ -109,7 +109,7 @@ export class Journal<C> {
       if (afterSwitch(step.kind)) continue;
       try {
         await runner.undo(this.#handle(step));
-        step.status = 'undone';
+        if (step.status !== 'failed') step.status = 'undone'; // the failed step keeps saying so; its leftovers are gone
       } catch (err) {
         step.status = 'undo-failed';
         message += `; additionally, undoing "${step.name}": ${describe(err)}`;

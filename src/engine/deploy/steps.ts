@@ -1,4 +1,4 @@
-import { existsSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceSpec } from '../../config/manifest-types.js';
@@ -208,6 +208,12 @@ export class DeploySteps implements StepRunner {
     this.#d.log.warn({ app: c.app, env: c.env, release: c.previous.number }, 'drain timeout: stopping the old release with requests in flight');
   }
 
+  #removeReleaseLogs(number: number): void {
+    const dir = this.#d.layout.logDir(this.#ctx.app, this.#ctx.env);
+    if (!existsSync(dir)) return;
+    for (const f of readdirSync(dir)) if (f === `build-${number}.log` || new RegExp(`\\.r${number}\\.log(\\.\\d+)?$`).test(f)) rmSync(path.join(dir, f), { force: true });
+  }
+
   async #prune(): Promise<void> {
     const c = this.#ctx;
     const releases = await this.#d.store.releases.list(c.environmentId);
@@ -219,6 +225,7 @@ export class DeploySteps implements StepRunner {
         for (const v of await this.#d.store.instances.list({ releaseId: r.id })) await this.#d.instances.remove(v.id);
         await this.#d.store.releases.delete(r.id);
         if (existsSync(r.dir)) rmSync(r.dir, { recursive: true, force: true });
+        this.#removeReleaseLogs(r.number);
       } catch (err) {
         this.#d.log.warn({ err: describe(err), release: r.number }, 'pruning a release failed');
       }
