@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { InstanceStatus } from '../src/engine/status.js';
+import { MARKER_ENV } from '../src/runtime/process-runner.js';
+import { Store } from '../src/store/store.js';
+import { listPids, procEnvValue, procStat } from '../src/system/proc.js';
+import { hit, isAlive } from './helpers/http.js';
+import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+
+const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
+const home = new TestHome('43900-43999');
+const P = home.httpPort;
+after(() => home.cleanup());
+
+const manifest = (version: number) => `app: crashy
+services:
+  api:
+    run: ["${NODE}", "${SERVER}"]
+    build: "echo building ${version}"
+    env: { VERSION: "${version}", BERTH_TEST_HOME: "${home.home}" }
+    routes: [{ host: crashy.test, path: /api/, strip: true }]
+  web:
+    run: ["${NODE}", "${SERVER}"]
+    env: { VERSION: "${version}", BERTH_TEST_HOME: "${home.home}" }
+    depends_on: [api]
+    routes: [crashy.test]
+`;
+const STEPS = ['snapshot', 'build', 'record release', 'start wave 1', 'start wave 2', 'switch traffic', 'drain', 'stop release', 'prune'];
+const SWITCH = STEPS.indexOf('switch traffic');
+
+function liveByMarker(): number {
+  let n = 0;
+  for (const pid of listPids()) {
+    const st = procStat(pid);
+    if (st && st.state !== 'Z' && st.pgrp === pid && procEnvValue(pid, 'BERTH_TEST_HOME') === home.home && procEnvValue(pid, MARKER_ENV)) n++;
+  }
+  return n;
+}
+
+test('berthd killed at every step of a deploy: after a restart the right release serves and nothing is left behind', async () => {
+  const dir = home.app('crashy', manifest(1));
+  assert.equal((await home.cli('deploy', dir)).code, 0);
+  let serving = 1;
+  let version = 1;
+  for (const [i, name] of STEPS.entries()) {
+    for (const when of ['before', 'after'] as const) {
+      const label = `crash ${when} step ${i} (${name})`;
+      version++;
+      writeFileSync(path.join(dir, 'berth.yaml'), manifest(version));
+      await home.cli('daemon', 'stop');
+      const crashing = { ...home.env, BERTH_CRASH_AT: `${i}:${when}` };
+      const saved = home.env;
+      (home as { env: NodeJS.ProcessEnv }).env = crashing;
+      assert.equal((await home.cli('daemon', 'start')).code, 0);
+      const daemon = home.daemonPid() as number;
+      const r = await home.cli('deploy', dir, '--json');
+      (home as { env: NodeJS.ProcessEnv }).env = saved;
+      assert.equal(r.code, 1, `${label}: the deploy should have been cut off: ${r.stdout}`);
+      await waitFor(`${label}: berthd to be dead`, () => !isAlive(daemon) || procStat(daemon)?.state === 'Z', 5000);
+      assert.equal((await home.cli('daemon', 'start')).code, 0, label);
+      const switched = i > SWITCH || (i === SWITCH && when === 'after');
+      if (switched) serving = version;
+      const list = await home.json<{ releases: Array<{ number: number; current: boolean }>; deployments: Array<{ status: string; error: string | null }> }>('releases', 'crashy');
+      assert.equal(list.deployments[0]?.status, switched ? 'succeeded' : 'interrupted', `${label}: ${JSON.stringify(list.deployments[0])}`);
+      assert.match(list.deployments[0]?.error ?? '', /berthd stopped during/, label);
+      const ps = await waitFor(`${label}: all instances healthy`, async () => {
+        const rows = await home.json<InstanceStatus[]>('ps', 'crashy');
+        return rows.every((s) => s.state === 'healthy') ? rows : undefined;
+      });
+      assert.equal(ps.length, 2, `${label}: ${JSON.stringify(ps.map((s) => [s.service, s.release, s.state]))}`);
+      assert.ok(ps.every((s) => s.current), label);
+      assert.equal((await hit(P, 'crashy.test', '/env')).json().VERSION, String(serving), `${label}: web serves the wrong release`);
+      assert.equal((await hit(P, 'crashy.test', '/api/env')).json().VERSION, String(serving), `${label}: api serves the wrong release`);
+      await waitFor(`${label}: no orphaned process`, () => liveByMarker() === 2, 5000);
+      const store = await Store.openSqlite(path.join(home.home, 'berth.db'));
+      try {
+        const leases = await store.leases.all();
+        assert.deepEqual(leases.map((l) => l.port).sort(), ps.map((s) => s.port).sort(), `${label}: leases`);
+        const releases = await store.releases.all();
+        assert.deepEqual(readdirSync(path.join(home.home, 'releases', 'crashy', 'production')).sort(), releases.map((x) => String(x.number)).sort(), `${label}: release dirs`);
+        assert.equal((await store.deployments.running()).length, 0, label);
+      } finally {
+        await store.close();
+      }
+    }
+  }
+});
