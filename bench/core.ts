@@ -20,7 +20,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-'));
 const SLEEP = execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim();
 
 async function berth(): Promise<string[]> {
-  const env = { ...process.env, BERTH_HOME: path.join(work, 'berth-home'), BERTH_PORT_RANGE: '44000-44999' };
+  const env = { ...process.env, BERTH_HOME: path.join(work, 'berth-home'), BERTH_PORT_RANGE: '24000-24999' };
   const app = path.join(work, 'app');
   mkdirSync(app, { recursive: true });
   const services = Array.from({ length: N }, (_, i) => `  s${i}:\n    run: ["${SLEEP}", "100000"]\n    port: none\n`).join('');

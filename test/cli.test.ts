@@ -7,10 +7,11 @@ import { after, test } from 'node:test';
 import type { InstanceStatus } from '../src/engine/status.js';
 import { getJson, isAlive } from './helpers/http.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import { assertOk } from './helpers/home.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('43200-43299');
-const other = new TestHome('43300-43399');
+const home = new TestHome('23200-23299');
+const other = new TestHome('23300-23399');
 after(async () => {
   await home.cleanup();
   await other.cleanup();
@@ -107,12 +108,12 @@ test('a program that does not exist is refused before anything starts', async ()
 });
 
 test('a full port range changes nothing', async () => {
-  const tiny = new TestHome('43400-43400');
+  const tiny = new TestHome('23400-23400');
   try {
     const dir = tiny.app('two', `app: two\nservices:\n  a:\n    run: ["${NODE}", "${SERVER}"]\n  b:\n    run: ["${NODE}", "${SERVER}"]\n`);
     const r = await tiny.cli('up', dir);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /no free port in 43400-43400: 1 leased by Berth, 0 in use by other processes/);
+    assert.match(r.stderr, /no free port in 23400-23400: 1 leased by Berth, 0 in use by other processes/);
     await assertNothingOf(tiny, 'two');
   } finally {
     await tiny.cleanup();
@@ -120,12 +121,12 @@ test('a full port range changes nothing', async () => {
 });
 
 test('a pinned port held by a foreign process: refused with pid, user and command, nothing started', async () => {
-  const squatter = await listen(43450);
+  const squatter = await listen(23450);
   try {
-    const dir = other.app('pinned', web('pinned', '    port: 43450\n'));
+    const dir = other.app('pinned', web('pinned', '    port: 23450\n'));
     const r = await other.cli('up', dir);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`cannot use pinned port 43450: port 43450 is held by pid ${process.pid} \\(user ${userInfo().username}\\): ${process.execPath}`));
+    assert.match(r.stderr, new RegExp(`cannot use pinned port 23450: port 23450 is held by pid ${process.pid} \\(user ${userInfo().username}\\): ${process.execPath}`));
     await assertNothingOf(other, 'pinned');
   } finally {
     squatter.close();
@@ -134,13 +135,13 @@ test('a pinned port held by a foreign process: refused with pid, user and comman
 
 test('two BERTH_HOMEs run two daemons that never see each other', async () => {
   const dir = other.app('shop', web('shop'));
-  assert.equal((await other.cli('up', dir)).code, 0);
+  assertOk(await other.cli('up', dir));
   const mine = await home.json<InstanceStatus[]>('ps', 'shop');
   const theirs = await other.json<InstanceStatus[]>('ps', 'shop');
   assert.notEqual(home.daemonPid(), other.daemonPid());
-  assert.ok(theirs[0]?.port as number >= 43300 && (theirs[0]?.port as number) < 43400);
-  assert.ok(mine[0]?.port as number >= 43200 && (mine[0]?.port as number) < 43300);
-  assert.equal((await other.cli('rm', 'shop')).code, 0);
+  assert.ok(theirs[0]?.port as number >= 23300 && (theirs[0]?.port as number) < 23400);
+  assert.ok(mine[0]?.port as number >= 23200 && (mine[0]?.port as number) < 23300);
+  assertOk(await other.cli('rm', 'shop'));
   assert.deepEqual((await home.json<InstanceStatus[]>('ps', 'shop')).map((r) => r.pid), mine.map((r) => r.pid));
 });
 
@@ -154,22 +155,22 @@ test('logs, stop, start, restart and rm --purge', async () => {
   assert.equal(restarted[0]?.state, 'healthy');
   const dataDir = path.join(home.home, 'data', 'shop', 'production');
   assert.ok(existsSync(dataDir));
-  assert.equal((await home.cli('rm', 'shop')).code, 0);
+  assertOk(await home.cli('rm', 'shop'));
   assert.ok(existsSync(dataDir), 'rm keeps the data dir');
   await waitFor('the removed instance to be gone', () => !isAlive(restarted[0]?.pid as number), 5000);
   await assertNothingOf(home, 'shop');
-  assert.equal((await home.cli('up', home.app('shop', web('shop')))).code, 0);
-  assert.equal((await home.cli('rm', 'shop', '--purge')).code, 0);
+  assertOk(await home.cli('up', home.app('shop', web('shop'))));
+  assertOk(await home.cli('rm', 'shop', '--purge'));
   assert.ok(!existsSync(dataDir), 'rm --purge deletes the data dir');
   assert.ok(!existsSync(path.join(home.home, 'logs', 'shop')));
 });
 
 test('daemon status and stop: apps outlive berthd', async () => {
-  assert.equal((await home.cli('up', home.app('keep', web('keep')))).code, 0);
+  assertOk(await home.cli('up', home.app('keep', web('keep'))));
   const [k] = await home.json<InstanceStatus[]>('ps', 'keep');
   const status = await home.cli('daemon', 'status');
   assert.match(status.stdout, /^berthd 0\.1\.0 running, pid \d+/);
-  assert.equal((await home.cli('daemon', 'stop')).code, 0);
+  assertOk(await home.cli('daemon', 'stop'));
   const down = await home.cli('daemon', 'status');
   assert.equal(down.code, 3);
   assert.match(down.stdout, /berthd is not running/);
@@ -178,7 +179,7 @@ test('daemon status and stop: apps outlive berthd', async () => {
 });
 
 test('logs --json prints one { service, instance, line } object per line', async () => {
-  assert.equal((await home.cli('up', home.app('jsonlogs', web('jsonlogs', '    instances: 2\n')))).code, 0);
+  assertOk(await home.cli('up', home.app('jsonlogs', web('jsonlogs', '    instances: 2\n'))));
   await waitFor('both to log', async () => (await home.cli('logs', 'jsonlogs', '--json')).stdout.trim().split('\n').length === 2);
   const lines = (await home.cli('logs', 'jsonlogs', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(lines.map((l) => [l.service, l.instance]).sort(), [['web', 0], ['web', 1]]);
@@ -195,7 +196,7 @@ test('logs -f follows new lines as they are written', async () => {
   follower.stdout.on('data', (c: Buffer) => (out += c.toString()));
   try {
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await home.cli('restart', 'jsonlogs')).code, 0);
+    assertOk(await home.cli('restart', 'jsonlogs'));
     await waitFor('the restarted instances to show up in the followed log', () => (out.match(/listening on/g) ?? []).length >= 2, 10_000);
   } finally {
     follower.kill();

@@ -6,9 +6,10 @@ import { MARKER_ENV } from '../src/runtime/process-runner.js';
 import { listPids, procEnvValue, procStat } from '../src/system/proc.js';
 import { getJson, isAlive } from './helpers/http.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import { assertOk } from './helpers/home.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('43100-43199');
+const home = new TestHome('23100-23199');
 after(() => home.cleanup());
 
 /** Live processes (not zombies) carrying each instance marker of this BERTH_HOME. */
@@ -39,7 +40,7 @@ services:
 `;
 
 test('kill -9 berthd ten times: the apps keep serving, the next call adopts them, nothing runs twice', async () => {
-  assert.equal((await home.cli('up', home.app('trio', manifest))).code, 0);
+  assertOk(await home.cli('up', home.app('trio', manifest)));
   const first = await home.json<InstanceStatus[]>('ps');
   assert.equal(first.length, 3);
   for (const s of first) await waitFor(`${s.service} serving`, () => getJson(s.port as number));
@@ -69,7 +70,7 @@ test('an instance that dies while berthd is down is restarted once when berthd c
   process.kill(home.daemonPid() as number, 'SIGKILL');
   process.kill(api.pid as number, 'SIGKILL');
   await waitFor('api to die', () => !isAlive(api.pid as number) || procStat(api.pid as number)?.state === 'Z', 5000);
-  assert.equal((await home.cli('daemon', 'start')).code, 0);
+  assertOk(await home.cli('daemon', 'start'));
   const after = await waitFor('api restarted', async () => {
     const rows = await home.json<InstanceStatus[]>('ps');
     const a = rows.find((s) => s.service === 'api');
@@ -100,7 +101,7 @@ test('a recorded pid that now belongs to another process is not adopted (start t
   const rows = await store.instances.list({ app: 'trio', service: 'db' });
   await store.write((r) => r.instances.update(rows[0]?.id as number, { pid: process.pid }));
   await store.close();
-  assert.equal((await home.cli('daemon', 'start')).code, 0);
+  assertOk(await home.cli('daemon', 'start'));
   const after = await waitFor('db restarted', async () => {
     const d = (await home.json<InstanceStatus[]>('ps')).find((s) => s.service === 'db');
     return d?.state === 'healthy' && d.pid !== process.pid && d.pid !== db.pid ? d : undefined;
@@ -128,6 +129,6 @@ test('berthd killed in the middle of `berth up`: afterwards ps is truthful, noth
     assert.ok(rows.length === 0 || rows.length === 12, `round ${round}: ${rows.length} of 12 services registered`);
     for (const s of rows) await waitFor(`${s.service} serving`, () => getJson(s.port as number));
     for (const [marker, pids] of processesByMarker()) assert.equal(pids.length, 1, `round ${round}: ${marker} runs ${pids.length} times`);
-    if (rows.length > 0) assert.equal((await home.cli('rm', app)).code, 0);
+    if (rows.length > 0) assertOk(await home.cli('rm', app));
   }
 });

@@ -8,9 +8,10 @@ import { Store } from '../src/store/store.js';
 import { listPids, procEnvValue, procStat } from '../src/system/proc.js';
 import { hit, isAlive } from './helpers/http.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import { assertOk } from './helpers/home.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('43900-43999');
+const home = new TestHome('23900-23999');
 const P = home.httpPort;
 after(() => home.cleanup());
 
@@ -41,7 +42,7 @@ function liveByMarker(): number {
 
 test('berthd killed at every step of a deploy: after a restart the right release serves and nothing is left behind', async () => {
   const dir = home.app('crashy', manifest(1));
-  assert.equal((await home.cli('deploy', dir)).code, 0);
+  assertOk(await home.cli('deploy', dir));
   let serving = 1;
   let version = 1;
   for (const [i, name] of STEPS.entries()) {
@@ -53,7 +54,7 @@ test('berthd killed at every step of a deploy: after a restart the right release
       const crashing = { ...home.env, BERTH_CRASH_AT: `${i}:${when}` };
       const saved = home.env;
       (home as { env: NodeJS.ProcessEnv }).env = crashing;
-      assert.equal((await home.cli('daemon', 'start')).code, 0);
+      assertOk(await home.cli('daemon', 'start'));
       const daemon = home.daemonPid() as number;
       const r = await home.cli('deploy', dir, '--json');
       (home as { env: NodeJS.ProcessEnv }).env = saved;

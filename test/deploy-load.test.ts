@@ -5,10 +5,11 @@ import { after, before, test } from 'node:test';
 import type { InstanceStatus } from '../src/engine/status.js';
 import { hit } from './helpers/http.js';
 import { NODE, REPO, TestHome } from './helpers/home.js';
+import { assertOk } from './helpers/home.js';
 import { wrk } from './helpers/proxy-process.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('44100-44199');
+const home = new TestHome('24100-24199');
 const P = home.httpPort;
 before(() => home.cli('daemon', 'start'));
 after(() => home.cleanup());
@@ -16,7 +17,7 @@ after(() => home.cleanup());
 test('10 deploys in a row under load (wrk, 50 keep-alive connections, no retries): zero failed requests', async () => {
   const manifest = (v: number) => `app: busy\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n    env: { VERSION: "${v}" }\n    drain: 5s\n    routes: [busy.test]\n`;
   const dir = home.app('busy', manifest(0));
-  assert.equal((await home.cli('deploy', dir)).code, 0);
+  assertOk(await home.cli('deploy', dir));
   const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 25, host: 'busy.test' });
   const t0 = Date.now();
   for (let v = 1; v <= 10; v++) {

@@ -6,9 +6,10 @@ import { after, before, test } from 'node:test';
 import type { InstanceStatus } from '../src/engine/status.js';
 import { hit } from './helpers/http.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import { assertOk } from './helpers/home.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('43800-43899');
+const home = new TestHome('23800-23899');
 const P = home.httpPort;
 before(() => home.cli('daemon', 'start'));
 after(() => home.cleanup());
@@ -149,11 +150,11 @@ test('one deployment per environment: a second fails at once naming the first, o
 test('20 apps deployed in parallel: every port leased once', async () => {
   const dirs = Array.from({ length: 20 }, (_, i) => home.app(`par${i}`, `app: par${i}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n`));
   const results = await Promise.all(dirs.map((d) => home.cli('deploy', d, '--json')));
-  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  for (const r of results) assertOk(r);
   const ps = (await home.json<InstanceStatus[]>('ps')).filter((s) => s.app.startsWith('par'));
   assert.equal(ps.length, 40);
   assert.equal(new Set(ps.map((s) => s.port)).size, 40);
-  for (let i = 0; i < 20; i++) assert.equal((await home.cli('rm', `par${i}`)).code, 0);
+  for (let i = 0; i < 20; i++) assertOk(await home.cli('rm', `par${i}`));
 });
 
 test('the last 5 releases are kept', async () => {

@@ -6,7 +6,7 @@ import type { RouteView } from '../src/api/routes-view.js';
 import { hit } from './helpers/http.js';
 import { REPO, TestHome } from './helpers/home.js';
 
-const home = new TestHome('43600-43699');
+const home = new TestHome('23600-23699');
 const P = home.httpPort;
 before(() => home.cli('daemon', 'start'));
 after(() => home.cleanup());

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import type { InstanceStatus } from '../src/engine/status.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import { assertOk } from './helpers/home.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('43500-43599');
+const home = new TestHome('23500-23599');
 after(() => home.cleanup());
 
 const one = async (app: string) => (await home.json<InstanceStatus[]>('ps', app))[0] as InstanceStatus;
@@ -18,7 +19,7 @@ test('readiness is never assumed: a process that does not listen on its port nev
   const took = Date.now() - t0;
   assert.equal(r.code, 1);
   assert.ok(took < 1000 + 1000 + 1500, `took ${took} ms`);
-  assert.match(r.stderr, /deaf\/web\[0\] did not become ready \(unhealthy\): not ready after 1(\.\d)? s: nothing listens on port 435\d\d; last log lines:\n  warming up/);
+  assert.match(r.stderr, /deaf\/web\[0\] did not become ready \(unhealthy\): not ready after 1(\.\d)? s: nothing listens on port 235\d\d; last log lines:\n  warming up/);
   assert.deepEqual(await home.json<InstanceStatus[]>('ps'), [], 'the new app was undone');
 });
 
@@ -27,14 +28,14 @@ test('a port held by another process does not make an instance ready', async () 
   const dir = home.app('imposter', `app: imposter\nservices:\n  web:\n    run: "env -u BERTH_INSTANCE BERTH_TEST_HOME=${home.home} setsid ${NODE} ${SERVER} & sleep 30"\n    health: { start_timeout: 1500ms }\n`);
   const r = await home.cli('up', dir);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /not ready after 1\.\d s: port 435\d\d is held by a process that is not this instance/);
+  assert.match(r.stderr, /not ready after 1\.\d s: port 235\d\d is held by a process that is not this instance/);
 });
 
 test('http health: starting until /healthz answers, unhealthy after the threshold, then restarted', async () => {
   const flag = path.join(home.root, 'healthy-flag');
   writeFileSync(flag, '');
   const dir = home.app('probed', `app: probed\nservices:\n  api:\n    run: ["${NODE}", "${SERVER}"]\n    env: { HEALTH_FILE: "${flag}" }\n    health: { http: /healthz, interval: 200ms, unhealthy_threshold: 2, start_timeout: 3s }\n`);
-  assert.equal((await home.cli('up', dir)).code, 0);
+  assertOk(await home.cli('up', dir));
   const first = await one('probed');
   assert.equal(first.state, 'healthy');
   rmSync(flag);
@@ -54,7 +55,7 @@ test('http health: starting until /healthz answers, unhealthy after the threshol
 
 test('tcp health and ps show the health state', async () => {
   const dir = home.app('tcpish', `app: tcpish\nservices:\n  db:\n    run: ["${NODE}", "${SERVER}"]\n    health: { tcp: true }\n`);
-  assert.equal((await home.cli('up', dir)).code, 0);
+  assertOk(await home.cli('up', dir));
   const table = await home.cli('ps', 'tcpish');
   assert.match(table.stdout, /tcpish\s+production\s+db\s+1\s+healthy\s+\d+/);
 });

@@ -44,7 +44,7 @@ async function withInstance(store: Store, name: string) {
 test('200 leases from 4 processes sharing one store at once: zero duplicates', async () => {
   const db = path.join(dir, 'shared.db');
   (await Store.openSqlite(db)).close(); // migrate once up front
-  const results = await Promise.all([0, 1, 2, 3].map((i) => runWorker(db, `w${i}`, 50, '41000-41999')));
+  const results = await Promise.all([0, 1, 2, 3].map((i) => runWorker(db, `w${i}`, 50, '31000-31999')));
   const all = results.flat();
   assert.equal(all.length, 200);
   assert.equal(new Set(all).size, 200, 'a port was leased twice');
@@ -55,12 +55,12 @@ test('200 leases from 4 processes sharing one store at once: zero duplicates', a
 
 test('a port where a foreign process listens is never handed out', async () => {
   const store = await Store.openSqlite(path.join(dir, 'foreign.db'));
-  const foreign = await listen(42100);
+  const foreign = await listen(32100);
   try {
-    const ports = new PortAllocator('local', { low: 42100, high: 42102 });
+    const ports = new PortAllocator('local', { low: 32100, high: 32102 });
     const id = await withInstance(store, 'shop');
     const port = await store.write((r) => ports.leaseAuto(r, id, Date.now()));
-    assert.equal(port, 42101);
+    assert.equal(port, 32101);
   } finally {
     foreign.close();
     await store.close();
@@ -69,15 +69,15 @@ test('a port where a foreign process listens is never handed out', async () => {
 
 test('a full range fails with a clear error and writes nothing', async () => {
   const store = await Store.openSqlite(path.join(dir, 'full.db'));
-  const foreign = await listen(42200);
+  const foreign = await listen(32200);
   try {
-    const ports = new PortAllocator('local', { low: 42200, high: 42201 });
+    const ports = new PortAllocator('local', { low: 32200, high: 32201 });
     const a = await withInstance(store, 'a');
     await store.write((r) => ports.leaseAuto(r, a, Date.now()));
     const b = await withInstance(store, 'b');
     await assert.rejects(
       store.write((r) => ports.leaseAuto(r, b, Date.now())),
-      (e: unknown) => e instanceof BerthError && e.code === 'port_range_full' && e.message === 'no free port in 42200-42201: 1 leased by Berth, 1 in use by other processes' && /port_range/.test(e.hint ?? ''),
+      (e: unknown) => e instanceof BerthError && e.code === 'port_range_full' && e.message === 'no free port in 32200-32201: 1 leased by Berth, 1 in use by other processes' && /port_range/.test(e.hint ?? ''),
     );
     assert.equal((await store.leases.all()).length, 1);
   } finally {
@@ -88,12 +88,12 @@ test('a full range fails with a clear error and writes nothing', async () => {
 
 test('a pinned port held by a foreign process fails naming its pid, user and command', async () => {
   const store = await Store.openSqlite(path.join(dir, 'pinned.db'));
-  const foreign = await listen(42300);
+  const foreign = await listen(32300);
   try {
-    const ports = new PortAllocator('local', { low: 42300, high: 42310 });
+    const ports = new PortAllocator('local', { low: 32300, high: 32310 });
     const id = await withInstance(store, 'shop');
     await assert.rejects(
-      store.write((r) => ports.leasePinned(r, id, 42300, Date.now())),
+      store.write((r) => ports.leasePinned(r, id, 32300, Date.now())),
       (e: unknown) =>
         e instanceof BerthError && e.code === 'port_taken' && e.message.includes(`pid ${process.pid} (user ${userInfo().username})`) && e.message.includes(process.argv[1] as string),
     );

@@ -5,10 +5,11 @@ import { after, before, test } from 'node:test';
 import type { RouteView } from '../src/api/routes-view.js';
 import { hit, isAlive } from './helpers/http.js';
 import { NODE, REPO, TestHome, sleep, waitFor } from './helpers/home.js';
+import { assertOk } from './helpers/home.js';
 import { wrk } from './helpers/proxy-process.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('43700-43799');
+const home = new TestHome('23700-23799');
 const P = home.httpPort;
 before(() => home.cli('daemon', 'start'));
 after(() => home.cleanup());
@@ -16,7 +17,7 @@ after(() => home.cleanup());
 const svc = (extra = '') => `    run: ["${NODE}", "${SERVER}"]\n${extra}`;
 
 test('a route claimed by another app is refused at up time, naming both owners, and nothing changes', async () => {
-  assert.equal((await home.cli('up', home.app('shop', `app: shop\nservices:\n  web:\n${svc('    routes: ["shop.test", "shop.test/api/"]\n')}`))).code, 0);
+  assertOk(await home.cli('up', home.app('shop', `app: shop\nservices:\n  web:\n${svc('    routes: ["shop.test", "shop.test/api/"]\n')}`)));
   const r = await home.cli('up', home.app('rival', `app: rival\nservices:\n  api:\n${svc('    routes: [{ host: shop.test, path: /api/ }]\n')}`));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /route shop\.test\/api\/ of rival\/production\/api is already claimed by shop\/production\/web/);
@@ -30,7 +31,7 @@ test('only healthy instances receive traffic', async () => {
   const flag = path.join(home.root, 'flag');
   writeFileSync(flag, '');
   const dir = home.app('gated', `app: gated\nservices:\n  web:\n${svc(`    instances: 2\n    restart: never\n    env: { HEALTH_FILE: "${flag}" }\n    health: { http: /healthz, interval: 200ms, unhealthy_threshold: 1 }\n    routes: [gated.test]\n`)}`);
-  assert.equal((await home.cli('up', dir)).code, 0);
+  assertOk(await home.cli('up', dir));
   const pids = new Set<number>();
   for (let i = 0; i < 6; i++) pids.add((await hit(P, 'gated.test', '/')).json().pid);
   assert.equal(pids.size, 2, 'both healthy instances get requests');
@@ -45,7 +46,7 @@ test('only healthy instances receive traffic', async () => {
 
 test('berthd killed with SIGKILL under load: zero failed requests; the proxy serves on', async () => {
   const dir = home.app('steady', `app: steady\nservices:\n  web:\n${svc('    instances: 2\n    routes: [steady.test]\n')}`);
-  assert.equal((await home.cli('up', dir)).code, 0);
+  assertOk(await home.cli('up', dir));
   const load = wrk(`http://127.0.0.1:${P}/`, { connections: 20, seconds: 6, host: 'steady.test' });
   await sleep(1500);
   const daemon = home.daemonPid() as number;

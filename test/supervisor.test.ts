@@ -6,9 +6,10 @@ import type { InstanceStatus } from '../src/engine/status.js';
 import { procStat } from '../src/system/proc.js';
 import { getJson, isAlive } from './helpers/http.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import { assertOk } from './helpers/home.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('43000-43099');
+const home = new TestHome('23000-23099');
 home.env.SOME_DAEMON_SECRET = 'must-not-leak';
 before(() => home.cli('daemon', 'start'));
 after(() => home.cleanup());
@@ -35,7 +36,7 @@ test('an instance gets the manifest env, PORT and DATA_DIR, and nothing else of 
 
 test('stop leaves no child of the app alive, not even one that moved to a new session', async () => {
   const dir = home.app('forker', `app: forker\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { FORK: 1 }\n    stop_timeout: 2s\n`);
-  assert.equal((await home.cli('up', dir)).code, 0);
+  assertOk(await home.cli('up', dir));
   const web = await one('forker', 'web');
   const info = await waitFor('the server', () => getJson<{ pid: number; children: number[] }>(web.port as number));
   assert.equal(info.children.length, 2);
@@ -52,7 +53,7 @@ test('stop leaves no child of the app alive, not even one that moved to a new se
 
 test('a service that keeps failing is in crashloop, with its exit code and last log lines in ps and logs', async () => {
   const dir = home.app('crasher', `app: crasher\nservices:\n  api:\n    run: ["${NODE}", "${SERVER}"]\n    env: { CRASH: 3, CRASH_AFTER_MS: 300 }\n`);
-  assert.equal((await home.cli('up', dir)).code, 0);
+  assertOk(await home.cli('up', dir));
   const api = await waitFor('crashloop', async () => {
     const s = await one('crasher', 'api');
     return s.state === 'crashloop' ? s : undefined;
@@ -67,13 +68,13 @@ test('a service that keeps failing is in crashloop, with its exit code and last 
   assert.equal(logs.code, 0);
   assert.match(logs.stdout, /boom: cannot connect/);
   assert.equal(logs.stdout.trim().split('\n').length, 2);
-  assert.equal((await home.cli('stop', 'crasher')).code, 0);
+  assertOk(await home.cli('stop', 'crasher'));
   assert.equal((await one('crasher', 'api')).state, 'stopped');
 });
 
 test('restart policies: on-failure leaves a clean exit down, never leaves a failure down', async () => {
   const dir = home.app('policies', `app: policies\nservices:\n  clean:\n    run: "sleep 0.3; echo done"\n    port: none\n    restart: on-failure\n  failing:\n    run: "sleep 0.3; exit 4"\n    port: none\n    restart: never\n`);
-  assert.equal((await home.cli('up', dir)).code, 0);
+  assertOk(await home.cli('up', dir));
   const rows = await waitFor('both exited', async () => {
     const r = await ps('policies');
     return r.every((s) => s.state === 'exited') ? r : undefined;
@@ -83,7 +84,7 @@ test('restart policies: on-failure leaves a clean exit down, never leaves a fail
 
 test('a killed instance is restarted by policy, on the same port', async () => {
   const dir = home.app('phoenix', `app: phoenix\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n`);
-  assert.equal((await home.cli('up', dir)).code, 0);
+  assertOk(await home.cli('up', dir));
   const before = await one('phoenix', 'web');
   process.kill(before.pid as number, 'SIGKILL');
   const after = await waitFor('a new pid', async () => {

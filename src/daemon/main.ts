@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
 import { buildApi } from '../api/server.js';
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const settings = loadHostSettings(layout.settings);
+  warnIfEphemeral(settings.portRange, log);
   const store = await Store.openSqlite(layout.store);
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
   const instances = new InstanceManager({ store, layout, log, markerPrefix });
@@ -76,6 +77,16 @@ async function main(): Promise<void> {
   }, 5000).unref();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+/** Ports the kernel hands to outgoing connections can be taken by them at any moment. */
+function warnIfEphemeral(range: { low: number; high: number }, log: pino.Logger): void {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [number, number];
+    if (range.low <= high && range.high >= low) log.warn({ range, ephemeral: [low, high] }, 'port_range overlaps the kernel\'s ephemeral ports: outgoing connections may take a leased port; choose a range below it');
+  } catch {
+    // not Linux, or unreadable
+  }
 }
 
 main().catch((err) => {

@@ -211,7 +211,7 @@ export class InstanceManager {
       phase,
       check: async () => {
         const v = await this.#store.instances.get(id);
-        return probe(spec.health.probe, { port: v?.port ?? null, pids: () => instanceProcesses(h.ref, marker, 50) });
+        return probe(spec.health.probe, { port: v?.port ?? null, leader: h.ref.pid, pids: () => instanceProcesses(h.ref, marker, 50) });
       },
       onChange: (to, reason) =>
         this.#lock

@@ -1,15 +1,17 @@
 import { BerthError } from '../core/errors.js';
 import type { Repos } from '../store/store.js';
 import { isUniqueViolation } from '../store/open.js';
-import { describeHolders, listeningPorts, portHolders } from '../system/sockets.js';
+import { busyPorts, describeHolders, listeningPorts, portHolders } from '../system/sockets.js';
 
 /** Where the allocator looks for ports other processes hold. Injected so tests can count calls, never faked. */
 export interface PortProbe {
+  /** Ports a new listener could not bind (listeners and live connections). */
+  busy(): Set<number>;
   listening(): Set<number>;
   holders(port: number): ReturnType<typeof portHolders>;
 }
 
-export const osPortProbe: PortProbe = { listening: listeningPorts, holders: portHolders };
+export const osPortProbe: PortProbe = { busy: busyPorts, listening: listeningPorts, holders: portHolders };
 
 /**
  * Leases ports. Must run inside a store write transaction so the check of the store,
@@ -66,7 +68,7 @@ export class PortAllocator {
   /** Listening ports; one read of /proc/net/tcp* serves the leases of one registration. */
   #listening(): Set<number> {
     const now = Date.now();
-    if (!this.#busyCache || now - this.#busyCache.at > 100) this.#busyCache = { at: now, ports: this.#probe.listening() };
+    if (!this.#busyCache || now - this.#busyCache.at > 100) this.#busyCache = { at: now, ports: this.#probe.busy() };
     return this.#busyCache.ports;
   }
 

@@ -7,7 +7,9 @@ import { procSocketInodes } from '../system/proc.js';
 /** What a probe needs to know about the instance it checks. */
 export interface ProbeTarget {
   readonly port: number | null;
-  /** Every live pid of the instance (leader, children). */
+  /** The process Berth started; checked first, as it is usually the one that listens. */
+  readonly leader: number;
+  /** Every live pid of the instance (leader, children): the slower, complete answer. */
   readonly pids: () => readonly number[];
 }
 
@@ -19,25 +21,31 @@ const TIMEOUT_MS = 2000;
 export async function probe(spec: ProbeSpec, target: ProbeTarget): Promise<ProbeResult> {
   if (spec.kind === 'process') return target.pids().length > 0 ? { ok: true } : { ok: false, reason: 'no process' };
   if (target.port === null) return { ok: false, reason: 'no port' };
-  if (spec.kind === 'listening') return listeningProbe(target.port, target.pids());
+  if (spec.kind === 'listening') {
+    // A refused connection answers "not yet" in microseconds; /proc/net/tcp is read only once something listens.
+    const reachable = (await tcpProbe(target.port, '127.0.0.1')).ok || (await tcpProbe(target.port, '::1')).ok;
+    return reachable ? listeningProbe(target.port, target) : { ok: false, reason: `nothing listens on port ${target.port}` };
+  }
   if (spec.kind === 'tcp') return tcpProbe(target.port);
   return httpProbe(target.port, spec.path, spec.status);
 }
 
 /** Ready only when one of the instance's own processes holds a listening socket on its port (from /proc). */
-function listeningProbe(port: number, pids: readonly number[]): ProbeResult {
+function listeningProbe(port: number, target: ProbeTarget): ProbeResult {
   const inodes = listeners().filter((l) => l.port === port).map((l) => l.inode);
   if (inodes.length === 0) return { ok: false, reason: `nothing listens on port ${port}` };
-  for (const pid of pids) {
+  const leaderHeld = procSocketInodes(target.leader);
+  if (inodes.some((i) => leaderHeld.has(i))) return { ok: true };
+  for (const pid of target.pids()) {
     const held = procSocketInodes(pid);
     if (inodes.some((i) => held.has(i))) return { ok: true };
   }
   return { ok: false, reason: `port ${port} is held by a process that is not this instance` };
 }
 
-function tcpProbe(port: number): Promise<ProbeResult> {
+function tcpProbe(port: number, host = '127.0.0.1'): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, timeout: TIMEOUT_MS });
+    const socket = connect({ host, port, timeout: TIMEOUT_MS });
     socket.once('connect', () => {
       socket.destroy();
       resolve({ ok: true });

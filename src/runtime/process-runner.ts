@@ -124,9 +124,9 @@ function signalAll(leader: ProcessRef | null, marker: string, signal: NodeJS.Sig
 export async function stopProcesses(leader: ProcessRef | null, marker: string, timeoutMs: number): Promise<'none' | 'terminated' | 'killed'> {
   if (signalAll(leader, marker, 'SIGTERM', 20) === 0) return 'none';
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    await sleep(50);
-    if (instanceProcesses(leader, marker, 40).length === 0) return 'terminated';
+  for (let wait = 5; Date.now() < deadline; wait = Math.min(50, wait * 2)) {
+    await sleep(wait);
+    if (instanceProcesses(leader, marker, wait - 1).length === 0) return 'terminated';
   }
   while (signalAll(leader, marker, 'SIGKILL', 0) > 0) await sleep(20);
   return 'killed';

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { listPids, procArgv, procSocketInodes, procUid, userName } from './proc.js';
 
 /** A TCP socket in LISTEN state, from /proc/net/tcp and tcp6. */
@@ -6,6 +6,8 @@ export interface Listener {
   readonly address: string;
   readonly port: number;
   readonly inode: string;
+  /** Kernel TCP state in hex: "0A" listen, "01" established, "06" time-wait... */
+  readonly state: string;
 }
 
 /** Who holds a port: enough to tell a user what to stop. */
@@ -16,29 +18,62 @@ export interface PortHolder {
 }
 
 const LISTEN = '0A';
+const TIME_WAIT = '06';
 
 /** Every listening TCP socket in this network namespace. */
 export function listeners(): Listener[] {
-  return [...parseNetTcp('/proc/net/tcp', false), ...parseNetTcp('/proc/net/tcp6', true)];
+  return [...parseNetTcp('/proc/net/tcp', false), ...parseNetTcp('/proc/net/tcp6', true)].filter((s) => s.state === LISTEN);
 }
 
 export function listeningPorts(): Set<number> {
   return new Set(listeners().map((l) => l.port));
 }
 
-function parseNetTcp(file: string, v6: boolean): Listener[] {
-  let text: string;
+/**
+ * Local ports a new listener could not bind: listeners, and ports held by live
+ * connections (an outgoing connection's ephemeral port, say). TIME_WAIT does not count:
+ * servers bind with SO_REUSEADDR.
+ */
+export function busyPorts(): Set<number> {
+  const all = [...parseNetTcp('/proc/net/tcp', false), ...parseNetTcp('/proc/net/tcp6', true)];
+  return new Set(all.filter((s) => s.state !== TIME_WAIT).map((s) => s.port));
+}
+
+/**
+ * Reads a /proc file to its end with a large buffer, so a big /proc/net/tcp (thousands of
+ * TIME_WAIT sockets after a load test) takes few read(2) calls; each can cost milliseconds.
+ * A seq_file may return less than asked before its end, so only a read of 0 ends it.
+ */
+function readProc(file: string): string | undefined {
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch {
-    return [];
+    return undefined;
   }
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+    }
+    return Buffer.concat(chunks).toString('latin1');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseNetTcp(file: string, v6: boolean): Listener[] {
+  const text = readProc(file);
+  if (text === undefined) return [];
   const out: Listener[] = [];
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 10 || f[3] !== LISTEN) continue;
+    if (f.length < 10) continue;
     const [hexAddr, hexPort] = (f[1] as string).split(':') as [string, string];
-    out.push({ address: v6 ? hexAddr : decodeV4(hexAddr), port: parseInt(hexPort, 16), inode: f[9] as string });
+    out.push({ address: v6 ? hexAddr : decodeV4(hexAddr), port: parseInt(hexPort, 16), inode: f[9] as string, state: f[3] as string });
   }
   return out;
 }

@@ -130,3 +130,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeout
 export function startProcess(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   return spawn(argv[0] as string, argv.slice(1), { env, stdio: 'ignore', detached: false });
 }
+
+/** Fails with everything the command printed when it did not exit 0. */
+export function assertOk(r: CliResult, label = ''): void {
+  if (r.code !== 0) throw new Error(`${label ? label + ': ' : ''}berth exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+}

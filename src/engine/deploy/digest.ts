@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Manifest } from '../../config/manifest-types.js';
 import { runCommand } from '../../system/command.js';
-import { snapshot, treeDigest, type SourceSpec } from './source.js';
+import { sourceFiles, treeDigest, type SourceSpec } from './source.js';
 
 /**
  * What a deploy would release: for a ref, its commit; for a working tree, its files as the
@@ -16,11 +13,5 @@ export async function sourceDigest(source: SourceSpec, manifest: Manifest): Prom
     const r = await runCommand(['git', '-C', source.dir, 'rev-parse', '--verify', '--quiet', `${source.ref}^{commit}`]);
     return hash.update(`ref:${r.stdout.trim()}`).digest('hex');
   }
-  const scratch = mkdtempSync(path.join(tmpdir(), 'berth-digest-'));
-  try {
-    await snapshot(source, scratch);
-    return hash.update(treeDigest(scratch)).digest('hex');
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  return hash.update(treeDigest(source.dir, await sourceFiles(source.dir))).digest('hex');
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import { runCommand } from '../../system/command.js';
@@ -38,7 +38,7 @@ async function resolveRef(dir: string, ref: string): Promise<string> {
  */
 export async function snapshot(source: SourceSpec, dest: string): Promise<{ commit?: string }> {
   mkdirSync(dest, { recursive: true, mode: 0o750 });
-  const inGit = (await git(source.dir, ['rev-parse', '--is-inside-work-tree'])) === 'true';
+  const inGit = insideGitWorkTree(source.dir) && (await git(source.dir, ['rev-parse', '--is-inside-work-tree'])) === 'true';
   if (source.ref !== undefined) {
     if (!inGit) throw new BerthError('invalid', 'not_git', `--ref needs a git repository, and ${source.dir} is not one`, { hint: 'drop --ref to deploy the working tree' });
     const commit = await resolveRef(source.dir, source.ref);
@@ -55,6 +55,21 @@ export async function snapshot(source: SourceSpec, dest: string): Promise<{ comm
   for (const rel of new Set(listed.stdout.split('\0').filter(Boolean))) copyOne(source.dir, rel, dest);
   const head = await git(source.dir, ['rev-parse', 'HEAD']);
   return head ? { commit: head } : {};
+}
+
+/** Cheap test before asking git: is there a `.git` in this directory or above it? */
+export function insideGitWorkTree(dir: string): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, '.git'))) return true;
+    if (path.dirname(d) === d) return false;
+  }
+}
+
+/** The files a snapshot of the working tree takes, relative to `dir` (git's view in a work tree). */
+export async function sourceFiles(dir: string): Promise<string[] | undefined> {
+  if (!insideGitWorkTree(dir)) return undefined;
+  const listed = await runCommand(['git', '-C', dir, 'ls-files', '-z', '--cached', '--others', '--exclude-standard']);
+  return listed.code === 0 ? [...new Set(listed.stdout.split('\0').filter(Boolean))].sort() : undefined;
 }
 
 function copyOne(root: string, rel: string, dest: string): void {
@@ -95,21 +110,28 @@ function archive(dir: string, treeish: string, dest: string): Promise<void> {
   });
 }
 
-/** A digest of a directory's files (paths, modes, contents): equal trees, equal digests. */
-export function treeDigest(dir: string): string {
+/**
+ * A digest of a directory's files (paths, modes, contents): equal trees, equal digests.
+ * `files` limits it to those paths (git's view); otherwise everything but `.git`.
+ */
+export function treeDigest(dir: string, files?: readonly string[]): string {
   const hash = createHash('sha256');
-  const walk = (rel: string) => {
-    for (const name of readdirSync(path.join(dir, rel)).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(path.join(dir, r));
-      if (st.isDirectory()) walk(r);
-      else {
-        hash.update(`${r}\0${st.mode & 0o777}\0`);
-        hash.update(st.isSymbolicLink() ? readlinkSync(path.join(dir, r)) : readFileSync(path.join(dir, r)));
-        hash.update('\0');
-      }
+  const add = (r: string) => {
+    let st;
+    try {
+      st = lstatSync(path.join(dir, r));
+    } catch {
+      return; // listed by git, deleted in the working tree
     }
+    if (st.isDirectory()) return walk(r);
+    hash.update(`${r}\0${st.mode & 0o777}\0`);
+    hash.update(st.isSymbolicLink() ? readlinkSync(path.join(dir, r)) : readFileSync(path.join(dir, r)));
+    hash.update('\0');
   };
-  walk('');
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(path.join(dir, rel)).sort()) if (name !== '.git') add(rel ? `${rel}/${name}` : name);
+  };
+  if (files) files.forEach(add);
+  else walk('');
   return hash.digest('hex');
 }
