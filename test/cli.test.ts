@@ -33,10 +33,16 @@ async function assertNothingOf(h: TestHome, app: string): Promise<void> {
   assert.equal(r.code, 1);
 }
 
+test('`npx berth --help` works from the repository root', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync('npx', ['berth', '--help'], { cwd: REPO, encoding: 'utf8', env: home.env, timeout: 60_000 });
+  assert.match(out, /^Usage: berth \[options\] \[command\]/);
+});
+
 test('--help works and lists the commands', async () => {
   const r = await home.cli('--help');
   assert.equal(r.code, 0);
-  for (const cmd of ['up', 'ps', 'logs', 'stop', 'start', 'restart', 'rm', 'daemon']) assert.match(r.stdout, new RegExp(`\\n  ${cmd}\\b`));
+  for (const cmd of ['up', 'deploy', 'rollback', 'releases', 'ps', 'routes', 'logs', 'stop', 'start', 'restart', 'rm', 'events', 'proxy', 'daemon']) assert.match(r.stdout, new RegExp(`\\n  ${cmd}\\b`));
 });
 
 test('ps --json gives app, env, service, state, pid, port, restarts; up twice changes nothing', async () => {

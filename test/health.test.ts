@@ -53,6 +53,13 @@ test('http health: starting until /healthz answers, unhealthy after the threshol
   assert.notEqual(back.pid, first.pid);
 });
 
+test('a tcp probe only asks whether the port answers (here: a listener that is not the instance\'s own)', async () => {
+  const dir = home.app('tcponly', `app: tcponly\nservices:\n  web:\n    run: "env -u BERTH_INSTANCE BERTH_TEST_HOME=${home.home} setsid ${NODE} ${SERVER} & sleep 30"\n    health: { tcp: true, start_timeout: 3s }\n`);
+  assertOk(await home.cli('up', dir));
+  assert.equal((await home.json<InstanceStatus[]>('ps', 'tcponly'))[0]?.state, 'healthy');
+  assertOk(await home.cli('rm', 'tcponly'));
+});
+
 test('tcp health and ps show the health state', async () => {
   const dir = home.app('tcpish', `app: tcpish\nservices:\n  db:\n    run: ["${NODE}", "${SERVER}"]\n    health: { tcp: true }\n`);
   assertOk(await home.cli('up', dir));

@@ -47,7 +47,7 @@ test('only healthy instances receive traffic', async () => {
 test('berthd killed with SIGKILL under load: zero failed requests; the proxy serves on', async () => {
   const dir = home.app('steady', `app: steady\nservices:\n  web:\n${svc('    instances: 2\n    routes: [steady.test]\n')}`);
   assertOk(await home.cli('up', dir));
-  const load = wrk(`http://127.0.0.1:${P}/`, { connections: 20, seconds: 6, host: 'steady.test' });
+  const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 6, host: 'steady.test' });
   await sleep(1500);
   const daemon = home.daemonPid() as number;
   process.kill(daemon, 'SIGKILL');

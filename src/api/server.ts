@@ -41,6 +41,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get<{ Querystring: { app?: string; service?: string } }>('/v1/instances', { schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, service: { type: 'string' } } } } }, async (req) =>
     deps.apps.ps({ app: req.query.app, service: req.query.service }),
   );
+  app.get<{ Params: { app: string }; Querystring: { service?: string; env?: string } }>('/v1/apps/:app/instances', { schema: { params: appParams } }, async (req) =>
+    deps.apps.ps({ app: req.params.app, service: req.query.service, env: req.query.env }),
+  );
+  app.get<{ Params: { app: string }; Querystring: { limit?: number } }>('/v1/apps/:app/events', { schema: { params: appParams, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) => {
+    await deps.apps.requireApp(req.params.app);
+    return deps.store.events.recent(req.params.app, req.query.limit ?? 100);
+  });
   for (const action of ['start', 'stop', 'restart'] as const) {
     app.post<{ Params: { app: string }; Body: { service?: string } | undefined }>(`/v1/apps/:app/${action}`, { schema: { params: appParams, body: serviceBody } }, async (req) =>
       deps.apps.control(req.params.app, action, req.body?.service),

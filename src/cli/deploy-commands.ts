@@ -58,7 +58,7 @@ async function finish(io: Io, r: DeployResult): Promise<void> {
     process.stderr.write(`error: ${r.kind} #${r.id} of ${r.app} (${r.env}) ${r.status}; nothing changed: ${r.error ?? ''}\nsteps:\n${steps}\n`);
     return;
   }
-  const rows = await io.client.call<InstanceStatus[]>('GET', `/v1/instances?app=${encodeURIComponent(r.app)}`);
+  const rows = await io.client.call<InstanceStatus[]>('GET', `/v1/apps/${encodeURIComponent(r.app)}/instances?env=${encodeURIComponent(r.env)}`);
   io.print(r, () => [summary(r), ...(rows.length ? [renderPs(rows.filter((x) => x.env === r.env))] : [])].join('\n'));
 }
 

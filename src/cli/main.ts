@@ -43,7 +43,7 @@ program
   .argument('[app]')
   .addOption(json())
   .action(async (app?: string) => {
-    const rows = await call<InstanceStatus[]>('GET', `/v1/instances${app ? `?app=${encodeURIComponent(app)}` : ''}`);
+    const rows = await call<InstanceStatus[]>('GET', app ? `/v1/apps/${encodeURIComponent(app)}/instances` : '/v1/instances');
     print(rows, () => renderPs(rows));
   });
 
@@ -93,7 +93,7 @@ program
   .argument('[app]')
   .addOption(json())
   .action(async (app?: string) => {
-    const rows = await call<Array<{ at: number; app: string; kind: string; message: string }>>('GET', `/v1/events${app ? `?app=${encodeURIComponent(app)}` : ''}`);
+    const rows = await call<Array<{ at: number; app: string; kind: string; message: string }>>('GET', app ? `/v1/apps/${encodeURIComponent(app)}/events` : '/v1/events');
     print(rows, () => rows.map((e) => `${new Date(e.at).toISOString()}  ${e.app}  ${e.kind}  ${e.message}`).join('\n'));
   });
 

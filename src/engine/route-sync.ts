@@ -3,7 +3,7 @@ import type { Manifest, ServiceSpec } from '../config/manifest-types.js';
 import { BerthError, describe } from '../core/errors.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { RouteEntry, RouteTable } from '../proxy/route-table.js';
-import type { Store } from '../store/store.js';
+import type { Repos, Store } from '../store/store.js';
 import { resolveUnder } from '../system/paths.js';
 import { staticRoot } from './deploy/steps.js';
 
@@ -44,7 +44,7 @@ function safeStatic(releaseDir: string, dir: string, service: string): string {
   }
 }
 
-async function currentReleases(store: Store) {
+async function currentReleases(store: Repos) {
   const out = [];
   for (const env of await store.apps.environments()) {
     if (env.currentReleaseId === null) continue;
@@ -55,7 +55,7 @@ async function currentReleases(store: Store) {
 }
 
 /** Refuses routes that another app or environment already serves, naming both owners. */
-export async function assertRoutesFree(store: Store, app: string, env: string, specs: readonly ServiceSpec[]): Promise<void> {
+export async function assertRoutesFree(store: Repos, app: string, env: string, specs: readonly ServiceSpec[]): Promise<void> {
   const taken = new Map<string, string>();
   for (const c of await currentReleases(store)) {
     if (c.env.app === app && c.env.name === env) continue;

@@ -8,7 +8,7 @@ import type { Repos, Store } from '../../store/store.js';
 import { resolveUnder, type HomeLayout } from '../../system/paths.js';
 import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
-import type { RouteSync } from '../route-sync.js';
+import { assertRoutesFree, type RouteSync } from '../route-sync.js';
 import { runBuilds } from './build.js';
 import type { DeployContext } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
@@ -86,7 +86,11 @@ export class DeploySteps implements StepRunner {
         await Promise.all((h.step.services ?? []).map((name) => this.#startService(this.#spec(name))));
         return;
       case 'switch':
-        await this.#d.store.apps.setCurrentRelease(c.environmentId, c.release.id as number);
+        // Checked again here, in the write transaction, so two apps deploying at once cannot both take a route.
+        await this.#d.store.write(async (r) => {
+          await assertRoutesFree(r, c.app, c.env, c.manifest.services);
+          await r.apps.setCurrentRelease(c.environmentId, c.release.id as number);
+        });
         await this.#d.routes.sync();
         return;
       case 'drain':
