@@ -7,6 +7,7 @@ import { errorHandler } from './errors.js';
 import { registerLogRoutes } from './logs-route.js';
 import type { InstanceManager } from '../engine/instance-manager.js';
 import type { Proxy } from '../proxy/proxy.js';
+import type { Finding } from '../doctor/finding.js';
 import { liveRoutes } from './routes-view.js';
 
 export interface ApiDeps {
@@ -15,6 +16,7 @@ export interface ApiDeps {
   readonly store: Store;
   readonly instances: InstanceManager;
   readonly proxy: Proxy;
+  readonly doctor: (app?: string) => Promise<Finding[]>;
   readonly info: () => Record<string, unknown>;
   readonly shutdown: () => void;
 }
@@ -60,6 +62,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     deps.store.events.recent(req.query.app, req.query.limit ?? 100),
   );
   app.get('/v1/routes', async () => liveRoutes(deps.proxy));
+  app.get<{ Querystring: { app?: string } }>('/v1/doctor', { schema: { querystring: { type: 'object', properties: { app: { type: 'string', maxLength: 63 } } } } }, async (req) => {
+    if (req.query.app !== undefined) await deps.apps.requireApp(req.query.app);
+    return { findings: await deps.doctor(req.query.app) };
+  });
   app.get('/v1/proxy', async () => deps.proxy.status());
   app.post('/v1/proxy/stop', async () => {
     await deps.proxy.stop();

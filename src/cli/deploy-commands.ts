@@ -63,14 +63,16 @@ async function finish(io: Io, r: DeployResult): Promise<void> {
 }
 
 export function registerDeployCommands(program: Command, io: Io): void {
-  const deploy = (dir: string, opts: { env?: string; ref?: string; wait?: boolean }) => runDeployment(io, '/v1/deployments', { dir: path.resolve(dir), ...(opts.env ? { env: opts.env } : {}), ...(opts.ref ? { ref: opts.ref } : {}), ...(opts.wait ? { wait: true } : {}) });
+  const deploy = (dir: string, opts: { env?: string; ref?: string; wait?: boolean; force?: boolean }) =>
+    runDeployment(io, '/v1/deployments', { dir: path.resolve(dir), ...(opts.env ? { env: opts.env } : {}), ...(opts.ref ? { ref: opts.ref } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
   program
     .command('up')
     .description('deploy the working tree of DIR (default: .) to production: the same path as `berth deploy`')
     .argument('[dir]', 'directory with a berth.yaml', '.')
     .option('--wait', 'queue behind a running deployment instead of failing')
+    .option('--force', 'deploy although pre-flight checks (berth doctor) found errors')
     .option('--json', 'print the deployment result as JSON')
-    .action(async (dir: string, opts: { wait?: boolean }) => finish(io, await deploy(dir, opts)));
+    .action(async (dir: string, opts: { wait?: boolean; force?: boolean }) => finish(io, await deploy(dir, opts)));
   program
     .command('deploy')
     .description('snapshot, build and start a new release, switch traffic when it is healthy; on any failure nothing changes')
@@ -78,8 +80,9 @@ export function registerDeployCommands(program: Command, io: Io): void {
     .option('--env <name>', 'environment', 'production')
     .option('--ref <ref>', 'deploy this git branch, tag or commit instead of the working tree')
     .option('--wait', 'queue behind a running deployment instead of failing')
+    .option('--force', 'deploy although pre-flight checks (berth doctor) found errors')
     .option('--json', 'print the deployment result as JSON')
-    .action(async (dir: string, opts: { env?: string; ref?: string; wait?: boolean }) => finish(io, await deploy(dir, opts)));
+    .action(async (dir: string, opts: { env?: string; ref?: string; wait?: boolean; force?: boolean }) => finish(io, await deploy(dir, opts)));
   program
     .command('rollback')
     .description('make an earlier release current again (code, env and routes), through the same transactional path')

@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { daemonInfo, ensureDaemon, startDaemon } from './daemon-control.js';
 import { renderPs, table } from './render.js';
 import { registerDeployCommands } from './deploy-commands.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import type { RouteView } from '../api/routes-view.js';
 import { formatDuration } from '../config/duration.js';
 
@@ -36,6 +37,7 @@ program.hook('preAction', (_cmd, action) => {
 });
 
 registerDeployCommands(program, { client, ready: async () => void (await ensureDaemon(layout, client)), print, json: () => jsonOutput });
+registerDoctorCommand(program, { client, ready: async () => void (await ensureDaemon(layout, client)), print });
 
 program
   .command('ps')

@@ -11,6 +11,8 @@ import { rotateIfNeeded } from '../runtime/log-files.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
 import { RouteSync } from '../engine/route-sync.js';
 import { Deployer } from '../engine/deploy/deployer.js';
+import { diagnose } from '../doctor/doctor.js';
+import { gatherFacts } from '../doctor/facts.js';
 import { Store } from '../store/store.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { acquirePidFile, releasePidFile } from './pidfile.js';
@@ -39,7 +41,8 @@ async function main(): Promise<void> {
   const proxy = new BuiltinProxy({ home: layout.root, port: settings.httpPort, address: settings.httpAddress, log });
   const routes = new RouteSync({ store, proxy, log });
   const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync() });
-  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep });
+  const doctor = async (app?: string) => diagnose(await gatherFacts({ store, home: layout.root, markerPrefix, proxyTable: await proxy.current(), logFile: (v) => instances.logFile(v) }), app);
+  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor });
   instances.onStateChange((v, from, to) => {
     if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
   });
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  const api = buildApi({ apps, deployer, store, instances, proxy, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
+  const api = buildApi({ apps, deployer, store, instances, proxy, doctor, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale
   } catch {

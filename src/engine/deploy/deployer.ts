@@ -20,6 +20,8 @@ export interface DeployRequest {
   readonly ref?: string | undefined;
   /** Wait for a running deployment of the same environment instead of failing at once. */
   readonly wait?: boolean;
+  /** Deploy although pre-flight found errors; the result lists what was ignored. */
+  readonly force?: boolean;
   readonly onStep?: (steps: readonly StepRecord[]) => void;
 }
 
@@ -50,6 +52,7 @@ export class Deployer {
     const { manifest, dir } = req.ref ? await manifestAtRef(req.dir, req.ref) : await loadManifest(req.dir);
     return this.#exclusive(manifest.app, req.env, req.wait ?? false, async () => {
       await this.#preflight(manifest, dir, req.env);
+      const ignored = await this.#doctorPreflight(manifest.app, req.force ?? false);
       const digest = await sourceDigest({ dir, ref: req.ref }, manifest);
       const env = (await this.#d.store.apps.environments({ app: manifest.app, env: req.env }))[0];
       const current = env?.currentReleaseId ? await this.#d.store.releases.get(env.currentReleaseId) : undefined;
@@ -76,8 +79,23 @@ export class Deployer {
         const doc = newJournal(ctx, planDeploy({ manifest, release: number, previous: previousRow?.number, fresh: true }));
         return { id: await r.deployments.create(environmentId, 'deploy', JSON.stringify(doc), now), ctx, doc };
       });
-      return this.#execute(id, ctx, doc, 'deploy', req.onStep);
+      return this.#execute(id, ctx, doc, 'deploy', req.onStep, ignored);
     });
+  }
+
+  /**
+   * `berth doctor` for the app before anything happens. Errors a deploy does not repair
+   * (a foreign process on a leased or pinned port, a route answered by someone else)
+   * refuse the deploy, quoting each finding; `force` deploys anyway and says what it ignored.
+   */
+  async #doctorPreflight(app: string, force: boolean): Promise<string[]> {
+    if (!(await this.#d.store.apps.find(app))) return [];
+    const blocking = (await this.#d.doctor(app)).filter((f) => f.severity === 'error' && !f.deployFixes);
+    const lines = blocking.map((f) => `${f.code}: ${f.message}${f.fix ? ` (fix: ${f.fix})` : ''}`);
+    if (blocking.length > 0 && !force) {
+      throw new BerthError('conflict', 'preflight_failed', `pre-flight checks found ${blocking.length} problem(s) with ${app}:\n  ${lines.join('\n  ')}`, { hint: 'fix them (see `berth doctor ' + app + '`), or deploy with --force' });
+    }
+    return lines.map((l) => `pre-flight ignored (--force): ${l}`);
   }
 
   async rollback(req: RollbackRequest): Promise<DeployResult> {
@@ -111,11 +129,11 @@ export class Deployer {
     });
   }
 
-  async #execute(id: number, ctx: DeployContext, doc: JournalDoc<DeployContext>, kind: 'deploy' | 'rollback', onStep?: (steps: readonly StepRecord[]) => void): Promise<DeployResult> {
+  async #execute(id: number, ctx: DeployContext, doc: JournalDoc<DeployContext>, kind: 'deploy' | 'rollback', onStep?: (steps: readonly StepRecord[]) => void, ignored: string[] = []): Promise<DeployResult> {
     const journal = new Journal(this.#d.store, id, { context: ctx, steps: doc.steps }, onStep);
     const steps = new DeploySteps(this.#d, ctx);
     const { error, warnings } = await journal.run(steps);
-    return this.#finish(id, journal, ctx, kind, error, warnings);
+    return this.#finish(id, journal, ctx, kind, error, [...ignored, ...warnings]);
   }
 
   async #finish(id: number, journal: Journal<DeployContext>, ctx: DeployContext, kind: 'deploy' | 'rollback', error: string | undefined, warnings: string[], status?: DeployResult['status']): Promise<DeployResult> {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ServiceSpec } from '../../config/manifest-types.js';
 import { BerthError, describe } from '../../core/errors.js';
 import type { Proxy } from '../../proxy/proxy.js';
+import type { Finding } from '../../doctor/finding.js';
 import type { Repos, Store } from '../../store/store.js';
 import { resolveUnder, type HomeLayout } from '../../system/paths.js';
 import type { InstanceManager } from '../instance-manager.js';
@@ -40,6 +41,8 @@ export interface StepDeps {
   readonly log: Logger;
   /** Releases kept per environment, the current one included. */
   readonly keepReleases: number;
+  /** `berth doctor` for one app: the deploy's pre-flight. */
+  readonly doctor: (app: string) => Promise<Finding[]>;
 }
 
 /** Each step kind's action and undo. Undos are idempotent and find what to undo in the store. */

@@ -1,0 +1,15 @@
+import { instanceChecks } from './checks/instances.js';
+import { driftChecks, orphanChecks } from './checks/drift.js';
+import { portChecks } from './checks/ports.js';
+import { routeChecks } from './checks/routes.js';
+import type { Facts } from './facts.js';
+import { sortFindings, type Finding } from './finding.js';
+
+/** Every check, each a small function of the facts. */
+export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [routeChecks, instanceChecks, portChecks, driftChecks, orphanChecks];
+
+/** Runs the checks; with `app`, keeps the findings about that app. */
+export function diagnose(facts: Facts, app?: string): Finding[] {
+  const all = CHECKS.flatMap((check) => check(facts));
+  return sortFindings(app === undefined ? all : all.filter((x) => x.app === app));
+}
