@@ -15,6 +15,15 @@ export interface HostSettings {
   readonly logKeep: number;
   /** Where the proxy serves HTTP. Default 80 for root, 8080 otherwise; env BERTH_HTTP_PORT. */
   readonly httpPort: number;
+  /** Which proxy serves the routes: builtin (default), or nginx in front of it. Env BERTH_PROXY. */
+  readonly proxy: 'builtin' | 'nginx';
+  /** Where an edge serves HTTPS. Default 443 as root, 8443 otherwise; env BERTH_HTTPS_PORT. */
+  readonly httpsPort: number;
+  /** With an edge: the loopback port of the builtin proxy behind it. Default 8790; env BERTH_INTERNAL_PORT. */
+  readonly internalPort: number;
+  /** certbot's live directory: <dir>/<host>/fullchain.pem, privkey.pem. Default /etc/letsencrypt/live; env BERTH_CERT_DIR. */
+  readonly certDir: string;
+  readonly nginx: { readonly binary: string; readonly attach?: { includeDir: string; test: string[]; reload: string[] } | undefined };
   /** Releases kept per environment (the current one included). Default 5. */
   readonly releasesKeep: number;
   /** Address the proxy binds. Default "0.0.0.0"; env BERTH_HTTP_ADDRESS. */
@@ -29,6 +38,18 @@ const settingsSchema = z.strictObject({
   log_max_bytes: z.number().int().min(1024).optional().describe('Rotate instance logs past this size. Default 10485760.'),
   log_keep: z.number().int().min(0).max(100).optional().describe('Rotated logs kept per instance. Default 5.'),
   http_port: z.number().int().min(1).max(65535).optional().describe('Port the proxy serves HTTP on. Default 80 as root, 8080 otherwise. Env BERTH_HTTP_PORT overrides.'),
+  proxy: z.enum(['builtin', 'nginx']).optional().describe('Which proxy serves routes. Default builtin. Env BERTH_PROXY overrides.'),
+  https_port: z.number().int().min(1).max(65535).optional().describe('HTTPS port of an edge proxy. Default 443 as root, 8443 otherwise.'),
+  internal_port: z.number().int().min(1).max(65535).optional().describe('Loopback port of the builtin proxy behind an edge. Default 8790.'),
+  cert_dir: z.string().min(1).optional().describe('certbot live directory. Default /etc/letsencrypt/live.'),
+  nginx: z
+    .strictObject({
+      binary: z.string().min(1).optional().describe('The nginx binary. Default "nginx".'),
+      include_dir: z.string().min(1).optional().describe('Attach to an existing nginx: Berth writes its files here. Default: run Berth\'s own nginx.'),
+      test_command: z.array(z.string().min(1)).min(1).optional().describe('With include_dir: argv that tests the config. Default ["nginx", "-t"].'),
+      reload_command: z.array(z.string().min(1)).min(1).optional().describe('With include_dir: argv that reloads nginx. Default ["nginx", "-s", "reload"].'),
+    })
+    .optional(),
   releases_keep: z.number().int().min(1).max(100).optional().describe('Releases kept per environment, the current one included. Default 5.'),
   http_address: z.string().min(1).optional().describe('Address the proxy binds. Default "0.0.0.0".'),
 });
@@ -43,7 +64,7 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, http_address, releases_keep' });
+    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, nginx, releases_keep' });
   }
   const s = parsed.data;
   return {
@@ -53,8 +74,21 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
     logKeep: s.log_keep ?? 5,
     httpPort: env.BERTH_HTTP_PORT ? parsePort(env.BERTH_HTTP_PORT) : (s.http_port ?? (process.getuid?.() === 0 ? 80 : 8080)),
     releasesKeep: s.releases_keep ?? 5,
+    proxy: proxyKind(env.BERTH_PROXY ?? s.proxy ?? 'builtin'),
+    httpsPort: env.BERTH_HTTPS_PORT ? parsePort(env.BERTH_HTTPS_PORT) : (s.https_port ?? (process.getuid?.() === 0 ? 443 : 8443)),
+    internalPort: env.BERTH_INTERNAL_PORT ? parsePort(env.BERTH_INTERNAL_PORT) : (s.internal_port ?? 8790),
+    certDir: env.BERTH_CERT_DIR || s.cert_dir || '/etc/letsencrypt/live',
+    nginx: {
+      binary: s.nginx?.binary ?? 'nginx',
+      attach: s.nginx?.include_dir ? { includeDir: s.nginx.include_dir, test: s.nginx.test_command ?? ['nginx', '-t'], reload: s.nginx.reload_command ?? ['nginx', '-s', 'reload'] } : undefined,
+    },
     httpAddress: env.BERTH_HTTP_ADDRESS || s.http_address || '0.0.0.0',
   };
+}
+
+function proxyKind(value: string): 'builtin' | 'nginx' {
+  if (value === 'builtin' || value === 'nginx') return value;
+  throw new BerthError('invalid', 'invalid_settings', `proxy: expected "builtin" or "nginx", got ${JSON.stringify(value)}`, { hint: 'Caddy support is not built yet; use builtin or nginx' });
 }
 
 function parsePort(value: string): number {

@@ -2,7 +2,10 @@ import { chmodSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
 import { buildApi } from '../api/server.js';
-import { loadHostSettings } from '../config/host-settings.js';
+import { loadHostSettings, type HostSettings } from '../config/host-settings.js';
+import type { Proxy } from '../proxy/proxy.js';
+import { EdgeProxy } from '../proxy/edge/edge-proxy.js';
+import { NginxEdge } from '../proxy/nginx/nginx-edge.js';
 import { Apps } from '../engine/apps.js';
 import { InstanceManager } from '../engine/instance-manager.js';
 import { PortAllocator } from '../engine/port-allocator.js';
@@ -38,7 +41,7 @@ async function main(): Promise<void> {
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
   const instances = new InstanceManager({ store, layout, log, markerPrefix });
   const ports = new PortAllocator(settings.host, settings.portRange);
-  const proxy = new BuiltinProxy({ home: layout.root, port: settings.httpPort, address: settings.httpAddress, log });
+  const proxy = makeProxy(layout.root, settings, log);
   const routes = new RouteSync({ store, proxy, log });
   const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync() });
   const doctor = async (app?: string) => diagnose(await gatherFacts({ store, home: layout.root, markerPrefix, proxyTable: await proxy.current(), logFile: (v) => instances.logFile(v) }), app);
@@ -80,6 +83,14 @@ async function main(): Promise<void> {
   }, 5000).unref();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+/** The proxy the settings ask for: the builtin one alone, or behind an edge server. */
+function makeProxy(home: string, settings: HostSettings, log: pino.Logger): Proxy {
+  if (settings.proxy === 'builtin') return new BuiltinProxy({ home, port: settings.httpPort, address: settings.httpAddress, log });
+  const inner = new BuiltinProxy({ home, port: settings.internalPort, address: '127.0.0.1', log });
+  const nginx = new NginxEdge({ home, log, binary: settings.nginx.binary, httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort, certDir: settings.certDir, attach: settings.nginx.attach });
+  return new EdgeProxy(inner, nginx);
 }
 
 /** Ports the kernel hands to outgoing connections can be taken by them at any moment. */

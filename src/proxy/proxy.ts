@@ -39,4 +39,6 @@ export interface Proxy {
   inflight(upstreams: readonly string[]): Promise<number>;
   /** Stops the proxy until `start`: traffic stops. */
   stop(): Promise<void>;
+  /** Restarts what died (unless stopped on purpose); called every second by berthd. */
+  watch(): Promise<void>;
 }

@@ -49,7 +49,7 @@ export class BuiltinProxy implements Proxy {
   }
 
   /** Whether the operator wants the proxy running (`berth proxy stop` says no, until `start`). */
-  #wanted(): boolean {
+  wanted(): boolean {
     return !existsSync(this.#paths.stoppedMarker);
   }
 
@@ -91,12 +91,12 @@ export class BuiltinProxy implements Proxy {
 
   /** Restarts the proxy when it died (unless the operator stopped it); called periodically by berthd. */
   async watch(): Promise<void> {
-    if (this.#wanted() && !this.#running()) await this.#ensure();
+    if (this.wanted() && !this.#running()) await this.#ensure();
   }
 
   async apply(table: RouteTable): Promise<void> {
     this.#last = table;
-    if (!this.#wanted()) return; // stopped on purpose: the table is pushed when it starts again
+    if (!this.wanted()) return; // stopped on purpose: the table is pushed when it starts again
     try {
       await this.#push(table);
     } catch (err) {
@@ -124,7 +124,7 @@ export class BuiltinProxy implements Proxy {
 
   async status(): Promise<ProxyStatus> {
     const r = this.#running();
-    if (!r) return { kind: this.kind, running: false, ...(this.#wanted() ? { problem: `not running; last lines of ${this.#paths.log}: ${tailLines(this.#paths.log, 3).join(' | ')}` } : { problem: 'stopped with `berth proxy stop`' }) };
+    if (!r) return { kind: this.kind, running: false, ...(this.wanted() ? { problem: `not running; last lines of ${this.#paths.log}: ${tailLines(this.#paths.log, 3).join(' | ')}` } : { problem: 'stopped with `berth proxy stop`' }) };
     const h = await this.#control.call<{ version: number; routes: number }>('GET', '/v1/health').catch(() => undefined);
     return { kind: this.kind, running: true, pid: r.pid, port: r.port, ...(h ? { version: h.version, routes: h.routes } : {}) };
   }

@@ -163,13 +163,19 @@ function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   return out;
 }
 
+/**
+ * X-Forwarded-* for the upstream. Behind an edge (Caddy, nginx) on this host, the request
+ * comes from loopback and the edge's own X-Forwarded-Proto/-Host are kept (it knows about
+ * TLS); anyone else's are replaced.
+ */
 function forwardHeaders(req: IncomingMessage, host: string): OutgoingHttpHeaders {
   const headers = stripHopByHop(req.headers);
   const client = req.socket.remoteAddress ?? '';
+  const fromEdge = client === '127.0.0.1' || client === '::1' || client === '::ffff:127.0.0.1';
   const prior = req.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-  headers['x-forwarded-proto'] = 'http';
-  headers['x-forwarded-host'] = req.headers.host ?? host;
+  headers['x-forwarded-proto'] = fromEdge && req.headers['x-forwarded-proto'] ? req.headers['x-forwarded-proto'] : 'http';
+  headers['x-forwarded-host'] = fromEdge && req.headers['x-forwarded-host'] ? req.headers['x-forwarded-host'] : (req.headers.host ?? host);
   return headers;
 }
 

@@ -1,0 +1,68 @@
+import type { BuiltinProxy } from '../builtin/builtin-proxy.js';
+import type { Proxy, ProxyCapabilities, ProxyStatus } from '../proxy.js';
+import type { RouteTable } from '../route-table.js';
+import { sitesOf, type Site } from './sites.js';
+
+/** An edge server in front of the builtin proxy: it terminates HTTP(S) by hostname. */
+export interface Edge {
+  readonly kind: string;
+  /** The public HTTP port. */
+  readonly port: number;
+  start(): Promise<void>;
+  watch(): Promise<void>;
+  stop(): Promise<void>;
+  applySites(sites: readonly Site[]): Promise<void>;
+  pid(): number | undefined;
+}
+
+/**
+ * Caddy or nginx at the edge, the builtin proxy behind it on a loopback port. Upstream
+ * switches (every deploy) happen in the builtin proxy at request boundaries; the edge's
+ * config changes only when hostnames or certificates do, so it is never reloaded by a deploy.
+ */
+export class EdgeProxy implements Proxy {
+  readonly kind: string;
+  readonly capabilities: ProxyCapabilities = { static: true, websocket: true, tls: true, hotSwap: true };
+  readonly #inner: BuiltinProxy;
+  readonly #edge: Edge;
+
+  constructor(inner: BuiltinProxy, edge: Edge) {
+    this.#inner = inner;
+    this.#edge = edge;
+    this.kind = edge.kind;
+  }
+
+  async start(): Promise<void> {
+    await this.#inner.start();
+    await this.#edge.start();
+  }
+
+  async watch(): Promise<void> {
+    await this.#inner.watch();
+    if (this.#inner.wanted()) await this.#edge.watch();
+  }
+
+  async apply(table: RouteTable): Promise<void> {
+    await this.#inner.apply(table);
+    if (this.#inner.wanted()) await this.#edge.applySites(sitesOf(table));
+  }
+
+  current(): Promise<RouteTable | undefined> {
+    return this.#inner.current();
+  }
+
+  inflight(upstreams: readonly string[]): Promise<number> {
+    return this.#inner.inflight(upstreams);
+  }
+
+  async status(): Promise<ProxyStatus> {
+    const inner = await this.#inner.status();
+    const pid = this.#edge.pid();
+    return { ...inner, kind: this.kind, port: this.#edge.port, running: inner.running && pid !== undefined, ...(pid ? { pid } : {}), ...(pid ? {} : { problem: `${this.kind} is not running` }) };
+  }
+
+  async stop(): Promise<void> {
+    await this.#edge.stop();
+    await this.#inner.stop();
+  }
+}

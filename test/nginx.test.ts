@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { renderCommon, renderSite } from '../src/proxy/nginx/render.js';
+import { webSocketExchange } from './helpers/backends.js';
+import { hit, type Reply } from './helpers/http.js';
+import { wrk } from './helpers/proxy-process.js';
+import { assertOk, NODE, REPO, TestHome } from './helpers/home.js';
+
+const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
+const home = new TestHome('24300-24399');
+const P = home.httpPort;
+const HTTPS = 18243;
+const certDir = path.join(home.root, 'live');
+Object.assign(home.env, { BERTH_PROXY: 'nginx', BERTH_INTERNAL_PORT: '18143', BERTH_HTTPS_PORT: String(HTTPS), BERTH_CERT_DIR: certDir });
+
+/** A self-signed certificate in certbot's layout: live/<host>/fullchain.pem, privkey.pem. */
+function certificate(host: string): string {
+  const dir = path.join(certDir, host);
+  mkdirSync(dir, { recursive: true });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`, '-keyout', path.join(dir, 'privkey.pem'), '-out', path.join(dir, 'fullchain.pem')], { stdio: 'ignore' });
+  return readFileSync(path.join(dir, 'fullchain.pem'), 'utf8');
+}
+
+function hitHttps(host: string, urlPath: string, ca: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port: HTTPS, path: urlPath, servername: host, ca, headers: { host }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: () => body.toString(), json: () => JSON.parse(body.toString()) });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let ca = '';
+before(async () => {
+  ca = certificate('secure.test');
+  assertOk(await home.cli('daemon', 'start'));
+});
+after(() => home.cleanup());
+
+const app = (routes: string, extra = '') => `app: edge
+services:
+  api:
+    run: ["${NODE}", "${SERVER}"]
+    routes: [{ host: edge.test, path: /api/, strip: true }, "secure.test"]
+${extra}  web:
+    run: ["${NODE}", "${SERVER}"]
+    routes: [${routes}]
+  www:
+    static: site
+    spa: true
+    routes: [www.edge.test]
+`;
+
+test('renderer golden files: plain hosts, TLS with an 80->443 redirect, the shared upstream', () => {
+  const opts = { httpPort: 80, httpsPort: 443, upstreamPort: 8790, certFor: (h: string) => (h === 'secure.example.com' ? { cert: `/etc/letsencrypt/live/${h}/fullchain.pem`, key: `/etc/letsencrypt/live/${h}/privkey.pem` } : undefined) };
+  const rendered = renderCommon(opts) + '\n' + renderSite({ app: 'shop', hosts: ['secure.example.com', 'shop.example.com', 'www.shop.example.com'] }, opts);
+  const golden = path.join(REPO, 'test', 'golden', 'nginx', 'shop.conf');
+  if (process.env.UPDATE_GOLDEN) writeFileSync(golden, rendered);
+  assert.equal(rendered, readFileSync(golden, 'utf8'));
+});
+
+test('through real nginx: host, prefix + strip, static + SPA, WebSocket, 502 on a dead upstream, HTTPS', async () => {
+  const dir = home.app('edge', app('edge.test'), { 'site/index.html': '<h1>spa</h1>' });
+  assertOk(await home.cli('deploy', dir));
+  assert.equal((await hit(P, 'edge.test', '/page')).json().port > 0, true);
+  const api = (await hit(P, 'edge.test', '/api/x?y=1')).json();
+  assert.equal(api.port > 0, true);
+  const env = (await hit(P, 'edge.test', '/api/env')).json();
+  assert.ok(env.PORT);
+  assert.equal((await hit(P, 'www.edge.test', '/deep/route')).text(), '<h1>spa</h1>');
+  const ws = await webSocketExchange(P, 'edge.test', '/socket', ['ping']);
+  assert.equal(ws.status, 'HTTP/1.1 101 Switching Protocols');
+  assert.deepEqual(ws.replies, ['echo: ping']);
+  assert.equal((await hit(P, 'nobody.test', '/')).status, 404);
+  const redirect = await hit(P, 'secure.test', '/x');
+  assert.equal(redirect.status, 301);
+  assert.equal(redirect.headers.location, `https://secure.test:${HTTPS}/x`);
+  const secure = await hitHttps('secure.test', '/env', ca);
+  assert.equal(secure.status, 200);
+  assert.ok(secure.json().PORT);
+  const headers = (await hitHttps('secure.test', '/', ca)).json();
+  assert.ok(headers.pid);
+  assertOk(await home.cli('stop', 'edge', 'web'));
+  assert.equal((await hit(P, 'edge.test', '/page')).status, 502);
+  assertOk(await home.cli('start', 'edge', 'web'));
+});
+
+test('deploys do not reload nginx: 5 deploys under wrk load (50 keep-alive connections): zero failed requests', async () => {
+  const dir = path.join(home.root, 'apps', 'edge');
+  const nginxConf = path.join(home.home, 'nginx', 'sites', 'berth-app-edge.conf');
+  const before = readFileSync(nginxConf, 'utf8');
+  const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 12, host: 'edge.test' });
+  for (let v = 1; v <= 5; v++) {
+    writeFileSync(path.join(dir, 'version.txt'), String(v));
+    assertOk(await home.cli('deploy', dir));
+  }
+  const r = await load;
+  assert.ok(r.requests > 1000, r.output);
+  assert.equal(r.errors, 0, r.output);
+  assert.equal(r.non2xx, 0, r.output);
+  assert.equal(readFileSync(nginxConf, 'utf8'), before, 'the nginx config did not change');
+});
+
+test('nginx -t fails: the previous files come back, nothing reloads, the error quotes nginx; a foreign site survives', async () => {
+  const foreign = path.join(home.home, 'nginx', 'sites', 'foreign.conf');
+  writeFileSync(foreign, `server {\n    listen ${P};\n    server_name foreign.test;\n    location / { return 200 "foreign site\\n"; }\n}\n`);
+  const dir = path.join(home.root, 'apps', 'edge');
+  // A new hostname forces a new config; a broken certificate for it makes nginx -t fail.
+  mkdirSync(path.join(certDir, 'broken.test'), { recursive: true });
+  writeFileSync(path.join(certDir, 'broken.test', 'fullchain.pem'), 'not a certificate');
+  writeFileSync(path.join(certDir, 'broken.test', 'privkey.pem'), 'not a key');
+  const conf = path.join(home.home, 'nginx', 'sites', 'berth-app-edge.conf');
+  const before = readFileSync(conf, 'utf8');
+  writeFileSync(path.join(dir, 'berth.yaml'), app('edge.test, broken.test'));
+  const r = await home.cli('deploy', dir, '--json');
+  assert.equal(r.code, 1);
+  assert.match(JSON.parse(r.stdout).error, /switch traffic to release \d+: nginx -t failed, so nothing was reloaded and the previous config stays: .*(PEM|certificate)/s);
+  assert.equal(readFileSync(conf, 'utf8'), before, 'the previous file is back');
+  assert.equal((await hit(P, 'edge.test', '/page')).status, 200, 'the old release serves on');
+  writeFileSync(path.join(dir, 'berth.yaml'), app('edge.test'));
+  assertOk(await home.cli('rm', 'edge'));
+  assert.equal((await hit(P, 'foreign.test', '/')).text(), 'foreign site\n', 'the foreign site survives every Berth operation');
+});
