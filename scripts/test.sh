@@ -4,10 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Tools the tests drive for real: wrk (load that counts every failure; it never retries), python3 (examples),
-# nginx (the edge proxy suite) and openssl (its test certificate).
+# nginx and caddy (the edge proxy suites) and openssl (a test certificate).
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v caddy >/dev/null || missing+=(caddy)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -44,8 +44,8 @@ services:
   assert.equal(web?.port, 8000);
   assert.equal(web?.stopTimeoutMs, 500);
   assert.deepEqual(web?.routes, [
-    { host: 'shop.example.com', path: '/', strip: false },
-    { host: 'shop.example.com', path: '/api/', strip: true },
+    { host: 'shop.example.com', path: '/', strip: false, tls: 'auto' },
+    { host: 'shop.example.com', path: '/api/', strip: true, tls: 'auto' },
   ]);
   assert.deepEqual(web?.health.probe, { kind: 'listening' });
   assert.throws(() => ((m as { app: string }).app = 'x'));

@@ -16,13 +16,14 @@ export interface HostSettings {
   /** Where the proxy serves HTTP. Default 80 for root, 8080 otherwise; env BERTH_HTTP_PORT. */
   readonly httpPort: number;
   /** Which proxy serves the routes: builtin (default), or nginx in front of it. Env BERTH_PROXY. */
-  readonly proxy: 'builtin' | 'nginx';
+  readonly proxy: 'builtin' | 'nginx' | 'caddy';
   /** Where an edge serves HTTPS. Default 443 as root, 8443 otherwise; env BERTH_HTTPS_PORT. */
   readonly httpsPort: number;
   /** With an edge: the loopback port of the builtin proxy behind it. Default 8790; env BERTH_INTERNAL_PORT. */
   readonly internalPort: number;
   /** certbot's live directory: <dir>/<host>/fullchain.pem, privkey.pem. Default /etc/letsencrypt/live; env BERTH_CERT_DIR. */
   readonly certDir: string;
+  readonly caddy: { readonly binary: string; readonly admin?: string | undefined; readonly acmeEmail?: string | undefined };
   readonly nginx: { readonly binary: string; readonly attach?: { includeDir: string; test: string[]; reload: string[] } | undefined };
   /** Releases kept per environment (the current one included). Default 5. */
   readonly releasesKeep: number;
@@ -38,10 +39,17 @@ const settingsSchema = z.strictObject({
   log_max_bytes: z.number().int().min(1024).optional().describe('Rotate instance logs past this size. Default 10485760.'),
   log_keep: z.number().int().min(0).max(100).optional().describe('Rotated logs kept per instance. Default 5.'),
   http_port: z.number().int().min(1).max(65535).optional().describe('Port the proxy serves HTTP on. Default 80 as root, 8080 otherwise. Env BERTH_HTTP_PORT overrides.'),
-  proxy: z.enum(['builtin', 'nginx']).optional().describe('Which proxy serves routes. Default builtin. Env BERTH_PROXY overrides.'),
+  proxy: z.enum(['builtin', 'nginx', 'caddy']).optional().describe('Which proxy serves routes. Default builtin. Env BERTH_PROXY overrides.'),
   https_port: z.number().int().min(1).max(65535).optional().describe('HTTPS port of an edge proxy. Default 443 as root, 8443 otherwise.'),
   internal_port: z.number().int().min(1).max(65535).optional().describe('Loopback port of the builtin proxy behind an edge. Default 8790.'),
   cert_dir: z.string().min(1).optional().describe('certbot live directory. Default /etc/letsencrypt/live.'),
+  caddy: z
+    .strictObject({
+      binary: z.string().min(1).optional().describe('The caddy binary. Default "caddy".'),
+      admin: z.string().min(1).optional().describe('Attach to a running Caddy at this admin address (e.g. "127.0.0.1:2019"). Default: run Berth\'s own Caddy.'),
+      acme_email: z.string().email().optional().describe('E-mail for ACME (Let\'s Encrypt) accounts.'),
+    })
+    .optional(),
   nginx: z
     .strictObject({
       binary: z.string().min(1).optional().describe('The nginx binary. Default "nginx".'),
@@ -64,7 +72,7 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, nginx, releases_keep' });
+    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep' });
   }
   const s = parsed.data;
   return {
@@ -78,6 +86,7 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
     httpsPort: env.BERTH_HTTPS_PORT ? parsePort(env.BERTH_HTTPS_PORT) : (s.https_port ?? (process.getuid?.() === 0 ? 443 : 8443)),
     internalPort: env.BERTH_INTERNAL_PORT ? parsePort(env.BERTH_INTERNAL_PORT) : (s.internal_port ?? 8790),
     certDir: env.BERTH_CERT_DIR || s.cert_dir || '/etc/letsencrypt/live',
+    caddy: { binary: s.caddy?.binary ?? 'caddy', admin: s.caddy?.admin, acmeEmail: s.caddy?.acme_email },
     nginx: {
       binary: s.nginx?.binary ?? 'nginx',
       attach: s.nginx?.include_dir ? { includeDir: s.nginx.include_dir, test: s.nginx.test_command ?? ['nginx', '-t'], reload: s.nginx.reload_command ?? ['nginx', '-s', 'reload'] } : undefined,
@@ -86,9 +95,9 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
   };
 }
 
-function proxyKind(value: string): 'builtin' | 'nginx' {
-  if (value === 'builtin' || value === 'nginx') return value;
-  throw new BerthError('invalid', 'invalid_settings', `proxy: expected "builtin" or "nginx", got ${JSON.stringify(value)}`, { hint: 'Caddy support is not built yet; use builtin or nginx' });
+function proxyKind(value: string): 'builtin' | 'nginx' | 'caddy' {
+  if (value === 'builtin' || value === 'nginx' || value === 'caddy') return value;
+  throw new BerthError('invalid', 'invalid_settings', `proxy: expected "builtin", "caddy" or "nginx", got ${JSON.stringify(value)}`, { hint: 'set proxy in config.yaml or BERTH_PROXY' });
 }
 
 function parsePort(value: string): number {

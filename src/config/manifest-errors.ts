@@ -48,6 +48,7 @@ const RULES: readonly Rule[] = [
   { pattern: 'services.*.routes.*', expected: 'a route: "host", "host/path/" or { host, path?, strip? }', hint: 'hostnames are lowercase, e.g. "api.example.com" or "example.com/api/"' },
   { pattern: 'services.*.routes.*.host', expected: 'a lowercase hostname like "api.example.com"', hint: 'labels of a-z, 0-9 and "-", separated by dots' },
   { pattern: 'services.*.routes.*.path', expected: 'a path prefix starting with "/"', hint: 'e.g. path: /api/' },
+  { pattern: 'services.*.routes.*.tls', expected: 'one of "auto", "internal", "off"', hint: 'internal: certificates from the edge\'s own CA, for names the internet cannot reach' },
   { pattern: 'services.*.routes.*.strip', expected: 'true or false', hint: 'strip: true removes the path prefix before proxying' },
   { pattern: 'services.*.health', expected: 'a mapping with http or tcp and timings', hint: 'e.g. health: { http: /healthz }' },
   { pattern: 'services.*.health.http', expected: 'a path like "/healthz" or { path, status? }', hint: 'e.g. http: /healthz' },

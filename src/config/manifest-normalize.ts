@@ -8,9 +8,9 @@ type RouteInput = NonNullable<ServiceInput['routes']>[number];
 export function normalizeRoute(r: RouteInput): RouteSpec {
   if (typeof r === 'string') {
     const slash = r.indexOf('/');
-    return slash < 0 ? { host: r, path: '/', strip: false } : { host: r.slice(0, slash), path: r.slice(slash), strip: false };
+    return slash < 0 ? { host: r, path: '/', strip: false, tls: 'auto' } : { host: r.slice(0, slash), path: r.slice(slash), strip: false, tls: 'auto' };
   }
-  return { host: r.host, path: r.path ?? '/', strip: r.strip ?? false };
+  return { host: r.host, path: r.path ?? '/', strip: r.strip ?? false, tls: r.tls ?? 'auto' };
 }
 
 export function routeKey(r: RouteSpec): string {

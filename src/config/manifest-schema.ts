@@ -24,6 +24,7 @@ const route = z.union([
     host: z.string().regex(HOST_PATTERN).describe('Hostname this route answers, lowercase, e.g. "api.example.com".'),
     path: z.string().regex(ROUTE_PATH_PATTERN).optional().describe('Path prefix, starting with "/". Default "/". The longest matching prefix wins.'),
     strip: z.boolean().optional().describe('Remove the path prefix before proxying (nginx `proxy_pass http://backend/;`). Default false.'),
+    tls: z.enum(['auto', 'internal', 'off']).optional().describe('HTTPS for this host at an edge proxy: "auto" (ACME with Caddy, certbot\'s files with nginx; default), "internal" (Caddy\'s own CA, for private names), "off".'),
   }),
 ]);
 

@@ -38,6 +38,8 @@ export interface RouteSpec {
   /** Path prefix; "/" by default. */
   readonly path: string;
   readonly strip: boolean;
+  /** HTTPS at an edge proxy: 'auto' (default), 'internal' (a private CA), 'off'. */
+  readonly tls: 'auto' | 'internal' | 'off';
 }
 
 export type ProbeSpec =

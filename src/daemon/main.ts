@@ -6,6 +6,7 @@ import { loadHostSettings, type HostSettings } from '../config/host-settings.js'
 import type { Proxy } from '../proxy/proxy.js';
 import { EdgeProxy } from '../proxy/edge/edge-proxy.js';
 import { NginxEdge } from '../proxy/nginx/nginx-edge.js';
+import { CaddyEdge } from '../proxy/caddy/caddy-edge.js';
 import { Apps } from '../engine/apps.js';
 import { InstanceManager } from '../engine/instance-manager.js';
 import { PortAllocator } from '../engine/port-allocator.js';
@@ -89,8 +90,12 @@ async function main(): Promise<void> {
 function makeProxy(home: string, settings: HostSettings, log: pino.Logger): Proxy {
   if (settings.proxy === 'builtin') return new BuiltinProxy({ home, port: settings.httpPort, address: settings.httpAddress, log });
   const inner = new BuiltinProxy({ home, port: settings.internalPort, address: '127.0.0.1', log });
-  const nginx = new NginxEdge({ home, log, binary: settings.nginx.binary, httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort, certDir: settings.certDir, attach: settings.nginx.attach });
-  return new EdgeProxy(inner, nginx);
+  const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
+  const edge =
+    settings.proxy === 'caddy'
+      ? new CaddyEdge({ home, log, binary: settings.caddy.binary, admin: settings.caddy.admin, acmeEmail: settings.caddy.acmeEmail, ...ports })
+      : new NginxEdge({ home, log, binary: settings.nginx.binary, certDir: settings.certDir, attach: settings.nginx.attach, ...ports });
+  return new EdgeProxy(inner, edge);
 }
 
 /** Ports the kernel hands to outgoing connections can be taken by them at any moment. */

@@ -23,6 +23,7 @@ export async function buildTable(store: Store, version: number): Promise<RouteTa
           host: r.host,
           path: r.path,
           strip: r.strip,
+          tls: r.tls ?? 'auto',
           app: env.app,
           env: env.name,
           service: spec.name,

@@ -6,6 +6,8 @@ export interface RouteEntry {
   readonly host: string;
   /** Path prefix, starting with "/". */
   readonly path: string;
+  /** HTTPS at an edge: 'auto', 'internal' or 'off' (the builtin proxy ignores it). */
+  readonly tls?: 'auto' | 'internal' | 'off' | undefined;
   /** Remove the prefix before proxying. */
   readonly strip: boolean;
   readonly app: string;

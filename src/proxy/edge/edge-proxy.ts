@@ -25,6 +25,7 @@ export class EdgeProxy implements Proxy {
   readonly capabilities: ProxyCapabilities = { static: true, websocket: true, tls: true, hotSwap: true };
   readonly #inner: BuiltinProxy;
   readonly #edge: Edge;
+  #table: RouteTable | undefined;
 
   constructor(inner: BuiltinProxy, edge: Edge) {
     this.#inner = inner;
@@ -35,6 +36,7 @@ export class EdgeProxy implements Proxy {
   async start(): Promise<void> {
     await this.#inner.start();
     await this.#edge.start();
+    if (this.#table) await this.#edge.applySites(sitesOf(this.#table));
   }
 
   async watch(): Promise<void> {
@@ -43,6 +45,7 @@ export class EdgeProxy implements Proxy {
   }
 
   async apply(table: RouteTable): Promise<void> {
+    this.#table = table;
     await this.#inner.apply(table);
     if (this.#inner.wanted()) await this.#edge.applySites(sitesOf(table));
   }

@@ -4,6 +4,8 @@ import type { RouteTable } from '../route-table.js';
 export interface Site {
   readonly app: string;
   readonly hosts: readonly string[];
+  /** HTTPS per host; a host some route turns off stays plain. */
+  readonly tls?: Readonly<Record<string, 'auto' | 'internal' | 'off'>>;
 }
 
 /**
@@ -13,6 +15,13 @@ export interface Site {
  */
 export function sitesOf(table: RouteTable): Site[] {
   const byApp = new Map<string, Set<string>>();
-  for (const r of table.routes) byApp.set(r.app, (byApp.get(r.app) ?? new Set()).add(r.host));
-  return [...byApp].sort(([a], [b]) => a.localeCompare(b)).map(([app, hosts]) => ({ app, hosts: [...hosts].sort() }));
+  const tls = new Map<string, Record<string, 'auto' | 'internal' | 'off'>>();
+  for (const r of table.routes) {
+    byApp.set(r.app, (byApp.get(r.app) ?? new Set()).add(r.host));
+    const modes = tls.get(r.app) ?? {};
+    const mode = r.tls ?? 'auto';
+    modes[r.host] = modes[r.host] === 'off' || mode === 'off' ? 'off' : modes[r.host] === 'internal' || mode === 'internal' ? 'internal' : 'auto';
+    tls.set(r.app, modes);
+  }
+  return [...byApp].sort(([a], [b]) => a.localeCompare(b)).map(([app, hosts]) => ({ app, hosts: [...hosts].sort(), tls: tls.get(app) ?? {} }));
 }

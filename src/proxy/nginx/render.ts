@@ -43,8 +43,9 @@ const PROXY = `        proxy_pass http://berth_proxy;
  * by hand). Everything goes to the builtin proxy, which routes paths and switches releases.
  */
 export function renderSite(site: Site, o: NginxRenderOptions): string {
-  const tls = site.hosts.filter((h) => o.certFor(h));
-  const plain = site.hosts.filter((h) => !o.certFor(h));
+  const secure = (h: string) => site.tls?.[h] !== 'off' && o.certFor(h) !== undefined;
+  const tls = site.hosts.filter(secure);
+  const plain = site.hosts.filter((h) => !secure(h));
   const port = o.httpsPort === 443 ? '' : `:${o.httpsPort}`;
   const blocks = [`# Managed by Berth for app ${site.app}. Changes here are overwritten.`];
   if (plain.length > 0) {

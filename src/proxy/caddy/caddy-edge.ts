@@ -1,0 +1,204 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { BerthError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../system/atomic-write.js';
+import { tailLines } from '../../runtime/log-files.js';
+import type { Edge } from '../edge/edge-proxy.js';
+import type { Site } from '../edge/sites.js';
+import { CaddyAdmin } from './admin.js';
+
+export interface CaddyOptions {
+  readonly home: string;
+  readonly log: Logger;
+  /** The caddy binary. Default "caddy" (Debian: apt-get install caddy). */
+  readonly binary: string;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  readonly upstreamPort: number;
+  /** E-mail for ACME accounts (Let's Encrypt), for hosts with `tls: auto`. */
+  readonly acmeEmail?: string | undefined;
+  /** Attach to a running Caddy at this admin address instead of running Berth's own. */
+  readonly admin?: string | undefined;
+}
+
+/** HTTPS hosts live in server "berth" (listening on the HTTPS port); plain ones in "berth_http", where Caddy also puts its HTTP->HTTPS redirects. */
+const SERVER = 'berth';
+const HTTP_SERVER = 'berth_http';
+const routesOf = (server: string) => `/config/apps/http/servers/${server}/routes`;
+const routeId = (host: string) => `berth-host-${host.replace(/\./g, '_')}`;
+
+interface CaddyRoute {
+  readonly '@id'?: string;
+  readonly match?: Array<{ host?: string[] }>;
+}
+
+/**
+ * Caddy in front of the builtin proxy, driven through its admin API. Berth owns one server
+ * ("berth") and, in it, routes whose `@id`s start with "berth-host-", plus its two TLS
+ * automation policies; it changes them one by one and touches nothing else in the config.
+ * Every host goes to the builtin proxy, so deploys never change Caddy's config.
+ */
+export class CaddyEdge implements Edge {
+  readonly kind = 'caddy';
+  readonly #o: CaddyOptions;
+  readonly #dir: string;
+  readonly #admin: CaddyAdmin;
+  #last: readonly Site[] | undefined;
+
+  constructor(o: CaddyOptions) {
+    this.#o = o;
+    this.#dir = path.join(o.home, 'caddy');
+    this.#admin = new CaddyAdmin(o.admin ?? `unix/${path.join(this.#dir, 'admin.sock')}`);
+  }
+
+  get port(): number {
+    return this.#o.httpPort;
+  }
+
+  pid(): number | undefined {
+    if (this.#o.admin) return undefined;
+    try {
+      const pid = Number(readFileSync(path.join(this.#dir, 'caddy.pid'), 'utf8').trim());
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #reachable(): Promise<boolean> {
+    return this.#admin.call('GET', '/config/').then((r) => r.status === 200, () => false);
+  }
+
+  #initialConfig(): unknown {
+    return {
+      admin: { listen: `unix/${path.join(this.#dir, 'admin.sock')}` },
+      storage: { module: 'file_system', root: path.join(this.#dir, 'data') },
+      apps: {
+        pki: { certificate_authorities: { local: { install_trust: false } } },
+        http: { http_port: this.#o.httpPort, https_port: this.#o.httpsPort, servers: { [SERVER]: this.#server(SERVER), [HTTP_SERVER]: this.#server(HTTP_SERVER) } },
+      },
+    };
+  }
+
+  #server(name: string): unknown {
+    return name === SERVER ? { listen: [`:${this.#o.httpsPort}`], routes: [] } : { listen: [`:${this.#o.httpPort}`], routes: [] };
+  }
+
+  /** Starts Berth's own Caddy (state under BERTH_HOME/caddy), or checks the one it attaches to. */
+  async start(): Promise<void> {
+    if (await this.#reachable()) return this.#ensureServer();
+    if (this.#o.admin) throw new BerthError('unavailable', 'caddy_unreachable', `Caddy's admin API at ${this.#o.admin} does not answer`, { hint: 'start Caddy, or fix caddy.admin in config.yaml' });
+    const stale = this.pid();
+    if (stale) throw new BerthError('failed', 'caddy_unreachable', `Berth's Caddy (pid ${stale}) runs but its admin API does not answer`, { hint: `stop it (kill ${stale}); berthd starts a new one` });
+    mkdirSync(path.join(this.#dir, 'data'), { recursive: true, mode: 0o700 });
+    const config = path.join(this.#dir, 'caddy.json');
+    writeFileAtomic(config, JSON.stringify(this.#initialConfig(), null, 2));
+    const out = openSync(path.join(this.#dir, 'caddy.log'), 'a', 0o600);
+    const env = { PATH: process.env.PATH ?? '', HOME: this.#dir, XDG_DATA_HOME: path.join(this.#dir, 'data'), XDG_CONFIG_HOME: path.join(this.#dir, 'config') };
+    let child;
+    try {
+      child = spawn(this.#o.binary, ['run', '--config', config, '--pidfile', path.join(this.#dir, 'caddy.pid')], { detached: true, stdio: ['ignore', out, out], env, shell: false });
+    } finally {
+      closeSync(out);
+    }
+    child.on('error', () => undefined);
+    child.unref();
+    for (let i = 0; i < 200; i++) {
+      if (await this.#reachable()) {
+        this.#o.log.info({ port: this.#o.httpPort }, 'caddy started');
+        if (this.#last) await this.applySites(this.#last);
+        return;
+      }
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new BerthError('failed', 'caddy_start_failed', `Caddy did not start: ${tailLines(path.join(this.#dir, 'caddy.log'), 3).join(' | ') || 'is it installed?'}`, { hint: 'apt-get install caddy; and check that the HTTP and HTTPS ports are free' });
+  }
+
+  async #ensureServer(): Promise<void> {
+    for (const name of [SERVER, HTTP_SERVER]) {
+      const r = await this.#admin.call('GET', `/config/apps/http/servers/${name}`);
+      if (r.status === 200 && r.body) continue;
+      const put = await this.#admin.call('PUT', `/config/apps/http/servers/${name}`, this.#server(name));
+      if (put.status >= 400) throw new BerthError('failed', 'caddy_failed', `creating Berth's server ${name} in Caddy: ${put.text.trim()}`);
+    }
+  }
+
+  /** Restarts Berth's own Caddy if it died; re-applies the routes if it came back empty. */
+  async watch(): Promise<void> {
+    if (!(await this.#reachable())) {
+      if (!this.#o.admin) await this.start();
+      return;
+    }
+    const routes = await this.#admin.call<CaddyRoute[]>('GET', routesOf(HTTP_SERVER));
+    const wanted = (this.#last ?? []).flatMap((s) => s.hosts).length;
+    if (wanted > 0 && (routes.status !== 200 || !(Array.isArray(routes.body) ? routes.body : []).some((x) => x['@id']?.startsWith('berth-host-')))) {
+      this.#o.log.warn('Caddy lost Berth\'s routes (restarted empty?): applying them again');
+      await this.#ensureServer();
+      const sites = this.#last ?? [];
+      this.#last = undefined;
+      await this.applySites(sites);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#o.admin || !(await this.#reachable())) return;
+    await this.#admin.call('POST', '/stop').catch(() => undefined);
+  }
+
+  /**
+   * Adds and removes Berth's host routes one by one (by `@id`) and sets its TLS policies.
+   * When the sites are what Caddy already has, nothing is sent: a deploy does not touch Caddy.
+   */
+  async applySites(sites: readonly Site[]): Promise<void> {
+    const hosts = new Map<string, 'auto' | 'internal' | 'off'>();
+    for (const s of sites) for (const h of s.hosts) hosts.set(h, s.tls?.[h] ?? 'auto');
+    // A host must have its TLS policy for as long as its route exists, or Caddy starts
+    // obtaining a public certificate for it: policies for the union first, routes, then the exact policies.
+    const by = (mode: string) => [...hosts].filter(([, m]) => m === mode).map(([h]) => h).sort();
+    const kept = await this.#policyHosts();
+    await this.#setPolicies([...new Set([...by('internal'), ...kept.internal])].sort(), [...new Set([...by('auto'), ...kept.auto])].sort());
+    for (const server of [SERVER, HTTP_SERVER]) {
+      const got = await this.#admin.call<CaddyRoute[]>('GET', routesOf(server));
+      if (got.status >= 400) throw new BerthError('failed', 'caddy_failed', `reading Berth's routes from Caddy: ${got.text.trim()}`);
+      const have = new Set((Array.isArray(got.body) ? got.body : []).map((r) => r['@id']).filter((id): id is string => id?.startsWith('berth-host-') === true));
+      const want = [...hosts].filter(([, m]) => (server === SERVER ? m !== 'off' : m === 'off')).map(([h]) => h);
+      for (const id of have) if (!want.some((h) => routeId(h) === id)) await this.#ok('DELETE', `/id/${id}`);
+      for (const host of want) {
+        if (have.has(routeId(host))) continue;
+        await this.#ok('POST', routesOf(server), { '@id': routeId(host), match: [{ host: [host] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${this.#o.upstreamPort}` }] }], terminal: true });
+      }
+    }
+    await this.#setPolicies(by('internal'), by('auto'));
+    this.#last = sites;
+  }
+
+  async #policyHosts(): Promise<{ internal: string[]; auto: string[] }> {
+    const tls = (await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string; subjects?: string[] }> } } | null>('GET', '/config/apps/tls')).body ?? null;
+    const of = (id: string) => tls?.automation?.policies?.find((p) => p['@id'] === id)?.subjects ?? [];
+    return { internal: of('berth-tls-internal'), auto: of('berth-tls-auto') };
+  }
+
+  async #setPolicies(internal: string[], auto: string[]): Promise<void> {
+    const policies = [
+      ...(internal.length ? [{ '@id': 'berth-tls-internal', subjects: internal, issuers: [{ module: 'internal' }] }] : []),
+      ...(auto.length ? [{ '@id': 'berth-tls-auto', subjects: auto, issuers: [{ module: 'acme', ...(this.#o.acmeEmail ? { email: this.#o.acmeEmail } : {}) }] }] : []),
+    ];
+    const tls = (await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string }> } } | null>('GET', '/config/apps/tls')).body ?? null;
+    const current = tls?.automation?.policies ?? [];
+    const foreign = current.filter((p) => !p['@id']?.startsWith('berth-tls-'));
+    if (JSON.stringify(current.filter((p) => p['@id']?.startsWith('berth-tls-'))) === JSON.stringify(policies)) return;
+    const all = [...foreign, ...policies];
+    if (!tls) await this.#ok('PUT', '/config/apps/tls', { automation: { policies: all } });
+    else if (!tls.automation) await this.#ok('PUT', '/config/apps/tls/automation', { policies: all });
+    else await this.#ok(tls.automation.policies ? 'PATCH' : 'PUT', '/config/apps/tls/automation/policies', all);
+  }
+
+  async #ok(method: string, p: string, body?: unknown): Promise<void> {
+    const r = await this.#admin.call(method, p, body);
+    if (r.status >= 400) throw new BerthError('failed', 'caddy_failed', `Caddy refused ${method} ${p}: ${r.text.trim()}`, { hint: 'see berth proxy status and the caddy log under BERTH_HOME/caddy' });
+  }
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { CaddyAdmin } from '../src/proxy/caddy/admin.js';
+import { webSocketExchange } from './helpers/backends.js';
+import { hit, type Reply } from './helpers/http.js';
+import { wrk } from './helpers/proxy-process.js';
+import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+
+const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
+const home = new TestHome('24400-24499');
+const P = home.httpPort;
+const HTTPS = 18244;
+const FOREIGN = 18344;
+Object.assign(home.env, { BERTH_PROXY: 'caddy', BERTH_INTERNAL_PORT: '18144', BERTH_HTTPS_PORT: String(HTTPS) });
+const admin = () => new CaddyAdmin(`unix/${path.join(home.home, 'caddy', 'admin.sock')}`);
+
+function hitHttps(host: string, urlPath: string): Promise<Reply> {
+  const ca = readFileSync(path.join(home.home, 'caddy', 'data', 'pki', 'authorities', 'local', 'root.crt'));
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port: HTTPS, path: urlPath, servername: host, ca, headers: { host }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: () => body.toString(), json: () => JSON.parse(body.toString()) });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// Every host says tls: off or internal: nothing here may ask a public CA for a certificate.
+const manifest = (v: number) => `app: edgy
+services:
+  api:
+    run: ["${NODE}", "${SERVER}"]
+    env: { VERSION: "${v}" }
+    routes: [{ host: edgy.test, path: /api/, strip: true, tls: off }, { host: secure.test, tls: internal }]
+  web:
+    run: ["${NODE}", "${SERVER}"]
+    env: { VERSION: "${v}" }
+    routes: [{ host: edgy.test, tls: off }]
+  www:
+    static: site
+    spa: true
+    routes: [{ host: www.edgy.test, tls: off }]
+`;
+
+before(() => home.cli('daemon', 'start'));
+after(() => home.cleanup());
+
+test('through real Caddy: host, prefix + strip, static + SPA, WebSocket, 502, HTTPS with tls internal and the redirect', async () => {
+  const dir = home.app('edgy', manifest(1), { 'site/index.html': '<h1>spa</h1>' });
+  assertOk(await home.cli('deploy', dir));
+  assert.ok((await hit(P, 'edgy.test', '/page')).json().port > 0);
+  assert.equal((await hit(P, 'edgy.test', '/api/env')).json().VERSION, '1');
+  assert.equal((await hit(P, 'www.edgy.test', '/deep/route')).text(), '<h1>spa</h1>');
+  const ws = await webSocketExchange(P, 'edgy.test', '/socket', ['ping']);
+  assert.deepEqual([ws.status, ws.replies], ['HTTP/1.1 101 Switching Protocols', ['echo: ping']]);
+  const redirect = await hit(P, 'secure.test', '/x');
+  assert.equal(redirect.status, 308);
+  assert.match(String(redirect.headers.location), /^https:\/\/secure\.test(:\d+)?\/x$/);
+  const secure = await hitHttps('secure.test', '/env');
+  assert.equal(secure.json().VERSION, '1');
+  assertOk(await home.cli('stop', 'edgy', 'web'));
+  assert.equal((await hit(P, 'edgy.test', '/page')).status, 502);
+  assertOk(await home.cli('start', 'edgy', 'web'));
+  const log = readFileSync(path.join(home.home, 'caddy', 'caddy.log'), 'utf8');
+  assert.ok(!/acme-v02|zerossl|letsencrypt/.test(log), 'Caddy never contacted a public CA: ' + log.split('\n').filter((l) => /acme-v02|zerossl|letsencrypt/.test(l)).slice(0, 2).join('\n'));
+});
+
+test('Berth touches only its own part of Caddy\'s config; deploys under load change nothing there and fail no request', async () => {
+  const a = admin();
+  const foreign = { listen: [`:${FOREIGN}`], automatic_https: { disable: true }, routes: [{ match: [{ host: ['foreign.test'] }], handle: [{ handler: 'static_response', body: 'foreign site' }] }] };
+  assert.equal((await a.call('PUT', '/config/apps/http/servers/foreign', foreign)).status, 200);
+  const before = JSON.stringify((await a.call('GET', '/config/')).body);
+  const dir = path.join(home.root, 'apps', 'edgy');
+  const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 12, host: 'edgy.test' });
+  for (let v = 2; v <= 6; v++) {
+    writeFileSync(path.join(dir, 'berth.yaml'), manifest(v));
+    assertOk(await home.cli('deploy', dir));
+  }
+  const r = await load;
+  assert.ok(r.requests > 1000, r.output);
+  assert.equal(r.errors, 0, r.output);
+  assert.equal(r.non2xx, 0, r.output);
+  assert.equal(JSON.stringify((await a.call('GET', '/config/')).body), before, 'five deploys, and Caddy\'s config never changed');
+  assert.equal((await hit(FOREIGN, 'foreign.test', '/')).text(), 'foreign site');
+});
+
+test('a Caddy that restarts empty gets Berth\'s routes again; removing the app leaves the foreign site alone', async () => {
+  const pid = Number(readFileSync(path.join(home.home, 'caddy', 'caddy.pid'), 'utf8'));
+  process.kill(pid, 'SIGKILL');
+  await waitFor('Caddy back with the routes', async () => (await hit(P, 'edgy.test', '/env').then((x) => x.json().VERSION, () => undefined)) === '6', 15_000);
+  const a = admin();
+  assert.equal((await a.call('PUT', '/config/apps/http/servers/foreign', { listen: [`:${FOREIGN}`], automatic_https: { disable: true }, routes: [{ handle: [{ handler: 'static_response', body: 'foreign site' }] }] })).status, 200);
+  assertOk(await home.cli('rm', 'edgy'));
+  const routes = (await a.call<Array<{ '@id'?: string }>>('GET', '/config/apps/http/servers/berth_http/routes')).body ?? [];
+  assert.ok(!routes.some((x) => x['@id']?.startsWith('berth-host-')), 'Berth removed its routes');
+  assert.equal((await hit(FOREIGN, 'anything.test', '/')).text(), 'foreign site');
+  const log = readFileSync(path.join(home.home, 'caddy', 'caddy.log'), 'utf8');
+  assert.ok(!/acme-v02|zerossl|letsencrypt/.test(log), 'Caddy never contacted a public CA: ' + log.split('\n').filter((l) => /acme-v02|zerossl|letsencrypt/.test(l)).slice(0, 2).join('\n'));
+});
