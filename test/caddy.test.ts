@@ -64,7 +64,8 @@ test('through real Caddy: host, prefix + strip, static + SPA, WebSocket, 502, HT
   const redirect = await hit(P, 'secure.test', '/x');
   assert.equal(redirect.status, 308);
   assert.match(String(redirect.headers.location), /^https:\/\/secure\.test(:\d+)?\/x$/);
-  const secure = await hitHttps('secure.test', '/env');
+  // Caddy issues the certificate in the background, right after the route appears.
+  const secure = await waitFor('the internal certificate', () => hitHttps('secure.test', '/env').catch(() => undefined), 15_000, 200);
   assert.equal(secure.json().VERSION, '1');
   assertOk(await home.cli('stop', 'edgy', 'web'));
   assert.equal((await hit(P, 'edgy.test', '/page')).status, 502);
