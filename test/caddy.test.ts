@@ -4,7 +4,6 @@ import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CaddyAdmin } from '../src/proxy/caddy/admin.js';
-import { webSocketExchange } from './helpers/backends.js';
 import { hit, type Reply } from './helpers/http.js';
 import { wrk } from './helpers/proxy-process.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
@@ -53,33 +52,14 @@ services:
 before(() => home.cli('daemon', 'start'));
 after(() => home.cleanup());
 
-test('through real Caddy: host, prefix + strip, static + SPA, WebSocket, 502, HTTPS with tls internal and the redirect', async () => {
-  const dir = home.app('edgy', manifest(1), { 'site/index.html': '<h1>spa</h1>' });
-  assertOk(await home.cli('deploy', dir));
-  assert.ok((await hit(P, 'edgy.test', '/page')).json().port > 0);
-  assert.equal((await hit(P, 'edgy.test', '/api/env')).json().VERSION, '1');
-  assert.equal((await hit(P, 'www.edgy.test', '/deep/route')).text(), '<h1>spa</h1>');
-  const ws = await webSocketExchange(P, 'edgy.test', '/socket', ['ping']);
-  assert.deepEqual([ws.status, ws.replies], ['HTTP/1.1 101 Switching Protocols', ['echo: ping']]);
-  const redirect = await hit(P, 'secure.test', '/x');
-  assert.equal(redirect.status, 308);
-  assert.match(String(redirect.headers.location), /^https:\/\/secure\.test(:\d+)?\/x$/);
-  // Caddy issues the certificate in the background, right after the route appears.
-  const secure = await waitFor('the internal certificate', () => hitHttps('secure.test', '/env').catch(() => undefined), 15_000, 200);
-  assert.equal(secure.json().VERSION, '1');
-  assertOk(await home.cli('stop', 'edgy', 'web'));
-  assert.equal((await hit(P, 'edgy.test', '/page')).status, 502);
-  assertOk(await home.cli('start', 'edgy', 'web'));
-  const log = readFileSync(path.join(home.home, 'caddy', 'caddy.log'), 'utf8');
-  assert.ok(!/acme-v02|zerossl|letsencrypt/.test(log), 'Caddy never contacted a public CA: ' + log.split('\n').filter((l) => /acme-v02|zerossl|letsencrypt/.test(l)).slice(0, 2).join('\n'));
-});
-
 test('Berth touches only its own part of Caddy\'s config; deploys under load change nothing there and fail no request', async () => {
   const a = admin();
   const foreign = { listen: [`:${FOREIGN}`], automatic_https: { disable: true }, routes: [{ match: [{ host: ['foreign.test'] }], handle: [{ handler: 'static_response', body: 'foreign site' }] }] };
   assert.equal((await a.call('PUT', '/config/apps/http/servers/foreign', foreign)).status, 200);
+  const dir = home.app('edgy', manifest(1), { 'site/index.html': '<h1>spa</h1>' });
+  assertOk(await home.cli('deploy', dir));
+  await waitFor('the internal certificate', () => hitHttps('secure.test', '/env').catch(() => undefined), 15_000, 200);
   const before = JSON.stringify((await a.call('GET', '/config/')).body);
-  const dir = path.join(home.root, 'apps', 'edgy');
   const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 12, host: 'edgy.test' });
   for (let v = 2; v <= 6; v++) {
     writeFileSync(path.join(dir, 'berth.yaml'), manifest(v));

@@ -5,7 +5,6 @@ import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { renderCommon, renderSite } from '../src/proxy/nginx/render.js';
-import { webSocketExchange } from './helpers/backends.js';
 import { hit, type Reply } from './helpers/http.js';
 import { wrk } from './helpers/proxy-process.js';
 import { assertOk, NODE, REPO, TestHome } from './helpers/home.js';
@@ -69,34 +68,10 @@ test('renderer golden files: plain hosts, TLS with an 80->443 redirect, the shar
   assert.equal(rendered, readFileSync(golden, 'utf8'));
 });
 
-test('through real nginx: host, prefix + strip, static + SPA, WebSocket, 502 on a dead upstream, HTTPS', async () => {
+test('deploys do not reload nginx: 5 deploys under wrk load (50 keep-alive connections): zero failed requests', async () => {
   const dir = home.app('edge', app('edge.test'), { 'site/index.html': '<h1>spa</h1>' });
   assertOk(await home.cli('deploy', dir));
-  assert.equal((await hit(P, 'edge.test', '/page')).json().port > 0, true);
-  const api = (await hit(P, 'edge.test', '/api/x?y=1')).json();
-  assert.equal(api.port > 0, true);
-  const env = (await hit(P, 'edge.test', '/api/env')).json();
-  assert.ok(env.PORT);
-  assert.equal((await hit(P, 'www.edge.test', '/deep/route')).text(), '<h1>spa</h1>');
-  const ws = await webSocketExchange(P, 'edge.test', '/socket', ['ping']);
-  assert.equal(ws.status, 'HTTP/1.1 101 Switching Protocols');
-  assert.deepEqual(ws.replies, ['echo: ping']);
-  assert.equal((await hit(P, 'nobody.test', '/')).status, 404);
-  const redirect = await hit(P, 'secure.test', '/x');
-  assert.equal(redirect.status, 301);
-  assert.equal(redirect.headers.location, `https://secure.test:${HTTPS}/x`);
-  const secure = await hitHttps('secure.test', '/env', ca);
-  assert.equal(secure.status, 200);
-  assert.ok(secure.json().PORT);
-  const headers = (await hitHttps('secure.test', '/', ca)).json();
-  assert.ok(headers.pid);
-  assertOk(await home.cli('stop', 'edge', 'web'));
-  assert.equal((await hit(P, 'edge.test', '/page')).status, 502);
-  assertOk(await home.cli('start', 'edge', 'web'));
-});
-
-test('deploys do not reload nginx: 5 deploys under wrk load (50 keep-alive connections): zero failed requests', async () => {
-  const dir = path.join(home.root, 'apps', 'edge');
+  assert.equal((await hitHttps('secure.test', '/env', ca)).status, 200);
   const nginxConf = path.join(home.home, 'nginx', 'sites', 'berth-app-edge.conf');
   const before = readFileSync(nginxConf, 'utf8');
   const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 12, host: 'edge.test' });

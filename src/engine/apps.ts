@@ -46,6 +46,7 @@ export class Apps {
           }),
         );
       }
+      await this.#routesChanged(); // the command returns when the proxy routes to what it started
       await this.#event(app, env, `app.${action}`, `${action} ${service ?? 'all services'}`);
       return this.ps({ app, service });
     });

@@ -28,6 +28,7 @@ const SERVER = 'berth';
 const HTTP_SERVER = 'berth_http';
 const routesOf = (server: string) => `/config/apps/http/servers/${server}/routes`;
 const routeId = (host: string) => `berth-host-${host.replace(/\./g, '_')}`;
+const redirectId = (host: string) => `berth-redirect-${host.replace(/\./g, '_')}`;
 
 interface CaddyRoute {
   readonly '@id'?: string;
@@ -83,8 +84,11 @@ export class CaddyEdge implements Edge {
     };
   }
 
+  /** Berth writes its own HTTP->HTTPS redirects (one per TLS host, keeping a non-default port), so Caddy's catch-all ones are off. */
   #server(name: string): unknown {
-    return name === SERVER ? { listen: [`:${this.#o.httpsPort}`], routes: [] } : { listen: [`:${this.#o.httpPort}`], routes: [] };
+    // Last route of each server: unknown hosts get the builtin proxy's bare 404 (Caddy alone would answer an empty 200).
+    const fallback = { '@id': `berth-fallback-${name}`, handle: [{ handler: 'static_response', status_code: 404, body: '404 Not Found\n' }] };
+    return name === SERVER ? { listen: [`:${this.#o.httpsPort}`], routes: [fallback], automatic_https: { disable_redirects: true } } : { listen: [`:${this.#o.httpPort}`], routes: [fallback] };
   }
 
   /** Starts Berth's own Caddy (state under BERTH_HOME/caddy), or checks the one it attaches to. */
@@ -164,16 +168,26 @@ export class CaddyEdge implements Edge {
     for (const server of [SERVER, HTTP_SERVER]) {
       const got = await this.#admin.call<CaddyRoute[]>('GET', routesOf(server));
       if (got.status >= 400) throw new BerthError('failed', 'caddy_failed', `reading Berth's routes from Caddy: ${got.text.trim()}`);
-      const have = new Set((Array.isArray(got.body) ? got.body : []).map((r) => r['@id']).filter((id): id is string => id?.startsWith('berth-host-') === true));
-      const want = [...hosts].filter(([, m]) => (server === SERVER ? m !== 'off' : m === 'off')).map(([h]) => h);
-      for (const id of have) if (!want.some((h) => routeId(h) === id)) await this.#ok('DELETE', `/id/${id}`);
-      for (const host of want) {
-        if (have.has(routeId(host))) continue;
-        await this.#ok('POST', routesOf(server), { '@id': routeId(host), match: [{ host: [host] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${this.#o.upstreamPort}` }] }], terminal: true });
+      const have = new Set((Array.isArray(got.body) ? got.body : []).map((r) => r['@id']).filter((id): id is string => /^berth-(host|redirect)-/.test(id ?? '')));
+      const want = new Map<string, unknown>();
+      for (const [host, mode] of hosts) {
+        if ((server === SERVER) === (mode !== 'off')) want.set(routeId(host), this.#proxyRoute(host));
+        else if (server === HTTP_SERVER) want.set(redirectId(host), this.#redirectRoute(host));
       }
+      for (const id of have) if (!want.has(id)) await this.#ok('DELETE', `/id/${id}`);
+      for (const [id, route] of want) if (!have.has(id)) await this.#ok('PUT', `${routesOf(server)}/0`, route); // ahead of the fallback
     }
     await this.#setPolicies(by('internal'), by('auto'));
     this.#last = sites;
+  }
+
+  #proxyRoute(host: string): unknown {
+    return { '@id': routeId(host), match: [{ host: [host] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${this.#o.upstreamPort}` }] }], terminal: true };
+  }
+
+  #redirectRoute(host: string): unknown {
+    const port = this.#o.httpsPort === 443 ? '' : `:${this.#o.httpsPort}`;
+    return { '@id': redirectId(host), match: [{ host: [host] }], handle: [{ handler: 'static_response', status_code: 308, headers: { Location: [`https://{http.request.host}${port}{http.request.uri}`] } }], terminal: true };
   }
 
   async #policyHosts(): Promise<{ internal: string[]; auto: string[] }> {
