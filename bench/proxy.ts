@@ -3,14 +3,18 @@
  * (1) Saturation: wrk, 2 threads, 50 keep-alive connections, 10 s: requests/s, p50, p99.
  * (2) About 1,000 requests/s: wrk again, 50 connections pausing 40-60 ms between requests:
  *     p50, p99 and the proxy's p99 overhead (target < 1 ms).
- * Run: `npm run build && node dist/bench/proxy.js` (needs wrk: apt-get install wrk).
+ * Edges as Berth runs them: nginx and Caddy in front of the builtin proxy, side by side.
+ * Run: `npm run build && node dist/bench/proxy.js` (needs wrk, nginx and caddy from Debian).
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pino from 'pino';
 import { ApiClient } from '../src/api/client.js';
+import { CaddyEdge } from '../src/proxy/caddy/caddy-edge.js';
+import { NginxEdge } from '../src/proxy/nginx/nginx-edge.js';
 import { machine, sleep, table } from './lib.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -46,7 +50,13 @@ async function fixedRate(port: number, host: string): Promise<{ rps: number; p50
   return saturate(port, host, DELAY_SCRIPT);
 }
 
+const NGINX_PORT = 18703;
+const CADDY_PORT = 18704;
 const home = mkdtempSync(path.join(tmpdir(), 'berth-bench-proxy-'));
+const log = pino({ level: 'warn' });
+const site = [{ app: 'bench', hosts: ['bench.test'], tls: { 'bench.test': 'off' as const } }];
+const nginx = new NginxEdge({ home, log, binary: 'nginx', httpPort: NGINX_PORT, httpsPort: NGINX_PORT + 100, upstreamPort: PROXY_PORT, certDir: path.join(home, 'live') });
+const caddy = new CaddyEdge({ home, log, binary: 'caddy', httpPort: CADDY_PORT, httpsPort: CADDY_PORT + 100, upstreamPort: PROXY_PORT });
 const DELAY_SCRIPT = path.join(home, 'delay.lua');
 writeFileSync(DELAY_SCRIPT, 'function delay()\n  return 40 + math.random(20)\nend\n');
 const backend = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => s.end('ok')).listen(${BACKEND_PORT}, '127.0.0.1')`], { stdio: 'ignore' });
@@ -56,9 +66,15 @@ try {
   if (backend.exitCode !== null || proxy.exitCode !== null) throw new Error(`ports ${BACKEND_PORT}/${PROXY_PORT} are taken: stop what holds them and run again`);
   const control = new ApiClient(path.join(home, 'proxy', 'control.sock'));
   await control.call('PUT', '/v1/routes', { version: 1, routes: [{ host: 'bench.test', path: '/', strip: false, app: 'bench', env: 'production', service: 'web', upstreams: [`127.0.0.1:${BACKEND_PORT}`] }] });
+  await nginx.start();
+  await nginx.applySites(site);
+  await caddy.start();
+  await caddy.applySites(site);
   const targets = [
     ['direct', BACKEND_PORT],
     ['builtin', PROXY_PORT],
+    ['nginx -> builtin', NGINX_PORT],
+    ['caddy -> builtin', CADDY_PORT],
   ] as const;
   const rows: string[][] = [];
   const fixed: Record<string, { p99: number }> = {};
@@ -72,6 +88,8 @@ try {
   console.log(table(['target', 'max req/s (50 conns)', 'p50 ms', 'p99 ms', 'socket errors', 'req/s (paced)', 'p50 ms', 'p99 ms'], rows));
   console.log(`\nbuiltin p99 overhead at 1,000 req/s: ${(fixed.builtin!.p99 - fixed.direct!.p99).toFixed(2)} ms (target < 1 ms)`);
 } finally {
+  await nginx.stop().catch(() => undefined);
+  await caddy.stop().catch(() => undefined);
   proxy.kill();
   backend.kill();
   rmSync(home, { recursive: true, force: true });
