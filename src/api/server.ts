@@ -9,6 +9,7 @@ import type { InstanceManager } from '../engine/instance-manager.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { Finding } from '../doctor/finding.js';
 import { liveRoutes } from './routes-view.js';
+import { readSettingsFile, setSetting } from '../config/settings-file.js';
 
 export interface ApiDeps {
   readonly apps: Apps;
@@ -17,6 +18,7 @@ export interface ApiDeps {
   readonly instances: InstanceManager;
   readonly proxy: Proxy;
   readonly doctor: (app?: string) => Promise<Finding[]>;
+  readonly settingsFile: string;
   readonly info: () => Record<string, unknown>;
   readonly shutdown: () => void;
 }
@@ -62,6 +64,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     deps.store.events.recent(req.query.app, req.query.limit ?? 100),
   );
   app.get('/v1/routes', async () => liveRoutes(deps.proxy));
+  app.get('/v1/config', async () => ({ file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile) }));
+  app.put<{ Body: { key: string; value: string } }>('/v1/config', { schema: { body: { type: 'object', required: ['key', 'value'], additionalProperties: false, properties: { key: { type: 'string', maxLength: 100 }, value: { type: 'string', maxLength: 4096 } } } } }, async (req, reply) => {
+    setSetting(deps.settingsFile, req.body.key, req.body.value);
+    // berthd reads its settings at start: it restarts (apps and the proxy keep running) and re-applies every route.
+    reply.raw.once('finish', () => setTimeout(deps.shutdown, 10));
+    return { file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile), restarting: true };
+  });
   app.get<{ Querystring: { app?: string } }>('/v1/doctor', { schema: { querystring: { type: 'object', properties: { app: { type: 'string', maxLength: 63 } } } } }, async (req) => {
     if (req.query.app !== undefined) await deps.apps.requireApp(req.query.app);
     return { findings: await deps.doctor(req.query.app) };

@@ -16,7 +16,7 @@ const client = new ApiClient(layout.socket);
 let jsonOutput = false;
 
 /** Every command: one API call (starting berthd when needed), then render. */
-async function call<T>(method: 'GET' | 'POST' | 'DELETE', route: string, body?: unknown): Promise<T> {
+async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', route: string, body?: unknown): Promise<T> {
   try {
     return await client.call<T>(method, route, body);
   } catch (err) {
@@ -122,6 +122,29 @@ for (const action of ['status', 'start', 'stop'] as const) {
       print(s, () => (s.running ? `${s.kind} proxy running, pid ${s.pid}, port ${s.port}, ${s.routes ?? '?'} routes` : `${s.kind} proxy is not running`));
     });
 }
+
+const config = program.command('config').description('host settings in $BERTH_HOME/config.yaml (proxy, ports, ...)');
+config
+  .command('get')
+  .argument('[key]')
+  .addOption(json())
+  .action(async (key?: string) => {
+    const r = await call<{ file: string; settings: Record<string, unknown> }>('GET', '/v1/config');
+    const value = key ? key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], r.settings) : r.settings;
+    print(value ?? null, () => (key ? (value === undefined ? `${key} is not set in ${r.file} (the default applies)` : String(typeof value === 'object' ? JSON.stringify(value) : value)) : `${r.file}:\n${JSON.stringify(r.settings, null, 2)}`));
+  });
+config
+  .command('set')
+  .description('set one key (validated first); berthd restarts to apply it and re-applies every route')
+  .argument('<key>')
+  .argument('<value>')
+  .addOption(json())
+  .action(async (key: string, value: string) => {
+    const r = await call<{ file: string; settings: Record<string, unknown> }>('PUT', '/v1/config', { key, value });
+    while (await daemonInfo(client)) await new Promise((res) => setTimeout(res, 50));
+    await ensureDaemon(layout, client);
+    print(r, () => `${key} = ${value} (in ${r.file}); berthd restarted and applied it`);
+  });
 
 const daemon = program.command('daemon').description('the berthd background process');
 daemon

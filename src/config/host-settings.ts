@@ -69,6 +69,11 @@ export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new BerthError('invalid', 'invalid_settings', `reading ${file}: ${(err as Error).message}`);
   }
+  return parseHostSettings(raw, file, env);
+}
+
+/** Validates settings already read (from config.yaml, or a change about to be written to it). */
+export function parseHostSettings(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): HostSettings {
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
 import { buildApi } from '../api/server.js';
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
   const instances = new InstanceManager({ store, layout, log, markerPrefix });
   const ports = new PortAllocator(settings.host, settings.portRange);
+  await retirePreviousProxy(layout.root, settings, log);
   const proxy = makeProxy(layout.root, settings, log);
   const routes = new RouteSync({ store, proxy, log });
   const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync() });
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  const api = buildApi({ apps, deployer, store, instances, proxy, doctor, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
+  const api = buildApi({ apps, deployer, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale
   } catch {
@@ -84,6 +86,28 @@ async function main(): Promise<void> {
   }, 5000).unref();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+/**
+ * When the settings name another proxy than last time, stop the edge that served until
+ * now (it holds the HTTP port); the new proxy then gets every route at start.
+ */
+async function retirePreviousProxy(home: string, settings: HostSettings, log: pino.Logger): Promise<void> {
+  const marker = path.join(home, 'proxy', 'kind');
+  let previous = 'builtin';
+  try {
+    previous = readFileSync(marker, 'utf8').trim();
+  } catch {
+    // first start
+  }
+  if (previous !== settings.proxy) {
+    log.info({ from: previous, to: settings.proxy }, 'proxy changed: stopping the previous one');
+    const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
+    if (previous === 'nginx') await new NginxEdge({ home, log, binary: settings.nginx.binary, certDir: settings.certDir, attach: settings.nginx.attach, ...ports }).stop().catch(() => undefined);
+    if (previous === 'caddy') await new CaddyEdge({ home, log, binary: settings.caddy.binary, admin: settings.caddy.admin, ...ports }).stop().catch(() => undefined);
+  }
+  mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
+  writeFileSync(marker, settings.proxy + '\n');
 }
 
 /** The proxy the settings ask for: the builtin one alone, or behind an edge server. */

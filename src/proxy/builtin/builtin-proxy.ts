@@ -91,7 +91,7 @@ export class BuiltinProxy implements Proxy {
 
   /** Restarts the proxy when it died (unless the operator stopped it); called periodically by berthd. */
   async watch(): Promise<void> {
-    if (this.wanted() && !this.#running()) await this.#ensure();
+    if (this.wanted() && this.#running()?.port !== this.#o.port) await this.#ensure();
   }
 
   async apply(table: RouteTable): Promise<void> {
