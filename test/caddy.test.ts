@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CaddyAdmin } from '../src/proxy/caddy/admin.js';
-import { hit, type Reply } from './helpers/http.js';
+import { hit } from './helpers/http.js';
+import { hitHttps } from './helpers/http.js';
 import { wrk } from './helpers/proxy-process.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 
@@ -16,21 +16,6 @@ const FOREIGN = 18344;
 Object.assign(home.env, { BERTH_PROXY: 'caddy', BERTH_INTERNAL_PORT: '18144', BERTH_HTTPS_PORT: String(HTTPS) });
 const admin = () => new CaddyAdmin(`unix/${path.join(home.home, 'caddy', 'admin.sock')}`);
 
-function hitHttps(host: string, urlPath: string): Promise<Reply> {
-  const ca = readFileSync(path.join(home.home, 'caddy', 'data', 'pki', 'authorities', 'local', 'root.crt'));
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: HTTPS, path: urlPath, servername: host, ca, headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: () => body.toString(), json: () => JSON.parse(body.toString()) });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 // Every host says tls: off or internal: nothing here may ask a public CA for a certificate.
 const manifest = (v: number) => `app: edgy
@@ -58,7 +43,7 @@ test('Berth touches only its own part of Caddy\'s config; deploys under load cha
   assert.equal((await a.call('PUT', '/config/apps/http/servers/foreign', foreign)).status, 200);
   const dir = home.app('edgy', manifest(1), { 'site/index.html': '<h1>spa</h1>' });
   assertOk(await home.cli('deploy', dir));
-  await waitFor('the internal certificate', () => hitHttps('secure.test', '/env').catch(() => undefined), 15_000, 200);
+  await waitFor('the internal certificate', () => hitHttps(HTTPS, 'secure.test', '/env', readFileSync(path.join(home.home, 'caddy', 'data', 'pki', 'authorities', 'local', 'root.crt'))).catch(() => undefined), 15_000, 200);
   const before = JSON.stringify((await a.call('GET', '/config/')).body);
   const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 12, host: 'edgy.test' });
   for (let v = 2; v <= 6; v++) {

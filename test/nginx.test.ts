@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { renderCommon, renderSite } from '../src/proxy/nginx/render.js';
-import { hit, type Reply } from './helpers/http.js';
+import { hit } from './helpers/http.js';
+import { hitHttps } from './helpers/http.js';
 import { wrk } from './helpers/proxy-process.js';
 import { assertOk, NODE, REPO, TestHome } from './helpers/home.js';
 
@@ -24,20 +24,6 @@ function certificate(host: string): string {
   return readFileSync(path.join(dir, 'fullchain.pem'), 'utf8');
 }
 
-function hitHttps(host: string, urlPath: string, ca: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: HTTPS, path: urlPath, servername: host, ca, headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: () => body.toString(), json: () => JSON.parse(body.toString()) });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 let ca = '';
 before(async () => {
@@ -71,7 +57,7 @@ test('renderer golden files: plain hosts, TLS with an 80->443 redirect, the shar
 test('deploys do not reload nginx: 5 deploys under wrk load (50 keep-alive connections): zero failed requests', async () => {
   const dir = home.app('edge', app('edge.test'), { 'site/index.html': '<h1>spa</h1>' });
   assertOk(await home.cli('deploy', dir));
-  assert.equal((await hitHttps('secure.test', '/env', ca)).status, 200);
+  assert.equal((await hitHttps(HTTPS, 'secure.test', '/env', ca)).status, 200);
   const nginxConf = path.join(home.home, 'nginx', 'sites', 'berth-app-edge.conf');
   const before = readFileSync(nginxConf, 'utf8');
   const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 12, host: 'edge.test' });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { webSocketExchange } from './helpers/backends.js';
-import { hit, type Reply } from './helpers/http.js';
+import { hit } from './helpers/http.js';
+import { hitHttps } from './helpers/http.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
@@ -43,17 +43,6 @@ function selfSigned(certDir: string, host: string): string {
   return readFileSync(path.join(dir, 'fullchain.pem'), 'utf8');
 }
 
-function hitHttps(port: number, host: string, urlPath: string, ca: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path: urlPath, servername: host, ca, headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), text: () => Buffer.concat(chunks).toString(), json: () => JSON.parse(Buffer.concat(chunks).toString()) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 for (const proxy of PROXIES) {
   describe(`routes through ${proxy.kind}`, () => {

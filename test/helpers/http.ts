@@ -1,4 +1,5 @@
 import { request as httpRequest, Agent } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { request } from 'undici';
 
 /** GET http://127.0.0.1:<port><path> and parse JSON; throws on connection errors. */
@@ -38,5 +39,21 @@ export function hit(port: number, host: string, path: string, opts: { method?: s
     });
     req.on('error', reject);
     req.end(opts.body);
+  });
+}
+
+/** One HTTPS request to 127.0.0.1:<port> for `host` (SNI and Host), trusting `ca`. */
+export function hitHttps(port: number, host: string, path: string, ca: string | Buffer): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, ca, headers: { host }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: () => body.toString('utf8'), json: () => JSON.parse(body.toString('utf8')) });
+      });
+    });
+    req.on('error', reject);
+    req.end();
   });
 }

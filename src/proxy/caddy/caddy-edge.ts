@@ -1,22 +1,14 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from 'pino';
 import { BerthError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../system/atomic-write.js';
 import { tailLines } from '../../runtime/log-files.js';
-import type { Edge } from '../edge/edge-proxy.js';
+import type { Edge, EdgeOptions } from '../edge/edge-proxy.js';
 import type { Site } from '../edge/sites.js';
 import { CaddyAdmin } from './admin.js';
 
-export interface CaddyOptions {
-  readonly home: string;
-  readonly log: Logger;
-  /** The caddy binary. Default "caddy" (Debian: apt-get install caddy). */
-  readonly binary: string;
-  readonly httpPort: number;
-  readonly httpsPort: number;
-  readonly upstreamPort: number;
+export interface CaddyOptions extends EdgeOptions {
   /** E-mail for ACME accounts (Let's Encrypt), for hosts with `tls: auto`. */
   readonly acmeEmail?: string | undefined;
   /** Attach to a running Caddy at this admin address instead of running Berth's own. */

@@ -1,7 +1,21 @@
+import type { Logger } from 'pino';
 import type { BuiltinProxy } from '../builtin/builtin-proxy.js';
 import type { Proxy, ProxyCapabilities, ProxyStatus } from '../proxy.js';
 import type { RouteTable } from '../route-table.js';
 import { sitesOf, type Site } from './sites.js';
+
+/** What every edge adapter is given. */
+export interface EdgeOptions {
+  readonly home: string;
+  readonly log: Logger;
+  /** The edge's binary (Debian: apt-get install caddy / nginx). */
+  readonly binary: string;
+  /** Public ports the edge listens on. */
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  /** The builtin proxy behind the edge, on 127.0.0.1. */
+  readonly upstreamPort: number;
+}
 
 /** An edge server in front of the builtin proxy: it terminates HTTP(S) by hostname. */
 export interface Edge {

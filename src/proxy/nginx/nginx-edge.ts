@@ -1,23 +1,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from 'pino';
 import { BerthError } from '../../core/errors.js';
 import { runCommand } from '../../system/command.js';
 import { writeFileAtomic } from '../../system/atomic-write.js';
 import { listPids, procArgv, procStat } from '../../system/proc.js';
 import type { Site } from '../edge/sites.js';
-import type { Edge } from '../edge/edge-proxy.js';
+import type { Edge, EdgeOptions } from '../edge/edge-proxy.js';
 import { renderCommon, renderSite, type NginxRenderOptions } from './render.js';
 
-export interface NginxOptions {
-  readonly home: string;
-  readonly log: Logger;
-  /** The nginx binary. Default "nginx" (Debian: apt-get install nginx). */
-  readonly binary: string;
-  readonly httpPort: number;
-  readonly httpsPort: number;
-  /** The builtin proxy nginx forwards to. */
-  readonly upstreamPort: number;
+export interface NginxOptions extends EdgeOptions {
   /** certbot's layout: <dir>/<host>/fullchain.pem and privkey.pem. Default /etc/letsencrypt/live. */
   readonly certDir: string;
   /** Write into an existing nginx instead of running Berth's own master. */
