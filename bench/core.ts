@@ -20,7 +20,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-'));
 const SLEEP = execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim();
 
 async function berth(): Promise<string[]> {
-  const env = { ...process.env, BERTH_HOME: path.join(work, 'berth-home'), BERTH_PORT_RANGE: '24000-24999' };
+  const env = { ...process.env, BERTH_HOME: path.join(work, 'berth-home'), BERTH_PORT_RANGE: '24000-24999', BERTH_HTTP_PORT: '18770', BERTH_HTTP_ADDRESS: '127.0.0.1' };
   const app = path.join(work, 'app');
   mkdirSync(app, { recursive: true });
   const services = Array.from({ length: N }, (_, i) => `  s${i}:\n    run: ["${SLEEP}", "100000"]\n    port: none\n`).join('');
@@ -34,6 +34,7 @@ async function berth(): Promise<string[]> {
   const pid = Number(readFileSync(path.join(env.BERTH_HOME, 'berthd.pid'), 'utf8').split(' ')[0]);
   const rss = rssKiB(pid);
   await timeCommand([...BERTH, 'rm', 'bench', '--purge'], env);
+  await timeCommand([...BERTH, 'proxy', 'stop'], env);
   await timeCommand([...BERTH, 'daemon', 'stop'], env);
   return ['berth', fmt(up), fmt(percentile(ps, 50)), fmt(percentile(ps, 95)), (rss / 1024).toFixed(1)];
 }

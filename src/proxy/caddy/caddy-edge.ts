@@ -80,7 +80,8 @@ export class CaddyEdge implements Edge {
   #server(name: string): unknown {
     // Last route of each server: unknown hosts get the builtin proxy's bare 404 (Caddy alone would answer an empty 200).
     const fallback = { '@id': `berth-fallback-${name}`, handle: [{ handler: 'static_response', status_code: 404, body: '404 Not Found\n' }] };
-    return name === SERVER ? { listen: [`:${this.#o.httpsPort}`], routes: [fallback], automatic_https: { disable_redirects: true } } : { listen: [`:${this.#o.httpPort}`], routes: [fallback] };
+    // berth_http is plain HTTP whatever Caddy's http_port says (an attached Caddy keeps its own).
+    return name === SERVER ? { listen: [`:${this.#o.httpsPort}`], routes: [fallback], automatic_https: { disable_redirects: true } } : { listen: [`:${this.#o.httpPort}`], routes: [fallback], automatic_https: { disable: true } };
   }
 
   /** Starts Berth's own Caddy (state under BERTH_HOME/caddy), or checks the one it attaches to. */
@@ -150,6 +151,7 @@ export class CaddyEdge implements Edge {
    * When the sites are what Caddy already has, nothing is sent: a deploy does not touch Caddy.
    */
   async applySites(sites: readonly Site[]): Promise<void> {
+    await this.#ensureServer(); // an attached Caddy may have been restarted or reconfigured by someone else
     const hosts = new Map<string, 'auto' | 'internal' | 'off'>();
     for (const s of sites) for (const h of s.hosts) hosts.set(h, s.tls?.[h] ?? 'auto');
     // A host must have its TLS policy for as long as its route exists, or Caddy starts
