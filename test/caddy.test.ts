@@ -68,6 +68,11 @@ test('a Caddy that restarts empty gets Berth\'s routes again; removing the app l
   const routes = (await a.call<Array<{ '@id'?: string }>>('GET', '/config/apps/http/servers/berth_http/routes')).body ?? [];
   assert.ok(!routes.some((x) => x['@id']?.startsWith('berth-host-')), 'Berth removed its routes');
   assert.equal((await hit(FOREIGN, 'anything.test', '/')).text(), 'foreign site');
+  // doctor reads Caddy's config back: a route Berth did not make, pointing at a dead port, is named.
+  assert.equal((await a.call('PUT', '/config/apps/http/servers/deadend', { listen: [`:${FOREIGN + 1}`], automatic_https: { disable: true }, routes: [{ match: [{ host: ['dead.test'] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '127.0.0.1:1' }] }] }] })).status, 200);
+  const findings = JSON.parse((await home.cli('doctor', '--json')).stdout).findings as Array<{ code: string; message: string }>;
+  assert.equal(findings.find((x) => x.code === 'foreign-route-dead')?.message, 'a route Berth did not make sends dead.test to 127.0.0.1:1, where nothing listens (Caddy /config/apps/http/servers/deadend/routes/0)');
+  assert.ok(!findings.some((x) => x.code.startsWith('tls-')), 'Caddy\'s fresh internal certificates are no finding');
   const log = readFileSync(path.join(home.home, 'caddy', 'caddy.log'), 'utf8');
   assert.ok(!/acme-v02|zerossl|letsencrypt/.test(log), 'Caddy never contacted a public CA: ' + log.split('\n').filter((l) => /acme-v02|zerossl|letsencrypt/.test(l)).slice(0, 2).join('\n'));
 });

@@ -70,6 +70,12 @@ test('deploys do not reload nginx: 5 deploys under wrk load (50 keep-alive conne
   assert.equal(r.errors, 0, r.output);
   assert.equal(r.non2xx, 0, r.output);
   assert.equal(readFileSync(nginxConf, 'utf8'), before, 'the nginx config did not change');
+  // The test certificate lives 2 days: doctor says so, with certbot's command.
+  const findings = JSON.parse((await home.cli('doctor', '--json')).stdout).findings as Array<{ code: string; message: string; fix: string; severity: string }>;
+  const tls = findings.find((f) => f.code === 'tls-expiring');
+  assert.equal(tls?.severity, 'warning');
+  assert.match(tls?.message ?? '', /the certificate for secure\.test \(.*live\/secure\.test\/fullchain\.pem\) expires in 1 day\(s\)/);
+  assert.equal(tls?.fix, 'certbot renew --cert-name secure.test');
 });
 
 test('nginx -t fails: the previous files come back, nothing reloads, the error quotes nginx; a foreign site survives', async () => {
@@ -91,4 +97,10 @@ test('nginx -t fails: the previous files come back, nothing reloads, the error q
   writeFileSync(path.join(dir, 'berth.yaml'), app('edge.test'));
   assertOk(await home.cli('rm', 'edge'));
   assert.equal((await hit(P, 'foreign.test', '/')).text(), 'foreign site\n', 'the foreign site survives every Berth operation');
+  // doctor reads nginx's files: a route Berth did not make, pointing at a dead port, is named.
+  const dead = path.join(home.home, 'nginx', 'sites', 'dead.conf');
+  writeFileSync(dead, `server {\n    listen ${P};\n    server_name dead.test;\n    location / { proxy_pass http://127.0.0.1:1; }\n}\n`);
+  const findings = JSON.parse((await home.cli('doctor', '--json')).stdout).findings as Array<{ code: string; message: string; fix: string }>;
+  const f = findings.find((x) => x.code === 'foreign-route-dead');
+  assert.equal(f?.message, `a route Berth did not make sends dead.test to 127.0.0.1:1, where nothing listens (${dead})`);
 });

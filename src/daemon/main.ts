@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const proxy = makeProxy(layout.root, settings, log);
   const routes = new RouteSync({ store, proxy, log });
   const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync() });
-  const doctor = async (app?: string) => diagnose(await gatherFacts({ store, home: layout.root, markerPrefix, proxyTable: await proxy.current(), logFile: (v) => instances.logFile(v) }), app);
+  const doctor = async (app?: string) => diagnose(await gatherFacts({ store, home: layout.root, markerPrefix, proxyTable: await proxy.current(), logFile: (v) => instances.logFile(v), certDir: settings.proxy === 'nginx' ? settings.certDir : undefined, edgeRoutes: await proxy.edgeRoutes?.().catch(() => []) }), app);
   const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor });
   instances.onStateChange((v, from, to) => {
     if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();

@@ -1,12 +1,13 @@
 import { instanceChecks } from './checks/instances.js';
 import { driftChecks, orphanChecks } from './checks/drift.js';
 import { portChecks } from './checks/ports.js';
-import { routeChecks } from './checks/routes.js';
+import { edgeRouteChecks, routeChecks } from './checks/routes.js';
+import { tlsChecks } from './checks/tls.js';
 import type { Facts } from './facts.js';
 import { sortFindings, type Finding } from './finding.js';
 
 /** Every check, each a small function of the facts. */
-export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [routeChecks, instanceChecks, portChecks, driftChecks, orphanChecks];
+export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [routeChecks, edgeRouteChecks, instanceChecks, portChecks, driftChecks, orphanChecks, tlsChecks];
 
 /** Runs the checks; with `app`, keeps the findings about that app. */
 export function diagnose(facts: Facts, app?: string): Finding[] {

@@ -1,6 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { findCertificates, type CertificateFact } from './checks/tls.js';
 import type { Manifest } from '../config/manifest-types.js';
 import type { RouteTable } from '../proxy/route-table.js';
+import type { EdgeRoute } from '../proxy/proxy.js';
 import { MARKER_ENV } from '../runtime/process-runner.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { LeaseOwner } from '../store/leases-repo.js';
@@ -40,9 +43,14 @@ export interface Facts {
   /** The current release's manifest per environment id. */
   readonly manifests: ReadonlyMap<number, Manifest>;
   readonly logFile: (v: InstanceView) => string;
+  /** Certificates the edge serves (certbot's for nginx, Caddy's storage). */
+  readonly certificates: readonly CertificateFact[];
+  readonly now: number;
+  /** With Caddy or nginx in front: their routes, read back from their live config. */
+  readonly edgeRoutes: readonly EdgeRoute[];
 }
 
-export async function gatherFacts(o: { store: Store; home: string; markerPrefix: string; proxyTable: RouteTable | undefined; logFile: (v: InstanceView) => string }): Promise<Facts> {
+export async function gatherFacts(o: { store: Store; home: string; markerPrefix: string; proxyTable: RouteTable | undefined; logFile: (v: InstanceView) => string; certDir?: string | undefined; edgeRoutes?: readonly EdgeRoute[] }): Promise<Facts> {
   const { store } = o;
   const [apps, environments, releases, instances, leases] = await Promise.all([store.apps.names(), store.apps.environments(), store.releases.all(), store.instances.list(), store.leases.all()]);
   const manifests = new Map<number, Manifest>();
@@ -65,7 +73,9 @@ export async function gatherFacts(o: { store: Store; home: string; markerPrefix:
     const holders = (socketOwners.get(l.inode) ?? []).map((pid) => byPid.get(pid)).filter((p): p is ProcessFact => p !== undefined);
     listening.set(l.port, [...(listening.get(l.port) ?? []), ...holders]);
   }
-  return { home: o.home, markerPrefix: o.markerPrefix, apps, environments, releases, instances, leases, listening, processes, proxyTable: o.proxyTable, manifests, logFile: o.logFile };
+  const hosts = [...new Set([...manifests.values()].flatMap((m) => m.services.flatMap((s) => s.routes.filter((r) => r.tls !== 'off').map((r) => r.host))))];
+  const certificates = findCertificates(hosts, o.certDir, path.join(o.home, 'caddy', 'data'));
+  return { home: o.home, markerPrefix: o.markerPrefix, apps, environments, releases, instances, leases, listening, processes, proxyTable: o.proxyTable, manifests, logFile: o.logFile, certificates, now: Date.now(), edgeRoutes: o.edgeRoutes ?? [] };
 }
 
 /** Names of the directories directly below `dir` (none when it does not exist). */

@@ -22,6 +22,17 @@ export interface ProxyStatus {
   readonly problem?: string;
 }
 
+/** A route as an edge server (Caddy, nginx) has it, read back from its live config. */
+export interface EdgeRoute {
+  /** Berth made it (an `@id`/file of Berth's), or someone else did. */
+  readonly berth: boolean;
+  readonly hosts: readonly string[];
+  /** Upstream addresses it proxies to, "host:port". */
+  readonly dials: readonly string[];
+  /** Where to look: a file, or Caddy's config path. */
+  readonly where: string;
+}
+
 /**
  * The edge that realises routes. One interface, three adapters (builtin now; Caddy and
  * nginx later). `apply` takes the whole table; the adapter makes it live atomically.
@@ -41,4 +52,6 @@ export interface Proxy {
   stop(): Promise<void>;
   /** Restarts what died (unless stopped on purpose); called every second by berthd. */
   watch(): Promise<void>;
+  /** With an edge server in front: its routes, read back from its live config (for doctor). */
+  edgeRoutes?(): Promise<EdgeRoute[]>;
 }

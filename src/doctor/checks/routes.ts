@@ -36,3 +36,18 @@ export function routeChecks(f: Facts): Finding[] {
   }
   return out;
 }
+
+/** Routes in Caddy's or nginx's live config whose upstream is a local port where nothing listens. */
+export function edgeRouteChecks(f: Facts): Finding[] {
+  const out: Finding[] = [];
+  for (const r of f.edgeRoutes) {
+    for (const dial of r.dials) {
+      const [host, port] = dial.split(':');
+      if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host ?? '') || f.listening.has(Number(port))) continue;
+      const hosts = r.hosts.length ? r.hosts.join(', ') : 'any host';
+      if (r.berth) out.push({ severity: 'error', code: 'edge-upstream-dead', message: `the edge sends ${hosts} to ${dial}, Berth's proxy, but nothing listens there (${r.where})`, fix: 'berth proxy start' });
+      else out.push({ severity: 'warning', code: 'foreign-route-dead', message: `a route Berth did not make sends ${hosts} to ${dial}, where nothing listens (${r.where})`, fix: `fix or remove it in ${r.where}` });
+    }
+  }
+  return out;
+}

@@ -5,6 +5,7 @@ import { BerthError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../system/atomic-write.js';
 import { tailLines } from '../../runtime/log-files.js';
 import type { Edge, EdgeOptions } from '../edge/edge-proxy.js';
+import type { EdgeRoute } from '../proxy.js';
 import type { Site } from '../edge/sites.js';
 import { CaddyAdmin } from './admin.js';
 
@@ -139,6 +140,19 @@ export class CaddyEdge implements Edge {
       this.#last = undefined;
       await this.applySites(sites);
     }
+  }
+
+  /** Every reverse_proxy route in Caddy's live config, Berth's (by `@id`) and others'. */
+  async routes(): Promise<EdgeRoute[]> {
+    const servers = (await this.#admin.call<Record<string, { routes?: Array<{ '@id'?: string; match?: Array<{ host?: string[] }>; handle?: Array<{ handler?: string; upstreams?: Array<{ dial?: string }> }> }> }>>('GET', '/config/apps/http/servers')).body ?? {};
+    const out: EdgeRoute[] = [];
+    for (const [name, server] of Object.entries(servers)) {
+      for (const [i, r] of (server.routes ?? []).entries()) {
+        const dials = (r.handle ?? []).filter((h) => h.handler === 'reverse_proxy').flatMap((h) => (h.upstreams ?? []).map((u) => u.dial ?? '')).filter(Boolean);
+        if (dials.length > 0) out.push({ berth: r['@id']?.startsWith('berth-') === true, hosts: (r.match ?? []).flatMap((m) => m.host ?? []), dials, where: `Caddy /config/apps/http/servers/${name}/routes/${i}` });
+      }
+    }
+    return out;
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { BuiltinProxy } from '../builtin/builtin-proxy.js';
-import type { Proxy, ProxyCapabilities, ProxyStatus } from '../proxy.js';
+import type { EdgeRoute, Proxy, ProxyCapabilities, ProxyStatus } from '../proxy.js';
 import type { RouteTable } from '../route-table.js';
 import { sitesOf, type Site } from './sites.js';
 
@@ -27,6 +27,8 @@ export interface Edge {
   stop(): Promise<void>;
   applySites(sites: readonly Site[]): Promise<void>;
   pid(): number | undefined;
+  /** Every route in the edge's live config that proxies somewhere, Berth's and others'. */
+  routes(): Promise<EdgeRoute[]>;
 }
 
 /**
@@ -66,6 +68,10 @@ export class EdgeProxy implements Proxy {
 
   current(): Promise<RouteTable | undefined> {
     return this.#inner.current();
+  }
+
+  edgeRoutes(): Promise<EdgeRoute[]> {
+    return this.#edge.routes();
   }
 
   inflight(upstreams: readonly string[]): Promise<number> {

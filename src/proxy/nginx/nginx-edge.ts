@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../../system/atomic-write.js';
 import { listPids, procArgv, procStat } from '../../system/proc.js';
 import type { Site } from '../edge/sites.js';
 import type { Edge, EdgeOptions } from '../edge/edge-proxy.js';
+import type { EdgeRoute } from '../proxy.js';
 import { renderCommon, renderSite, type NginxRenderOptions } from './render.js';
 
 export interface NginxOptions extends EdgeOptions {
@@ -102,6 +103,24 @@ http {
     await this.#check(this.#testArgv(), 'nginx -t');
     await this.#check(this.#own([]), 'starting nginx');
     this.#o.log.info({ pid: this.pid(), port: this.#o.httpPort }, 'nginx started');
+  }
+
+  /**
+   * Routes in the include directory: Berth's files forward to the `berth_proxy` upstream;
+   * in other files, every `proxy_pass http://host:port` with its server's `server_name`.
+   */
+  async routes(): Promise<EdgeRoute[]> {
+    const out: EdgeRoute[] = [];
+    for (const f of readdirSync(this.includeDir).filter((x) => x.endsWith('.conf'))) {
+      const file = path.join(this.includeDir, f);
+      const text = readFileSync(file, 'utf8');
+      for (const server of text.split(/\bserver\s*\{/).slice(1)) {
+        const hosts = /server_name\s+([^;]+);/.exec(server)?.[1]?.trim().split(/\s+/) ?? [];
+        const dials = [...server.matchAll(/proxy_pass\s+https?:\/\/([^/;\s]+)/g)].map((m) => (m[1] === 'berth_proxy' ? `127.0.0.1:${this.#o.upstreamPort}` : (m[1] as string)));
+        if (dials.length > 0) out.push({ berth: f.startsWith(PREFIX), hosts, dials, where: file });
+      }
+    }
+    return out;
   }
 
   /** Restarts Berth's own master if it died. */
