@@ -47,6 +47,7 @@ export class ApiClient {
       const req = request({ socketPath: this.#socketPath, method, path, agent: false, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, resolve);
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new ApiError(0, 'unreachable', `berthd is not reachable (${err.code})`));
+        else if (err.code === 'ECONNRESET' || err.code === 'EPIPE') reject(new ApiError(0, 'connection_lost', `berthd closed the connection (${err.code}): it stopped or restarted during the request`, 'see `berth daemon status` and berthd.log under BERTH_HOME'));
         else reject(err);
       });
       req.end(payload);

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Apps } from '../engine/apps.js';
 import type { Deployer } from '../engine/deploy/deployer.js';
 import { registerDeployRoutes } from './deploy-routes.js';
@@ -23,6 +24,16 @@ export interface ApiDeps {
   readonly shutdown: () => void;
 }
 
+/** Stops berthd once the client has the whole answer: the connection closes first, then the server. */
+function shutdownAfterReply(socket: Socket, reply: FastifyReply, shutdown: () => void): void {
+  void reply.header('connection', 'close');
+  const timer = setTimeout(shutdown, 2000);
+  socket.once('close', () => {
+    clearTimeout(timer);
+    setImmediate(shutdown);
+  });
+}
+
 const appParams = { type: 'object', required: ['app'], properties: { app: { type: 'string', maxLength: 63 } } } as const;
 const serviceBody = { type: 'object', additionalProperties: false, properties: { service: { type: 'string', maxLength: 63 } } } as const;
 
@@ -35,8 +46,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler(errorHandler);
 
   app.get('/v1/daemon', async () => deps.info());
-  app.post('/v1/daemon/stop', async (_req, reply) => {
-    reply.raw.once('finish', () => setTimeout(deps.shutdown, 10));
+  app.post('/v1/daemon/stop', async (req, reply) => {
+    shutdownAfterReply(req.raw.socket, reply, deps.shutdown);
     return { stopping: true };
   });
 
@@ -68,7 +79,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.put<{ Body: { key: string; value: string } }>('/v1/config', { schema: { body: { type: 'object', required: ['key', 'value'], additionalProperties: false, properties: { key: { type: 'string', maxLength: 100 }, value: { type: 'string', maxLength: 4096 } } } } }, async (req, reply) => {
     setSetting(deps.settingsFile, req.body.key, req.body.value);
     // berthd reads its settings at start: it restarts (apps and the proxy keep running) and re-applies every route.
-    reply.raw.once('finish', () => setTimeout(deps.shutdown, 10));
+    shutdownAfterReply(req.raw.socket, reply, deps.shutdown);
     return { file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile), restarting: true };
   });
   app.get<{ Querystring: { app?: string } }>('/v1/doctor', { schema: { querystring: { type: 'object', properties: { app: { type: 'string', maxLength: 63 } } } } }, async (req) => {

@@ -26,7 +26,7 @@ export async function daemonInfo(client: ApiClient): Promise<DaemonInfo | undefi
   try {
     return await client.call<DaemonInfo>('GET', '/v1/daemon');
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'unreachable') return undefined;
+    if (err instanceof ApiError && (err.code === 'unreachable' || err.code === 'connection_lost')) return undefined;
     throw err;
   }
 }
