@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import path from 'node:path';
 import { ApiClient, ApiError } from '../api/client.js';
 import type { InstanceStatus } from '../engine/status.js';
 import { berthHome, HomeLayout } from '../system/paths.js';

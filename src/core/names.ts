@@ -38,9 +38,3 @@ export function assertName(kind: NameKind, value: string): string {
   }
   return value;
 }
-
-/** Lowercases and replaces what a DNS label cannot hold; for suggestions only, never applied silently. */
-export function suggestName(value: string): string {
-  const s = value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, NAME_MAX);
-  return s.replace(/-+$/g, '') || 'app';
-}

@@ -102,14 +102,6 @@ export function portHolders(port: number): PortHolder[] {
   return holders;
 }
 
-/** True when `pid` itself holds a listening socket on `port`. */
-export function pidListensOn(pid: number, port: number): boolean {
-  const inodes = listeners().filter((l) => l.port === port).map((l) => l.inode);
-  if (inodes.length === 0) return false;
-  const held = procSocketInodes(pid);
-  return inodes.some((i) => held.has(i));
-}
-
 export function describeHolders(port: number, holders: readonly PortHolder[]): string {
   if (holders.length === 0) return `port ${port} is in use by a process we cannot see`;
   return holders.map((h) => `port ${port} is held by pid ${h.pid} (user ${h.user}): ${h.command || '?'}`).join('; ');
