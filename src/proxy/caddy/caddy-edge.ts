@@ -220,7 +220,13 @@ export class CaddyEdge implements Edge {
   }
 
   async #ok(method: string, p: string, body?: unknown): Promise<void> {
-    const r = await this.#admin.call(method, p, body);
+    let r = await this.#admin.call(method, p, body);
+    // A config change that fails to load leaves Caddy on its previous config, so it is safe to
+    // try again; it happens when Caddy reads a certificate it is still writing from an earlier change.
+    for (let i = 0; i < 10 && r.status >= 400 && /loading new config/.test(r.text); i++) {
+      await new Promise((res) => setTimeout(res, 100 * (i + 1)));
+      r = await this.#admin.call(method, p, body);
+    }
     if (r.status >= 400) throw new BerthError('failed', 'caddy_failed', `Caddy refused ${method} ${p}: ${r.text.trim()}`, { hint: 'see berth proxy status and the caddy log under BERTH_HOME/caddy' });
   }
 }
