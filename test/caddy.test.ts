@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CaddyAdmin } from '../src/proxy/caddy/admin.js';
@@ -32,6 +32,9 @@ services:
     static: site
     spa: true
     routes: [{ host: www.edgy.test, tls: off }]
+  docs:
+    static: manual
+    routes: [{ host: edgy.test, path: /docs/, strip: true, tls: off }]
 `;
 
 before(() => home.cli('daemon', 'start'));
@@ -41,7 +44,7 @@ test('Berth touches only its own part of Caddy\'s config; deploys under load cha
   const a = admin();
   const foreign = { listen: [`:${FOREIGN}`], automatic_https: { disable: true }, routes: [{ match: [{ host: ['foreign.test'] }], handle: [{ handler: 'static_response', body: 'foreign site' }] }] };
   assert.equal((await a.call('PUT', '/config/apps/http/servers/foreign', foreign)).status, 200);
-  const dir = home.app('edgy', manifest(1), { 'site/index.html': '<h1>spa</h1>' });
+  const dir = home.app('edgy', manifest(1), { 'site/index.html': '<h1>spa</h1>', 'manual/intro.html': 'intro v1' });
   assertOk(await home.cli('deploy', dir));
   await waitFor('the internal certificate', () => hitHttps(HTTPS, 'secure.test', '/env', readFileSync(path.join(home.home, 'caddy', 'data', 'pki', 'authorities', 'local', 'root.crt'))).catch(() => undefined), 15_000, 200);
   const before = JSON.stringify((await a.call('GET', '/config/')).body);
@@ -58,6 +61,45 @@ test('Berth touches only its own part of Caddy\'s config; deploys under load cha
   assert.equal((await hit(FOREIGN, 'foreign.test', '/')).text(), 'foreign site');
 });
 
+test('static services are served by Caddy\'s file_server from a stable link: a deploy changes the files, not Caddy\'s config', async () => {
+  const a = admin();
+  const dir = path.join(home.root, 'apps', 'edgy');
+  const config = JSON.stringify((await a.call('GET', '/config/')).body);
+  assert.match(config, /"handler":"file_server"/);
+  assert.ok(config.includes(JSON.stringify(path.join(home.home, 'caddy', 'roots', 'edgy.production.www'))), 'the root is the stable link');
+  // Caddy's file_server gives a strong ETag; the builtin proxy's is weak (W/"..."): the answer comes from Caddy itself.
+  const page = await hit(P, 'www.edgy.test', '/');
+  assert.equal(page.text(), '<h1>spa</h1>');
+  assert.match(String(page.headers.etag), /^"/);
+  assert.equal((await hit(P, 'www.edgy.test', '/client/side/route')).text(), '<h1>spa</h1>', 'SPA fallback');
+  assert.equal((await hit(P, 'www.edgy.test', '/client/side/route', { headers: { 'if-none-match': String(page.headers.etag) } })).status, 304);
+  // A path prefix with strip on a host whose "/" goes to a process: longest prefix first, as in the builtin proxy.
+  const docs = await hit(P, 'edgy.test', '/docs/intro.html');
+  assert.deepEqual([docs.status, docs.text()], [200, 'intro v1']);
+  assert.match(String(docs.headers.etag), /^"/);
+  assert.equal((await hit(P, 'edgy.test', '/docs/missing.html')).status, 404, 'no SPA fallback there');
+  assert.ok((await hit(P, 'edgy.test', '/DOCS/intro.html')).json().port > 0, 'prefixes are case-sensitive, as in the builtin proxy: web answers');
+  for (const attempt of ['/docs/..%2f..%2f..%2f..%2fetc/passwd', '/docs/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/docs/..%252f..%252fetc/passwd']) {
+    const r = await hit(P, 'edgy.test', attempt);
+    assert.ok(!r.text().includes('root:'), `${attempt} stays in the root`);
+  }
+  writeFileSync(path.join(dir, 'site', 'index.html'), '<h1>spa v2</h1>');
+  writeFileSync(path.join(dir, 'manual', 'intro.html'), 'intro v2');
+  assertOk(await home.cli('deploy', dir));
+  assert.equal((await hit(P, 'www.edgy.test', '/')).text(), '<h1>spa v2</h1>');
+  assert.equal((await hit(P, 'edgy.test', '/docs/intro.html')).text(), 'intro v2');
+  assert.equal(JSON.stringify((await a.call('GET', '/config/')).body), config, 'the deploy did not touch Caddy');
+  // Caddy's file_server follows symlinks; a root with one leading out of it goes back to the builtin proxy, which refuses it.
+  symlinkSync('/etc/passwd', path.join(dir, 'site', 'leak'));
+  assertOk(await home.cli('deploy', dir));
+  const leak = await hit(P, 'www.edgy.test', '/leak');
+  assert.ok(!leak.text().includes('root:'), 'the symlink is not followed out of the root');
+  assert.match(String((await hit(P, 'www.edgy.test', '/')).headers.etag), /^W\//, 'the builtin proxy serves this root now');
+  rmSync(path.join(dir, 'site', 'leak'));
+  assertOk(await home.cli('deploy', dir));
+  assert.match(String((await hit(P, 'www.edgy.test', '/')).headers.etag), /^"/, 'and Caddy again once the link is gone');
+});
+
 test('a Caddy that restarts empty gets Berth\'s routes again; removing the app leaves the foreign site alone', async () => {
   const pid = Number(readFileSync(path.join(home.home, 'caddy', 'caddy.pid'), 'utf8'));
   process.kill(pid, 'SIGKILL');
@@ -67,6 +109,7 @@ test('a Caddy that restarts empty gets Berth\'s routes again; removing the app l
   assertOk(await home.cli('rm', 'edgy'));
   const routes = (await a.call<Array<{ '@id'?: string }>>('GET', '/config/apps/http/servers/berth_http/routes')).body ?? [];
   assert.ok(!routes.some((x) => x['@id']?.startsWith('berth-host-')), 'Berth removed its routes');
+  assert.deepEqual(readdirSync(path.join(home.home, 'caddy', 'roots')), [], 'and its static links');
   assert.equal((await hit(FOREIGN, 'anything.test', '/')).text(), 'foreign site');
   // doctor reads Caddy's config back: a route Berth did not make, pointing at a dead port, is named.
   assert.equal((await a.call('PUT', '/config/apps/http/servers/deadend', { listen: [`:${FOREIGN + 1}`], automatic_https: { disable: true }, routes: [{ match: [{ host: ['dead.test'] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '127.0.0.1:1' }] }] }] })).status, 200);

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../system/atomic-write.js';
 import { tailLines } from '../../runtime/log-files.js';
 import type { Edge, EdgeOptions } from '../edge/edge-proxy.js';
 import type { EdgeRoute } from '../proxy.js';
-import type { Site } from '../edge/sites.js';
+import type { Site, StaticSiteRoute } from '../edge/sites.js';
 import { CaddyAdmin } from './admin.js';
 
 export interface CaddyOptions extends EdgeOptions {
@@ -26,6 +26,30 @@ const redirectId = (host: string) => `berth-redirect-${host.replace(/\./g, '_')}
 interface CaddyRoute {
   readonly '@id'?: string;
   readonly match?: Array<{ host?: string[] }>;
+  readonly handle?: CaddyHandler[];
+}
+
+interface CaddyHandler {
+  readonly handler?: string;
+  readonly upstreams?: Array<{ dial?: string }>;
+  readonly routes?: CaddyRoute[];
+}
+
+/** Upstreams of a route's reverse_proxy handlers, also inside subroutes. */
+function dialsOf(route: CaddyRoute): string[] {
+  return (route.handle ?? []).flatMap((h) => (h.handler === 'reverse_proxy' ? (h.upstreams ?? []).map((u) => u.dial ?? '') : h.handler === 'subroute' ? (h.routes ?? []).flatMap(dialsOf) : [])).filter(Boolean);
+}
+
+/** JSON with object keys sorted: Caddy hands its config back with sorted keys. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+}
+
+/** A path prefix as a case-sensitive Caddy matcher (Caddy's `path` matcher ignores case; the builtin proxy does not). */
+function prefixMatcher(prefix: string): Array<Record<string, unknown>> {
+  if (prefix === '/') return [];
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return [{ path_regexp: { pattern: prefix.endsWith('/') ? `^${escaped}` : `^${escaped}(/|$)` } }];
 }
 
 /**
@@ -40,6 +64,8 @@ export class CaddyEdge implements Edge {
   readonly #dir: string;
   readonly #admin: CaddyAdmin;
   #last: readonly Site[] | undefined;
+  /** Static roots checked for symlinks that lead out of them (release dirs never change once made). */
+  readonly #rootSafe = new Map<string, boolean>();
 
   constructor(o: CaddyOptions) {
     this.#o = o;
@@ -144,11 +170,11 @@ export class CaddyEdge implements Edge {
 
   /** Every reverse_proxy route in Caddy's live config, Berth's (by `@id`) and others'. */
   async routes(): Promise<EdgeRoute[]> {
-    const servers = (await this.#admin.call<Record<string, { routes?: Array<{ '@id'?: string; match?: Array<{ host?: string[] }>; handle?: Array<{ handler?: string; upstreams?: Array<{ dial?: string }> }> }> }>>('GET', '/config/apps/http/servers')).body ?? {};
+    const servers = (await this.#admin.call<Record<string, { routes?: CaddyRoute[] }>>('GET', '/config/apps/http/servers')).body ?? {};
     const out: EdgeRoute[] = [];
     for (const [name, server] of Object.entries(servers)) {
       for (const [i, r] of (server.routes ?? []).entries()) {
-        const dials = (r.handle ?? []).filter((h) => h.handler === 'reverse_proxy').flatMap((h) => (h.upstreams ?? []).map((u) => u.dial ?? '')).filter(Boolean);
+        const dials = [...new Set(dialsOf(r))];
         if (dials.length > 0) out.push({ berth: r['@id']?.startsWith('berth-') === true, hosts: (r.match ?? []).flatMap((m) => m.host ?? []), dials, where: `Caddy /config/apps/http/servers/${name}/routes/${i}` });
       }
     }
@@ -167,7 +193,10 @@ export class CaddyEdge implements Edge {
   async applySites(sites: readonly Site[]): Promise<void> {
     await this.#ensureServer(); // an attached Caddy may have been restarted or reconfigured by someone else
     const hosts = new Map<string, 'auto' | 'internal' | 'off'>();
+    const siteOf = new Map<string, Site>();
     for (const s of sites) for (const h of s.hosts) hosts.set(h, s.tls?.[h] ?? 'auto');
+    for (const s of sites) for (const h of s.hosts) siteOf.set(h, s);
+    const links = this.#linkRoots(sites);
     // A host must have its TLS policy for as long as its route exists, or Caddy starts
     // obtaining a public certificate for it: policies for the union first, routes, then the exact policies.
     const by = (mode: string) => [...hosts].filter(([, m]) => m === mode).map(([h]) => h).sort();
@@ -176,21 +205,128 @@ export class CaddyEdge implements Edge {
     for (const server of [SERVER, HTTP_SERVER]) {
       const got = await this.#admin.call<CaddyRoute[]>('GET', routesOf(server));
       if (got.status >= 400) throw new BerthError('failed', 'caddy_failed', `reading Berth's routes from Caddy: ${got.text.trim()}`);
-      const have = new Set((Array.isArray(got.body) ? got.body : []).map((r) => r['@id']).filter((id): id is string => /^berth-(host|redirect)-/.test(id ?? '')));
+      const have = new Map((Array.isArray(got.body) ? got.body : []).filter((r) => /^berth-(host|redirect)-/.test(r['@id'] ?? '')).map((r) => [r['@id'] as string, canonical(r)]));
       const want = new Map<string, unknown>();
       for (const [host, mode] of hosts) {
-        if ((server === SERVER) === (mode !== 'off')) want.set(routeId(host), this.#proxyRoute(host));
+        if ((server === SERVER) === (mode !== 'off')) want.set(routeId(host), this.#hostRoute(host, siteOf.get(host), links));
         else if (server === HTTP_SERVER) want.set(redirectId(host), this.#redirectRoute(host));
       }
-      for (const id of have) if (!want.has(id)) await this.#ok('DELETE', `/id/${id}`);
-      for (const [id, route] of want) if (!have.has(id)) await this.#ok('PUT', `${routesOf(server)}/0`, route); // ahead of the fallback
+      for (const id of have.keys()) if (!want.has(id)) await this.#ok('DELETE', `/id/${id}`);
+      for (const [id, route] of want) {
+        if (!have.has(id)) await this.#ok('PUT', `${routesOf(server)}/0`, route); // ahead of the fallback
+        else if (have.get(id) !== canonical(route)) await this.#ok('PATCH', `/id/${id}`, route); // a static route came or went
+      }
     }
     await this.#setPolicies(by('internal'), by('auto'));
+    this.#unlinkRoots(new Set(links.keys()));
     this.#last = sites;
   }
 
-  #proxyRoute(host: string): unknown {
-    return { '@id': routeId(host), match: [{ host: [host] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${this.#o.upstreamPort}` }] }], terminal: true };
+  #proxy(): unknown {
+    return { handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${this.#o.upstreamPort}` }] };
+  }
+
+  /**
+   * Everything for a host goes to the builtin proxy, except its static routes, which Caddy's
+   * file_server serves from a stable link to the current release. Prefixes are tried longest
+   * first, as the builtin proxy does, so "/api/" of another service still wins over a static "/".
+   */
+  #hostRoute(host: string, site: Site | undefined, links: ReadonlyMap<string, string>): unknown {
+    const statics = (site?.statics ?? []).filter((r) => r.host === host && links.has(r.key));
+    if (statics.length === 0) return { '@id': routeId(host), match: [{ host: [host] }], handle: [this.#proxy()], terminal: true };
+    const routes = (site?.paths?.[host] ?? []).map((p) => {
+      const st = statics.find((r) => r.path === p);
+      return { ...(p === '/' ? {} : { match: prefixMatcher(p) }), handle: [st ? this.#fileServer(st, links.get(st.key) as string) : this.#proxy()], terminal: true };
+    });
+    if (!statics.some((r) => r.path === '/')) routes.push({ handle: [this.#proxy()], terminal: true });
+    return { '@id': routeId(host), match: [{ host: [host] }], handle: [{ handler: 'subroute', routes }], terminal: true };
+  }
+
+  /** file_server for one static route: its prefix stripped when asked, unknown paths to index.html for an SPA. */
+  #fileServer(r: StaticSiteRoute, root: string): unknown {
+    const prefix = r.path.endsWith('/') ? r.path.slice(0, -1) : r.path;
+    return {
+      handler: 'subroute',
+      routes: [
+        ...(r.strip && r.path !== '/' ? [{ handle: [{ handler: 'rewrite', strip_path_prefix: prefix }] }] : []),
+        ...(r.spa ? [{ match: [{ file: { root, try_files: ['{http.request.uri.path}', '/index.html'] } }], handle: [{ handler: 'rewrite', uri: '{http.matchers.file.relative}' }] }] : []),
+        { handle: [{ handler: 'file_server', root }] },
+      ],
+    };
+  }
+
+  /**
+   * Points one link per static service (BERTH_HOME/caddy/roots/<app>.<env>.<service>) at the
+   * release serving now, swapped with a rename, so a deploy changes the files Caddy serves
+   * without changing Caddy's config. A root with a symlink leading out of it is left to the
+   * builtin proxy, which refuses such links (Caddy's file_server follows them).
+   */
+  #linkRoots(sites: readonly Site[]): Map<string, string> {
+    const links = new Map<string, string>();
+    const dir = path.join(this.#dir, 'roots');
+    for (const r of sites.flatMap((s) => s.statics ?? [])) {
+      if (links.has(r.key)) continue;
+      if (!this.#safeRoot(r.root)) {
+        this.#o.log.warn({ root: r.root }, 'a symlink in this static directory leads out of it: the builtin proxy serves it instead of Caddy');
+        continue;
+      }
+      const link = path.join(dir, r.key);
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      let current: string | undefined;
+      try {
+        current = readlinkSync(link);
+      } catch {
+        current = undefined;
+      }
+      if (current !== r.root) {
+        const tmp = `${link}.${process.pid}.tmp`;
+        rmSync(tmp, { force: true });
+        symlinkSync(r.root, tmp);
+        renameSync(tmp, link);
+      }
+      links.set(r.key, link);
+    }
+    return links;
+  }
+
+  #unlinkRoots(keep: ReadonlySet<string>): void {
+    const dir = path.join(this.#dir, 'roots');
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) if (!keep.has(name)) rmSync(path.join(dir, name), { force: true });
+  }
+
+  #safeRoot(root: string): boolean {
+    const known = this.#rootSafe.get(root);
+    if (known !== undefined) return known;
+    let safe = true;
+    try {
+      const real = realpathSync(root);
+      const walk = (d: string): void => {
+        for (const e of readdirSync(d, { withFileTypes: true })) {
+          const full = path.join(d, e.name);
+          if (e.isSymbolicLink()) {
+            let target: string;
+            try {
+              target = realpathSync(full);
+            } catch {
+              continue; // dangling: nothing to serve
+            }
+            if (target !== real && !target.startsWith(real + path.sep)) safe = false;
+          } else if (e.isDirectory()) walk(full);
+          if (!safe) return;
+        }
+      };
+      if (lstatSync(real).isDirectory()) walk(real);
+    } catch {
+      safe = true; // a missing root serves 404s either way
+    }
+    this.#rootSafe.set(root, safe);
+    return safe;
   }
 
   #redirectRoute(host: string): unknown {
