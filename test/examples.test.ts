@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RouteView } from '../src/api/routes-view.js';
@@ -51,14 +52,19 @@ test('examples/autoauthor (seed 000): front end, backend and CMS by host and pat
 });
 
 test('examples/clawd (seed 004): SQLite in $DATA_DIR', async () => {
-  await upExample('clawd');
+  // clawd declares environments by branch: `berth up` deploys the checkout's branch, so it runs from a checkout of main
+  // (whatever this repository has checked out). test/environments.test.ts takes it through feature branches.
+  const dir = path.join(home.root, 'clawd');
+  cpSync(path.join(REPO, 'examples', 'clawd'), dir, { recursive: true });
+  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'clawd']]) execFileSync('git', ['-C', dir, ...args]);
+  assert.equal((await home.cli('up', dir)).code, 0);
   const created = await hit(P, 'api.clawd.test', '/messages', { method: 'POST', body: 'hello from the test' });
   assert.equal(created.status, 201);
   const list = (await hit(P, 'api.clawd.test', '/messages')).json();
   assert.deepEqual(list.messages.map((m: { text: string }) => m.text), ['hello from the test']);
   assert.equal(list.db, path.join(home.home, 'data', 'clawd', 'production', 'clawd.db'));
   assert.ok(existsSync(list.db));
-  assert.ok(!existsSync(path.join(REPO, 'examples', 'clawd', 'clawd.db')), 'nothing is written into the checkout');
+  assert.ok(!existsSync(path.join(dir, 'clawd.db')), 'nothing is written into the checkout');
 });
 
 test('examples/hello: two services, one host, /api/ stripped', async () => {

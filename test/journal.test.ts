@@ -18,7 +18,7 @@ async function journalFor(store: Store) {
   const doc = newJournal({ note: 'ctx' }, plan);
   const id = await store.write(async (r) => {
     const appId = await r.apps.upsert('j', '/src/j', '/src/j/berth.yaml', Date.now());
-    const envId = await r.apps.environmentId(appId, 'production', Date.now());
+    const envId = (await r.apps.environmentId(appId, 'production', Date.now())).id;
     return r.deployments.create(envId, 'deploy', JSON.stringify(doc), Date.now());
   });
   return { id, journal: new Journal(store, id, doc) };

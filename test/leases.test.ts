@@ -35,7 +35,7 @@ async function withInstance(store: Store, name: string) {
   return store.write(async (r) => {
     const now = Date.now();
     const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now);
-    const envId = await r.apps.environmentId(appId, 'production', now);
+    const envId = (await r.apps.environmentId(appId, 'production', now)).id;
     const releaseId = await r.releases.create({ environmentId: envId, number: 1, dir: `/tmp/${name}/r1`, manifest: '{}', source: '{}', createdAt: now });
     return r.instances.create({ environmentId: envId, releaseId, service: 'web', idx: 0, spec: '{}', rootDir: `/tmp/${name}/r1` }, now);
   });

@@ -24,7 +24,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/messages":
             with sqlite3.connect(DB) as db:
                 rows = db.execute("select id, text from messages order by id").fetchall()
-            return self.reply(200, {"messages": [{"id": i, "text": t} for i, t in rows], "db": DB})
+            return self.reply(200, {"messages": [{"id": i, "text": t} for i, t in rows], "db": DB, "env": os.environ.get("CLAWD_ENV", "production")})
         self.reply(404, {"error": "not found"})
 
     def do_POST(self):

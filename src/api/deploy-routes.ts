@@ -13,10 +13,10 @@ const name = { type: 'string', minLength: 1, maxLength: 63 } as const;
  * result alone. A failed deployment is a result (status "failed"), not an HTTP error.
  */
 export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Body: { dir: string; env?: string; ref?: string; wait?: boolean; force?: boolean; stream?: boolean } }>(
+  app.post<{ Body: { dir: string; env?: string; ref?: string; branch?: string; wait?: boolean; force?: boolean; stream?: boolean } }>(
     '/v1/deployments',
-    { schema: { body: { type: 'object', required: ['dir'], additionalProperties: false, properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 }, env: name, ref: { type: 'string', maxLength: 200 }, wait: { type: 'boolean' }, force: { type: 'boolean' }, stream: { type: 'boolean' } } } } },
-    (req, reply) => respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir: req.body.dir, env: req.body.env ?? DEFAULT_ENV, ref: req.body.ref, wait: req.body.wait, force: req.body.force, onStep })),
+    { schema: { body: { type: 'object', required: ['dir'], additionalProperties: false, properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 }, env: name, ref: { type: 'string', maxLength: 200 }, branch: { type: 'string', minLength: 1, maxLength: 200 }, wait: { type: 'boolean' }, force: { type: 'boolean' }, stream: { type: 'boolean' } } } } },
+    (req, reply) => respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir: req.body.dir, env: req.body.env, ref: req.body.ref, branch: req.body.branch, wait: req.body.wait, force: req.body.force, onStep })),
   );
   app.post<{ Params: { app: string }; Body: { env?: string; release?: number; wait?: boolean; stream?: boolean } }>(
     '/v1/apps/:app/rollback',

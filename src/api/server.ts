@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Apps } from '../engine/apps.js';
 import type { Deployer } from '../engine/deploy/deployer.js';
+import type { Environments } from '../engine/environments.js';
 import { registerDeployRoutes } from './deploy-routes.js';
 import type { Store } from '../store/store.js';
 import { errorHandler } from './errors.js';
@@ -15,6 +16,7 @@ import { readSettingsFile, setSetting } from '../config/settings-file.js';
 export interface ApiDeps {
   readonly apps: Apps;
   readonly deployer: Deployer;
+  readonly environments: Environments;
   readonly store: Store;
   readonly instances: InstanceManager;
   readonly proxy: Proxy;
@@ -70,6 +72,18 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   }
   app.delete<{ Params: { app: string }; Querystring: { purge?: boolean } }>('/v1/apps/:app', { schema: { params: appParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } } }, async (req) =>
     deps.apps.rm(req.params.app, req.query.purge === true),
+  );
+  app.get<{ Params: { app: string } }>('/v1/apps/:app/environments', { schema: { params: appParams } }, async (req) => {
+    await deps.apps.requireApp(req.params.app);
+    return deps.environments.list(req.params.app);
+  });
+  app.delete<{ Params: { app: string; env: string }; Querystring: { force?: boolean } }>(
+    '/v1/apps/:app/environments/:env',
+    { schema: { params: { type: 'object', required: ['app', 'env'], properties: { app: { type: 'string', maxLength: 63 }, env: { type: 'string', maxLength: 63 } } }, querystring: { type: 'object', properties: { force: { type: 'boolean' } } } } },
+    async (req) => {
+      await deps.apps.requireApp(req.params.app);
+      return deps.environments.remove(req.params.app, req.params.env, { force: req.query.force === true });
+    },
   );
   app.get<{ Querystring: { app?: string; limit?: number } }>('/v1/events', { schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) =>
     deps.store.events.recent(req.query.app, req.query.limit ?? 100),

@@ -8,6 +8,7 @@ import { renderPs, table } from './render.js';
 import { registerDeployCommands } from './deploy-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import type { RouteView } from '../api/routes-view.js';
+import type { EnvironmentStatus } from '../engine/environments.js';
 import { formatDuration } from '../config/duration.js';
 
 const layout = new HomeLayout(berthHome());
@@ -109,6 +110,34 @@ program
         ? 'no routes: add `routes:` to a service in berth.yaml'
         : table(['HOST', 'PATH', 'APP', 'ENV', 'SERVICE', 'UPSTREAM', 'HEALTHY'], rows.map((r) => [r.host, r.path + (r.strip ? ' (strip)' : ''), r.app, r.env, r.service, r.upstream || '-', r.healthy ? 'yes' : 'NO'])),
     );
+  });
+
+const envCmd = program.command('env').description('the environments of an app: production, previews per branch');
+envCmd
+  .command('ls')
+  .description('environments of an app: branch, release, hostnames, instances, last deploy, expiry')
+  .argument('<app>')
+  .addOption(json())
+  .action(async (app: string) => {
+    const rows = await call<EnvironmentStatus[]>('GET', `/v1/apps/${encodeURIComponent(app)}/environments`);
+    const when = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().replace(/\.\d+Z$/, 'Z'));
+    print(rows, () =>
+      table(
+        ['ENV', 'BRANCH', 'RELEASE', 'HOSTS', 'HEALTHY', 'LAST DEPLOY', 'EXPIRES'],
+        rows.map((e) => [e.name + (e.preview ? ' (preview)' : ''), e.branch ?? '-', e.release === null ? '-' : String(e.release), e.hosts.join(' ') || '-', `${e.instances.healthy}/${e.instances.total}`, when(e.lastDeployAt), when(e.expiresAt)]),
+      ),
+    );
+  });
+envCmd
+  .command('rm')
+  .description('stop an environment, free its ports and remove its routes, releases, logs and data: all or nothing')
+  .argument('<app>')
+  .argument('<env>')
+  .option('--force', 'also remove an environment that is not a preview (its data is gone for good)')
+  .addOption(json())
+  .action(async (app: string, env: string, opts: { force?: boolean }) => {
+    const r = await call<{ app: string; env: string }>('DELETE', `/v1/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(env)}${opts.force ? '?force=true' : ''}`);
+    print(r, () => `removed ${r.app} (${r.env}): instances stopped, ports freed, routes, releases, logs and data removed`);
   });
 
 const proxyCmd = program.command('proxy').description('the proxy that serves the routes (keeps serving when berthd is down)');

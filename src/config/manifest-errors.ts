@@ -57,6 +57,14 @@ const RULES: readonly Rule[] = [
   { pattern: 'services.*.health.tcp', expected: 'true or false', hint: 'tcp: true is ready when a connection to $PORT succeeds' },
   { pattern: 'services.*.health.start_timeout', expected: 'a duration like "500ms", "10s", "2m" or a number of seconds', hint: 'e.g. 500ms, 10s, 2m, 1h' },
   { pattern: 'services.*.health.interval', expected: 'a duration like "500ms", "10s", "2m" or a number of seconds', hint: 'e.g. 500ms, 10s, 2m, 1h' },
+  { pattern: 'environments', expected: 'a mapping of environment names to environments', hint: 'e.g. environments: { production: { branch: main }, preview: { branch: "feature/*", hostname: "{branch}.preview.example.com" } }' },
+  { pattern: 'environments.*', expected: 'an environment (a mapping with at least `branch`)', hint: 'e.g. production: { branch: main }' },
+  { pattern: 'environments.*.branch', expected: 'a branch name, or a pattern with "*"', hint: 'e.g. branch: main, or branch: "feature/*"; letters, digits and . _ / -, not starting with "-"' },
+  { pattern: 'environments.*.hostname', expected: 'a hostname template', hint: 'e.g. hostname: "{branch}.preview.example.com"' },
+  { pattern: 'environments.*.data', expected: '"empty" or { copy: <environment> }', hint: 'e.g. data: { copy: production }' },
+  { pattern: 'environments.*.expire', expected: 'a duration like "12h" or "7d", or a number of seconds', hint: 'e.g. expire: 7d' },
+  { pattern: 'environments.*.env', expected: 'a mapping of variable names to values', hint: 'e.g. env: { LOG_LEVEL: debug }' },
+  { pattern: 'environments.*.env.*', expected: 'a string, number or boolean', hint: 'quote structured values: KEY: \'{"a": 1}\'' },
   { pattern: 'services.*.health.unhealthy_threshold', expected: 'a whole number from 1 to 100', hint: 'failed probes in a row before the instance is unhealthy; default 3' },
 ];
 

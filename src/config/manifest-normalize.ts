@@ -1,6 +1,6 @@
 import { parseDuration } from './duration.js';
-import type { ManifestInput, ServiceInput } from './manifest-schema.js';
-import { DEFAULTS, type HealthSpec, type Manifest, type RouteSpec, type ServiceSpec } from './manifest-types.js';
+import type { EnvironmentInput, ManifestInput, ServiceInput } from './manifest-schema.js';
+import { DEFAULTS, type EnvironmentSpec, type HealthSpec, type Manifest, type RouteSpec, type ServiceSpec } from './manifest-types.js';
 
 type RouteInput = NonNullable<ServiceInput['routes']>[number];
 
@@ -19,7 +19,19 @@ export function routeKey(r: RouteSpec): string {
 
 /** Applies defaults and resolves shorthands. Input must already be valid. */
 export function normalize(m: ManifestInput): Manifest {
-  return { app: m.app, services: Object.entries(m.services).map(([name, s]) => normalizeService(name, s)) };
+  return { app: m.app, services: Object.entries(m.services).map(([name, s]) => normalizeService(name, s)), environments: Object.entries(m.environments ?? {}).map(([name, e]) => normalizeEnvironment(name, e)) };
+}
+
+function normalizeEnvironment(name: string, e: EnvironmentInput): EnvironmentSpec {
+  return {
+    name,
+    branch: e.branch,
+    pattern: e.branch.includes('*'),
+    hostname: e.hostname ?? null,
+    data: e.data === undefined || e.data === 'empty' ? { kind: 'empty' } : { kind: 'copy', from: e.data.copy },
+    expireMs: e.expire === undefined ? null : (parseDuration(e.expire) ?? null),
+    env: Object.fromEntries(Object.entries(e.env ?? {}).map(([k, v]) => [k, String(v)])),
+  };
 }
 
 function normalizeService(name: string, s: ServiceInput): ServiceSpec {

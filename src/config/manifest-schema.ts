@@ -78,12 +78,39 @@ export const serviceSchema = z.strictObject({
   health: health.optional().describe('Readiness and liveness check. Default: ready when the process itself listens on $PORT (with `port: none`: when it runs).'),
 });
 
+/** A branch name or a pattern with "*" (any characters, "/" included). Never starts with "-". */
+export const BRANCH_PATTERN = /^[A-Za-z0-9_*][A-Za-z0-9._/*-]{0,199}$/;
+
+export const environmentSchema = z.strictObject({
+  branch: z.string().regex(BRANCH_PATTERN).describe('The branch this environment runs ("main"), or a pattern ("feature/*": "*" matches any characters, "/" included) that creates one environment per matching branch, named after the branch made DNS-safe ("feature/login" -> "feature-login").'),
+  hostname: z
+    .string()
+    .min(1)
+    .max(253)
+    .optional()
+    .describe('How route hosts are derived in this environment. Placeholders: {branch} (the branch, DNS-safe), {host} (the route\'s host as written), {service}, {app}. E.g. "{branch}.preview.example.com" for one host, "{branch}.{host}" or "{branch}-{service}.preview.example.com" for several. Default: the hosts as written (one environment at most). Required for a pattern when any service has routes.'),
+  data: z
+    .union([z.literal('empty'), z.strictObject({ copy: name.describe('The environment whose data dir a new environment starts from.') })])
+    .optional()
+    .describe('What a new environment\'s data dir ($DATA_DIR) starts with: "empty" (default), or { copy: <environment> }, a consistent copy made when the environment is created (SQLite files through SQLite\'s backup API, never a torn copy).'),
+  expire: duration.optional().describe('Remove an environment made from this pattern after it has had no deployment for this long, e.g. "7d". Default: never.'),
+  env: z
+    .record(z.string().regex(ENV_KEY_PATTERN), z.union([z.string(), z.number(), z.boolean()]))
+    .optional()
+    .describe('Environment variables for every service in this environment, over the services\' own. Default none.'),
+});
+
 export const manifestSchema = z
   .strictObject({
     app: name.describe('The app name: a DNS label (a-z, 0-9, "-", at most 63 characters).'),
     services: z.record(name, serviceSchema).describe('The services of this app, by name (DNS labels).'),
+    environments: z
+      .record(name, environmentSchema)
+      .optional()
+      .describe('Environments by name, each with the branch (or branch pattern) it runs. With environments, every deploy is of a branch and goes where that branch belongs; production only ever runs its own branch. Default: one environment, "production", deploying whatever it is given.'),
   })
   .describe('berth.yaml: one app and its services.');
 
 export type ManifestInput = z.input<typeof manifestSchema>;
 export type ServiceInput = z.input<typeof serviceSchema>;
+export type EnvironmentInput = z.input<typeof environmentSchema>;

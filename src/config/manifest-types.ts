@@ -3,6 +3,21 @@ export interface Manifest {
   readonly app: string;
   /** Services in manifest order. */
   readonly services: readonly ServiceSpec[];
+  /** Declared environments, in manifest order; empty when the manifest has none. */
+  readonly environments: readonly EnvironmentSpec[];
+}
+
+export interface EnvironmentSpec {
+  readonly name: string;
+  /** A branch name, or a pattern with "*". */
+  readonly branch: string;
+  /** True when `branch` has a "*": one environment per matching branch. */
+  readonly pattern: boolean;
+  /** Route host template ({branch}, {host}, {service}, {app}), or null for the hosts as written. */
+  readonly hostname: string | null;
+  readonly data: { readonly kind: 'empty' } | { readonly kind: 'copy'; readonly from: string };
+  readonly expireMs: number | null;
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never';

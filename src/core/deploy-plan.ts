@@ -3,7 +3,7 @@ import { BerthError } from './errors.js';
 import { dependencyWaves } from './waves.js';
 
 /** What a step of a deployment does; each kind has one implementation and one undo. */
-export type StepKind = 'snapshot' | 'build' | 'release' | 'wave' | 'switch' | 'drain' | 'retire' | 'prune';
+export type StepKind = 'snapshot' | 'build' | 'release' | 'data' | 'wave' | 'switch' | 'drain' | 'retire' | 'prune';
 
 export interface PlannedStep {
   readonly kind: StepKind;
@@ -20,6 +20,8 @@ export interface PlanInput {
   readonly previous: number | undefined;
   /** False for a rollback: the release exists, nothing to snapshot or build. */
   readonly fresh: boolean;
+  /** A new environment whose data dir starts as a copy of this environment's. */
+  readonly copyDataFrom?: string | undefined;
 }
 
 /**
@@ -40,6 +42,7 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
     if (built.length > 0) steps.push({ kind: 'build', name: `build ${built.join(', ')}` });
     steps.push({ kind: 'release', name: `record release ${release}` });
   }
+  if (input.copyDataFrom !== undefined) steps.push({ kind: 'data', name: `copy data from ${input.copyDataFrom}` });
   const processes = new Set(manifest.services.filter((s) => s.kind === 'process').map((s) => s.name));
   waves.waves.forEach((wave, i) => {
     const services = wave.filter((n) => processes.has(n));

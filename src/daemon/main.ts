@@ -16,6 +16,7 @@ import { rotateIfNeeded } from '../runtime/log-files.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
 import { RouteSync } from '../engine/route-sync.js';
 import { Deployer } from '../engine/deploy/deployer.js';
+import { Environments } from '../engine/environments.js';
 import { diagnose } from '../doctor/doctor.js';
 import { gatherFacts } from '../doctor/facts.js';
 import { Store } from '../store/store.js';
@@ -48,12 +49,15 @@ async function main(): Promise<void> {
   const routes = new RouteSync({ store, proxy, log });
   const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync() });
   const doctor = async (app?: string) => diagnose(await gatherFacts({ store, home: layout.root, markerPrefix, proxyTable: await proxy.current(), logFile: (v) => instances.logFile(v), certDir: settings.proxy === 'nginx' ? settings.certDir : undefined, edgeRoutes: await proxy.edgeRoutes?.().catch(() => []) }), app);
-  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor });
+  const expiry = new Timer();
+  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor, onFinished: () => expiry.poke() });
   instances.onStateChange((v, from, to) => {
     if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
   });
   await proxy.watch().catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'the proxy does not start; berthd serves on without it (see berth proxy status)'));
+  const environments = new Environments({ store, layout, instances, routes, deployer, log });
   await deployer.recover();
+  await environments.recoverTrash();
   await instances.adoptAll(findLeaderByMarker);
   await routes.sync().catch(() => undefined);
 
@@ -69,7 +73,7 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  const api = buildApi({ apps, deployer, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
+  const api = buildApi({ apps, deployer, environments, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale
   } catch {
@@ -84,8 +88,40 @@ async function main(): Promise<void> {
   setInterval(() => {
     void store.instances.list().then((all) => all.forEach((v) => rotateIfNeeded(instances.logFile(v), { maxBytes: settings.logMaxBytes, keep: settings.logKeep })));
   }, 5000).unref();
+  // Idle previews past their `expire`: checked when the next one is due (at least once a minute), and after every deployment.
+  expiry.run(() => environments.expire().catch((err) => (log.warn({ err: err instanceof Error ? err.message : String(err) }, 'expiring environments failed'), 60_000)));
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+/** Runs a task again after the delay it returns, or at once when poked (never two at a time). */
+class Timer {
+  #task: (() => Promise<number>) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  #again = false;
+
+  run(task: () => Promise<number>): void {
+    this.#task = task;
+    this.poke();
+  }
+
+  poke(): void {
+    if (!this.#task) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#running = true;
+    void this.#task().then((next) => {
+      this.#running = false;
+      if (this.#again) {
+        this.#again = false;
+        this.poke();
+      } else this.#timer = setTimeout(() => this.poke(), next).unref();
+    });
+  }
 }
 
 /**

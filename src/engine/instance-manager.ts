@@ -184,7 +184,7 @@ export class InstanceManager {
     try {
       cwd = serviceCwd(v.rootDir, spec);
       const dataDir = this.#layout.dataDir(v.app, v.env);
-      mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const logFile = this.logFile(v);
       mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o750 });
       const env = launchEnv(spec, v.port, dataDir, this.marker(v.id));

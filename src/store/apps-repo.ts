@@ -14,6 +14,9 @@ export interface EnvironmentRow {
   readonly appId: number;
   readonly name: string;
   readonly currentReleaseId: number | null;
+  readonly branch: string | null;
+  readonly definition: string | null;
+  readonly createdAt: number;
 }
 
 /** Apps and their environments. */
@@ -47,18 +50,26 @@ export class AppsRepo {
     return r.id;
   }
 
-  /** The environment's id, created when missing. */
-  async environmentId(appId: number, name: string, now: number): Promise<number> {
+  /** The environment's id, created when missing (with the branch it runs, when environments are declared). */
+  async environmentId(appId: number, name: string, now: number, origin: { branch: string; definition: string } | null = null): Promise<{ id: number; created: boolean }> {
     const r = await this.#db.selectFrom('environments').select('id').where('app_id', '=', appId).where('name', '=', name).executeTakeFirst();
-    if (r) return r.id;
-    return (await this.#db.insertInto('environments').values({ app_id: appId, name, created_at: now, current_release_id: null }).returning('id').executeTakeFirstOrThrow()).id;
+    if (r) {
+      if (origin) await this.#db.updateTable('environments').set({ branch: origin.branch, definition: origin.definition }).where('id', '=', r.id).execute();
+      return { id: r.id, created: false };
+    }
+    const row = await this.#db
+      .insertInto('environments')
+      .values({ app_id: appId, name, created_at: now, current_release_id: null, branch: origin?.branch ?? null, definition: origin?.definition ?? null })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { id: row.id, created: true };
   }
 
   async environments(filter: { app?: string; env?: string; id?: number } = {}): Promise<EnvironmentRow[]> {
     let q = this.#db
       .selectFrom('environments as e')
       .innerJoin('apps as a', 'a.id', 'e.app_id')
-      .select(['e.id', 'a.name as app', 'a.id as appId', 'e.name', 'e.current_release_id as currentReleaseId'])
+      .select(['e.id', 'a.name as app', 'a.id as appId', 'e.name', 'e.current_release_id as currentReleaseId', 'e.branch', 'e.definition', 'e.created_at as createdAt'])
       .orderBy('a.name')
       .orderBy('e.name');
     if (filter.app !== undefined) q = q.where('a.name', '=', filter.app);

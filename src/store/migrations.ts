@@ -90,6 +90,13 @@ const migrations: Record<string, Migration> = {
       await sql`create index events_app_at on events (app, at)`.execute(db);
     },
   },
+  '0002_environment_branch': {
+    async up(db: Kysely<any>) {
+      // The branch an environment runs, and the manifest environment it was made from (null before environments existed).
+      await db.schema.alterTable('environments').addColumn('branch', 'text').execute();
+      await db.schema.alterTable('environments').addColumn('definition', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,6 +17,10 @@ export interface EnvironmentsTable {
   created_at: number;
   /** The release whose instances receive traffic; null before the first deploy succeeds. */
   current_release_id: number | null;
+  /** The branch it runs; null when the manifest declares no environments. */
+  branch: string | null;
+  /** The manifest environment (`environments.<name>`) it was made from; null as for branch. */
+  definition: string | null;
 }
 
 export interface ReleasesTable {

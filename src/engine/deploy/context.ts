@@ -7,10 +7,14 @@ export interface DeployContext {
   readonly environmentId: number;
   /** True when this deployment created the app: a failure removes it entirely. */
   readonly createdApp: boolean;
+  /** True when this deployment created the environment (a preview's first deploy): a failure removes it. */
+  readonly createdEnv?: boolean;
+  /** A new environment's data dir starts as a copy of this environment's. */
+  readonly copyDataFrom?: string;
   readonly manifest: Manifest;
   readonly release: { readonly number: number; readonly dir: string; id?: number };
   readonly previous: { readonly id: number; readonly number: number } | undefined;
-  readonly source: { readonly dir: string; readonly ref?: string | undefined; readonly digest: string };
+  readonly source: { readonly dir: string; readonly ref?: string | undefined; readonly digest: string; readonly branch?: string };
 }
 
 /** A step as reported to users: `berth deploy --json`, `berth releases`. */

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadManifest, MANIFEST_FILE, parseManifest } from '../../config/manifest.js';
-import type { Manifest } from '../../config/manifest-types.js';
+import type { EnvironmentSpec, Manifest } from '../../config/manifest-types.js';
+import { assertBranch, environmentFor, manifestForEnvironment } from '../../core/environments.js';
 import { planDeploy } from '../../core/deploy-plan.js';
 import { BerthError, describe } from '../../core/errors.js';
 import { assertName } from '../../core/names.js';
@@ -9,15 +10,20 @@ import { runCommand } from '../../system/command.js';
 import { resolveUnder } from '../../system/paths.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { assertRoutesFree } from '../route-sync.js';
+import { DEFAULT_ENV } from '../apps.js';
 import type { DeployContext, DeployResult } from './context.js';
 import { Journal, newJournal, type JournalDoc, type StepRecord } from './journal.js';
 import { sourceDigest } from './digest.js';
+import { currentBranch } from './source.js';
 import { DeploySteps, type StepDeps } from './steps.js';
 
 export interface DeployRequest {
   readonly dir: string;
-  readonly env: string;
+  /** Default: the branch's environment when the manifest declares environments, else "production". */
+  readonly env?: string | undefined;
   readonly ref?: string | undefined;
+  /** Deploy this branch (archived from the repository) into the environment that accepts it. */
+  readonly branch?: string | undefined;
   /** Wait for a running deployment of the same environment instead of failing at once. */
   readonly wait?: boolean;
   /** Deploy although pre-flight found errors; the result lists what was ignored. */
@@ -47,10 +53,18 @@ export class Deployer {
     this.#d = deps;
   }
 
-  async deploy(req: DeployRequest): Promise<DeployResult> {
-    assertName('environment', req.env);
-    const { manifest, dir } = req.ref ? await manifestAtRef(req.dir, req.ref) : await loadManifest(req.dir);
-    return this.#exclusive(manifest.app, req.env, req.wait ?? false, async () => {
+  async deploy(request: DeployRequest): Promise<DeployResult> {
+    if (request.env !== undefined) assertName('environment', request.env);
+    if (request.branch !== undefined) assertBranch(request.branch);
+    if (request.branch !== undefined && request.ref !== undefined) throw new BerthError('invalid', 'branch_and_ref', '--branch and --ref cannot be used together', { hint: '--branch deploys the tip of a branch into its environment; --ref a commit or tag' });
+    const ref = request.branch !== undefined ? `refs/heads/${request.branch}` : request.ref;
+    const loaded = ref ? await manifestAtRef(request.dir, ref) : await loadManifest(request.dir);
+    const dir = loaded.dir;
+    const target = await this.#target(loaded.manifest, dir, request);
+    const { manifest } = target;
+    const req = { ...request, ref, env: target.env };
+    return this.exclusive(manifest.app, req.env, req.wait ?? false, async () => {
+      await this.#checkBranch(manifest.app, target);
       await this.#preflight(manifest, dir, req.env);
       const ignored = await this.#doctorPreflight(manifest.app, req.force ?? false);
       const digest = await sourceDigest({ dir, ref: req.ref }, manifest);
@@ -63,20 +77,24 @@ export class Deployer {
       const { id, ctx, doc } = await this.#d.store.write(async (r) => {
         const now = Date.now();
         const appId = await r.apps.upsert(manifest.app, dir, path.join(dir, MANIFEST_FILE), now);
-        const environmentId = await r.apps.environmentId(appId, req.env, now);
+        const environment = await r.apps.environmentId(appId, req.env, now, target.origin);
+        const environmentId = environment.id;
         const number = await r.releases.nextNumber(environmentId);
         const previousRow = current ? { id: current.id, number: current.number } : undefined;
+        const copyFrom = environment.created && target.spec?.data.kind === 'copy' ? target.spec.data.from : undefined;
         const ctx: DeployContext = {
           app: manifest.app,
           env: req.env,
           environmentId,
           createdApp: created,
+          createdEnv: environment.created,
           manifest,
           release: { number, dir: resolveUnder(this.#d.layout.releasesDir(manifest.app, req.env), String(number)) },
           previous: previousRow,
-          source: { dir, ref: req.ref, digest },
+          source: { dir, ref: req.ref, digest, ...(target.origin ? { branch: target.origin.branch } : {}) },
+          ...(copyFrom ? { copyDataFrom: copyFrom } : {}),
         };
-        const doc = newJournal(ctx, planDeploy({ manifest, release: number, previous: previousRow?.number, fresh: true }));
+        const doc = newJournal(ctx, planDeploy({ manifest, release: number, previous: previousRow?.number, fresh: true, copyDataFrom: copyFrom }));
         return { id: await r.deployments.create(environmentId, 'deploy', JSON.stringify(doc), now), ctx, doc };
       });
       return this.#execute(id, ctx, doc, 'deploy', req.onStep, ignored);
@@ -101,7 +119,7 @@ export class Deployer {
   async rollback(req: RollbackRequest): Promise<DeployResult> {
     const env = (await this.#d.store.apps.environments({ app: req.app, env: req.env }))[0];
     if (!env) throw new BerthError('not_found', 'environment_not_found', `app "${req.app}" has no environment "${req.env}"`, { hint: 'see `berth releases <app>`' });
-    return this.#exclusive(req.app, req.env, req.wait ?? false, async () => {
+    return this.exclusive(req.app, req.env, req.wait ?? false, async () => {
       const releases = await this.#d.store.releases.list(env.id);
       const current = releases.find((r) => r.id === env.currentReleaseId);
       const target = req.release !== undefined ? releases.find((r) => r.number === req.release) : releases.find((r) => current && r.number < current.number);
@@ -145,9 +163,15 @@ export class Deployer {
       rmSync(this.#d.layout.appLogRoot(ctx.app), { recursive: true, force: true });
       rmSync(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)), { recursive: true, force: true });
       await this.#d.routes.sync();
+    } else if (final !== 'succeeded' && ctx.createdEnv) {
+      // A new environment (a preview's first deploy) that failed leaves nothing: no row, no dirs.
+      await this.#d.store.write((r) => r.apps.deleteEnvironment(ctx.environmentId));
+      for (const dir of [this.#d.layout.logDir(ctx.app, ctx.env), this.#d.layout.releasesDir(ctx.app, ctx.env), this.#d.layout.dataDir(ctx.app, ctx.env)]) rmSync(dir, { recursive: true, force: true });
+      await this.#d.routes.sync();
     }
     const message = final === 'succeeded' ? `${kind} of release ${ctx.release.number} succeeded` : `${kind} of release ${ctx.release.number} ${final}: ${error}`;
     await this.#d.store.events.append({ at: Date.now(), app: ctx.app, environment: ctx.env, service: null, kind: `deployment.${final}`, message });
+    this.#d.onFinished?.();
     return {
       id,
       app: ctx.app,
@@ -161,8 +185,8 @@ export class Deployer {
     };
   }
 
-  /** One deployment per environment: a second fails at once naming the running one, or waits. */
-  async #exclusive<T>(app: string, env: string, wait: boolean, fn: () => Promise<T>): Promise<T> {
+  /** One deployment (or environment removal) per environment: a second fails at once naming the running one, or waits. */
+  async exclusive<T>(app: string, env: string, wait: boolean, fn: () => Promise<T>): Promise<T> {
     const key = `${app}/${env}`;
     if (this.#lock.busy(key) && !wait) {
       const e = (await this.#d.store.apps.environments({ app, env }))[0];
@@ -173,6 +197,49 @@ export class Deployer {
       });
     }
     return this.#lock.run(key, fn);
+  }
+
+  /**
+   * Where a deploy goes. Without declared environments: `--env` (default production), as
+   * given. With them: the branch (`--branch`, or the checkout's) picks the environment, and
+   * the manifest is the one that environment runs (its hosts, its env). There is no way to
+   * put another branch into an environment with a fixed branch.
+   */
+  async #target(declared: Manifest, dir: string, req: DeployRequest): Promise<DeployTarget> {
+    if (declared.environments.length === 0) {
+      if (req.branch !== undefined) {
+        throw new BerthError('invalid', 'no_environments', `${declared.app}'s berth.yaml declares no environments, so no environment takes branch "${req.branch}"`, { hint: 'declare them (environments: { production: { branch: main }, preview: { branch: "feature/*", hostname: "{branch}.preview.example.com" } }), or deploy with --ref and --env' });
+      }
+      return { env: req.env ?? DEFAULT_ENV, manifest: declared, origin: null, spec: null };
+    }
+    if (req.ref !== undefined && req.branch === undefined) {
+      throw new BerthError('invalid', 'ref_with_environments', `${declared.app} declares environments by branch, so it deploys branches, not --ref ${req.ref}`, { hint: 'use --branch <name>, or deploy from a checkout of the branch' });
+    }
+    const branch = req.branch ?? (await currentBranch(dir));
+    if (branch === undefined) {
+      throw new BerthError('invalid', 'branch_unknown', `${declared.app} declares environments by branch, and ${dir} is not on a git branch (not a git checkout, or a detached HEAD)`, {
+        hint: `deploy from a checkout of the branch, or name it: berth deploy --branch ${declared.environments[0]?.branch.replace('*', 'x') ?? 'main'}`,
+      });
+    }
+    const { spec, name } = environmentFor(declared.environments, assertBranch(branch));
+    if (req.env !== undefined && req.env !== name) {
+      const fixed = declared.environments.find((e) => e.name === req.env && !e.pattern);
+      throw new BerthError('invalid', 'wrong_environment', `branch "${branch}" deploys into environment "${name}", not "${req.env}"`, {
+        hint: fixed ? `"${req.env}" only ever runs branch "${fixed.branch}"; drop --env` : 'drop --env: the branch picks the environment',
+      });
+    }
+    return { env: name, manifest: manifestForEnvironment(declared, spec, name), origin: { branch, definition: spec.name }, spec };
+  }
+
+  /** Two branches that make the same environment name ("feature/x", "feature-x") are refused, naming both. */
+  async #checkBranch(app: string, target: DeployTarget): Promise<void> {
+    if (!target.origin) return;
+    const existing = (await this.#d.store.apps.environments({ app, env: target.env }))[0];
+    if (existing?.branch && existing.branch !== target.origin.branch) {
+      throw new BerthError('conflict', 'environment_branch_clash', `environment "${target.env}" of ${app} already runs branch "${existing.branch}"; branch "${target.origin.branch}" makes the same name`, {
+        hint: `rename one of the branches, or remove the other environment: berth env rm ${app} ${target.env}`,
+      });
+    }
   }
 
   async #preflight(manifest: Manifest, dir: string, env: string): Promise<void> {
@@ -237,6 +304,13 @@ export class Deployer {
       }
     }
   }
+}
+
+interface DeployTarget {
+  readonly env: string;
+  readonly manifest: Manifest;
+  readonly origin: { readonly branch: string; readonly definition: string } | null;
+  readonly spec: EnvironmentSpec | null;
 }
 
 /** The manifest as committed at `ref` (read with `git show`, argv only). */

@@ -57,6 +57,12 @@ export async function snapshot(source: SourceSpec, dest: string): Promise<{ comm
   return head ? { commit: head } : {};
 }
 
+/** The branch checked out in `dir`, or undefined (not a git work tree, or a detached HEAD). */
+export async function currentBranch(dir: string): Promise<string | undefined> {
+  if (!insideGitWorkTree(dir)) return undefined;
+  return (await git(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD'])) || undefined;
+}
+
 /** Cheap test before asking git: is there a `.git` in this directory or above it? */
 export function insideGitWorkTree(dir: string): boolean {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {

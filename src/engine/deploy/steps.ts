@@ -14,6 +14,7 @@ import { runBuilds } from './build.js';
 import type { DeployContext } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
 import { snapshot } from './source.js';
+import { copyDataDir } from './data-copy.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
 export function staticRoot(releaseDir: string, dir: string, service: string): string {
@@ -43,6 +44,8 @@ export interface StepDeps {
   readonly keepReleases: number;
   /** `berth doctor` for one app: the deploy's pre-flight. */
   readonly doctor: (app: string) => Promise<Finding[]>;
+  /** Told after every deployment ends (the expiry timer of previews starts anew). */
+  readonly onFinished?: () => void;
 }
 
 /** Each step kind's action and undo. Undos are idempotent and find what to undo in the store. */
@@ -85,6 +88,14 @@ export class DeploySteps implements StepRunner {
         await h.note({ releaseId: id });
         return;
       }
+      case 'data': {
+        const from = c.copyDataFrom as string;
+        const to = this.#d.layout.dataDir(c.app, c.env);
+        rmSync(to, { recursive: true, force: true });
+        const copied = await copyDataDir(this.#d.layout.dataDir(c.app, from), to);
+        await h.note({ databases: copied.databases, files: copied.files.length });
+        return;
+      }
       case 'wave':
         await Promise.all((h.step.services ?? []).map((name) => this.#startService(this.#spec(name))));
         return;
@@ -119,6 +130,10 @@ export class DeploySteps implements StepRunner {
         await this.#d.store.releases.delete(row.id);
         return;
       }
+      case 'data':
+        // Only planned for an environment this deployment created: its data dir holds nothing else.
+        rmSync(this.#d.layout.dataDir(c.app, c.env), { recursive: true, force: true });
+        return;
       case 'wave':
         await Promise.all((h.step.services ?? []).map((name) => this.#undoService(this.#spec(name))));
         return;

@@ -1,0 +1,48 @@
+import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { backupSqlite, SQLITE_MAGIC } from '../../store/sqlite-backup.js';
+
+function isSqlite(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(SQLITE_MAGIC.length);
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(SQLITE_MAGIC);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A new environment's data dir as a copy of another's: SQLite databases through the backup
+ * API (their -wal, -shm and -journal files are part of that, not copied beside it), other
+ * files and symlinks as they are. Returns what was copied, relative to `from`.
+ */
+export async function copyDataDir(from: string, to: string): Promise<{ files: string[]; databases: string[] }> {
+  mkdirSync(to, { recursive: true, mode: 0o700 });
+  const out = { files: [] as string[], databases: [] as string[] };
+  if (!existsSync(from)) return out;
+  const walk = async (rel: string): Promise<void> => {
+    const names = readdirSync(path.join(from, rel)).sort();
+    const databases = new Set(names.filter((n) => lstatSync(path.join(from, rel, n)).isFile() && isSqlite(path.join(from, rel, n))));
+    for (const name of names) {
+      const r = path.join(rel, name);
+      const src = path.join(from, r);
+      const dest = path.join(to, r);
+      const st = lstatSync(src);
+      if (st.isDirectory()) {
+        mkdirSync(dest, { recursive: true, mode: st.mode & 0o777 });
+        await walk(r);
+      } else if (st.isSymbolicLink()) {
+        symlinkSync(readlinkSync(src), dest);
+      } else if (databases.has(name)) {
+        await backupSqlite(src, dest);
+        out.databases.push(r);
+      } else if (st.isFile() && ![...databases].some((db) => name === `${db}-wal` || name === `${db}-shm` || name === `${db}-journal`)) {
+        copyFileSync(src, dest);
+        out.files.push(r);
+      }
+    }
+  };
+  await walk('');
+  return out;
+}
