@@ -23,7 +23,7 @@ export interface HostSettings {
   readonly internalPort: number;
   /** certbot's live directory: <dir>/<host>/fullchain.pem, privkey.pem. Default /etc/letsencrypt/live; env BERTH_CERT_DIR. */
   readonly certDir: string;
-  readonly caddy: { readonly binary: string; readonly admin?: string | undefined; readonly acmeEmail?: string | undefined };
+  readonly caddy: { readonly binary: string; readonly admin?: string | undefined; readonly acmeEmail?: string | undefined; readonly acmeCa?: string | undefined; readonly acmeCaRoot?: string | undefined };
   readonly nginx: { readonly binary: string; readonly attach?: { includeDir: string; test: string[]; reload: string[] } | undefined };
   /** Releases kept per environment (the current one included). Default 5. */
   readonly releasesKeep: number;
@@ -48,6 +48,12 @@ const settingsSchema = z.strictObject({
       binary: z.string().min(1).optional().describe('The caddy binary. Default "caddy".'),
       admin: z.string().min(1).optional().describe('Attach to a running Caddy at this admin address (e.g. "127.0.0.1:2019"). Default: run Berth\'s own Caddy.'),
       acme_email: z.string().email().optional().describe('E-mail for ACME (Let\'s Encrypt) accounts.'),
+      acme_ca: z
+        .string()
+        .regex(/^https:\/\/[^\s/]+\/\S*$/)
+        .optional()
+        .describe('ACME directory URL for hosts with `tls: auto`, e.g. Let\'s Encrypt staging or a private CA (step-ca, Caddy\'s acme_server). Default: Caddy\'s (Let\'s Encrypt, then ZeroSSL).'),
+      acme_ca_root: z.string().regex(/^\//).optional().describe('Absolute path of a PEM file with the root certificate of acme_ca, when a private CA signs its TLS certificate.'),
     })
     .optional(),
   nginx: z
@@ -91,7 +97,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
     httpsPort: env.BERTH_HTTPS_PORT ? parsePort(env.BERTH_HTTPS_PORT) : (s.https_port ?? (process.getuid?.() === 0 ? 443 : 8443)),
     internalPort: env.BERTH_INTERNAL_PORT ? parsePort(env.BERTH_INTERNAL_PORT) : (s.internal_port ?? 8790),
     certDir: env.BERTH_CERT_DIR || s.cert_dir || '/etc/letsencrypt/live',
-    caddy: { binary: s.caddy?.binary ?? 'caddy', admin: s.caddy?.admin, acmeEmail: s.caddy?.acme_email },
+    caddy: { binary: s.caddy?.binary ?? 'caddy', admin: s.caddy?.admin, acmeEmail: s.caddy?.acme_email, acmeCa: s.caddy?.acme_ca, acmeCaRoot: s.caddy?.acme_ca_root },
     nginx: {
       binary: s.nginx?.binary ?? 'nginx',
       attach: s.nginx?.include_dir ? { includeDir: s.nginx.include_dir, test: s.nginx.test_command ?? ['nginx', '-t'], reload: s.nginx.reload_command ?? ['nginx', '-s', 'reload'] } : undefined,

@@ -153,7 +153,7 @@ function makeProxy(home: string, settings: HostSettings, log: pino.Logger): Prox
   const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
   const edge =
     settings.proxy === 'caddy'
-      ? new CaddyEdge({ home, log, binary: settings.caddy.binary, admin: settings.caddy.admin, acmeEmail: settings.caddy.acmeEmail, ...ports })
+      ? new CaddyEdge({ home, log, binary: settings.caddy.binary, admin: settings.caddy.admin, acmeEmail: settings.caddy.acmeEmail, acmeCa: settings.caddy.acmeCa, acmeCaRoot: settings.caddy.acmeCaRoot, ...ports })
       : new NginxEdge({ home, log, binary: settings.nginx.binary, certDir: settings.certDir, attach: settings.nginx.attach, ...ports });
   return new EdgeProxy(inner, edge);
 }

@@ -12,6 +12,9 @@ import { CaddyAdmin } from './admin.js';
 export interface CaddyOptions extends EdgeOptions {
   /** E-mail for ACME accounts (Let's Encrypt), for hosts with `tls: auto`. */
   readonly acmeEmail?: string | undefined;
+  /** ACME directory URL (default: Caddy's own choice, Let's Encrypt) and the PEM root that signs its TLS certificate. */
+  readonly acmeCa?: string | undefined;
+  readonly acmeCaRoot?: string | undefined;
   /** Attach to a running Caddy at this admin address instead of running Berth's own. */
   readonly admin?: string | undefined;
 }
@@ -334,6 +337,11 @@ export class CaddyEdge implements Edge {
     return { '@id': redirectId(host), match: [{ host: [host] }], handle: [{ handler: 'static_response', status_code: 308, headers: { Location: [`https://{http.request.host}${port}{http.request.uri}`] } }], terminal: true };
   }
 
+  #acmeIssuer(): Record<string, unknown> {
+    const o = this.#o;
+    return { module: 'acme', ...(o.acmeCa ? { ca: o.acmeCa } : {}), ...(o.acmeCaRoot ? { trusted_roots_pem_files: [o.acmeCaRoot] } : {}), ...(o.acmeEmail ? { email: o.acmeEmail } : {}) };
+  }
+
   async #policyHosts(): Promise<{ internal: string[]; auto: string[] }> {
     const tls = (await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string; subjects?: string[] }> } } | null>('GET', '/config/apps/tls')).body ?? null;
     const of = (id: string) => tls?.automation?.policies?.find((p) => p['@id'] === id)?.subjects ?? [];
@@ -343,7 +351,7 @@ export class CaddyEdge implements Edge {
   async #setPolicies(internal: string[], auto: string[]): Promise<void> {
     const policies = [
       ...(internal.length ? [{ '@id': 'berth-tls-internal', subjects: internal, issuers: [{ module: 'internal' }] }] : []),
-      ...(auto.length ? [{ '@id': 'berth-tls-auto', subjects: auto, issuers: [{ module: 'acme', ...(this.#o.acmeEmail ? { email: this.#o.acmeEmail } : {}) }] }] : []),
+      ...(auto.length ? [{ '@id': 'berth-tls-auto', subjects: auto, issuers: [this.#acmeIssuer()] }] : []),
     ];
     const tls = (await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string }> } } | null>('GET', '/config/apps/tls')).body ?? null;
     const current = tls?.automation?.policies ?? [];
