@@ -17,7 +17,7 @@ async function journalFor(store: Store) {
   const plan = planDeploy({ manifest, release: 2, previous: 1, fresh: true });
   const doc = newJournal({ note: 'ctx' }, plan);
   const id = await store.write(async (r) => {
-    const appId = await r.apps.upsert('j', '/src/j', '/src/j/berth.yaml', Date.now());
+    const appId = await r.apps.upsert('j', '/src/j', '/src/j/berth.yaml', Date.now(), 1);
     const envId = (await r.apps.environmentId(appId, 'production', Date.now())).id;
     return r.deployments.create(envId, 'deploy', JSON.stringify(doc), Date.now());
   });

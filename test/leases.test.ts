@@ -34,7 +34,7 @@ function listen(port: number): Promise<Server> {
 async function withInstance(store: Store, name: string) {
   return store.write(async (r) => {
     const now = Date.now();
-    const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now);
+    const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now, 1);
     const envId = (await r.apps.environmentId(appId, 'production', now)).id;
     const releaseId = await r.releases.create({ environmentId: envId, number: 1, dir: `/tmp/${name}/r1`, manifest: '{}', source: '{}', createdAt: now });
     return r.instances.create({ environmentId: envId, releaseId, service: 'web', idx: 0, spec: '{}', rootDir: `/tmp/${name}/r1` }, now);

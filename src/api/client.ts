@@ -1,4 +1,5 @@
-import { request, type IncomingMessage } from 'node:http';
+import { request, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { ErrorBody } from './errors.js';
 
 /** An error the API returned, with its code and hint, or a transport failure (code 'unreachable'). */
@@ -14,15 +15,26 @@ export class ApiError extends Error {
   }
 }
 
+/** A remote berthd: its API's base URL (http or https) and an API token. */
+export interface RemoteTarget {
+  readonly url: string;
+  readonly token?: string | undefined;
+}
+
 /**
- * Talks to berthd over its unix socket. Built on node:http rather than undici: the CLI
- * is a short-lived process, and loading undici costs ~70 ms of its ~100 ms budget.
+ * Talks to berthd over its unix socket, or to a remote berthd over HTTP(S) with a bearer
+ * token. Built on node:http rather than undici: the CLI is a short-lived process, and
+ * loading undici costs ~70 ms of its ~100 ms budget.
  */
 export class ApiClient {
-  readonly #socketPath: string;
+  readonly #target: string | RemoteTarget;
 
-  constructor(socketPath: string) {
-    this.#socketPath = socketPath;
+  constructor(target: string | RemoteTarget) {
+    this.#target = target;
+  }
+
+  get remote(): RemoteTarget | undefined {
+    return typeof this.#target === 'string' ? undefined : this.#target;
   }
 
   async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
@@ -44,9 +56,18 @@ export class ApiClient {
   #send(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.#socketPath, method, path, agent: false, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, resolve);
+      const headers: Record<string, string | number> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+      const t = this.#target;
+      let req;
+      if (typeof t === 'string') req = request({ socketPath: t, method, path, agent: false, headers }, resolve);
+      else {
+        const base = new URL(t.url);
+        const opts: RequestOptions = { host: base.hostname, port: base.port || undefined, method, path: base.pathname.replace(/\/$/, '') + path, agent: false, headers: { ...headers, ...(t.token ? { authorization: `Bearer ${t.token}` } : {}) } };
+        req = base.protocol === 'https:' ? httpsRequest(opts, resolve) : request(opts, resolve);
+      }
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new ApiError(0, 'unreachable', `berthd is not reachable (${err.code})`));
+        if (typeof t !== 'string' && (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH')) reject(new ApiError(0, 'remote_unreachable', `berthd at ${t.url} is not reachable (${err.code})`, 'check the URL (berth login <url>) and that berthd serves api_listen there'));
+        else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new ApiError(0, 'unreachable', `berthd is not reachable (${err.code})`));
         else if (err.code === 'ECONNRESET' || err.code === 'EPIPE') reject(new ApiError(0, 'connection_lost', `berthd closed the connection (${err.code}): it stopped or restarted during the request`, 'see `berth daemon status` and berthd.log under BERTH_HOME'));
         else reject(err);
       });

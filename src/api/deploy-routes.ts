@@ -1,4 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { atLeast, isRole, weaker } from '../core/roles.js';
+import { policy } from './policy.js';
 import type { DeployResult } from '../engine/deploy/context.js';
 import type { StepRecord } from '../engine/deploy/journal.js';
 import { DEFAULT_ENV } from '../engine/apps.js';
@@ -13,20 +15,26 @@ const name = { type: 'string', minLength: 1, maxLength: 63 } as const;
  * result alone. A failed deployment is a result (status "failed"), not an HTTP error.
  */
 export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Body: { dir: string; env?: string; ref?: string; branch?: string; wait?: boolean; force?: boolean; stream?: boolean } }>(
+  app.post<{ Body: { dir?: string; app?: string; org?: string; env?: string; ref?: string; branch?: string; wait?: boolean; force?: boolean; stream?: boolean } }>(
     '/v1/deployments',
-    { schema: { body: { type: 'object', required: ['dir'], additionalProperties: false, properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 }, env: name, ref: { type: 'string', maxLength: 200 }, branch: { type: 'string', minLength: 1, maxLength: 200 }, wait: { type: 'boolean' }, force: { type: 'boolean' }, stream: { type: 'boolean' } } } } },
-    (req, reply) => respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir: req.body.dir, env: req.body.env, ref: req.body.ref, branch: req.body.branch, wait: req.body.wait, force: req.body.force, onStep })),
+    {
+      ...policy('authenticated'),
+      schema: { body: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 }, app: name, org: name, env: name, ref: { type: 'string', maxLength: 200 }, branch: { type: 'string', minLength: 1, maxLength: 200 }, wait: { type: 'boolean' }, force: { type: 'boolean' }, stream: { type: 'boolean' } } } },
+    },
+    async (req, reply) => {
+      const dir = await deployDir(req, deps);
+      return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir, env: req.body.env, ref: req.body.ref, branch: req.body.branch, org: req.body.org, wait: req.body.wait, force: req.body.force, onStep }));
+    },
   );
   app.post<{ Params: { app: string }; Body: { env?: string; release?: number; wait?: boolean; stream?: boolean } }>(
     '/v1/apps/:app/rollback',
-    { schema: { body: { type: 'object', additionalProperties: false, properties: { env: name, release: { type: 'integer', minimum: 1 }, wait: { type: 'boolean' }, stream: { type: 'boolean' } } } } },
+    { ...policy({ role: 'member' }, 'app'), schema: { body: { type: 'object', additionalProperties: false, properties: { env: name, release: { type: 'integer', minimum: 1 }, wait: { type: 'boolean' }, stream: { type: 'boolean' } } } } },
     async (req, reply) => {
       await deps.apps.requireApp(req.params.app);
       return respond(reply, req.body?.stream, (onStep) => deps.deployer.rollback({ app: req.params.app, env: req.body?.env ?? DEFAULT_ENV, release: req.body?.release, wait: req.body?.wait, onStep }));
     },
   );
-  app.get<{ Params: { app: string }; Querystring: { env?: string } }>('/v1/apps/:app/releases', async (req) => {
+  app.get<{ Params: { app: string }; Querystring: { env?: string } }>('/v1/apps/:app/releases', policy({ role: 'viewer' }, 'app'), async (req) => {
     await deps.apps.requireApp(req.params.app);
     const envName = req.query.env ?? DEFAULT_ENV;
     const env = (await deps.store.apps.environments({ app: req.params.app, env: envName }))[0];
@@ -38,6 +46,29 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
     });
     return { app: req.params.app, env: envName, releases, deployments };
   });
+}
+
+/**
+ * Where a deployment's source is. Root on the host names any directory (and registers new
+ * apps, into `org`). Everyone else redeploys an app they are a member of, from the source
+ * it was registered with: a directory on the host is not theirs to name.
+ */
+async function deployDir(req: FastifyRequest<{ Body: { dir?: string; app?: string; org?: string } }>, deps: ApiDeps): Promise<string> {
+  const p = req.principal;
+  if (p.kind === 'local') {
+    if (req.body.dir) return req.body.dir;
+    if (req.body.app) return (await deps.apps.requireApp(req.body.app), (await deps.store.apps.find(req.body.app))?.sourceDir as string);
+    throw new BerthError('invalid', 'dir_or_app', 'name a directory (dir) or a registered app (app)');
+  }
+  if (!req.body.app) throw new BerthError('forbidden', 'host_only', 'registering an app from a directory on the host is for root on the host; remotely, name an app you are a member of (app)', { hint: 'berth deploy --app <name>, or create a site from a template' });
+  const row = await deps.store.apps.find(req.body.app);
+  const role = row && p.kind === 'user' && (p.scope.orgId === null || p.scope.orgId === row.orgId) ? await deps.store.identity.role(row.orgId, p.userId) : undefined;
+  if (!row || !isRole(role)) throw new BerthError('not_found', 'app_not_found', `no app named "${req.body.app}"`);
+  if (!atLeast(weaker(role, p.kind === 'user' ? p.scope.ceiling : null), 'member')) throw new BerthError('forbidden', 'forbidden', 'deploying needs the member role');
+  if (req.body.dir !== undefined && req.body.dir !== row.sourceDir) throw new BerthError('forbidden', 'host_only', `${req.body.app} deploys from ${row.sourceDir}; another directory is for root on the host`);
+  if (req.body.org !== undefined) throw new BerthError('forbidden', 'host_only', 'an existing app stays in its organisation');
+  req.scopeOrg = { id: row.orgId, name: row.org };
+  return row.sourceDir;
 }
 
 async function respond(reply: FastifyReply, stream: boolean | undefined, run: (onStep?: (steps: readonly StepRecord[]) => void) => Promise<DeployResult>): Promise<unknown> {

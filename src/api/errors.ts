@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, type ErrorKind } from '../core/errors.js';
 
-const STATUS: Record<ErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503, failed: 500 };
+const STATUS: Record<ErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503, failed: 500, unauthorized: 401, forbidden: 403, rate_limited: 429 };
 
 /** The error body every API route returns. */
 export interface ErrorBody {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { policy } from './policy.js';
 import { fileSize, readFrom, tailLines } from '../runtime/log-files.js';
 import type { ApiDeps } from './server.js';
 
@@ -24,7 +25,7 @@ export interface LogLine {
 export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { app: string }; Querystring: LogsQuery }>(
     '/v1/apps/:app/logs',
-    { schema: { querystring: { type: 'object', properties: { service: { type: 'string' }, lines: { type: 'integer', minimum: 0, maximum: 100000 }, follow: { type: 'boolean' }, json: { type: 'boolean' } } } } },
+    { ...policy({ role: 'viewer' }, 'app'), schema: { querystring: { type: 'object', properties: { service: { type: 'string' }, lines: { type: 'integer', minimum: 0, maximum: 100000 }, follow: { type: 'boolean' }, json: { type: 'boolean' } } } } },
     async (req, reply) => {
       await deps.apps.ps({ app: req.params.app, service: req.query.service }); // 404s for unknown names
       const views = await deps.store.instances.list({ app: req.params.app, service: req.query.service });

@@ -12,11 +12,17 @@ import type { Proxy } from '../proxy/proxy.js';
 import type { Finding } from '../doctor/finding.js';
 import { liveRoutes } from './routes-view.js';
 import { readSettingsFile, setSetting } from '../config/settings-file.js';
+import type { Identity } from '../auth/identity.js';
+import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
+import { registerIdentityRoutes } from './identity-routes.js';
+import { collectRoutes, openApi } from './openapi.js';
+import { VERSION } from '../version.js';
 
 export interface ApiDeps {
   readonly apps: Apps;
   readonly deployer: Deployer;
   readonly environments: Environments;
+  readonly identity: Identity;
   readonly store: Store;
   readonly instances: InstanceManager;
   readonly proxy: Proxy;
@@ -43,69 +49,88 @@ const serviceBody = { type: 'object', additionalProperties: false, properties: {
  * The HTTP API, versioned under /v1 and scoped by resource. The CLI talks to it over the
  * daemon's unix socket; the same routes can later be served over TCP with auth.
  */
-export function buildApi(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { cert: Buffer; key: Buffer } | undefined } = { local: true }): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true, trustProxy: false, ...(transport.https ? { https: transport.https } : {}) } as {}) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
+  const documented = collectRoutes(app);
+  installPolicy(app, { store: deps.store, identity: deps.identity, local: transport.local });
+  app.get('/v1/openapi.json', policy('public'), async () => openApi(documented, VERSION));
+  registerIdentityRoutes(app, deps);
 
-  app.get('/v1/daemon', async () => deps.info());
-  app.post('/v1/daemon/stop', async (req, reply) => {
+  app.get('/v1/daemon', policy('authenticated'), async () => deps.info());
+  app.post('/v1/daemon/stop', policy('host'), async (req, reply) => {
     shutdownAfterReply(req.raw.socket, reply, deps.shutdown);
     return { stopping: true };
   });
 
   registerDeployRoutes(app, deps);
-  app.get('/v1/apps', async () => ({ apps: await deps.store.apps.names() }));
-  app.get<{ Querystring: { app?: string; service?: string } }>('/v1/instances', { schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, service: { type: 'string' } } } } }, async (req) =>
-    deps.apps.ps({ app: req.query.app, service: req.query.service }),
+  app.get('/v1/apps', policy('authenticated'), async (req) => ({ apps: await deps.store.apps.names(await visibleOrgs(deps.store, req.principal)) }));
+  app.get<{ Querystring: { app?: string; service?: string } }>('/v1/instances', { ...policy('authenticated'), schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, service: { type: 'string' } } } } }, async (req) =>
+    deps.apps.ps({ app: req.query.app, service: req.query.service, orgIds: await visibleOrgs(deps.store, req.principal) }),
   );
-  app.get<{ Params: { app: string }; Querystring: { service?: string; env?: string } }>('/v1/apps/:app/instances', { schema: { params: appParams } }, async (req) =>
+  app.get<{ Params: { app: string }; Querystring: { service?: string; env?: string } }>('/v1/apps/:app/instances', { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams } }, async (req) =>
     deps.apps.ps({ app: req.params.app, service: req.query.service, env: req.query.env }),
   );
-  app.get<{ Params: { app: string }; Querystring: { limit?: number } }>('/v1/apps/:app/events', { schema: { params: appParams, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) => {
+  app.get<{ Params: { app: string }; Querystring: { limit?: number } }>('/v1/apps/:app/events', { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) => {
     await deps.apps.requireApp(req.params.app);
     return deps.store.events.recent(req.params.app, req.query.limit ?? 100);
   });
   for (const action of ['start', 'stop', 'restart'] as const) {
-    app.post<{ Params: { app: string }; Body: { service?: string } | undefined }>(`/v1/apps/:app/${action}`, { schema: { params: appParams, body: serviceBody } }, async (req) =>
+    app.post<{ Params: { app: string }; Body: { service?: string } | undefined }>(`/v1/apps/:app/${action}`, { ...policy({ role: 'member' }, 'app'), schema: { params: appParams, body: serviceBody } }, async (req) =>
       deps.apps.control(req.params.app, action, req.body?.service),
     );
   }
-  app.delete<{ Params: { app: string }; Querystring: { purge?: boolean } }>('/v1/apps/:app', { schema: { params: appParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } } }, async (req) =>
+  app.delete<{ Params: { app: string }; Querystring: { purge?: boolean } }>('/v1/apps/:app', { ...policy({ role: 'admin' }, 'app'), schema: { params: appParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } } }, async (req) =>
     deps.apps.rm(req.params.app, req.query.purge === true),
   );
-  app.get<{ Params: { app: string } }>('/v1/apps/:app/environments', { schema: { params: appParams } }, async (req) => {
+  app.get<{ Params: { app: string } }>('/v1/apps/:app/environments', { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams } }, async (req) => {
     await deps.apps.requireApp(req.params.app);
     return deps.environments.list(req.params.app);
   });
   app.delete<{ Params: { app: string; env: string }; Querystring: { force?: boolean } }>(
     '/v1/apps/:app/environments/:env',
-    { schema: { params: { type: 'object', required: ['app', 'env'], properties: { app: { type: 'string', maxLength: 63 }, env: { type: 'string', maxLength: 63 } } }, querystring: { type: 'object', properties: { force: { type: 'boolean' } } } } },
+    { ...policy({ role: 'member' }, 'app'), schema: { params: { type: 'object', required: ['app', 'env'], properties: { app: { type: 'string', maxLength: 63 }, env: { type: 'string', maxLength: 63 } } }, querystring: { type: 'object', properties: { force: { type: 'boolean' } } } } },
     async (req) => {
       await deps.apps.requireApp(req.params.app);
+      if (req.query.force === true) requireRole(req, 'admin', 'removing an environment that is not a preview');
       return deps.environments.remove(req.params.app, req.params.env, { force: req.query.force === true });
     },
   );
-  app.get<{ Querystring: { app?: string; limit?: number } }>('/v1/events', { schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) =>
-    deps.store.events.recent(req.query.app, req.query.limit ?? 100),
-  );
-  app.get('/v1/routes', async () => liveRoutes(deps.proxy));
-  app.get('/v1/config', async () => ({ file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile) }));
-  app.put<{ Body: { key: string; value: string } }>('/v1/config', { schema: { body: { type: 'object', required: ['key', 'value'], additionalProperties: false, properties: { key: { type: 'string', maxLength: 100 }, value: { type: 'string', maxLength: 4096 } } } } }, async (req, reply) => {
+  app.get<{ Querystring: { app?: string; limit?: number } }>('/v1/events', { ...policy('authenticated'), schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) => {
+    const orgs = await visibleOrgs(deps.store, req.principal);
+    const events = await deps.store.events.recent(req.query.app, req.query.limit ?? 100);
+    if (orgs === undefined) return events;
+    const mine = new Set(await deps.store.apps.names(orgs));
+    return events.filter((e) => mine.has(e.app));
+  });
+  app.get('/v1/routes', policy('authenticated'), async (req) => {
+    const orgs = await visibleOrgs(deps.store, req.principal);
+    const routes = await liveRoutes(deps.proxy);
+    if (orgs === undefined) return routes;
+    const mine = new Set(await deps.store.apps.names(orgs));
+    return routes.filter((r) => mine.has(r.app));
+  });
+  app.get('/v1/config', policy('host'), async () => ({ file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile) }));
+  app.put<{ Body: { key: string; value: string } }>('/v1/config', { ...policy('host'), schema: { body: { type: 'object', required: ['key', 'value'], additionalProperties: false, properties: { key: { type: 'string', maxLength: 100 }, value: { type: 'string', maxLength: 4096 } } } } }, async (req, reply) => {
     setSetting(deps.settingsFile, req.body.key, req.body.value);
     // berthd reads its settings at start: it restarts (apps and the proxy keep running) and re-applies every route.
     shutdownAfterReply(req.raw.socket, reply, deps.shutdown);
     return { file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile), restarting: true };
   });
-  app.get<{ Querystring: { app?: string } }>('/v1/doctor', { schema: { querystring: { type: 'object', properties: { app: { type: 'string', maxLength: 63 } } } } }, async (req) => {
+  app.get<{ Querystring: { app?: string } }>('/v1/doctor', { ...policy('host'), schema: { querystring: { type: 'object', properties: { app: { type: 'string', maxLength: 63 } } } } }, async (req) => {
     if (req.query.app !== undefined) await deps.apps.requireApp(req.query.app);
     return { findings: await deps.doctor(req.query.app) };
   });
-  app.get('/v1/proxy', async () => deps.proxy.status());
-  app.post('/v1/proxy/stop', async () => {
+  app.get<{ Params: { app: string } }>('/v1/apps/:app/doctor', { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams } }, async (req) => {
+    await deps.apps.requireApp(req.params.app);
+    return { findings: await deps.doctor(req.params.app) };
+  });
+  app.get('/v1/proxy', policy('host'), async () => deps.proxy.status());
+  app.post('/v1/proxy/stop', policy('host'), async () => {
     await deps.proxy.stop();
     return deps.proxy.status();
   });
-  app.post('/v1/proxy/start', async () => {
+  app.post('/v1/proxy/start', policy('host'), async () => {
     await deps.proxy.start();
     return deps.proxy.status();
   });

@@ -63,8 +63,8 @@ async function finish(io: Io, r: DeployResult): Promise<void> {
 }
 
 export function registerDeployCommands(program: Command, io: Io): void {
-  const deploy = (dir: string, opts: { env?: string; ref?: string; branch?: string; wait?: boolean; force?: boolean }) =>
-    runDeployment(io, '/v1/deployments', { dir: path.resolve(dir), ...(opts.env ? { env: opts.env } : {}), ...(opts.ref ? { ref: opts.ref } : {}), ...(opts.branch ? { branch: opts.branch } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
+  const deploy = (dir: string, opts: { env?: string; ref?: string; branch?: string; app?: string; org?: string; wait?: boolean; force?: boolean }) =>
+    runDeployment(io, '/v1/deployments', { ...(opts.app ? { app: opts.app } : { dir: path.resolve(dir) }), ...(opts.org ? { org: opts.org } : {}), ...(opts.env ? { env: opts.env } : {}), ...(opts.ref ? { ref: opts.ref } : {}), ...(opts.branch ? { branch: opts.branch } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
   program
     .command('up')
     .description('deploy the working tree of DIR (default: .): to production, or with `environments:` to the checked-out branch\'s environment; the same path as `berth deploy`')
@@ -80,10 +80,12 @@ export function registerDeployCommands(program: Command, io: Io): void {
     .option('--env <name>', 'environment (default: production; with `environments:` in berth.yaml the branch decides, and --env may only confirm it)')
     .option('--branch <branch>', 'deploy the tip of this branch (from the git repository of DIR) into the environment that accepts it, created on first use')
     .option('--ref <ref>', 'deploy this git tag or commit instead of the working tree (apps without `environments:`)')
+    .option('--app <name>', 'redeploy a registered app from the source it was registered with (how remote users deploy)')
+    .option('--org <org>', 'the organisation a new app goes into (default: "default")')
     .option('--wait', 'queue behind a running deployment instead of failing')
     .option('--force', 'deploy although pre-flight checks (berth doctor) found errors')
     .option('--json', 'print the deployment result as JSON')
-    .action(async (dir: string, opts: { env?: string; ref?: string; branch?: string; wait?: boolean; force?: boolean }) => finish(io, await deploy(dir, opts)));
+    .action(async (dir: string, opts: { env?: string; ref?: string; branch?: string; app?: string; org?: string; wait?: boolean; force?: boolean }) => finish(io, await deploy(dir, opts)));
   program
     .command('rollback')
     .description('make an earlier release current again (code, env and routes), through the same transactional path')

@@ -30,7 +30,7 @@ export function registerDoctorCommand(program: Command, io: { client: ApiClient;
     .option('--json', 'print { findings: [...] }')
     .action(async (app?: string) => {
       await io.ready();
-      const r = await io.client.call<{ findings: Finding[] }>('GET', `/v1/doctor${app ? `?app=${encodeURIComponent(app)}` : ''}`);
+      const r = await io.client.call<{ findings: Finding[] }>('GET', app ? `/v1/apps/${encodeURIComponent(app)}/doctor` : '/v1/doctor');
       io.print(r, () => renderFindings(r.findings));
       process.exitCode = exitCode(r.findings);
     });

@@ -7,12 +7,19 @@ import { daemonInfo, ensureDaemon, startDaemon } from './daemon-control.js';
 import { renderPs, table } from './render.js';
 import { registerDeployCommands } from './deploy-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
+import { registerIdentityCommands } from './identity-commands.js';
+import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
 import type { EnvironmentStatus } from '../engine/environments.js';
 import { formatDuration } from '../config/duration.js';
 
 const layout = new HomeLayout(berthHome());
-const client = new ApiClient(layout.socket);
+const remote = remoteTarget();
+const client = new ApiClient(remote ?? layout.socket);
+/** Starts berthd when it is not running here; a remote berthd is someone else's to run. */
+const ready = async (): Promise<void> => {
+  if (!remote) await ensureDaemon(layout, client);
+};
 let jsonOutput = false;
 
 /** Every command: one API call (starting berthd when needed), then render. */
@@ -20,7 +27,7 @@ async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', route: string,
   try {
     return await client.call<T>(method, route, body);
   } catch (err) {
-    if (!(err instanceof ApiError && err.code === 'unreachable')) throw err;
+    if (remote || !(err instanceof ApiError && err.code === 'unreachable')) throw err;
     await ensureDaemon(layout, client);
     return client.call<T>(method, route, body);
   }
@@ -36,8 +43,9 @@ program.hook('preAction', (_cmd, action) => {
   jsonOutput = Boolean(action.opts().json);
 });
 
-registerDeployCommands(program, { client, ready: async () => void (await ensureDaemon(layout, client)), print, json: () => jsonOutput });
-registerDoctorCommand(program, { client, ready: async () => void (await ensureDaemon(layout, client)), print });
+registerDeployCommands(program, { client, ready, print, json: () => jsonOutput });
+registerDoctorCommand(program, { client, ready, print });
+registerIdentityCommands(program, { call, print });
 
 program
   .command('ps')
@@ -84,7 +92,7 @@ program
   .action(async (app: string, service: string | undefined, opts: { follow?: boolean; lines: string; json?: boolean }) => {
     const n = Number(opts.lines);
     if (!Number.isInteger(n) || n < 0) throw new ApiError(400, 'invalid', `--lines expects a whole number, got "${opts.lines}"`);
-    await ensureDaemon(layout, client);
+    await ready();
     const q = new URLSearchParams({ lines: String(n), ...(service ? { service } : {}), ...(opts.follow ? { follow: 'true' } : {}), ...(opts.json ? { json: 'true' } : {}) });
     for await (const chunk of client.stream(`/v1/apps/${encodeURIComponent(app)}/logs?${q}`)) process.stdout.write(chunk);
   });

@@ -29,6 +29,9 @@ export interface HostSettings {
   readonly releasesKeep: number;
   /** Address the proxy binds. Default "0.0.0.0"; env BERTH_HTTP_ADDRESS. */
   readonly httpAddress: string;
+  /** "host:port" to serve the API on over TCP, besides the unix socket. */
+  readonly apiListen?: string | undefined;
+  readonly apiTls?: { readonly cert: string; readonly key: string } | undefined;
 }
 
 const RANGE = /^(\d{1,5})-(\d{1,5})$/;
@@ -66,6 +69,15 @@ const settingsSchema = z.strictObject({
     .optional(),
   releases_keep: z.number().int().min(1).max(100).optional().describe('Releases kept per environment, the current one included. Default 5.'),
   http_address: z.string().min(1).optional().describe('Address the proxy binds. Default "0.0.0.0".'),
+  api_listen: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):\d{1,5}$/)
+    .optional()
+    .describe('Serve the API over TCP too, for remote clients with tokens: "127.0.0.1:7700", or a public address with api_tls. Default: the unix socket only. Env BERTH_API_LISTEN overrides.'),
+  api_tls: z
+    .strictObject({ cert: z.string().regex(/^\//).describe('PEM certificate chain file.'), key: z.string().regex(/^\//).describe('PEM private key file.') })
+    .optional()
+    .describe('Serve api_listen over HTTPS with this certificate. Without it the API speaks plain HTTP: keep it on loopback behind an edge that terminates TLS.'),
 });
 
 export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.env): HostSettings {
@@ -83,7 +95,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep' });
+    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, api_listen, api_tls' });
   }
   const s = parsed.data;
   return {
@@ -103,6 +115,8 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
       attach: s.nginx?.include_dir ? { includeDir: s.nginx.include_dir, test: s.nginx.test_command ?? ['nginx', '-t'], reload: s.nginx.reload_command ?? ['nginx', '-s', 'reload'] } : undefined,
     },
     httpAddress: env.BERTH_HTTP_ADDRESS || s.http_address || '0.0.0.0',
+    apiListen: env.BERTH_API_LISTEN || s.api_listen,
+    apiTls: s.api_tls,
   };
 }
 

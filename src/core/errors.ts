@@ -7,7 +7,10 @@ export type ErrorKind =
   | 'not_found' // unknown app, service, environment
   | 'conflict' // port held, deployment running, name taken
   | 'unavailable' // resource exhausted: port range full
-  | 'failed'; // an operation ran and did not succeed
+  | 'failed' // an operation ran and did not succeed
+  | 'unauthorized' // no valid credentials
+  | 'forbidden' // credentials, but not allowed
+  | 'rate_limited'; // too many attempts: wait
 
 export class BerthError extends Error {
   readonly kind: ErrorKind;

@@ -2,7 +2,8 @@ import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'n
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
-import { buildApi } from '../api/server.js';
+import { buildApi, type ApiDeps } from '../api/server.js';
+import type { FastifyInstance } from 'fastify';
 import { loadHostSettings, type HostSettings } from '../config/host-settings.js';
 import type { Proxy } from '../proxy/proxy.js';
 import { EdgeProxy } from '../proxy/edge/edge-proxy.js';
@@ -17,6 +18,7 @@ import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
 import { RouteSync } from '../engine/route-sync.js';
 import { Deployer } from '../engine/deploy/deployer.js';
 import { Environments } from '../engine/environments.js';
+import { Identity } from '../auth/identity.js';
 import { diagnose } from '../doctor/doctor.js';
 import { gatherFacts } from '../doctor/facts.js';
 import { Store } from '../store/store.js';
@@ -67,19 +69,30 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('berthd stopping; apps keep running');
-    void api.close().finally(async () => {
+    void Promise.all([api.close(), remoteApi?.close()]).finally(async () => {
       await store.close();
       releasePidFile(layout.pidFile);
       process.exit(0);
     });
   };
-  const api = buildApi({ apps, deployer, environments, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) });
+  const identity = new Identity(store);
+  const apiDeps: ApiDeps = { apps, deployer, environments, identity, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) };
+  const api = buildApi(apiDeps);
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale
   } catch {
     // none
   }
   await api.listen({ path: layout.socket });
+  let remoteApi: FastifyInstance | undefined;
+  if (settings.apiListen) {
+    // The same routes over TCP, where only tokens and sessions count: nobody there is root on the host.
+    const at = settings.apiListen.lastIndexOf(':');
+    const host = settings.apiListen.slice(0, at).replace(/^\[|\]$/g, '');
+    remoteApi = buildApi(apiDeps, { local: false, https: settings.apiTls ? { cert: readFileSync(settings.apiTls.cert), key: readFileSync(settings.apiTls.key) } : undefined });
+    await remoteApi.listen({ host, port: Number(settings.apiListen.slice(at + 1)) });
+    log.info({ listen: settings.apiListen, tls: Boolean(settings.apiTls) }, 'API served over TCP');
+  }
   chmodSync(layout.socket, 0o600);
   log.info({ socket: layout.socket, version: VERSION }, 'berthd ready');
 

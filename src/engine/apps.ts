@@ -69,8 +69,9 @@ export class Apps {
     });
   }
 
-  async ps(filter: { app?: string | undefined; service?: string | undefined; env?: string | undefined } = {}): Promise<InstanceStatus[]> {
-    if (filter.app !== undefined) await this.requireApp(filter.app);
+  /** Instances; `orgIds` limits them to apps of those organisations (an app outside them is unknown). */
+  async ps(filter: { app?: string | undefined; service?: string | undefined; env?: string | undefined; orgIds?: readonly number[] | undefined } = {}): Promise<InstanceStatus[]> {
+    if (filter.app !== undefined) await this.requireApp(filter.app, filter.orgIds);
     const now = Date.now();
     return (await this.#store.instances.list(filter)).map((v) => instanceStatus(v, this.#instances.logFile(v), now));
   }
@@ -92,9 +93,10 @@ export class Apps {
     return order.map((names) => targets.filter((v) => names.includes(v.service)));
   }
 
-  async requireApp(app: string): Promise<void> {
-    if (await this.#store.apps.find(app)) return;
-    const known = await this.#store.apps.names();
+  async requireApp(app: string, orgIds?: readonly number[]): Promise<void> {
+    const row = await this.#store.apps.find(app);
+    if (row && (orgIds === undefined || orgIds.includes(row.orgId))) return;
+    const known = await this.#store.apps.names(orgIds);
     throw new BerthError('not_found', 'app_not_found', `no app named "${app}"`, {
       hint: known.length > 0 ? `known apps: ${known.join(', ')}` : 'no apps yet: run `berth up <dir>` first',
     });

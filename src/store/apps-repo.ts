@@ -6,6 +6,8 @@ export interface AppRow {
   readonly name: string;
   readonly sourceDir: string;
   readonly manifestFile: string;
+  readonly orgId: number;
+  readonly org: string;
 }
 
 export interface EnvironmentRow {
@@ -27,16 +29,27 @@ export class AppsRepo {
   }
 
   async find(name: string): Promise<AppRow | undefined> {
-    const r = await this.#db.selectFrom('apps').selectAll().where('name', '=', name).executeTakeFirst();
-    return r && { id: r.id, name: r.name, sourceDir: r.source_dir, manifestFile: r.manifest_file };
+    return this.#db
+      .selectFrom('apps as a')
+      .innerJoin('orgs as o', 'o.id', 'a.org_id')
+      .select(['a.id', 'a.name', 'a.source_dir as sourceDir', 'a.manifest_file as manifestFile', 'a.org_id as orgId', 'o.name as org'])
+      .where('a.name', '=', name)
+      .executeTakeFirst() as Promise<AppRow | undefined>;
   }
 
-  async names(): Promise<string[]> {
-    return (await this.#db.selectFrom('apps').select('name').orderBy('name').execute()).map((r) => r.name);
+  /** App names, all or those of some organisations. */
+  async names(orgIds?: readonly number[]): Promise<string[]> {
+    let q = this.#db.selectFrom('apps').select('name').orderBy('name');
+    if (orgIds !== undefined) q = orgIds.length === 0 ? q.where('id', '<', 0) : q.where('org_id', 'in', orgIds);
+    return (await q.execute()).map((r) => r.name);
   }
 
-  /** Creates or updates the app row and returns its id. */
-  async upsert(name: string, sourceDir: string, manifestFile: string, now: number): Promise<number> {
+  async countInOrg(orgId: number): Promise<number> {
+    return Number((await this.#db.selectFrom('apps').select((eb) => eb.fn.countAll().as('n')).where('org_id', '=', orgId).executeTakeFirstOrThrow()).n);
+  }
+
+  /** Creates or updates the app row and returns its id. A new app goes into `orgId`. */
+  async upsert(name: string, sourceDir: string, manifestFile: string, now: number, orgId: number): Promise<number> {
     const existing = await this.find(name);
     if (existing) {
       await this.#db.updateTable('apps').set({ source_dir: sourceDir, manifest_file: manifestFile, updated_at: now }).where('id', '=', existing.id).execute();
@@ -44,7 +57,7 @@ export class AppsRepo {
     }
     const r = await this.#db
       .insertInto('apps')
-      .values({ name, source_dir: sourceDir, manifest_file: manifestFile, created_at: now, updated_at: now })
+      .values({ name, source_dir: sourceDir, manifest_file: manifestFile, created_at: now, updated_at: now, org_id: orgId })
       .returning('id')
       .executeTakeFirstOrThrow();
     return r.id;

@@ -27,6 +27,8 @@ export interface InstanceView {
   readonly spec: string;
   /** The release directory. */
   readonly rootDir: string;
+  /** The organisation of its app. */
+  readonly orgId: number;
 }
 
 export type InstancePatch = Partial<Omit<InstancesTable, 'id' | 'environment_id' | 'release_id' | 'service' | 'idx' | 'spec' | 'root_dir'>>;
@@ -38,6 +40,8 @@ export interface InstanceFilter {
   readonly id?: number | undefined;
   readonly releaseId?: number | undefined;
   readonly environmentId?: number | undefined;
+  /** Only apps of these organisations. */
+  readonly orgIds?: readonly number[] | undefined;
 }
 
 export interface NewInstance {
@@ -64,7 +68,7 @@ export class InstancesRepo {
       .select([
         'i.id', 'a.name as app', 'e.name as env', 'e.id as environmentId', 'i.service', 'i.idx', 'i.release_id as releaseId', 'r.number as release',
         'i.desired', 'i.state', 'i.state_since as stateSince', 'i.pid', 'i.start_ticks as startTicks', 'i.port', 'i.restarts',
-        'i.last_exit as lastExit', 'i.started_at as startedAt', 'i.spec', 'i.root_dir as rootDir', 'e.current_release_id as currentReleaseId',
+        'i.last_exit as lastExit', 'i.started_at as startedAt', 'i.spec', 'i.root_dir as rootDir', 'e.current_release_id as currentReleaseId', 'a.org_id as orgId',
       ])
       .orderBy('a.name').orderBy('e.name').orderBy('i.release_id').orderBy('i.id');
     if (filter.app !== undefined) q = q.where('a.name', '=', filter.app);
@@ -73,6 +77,7 @@ export class InstancesRepo {
     if (filter.id !== undefined) q = q.where('i.id', '=', filter.id);
     if (filter.releaseId !== undefined) q = q.where('i.release_id', '=', filter.releaseId);
     if (filter.environmentId !== undefined) q = q.where('i.environment_id', '=', filter.environmentId);
+    if (filter.orgIds !== undefined) q = filter.orgIds.length === 0 ? q.where('i.id', '<', 0) : q.where('a.org_id', 'in', filter.orgIds);
     return (await q.execute()).map(({ currentReleaseId, ...r }) => ({ ...r, current: r.releaseId === currentReleaseId }) as InstanceView);
   }
 

@@ -8,6 +8,74 @@ export interface AppsTable {
   manifest_file: string;
   created_at: number;
   updated_at: number;
+  /** The organisation it belongs to (null only while a migration runs). */
+  org_id: number | null;
+}
+
+export interface OrgsTable {
+  id: Generated<number>;
+  name: string;
+  /** Quotas: null is unlimited. */
+  max_apps: number | null;
+  max_instances: number | null;
+  created_at: number;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  /** argon2id, PHC string. */
+  password_hash: string;
+  created_at: number;
+}
+
+export interface MembershipsTable {
+  org_id: number;
+  user_id: number;
+  /** 'owner' | 'admin' | 'member' | 'viewer'. */
+  role: string;
+  created_at: number;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  user_id: number;
+  /** 'api' (Authorization: Bearer) or 'session' (the dashboard's cookie, with a CSRF token). */
+  kind: string;
+  name: string;
+  /** SHA-256 (hex) of the secret; the secret itself is shown once and never stored. */
+  secret_hash: string;
+  csrf_hash: string | null;
+  /** Scope: only this organisation (null: every organisation of the user), at most this role. */
+  org_id: number | null;
+  role_ceiling: string | null;
+  expires_at: number;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface InvitesTable {
+  id: Generated<number>;
+  org_id: number;
+  role: string;
+  secret_hash: string;
+  created_by: number | null;
+  expires_at: number;
+  created_at: number;
+  used_at: number | null;
+  used_by: number | null;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: number;
+  /** "local" (the unix socket: root on the host), "user:<name>", or "anonymous". */
+  actor: string;
+  org: string | null;
+  action: string;
+  target: string;
+  /** The HTTP status, or a word. */
+  outcome: string;
 }
 
 export interface EnvironmentsTable {
@@ -102,4 +170,10 @@ export interface Database {
   instances: InstancesTable;
   port_leases: PortLeasesTable;
   events: EventsTable;
+  orgs: OrgsTable;
+  users: UsersTable;
+  memberships: MembershipsTable;
+  tokens: TokensTable;
+  invites: InvitesTable;
+  audit: AuditTable;
 }

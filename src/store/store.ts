@@ -5,6 +5,7 @@ import { ReleasesRepo } from './releases-repo.js';
 import { EventsRepo } from './events-repo.js';
 import { InstancesRepo } from './instances-repo.js';
 import { LeasesRepo } from './leases-repo.js';
+import { IdentityRepo } from './identity-repo.js';
 import { isBusy, openSqlite } from './open.js';
 import type { Database } from './schema.js';
 
@@ -16,7 +17,9 @@ export class Repos {
   readonly events: EventsRepo;
   readonly releases: ReleasesRepo;
   readonly deployments: DeploymentsRepo;
+  readonly identity: IdentityRepo;
   constructor(db: Kysely<Database>) {
+    this.identity = new IdentityRepo(db);
     this.apps = new AppsRepo(db);
     this.releases = new ReleasesRepo(db);
     this.deployments = new DeploymentsRepo(db);

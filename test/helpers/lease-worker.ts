@@ -11,7 +11,7 @@ const store = await Store.openSqlite(file);
 const ports = new PortAllocator('local', { low, high });
 const { envId, releaseId } = await store.write(async (r) => {
   const now = Date.now();
-  const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now);
+  const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now, 1);
   const envId = (await r.apps.environmentId(appId, 'production', now)).id;
   return { envId, releaseId: await r.releases.create({ environmentId: envId, number: 1, dir: `/tmp/${name}/r1`, manifest: '{}', source: '{}', createdAt: now }) };
 });

@@ -23,21 +23,29 @@ export async function copyDataDir(from: string, to: string): Promise<{ files: st
   if (!existsSync(from)) return out;
   const walk = async (rel: string): Promise<void> => {
     const names = readdirSync(path.join(from, rel)).sort();
-    const databases = new Set(names.filter((n) => lstatSync(path.join(from, rel, n)).isFile() && isSqlite(path.join(from, rel, n))));
+    // A database's -wal/-shm/-journal come and go while it is written: they are part of its backup, never copied beside it.
+    const companion = (name: string) => /-(wal|shm|journal)$/.test(name) && names.includes(name.replace(/-(wal|shm|journal)$/, ''));
     for (const name of names) {
+      if (companion(name)) continue;
       const r = path.join(rel, name);
       const src = path.join(from, r);
       const dest = path.join(to, r);
-      const st = lstatSync(src);
+      let st;
+      try {
+        st = lstatSync(src);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed since the listing
+        throw err;
+      }
       if (st.isDirectory()) {
         mkdirSync(dest, { recursive: true, mode: st.mode & 0o777 });
         await walk(r);
       } else if (st.isSymbolicLink()) {
         symlinkSync(readlinkSync(src), dest);
-      } else if (databases.has(name)) {
+      } else if (st.isFile() && isSqlite(src)) {
         await backupSqlite(src, dest);
         out.databases.push(r);
-      } else if (st.isFile() && ![...databases].some((db) => name === `${db}-wal` || name === `${db}-shm` || name === `${db}-journal`)) {
+      } else if (st.isFile()) {
         copyFileSync(src, dest);
         out.files.push(r);
       }

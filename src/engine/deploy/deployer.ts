@@ -24,6 +24,8 @@ export interface DeployRequest {
   readonly ref?: string | undefined;
   /** Deploy this branch (archived from the repository) into the environment that accepts it. */
   readonly branch?: string | undefined;
+  /** The organisation a new app goes into (default "default"); an existing app stays in its own. */
+  readonly org?: string | undefined;
   /** Wait for a running deployment of the same environment instead of failing at once. */
   readonly wait?: boolean;
   /** Deploy although pre-flight found errors; the result lists what was ignored. */
@@ -66,6 +68,7 @@ export class Deployer {
     return this.exclusive(manifest.app, req.env, req.wait ?? false, async () => {
       await this.#checkBranch(manifest.app, target);
       await this.#preflight(manifest, dir, req.env);
+      const orgId = await this.#checkQuota(manifest, req.env, req.org);
       const ignored = await this.#doctorPreflight(manifest.app, req.force ?? false);
       const digest = await sourceDigest({ dir, ref: req.ref }, manifest);
       const env = (await this.#d.store.apps.environments({ app: manifest.app, env: req.env }))[0];
@@ -76,7 +79,7 @@ export class Deployer {
       const created = !(await this.#d.store.apps.find(manifest.app));
       const { id, ctx, doc } = await this.#d.store.write(async (r) => {
         const now = Date.now();
-        const appId = await r.apps.upsert(manifest.app, dir, path.join(dir, MANIFEST_FILE), now);
+        const appId = await r.apps.upsert(manifest.app, dir, path.join(dir, MANIFEST_FILE), now, orgId);
         const environment = await r.apps.environmentId(appId, req.env, now, target.origin);
         const environmentId = environment.id;
         const number = await r.releases.nextNumber(environmentId);
@@ -229,6 +232,30 @@ export class Deployer {
       });
     }
     return { env: name, manifest: manifestForEnvironment(declared, spec, name), origin: { branch, definition: spec.name }, spec };
+  }
+
+  /**
+   * The app's organisation (a new app: the requested one), and its quotas: apps, and
+   * instances over every environment once this one runs the new manifest.
+   */
+  async #checkQuota(manifest: Manifest, env: string, orgName: string | undefined): Promise<number> {
+    const existing = await this.#d.store.apps.find(manifest.app);
+    if (existing && orgName !== undefined && orgName !== existing.org) {
+      throw new BerthError('conflict', 'app_in_other_org', `app "${manifest.app}" belongs to organisation "${existing.org}", not "${orgName}"`, { hint: 'app names are unique on a host; rename the app in berth.yaml' });
+    }
+    const org = existing ? await this.#d.store.identity.orgById(existing.orgId) : await this.#d.store.identity.org(orgName ?? 'default');
+    if (!org) throw new BerthError('not_found', 'org_not_found', `no organisation "${orgName}"`, { hint: 'see berth org ls; the host admin creates them: berth org create <name>' });
+    if (!existing && org.maxApps !== null && (await this.#d.store.apps.countInOrg(org.id)) >= org.maxApps) {
+      throw new BerthError('conflict', 'quota_apps', `organisation "${org.name}" has reached its quota of ${org.maxApps} app(s)`, { hint: 'remove an app (berth rm), or ask the host admin to raise it: berth org quota' });
+    }
+    if (org.maxInstances !== null) {
+      const others = (await this.#d.store.instances.list()).filter((v) => v.current && v.desired === 'running' && v.orgId === org.id && !(v.app === manifest.app && v.env === env)).length;
+      const wanted = manifest.services.reduce((n, s) => n + (s.kind === 'process' ? s.instances : 0), 0);
+      if (others + wanted > org.maxInstances) {
+        throw new BerthError('conflict', 'quota_instances', `organisation "${org.name}" may run ${org.maxInstances} instance(s); it runs ${others} elsewhere and this deploy needs ${wanted}`, { hint: 'lower instances:, stop something, or ask the host admin to raise it: berth org quota' });
+      }
+    }
+    return org.id;
   }
 
   /** Two branches that make the same environment name ("feature/x", "feature-x") are refused, naming both. */

@@ -1,0 +1,97 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Identity } from '../auth/identity.js';
+import { BerthError } from '../core/errors.js';
+import { decide, isRole, type Need, type Principal, type Role } from '../core/roles.js';
+import type { Store } from '../store/store.js';
+
+/** Which resource a route names, whose organisation decides: `:app`, `:org`, or none. */
+export type Resource = 'app' | 'org' | 'none';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    need?: Need;
+    resource?: Resource;
+  }
+  interface FastifyRequest {
+    principal: Principal;
+    /** The organisation of the resource the route names, once authorized. */
+    scopeOrg: { readonly id: number; readonly name: string } | undefined;
+    /** The caller's effective role there (owner for root on the host). */
+    role: Role | undefined;
+  }
+}
+
+/** A route's policy, as `config` of its options. Every route has one, or berthd does not start. */
+export const policy = (need: Need, resource: Resource = 'none') => ({ config: { need, resource } });
+
+function credentials(req: FastifyRequest): { bearer?: string; session?: string; csrf?: string; method: string } {
+  const auth = req.headers.authorization;
+  const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+  const session = /(?:^|;\s*)berth_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+  const csrf = req.headers['x-csrf-token'];
+  return { method: req.method, ...(bearer ? { bearer } : {}), ...(session ? { session } : {}), ...(typeof csrf === 'string' ? { csrf } : {}) };
+}
+
+/**
+ * The one policy layer: authenticates every request (root over the unix socket is trusted,
+ * as with Docker's socket; over TCP a bearer token or a session cookie with its CSRF
+ * token), finds the organisation of the resource the route names, and decides with
+ * `decide`. Handlers only see authorized requests; lookups of other organisations' apps
+ * answer 404. Every change and every sign-in is written to the audit log.
+ */
+export function installPolicy(app: FastifyInstance, deps: { store: Store; identity: Identity; local: boolean }): void {
+  app.decorateRequest('principal', null as never);
+  app.decorateRequest('scopeOrg', undefined);
+  app.decorateRequest('role', undefined);
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.need) throw new Error(`route ${String(route.method)} ${route.url} has no policy: add policy(...) to its options`);
+  });
+  app.addHook('onRequest', async (req) => {
+    const cfg = req.routeOptions.config;
+    if (!cfg?.need) {
+      req.principal = deps.local ? { kind: 'local' } : { kind: 'anonymous' };
+      return; // no route: Fastify answers 404
+    }
+    req.principal = deps.local ? { kind: 'local' } : await deps.identity.authenticate(credentials(req));
+    const params = req.params as Record<string, string | undefined>;
+    let org: { id: number; name: string } | undefined;
+    if (cfg.resource === 'app' && params.app !== undefined) {
+      const row = await deps.store.apps.find(params.app);
+      if (row) org = { id: row.orgId, name: row.org };
+    } else if (cfg.resource === 'org' && params.org !== undefined) {
+      const row = await deps.store.identity.org(params.org);
+      if (row) org = { id: row.id, name: row.name };
+    }
+    const p = req.principal;
+    const membership = p.kind === 'user' && org ? await deps.store.identity.role(org.id, p.userId) : undefined;
+    const d = decide(p, cfg.need, org?.id, isRole(membership) ? membership : undefined);
+    req.scopeOrg = org; // refusals are audited in the organisation too
+    if (!d.allow) {
+      const kind = d.status === 401 ? 'unauthorized' : d.status === 403 ? 'forbidden' : 'not_found';
+      const what = cfg.resource === 'app' ? `no app named "${params.app}"` : cfg.resource === 'org' ? `no organisation "${params.org}"` : d.why;
+      throw new BerthError(kind, kind === 'not_found' ? `${cfg.resource}_not_found` : kind, d.status === 404 ? what : d.why);
+    }
+    req.role = d.role;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const url = req.routeOptions.url;
+    if (!url || (['GET', 'HEAD'].includes(req.method) && url !== '/v1/login')) return;
+    const p = req.principal;
+    const actor = p?.kind === 'user' ? `user:${p.name}` : (p?.kind ?? 'anonymous');
+    const target = Object.entries((req.params ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
+    await deps.store.identity.audit({ at: Date.now(), actor, org: req.scopeOrg?.name ?? null, action: `${req.method} ${url}`, target, outcome: String(reply.statusCode) }).catch(() => undefined);
+  });
+}
+
+/** The organisations whose resources the caller may list: undefined for root on the host (all). */
+export async function visibleOrgs(store: Store, p: Principal): Promise<number[] | undefined> {
+  if (p.kind === 'local') return undefined;
+  if (p.kind !== 'user') return [];
+  return (await store.identity.orgs(p.userId)).map((o) => o.id).filter((id) => p.scope.orgId === null || id === p.scope.orgId);
+}
+
+/** For a check that depends on the request (e.g. `--force`): the caller's role must be at least `need`. */
+export function requireRole(req: FastifyRequest, need: Role, what: string): void {
+  const d = decide(req.principal, { role: need }, req.scopeOrg?.id, req.principal.kind === 'local' ? 'owner' : req.role);
+  if (!d.allow) throw new BerthError('forbidden', 'forbidden', `${what} needs the ${need} role`);
+}

@@ -1,0 +1,205 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, verify } from '@node-rs/argon2';
+import { BerthError } from '../core/errors.js';
+import { assertName } from '../core/names.js';
+import { atLeast, isRole, weaker, type Principal, type Role } from '../core/roles.js';
+import type { Store } from '../store/store.js';
+import { FailureLimiter } from './rate-limit.js';
+
+/** argon2id (@node-rs/argon2's Algorithm.Argon2id), OWASP's minimum parameters. */
+const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const DAY = 86_400_000;
+const SESSION_MS = 12 * 3_600_000;
+/** A hash to verify against when the user does not exist, so timing does not tell. */
+let dummyHash: string | undefined;
+
+export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+const secret = (prefix: string) => `${prefix}_${randomBytes(32).toString('base64url')}`;
+
+export interface Credentials {
+  /** `Authorization: Bearer <token>`. */
+  readonly bearer?: string | undefined;
+  /** The dashboard's session cookie, and the CSRF token that state-changing requests carry with it. */
+  readonly session?: string | undefined;
+  readonly csrf?: string | undefined;
+  readonly method: string;
+}
+
+/**
+ * Users, passwords, API tokens, sessions, organisations, memberships and invites. Secrets
+ * (tokens, sessions, invites) are random 256-bit values shown once; only their SHA-256 is
+ * stored. Passwords are argon2id hashes. Roles never grow past the grantor's.
+ */
+export class Identity {
+  readonly #store: Store;
+  readonly #perAccount = new FailureLimiter(5, 15 * 60_000);
+  readonly #perAddress = new FailureLimiter(20, 15 * 60_000);
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  /** On the host only (the route says so): the first admin, and any user after. */
+  async createUser(name: string, password: string, org?: { name: string; role: Role }): Promise<{ user: string; org?: string; role?: Role }> {
+    assertName('user', name);
+    checkPassword(password);
+    if (await this.#store.identity.user(name)) throw new BerthError('conflict', 'user_exists', `user "${name}" exists`);
+    const passwordHash = await hash(password, ARGON2);
+    return this.#store.write(async (r) => {
+      const now = Date.now();
+      const id = await r.identity.createUser(name, passwordHash, now);
+      if (!org) return { user: name };
+      const o = await r.identity.org(org.name);
+      if (!o) throw new BerthError('not_found', 'org_not_found', `no organisation "${org.name}"`, { hint: 'berth org create <name>' });
+      await r.identity.setRole(o.id, id, org.role, now);
+      return { user: name, org: org.name, role: org.role };
+    });
+  }
+
+  async createOrg(name: string): Promise<{ org: string }> {
+    assertName('organisation', name);
+    if (await this.#store.identity.org(name)) throw new BerthError('conflict', 'org_exists', `organisation "${name}" exists`);
+    await this.#store.write((r) => r.identity.createOrg(name, Date.now()));
+    return { org: name };
+  }
+
+  /**
+   * Checks a password; rate-limited per account and per client address (5 and 20 failures
+   * in 15 minutes). Returns an API token (and, for the dashboard, a session with its CSRF token).
+   */
+  async login(name: string, password: string, address: string, opts: { session?: boolean; expiresInMs?: number } = {}): Promise<{ token: string; expiresAt: number; csrf?: string; user: string }> {
+    const wait = Math.max(this.#perAccount.retryAfter(name), this.#perAddress.retryAfter(address));
+    if (wait > 0) throw new BerthError('rate_limited', 'too_many_attempts', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`, { details: { retryAfterMs: wait } });
+    const user = await this.#store.identity.user(name);
+    dummyHash ??= await hash('not a password', ARGON2);
+    const ok = await verify(user?.passwordHash ?? dummyHash, password).catch(() => false);
+    if (!user || !ok) {
+      this.#perAccount.fail(name);
+      this.#perAddress.fail(address);
+      throw new BerthError('unauthorized', 'bad_credentials', 'wrong user name or password');
+    }
+    this.#perAccount.succeed(name);
+    const now = Date.now();
+    const token = secret(opts.session ? 'berths' : 'bertht');
+    const csrf = opts.session ? secret('berthc') : undefined;
+    const expiresAt = now + (opts.session ? SESSION_MS : (opts.expiresInMs ?? 30 * DAY));
+    await this.#store.write((r) => r.identity.createToken({ userId: user.id, kind: opts.session ? 'session' : 'api', name: opts.session ? 'dashboard session' : 'berth login', secretHash: sha256(token), csrfHash: csrf ? sha256(csrf) : null, orgId: null, roleCeiling: null, expiresAt, now }));
+    return { token, expiresAt, user: user.name, ...(csrf ? { csrf } : {}) };
+  }
+
+  /** Who presents these credentials; anonymous when none. A bad, expired or CSRF-less credential is an error, never anonymous. */
+  async authenticate(c: Credentials): Promise<Principal> {
+    const presented = c.bearer ?? c.session;
+    if (presented === undefined) return { kind: 'anonymous' };
+    const row = await this.#store.identity.tokenByHash(sha256(presented));
+    const now = Date.now();
+    if (!row || row.expiresAt <= now || (c.bearer !== undefined && row.kind !== 'api') || (c.bearer === undefined && row.kind !== 'session')) {
+      throw new BerthError('unauthorized', 'bad_token', 'the token or session is unknown or expired', { hint: 'sign in again: berth login <url>' });
+    }
+    if (row.kind === 'session' && !['GET', 'HEAD', 'OPTIONS'].includes(c.method)) {
+      const expected = Buffer.from(row.csrfHash ?? '', 'hex');
+      const got = Buffer.from(sha256(c.csrf ?? ''), 'hex');
+      if (c.csrf === undefined || expected.length !== got.length || !timingSafeEqual(expected, got)) throw new BerthError('forbidden', 'csrf', 'missing or wrong X-CSRF-Token for a session request');
+    }
+    if (row.lastUsedAt === null || now - row.lastUsedAt > 60_000) await this.#store.identity.touchToken(row.id, now);
+    return { kind: 'user', userId: row.userId, name: row.userName, scope: { orgId: row.orgId, ceiling: isRole(row.roleCeiling) ? row.roleCeiling : null }, via: row.kind === 'api' ? 'token' : 'session', tokenId: row.id };
+  }
+
+  /**
+   * A new API token for the user, narrowed to one organisation and a role ceiling if asked;
+   * never wider than the token that asks (a scoped token cannot mint an unscoped one).
+   */
+  async createToken(p: Principal, req: { name: string; org?: string | undefined; role?: Role | undefined; expiresInMs?: number | undefined }): Promise<{ id: number; token: string; expiresAt: number; org: string | null; role: Role | null }> {
+    if (p.kind !== 'user') throw new BerthError('forbidden', 'users_only', 'tokens belong to users: sign in as one (berth login)');
+    let orgId: number | null = p.scope.orgId;
+    if (req.org !== undefined) {
+      const org = await this.#store.identity.org(req.org);
+      const role = org ? await this.#store.identity.role(org.id, p.userId) : undefined;
+      if (!org || !role || (p.scope.orgId !== null && p.scope.orgId !== org.id)) throw new BerthError('not_found', 'org_not_found', `no organisation "${req.org}"`);
+      orgId = org.id;
+    }
+    const ceiling: Role | null = req.role !== undefined ? weaker(req.role, p.scope.ceiling) : p.scope.ceiling;
+    if (req.role !== undefined && p.scope.ceiling !== null && !atLeast(p.scope.ceiling, req.role)) {
+      throw new BerthError('forbidden', 'scope_escalation', `this token is limited to ${p.scope.ceiling}; it cannot make a token for ${req.role}`);
+    }
+    const maxMs = 365 * DAY;
+    const expiresInMs = req.expiresInMs ?? 90 * DAY;
+    if (expiresInMs <= 0 || expiresInMs > maxMs) throw new BerthError('invalid', 'bad_expiry', 'a token expires within 1 s to 365 days', { hint: 'e.g. --expires 30d' });
+    const token = secret('bertht');
+    const now = Date.now();
+    const id = await this.#store.write((r) => r.identity.createToken({ userId: p.userId, kind: 'api', name: req.name, secretHash: sha256(token), csrfHash: null, orgId, roleCeiling: ceiling, expiresAt: now + expiresInMs, now }));
+    const org = orgId === null ? null : ((await this.#store.identity.orgById(orgId))?.name ?? null);
+    return { id, token, expiresAt: now + expiresInMs, org, role: ceiling };
+  }
+
+  /**
+   * An invite into an organisation: single use, expiring, for a role no higher than the
+   * inviter's own (owners invite owners; admins at most admins).
+   */
+  async invite(orgId: number, inviter: Principal, inviterRole: Role, role: Role, expiresInMs: number): Promise<{ invite: string; role: Role; expiresAt: number }> {
+    if (!atLeast(inviterRole, role)) throw new BerthError('forbidden', 'role_escalation', `you are ${inviterRole} in this organisation: you cannot invite a ${role}`);
+    if (expiresInMs <= 0 || expiresInMs > 30 * DAY) throw new BerthError('invalid', 'bad_expiry', 'an invite expires within 1 s to 30 days');
+    const invite = secret('berthi');
+    const now = Date.now();
+    await this.#store.write((r) => r.identity.createInvite({ orgId, role, secretHash: sha256(invite), createdBy: inviter.kind === 'user' ? inviter.userId : null, expiresAt: now + expiresInMs, now }));
+    return { invite, role, expiresAt: now + expiresInMs };
+  }
+
+  /**
+   * Accepts an invite: as the signed-in user, or as a new user with a name and password.
+   * Exactly one caller can use an invite; an expired or used one is refused. An existing
+   * member keeps a higher role than the invite's.
+   */
+  async accept(inviteSecret: string, p: Principal, newUser?: { name: string; password: string }): Promise<{ org: string; role: Role; user: string }> {
+    const inv = await this.#store.identity.inviteByHash(sha256(inviteSecret));
+    const now = Date.now();
+    if (!inv || inv.usedAt !== null || inv.expiresAt <= now || !isRole(inv.role)) throw new BerthError('not_found', 'invite_invalid', 'this invite is unknown, used or expired', { hint: 'ask for a new one' });
+    const role = inv.role;
+    let passwordHash: string | undefined;
+    if (p.kind !== 'user') {
+      if (!newUser) throw new BerthError('unauthorized', 'sign_in_or_register', 'sign in to accept this invite, or give a new user name and password');
+      assertName('user', newUser.name);
+      checkPassword(newUser.password);
+      passwordHash = await hash(newUser.password, ARGON2);
+    }
+    return this.#store.write(async (r) => {
+      let userId: number;
+      let user: string;
+      if (p.kind === 'user') {
+        userId = p.userId;
+        user = p.name;
+      } else {
+        const name = (newUser as { name: string }).name;
+        if (await r.identity.user(name)) throw new BerthError('conflict', 'user_exists', `user "${name}" exists: sign in as them to accept`);
+        userId = await r.identity.createUser(name, passwordHash as string, now);
+        user = name;
+      }
+      if (!(await r.identity.useInvite(inv.id, userId, now))) throw new BerthError('not_found', 'invite_invalid', 'this invite is unknown, used or expired', { hint: 'ask for a new one' });
+      const current = await r.identity.role(inv.orgId, userId);
+      if (!current || !isRole(current) || !atLeast(current, role)) await r.identity.setRole(inv.orgId, userId, role, now);
+      return { org: inv.org, role: current && isRole(current) && atLeast(current, role) ? current : role, user };
+    });
+  }
+
+  /** Sets a member's role: only up to the caller's own; an owner's role only by an owner; never the last owner away. */
+  async setRole(orgId: number, callerRole: Role, userName: string, role: Role | null): Promise<{ user: string; role: Role | null }> {
+    const user = await this.#store.identity.user(userName);
+    const current = user ? await this.#store.identity.role(orgId, user.id) : undefined;
+    if (!user || (!current && role === null)) throw new BerthError('not_found', 'member_not_found', `"${userName}" is not a member`);
+    if (role !== null && !atLeast(callerRole, role)) throw new BerthError('forbidden', 'role_escalation', `you are ${callerRole}: you cannot make anyone ${role}`);
+    if (current === 'owner' && callerRole !== 'owner') throw new BerthError('forbidden', 'owner_only', 'only an owner changes an owner');
+    return this.#store.write(async (r) => {
+      if (current === 'owner' && role !== 'owner') {
+        const owners = (await r.identity.members(orgId)).filter((m) => m.role === 'owner').length;
+        if (owners <= 1) throw new BerthError('conflict', 'last_owner', 'an organisation keeps at least one owner', { hint: 'make someone else owner first' });
+      }
+      if (role === null) await r.identity.removeMember(orgId, user.id);
+      else await r.identity.setRole(orgId, user.id, role, Date.now());
+      return { user: userName, role };
+    });
+  }
+}
+
+function checkPassword(password: string): void {
+  if (password.length < 12 || password.length > 1024) throw new BerthError('invalid', 'weak_password', 'a password has 12 to 1024 characters', { hint: 'use a passphrase' });
+}

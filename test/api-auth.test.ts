@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ApiClient } from '../src/api/client.js';
+import { assertOk, BIN, NODE, REPO, TestHome } from './helpers/home.js';
+
+/**
+ * The API over TCP: who may call what. Real berthd, real argon2id, real tokens, real
+ * sessions, over 127.0.0.1. The authorization matrix covers every route the OpenAPI
+ * document lists; a route without an entry here fails the test.
+ */
+const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
+const home = new TestHome('25200-25299');
+const API = 18352;
+const BASE = `http://127.0.0.1:${API}`;
+Object.assign(home.env, { BERTH_API_LISTEN: `127.0.0.1:${API}`, XDG_CONFIG_HOME: path.join(home.root, 'config') });
+const socket = () => new ApiClient(path.join(home.home, 'berthd.sock'));
+const PASSWORD = 'correct horse battery staple';
+
+const WHO = ['anonymous', 'outsider', 'viewer', 'member', 'admin', 'owner'] as const;
+type Who = (typeof WHO)[number];
+const tokens = {} as Record<Who, string | undefined>;
+
+async function api(method: string, route: string, opts: { token?: string | undefined; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(BASE + route, {
+    method,
+    headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+  });
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // text (logs)
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+async function login(name: string, password = PASSWORD): Promise<string> {
+  const r = await api('POST', '/v1/login', { body: { name, password } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.token as string;
+}
+
+function cli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(NODE, [BIN, ...args], { env: home.env, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) || 1 : 0, stdout, stderr }));
+    child.stdin?.end(input ?? '');
+  });
+}
+
+before(async () => {
+  assertOk(await home.cli('daemon', 'start'));
+  const s = socket();
+  await s.call('POST', '/v1/orgs', { name: 'acme' });
+  await s.call('POST', '/v1/orgs', { name: 'other' });
+  for (const role of ['viewer', 'member', 'admin', 'owner'] as const) await s.call('POST', '/v1/admin/users', { name: role, password: PASSWORD, org: 'acme', role });
+  await s.call('POST', '/v1/admin/users', { name: 'outsider', password: PASSWORD, org: 'other', role: 'owner' });
+  const app = (name: string) => home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [${name}.test]\n`);
+  assertOk(await home.cli('deploy', app('shop'), '--org', 'acme'));
+  assertOk(await home.cli('deploy', app('rival'), '--org', 'other'));
+  for (const who of WHO) tokens[who] = who === 'anonymous' ? undefined : await login(who === 'outsider' ? 'outsider' : who);
+});
+after(() => home.cleanup());
+
+/**
+ * Expected status per caller (anonymous, member of another org, viewer, member, admin,
+ * owner). Calls that are allowed get an input that fails validation (400) where the route
+ * would change something, so the matrix proves the decision without side effects; 200 for reads.
+ */
+const D = 401;
+const F = 403;
+const N = 404;
+const B = 400;
+const OK = 200;
+const MATRIX: Record<string, { path: string; body?: unknown; expect: [number, number, number, number, number, number] }> = {
+  'GET /v1/openapi.json': { path: '/v1/openapi.json', expect: [OK, OK, OK, OK, OK, OK] },
+  'GET /v1/daemon': { path: '/v1/daemon', expect: [D, OK, OK, OK, OK, OK] },
+  'POST /v1/daemon/stop': { path: '/v1/daemon/stop', expect: [D, F, F, F, F, F] },
+  'GET /v1/apps': { path: '/v1/apps', expect: [D, OK, OK, OK, OK, OK] },
+  'GET /v1/instances': { path: '/v1/instances', expect: [D, OK, OK, OK, OK, OK] },
+  'GET /v1/apps/:app/instances': { path: '/v1/apps/shop/instances', expect: [D, N, OK, OK, OK, OK] },
+  'GET /v1/apps/:app/events': { path: '/v1/apps/shop/events', expect: [D, N, OK, OK, OK, OK] },
+  'POST /v1/apps/:app/start': { path: '/v1/apps/shop/start', body: 'nope', expect: [D, N, F, B, B, B] },
+  'POST /v1/apps/:app/stop': { path: '/v1/apps/shop/stop', body: 'nope', expect: [D, N, F, B, B, B] },
+  'POST /v1/apps/:app/restart': { path: '/v1/apps/shop/restart', body: 'nope', expect: [D, N, F, B, B, B] },
+  'DELETE /v1/apps/:app': { path: '/v1/apps/shop?purge=nope', expect: [D, N, F, F, B, B] },
+  'GET /v1/apps/:app/environments': { path: '/v1/apps/shop/environments', expect: [D, N, OK, OK, OK, OK] },
+  'DELETE /v1/apps/:app/environments/:env': { path: '/v1/apps/shop/environments/production?force=nope', expect: [D, N, F, B, B, B] },
+  'GET /v1/events': { path: '/v1/events', expect: [D, OK, OK, OK, OK, OK] },
+  'GET /v1/routes': { path: '/v1/routes', expect: [D, OK, OK, OK, OK, OK] },
+  'GET /v1/config': { path: '/v1/config', expect: [D, F, F, F, F, F] },
+  'PUT /v1/config': { path: '/v1/config', body: 'nope', expect: [D, F, F, F, F, F] },
+  'GET /v1/doctor': { path: '/v1/doctor', expect: [D, F, F, F, F, F] },
+  'GET /v1/apps/:app/doctor': { path: '/v1/apps/shop/doctor', expect: [D, N, OK, OK, OK, OK] },
+  'GET /v1/proxy': { path: '/v1/proxy', expect: [D, F, F, F, F, F] },
+  'POST /v1/proxy/stop': { path: '/v1/proxy/stop', expect: [D, F, F, F, F, F] },
+  'POST /v1/proxy/start': { path: '/v1/proxy/start', expect: [D, F, F, F, F, F] },
+  'POST /v1/deployments': { path: '/v1/deployments', body: 'nope', expect: [D, B, B, B, B, B] },
+  'POST /v1/apps/:app/rollback': { path: '/v1/apps/shop/rollback', body: 'nope', expect: [D, N, F, B, B, B] },
+  'GET /v1/apps/:app/releases': { path: '/v1/apps/shop/releases', expect: [D, N, OK, OK, OK, OK] },
+  'GET /v1/apps/:app/logs': { path: '/v1/apps/shop/logs', expect: [D, N, OK, OK, OK, OK] },
+  'POST /v1/admin/users': { path: '/v1/admin/users', body: 'nope', expect: [D, F, F, F, F, F] },
+  'POST /v1/orgs': { path: '/v1/orgs', body: 'nope', expect: [D, F, F, F, F, F] },
+  'GET /v1/orgs': { path: '/v1/orgs', expect: [D, OK, OK, OK, OK, OK] },
+  'PUT /v1/orgs/:org/quota': { path: '/v1/orgs/acme/quota', body: 'nope', expect: [D, F, F, F, F, F] },
+  'GET /v1/orgs/:org/members': { path: '/v1/orgs/acme/members', expect: [D, N, OK, OK, OK, OK] },
+  'PUT /v1/orgs/:org/members/:user': { path: '/v1/orgs/acme/members/viewer', body: 'nope', expect: [D, N, F, F, B, B] },
+  'DELETE /v1/orgs/:org/members/:user': { path: `/v1/orgs/acme/members/${'x'.repeat(64)}`, expect: [D, N, F, F, B, B] },
+  'POST /v1/orgs/:org/invites': { path: '/v1/orgs/acme/invites', body: 'nope', expect: [D, N, F, F, B, B] },
+  'POST /v1/invites/accept': { path: '/v1/invites/accept', body: 'nope', expect: [B, B, B, B, B, B] },
+  'GET /v1/orgs/:org/audit': { path: '/v1/orgs/acme/audit', expect: [D, N, F, F, OK, OK] },
+  'GET /v1/audit': { path: '/v1/audit', expect: [D, F, F, F, F, F] },
+  'POST /v1/login': { path: '/v1/login', body: 'nope', expect: [B, B, B, B, B, B] },
+  'POST /v1/logout': { path: '/v1/logout', expect: [D, OK, OK, OK, OK, OK] },
+  'GET /v1/me': { path: '/v1/me', expect: [D, OK, OK, OK, OK, OK] },
+  'POST /v1/tokens': { path: '/v1/tokens', body: 'nope', expect: [D, B, B, B, B, B] },
+  'GET /v1/tokens': { path: '/v1/tokens', expect: [D, OK, OK, OK, OK, OK] },
+  'DELETE /v1/tokens/:id': { path: '/v1/tokens/abc', expect: [D, B, B, B, B, B] },
+};
+
+test('authorization matrix: every route of the OpenAPI document, as anonymous, another org\'s owner, viewer, member, admin and owner', async () => {
+  const doc = (await api('GET', '/v1/openapi.json')).body as { paths: Record<string, Record<string, { 'x-berth-policy': { need: string } }>> };
+  const operations = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`));
+  assert.deepEqual(operations.filter((o) => !MATRIX[o]), [], 'every route has a matrix entry: add one for a new route');
+  assert.deepEqual(Object.keys(MATRIX).filter((k) => !operations.includes(k)), [], 'no entry for a route that is gone');
+  const wrong: string[] = [];
+  for (const [op, entry] of Object.entries(MATRIX)) {
+    const method = op.split(' ')[0] as string;
+    for (const [i, who] of WHO.entries()) {
+      // logout revokes the token it is called with: use a fresh one.
+      const token = op === 'POST /v1/logout' && who !== 'anonymous' ? await login(who) : tokens[who];
+      const r = await api(method, entry.path, { token, ...(entry.body !== undefined ? { body: entry.body } : {}) });
+      if (r.status !== entry.expect[i]) wrong.push(`${op} as ${who}: ${r.status}, expected ${entry.expect[i]} (${JSON.stringify(r.body).slice(0, 160)})`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+  assert.equal((await api('GET', '/v1/apps/shop/instances', { token: tokens.outsider })).body.error.message, 'no app named "shop"', 'another org\'s app is indistinguishable from none');
+});
+
+test('lists are scoped by organisation: no fetch by bare name reaches another organisation', async () => {
+  assert.deepEqual((await api('GET', '/v1/apps', { token: tokens.viewer })).body.apps, ['shop']);
+  assert.deepEqual((await api('GET', '/v1/apps', { token: tokens.outsider })).body.apps, ['rival']);
+  assert.deepEqual(((await api('GET', '/v1/instances', { token: tokens.outsider })).body as Array<{ app: string }>).map((v) => v.app), ['rival']);
+  assert.equal((await api('GET', '/v1/instances?app=shop', { token: tokens.outsider })).status, 404);
+  assert.ok(((await api('GET', '/v1/routes', { token: tokens.outsider })).body as Array<{ app: string }>).every((r) => r.app === 'rival'));
+  assert.ok(((await api('GET', '/v1/events', { token: tokens.outsider })).body as Array<{ app: string }>).every((e) => e.app === 'rival'));
+  assert.equal((await api('POST', '/v1/deployments', { token: tokens.outsider, body: { app: 'shop' } })).status, 404);
+  assert.equal((await api('POST', '/v1/deployments', { token: tokens.viewer, body: { app: 'shop' } })).status, 403);
+  assert.equal((await api('POST', '/v1/deployments', { token: tokens.member, body: { dir: '/etc' } })).status, 403, 'a directory on the host is not a remote user\'s to name');
+  assert.equal((await api('POST', '/v1/deployments', { token: tokens.member, body: { app: 'shop', dir: '/etc' } })).status, 403);
+  const deployed = await api('POST', '/v1/deployments', { token: tokens.member, body: { app: 'shop' } });
+  assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+  assert.ok(['succeeded', 'unchanged'].includes(deployed.body.status));
+});
+
+test('no first-run claim over the network: users are made on the host only', async () => {
+  assert.equal((await api('POST', '/v1/admin/users', { body: { name: 'mallory', password: PASSWORD, org: 'acme', role: 'owner' } })).status, 401);
+  assert.equal((await api('POST', '/v1/admin/users', { token: tokens.owner, body: { name: 'mallory', password: PASSWORD, org: 'acme', role: 'owner' } })).status, 403);
+  assert.equal((await api('POST', '/v1/login', { body: { name: 'mallory', password: PASSWORD } })).status, 401);
+});
+
+test('tokens: shown once, stored hashed, scoped to an organisation and a role ceiling that cannot be widened', async () => {
+  const viewerOnly = await api('POST', '/v1/tokens', { token: tokens.owner, body: { name: 'ci', role: 'viewer', expires: '1h' } });
+  assert.equal(viewerOnly.status, 200);
+  assert.match(viewerOnly.body.token, /^bertht_[A-Za-z0-9_-]{43}$/);
+  const t = viewerOnly.body.token as string;
+  assert.equal((await api('GET', '/v1/apps/shop/instances', { token: t })).status, 200);
+  assert.equal((await api('POST', '/v1/apps/shop/restart', { token: t, body: {} })).status, 403, 'the owner\'s viewer token cannot act as owner');
+  assert.equal((await api('POST', '/v1/tokens', { token: t, body: { name: 'wider', role: 'owner' } })).status, 403, 'nor mint a wider token');
+  const unscoped = await api('POST', '/v1/tokens', { token: t, body: { name: 'same' } });
+  assert.equal(unscoped.body.role, 'viewer', 'a token made with a scoped token keeps its ceiling');
+  const otherOrg = await api('POST', '/v1/tokens', { token: tokens.outsider, body: { name: 'o', org: 'other' } });
+  assert.equal((await api('POST', '/v1/tokens', { token: tokens.outsider, body: { name: 'x', org: 'acme' } })).status, 404, 'no token for an organisation one is not in');
+  assert.equal((await api('GET', '/v1/apps/shop/instances', { token: otherOrg.body.token })).status, 404);
+  // Stored hashed: the store has no token in clear.
+  const db = path.join(home.home, 'berth.db');
+  const { execFileSync } = await import('node:child_process');
+  const dump = execFileSync('python3', ['-c', `import sqlite3; print(sqlite3.connect(${JSON.stringify(db)}).execute("select group_concat(secret_hash) from tokens").fetchone()[0])`], { encoding: 'utf8' });
+  assert.ok(!dump.includes(t) && !dump.includes(t.slice(7)), 'no secret in the store');
+  assert.ok(dump.length > 64);
+  // Revoked and expired tokens are refused.
+  assert.equal((await api('DELETE', `/v1/tokens/${viewerOnly.body.id}`, { token: tokens.owner })).status, 200);
+  assert.equal((await api('GET', '/v1/me', { token: t })).status, 401);
+  const short = await api('POST', '/v1/tokens', { token: tokens.owner, body: { name: 'short', expires: '1s' } });
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal((await api('GET', '/v1/me', { token: short.body.token })).status, 401);
+  assert.equal((await api('GET', '/v1/me', { token: 'bertht_forged' })).status, 401);
+});
+
+test('invites: single use, expiring, never above the inviter\'s role', async () => {
+  assert.equal((await api('POST', '/v1/orgs/acme/invites', { token: tokens.admin, body: { role: 'owner' } })).status, 403, 'an admin cannot invite an owner');
+  assert.equal((await api('POST', '/v1/orgs/acme/invites', { token: tokens.member, body: { role: 'viewer' } })).status, 403, 'a member cannot invite');
+  assert.equal((await api('PUT', '/v1/orgs/acme/members/member', { token: tokens.admin, body: { role: 'owner' } })).status, 403, 'an admin cannot promote to owner');
+  assert.equal((await api('PUT', '/v1/orgs/acme/members/owner', { token: tokens.admin, body: { role: 'viewer' } })).status, 403, 'an admin cannot demote an owner');
+  const inv = await api('POST', '/v1/orgs/acme/invites', { token: tokens.admin, body: { role: 'admin', expires: '1h' } });
+  assert.equal(inv.status, 200);
+  // Two people race for one invite: exactly one gets in.
+  const [a, b] = await Promise.all([
+    api('POST', '/v1/invites/accept', { body: { invite: inv.body.invite, name: 'newcomer1', password: PASSWORD } }),
+    api('POST', '/v1/invites/accept', { body: { invite: inv.body.invite, name: 'newcomer2', password: PASSWORD } }),
+  ]);
+  assert.deepEqual([a.status, b.status].sort(), [200, 404]);
+  const winner = a.status === 200 ? a.body : b.body;
+  assert.equal(winner.role, 'admin');
+  assert.equal((await api('POST', '/v1/invites/accept', { token: tokens.outsider, body: { invite: inv.body.invite } })).status, 404, 'used is used');
+  assert.equal((await api('POST', '/v1/login', { body: { name: a.status === 200 ? 'newcomer2' : 'newcomer1', password: PASSWORD } })).status, 401, 'the loser got no account');
+  const soon = await api('POST', '/v1/orgs/acme/invites', { token: tokens.owner, body: { role: 'viewer', expires: '1s' } });
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal((await api('POST', '/v1/invites/accept', { token: tokens.outsider, body: { invite: soon.body.invite } })).status, 404, 'expired');
+  assert.equal((await api('POST', '/v1/invites/accept', { body: { invite: 'berthi_guess' } })).status, 404);
+  const members = (await api('GET', '/v1/orgs/acme/members', { token: tokens.viewer })).body as Array<{ user: string; role: string }>;
+  assert.ok(!members.some((m) => m.user === 'outsider'));
+});
+
+test('sign-in is rate-limited per account; sessions are httpOnly SameSite=Strict cookies that need the CSRF token to change anything', async () => {
+  await socket().call('POST', '/v1/admin/users', { name: 'victim', password: PASSWORD, org: 'acme', role: 'member' });
+  for (let i = 0; i < 5; i++) assert.equal((await api('POST', '/v1/login', { body: { name: 'victim', password: `guess number ${i} ...` } })).status, 401);
+  const locked = await api('POST', '/v1/login', { body: { name: 'victim', password: PASSWORD } });
+  assert.equal(locked.status, 429, 'even the right password waits');
+  assert.ok(Number(locked.headers.get('retry-after')) > 0);
+  const s = await api('POST', '/v1/login', { body: { name: 'member', password: PASSWORD, session: true } });
+  const cookie = s.headers.get('set-cookie') ?? '';
+  assert.match(cookie, /^berth_session=berths_[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+/);
+  const jar = { cookie: cookie.split(';')[0] as string };
+  assert.equal((await api('GET', '/v1/apps/shop/instances', { headers: jar })).status, 200);
+  assert.equal((await api('POST', '/v1/apps/shop/restart', { headers: jar, body: {} })).status, 403, 'no CSRF token: refused');
+  assert.equal((await api('POST', '/v1/apps/shop/restart', { headers: { ...jar, 'x-csrf-token': 'berthc_wrong' }, body: {} })).status, 403);
+  assert.equal((await api('POST', '/v1/apps/shop/restart', { headers: { ...jar, 'x-csrf-token': s.body.csrf }, body: {} })).status, 200);
+  assert.equal((await api('GET', '/v1/me', { token: (cookie.split(';')[0] as string).split('=')[1] })).status, 401, 'a session is not a bearer token');
+});
+
+test('quotas per organisation, and the audit log says who did what', async () => {
+  const s = socket();
+  await s.call('PUT', '/v1/orgs/other/quota', { apps: 1, instances: 2 });
+  const second = home.app('rival2', `app: rival2\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n`);
+  const refused = await home.cli('deploy', second, '--org', 'other');
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /organisation "other" has reached its quota of 1 app/);
+  await s.call('PUT', '/v1/orgs/other/quota', { apps: null, instances: 2 });
+  const big = home.app('rival3', `app: rival3\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n`);
+  const tooMany = await home.cli('deploy', big, '--org', 'other');
+  assert.match(tooMany.stderr, /may run 2 instance\(s\); it runs 1 elsewhere and this deploy needs 2/);
+  assert.equal((await s.call<{ apps: string[] }>('GET', '/v1/apps')).apps.includes('rival3'), false, 'nothing of it was registered');
+  const audit = (await api('GET', '/v1/orgs/acme/audit', { token: tokens.admin })).body as Array<{ actor: string; action: string; target: string; outcome: string }>;
+  assert.ok(audit.some((a) => a.actor === 'user:member' && a.action === 'POST /v1/apps/:app/restart' && a.target === 'app=shop' && a.outcome === '200'));
+  assert.ok(audit.some((a) => a.actor === 'user:viewer' && a.action === 'POST /v1/apps/:app/start' && a.outcome === '403'), 'refusals too');
+  assert.ok(!audit.some((a) => a.target.includes('rival')), 'another organisation\'s actions are not in it');
+});
+
+test('the CLI works remotely: berth login stores a token (0600), then commands go to the remote berthd', async () => {
+  const env = { ...home.env, BERTH_HOME: path.join(home.root, 'nowhere') }; // no local daemon to fall back on
+  const run = (args: string[], input?: string) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const child = execFile(NODE, [BIN, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) || 1 : 0, stdout, stderr }));
+    child.stdin?.end(input ?? '');
+  });
+  const signedIn = await run(['login', BASE, '--user', 'member', '--password-stdin'], PASSWORD + '\n');
+  assert.equal(signedIn.code, 0, signedIn.stderr);
+  const file = path.join(home.root, 'config', 'berth', 'credentials.json');
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  const ps = JSON.parse((await run(['ps', '--json'])).stdout) as Array<{ app: string }>;
+  assert.deepEqual([...new Set(ps.map((v) => v.app))], ['shop']);
+  const deployed = await run(['deploy', '--app', 'shop', '--json']);
+  assert.equal(deployed.code, 0, deployed.stderr);
+  const rm = await run(['rm', 'shop']);
+  assert.equal(rm.code, 1);
+  assert.match(rm.stderr, /needs the admin role; you are member/);
+  const hostOnly = await run(['config', 'get']);
+  assert.match(hostOnly.stderr, /only root on the host can do this/);
+  assert.equal((await run(['logout'])).code, 0);
+  assert.equal((await run(['whoami'])).code, 1, 'signed out: back to the (absent) local daemon');
+  void cli;
+});
