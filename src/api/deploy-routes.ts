@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { atLeast, isRole, weaker } from '../core/roles.js';
 import { policy } from './policy.js';
+import { redactor } from '../core/redact.js';
 import type { DeployResult } from '../engine/deploy/context.js';
 import type { StepRecord } from '../engine/deploy/journal.js';
 import { DEFAULT_ENV } from '../engine/apps.js';
@@ -86,11 +87,11 @@ async function respond(reply: FastifyReply, stream: boolean | undefined, run: (o
       reply.raw.write(JSON.stringify({ steps: steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null })) }) + '\n');
     });
     start();
-    reply.raw.end(JSON.stringify({ result }) + '\n');
+    reply.raw.end(redactor.redact(JSON.stringify({ result })) + '\n');
   } catch (err) {
     if (!started) throw err; // nothing sent yet: the usual error response
     const e = err instanceof BerthError ? { code: err.code, message: err.message, hint: err.hint } : { code: 'internal', message: String(err) };
-    reply.raw.end(JSON.stringify({ error: e }) + '\n');
+    reply.raw.end(redactor.redact(JSON.stringify({ error: e })) + '\n');
   }
   return reply;
 }

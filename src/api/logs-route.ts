@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { policy } from './policy.js';
+import { redactor } from '../core/redact.js';
 import { fileSize, readFrom, tailLines } from '../runtime/log-files.js';
 import type { ApiDeps } from './server.js';
 
@@ -32,7 +33,11 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const files = views.map((v) => ({ label: `${v.service}[${v.idx}]`, service: v.service, instance: v.idx, file: deps.instances.logFile(v) }));
       const prefix = (label: string) => (files.length > 1 ? `${label} | ` : '');
       // Text: `service[idx] | line` (no prefix for a single instance). JSON: one LogLine object per line (NDJSON).
-      const format = (f: (typeof files)[number], line: string) => (req.query.json ? JSON.stringify({ service: f.service, instance: f.instance, line } satisfies LogLine) : prefix(f.label) + line);
+      // An app may print its own secrets; what Berth serves of its log never shows them.
+      const format = (f: (typeof files)[number], raw: string) => {
+        const line = redactor.redact(raw);
+        return req.query.json ? JSON.stringify({ service: f.service, instance: f.instance, line } satisfies LogLine) : prefix(f.label) + line;
+      };
       const head = files.flatMap((f) => tailLines(f.file, req.query.lines ?? 100).map((l) => format(f, l))).join('\n');
       if (!req.query.follow) return reply.type(req.query.json ? 'application/x-ndjson' : 'text/plain').send(head ? head + '\n' : '');
       reply.hijack();

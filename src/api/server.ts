@@ -15,14 +15,18 @@ import { readSettingsFile, setSetting } from '../config/settings-file.js';
 import type { Identity } from '../auth/identity.js';
 import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
 import { registerIdentityRoutes } from './identity-routes.js';
+import { registerSecretRoutes } from './secret-routes.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
+import { redactor } from '../core/redact.js';
+import type { Secrets } from '../engine/secrets.js';
 
 export interface ApiDeps {
   readonly apps: Apps;
   readonly deployer: Deployer;
   readonly environments: Environments;
   readonly identity: Identity;
+  readonly secrets: Secrets;
   readonly store: Store;
   readonly instances: InstanceManager;
   readonly proxy: Proxy;
@@ -53,6 +57,8 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true, trustProxy: false, ...(transport.https ? { https: transport.https } : {}) } as {}) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
   const documented = collectRoutes(app);
+  // Secret values never leave in a response or an error, whatever a handler put in it.
+  app.addHook('onSend', async (_req, _reply, payload) => (typeof payload === 'string' ? redactor.redact(payload) : payload));
   installPolicy(app, { store: deps.store, identity: deps.identity, local: transport.local });
   app.get('/v1/openapi.json', policy('public'), async () => openApi(documented, VERSION));
   registerIdentityRoutes(app, deps);
@@ -135,5 +141,6 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
     return deps.proxy.status();
   });
   registerLogRoutes(app, deps);
+  registerSecretRoutes(app, deps);
   return app;
 }

@@ -165,6 +165,41 @@ export function registerIdentityCommands(program: Command, io: Io): void {
       io.print(r, () => `${r.user} is ${r.role} of ${r.org}`);
     });
 
+  const secrets = program.command('secrets').description('an app\'s secrets: encrypted at rest, given to its instances and builds, never printed');
+  secrets
+    .command('set')
+    .description('set a secret; the value is read from standard input (never from the command line, where ps and shell history would show it)')
+    .argument('<app>')
+    .argument('<name>', 'an environment variable name, e.g. DATABASE_URL')
+    .option('--env <env>', 'only for this environment (default: every environment)')
+    .option('--json', 'print JSON')
+    .action(async (app: string, name: string, opts: { env?: string }) => {
+      if (process.stdin.isTTY) process.stderr.write(`value of ${name} (then Enter and Ctrl-D): `);
+      const value = await readPassword(true);
+      if (!value) throw new ApiError(0, 'empty_secret', 'no value on standard input', `e.g. printf %s "$VALUE" | berth secrets set ${app} ${name}`);
+      const r = await io.call<{ name: string; env: string | null }>('PUT', `/v1/apps/${encodeURIComponent(app)}/secrets/${encodeURIComponent(name)}`, { value, ...(opts.env ? { env: opts.env } : {}) });
+      io.print(r, () => `${app}: secret ${r.name} set${r.env ? ` for ${r.env}` : ''}; it reaches the instances at the next deploy or restart`);
+    });
+  secrets
+    .command('unset')
+    .argument('<app>')
+    .argument('<name>')
+    .option('--env <env>', 'the environment it was set for')
+    .option('--json', 'print JSON')
+    .action(async (app: string, name: string, opts: { env?: string }) => {
+      const r = await io.call('DELETE', `/v1/apps/${encodeURIComponent(app)}/secrets/${encodeURIComponent(name)}${opts.env ? `?env=${encodeURIComponent(opts.env)}` : ''}`);
+      io.print(r, () => `${app}: secret ${name} removed`);
+    });
+  secrets
+    .command('ls')
+    .description('names and dates only: values are never shown')
+    .argument('<app>')
+    .option('--json', 'print JSON')
+    .action(async (app: string) => {
+      const rows = await io.call<Array<{ name: string; env: string | null; updatedAt: number }>>('GET', `/v1/apps/${encodeURIComponent(app)}/secrets`);
+      io.print(rows, () => table(['NAME', 'ENV', 'UPDATED'], rows.map((x) => [x.name, x.env ?? '(all)', when(x.updatedAt)])));
+    });
+
   const token = program.command('token').description('API tokens: shown once, stored hashed, expiring, scoped');
   token
     .command('create')

@@ -19,6 +19,9 @@ import { RouteSync } from '../engine/route-sync.js';
 import { Deployer } from '../engine/deploy/deployer.js';
 import { Environments } from '../engine/environments.js';
 import { Identity } from '../auth/identity.js';
+import { SecretBox } from '../auth/secret-box.js';
+import { Secrets } from '../engine/secrets.js';
+import { redactor } from '../core/redact.js';
 import { diagnose } from '../doctor/doctor.js';
 import { gatherFacts } from '../doctor/facts.js';
 import { Store } from '../store/store.js';
@@ -34,7 +37,12 @@ import { VERSION } from '../version.js';
 async function main(): Promise<void> {
   const layout = new HomeLayout(berthHome());
   mkdirSync(layout.root, { recursive: true, mode: 0o700 });
-  const log = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  const log = pino({
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Secret values never reach berthd's own log either.
+    hooks: { logMethod(args, method) { method.apply(this, args.map((a) => redactor.redactDeep(a)) as Parameters<typeof method>); } },
+  });
   const lock = acquirePidFile(layout.pidFile);
   if (!lock.ok) {
     log.info({ holder: lock.pid }, 'another berthd already runs for this BERTH_HOME');
@@ -44,7 +52,10 @@ async function main(): Promise<void> {
   warnIfEphemeral(settings.portRange, log);
   const store = await Store.openSqlite(layout.store);
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
-  const instances = new InstanceManager({ store, layout, log, markerPrefix });
+  const secrets = new Secrets(store, new SecretBox(path.join(layout.root, 'secrets.key')));
+  await secrets.refresh();
+  const secretEnv = (app: string, env: string) => secrets.forEnvironment(app, env);
+  const instances = new InstanceManager({ store, layout, log, markerPrefix, secretEnv });
   const ports = new PortAllocator(settings.host, settings.portRange);
   await retirePreviousProxy(layout.root, settings, log);
   const proxy = makeProxy(layout.root, settings, log);
@@ -52,7 +63,7 @@ async function main(): Promise<void> {
   const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync() });
   const doctor = async (app?: string) => diagnose(await gatherFacts({ store, home: layout.root, markerPrefix, proxyTable: await proxy.current(), logFile: (v) => instances.logFile(v), certDir: settings.proxy === 'nginx' ? settings.certDir : undefined, edgeRoutes: await proxy.edgeRoutes?.().catch(() => []) }), app);
   const expiry = new Timer();
-  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor, onFinished: () => expiry.poke() });
+  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor, secretEnv, onFinished: () => expiry.poke() });
   instances.onStateChange((v, from, to) => {
     if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
   });
@@ -76,7 +87,7 @@ async function main(): Promise<void> {
     });
   };
   const identity = new Identity(store);
-  const apiDeps: ApiDeps = { apps, deployer, environments, identity, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) };
+  const apiDeps: ApiDeps = { apps, deployer, environments, identity, secrets, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) };
   const api = buildApi(apiDeps);
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale

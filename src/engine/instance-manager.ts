@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceSpec } from '../config/manifest-types.js';
+import { redactor } from '../core/redact.js';
 import { BerthError, describe } from '../core/errors.js';
 import { assertTransition, holdsProcess, isDown, type InstanceState } from '../core/instance-state.js';
 import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/restart-policy.js';
@@ -46,6 +47,7 @@ export type StateListener = (v: InstanceView, from: InstanceState, to: InstanceS
  */
 export class InstanceManager {
   readonly #store: Store;
+  readonly #secretEnv: ((app: string, env: string) => Promise<Record<string, string>>) | undefined;
   readonly #layout: HomeLayout;
   readonly #log: Logger;
   readonly #tuning: RestartTuning;
@@ -54,7 +56,8 @@ export class InstanceManager {
   readonly #lock = new KeyedLock<number>();
   readonly #listeners: StateListener[] = [];
 
-  constructor(deps: { store: Store; layout: HomeLayout; log: Logger; markerPrefix: string; tuning?: RestartTuning }) {
+  constructor(deps: { store: Store; layout: HomeLayout; log: Logger; markerPrefix: string; tuning?: RestartTuning; secretEnv?: (app: string, env: string) => Promise<Record<string, string>> }) {
+    this.#secretEnv = deps.secretEnv;
     this.#store = deps.store;
     this.#layout = deps.layout;
     this.#log = deps.log;
@@ -130,7 +133,7 @@ export class InstanceManager {
     const exit = v.lastExit ? (JSON.parse(v.lastExit) as LastExit) : undefined;
     const why = exit?.note ?? (exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : state);
     const lines = tailLines(this.logFile(v), 10);
-    return new BerthError('failed', 'not_ready', `${v.app}/${v.service}[${v.idx}] did not become ready (${state}): ${why}${lines.length ? `; last log lines:\n${lines.map((l) => `  ${l}`).join('\n')}` : '; it logged nothing'}`, {
+    return new BerthError('failed', 'not_ready', redactor.redact(`${v.app}/${v.service}[${v.idx}] did not become ready (${state}): ${why}${lines.length ? `; last log lines:\n${lines.map((l) => `  ${l}`).join('\n')}` : '; it logged nothing'}`), {
       hint: `see \`berth logs ${v.app} ${v.service}\`; the readiness check is services.${v.service}.health in berth.yaml`,
     });
   }
@@ -187,7 +190,8 @@ export class InstanceManager {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const logFile = this.logFile(v);
       mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o750 });
-      const env = launchEnv(spec, v.port, dataDir, this.marker(v.id));
+      // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
+      const env = { ...launchEnv(spec, v.port, dataDir, this.marker(v.id)), ...(await this.#secretEnv?.(v.app, v.env)) };
       assertRunnable(spec, cwd, env);
       launched = await launch({ argv: spec.argv, cwd, env, logFile });
     } catch (err) {

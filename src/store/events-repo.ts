@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { redactor } from '../core/redact.js';
 
 export interface EventRecord {
   readonly at: number;
@@ -18,7 +19,7 @@ export class EventsRepo {
   }
 
   async append(e: EventRecord): Promise<void> {
-    await this.#db.insertInto('events').values(e).execute();
+    await this.#db.insertInto('events').values({ ...e, message: redactor.redact(e.message) }).execute();
   }
 
   async recent(app: string | undefined, limit: number): Promise<EventRecord[]> {

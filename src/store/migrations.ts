@@ -166,6 +166,20 @@ const migrations: Record<string, Migration> = {
       await sql`update apps set org_id = (select id from orgs where name = 'default')`.execute(db);
     },
   },
+  '0004_secrets': {
+    async up(db: Kysely<any>) {
+      // AES-256-GCM: iv, tag and ciphertext (base64), bound to app/env/name as associated data. env '' is every environment.
+      await db.schema
+        .createTable('secrets')
+        .addColumn('app_id', 'integer', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('env', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('sealed', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('secrets_pk', ['app_id', 'env', 'name'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

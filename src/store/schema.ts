@@ -66,6 +66,16 @@ export interface InvitesTable {
   used_by: number | null;
 }
 
+export interface SecretsTable {
+  app_id: number;
+  /** An environment's name, or '' for every environment of the app. */
+  env: string;
+  name: string;
+  /** base64(iv | tag | AES-256-GCM ciphertext); the key lives in BERTH_HOME/secrets.key. */
+  sealed: string;
+  updated_at: number;
+}
+
 export interface AuditTable {
   id: Generated<number>;
   at: number;
@@ -176,4 +186,5 @@ export interface Database {
   tokens: TokensTable;
   invites: InvitesTable;
   audit: AuditTable;
+  secrets: SecretsTable;
 }

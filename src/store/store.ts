@@ -6,6 +6,7 @@ import { EventsRepo } from './events-repo.js';
 import { InstancesRepo } from './instances-repo.js';
 import { LeasesRepo } from './leases-repo.js';
 import { IdentityRepo } from './identity-repo.js';
+import { SecretsRepo } from './secrets-repo.js';
 import { isBusy, openSqlite } from './open.js';
 import type { Database } from './schema.js';
 
@@ -18,7 +19,9 @@ export class Repos {
   readonly releases: ReleasesRepo;
   readonly deployments: DeploymentsRepo;
   readonly identity: IdentityRepo;
+  readonly secrets: SecretsRepo;
   constructor(db: Kysely<Database>) {
+    this.secrets = new SecretsRepo(db);
     this.identity = new IdentityRepo(db);
     this.apps = new AppsRepo(db);
     this.releases = new ReleasesRepo(db);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadManifest, MANIFEST_FILE, parseManifest } from '../../config/manifest.js';
@@ -70,7 +71,9 @@ export class Deployer {
       await this.#preflight(manifest, dir, req.env);
       const orgId = await this.#checkQuota(manifest, req.env, req.org);
       const ignored = await this.#doctorPreflight(manifest.app, req.force ?? false);
-      const digest = await sourceDigest({ dir, ref: req.ref }, manifest);
+      // Secrets count as part of what is deployed: a changed secret makes the next deploy restart the app with it.
+      const secretStamp = (await this.#d.store.secrets.list(manifest.app)).filter((x) => x.env === '' || x.env === req.env).map((x) => `${x.name}@${x.env}:${x.updatedAt}`).join(',');
+      const digest = (await sourceDigest({ dir, ref: req.ref }, manifest)) + (secretStamp ? `+secrets:${createHash('sha256').update(secretStamp).digest('hex').slice(0, 16)}` : '');
       const env = (await this.#d.store.apps.environments({ app: manifest.app, env: req.env }))[0];
       const current = env?.currentReleaseId ? await this.#d.store.releases.get(env.currentReleaseId) : undefined;
       if (current && (JSON.parse(current.source) as { digest?: string }).digest === digest && (await this.#allHealthy(current.id))) {

@@ -44,6 +44,8 @@ export interface StepDeps {
   readonly keepReleases: number;
   /** `berth doctor` for one app: the deploy's pre-flight. */
   readonly doctor: (app: string) => Promise<Finding[]>;
+  /** The app's secrets for an environment, for its builds. */
+  readonly secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
   /** Told after every deployment ends (the expiry timer of previews starts anew). */
   readonly onFinished?: () => void;
 }
@@ -73,7 +75,7 @@ export class DeploySteps implements StepRunner {
         return;
       }
       case 'build':
-        return runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog());
+        return runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog(), (await this.#d.secretEnv?.(c.app, c.env)) ?? {});
       case 'release': {
         for (const spec of c.manifest.services) if (spec.static) staticRoot(c.release.dir, spec.static.dir, spec.name);
         const id = await this.#d.store.releases.create({

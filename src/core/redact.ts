@@ -1,0 +1,31 @@
+/**
+ * Replaces secret values wherever Berth prints text: API responses and errors, events,
+ * build logs, logs served by `berth logs`, berthd's own log. One process-wide instance,
+ * kept current by the secrets service; values shorter than 4 characters are not secrets
+ * worth hiding (they would blank out ordinary words).
+ */
+export class Redactor {
+  #values: string[] = [];
+  #pattern: RegExp | undefined;
+
+  set(values: Iterable<string>): void {
+    this.#values = [...new Set([...values].filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
+    this.#pattern = this.#values.length ? new RegExp(this.#values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : undefined;
+  }
+
+  redact(text: string): string {
+    return this.#pattern ? text.replace(this.#pattern, '[redacted]') : text;
+  }
+
+  /** Strings anywhere in a JSON-like value. */
+  redactDeep<T>(value: T): T {
+    if (!this.#pattern) return value;
+    if (typeof value === 'string') return this.redact(value) as T;
+    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
+    if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.redactDeep(v)])) as T;
+    if (value instanceof Error) return Object.assign(new Error(this.redact(value.message)), { name: value.name }) as T;
+    return value;
+  }
+}
+
+export const redactor = new Redactor();

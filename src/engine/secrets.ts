@@ -1,0 +1,81 @@
+import { ENV_KEY_PATTERN } from '../config/manifest-schema.js';
+import { BerthError } from '../core/errors.js';
+import { assertName } from '../core/names.js';
+import { redactor } from '../core/redact.js';
+import type { SecretBox } from '../auth/secret-box.js';
+import type { Store } from '../store/store.js';
+
+const RESERVED = ['PORT', 'DATA_DIR', 'PATH', 'HOME', 'BERTH_INSTANCE'];
+
+export interface SecretInfo {
+  readonly name: string;
+  /** The environment it is for, or null for every environment. */
+  readonly env: string | null;
+  readonly updatedAt: number;
+}
+
+/**
+ * An app's secrets: sealed in the store, opened only to start an instance or a build, and
+ * never printed: every value is registered with the redactor, which blanks it out of what
+ * Berth shows. A change takes effect at the next deploy or restart.
+ */
+export class Secrets {
+  readonly #store: Store;
+  readonly #box: SecretBox;
+
+  constructor(store: Store, box: SecretBox) {
+    this.#store = store;
+    this.#box = box;
+  }
+
+  /** Loads every value into the redactor (at start, and after each change). */
+  async refresh(): Promise<void> {
+    const all = await this.#store.secrets.list();
+    redactor.set(all.map((s) => this.#box.open(s.sealed, slot(s.app, s.env, s.name))));
+  }
+
+  async set(app: string, env: string | null, name: string, value: string): Promise<SecretInfo> {
+    const row = await this.#app(app);
+    checkName(name);
+    if (env !== null) assertName('environment', env);
+    if (value.length === 0 || value.length > 65_536 || value.includes('\0')) throw new BerthError('invalid', 'bad_secret_value', 'a secret value has 1 to 65536 characters and no NUL byte');
+    const now = Date.now();
+    await this.#store.write((r) => r.secrets.put(row.id, env ?? '', name, this.#box.seal(value, slot(app, env ?? '', name)), now));
+    await this.refresh();
+    return { name, env, updatedAt: now };
+  }
+
+  async unset(app: string, env: string | null, name: string): Promise<{ name: string; env: string | null }> {
+    const row = await this.#app(app);
+    checkName(name);
+    if (!(await this.#store.write((r) => r.secrets.delete(row.id, env ?? '', name)))) {
+      throw new BerthError('not_found', 'secret_not_found', `${app} has no secret ${name}${env ? ` for ${env}` : ''}`, { hint: `see berth secrets ls ${app}` });
+    }
+    await this.refresh();
+    return { name, env };
+  }
+
+  async list(app: string): Promise<SecretInfo[]> {
+    await this.#app(app);
+    return (await this.#store.secrets.list(app)).map((s) => ({ name: s.name, env: s.env || null, updatedAt: s.updatedAt }));
+  }
+
+  /** The variables an instance or build of `app` in `env` gets: the environment's own over the app-wide ones. */
+  async forEnvironment(app: string, env: string): Promise<Record<string, string>> {
+    const rows = (await this.#store.secrets.list(app)).filter((s) => s.env === '' || s.env === env).sort((a, b) => a.env.length - b.env.length);
+    return Object.fromEntries(rows.map((s) => [s.name, this.#box.open(s.sealed, slot(app, s.env, s.name))]));
+  }
+
+  async #app(app: string): Promise<{ id: number }> {
+    const row = await this.#store.apps.find(app);
+    if (!row) throw new BerthError('not_found', 'app_not_found', `no app named "${app}"`);
+    return row;
+  }
+}
+
+const slot = (app: string, env: string, name: string) => `${app}/${env}/${name}`;
+
+function checkName(name: string): void {
+  if (!ENV_KEY_PATTERN.test(name) || name.length > 128) throw new BerthError('invalid', 'bad_secret_name', `secret name ${JSON.stringify(name)} is not an environment variable name`, { hint: 'letters, digits and _, not starting with a digit, e.g. DATABASE_URL' });
+  if (RESERVED.includes(name)) throw new BerthError('invalid', 'bad_secret_name', `${name} is set by Berth and cannot be a secret`);
+}

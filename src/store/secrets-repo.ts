@@ -1,0 +1,37 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+export interface SealedSecret {
+  readonly app: string;
+  readonly env: string;
+  readonly name: string;
+  readonly sealed: string;
+  readonly updatedAt: number;
+}
+
+/** Sealed secrets per app and environment ('' = every environment). Values are never stored in clear. */
+export class SecretsRepo {
+  readonly #db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async put(appId: number, env: string, name: string, sealed: string, now: number): Promise<void> {
+    await this.#db
+      .insertInto('secrets')
+      .values({ app_id: appId, env, name, sealed, updated_at: now })
+      .onConflict((oc) => oc.columns(['app_id', 'env', 'name']).doUpdateSet({ sealed, updated_at: now }))
+      .execute();
+  }
+
+  async delete(appId: number, env: string, name: string): Promise<boolean> {
+    const r = await this.#db.deleteFrom('secrets').where('app_id', '=', appId).where('env', '=', env).where('name', '=', name).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async list(app?: string): Promise<SealedSecret[]> {
+    let q = this.#db.selectFrom('secrets as s').innerJoin('apps as a', 'a.id', 's.app_id').select(['a.name as app', 's.env', 's.name', 's.sealed', 's.updated_at as updatedAt']).orderBy('a.name').orderBy('s.name').orderBy('s.env');
+    if (app !== undefined) q = q.where('a.name', '=', app);
+    return q.execute();
+  }
+}
