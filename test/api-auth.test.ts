@@ -103,6 +103,8 @@ const MATRIX: Record<string, { path: string; body?: unknown; expect: [number, nu
   'POST /v1/apps/:app/rollback': { path: '/v1/apps/shop/rollback', body: 'nope', expect: [D, N, F, B, B, B] },
   'GET /v1/apps/:app/releases': { path: '/v1/apps/shop/releases', expect: [D, N, OK, OK, OK, OK] },
   'GET /v1/apps/:app/logs': { path: '/v1/apps/shop/logs', expect: [D, N, OK, OK, OK, OK] },
+  'POST /v1/apps/:app/webhook': { path: '/v1/apps/shop/webhook', body: 'nope', expect: [D, N, F, F, B, B] },
+  'POST /v1/hooks/github/:app': { path: '/v1/hooks/github/shop', body: { ref: 'refs/heads/main' }, expect: [D, D, D, D, D, D] },
   'GET /v1/apps/:app/secrets': { path: '/v1/apps/shop/secrets', expect: [D, N, F, OK, OK, OK] },
   'PUT /v1/apps/:app/secrets/:name': { path: '/v1/apps/shop/secrets/TOKEN', body: 'nope', expect: [D, N, F, F, B, B] },
   'DELETE /v1/apps/:app/secrets/:name': { path: '/v1/apps/shop/secrets/TOKEN?env=', expect: [D, N, F, F, B, B] },

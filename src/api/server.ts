@@ -16,6 +16,8 @@ import type { Identity } from '../auth/identity.js';
 import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
 import { registerIdentityRoutes } from './identity-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
+import { registerWebhookRoutes } from './webhook-routes.js';
+import type { Webhooks } from '../engine/webhooks.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
 import { redactor } from '../core/redact.js';
@@ -27,6 +29,7 @@ export interface ApiDeps {
   readonly environments: Environments;
   readonly identity: Identity;
   readonly secrets: Secrets;
+  readonly webhooks: Webhooks;
   readonly store: Store;
   readonly instances: InstanceManager;
   readonly proxy: Proxy;
@@ -142,5 +145,6 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   });
   registerLogRoutes(app, deps);
   registerSecretRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
   return app;
 }

@@ -200,6 +200,16 @@ export function registerIdentityCommands(program: Command, io: Io): void {
       io.print(rows, () => table(['NAME', 'ENV', 'UPDATED'], rows.map((x) => [x.name, x.env ?? '(all)', when(x.updatedAt)])));
     });
 
+  program
+    .command('webhook')
+    .description('make (or replace) the app\'s push webhook secret; shows it once with the URL path for GitHub (content type application/json)')
+    .argument('<app>')
+    .option('--json', 'print JSON')
+    .action(async (app: string) => {
+      const r = await io.call<{ path: string; secret: string }>('POST', `/v1/apps/${encodeURIComponent(app)}/webhook`, { rotate: true });
+      io.print(r, () => `payload URL: <berthd api_listen URL>${r.path}\nsecret (shown once; the previous one no longer works):\n${r.secret}`);
+    });
+
   const token = program.command('token').description('API tokens: shown once, stored hashed, expiring, scoped');
   token
     .command('create')

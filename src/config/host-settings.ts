@@ -29,6 +29,8 @@ export interface HostSettings {
   readonly releasesKeep: number;
   /** Address the proxy binds. Default "0.0.0.0"; env BERTH_HTTP_ADDRESS. */
   readonly httpAddress: string;
+  /** Internal targets Berth may call anyway (git remotes, notifications). */
+  readonly outboundAllow: readonly string[];
   /** "host:port" to serve the API on over TCP, besides the unix socket. */
   readonly apiListen?: string | undefined;
   readonly apiTls?: { readonly cert: string; readonly key: string } | undefined;
@@ -69,6 +71,10 @@ const settingsSchema = z.strictObject({
     .optional(),
   releases_keep: z.number().int().min(1).max(100).optional().describe('Releases kept per environment, the current one included. Default 5.'),
   http_address: z.string().min(1).optional().describe('Address the proxy binds. Default "0.0.0.0".'),
+  outbound_allow: z
+    .array(z.string().min(1).max(253))
+    .optional()
+    .describe('Internal addresses (IPs, IPv4 CIDR ranges, host names) Berth may still call for git remotes and notifications. Default none: loopback, link-local and private targets are refused.'),
   api_listen: z
     .string()
     .regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):\d{1,5}$/)
@@ -95,7 +101,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, api_listen, api_tls' });
+    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, api_listen, api_tls, outbound_allow' });
   }
   const s = parsed.data;
   return {
@@ -116,6 +122,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
     },
     httpAddress: env.BERTH_HTTP_ADDRESS || s.http_address || '0.0.0.0',
     apiListen: env.BERTH_API_LISTEN || s.api_listen,
+    outboundAllow: s.outbound_allow ?? [],
     apiTls: s.api_tls,
   };
 }

@@ -21,6 +21,7 @@ import { Environments } from '../engine/environments.js';
 import { Identity } from '../auth/identity.js';
 import { SecretBox } from '../auth/secret-box.js';
 import { Secrets } from '../engine/secrets.js';
+import { Webhooks } from '../engine/webhooks.js';
 import { redactor } from '../core/redact.js';
 import { diagnose } from '../doctor/doctor.js';
 import { gatherFacts } from '../doctor/facts.js';
@@ -52,7 +53,8 @@ async function main(): Promise<void> {
   warnIfEphemeral(settings.portRange, log);
   const store = await Store.openSqlite(layout.store);
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
-  const secrets = new Secrets(store, new SecretBox(path.join(layout.root, 'secrets.key')));
+  const box = new SecretBox(path.join(layout.root, 'secrets.key'));
+  const secrets = new Secrets(store, box);
   await secrets.refresh();
   const secretEnv = (app: string, env: string) => secrets.forEnvironment(app, env);
   const instances = new InstanceManager({ store, layout, log, markerPrefix, secretEnv });
@@ -87,7 +89,8 @@ async function main(): Promise<void> {
     });
   };
   const identity = new Identity(store);
-  const apiDeps: ApiDeps = { apps, deployer, environments, identity, secrets, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) };
+  const webhooks = new Webhooks({ store, box, deployer, environments, outboundAllow: settings.outboundAllow, log });
+  const apiDeps: ApiDeps = { apps, deployer, environments, identity, secrets, webhooks, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) };
   const api = buildApi(apiDeps);
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale

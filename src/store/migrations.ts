@@ -180,6 +180,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_webhooks': {
+    async up(db: Kysely<any>) {
+      // The HMAC secret of an app's push webhook, sealed like the app's secrets.
+      await db.schema
+        .createTable('webhooks')
+        .addColumn('app_id', 'integer', (c) => c.primaryKey().references('apps.id').onDelete('cascade'))
+        .addColumn('sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

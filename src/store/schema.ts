@@ -76,6 +76,12 @@ export interface SecretsTable {
   updated_at: number;
 }
 
+export interface WebhooksTable {
+  app_id: number;
+  sealed: string;
+  created_at: number;
+}
+
 export interface AuditTable {
   id: Generated<number>;
   at: number;
@@ -187,4 +193,5 @@ export interface Database {
   invites: InvitesTable;
   audit: AuditTable;
   secrets: SecretsTable;
+  webhooks: WebhooksTable;
 }

@@ -29,6 +29,14 @@ export class SecretsRepo {
     return Number(r.numDeletedRows) > 0;
   }
 
+  async putWebhook(appId: number, sealed: string, now: number): Promise<void> {
+    await this.#db.insertInto('webhooks').values({ app_id: appId, sealed, created_at: now }).onConflict((oc) => oc.column('app_id').doUpdateSet({ sealed, created_at: now })).execute();
+  }
+
+  async webhook(app: string): Promise<string | undefined> {
+    return (await this.#db.selectFrom('webhooks as w').innerJoin('apps as a', 'a.id', 'w.app_id').select('w.sealed').where('a.name', '=', app).executeTakeFirst())?.sealed;
+  }
+
   async list(app?: string): Promise<SealedSecret[]> {
     let q = this.#db.selectFrom('secrets as s').innerJoin('apps as a', 'a.id', 's.app_id').select(['a.name as app', 's.env', 's.name', 's.sealed', 's.updated_at as updatedAt']).orderBy('a.name').orderBy('s.name').orderBy('s.env');
     if (app !== undefined) q = q.where('a.name', '=', app);

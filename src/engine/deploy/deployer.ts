@@ -25,6 +25,8 @@ export interface DeployRequest {
   readonly ref?: string | undefined;
   /** Deploy this branch (archived from the repository) into the environment that accepts it. */
   readonly branch?: string | undefined;
+  /** With `branch`: the ref holding its commit, when not refs/heads/<branch> (a webhook deploys what it fetched). */
+  readonly branchRef?: string | undefined;
   /** The organisation a new app goes into (default "default"); an existing app stays in its own. */
   readonly org?: string | undefined;
   /** Wait for a running deployment of the same environment instead of failing at once. */
@@ -60,7 +62,7 @@ export class Deployer {
     if (request.env !== undefined) assertName('environment', request.env);
     if (request.branch !== undefined) assertBranch(request.branch);
     if (request.branch !== undefined && request.ref !== undefined) throw new BerthError('invalid', 'branch_and_ref', '--branch and --ref cannot be used together', { hint: '--branch deploys the tip of a branch into its environment; --ref a commit or tag' });
-    const ref = request.branch !== undefined ? `refs/heads/${request.branch}` : request.ref;
+    const ref = request.branch !== undefined ? (request.branchRef ?? `refs/heads/${request.branch}`) : request.ref;
     const loaded = ref ? await manifestAtRef(request.dir, ref) : await loadManifest(request.dir);
     const dir = loaded.dir;
     const target = await this.#target(loaded.manifest, dir, request);
