@@ -72,6 +72,14 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: ApiDeps): voi
     { ...policy({ role: 'admin' }, 'org'), schema: { params: orgParams, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } },
     async (req) => store.identity.auditLog(orgOf(req).name, req.query.limit ?? 100),
   );
+  const siteParams = { type: 'object', required: ['org', 'slug'], properties: { org: name, slug: name } } as const;
+  app.post<{ Params: { org: string }; Body: { slug: string; template: string } }>(
+    '/v1/orgs/:org/sites',
+    { ...policy({ role: 'member' }, 'org'), schema: { params: orgParams, body: { type: 'object', required: ['slug', 'template'], additionalProperties: false, properties: { slug: { type: 'string', minLength: 1, maxLength: 100 }, template: { type: 'string', minLength: 1, maxLength: 100 } } } } },
+    async (req) => deps.sites.create(orgOf(req), req.body, req.principal),
+  );
+  app.get<{ Params: { org: string } }>('/v1/orgs/:org/sites', { ...policy({ role: 'viewer' }, 'org'), schema: { params: orgParams } }, async (req) => deps.sites.list(orgOf(req).id));
+  app.delete<{ Params: { org: string; slug: string } }>('/v1/orgs/:org/sites/:slug', { ...policy({ role: 'admin' }, 'org'), schema: { params: siteParams } }, async (req) => deps.sites.remove(orgOf(req).id, req.params.slug));
   app.get<{ Querystring: { limit?: number } }>('/v1/audit', { ...policy('host'), schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) => store.identity.auditLog(undefined, req.query.limit ?? 100));
 
   app.post<{ Body: { name: string; password: string; session?: boolean; expires?: string } }>(

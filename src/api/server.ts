@@ -18,6 +18,7 @@ import { registerIdentityRoutes } from './identity-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 import type { Webhooks } from '../engine/webhooks.js';
+import type { Sites } from '../engine/sites.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
 import { redactor } from '../core/redact.js';
@@ -30,6 +31,7 @@ export interface ApiDeps {
   readonly identity: Identity;
   readonly secrets: Secrets;
   readonly webhooks: Webhooks;
+  readonly sites: Sites;
   readonly store: Store;
   readonly instances: InstanceManager;
   readonly proxy: Proxy;

@@ -29,6 +29,10 @@ export interface HostSettings {
   readonly releasesKeep: number;
   /** Address the proxy binds. Default "0.0.0.0"; env BERTH_HTTP_ADDRESS. */
   readonly httpAddress: string;
+  readonly templatesDir?: string | undefined;
+  readonly sitesDomain?: string | undefined;
+  /** One system user per app (root only). */
+  readonly appUsers: boolean;
   /** Internal targets Berth may call anyway (git remotes, notifications). */
   readonly outboundAllow: readonly string[];
   /** "host:port" to serve the API on over TCP, besides the unix socket. */
@@ -71,6 +75,9 @@ const settingsSchema = z.strictObject({
     .optional(),
   releases_keep: z.number().int().min(1).max(100).optional().describe('Releases kept per environment, the current one included. Default 5.'),
   http_address: z.string().min(1).optional().describe('Address the proxy binds. Default "0.0.0.0".'),
+  templates_dir: z.string().regex(/^\//).optional().describe('Directory of site templates (one subdirectory each, with a berth.yaml using {{slug}} and {{host}}), for POST /v1/orgs/{org}/sites. Env BERTH_TEMPLATES_DIR overrides.'),
+  sites_domain: z.string().regex(/^[a-z0-9.-]+$/).optional().describe('Sites from templates answer on <slug>.<sites_domain>, e.g. "sites.example.com" (a wildcard DNS record). Env BERTH_SITES_DOMAIN overrides.'),
+  app_users: z.boolean().optional().describe('Run each app\'s builds and instances as its own system user (berth-<app>), with its directories closed to other apps. Default true when berthd runs as root. Env BERTH_APP_USERS=0|1 overrides.'),
   outbound_allow: z
     .array(z.string().min(1).max(253))
     .optional()
@@ -101,7 +108,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, api_listen, api_tls, outbound_allow' });
+    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain' });
   }
   const s = parsed.data;
   return {
@@ -123,6 +130,9 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
     httpAddress: env.BERTH_HTTP_ADDRESS || s.http_address || '0.0.0.0',
     apiListen: env.BERTH_API_LISTEN || s.api_listen,
     outboundAllow: s.outbound_allow ?? [],
+    templatesDir: env.BERTH_TEMPLATES_DIR || s.templates_dir,
+    sitesDomain: env.BERTH_SITES_DOMAIN || s.sites_domain,
+    appUsers: env.BERTH_APP_USERS !== undefined && env.BERTH_APP_USERS !== '' ? env.BERTH_APP_USERS === '1' : (s.app_users ?? process.getuid?.() === 0),
     apiTls: s.api_tls,
   };
 }

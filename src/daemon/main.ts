@@ -22,6 +22,8 @@ import { Identity } from '../auth/identity.js';
 import { SecretBox } from '../auth/secret-box.js';
 import { Secrets } from '../engine/secrets.js';
 import { Webhooks } from '../engine/webhooks.js';
+import { AppUsers } from '../engine/app-users.js';
+import { Sites } from '../engine/sites.js';
 import { redactor } from '../core/redact.js';
 import { diagnose } from '../doctor/doctor.js';
 import { gatherFacts } from '../doctor/facts.js';
@@ -57,15 +59,16 @@ async function main(): Promise<void> {
   const secrets = new Secrets(store, box);
   await secrets.refresh();
   const secretEnv = (app: string, env: string) => secrets.forEnvironment(app, env);
-  const instances = new InstanceManager({ store, layout, log, markerPrefix, secretEnv });
+  const users = new AppUsers(layout, settings.appUsers);
+  const instances = new InstanceManager({ store, layout, log, markerPrefix, secretEnv, users });
   const ports = new PortAllocator(settings.host, settings.portRange);
   await retirePreviousProxy(layout.root, settings, log);
   const proxy = makeProxy(layout.root, settings, log);
   const routes = new RouteSync({ store, proxy, log });
-  const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync() });
+  const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync(), users });
   const doctor = async (app?: string) => diagnose(await gatherFacts({ store, home: layout.root, markerPrefix, proxyTable: await proxy.current(), logFile: (v) => instances.logFile(v), certDir: settings.proxy === 'nginx' ? settings.certDir : undefined, edgeRoutes: await proxy.edgeRoutes?.().catch(() => []) }), app);
   const expiry = new Timer();
-  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor, secretEnv, onFinished: () => expiry.poke() });
+  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor, secretEnv, users, onFinished: () => expiry.poke() });
   instances.onStateChange((v, from, to) => {
     if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
   });
@@ -74,6 +77,8 @@ async function main(): Promise<void> {
   await deployer.recover();
   await environments.recoverTrash();
   await instances.adoptAll(findLeaderByMarker);
+  const sites = new Sites({ store, layout, deployer, apps, templatesDir: settings.templatesDir, domain: settings.sitesDomain, log });
+  await sites.recover();
   await routes.sync().catch(() => undefined);
 
   const started = Date.now();
@@ -90,7 +95,7 @@ async function main(): Promise<void> {
   };
   const identity = new Identity(store);
   const webhooks = new Webhooks({ store, box, deployer, environments, outboundAllow: settings.outboundAllow, log });
-  const apiDeps: ApiDeps = { apps, deployer, environments, identity, secrets, webhooks, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) };
+  const apiDeps: ApiDeps = { apps, deployer, environments, identity, secrets, webhooks, sites, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) };
   const api = buildApi(apiDeps);
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale

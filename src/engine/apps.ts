@@ -8,6 +8,7 @@ import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import type { InstanceManager } from './instance-manager.js';
 import { KeyedLock } from './keyed-lock.js';
+import type { AppUsers } from './app-users.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
 
 export const DEFAULT_ENV = 'production';
@@ -21,8 +22,10 @@ export class Apps {
   readonly #instances: InstanceManager;
   readonly #routesChanged: () => Promise<void>;
   readonly #lock = new KeyedLock<string>();
+  readonly #users: AppUsers | undefined;
 
-  constructor(deps: { store: Store; layout: HomeLayout; instances: InstanceManager; routesChanged: () => Promise<void> }) {
+  constructor(deps: { store: Store; layout: HomeLayout; instances: InstanceManager; routesChanged: () => Promise<void>; users?: AppUsers }) {
+    this.#users = deps.users;
     this.#store = deps.store;
     this.#layout = deps.layout;
     this.#instances = deps.instances;
@@ -64,6 +67,8 @@ export class Apps {
       rmSync(this.#layout.appLogRoot(app), { recursive: true, force: true });
       rmSync(path.join(this.#layout.root, 'releases', app), { recursive: true, force: true });
       if (purge) rmSync(this.#layout.appDataRoot(app), { recursive: true, force: true });
+      // Its user goes when nothing of the app is left; kept data stays owned by its (then unnamed) uid until purged.
+      if (purge) await this.#users?.remove(app);
       await this.#event(app, null, 'app.rm', purge ? 'removed with its data' : 'removed; data kept');
       return { app, purged: purge };
     });

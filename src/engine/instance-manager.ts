@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceSpec } from '../config/manifest-types.js';
 import { redactor } from '../core/redact.js';
+import type { AppUsers } from './app-users.js';
 import { BerthError, describe } from '../core/errors.js';
 import { assertTransition, holdsProcess, isDown, type InstanceState } from '../core/instance-state.js';
 import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/restart-policy.js';
@@ -47,6 +48,7 @@ export type StateListener = (v: InstanceView, from: InstanceState, to: InstanceS
  */
 export class InstanceManager {
   readonly #store: Store;
+  readonly #users: AppUsers | undefined;
   readonly #secretEnv: ((app: string, env: string) => Promise<Record<string, string>>) | undefined;
   readonly #layout: HomeLayout;
   readonly #log: Logger;
@@ -56,8 +58,9 @@ export class InstanceManager {
   readonly #lock = new KeyedLock<number>();
   readonly #listeners: StateListener[] = [];
 
-  constructor(deps: { store: Store; layout: HomeLayout; log: Logger; markerPrefix: string; tuning?: RestartTuning; secretEnv?: (app: string, env: string) => Promise<Record<string, string>> }) {
+  constructor(deps: { store: Store; layout: HomeLayout; log: Logger; markerPrefix: string; tuning?: RestartTuning; secretEnv?: (app: string, env: string) => Promise<Record<string, string>>; users?: AppUsers }) {
     this.#secretEnv = deps.secretEnv;
+    this.#users = deps.users;
     this.#store = deps.store;
     this.#layout = deps.layout;
     this.#log = deps.log;
@@ -190,10 +193,14 @@ export class InstanceManager {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const logFile = this.logFile(v);
       mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o750 });
+      const ids = await this.#users?.ids(v.app);
+      this.#users?.own(ids, [this.#layout.appDataRoot(v.app), dataDir], 0o700);
+      this.#users?.own(ids, [this.#layout.appLogRoot(v.app), path.dirname(logFile)], 0o750);
       // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
       const env = { ...launchEnv(spec, v.port, dataDir, this.marker(v.id)), ...(await this.#secretEnv?.(v.app, v.env)) };
       assertRunnable(spec, cwd, env);
-      launched = await launch({ argv: spec.argv, cwd, env, logFile });
+      launched = await launch({ argv: spec.argv, cwd, env, logFile, uid: ids?.uid, gid: ids?.gid });
+      this.#users?.ownFile(ids, logFile, 0o640);
     } catch (err) {
       const why = explainSpawnError(err, spec, cwd);
       await this.#transition(starting, 'failed', { last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: `could not start: ${why}` }) });

@@ -9,6 +9,9 @@ export interface LaunchSpec {
   readonly env: Readonly<Record<string, string>>;
   /** stdout and stderr are appended here directly, so output survives the daemon. */
   readonly logFile: string;
+  /** Run as this user and group (berthd as root: the app's own user). */
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
 }
 
 export interface Launched {
@@ -35,6 +38,7 @@ export function launch(spec: LaunchSpec): Promise<Launched> {
         detached: true,
         shell: false,
         stdio: ['ignore', fd, fd],
+        ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}),
       });
     } catch (err) {
       closeSync(fd);

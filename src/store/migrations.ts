@@ -191,6 +191,22 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_sites': {
+    async up(db: Kysely<any>) {
+      // Sites made from templates. The row comes first ('creating'): the slug's one winner; it
+      // becomes 'active' last. A 'creating' row after a crash is undone at boot.
+      await db.schema
+        .createTable('sites')
+        .addColumn('slug', 'text', (c) => c.primaryKey())
+        .addColumn('org_id', 'integer', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+        .addColumn('template', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
@@ -19,6 +19,14 @@ export interface SqliteOptions {
 export async function openSqlite(opts: SqliteOptions): Promise<Kysely<Database>> {
   mkdirSync(path.dirname(opts.file), { recursive: true });
   const native = new SQLite(opts.file, { timeout: opts.busyTimeoutMs ?? 5000 });
+  // The store is root's alone (sessions, audit, sealed secrets): its WAL and index files take the same mode.
+  for (const f of [opts.file, `${opts.file}-wal`, `${opts.file}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch {
+      // not there yet: SQLite creates them with the main file's mode
+    }
+  }
   native.pragma('journal_mode = WAL');
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');

@@ -82,6 +82,17 @@ export interface WebhooksTable {
   created_at: number;
 }
 
+export interface SitesTable {
+  slug: string;
+  org_id: number;
+  template: string;
+  host: string;
+  /** 'creating' until every step is done, then 'active'. */
+  status: string;
+  created_by: string;
+  created_at: number;
+}
+
 export interface AuditTable {
   id: Generated<number>;
   at: number;
@@ -194,4 +205,5 @@ export interface Database {
   audit: AuditTable;
   secrets: SecretsTable;
   webhooks: WebhooksTable;
+  sites: SitesTable;
 }

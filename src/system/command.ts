@@ -15,6 +15,9 @@ export interface CommandOptions {
   readonly timeoutMs?: number;
   /** Send stdout and stderr to this file (appended) instead of capturing them. */
   readonly logFile?: string;
+  /** Run as this user and group. */
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
   /** With logFile: filter each line of output before it is written (secrets out). */
   readonly redact?: (text: string) => string;
   /** Pipe this process's stdout into the command's stdin. */
@@ -35,6 +38,7 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
       env: opts.env ?? process.env,
       shell: false,
       stdio: [opts.stdinFrom ? 'pipe' : 'ignore', fd ?? 'pipe', fd ?? 'pipe'],
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     });
     if (fd !== undefined) closeSync(fd);
     if (opts.stdinFrom && child.stdin) opts.stdinFrom.pipe(child.stdin);
@@ -57,7 +61,7 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
 /** Output through a line filter into the log file (a line split across chunks is filtered whole). */
 async function runFiltered(argv: readonly string[], opts: CommandOptions & { logFile: string; redact: (t: string) => string }): Promise<CommandResult> {
   appendFileSync(opts.logFile, '', { mode: 0o640 });
-  const child = spawn(argv[0] as string, argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, shell: false, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0] as string, argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, shell: false, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}) });
   const pending = { out: '', err: '' };
   const take = (key: 'out' | 'err', chunk: string, end = false) => {
     pending[key] += chunk;

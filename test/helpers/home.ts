@@ -29,7 +29,7 @@ export class TestHome {
   constructor(portRange: string, prefix = 'berth-test-') {
     this.root = mkdtempSync(path.join(tmpdir(), prefix));
     this.httpPort = 18000 + (Math.floor(Number(portRange.split('-')[0]) / 100) % 100);
-    this.env = { ...process.env, BERTH_HOME: path.join(this.root, 'home'), BERTH_PORT_RANGE: portRange, BERTH_HTTP_PORT: String(this.httpPort), BERTH_HTTP_ADDRESS: '127.0.0.1' };
+    this.env = { ...process.env, BERTH_HOME: path.join(this.root, 'home'), BERTH_PORT_RANGE: portRange, BERTH_HTTP_PORT: String(this.httpPort), BERTH_HTTP_ADDRESS: '127.0.0.1', BERTH_APP_USERS: '0' }; // app users: test/app-users.test.ts only (users are system-wide)
   }
 
   get home(): string {

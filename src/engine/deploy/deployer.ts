@@ -170,6 +170,8 @@ export class Deployer {
       if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
       rmSync(this.#d.layout.appLogRoot(ctx.app), { recursive: true, force: true });
       rmSync(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)), { recursive: true, force: true });
+      rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
+      await this.#d.users?.remove(ctx.app).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
       await this.#d.routes.sync();
     } else if (final !== 'succeeded' && ctx.createdEnv) {
       // A new environment (a preview's first deploy) that failed leaves nothing: no row, no dirs.

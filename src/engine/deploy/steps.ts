@@ -15,6 +15,7 @@ import type { DeployContext } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
 import { snapshot } from './source.js';
 import { copyDataDir } from './data-copy.js';
+import type { AppUsers } from '../app-users.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
 export function staticRoot(releaseDir: string, dir: string, service: string): string {
@@ -44,6 +45,8 @@ export interface StepDeps {
   readonly keepReleases: number;
   /** `berth doctor` for one app: the deploy's pre-flight. */
   readonly doctor: (app: string) => Promise<Finding[]>;
+  /** Per-app system users, when berthd runs as root. */
+  readonly users?: AppUsers;
   /** The app's secrets for an environment, for its builds. */
   readonly secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
   /** Told after every deployment ends (the expiry timer of previews starts anew). */
@@ -71,11 +74,16 @@ export class DeploySteps implements StepRunner {
         await h.note({ dir: c.release.dir });
         rmSync(c.release.dir, { recursive: true, force: true });
         const { commit } = await snapshot(c.source, c.release.dir);
+        // The app's user builds in it and runs from it; other apps cannot enter releases/<app>.
+        const ids = await this.#d.users?.ids(c.app);
+        const envDir = path.dirname(c.release.dir);
+        this.#d.users?.own(ids, [path.dirname(envDir), envDir], 0o750);
+        this.#d.users?.own(ids, [c.release.dir], 0o750, true);
         await h.note({ commit: commit ?? null });
         return;
       }
       case 'build':
-        return runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog(), (await this.#d.secretEnv?.(c.app, c.env)) ?? {});
+        return runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog(), (await this.#d.secretEnv?.(c.app, c.env)) ?? {}, await this.#d.users?.ids(c.app));
       case 'release': {
         for (const spec of c.manifest.services) if (spec.static) staticRoot(c.release.dir, spec.static.dir, spec.name);
         const id = await this.#d.store.releases.create({
@@ -95,6 +103,7 @@ export class DeploySteps implements StepRunner {
         const to = this.#d.layout.dataDir(c.app, c.env);
         rmSync(to, { recursive: true, force: true });
         const copied = await copyDataDir(this.#d.layout.dataDir(c.app, from), to);
+        this.#d.users?.own(await this.#d.users.ids(c.app), [to], 0o700, true);
         await h.note({ databases: copied.databases, files: copied.files.length });
         return;
       }

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { InstanceStatus } from '../src/engine/status.js';
+import { findUser } from '../src/system/users.js';
+import { hit } from './helpers/http.js';
+import { assertOk, NODE, TestHome } from './helpers/home.js';
+
+/**
+ * berthd as root runs each app as its own system user. App A's instance tries to read and
+ * write app B's data, release, logs and environment, and Berth's own store and key: every
+ * attempt is refused by the kernel, while A's own data works. Needs root (as on CI).
+ */
+const ROOT = process.getuid?.() === 0;
+const home = new TestHome('25500-25599');
+const P = home.httpPort;
+Object.assign(home.env, { BERTH_APP_USERS: '1' });
+const skip = ROOT ? false : 'needs root: system users per app';
+
+// A probe: GET /try?op=read|write|list&path=... answers { ok, code }.
+const PROBE = `const fs = require('fs'); const http = require('http');
+fs.writeFileSync(process.env.DATA_DIR + '/secret.txt', 'data of ' + process.env.WHO);
+console.log('log line of', process.env.WHO);
+http.createServer((q, s) => {
+  const u = new URL(q.url, 'http://x');
+  const p = u.searchParams.get('path');
+  try {
+    if (u.searchParams.get('op') === 'read') fs.readFileSync(p);
+    else if (u.searchParams.get('op') === 'write') fs.writeFileSync(p, 'x');
+    else fs.readdirSync(p);
+    s.end(JSON.stringify({ ok: true, uid: process.getuid() }));
+  } catch (e) { s.end(JSON.stringify({ ok: false, code: e.code, uid: process.getuid() })); }
+}).listen(process.env.PORT, '127.0.0.1');
+`;
+const manifest = (app: string) => `app: ${app}\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    env: { WHO: ${app}, TOKEN: token-of-${app} }\n    routes: [${app}.test]\n`;
+
+before(async () => {
+  if (!ROOT) return;
+  chmodSync(home.root, 0o711); // the test's temp dir, like /var/lib: traversable
+  assertOk(await home.cli('daemon', 'start'));
+  for (const app of ['uza', 'uzb']) assertOk(await home.cli('deploy', home.app(app, manifest(app), { 'probe.js': PROBE })));
+});
+after(async () => {
+  if (!ROOT) return;
+  await home.cleanup();
+  for (const u of ['berth-uza', 'berth-uzb']) if (findUser(u)) await import('../src/system/users.js').then((m) => m.deleteSystemUser(u));
+});
+
+test('each app runs as its own user; its directories belong to it, closed to the others', { skip }, async () => {
+  const a = findUser('berth-uza');
+  const b = findUser('berth-uzb');
+  assert.ok(a && b && a.uid !== b.uid && a.uid !== 0 && b.uid !== 0);
+  const ps = await home.json<InstanceStatus[]>('ps');
+  const uidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  assert.equal(uidOf(ps.find((v) => v.app === 'uza')?.pid as number), a.uid);
+  assert.equal(uidOf(ps.find((v) => v.app === 'uzb')?.pid as number), b.uid);
+  const own = (p: string) => ({ uid: statSync(p).uid, mode: (statSync(p).mode & 0o777).toString(8) });
+  assert.deepEqual(own(path.join(home.home, 'data', 'uzb', 'production')), { uid: b.uid, mode: '700' });
+  assert.deepEqual(own(path.join(home.home, 'releases', 'uzb')), { uid: b.uid, mode: '750' });
+  assert.deepEqual(own(path.join(home.home, 'logs', 'uzb')), { uid: b.uid, mode: '750' });
+  const log = path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log');
+  assert.deepEqual(own(log), { uid: b.uid, mode: '640' });
+  assert.equal((statSync(path.join(home.home, 'berth.db')).mode & 0o077), 0, 'the store is root\'s alone');
+});
+
+test('app A can neither read nor write app B\'s data, env, release or logs, nor Berth\'s store and key', { skip }, async () => {
+  const tryAs = async (op: string, p: string) => (await hit(P, 'uza.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json() as { ok: boolean; code?: string };
+  const bPid = (await home.json<InstanceStatus[]>('ps', 'uzb'))[0]?.pid as number;
+  // A's own data: the probe works.
+  assert.deepEqual(await tryAs('read', path.join(home.home, 'data', 'uza', 'production', 'secret.txt')), { ok: true, uid: findUser('berth-uza')?.uid });
+  const refused: Array<[string, string]> = [
+    ['read', path.join(home.home, 'data', 'uzb', 'production', 'secret.txt')],
+    ['write', path.join(home.home, 'data', 'uzb', 'production', 'planted.txt')],
+    ['list', path.join(home.home, 'data', 'uzb')],
+    ['list', path.join(home.home, 'releases', 'uzb')],
+    ['read', path.join(home.home, 'releases', 'uzb', 'production', '1', 'probe.js')],
+    ['read', path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log')],
+    ['write', path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log')],
+    ['read', `/proc/${bPid}/environ`],
+    ['read', path.join(home.home, 'berth.db')],
+    ['read', path.join(home.home, 'secrets.key')],
+    ['list', home.home],
+  ];
+  for (const [op, p] of refused) {
+    const r = await tryAs(op, p);
+    assert.equal(r.ok, false, `${op} ${p} must be refused`);
+    assert.ok(['EACCES', 'EPERM'].includes(r.code ?? ''), `${op} ${p}: ${r.code}`);
+  }
+});
+
+test('berth rm --purge removes the app\'s user with its data', { skip }, async () => {
+  assertOk(await home.cli('rm', 'uzb', '--purge'));
+  assert.equal(findUser('berth-uzb'), undefined);
+  assert.equal((await hit(P, 'uza.test', '/try?op=list&path=/')).json().ok, true, 'the other app runs on');
+});
