@@ -20,7 +20,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
     '/v1/deployments',
     {
       ...policy('authenticated'),
-      schema: { body: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 }, app: name, org: name, env: name, ref: { type: 'string', maxLength: 200 }, branch: { type: 'string', minLength: 1, maxLength: 200 }, wait: { type: 'boolean' }, force: { type: 'boolean' }, stream: { type: 'boolean' } } } },
+      schema: { body: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 }, app: name, org: name, env: name, ref: { type: 'string', minLength: 1, maxLength: 200 }, branch: { type: 'string', minLength: 1, maxLength: 200 }, wait: { type: 'boolean' }, force: { type: 'boolean' }, stream: { type: 'boolean' } } } },
     },
     async (req, reply) => {
       const dir = await deployDir(req, deps);

@@ -64,7 +64,7 @@ async function finish(io: Io, r: DeployResult): Promise<void> {
 
 export function registerDeployCommands(program: Command, io: Io): void {
   const deploy = (dir: string, opts: { env?: string; ref?: string; branch?: string; app?: string; org?: string; wait?: boolean; force?: boolean }) =>
-    runDeployment(io, '/v1/deployments', { ...(opts.app ? { app: opts.app } : { dir: path.resolve(dir) }), ...(opts.org ? { org: opts.org } : {}), ...(opts.env ? { env: opts.env } : {}), ...(opts.ref ? { ref: opts.ref } : {}), ...(opts.branch ? { branch: opts.branch } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
+    runDeployment(io, '/v1/deployments', { ...(opts.app !== undefined ? { app: opts.app } : { dir: path.resolve(dir) }), ...(opts.org !== undefined ? { org: opts.org } : {}), ...(opts.env !== undefined ? { env: opts.env } : {}), ...(opts.ref !== undefined ? { ref: opts.ref } : {}), ...(opts.branch !== undefined ? { branch: opts.branch } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
   program
     .command('up')
     .description('deploy the working tree of DIR (default: .): to production, or with `environments:` to the checked-out branch\'s environment; the same path as `berth deploy`')
