@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { hit } from './helpers/http.js';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../src/api/client.js';
@@ -100,6 +101,7 @@ const MATRIX: Record<string, { path: string; body?: unknown; expect: [number, nu
   'POST /v1/proxy/stop': { path: '/v1/proxy/stop', expect: [D, F, F, F, F, F] },
   'POST /v1/proxy/start': { path: '/v1/proxy/start', expect: [D, F, F, F, F, F] },
   'POST /v1/deployments': { path: '/v1/deployments', body: 'nope', expect: [D, B, B, B, B, B] },
+  'POST /v1/uploads/deployments': { path: '/v1/uploads/deployments', body: 'nope', expect: [D, B, B, B, B, B] },
   'POST /v1/apps/:app/rollback': { path: '/v1/apps/shop/rollback', body: 'nope', expect: [D, N, F, B, B, B] },
   'GET /v1/apps/:app/releases': { path: '/v1/apps/shop/releases', expect: [D, N, OK, OK, OK, OK] },
   'GET /v1/apps/:app/logs': { path: '/v1/apps/shop/logs', expect: [D, N, OK, OK, OK, OK] },
@@ -147,6 +149,18 @@ test('authorization matrix: every route of the OpenAPI document, as anonymous, a
   }
   assert.deepEqual(wrong, []);
   assert.equal((await api('GET', '/v1/apps/shop/instances', { token: tokens.outsider })).body.error.message, 'no app named "shop"', 'another org\'s app is indistinguishable from none');
+});
+
+test('uploads: paths stay inside the tree; only members of the organisation deploy', async () => {
+  const file = (p: string, text = 'x') => ({ path: p, data: Buffer.from(text).toString('base64') });
+  const manifest = file('berth.yaml', 'app: upl\nservices:\n  web:\n    run: ["true"]\n');
+  for (const bad of [[manifest, file('../escape.txt')], [manifest, file('/etc/cron.d/x')], [manifest, file('a/../../x')], [manifest, { path: 'evil', link: '/etc' }], [manifest, { path: 'evil', link: '../../..' }], [manifest, file('.git/config')]]) {
+    const r = await api('POST', '/v1/uploads/deployments', { token: tokens.member, body: { files: bad, org: 'acme' } });
+    assert.equal(r.status, 400, JSON.stringify(bad.map((f) => f.path)) + JSON.stringify(r.body));
+  }
+  assert.equal((await api('POST', '/v1/uploads/deployments', { token: tokens.viewer, body: { files: [manifest], org: 'acme' } })).status, 403);
+  assert.equal((await api('POST', '/v1/uploads/deployments', { token: tokens.outsider, body: { files: [manifest], org: 'acme' } })).status, 404);
+  assert.equal(existsSync(path.join(home.home, 'uploads', 'upl')), false, 'nothing of a refused upload stays');
 });
 
 test('lists are scoped by organisation: no fetch by bare name reaches another organisation', async () => {
@@ -278,6 +292,16 @@ test('the CLI works remotely: berth login stores a token (0600), then commands g
   assert.match(rm.stderr, /needs the admin role; you are member/);
   const hostOnly = await run(['config', 'get']);
   assert.match(hostOnly.stderr, /only root on the host can do this/);
+  // A new app from a directory on this (client) machine: the tree travels with the request.
+  const local = home.app('uploaded', `app: uploaded\nservices:\n  web:\n    run: ["${NODE}", "server.js"]\n    routes: [uploaded.test]\n`, { 'server.js': "require('http').createServer((q, s) => s.end(require('fs').readFileSync('VERSION', 'utf8'))).listen(process.env.PORT, '127.0.0.1')\n", VERSION: 'one' });
+  const up1 = await run(['deploy', local, '--org', 'acme', '--json']);
+  assert.equal(up1.code, 0, up1.stderr + up1.stdout);
+  assert.equal((await hit(home.httpPort, 'uploaded.test', '/')).text(), 'one');
+  writeFileSync(path.join(local, 'VERSION'), 'two');
+  assert.equal((await run(['deploy', local, '--json'])).code, 0);
+  assert.equal((await hit(home.httpPort, 'uploaded.test', '/')).text(), 'two');
+  const shopDir = home.app('shop-copy', `app: shop\nservices:\n  web:\n    run: ["true"]\n`);
+  assert.match((await run(['deploy', shopDir])).stderr, /shop deploys from .* on the host; an upload does not replace it/);
   assert.equal((await run(['logout'])).code, 0);
   assert.equal((await run(['whoami'])).code, 1, 'signed out: back to the (absent) local daemon');
   void cli;

@@ -72,7 +72,7 @@ async function deployDir(req: FastifyRequest<{ Body: { dir?: string; app?: strin
   return row.sourceDir;
 }
 
-async function respond(reply: FastifyReply, stream: boolean | undefined, run: (onStep?: (steps: readonly StepRecord[]) => void) => Promise<DeployResult>): Promise<unknown> {
+export async function respond(reply: FastifyReply, stream: boolean | undefined, run: (onStep?: (steps: readonly StepRecord[]) => void) => Promise<DeployResult>): Promise<unknown> {
   if (!stream) return run();
   let started = false;
   const start = () => {

@@ -17,6 +17,8 @@ import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
 import { registerIdentityRoutes } from './identity-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
+import { registerUploadRoutes } from './upload-routes.js';
+import type { HomeLayout } from '../system/paths.js';
 import type { Webhooks } from '../engine/webhooks.js';
 import type { Sites } from '../engine/sites.js';
 import { collectRoutes, openApi } from './openapi.js';
@@ -32,6 +34,7 @@ export interface ApiDeps {
   readonly secrets: Secrets;
   readonly webhooks: Webhooks;
   readonly sites: Sites;
+  readonly layout: HomeLayout;
   readonly store: Store;
   readonly instances: InstanceManager;
   readonly proxy: Proxy;
@@ -148,5 +151,6 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   registerLogRoutes(app, deps);
   registerSecretRoutes(app, deps);
   registerWebhookRoutes(app, deps);
+  registerUploadRoutes(app, deps);
   return app;
 }

@@ -5,6 +5,7 @@ import { ApiError } from '../api/client.js';
 import type { DeployResult, StepResult } from '../engine/deploy/context.js';
 import type { InstanceStatus } from '../engine/status.js';
 import { renderPs, table } from './render.js';
+import { collectUpload } from './upload.js';
 
 interface Io {
   readonly client: ApiClient;
@@ -63,8 +64,15 @@ async function finish(io: Io, r: DeployResult): Promise<void> {
 }
 
 export function registerDeployCommands(program: Command, io: Io): void {
-  const deploy = (dir: string, opts: { env?: string; ref?: string; branch?: string; app?: string; org?: string; wait?: boolean; force?: boolean }) =>
-    runDeployment(io, '/v1/deployments', { ...(opts.app !== undefined ? { app: opts.app } : { dir: path.resolve(dir) }), ...(opts.org !== undefined ? { org: opts.org } : {}), ...(opts.env !== undefined ? { env: opts.env } : {}), ...(opts.ref !== undefined ? { ref: opts.ref } : {}), ...(opts.branch !== undefined ? { branch: opts.branch } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
+  const deploy = async (dir: string, opts: { env?: string; ref?: string; branch?: string; app?: string; org?: string; wait?: boolean; force?: boolean }) => {
+    // Talking to a remote berthd: a directory here is not on its host, so the tree travels with the request.
+    if (io.client.remote && opts.app === undefined) {
+      if (opts.branch !== undefined || opts.ref !== undefined) throw new ApiError(0, 'remote_git', '--branch and --ref read a git repository on the host; remotely, push the branch (webhook) or deploy the working tree', 'drop --branch/--ref, or run berth on the host');
+      const files = await collectUpload(path.resolve(dir));
+      return runDeployment(io, '/v1/uploads/deployments', { files, ...(opts.org !== undefined ? { org: opts.org } : {}), ...(opts.env !== undefined ? { env: opts.env } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
+    }
+    return runDeployment(io, '/v1/deployments', { ...(opts.app !== undefined ? { app: opts.app } : { dir: path.resolve(dir) }), ...(opts.org !== undefined ? { org: opts.org } : {}), ...(opts.env !== undefined ? { env: opts.env } : {}), ...(opts.ref !== undefined ? { ref: opts.ref } : {}), ...(opts.branch !== undefined ? { branch: opts.branch } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
+  };
   program
     .command('up')
     .description('deploy the working tree of DIR (default: .): to production, or with `environments:` to the checked-out branch\'s environment; the same path as `berth deploy`')
