@@ -306,3 +306,12 @@ test('the CLI works remotely: berth login stores a token (0600), then commands g
   assert.equal((await run(['whoami'])).code, 1, 'signed out: back to the (absent) local daemon');
   void cli;
 });
+
+test('sign-in is rate-limited per client address too: many accounts guessed from one place (last: it locks this address)', async () => {
+  let status = 0;
+  for (let i = 0; i < 25 && status !== 429; i++) status = (await api('POST', '/v1/login', { body: { name: `nobody${i}`, password: 'wrong password guess' } })).status;
+  assert.equal(status, 429, 'after 20 failures from 127.0.0.1');
+  const r = await api('POST', '/v1/login', { body: { name: 'owner', password: PASSWORD } });
+  assert.equal(r.status, 429, 'the address waits even with a right password for another account');
+  assert.equal((await api('GET', '/v1/me', { token: tokens.owner })).status, 200, 'tokens already issued keep working');
+});
