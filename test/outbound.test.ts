@@ -32,3 +32,10 @@ test('git remote hosts: URLs, scp-like ssh, and local paths (no outbound call)',
   assert.equal(gitRemoteHost('/srv/git/shop.git'), undefined);
   assert.equal(gitRemoteHost('file:///srv/git/shop.git'), undefined);
 });
+
+test('names are checked at connect time: "localhost" resolves to loopback and is refused unless allowed', async () => {
+  const { checkedLookup } = await import('../src/system/outbound.js');
+  const run = (allow: string[]) => new Promise<string>((resolve) => checkedLookup(allow, 'notification')('localhost', {}, (err, address) => resolve(err ? `error: ${err.message}` : String(address))));
+  assert.match(await run([]), /^error: notification: localhost is a loopback address/);
+  assert.match(await run(['127.0.0.1', '::1']), /^(127\.0\.0\.1|::1)$/);
+});

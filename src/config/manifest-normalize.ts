@@ -19,7 +19,7 @@ export function routeKey(r: RouteSpec): string {
 
 /** Applies defaults and resolves shorthands. Input must already be valid. */
 export function normalize(m: ManifestInput): Manifest {
-  return { app: m.app, services: Object.entries(m.services).map(([name, s]) => normalizeService(name, s)), environments: Object.entries(m.environments ?? {}).map(([name, e]) => normalizeEnvironment(name, e)) };
+  return { app: m.app, services: Object.entries(m.services).map(([name, s]) => normalizeService(name, s)), notify: m.notify ?? [], environments: Object.entries(m.environments ?? {}).map(([name, e]) => normalizeEnvironment(name, e)) };
 }
 
 function normalizeEnvironment(name: string, e: EnvironmentInput): EnvironmentSpec {

@@ -104,6 +104,11 @@ export const manifestSchema = z
   .strictObject({
     app: name.describe('The app name: a DNS label (a-z, 0-9, "-", at most 63 characters).'),
     services: z.record(name, serviceSchema).describe('The services of this app, by name (DNS labels).'),
+    notify: z
+      .array(z.string().regex(/^https?:\/\/[^\s/?#]+[^\s]*$/).max(2048))
+      .max(10)
+      .optional()
+      .describe('URLs that get a POST (JSON: app, env, kind, status, release, error) when a deployment of this app ends. Internal addresses are refused unless outbound_allow in config.yaml lists them. Default none.'),
     environments: z
       .record(name, environmentSchema)
       .optional()

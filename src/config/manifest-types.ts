@@ -3,6 +3,8 @@ export interface Manifest {
   readonly app: string;
   /** Services in manifest order. */
   readonly services: readonly ServiceSpec[];
+  /** URLs told when a deployment ends. */
+  readonly notify: readonly string[];
   /** Declared environments, in manifest order; empty when the manifest has none. */
   readonly environments: readonly EnvironmentSpec[];
 }

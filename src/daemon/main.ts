@@ -24,6 +24,7 @@ import { Secrets } from '../engine/secrets.js';
 import { Webhooks } from '../engine/webhooks.js';
 import { AppUsers } from '../engine/app-users.js';
 import { Sites } from '../engine/sites.js';
+import { Notifier } from '../engine/notifier.js';
 import { redactor } from '../core/redact.js';
 import { diagnose } from '../doctor/doctor.js';
 import { gatherFacts } from '../doctor/facts.js';
@@ -68,7 +69,11 @@ async function main(): Promise<void> {
   const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync(), users });
   const doctor = async (app?: string) => diagnose(await gatherFacts({ store, home: layout.root, markerPrefix, proxyTable: await proxy.current(), logFile: (v) => instances.logFile(v), certDir: settings.proxy === 'nginx' ? settings.certDir : undefined, edgeRoutes: await proxy.edgeRoutes?.().catch(() => []) }), app);
   const expiry = new Timer();
-  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor, secretEnv, users, onFinished: () => expiry.poke() });
+  const notifier = new Notifier({ allow: settings.outboundAllow, store, log });
+  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor, secretEnv, users, onFinished: (r, manifest) => {
+    expiry.poke();
+    if (manifest.notify?.length) void notifier.send(manifest.notify, { app: r.app, env: r.env, kind: r.kind, status: r.status, release: r.release, ...(r.error ? { error: r.error } : {}) });
+  } });
   instances.onStateChange((v, from, to) => {
     if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
   });

@@ -70,3 +70,22 @@ export function gitRemoteHost(url: string): string | undefined {
     throw new BerthError('invalid', 'bad_remote', `git remote ${JSON.stringify(url)} is not a URL Berth understands`);
   }
 }
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Array<{ address: string; family: number }>, family?: number) => void;
+
+/**
+ * A `lookup` for node:http(s) that checks the addresses a name resolves to at connect time,
+ * so a name cannot resolve to a public address for the check and an internal one for the
+ * connection (DNS rebinding).
+ */
+export function checkedLookup(allow: readonly string[], what: string) {
+  return (hostname: string, options: { all?: boolean }, callback: LookupCallback): void => {
+    lookup(hostname, { all: true })
+      .then(async (addresses) => {
+        await assertOutboundHost(hostname, allow, what, async () => addresses.map((a) => a.address));
+        if (options.all) callback(null, addresses);
+        else callback(null, (addresses[0] as { address: string }).address, (addresses[0] as { family: number }).family);
+      })
+      .catch((err: NodeJS.ErrnoException) => callback(err, ''));
+  };
+}

@@ -181,8 +181,7 @@ export class Deployer {
     }
     const message = final === 'succeeded' ? `${kind} of release ${ctx.release.number} succeeded` : `${kind} of release ${ctx.release.number} ${final}: ${error}`;
     await this.#d.store.events.append({ at: Date.now(), app: ctx.app, environment: ctx.env, service: null, kind: `deployment.${final}`, message });
-    this.#d.onFinished?.();
-    return {
+    const result: DeployResult = {
       id,
       app: ctx.app,
       env: ctx.env,
@@ -193,6 +192,8 @@ export class Deployer {
       ...(error ? { error } : {}),
       ...(warnings.length ? { warnings } : {}),
     };
+    this.#d.onFinished?.(result, ctx.manifest);
+    return result;
   }
 
   /** One deployment (or environment removal) per environment: a second fails at once naming the running one, or waits. */

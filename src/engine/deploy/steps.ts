@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { ServiceSpec } from '../../config/manifest-types.js';
+import type { Manifest, ServiceSpec } from '../../config/manifest-types.js';
 import { BerthError, describe } from '../../core/errors.js';
 import type { Proxy } from '../../proxy/proxy.js';
 import type { Finding } from '../../doctor/finding.js';
@@ -11,7 +11,7 @@ import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import { assertRoutesFree, type RouteSync } from '../route-sync.js';
 import { runBuilds } from './build.js';
-import type { DeployContext } from './context.js';
+import type { DeployContext, DeployResult } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
 import { snapshot } from './source.js';
 import { copyDataDir } from './data-copy.js';
@@ -50,7 +50,7 @@ export interface StepDeps {
   /** The app's secrets for an environment, for its builds. */
   readonly secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
   /** Told after every deployment ends (the expiry timer of previews starts anew). */
-  readonly onFinished?: () => void;
+  readonly onFinished?: (result: DeployResult, manifest: Manifest) => void;
 }
 
 /** Each step kind's action and undo. Undos are idempotent and find what to undo in the store. */

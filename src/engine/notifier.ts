@@ -1,0 +1,69 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import { describe } from '../core/errors.js';
+import { redactor } from '../core/redact.js';
+import type { Store } from '../store/store.js';
+import { assertOutboundHost, checkedLookup } from '../system/outbound.js';
+
+export interface Notification {
+  readonly app: string;
+  readonly env: string;
+  readonly kind: string;
+  readonly status: string;
+  readonly release: number | null;
+  readonly error?: string;
+}
+
+/**
+ * Tells an app's `notify` URLs when a deployment ends: one POST each (JSON, 5 s timeout,
+ * no redirects followed), never to an internal address unless `outbound_allow` lists it,
+ * checked when connecting. What fails is an event of the app, never an error of the deploy.
+ */
+export class Notifier {
+  readonly #allow: readonly string[];
+  readonly #store: Store;
+  readonly #log: Logger;
+
+  constructor(deps: { allow: readonly string[]; store: Store; log: Logger }) {
+    this.#allow = deps.allow;
+    this.#store = deps.store;
+    this.#log = deps.log;
+  }
+
+  async send(urls: readonly string[], n: Notification): Promise<void> {
+    const body = redactor.redact(JSON.stringify(n));
+    await Promise.all(
+      urls.map(async (url) => {
+        try {
+          const status = await this.#post(url, body);
+          if (status >= 300) throw new Error(`answered ${status}`);
+        } catch (err) {
+          const message = `notifying ${url} about ${n.kind} of ${n.app} (${n.env}) failed: ${describe(err)}`;
+          this.#log.warn({ app: n.app, url }, message);
+          await this.#store.events.append({ at: Date.now(), app: n.app, environment: n.env, service: null, kind: 'notify.failed', message }).catch(() => undefined);
+        }
+      }),
+    );
+  }
+
+  async #post(url: string, body: string): Promise<number> {
+    const u = new URL(url);
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host)) await assertOutboundHost(host, this.#allow, 'notification');
+    return new Promise((resolve, reject) => {
+      const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'berth' }, lookup: checkedLookup(this.#allow, 'notification') as never, timeout: 5000 },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+}
