@@ -71,7 +71,12 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   app.get('/v1/openapi.json', policy('public'), async () => openApi(documented, VERSION));
   registerIdentityRoutes(app, deps);
 
-  app.get('/v1/daemon', policy('authenticated'), async () => deps.info());
+  app.get('/v1/daemon', policy('authenticated'), async (req) => {
+    const info = deps.info();
+    if (req.principal.kind === 'local') return info;
+    const { home: _home, ...rest } = info; // the host's paths are root's business
+    return rest;
+  });
   app.post('/v1/daemon/stop', policy('host'), async (req, reply) => {
     shutdownAfterReply(req.raw.socket, reply, deps.shutdown);
     return { stopping: true };

@@ -188,13 +188,19 @@ daemon
   .addOption(json())
   .action(async () => {
     const info = await daemonInfo(client);
-    print(info ?? { running: false }, () => (info ? `berthd ${info.version} running, pid ${info.pid}, up ${formatDuration(info.uptimeMs)}, home ${info.home}` : `berthd is not running (home ${layout.root})`));
+    print(info ?? { running: false }, () => (info ? `berthd ${info.version} running${remote ? ` at ${remote.url}` : ''}, pid ${info.pid}, up ${formatDuration(info.uptimeMs)}, home ${info.home}` : `berthd is not running (home ${layout.root})`));
     if (!info) process.exitCode = 3;
   });
 daemon
   .command('start')
   .addOption(json())
   .action(async () => {
+    if (remote) {
+      // A remote berthd is its host's to start: say whether it answers.
+      const info = await client.call<{ pid: number; version: string }>('GET', '/v1/daemon');
+      print(info, () => `berthd at ${remote.url} is running (pid ${info.pid} there); starting it is for its host`);
+      return;
+    }
     const info = (await daemonInfo(client)) ?? (await startDaemon(layout, client));
     print(info, () => `berthd running, pid ${info.pid}`);
   });
