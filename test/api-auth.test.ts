@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { hit } from './helpers/http.js';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -154,13 +154,23 @@ test('authorization matrix: every route of the OpenAPI document, as anonymous, a
 test('uploads: paths stay inside the tree; only members of the organisation deploy', async () => {
   const file = (p: string, text = 'x') => ({ path: p, data: Buffer.from(text).toString('base64') });
   const manifest = file('berth.yaml', 'app: upl\nservices:\n  web:\n    run: ["true"]\n');
-  for (const bad of [[manifest, file('../escape.txt')], [manifest, file('/etc/cron.d/x')], [manifest, file('a/../../x')], [manifest, { path: 'evil', link: '/etc' }], [manifest, { path: 'evil', link: '../../..' }], [manifest, file('.git/config')]]) {
+  const chains = [
+    [manifest, { path: 'l', link: '.' }, { path: 'l/l/l/x', link: '../../..' }, file('x/PWNED')], // a file written through links
+    [manifest, { path: 'd/L1', link: '..' }, { path: 'L2', link: 'd/L1/..' }], // each link inside as written, the chain outside
+    [manifest, { path: 'a', link: 'b' }, { path: 'b', link: '..' }],
+    [manifest, file('berth.yaml', 'again')],
+    [{ path: 'berth.yaml', link: '/etc/shadow' }],
+  ];
+  for (const bad of [[manifest, file('../escape.txt')], [manifest, file('/etc/cron.d/x')], [manifest, file('a/../../x')], [manifest, { path: 'evil', link: '/etc' }], [manifest, { path: 'evil', link: '../../..' }], [manifest, file('.git/config')], ...chains]) {
     const r = await api('POST', '/v1/uploads/deployments', { token: tokens.member, body: { files: bad, org: 'acme' } });
     assert.equal(r.status, 400, JSON.stringify(bad.map((f) => f.path)) + JSON.stringify(r.body));
   }
   assert.equal((await api('POST', '/v1/uploads/deployments', { token: tokens.viewer, body: { files: [manifest], org: 'acme' } })).status, 403);
   assert.equal((await api('POST', '/v1/uploads/deployments', { token: tokens.outsider, body: { files: [manifest], org: 'acme' } })).status, 404);
   assert.equal(existsSync(path.join(home.home, 'uploads', 'upl')), false, 'nothing of a refused upload stays');
+  assert.equal(existsSync(path.join(home.home, 'PWNED')) || existsSync(path.join(home.home, 'uploads', 'PWNED')), false, 'nothing was written through a link');
+  const staging = path.join(home.home, 'uploads', '.staging');
+  assert.deepEqual(existsSync(staging) ? readdirSync(staging) : [], [], 'no staging left');
 });
 
 test('lists are scoped by organisation: no fetch by bare name reaches another organisation', async () => {
@@ -267,7 +277,7 @@ test('quotas per organisation, and the audit log says who did what', async () =>
   const tooMany = await home.cli('deploy', big, '--org', 'other');
   assert.match(tooMany.stderr, /may run 2 instance\(s\); it runs 1 elsewhere and this deploy needs 2/);
   assert.equal((await s.call<{ apps: string[] }>('GET', '/v1/apps')).apps.includes('rival3'), false, 'nothing of it was registered');
-  const audit = (await api('GET', '/v1/orgs/acme/audit', { token: tokens.admin })).body as Array<{ actor: string; action: string; target: string; outcome: string }>;
+  const audit = (await api('GET', '/v1/orgs/acme/audit?limit=5000', { token: tokens.admin })).body as Array<{ actor: string; action: string; target: string; outcome: string }>;
   assert.ok(audit.some((a) => a.actor === 'user:member' && a.action === 'POST /v1/apps/:app/restart' && a.target === 'app=shop' && a.outcome === '200'));
   assert.ok(audit.some((a) => a.actor === 'user:viewer' && a.action === 'POST /v1/apps/:app/start' && a.outcome === '403'), 'refusals too');
   assert.ok(!audit.some((a) => a.target.includes('rival')), 'another organisation\'s actions are not in it');

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { loadManifest } from '../config/manifest.js';
+import { MANIFEST_FILE, parseManifest } from '../config/manifest.js';
 import { BerthError } from '../core/errors.js';
 import { atLeast, isRole, weaker } from '../core/roles.js';
 import { KeyedLock } from '../engine/keyed-lock.js';
@@ -55,13 +55,16 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
       },
     },
     async (req, reply: FastifyReply) => {
+      // Who may deploy it is decided from the manifest in the request, before anything touches the disk.
+      const manifestFile = req.body.files.find((f) => f.path === MANIFEST_FILE);
+      if (!manifestFile || manifestFile.data === undefined) throw new BerthError('invalid', 'manifest_missing', `the upload has no ${MANIFEST_FILE} at its top (a plain file, not a link)`);
+      const manifest = parseManifest(Buffer.from(manifestFile.data, 'base64').toString('utf8'), `${MANIFEST_FILE} (upload)`);
+      if (manifest.environments.length > 0) throw new BerthError('invalid', 'branches_by_git', `${manifest.app} declares environments by branch: its branches deploy from git (a push webhook), not from an upload`, { hint: 'push the branch; or deploy on the host: berth deploy --branch <name>' });
+      const org = await authorize(deps, req.principal, manifest.app, req.body.org);
+      req.scopeOrg = org;
       const stage = path.join(root, '.staging', randomBytes(12).toString('hex'));
       try {
         writeTree(stage, req.body.files);
-        const { manifest } = await loadManifest(stage);
-        if (manifest.environments.length > 0) throw new BerthError('invalid', 'branches_by_git', `${manifest.app} declares environments by branch: its branches deploy from git (a push webhook), not from an upload`, { hint: 'push the branch; or deploy on the host: berth deploy --branch <name>' });
-        const org = await authorize(deps, req.principal, manifest.app, req.body.org);
-        req.scopeOrg = org;
         return await lock.run(manifest.app, async () => {
           const target = path.join(root, manifest.app);
           const old = `${target}.old-${process.pid}-${Date.now()}`;
@@ -94,25 +97,50 @@ async function authorize(deps: ApiDeps, p: import('../core/roles.js').Principal,
   return { id: orgRow.id, name: orgRow.name };
 }
 
+/**
+ * Writes the tree: every path relative and inside, no entry below an uploaded link, files
+ * first and links last (so nothing is ever written through a link), then each link's real
+ * target checked to stay inside (chains of links included).
+ */
 function writeTree(stage: string, files: readonly UploadFile[]): void {
   mkdirSync(stage, { recursive: true, mode: 0o700 });
+  const links = new Set(files.filter((f) => f.link !== undefined).map((f) => path.normalize(f.path)));
+  const seen = new Set<string>();
   let total = 0;
   for (const f of files) {
-    if (f.path.includes('\0') || path.isAbsolute(f.path) || f.path.split(/[\\/]/).some((s) => s === '..' || s === '.git')) {
-      throw new BerthError('invalid', 'bad_upload_path', `upload path ${JSON.stringify(f.path)} is not a relative path inside the tree`);
+    const rel = path.normalize(f.path);
+    if (f.path.includes('\0') || path.isAbsolute(f.path) || rel.split(path.sep).some((s) => s === '..' || s === '.git') || rel === '.' || seen.has(rel)) {
+      throw new BerthError('invalid', 'bad_upload_path', `upload path ${JSON.stringify(f.path)} is not a new relative path inside the tree`);
     }
+    seen.add(rel);
+    const parents = rel.split(path.sep).slice(0, -1).map((_, i, all) => all.slice(0, i + 1).join(path.sep));
+    if (parents.some((p) => links.has(p))) throw new BerthError('invalid', 'bad_upload_path', `upload path ${JSON.stringify(f.path)} lies below a symlink of the upload`);
+    if (f.link !== undefined && (path.isAbsolute(f.link) || f.link.includes('\0'))) throw new BerthError('invalid', 'bad_upload_link', `symlink ${f.path} -> ${f.link} leads out of the tree`);
+  }
+  for (const f of files) {
+    if (f.link !== undefined) continue;
     const to = resolveUnder(stage, f.path);
     mkdirSync(path.dirname(to), { recursive: true });
-    if (f.link !== undefined) {
-      const target = path.resolve(path.dirname(to), f.link);
-      if (path.isAbsolute(f.link) || (target !== stage && !target.startsWith(stage + path.sep))) throw new BerthError('invalid', 'bad_upload_link', `symlink ${f.path} -> ${f.link} leads out of the tree`);
-      symlinkSync(f.link, to);
-      continue;
-    }
     const data = Buffer.from(f.data ?? '', 'base64');
     total += data.length;
     if (total > MAX_BYTES) throw new BerthError('invalid', 'upload_too_large', `the source tree is over ${MAX_BYTES / 1024 / 1024} MiB`, { hint: 'leave build output and dependencies out (.gitignore), and build on the server with build:' });
-    writeFileSync(to, data, { flag: 'wx' });
-    chmodSync(to, f.executable ? 0o755 : 0o644);
+    writeFileSync(to, data, { flag: 'wx', mode: f.executable ? 0o755 : 0o644 });
+  }
+  for (const f of files) {
+    if (f.link === undefined) continue;
+    const to = resolveUnder(stage, f.path);
+    mkdirSync(path.dirname(to), { recursive: true });
+    symlinkSync(f.link, to);
+  }
+  const real = realpathSync.native(stage);
+  for (const f of files) {
+    if (f.link === undefined) continue;
+    let target: string;
+    try {
+      target = realpathSync.native(resolveUnder(stage, f.path));
+    } catch {
+      continue; // dangling: points at nothing (yet); it is copied as a link, never followed by Berth
+    }
+    if (target !== real && !target.startsWith(real + path.sep)) throw new BerthError('invalid', 'bad_upload_link', `symlink ${f.path} -> ${f.link} leads out of the tree`);
   }
 }

@@ -22,11 +22,11 @@ export function staticRoot(releaseDir: string, dir: string, service: string): st
   const root = resolveUnder(releaseDir, dir);
   let real: string;
   try {
-    real = realpathSync(root);
+    real = realpathSync.native(root);
   } catch {
     throw new BerthError('invalid', 'static_missing', `service "${service}": static directory ${dir} does not exist in the release`, { hint: 'build it with `build:`, or fix `static:` in berth.yaml' });
   }
-  const base = realpathSync(releaseDir);
+  const base = realpathSync.native(releaseDir);
   if (real !== base && !real.startsWith(base + path.sep)) {
     throw new BerthError('invalid', 'static_escape', `service "${service}": static directory ${dir} leads outside the release (to ${real})`, { hint: 'static directories may not be symlinks out of the app' });
   }

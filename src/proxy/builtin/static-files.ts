@@ -42,12 +42,12 @@ export function resolveStatic(root: string, urlPath: string): { file: string; st
     return undefined;
   }
   if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
-  const realRoot = realpathSync(root);
+  const realRoot = realpathSync.native(root);
   const joined = path.resolve(realRoot, '.' + path.posix.normalize('/' + decoded));
   if (joined !== realRoot && !joined.startsWith(realRoot + path.sep)) return undefined;
   for (const candidate of [joined, path.join(joined, 'index.html')]) {
     try {
-      const real = realpathSync(candidate);
+      const real = realpathSync.native(candidate);
       if (real !== realRoot && !real.startsWith(realRoot + path.sep)) return undefined;
       const stat = statSync(real);
       if (stat.isFile()) return { file: real, stat };

@@ -308,14 +308,14 @@ export class CaddyEdge implements Edge {
     if (known !== undefined) return known;
     let safe = true;
     try {
-      const real = realpathSync(root);
+      const real = realpathSync.native(root);
       const walk = (d: string): void => {
         for (const e of readdirSync(d, { withFileTypes: true })) {
           const full = path.join(d, e.name);
           if (e.isSymbolicLink()) {
             let target: string;
             try {
-              target = realpathSync(full);
+              target = realpathSync.native(full);
             } catch {
               continue; // dangling: nothing to serve
             }
