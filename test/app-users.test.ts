@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -44,7 +45,7 @@ before(async () => {
 after(async () => {
   if (!ROOT) return;
   await home.cleanup();
-  for (const u of ['berth-uza', 'berth-uzb']) if (findUser(u)) await import('../src/system/users.js').then((m) => m.deleteSystemUser(u));
+  for (const u of ['berth-uza', 'berth-uzb', 'berth-uzc']) if (findUser(u)) await import('../src/system/users.js').then((m) => m.deleteSystemUser(u));
 });
 
 test('each app runs as its own user; its directories belong to it, closed to the others', { skip }, async () => {
@@ -55,20 +56,25 @@ test('each app runs as its own user; its directories belong to it, closed to the
   const uidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
   assert.equal(uidOf(ps.find((v) => v.app === 'uza')?.pid as number), a.uid);
   assert.equal(uidOf(ps.find((v) => v.app === 'uzb')?.pid as number), b.uid);
-  const own = (p: string) => ({ uid: statSync(p).uid, mode: (statSync(p).mode & 0o777).toString(8) });
-  assert.deepEqual(own(path.join(home.home, 'data', 'uzb', 'production')), { uid: b.uid, mode: '700' });
-  assert.deepEqual(own(path.join(home.home, 'releases', 'uzb')), { uid: b.uid, mode: '750' });
-  assert.deepEqual(own(path.join(home.home, 'logs', 'uzb')), { uid: b.uid, mode: '750' });
-  const log = path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log');
-  assert.deepEqual(own(log), { uid: b.uid, mode: '640' });
+  const own = (p: string) => ({ uid: statSync(p).uid, gid: statSync(p).gid, mode: (statSync(p).mode & 0o777).toString(8) });
+  // The app owns its leaves; every directory berthd acts in stays root's, so no path berthd uses can be swapped for a link.
+  assert.deepEqual(own(path.join(home.home, 'data', 'uzb', 'production')), { uid: b.uid, gid: b.gid, mode: '700' });
+  assert.deepEqual(own(path.join(home.home, 'data', 'uzb')), { uid: 0, gid: 0, mode: '711' });
+  assert.deepEqual(own(path.join(home.home, 'releases', 'uzb')), { uid: 0, gid: 0, mode: '711' });
+  assert.deepEqual(own(path.join(home.home, 'releases', 'uzb', 'production', '1')), { uid: 0, gid: b.gid, mode: '750' }, 'a sealed release: the app reads it, cannot change it');
+  assert.deepEqual(own(path.join(home.home, 'logs', 'uzb', 'production')), { uid: 0, gid: 0, mode: '711' });
+  assert.deepEqual(own(path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log')), { uid: b.uid, gid: b.gid, mode: '640' });
   assert.equal((statSync(path.join(home.home, 'berth.db')).mode & 0o077), 0, 'the store is root\'s alone');
 });
 
 test('app A can neither read nor write app B\'s data, env, release or logs, nor Berth\'s store and key', { skip }, async () => {
   const tryAs = async (op: string, p: string) => (await hit(P, 'uza.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json() as { ok: boolean; code?: string };
   const bPid = (await home.json<InstanceStatus[]>('ps', 'uzb'))[0]?.pid as number;
-  // A's own data: the probe works.
+  // A's own data and home: the probe works.
   assert.deepEqual(await tryAs('read', path.join(home.home, 'data', 'uza', 'production', 'secret.txt')), { ok: true, uid: findUser('berth-uza')?.uid });
+  assert.equal((await tryAs('write', path.join(home.home, 'homes', 'uza', '.cache'))).ok, true, 'a writable HOME of its own');
+  // Nor can A change its own sealed release (where the proxy or Caddy serve static files from).
+  assert.equal((await tryAs('write', path.join(home.home, 'releases', 'uza', 'production', '1', 'planted')).then((r) => r.code)), 'EACCES');
   const refused: Array<[string, string]> = [
     ['read', path.join(home.home, 'data', 'uzb', 'production', 'secret.txt')],
     ['write', path.join(home.home, 'data', 'uzb', 'production', 'planted.txt')],
@@ -80,6 +86,8 @@ test('app A can neither read nor write app B\'s data, env, release or logs, nor 
     ['read', `/proc/${bPid}/environ`],
     ['read', path.join(home.home, 'berth.db')],
     ['read', path.join(home.home, 'secrets.key')],
+    ['list', path.join(home.home, 'homes', 'uzb')],
+    ['write', path.join(home.home, 'logs', 'uzb', 'production', 'planted.log')],
     ['list', home.home],
   ];
   for (const [op, p] of refused) {
@@ -87,6 +95,24 @@ test('app A can neither read nor write app B\'s data, env, release or logs, nor 
     assert.equal(r.ok, false, `${op} ${p} must be refused`);
     assert.ok(['EACCES', 'EPERM'].includes(r.code ?? ''), `${op} ${p}: ${r.code}`);
   }
+});
+
+test('builds run as the app\'s user, and a preview\'s data is copied as it', { skip }, async () => {
+  const dir = home.app('uzc', `app: uzc\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    build: 'id -un > built-by.txt'\n    env: { WHO: uzc }\n    routes: [uzc.test]\nenvironments:\n  production: { branch: main }\n  preview: { branch: "f/*", hostname: "{branch}.uzc.test", data: { copy: production } }\n`, { 'probe.js': PROBE });
+  const git = (...args: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', ...args]);
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'uzc');
+  git('branch', 'f/x');
+  assertOk(await home.cli('deploy', dir));
+  const release = path.join(home.home, 'releases', 'uzc', 'production', '1');
+  assert.equal(readFileSync(path.join(release, 'built-by.txt'), 'utf8').trim(), 'berth-uzc');
+  assert.deepEqual({ uid: statSync(path.join(release, 'built-by.txt')).uid, gid: statSync(path.join(release, 'built-by.txt')).gid }, { uid: 0, gid: findUser('berth-uzc')?.gid }, 'sealed after the build');
+  assertOk(await home.cli('deploy', dir, '--branch', 'f/x'));
+  const copied = path.join(home.home, 'data', 'uzc', 'f-x', 'secret.txt');
+  assert.equal(statSync(copied).uid, findUser('berth-uzc')?.uid, 'the copy belongs to the app');
+  assert.equal((await hit(P, 'f-x.uzc.test', `/try?op=read&path=${encodeURIComponent(copied)}`)).json().ok, true);
+  assertOk(await home.cli('rm', 'uzc', '--purge'));
 });
 
 test('berth rm --purge removes the app\'s user with its data', { skip }, async () => {

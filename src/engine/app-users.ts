@@ -1,15 +1,40 @@
-import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lchownSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { chownTree, deleteSystemUser, ensureSystemUser, type UnixIds } from '../system/users.js';
+import { deleteSystemUser, ensureSystemUser, type UnixIds } from '../system/users.js';
 import type { HomeLayout } from '../system/paths.js';
+
+const NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+
+/** chown + chmod through a descriptor opened without following a link: a path swapped for a symlink is never followed. */
+function setOwner(p: string, uid: number, gid: number, mode: (current: number, dir: boolean) => number): void {
+  let fd: number;
+  try {
+    fd = openSync(p, NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+      lchownSync(p, uid, gid); // a symlink: its own owner, no mode
+      return;
+    }
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode(st.mode & 0o7777, st.isDirectory()));
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * One system user per app (`berth-<app>`) when berthd runs as root: the app's builds and
- * instances run as it, and its release, data and log directories belong to it with modes
- * that keep other apps out (0750 releases and logs, 0700 data). BERTH_HOME and its top
- * directories are 0711: traversable to reach one's own, nothing listable; the store, the
- * key and the socket stay root's (0600).
+ * instances run as it. Directories are laid out so that berthd (root) never acts on a path
+ * the app could have swapped for a symlink: BERTH_HOME, its top directories and each app's
+ * directories in them are root's (0711: traversable, not listable); the app owns only its
+ * leaves: each environment's data dir (0700), its log files (0640), its home, and a release
+ * while it builds. A built release is sealed: root's, readable by the app's group only (0750),
+ * so a running app cannot plant anything in what the proxy or Caddy serve.
  */
 export class AppUsers {
   readonly enabled: boolean;
@@ -26,32 +51,83 @@ export class AppUsers {
     return name.length <= 32 ? name : `berth-${app.slice(0, 17)}-${createHash('sha256').update(app).digest('hex').slice(0, 8)}`;
   }
 
-  /** The app's user (created on first use), or undefined when apps run as berthd's user. */
+  /** The app's writable home (npm, pip caches), when it has a user. */
+  home(app: string): string {
+    return path.join(this.#layout.root, 'homes', app);
+  }
+
+  /** The app's user (made on first use) with its root-owned directories in place; undefined when apps run as berthd's user. */
   async ids(app: string): Promise<UnixIds | undefined> {
     if (!this.enabled) return undefined;
-    for (const top of [this.#layout.root, ...['releases', 'data', 'logs'].map((d) => path.join(this.#layout.root, d))]) {
-      mkdirSync(top, { recursive: true });
-      chmodSync(top, 0o711);
+    const root = this.#layout.root;
+    const tops = [root, ...['releases', 'data', 'logs', 'homes'].map((d) => path.join(root, d))];
+    const apps = [path.join(root, 'releases', app), this.#layout.appDataRoot(app), this.#layout.appLogRoot(app)];
+    for (const dir of [...tops, ...apps]) {
+      mkdirSync(dir, { recursive: true, mode: 0o711 });
+      setOwner(dir, 0, 0, () => 0o711);
     }
-    return ensureSystemUser(AppUsers.userName(app));
+    const ids = await ensureSystemUser(AppUsers.userName(app));
+    this.leaf(ids, this.home(app), 0o700);
+    return ids;
   }
 
-  /** Gives the app's directories (each created if missing) to its user, with `mode`. */
-  own(ids: UnixIds | undefined, dirs: readonly string[], mode: number, recursive = false): void {
+  /** Directories berthd keeps for itself inside the app's (an environment's releases and logs): root's, 0711. */
+  rootDirs(ids: UnixIds | undefined, dirs: readonly string[]): void {
     if (!ids) return;
     for (const dir of dirs) {
-      mkdirSync(dir, { recursive: true, mode });
-      if (recursive) chownTree(dir, ids);
-      else chownSync(dir, ids.uid, ids.gid);
-      chmodSync(dir, mode);
+      mkdirSync(dir, { recursive: true, mode: 0o711 });
+      setOwner(dir, 0, 0, () => 0o711);
     }
   }
 
-  /** A file berthd made for the app (a log), given to its user. */
+  /** A directory of the app's own (an environment's data dir, its home), inside a root-owned one. */
+  leaf(ids: UnixIds | undefined, dir: string, mode: number): void {
+    if (!ids) return;
+    mkdirSync(dir, { recursive: true, mode });
+    setOwner(dir, ids.uid, ids.gid, () => mode);
+  }
+
+  /** A file berthd made for the app in a root-owned directory (a log), given to it. */
   ownFile(ids: UnixIds | undefined, file: string, mode: number): void {
-    if (!ids || !existsSync(file)) return;
-    chownSync(file, ids.uid, ids.gid);
-    chmodSync(file, mode);
+    if (ids) setOwner(file, ids.uid, ids.gid, () => mode);
+  }
+
+  /** A fresh release (made by root, closed) handed to the app's user to build in: children first, its top last. */
+  giveForBuild(ids: UnixIds | undefined, dir: string): void {
+    if (!ids) return;
+    const walk = (p: string): void => {
+      for (const e of readdirSync(p, { withFileTypes: true })) {
+        const child = path.join(p, e.name);
+        if (e.isDirectory()) walk(child);
+        setOwner(child, ids.uid, ids.gid, (m) => m);
+      }
+    };
+    walk(dir);
+    setOwner(dir, ids.uid, ids.gid, () => 0o750);
+  }
+
+  /**
+   * Seals a release: root's, group the app's, group may read (and enter, and execute what
+   * its owner could), others nothing at its top. Top-down, each directory taken before its
+   * entries are read, so a process of the app cannot change an entry once it is looked at.
+   */
+  seal(ids: UnixIds | undefined, dir: string): void {
+    if (!ids) return;
+    const walk = (p: string, top: boolean): void => {
+      setOwner(p, 0, ids.gid, (m, isDir) => (isDir ? (m & 0o755) | 0o050 : (m & 0o755) | 0o040 | (m & 0o100 ? 0o010 : 0)) & (top ? 0o750 : 0o7777));
+      let entries;
+      try {
+        entries = readdirSync(p, { withFileTypes: true });
+      } catch {
+        return; // not a directory
+      }
+      for (const e of entries) {
+        const child = path.join(p, e.name);
+        if (e.isDirectory()) walk(child, false);
+        else setOwner(child, 0, ids.gid, (m) => (m & 0o755) | 0o040 | (m & 0o100 ? 0o010 : 0));
+      }
+    };
+    walk(dir, true);
   }
 
   async remove(app: string): Promise<void> {

@@ -1,5 +1,8 @@
 import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BerthError } from '../../core/errors.js';
+import { runCommand } from '../../system/command.js';
 import { backupSqlite, SQLITE_MAGIC } from '../../store/sqlite-backup.js';
 
 function isSqlite(file: string): boolean {
@@ -53,4 +56,12 @@ export async function copyDataDir(from: string, to: string): Promise<{ files: st
   };
   await walk('');
   return out;
+}
+
+/** copyDataDir as another user (the app's): a child process with its uid and gid; `to` must exist and be theirs. */
+export async function copyDataDirAs(ids: { uid: number; gid: number }, from: string, to: string): Promise<{ files: string[]; databases: string[] }> {
+  const main = fileURLToPath(new URL('./data-copy-main.js', import.meta.url));
+  const r = await runCommand([process.execPath, main, from, to], { uid: ids.uid, gid: ids.gid, env: { PATH: process.env.PATH ?? '' }, timeoutMs: 30 * 60_000 });
+  if (r.code !== 0) throw new BerthError('failed', 'data_copy_failed', `copying ${from} to ${to} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return JSON.parse(r.stdout) as { files: string[]; databases: string[] };
 }

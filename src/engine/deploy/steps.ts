@@ -14,7 +14,7 @@ import { runBuilds } from './build.js';
 import type { DeployContext, DeployResult } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
 import { snapshot } from './source.js';
-import { copyDataDir } from './data-copy.js';
+import { copyDataDir, copyDataDirAs } from './data-copy.js';
 import type { AppUsers } from '../app-users.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
@@ -74,16 +74,23 @@ export class DeploySteps implements StepRunner {
         await h.note({ dir: c.release.dir });
         rmSync(c.release.dir, { recursive: true, force: true });
         const { commit } = await snapshot(c.source, c.release.dir);
-        // The app's user builds in it and runs from it; other apps cannot enter releases/<app>.
+        // The app's user builds in it (then it is sealed: root's, readable by the app's group only).
         const ids = await this.#d.users?.ids(c.app);
-        const envDir = path.dirname(c.release.dir);
-        this.#d.users?.own(ids, [path.dirname(envDir), envDir], 0o750);
-        this.#d.users?.own(ids, [c.release.dir], 0o750, true);
+        this.#d.users?.rootDirs(ids, [path.dirname(c.release.dir)]);
+        if (c.manifest.services.some((s) => s.build.length > 0)) this.#d.users?.giveForBuild(ids, c.release.dir);
+        else this.#d.users?.seal(ids, c.release.dir);
         await h.note({ commit: commit ?? null });
         return;
       }
       case 'build':
-        return runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog(), (await this.#d.secretEnv?.(c.app, c.env)) ?? {}, await this.#d.users?.ids(c.app));
+      {
+        const ids = await this.#d.users?.ids(c.app);
+        this.#d.users?.rootDirs(ids, [path.dirname(this.buildLog())]);
+        const home: Record<string, string> = ids ? { HOME: this.#d.users?.home(c.app) as string } : {};
+        await runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog(), { ...home, ...((await this.#d.secretEnv?.(c.app, c.env)) ?? {}) }, ids);
+        this.#d.users?.seal(ids, c.release.dir);
+        return;
+      }
       case 'release': {
         for (const spec of c.manifest.services) if (spec.static) staticRoot(c.release.dir, spec.static.dir, spec.name);
         const id = await this.#d.store.releases.create({
@@ -102,8 +109,10 @@ export class DeploySteps implements StepRunner {
         const from = c.copyDataFrom as string;
         const to = this.#d.layout.dataDir(c.app, c.env);
         rmSync(to, { recursive: true, force: true });
-        const copied = await copyDataDir(this.#d.layout.dataDir(c.app, from), to);
-        this.#d.users?.own(await this.#d.users.ids(c.app), [to], 0o700, true);
+        // As the app's user when it has one: a running instance of it cannot make berthd read a file the app may not.
+        const ids = await this.#d.users?.ids(c.app);
+        this.#d.users?.leaf(ids, to, 0o700);
+        const copied = ids ? await copyDataDirAs(ids, this.#d.layout.dataDir(c.app, from), to) : await copyDataDir(this.#d.layout.dataDir(c.app, from), to);
         await h.note({ databases: copied.databases, files: copied.files.length });
         return;
       }
