@@ -8,6 +8,10 @@ test('internal addresses are named: loopback, private, link-local (cloud metadat
     ['192.168.1.1', 'private'], ['169.254.169.254', 'link-local'], ['100.64.0.1', 'shared (carrier-grade NAT)'], ['0.0.0.0', 'unspecified'], ['224.0.0.1', 'multicast or reserved'],
     ['::1', 'loopback'], ['fe80::1', 'link-local'], ['fd00::1', 'private (unique local)'], ['::ffff:127.0.0.1', 'loopback'], ['::ffff:10.0.0.1', 'private'],
     ['93.184.216.34', undefined], ['2606:2800:220:1::1', undefined],
+    // IPv4 inside IPv6, in the forms URL parsing and resolvers produce
+    ['::ffff:7f00:1', 'loopback'], ['[::ffff:a9fe:a9fe]', 'link-local'], ['::ffff:0:a00:1', undefined], ['::7f00:1', 'loopback'], ['::127.0.0.1', 'loopback'],
+    ['64:ff9b::a9fe:a9fe', 'link-local'], ['2002:7f00:1::', 'loopback'], ['2002:5db8:d822::1', undefined], ['0:0:0:0:0:0:0:1', 'loopback'], ['0:0:0:0:0:ffff:c0a8:101', 'private'],
+    ['fec0::1', 'private (site-local)'], ['fe80::1%eth0', 'link-local'],
   ];
   for (const [ip, why] of cases) assert.equal(internalReason(ip), why, ip);
 });
@@ -20,6 +24,7 @@ test('a name is checked by every address it resolves to; outbound_allow lets cho
   await assert.rejects(assertOutboundHost('[::1]', [], 'fetch', resolve), /loopback/);
   await assert.rejects(assertOutboundHost('127.0.0.1', [], 'fetch', resolve), (err: { hint?: string }) => /outbound_allow: \["127\.0\.0\.1"\]/.test(err.hint ?? ''));
   await assertOutboundHost('sneaky.example.com', ['10.0.0.0/8'], 'fetch', resolve);
+  await assert.rejects(assertOutboundHost(new URL('http://[::ffff:127.0.0.1]/').hostname, [], 'notification', resolve), /loopback/, 'the hex form URL parsing makes of a mapped address');
   await assertOutboundHost('127.0.0.1', ['127.0.0.1'], 'fetch', resolve);
   await assert.rejects(assertOutboundHost('10.1.0.1', ['10.0.0.0/16'], 'fetch', resolve), /private/);
 });

@@ -105,7 +105,7 @@ export class Webhooks {
     if (url.code !== 0) return `refs/heads/${branch}`; // no origin: pushes land in this repository itself
     const host = gitRemoteHost(url.stdout.trim());
     if (host) await assertOutboundHost(host, this.#d.outboundAllow, `fetching ${branch} from origin`);
-    const fetched = await runCommand(['git', '-C', dir, 'fetch', '--quiet', '--no-tags', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`], { timeoutMs: 120_000, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', GIT_TERMINAL_PROMPT: '0' } });
+    const fetched = await runCommand(['git', '-C', dir, '-c', 'http.followRedirects=false', 'fetch', '--quiet', '--no-tags', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`], { timeoutMs: 120_000, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', GIT_TERMINAL_PROMPT: '0' } });
     if (fetched.code !== 0) throw new BerthError('failed', 'fetch_failed', `git fetch of ${branch} from origin failed: ${fetched.stderr.trim().split('\n').slice(-2).join(' ')}`);
     return `refs/remotes/origin/${branch}`;
   }

@@ -9,23 +9,60 @@ import { BerthError } from '../core/errors.js';
  * CIDR ranges or host names). A name is checked by every address it resolves to.
  */
 export function internalReason(ip: string): string | undefined {
-  const v4 = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-  if (isIP(v4) === 4) {
-    const [a, b] = v4.split('.').map(Number) as [number, number];
-    if (a === 127) return 'loopback';
-    if (a === 0) return 'unspecified';
-    if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)) return 'private';
-    if (a === 169 && b === 254) return 'link-local';
-    if (a === 100 && b >= 64 && b <= 127) return 'shared (carrier-grade NAT)';
-    if (a >= 224) return 'multicast or reserved';
-    return undefined;
+  const bare = ip.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  if (isIP(bare) === 4) return v4Reason(bare);
+  const bytes = isIP(bare) === 6 ? v6Bytes(bare) : undefined;
+  if (!bytes) return 'not an address';
+  const embedded = embeddedV4(bytes);
+  if (embedded !== undefined) return v4Reason(embedded) ?? undefined;
+  if (bytes.every((b) => b === 0)) return 'unspecified';
+  if (bytes.slice(0, 15).every((b) => b === 0) && bytes[15] === 1) return 'loopback';
+  if (bytes[0] === 0xfe && ((bytes[1] as number) & 0xc0) === 0x80) return 'link-local';
+  if (((bytes[0] as number) & 0xfe) === 0xfc) return 'private (unique local)';
+  if (bytes[0] === 0xfe && ((bytes[1] as number) & 0xc0) === 0xc0) return 'private (site-local)';
+  if (bytes[0] === 0xff) return 'multicast';
+  return undefined;
+}
+
+function v4Reason(v4: string): string | undefined {
+  const [a, b] = v4.split('.').map(Number) as [number, number];
+  if (a === 127) return 'loopback';
+  if (a === 0) return 'unspecified';
+  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)) return 'private';
+  if (a === 169 && b === 254) return 'link-local';
+  if (a === 100 && b >= 64 && b <= 127) return 'shared (carrier-grade NAT)';
+  if (a === 198 && (b === 18 || b === 19)) return 'benchmarking';
+  if (a >= 224) return 'multicast or reserved';
+  return undefined;
+}
+
+/** The 16 bytes of an IPv6 address in any textual form (::, embedded dotted quad). */
+function v6Bytes(ip: string): number[] | undefined {
+  let text = ip.toLowerCase();
+  const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (quad) {
+    const parts = (quad[1] as string).split('.').map(Number);
+    text = text.slice(0, -(quad[1] as string).length) + `${(((parts[0] as number) << 8) | (parts[1] as number)).toString(16)}:${(((parts[2] as number) << 8) | (parts[3] as number)).toString(16)}`;
   }
-  const x = ip.toLowerCase();
-  if (x === '::1') return 'loopback';
-  if (x === '::') return 'unspecified';
-  if (/^fe[89ab]/.test(x)) return 'link-local';
-  if (/^f[cd]/.test(x)) return 'private (unique local)';
-  if (x.startsWith('ff')) return 'multicast';
+  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8) return undefined;
+  return groups.flatMap((g) => {
+    const n = parseInt(g || '0', 16);
+    return [n >> 8, n & 0xff];
+  });
+}
+
+/** IPv4 carried inside IPv6: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64 (64:ff9b::/96), 6to4 (2002::/16). */
+function embeddedV4(b: number[]): string | undefined {
+  const quad = (o: number) => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+  const zeros = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 10) && b[10] === 0xff && b[11] === 0xff) return quad(12);
+  if (zeros(0, 12) && !(zeros(12, 15) && (b[15] === 0 || b[15] === 1))) return quad(12);
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zeros(4, 12)) return quad(12);
+  if (b[0] === 0x20 && b[1] === 0x02) return quad(2);
   return undefined;
 }
 
@@ -50,7 +87,7 @@ export async function assertOutboundHost(host: string, allow: readonly string[],
   }
   for (const ip of addresses) {
     const why = internalReason(ip);
-    if (why && !allow.some((a) => inCidr(ip.replace(/^::ffff:/, ''), a))) {
+    if (why && !allow.some((a) => a === ip || inCidr(ip.replace(/^::ffff:/, ''), a))) {
       throw new BerthError('forbidden', 'outbound_internal', `${what}: ${host} is ${why === 'loopback' || why === 'private' ? 'a ' : ''}${why} address (${ip}); Berth does not call internal addresses`, { hint: `if this is intended, allow it in config.yaml: outbound_allow: ["${isIP(bare) ? bare : host}"]` });
     }
   }
