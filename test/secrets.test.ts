@@ -87,6 +87,12 @@ test('a secret reaches the instances and builds, and is printed nowhere: canary 
   }
   const bad = await fetch(`http://127.0.0.1:${API}/v1/apps/vault/secrets/${CANARY.replace(/-/g, '_')}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
   keep('error', await bad.text());
+  // An error that quotes what the caller sent: the canary is a valid app name.
+  const echoed = await fetch(`http://127.0.0.1:${API}/v1/apps/${CANARY}/instances`, { headers: { authorization: `Bearer ${token}` } });
+  const echoedText = keep('echoed error', await echoed.text());
+  assert.equal(echoed.status, 404);
+  assert.match(echoedText, /no app named \\"\[redacted\]\\"/);
+  assert.doesNotThrow(() => JSON.parse(echoedText), 'still JSON');
 
   const leaks = printed.filter(([, text]) => text.includes(CANARY)).map(([what]) => what);
   assert.deepEqual(leaks, [], 'the canary in no output, response, stream or error');

@@ -87,11 +87,11 @@ export async function respond(reply: FastifyReply, stream: boolean | undefined, 
       reply.raw.write(JSON.stringify({ steps: steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null })) }) + '\n');
     });
     start();
-    reply.raw.end(redactor.redact(JSON.stringify({ result })) + '\n');
+    reply.raw.end(JSON.stringify(redactor.redactDeep({ result })) + '\n');
   } catch (err) {
     if (!started) throw err; // nothing sent yet: the usual error response
     const e = err instanceof BerthError ? { code: err.code, message: err.message, hint: err.hint } : { code: 'internal', message: String(err) };
-    reply.raw.end(redactor.redact(JSON.stringify({ error: e })) + '\n');
+    reply.raw.end(JSON.stringify(redactor.redactDeep({ error: e })) + '\n');
   }
   return reply;
 }

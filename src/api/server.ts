@@ -65,8 +65,10 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true, trustProxy: false, ...(transport.https ? { https: transport.https } : {}) } as {}) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
   const documented = collectRoutes(app);
-  // Secret values never leave in a response or an error, whatever a handler put in it.
-  app.addHook('onSend', async (_req, _reply, payload) => (typeof payload === 'string' ? redactor.redact(payload) : payload));
+  // Secret values never leave in a response or an error, whatever a handler put in it: in the
+  // values of JSON answers before they are serialized (numbers and keys untouched), in text ones as text.
+  app.addHook('preSerialization', async (_req, _reply, payload) => redactor.redactDeep(payload));
+  app.addHook('onSend', async (_req, reply, payload) => (typeof payload === 'string' && !String(reply.getHeader('content-type') ?? '').includes('json') ? redactor.redact(payload) : payload));
   installPolicy(app, { store: deps.store, identity: deps.identity, local: transport.local });
   app.get('/v1/openapi.json', policy('public'), async () => openApi(documented, VERSION));
   registerIdentityRoutes(app, deps);

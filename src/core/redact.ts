@@ -1,15 +1,19 @@
 /**
  * Replaces secret values wherever Berth prints text: API responses and errors, events,
  * build logs, logs served by `berth logs`, berthd's own log. One process-wide instance,
- * kept current by the secrets service; values shorter than 4 characters are not secrets
+ * kept current by the secrets service; values shorter than 6 characters are not secrets
  * worth hiding (they would blank out ordinary words).
  */
+const MIN_LENGTH = 6;
+
 export class Redactor {
   #values: string[] = [];
   #pattern: RegExp | undefined;
 
   set(values: Iterable<string>): void {
-    this.#values = [...new Set([...values].filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
+    // A multi-line value (a key in PEM) is also hidden line by line, as logs show it.
+    const all = [...values].flatMap((v) => [v, ...(v.includes('\n') ? v.split(/\r?\n/).map((l) => l.trim()) : [])]);
+    this.#values = [...new Set(all.filter((v) => v.length >= MIN_LENGTH))].sort((a, b) => b.length - a.length);
     this.#pattern = this.#values.length ? new RegExp(this.#values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : undefined;
   }
 

@@ -33,7 +33,7 @@ export class Notifier {
   }
 
   async send(urls: readonly string[], n: Notification): Promise<void> {
-    const body = redactor.redact(JSON.stringify(n));
+    const body = JSON.stringify(redactor.redactDeep(n));
     await Promise.all(
       urls.map(async (url) => {
         try {
