@@ -251,6 +251,10 @@ test('invites: single use, expiring, never above the inviter\'s role', async () 
 test('sign-in is rate-limited per account; sessions are httpOnly SameSite=Strict cookies that need the CSRF token to change anything', async () => {
   await socket().call('POST', '/v1/admin/users', { name: 'victim', password: PASSWORD, org: 'acme', role: 'member' });
   for (let i = 0; i < 5; i++) assert.equal((await api('POST', '/v1/login', { body: { name: 'victim', password: `guess number ${i} ...` } })).status, 401);
+  await socket().call('POST', '/v1/admin/users', { name: 'victim2', password: PASSWORD, org: 'acme', role: 'member' });
+  const parallel = await Promise.all(Array.from({ length: 12 }, (_, i) => api('POST', '/v1/login', { body: { name: 'victim2', password: `parallel guess ${i} ...` } })));
+  assert.equal(parallel.filter((r) => r.status === 401).length, 5, 'guesses sent at once are counted as they arrive, not after their check');
+  assert.equal(parallel.filter((r) => r.status === 429).length, 7);
   const locked = await api('POST', '/v1/login', { body: { name: 'victim', password: PASSWORD } });
   assert.equal(locked.status, 429, 'even the right password waits');
   assert.ok(Number(locked.headers.get('retry-after')) > 0);

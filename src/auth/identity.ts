@@ -70,14 +70,15 @@ export class Identity {
   async login(name: string, password: string, address: string, opts: { session?: boolean; expiresInMs?: number } = {}): Promise<{ token: string; expiresAt: number; csrf?: string; user: string }> {
     const wait = Math.max(this.#perAccount.retryAfter(name), this.#perAddress.retryAfter(address));
     if (wait > 0) throw new BerthError('rate_limited', 'too_many_attempts', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`, { details: { retryAfterMs: wait } });
+    // Every attempt counts as a failure until its password checks out: parallel guesses cannot all slip past the limit.
+    const pendingAccount = this.#perAccount.fail(name);
+    const pendingAddress = this.#perAddress.fail(address);
     const user = await this.#store.identity.user(name);
     dummyHash ??= await hash('not a password', ARGON2);
     const ok = await verify(user?.passwordHash ?? dummyHash, password).catch(() => false);
-    if (!user || !ok) {
-      this.#perAccount.fail(name);
-      this.#perAddress.fail(address);
-      throw new BerthError('unauthorized', 'bad_credentials', 'wrong user name or password');
-    }
+    if (!user || !ok) throw new BerthError('unauthorized', 'bad_credentials', 'wrong user name or password');
+    this.#perAccount.forgive(name, pendingAccount);
+    this.#perAddress.forgive(address, pendingAddress);
     this.#perAccount.succeed(name);
     const now = Date.now();
     const token = secret(opts.session ? 'berths' : 'bertht');

@@ -19,8 +19,18 @@ export class FailureLimiter {
     return recent.length < this.#max ? 0 : (recent[0] as number) + this.#windowMs - now;
   }
 
-  fail(key: string, now = Date.now()): void {
+  /** Records a failure (or an attempt still being checked); returns its time, for `forgive`. */
+  fail(key: string, now = Date.now()): number {
     this.#failures.set(key, [...this.#recent(key, now), now]);
+    return now;
+  }
+
+  /** Takes back one recorded attempt that turned out to succeed. */
+  forgive(key: string, at: number): void {
+    const list = this.#failures.get(key) ?? [];
+    const i = list.indexOf(at);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#failures.delete(key);
   }
 
   succeed(key: string): void {
