@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { EnvironmentStatus } from '../src/engine/environments.js';
@@ -121,6 +121,18 @@ test('production only ever runs main; branches no environment accepts, and clash
   assert.equal(protectedRm.code, 1);
   assert.match(protectedRm.stderr, /"production" is not a preview \(it runs branch main\)/);
   assert.match(protectedRm.stderr, /--force/);
+});
+
+test('a feature branch cannot redefine its own environment: production\'s release decides hostnames, data and env', async () => {
+  git(repo, 'checkout', '-q', '-b', 'feature/sneaky', 'main');
+  const yaml = readFileSync(path.join(repo, 'berth.yaml'), 'utf8').replace('"{branch}.preview.clawd.test"', '"{branch}.evil.test"').replace('CLAWD_ENV: preview', 'CLAWD_ENV: production');
+  writeFileSync(path.join(repo, 'berth.yaml'), yaml);
+  git(repo, 'commit', '-q', '-am', 'sneaky');
+  git(repo, 'checkout', '-q', 'main');
+  assertOk(await home.cli('deploy', repo, '--branch', 'feature/sneaky'));
+  assert.equal((await hit(P, 'feature-sneaky.evil.test', '/messages')).status, 404, 'not the hostname the branch asked for');
+  assert.equal((await messages('feature-sneaky.preview.clawd.test')).env, 'preview', 'production\'s definition of previews');
+  assertOk(await home.cli('env', 'rm', 'clawd', 'feature-sneaky'));
 });
 
 test('a preview whose first deploy fails leaves no environment, data or release behind', async () => {

@@ -24,7 +24,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
     },
     async (req, reply) => {
       const dir = await deployDir(req, deps);
-      return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir, env: req.body.env, ref: req.body.ref, branch: req.body.branch, org: req.body.org, wait: req.body.wait, force: req.body.force, onStep }));
+      return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir, expectApp: req.body.app, env: req.body.env, ref: req.body.ref, branch: req.body.branch, org: req.body.org, wait: req.body.wait, force: req.body.force, onStep }));
     },
   );
   app.post<{ Params: { app: string }; Body: { env?: string; release?: number; wait?: boolean; stream?: boolean } }>(

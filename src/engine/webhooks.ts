@@ -85,7 +85,7 @@ export class Webhooks {
     }
     const branchRef = await this.#fetch(row.sourceDir, branch);
     void this.#d.deployer
-      .deploy({ dir: row.sourceDir, branch, branchRef, wait: true })
+      .deploy({ dir: row.sourceDir, branch, branchRef, expectApp: app, wait: true })
       .then((r) => this.#d.log.info({ app, branch, env: r.env, status: r.status, release: r.release }, 'webhook deploy finished'))
       .catch((err) => this.#d.log.warn({ app, branch, err: describe(err) }, 'webhook deploy refused'));
     return { app, branch, env, action: 'deploy' };

@@ -27,6 +27,8 @@ export interface DeployRequest {
   readonly branch?: string | undefined;
   /** With `branch`: the ref holding its commit, when not refs/heads/<branch> (a webhook deploys what it fetched). */
   readonly branchRef?: string | undefined;
+  /** Refuse when the source's manifest names another app (a redeploy of a registered app, a webhook). */
+  readonly expectApp?: string | undefined;
   /** The organisation a new app goes into (default "default"); an existing app stays in its own. */
   readonly org?: string | undefined;
   /** Wait for a running deployment of the same environment instead of failing at once. */
@@ -217,29 +219,53 @@ export class Deployer {
    * put another branch into an environment with a fixed branch.
    */
   async #target(declared: Manifest, dir: string, req: DeployRequest): Promise<DeployTarget> {
-    if (declared.environments.length === 0) {
+    if (req.expectApp !== undefined && declared.app !== req.expectApp) {
+      throw new BerthError('invalid', 'app_renamed', `this source's berth.yaml names app "${declared.app}", not "${req.expectApp}"`, { hint: 'a deploy of an app cannot make another one' });
+    }
+    // Environments are defined by what the app's fixed branch (production) runs, not by the branch being
+    // deployed: a feature branch cannot give itself a copy of production's data or another hostname.
+    const trusted = await this.#trustedEnvironments(declared.app);
+    if (!trusted && declared.environments.length === 0) {
       if (req.branch !== undefined) {
         throw new BerthError('invalid', 'no_environments', `${declared.app}'s berth.yaml declares no environments, so no environment takes branch "${req.branch}"`, { hint: 'declare them (environments: { production: { branch: main }, preview: { branch: "feature/*", hostname: "{branch}.preview.example.com" } }), or deploy with --ref and --env' });
       }
       return { env: req.env ?? DEFAULT_ENV, manifest: declared, origin: null, spec: null };
     }
+    const envs = trusted ?? declared.environments;
     if (req.ref !== undefined && req.branch === undefined) {
       throw new BerthError('invalid', 'ref_with_environments', `${declared.app} declares environments by branch, so it deploys branches, not --ref ${req.ref}`, { hint: 'use --branch <name>, or deploy from a checkout of the branch' });
     }
     const branch = req.branch ?? (await currentBranch(dir));
     if (branch === undefined) {
       throw new BerthError('invalid', 'branch_unknown', `${declared.app} declares environments by branch, and ${dir} is not on a git branch (not a git checkout, or a detached HEAD)`, {
-        hint: `deploy from a checkout of the branch, or name it: berth deploy --branch ${declared.environments[0]?.branch.replace('*', 'x') ?? 'main'}`,
+        hint: `deploy from a checkout of the branch, or name it: berth deploy --branch ${envs[0]?.branch.replace('*', 'x') ?? 'main'}`,
       });
     }
-    const { spec, name } = environmentFor(declared.environments, assertBranch(branch));
+    let { spec, name } = environmentFor(envs, assertBranch(branch));
+    if (trusted && !spec.pattern) {
+      // The fixed branch itself: its own manifest may change the environments (and must still take it).
+      if (declared.environments.length === 0) return { env: name, manifest: declared, origin: { branch, definition: spec.name }, spec: null };
+      ({ spec, name } = environmentFor(declared.environments, branch));
+    }
     if (req.env !== undefined && req.env !== name) {
-      const fixed = declared.environments.find((e) => e.name === req.env && !e.pattern);
+      const fixed = envs.find((e) => e.name === req.env && !e.pattern);
       throw new BerthError('invalid', 'wrong_environment', `branch "${branch}" deploys into environment "${name}", not "${req.env}"`, {
         hint: fixed ? `"${req.env}" only ever runs branch "${fixed.branch}"; drop --env` : 'drop --env: the branch picks the environment',
       });
     }
-    return { env: name, manifest: manifestForEnvironment(declared, spec, name), origin: { branch, definition: spec.name }, spec };
+    return { env: name, manifest: { ...manifestForEnvironment(declared, spec, name), environments: spec.pattern && trusted ? trusted : declared.environments }, origin: { branch, definition: spec.name }, spec };
+  }
+
+  /** The environments of the release the app's fixed-branch environment runs (production's), if there is one. */
+  async #trustedEnvironments(app: string): Promise<readonly EnvironmentSpec[] | undefined> {
+    for (const e of await this.#d.store.apps.environments({ app })) {
+      if (!e.currentReleaseId || !e.definition || !e.branch) continue;
+      const release = await this.#d.store.releases.get(e.currentReleaseId);
+      const envs = release ? ((JSON.parse(release.manifest) as Manifest).environments ?? []) : [];
+      const own = envs.find((x) => x.name === e.definition);
+      if (own && !own.pattern && own.branch === e.branch) return envs;
+    }
+    return undefined;
   }
 
   /**
