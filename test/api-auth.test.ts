@@ -168,6 +168,14 @@ test('uploads: paths stay inside the tree; only members of the organisation depl
   assert.equal((await api('POST', '/v1/uploads/deployments', { token: tokens.viewer, body: { files: [manifest], org: 'acme' } })).status, 403);
   assert.equal((await api('POST', '/v1/uploads/deployments', { token: tokens.outsider, body: { files: [manifest], org: 'acme' } })).status, 404);
   assert.equal(existsSync(path.join(home.home, 'uploads', 'upl')), false, 'nothing of a refused upload stays');
+  // An app removed without --purge leaves its data: a new app of that name from elsewhere does not get it.
+  const kept = home.app('kept', `app: kept\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('fs').writeFileSync(process.env.DATA_DIR + '/private', 'x'); require('http').createServer((q, s) => s.end()).listen(process.env.PORT, '127.0.0.1')"]\n`);
+  assertOk(await home.cli('deploy', kept, '--org', 'acme'));
+  assertOk(await home.cli('rm', 'kept'));
+  const taken = await api('POST', '/v1/uploads/deployments', { token: tokens.outsider, body: { files: [file('berth.yaml', 'app: kept\nservices:\n  web:\n    run: ["true"]\n')], org: 'other' } });
+  assert.equal(taken.status, 409);
+  assert.match(taken.body.error.message, /data of an earlier app named "kept" is kept/);
+  assert.ok(existsSync(path.join(home.home, 'data', 'kept', 'production', 'private')), 'and the data is still there');
   assert.equal(existsSync(path.join(home.home, 'PWNED')) || existsSync(path.join(home.home, 'uploads', 'PWNED')), false, 'nothing was written through a link');
   const staging = path.join(home.home, 'uploads', '.staging');
   assert.deepEqual(existsSync(staging) ? readdirSync(staging) : [], [], 'no staging left');

@@ -71,7 +71,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
           if (existsSync(target)) renameSync(target, old);
           renameSync(stage, target);
           rmSync(old, { recursive: true, force: true });
-          return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir: target, org: org.name, env: req.body.env, wait: req.body.wait, force: req.body.force, onStep }));
+          return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir: target, org: org.name, adoptKeptData: req.principal.kind === 'local', env: req.body.env, wait: req.body.wait, force: req.body.force, onStep }));
         });
       } finally {
         rmSync(stage, { recursive: true, force: true });

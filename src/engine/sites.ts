@@ -71,7 +71,7 @@ export class Sites {
       // Placeholders in the template's berth.yaml: the slug is a DNS label and the host a hostname, so neither can break the YAML.
       const text = readFileSync(path.join(dir, MANIFEST_FILE), 'utf8').replaceAll('{{slug}}', req.slug).replaceAll('{{host}}', host);
       writeFileSync(path.join(dir, MANIFEST_FILE), text);
-      const result = await this.#d.deployer.deploy({ dir, org: org.name });
+      const result = await this.#d.deployer.deploy({ dir, org: org.name, adoptKeptData: false, expectApp: req.slug });
       if (result.status !== 'succeeded') throw new BerthError('failed', 'site_failed', `deploying site ${req.slug} failed: ${result.error ?? result.status}`);
       if (result.app !== req.slug) throw new BerthError('invalid', 'template_invalid', `template ${req.template} names its app "${result.app}"; it must be app: "{{slug}}"`);
       if (process.env.BERTH_FAIL_SITE_AT === `activate:${req.slug}`) throw new BerthError('failed', 'injected', 'injected failure after the last infrastructure step (BERTH_FAIL_SITE_AT)');
@@ -84,13 +84,18 @@ export class Sites {
   }
 
   /** Removes whatever a site's creation made: its app (processes, leases, routes, user, releases, logs, data), its files, its row. */
-  async #undo(slug: string): Promise<void> {
+  async #undo(slug: string): Promise<boolean> {
     try {
-      if (await this.#d.store.apps.find(slug)) await this.#d.apps.rm(slug, true);
+      const site = (await this.#d.store.identity.sites()).find((s) => s.slug === slug);
+      const app = await this.#d.store.apps.find(slug);
+      // Only the site's own app: one of that name in another organisation is not the site's to remove.
+      if (app && site && app.orgId === site.orgId && app.sourceDir === this.#dir(slug)) await this.#d.apps.rm(slug, true);
       rmSync(this.#dir(slug), { recursive: true, force: true });
       await this.#d.store.write((r) => r.identity.deleteSite(slug));
+      return true;
     } catch (err) {
       this.#d.log.error({ slug, err: describe(err) }, 'undoing a site failed; berthd retries at its next start');
+      return false;
     }
   }
 
@@ -98,7 +103,7 @@ export class Sites {
     const site = (await this.#d.store.identity.sites({ orgId })).find((s) => s.slug === slug);
     if (!site) throw new BerthError('not_found', 'site_not_found', `no site "${slug}"`);
     await this.#d.store.write((r) => r.identity.setSiteStatus(slug, 'creating')); // a crash from here on is finished at boot
-    await this.#undo(slug);
+    if (!(await this.#undo(slug))) throw new BerthError('failed', 'site_remove_failed', `removing site ${slug} did not finish; berthd finishes it at its next start`, { hint: 'see berthd.log' });
     return { slug, removed: true };
   }
 

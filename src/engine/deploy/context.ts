@@ -7,6 +7,8 @@ export interface DeployContext {
   readonly environmentId: number;
   /** True when this deployment created the app: a failure removes it entirely. */
   readonly createdApp: boolean;
+  /** A new app that found data of an earlier one of its name, and keeps it whatever happens. */
+  readonly keptData?: boolean;
   /** True when this deployment created the environment (a preview's first deploy): a failure removes it. */
   readonly createdEnv?: boolean;
   /** A new environment's data dir starts as a copy of this environment's. */

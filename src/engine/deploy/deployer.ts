@@ -27,6 +27,8 @@ export interface DeployRequest {
   readonly branch?: string | undefined;
   /** With `branch`: the ref holding its commit, when not refs/heads/<branch> (a webhook deploys what it fetched). */
   readonly branchRef?: string | undefined;
+  /** A new app may take over the data an earlier app of that name left (`berth rm` without --purge): root on the host only. */
+  readonly adoptKeptData?: boolean | undefined;
   /** Refuse when the source's manifest names another app (a redeploy of a registered app, a webhook). */
   readonly expectApp?: string | undefined;
   /** The organisation a new app goes into (default "default"); an existing app stays in its own. */
@@ -84,6 +86,10 @@ export class Deployer {
         return { id: null, app: manifest.app, env: req.env, kind: 'deploy', release: current.number, status: 'unchanged', steps: [] } satisfies DeployResult;
       }
       const created = !(await this.#d.store.apps.find(manifest.app));
+      const keptData = created && existsSync(this.#d.layout.appDataRoot(manifest.app));
+      if (keptData && req.adoptKeptData === false) {
+        throw new BerthError('conflict', 'data_kept', `data of an earlier app named "${manifest.app}" is kept on this host`, { hint: 'pick another name; the host admin can delete it (berth rm with --purge, before the app was removed)' });
+      }
       const { id, ctx, doc } = await this.#d.store.write(async (r) => {
         const now = Date.now();
         const appId = await r.apps.upsert(manifest.app, dir, path.join(dir, MANIFEST_FILE), now, orgId);
@@ -97,6 +103,7 @@ export class Deployer {
           env: req.env,
           environmentId,
           createdApp: created,
+          ...(keptData ? { keptData: true } : {}),
           createdEnv: environment.created,
           manifest,
           release: { number, dir: resolveUnder(this.#d.layout.releasesDir(manifest.app, req.env), String(number)) },
@@ -172,7 +179,7 @@ export class Deployer {
       if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
       rmSync(this.#d.layout.appLogRoot(ctx.app), { recursive: true, force: true });
       rmSync(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)), { recursive: true, force: true });
-      rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
+      if (!ctx.keptData) rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
       await this.#d.users?.remove(ctx.app).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
       await this.#d.routes.sync();
     } else if (final !== 'succeeded' && ctx.createdEnv) {
