@@ -204,6 +204,7 @@ test('no first-run claim over the network: users are made on the host only', asy
 });
 
 test('tokens: shown once, stored hashed, scoped to an organisation and a role ceiling that cannot be widened', async () => {
+  const otherTokenId = (await api('POST', '/v1/tokens', { token: tokens.owner, body: { name: 'other' } })).body.id as number;
   const viewerOnly = await api('POST', '/v1/tokens', { token: tokens.owner, body: { name: 'ci', role: 'viewer', expires: '1h' } });
   assert.equal(viewerOnly.status, 200);
   assert.match(viewerOnly.body.token, /^bertht_[A-Za-z0-9_-]{43}$/);
@@ -213,6 +214,9 @@ test('tokens: shown once, stored hashed, scoped to an organisation and a role ce
   assert.equal((await api('POST', '/v1/tokens', { token: t, body: { name: 'wider', role: 'owner' } })).status, 403, 'nor mint a wider token');
   const unscoped = await api('POST', '/v1/tokens', { token: t, body: { name: 'same' } });
   assert.equal(unscoped.body.role, 'viewer', 'a token made with a scoped token keeps its ceiling');
+  assert.ok(unscoped.body.expiresAt <= viewerOnly.body.expiresAt, 'and never outlives it (asked: 90 days; parent: 1 hour)');
+  assert.equal((await api('GET', '/v1/tokens', { token: t })).status, 403, 'a scoped token cannot list the user\'s tokens');
+  assert.equal((await api('DELETE', `/v1/tokens/${otherTokenId}`, { token: t })).status, 403, 'nor revoke them');
   const otherOrg = await api('POST', '/v1/tokens', { token: tokens.outsider, body: { name: 'o', org: 'other' } });
   assert.equal((await api('POST', '/v1/tokens', { token: tokens.outsider, body: { name: 'x', org: 'acme' } })).status, 404, 'no token for an organisation one is not in');
   assert.equal((await api('GET', '/v1/apps/shop/instances', { token: otherOrg.body.token })).status, 404);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../config/duration.js';
 import { BerthError } from '../core/errors.js';
-import { ROLES, type Role } from '../core/roles.js';
+import { ROLES, type Principal, type Role } from '../core/roles.js';
 import { policy, visibleOrgs } from './policy.js';
 import type { ApiDeps } from './server.js';
 
@@ -115,13 +115,19 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: ApiDeps): voi
     { ...policy('authenticated'), schema: { body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, org: name, role, expires: duration } } } },
     async (req) => id.createToken(req.principal, { name: req.body.name, org: req.body.org, role: req.body.role, expiresInMs: req.body.expires === undefined ? undefined : ms(req.body.expires, 0) }),
   );
+  /** Listing and revoking all of a user's tokens is for the user, not for one of their scoped tokens. */
+  const unscoped = (p: Principal) => {
+    if (p.kind === 'user' && (p.scope.orgId !== null || p.scope.ceiling !== null)) throw new BerthError('forbidden', 'scoped_token', 'a scoped token cannot list or revoke tokens', { hint: 'sign in (berth login) to manage your tokens' });
+  };
   app.get('/v1/tokens', policy('authenticated'), async (req) => {
     const p = req.principal;
+    unscoped(p);
     if (p.kind !== 'user') return [];
     return (await store.identity.tokens(p.userId)).map((t) => ({ id: t.id, name: t.name, org: t.orgId, role: t.roleCeiling, expiresAt: t.expiresAt, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt }));
   });
   app.delete<{ Params: { id: number } }>('/v1/tokens/:id', { ...policy('authenticated'), schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } } }, async (req) => {
     const p = req.principal;
+    if (p.kind === 'user' && p.tokenId !== req.params.id) unscoped(p);
     if (p.kind !== 'user' || !(await store.identity.deleteToken(req.params.id, p.userId))) throw new BerthError('not_found', 'token_not_found', `no token ${req.params.id} of yours`);
     return { deleted: req.params.id };
   });

@@ -83,6 +83,7 @@ export class Identity {
     const now = Date.now();
     const token = secret(opts.session ? 'berths' : 'bertht');
     const csrf = opts.session ? secret('berthc') : undefined;
+    if (opts.expiresInMs !== undefined && (opts.expiresInMs <= 0 || opts.expiresInMs > 365 * DAY)) throw new BerthError('invalid', 'bad_expiry', 'a sign-in token expires within 1 s to 365 days');
     const expiresAt = now + (opts.session ? SESSION_MS : (opts.expiresInMs ?? 30 * DAY));
     await this.#store.write((r) => r.identity.createToken({ userId: user.id, kind: opts.session ? 'session' : 'api', name: opts.session ? 'dashboard session' : 'berth login', secretHash: sha256(token), csrfHash: csrf ? sha256(csrf) : null, orgId: null, roleCeiling: null, expiresAt, now }));
     return { token, expiresAt, user: user.name, ...(csrf ? { csrf } : {}) };
@@ -103,7 +104,7 @@ export class Identity {
       if (c.csrf === undefined || expected.length !== got.length || !timingSafeEqual(expected, got)) throw new BerthError('forbidden', 'csrf', 'missing or wrong X-CSRF-Token for a session request');
     }
     if (row.lastUsedAt === null || now - row.lastUsedAt > 60_000) await this.#store.identity.touchToken(row.id, now);
-    return { kind: 'user', userId: row.userId, name: row.userName, scope: { orgId: row.orgId, ceiling: isRole(row.roleCeiling) ? row.roleCeiling : null }, via: row.kind === 'api' ? 'token' : 'session', tokenId: row.id };
+    return { kind: 'user', userId: row.userId, name: row.userName, scope: { orgId: row.orgId, ceiling: isRole(row.roleCeiling) ? row.roleCeiling : null }, via: row.kind === 'api' ? 'token' : 'session', tokenId: row.id, expiresAt: row.expiresAt };
   }
 
   /**
@@ -128,9 +129,11 @@ export class Identity {
     if (expiresInMs <= 0 || expiresInMs > maxMs) throw new BerthError('invalid', 'bad_expiry', 'a token expires within 1 s to 365 days', { hint: 'e.g. --expires 30d' });
     const token = secret('bertht');
     const now = Date.now();
-    const id = await this.#store.write((r) => r.identity.createToken({ userId: p.userId, kind: 'api', name: req.name, secretHash: sha256(token), csrfHash: null, orgId, roleCeiling: ceiling, expiresAt: now + expiresInMs, now }));
+    // Never outlives the credential that made it: a short-lived or scoped token cannot mint a lasting one.
+    const expiresAt = Math.min(now + expiresInMs, p.expiresAt);
+    const id = await this.#store.write((r) => r.identity.createToken({ userId: p.userId, kind: 'api', name: req.name, secretHash: sha256(token), csrfHash: null, orgId, roleCeiling: ceiling, expiresAt, now }));
     const org = orgId === null ? null : ((await this.#store.identity.orgById(orgId))?.name ?? null);
-    return { id, token, expiresAt: now + expiresInMs, org, role: ceiling };
+    return { id, token, expiresAt, org, role: ceiling };
   }
 
   /**

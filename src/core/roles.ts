@@ -26,7 +26,7 @@ export function weaker(a: Role, b: Role | null): Role {
 export type Principal =
   | { readonly kind: 'local' }
   | { readonly kind: 'anonymous' }
-  | { readonly kind: 'user'; readonly userId: number; readonly name: string; readonly scope: { readonly orgId: number | null; readonly ceiling: Role | null }; readonly via: 'token' | 'session'; readonly tokenId: number };
+  | { readonly kind: 'user'; readonly userId: number; readonly name: string; readonly scope: { readonly orgId: number | null; readonly ceiling: Role | null }; readonly via: 'token' | 'session'; readonly tokenId: number; readonly expiresAt: number };
 
 /**
  * What a route needs: 'public' (anyone), 'authenticated' (any signed-in user), 'host'
