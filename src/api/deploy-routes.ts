@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { atLeast, isRole, weaker } from '../core/roles.js';
-import { policy } from './policy.js';
+import { authorizeIn, policy } from './policy.js';
 import { redactor } from '../core/redact.js';
 import type { DeployResult } from '../engine/deploy/context.js';
 import type { StepRecord } from '../engine/deploy/journal.js';
@@ -63,9 +62,8 @@ async function deployDir(req: FastifyRequest<{ Body: { dir?: string; app?: strin
   }
   if (!req.body.app) throw new BerthError('forbidden', 'host_only', 'registering an app from a directory on the host is for root on the host; remotely, name an app you are a member of (app)', { hint: 'berth deploy --app <name>, or create a site from a template' });
   const row = await deps.store.apps.find(req.body.app);
-  const role = row && p.kind === 'user' && (p.scope.orgId === null || p.scope.orgId === row.orgId) ? await deps.store.identity.role(row.orgId, p.userId) : undefined;
-  if (!row || !isRole(role)) throw new BerthError('not_found', 'app_not_found', `no app named "${req.body.app}"`);
-  if (!atLeast(weaker(role, p.kind === 'user' ? p.scope.ceiling : null), 'member')) throw new BerthError('forbidden', 'forbidden', 'deploying needs the member role');
+  await authorizeIn(deps.store, p, row && { id: row.orgId, name: row.org }, 'member', `no app named "${req.body.app}"`);
+  if (!row) throw new BerthError('not_found', 'app_not_found', `no app named "${req.body.app}"`);
   if (req.body.dir !== undefined && req.body.dir !== row.sourceDir) throw new BerthError('forbidden', 'host_only', `${req.body.app} deploys from ${row.sourceDir}; another directory is for root on the host`);
   if (req.body.org !== undefined) throw new BerthError('forbidden', 'host_only', 'an existing app stays in its organisation');
   req.scopeOrg = { id: row.orgId, name: row.org };

@@ -90,6 +90,18 @@ export async function visibleOrgs(store: Store, p: Principal): Promise<number[] 
   return (await store.identity.orgs(p.userId)).map((o) => o.id).filter((id) => p.scope.orgId === null || id === p.scope.orgId);
 }
 
+/**
+ * For a resource a route finds from its body rather than its path (an app named in a
+ * deployment request): the same decision, by `decide`, as for a route's own resource.
+ */
+export async function authorizeIn(store: Store, p: Principal, org: { id: number; name: string } | undefined, need: Role, notFound: string): Promise<void> {
+  const membership = org && p.kind === 'user' ? await store.identity.role(org.id, p.userId) : undefined;
+  const d = decide(p, { role: need }, org?.id, isRole(membership) ? membership : undefined);
+  if (d.allow) return;
+  const kind = d.status === 401 ? 'unauthorized' : d.status === 403 ? 'forbidden' : 'not_found';
+  throw new BerthError(kind, kind, d.status === 404 ? notFound : d.why);
+}
+
 /** For a check that depends on the request (e.g. `--force`): the caller's role must be at least `need`. */
 export function requireRole(req: FastifyRequest, need: Role, what: string): void {
   const d = decide(req.principal, { role: need }, req.scopeOrg?.id, req.principal.kind === 'local' ? 'owner' : req.role);

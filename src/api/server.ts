@@ -119,10 +119,7 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   );
   app.get<{ Querystring: { app?: string; limit?: number } }>('/v1/events', { ...policy('authenticated'), schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) => {
     const orgs = await visibleOrgs(deps.store, req.principal);
-    const events = await deps.store.events.recent(req.query.app, req.query.limit ?? 100);
-    if (orgs === undefined) return events;
-    const mine = new Set(await deps.store.apps.names(orgs));
-    return events.filter((e) => mine.has(e.app));
+    return deps.store.events.recent(req.query.app, req.query.limit ?? 100, orgs === undefined ? undefined : await deps.store.apps.names(orgs));
   });
   app.get('/v1/routes', policy('authenticated'), async (req) => {
     const orgs = await visibleOrgs(deps.store, req.principal);

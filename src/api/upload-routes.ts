@@ -4,10 +4,9 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { MANIFEST_FILE, parseManifest } from '../config/manifest.js';
 import { BerthError } from '../core/errors.js';
-import { atLeast, isRole, weaker } from '../core/roles.js';
 import { KeyedLock } from '../engine/keyed-lock.js';
 import { resolveUnder } from '../system/paths.js';
-import { policy } from './policy.js';
+import { authorizeIn, policy } from './policy.js';
 import { respond } from './deploy-routes.js';
 import type { ApiDeps } from './server.js';
 
@@ -84,12 +83,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
 async function authorize(deps: ApiDeps, p: import('../core/roles.js').Principal, appName: string, orgName: string | undefined): Promise<{ id: number; name: string }> {
   const existing = await deps.store.apps.find(appName);
   const orgRow = existing ? await deps.store.identity.orgById(existing.orgId) : await deps.store.identity.org(orgName ?? 'default');
-  if (existing && orgName !== undefined && orgName !== existing.org) throw new BerthError('conflict', 'app_in_other_org', `app "${appName}" belongs to another organisation`);
-  const role = orgRow && p.kind === 'user' && (p.scope.orgId === null || p.scope.orgId === orgRow.id) ? await deps.store.identity.role(orgRow.id, p.userId) : undefined;
-  if (p.kind !== 'local') {
-    if (!orgRow || !isRole(role)) throw new BerthError('not_found', existing ? 'app_not_found' : 'org_not_found', existing ? `no app named "${appName}"` : `no organisation "${orgName ?? 'default'}"`, { hint: existing ? undefined : 'name yours: berth deploy --org <org>' });
-    if (!atLeast(weaker(role, p.kind === 'user' ? p.scope.ceiling : null), 'member')) throw new BerthError('forbidden', 'forbidden', 'deploying needs the member role');
-  }
+  await authorizeIn(deps.store, p, orgRow, 'member', existing ? `no app named "${appName}"` : `no organisation "${orgName ?? 'default'}" of yours (name yours: berth deploy --org <org>)`);
   if (!orgRow) throw new BerthError('not_found', 'org_not_found', `no organisation "${orgName}"`);
   if (existing && path.dirname(existing.sourceDir) !== path.join(deps.layout.root, 'uploads')) {
     throw new BerthError('forbidden', 'host_source', `${appName} deploys from ${existing.sourceDir} on the host; an upload does not replace it`, { hint: `redeploy it from there: berth deploy --app ${appName}` });

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
@@ -80,10 +80,11 @@ async function main(): Promise<void> {
   await proxy.watch().catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'the proxy does not start; berthd serves on without it (see berth proxy status)'));
   const environments = new Environments({ store, layout, instances, routes, deployer, log });
   await deployer.recover();
-  await environments.recoverTrash();
   await instances.adoptAll(findLeaderByMarker);
+  await environments.recoverTrash();
   const sites = new Sites({ store, layout, deployer, apps, templatesDir: settings.templatesDir, domain: settings.sitesDomain, log });
   await sites.recover();
+  sweepUploads(layout.root);
   await routes.sync().catch(() => undefined);
 
   const started = Date.now();
@@ -129,6 +130,14 @@ async function main(): Promise<void> {
   expiry.run(() => environments.expire().catch((err) => (log.warn({ err: err instanceof Error ? err.message : String(err) }, 'expiring environments failed'), 60_000)));
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+/** Uploads berthd was writing or replacing when it stopped: never deployed, never needed. */
+function sweepUploads(home: string): void {
+  const root = path.join(home, 'uploads');
+  rmSync(path.join(root, '.staging'), { recursive: true, force: true });
+  if (!existsSync(root)) return;
+  for (const name of readdirSync(root)) if (/\.old-\d+-\d+$/.test(name)) rmSync(path.join(root, name), { recursive: true, force: true });
 }
 
 /** Runs a task again after the delay it returns, or at once when poked (never two at a time). */

@@ -85,7 +85,7 @@ export class Environments {
    * cannot be moved aside, what was stopped starts again and nothing is removed. An
    * environment with a fixed branch (production) holds data nobody can redeploy: it needs `force`.
    */
-  async remove(app: string, env: string, opts: { force?: boolean; reason?: string } = {}): Promise<{ app: string; env: string; removed: string[] }> {
+  async remove(app: string, env: string, opts: { force?: boolean; reason?: string; ifExpiredAt?: number } = {}): Promise<{ app: string; env: string; removed: string[] }> {
     const row = (await this.#d.store.apps.environments({ app, env }))[0];
     if (!row) {
       const names = (await this.#d.store.apps.environments({ app })).map((e) => e.name);
@@ -93,10 +93,20 @@ export class Environments {
     }
     return this.#d.deployer.exclusive(app, env, false, async () => {
       const status = await this.#status(row, []);
+      if (opts.ifExpiredAt !== undefined && (status.expiresAt === null || status.expiresAt > opts.ifExpiredAt)) {
+        throw new BerthError('conflict', 'not_expired', `${app} (${env}) was deployed again: it no longer expires now`);
+      }
       if (!status.preview && !opts.force) {
         throw new BerthError('conflict', 'environment_protected', `"${env}" is not a preview${row.branch ? ` (it runs branch ${row.branch})` : ''}: removing it deletes its data for good`, { hint: `if that is what you want: berth env rm ${app} ${env} --force` });
       }
       const instances = await this.#d.store.instances.list({ app, env });
+      // The plan first (what to restart, which directories go where), so a berthd killed at any
+      // point below puts the environment back at its next start (recoverTrash) while its row is there.
+      const trash = path.join(this.#d.layout.root, 'trash', `${app}.${env}.${Date.now()}`);
+      const dirs = [this.#d.layout.releasesDir(app, env), this.#d.layout.logDir(app, env), this.#d.layout.dataDir(app, env)].filter((d) => existsSync(d));
+      mkdirSync(trash, { recursive: true, mode: 0o700 });
+      const restart = instances.filter((v) => v.desired === 'running').map((v) => v.id);
+      writeFileAtomic(path.join(trash, 'moved.json'), JSON.stringify({ app, env, restart, dirs: dirs.map((d, i) => [d, path.join(trash, String(i))]) }));
       const stopped: InstanceView[] = [];
       try {
         for (const wave of waves(instances).reverse()) {
@@ -106,17 +116,13 @@ export class Environments {
           }));
         }
       } catch (err) {
+        rmSync(trash, { recursive: true, force: true });
         await this.#restart(stopped);
         throw new BerthError('failed', 'environment_rm_failed', `removing ${app} (${env}): an instance did not stop (${describe(err)}); nothing was removed`, { hint: 'see berth ps and berth doctor, then try again' });
       }
-      // Directories move aside first (a rename each), so a failure can put them back.
-      const trash = path.join(this.#d.layout.root, 'trash', `${app}.${env}.${Date.now()}`);
-      const dirs = [this.#d.layout.releasesDir(app, env), this.#d.layout.logDir(app, env), this.#d.layout.dataDir(app, env)].filter((d) => existsSync(d));
+      // Directories move aside (a rename each), so a failure can put them back.
       const moved: Array<[string, string]> = [];
       try {
-        mkdirSync(trash, { recursive: true, mode: 0o700 });
-        // What goes where, so that a berthd killed before the row is deleted puts them back at boot.
-        writeFileAtomic(path.join(trash, 'moved.json'), JSON.stringify({ app, env, dirs: dirs.map((d, i) => [d, path.join(trash, String(i))]) }));
         for (const [i, dir] of dirs.entries()) {
           const to = path.join(trash, String(i));
           renameSync(dir, to);
@@ -148,9 +154,10 @@ export class Environments {
     for (const name of readdirSync(root)) {
       const dir = path.join(root, name);
       try {
-        const plan = JSON.parse(readFileSync(path.join(dir, 'moved.json'), 'utf8')) as { app: string; env: string; dirs: Array<[string, string]> };
+        const plan = JSON.parse(readFileSync(path.join(dir, 'moved.json'), 'utf8')) as { app: string; env: string; restart?: number[]; dirs: Array<[string, string]> };
         if ((await this.#d.store.apps.environments({ app: plan.app, env: plan.env })).length > 0) {
           for (const [original, moved] of plan.dirs) if (existsSync(moved) && !existsSync(original)) renameSync(moved, original);
+          for (const id of plan.restart ?? []) await this.#d.instances.start(id).catch((err) => this.#d.log.warn({ id, err: describe(err) }, 'restarting an instance of an interrupted removal failed'));
           this.#d.log.warn({ app: plan.app, env: plan.env }, 'an environment removal was interrupted before it took effect: its directories are back');
         }
       } catch {
@@ -177,7 +184,7 @@ export class Environments {
           next = Math.min(next, e.expiresAt - now);
           continue;
         }
-        await this.remove(app, e.name, { reason: `idle since ${new Date(e.lastDeployAt ?? e.createdAt).toISOString()}, past its expire` }).catch((err) => this.#d.log.warn({ app, env: e.name, err: describe(err) }, 'removing an expired environment failed; trying again later'));
+        await this.remove(app, e.name, { ifExpiredAt: now, reason: `idle since ${new Date(e.lastDeployAt ?? e.createdAt).toISOString()}, past its expire` }).catch((err) => this.#d.log.warn({ app, env: e.name, err: describe(err) }, 'removing an expired environment failed; trying again later'));
       }
     }
     return Math.max(250, next);

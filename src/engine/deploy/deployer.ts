@@ -10,6 +10,7 @@ import { assertName } from '../../core/names.js';
 import { runCommand } from '../../system/command.js';
 import { resolveUnder } from '../../system/paths.js';
 import { KeyedLock } from '../keyed-lock.js';
+import type { Repos } from '../../store/store.js';
 import { assertRoutesFree } from '../route-sync.js';
 import { DEFAULT_ENV } from '../apps.js';
 import type { DeployContext, DeployResult } from './context.js';
@@ -92,6 +93,8 @@ export class Deployer {
       }
       const { id, ctx, doc } = await this.#d.store.write(async (r) => {
         const now = Date.now();
+        // Checked again in the transaction: two new apps deploying at once cannot both take the last place.
+        if (created) await this.#checkAppQuota(r, orgId);
         const appId = await r.apps.upsert(manifest.app, dir, path.join(dir, MANIFEST_FILE), now, orgId);
         const environment = await r.apps.environmentId(appId, req.env, now, target.origin);
         const environmentId = environment.id;
@@ -173,20 +176,22 @@ export class Deployer {
 
   async #finish(id: number, journal: Journal<DeployContext>, ctx: DeployContext, kind: 'deploy' | 'rollback', error: string | undefined, warnings: string[], status?: DeployResult['status']): Promise<DeployResult> {
     const final = status ?? (error ? 'failed' : 'succeeded');
-    await this.#d.store.deployments.update(id, { status: final, error: error ?? (warnings.length ? warnings.join('; ') : null), finished_at: Date.now(), release_id: final === 'succeeded' ? (ctx.release.id ?? null) : null });
+    // A failed first deploy takes everything it made with it. Its rows go last (the deployment's
+    // with them, by cascade): killed before that, berthd finds it still running and cleans up again.
     if (final !== 'succeeded' && ctx.createdApp) {
-      const app = await this.#d.store.apps.find(ctx.app);
-      if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
       rmSync(this.#d.layout.appLogRoot(ctx.app), { recursive: true, force: true });
       rmSync(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)), { recursive: true, force: true });
       if (!ctx.keptData) rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
       await this.#d.users?.remove(ctx.app).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
+      const app = await this.#d.store.apps.find(ctx.app);
+      if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
       await this.#d.routes.sync();
     } else if (final !== 'succeeded' && ctx.createdEnv) {
-      // A new environment (a preview's first deploy) that failed leaves nothing: no row, no dirs.
-      await this.#d.store.write((r) => r.apps.deleteEnvironment(ctx.environmentId));
       for (const dir of [this.#d.layout.logDir(ctx.app, ctx.env), this.#d.layout.releasesDir(ctx.app, ctx.env), this.#d.layout.dataDir(ctx.app, ctx.env)]) rmSync(dir, { recursive: true, force: true });
+      await this.#d.store.write((r) => r.apps.deleteEnvironment(ctx.environmentId));
       await this.#d.routes.sync();
+    } else {
+      await this.#d.store.deployments.update(id, { status: final, error: error ?? (warnings.length ? warnings.join('; ') : null), finished_at: Date.now(), release_id: final === 'succeeded' ? (ctx.release.id ?? null) : null });
     }
     const message = final === 'succeeded' ? `${kind} of release ${ctx.release.number} succeeded` : `${kind} of release ${ctx.release.number} ${final}: ${error}`;
     await this.#d.store.events.append({ at: Date.now(), app: ctx.app, environment: ctx.env, service: null, kind: `deployment.${final}`, message });
@@ -297,6 +302,13 @@ export class Deployer {
       }
     }
     return org.id;
+  }
+
+  async #checkAppQuota(r: Repos, orgId: number): Promise<void> {
+    const org = await r.identity.orgById(orgId);
+    if (org && org.maxApps !== null && (await r.apps.countInOrg(orgId)) >= org.maxApps) {
+      throw new BerthError('conflict', 'quota_apps', `organisation "${org.name}" has reached its quota of ${org.maxApps} app(s)`, { hint: 'remove an app (berth rm), or ask the host admin to raise it: berth org quota' });
+    }
   }
 
   /** Two branches that make the same environment name ("feature/x", "feature-x") are refused, naming both. */
