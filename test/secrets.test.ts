@@ -93,6 +93,12 @@ test('a secret reaches the instances and builds, and is printed nowhere: canary 
   assert.equal(echoed.status, 404);
   assert.match(echoedText, /no app named \\"\[redacted\]\\"/);
   assert.doesNotThrow(() => JSON.parse(echoedText), 'still JSON');
+  // Someone of another organisation who guesses the value learns nothing: their answers blank only their own apps' secrets.
+  await s.call('POST', '/v1/orgs', { name: 'elsewhere' });
+  await s.call('POST', '/v1/admin/users', { name: 'guesser', password: 'correct horse battery staple', org: 'elsewhere', role: 'owner' });
+  const guesser = ((await (await fetch(`http://127.0.0.1:${API}/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'guesser', password: 'correct horse battery staple' }) })).json()) as { token: string }).token;
+  const guess = await (await fetch(`http://127.0.0.1:${API}/v1/apps/${CANARY}/instances`, { headers: { authorization: `Bearer ${guesser}` } })).text();
+  assert.ok(guess.includes(CANARY) && !guess.includes('[redacted]'), 'no oracle: ' + guess);
 
   const leaks = printed.filter(([, text]) => text.includes(CANARY)).map(([what]) => what);
   assert.deepEqual(leaks, [], 'the canary in no output, response, stream or error');

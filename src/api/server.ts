@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Apps } from '../engine/apps.js';
 import type { Deployer } from '../engine/deploy/deployer.js';
 import type { Environments } from '../engine/environments.js';
@@ -67,8 +67,14 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   const documented = collectRoutes(app);
   // Secret values never leave in a response or an error, whatever a handler put in it: in the
   // values of JSON answers before they are serialized (numbers and keys untouched), in text ones as text.
-  app.addHook('preSerialization', async (_req, _reply, payload) => redactor.redactDeep(payload));
-  app.addHook('onSend', async (_req, reply, payload) => (typeof payload === 'string' && !String(reply.getHeader('content-type') ?? '').includes('json') ? redactor.redact(payload) : payload));
+  // Root on the host gets every secret blanked; anyone else those of the apps they can see.
+  const redactorOf = async (req: FastifyRequest) => {
+    if (req.principal?.kind === 'local') return redactor;
+    const orgs = req.principal ? await visibleOrgs(deps.store, req.principal) : [];
+    return deps.secrets.redactorFor(await deps.store.apps.names(orgs));
+  };
+  app.addHook('preSerialization', async (req, _reply, payload) => (await redactorOf(req)).redactDeep(payload));
+  app.addHook('onSend', async (req, reply, payload) => (typeof payload === 'string' && !String(reply.getHeader('content-type') ?? '').includes('json') ? (await redactorOf(req)).redact(payload) : payload));
   installPolicy(app, { store: deps.store, identity: deps.identity, local: transport.local });
   app.get('/v1/openapi.json', policy('public'), async () => openApi(documented, VERSION));
   registerIdentityRoutes(app, deps);

@@ -1,7 +1,7 @@
 import { ENV_KEY_PATTERN } from '../config/manifest-schema.js';
 import { BerthError } from '../core/errors.js';
 import { assertName } from '../core/names.js';
-import { redactor } from '../core/redact.js';
+import { Redactor, redactor } from '../core/redact.js';
 import type { SecretBox } from '../auth/secret-box.js';
 import type { Store } from '../store/store.js';
 
@@ -28,10 +28,35 @@ export class Secrets {
     this.#box = box;
   }
 
+  /** Values per app, for redactors limited to some organisations' apps. */
+  #byApp = new Map<string, string[]>();
+  readonly #scoped = new Map<string, Redactor>();
+
   /** Loads every value into the redactor (at start, and after each change). */
   async refresh(): Promise<void> {
     const all = await this.#store.secrets.list();
-    redactor.set(all.map((s) => this.#box.open(s.sealed, slot(s.app, s.env, s.name))));
+    const byApp = new Map<string, string[]>();
+    for (const s of all) byApp.set(s.app, [...(byApp.get(s.app) ?? []), this.#box.open(s.sealed, slot(s.app, s.env, s.name))]);
+    this.#byApp = byApp;
+    this.#scoped.clear();
+    redactor.set([...byApp.values()].flat());
+  }
+
+  /**
+   * A redactor for what one caller sees: the secrets of the apps they can see. With the
+   * process-wide one, a guessed value echoed back as "[redacted]" would tell that some
+   * other organisation uses it.
+   */
+  redactorFor(apps: readonly string[]): Redactor {
+    const key = [...apps].sort().join(',');
+    let r = this.#scoped.get(key);
+    if (!r) {
+      r = new Redactor();
+      r.set(apps.flatMap((a) => this.#byApp.get(a) ?? []));
+      if (this.#scoped.size > 1000) this.#scoped.clear();
+      this.#scoped.set(key, r);
+    }
+    return r;
   }
 
   async set(app: string, env: string | null, name: string, value: string): Promise<SecretInfo> {
