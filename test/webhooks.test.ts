@@ -26,10 +26,11 @@ function git(dir: string, ...args: string[]): string {
   return execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-async function push(app: string, payload: unknown, opts: { event?: string; key?: string; signature?: string } = {}): Promise<{ status: number; body: any }> {
+let deliveries = 0;
+async function push(app: string, payload: unknown, opts: { event?: string; key?: string; signature?: string; delivery?: string } = {}): Promise<{ status: number; body: any }> {
   const body = JSON.stringify(payload);
   const signature = opts.signature ?? `sha256=${createHmac('sha256', opts.key ?? secret).update(body).digest('hex')}`;
-  const res = await fetch(`http://127.0.0.1:${API}/v1/hooks/github/${app}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': opts.event ?? 'push', 'x-hub-signature-256': signature }, body });
+  const res = await fetch(`http://127.0.0.1:${API}/v1/hooks/github/${app}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': opts.event ?? 'push', 'x-hub-signature-256': signature, 'x-github-delivery': opts.delivery ?? `d-${++deliveries}` }, body });
   return { status: res.status, body: await res.json() };
 }
 
@@ -90,6 +91,9 @@ test('unsigned, wrongly signed, or for an unknown app: 401, and nothing happens'
   secret = (await home.json<{ secret: string }>('webhook', 'hooked')).secret;
   assert.equal((await push('hooked', { ref: 'refs/heads/feature/hook' }, { event: 'ping', key: old })).status, 401);
   assert.equal((await push('hooked', {}, { event: 'ping' })).status, 200);
+  // A captured, correctly signed delivery replayed: refused.
+  assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'fixed-id' })).status, 200);
+  assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'fixed-id' })).status, 409);
 });
 
 test('branches no environment takes and tags are ignored; a deleted branch removes its preview', async () => {

@@ -12,6 +12,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: ApiDeps): void
     { ...policy({ role: 'admin' }, 'app'), schema: { params: appParams, body: { type: 'object', required: ['rotate'], additionalProperties: false, properties: { rotate: { type: 'boolean', const: true } } } } },
     async (req) => deps.webhooks.rotate(req.params.app),
   );
+  const seen = new Set<string>();
   void app.register(async (raw) => {
     // The signature covers the bytes as sent: keep them.
     raw.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 5 * 1024 * 1024 }, (_req, body, done) => done(null, body));
@@ -20,6 +21,13 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: ApiDeps): void
       const signature = req.headers['x-hub-signature-256'];
       if (!(await deps.webhooks.verify(req.params.app, body, typeof signature === 'string' ? signature : undefined))) {
         throw new BerthError('unauthorized', 'bad_signature', 'missing or wrong X-Hub-Signature-256 for this app', { hint: 'the webhook secret is the one `berth webhook <app>` printed' });
+      }
+      // A captured delivery sent again is refused: GitHub gives each one its own id.
+      const delivery = req.headers['x-github-delivery'];
+      if (typeof delivery === 'string' && delivery) {
+        if (seen.has(`${req.params.app}/${delivery}`)) return reply.status(409).send({ app: req.params.app, action: 'ignored', why: `delivery ${delivery} was handled already` });
+        seen.add(`${req.params.app}/${delivery}`);
+        if (seen.size > 10_000) seen.delete(seen.values().next().value as string);
       }
       let payload: { ref?: unknown; deleted?: unknown };
       try {
