@@ -160,6 +160,8 @@ test('uploads: paths stay inside the tree; only members of the organisation depl
     [manifest, { path: 'a', link: 'b' }, { path: 'b', link: '..' }],
     [manifest, file('berth.yaml', 'again')],
     [{ path: 'berth.yaml', link: '/etc/shadow' }],
+    [{ ...manifest, link: '../../../../../etc/shadow' }], // a manifest that is also a link: authorized as one, written as the other
+    [manifest, { path: 'far', link: '../../../../../etc/shadow' }], // dangling from staging, not once moved
   ];
   for (const bad of [[manifest, file('../escape.txt')], [manifest, file('/etc/cron.d/x')], [manifest, file('a/../../x')], [manifest, { path: 'evil', link: '/etc' }], [manifest, { path: 'evil', link: '../../..' }], [manifest, file('.git/config')], ...chains]) {
     const r = await api('POST', '/v1/uploads/deployments', { token: tokens.member, body: { files: bad, org: 'acme' } });

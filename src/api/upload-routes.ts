@@ -70,7 +70,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
           if (existsSync(target)) renameSync(target, old);
           renameSync(stage, target);
           rmSync(old, { recursive: true, force: true });
-          return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir: target, org: org.name, adoptKeptData: req.principal.kind === 'local', env: req.body.env, wait: req.body.wait, force: req.body.force, onStep }));
+          return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir: target, expectApp: manifest.app, org: org.name, adoptKeptData: req.principal.kind === 'local', env: req.body.env, wait: req.body.wait, force: req.body.force, onStep }));
         });
       } finally {
         rmSync(stage, { recursive: true, force: true });
@@ -109,7 +109,12 @@ function writeTree(stage: string, files: readonly UploadFile[]): void {
     seen.add(rel);
     const parents = rel.split(path.sep).slice(0, -1).map((_, i, all) => all.slice(0, i + 1).join(path.sep));
     if (parents.some((p) => links.has(p))) throw new BerthError('invalid', 'bad_upload_path', `upload path ${JSON.stringify(f.path)} lies below a symlink of the upload`);
-    if (f.link !== undefined && (path.isAbsolute(f.link) || f.link.includes('\0'))) throw new BerthError('invalid', 'bad_upload_link', `symlink ${f.path} -> ${f.link} leads out of the tree`);
+    if (f.link !== undefined && f.data !== undefined) throw new BerthError('invalid', 'bad_upload_entry', `upload entry ${JSON.stringify(f.path)} is both a file and a link`);
+    if (f.link !== undefined) {
+      // As written, from where the link will be: inside the tree wherever the tree ends up (a dangling link too).
+      const lexical = path.resolve(stage, path.dirname(rel), f.link);
+      if (path.isAbsolute(f.link) || f.link.includes('\0') || (lexical !== stage && !lexical.startsWith(stage + path.sep))) throw new BerthError('invalid', 'bad_upload_link', `symlink ${f.path} -> ${f.link} leads out of the tree`);
+    }
   }
   for (const f of files) {
     if (f.link !== undefined) continue;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { deleteSystemUser, ensureSystemUser, type UnixIds } from '../system/users.js';
 import type { HomeLayout } from '../system/paths.js';
 
-const NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+// O_NONBLOCK: opening a FIFO a build made must not wait for a writer (and freeze berthd).
+const NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** chown + chmod through a descriptor opened without following a link: a path swapped for a symlink is never followed. */
 function setOwner(p: string, uid: number, gid: number, mode: (current: number, dir: boolean) => number): void {
@@ -20,6 +21,8 @@ function setOwner(p: string, uid: number, gid: number, mode: (current: number, d
   }
   try {
     const st = fstatSync(fd);
+    // Only what berthd or the app made: never a file of someone else's hard-linked in.
+    if (!st.isDirectory() && st.nlink > 1 && st.uid !== uid && st.uid !== 0) return;
     fchownSync(fd, uid, gid);
     fchmodSync(fd, mode(st.mode & 0o7777, st.isDirectory()));
   } finally {

@@ -68,7 +68,10 @@ export class Apps {
       rmSync(path.join(this.#layout.root, 'releases', app), { recursive: true, force: true });
       if (purge) rmSync(this.#layout.appDataRoot(app), { recursive: true, force: true });
       // Its user goes when nothing of the app is left; kept data stays owned by its (then unnamed) uid until purged.
-      if (purge) await this.#users?.remove(app);
+      if (purge) {
+        rmSync(path.join(this.#layout.root, 'homes', app), { recursive: true, force: true });
+        await this.#users?.remove(app);
+      }
       await this.#event(app, null, 'app.rm', purge ? 'removed with its data' : 'removed; data kept');
       return { app, purged: purge };
     });

@@ -87,7 +87,7 @@ export class Deployer {
         return { id: null, app: manifest.app, env: req.env, kind: 'deploy', release: current.number, status: 'unchanged', steps: [] } satisfies DeployResult;
       }
       const created = !(await this.#d.store.apps.find(manifest.app));
-      const keptData = created && existsSync(this.#d.layout.appDataRoot(manifest.app));
+      const keptData = created && (existsSync(this.#d.layout.appDataRoot(manifest.app)) || existsSync(path.join(this.#d.layout.root, 'homes', manifest.app)));
       if (keptData && req.adoptKeptData === false) {
         throw new BerthError('conflict', 'data_kept', `data of an earlier app named "${manifest.app}" is kept on this host`, { hint: 'pick another name; the host admin can delete it (berth rm with --purge, before the app was removed)' });
       }
@@ -181,7 +181,10 @@ export class Deployer {
     if (final !== 'succeeded' && ctx.createdApp) {
       rmSync(this.#d.layout.appLogRoot(ctx.app), { recursive: true, force: true });
       rmSync(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)), { recursive: true, force: true });
-      if (!ctx.keptData) rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
+      if (!ctx.keptData) {
+        rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
+        rmSync(path.join(this.#d.layout.root, 'homes', ctx.app), { recursive: true, force: true });
+      }
       await this.#d.users?.remove(ctx.app).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
       const app = await this.#d.store.apps.find(ctx.app);
       if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
@@ -236,7 +239,15 @@ export class Deployer {
     }
     // Environments are defined by what the app's fixed branch (production) runs, not by the branch being
     // deployed: a feature branch cannot give itself a copy of production's data or another hostname.
-    const trusted = await this.#trustedEnvironments(declared.app);
+    const found = await this.#trustedEnvironments(declared.app);
+    if (found && 'missing' in found) {
+      // Its fixed environment runs no release that defines environments (removed, rolled back): only its own branch deploys now.
+      const branch = req.branch ?? (await currentBranch(dir));
+      if (branch !== found.missing) {
+        throw new BerthError('conflict', 'no_trusted_environments', `${declared.app}'s fixed environment runs no release that defines its environments, so no other branch deploys until it does`, { hint: `deploy branch ${found.missing} first: berth deploy --branch ${found.missing}` });
+      }
+    }
+    const trusted = found && !('missing' in found) ? found : undefined;
     if (!trusted && declared.environments.length === 0) {
       if (req.branch !== undefined) {
         throw new BerthError('invalid', 'no_environments', `${declared.app}'s berth.yaml declares no environments, so no environment takes branch "${req.branch}"`, { hint: 'declare them (environments: { production: { branch: main }, preview: { branch: "feature/*", hostname: "{branch}.preview.example.com" } }), or deploy with --ref and --env' });
@@ -268,16 +279,22 @@ export class Deployer {
     return { env: name, manifest: { ...manifestForEnvironment(declared, spec, name), environments: spec.pattern && trusted ? trusted : declared.environments }, origin: { branch, definition: spec.name }, spec };
   }
 
-  /** The environments of the release the app's fixed-branch environment runs (production's), if there is one. */
-  async #trustedEnvironments(app: string): Promise<readonly EnvironmentSpec[] | undefined> {
-    for (const e of await this.#d.store.apps.environments({ app })) {
+  /**
+   * The environments of the release the app's first fixed-branch environment (production)
+   * runs. The oldest one, so a branch cannot make itself one and be trusted instead; while
+   * an app has environments but none of them runs a fixed branch's release, `'missing'`.
+   */
+  async #trustedEnvironments(app: string): Promise<readonly EnvironmentSpec[] | { missing: string } | undefined> {
+    // A fixed branch's environment is named after its definition (a pattern's after the branch).
+    const envs = (await this.#d.store.apps.environments({ app })).filter((e) => e.definition && e.branch && e.name === e.definition).sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
+    for (const e of envs.slice(0, 1)) {
       if (!e.currentReleaseId || !e.definition || !e.branch) continue;
       const release = await this.#d.store.releases.get(e.currentReleaseId);
       const envs = release ? ((JSON.parse(release.manifest) as Manifest).environments ?? []) : [];
       const own = envs.find((x) => x.name === e.definition);
       if (own && !own.pattern && own.branch === e.branch) return envs;
     }
-    return undefined;
+    return envs[0]?.branch ? { missing: envs[0].branch } : undefined;
   }
 
   /**

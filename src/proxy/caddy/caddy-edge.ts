@@ -317,7 +317,8 @@ export class CaddyEdge implements Edge {
             try {
               target = realpathSync.native(full);
             } catch {
-              continue; // dangling: nothing to serve
+              safe = false; // dangling now, pointing anywhere later: Caddy (as root) would follow it
+              return;
             }
             if (target !== real && !target.startsWith(real + path.sep)) safe = false;
           } else if (e.isDirectory()) walk(full);
