@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeIn, policy } from './policy.js';
-import { redactor } from '../core/redact.js';
+import { redactor, type Redactor } from '../core/redact.js';
+import { callerRedactor } from './server.js';
 import type { DeployResult } from '../engine/deploy/context.js';
 import type { StepRecord } from '../engine/deploy/journal.js';
 import { DEFAULT_ENV } from '../engine/apps.js';
@@ -23,7 +24,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
     },
     async (req, reply) => {
       const dir = await deployDir(req, deps);
-      return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir, expectApp: req.body.app, env: req.body.env, ref: req.body.ref, branch: req.body.branch, org: req.body.org, wait: req.body.wait, force: req.body.force, onStep }));
+      return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir, expectApp: req.body.app, env: req.body.env, ref: req.body.ref, branch: req.body.branch, org: req.body.org, wait: req.body.wait, force: req.body.force, onStep }), await callerRedactor(deps, req));
     },
   );
   app.post<{ Params: { app: string }; Body: { env?: string; release?: number; wait?: boolean; stream?: boolean } }>(
@@ -31,7 +32,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
     { ...policy({ role: 'member' }, 'app'), schema: { body: { type: 'object', additionalProperties: false, properties: { env: name, release: { type: 'integer', minimum: 1 }, wait: { type: 'boolean' }, stream: { type: 'boolean' } } } } },
     async (req, reply) => {
       await deps.apps.requireApp(req.params.app);
-      return respond(reply, req.body?.stream, (onStep) => deps.deployer.rollback({ app: req.params.app, env: req.body?.env ?? DEFAULT_ENV, release: req.body?.release, wait: req.body?.wait, onStep }));
+      return respond(reply, req.body?.stream, (onStep) => deps.deployer.rollback({ app: req.params.app, env: req.body?.env ?? DEFAULT_ENV, release: req.body?.release, wait: req.body?.wait, onStep }), await callerRedactor(deps, req));
     },
   );
   app.get<{ Params: { app: string }; Querystring: { env?: string } }>('/v1/apps/:app/releases', policy({ role: 'viewer' }, 'app'), async (req) => {
@@ -70,7 +71,7 @@ async function deployDir(req: FastifyRequest<{ Body: { dir?: string; app?: strin
   return row.sourceDir;
 }
 
-export async function respond(reply: FastifyReply, stream: boolean | undefined, run: (onStep?: (steps: readonly StepRecord[]) => void) => Promise<DeployResult>): Promise<unknown> {
+export async function respond(reply: FastifyReply, stream: boolean | undefined, run: (onStep?: (steps: readonly StepRecord[]) => void) => Promise<DeployResult>, redact: Redactor = redactor): Promise<unknown> {
   if (!stream) return run();
   let started = false;
   const start = () => {
@@ -85,11 +86,11 @@ export async function respond(reply: FastifyReply, stream: boolean | undefined, 
       reply.raw.write(JSON.stringify({ steps: steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null })) }) + '\n');
     });
     start();
-    reply.raw.end(JSON.stringify(redactor.redactDeep({ result })) + '\n');
+    reply.raw.end(JSON.stringify(redact.redactDeep({ result })) + '\n');
   } catch (err) {
     if (!started) throw err; // nothing sent yet: the usual error response
     const e = err instanceof BerthError ? { code: err.code, message: err.message, hint: err.hint } : { code: 'internal', message: String(err) };
-    reply.raw.end(JSON.stringify(redactor.redactDeep({ error: e })) + '\n');
+    reply.raw.end(JSON.stringify(redact.redactDeep({ error: e })) + '\n');
   }
   return reply;
 }

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { policy } from './policy.js';
-import { redactor } from '../core/redact.js';
 import { fileSize, readFrom, tailLines } from '../runtime/log-files.js';
 import type { ApiDeps } from './server.js';
 
@@ -34,8 +33,10 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const prefix = (label: string) => (files.length > 1 ? `${label} | ` : '');
       // Text: `service[idx] | line` (no prefix for a single instance). JSON: one LogLine object per line (NDJSON).
       // An app may print its own secrets; what Berth serves of its log never shows them.
+      // The app's own secrets: with every organisation's, an app printing guesses would learn which ones others use.
+      const own = deps.secrets.redactorFor([req.params.app]);
       const format = (f: (typeof files)[number], raw: string) => {
-        const line = redactor.redact(raw);
+        const line = own.redact(raw);
         return req.query.json ? JSON.stringify({ service: f.service, instance: f.instance, line } satisfies LogLine) : prefix(f.label) + line;
       };
       const head = files.flatMap((f) => tailLines(f.file, req.query.lines ?? 100).map((l) => format(f, l))).join('\n');

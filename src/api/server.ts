@@ -23,7 +23,7 @@ import type { Webhooks } from '../engine/webhooks.js';
 import type { Sites } from '../engine/sites.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
-import { redactor } from '../core/redact.js';
+import { redactor, type Redactor } from '../core/redact.js';
 import type { Secrets } from '../engine/secrets.js';
 
 export interface ApiDeps {
@@ -42,6 +42,13 @@ export interface ApiDeps {
   readonly settingsFile: string;
   readonly info: () => Record<string, unknown>;
   readonly shutdown: () => void;
+}
+
+/** Root on the host gets every secret blanked; anyone else those of the apps they can see (no oracle on other organisations' values). */
+export async function callerRedactor(deps: Pick<ApiDeps, 'store' | 'secrets'>, req: FastifyRequest): Promise<Redactor> {
+  if (req.principal?.kind === 'local') return redactor;
+  const orgs = req.principal ? await visibleOrgs(deps.store, req.principal) : [];
+  return deps.secrets.redactorFor(await deps.store.apps.names(orgs));
 }
 
 /** Stops berthd once the client has the whole answer: the connection closes first, then the server. */
@@ -68,11 +75,7 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   // Secret values never leave in a response or an error, whatever a handler put in it: in the
   // values of JSON answers before they are serialized (numbers and keys untouched), in text ones as text.
   // Root on the host gets every secret blanked; anyone else those of the apps they can see.
-  const redactorOf = async (req: FastifyRequest) => {
-    if (req.principal?.kind === 'local') return redactor;
-    const orgs = req.principal ? await visibleOrgs(deps.store, req.principal) : [];
-    return deps.secrets.redactorFor(await deps.store.apps.names(orgs));
-  };
+  const redactorOf = (req: FastifyRequest) => callerRedactor(deps, req);
   app.addHook('preSerialization', async (req, _reply, payload) => (await redactorOf(req)).redactDeep(payload));
   app.addHook('onSend', async (req, reply, payload) => (typeof payload === 'string' && !String(reply.getHeader('content-type') ?? '').includes('json') ? (await redactorOf(req)).redact(payload) : payload));
   installPolicy(app, { store: deps.store, identity: deps.identity, local: transport.local });

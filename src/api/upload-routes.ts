@@ -8,6 +8,7 @@ import { KeyedLock } from '../engine/keyed-lock.js';
 import { resolveUnder } from '../system/paths.js';
 import { authorizeIn, policy } from './policy.js';
 import { respond } from './deploy-routes.js';
+import { callerRedactor } from './server.js';
 import type { ApiDeps } from './server.js';
 
 /** One file of an uploaded source tree. */
@@ -70,7 +71,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
           if (existsSync(target)) renameSync(target, old);
           renameSync(stage, target);
           rmSync(old, { recursive: true, force: true });
-          return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir: target, expectApp: manifest.app, org: org.name, adoptKeptData: req.principal.kind === 'local', env: req.body.env, wait: req.body.wait, force: req.body.force, onStep }));
+          return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir: target, expectApp: manifest.app, org: org.name, adoptKeptData: req.principal.kind === 'local', env: req.body.env, wait: req.body.wait, force: req.body.force, onStep }), await callerRedactor(deps, req));
         });
       } finally {
         rmSync(stage, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceSpec } from '../config/manifest-types.js';
-import { redactor } from '../core/redact.js';
+import { Redactor } from '../core/redact.js';
 import type { AppUsers } from './app-users.js';
 import { BerthError, describe } from '../core/errors.js';
 import { assertTransition, holdsProcess, isDown, type InstanceState } from '../core/instance-state.js';
@@ -136,7 +136,9 @@ export class InstanceManager {
     const exit = v.lastExit ? (JSON.parse(v.lastExit) as LastExit) : undefined;
     const why = exit?.note ?? (exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : state);
     const lines = tailLines(this.logFile(v), 10);
-    return new BerthError('failed', 'not_ready', redactor.redact(`${v.app}/${v.service}[${v.idx}] did not become ready (${state}): ${why}${lines.length ? `; last log lines:\n${lines.map((l) => `  ${l}`).join('\n')}` : '; it logged nothing'}`), {
+    const own = new Redactor();
+    own.set(Object.values((await this.#secretEnv?.(v.app, v.env)) ?? {}));
+    return new BerthError('failed', 'not_ready', own.redact(`${v.app}/${v.service}[${v.idx}] did not become ready (${state}): ${why}${lines.length ? `; last log lines:\n${lines.map((l) => `  ${l}`).join('\n')}` : '; it logged nothing'}`), {
       hint: `see \`berth logs ${v.app} ${v.service}\`; the readiness check is services.${v.service}.health in berth.yaml`,
     });
   }

@@ -45,6 +45,7 @@ export function tailLines(file: string, lines: number, maxBytes = 256 * 1024): s
     readSync(fd, buf, 0, len, size - len);
     const all = buf.toString('utf8').split('\n');
     if (all[all.length - 1] === '') all.pop();
+    if (len < size) all.shift(); // cut in the middle: a piece of a line is no line (and no piece of a secret shows)
     return lines <= 0 ? [] : all.slice(-lines);
   } finally {
     closeSync(fd);

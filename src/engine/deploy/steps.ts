@@ -15,6 +15,7 @@ import type { DeployContext, DeployResult } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
 import { snapshot } from './source.js';
 import { copyDataDir, copyDataDirAs } from './data-copy.js';
+import { Redactor } from '../../core/redact.js';
 import type { AppUsers } from '../app-users.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
@@ -87,7 +88,11 @@ export class DeploySteps implements StepRunner {
         const ids = await this.#d.users?.ids(c.app);
         this.#d.users?.rootDirs(ids, [path.dirname(this.buildLog())]);
         const home: Record<string, string> = ids ? { HOME: this.#d.users?.home(c.app) as string } : {};
-        await runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog(), { ...home, ...((await this.#d.secretEnv?.(c.app, c.env)) ?? {}) }, ids);
+        const secrets = (await this.#d.secretEnv?.(c.app, c.env)) ?? {};
+        // Its own secrets out of its build log (only its own: no other app's value is confirmed by a [redacted]).
+        const own = new Redactor();
+        own.set(Object.values(secrets));
+        await runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog(), { ...home, ...secrets }, ids, (t) => own.redact(t));
         this.#d.users?.seal(ids, c.release.dir);
         return;
       }
