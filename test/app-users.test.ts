@@ -45,7 +45,7 @@ before(async () => {
 after(async () => {
   if (!ROOT) return;
   await home.cleanup();
-  for (const u of ['berth-uza', 'berth-uzb', 'berth-uzc']) if (findUser(u)) await import('../src/system/users.js').then((m) => m.deleteSystemUser(u));
+  for (const u of ['berth-uza', 'berth-uzb', 'berth-uzc', 'berth-uzc-f-x']) if (findUser(u)) await import('../src/system/users.js').then((m) => m.deleteSystemUser(u));
 });
 
 test('each app runs as its own user; its directories belong to it, closed to the others', { skip }, async () => {
@@ -72,7 +72,7 @@ test('app A can neither read nor write app B\'s data, env, release or logs, nor 
   const bPid = (await home.json<InstanceStatus[]>('ps', 'uzb'))[0]?.pid as number;
   // A's own data and home: the probe works.
   assert.deepEqual(await tryAs('read', path.join(home.home, 'data', 'uza', 'production', 'secret.txt')), { ok: true, uid: findUser('berth-uza')?.uid });
-  assert.equal((await tryAs('write', path.join(home.home, 'homes', 'uza', '.cache'))).ok, true, 'a writable HOME of its own');
+  assert.equal((await tryAs('write', path.join(home.home, 'homes', 'uza', 'production', '.cache'))).ok, true, 'a writable HOME of its own');
   // Nor can A change its own sealed release (where the proxy or Caddy serve static files from).
   assert.equal((await tryAs('write', path.join(home.home, 'releases', 'uza', 'production', '1', 'planted')).then((r) => r.code)), 'EACCES');
   const refused: Array<[string, string]> = [
@@ -110,9 +110,21 @@ test('builds run as the app\'s user, and a preview\'s data is copied as it', { s
   assert.deepEqual({ uid: statSync(path.join(release, 'built-by.txt')).uid, gid: statSync(path.join(release, 'built-by.txt')).gid }, { uid: 0, gid: findUser('berth-uzc')?.gid }, 'sealed after the build');
   assertOk(await home.cli('deploy', dir, '--branch', 'f/x'));
   const copied = path.join(home.home, 'data', 'uzc', 'f-x', 'secret.txt');
-  assert.equal(statSync(copied).uid, findUser('berth-uzc')?.uid, 'the copy belongs to the app');
+  const preview = findUser('berth-uzc-f-x');
+  assert.ok(preview && preview.uid !== findUser('berth-uzc')?.uid, 'the preview has a user of its own');
+  assert.equal(statSync(copied).uid, preview.uid, 'the copy belongs to the preview');
   assert.equal((await hit(P, 'f-x.uzc.test', `/try?op=read&path=${encodeURIComponent(copied)}`)).json().ok, true);
+  // Feature-branch code cannot reach production: its data, logs or environ.
+  const prodPid = (await home.json<InstanceStatus[]>('ps', 'uzc')).find((v) => v.env === 'production')?.pid as number;
+  for (const [op, p] of [['read', path.join(home.home, 'data', 'uzc', 'production', 'secret.txt')], ['write', path.join(home.home, 'data', 'uzc', 'production', 'x')], ['read', path.join(home.home, 'logs', 'uzc', 'production', 'web.0.r1.log')], ['read', `/proc/${prodPid}/environ`], ['list', path.join(home.home, 'homes', 'uzc', 'production')]] as const) {
+    const r = (await hit(P, 'f-x.uzc.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json() as { ok: boolean; code?: string };
+    assert.deepEqual([r.ok, r.code], [false, 'EACCES'], `preview ${op} ${p}`);
+  }
+  assertOk(await home.cli('env', 'rm', 'uzc', 'f-x'));
+  assert.equal(findUser('berth-uzc-f-x'), undefined, 'the preview\'s user goes with it');
+  assert.ok(findUser('berth-uzc'), 'production\'s stays');
   assertOk(await home.cli('rm', 'uzc', '--purge'));
+  assert.equal(findUser('berth-uzc'), undefined);
 });
 
 test('berth rm --purge removes the app\'s user with its data', { skip }, async () => {

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
   });
   await proxy.watch().catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'the proxy does not start; berthd serves on without it (see berth proxy status)'));
-  const environments = new Environments({ store, layout, instances, routes, deployer, log });
+  const environments = new Environments({ store, layout, instances, routes, deployer, log, users });
   await deployer.recover();
   await instances.adoptAll(findLeaderByMarker);
   await environments.recoverTrash();

@@ -48,30 +48,61 @@ export class AppUsers {
     this.enabled = enabled;
   }
 
-  /** Linux user names have at most 32 characters: long app names keep a hash of the whole. */
-  static userName(app: string): string {
-    const name = `berth-${app}`;
-    return name.length <= 32 ? name : `berth-${app.slice(0, 17)}-${createHash('sha256').update(app).digest('hex').slice(0, 8)}`;
+  /**
+   * One user per app and environment: `berth-<app>` for production, `berth-<app>-<env>` for
+   * the others (a preview runs feature-branch code: it must not reach production's data,
+   * logs or environ). Linux names have at most 32 characters: long ones keep a hash of the whole.
+   */
+  static userName(app: string, env: string = 'production'): string {
+    const whole = env === 'production' ? app : `${app}-${env}`;
+    const name = `berth-${whole}`;
+    return name.length <= 32 ? name : `berth-${whole.slice(0, 17)}-${createHash('sha256').update(whole).digest('hex').slice(0, 8)}`;
   }
 
-  /** The app's writable home (npm, pip caches), when it has a user. */
-  home(app: string): string {
-    return path.join(this.#layout.root, 'homes', app);
+  /** The environment's writable home (npm, pip caches), when it has a user. */
+  home(app: string, env: string): string {
+    return path.join(this.#layout.root, 'homes', app, env);
   }
 
-  /** The app's user (made on first use) with its root-owned directories in place; undefined when apps run as berthd's user. */
-  async ids(app: string): Promise<UnixIds | undefined> {
+  /** The environment's user (made on first use) with its root-owned directories in place; undefined when apps run as berthd's user. */
+  async ids(app: string, env: string): Promise<UnixIds | undefined> {
     if (!this.enabled) return undefined;
     const root = this.#layout.root;
     const tops = [root, ...['releases', 'data', 'logs', 'homes'].map((d) => path.join(root, d))];
-    const apps = [path.join(root, 'releases', app), this.#layout.appDataRoot(app), this.#layout.appLogRoot(app)];
+    const apps = [path.join(root, 'releases', app), this.#layout.appDataRoot(app), this.#layout.appLogRoot(app), path.join(root, 'homes', app)];
     for (const dir of [...tops, ...apps]) {
       mkdirSync(dir, { recursive: true, mode: 0o711 });
       setOwner(dir, 0, 0, () => 0o711);
     }
-    const ids = await ensureSystemUser(AppUsers.userName(app));
-    this.leaf(ids, this.home(app), 0o700);
+    const ids = await ensureSystemUser(AppUsers.userName(app, env));
+    this.leaf(ids, this.home(app, env), 0o700);
     return ids;
+  }
+
+  /**
+   * Moves a tree another user wrote (a copy made as the source environment's user) to this
+   * user: taken by root top-down first (so its writer can change nothing from then on), then
+   * given away bottom-up (so the new owner sees it only once it is all theirs).
+   */
+  transfer(ids: UnixIds | undefined, dir: string): void {
+    if (!ids) return;
+    const take = (p: string): void => {
+      setOwner(p, 0, 0, (m, isDir) => (isDir ? 0o700 : m & 0o700));
+      let entries;
+      try {
+        entries = readdirSync(p, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const child = path.join(p, e.name);
+        if (e.isDirectory()) take(child);
+        else setOwner(child, 0, 0, (m) => m & 0o700);
+      }
+    };
+    take(dir);
+    this.giveForBuild(ids, dir);
+    setOwner(dir, ids.uid, ids.gid, () => 0o700);
   }
 
   /** Directories berthd keeps for itself inside the app's (an environment's releases and logs): root's, 0711. */
@@ -133,7 +164,9 @@ export class AppUsers {
     walk(dir, true);
   }
 
-  async remove(app: string): Promise<void> {
-    if (this.enabled) await deleteSystemUser(AppUsers.userName(app));
+  /** Removes the users of these environments of the app. */
+  async remove(app: string, envs: readonly string[]): Promise<void> {
+    if (!this.enabled) return;
+    for (const env of new Set(envs)) await deleteSystemUser(AppUsers.userName(app, env));
   }
 }

@@ -60,6 +60,7 @@ export class Apps {
     await this.requireApp(app);
     return this.#lock.run(app, async () => {
       const all = await this.#store.instances.list({ app });
+      const envs = (await this.#store.apps.environments({ app })).map((e) => e.name);
       for (const wave of this.#waves(all).reverse()) await Promise.all(wave.map((v) => this.#instances.remove(v.id)));
       const row = await this.#store.apps.find(app);
       if (row) await this.#store.write((r) => r.apps.delete(row.id));
@@ -70,7 +71,7 @@ export class Apps {
       // Its user goes when nothing of the app is left; kept data stays owned by its (then unnamed) uid until purged.
       if (purge) {
         rmSync(path.join(this.#layout.root, 'homes', app), { recursive: true, force: true });
-        await this.#users?.remove(app);
+        await this.#users?.remove(app, envs);
       }
       await this.#event(app, null, 'app.rm', purge ? 'removed with its data' : 'removed; data kept');
       return { app, purged: purge };

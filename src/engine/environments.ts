@@ -10,6 +10,7 @@ import type { InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import type { Deployer } from './deploy/deployer.js';
+import type { AppUsers } from './app-users.js';
 import type { InstanceManager } from './instance-manager.js';
 import type { RouteSync } from './route-sync.js';
 
@@ -40,6 +41,7 @@ export interface EnvironmentDeps {
   readonly routes: RouteSync;
   readonly deployer: Deployer;
   readonly log: Logger;
+  readonly users?: AppUsers | undefined;
 }
 
 /** Environments of an app: listing, removal (all or nothing), and expiry of idle previews. */
@@ -137,6 +139,8 @@ export class Environments {
       }
       await this.#d.routes.sync();
       rmSync(trash, { recursive: true, force: true });
+      rmSync(path.join(this.#d.layout.root, 'homes', app, env), { recursive: true, force: true });
+      await this.#d.users?.remove(app, [env]).catch((err) => this.#d.log.warn({ app, env, err: describe(err) }, 'removing the environment user failed'));
       const message = `environment ${env} removed${opts.reason ? ` (${opts.reason})` : ''}: ${instances.length} instance(s), its routes (${status.hosts.join(', ') || 'none'}), releases, logs and data`;
       await this.#d.store.events.append({ at: Date.now(), app, environment: env, service: null, kind: 'environment.rm', message });
       this.#d.log.info({ app, env, reason: opts.reason }, 'environment removed');

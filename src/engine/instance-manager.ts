@@ -195,11 +195,11 @@ export class InstanceManager {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const logFile = this.logFile(v);
       mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o750 });
-      const ids = await this.#users?.ids(v.app);
+      const ids = await this.#users?.ids(v.app, v.env);
       this.#users?.leaf(ids, dataDir, 0o700);
       this.#users?.rootDirs(ids, [path.dirname(logFile)]);
       // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
-      const env = { ...launchEnv(spec, v.port, dataDir, this.marker(v.id)), ...(ids && spec.env.HOME === undefined ? { HOME: this.#users?.home(v.app) as string } : {}), ...(await this.#secretEnv?.(v.app, v.env)) };
+      const env = { ...launchEnv(spec, v.port, dataDir, this.marker(v.id)), ...(ids && spec.env.HOME === undefined ? { HOME: this.#users?.home(v.app, v.env) as string } : {}), ...(await this.#secretEnv?.(v.app, v.env)) };
       assertRunnable(spec, cwd, env);
       launched = await launch({ argv: spec.argv, cwd, env, logFile, uid: ids?.uid, gid: ids?.gid });
       this.#users?.ownFile(ids, logFile, 0o640);

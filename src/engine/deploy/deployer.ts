@@ -185,12 +185,13 @@ export class Deployer {
         rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
         rmSync(path.join(this.#d.layout.root, 'homes', ctx.app), { recursive: true, force: true });
       }
-      await this.#d.users?.remove(ctx.app).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
+      await this.#d.users?.remove(ctx.app, [ctx.env]).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
       const app = await this.#d.store.apps.find(ctx.app);
       if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
       await this.#d.routes.sync();
     } else if (final !== 'succeeded' && ctx.createdEnv) {
-      for (const dir of [this.#d.layout.logDir(ctx.app, ctx.env), this.#d.layout.releasesDir(ctx.app, ctx.env), this.#d.layout.dataDir(ctx.app, ctx.env)]) rmSync(dir, { recursive: true, force: true });
+      for (const dir of [this.#d.layout.logDir(ctx.app, ctx.env), this.#d.layout.releasesDir(ctx.app, ctx.env), this.#d.layout.dataDir(ctx.app, ctx.env), path.join(this.#d.layout.root, 'homes', ctx.app, ctx.env)]) rmSync(dir, { recursive: true, force: true });
+      await this.#d.users?.remove(ctx.app, [ctx.env]).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the environment user failed'));
       await this.#d.store.write((r) => r.apps.deleteEnvironment(ctx.environmentId));
       await this.#d.routes.sync();
     } else {

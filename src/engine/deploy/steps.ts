@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Manifest, ServiceSpec } from '../../config/manifest-types.js';
@@ -76,7 +76,7 @@ export class DeploySteps implements StepRunner {
         rmSync(c.release.dir, { recursive: true, force: true });
         const { commit } = await snapshot(c.source, c.release.dir);
         // The app's user builds in it (then it is sealed: root's, readable by the app's group only).
-        const ids = await this.#d.users?.ids(c.app);
+        const ids = await this.#d.users?.ids(c.app, c.env);
         this.#d.users?.rootDirs(ids, [path.dirname(c.release.dir)]);
         if (c.manifest.services.some((s) => s.build.length > 0)) this.#d.users?.giveForBuild(ids, c.release.dir);
         else this.#d.users?.seal(ids, c.release.dir);
@@ -85,9 +85,9 @@ export class DeploySteps implements StepRunner {
       }
       case 'build':
       {
-        const ids = await this.#d.users?.ids(c.app);
+        const ids = await this.#d.users?.ids(c.app, c.env);
         this.#d.users?.rootDirs(ids, [path.dirname(this.buildLog())]);
-        const home: Record<string, string> = ids ? { HOME: this.#d.users?.home(c.app) as string } : {};
+        const home: Record<string, string> = ids ? { HOME: this.#d.users?.home(c.app, c.env) as string } : {};
         const secrets = (await this.#d.secretEnv?.(c.app, c.env)) ?? {};
         // Its own secrets out of its build log (only its own: no other app's value is confirmed by a [redacted]).
         const own = new Redactor();
@@ -115,9 +115,19 @@ export class DeploySteps implements StepRunner {
         const to = this.#d.layout.dataDir(c.app, c.env);
         rmSync(to, { recursive: true, force: true });
         // As the app's user when it has one: a running instance of it cannot make berthd read a file the app may not.
-        const ids = await this.#d.users?.ids(c.app);
-        this.#d.users?.leaf(ids, to, 0o700);
-        const copied = ids ? await copyDataDirAs(ids, this.#d.layout.dataDir(c.app, from), to) : await copyDataDir(this.#d.layout.dataDir(c.app, from), to);
+        // Copied by the source environment's user (it reads only what that environment may), into a
+        // directory of berthd's, which then becomes the new environment's (taken, then given: see transfer).
+        const source = await this.#d.users?.ids(c.app, from);
+        const target = await this.#d.users?.ids(c.app, c.env);
+        let copied;
+        if (source && target) {
+          const staging = path.join(path.dirname(to), `.copy-${c.env}-${process.pid}`);
+          rmSync(staging, { recursive: true, force: true });
+          this.#d.users?.leaf(source, staging, 0o700);
+          copied = await copyDataDirAs(source, this.#d.layout.dataDir(c.app, from), staging);
+          this.#d.users?.transfer(target, staging);
+          renameSync(staging, to);
+        } else copied = await copyDataDir(this.#d.layout.dataDir(c.app, from), to);
         await h.note({ databases: copied.databases, files: copied.files.length });
         return;
       }
