@@ -86,21 +86,7 @@ export class AppUsers {
    */
   transfer(ids: UnixIds | undefined, dir: string): void {
     if (!ids) return;
-    const take = (p: string): void => {
-      setOwner(p, 0, 0, (m, isDir) => (isDir ? 0o700 : m & 0o700));
-      let entries;
-      try {
-        entries = readdirSync(p, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        const child = path.join(p, e.name);
-        if (e.isDirectory()) take(child);
-        else setOwner(child, 0, 0, (m) => m & 0o700);
-      }
-    };
-    take(dir);
+    this.reclaim(dir);
     this.giveForBuild(ids, dir);
     setOwner(dir, ids.uid, ids.gid, () => 0o700);
   }
@@ -162,6 +148,30 @@ export class AppUsers {
       }
     };
     walk(dir, true);
+  }
+
+  /**
+   * Takes a tree an app user could write back for root, top-down (each directory before its
+   * entries are read), so no process of that user can change it from then on: what berthd
+   * removes or hands on afterwards is what it looked at. Does nothing when apps have no users.
+   */
+  reclaim(dir: string): void {
+    if (!this.enabled) return;
+    const take = (p: string): void => {
+      try {
+        setOwner(p, 0, 0, (m, isDir) => (isDir ? 0o700 : m & 0o700));
+      } catch {
+        return; // gone
+      }
+      let entries;
+      try {
+        entries = readdirSync(p, { withFileTypes: true });
+      } catch {
+        return; // not a directory
+      }
+      for (const e of entries) take(path.join(p, e.name));
+    };
+    take(dir);
   }
 
   /** Removes the users of these environments of the app. */

@@ -67,9 +67,13 @@ export class Apps {
       await this.#routesChanged();
       rmSync(this.#layout.appLogRoot(app), { recursive: true, force: true });
       rmSync(path.join(this.#layout.root, 'releases', app), { recursive: true, force: true });
-      if (purge) rmSync(this.#layout.appDataRoot(app), { recursive: true, force: true });
+      if (purge) {
+        this.#users?.reclaim(this.#layout.appDataRoot(app));
+        rmSync(this.#layout.appDataRoot(app), { recursive: true, force: true });
+      }
       // Its user goes when nothing of the app is left; kept data stays owned by its (then unnamed) uid until purged.
       if (purge) {
+        this.#users?.reclaim(path.join(this.#layout.root, 'homes', app));
         rmSync(path.join(this.#layout.root, 'homes', app), { recursive: true, force: true });
         await this.#users?.remove(app, envs);
       }

@@ -138,7 +138,9 @@ export class Environments {
         throw new BerthError('failed', 'environment_rm_failed', `removing ${app} (${env}) failed: ${describe(err)}; nothing was removed`);
       }
       await this.#d.routes.sync();
+      this.#d.users?.reclaim(trash);
       rmSync(trash, { recursive: true, force: true });
+      this.#d.users?.reclaim(path.join(this.#d.layout.root, 'homes', app, env));
       rmSync(path.join(this.#d.layout.root, 'homes', app, env), { recursive: true, force: true });
       await this.#d.users?.remove(app, [env]).catch((err) => this.#d.log.warn({ app, env, err: describe(err) }, 'removing the environment user failed'));
       const message = `environment ${env} removed${opts.reason ? ` (${opts.reason})` : ''}: ${instances.length} instance(s), its routes (${status.hosts.join(', ') || 'none'}), releases, logs and data`;

@@ -182,6 +182,8 @@ export class Deployer {
       rmSync(this.#d.layout.appLogRoot(ctx.app), { recursive: true, force: true });
       rmSync(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)), { recursive: true, force: true });
       if (!ctx.keptData) {
+        this.#d.users?.reclaim(this.#d.layout.appDataRoot(ctx.app));
+        this.#d.users?.reclaim(path.join(this.#d.layout.root, 'homes', ctx.app));
         rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
         rmSync(path.join(this.#d.layout.root, 'homes', ctx.app), { recursive: true, force: true });
       }
@@ -190,7 +192,10 @@ export class Deployer {
       if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
       await this.#d.routes.sync();
     } else if (final !== 'succeeded' && ctx.createdEnv) {
-      for (const dir of [this.#d.layout.logDir(ctx.app, ctx.env), this.#d.layout.releasesDir(ctx.app, ctx.env), this.#d.layout.dataDir(ctx.app, ctx.env), path.join(this.#d.layout.root, 'homes', ctx.app, ctx.env)]) rmSync(dir, { recursive: true, force: true });
+      for (const dir of [this.#d.layout.logDir(ctx.app, ctx.env), this.#d.layout.releasesDir(ctx.app, ctx.env), this.#d.layout.dataDir(ctx.app, ctx.env), path.join(this.#d.layout.root, 'homes', ctx.app, ctx.env)]) {
+        this.#d.users?.reclaim(dir); // root's first: nothing of the environment's user can be swapped in while it goes
+        rmSync(dir, { recursive: true, force: true });
+      }
       await this.#d.users?.remove(ctx.app, [ctx.env]).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the environment user failed'));
       await this.#d.store.write((r) => r.apps.deleteEnvironment(ctx.environmentId));
       await this.#d.routes.sync();

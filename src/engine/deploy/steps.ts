@@ -156,6 +156,7 @@ export class DeploySteps implements StepRunner {
     const c = this.#ctx;
     switch (h.step.kind) {
       case 'snapshot':
+        this.#d.users?.reclaim(c.release.dir); // a build may have left a process of the app's user behind
         rmSync(c.release.dir, { recursive: true, force: true });
         return;
       case 'release': {
@@ -167,6 +168,7 @@ export class DeploySteps implements StepRunner {
       }
       case 'data':
         // Only planned for an environment this deployment created: its data dir holds nothing else.
+        this.#d.users?.reclaim(this.#d.layout.dataDir(c.app, c.env));
         rmSync(this.#d.layout.dataDir(c.app, c.env), { recursive: true, force: true });
         return;
       case 'wave':
