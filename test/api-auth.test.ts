@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { hit } from './helpers/http.js';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../src/api/client.js';
-import { assertOk, BIN, NODE, REPO, TestHome } from './helpers/home.js';
+import { assertOk, NODE, REPO, TestHome } from './helpers/home.js';
 
 /**
  * The API over TCP: who may call what. Real berthd, real argon2id, real tokens, real
@@ -46,12 +45,6 @@ async function login(name: string, password = PASSWORD): Promise<string> {
   return r.body.token as string;
 }
 
-function cli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(NODE, [BIN, ...args], { env: home.env, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) || 1 : 0, stdout, stderr }));
-    child.stdin?.end(input ?? '');
-  });
-}
 
 before(async () => {
   assertOk(await home.cli('daemon', 'start'));
@@ -303,10 +296,7 @@ test('quotas per organisation, and the audit log says who did what', async () =>
 
 test('the CLI works remotely: berth login stores a token (0600), then commands go to the remote berthd', async () => {
   const env = { ...home.env, BERTH_HOME: path.join(home.root, 'nowhere') }; // no local daemon to fall back on
-  const run = (args: string[], input?: string) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(NODE, [BIN, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) || 1 : 0, stdout, stderr }));
-    child.stdin?.end(input ?? '');
-  });
+  const run = (args: string[], input?: string) => home.run(args, { input, env });
   const signedIn = await run(['login', BASE, '--user', 'member', '--password-stdin'], PASSWORD + '\n');
   assert.equal(signedIn.code, 0, signedIn.stderr);
   const file = path.join(home.root, 'config', 'berth', 'credentials.json');
@@ -332,7 +322,6 @@ test('the CLI works remotely: berth login stores a token (0600), then commands g
   assert.match((await run(['deploy', shopDir])).stderr, /shop deploys from .* on the host; an upload does not replace it/);
   assert.equal((await run(['logout'])).code, 0);
   assert.equal((await run(['whoami'])).code, 1, 'signed out: back to the (absent) local daemon');
-  void cli;
 });
 
 test('sign-in is rate-limited per client address too: many accounts guessed from one place (last: it locks this address)', async () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../src/api/client.js';
 import { hit } from './helpers/http.js';
-import { assertOk, BIN, NODE, TestHome } from './helpers/home.js';
+import { assertOk, NODE, TestHome } from './helpers/home.js';
 
 /**
  * Every string a user controls, filled with shell metacharacters, option injections,
@@ -48,12 +48,7 @@ function payloads(): string[] {
   return list.map((f, i) => f(i));
 }
 
-function cli(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(NODE, [BIN, ...args], { env: home.env, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) || 1 : 0, stdout, stderr }));
-    child.stdin?.end(input);
-  });
-}
+const cli = (args: string[], input = '') => home.run(args, { input });
 
 const yamlString = (s: string) => JSON.stringify(s); // JSON strings are YAML flow scalars
 const okApp = home.app('fuzzed', `app: fuzzed\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('http').createServer((q, s) => s.end(JSON.stringify(process.env))).listen(process.env.PORT, '127.0.0.1')"]\n    routes: [fuzzed.test]\n`);

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../src/api/client.js';
 import { hit } from './helpers/http.js';
-import { assertOk, BIN, NODE, REPO, TestHome } from './helpers/home.js';
+import { assertOk, NODE, REPO, TestHome } from './helpers/home.js';
 
 /**
  * Secrets: encrypted at rest, given to instances and builds, never printed. The canary is a
@@ -31,12 +30,7 @@ services:
     routes: [vault.test]
 `;
 
-function cli(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(NODE, [BIN, ...args], { env: home.env, timeout: 120_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) || 1 : 0, stdout, stderr }));
-    child.stdin?.end(input);
-  });
-}
+const cli = (args: string[], input = '') => home.run(args, { input });
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));

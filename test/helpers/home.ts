@@ -37,11 +37,17 @@ export class TestHome {
   }
 
   cli(...args: string[]): Promise<CliResult> {
+    return this.run(args);
+  }
+
+  /** The CLI with something on its standard input (a password, a secret), or another environment. */
+  run(args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [BIN, ...args], { env: this.env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const child = execFile(process.execPath, [BIN, ...args], { env: opts.env ?? this.env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
         resolve({ code, stdout, stderr });
       });
+      child.stdin?.end(opts.input ?? '');
     });
   }
 
