@@ -1,12 +1,10 @@
-import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { EMPTY_TABLE, RouteMatcher, upstreamPath, type RouteEntry, type RouteTable } from '../route-table.js';
+import { badGateway, Forwarding, requestHead } from './forwarding.js';
 import { serveStatic } from './static-files.js';
+import { UpstreamPool } from './upstream-pool.js';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-const PAGE_502 = '<!doctype html><title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>The application behind this address is not answering right now. Try again in a moment.</p>\n';
 const PAGE_404 = '404 Not Found\n';
 
 /**
@@ -16,7 +14,7 @@ const PAGE_404 = '404 Not Found\n';
  */
 export class DataPlane {
   #matcher = new RouteMatcher(EMPTY_TABLE);
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
+  readonly #pool = new UpstreamPool();
   readonly #next = new Map<string, number>();
   /** Requests (and WebSocket connections) in flight per upstream, for draining. */
   readonly inflight = new Map<string, number>();
@@ -66,10 +64,10 @@ export class DataPlane {
     }
     const upstream = this.#pick(route);
     if (!upstream) {
-      bad(res);
+      badGateway(res);
       return;
     }
-    this.#forward(req, res, route, upstream, host, true);
+    this.#forward(req, res, route, upstream, host);
   }
 
   #count(upstream: string, delta: number): void {
@@ -78,30 +76,10 @@ export class DataPlane {
     else this.inflight.delete(upstream);
   }
 
-  #forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, upstream: string, host: string, mayRetry: boolean): void {
+  #forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, upstream: string, host: string): void {
     this.#count(upstream, 1);
     res.once('close', () => this.#count(upstream, -1));
-    const [hostname, port] = upstream.split(':') as [string, string];
-    const out = request({ host: hostname, port: Number(port), method: req.method, path: upstreamPath(route, req.url ?? '/'), headers: forwardHeaders(req, host), agent: this.#agent });
-    out.on('response', (up) => {
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, stripHopByHop(up.headers));
-      up.pipe(res);
-      up.on('error', () => res.destroy());
-    });
-    out.on('error', (err: NodeJS.ErrnoException) => {
-      // A pooled connection the upstream closed while idle: safe to retry an idempotent request once.
-      if (mayRetry && out.reusedSocket && IDEMPOTENT.has(req.method ?? '') && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && !res.headersSent) {
-        this.#forward(req, res, route, this.#pick(route) ?? upstream, host, false);
-        return;
-      }
-      if (!res.headersSent) bad(res);
-      else res.destroy();
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) out.destroy();
-    });
-    if (IDEMPOTENT.has(req.method ?? '') && !req.headers['content-length'] && !req.headers['transfer-encoding']) out.end();
-    else req.pipe(out);
+    new Forwarding(this.#pool, req, res, upstream, host, upstreamPath(route, req.url ?? '/'));
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -115,9 +93,7 @@ export class DataPlane {
     this.#count(upstream, 1);
     socket.once('close', () => this.#count(upstream, -1));
     const up = connect({ host: hostname, port: Number(port) }, () => {
-      const headers = { ...forwardHeaders(req, host), connection: 'Upgrade', upgrade: req.headers.upgrade ?? 'websocket' };
-      const lines = Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}: ${x}`) : v === undefined ? [] : [`${k}: ${v}`]));
-      up.write(`${req.method} ${upstreamPath(route, req.url ?? '/')} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+      up.write(requestHead(req, host, upstreamPath(route, req.url ?? '/'), `connection: Upgrade\r\nupgrade: ${req.headers.upgrade ?? 'websocket'}\r\n`));
       if (head.length > 0) up.write(head);
       up.pipe(socket);
       socket.pipe(up);
@@ -154,31 +130,4 @@ export function hostOf(header: string | undefined): string {
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
   const colon = h.indexOf(':');
   return colon < 0 ? h : h.slice(0, colon);
-}
-
-function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const extra = new Set(String(headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
-  for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k) && !extra.has(k) && v !== undefined) out[k] = v;
-  return out;
-}
-
-/**
- * X-Forwarded-* for the upstream. Behind an edge (Caddy, nginx) on this host, the request
- * comes from loopback and the edge's own X-Forwarded-Proto/-Host are kept (it knows about
- * TLS); anyone else's are replaced.
- */
-function forwardHeaders(req: IncomingMessage, host: string): OutgoingHttpHeaders {
-  const headers = stripHopByHop(req.headers);
-  const client = req.socket.remoteAddress ?? '';
-  const fromEdge = client === '127.0.0.1' || client === '::1' || client === '::ffff:127.0.0.1';
-  const prior = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-  headers['x-forwarded-proto'] = fromEdge && req.headers['x-forwarded-proto'] ? req.headers['x-forwarded-proto'] : 'http';
-  headers['x-forwarded-host'] = fromEdge && req.headers['x-forwarded-host'] ? req.headers['x-forwarded-host'] : (req.headers.host ?? host);
-  return headers;
-}
-
-function bad(res: ServerResponse): void {
-  res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE_502);
 }

@@ -1,0 +1,203 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ResponseError, ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
+import type { ConnectionUser, UpstreamConnection, UpstreamPool } from './upstream-pool.js';
+
+/** Hop-by-hop headers (RFC 9110 7.6.1): never forwarded in either direction. */
+export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+const PAGE_502 = '<!doctype html><title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>The application behind this address is not answering right now. Try again in a moment.</p>\n';
+
+export function badGateway(res: ServerResponse): void {
+  res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE_502);
+}
+
+/** Header names a Connection header lists: hop-by-hop for this message only. */
+function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  return new Set(String(value).toLowerCase().split(',').map((s) => s.trim()));
+}
+
+/**
+ * The request head for the upstream: the client's header lines in their order and case,
+ * without hop-by-hop ones, and with X-Forwarded-For/-Proto/-Host. Behind an edge on this
+ * host the request comes from loopback and the edge's own X-Forwarded-Proto/-Host are kept
+ * (it knows about TLS); anyone else's are replaced.
+ */
+export function requestHead(req: IncomingMessage, host: string, path: string, extra: string): string {
+  const raw = req.rawHeaders;
+  const named = connectionNamed(req.headers.connection);
+  let head = `${req.method} ${path} HTTP/1.1\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || FORWARDED.has(name) || named?.has(name)) continue;
+    head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  const client = req.socket.remoteAddress ?? '';
+  const fromEdge = client === '127.0.0.1' || client === '::1' || client === '::ffff:127.0.0.1';
+  const prior = req.headers['x-forwarded-for'];
+  const proto = fromEdge && req.headers['x-forwarded-proto'] ? req.headers['x-forwarded-proto'] : 'http';
+  const fhost = fromEdge && req.headers['x-forwarded-host'] ? req.headers['x-forwarded-host'] : (req.headers.host ?? host);
+  return `${head}x-forwarded-for: ${prior ? `${prior}, ${client}` : client}\r\nx-forwarded-proto: ${proto}\r\nx-forwarded-host: ${fhost}\r\n${extra}\r\n`;
+}
+
+/** The response's header list for the client: without hop-by-hop ones, and without a Content-Length the proxy does not frame by. */
+function responseHeaders(head: ResponseHead): string[] {
+  const out: string[] = [];
+  let named: Set<string> | undefined;
+  for (let i = 0; i < head.headers.length; i += 2) if (head.headers[i]!.toLowerCase() === 'connection') (named ??= new Set()).add(head.headers[i + 1]!.toLowerCase());
+  const listed = named ? connectionNamed([...named].join(',')) : undefined;
+  for (let i = 0; i < head.headers.length; i += 2) {
+    const name = head.headers[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    if (name === 'content-length' && head.framing !== 'length' && head.framing !== 'none') continue;
+    out.push(head.headers[i]!, head.headers[i + 1]!);
+  }
+  return out;
+}
+
+/**
+ * One request forwarded to an upstream over a pooled keep-alive connection, and its
+ * response streamed back. The body goes through as it comes, with backpressure both ways.
+ * An idempotent request without a body that meets a pooled connection the upstream had
+ * closed while idle is retried once on a new connection; anything else that fails before
+ * the response starts gets the 502 page, and after it the client's connection is cut.
+ */
+export class Forwarding implements ConnectionUser, ResponseSink {
+  #conn!: UpstreamConnection;
+  #parser!: ResponseParser;
+  readonly #head: string;
+  readonly #body: 'none' | 'length' | 'chunked';
+  #mayRetry = true;
+  #requestSent = false;
+  #over = false;
+  #keepAlive = false;
+  #paused = false;
+
+  constructor(
+    private readonly pool: UpstreamPool,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly upstream: string,
+    host: string,
+    path: string,
+  ) {
+    this.#body = req.headers['transfer-encoding'] !== undefined ? 'chunked' : req.headers['content-length'] !== undefined ? 'length' : 'none';
+    this.#head = requestHead(req, host, path, this.#body === 'chunked' ? 'transfer-encoding: chunked\r\n' : '');
+    if (this.#body !== 'none' || !IDEMPOTENT.has(req.method ?? '')) this.#mayRetry = false;
+    res.on('close', () => {
+      if (!this.#over) this.#abandon();
+    });
+    this.#send(false);
+    if (this.#body !== 'none') this.#pipeBody();
+  }
+
+  #send(fresh: boolean): void {
+    this.#parser = new ResponseParser(this, this.req.method === 'HEAD');
+    this.#conn = this.pool.take(this.upstream, this, fresh);
+    this.#conn.write(this.#head);
+    if (this.#body === 'none') this.#requestSent = true;
+  }
+
+  #pipeBody(): void {
+    const { req } = this;
+    const chunked = this.#body === 'chunked';
+    req.on('data', (chunk: Buffer) => {
+      if (this.#over) return;
+      const socket = this.#conn.socket;
+      if (chunked) {
+        socket.cork();
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        socket.write('\r\n');
+        socket.uncork();
+        if (socket.writableNeedDrain) req.pause();
+      } else if (!socket.write(chunk)) req.pause();
+    });
+    req.on('end', () => {
+      if (this.#over) return;
+      if (chunked) this.#conn.write('0\r\n\r\n');
+      this.#requestSent = true;
+    });
+  }
+
+  drain(): void {
+    if (this.#body !== 'none') this.req.resume();
+  }
+
+  data(chunk: Buffer): void {
+    if (this.#over) return;
+    try {
+      this.#parser.push(chunk);
+    } catch (err) {
+      if (!(err instanceof ResponseError)) throw err;
+      this.#fail();
+    }
+  }
+
+  closed(err: NodeJS.ErrnoException | undefined): void {
+    if (this.#over) return;
+    if (this.#parser.closeDelimited) {
+      this.#parser.close();
+      return;
+    }
+    // A pooled connection the upstream closed while it was idle: nothing of this request reached it.
+    const stale = this.#conn.reused && this.#parser.received === 0 && (err === undefined || err.code === 'ECONNRESET' || err.code === 'EPIPE');
+    if (this.#mayRetry && stale && !this.res.headersSent) {
+      this.#mayRetry = false;
+      this.#send(true);
+      return;
+    }
+    this.#fail(false);
+  }
+
+  head(head: ResponseHead): void {
+    this.#keepAlive = head.keepAlive;
+    try {
+      this.res.writeHead(head.status, head.reason || undefined, responseHeaders(head));
+    } catch {
+      throw new ResponseError('a response header Node refuses to send');
+    }
+  }
+
+  body(chunk: Buffer): void {
+    if (!this.res.write(chunk) && !this.#paused) {
+      this.#paused = true;
+      this.#conn.socket.pause();
+      this.res.once('drain', () => {
+        this.#paused = false;
+        if (!this.#over) this.#conn.socket.resume();
+      });
+    }
+  }
+
+  end(rest: number): void {
+    this.#over = true;
+    const conn = this.#conn;
+    if (this.#keepAlive && this.#requestSent && rest === 0 && !conn.socket.destroyed) conn.release();
+    else conn.destroy();
+    this.#discardBody();
+    this.res.end();
+  }
+
+  /** The answer is decided while the client is still sending its body: read the rest, to nowhere, so its connection stays usable. */
+  #discardBody(): void {
+    if (this.#body !== 'none' && !this.req.complete) this.req.resume();
+  }
+
+  /** The upstream failed: a 502 if nothing was sent yet, else the client's connection is cut. */
+  #fail(destroy = true): void {
+    this.#over = true;
+    if (destroy) this.#conn.destroy();
+    this.#discardBody();
+    if (!this.res.headersSent) badGateway(this.res);
+    else this.res.destroy();
+  }
+
+  /** The client went away first. */
+  #abandon(): void {
+    this.#over = true;
+    this.#conn.destroy();
+  }
+}
