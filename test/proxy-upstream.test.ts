@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -150,6 +150,18 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** Writes raw bytes to the proxy and collects what comes back until the proxy closes or `ms` pass. */
+function rawClient(bytes: string, ms = 1000): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(PORT, '127.0.0.1', () => socket.write(bytes));
+    let text = '';
+    const timer = setTimeout(() => (socket.destroy(), resolve({ text, closed: false })), ms);
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => (clearTimeout(timer), resolve({ text, closed: true })));
+  });
+}
+
 async function via(upstream: RawUpstream, host: string, reqPath = '/', opts: Parameters<typeof hit>[3] = {}) {
   await proxy.routes([{ host, upstreams: [`127.0.0.1:${upstream.port}`] }]);
   return hit(PORT, host, reqPath, { agent: keepAlive, ...opts });
@@ -200,12 +212,63 @@ test('hop-by-hop headers, and those a Connection header names, stop at the proxy
   }
 });
 
+test('framing headers cannot be removed or doubled by the client: no request smuggled behind another, no second Host', async () => {
+  const upstream = await rawUpstream((head) => {
+    const p = /^\w+ (\S+)/.exec(head)![1]!;
+    return `HTTP/1.1 200 OK\r\nContent-Length: ${p.length + 13}\r\n\r\nresponse for ${p}`;
+  });
+  try {
+    await proxy.routes([{ host: 'frame.test', upstreams: [`127.0.0.1:${upstream.port}`] }]);
+    const hidden = 'GET /smuggled HTTP/1.1\r\nHost: frame.test\r\n\r\n';
+    const attack = await rawClient(`POST /a HTTP/1.1\r\nHost: frame.test\r\nConnection: keep-alive, Content-Length, Transfer-Encoding, Host\r\nContent-Length: ${hidden.length}\r\n\r\n${hidden}`, 500);
+    assert.match(attack.text, /^HTTP\/1\.1 200 OK[\s\S]*response for \/a$/);
+    const victim = await via(upstream, 'frame.test', '/victim');
+    assert.equal(victim.text(), 'response for /victim');
+    assert.deepEqual(upstream.requests.map((h) => h.split('\r\n')[0]), ['POST /a HTTP/1.1', 'GET /victim HTTP/1.1'], 'the body stayed a body');
+    assert.match(upstream.requests[0]!, new RegExp(`\r\ncontent-length: ${hidden.length}(\r\n|$)`));
+    await rawClient('GET /two-hosts HTTP/1.1\r\nHost: frame.test\r\nHost: other.test\r\nConnection: close\r\n\r\n');
+    const hosts = upstream.requests.at(-1)!.split('\r\n').filter((l) => /^host:/i.test(l));
+    assert.deepEqual(hosts, ['Host: frame.test'], 'one Host: the one the route was chosen by');
+  } finally {
+    await upstream.close();
+  }
+  const coded = await rawUpstream((_h, _n, socket) => (socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), undefined), { early: true });
+  try {
+    await proxy.routes([{ host: 'frame.test', upstreams: [`127.0.0.1:${coded.port}`] }]);
+    await rawClient('POST /gz HTTP/1.1\r\nHost: frame.test\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    assert.match(coded.requests[0]!, /\r\ntransfer-encoding: gzip, chunked(\r\n|$)/, 'the codings other than chunked still apply to the body, so they are declared');
+  } finally {
+    await coded.close();
+  }
+});
+
+test('a body that runs until the close: a clean close ends it, a reset cuts the client off instead of ending it cleanly', async () => {
+  const upstream = await rawUpstream((head, _n, socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npartial-');
+    if (head.startsWith('GET /reset')) setTimeout(() => socket.resetAndDestroy(), 50);
+    else setTimeout(() => socket.end('rest'), 50);
+    return undefined;
+  });
+  try {
+    await proxy.routes([{ host: 'cut.test', upstreams: [`127.0.0.1:${upstream.port}`] }]);
+    const clean = await rawClient('GET /clean HTTP/1.1\r\nHost: cut.test\r\n\r\n', 1000);
+    assert.match(clean.text, /\r\n\r\n8\r\npartial-\r\n4\r\nrest\r\n0\r\n\r\n$/, 'ends with the last chunk');
+    const reset = await rawClient('GET /reset HTTP/1.1\r\nHost: cut.test\r\n\r\n', 3000);
+    assert.ok(reset.closed, 'the client connection is closed');
+    assert.match(reset.text, /partial-/);
+    assert.ok(!reset.text.endsWith('0\r\n\r\n'), `a truncated body must not look complete: ${JSON.stringify(reset.text.slice(-40))}`);
+  } finally {
+    await upstream.close();
+  }
+});
+
 test('HEAD, 204, 304 and 1xx: no body is read where none follows, and the connection stays in step', async () => {
   const upstream = await rawUpstream((head) => {
     const p = /^\w+ (\S+)/.exec(head)![1];
     if (p === '/head') return 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/html\r\n\r\n';
     if (p === '/204') return 'HTTP/1.1 204 No Content\r\n\r\n';
     if (p === '/304') return 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n';
+    if (p === '/twice') return 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\ntwice';
     if (p === '/continue') return 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\ncontinued';
     return `HTTP/1.1 200 OK\r\nContent-Length: ${p!.length}\r\n\r\n${p}`;
   });
@@ -217,6 +280,8 @@ test('HEAD, 204, 304 and 1xx: no body is read where none follows, and the connec
     const notModified = await via(upstream, 'head.test', '/304');
     assert.deepEqual([notModified.status, notModified.headers.etag], [304, '"x"']);
     assert.equal((await via(upstream, 'head.test', '/continue')).text(), 'continued');
+    const twice = await via(upstream, 'head.test', '/twice');
+    assert.deepEqual([twice.text(), twice.headers['content-length']], ['twice', '5'], 'repeated equal lengths reach the client as one');
     assert.equal((await via(upstream, 'head.test', '/last')).text(), '/last');
     assert.equal(upstream.connections, 1, 'every response ended where it should, so one connection carried them all');
   } finally {

@@ -93,7 +93,8 @@ export class DataPlane {
     this.#count(upstream, 1);
     socket.once('close', () => this.#count(upstream, -1));
     const up = connect({ host: hostname, port: Number(port) }, () => {
-      up.write(requestHead(req, host, upstreamPath(route, req.url ?? '/'), `connection: Upgrade\r\nupgrade: ${req.headers.upgrade ?? 'websocket'}\r\n`));
+      const length = req.headers['content-length'] === undefined ? '' : `content-length: ${req.headers['content-length']}\r\n`;
+      up.write(requestHead(req, host, upstreamPath(route, req.url ?? '/'), `${length}connection: Upgrade\r\nupgrade: ${req.headers.upgrade ?? 'websocket'}\r\n`));
       if (head.length > 0) up.write(head);
       up.pipe(socket);
       socket.pipe(up);

@@ -19,19 +19,32 @@ function connectionNamed(value: string | string[] | undefined): Set<string> | un
   return new Set(String(value).toLowerCase().split(',').map((s) => s.trim()));
 }
 
+/** How the client's request body is delimited, and the header line that says so to the upstream (the body is re-framed, so the client's own lines are not copied). */
+export function requestFraming(req: IncomingMessage): { body: 'none' | 'length' | 'chunked'; line: string } {
+  // Node has already refused requests with both, with a Transfer-Encoding not ending in chunked, or with conflicting lengths.
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) return { body: 'chunked', line: `transfer-encoding: ${te}\r\n` };
+  const length = req.headers['content-length'];
+  if (length !== undefined) return { body: 'length', line: `content-length: ${length}\r\n` };
+  return { body: 'none', line: '' };
+}
+
 /**
  * The request head for the upstream: the client's header lines in their order and case,
- * without hop-by-hop ones, and with X-Forwarded-For/-Proto/-Host. Behind an edge on this
- * host the request comes from loopback and the edge's own X-Forwarded-Proto/-Host are kept
- * (it knows about TLS); anyone else's are replaced.
+ * without hop-by-hop ones (also those its Connection header names), one Host (the one the
+ * route was chosen by), the body framing the caller gives in `extra`, and
+ * X-Forwarded-For/-Proto/-Host. Behind an edge on this host the request comes from loopback
+ * and the edge's own X-Forwarded-Proto/-Host are kept (it knows about TLS); anyone else's
+ * are replaced.
  */
 export function requestHead(req: IncomingMessage, host: string, path: string, extra: string): string {
   const raw = req.rawHeaders;
   const named = connectionNamed(req.headers.connection);
   let head = `${req.method} ${path} HTTP/1.1\r\n`;
+  if (req.headers.host !== undefined) head += `Host: ${req.headers.host}\r\n`;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || FORWARDED.has(name) || named?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || FORWARDED.has(name) || name === 'host' || name === 'content-length' || named?.has(name)) continue;
     head += `${raw[i]}: ${raw[i + 1]}\r\n`;
   }
   const client = req.socket.remoteAddress ?? '';
@@ -42,7 +55,11 @@ export function requestHead(req: IncomingMessage, host: string, path: string, ex
   return `${head}x-forwarded-for: ${prior ? `${prior}, ${client}` : client}\r\nx-forwarded-proto: ${proto}\r\nx-forwarded-host: ${fhost}\r\n${extra}\r\n`;
 }
 
-/** The response's header list for the client: without hop-by-hop ones, and without a Content-Length the proxy does not frame by. */
+/**
+ * The response's header list for the client: without hop-by-hop ones (also those its
+ * Connection header names), and with one Content-Length, the one the body was framed by
+ * (or, after HEAD and on 304, the one the upstream stated).
+ */
 function responseHeaders(head: ResponseHead): string[] {
   const out: string[] = [];
   let named: Set<string> | undefined;
@@ -50,10 +67,10 @@ function responseHeaders(head: ResponseHead): string[] {
   const listed = named ? connectionNamed([...named].join(',')) : undefined;
   for (let i = 0; i < head.headers.length; i += 2) {
     const name = head.headers[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-    if (name === 'content-length' && head.framing !== 'length' && head.framing !== 'none') continue;
+    if (HOP_BY_HOP.has(name) || name === 'content-length' || listed?.has(name)) continue;
     out.push(head.headers[i]!, head.headers[i + 1]!);
   }
+  if (head.length !== undefined && (head.framing === 'length' || (head.framing === 'none' && head.status !== 204))) out.push('content-length', String(head.length));
   return out;
 }
 
@@ -83,8 +100,9 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     host: string,
     path: string,
   ) {
-    this.#body = req.headers['transfer-encoding'] !== undefined ? 'chunked' : req.headers['content-length'] !== undefined ? 'length' : 'none';
-    this.#head = requestHead(req, host, path, this.#body === 'chunked' ? 'transfer-encoding: chunked\r\n' : '');
+    const framing = requestFraming(req);
+    this.#body = framing.body;
+    this.#head = requestHead(req, host, path, framing.line);
     if (this.#body !== 'none' || !IDEMPOTENT.has(req.method ?? '')) this.#mayRetry = false;
     res.on('close', () => {
       if (!this.#over) this.#abandon();
@@ -131,14 +149,16 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     try {
       this.#parser.push(chunk);
     } catch (err) {
-      if (!(err instanceof ResponseError)) throw err;
+      // A malformed response; anything else is a bug here, which must cost this request, not the process serving every site.
+      if (!(err instanceof ResponseError)) console.error(`berth-proxy: forwarding to ${this.upstream}: ${(err as Error).stack ?? String(err)}`);
       this.#fail();
     }
   }
 
   closed(err: NodeJS.ErrnoException | undefined): void {
     if (this.#over) return;
-    if (this.#parser.closeDelimited) {
+    if (this.#parser.closeDelimited && err === undefined) {
+      // The body ran until the close: a clean close is its end (a reset is not, and cuts the client off below).
       this.#parser.close();
       return;
     }

@@ -18,8 +18,8 @@ export interface ResponseHead {
   readonly headers: string[];
   /** How the body is delimited. */
   readonly framing: 'none' | 'length' | 'chunked' | 'close';
-  /** Content-Length when framing is 'length'. */
-  readonly length: number;
+  /** Content-Length as received (one value; also after HEAD and on 304), or undefined: absent, or overridden by Transfer-Encoding. */
+  readonly length: number | undefined;
   /** The connection may carry another request after this response. */
   readonly keepAlive: boolean;
 }
@@ -214,7 +214,7 @@ export class ResponseParser {
     else framing = 'close';
     if (framing === 'close') close = true;
     this.#keepAlive = !close;
-    this.sink.head({ status, reason: m[3] ?? '', headers, framing, length: length ?? 0, keepAlive: this.#keepAlive });
+    this.sink.head({ status, reason: m[3] ?? '', headers, framing, length, keepAlive: this.#keepAlive });
     if (framing === 'none' || (framing === 'length' && length === 0)) this.#finish();
     else if (framing === 'length') {
       this.#remaining = length!;
