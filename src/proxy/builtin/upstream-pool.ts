@@ -66,7 +66,11 @@ export class UpstreamPool {
     this.#sweeper = setInterval(() => this.#sweep(), IDLE_LIMIT_MS / 3).unref();
   }
 
-  /** An idle connection to `upstream`, or a new one. */
+  /**
+   * An idle connection to `upstream`, or a new one. There is no cap on connections in use
+   * (as in nginx without `max_conns`): a request never waits in the proxy for a connection,
+   * and the app's own server decides how many it accepts.
+   */
   take(upstream: string, user: ConnectionUser, fresh = false): UpstreamConnection {
     const list = fresh ? undefined : this.#idle.get(upstream);
     let conn: UpstreamConnection | undefined;
