@@ -27,8 +27,8 @@ function git(dir: string, ...args: string[]): string {
 }
 
 let deliveries = 0;
-async function push(app: string, payload: unknown, opts: { event?: string; key?: string; signature?: string; delivery?: string } = {}): Promise<{ status: number; body: any }> {
-  const body = JSON.stringify(payload);
+async function push(app: string, payload: unknown, opts: { event?: string; key?: string; signature?: string; delivery?: string; raw?: string } = {}): Promise<{ status: number; body: any }> {
+  const body = opts.raw ?? JSON.stringify(payload);
   const signature = opts.signature ?? `sha256=${createHmac('sha256', opts.key ?? secret).update(body).digest('hex')}`;
   const res = await fetch(`http://127.0.0.1:${API}/v1/hooks/github/${app}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': opts.event ?? 'push', 'x-hub-signature-256': signature, 'x-github-delivery': opts.delivery ?? `d-${++deliveries}` }, body });
   return { status: res.status, body: await res.json() };
@@ -94,6 +94,15 @@ test('unsigned, wrongly signed, or for an unknown app: 401, and nothing happens'
   // A captured, correctly signed delivery replayed: refused.
   assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'fixed-id' })).status, 200);
   assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'fixed-id' })).status, 409);
+  // ... also after berthd restarted: the ids taken are in the store.
+  assertOk(await home.cli('daemon', 'stop'));
+  assertOk(await home.cli('daemon', 'start'));
+  const replay = await push('hooked', {}, { event: 'ping', delivery: 'fixed-id' });
+  assert.deepEqual([replay.status, replay.body.why], [409, 'delivery fixed-id was handled already']);
+  // A delivery whose handling failed is not taken: GitHub's redelivery of it is handled.
+  assert.equal((await push('hooked', undefined, { event: 'ping', delivery: 'failed-id', raw: 'not json' })).status, 400);
+  assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'failed-id' })).status, 200);
+  assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'failed-id' })).status, 409);
 });
 
 test('branches no environment takes and tags are ignored; a deleted branch removes its preview', async () => {

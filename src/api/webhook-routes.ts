@@ -12,7 +12,6 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: ApiDeps): void
     { ...policy({ role: 'admin' }, 'app'), schema: { params: appParams, body: { type: 'object', required: ['rotate'], additionalProperties: false, properties: { rotate: { type: 'boolean', const: true } } } } },
     async (req) => deps.webhooks.rotate(req.params.app),
   );
-  const seen = new Set<string>();
   void app.register(async (raw) => {
     // The signature covers the bytes as sent: keep them.
     raw.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 5 * 1024 * 1024 }, (_req, body, done) => done(null, body));
@@ -22,21 +21,26 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: ApiDeps): void
       if (!(await deps.webhooks.verify(req.params.app, body, typeof signature === 'string' ? signature : undefined))) {
         throw new BerthError('unauthorized', 'bad_signature', 'missing or wrong X-Hub-Signature-256 for this app', { hint: 'the webhook secret is the one `berth webhook <app>` printed' });
       }
-      // A captured delivery sent again is refused: GitHub gives each one its own id.
-      const delivery = req.headers['x-github-delivery'];
-      if (typeof delivery === 'string' && delivery) {
-        if (seen.has(`${req.params.app}/${delivery}`)) return reply.status(409).send({ app: req.params.app, action: 'ignored', why: `delivery ${delivery} was handled already` });
-        seen.add(`${req.params.app}/${delivery}`);
-        if (seen.size > 10_000) seen.delete(seen.values().next().value as string);
+      // A captured delivery sent again is refused: GitHub gives each one its own id. A failed one can be redelivered.
+      const header = req.headers['x-github-delivery'];
+      const delivery = typeof header === 'string' && header ? header.slice(0, 200) : undefined;
+      if (delivery && !(await deps.webhooks.takeDelivery(req.params.app, delivery))) {
+        return reply.status(409).send({ app: req.params.app, action: 'ignored', why: `delivery ${delivery} was handled already` });
       }
-      let payload: { ref?: unknown; deleted?: unknown };
+      let outcome;
       try {
-        payload = JSON.parse(body.toString('utf8')) as typeof payload;
-      } catch {
-        throw new BerthError('invalid', 'bad_payload', 'the body is not JSON (set the webhook\'s content type to application/json)');
+        let payload: { ref?: unknown; deleted?: unknown };
+        try {
+          payload = JSON.parse(body.toString('utf8')) as typeof payload;
+        } catch {
+          throw new BerthError('invalid', 'bad_payload', 'the body is not JSON (set the webhook\'s content type to application/json)');
+        }
+        const event = req.headers['x-github-event'];
+        outcome = await deps.webhooks.deliver(req.params.app, typeof event === 'string' ? event : undefined, payload);
+      } catch (err) {
+        if (delivery) await deps.webhooks.dropDelivery(req.params.app, delivery);
+        throw err;
       }
-      const event = req.headers['x-github-event'];
-      const outcome = await deps.webhooks.deliver(req.params.app, typeof event === 'string' ? event : undefined, payload);
       return reply.status(outcome.action === 'deploy' || outcome.action === 'remove' ? 202 : 200).send(outcome);
     });
   });

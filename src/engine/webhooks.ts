@@ -10,6 +10,8 @@ import { assertOutboundHost, gitRemoteHost } from '../system/outbound.js';
 import type { Deployer } from './deploy/deployer.js';
 import type { Environments } from './environments.js';
 
+const DELIVERY_KEEP_MS = 90 * 24 * 3600 * 1000;
+
 export interface WebhookDeps {
   readonly store: Store;
   readonly box: SecretBox;
@@ -47,6 +49,23 @@ export class Webhooks {
     const secret = randomBytes(32).toString('base64url');
     await this.#d.store.write((r) => r.secrets.putWebhook(row.id, this.#d.box.seal(secret, `webhook/${app}`), Date.now()));
     return { app, secret, path: `/v1/hooks/github/${app}` };
+  }
+
+  /**
+   * Takes a push delivery id (GitHub gives each delivery its own): false when it was taken
+   * before, so a captured delivery replayed, also after berthd restarted, does nothing.
+   * Ids are kept 90 days.
+   */
+  async takeDelivery(app: string, delivery: string): Promise<boolean> {
+    const row = await this.#d.store.apps.find(app);
+    if (!row) return false;
+    return this.#d.store.write((r) => r.secrets.takeDelivery(row.id, delivery, Date.now(), DELIVERY_KEEP_MS));
+  }
+
+  /** Gives a delivery id back after its handling failed, so GitHub's redelivery of it is taken. */
+  async dropDelivery(app: string, delivery: string): Promise<void> {
+    const row = await this.#d.store.apps.find(app);
+    if (row) await this.#d.store.write((r) => r.secrets.dropDelivery(row.id, delivery));
   }
 
   /** True when `signature` ("sha256=<hex>") is the HMAC of `body` with the app's secret. Unknown apps and apps without a secret verify nothing. */

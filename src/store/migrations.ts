@@ -207,6 +207,19 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_webhook_deliveries': {
+    async up(db: Kysely<any>) {
+      // Push deliveries already taken, by GitHub's delivery id: a captured delivery replayed
+      // later (also after berthd restarts) is refused. Rows older than 90 days are pruned.
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('app_id', 'integer', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('delivery', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('webhook_deliveries_pk', ['app_id', 'delivery'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

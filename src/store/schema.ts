@@ -82,6 +82,12 @@ export interface WebhooksTable {
   created_at: number;
 }
 
+export interface WebhookDeliveriesTable {
+  app_id: number;
+  delivery: string;
+  received_at: number;
+}
+
 export interface SitesTable {
   slug: string;
   org_id: number;
@@ -205,5 +211,6 @@ export interface Database {
   audit: AuditTable;
   secrets: SecretsTable;
   webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
   sites: SitesTable;
 }

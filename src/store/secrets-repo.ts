@@ -37,6 +37,18 @@ export class SecretsRepo {
     return (await this.#db.selectFrom('webhooks as w').innerJoin('apps as a', 'a.id', 'w.app_id').select('w.sealed').where('a.name', '=', app).executeTakeFirst())?.sealed;
   }
 
+  /** Records a push delivery id; false when it was recorded before (a replay). Prunes ids older than `keepMs`. */
+  async takeDelivery(appId: number, delivery: string, now: number, keepMs: number): Promise<boolean> {
+    await this.#db.deleteFrom('webhook_deliveries').where('received_at', '<', now - keepMs).execute();
+    const r = await this.#db.insertInto('webhook_deliveries').values({ app_id: appId, delivery, received_at: now }).onConflict((oc) => oc.columns(['app_id', 'delivery']).doNothing()).executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  /** Forgets a delivery id (its handling failed: GitHub may redeliver it). */
+  async dropDelivery(appId: number, delivery: string): Promise<void> {
+    await this.#db.deleteFrom('webhook_deliveries').where('app_id', '=', appId).where('delivery', '=', delivery).execute();
+  }
+
   async list(app?: string): Promise<SealedSecret[]> {
     let q = this.#db.selectFrom('secrets as s').innerJoin('apps as a', 'a.id', 's.app_id').select(['a.name as app', 's.env', 's.name', 's.sealed', 's.updated_at as updatedAt']).orderBy('a.name').orderBy('s.name').orderBy('s.env');
     if (app !== undefined) q = q.where('a.name', '=', app);
