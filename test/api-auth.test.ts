@@ -288,6 +288,14 @@ test('quotas per organisation, and the audit log says who did what', async () =>
   const tooMany = await home.cli('deploy', big, '--org', 'other');
   assert.match(tooMany.stderr, /may run 2 instance\(s\); it runs 1 elsewhere and this deploy needs 2/);
   assert.equal((await s.call<{ apps: string[] }>('GET', '/v1/apps')).apps.includes('rival3'), false, 'nothing of it was registered');
+  // Two deploys at once, each fitting alone (1 + 2 of 3), not together: exactly one gets the places.
+  await s.call('PUT', '/v1/orgs/other/quota', { apps: null, instances: 3 });
+  const pair = ['rival4', 'rival5'].map((name) => home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n`));
+  const both = await Promise.all(pair.map((dir) => home.cli('deploy', dir, '--org', 'other')));
+  assert.deepEqual(both.map((x) => x.code).sort(), [0, 1], both.map((x) => x.stderr).join('\n'));
+  assert.match(both.find((x) => x.code === 1)!.stderr, /may run 3 instance\(s\); it runs 3 elsewhere and this deploy needs 2/);
+  const running = (await s.call<Array<{ app: string; state: string }>>('GET', '/v1/instances')).filter((v) => v.app.startsWith('rival'));
+  assert.equal(running.length, 3, JSON.stringify(running));
   const audit = (await api('GET', '/v1/orgs/acme/audit?limit=5000', { token: tokens.admin })).body as Array<{ actor: string; action: string; target: string; outcome: string }>;
   assert.ok(audit.some((a) => a.actor === 'user:member' && a.action === 'POST /v1/apps/:app/restart' && a.target === 'app=shop' && a.outcome === '200'));
   assert.ok(audit.some((a) => a.actor === 'user:viewer' && a.action === 'POST /v1/apps/:app/start' && a.outcome === '403'), 'refusals too');

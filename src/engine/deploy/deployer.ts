@@ -93,8 +93,8 @@ export class Deployer {
       }
       const { id, ctx, doc } = await this.#d.store.write(async (r) => {
         const now = Date.now();
-        // Checked again in the transaction: two new apps deploying at once cannot both take the last place.
-        if (created) await this.#checkAppQuota(r, orgId);
+        // Checked again in the transaction: two deploys at once cannot both take the last place.
+        await this.#checkQuotaInTransaction(r, orgId, manifest, req.env, created);
         const appId = await r.apps.upsert(manifest.app, dir, path.join(dir, MANIFEST_FILE), now, orgId);
         const environment = await r.apps.environmentId(appId, req.env, now, target.origin);
         const environmentId = environment.id;
@@ -305,7 +305,8 @@ export class Deployer {
 
   /**
    * The app's organisation (a new app: the requested one), and its quotas: apps, and
-   * instances over every environment once this one runs the new manifest.
+   * instances over every environment once this one runs the new manifest. A first look
+   * before any work; `#checkQuotaInTransaction` decides.
    */
   async #checkQuota(manifest: Manifest, env: string, orgName: string | undefined): Promise<number> {
     const existing = await this.#d.store.apps.find(manifest.app);
@@ -314,23 +315,38 @@ export class Deployer {
     }
     const org = existing ? await this.#d.store.identity.orgById(existing.orgId) : await this.#d.store.identity.org(orgName ?? 'default');
     if (!org) throw new BerthError('not_found', 'org_not_found', `no organisation "${orgName}"`, { hint: 'see berth org ls; the host admin creates them: berth org create <name>' });
-    if (!existing && org.maxApps !== null && (await this.#d.store.apps.countInOrg(org.id)) >= org.maxApps) {
-      throw new BerthError('conflict', 'quota_apps', `organisation "${org.name}" has reached its quota of ${org.maxApps} app(s)`, { hint: 'remove an app (berth rm), or ask the host admin to raise it: berth org quota' });
-    }
-    if (org.maxInstances !== null) {
-      const others = (await this.#d.store.instances.list()).filter((v) => v.current && v.desired === 'running' && v.orgId === org.id && !(v.app === manifest.app && v.env === env)).length;
-      const wanted = manifest.services.reduce((n, s) => n + (s.kind === 'process' ? s.instances : 0), 0);
-      if (others + wanted > org.maxInstances) {
-        throw new BerthError('conflict', 'quota_instances', `organisation "${org.name}" may run ${org.maxInstances} instance(s); it runs ${others} elsewhere and this deploy needs ${wanted}`, { hint: 'lower instances:, stop something, or ask the host admin to raise it: berth org quota' });
-      }
-    }
+    await this.#checkQuotaInTransaction(this.#d.store, org.id, manifest, env, !existing);
     return org.id;
   }
 
-  async #checkAppQuota(r: Repos, orgId: number): Promise<void> {
+  /**
+   * The quotas, checked again inside the transaction that registers the deployment, so two
+   * deploys at once cannot both take the last places. Instances count per environment of
+   * the organisation: what a deployment still in progress will run, else what runs now.
+   */
+  async #checkQuotaInTransaction(r: Repos, orgId: number, manifest: Manifest, env: string, newApp: boolean): Promise<void> {
     const org = await r.identity.orgById(orgId);
-    if (org && org.maxApps !== null && (await r.apps.countInOrg(orgId)) >= org.maxApps) {
+    if (!org) return;
+    if (newApp && org.maxApps !== null && (await r.apps.countInOrg(orgId)) >= org.maxApps) {
       throw new BerthError('conflict', 'quota_apps', `organisation "${org.name}" has reached its quota of ${org.maxApps} app(s)`, { hint: 'remove an app (berth rm), or ask the host admin to raise it: berth org quota' });
+    }
+    if (org.maxInstances === null) return;
+    const key = (app: string, e: string) => `${app}\0${e}`;
+    const perEnvironment = new Map<string, number>();
+    for (const v of await r.instances.list({ orgIds: [orgId] })) {
+      if (v.current && v.desired === 'running') perEnvironment.set(key(v.app, v.env), (perEnvironment.get(key(v.app, v.env)) ?? 0) + 1);
+    }
+    for (const d of await r.deployments.running()) {
+      const c = (JSON.parse(d.steps) as JournalDoc<Partial<DeployContext>>).context;
+      if (!c?.app || !c.env || !c.manifest?.services) continue;
+      if ((await r.apps.find(c.app))?.orgId !== orgId) continue;
+      perEnvironment.set(key(c.app, c.env), wantedInstances(c.manifest));
+    }
+    perEnvironment.delete(key(manifest.app, env));
+    const others = [...perEnvironment.values()].reduce((a, b) => a + b, 0);
+    const wanted = wantedInstances(manifest);
+    if (others + wanted > org.maxInstances) {
+      throw new BerthError('conflict', 'quota_instances', `organisation "${org.name}" may run ${org.maxInstances} instance(s); it runs ${others} elsewhere and this deploy needs ${wanted} (a deployment in progress counts with what it will run)`, { hint: 'lower instances:, stop something, or ask the host admin to raise it: berth org quota' });
     }
   }
 
@@ -424,4 +440,8 @@ async function manifestAtRef(dir: string, ref: string): Promise<{ manifest: Mani
   const shown = await runCommand(['git', '-C', dir, 'show', `${ref}:${prefix.stdout.trim()}${MANIFEST_FILE}`]);
   if (shown.code !== 0) throw new BerthError('invalid', 'manifest_missing', `${ref} has no ${MANIFEST_FILE} in ${dir}: ${shown.stderr.trim()}`);
   return { manifest: parseManifest(shown.stdout, `${MANIFEST_FILE}@${ref}`), dir: path.resolve(dir) };
+}
+
+function wantedInstances(manifest: Manifest): number {
+  return manifest.services.reduce((n, s) => n + (s.kind === 'process' ? s.instances : 0), 0);
 }
