@@ -62,9 +62,9 @@ export function requestHead(req: IncomingMessage, host: string, path: string, ex
  */
 function responseHeaders(head: ResponseHead): string[] {
   const out: string[] = [];
-  let named: Set<string> | undefined;
-  for (let i = 0; i < head.headers.length; i += 2) if (head.headers[i]!.toLowerCase() === 'connection') (named ??= new Set()).add(head.headers[i + 1]!.toLowerCase());
-  const listed = named ? connectionNamed([...named].join(',')) : undefined;
+  const connection: string[] = [];
+  for (let i = 0; i < head.headers.length; i += 2) if (head.headers[i]!.toLowerCase() === 'connection') connection.push(head.headers[i + 1]!);
+  const listed = connection.length > 0 ? connectionNamed(connection.join(',')) : undefined;
   for (let i = 0; i < head.headers.length; i += 2) {
     const name = head.headers[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name) || name === 'content-length' || listed?.has(name)) continue;
