@@ -13,6 +13,7 @@ interface DocumentedRoute {
 export function collectRoutes(app: FastifyInstance): DocumentedRoute[] {
   const routes: DocumentedRoute[] = [];
   app.addHook('onRoute', (r) => {
+    if (!r.url.startsWith('/v1/')) return; // the dashboard's pages are not API
     for (const method of [r.method].flat()) {
       if (method === 'HEAD') continue;
       routes.push({ method, url: r.url, schema: r.schema, need: r.config?.need, resource: r.config?.resource });

@@ -18,6 +18,7 @@ import { registerIdentityRoutes } from './identity-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
 import type { HomeLayout } from '../system/paths.js';
 import type { Webhooks } from '../engine/webhooks.js';
 import type { Sites } from '../engine/sites.js';
@@ -165,5 +166,6 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   registerSecretRoutes(app, deps);
   registerWebhookRoutes(app, deps);
   registerUploadRoutes(app, deps);
+  registerDashboardRoutes(app);
   return app;
 }

@@ -1,0 +1,156 @@
+// Berth's dashboard: a client of the same HTTP API the CLI uses, signed in with a session
+// cookie (httpOnly, SameSite=Strict). Changes carry the CSRF token the sign-in returned, kept
+// in this tab's sessionStorage. Every value from the API goes into the page as text, never
+// as markup.
+
+const REFRESH_MS = 2000;
+let csrf = sessionStorage.getItem('berth.csrf');
+let timer;
+
+const $ = (selector) => document.querySelector(selector);
+
+/** A call to the API; a non-2xx answer throws with the API's own message and hint. */
+async function api(method, path, body) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(data?.error?.message ?? `${res.status} ${res.statusText}`);
+    err.status = res.status;
+    err.hint = data?.error?.hint;
+    throw err;
+  }
+  return data;
+}
+
+function say(text) {
+  const m = $('#message');
+  m.textContent = text ?? '';
+  m.hidden = !text;
+}
+
+/** An element with text content and attributes; children appended as given. */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function row(cells, cls = []) {
+  return el('tr', {}, ...cells.map((c, i) => (c instanceof Node ? el('td', {}, c) : el('td', { text: String(c ?? ''), ...(cls[i] ? { class: cls[i] } : {}) }))));
+}
+
+function head(names) {
+  return el('thead', {}, el('tr', {}, ...names.map((n) => el('th', { text: n }))));
+}
+
+function showLogin() {
+  clearTimeout(timer);
+  $('#board').hidden = true;
+  $('#logout').hidden = true;
+  $('#who').textContent = '';
+  $('#login').hidden = false;
+}
+
+async function showBoard() {
+  let me;
+  try {
+    me = await api('GET', '/v1/me');
+  } catch (err) {
+    if (err.status === 401) return showLogin();
+    return say(err.message);
+  }
+  $('#login').hidden = true;
+  $('#board').hidden = false;
+  $('#logout').hidden = false;
+  $('#who').textContent = me.user ? `${me.user} (${(me.orgs ?? []).map((o) => `${o.name}: ${o.role}`).join(', ')})` : 'local';
+  await refresh();
+}
+
+async function refresh() {
+  clearTimeout(timer);
+  try {
+    const [apps, instances, routes, events] = await Promise.all([api('GET', '/v1/apps'), api('GET', '/v1/instances'), api('GET', '/v1/routes'), api('GET', '/v1/events?limit=20')]);
+    render(apps.apps, instances, routes, events);
+  } catch (err) {
+    if (err.status === 401) return showLogin();
+    say(err.message);
+  }
+  timer = setTimeout(refresh, REFRESH_MS);
+}
+
+function render(apps, instances, routes, events) {
+  const box = $('#apps');
+  box.replaceChildren();
+  if (apps.length === 0) box.append(el('p', { class: 'note', text: 'No apps yet. Deploy one: berth deploy <dir>' }));
+  for (const app of apps) {
+    const mine = instances.filter((i) => i.app === app && i.current);
+    const section = el('section', { class: 'app', 'data-app': app });
+    const restart = el('button', { type: 'button', text: 'Restart', 'data-action': 'restart', onclick: () => control(app, 'restart') });
+    section.append(el('h2', {}, el('span', { text: app }), restart));
+    const table = el('table', { class: 'instances' }, head(['env', 'service', 'instance', 'release', 'state', 'port', 'restarts']));
+    const body = el('tbody');
+    for (const i of mine) body.append(row([i.env, i.service, i.instance, i.release, i.state, i.port ?? '', i.restarts], [, , , , `state state-${i.state}`]));
+    if (mine.length === 0) body.append(row(['no instances']));
+    table.append(body);
+    section.append(table);
+    const mineRoutes = routes.filter((r) => r.app === app);
+    if (mineRoutes.length > 0) {
+      const rt = el('table', { class: 'routes' }, head(['route', 'env', 'service', 'healthy']));
+      const rb = el('tbody');
+      for (const r of mineRoutes) rb.append(row([`${r.host}${r.path}`, r.env, r.service, r.healthy ? 'yes' : 'no'], [, , , `healthy-${r.healthy ? 'yes' : 'no'}`]));
+      rt.append(rb);
+      section.append(rt);
+    }
+    box.append(section);
+  }
+  const tbody = $('#events tbody');
+  tbody.replaceChildren(...[...events].reverse().map((e) => row([new Date(e.at).toLocaleTimeString(), e.app, e.environment ?? '', e.service ?? '', e.message ?? e.kind])));
+}
+
+async function control(app, action) {
+  say('');
+  try {
+    await api('POST', `/v1/apps/${encodeURIComponent(app)}/${action}`, {});
+  } catch (err) {
+    if (err.status === 403 && !csrf) say('Sign in again in this tab to make changes.');
+    else say(`${action} ${app}: ${err.message}`);
+  }
+  await refresh();
+}
+
+$('#login').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  say('');
+  try {
+    const r = await api('POST', '/v1/login', { name: String(form.get('name')), password: String(form.get('password')), session: true });
+    csrf = r.csrf;
+    sessionStorage.setItem('berth.csrf', csrf);
+    event.target.reset();
+    await showBoard();
+  } catch (err) {
+    say(err.message);
+  }
+});
+
+$('#logout').addEventListener('click', async () => {
+  try {
+    await api('POST', '/v1/logout', {});
+  } catch {
+    // signed out either way
+  }
+  csrf = null;
+  sessionStorage.removeItem('berth.csrf');
+  say('');
+  showLogin();
+});
+
+void showBoard();
