@@ -135,7 +135,7 @@ async function rawUpstream(answer: (head: string, nth: number, socket: Socket) =
 
 const root = mkdtempSync(path.join(tmpdir(), 'berth-proxy-upstream-'));
 const PORT = 18091;
-const proxy = new ProxyProcess(path.join(root, 'home'), PORT);
+const proxy = new ProxyProcess(path.join(root, 'home'), PORT, { BERTH_UPSTREAM_TIMEOUT_MS: '1000' });
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
 let echo: Backend;
 
@@ -352,6 +352,27 @@ test('an answer before the upload ends: the client gets it and its connection st
     assert.deepEqual([big.status, big.text()], [413, 'too large']);
     await proxy.routes([{ host: 'early.test', upstreams: [`127.0.0.1:${echo.port}`] }]);
     assert.equal((await hit(PORT, 'early.test', '/after', { agent: keepAlive })).json().backend, 'echo');
+  } finally {
+    await upstream.close();
+  }
+});
+
+test('an upstream that does not start its answer in time gets a 504; one that has started streams as long as it takes', async () => {
+  const upstream = await rawUpstream((head, _n, socket) => {
+    if (head.startsWith('GET /slow-body')) {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nfirst');
+      setTimeout(() => socket.write('last'), 1500);
+    }
+    return undefined; // /silent: never answers
+  });
+  try {
+    const t0 = Date.now();
+    const silent = await via(upstream, 'timeout.test', '/silent');
+    assert.equal(silent.status, 504);
+    assert.match(silent.text(), /504 Gateway Timeout/);
+    assert.ok(Date.now() - t0 >= 900 && Date.now() - t0 < 5000, `answered after ${Date.now() - t0} ms`);
+    const slow = await via(upstream, 'timeout.test', '/slow-body');
+    assert.deepEqual([slow.status, slow.text()], [200, 'firstlast']);
   } finally {
     await upstream.close();
   }

@@ -29,6 +29,8 @@ export interface HostSettings {
   readonly releasesKeep: number;
   /** Address the proxy binds. Default "0.0.0.0"; env BERTH_HTTP_ADDRESS. */
   readonly httpAddress: string;
+  /** How long the builtin proxy waits for an upstream's response head (connecting included) before answering 504. Default 60 s. */
+  readonly upstreamTimeoutMs: number;
   readonly templatesDir?: string | undefined;
   readonly sitesDomain?: string | undefined;
   /** One system user per app (root only). */
@@ -46,6 +48,13 @@ const settingsSchema = z.strictObject({
   port_range: z.string().regex(RANGE).optional().describe('Ports for `port: auto`, "low-high". Default "20000-29999".'),
   host: z.string().min(1).optional().describe('This host\'s name in port leases. Default "local".'),
   log_max_bytes: z.number().int().min(1024).optional().describe('Rotate instance logs past this size. Default 10485760.'),
+  upstream_timeout: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .optional()
+    .describe('Seconds the builtin proxy waits for an app to start answering a request (connecting included) before it answers 504. A response that has started streams as long as it takes. Default 60. Takes effect when the proxy restarts (berth proxy stop, then start).'),
   log_keep: z.number().int().min(0).max(100).optional().describe('Rotated logs kept per instance. Default 5.'),
   http_port: z.number().int().min(1).max(65535).optional().describe('Port the proxy serves HTTP on. Default 80 as root, 8080 otherwise. Env BERTH_HTTP_PORT overrides.'),
   proxy: z.enum(['builtin', 'nginx', 'caddy']).optional().describe('Which proxy serves routes. Default builtin. Env BERTH_PROXY overrides.'),
@@ -108,7 +117,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain' });
+    throw new BerthError('invalid', 'invalid_settings', `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`, { hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain' });
   }
   const s = parsed.data;
   return {
@@ -128,6 +137,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
       attach: s.nginx?.include_dir ? { includeDir: s.nginx.include_dir, test: s.nginx.test_command ?? ['nginx', '-t'], reload: s.nginx.reload_command ?? ['nginx', '-s', 'reload'] } : undefined,
     },
     httpAddress: env.BERTH_HTTP_ADDRESS || s.http_address || '0.0.0.0',
+    upstreamTimeoutMs: (s.upstream_timeout ?? 60) * 1000,
     apiListen: env.BERTH_API_LISTEN || s.api_listen,
     outboundAllow: s.outbound_allow ?? [],
     templatesDir: env.BERTH_TEMPLATES_DIR || s.templates_dir,

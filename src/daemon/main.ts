@@ -194,8 +194,9 @@ async function retirePreviousProxy(home: string, settings: HostSettings, log: pi
 
 /** The proxy the settings ask for: the builtin one alone, or behind an edge server. */
 function makeProxy(home: string, settings: HostSettings, log: pino.Logger): Proxy {
-  if (settings.proxy === 'builtin') return new BuiltinProxy({ home, port: settings.httpPort, address: settings.httpAddress, log });
-  const inner = new BuiltinProxy({ home, port: settings.internalPort, address: '127.0.0.1', log });
+  const upstreamTimeoutMs = settings.upstreamTimeoutMs;
+  if (settings.proxy === 'builtin') return new BuiltinProxy({ home, port: settings.httpPort, address: settings.httpAddress, log, upstreamTimeoutMs });
+  const inner = new BuiltinProxy({ home, port: settings.internalPort, address: '127.0.0.1', log, upstreamTimeoutMs });
   const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
   const edge =
     settings.proxy === 'caddy'

@@ -15,15 +15,18 @@ export class ProxyProcess {
   readonly #control: ApiClient;
   #version = 0;
 
-  constructor(home: string, port: number) {
+  readonly #env: Record<string, string>;
+
+  constructor(home: string, port: number, env: Record<string, string> = {}) {
     this.home = home;
     this.port = port;
+    this.#env = env;
     this.#control = new ApiClient(path.join(home, 'proxy', 'control.sock'));
   }
 
   async start(): Promise<void> {
     const before = this.pid();
-    this.child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH, BERTH_HOME: this.home, BERTH_HTTP_PORT: String(this.port), BERTH_HTTP_ADDRESS: '127.0.0.1' }, stdio: 'ignore' });
+    this.child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH, BERTH_HOME: this.home, BERTH_HTTP_PORT: String(this.port), BERTH_HTTP_ADDRESS: '127.0.0.1', ...this.#env }, stdio: 'ignore' });
     await waitFor('the proxy to be ready', async () => this.pid() !== before && this.pid() === this.child?.pid && (await this.#control.call('GET', '/v1/health').then(() => true, () => false)));
   }
 

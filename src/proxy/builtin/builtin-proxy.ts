@@ -17,6 +17,8 @@ export interface BuiltinProxyOptions {
   readonly port: number;
   readonly address: string;
   readonly log: Logger;
+  /** How long the proxy waits for an upstream's response head before a 504. Default 60 s. */
+  readonly upstreamTimeoutMs?: number | undefined;
 }
 
 /**
@@ -70,7 +72,7 @@ export class BuiltinProxy implements Proxy {
     }
     mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
     const out = openSync(this.#paths.log, 'a', 0o600);
-    const env = { PATH: process.env.PATH ?? '', BERTH_HOME: this.#o.home, BERTH_HTTP_PORT: String(this.#o.port), BERTH_HTTP_ADDRESS: this.#o.address };
+    const env = { PATH: process.env.PATH ?? '', BERTH_HOME: this.#o.home, BERTH_HTTP_PORT: String(this.#o.port), BERTH_HTTP_ADDRESS: this.#o.address, BERTH_UPSTREAM_TIMEOUT_MS: String(this.#o.upstreamTimeoutMs ?? 60_000) };
     const child = spawn(process.execPath, [MAIN], { detached: true, stdio: ['ignore', out, out], env, shell: false });
     closeSync(out);
     child.unref();

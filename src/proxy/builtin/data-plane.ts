@@ -20,7 +20,10 @@ export class DataPlane {
   readonly inflight = new Map<string, number>();
   readonly server: Server;
 
-  constructor() {
+  readonly #upstreamTimeoutMs: number;
+
+  constructor(opts: { upstreamTimeoutMs?: number } = {}) {
+    this.#upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 60_000;
     this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => this.#handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (_err, socket) => socket.destroy());
@@ -79,7 +82,7 @@ export class DataPlane {
   #forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, upstream: string, host: string): void {
     this.#count(upstream, 1);
     res.once('close', () => this.#count(upstream, -1));
-    new Forwarding(this.#pool, req, res, upstream, host, upstreamPath(route, req.url ?? '/'));
+    new Forwarding(this.#pool, req, res, upstream, host, upstreamPath(route, req.url ?? '/'), this.#upstreamTimeoutMs);
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {

@@ -8,9 +8,14 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 
 const PAGE_502 = '<!doctype html><title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>The application behind this address is not answering right now. Try again in a moment.</p>\n';
+const PAGE_504 = '<!doctype html><title>504 Gateway Timeout</title><h1>504 Gateway Timeout</h1><p>The application behind this address took too long to answer. Try again in a moment.</p>\n';
 
 export function badGateway(res: ServerResponse): void {
   res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE_502);
+}
+
+function gatewayTimeout(res: ServerResponse): void {
+  res.writeHead(504, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE_504);
 }
 
 /** Header names a Connection header lists: hop-by-hop for this message only. */
@@ -79,7 +84,9 @@ function responseHeaders(head: ResponseHead): string[] {
  * response streamed back. The body goes through as it comes, with backpressure both ways.
  * An idempotent request without a body that meets a pooled connection the upstream had
  * closed while idle is retried once on a new connection; anything else that fails before
- * the response starts gets the 502 page, and after it the client's connection is cut.
+ * the response starts gets the 502 page, and after it the client's connection is cut. An
+ * upstream that has not started its answer within the timeout (connecting included) gets
+ * the 504 page; once the answer started, it streams as long as it takes.
  */
 export class Forwarding implements ConnectionUser, ResponseSink {
   #conn!: UpstreamConnection;
@@ -91,6 +98,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   #over = false;
   #keepAlive = false;
   #paused = false;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -99,6 +107,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     private readonly upstream: string,
     host: string,
     path: string,
+    timeoutMs: number,
   ) {
     const framing = requestFraming(req);
     this.#body = framing.body;
@@ -107,6 +116,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     res.on('close', () => {
       if (!this.#over) this.#abandon();
     });
+    this.#timer = setTimeout(() => this.#timeout(), timeoutMs);
     this.#send(false);
     if (this.#body !== 'none') this.#pipeBody();
   }
@@ -173,6 +183,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   }
 
   head(head: ResponseHead): void {
+    clearTimeout(this.#timer);
     this.#keepAlive = head.keepAlive;
     try {
       this.res.writeHead(head.status, head.reason || undefined, responseHeaders(head));
@@ -193,6 +204,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   }
 
   end(rest: number): void {
+    clearTimeout(this.#timer);
     this.#over = true;
     const conn = this.#conn;
     if (this.#keepAlive && this.#requestSent && rest === 0 && !conn.socket.destroyed) conn.release();
@@ -206,8 +218,17 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     if (this.#body !== 'none' && !this.req.complete) this.req.resume();
   }
 
+  #timeout(): void {
+    if (this.#over || this.res.headersSent) return;
+    this.#over = true;
+    this.#conn.destroy();
+    this.#discardBody();
+    gatewayTimeout(this.res);
+  }
+
   /** The upstream failed: a 502 if nothing was sent yet, else the client's connection is cut. */
   #fail(destroy = true): void {
+    clearTimeout(this.#timer);
     this.#over = true;
     if (destroy) this.#conn.destroy();
     this.#discardBody();
@@ -217,6 +238,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
 
   /** The client went away first. */
   #abandon(): void {
+    clearTimeout(this.#timer);
     this.#over = true;
     this.#conn.destroy();
   }

@@ -15,8 +15,9 @@ import { proxyPaths } from './paths.js';
 const home = process.env.BERTH_HOME;
 const port = Number(process.env.BERTH_HTTP_PORT);
 const address = process.env.BERTH_HTTP_ADDRESS || '0.0.0.0';
-if (!home || !Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error('berth-proxy: needs BERTH_HOME and BERTH_HTTP_PORT');
+const upstreamTimeoutMs = Number(process.env.BERTH_UPSTREAM_TIMEOUT_MS || 60_000);
+if (!home || !Number.isInteger(port) || port < 1 || port > 65535 || !Number.isInteger(upstreamTimeoutMs) || upstreamTimeoutMs < 1) {
+  console.error('berth-proxy: needs BERTH_HOME and BERTH_HTTP_PORT (and BERTH_UPSTREAM_TIMEOUT_MS, when set, in whole milliseconds)');
   process.exit(2);
 }
 const paths = proxyPaths(home);
@@ -30,7 +31,7 @@ function loadTable(): RouteTable {
   }
 }
 
-const plane = new DataPlane();
+const plane = new DataPlane({ upstreamTimeoutMs });
 plane.swap(loadTable());
 
 const control = createServer((req, res) => {
