@@ -90,19 +90,20 @@ test('unsigned, wrongly signed, or for an unknown app: 401, and nothing happens'
   const old = secret;
   secret = (await home.json<{ secret: string }>('webhook', 'hooked')).secret;
   assert.equal((await push('hooked', { ref: 'refs/heads/feature/hook' }, { event: 'ping', key: old })).status, 401);
-  assert.equal((await push('hooked', {}, { event: 'ping' })).status, 200);
-  // A captured, correctly signed delivery replayed: refused.
-  assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'fixed-id' })).status, 200);
-  assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'fixed-id' })).status, 409);
-  // ... also after berthd restarted: the ids taken are in the store.
+  assert.equal((await push('hooked', { zen: 'after rotation' }, { event: 'ping' })).status, 200);
+  // A captured, correctly signed delivery replayed: refused, whatever X-GitHub-Delivery says (the signature does not cover it).
+  const captured = { zen: 'captured' };
+  assert.equal((await push('hooked', captured, { event: 'ping', delivery: 'id-1' })).status, 200);
+  assert.equal((await push('hooked', captured, { event: 'ping', delivery: 'id-1' })).status, 409);
+  assert.equal((await push('hooked', captured, { event: 'ping', delivery: 'id-2' })).status, 409, 'a new delivery id does not make it new');
+  // ... also after berthd restarted: what was taken is in the store.
   assertOk(await home.cli('daemon', 'stop'));
   assertOk(await home.cli('daemon', 'start'));
-  const replay = await push('hooked', {}, { event: 'ping', delivery: 'fixed-id' });
-  assert.deepEqual([replay.status, replay.body.why], [409, 'delivery fixed-id was handled already']);
-  // A delivery whose handling failed is not taken: GitHub's redelivery of it is handled.
-  assert.equal((await push('hooked', undefined, { event: 'ping', delivery: 'failed-id', raw: 'not json' })).status, 400);
-  assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'failed-id' })).status, 200);
-  assert.equal((await push('hooked', {}, { event: 'ping', delivery: 'failed-id' })).status, 409);
+  const replay = await push('hooked', captured, { event: 'ping', delivery: 'id-3' });
+  assert.deepEqual([replay.status, replay.body.why], [409, 'this delivery (the same signed body) was handled already']);
+  // A delivery refused before it was accepted is given back: GitHub's redelivery of it gets the same answer, not 409.
+  assert.equal((await push('hooked', undefined, { event: 'ping', raw: 'not json' })).status, 400);
+  assert.equal((await push('hooked', undefined, { event: 'ping', raw: 'not json' })).status, 400);
 });
 
 test('branches no environment takes and tags are ignored; a deleted branch removes its preview', async () => {

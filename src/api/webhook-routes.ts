@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { BerthError } from '../core/errors.js';
 import { policy } from './policy.js';
@@ -21,11 +22,12 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: ApiDeps): void
       if (!(await deps.webhooks.verify(req.params.app, body, typeof signature === 'string' ? signature : undefined))) {
         throw new BerthError('unauthorized', 'bad_signature', 'missing or wrong X-Hub-Signature-256 for this app', { hint: 'the webhook secret is the one `berth webhook <app>` printed' });
       }
-      // A captured delivery sent again is refused: GitHub gives each one its own id. A failed one can be redelivered.
-      const header = req.headers['x-github-delivery'];
-      const delivery = typeof header === 'string' && header ? header.slice(0, 200) : undefined;
-      if (delivery && !(await deps.webhooks.takeDelivery(req.params.app, delivery))) {
-        return reply.status(409).send({ app: req.params.app, action: 'ignored', why: `delivery ${delivery} was handled already` });
+      // A captured delivery sent again is refused. The signature covers the body only (not the
+      // X-GitHub-Delivery header, which a replay could change), so what is taken once is the
+      // signed body: GitHub's push and ping bodies differ from one delivery to the next.
+      const delivery = createHash('sha256').update(body).digest('hex');
+      if (!(await deps.webhooks.takeDelivery(req.params.app, delivery))) {
+        return reply.status(409).send({ app: req.params.app, action: 'ignored', why: 'this delivery (the same signed body) was handled already' });
       }
       let outcome;
       try {
@@ -38,7 +40,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: ApiDeps): void
         const event = req.headers['x-github-event'];
         outcome = await deps.webhooks.deliver(req.params.app, typeof event === 'string' ? event : undefined, payload);
       } catch (err) {
-        if (delivery) await deps.webhooks.dropDelivery(req.params.app, delivery);
+        await deps.webhooks.dropDelivery(req.params.app, delivery).catch(() => undefined); // the original error matters more
         throw err;
       }
       return reply.status(outcome.action === 'deploy' || outcome.action === 'remove' ? 202 : 200).send(outcome);

@@ -52,9 +52,8 @@ export class Webhooks {
   }
 
   /**
-   * Takes a push delivery id (GitHub gives each delivery its own): false when it was taken
-   * before, so a captured delivery replayed, also after berthd restarted, does nothing.
-   * Ids are kept 90 days.
+   * Takes a delivery (the SHA-256 of its signed body): false when it was taken before, so a
+   * captured delivery replayed, also after berthd restarted, does nothing. Kept 90 days.
    */
   async takeDelivery(app: string, delivery: string): Promise<boolean> {
     const row = await this.#d.store.apps.find(app);
@@ -62,7 +61,7 @@ export class Webhooks {
     return this.#d.store.write((r) => r.secrets.takeDelivery(row.id, delivery, Date.now(), DELIVERY_KEEP_MS));
   }
 
-  /** Gives a delivery id back after its handling failed, so GitHub's redelivery of it is taken. */
+  /** Gives a delivery back when it was refused before being accepted (an error answer), so GitHub's redelivery of it is taken. */
   async dropDelivery(app: string, delivery: string): Promise<void> {
     const row = await this.#d.store.apps.find(app);
     if (row) await this.#d.store.write((r) => r.secrets.dropDelivery(row.id, delivery));

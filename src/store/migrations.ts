@@ -209,8 +209,8 @@ const migrations: Record<string, Migration> = {
   },
   '0007_webhook_deliveries': {
     async up(db: Kysely<any>) {
-      // Push deliveries already taken, by GitHub's delivery id: a captured delivery replayed
-      // later (also after berthd restarts) is refused. Rows older than 90 days are pruned.
+      // Push deliveries already taken, by the SHA-256 of their signed body: a captured delivery
+      // replayed later (also after berthd restarts) is refused. Rows older than 90 days are pruned.
       await db.schema
         .createTable('webhook_deliveries')
         .addColumn('app_id', 'integer', (c) => c.notNull().references('apps.id').onDelete('cascade'))
@@ -218,6 +218,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('received_at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('webhook_deliveries_pk', ['app_id', 'delivery'])
         .execute();
+      await db.schema.createIndex('webhook_deliveries_received').on('webhook_deliveries').column('received_at').execute();
     },
   },
 };

@@ -339,6 +339,7 @@ export class Deployer {
     for (const d of await r.deployments.running()) {
       const c = (JSON.parse(d.steps) as JournalDoc<Partial<DeployContext>>).context;
       if (!c?.app || !c.env || !c.manifest?.services) continue;
+      if (!this.#lock.busy(`${c.app}/${c.env}`)) continue; // a row left 'running' by a crash it could not recover from plans nothing
       if ((await r.apps.find(c.app))?.orgId !== orgId) continue;
       perEnvironment.set(key(c.app, c.env), wantedInstances(c.manifest));
     }
