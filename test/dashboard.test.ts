@@ -27,6 +27,10 @@ before(async () => {
   await s.call('POST', '/v1/admin/users', { name: 'vic', password: PASSWORD, org: 'acme', role: 'viewer' });
   const app = (name: string) => home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [${name}.test]\n`);
   assertOk(await home.cli('deploy', app('shop'), '--org', 'acme'));
+  // An app without routes, in two environments.
+  const jobs = home.app('jobs', `app: jobs\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n`);
+  assertOk(await home.cli('deploy', jobs, '--org', 'acme'));
+  assertOk(await home.cli('deploy', jobs, '--env', 'staging'));
   assertOk(await home.cli('deploy', app('secretive'), '--org', 'other'));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -69,17 +73,35 @@ test('sign in, see the app healthy with its route, restart it, sign out', async 
     assert.ok(session?.httpOnly && session.sameSite === 'Strict', JSON.stringify(cookies));
     assert.equal(await page.evaluate('document.cookie'), '', 'the page script cannot read the session');
 
-    const pidBefore = await pidOf('shop');
-    await shop.locator('button[data-action=restart]').click();
-    await waitFor('a new process for shop', async () => (await pidOf('shop')) !== pidBefore, 15_000, 100);
+    const jobs = page.locator('section.app[data-app=jobs]');
+    assert.equal(await jobs.locator('button[data-action=restart]').count(), 2, 'one restart per environment');
+    const production = await pidOf('jobs');
+    const staging = await pidOf('jobs', 'staging');
+    await jobs.locator('button[data-action=restart][data-env=staging]').click();
+    await waitFor('a new process for jobs in staging', async () => (await pidOf('jobs', 'staging')) !== staging, 15_000, 100);
+    assert.equal(await pidOf('jobs'), production, 'production untouched');
     await page.locator('#events', { hasText: /restart/i }).waitFor({ timeout: 10_000 });
     await shop.locator('td.state-healthy').first().waitFor();
     assert.equal(await page.locator('#message').isHidden(), true, await page.locator('#message').textContent() ?? '');
+
+    // Another tab of the same session: it asks for the session's CSRF token and can make changes too.
+    const second = await context.newPage();
+    await second.goto(BASE + '/');
+    await second.locator('section.app[data-app=jobs] td.state-healthy').first().waitFor();
+    await second.locator('section.app[data-app=jobs] button[data-env=production]').click();
+    await waitFor('a new process for jobs in production', async () => (await pidOf('jobs')) !== production, 15_000, 100);
+    assert.equal(await second.locator('#message').isHidden(), true, await second.locator('#message').textContent() ?? '');
+    await second.close();
 
     await page.click('#logout');
     await page.locator('form#login').waitFor();
     await page.reload();
     await page.locator('form#login').waitFor();
+    // The browser still sends the cookie of the session that ended: signing in again works and replaces it.
+    await context.addCookies([{ ...session!, value: session!.value }]);
+    await signIn(page, 'mia');
+    await page.locator('section.app[data-app=shop] td.state-healthy').first().waitFor();
+    assert.notEqual((await context.cookies()).find((c) => c.name === 'berth_session')?.value, session!.value);
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
@@ -94,8 +116,8 @@ test('a viewer sees the board but a restart is refused with the reason; no scrip
     const shop = page.locator('section.app[data-app=shop]');
     await shop.locator('td.state-healthy').first().waitFor();
     const pidBefore = await pidOf('shop');
-    await shop.locator('button[data-action=restart]').click();
-    await page.locator('#message', { hasText: /restart shop: .*member/ }).waitFor();
+    await shop.locator('button[data-action=restart][data-env=production]').click();
+    await page.locator('#message', { hasText: /restart shop \(production\): .*member/ }).waitFor();
     assert.equal(await pidOf('shop'), pidBefore, 'nothing restarted');
     const res = await fetch(BASE + '/ui/');
     assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'self'/);
@@ -111,7 +133,7 @@ test('a viewer sees the board but a restart is refused with the reason; no scrip
   }
 });
 
-async function pidOf(app: string): Promise<number | null> {
-  const rows = await home.json<Array<{ app: string; pid: number | null; current: boolean }>>('ps', app);
-  return rows.find((r) => r.current)?.pid ?? null;
+async function pidOf(app: string, env = 'production'): Promise<number | null> {
+  const rows = await home.json<Array<{ app: string; env: string; pid: number | null; current: boolean }>>('ps', app);
+  return rows.find((r) => r.current && r.env === env)?.pid ?? null;
 }

@@ -1,11 +1,13 @@
 // Berth's dashboard: a client of the same HTTP API the CLI uses, signed in with a session
-// cookie (httpOnly, SameSite=Strict). Changes carry the CSRF token the sign-in returned, kept
-// in this tab's sessionStorage. Every value from the API goes into the page as text, never
-// as markup.
+// cookie (httpOnly, SameSite=Strict). Changes carry the session's CSRF token, which the page
+// asks for (GET /v1/csrf) and keeps in memory only. Every value from the API goes into the
+// page as text, never as markup.
 
 const REFRESH_MS = 2000;
-let csrf = sessionStorage.getItem('berth.csrf');
+let csrf = null;
 let timer;
+/** What the banner shows: an action's error stays until the next action, a refresh's until a refresh works. */
+let shown = null;
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -25,10 +27,11 @@ async function api(method, path, body) {
   return data;
 }
 
-function say(text) {
+function say(text, from = 'action') {
   const m = $('#message');
   m.textContent = text ?? '';
   m.hidden = !text;
+  shown = text ? from : null;
 }
 
 /** An element with text content and attributes; children appended as given. */
@@ -67,6 +70,11 @@ async function showBoard() {
     if (err.status === 401) return showLogin();
     return say(err.message);
   }
+  try {
+    csrf = me.via === 'session' ? (await api('GET', '/v1/csrf')).csrf : null;
+  } catch (err) {
+    return say(err.message);
+  }
   $('#login').hidden = true;
   $('#board').hidden = false;
   $('#logout').hidden = false;
@@ -79,9 +87,10 @@ async function refresh() {
   try {
     const [apps, instances, routes, events] = await Promise.all([api('GET', '/v1/apps'), api('GET', '/v1/instances'), api('GET', '/v1/routes'), api('GET', '/v1/events?limit=20')]);
     render(apps.apps, instances, routes, events);
+    if (shown === 'refresh') say('');
   } catch (err) {
     if (err.status === 401) return showLogin();
-    say(err.message);
+    say(`cannot reach berthd: ${err.message}`, 'refresh');
   }
   timer = setTimeout(refresh, REFRESH_MS);
 }
@@ -93,11 +102,17 @@ function render(apps, instances, routes, events) {
   for (const app of apps) {
     const mine = instances.filter((i) => i.app === app && i.current);
     const section = el('section', { class: 'app', 'data-app': app });
-    const restart = el('button', { type: 'button', text: 'Restart', 'data-action': 'restart', onclick: () => control(app, 'restart') });
-    section.append(el('h2', {}, el('span', { text: app }), restart));
-    const table = el('table', { class: 'instances' }, head(['env', 'service', 'instance', 'release', 'state', 'port', 'restarts']));
+    section.append(el('h2', {}, el('span', { text: app })));
+    const table = el('table', { class: 'instances' }, head(['env', 'service', 'instance', 'release', 'state', 'port', 'restarts', '']));
     const body = el('tbody');
-    for (const i of mine) body.append(row([i.env, i.service, i.instance, i.release, i.state, i.port ?? '', i.restarts], [, , , , `state state-${i.state}`]));
+    const envs = [...new Set(mine.map((i) => i.env))];
+    for (const env of envs) {
+      mine.filter((i) => i.env === env).forEach((i, n) => {
+        // One restart per environment, on its first line.
+        const restart = n === 0 ? el('button', { type: 'button', text: `Restart ${env}`, 'data-action': 'restart', 'data-env': env, onclick: () => control(app, env, 'restart') }) : '';
+        body.append(row([i.env, i.service, i.instance, i.release, i.state, i.port ?? '', i.restarts, restart], [, , , , `state state-${i.state}`]));
+      });
+    }
     if (mine.length === 0) body.append(row(['no instances']));
     table.append(body);
     section.append(table);
@@ -115,13 +130,12 @@ function render(apps, instances, routes, events) {
   tbody.replaceChildren(...[...events].reverse().map((e) => row([new Date(e.at).toLocaleTimeString(), e.app, e.environment ?? '', e.service ?? '', e.message ?? e.kind])));
 }
 
-async function control(app, action) {
+async function control(app, env, action) {
   say('');
   try {
-    await api('POST', `/v1/apps/${encodeURIComponent(app)}/${action}`, {});
+    await api('POST', `/v1/apps/${encodeURIComponent(app)}/${action}`, { env });
   } catch (err) {
-    if (err.status === 403 && !csrf) say('Sign in again in this tab to make changes.');
-    else say(`${action} ${app}: ${err.message}`);
+    say(`${action} ${app} (${env}): ${err.message}`);
   }
   await refresh();
 }
@@ -133,7 +147,6 @@ $('#login').addEventListener('submit', async (event) => {
   try {
     const r = await api('POST', '/v1/login', { name: String(form.get('name')), password: String(form.get('password')), session: true });
     csrf = r.csrf;
-    sessionStorage.setItem('berth.csrf', csrf);
     event.target.reset();
     await showBoard();
   } catch (err) {
@@ -148,7 +161,6 @@ $('#logout').addEventListener('click', async () => {
     // signed out either way
   }
   csrf = null;
-  sessionStorage.removeItem('berth.csrf');
   say('');
   showLogin();
 });

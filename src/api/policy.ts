@@ -24,10 +24,15 @@ declare module 'fastify' {
 /** A route's policy, as `config` of its options. Every route has one, or berthd does not start. */
 export const policy = (need: Need, resource: Resource = 'none') => ({ config: { need, resource } });
 
+/** The dashboard session's secret, from its cookie. */
+export function sessionCookie(req: FastifyRequest): string | undefined {
+  return /(?:^|;\s*)berth_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+}
+
 function credentials(req: FastifyRequest): { bearer?: string; session?: string; csrf?: string; method: string } {
   const auth = req.headers.authorization;
   const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-  const session = /(?:^|;\s*)berth_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+  const session = sessionCookie(req);
   const csrf = req.headers['x-csrf-token'];
   return { method: req.method, ...(bearer ? { bearer } : {}), ...(session ? { session } : {}), ...(typeof csrf === 'string' ? { csrf } : {}) };
 }
@@ -52,7 +57,9 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
       req.principal = deps.local ? { kind: 'local' } : { kind: 'anonymous' };
       return; // no route: Fastify answers 404
     }
-    req.principal = deps.local ? { kind: 'local' } : await deps.identity.authenticate(credentials(req));
+    // A public route answers anyone: a stale cookie or token there counts as none (so signing in again replaces it).
+    const who = deps.local ? ({ kind: 'local' } as const) : deps.identity.authenticate(credentials(req));
+    req.principal = cfg.need === 'public' ? await Promise.resolve(who).catch(() => ({ kind: 'anonymous' }) as const) : await who;
     const params = req.params as Record<string, string | undefined>;
     let org: { id: number; name: string } | undefined;
     if (cfg.resource === 'app' && params.app !== undefined) {

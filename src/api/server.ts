@@ -63,7 +63,7 @@ function shutdownAfterReply(socket: Socket, reply: FastifyReply, shutdown: () =>
 }
 
 const appParams = { type: 'object', required: ['app'], properties: { app: { type: 'string', maxLength: 63 } } } as const;
-const serviceBody = { type: 'object', additionalProperties: false, properties: { service: { type: 'string', maxLength: 63 } } } as const;
+const serviceBody = { type: 'object', additionalProperties: false, properties: { service: { type: 'string', maxLength: 63 }, env: { type: 'string', maxLength: 63 } } } as const;
 
 /**
  * The HTTP API, versioned under /v1 and scoped by resource. The CLI talks to it over the
@@ -107,8 +107,8 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
     return deps.store.events.recent(req.params.app, req.query.limit ?? 100);
   });
   for (const action of ['start', 'stop', 'restart'] as const) {
-    app.post<{ Params: { app: string }; Body: { service?: string } | undefined }>(`/v1/apps/:app/${action}`, { ...policy({ role: 'member' }, 'app'), schema: { params: appParams, body: serviceBody } }, async (req) =>
-      deps.apps.control(req.params.app, action, req.body?.service),
+    app.post<{ Params: { app: string }; Body: { service?: string; env?: string } | undefined }>(`/v1/apps/:app/${action}`, { ...policy({ role: 'member' }, 'app'), schema: { params: appParams, body: serviceBody } }, async (req) =>
+      deps.apps.control(req.params.app, action, req.body?.service, req.body?.env),
     );
   }
   app.delete<{ Params: { app: string }; Querystring: { purge?: boolean } }>('/v1/apps/:app', { ...policy({ role: 'admin' }, 'app'), schema: { params: appParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } } }, async (req) =>

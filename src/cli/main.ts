@@ -63,9 +63,10 @@ for (const action of ['start', 'stop', 'restart'] as const) {
     .description(`${action} the services of an app, or one service`)
     .argument('<app>')
     .argument('[service]')
+    .option('--env <env>', 'the environment (default production)')
     .addOption(json())
-    .action(async (app: string, service?: string) => {
-      const rows = await call<InstanceStatus[]>('POST', `/v1/apps/${encodeURIComponent(app)}/${action}`, service ? { service } : {});
+    .action(async (app: string, service: string | undefined, opts: { env?: string }) => {
+      const rows = await call<InstanceStatus[]>('POST', `/v1/apps/${encodeURIComponent(app)}/${action}`, { ...(service ? { service } : {}), ...(opts.env ? { env: opts.env } : {}) });
       print(rows, () => renderPs(rows));
     });
 }

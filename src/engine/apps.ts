@@ -32,9 +32,13 @@ export class Apps {
     this.#routesChanged = deps.routesChanged;
   }
 
-  /** Starts, stops or restarts the current release's instances of an app, or of one service. */
+  /** Starts, stops or restarts the current release's instances of an app in one environment, or of one service. */
   async control(app: string, action: Action, service?: string, env = DEFAULT_ENV): Promise<InstanceStatus[]> {
     await this.requireApp(app);
+    if ((await this.#store.apps.environments({ app, env })).length === 0) {
+      const names = (await this.#store.apps.environments({ app })).map((e) => e.name);
+      throw new BerthError('not_found', 'environment_not_found', `app "${app}" has no environment "${env}"`, { hint: `its environments: ${names.join(', ') || 'none'} (choose one with --env)` });
+    }
     return this.#lock.run(app, async () => {
       const targets = await this.#targets(app, env, service);
       const ordered = this.#waves(targets);
@@ -51,7 +55,7 @@ export class Apps {
       }
       await this.#routesChanged(); // the command returns when the proxy routes to what it started
       await this.#event(app, env, `app.${action}`, `${action} ${service ?? 'all services'}`);
-      return this.ps({ app, service });
+      return this.ps({ app, service, env });
     });
   }
 
