@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { EMPTY_TABLE, RouteMatcher, upstreamPath, type RouteEntry, type RouteTable } from '../route-table.js';
-import { badGateway, Forwarding, requestHead } from './forwarding.js';
+import { AnswerDeadlines, badGateway, Forwarding, requestHead } from './forwarding.js';
 import { serveStatic } from './static-files.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -20,10 +20,10 @@ export class DataPlane {
   readonly inflight = new Map<string, number>();
   readonly server: Server;
 
-  readonly #upstreamTimeoutMs: number;
+  readonly #deadlines: AnswerDeadlines;
 
   constructor(opts: { upstreamTimeoutMs?: number } = {}) {
-    this.#upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 60_000;
+    this.#deadlines = new AnswerDeadlines(opts.upstreamTimeoutMs ?? 60_000);
     this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => this.#handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (_err, socket) => socket.destroy());
@@ -82,7 +82,7 @@ export class DataPlane {
   #forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, upstream: string, host: string): void {
     this.#count(upstream, 1);
     res.once('close', () => this.#count(upstream, -1));
-    new Forwarding(this.#pool, req, res, upstream, host, upstreamPath(route, req.url ?? '/'), this.#upstreamTimeoutMs);
+    new Forwarding(this.#pool, req, res, upstream, host, upstreamPath(route, req.url ?? '/'), this.#deadlines);
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {

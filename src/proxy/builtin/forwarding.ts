@@ -80,6 +80,41 @@ function responseHeaders(head: ResponseHead): string[] {
 }
 
 /**
+ * Requests waiting for their upstream's answer to start, checked by one interval (a few
+ * times per timeout, at most every second) rather than a timer per request.
+ */
+export class AnswerDeadlines {
+  readonly #waiting = new Set<Forwarding>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(readonly timeoutMs: number) {
+    this.#sweeper = setInterval(() => this.#sweep(), Math.max(20, Math.min(1000, timeoutMs / 4))).unref();
+  }
+
+  add(f: Forwarding): void {
+    this.#waiting.add(f);
+  }
+
+  delete(f: Forwarding): void {
+    this.#waiting.delete(f);
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+  }
+
+  #sweep(): void {
+    const cutoff = Date.now() - this.timeoutMs;
+    const expired: Forwarding[] = [];
+    for (const f of this.#waiting) {
+      if (f.startedAt > cutoff) break; // added in the order they started
+      expired.push(f);
+    }
+    for (const f of expired) f.expire();
+  }
+}
+
+/**
  * One request forwarded to an upstream over a pooled keep-alive connection, and its
  * response streamed back. The body goes through as it comes, with backpressure both ways.
  * An idempotent request without a body that meets a pooled connection the upstream had
@@ -98,7 +133,8 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   #over = false;
   #keepAlive = false;
   #paused = false;
-  #timer: NodeJS.Timeout | undefined;
+  /** When the request went out: the deadlines give up on it `timeoutMs` later unless its answer has started. */
+  readonly startedAt = Date.now();
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -107,7 +143,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     private readonly upstream: string,
     host: string,
     path: string,
-    timeoutMs: number,
+    private readonly deadlines: AnswerDeadlines,
   ) {
     const framing = requestFraming(req);
     this.#body = framing.body;
@@ -116,7 +152,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     res.on('close', () => {
       if (!this.#over) this.#abandon();
     });
-    this.#timer = setTimeout(() => this.#timeout(), timeoutMs);
+    deadlines.add(this);
     this.#send(false);
     if (this.#body !== 'none') this.#pipeBody();
   }
@@ -183,7 +219,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   }
 
   head(head: ResponseHead): void {
-    clearTimeout(this.#timer);
+    this.deadlines.delete(this);
     this.#keepAlive = head.keepAlive;
     try {
       this.res.writeHead(head.status, head.reason || undefined, responseHeaders(head));
@@ -204,7 +240,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   }
 
   end(rest: number): void {
-    clearTimeout(this.#timer);
+    this.deadlines.delete(this);
     this.#over = true;
     const conn = this.#conn;
     if (this.#keepAlive && this.#requestSent && rest === 0 && !conn.socket.destroyed) conn.release();
@@ -218,7 +254,9 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     if (this.#body !== 'none' && !this.req.complete) this.req.resume();
   }
 
-  #timeout(): void {
+  /** No answer within the timeout: 504. */
+  expire(): void {
+    this.deadlines.delete(this);
     if (this.#over || this.res.headersSent) return;
     this.#over = true;
     this.#conn.destroy();
@@ -228,7 +266,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
 
   /** The upstream failed: a 502 if nothing was sent yet, else the client's connection is cut. */
   #fail(destroy = true): void {
-    clearTimeout(this.#timer);
+    this.deadlines.delete(this);
     this.#over = true;
     if (destroy) this.#conn.destroy();
     this.#discardBody();
@@ -238,7 +276,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
 
   /** The client went away first. */
   #abandon(): void {
-    clearTimeout(this.#timer);
+    this.deadlines.delete(this);
     this.#over = true;
     this.#conn.destroy();
   }
