@@ -299,6 +299,17 @@ test('quotas per organisation, and the audit log says who did what', async () =>
   assert.match(both.find((x) => x.code === 1)!.stderr, /may run 3 instance\(s\); it runs 3 elsewhere and this deploy needs 2/);
   const running = (await s.call<Array<{ app: string; state: string }>>('GET', '/v1/instances')).filter((v) => v.app.startsWith('rival'));
   assert.equal(running.length, 3, JSON.stringify(running));
+  // A rollback is held to the quota too: release 1 of the winner ran 2 instances, release 2 runs 1.
+  const winner = pair[both.findIndex((x) => x.code === 0)]!;
+  const name = path.basename(winner);
+  writeFileSync(path.join(winner, 'berth.yaml'), `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 1\n`);
+  assertOk(await home.cli('deploy', winner));
+  await s.call('PUT', '/v1/orgs/other/quota', { apps: null, instances: 2 });
+  const back = await home.cli('rollback', name, '1');
+  assert.equal(back.code, 1);
+  assert.match(back.stderr, /may run 2 instance\(s\); it runs 1 elsewhere and this deploy needs 2/);
+  const after = await s.call<Array<{ app: string; release: number; current: boolean }>>('GET', `/v1/instances?app=${name}`);
+  assert.deepEqual(after.filter((v) => v.current).map((v) => v.release), [2], 'release 2 still serves');
   const audit = (await api('GET', '/v1/orgs/acme/audit?limit=5000', { token: tokens.admin })).body as Array<{ actor: string; action: string; target: string; outcome: string }>;
   assert.ok(audit.some((a) => a.actor === 'user:member' && a.action === 'POST /v1/apps/:app/restart' && a.target === 'app=shop' && a.outcome === '200'));
   assert.ok(audit.some((a) => a.actor === 'user:viewer' && a.action === 'POST /v1/apps/:app/start' && a.outcome === '403'), 'refusals too');

@@ -162,7 +162,11 @@ export class Deployer {
       };
       await assertRoutesFree(this.#d.store, req.app, req.env, manifest.services);
       const doc = newJournal(ctx, planDeploy({ manifest, release: target.number, previous: current?.number, fresh: false }));
-      const id = await this.#d.store.write((r) => r.deployments.create(env.id, 'rollback', JSON.stringify(doc), Date.now()));
+      const orgId = (await this.#d.store.apps.find(req.app))?.orgId;
+      const id = await this.#d.store.write(async (r) => {
+        if (orgId !== undefined) await this.#checkQuotaInTransaction(r, orgId, manifest, req.env, false); // the release rolled back to may run more instances
+        return r.deployments.create(env.id, 'rollback', JSON.stringify(doc), Date.now());
+      });
       return this.#execute(id, ctx, doc, 'rollback', req.onStep);
     });
   }
