@@ -6,6 +6,8 @@
 const REFRESH_MS = 2000;
 let csrf = null;
 let timer;
+/** Your role per organisation (none for root on the host, who may do everything). */
+let roles = null;
 /** What the banner shows: an action's error stays until the next action, a refresh's until a refresh works. */
 let shown = null;
 
@@ -78,6 +80,7 @@ async function showBoard() {
   $('#login').hidden = true;
   $('#board').hidden = false;
   $('#logout').hidden = false;
+  roles = me.user ? Object.fromEntries((me.orgs ?? []).map((o) => [o.name, o.role])) : null;
   $('#who').textContent = me.user ? `${me.user} (${(me.orgs ?? []).map((o) => `${o.name}: ${o.role}`).join(', ')})` : 'local';
   await refresh();
 }
@@ -86,7 +89,7 @@ async function refresh() {
   clearTimeout(timer);
   try {
     const [apps, instances, routes, events] = await Promise.all([api('GET', '/v1/apps'), api('GET', '/v1/instances'), api('GET', '/v1/routes'), api('GET', '/v1/events?limit=20')]);
-    render(apps.apps, instances, routes, events);
+    render(apps, instances, routes, events);
     if (shown === 'refresh') say('');
   } catch (err) {
     if (err.status === 401) return showLogin();
@@ -95,11 +98,13 @@ async function refresh() {
   timer = setTimeout(refresh, REFRESH_MS);
 }
 
-function render(apps, instances, routes, events) {
+function render(list, instances, routes, events) {
   const box = $('#apps');
   box.replaceChildren();
-  if (apps.length === 0) box.append(el('p', { class: 'note', text: 'No apps yet. Deploy one: berth deploy <dir>' }));
-  for (const app of apps) {
+  if (list.apps.length === 0) box.append(el('p', { class: 'note', text: 'No apps yet. Deploy one: berth deploy <dir>' }));
+  for (const app of list.apps) {
+    // Restarting takes the member role; the API decides, the page only leaves out what would be refused.
+    const mayControl = roles === null || ['member', 'admin', 'owner'].includes(roles[list.orgs?.[app]]);
     const mine = instances.filter((i) => i.app === app && i.current);
     const section = el('section', { class: 'app', 'data-app': app });
     section.append(el('h2', {}, el('span', { text: app })));
@@ -109,7 +114,7 @@ function render(apps, instances, routes, events) {
     for (const env of envs) {
       mine.filter((i) => i.env === env).forEach((i, n) => {
         // One restart per environment, on its first line.
-        const restart = n === 0 ? el('button', { type: 'button', text: `Restart ${env}`, 'data-action': 'restart', 'data-env': env, onclick: () => control(app, env, 'restart') }) : '';
+        const restart = n === 0 && mayControl ? el('button', { type: 'button', text: `Restart ${env}`, 'data-action': 'restart', 'data-env': env, onclick: () => control(app, env, 'restart') }) : '';
         body.append(row([i.env, i.service, i.instance, i.release, i.state, i.port ?? '', i.restarts, restart], [, , , , `state state-${i.state}`]));
       });
     }

@@ -95,7 +95,10 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   });
 
   registerDeployRoutes(app, deps);
-  app.get('/v1/apps', policy('authenticated'), async (req) => ({ apps: await deps.store.apps.names(await visibleOrgs(deps.store, req.principal)) }));
+  app.get('/v1/apps', policy('authenticated'), async (req) => {
+    const rows = await deps.store.apps.withOrg(await visibleOrgs(deps.store, req.principal));
+    return { apps: rows.map((r) => r.name), orgs: Object.fromEntries(rows.map((r) => [r.name, r.org])) };
+  });
   app.get<{ Querystring: { app?: string; service?: string } }>('/v1/instances', { ...policy('authenticated'), schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, service: { type: 'string' } } } } }, async (req) =>
     deps.apps.ps({ app: req.query.app, service: req.query.service, orgIds: await visibleOrgs(deps.store, req.principal) }),
   );

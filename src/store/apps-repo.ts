@@ -44,6 +44,13 @@ export class AppsRepo {
     return (await q.execute()).map((r) => r.name);
   }
 
+  /** Apps and their organisation's name, for the organisations given (all when undefined). */
+  async withOrg(orgIds?: readonly number[]): Promise<Array<{ name: string; org: string }>> {
+    let q = this.#db.selectFrom('apps as a').innerJoin('orgs as o', 'o.id', 'a.org_id').select(['a.name', 'o.name as org']).orderBy('a.name');
+    if (orgIds !== undefined) q = orgIds.length === 0 ? q.where('a.id', '<', 0) : q.where('a.org_id', 'in', orgIds);
+    return q.execute();
+  }
+
   async countInOrg(orgId: number): Promise<number> {
     return Number((await this.#db.selectFrom('apps').select((eb) => eb.fn.countAll().as('n')).where('org_id', '=', orgId).executeTakeFirstOrThrow()).n);
   }
