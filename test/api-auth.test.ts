@@ -120,7 +120,6 @@ const MATRIX: Record<string, { path: string; body?: unknown; expect: [number, nu
   'POST /v1/login': { path: '/v1/login', body: 'nope', expect: [B, B, B, B, B, B] },
   'POST /v1/logout': { path: '/v1/logout', expect: [D, OK, OK, OK, OK, OK] },
   'GET /v1/me': { path: '/v1/me', expect: [D, OK, OK, OK, OK, OK] },
-  'GET /v1/csrf': { path: '/v1/csrf', expect: [D, B, B, B, B, B] },
   'POST /v1/tokens': { path: '/v1/tokens', body: 'nope', expect: [D, B, B, B, B, B] },
   'GET /v1/tokens': { path: '/v1/tokens', expect: [D, OK, OK, OK, OK, OK] },
   'DELETE /v1/tokens/:id': { path: '/v1/tokens/abc', expect: [D, B, B, B, B, B] },
@@ -274,8 +273,6 @@ test('sign-in is rate-limited per account; sessions are httpOnly SameSite=Strict
   assert.equal((await api('POST', '/v1/apps/shop/restart', { headers: jar, body: {} })).status, 403, 'no CSRF token: refused');
   assert.equal((await api('POST', '/v1/apps/shop/restart', { headers: { ...jar, 'x-csrf-token': 'berthc_wrong' }, body: {} })).status, 403);
   assert.equal((await api('POST', '/v1/apps/shop/restart', { headers: { ...jar, 'x-csrf-token': s.body.csrf }, body: {} })).status, 200);
-  assert.deepEqual((await api('GET', '/v1/csrf', { headers: jar })).body, { csrf: s.body.csrf }, 'another tab of the same session can ask for its token');
-  assert.equal((await api('GET', '/v1/csrf')).status, 401);
   assert.equal((await api('GET', '/v1/me', { token: (cookie.split(';')[0] as string).split('=')[1] })).status, 401, 'a session is not a bearer token');
 });
 

@@ -84,7 +84,7 @@ test('sign in, see the app healthy with its route, restart it, sign out', async 
     await shop.locator('td.state-healthy').first().waitFor();
     assert.equal(await page.locator('#message').isHidden(), true, await page.locator('#message').textContent() ?? '');
 
-    // Another tab of the same session: it asks for the session's CSRF token and can make changes too.
+    // Another tab of the same browser: it has the session's CSRF token too and can make changes.
     const second = await context.newPage();
     await second.goto(BASE + '/');
     await second.locator('section.app[data-app=jobs] td.state-healthy').first().waitFor();
@@ -118,7 +118,8 @@ test('a viewer sees the board without restart buttons, and the API refuses a res
     assert.equal(await page.locator('button[data-action=restart]').count(), 0, 'a viewer gets no restart buttons');
     const pidBefore = await pidOf('shop');
     const refused = await page.evaluate(async () => {
-      const { csrf } = (await (await fetch('/v1/csrf')).json()) as { csrf: string };
+      const storage = (globalThis as unknown as { localStorage: { getItem(key: string): string | null } }).localStorage;
+      const csrf = storage.getItem('berth.csrf') ?? '';
       const res = await fetch('/v1/apps/shop/restart', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: '{}' });
       return { status: res.status, body: (await res.json()) as { error: { message: string } } };
     });

@@ -196,7 +196,7 @@ test('hop-by-hop headers, and those a Connection header names, stop at the proxy
     ['HTTP/1.1 200 OK', 'Connection: x-upstream-private', 'X-Upstream-Private: 1', 'Keep-Alive: timeout=1, max=3', 'Set-Cookie: a=1', 'Set-Cookie: b=2', 'Proxy-Authenticate: Basic', 'Content-Length: 2', '', 'ok'].join('\r\n'),
   );
   try {
-    const r = await via(upstream, 'hop.test', '/h', { headers: { connection: 'keep-alive, X-Client-Private', 'x-client-private': 'secret', te: 'trailers', 'proxy-authorization': 'Basic eA==', 'x-multi': 'one' } });
+    const r = await via(upstream, 'hop.test', '/h', { headers: { connection: 'keep-alive, X-Client-Private', 'x-client-private': 'secret', te: 'trailers', 'proxy-authorization': 'Basic eA==', 'x-multi': 'one', cookie: 'a=1; berth_session=berths_secret; b=2' } });
     assert.equal(r.text(), 'ok');
     assert.deepEqual(r.headers['set-cookie'], ['a=1', 'b=2']);
     assert.equal(r.headers['x-upstream-private'], undefined);
@@ -207,6 +207,9 @@ test('hop-by-hop headers, and those a Connection header names, stop at the proxy
     assert.match(seen, /^get \/h http\/1\.1\r\n/);
     assert.match(seen, /\r\nhost: hop\.test\r\n/);
     assert.match(seen, /\r\nx-forwarded-for: 127\.0\.0\.1\r\n/);
+    assert.match(seen, /\r\ncookie: a=1; b=2\r\n/, "Berth's dashboard session never reaches an app on the same host");
+    await via(upstream, 'hop.test', '/only', { headers: { cookie: 'berth_session=berths_secret' } });
+    assert.ok(!upstream.requests.at(-1)!.toLowerCase().includes('cookie'), upstream.requests.at(-1));
   } finally {
     await upstream.close();
   }

@@ -1,10 +1,13 @@
 // Berth's dashboard: a client of the same HTTP API the CLI uses, signed in with a session
-// cookie (httpOnly, SameSite=Strict). Changes carry the session's CSRF token, which the page
-// asks for (GET /v1/csrf) and keeps in memory only. Every value from the API goes into the
-// page as text, never as markup.
+// cookie (httpOnly, SameSite=Strict). Changes carry the CSRF token the sign-in returned. It
+// is kept in localStorage, which belongs to this origin only (scheme, host and port): every
+// tab and a reload have it, while an app on another port of the same host, which the cookie
+// does reach, never sees it. Every value from the API goes into the page as text, never as
+// markup.
 
 const REFRESH_MS = 2000;
-let csrf = null;
+const CSRF_KEY = 'berth.csrf';
+let csrf = localStorage.getItem(CSRF_KEY);
 let timer;
 /** Your role per organisation (none for root on the host, who may do everything). */
 let roles = null;
@@ -72,10 +75,10 @@ async function showBoard() {
     if (err.status === 401) return showLogin();
     return say(err.message);
   }
-  try {
-    csrf = me.via === 'session' ? (await api('GET', '/v1/csrf')).csrf : null;
-  } catch (err) {
-    return say(err.message);
+  if (me.via === 'session' && !csrf) {
+    // A session this browser has no token for (its storage was cleared): it could only read.
+    say('Sign in again to use the dashboard in this browser.');
+    return showLogin();
   }
   $('#login').hidden = true;
   $('#board').hidden = false;
@@ -152,6 +155,7 @@ $('#login').addEventListener('submit', async (event) => {
   try {
     const r = await api('POST', '/v1/login', { name: String(form.get('name')), password: String(form.get('password')), session: true });
     csrf = r.csrf;
+    localStorage.setItem(CSRF_KEY, csrf);
     event.target.reset();
     await showBoard();
   } catch (err) {
@@ -166,6 +170,7 @@ $('#logout').addEventListener('click', async () => {
     // signed out either way
   }
   csrf = null;
+  localStorage.removeItem(CSRF_KEY);
   say('');
   showLogin();
 });

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { csrfFor } from '../auth/identity.js';
 import { parseDuration } from '../config/duration.js';
 import { BerthError } from '../core/errors.js';
 import { ROLES, type Principal, type Role } from '../core/roles.js';
-import { policy, sessionCookie, visibleOrgs } from './policy.js';
+import { policy, visibleOrgs } from './policy.js';
 import type { ApiDeps } from './server.js';
 
 const name = { type: 'string', minLength: 1, maxLength: 63 } as const;
@@ -104,11 +103,6 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: ApiDeps): voi
     if (p.kind === 'user') await store.identity.deleteToken(p.tokenId, p.userId);
     void reply.header('set-cookie', 'berth_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0');
     return { signedOut: true };
-  });
-  app.get('/v1/csrf', policy('authenticated'), async (req) => {
-    const session = sessionCookie(req);
-    if (req.principal.kind !== 'user' || req.principal.via !== 'session' || !session) throw new BerthError('invalid', 'not_a_session', 'only a dashboard session has a CSRF token', { hint: 'tokens need none: send Authorization: Bearer <token>' });
-    return { csrf: csrfFor(session) };
   });
   app.get('/v1/me', policy('authenticated'), async (req) => {
     const p = req.principal;

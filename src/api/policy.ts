@@ -25,7 +25,7 @@ declare module 'fastify' {
 export const policy = (need: Need, resource: Resource = 'none') => ({ config: { need, resource } });
 
 /** The dashboard session's secret, from its cookie. */
-export function sessionCookie(req: FastifyRequest): string | undefined {
+function sessionCookie(req: FastifyRequest): string | undefined {
   return /(?:^|;\s*)berth_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
 }
 

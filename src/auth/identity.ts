@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { BerthError } from '../core/errors.js';
 import { assertName } from '../core/names.js';
@@ -15,14 +15,6 @@ let dummyHash: string | undefined;
 
 export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 const secret = (prefix: string) => `${prefix}_${randomBytes(32).toString('base64url')}`;
-
-/**
- * A session's CSRF token, derived from the session's own secret: whoever holds the session
- * cookie can ask for it again (another tab, a reload), and nobody without it can compute it.
- */
-export function csrfFor(session: string): string {
-  return `berthc_${createHmac('sha256', session).update('berth csrf token').digest('base64url')}`;
-}
 
 export interface Credentials {
   /** `Authorization: Bearer <token>`. */
@@ -90,7 +82,9 @@ export class Identity {
     this.#perAccount.succeed(name);
     const now = Date.now();
     const token = secret(opts.session ? 'berths' : 'bertht');
-    const csrf = opts.session ? csrfFor(token) : undefined;
+    // Random, not derived from the session: the cookie goes to every port of its host (an app
+    // there may see it), and the cookie alone must not be enough to change anything.
+    const csrf = opts.session ? secret('berthc') : undefined;
     if (opts.expiresInMs !== undefined && (opts.expiresInMs <= 0 || opts.expiresInMs > 365 * DAY)) throw new BerthError('invalid', 'bad_expiry', 'a sign-in token expires within 1 s to 365 days');
     const expiresAt = now + (opts.session ? SESSION_MS : (opts.expiresInMs ?? 30 * DAY));
     await this.#store.write((r) => r.identity.createToken({ userId: user.id, kind: opts.session ? 'session' : 'api', name: opts.session ? 'dashboard session' : 'berth login', secretHash: sha256(token), csrfHash: csrf ? sha256(csrf) : null, orgId: null, roleCeiling: null, expiresAt, now }));

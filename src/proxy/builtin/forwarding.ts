@@ -18,6 +18,21 @@ function gatewayTimeout(res: ServerResponse): void {
   res.writeHead(504, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE_504);
 }
 
+/**
+ * Berth's own dashboard session cookie. Browsers send a host's cookies to every port of it,
+ * so a browser signed in to the dashboard sends it to apps on the same host name too; the
+ * proxy never passes it on.
+ */
+const SESSION_COOKIE = 'berth_session=';
+
+function withoutSessionCookie(value: string): string {
+  return value
+    .split(';')
+    .filter((pair) => !pair.trim().startsWith(SESSION_COOKIE))
+    .map((pair) => pair.trim())
+    .join('; ');
+}
+
 /** Header names a Connection header lists: hop-by-hop for this message only. */
 function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
@@ -50,7 +65,12 @@ export function requestHead(req: IncomingMessage, host: string, path: string, ex
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name) || FORWARDED.has(name) || name === 'host' || name === 'content-length' || named?.has(name)) continue;
-    head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    let value = raw[i + 1]!;
+    if (name === 'cookie' && value.includes(SESSION_COOKIE)) {
+      value = withoutSessionCookie(value);
+      if (!value) continue;
+    }
+    head += `${raw[i]}: ${value}\r\n`;
   }
   const client = req.socket.remoteAddress ?? '';
   const fromEdge = client === '127.0.0.1' || client === '::1' || client === '::ffff:127.0.0.1';
