@@ -59,7 +59,8 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
     }
     // A public route answers anyone: a stale cookie or token there counts as none (so signing in again replaces it).
     const who = deps.local ? ({ kind: 'local' } as const) : deps.identity.authenticate(credentials(req));
-    req.principal = cfg.need === 'public' ? await Promise.resolve(who).catch(() => ({ kind: 'anonymous' }) as const) : await who;
+    const refused = (err: unknown) => err instanceof BerthError && (err.kind === 'unauthorized' || err.kind === 'forbidden');
+    req.principal = cfg.need === 'public' ? await Promise.resolve(who).catch((err: unknown) => (refused(err) ? ({ kind: 'anonymous' } as const) : Promise.reject(err))) : await who;
     const params = req.params as Record<string, string | undefined>;
     let org: { id: number; name: string } | undefined;
     if (cfg.resource === 'app' && params.app !== undefined) {
