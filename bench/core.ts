@@ -20,10 +20,19 @@ const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-'));
 const SLEEP = execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim();
 
 async function berth(): Promise<string[]> {
-  const env = { ...process.env, BERTH_HOME: path.join(work, 'berth-home'), BERTH_PORT_RANGE: '24000-24999', BERTH_HTTP_PORT: '18770', BERTH_HTTP_ADDRESS: '127.0.0.1' };
+  const env = {
+    ...process.env,
+    BERTH_HOME: path.join(work, 'berth-home'),
+    BERTH_PORT_RANGE: '24000-24999',
+    BERTH_HTTP_PORT: '18770',
+    BERTH_HTTP_ADDRESS: '127.0.0.1',
+  };
   const app = path.join(work, 'app');
   mkdirSync(app, { recursive: true });
-  const services = Array.from({ length: N }, (_, i) => `  s${i}:\n    run: ["${SLEEP}", "100000"]\n    port: none\n`).join('');
+  const services = Array.from(
+    { length: N },
+    (_, i) => `  s${i}:\n    run: ["${SLEEP}", "100000"]\n    port: none\n`,
+  ).join('');
   writeFileSync(path.join(app, 'berth.yaml'), `app: bench\nservices:\n${services}`);
   await timeCommand([...BERTH, 'daemon', 'start'], env);
   const up = await timeCommand([...BERTH, 'up', app], env);
@@ -42,10 +51,19 @@ async function berth(): Promise<string[]> {
 async function pm2(): Promise<string[]> {
   const prefix = path.join(REPO, 'bench', '.pm2');
   const bin = path.join(prefix, 'node_modules', 'pm2', 'bin', 'pm2');
-  if (!existsSync(bin)) execFileSync('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error', 'pm2@6'], { stdio: 'inherit' });
+  if (!existsSync(bin))
+    execFileSync('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error', 'pm2@6'], {
+      stdio: 'inherit',
+    });
   const env = { ...process.env, PM2_HOME: path.join(work, 'pm2-home') };
   const eco = path.join(work, 'ecosystem.config.cjs');
-  const apps = Array.from({ length: N }, (_, i) => ({ name: `s${i}`, script: SLEEP, args: '100000', interpreter: 'none', autorestart: true }));
+  const apps = Array.from({ length: N }, (_, i) => ({
+    name: `s${i}`,
+    script: SLEEP,
+    args: '100000',
+    interpreter: 'none',
+    autorestart: true,
+  }));
   writeFileSync(eco, `module.exports = ${JSON.stringify({ apps })};\n`);
   const cmd = [process.execPath, bin];
   await timeCommand([...cmd, 'ping'], env); // start the God daemon first, as for berthd

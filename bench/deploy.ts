@@ -16,20 +16,34 @@ const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
 const RUNS = 20;
 const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-deploy-'));
-const env = { ...process.env, BERTH_HOME: path.join(work, 'home'), BERTH_PORT_RANGE: '26000-26999', BERTH_HTTP_PORT: '18750', BERTH_HTTP_ADDRESS: '127.0.0.1' };
+const env = {
+  ...process.env,
+  BERTH_HOME: path.join(work, 'home'),
+  BERTH_PORT_RANGE: '26000-26999',
+  BERTH_HTTP_PORT: '18750',
+  BERTH_HTTP_ADDRESS: '127.0.0.1',
+};
 const SERVER = `import { createServer } from 'node:http';\ncreateServer((q, s) => s.end('v' + process.env.V)).listen(Number(process.env.PORT), '127.0.0.1');\n`;
 
 function berth(args: string[]): Promise<{ ms: number; out: string }> {
   const t0 = process.hrtime.bigint();
   return new Promise((resolve, reject) =>
-    execFile(BIN, args, { env }, (err, out, errOut) => (err ? reject(new Error(`${args.join(' ')}: ${errOut || out}`)) : resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, out }))),
+    execFile(BIN, args, { env }, (err, out, errOut) =>
+      err
+        ? reject(new Error(`${args.join(' ')}: ${errOut || out}`))
+        : resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, out }),
+    ),
   );
 }
 
 /** How long the app itself takes from spawn to accepting connections. */
 async function appReadyMs(dir: string, port: number): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['server.mjs'], { cwd: dir, env: { PATH: process.env.PATH, PORT: String(port), V: '0' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['server.mjs'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, PORT: String(port), V: '0' },
+    stdio: 'ignore',
+  });
   try {
     for (;;) {
       const ok = await new Promise<boolean>((r) => {
@@ -48,7 +62,8 @@ try {
   const dir = path.join(work, 'app');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'server.mjs'), SERVER);
-  const manifest = (v: number) => `app: bench\nservices:\n  web:\n    run: [node, server.mjs]\n    env: { V: "${v}" }\n    routes: [bench.test]\n`;
+  const manifest = (v: number) =>
+    `app: bench\nservices:\n  web:\n    run: [node, server.mjs]\n    env: { V: "${v}" }\n    routes: [bench.test]\n`;
   writeFileSync(path.join(dir, 'berth.yaml'), manifest(0));
   await berth(['deploy', dir]); // warm: daemon, proxy, first release
   const toSwitch: number[] = [];
@@ -67,12 +82,17 @@ try {
   const p50 = (xs: number[]) => percentile(xs, 50);
   const overhead = p50(toSwitch) - p50(ready);
   console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}, ${RUNS} deploys of one Node service\n`);
-  console.log(table(['measure (median of 20)', 'ms'], [
-    ['berth deploy, whole command', p50(total).toFixed(0)],
-    ['command start to traffic switched', p50(toSwitch).toFixed(0)],
-    ["the app's own start to listening", p50(ready).toFixed(0)],
-    ["Berth's overhead (switched - app)", overhead.toFixed(0)],
-  ]));
+  console.log(
+    table(
+      ['measure (median of 20)', 'ms'],
+      [
+        ['berth deploy, whole command', p50(total).toFixed(0)],
+        ['command start to traffic switched', p50(toSwitch).toFixed(0)],
+        ["the app's own start to listening", p50(ready).toFixed(0)],
+        ["Berth's overhead (switched - app)", overhead.toFixed(0)],
+      ],
+    ),
+  );
   console.log(`\ntarget: overhead <= 100 ms: ${overhead <= 100 ? 'met' : 'NOT met'}`);
 } finally {
   await berth(['rm', 'bench', '--purge']).catch(() => undefined);

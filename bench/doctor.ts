@@ -14,13 +14,19 @@ const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
 const N = Number(process.env.BENCH_SERVICES ?? 200);
 const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-doctor-'));
-const env = { ...process.env, BERTH_HOME: path.join(work, 'home'), BERTH_PORT_RANGE: '27000-27999', BERTH_HTTP_PORT: '18760', BERTH_HTTP_ADDRESS: '127.0.0.1' };
+const env = {
+  ...process.env,
+  BERTH_HOME: path.join(work, 'home'),
+  BERTH_PORT_RANGE: '27000-27999',
+  BERTH_HTTP_PORT: '18760',
+  BERTH_HTTP_ADDRESS: '127.0.0.1',
+};
 
 function berth(args: string[], okCodes = [0]): Promise<{ ms: number; out: string }> {
   const t0 = process.hrtime.bigint();
   return new Promise((resolve, reject) =>
     execFile(BIN, args, { env, maxBuffer: 1 << 26, timeout: 600_000 }, (err, out, errOut) => {
-      const code = err ? (err as { code?: number }).code ?? 1 : 0;
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
       if (!okCodes.includes(code as number)) reject(new Error(`${args.join(' ')}: exit ${code}: ${errOut || out}`));
       else resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, out });
     }),
@@ -30,7 +36,11 @@ function berth(args: string[], okCodes = [0]): Promise<{ ms: number; out: string
 try {
   const dir = path.join(work, 'app');
   mkdirSync(dir, { recursive: true });
-  const services = Array.from({ length: N }, (_, i) => `  s${i}:\n    run: python3 -m http.server $PORT --bind 127.0.0.1\n    routes: [{ host: bench.test, path: /s${i}/ }]\n`).join('');
+  const services = Array.from(
+    { length: N },
+    (_, i) =>
+      `  s${i}:\n    run: python3 -m http.server $PORT --bind 127.0.0.1\n    routes: [{ host: bench.test, path: /s${i}/ }]\n`,
+  ).join('');
   writeFileSync(path.join(dir, 'berth.yaml'), `app: many\nservices:\n${services}`);
   const up = await berth(['deploy', dir]);
   const runs: number[] = [];
@@ -40,12 +50,19 @@ try {
     runs.push(r.ms);
     findings = (JSON.parse(r.out) as { findings: unknown[] }).findings.length;
   }
-  console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}, ${N} services (python3 -m http.server), ${N} routes\n`);
-  console.log(table(['measure', 'ms'], [
-    [`deploy of ${N} services`, up.ms.toFixed(0)],
-    ['berth doctor, median of 5', percentile(runs, 50).toFixed(0)],
-    ['berth doctor, slowest of 5', Math.max(...runs).toFixed(0)],
-  ]));
+  console.log(
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}, ${N} services (python3 -m http.server), ${N} routes\n`,
+  );
+  console.log(
+    table(
+      ['measure', 'ms'],
+      [
+        [`deploy of ${N} services`, up.ms.toFixed(0)],
+        ['berth doctor, median of 5', percentile(runs, 50).toFixed(0)],
+        ['berth doctor, slowest of 5', Math.max(...runs).toFixed(0)],
+      ],
+    ),
+  );
   console.log(`\nfindings: ${findings}; target < 1000 ms: ${percentile(runs, 50) < 1000 ? 'met' : 'NOT met'}`);
 } finally {
   await berth(['rm', 'many', '--purge']).catch(() => undefined);

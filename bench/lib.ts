@@ -25,7 +25,8 @@ export function percentile(values: readonly number[], p: number): number {
 
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ') + ' |';
+  const line = (cells: readonly string[]) =>
+    '| ' + cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ') + ' |';
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 

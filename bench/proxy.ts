@@ -27,22 +27,45 @@ const BACKEND_PORT = 18701;
 const PROXY_PORT = 18702;
 
 function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => execFile(cmd, args, { timeout: (SECONDS + 60) * 1000, maxBuffer: 1 << 24 }, (err, out, errOut) => (err ? reject(new Error(`${cmd}: ${err.message}\n${errOut}`)) : resolve(out))));
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { timeout: (SECONDS + 60) * 1000, maxBuffer: 1 << 24 }, (err, out, errOut) =>
+      err ? reject(new Error(`${cmd}: ${err.message}\n${errOut}`)) : resolve(out),
+    ),
+  );
 }
 
 function ms(value: string, unit: string): number {
   return Number(value) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[unit]!;
 }
 
-async function saturate(port: number, host: string, script?: string, seconds = SECONDS): Promise<{ rps: number; p50: number; p99: number; errors: string }> {
-  const out = await run('wrk', ['-t2', '-c50', `-d${seconds}s`, '--latency', ...(script ? ['-s', script] : []), '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`]);
+async function saturate(
+  port: number,
+  host: string,
+  script?: string,
+  seconds = SECONDS,
+): Promise<{ rps: number; p50: number; p99: number; errors: string }> {
+  const out = await run('wrk', [
+    '-t2',
+    '-c50',
+    `-d${seconds}s`,
+    '--latency',
+    ...(script ? ['-s', script] : []),
+    '-H',
+    `Host: ${host}`,
+    `http://127.0.0.1:${port}/`,
+  ]);
   const pick = (p: string) => {
     const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
     return m ? ms(m[1]!, m[2]!) : NaN;
   };
   const sock = /Socket errors: (.*)/.exec(out)?.[1] ?? 'none';
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), p50: pick('50'), p99: pick('99'), errors: non2xx ? `${sock}; non-2xx ${non2xx}` : sock };
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    p50: pick('50'),
+    p99: pick('99'),
+    errors: non2xx ? `${sock}; non-2xx ${non2xx}` : sock,
+  };
 }
 
 /**
@@ -50,7 +73,10 @@ async function saturate(port: number, host: string, script?: string, seconds = S
  * requests. The jitter spreads the requests out; a fixed per-worker rate (hey -q) fires
  * them in bursts of 50 and measures queueing, not the proxy.
  */
-async function fixedRate(port: number, host: string): Promise<{ rps: number; p50: number; p99: number; errors: string }> {
+async function fixedRate(
+  port: number,
+  host: string,
+): Promise<{ rps: number; p50: number; p99: number; errors: string }> {
   return saturate(port, host, DELAY_SCRIPT, PACED_SECONDS);
 }
 
@@ -59,17 +85,58 @@ const CADDY_PORT = 18704;
 const home = mkdtempSync(path.join(tmpdir(), 'berth-bench-proxy-'));
 const log = pino({ level: 'warn' });
 const site = [{ app: 'bench', hosts: ['bench.test'], tls: { 'bench.test': 'off' as const } }];
-const nginx = new NginxEdge({ home, log, binary: 'nginx', httpPort: NGINX_PORT, httpsPort: NGINX_PORT + 100, upstreamPort: PROXY_PORT, certDir: path.join(home, 'live') });
-const caddy = new CaddyEdge({ home, log, binary: 'caddy', httpPort: CADDY_PORT, httpsPort: CADDY_PORT + 100, upstreamPort: PROXY_PORT });
+const nginx = new NginxEdge({
+  home,
+  log,
+  binary: 'nginx',
+  httpPort: NGINX_PORT,
+  httpsPort: NGINX_PORT + 100,
+  upstreamPort: PROXY_PORT,
+  certDir: path.join(home, 'live'),
+});
+const caddy = new CaddyEdge({
+  home,
+  log,
+  binary: 'caddy',
+  httpPort: CADDY_PORT,
+  httpsPort: CADDY_PORT + 100,
+  upstreamPort: PROXY_PORT,
+});
 const DELAY_SCRIPT = path.join(home, 'delay.lua');
 writeFileSync(DELAY_SCRIPT, 'function delay()\n  return 40 + math.random(20)\nend\n');
-const backend = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => s.end('ok')).listen(${BACKEND_PORT}, '127.0.0.1')`], { stdio: 'ignore' });
-const proxy = spawn(process.execPath, [path.join(REPO, 'dist', 'src', 'proxy', 'builtin', 'main.js')], { env: { PATH: process.env.PATH, BERTH_HOME: home, BERTH_HTTP_PORT: String(PROXY_PORT), BERTH_HTTP_ADDRESS: '127.0.0.1' }, stdio: 'ignore' });
+const backend = spawn(
+  process.execPath,
+  ['-e', `require('http').createServer((q, s) => s.end('ok')).listen(${BACKEND_PORT}, '127.0.0.1')`],
+  { stdio: 'ignore' },
+);
+const proxy = spawn(process.execPath, [path.join(REPO, 'dist', 'src', 'proxy', 'builtin', 'main.js')], {
+  env: {
+    PATH: process.env.PATH,
+    BERTH_HOME: home,
+    BERTH_HTTP_PORT: String(PROXY_PORT),
+    BERTH_HTTP_ADDRESS: '127.0.0.1',
+  },
+  stdio: 'ignore',
+});
 try {
   await sleep(1000);
-  if (backend.exitCode !== null || proxy.exitCode !== null) throw new Error(`ports ${BACKEND_PORT}/${PROXY_PORT} are taken: stop what holds them and run again`);
+  if (backend.exitCode !== null || proxy.exitCode !== null)
+    throw new Error(`ports ${BACKEND_PORT}/${PROXY_PORT} are taken: stop what holds them and run again`);
   const control = new ApiClient(path.join(home, 'proxy', 'control.sock'));
-  await control.call('PUT', '/v1/routes', { version: 1, routes: [{ host: 'bench.test', path: '/', strip: false, app: 'bench', env: 'production', service: 'web', upstreams: [`127.0.0.1:${BACKEND_PORT}`] }] });
+  await control.call('PUT', '/v1/routes', {
+    version: 1,
+    routes: [
+      {
+        host: 'bench.test',
+        path: '/',
+        strip: false,
+        app: 'bench',
+        env: 'production',
+        service: 'web',
+        upstreams: [`127.0.0.1:${BACKEND_PORT}`],
+      },
+    ],
+  });
   await nginx.start();
   await nginx.applySites(site);
   await caddy.start();
@@ -83,18 +150,37 @@ try {
   const saturated: Array<Awaited<ReturnType<typeof saturate>>> = [];
   for (const [, port] of targets) saturated.push(await saturate(port, 'bench.test'));
   const paced: Array<Array<Awaited<ReturnType<typeof fixedRate>>>> = targets.map(() => []);
-  for (let round = 0; round < ROUNDS; round++) for (const [i, [, port]] of targets.entries()) paced[i]!.push(await fixedRate(port, 'bench.test'));
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [i, [, port]] of targets.entries()) paced[i]!.push(await fixedRate(port, 'bench.test'));
   const median = (values: number[]) => percentile(values, 50);
   const rows = targets.map(([name], i) => {
     const s = saturated[i]!;
     const f = paced[i]!;
     const errors = [...new Set([s.errors, ...f.map((x) => x.errors)])].filter((e) => e !== 'none').join('; ') || 'none';
-    return [name, s.rps.toFixed(0), s.p50.toFixed(2), s.p99.toFixed(2), errors, median(f.map((x) => x.rps)).toFixed(0), median(f.map((x) => x.p50)).toFixed(2), median(f.map((x) => x.p99)).toFixed(2)];
+    return [
+      name,
+      s.rps.toFixed(0),
+      s.p50.toFixed(2),
+      s.p99.toFixed(2),
+      errors,
+      median(f.map((x) => x.rps)).toFixed(0),
+      median(f.map((x) => x.p50)).toFixed(2),
+      median(f.map((x) => x.p99)).toFixed(2),
+    ];
   });
-  console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}, saturation ${SECONDS} s per target, paced ${ROUNDS} rounds x ${PACED_SECONDS} s per target, backend: node http 'ok'\n`);
-  console.log(table(['target', 'max req/s (50 conns)', 'p50 ms', 'p99 ms', 'socket errors', 'req/s (paced)', 'p50 ms', 'p99 ms'], rows));
+  console.log(
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}, saturation ${SECONDS} s per target, paced ${ROUNDS} rounds x ${PACED_SECONDS} s per target, backend: node http 'ok'\n`,
+  );
+  console.log(
+    table(
+      ['target', 'max req/s (50 conns)', 'p50 ms', 'p99 ms', 'socket errors', 'req/s (paced)', 'p50 ms', 'p99 ms'],
+      rows,
+    ),
+  );
   const overhead = paced[1]!.map((x, round) => x.p99 - paced[0]![round]!.p99);
-  console.log(`\nbuiltin p99 overhead at 1,000 req/s: median ${median(overhead).toFixed(2)} ms over ${ROUNDS} rounds (each: ${overhead.map((x) => x.toFixed(2)).join(', ')}; target < 1 ms)`);
+  console.log(
+    `\nbuiltin p99 overhead at 1,000 req/s: median ${median(overhead).toFixed(2)} ms over ${ROUNDS} rounds (each: ${overhead.map((x) => x.toFixed(2)).join(', ')}; target < 1 ms)`,
+  );
 } finally {
   await nginx.stop().catch(() => undefined);
   await caddy.stop().catch(() => undefined);

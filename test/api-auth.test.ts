@@ -23,10 +23,18 @@ const WHO = ['anonymous', 'outsider', 'viewer', 'member', 'admin', 'owner'] as c
 type Who = (typeof WHO)[number];
 const tokens = {} as Record<Who, string | undefined>;
 
-async function api(method: string, route: string, opts: { token?: string | undefined; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+async function api(
+  method: string,
+  route: string,
+  opts: { token?: string | undefined; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(BASE + route, {
     method,
-    headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+    headers: {
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...opts.headers,
+    },
     ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
   });
   const text = await res.text();
@@ -45,18 +53,20 @@ async function login(name: string, password = PASSWORD): Promise<string> {
   return r.body.token as string;
 }
 
-
 before(async () => {
   assertOk(await home.cli('daemon', 'start'));
   const s = socket();
   await s.call('POST', '/v1/orgs', { name: 'acme' });
   await s.call('POST', '/v1/orgs', { name: 'other' });
-  for (const role of ['viewer', 'member', 'admin', 'owner'] as const) await s.call('POST', '/v1/admin/users', { name: role, password: PASSWORD, org: 'acme', role });
+  for (const role of ['viewer', 'member', 'admin', 'owner'] as const)
+    await s.call('POST', '/v1/admin/users', { name: role, password: PASSWORD, org: 'acme', role });
   await s.call('POST', '/v1/admin/users', { name: 'outsider', password: PASSWORD, org: 'other', role: 'owner' });
-  const app = (name: string) => home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [${name}.test]\n`);
+  const app = (name: string) =>
+    home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [${name}.test]\n`);
   assertOk(await home.cli('deploy', app('shop'), '--org', 'acme'));
   assertOk(await home.cli('deploy', app('rival'), '--org', 'other'));
-  for (const who of WHO) tokens[who] = who === 'anonymous' ? undefined : await login(who === 'outsider' ? 'outsider' : who);
+  for (const who of WHO)
+    tokens[who] = who === 'anonymous' ? undefined : await login(who === 'outsider' ? 'outsider' : who);
 });
 after(() => home.cleanup());
 
@@ -70,7 +80,10 @@ const F = 403;
 const N = 404;
 const B = 400;
 const OK = 200;
-const MATRIX: Record<string, { path: string; body?: unknown; expect: [number, number, number, number, number, number] }> = {
+const MATRIX: Record<
+  string,
+  { path: string; body?: unknown; expect: [number, number, number, number, number, number] }
+> = {
   'GET /v1/openapi.json': { path: '/v1/openapi.json', expect: [OK, OK, OK, OK, OK, OK] },
   'GET /v1/daemon': { path: '/v1/daemon', expect: [D, OK, OK, OK, OK, OK] },
   'POST /v1/daemon/stop': { path: '/v1/daemon/stop', expect: [D, F, F, F, F, F] },
@@ -83,7 +96,10 @@ const MATRIX: Record<string, { path: string; body?: unknown; expect: [number, nu
   'POST /v1/apps/:app/restart': { path: '/v1/apps/shop/restart', body: 'nope', expect: [D, N, F, B, B, B] },
   'DELETE /v1/apps/:app': { path: '/v1/apps/shop?purge=nope', expect: [D, N, F, F, B, B] },
   'GET /v1/apps/:app/environments': { path: '/v1/apps/shop/environments', expect: [D, N, OK, OK, OK, OK] },
-  'DELETE /v1/apps/:app/environments/:env': { path: '/v1/apps/shop/environments/production?force=nope', expect: [D, N, F, B, B, B] },
+  'DELETE /v1/apps/:app/environments/:env': {
+    path: '/v1/apps/shop/environments/production?force=nope',
+    expect: [D, N, F, B, B, B],
+  },
   'GET /v1/events': { path: '/v1/events', expect: [D, OK, OK, OK, OK, OK] },
   'GET /v1/routes': { path: '/v1/routes', expect: [D, OK, OK, OK, OK, OK] },
   'GET /v1/config': { path: '/v1/config', expect: [D, F, F, F, F, F] },
@@ -99,7 +115,11 @@ const MATRIX: Record<string, { path: string; body?: unknown; expect: [number, nu
   'GET /v1/apps/:app/releases': { path: '/v1/apps/shop/releases', expect: [D, N, OK, OK, OK, OK] },
   'GET /v1/apps/:app/logs': { path: '/v1/apps/shop/logs', expect: [D, N, OK, OK, OK, OK] },
   'POST /v1/apps/:app/webhook': { path: '/v1/apps/shop/webhook', body: 'nope', expect: [D, N, F, F, B, B] },
-  'POST /v1/hooks/github/:app': { path: '/v1/hooks/github/shop', body: { ref: 'refs/heads/main' }, expect: [D, D, D, D, D, D] },
+  'POST /v1/hooks/github/:app': {
+    path: '/v1/hooks/github/shop',
+    body: { ref: 'refs/heads/main' },
+    expect: [D, D, D, D, D, D],
+  },
   'GET /v1/apps/:app/secrets': { path: '/v1/apps/shop/secrets', expect: [D, N, F, OK, OK, OK] },
   'PUT /v1/apps/:app/secrets/:name': { path: '/v1/apps/shop/secrets/TOKEN', body: 'nope', expect: [D, N, F, F, B, B] },
   'DELETE /v1/apps/:app/secrets/:name': { path: '/v1/apps/shop/secrets/TOKEN?env=', expect: [D, N, F, F, B, B] },
@@ -125,11 +145,23 @@ const MATRIX: Record<string, { path: string; body?: unknown; expect: [number, nu
   'DELETE /v1/tokens/:id': { path: '/v1/tokens/abc', expect: [D, B, B, B, B, B] },
 };
 
-test('authorization matrix: every route of the OpenAPI document, as anonymous, another org\'s owner, viewer, member, admin and owner', async () => {
-  const doc = (await api('GET', '/v1/openapi.json')).body as { paths: Record<string, Record<string, { 'x-berth-policy': { need: string } }>> };
-  const operations = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`));
-  assert.deepEqual(operations.filter((o) => !MATRIX[o]), [], 'every route has a matrix entry: add one for a new route');
-  assert.deepEqual(Object.keys(MATRIX).filter((k) => !operations.includes(k)), [], 'no entry for a route that is gone');
+test("authorization matrix: every route of the OpenAPI document, as anonymous, another org's owner, viewer, member, admin and owner", async () => {
+  const doc = (await api('GET', '/v1/openapi.json')).body as {
+    paths: Record<string, Record<string, { 'x-berth-policy': { need: string } }>>;
+  };
+  const operations = Object.entries(doc.paths).flatMap(([p, ops]) =>
+    Object.keys(ops).map((m) => `${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`),
+  );
+  assert.deepEqual(
+    operations.filter((o) => !MATRIX[o]),
+    [],
+    'every route has a matrix entry: add one for a new route',
+  );
+  assert.deepEqual(
+    Object.keys(MATRIX).filter((k) => !operations.includes(k)),
+    [],
+    'no entry for a route that is gone',
+  );
   const wrong: string[] = [];
   for (const [op, entry] of Object.entries(MATRIX)) {
     const method = op.split(' ')[0] as string;
@@ -137,11 +169,18 @@ test('authorization matrix: every route of the OpenAPI document, as anonymous, a
       // logout revokes the token it is called with: use a fresh one.
       const token = op === 'POST /v1/logout' && who !== 'anonymous' ? await login(who) : tokens[who];
       const r = await api(method, entry.path, { token, ...(entry.body !== undefined ? { body: entry.body } : {}) });
-      if (r.status !== entry.expect[i]) wrong.push(`${op} as ${who}: ${r.status}, expected ${entry.expect[i]} (${JSON.stringify(r.body).slice(0, 160)})`);
+      if (r.status !== entry.expect[i])
+        wrong.push(
+          `${op} as ${who}: ${r.status}, expected ${entry.expect[i]} (${JSON.stringify(r.body).slice(0, 160)})`,
+        );
     }
   }
   assert.deepEqual(wrong, []);
-  assert.equal((await api('GET', '/v1/apps/shop/instances', { token: tokens.outsider })).body.error.message, 'no app named "shop"', 'another org\'s app is indistinguishable from none');
+  assert.equal(
+    (await api('GET', '/v1/apps/shop/instances', { token: tokens.outsider })).body.error.message,
+    'no app named "shop"',
+    "another org's app is indistinguishable from none",
+  );
 });
 
 test('uploads: paths stay inside the tree; only members of the organisation deploy', async () => {
@@ -156,22 +195,48 @@ test('uploads: paths stay inside the tree; only members of the organisation depl
     [{ ...manifest, link: '../../../../../etc/shadow' }], // a manifest that is also a link: authorized as one, written as the other
     [manifest, { path: 'far', link: '../../../../../etc/shadow' }], // dangling from staging, not once moved
   ];
-  for (const bad of [[manifest, file('../escape.txt')], [manifest, file('/etc/cron.d/x')], [manifest, file('a/../../x')], [manifest, { path: 'evil', link: '/etc' }], [manifest, { path: 'evil', link: '../../..' }], [manifest, file('.git/config')], ...chains]) {
+  for (const bad of [
+    [manifest, file('../escape.txt')],
+    [manifest, file('/etc/cron.d/x')],
+    [manifest, file('a/../../x')],
+    [manifest, { path: 'evil', link: '/etc' }],
+    [manifest, { path: 'evil', link: '../../..' }],
+    [manifest, file('.git/config')],
+    ...chains,
+  ]) {
     const r = await api('POST', '/v1/uploads/deployments', { token: tokens.member, body: { files: bad, org: 'acme' } });
     assert.equal(r.status, 400, JSON.stringify(bad.map((f) => f.path)) + JSON.stringify(r.body));
   }
-  assert.equal((await api('POST', '/v1/uploads/deployments', { token: tokens.viewer, body: { files: [manifest], org: 'acme' } })).status, 403);
-  assert.equal((await api('POST', '/v1/uploads/deployments', { token: tokens.outsider, body: { files: [manifest], org: 'acme' } })).status, 404);
+  assert.equal(
+    (await api('POST', '/v1/uploads/deployments', { token: tokens.viewer, body: { files: [manifest], org: 'acme' } }))
+      .status,
+    403,
+  );
+  assert.equal(
+    (await api('POST', '/v1/uploads/deployments', { token: tokens.outsider, body: { files: [manifest], org: 'acme' } }))
+      .status,
+    404,
+  );
   assert.equal(existsSync(path.join(home.home, 'uploads', 'upl')), false, 'nothing of a refused upload stays');
   // An app removed without --purge leaves its data: a new app of that name from elsewhere does not get it.
-  const kept = home.app('kept', `app: kept\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('fs').writeFileSync(process.env.DATA_DIR + '/private', 'x'); require('http').createServer((q, s) => s.end()).listen(process.env.PORT, '127.0.0.1')"]\n`);
+  const kept = home.app(
+    'kept',
+    `app: kept\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('fs').writeFileSync(process.env.DATA_DIR + '/private', 'x'); require('http').createServer((q, s) => s.end()).listen(process.env.PORT, '127.0.0.1')"]\n`,
+  );
   assertOk(await home.cli('deploy', kept, '--org', 'acme'));
   assertOk(await home.cli('rm', 'kept'));
-  const taken = await api('POST', '/v1/uploads/deployments', { token: tokens.outsider, body: { files: [file('berth.yaml', 'app: kept\nservices:\n  web:\n    run: ["true"]\n')], org: 'other' } });
+  const taken = await api('POST', '/v1/uploads/deployments', {
+    token: tokens.outsider,
+    body: { files: [file('berth.yaml', 'app: kept\nservices:\n  web:\n    run: ["true"]\n')], org: 'other' },
+  });
   assert.equal(taken.status, 409);
   assert.match(taken.body.error.message, /data of an earlier app named "kept" is kept/);
   assert.ok(existsSync(path.join(home.home, 'data', 'kept', 'production', 'private')), 'and the data is still there');
-  assert.equal(existsSync(path.join(home.home, 'PWNED')) || existsSync(path.join(home.home, 'uploads', 'PWNED')), false, 'nothing was written through a link');
+  assert.equal(
+    existsSync(path.join(home.home, 'PWNED')) || existsSync(path.join(home.home, 'uploads', 'PWNED')),
+    false,
+    'nothing was written through a link',
+  );
   const staging = path.join(home.home, 'uploads', '.staging');
   assert.deepEqual(existsSync(staging) ? readdirSync(staging) : [], [], 'no staging left');
 });
@@ -179,46 +244,109 @@ test('uploads: paths stay inside the tree; only members of the organisation depl
 test('lists are scoped by organisation: no fetch by bare name reaches another organisation', async () => {
   assert.deepEqual((await api('GET', '/v1/apps', { token: tokens.viewer })).body.apps, ['shop']);
   assert.deepEqual((await api('GET', '/v1/apps', { token: tokens.outsider })).body.apps, ['rival']);
-  assert.deepEqual(((await api('GET', '/v1/instances', { token: tokens.outsider })).body as Array<{ app: string }>).map((v) => v.app), ['rival']);
+  assert.deepEqual(
+    ((await api('GET', '/v1/instances', { token: tokens.outsider })).body as Array<{ app: string }>).map((v) => v.app),
+    ['rival'],
+  );
   assert.equal((await api('GET', '/v1/instances?app=shop', { token: tokens.outsider })).status, 404);
-  assert.ok(((await api('GET', '/v1/routes', { token: tokens.outsider })).body as Array<{ app: string }>).every((r) => r.app === 'rival'));
-  assert.ok(((await api('GET', '/v1/events', { token: tokens.outsider })).body as Array<{ app: string }>).every((e) => e.app === 'rival'));
+  assert.ok(
+    ((await api('GET', '/v1/routes', { token: tokens.outsider })).body as Array<{ app: string }>).every(
+      (r) => r.app === 'rival',
+    ),
+  );
+  assert.ok(
+    ((await api('GET', '/v1/events', { token: tokens.outsider })).body as Array<{ app: string }>).every(
+      (e) => e.app === 'rival',
+    ),
+  );
   assert.equal((await api('POST', '/v1/deployments', { token: tokens.outsider, body: { app: 'shop' } })).status, 404);
   assert.equal((await api('POST', '/v1/deployments', { token: tokens.viewer, body: { app: 'shop' } })).status, 403);
-  assert.equal((await api('POST', '/v1/deployments', { token: tokens.member, body: { dir: '/etc' } })).status, 403, 'a directory on the host is not a remote user\'s to name');
-  assert.equal((await api('POST', '/v1/deployments', { token: tokens.member, body: { app: 'shop', dir: '/etc' } })).status, 403);
+  assert.equal(
+    (await api('POST', '/v1/deployments', { token: tokens.member, body: { dir: '/etc' } })).status,
+    403,
+    "a directory on the host is not a remote user's to name",
+  );
+  assert.equal(
+    (await api('POST', '/v1/deployments', { token: tokens.member, body: { app: 'shop', dir: '/etc' } })).status,
+    403,
+  );
   const deployed = await api('POST', '/v1/deployments', { token: tokens.member, body: { app: 'shop' } });
   assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
   assert.ok(['succeeded', 'unchanged'].includes(deployed.body.status));
 });
 
 test('no first-run claim over the network: users are made on the host only', async () => {
-  assert.equal((await api('POST', '/v1/admin/users', { body: { name: 'mallory', password: PASSWORD, org: 'acme', role: 'owner' } })).status, 401);
-  assert.equal((await api('POST', '/v1/admin/users', { token: tokens.owner, body: { name: 'mallory', password: PASSWORD, org: 'acme', role: 'owner' } })).status, 403);
+  assert.equal(
+    (
+      await api('POST', '/v1/admin/users', {
+        body: { name: 'mallory', password: PASSWORD, org: 'acme', role: 'owner' },
+      })
+    ).status,
+    401,
+  );
+  assert.equal(
+    (
+      await api('POST', '/v1/admin/users', {
+        token: tokens.owner,
+        body: { name: 'mallory', password: PASSWORD, org: 'acme', role: 'owner' },
+      })
+    ).status,
+    403,
+  );
   assert.equal((await api('POST', '/v1/login', { body: { name: 'mallory', password: PASSWORD } })).status, 401);
 });
 
 test('tokens: shown once, stored hashed, scoped to an organisation and a role ceiling that cannot be widened', async () => {
-  const otherTokenId = (await api('POST', '/v1/tokens', { token: tokens.owner, body: { name: 'other' } })).body.id as number;
-  const viewerOnly = await api('POST', '/v1/tokens', { token: tokens.owner, body: { name: 'ci', role: 'viewer', expires: '1h' } });
+  const otherTokenId = (await api('POST', '/v1/tokens', { token: tokens.owner, body: { name: 'other' } })).body
+    .id as number;
+  const viewerOnly = await api('POST', '/v1/tokens', {
+    token: tokens.owner,
+    body: { name: 'ci', role: 'viewer', expires: '1h' },
+  });
   assert.equal(viewerOnly.status, 200);
   assert.match(viewerOnly.body.token, /^bertht_[A-Za-z0-9_-]{43}$/);
   const t = viewerOnly.body.token as string;
   assert.equal((await api('GET', '/v1/apps/shop/instances', { token: t })).status, 200);
-  assert.equal((await api('POST', '/v1/apps/shop/restart', { token: t, body: {} })).status, 403, 'the owner\'s viewer token cannot act as owner');
-  assert.equal((await api('POST', '/v1/tokens', { token: t, body: { name: 'wider', role: 'owner' } })).status, 403, 'nor mint a wider token');
+  assert.equal(
+    (await api('POST', '/v1/apps/shop/restart', { token: t, body: {} })).status,
+    403,
+    "the owner's viewer token cannot act as owner",
+  );
+  assert.equal(
+    (await api('POST', '/v1/tokens', { token: t, body: { name: 'wider', role: 'owner' } })).status,
+    403,
+    'nor mint a wider token',
+  );
   const unscoped = await api('POST', '/v1/tokens', { token: t, body: { name: 'same' } });
   assert.equal(unscoped.body.role, 'viewer', 'a token made with a scoped token keeps its ceiling');
-  assert.ok(unscoped.body.expiresAt <= viewerOnly.body.expiresAt, 'and never outlives it (asked: 90 days; parent: 1 hour)');
-  assert.equal((await api('GET', '/v1/tokens', { token: t })).status, 403, 'a scoped token cannot list the user\'s tokens');
+  assert.ok(
+    unscoped.body.expiresAt <= viewerOnly.body.expiresAt,
+    'and never outlives it (asked: 90 days; parent: 1 hour)',
+  );
+  assert.equal(
+    (await api('GET', '/v1/tokens', { token: t })).status,
+    403,
+    "a scoped token cannot list the user's tokens",
+  );
   assert.equal((await api('DELETE', `/v1/tokens/${otherTokenId}`, { token: t })).status, 403, 'nor revoke them');
   const otherOrg = await api('POST', '/v1/tokens', { token: tokens.outsider, body: { name: 'o', org: 'other' } });
-  assert.equal((await api('POST', '/v1/tokens', { token: tokens.outsider, body: { name: 'x', org: 'acme' } })).status, 404, 'no token for an organisation one is not in');
+  assert.equal(
+    (await api('POST', '/v1/tokens', { token: tokens.outsider, body: { name: 'x', org: 'acme' } })).status,
+    404,
+    'no token for an organisation one is not in',
+  );
   assert.equal((await api('GET', '/v1/apps/shop/instances', { token: otherOrg.body.token })).status, 404);
   // Stored hashed: the store has no token in clear.
   const db = path.join(home.home, 'berth.db');
   const { execFileSync } = await import('node:child_process');
-  const dump = execFileSync('python3', ['-c', `import sqlite3; print(sqlite3.connect(${JSON.stringify(db)}).execute("select group_concat(secret_hash) from tokens").fetchone()[0])`], { encoding: 'utf8' });
+  const dump = execFileSync(
+    'python3',
+    [
+      '-c',
+      `import sqlite3; print(sqlite3.connect(${JSON.stringify(db)}).execute("select group_concat(secret_hash) from tokens").fetchone()[0])`,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.ok(!dump.includes(t) && !dump.includes(t.slice(7)), 'no secret in the store');
   assert.ok(dump.length > 64);
   // Revoked and expired tokens are refused.
@@ -230,12 +358,31 @@ test('tokens: shown once, stored hashed, scoped to an organisation and a role ce
   assert.equal((await api('GET', '/v1/me', { token: 'bertht_forged' })).status, 401);
 });
 
-test('invites: single use, expiring, never above the inviter\'s role', async () => {
-  assert.equal((await api('POST', '/v1/orgs/acme/invites', { token: tokens.admin, body: { role: 'owner' } })).status, 403, 'an admin cannot invite an owner');
-  assert.equal((await api('POST', '/v1/orgs/acme/invites', { token: tokens.member, body: { role: 'viewer' } })).status, 403, 'a member cannot invite');
-  assert.equal((await api('PUT', '/v1/orgs/acme/members/member', { token: tokens.admin, body: { role: 'owner' } })).status, 403, 'an admin cannot promote to owner');
-  assert.equal((await api('PUT', '/v1/orgs/acme/members/owner', { token: tokens.admin, body: { role: 'viewer' } })).status, 403, 'an admin cannot demote an owner');
-  const inv = await api('POST', '/v1/orgs/acme/invites', { token: tokens.admin, body: { role: 'admin', expires: '1h' } });
+test("invites: single use, expiring, never above the inviter's role", async () => {
+  assert.equal(
+    (await api('POST', '/v1/orgs/acme/invites', { token: tokens.admin, body: { role: 'owner' } })).status,
+    403,
+    'an admin cannot invite an owner',
+  );
+  assert.equal(
+    (await api('POST', '/v1/orgs/acme/invites', { token: tokens.member, body: { role: 'viewer' } })).status,
+    403,
+    'a member cannot invite',
+  );
+  assert.equal(
+    (await api('PUT', '/v1/orgs/acme/members/member', { token: tokens.admin, body: { role: 'owner' } })).status,
+    403,
+    'an admin cannot promote to owner',
+  );
+  assert.equal(
+    (await api('PUT', '/v1/orgs/acme/members/owner', { token: tokens.admin, body: { role: 'viewer' } })).status,
+    403,
+    'an admin cannot demote an owner',
+  );
+  const inv = await api('POST', '/v1/orgs/acme/invites', {
+    token: tokens.admin,
+    body: { role: 'admin', expires: '1h' },
+  });
   assert.equal(inv.status, 200);
   // Two people race for one invite: exactly one gets in.
   const [a, b] = await Promise.all([
@@ -245,22 +392,56 @@ test('invites: single use, expiring, never above the inviter\'s role', async () 
   assert.deepEqual([a.status, b.status].sort(), [200, 404]);
   const winner = a.status === 200 ? a.body : b.body;
   assert.equal(winner.role, 'admin');
-  assert.equal((await api('POST', '/v1/invites/accept', { token: tokens.outsider, body: { invite: inv.body.invite } })).status, 404, 'used is used');
-  assert.equal((await api('POST', '/v1/login', { body: { name: a.status === 200 ? 'newcomer2' : 'newcomer1', password: PASSWORD } })).status, 401, 'the loser got no account');
-  const soon = await api('POST', '/v1/orgs/acme/invites', { token: tokens.owner, body: { role: 'viewer', expires: '1s' } });
+  assert.equal(
+    (await api('POST', '/v1/invites/accept', { token: tokens.outsider, body: { invite: inv.body.invite } })).status,
+    404,
+    'used is used',
+  );
+  assert.equal(
+    (
+      await api('POST', '/v1/login', {
+        body: { name: a.status === 200 ? 'newcomer2' : 'newcomer1', password: PASSWORD },
+      })
+    ).status,
+    401,
+    'the loser got no account',
+  );
+  const soon = await api('POST', '/v1/orgs/acme/invites', {
+    token: tokens.owner,
+    body: { role: 'viewer', expires: '1s' },
+  });
   await new Promise((r) => setTimeout(r, 1200));
-  assert.equal((await api('POST', '/v1/invites/accept', { token: tokens.outsider, body: { invite: soon.body.invite } })).status, 404, 'expired');
+  assert.equal(
+    (await api('POST', '/v1/invites/accept', { token: tokens.outsider, body: { invite: soon.body.invite } })).status,
+    404,
+    'expired',
+  );
   assert.equal((await api('POST', '/v1/invites/accept', { body: { invite: 'berthi_guess' } })).status, 404);
-  const members = (await api('GET', '/v1/orgs/acme/members', { token: tokens.viewer })).body as Array<{ user: string; role: string }>;
+  const members = (await api('GET', '/v1/orgs/acme/members', { token: tokens.viewer })).body as Array<{
+    user: string;
+    role: string;
+  }>;
   assert.ok(!members.some((m) => m.user === 'outsider'));
 });
 
 test('sign-in is rate-limited per account; sessions are httpOnly SameSite=Strict cookies that need the CSRF token to change anything', async () => {
   await socket().call('POST', '/v1/admin/users', { name: 'victim', password: PASSWORD, org: 'acme', role: 'member' });
-  for (let i = 0; i < 5; i++) assert.equal((await api('POST', '/v1/login', { body: { name: 'victim', password: `guess number ${i} ...` } })).status, 401);
+  for (let i = 0; i < 5; i++)
+    assert.equal(
+      (await api('POST', '/v1/login', { body: { name: 'victim', password: `guess number ${i} ...` } })).status,
+      401,
+    );
   await socket().call('POST', '/v1/admin/users', { name: 'victim2', password: PASSWORD, org: 'acme', role: 'member' });
-  const parallel = await Promise.all(Array.from({ length: 12 }, (_, i) => api('POST', '/v1/login', { body: { name: 'victim2', password: `parallel guess ${i} ...` } })));
-  assert.equal(parallel.filter((r) => r.status === 401).length, 5, 'guesses sent at once are counted as they arrive, not after their check');
+  const parallel = await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      api('POST', '/v1/login', { body: { name: 'victim2', password: `parallel guess ${i} ...` } }),
+    ),
+  );
+  assert.equal(
+    parallel.filter((r) => r.status === 401).length,
+    5,
+    'guesses sent at once are counted as they arrive, not after their check',
+  );
   assert.equal(parallel.filter((r) => r.status === 429).length, 7);
   const locked = await api('POST', '/v1/login', { body: { name: 'victim', password: PASSWORD } });
   assert.equal(locked.status, 429, 'even the right password waits');
@@ -270,10 +451,25 @@ test('sign-in is rate-limited per account; sessions are httpOnly SameSite=Strict
   assert.match(cookie, /^berth_session=berths_[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+/);
   const jar = { cookie: cookie.split(';')[0] as string };
   assert.equal((await api('GET', '/v1/apps/shop/instances', { headers: jar })).status, 200);
-  assert.equal((await api('POST', '/v1/apps/shop/restart', { headers: jar, body: {} })).status, 403, 'no CSRF token: refused');
-  assert.equal((await api('POST', '/v1/apps/shop/restart', { headers: { ...jar, 'x-csrf-token': 'berthc_wrong' }, body: {} })).status, 403);
-  assert.equal((await api('POST', '/v1/apps/shop/restart', { headers: { ...jar, 'x-csrf-token': s.body.csrf }, body: {} })).status, 200);
-  assert.equal((await api('GET', '/v1/me', { token: (cookie.split(';')[0] as string).split('=')[1] })).status, 401, 'a session is not a bearer token');
+  assert.equal(
+    (await api('POST', '/v1/apps/shop/restart', { headers: jar, body: {} })).status,
+    403,
+    'no CSRF token: refused',
+  );
+  assert.equal(
+    (await api('POST', '/v1/apps/shop/restart', { headers: { ...jar, 'x-csrf-token': 'berthc_wrong' }, body: {} }))
+      .status,
+    403,
+  );
+  assert.equal(
+    (await api('POST', '/v1/apps/shop/restart', { headers: { ...jar, 'x-csrf-token': s.body.csrf }, body: {} })).status,
+    200,
+  );
+  assert.equal(
+    (await api('GET', '/v1/me', { token: (cookie.split(';')[0] as string).split('=')[1] })).status,
+    401,
+    'a session is not a bearer token',
+  );
 });
 
 test('quotas per organisation, and the audit log says who did what', async () => {
@@ -284,33 +480,73 @@ test('quotas per organisation, and the audit log says who did what', async () =>
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /organisation "other" has reached its quota of 1 app/);
   await s.call('PUT', '/v1/orgs/other/quota', { apps: null, instances: 2 });
-  const big = home.app('rival3', `app: rival3\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n`);
+  const big = home.app(
+    'rival3',
+    `app: rival3\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n`,
+  );
   const tooMany = await home.cli('deploy', big, '--org', 'other');
   assert.match(tooMany.stderr, /may run 2 instance\(s\); it runs 1 elsewhere and this deploy needs 2/);
-  assert.equal((await s.call<{ apps: string[] }>('GET', '/v1/apps')).apps.includes('rival3'), false, 'nothing of it was registered');
+  assert.equal(
+    (await s.call<{ apps: string[] }>('GET', '/v1/apps')).apps.includes('rival3'),
+    false,
+    'nothing of it was registered',
+  );
   // Two deploys at once, each fitting alone (1 + 2 of 3), not together: exactly one gets the places.
   await s.call('PUT', '/v1/orgs/other/quota', { apps: null, instances: 3 });
-  const pair = ['rival4', 'rival5'].map((name) => home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n`));
+  const pair = ['rival4', 'rival5'].map((name) =>
+    home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n`),
+  );
   const both = await Promise.all(pair.map((dir) => home.cli('deploy', dir, '--org', 'other')));
   assert.deepEqual(both.map((x) => x.code).sort(), [0, 1], both.map((x) => x.stderr).join('\n'));
-  assert.match(both.find((x) => x.code === 1)!.stderr, /may run 3 instance\(s\); it runs 3 elsewhere and this deploy needs 2/);
-  const running = (await s.call<Array<{ app: string; state: string }>>('GET', '/v1/instances')).filter((v) => v.app.startsWith('rival'));
+  assert.match(
+    both.find((x) => x.code === 1)!.stderr,
+    /may run 3 instance\(s\); it runs 3 elsewhere and this deploy needs 2/,
+  );
+  const running = (await s.call<Array<{ app: string; state: string }>>('GET', '/v1/instances')).filter((v) =>
+    v.app.startsWith('rival'),
+  );
   assert.equal(running.length, 3, JSON.stringify(running));
   // A rollback is held to the quota too: release 1 of the winner ran 2 instances, release 2 runs 1.
   const winner = pair[both.findIndex((x) => x.code === 0)]!;
   const name = path.basename(winner);
-  writeFileSync(path.join(winner, 'berth.yaml'), `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 1\n`);
+  writeFileSync(
+    path.join(winner, 'berth.yaml'),
+    `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 1\n`,
+  );
   assertOk(await home.cli('deploy', winner));
   await s.call('PUT', '/v1/orgs/other/quota', { apps: null, instances: 2 });
   const back = await home.cli('rollback', name, '1');
   assert.equal(back.code, 1);
   assert.match(back.stderr, /may run 2 instance\(s\); it runs 1 elsewhere and this deploy needs 2/);
-  const after = await s.call<Array<{ app: string; release: number; current: boolean }>>('GET', `/v1/instances?app=${name}`);
-  assert.deepEqual(after.filter((v) => v.current).map((v) => v.release), [2], 'release 2 still serves');
-  const audit = (await api('GET', '/v1/orgs/acme/audit?limit=5000', { token: tokens.admin })).body as Array<{ actor: string; action: string; target: string; outcome: string }>;
-  assert.ok(audit.some((a) => a.actor === 'user:member' && a.action === 'POST /v1/apps/:app/restart' && a.target === 'app=shop' && a.outcome === '200'));
-  assert.ok(audit.some((a) => a.actor === 'user:viewer' && a.action === 'POST /v1/apps/:app/start' && a.outcome === '403'), 'refusals too');
-  assert.ok(!audit.some((a) => a.target.includes('rival')), 'another organisation\'s actions are not in it');
+  const after = await s.call<Array<{ app: string; release: number; current: boolean }>>(
+    'GET',
+    `/v1/instances?app=${name}`,
+  );
+  assert.deepEqual(
+    after.filter((v) => v.current).map((v) => v.release),
+    [2],
+    'release 2 still serves',
+  );
+  const audit = (await api('GET', '/v1/orgs/acme/audit?limit=5000', { token: tokens.admin })).body as Array<{
+    actor: string;
+    action: string;
+    target: string;
+    outcome: string;
+  }>;
+  assert.ok(
+    audit.some(
+      (a) =>
+        a.actor === 'user:member' &&
+        a.action === 'POST /v1/apps/:app/restart' &&
+        a.target === 'app=shop' &&
+        a.outcome === '200',
+    ),
+  );
+  assert.ok(
+    audit.some((a) => a.actor === 'user:viewer' && a.action === 'POST /v1/apps/:app/start' && a.outcome === '403'),
+    'refusals too',
+  );
+  assert.ok(!audit.some((a) => a.target.includes('rival')), "another organisation's actions are not in it");
 });
 
 test('the CLI works remotely: berth login stores a token (0600), then commands go to the remote berthd', async () => {
@@ -330,7 +566,15 @@ test('the CLI works remotely: berth login stores a token (0600), then commands g
   const hostOnly = await run(['config', 'get']);
   assert.match(hostOnly.stderr, /only root on the host can do this/);
   // A new app from a directory on this (client) machine: the tree travels with the request.
-  const local = home.app('uploaded', `app: uploaded\nservices:\n  web:\n    run: ["${NODE}", "server.js"]\n    routes: [uploaded.test]\n`, { 'server.js': "require('http').createServer((q, s) => s.end(require('fs').readFileSync('VERSION', 'utf8'))).listen(process.env.PORT, '127.0.0.1')\n", VERSION: 'one' });
+  const local = home.app(
+    'uploaded',
+    `app: uploaded\nservices:\n  web:\n    run: ["${NODE}", "server.js"]\n    routes: [uploaded.test]\n`,
+    {
+      'server.js':
+        "require('http').createServer((q, s) => s.end(require('fs').readFileSync('VERSION', 'utf8'))).listen(process.env.PORT, '127.0.0.1')\n",
+      VERSION: 'one',
+    },
+  );
   const up1 = await run(['deploy', local, '--org', 'acme', '--json']);
   assert.equal(up1.code, 0, up1.stderr + up1.stdout);
   assert.equal((await hit(home.httpPort, 'uploaded.test', '/')).text(), 'one');
@@ -338,14 +582,19 @@ test('the CLI works remotely: berth login stores a token (0600), then commands g
   assert.equal((await run(['deploy', local, '--json'])).code, 0);
   assert.equal((await hit(home.httpPort, 'uploaded.test', '/')).text(), 'two');
   const shopDir = home.app('shop-copy', `app: shop\nservices:\n  web:\n    run: ["true"]\n`);
-  assert.match((await run(['deploy', shopDir])).stderr, /shop deploys from .* on the host; an upload does not replace it/);
+  assert.match(
+    (await run(['deploy', shopDir])).stderr,
+    /shop deploys from .* on the host; an upload does not replace it/,
+  );
   assert.equal((await run(['logout'])).code, 0);
   assert.equal((await run(['whoami'])).code, 1, 'signed out: back to the (absent) local daemon');
 });
 
 test('sign-in is rate-limited per client address too: many accounts guessed from one place (last: it locks this address)', async () => {
   let status = 0;
-  for (let i = 0; i < 25 && status !== 429; i++) status = (await api('POST', '/v1/login', { body: { name: `nobody${i}`, password: 'wrong password guess' } })).status;
+  for (let i = 0; i < 25 && status !== 429; i++)
+    status = (await api('POST', '/v1/login', { body: { name: `nobody${i}`, password: 'wrong password guess' } }))
+      .status;
   assert.equal(status, 429, 'after 20 failures from 127.0.0.1');
   const r = await api('POST', '/v1/login', { body: { name: 'owner', password: PASSWORD } });
   assert.equal(r.status, 429, 'the address waits even with a right password for another account');

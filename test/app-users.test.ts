@@ -34,18 +34,21 @@ http.createServer((q, s) => {
   } catch (e) { s.end(JSON.stringify({ ok: false, code: e.code, uid: process.getuid() })); }
 }).listen(process.env.PORT, '127.0.0.1');
 `;
-const manifest = (app: string) => `app: ${app}\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    env: { WHO: ${app}, TOKEN: token-of-${app} }\n    routes: [${app}.test]\n`;
+const manifest = (app: string) =>
+  `app: ${app}\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    env: { WHO: ${app}, TOKEN: token-of-${app} }\n    routes: [${app}.test]\n`;
 
 before(async () => {
   if (!ROOT) return;
   chmodSync(home.root, 0o711); // the test's temp dir, like /var/lib: traversable
   assertOk(await home.cli('daemon', 'start'));
-  for (const app of ['uza', 'uzb']) assertOk(await home.cli('deploy', home.app(app, manifest(app), { 'probe.js': PROBE })));
+  for (const app of ['uza', 'uzb'])
+    assertOk(await home.cli('deploy', home.app(app, manifest(app), { 'probe.js': PROBE })));
 });
 after(async () => {
   if (!ROOT) return;
   await home.cleanup();
-  for (const u of ['berth-uza', 'berth-uzb', 'berth-uzc', 'berth-uzc-f-x']) if (findUser(u)) await import('../src/system/users.js').then((m) => m.deleteSystemUser(u));
+  for (const u of ['berth-uza', 'berth-uzb', 'berth-uzc', 'berth-uzc-f-x'])
+    if (findUser(u)) await import('../src/system/users.js').then((m) => m.deleteSystemUser(u));
 });
 
 test('each app runs as its own user; its directories belong to it, closed to the others', { skip }, async () => {
@@ -56,50 +59,95 @@ test('each app runs as its own user; its directories belong to it, closed to the
   const uidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
   assert.equal(uidOf(ps.find((v) => v.app === 'uza')?.pid as number), a.uid);
   assert.equal(uidOf(ps.find((v) => v.app === 'uzb')?.pid as number), b.uid);
-  const own = (p: string) => ({ uid: statSync(p).uid, gid: statSync(p).gid, mode: (statSync(p).mode & 0o777).toString(8) });
+  const own = (p: string) => ({
+    uid: statSync(p).uid,
+    gid: statSync(p).gid,
+    mode: (statSync(p).mode & 0o777).toString(8),
+  });
   // The app owns its leaves; every directory berthd acts in stays root's, so no path berthd uses can be swapped for a link.
   assert.deepEqual(own(path.join(home.home, 'data', 'uzb', 'production')), { uid: b.uid, gid: b.gid, mode: '700' });
   assert.deepEqual(own(path.join(home.home, 'data', 'uzb')), { uid: 0, gid: 0, mode: '711' });
   assert.deepEqual(own(path.join(home.home, 'releases', 'uzb')), { uid: 0, gid: 0, mode: '711' });
-  assert.deepEqual(own(path.join(home.home, 'releases', 'uzb', 'production', '1')), { uid: 0, gid: b.gid, mode: '750' }, 'a sealed release: the app reads it, cannot change it');
+  assert.deepEqual(
+    own(path.join(home.home, 'releases', 'uzb', 'production', '1')),
+    { uid: 0, gid: b.gid, mode: '750' },
+    'a sealed release: the app reads it, cannot change it',
+  );
   assert.deepEqual(own(path.join(home.home, 'logs', 'uzb', 'production')), { uid: 0, gid: 0, mode: '711' });
-  assert.deepEqual(own(path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log')), { uid: b.uid, gid: b.gid, mode: '640' });
-  assert.equal((statSync(path.join(home.home, 'berth.db')).mode & 0o077), 0, 'the store is root\'s alone');
+  assert.deepEqual(own(path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log')), {
+    uid: b.uid,
+    gid: b.gid,
+    mode: '640',
+  });
+  assert.equal(statSync(path.join(home.home, 'berth.db')).mode & 0o077, 0, "the store is root's alone");
 });
 
-test('app A can neither read nor write app B\'s data, env, release or logs, nor Berth\'s store and key', { skip }, async () => {
-  const tryAs = async (op: string, p: string) => (await hit(P, 'uza.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json() as { ok: boolean; code?: string };
-  const bPid = (await home.json<InstanceStatus[]>('ps', 'uzb'))[0]?.pid as number;
-  // A's own data and home: the probe works.
-  assert.deepEqual(await tryAs('read', path.join(home.home, 'data', 'uza', 'production', 'secret.txt')), { ok: true, uid: findUser('berth-uza')?.uid });
-  assert.equal((await tryAs('write', path.join(home.home, 'homes', 'uza', 'production', '.cache'))).ok, true, 'a writable HOME of its own');
-  // Nor can A change its own sealed release (where the proxy or Caddy serve static files from).
-  assert.equal((await tryAs('write', path.join(home.home, 'releases', 'uza', 'production', '1', 'planted')).then((r) => r.code)), 'EACCES');
-  const refused: Array<[string, string]> = [
-    ['read', path.join(home.home, 'data', 'uzb', 'production', 'secret.txt')],
-    ['write', path.join(home.home, 'data', 'uzb', 'production', 'planted.txt')],
-    ['list', path.join(home.home, 'data', 'uzb')],
-    ['list', path.join(home.home, 'releases', 'uzb')],
-    ['read', path.join(home.home, 'releases', 'uzb', 'production', '1', 'probe.js')],
-    ['read', path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log')],
-    ['write', path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log')],
-    ['read', `/proc/${bPid}/environ`],
-    ['read', path.join(home.home, 'berth.db')],
-    ['read', path.join(home.home, 'secrets.key')],
-    ['list', path.join(home.home, 'homes', 'uzb')],
-    ['write', path.join(home.home, 'logs', 'uzb', 'production', 'planted.log')],
-    ['list', home.home],
-  ];
-  for (const [op, p] of refused) {
-    const r = await tryAs(op, p);
-    assert.equal(r.ok, false, `${op} ${p} must be refused`);
-    assert.ok(['EACCES', 'EPERM'].includes(r.code ?? ''), `${op} ${p}: ${r.code}`);
-  }
-});
+test(
+  "app A can neither read nor write app B's data, env, release or logs, nor Berth's store and key",
+  { skip },
+  async () => {
+    const tryAs = async (op: string, p: string) =>
+      (await hit(P, 'uza.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json() as {
+        ok: boolean;
+        code?: string;
+      };
+    const bPid = (await home.json<InstanceStatus[]>('ps', 'uzb'))[0]?.pid as number;
+    // A's own data and home: the probe works.
+    assert.deepEqual(await tryAs('read', path.join(home.home, 'data', 'uza', 'production', 'secret.txt')), {
+      ok: true,
+      uid: findUser('berth-uza')?.uid,
+    });
+    assert.equal(
+      (await tryAs('write', path.join(home.home, 'homes', 'uza', 'production', '.cache'))).ok,
+      true,
+      'a writable HOME of its own',
+    );
+    // Nor can A change its own sealed release (where the proxy or Caddy serve static files from).
+    assert.equal(
+      await tryAs('write', path.join(home.home, 'releases', 'uza', 'production', '1', 'planted')).then((r) => r.code),
+      'EACCES',
+    );
+    const refused: Array<[string, string]> = [
+      ['read', path.join(home.home, 'data', 'uzb', 'production', 'secret.txt')],
+      ['write', path.join(home.home, 'data', 'uzb', 'production', 'planted.txt')],
+      ['list', path.join(home.home, 'data', 'uzb')],
+      ['list', path.join(home.home, 'releases', 'uzb')],
+      ['read', path.join(home.home, 'releases', 'uzb', 'production', '1', 'probe.js')],
+      ['read', path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log')],
+      ['write', path.join(home.home, 'logs', 'uzb', 'production', 'web.0.r1.log')],
+      ['read', `/proc/${bPid}/environ`],
+      ['read', path.join(home.home, 'berth.db')],
+      ['read', path.join(home.home, 'secrets.key')],
+      ['list', path.join(home.home, 'homes', 'uzb')],
+      ['write', path.join(home.home, 'logs', 'uzb', 'production', 'planted.log')],
+      ['list', home.home],
+    ];
+    for (const [op, p] of refused) {
+      const r = await tryAs(op, p);
+      assert.equal(r.ok, false, `${op} ${p} must be refused`);
+      assert.ok(['EACCES', 'EPERM'].includes(r.code ?? ''), `${op} ${p}: ${r.code}`);
+    }
+  },
+);
 
-test('builds run as the app\'s user, and a preview\'s data is copied as it', { skip }, async () => {
-  const dir = home.app('uzc', `app: uzc\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    build: 'id -un > built-by.txt'\n    env: { WHO: uzc }\n    routes: [uzc.test]\nenvironments:\n  production: { branch: main }\n  preview: { branch: "f/*", hostname: "{branch}.uzc.test", data: { copy: production } }\n`, { 'probe.js': PROBE });
-  const git = (...args: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', ...args]);
+test("builds run as the app's user, and a preview's data is copied as it", { skip }, async () => {
+  const dir = home.app(
+    'uzc',
+    `app: uzc\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    build: 'id -un > built-by.txt'\n    env: { WHO: uzc }\n    routes: [uzc.test]\nenvironments:\n  production: { branch: main }\n  preview: { branch: "f/*", hostname: "{branch}.uzc.test", data: { copy: production } }\n`,
+    { 'probe.js': PROBE },
+  );
+  const git = (...args: string[]) =>
+    execFileSync('git', [
+      '-C',
+      dir,
+      '-c',
+      'user.name=t',
+      '-c',
+      'user.email=t@berth.invalid',
+      '-c',
+      'commit.gpgsign=false',
+      ...args,
+    ]);
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-q', '-m', 'uzc');
@@ -107,7 +155,11 @@ test('builds run as the app\'s user, and a preview\'s data is copied as it', { s
   assertOk(await home.cli('deploy', dir));
   const release = path.join(home.home, 'releases', 'uzc', 'production', '1');
   assert.equal(readFileSync(path.join(release, 'built-by.txt'), 'utf8').trim(), 'berth-uzc');
-  assert.deepEqual({ uid: statSync(path.join(release, 'built-by.txt')).uid, gid: statSync(path.join(release, 'built-by.txt')).gid }, { uid: 0, gid: findUser('berth-uzc')?.gid }, 'sealed after the build');
+  assert.deepEqual(
+    { uid: statSync(path.join(release, 'built-by.txt')).uid, gid: statSync(path.join(release, 'built-by.txt')).gid },
+    { uid: 0, gid: findUser('berth-uzc')?.gid },
+    'sealed after the build',
+  );
   assertOk(await home.cli('deploy', dir, '--branch', 'f/x'));
   const copied = path.join(home.home, 'data', 'uzc', 'f-x', 'secret.txt');
   const preview = findUser('berth-uzc-f-x');
@@ -116,18 +168,27 @@ test('builds run as the app\'s user, and a preview\'s data is copied as it', { s
   assert.equal((await hit(P, 'f-x.uzc.test', `/try?op=read&path=${encodeURIComponent(copied)}`)).json().ok, true);
   // Feature-branch code cannot reach production: its data, logs or environ.
   const prodPid = (await home.json<InstanceStatus[]>('ps', 'uzc')).find((v) => v.env === 'production')?.pid as number;
-  for (const [op, p] of [['read', path.join(home.home, 'data', 'uzc', 'production', 'secret.txt')], ['write', path.join(home.home, 'data', 'uzc', 'production', 'x')], ['read', path.join(home.home, 'logs', 'uzc', 'production', 'web.0.r1.log')], ['read', `/proc/${prodPid}/environ`], ['list', path.join(home.home, 'homes', 'uzc', 'production')]] as const) {
-    const r = (await hit(P, 'f-x.uzc.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json() as { ok: boolean; code?: string };
+  for (const [op, p] of [
+    ['read', path.join(home.home, 'data', 'uzc', 'production', 'secret.txt')],
+    ['write', path.join(home.home, 'data', 'uzc', 'production', 'x')],
+    ['read', path.join(home.home, 'logs', 'uzc', 'production', 'web.0.r1.log')],
+    ['read', `/proc/${prodPid}/environ`],
+    ['list', path.join(home.home, 'homes', 'uzc', 'production')],
+  ] as const) {
+    const r = (await hit(P, 'f-x.uzc.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json() as {
+      ok: boolean;
+      code?: string;
+    };
     assert.deepEqual([r.ok, r.code], [false, 'EACCES'], `preview ${op} ${p}`);
   }
   assertOk(await home.cli('env', 'rm', 'uzc', 'f-x'));
-  assert.equal(findUser('berth-uzc-f-x'), undefined, 'the preview\'s user goes with it');
-  assert.ok(findUser('berth-uzc'), 'production\'s stays');
+  assert.equal(findUser('berth-uzc-f-x'), undefined, "the preview's user goes with it");
+  assert.ok(findUser('berth-uzc'), "production's stays");
   assertOk(await home.cli('rm', 'uzc', '--purge'));
   assert.equal(findUser('berth-uzc'), undefined);
 });
 
-test('berth rm --purge removes the app\'s user with its data', { skip }, async () => {
+test("berth rm --purge removes the app's user with its data", { skip }, async () => {
   assertOk(await home.cli('rm', 'uzb', '--purge'));
   assert.equal(findUser('berth-uzb'), undefined);
   assert.equal((await hit(P, 'uza.test', '/try?op=list&path=/')).json().ok, true, 'the other app runs on');

@@ -16,7 +16,6 @@ const FOREIGN = 18344;
 Object.assign(home.env, { BERTH_PROXY: 'caddy', BERTH_INTERNAL_PORT: '18144', BERTH_HTTPS_PORT: String(HTTPS) });
 const admin = () => new CaddyAdmin(`unix/${path.join(home.home, 'caddy', 'admin.sock')}`);
 
-
 // Every host says tls: off or internal: nothing here may ask a public CA for a certificate.
 const manifest = (v: number) => `app: edgy
 services:
@@ -40,13 +39,28 @@ services:
 before(() => home.cli('daemon', 'start'));
 after(() => home.cleanup());
 
-test('Berth touches only its own part of Caddy\'s config; deploys under load change nothing there and fail no request', async () => {
+test("Berth touches only its own part of Caddy's config; deploys under load change nothing there and fail no request", async () => {
   const a = admin();
-  const foreign = { listen: [`:${FOREIGN}`], automatic_https: { disable: true }, routes: [{ match: [{ host: ['foreign.test'] }], handle: [{ handler: 'static_response', body: 'foreign site' }] }] };
+  const foreign = {
+    listen: [`:${FOREIGN}`],
+    automatic_https: { disable: true },
+    routes: [{ match: [{ host: ['foreign.test'] }], handle: [{ handler: 'static_response', body: 'foreign site' }] }],
+  };
   assert.equal((await a.call('PUT', '/config/apps/http/servers/foreign', foreign)).status, 200);
   const dir = home.app('edgy', manifest(1), { 'site/index.html': '<h1>spa</h1>', 'manual/intro.html': 'intro v1' });
   assertOk(await home.cli('deploy', dir));
-  await waitFor('the internal certificate', () => hitHttps(HTTPS, 'secure.test', '/env', readFileSync(path.join(home.home, 'caddy', 'data', 'pki', 'authorities', 'local', 'root.crt'))).catch(() => undefined), 15_000, 200);
+  await waitFor(
+    'the internal certificate',
+    () =>
+      hitHttps(
+        HTTPS,
+        'secure.test',
+        '/env',
+        readFileSync(path.join(home.home, 'caddy', 'data', 'pki', 'authorities', 'local', 'root.crt')),
+      ).catch(() => undefined),
+    15_000,
+    200,
+  );
   const before = JSON.stringify((await a.call('GET', '/config/')).body);
   const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 12, host: 'edgy.test' });
   for (let v = 2; v <= 6; v++) {
@@ -57,29 +71,47 @@ test('Berth touches only its own part of Caddy\'s config; deploys under load cha
   assert.ok(r.requests > 1000, r.output);
   assert.equal(r.errors, 0, r.output);
   assert.equal(r.non2xx, 0, r.output);
-  assert.equal(JSON.stringify((await a.call('GET', '/config/')).body), before, 'five deploys, and Caddy\'s config never changed');
+  assert.equal(
+    JSON.stringify((await a.call('GET', '/config/')).body),
+    before,
+    "five deploys, and Caddy's config never changed",
+  );
   assert.equal((await hit(FOREIGN, 'foreign.test', '/')).text(), 'foreign site');
 });
 
-test('static services are served by Caddy\'s file_server from a stable link: a deploy changes the files, not Caddy\'s config', async () => {
+test("static services are served by Caddy's file_server from a stable link: a deploy changes the files, not Caddy's config", async () => {
   const a = admin();
   const dir = path.join(home.root, 'apps', 'edgy');
   const config = JSON.stringify((await a.call('GET', '/config/')).body);
   assert.match(config, /"handler":"file_server"/);
-  assert.ok(config.includes(JSON.stringify(path.join(home.home, 'caddy', 'roots', 'edgy.production.www'))), 'the root is the stable link');
+  assert.ok(
+    config.includes(JSON.stringify(path.join(home.home, 'caddy', 'roots', 'edgy.production.www'))),
+    'the root is the stable link',
+  );
   // Caddy's file_server gives a strong ETag; the builtin proxy's is weak (W/"..."): the answer comes from Caddy itself.
   const page = await hit(P, 'www.edgy.test', '/');
   assert.equal(page.text(), '<h1>spa</h1>');
   assert.match(String(page.headers.etag), /^"/);
   assert.equal((await hit(P, 'www.edgy.test', '/client/side/route')).text(), '<h1>spa</h1>', 'SPA fallback');
-  assert.equal((await hit(P, 'www.edgy.test', '/client/side/route', { headers: { 'if-none-match': String(page.headers.etag) } })).status, 304);
+  assert.equal(
+    (await hit(P, 'www.edgy.test', '/client/side/route', { headers: { 'if-none-match': String(page.headers.etag) } }))
+      .status,
+    304,
+  );
   // A path prefix with strip on a host whose "/" goes to a process: longest prefix first, as in the builtin proxy.
   const docs = await hit(P, 'edgy.test', '/docs/intro.html');
   assert.deepEqual([docs.status, docs.text()], [200, 'intro v1']);
   assert.match(String(docs.headers.etag), /^"/);
   assert.equal((await hit(P, 'edgy.test', '/docs/missing.html')).status, 404, 'no SPA fallback there');
-  assert.ok((await hit(P, 'edgy.test', '/DOCS/intro.html')).json().port > 0, 'prefixes are case-sensitive, as in the builtin proxy: web answers');
-  for (const attempt of ['/docs/..%2f..%2f..%2f..%2fetc/passwd', '/docs/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/docs/..%252f..%252fetc/passwd']) {
+  assert.ok(
+    (await hit(P, 'edgy.test', '/DOCS/intro.html')).json().port > 0,
+    'prefixes are case-sensitive, as in the builtin proxy: web answers',
+  );
+  for (const attempt of [
+    '/docs/..%2f..%2f..%2f..%2fetc/passwd',
+    '/docs/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+    '/docs/..%252f..%252fetc/passwd',
+  ]) {
     const r = await hit(P, 'edgy.test', attempt);
     assert.ok(!r.text().includes('root:'), `${attempt} stays in the root`);
   }
@@ -94,28 +126,82 @@ test('static services are served by Caddy\'s file_server from a stable link: a d
   assertOk(await home.cli('deploy', dir));
   const leak = await hit(P, 'www.edgy.test', '/leak');
   assert.ok(!leak.text().includes('root:'), 'the symlink is not followed out of the root');
-  assert.match(String((await hit(P, 'www.edgy.test', '/')).headers.etag), /^W\//, 'the builtin proxy serves this root now');
+  assert.match(
+    String((await hit(P, 'www.edgy.test', '/')).headers.etag),
+    /^W\//,
+    'the builtin proxy serves this root now',
+  );
   rmSync(path.join(dir, 'site', 'leak'));
   assertOk(await home.cli('deploy', dir));
-  assert.match(String((await hit(P, 'www.edgy.test', '/')).headers.etag), /^"/, 'and Caddy again once the link is gone');
+  assert.match(
+    String((await hit(P, 'www.edgy.test', '/')).headers.etag),
+    /^"/,
+    'and Caddy again once the link is gone',
+  );
 });
 
-test('a Caddy that restarts empty gets Berth\'s routes again; removing the app leaves the foreign site alone', async () => {
+test("a Caddy that restarts empty gets Berth's routes again; removing the app leaves the foreign site alone", async () => {
   const pid = Number(readFileSync(path.join(home.home, 'caddy', 'caddy.pid'), 'utf8'));
   process.kill(pid, 'SIGKILL');
-  await waitFor('Caddy back with the routes', async () => (await hit(P, 'edgy.test', '/env').then((x) => x.json().VERSION, () => undefined)) === '6', 15_000);
+  await waitFor(
+    'Caddy back with the routes',
+    async () =>
+      (await hit(P, 'edgy.test', '/env').then(
+        (x) => x.json().VERSION,
+        () => undefined,
+      )) === '6',
+    15_000,
+  );
   const a = admin();
-  assert.equal((await a.call('PUT', '/config/apps/http/servers/foreign', { listen: [`:${FOREIGN}`], automatic_https: { disable: true }, routes: [{ handle: [{ handler: 'static_response', body: 'foreign site' }] }] })).status, 200);
+  assert.equal(
+    (
+      await a.call('PUT', '/config/apps/http/servers/foreign', {
+        listen: [`:${FOREIGN}`],
+        automatic_https: { disable: true },
+        routes: [{ handle: [{ handler: 'static_response', body: 'foreign site' }] }],
+      })
+    ).status,
+    200,
+  );
   assertOk(await home.cli('rm', 'edgy'));
-  const routes = (await a.call<Array<{ '@id'?: string }>>('GET', '/config/apps/http/servers/berth_http/routes')).body ?? [];
+  const routes =
+    (await a.call<Array<{ '@id'?: string }>>('GET', '/config/apps/http/servers/berth_http/routes')).body ?? [];
   assert.ok(!routes.some((x) => x['@id']?.startsWith('berth-host-')), 'Berth removed its routes');
   assert.deepEqual(readdirSync(path.join(home.home, 'caddy', 'roots')), [], 'and its static links');
   assert.equal((await hit(FOREIGN, 'anything.test', '/')).text(), 'foreign site');
   // doctor reads Caddy's config back: a route Berth did not make, pointing at a dead port, is named.
-  assert.equal((await a.call('PUT', '/config/apps/http/servers/deadend', { listen: [`:${FOREIGN + 1}`], automatic_https: { disable: true }, routes: [{ match: [{ host: ['dead.test'] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '127.0.0.1:1' }] }] }] })).status, 200);
-  const findings = JSON.parse((await home.cli('doctor', '--json')).stdout).findings as Array<{ code: string; message: string }>;
-  assert.equal(findings.find((x) => x.code === 'foreign-route-dead')?.message, 'a route Berth did not make sends dead.test to 127.0.0.1:1, where nothing listens (Caddy /config/apps/http/servers/deadend/routes/0)');
-  assert.ok(!findings.some((x) => x.code.startsWith('tls-')), 'Caddy\'s fresh internal certificates are no finding');
+  assert.equal(
+    (
+      await a.call('PUT', '/config/apps/http/servers/deadend', {
+        listen: [`:${FOREIGN + 1}`],
+        automatic_https: { disable: true },
+        routes: [
+          {
+            match: [{ host: ['dead.test'] }],
+            handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '127.0.0.1:1' }] }],
+          },
+        ],
+      })
+    ).status,
+    200,
+  );
+  const findings = JSON.parse((await home.cli('doctor', '--json')).stdout).findings as Array<{
+    code: string;
+    message: string;
+  }>;
+  assert.equal(
+    findings.find((x) => x.code === 'foreign-route-dead')?.message,
+    'a route Berth did not make sends dead.test to 127.0.0.1:1, where nothing listens (Caddy /config/apps/http/servers/deadend/routes/0)',
+  );
+  assert.ok(!findings.some((x) => x.code.startsWith('tls-')), "Caddy's fresh internal certificates are no finding");
   const log = readFileSync(path.join(home.home, 'caddy', 'caddy.log'), 'utf8');
-  assert.ok(!/acme-v02|zerossl|letsencrypt/.test(log), 'Caddy never contacted a public CA: ' + log.split('\n').filter((l) => /acme-v02|zerossl|letsencrypt/.test(l)).slice(0, 2).join('\n'));
+  assert.ok(
+    !/acme-v02|zerossl|letsencrypt/.test(log),
+    'Caddy never contacted a public CA: ' +
+      log
+        .split('\n')
+        .filter((l) => /acme-v02|zerossl|letsencrypt/.test(l))
+        .slice(0, 2)
+        .join('\n'),
+  );
 });

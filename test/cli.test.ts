@@ -42,7 +42,23 @@ test('`npx berth --help` works from the repository root', async () => {
 test('--help works and lists the commands', async () => {
   const r = await home.cli('--help');
   assert.equal(r.code, 0);
-  for (const cmd of ['up', 'deploy', 'rollback', 'releases', 'ps', 'routes', 'logs', 'stop', 'start', 'restart', 'rm', 'events', 'proxy', 'daemon']) assert.match(r.stdout, new RegExp(`\\n  ${cmd}\\b`));
+  for (const cmd of [
+    'up',
+    'deploy',
+    'rollback',
+    'releases',
+    'ps',
+    'routes',
+    'logs',
+    'stop',
+    'start',
+    'restart',
+    'rm',
+    'events',
+    'proxy',
+    'daemon',
+  ])
+    assert.match(r.stdout, new RegExp(`\\n  ${cmd}\\b`));
 });
 
 test('ps --json gives app, env, service, state, pid, port, restarts; up twice changes nothing', async () => {
@@ -58,7 +74,10 @@ test('ps --json gives app, env, service, state, pid, port, restarts; up twice ch
   assert.notEqual(rows[0]?.port, rows[1]?.port);
   const again = await home.json<{ status: string; release: number }>('up', dir);
   assert.deepEqual([again.status, again.release], ['unchanged', 1]);
-  assert.deepEqual((await home.json<InstanceStatus[]>('ps')).map((r) => r.pid), rows.map((r) => r.pid));
+  assert.deepEqual(
+    (await home.json<InstanceStatus[]>('ps')).map((r) => r.pid),
+    rows.map((r) => r.pid),
+  );
   const table = await home.cli('ps');
   assert.match(table.stdout, /^APP\s+ENV\s+SERVICE\s+RELEASE\s+STATE\s+PID\s+PORT\s+UPTIME\s+RESTARTS/);
   assert.match(table.stdout, /shop\s+production\s+web\[1\]\s+1\s+healthy\s+\d+\s+\d+/);
@@ -86,7 +105,10 @@ test('unknown app or service: a message and exit 1', async () => {
   assert.match(s.stderr, /app "shop" has no service "nope"\n  hint: its services: web/);
   const e = await home.cli('restart', 'shop', '--env', 'staging');
   assert.equal(e.code, 1);
-  assert.match(e.stderr, /app "shop" has no environment "staging"\n  hint: its environments: production \(choose one with --env\)/);
+  assert.match(
+    e.stderr,
+    /app "shop" has no environment "staging"\n  hint: its environments: production \(choose one with --env\)/,
+  );
   const j = await home.cli('stop', 'nope', '--json');
   assert.equal(j.code, 1);
   assert.equal(JSON.parse(j.stdout).error.code, 'app_not_found');
@@ -96,20 +118,36 @@ test('a manifest error changes nothing and says where the problem is', async () 
   const dir = other.app('broken', 'app: broken\nservices:\n  web:\n    run: node x.js\n    port: eighty\n');
   const r = await other.cli('up', dir);
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, `error: ${dir}/berth.yaml:5:11: services.web.port: expected "auto", "none" or a whole number from 1 to 65535, got "eighty"\n  hint: use \`port: auto\` to lease a free port, pin one like \`port: 8000\`, or \`port: none\` for a worker\n  hint: fix ${dir}/berth.yaml and run the command again\n`.replace('\n  hint: fix', '\n  hint: fix'));
+  assert.equal(
+    r.stderr,
+    `error: ${dir}/berth.yaml:5:11: services.web.port: expected "auto", "none" or a whole number from 1 to 65535, got "eighty"\n  hint: use \`port: auto\` to lease a free port, pin one like \`port: 8000\`, or \`port: none\` for a worker\n  hint: fix ${dir}/berth.yaml and run the command again\n`.replace(
+      '\n  hint: fix',
+      '\n  hint: fix',
+    ),
+  );
   await assertNothingOf(other, 'broken');
 });
 
 test('a failed start of a new app undoes all of it: no row, no lease, no process', async () => {
-  const dir = other.app('badstart', `app: badstart\nservices:\n  db:\n    run: ["${NODE}", "${SERVER}"]\n  web:\n    run: ["./not-a-program.sh"]\n    depends_on: [db]\n`, { 'not-a-program.sh': '#!/nonexistent/python3\nprint("hi")\n' });
+  const dir = other.app(
+    'badstart',
+    `app: badstart\nservices:\n  db:\n    run: ["${NODE}", "${SERVER}"]\n  web:\n    run: ["./not-a-program.sh"]\n    depends_on: [db]\n`,
+    { 'not-a-program.sh': '#!/nonexistent/python3\nprint("hi")\n' },
+  );
   const r = await other.cli('up', dir);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^error: deploy #\d+ of badstart \(production\) failed; nothing changed: start wave 2: web: starting badstart\/web\[0\]: cannot execute \.\/not-a-program\.sh: the interpreter on its #! line does not exist/);
+  assert.match(
+    r.stderr,
+    /^error: deploy #\d+ of badstart \(production\) failed; nothing changed: start wave 2: web: starting badstart\/web\[0\]: cannot execute \.\/not-a-program\.sh: the interpreter on its #! line does not exist/,
+  );
   await assertNothingOf(other, 'badstart');
 });
 
 test('a program that does not exist is refused before anything starts', async () => {
-  const dir = other.app('noprog', 'app: noprog\nservices:\n  web:\n    run: ["definitely-not-installed-xyz", "--port", "1"]\n');
+  const dir = other.app(
+    'noprog',
+    'app: noprog\nservices:\n  web:\n    run: ["definitely-not-installed-xyz", "--port", "1"]\n',
+  );
   const r = await other.cli('up', dir);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /service "web": cannot find an executable "definitely-not-installed-xyz" on PATH/);
@@ -119,7 +157,10 @@ test('a program that does not exist is refused before anything starts', async ()
 test('a full port range changes nothing', async () => {
   const tiny = new TestHome('23400-23400');
   try {
-    const dir = tiny.app('two', `app: two\nservices:\n  a:\n    run: ["${NODE}", "${SERVER}"]\n  b:\n    run: ["${NODE}", "${SERVER}"]\n`);
+    const dir = tiny.app(
+      'two',
+      `app: two\nservices:\n  a:\n    run: ["${NODE}", "${SERVER}"]\n  b:\n    run: ["${NODE}", "${SERVER}"]\n`,
+    );
     const r = await tiny.cli('up', dir);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no free port in 23400-23400: 1 leased by Berth, 0 in use by other processes/);
@@ -135,7 +176,12 @@ test('a pinned port held by a foreign process: refused with pid, user and comman
     const dir = other.app('pinned', web('pinned', '    port: 23450\n'));
     const r = await other.cli('up', dir);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`cannot use pinned port 23450: port 23450 is held by pid ${process.pid} \\(user ${userInfo().username}\\): ${process.execPath}`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `cannot use pinned port 23450: port 23450 is held by pid ${process.pid} \\(user ${userInfo().username}\\): ${process.execPath}`,
+      ),
+    );
     await assertNothingOf(other, 'pinned');
   } finally {
     squatter.close();
@@ -148,10 +194,13 @@ test('two BERTH_HOMEs run two daemons that never see each other', async () => {
   const mine = await home.json<InstanceStatus[]>('ps', 'shop');
   const theirs = await other.json<InstanceStatus[]>('ps', 'shop');
   assert.notEqual(home.daemonPid(), other.daemonPid());
-  assert.ok(theirs[0]?.port as number >= 23300 && (theirs[0]?.port as number) < 23400);
-  assert.ok(mine[0]?.port as number >= 23200 && (mine[0]?.port as number) < 23300);
+  assert.ok((theirs[0]?.port as number) >= 23300 && (theirs[0]?.port as number) < 23400);
+  assert.ok((mine[0]?.port as number) >= 23200 && (mine[0]?.port as number) < 23300);
   assertOk(await other.cli('rm', 'shop'));
-  assert.deepEqual((await home.json<InstanceStatus[]>('ps', 'shop')).map((r) => r.pid), mine.map((r) => r.pid));
+  assert.deepEqual(
+    (await home.json<InstanceStatus[]>('ps', 'shop')).map((r) => r.pid),
+    mine.map((r) => r.pid),
+  );
 });
 
 test('logs, stop, start, restart and rm --purge', async () => {
@@ -189,9 +238,18 @@ test('daemon status and stop: apps outlive berthd', async () => {
 
 test('logs --json prints one { service, instance, line } object per line', async () => {
   assertOk(await home.cli('up', home.app('jsonlogs', web('jsonlogs', '    instances: 2\n'))));
-  await waitFor('both to log', async () => (await home.cli('logs', 'jsonlogs', '--json')).stdout.trim().split('\n').length === 2);
-  const lines = (await home.cli('logs', 'jsonlogs', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => [l.service, l.instance]).sort(), [['web', 0], ['web', 1]]);
+  await waitFor(
+    'both to log',
+    async () => (await home.cli('logs', 'jsonlogs', '--json')).stdout.trim().split('\n').length === 2,
+  );
+  const lines = (await home.cli('logs', 'jsonlogs', '--json')).stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => [l.service, l.instance]).sort(), [
+    ['web', 0],
+    ['web', 1],
+  ]);
   for (const l of lines) assert.match(l.line, /^listening on \d+$/);
   const text = await home.cli('logs', 'jsonlogs');
   assert.match(text.stdout, /^web\[0\] \| listening on \d+\nweb\[1\] \| listening on \d+\n$/);
@@ -206,7 +264,11 @@ test('logs -f follows new lines as they are written', async () => {
   try {
     await new Promise((r) => setTimeout(r, 500));
     assertOk(await home.cli('restart', 'jsonlogs'));
-    await waitFor('the restarted instances to show up in the followed log', () => (out.match(/listening on/g) ?? []).length >= 2, 10_000);
+    await waitFor(
+      'the restarted instances to show up in the followed log',
+      () => (out.match(/listening on/g) ?? []).length >= 2,
+      10_000,
+    );
   } finally {
     follower.kill();
   }

@@ -12,7 +12,15 @@ Object.assign(home.env, { BERTH_INTERNAL_PORT: String(P + 100), BERTH_HTTPS_PORT
 after(() => home.cleanup());
 
 test('berth config set proxy: the routes move to the new proxy, the old one stops; bad values are refused', async () => {
-  assertOk(await home.cli('deploy', home.app('moving', `app: moving\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [{ host: moving.test, tls: off }]\n`)));
+  assertOk(
+    await home.cli(
+      'deploy',
+      home.app(
+        'moving',
+        `app: moving\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [{ host: moving.test, tls: off }]\n`,
+      ),
+    ),
+  );
   assert.equal((await hit(P, 'moving.test', '/')).status, 200);
   assert.equal((await home.json<{ kind: string }>('proxy', 'status')).kind, 'builtin');
   assertOk(await home.cli('config', 'set', 'proxy', 'nginx'));

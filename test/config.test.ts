@@ -67,16 +67,31 @@ test('dependency waves follow depends_on and name a cycle', () => {
 });
 
 test('restart policy: immediate first restart, doubling backoff, crashloop after 5 quick failures, reset after 60 s up', () => {
-  const quick = (recentFailures: number) => decideAfterExit({ policy: 'always', code: 1, signal: null, uptimeMs: 100, recentFailures });
+  const quick = (recentFailures: number) =>
+    decideAfterExit({ policy: 'always', code: 1, signal: null, uptimeMs: 100, recentFailures });
   assert.deepEqual(quick(0), { restart: true, delayMs: 0, crashloop: false, failures: 1 });
   assert.deepEqual(quick(1), { restart: true, delayMs: 250, crashloop: false, failures: 2 });
   assert.deepEqual(quick(2), { restart: true, delayMs: 500, crashloop: false, failures: 3 });
   assert.deepEqual(quick(4), { restart: true, delayMs: 2000, crashloop: true, failures: 5 });
   assert.equal((quick(20) as { delayMs: number }).delayMs, 30_000);
-  assert.deepEqual(decideAfterExit({ policy: 'always', code: 1, signal: null, uptimeMs: 61_000, recentFailures: 9 }), { restart: true, delayMs: 0, crashloop: false, failures: 1 });
-  assert.equal(decideAfterExit({ policy: 'on-failure', code: 0, signal: null, uptimeMs: 5, recentFailures: 0 }).restart, false);
-  assert.equal(decideAfterExit({ policy: 'on-failure', code: null, signal: 'SIGKILL', uptimeMs: 5, recentFailures: 0 }).restart, true);
-  assert.equal(decideAfterExit({ policy: 'never', code: 1, signal: null, uptimeMs: 5, recentFailures: 0 }).restart, false);
+  assert.deepEqual(decideAfterExit({ policy: 'always', code: 1, signal: null, uptimeMs: 61_000, recentFailures: 9 }), {
+    restart: true,
+    delayMs: 0,
+    crashloop: false,
+    failures: 1,
+  });
+  assert.equal(
+    decideAfterExit({ policy: 'on-failure', code: 0, signal: null, uptimeMs: 5, recentFailures: 0 }).restart,
+    false,
+  );
+  assert.equal(
+    decideAfterExit({ policy: 'on-failure', code: null, signal: 'SIGKILL', uptimeMs: 5, recentFailures: 0 }).restart,
+    true,
+  );
+  assert.equal(
+    decideAfterExit({ policy: 'never', code: 1, signal: null, uptimeMs: 5, recentFailures: 0 }).restart,
+    false,
+  );
 });
 
 test('host settings: config.yaml sets ports and the proxy, env overrides, bad values are named', async () => {
@@ -85,14 +100,23 @@ test('host settings: config.yaml sets ports and the proxy, env overrides, bad va
   const { loadHostSettings } = await import('../src/config/host-settings.js');
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-settings-'));
   const file = path.join(dir, 'config.yaml');
-  writeFileSync(file, 'port_range: "21000-21999"\nhttp_port: 8088\nhttp_address: 127.0.0.1\nreleases_keep: 3\nupstream_timeout: 30\n');
+  writeFileSync(
+    file,
+    'port_range: "21000-21999"\nhttp_port: 8088\nhttp_address: 127.0.0.1\nreleases_keep: 3\nupstream_timeout: 30\n',
+  );
   const s = loadHostSettings(file, {});
-  assert.deepEqual([s.portRange, s.httpPort, s.httpAddress, s.releasesKeep, s.upstreamTimeoutMs], [{ low: 21000, high: 21999 }, 8088, '127.0.0.1', 3, 30_000]);
+  assert.deepEqual(
+    [s.portRange, s.httpPort, s.httpAddress, s.releasesKeep, s.upstreamTimeoutMs],
+    [{ low: 21000, high: 21999 }, 8088, '127.0.0.1', 3, 30_000],
+  );
   const o = loadHostSettings(file, { BERTH_HTTP_PORT: '9090', BERTH_PORT_RANGE: '22000-22099' });
   assert.deepEqual([o.portRange, o.httpPort], [{ low: 22000, high: 22099 }, 9090]);
   writeFileSync(file, 'upstream_timeout: 0\n');
   assert.throws(() => loadHostSettings(file, {}), /upstream_timeout/);
   writeFileSync(file, 'http_prot: 80\n');
   assert.throws(() => loadHostSettings(file, {}), /config\.yaml/);
-  assert.throws(() => loadHostSettings(path.join(dir, 'none.yaml'), { BERTH_PORT_RANGE: '100-50' }), /BERTH_PORT_RANGE: expected a port range "low-high" within 1024-65535, got "100-50"/);
+  assert.throws(
+    () => loadHostSettings(path.join(dir, 'none.yaml'), { BERTH_PORT_RANGE: '100-50' }),
+    /BERTH_PORT_RANGE: expected a port range "low-high" within 1024-65535, got "100-50"/,
+  );
 });

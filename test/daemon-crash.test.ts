@@ -50,7 +50,12 @@ test('kill -9 berthd ten times: the apps keep serving, the next call adopts them
     daemonPids.add(daemon);
     process.kill(daemon, 'SIGKILL');
     await waitFor('berthd to die', () => !isAlive(daemon) || procStat(daemon)?.state === 'Z', 5000);
-    for (const s of first) assert.equal((await getJson<{ pid: number }>(s.port as number)).pid, s.pid, `round ${round}: ${s.service} stopped serving while berthd was dead`);
+    for (const s of first)
+      assert.equal(
+        (await getJson<{ pid: number }>(s.port as number)).pid,
+        s.pid,
+        `round ${round}: ${s.service} stopped serving while berthd was dead`,
+      );
     const now = await home.json<InstanceStatus[]>('ps'); // brings berthd back
     assert.deepEqual(
       now.map((s) => [s.service, s.state, s.pid, s.port, s.restarts]),
@@ -112,7 +117,10 @@ test('a recorded pid that now belongs to another process is not adopted (start t
 });
 
 test('berthd killed in the middle of `berth up`: afterwards ps is truthful, nothing is half-written or doubled', async () => {
-  const services = Array.from({ length: 12 }, (_, i) => `  s${i}:\n    run: ["${NODE}", "${SERVER}"]\n    env: { BERTH_TEST_HOME: "${home.home}" }\n`).join('');
+  const services = Array.from(
+    { length: 12 },
+    (_, i) => `  s${i}:\n    run: ["${NODE}", "${SERVER}"]\n    env: { BERTH_TEST_HOME: "${home.home}" }\n`,
+  ).join('');
   for (const [round, delayMs] of [30, 120, 250, 400].entries()) {
     const app = `mid${round}`;
     const dir = home.app(app, `app: ${app}\nservices:\n${services}`);
@@ -128,7 +136,8 @@ test('berthd killed in the middle of `berth up`: afterwards ps is truthful, noth
     });
     assert.ok(rows.length === 0 || rows.length === 12, `round ${round}: ${rows.length} of 12 services registered`);
     for (const s of rows) await waitFor(`${s.service} serving`, () => getJson(s.port as number));
-    for (const [marker, pids] of processesByMarker()) assert.equal(pids.length, 1, `round ${round}: ${marker} runs ${pids.length} times`);
+    for (const [marker, pids] of processesByMarker())
+      assert.equal(pids.length, 1, `round ${round}: ${marker} runs ${pids.length} times`);
     if (rows.length > 0) assertOk(await home.cli('rm', app));
   }
 });

@@ -25,7 +25,8 @@ before(async () => {
   await s.call('POST', '/v1/orgs', { name: 'other' });
   await s.call('POST', '/v1/admin/users', { name: 'mia', password: PASSWORD, org: 'acme', role: 'member' });
   await s.call('POST', '/v1/admin/users', { name: 'vic', password: PASSWORD, org: 'acme', role: 'viewer' });
-  const app = (name: string) => home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [${name}.test]\n`);
+  const app = (name: string) =>
+    home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [${name}.test]\n`);
   assertOk(await home.cli('deploy', app('shop'), '--org', 'acme'));
   // An app without routes, in two environments.
   const jobs = home.app('jobs', `app: jobs\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n`);
@@ -34,7 +35,16 @@ before(async () => {
   assertOk(await home.cli('deploy', app('secretive'), '--org', 'other'));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 after(async () => {
@@ -62,11 +72,15 @@ test('sign in, see the app healthy with its route, restart it, sign out', async 
     await signIn(page, 'mia');
     const shop = page.locator('section.app[data-app=shop]');
     await shop.locator('td.state-healthy').first().waitFor();
-    assert.match(await page.locator('#who').textContent() ?? '', /mia \(acme: member\)/);
+    assert.match((await page.locator('#who').textContent()) ?? '', /mia \(acme: member\)/);
     assert.equal(await page.locator('form#login').isHidden(), true, 'signed in: no sign-in form');
     assert.equal(await shop.locator('table.routes td.healthy-yes').count(), 1);
-    assert.match(await shop.locator('table.routes').textContent() ?? '', /shop\.test\//);
-    assert.equal(await page.locator('section.app[data-app=secretive]').count(), 0, "another organisation's app is not shown");
+    assert.match((await shop.locator('table.routes').textContent()) ?? '', /shop\.test\//);
+    assert.equal(
+      await page.locator('section.app[data-app=secretive]').count(),
+      0,
+      "another organisation's app is not shown",
+    );
 
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === 'berth_session');
@@ -78,19 +92,33 @@ test('sign in, see the app healthy with its route, restart it, sign out', async 
     const production = await pidOf('jobs');
     const staging = await pidOf('jobs', 'staging');
     await jobs.locator('button[data-action=restart][data-env=staging]').click();
-    await waitFor('a new process for jobs in staging', async () => (await pidOf('jobs', 'staging')) !== staging, 15_000, 100);
+    await waitFor(
+      'a new process for jobs in staging',
+      async () => (await pidOf('jobs', 'staging')) !== staging,
+      15_000,
+      100,
+    );
     assert.equal(await pidOf('jobs'), production, 'production untouched');
     await page.locator('#events', { hasText: /restart/i }).waitFor({ timeout: 10_000 });
     await shop.locator('td.state-healthy').first().waitFor();
-    assert.equal(await page.locator('#message').isHidden(), true, await page.locator('#message').textContent() ?? '');
+    assert.equal(await page.locator('#message').isHidden(), true, (await page.locator('#message').textContent()) ?? '');
 
     // Another tab of the same browser: it has the session's CSRF token too and can make changes.
     const second = await context.newPage();
     await second.goto(BASE + '/');
     await second.locator('section.app[data-app=jobs] td.state-healthy').first().waitFor();
     await second.locator('section.app[data-app=jobs] button[data-env=production]').click();
-    await waitFor('a new process for jobs in production', async () => (await pidOf('jobs')) !== production, 15_000, 100);
-    assert.equal(await second.locator('#message').isHidden(), true, await second.locator('#message').textContent() ?? '');
+    await waitFor(
+      'a new process for jobs in production',
+      async () => (await pidOf('jobs')) !== production,
+      15_000,
+      100,
+    );
+    assert.equal(
+      await second.locator('#message').isHidden(),
+      true,
+      (await second.locator('#message').textContent()) ?? '',
+    );
     await second.close();
 
     await page.click('#logout');
@@ -120,7 +148,11 @@ test('a viewer sees the board without restart buttons, and the API refuses a res
     const refused = await page.evaluate(async () => {
       const storage = (globalThis as unknown as { localStorage: { getItem(key: string): string | null } }).localStorage;
       const csrf = storage.getItem('berth.csrf') ?? '';
-      const res = await fetch('/v1/apps/shop/restart', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: '{}' });
+      const res = await fetch('/v1/apps/shop/restart', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+        body: '{}',
+      });
       return { status: res.status, body: (await res.json()) as { error: { message: string } } };
     });
     assert.equal(refused.status, 403);
@@ -133,7 +165,11 @@ test('a viewer sees the board without restart buttons, and the API refuses a res
     assert.equal((await fetch(BASE + '/ui/berthd.sock')).status, 404);
     // A change without the CSRF token (another site's form, or a script without it) is refused.
     const cookie = (await context.cookies()).find((c) => c.name === 'berth_session')!;
-    const forged = await fetch(BASE + '/v1/apps/shop/restart', { method: 'POST', headers: { cookie: `berth_session=${cookie.value}`, 'content-type': 'application/json' }, body: '{}' });
+    const forged = await fetch(BASE + '/v1/apps/shop/restart', {
+      method: 'POST',
+      headers: { cookie: `berth_session=${cookie.value}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(forged.status, 403);
   } finally {
     await context.close();

@@ -28,14 +28,31 @@ services:
     depends_on: [api]
     routes: [crashy.test]
 `;
-const STEPS = ['snapshot', 'build', 'record release', 'start wave 1', 'start wave 2', 'switch traffic', 'drain', 'stop release', 'prune'];
+const STEPS = [
+  'snapshot',
+  'build',
+  'record release',
+  'start wave 1',
+  'start wave 2',
+  'switch traffic',
+  'drain',
+  'stop release',
+  'prune',
+];
 const SWITCH = STEPS.indexOf('switch traffic');
 
 function liveByMarker(): number {
   let n = 0;
   for (const pid of listPids()) {
     const st = procStat(pid);
-    if (st && st.state !== 'Z' && st.pgrp === pid && procEnvValue(pid, 'BERTH_TEST_HOME') === home.home && procEnvValue(pid, MARKER_ENV)) n++;
+    if (
+      st &&
+      st.state !== 'Z' &&
+      st.pgrp === pid &&
+      procEnvValue(pid, 'BERTH_TEST_HOME') === home.home &&
+      procEnvValue(pid, MARKER_ENV)
+    )
+      n++;
   }
   return n;
 }
@@ -63,24 +80,46 @@ test('berthd killed at every step of a deploy: after a restart the right release
       assert.equal((await home.cli('daemon', 'start')).code, 0, label);
       const switched = i > SWITCH || (i === SWITCH && when === 'after');
       if (switched) serving = version;
-      const list = await home.json<{ releases: Array<{ number: number; current: boolean }>; deployments: Array<{ status: string; error: string | null }> }>('releases', 'crashy');
-      assert.equal(list.deployments[0]?.status, switched ? 'succeeded' : 'interrupted', `${label}: ${JSON.stringify(list.deployments[0])}`);
+      const list = await home.json<{
+        releases: Array<{ number: number; current: boolean }>;
+        deployments: Array<{ status: string; error: string | null }>;
+      }>('releases', 'crashy');
+      assert.equal(
+        list.deployments[0]?.status,
+        switched ? 'succeeded' : 'interrupted',
+        `${label}: ${JSON.stringify(list.deployments[0])}`,
+      );
       assert.match(list.deployments[0]?.error ?? '', /berthd stopped during/, label);
       const ps = await waitFor(`${label}: all instances healthy`, async () => {
         const rows = await home.json<InstanceStatus[]>('ps', 'crashy');
         return rows.every((s) => s.state === 'healthy') ? rows : undefined;
       });
       assert.equal(ps.length, 2, `${label}: ${JSON.stringify(ps.map((s) => [s.service, s.release, s.state]))}`);
-      assert.ok(ps.every((s) => s.current), label);
-      assert.equal((await hit(P, 'crashy.test', '/env')).json().VERSION, String(serving), `${label}: web serves the wrong release`);
-      assert.equal((await hit(P, 'crashy.test', '/api/env')).json().VERSION, String(serving), `${label}: api serves the wrong release`);
+      assert.ok(
+        ps.every((s) => s.current),
+        label,
+      );
+      assert.equal(
+        (await hit(P, 'crashy.test', '/env')).json().VERSION,
+        String(serving),
+        `${label}: web serves the wrong release`,
+      );
+      assert.equal(
+        (await hit(P, 'crashy.test', '/api/env')).json().VERSION,
+        String(serving),
+        `${label}: api serves the wrong release`,
+      );
       await waitFor(`${label}: no orphaned process`, () => liveByMarker() === 2, 5000);
       const store = await Store.openSqlite(path.join(home.home, 'berth.db'));
       try {
         const leases = await store.leases.all();
         assert.deepEqual(leases.map((l) => l.port).sort(), ps.map((s) => s.port).sort(), `${label}: leases`);
         const releases = await store.releases.all();
-        assert.deepEqual(readdirSync(path.join(home.home, 'releases', 'crashy', 'production')).sort(), releases.map((x) => String(x.number)).sort(), `${label}: release dirs`);
+        assert.deepEqual(
+          readdirSync(path.join(home.home, 'releases', 'crashy', 'production')).sort(),
+          releases.map((x) => String(x.number)).sort(),
+          `${label}: release dirs`,
+        );
         assert.equal((await store.deployments.running()).length, 0, label);
       } finally {
         await store.close();

@@ -27,17 +27,46 @@ const deploy = async (...args: string[]) => {
   return { code: r.code, result: JSON.parse(r.stdout) as Result, stderr: r.stderr };
 };
 const releasesDir = (app: string) => path.join(home.home, 'releases', app, 'production');
-const git = (dir: string, ...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+const git = (dir: string, ...args: string[]) =>
+  execFileSync('git', ['-C', dir, ...args], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@t',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@t',
+    },
+  });
 
 test('a release is a clean snapshot (no .git, nothing .gitignore excludes) built from scratch', async () => {
-  const dir = home.app('snap', `app: snap\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    build: ["echo built >> build-count", "test ! -e secret.txt"]\n    routes: [snap.test]\n`, { '.gitignore': 'secret.txt\nnode_modules/\nbuild-count\n', 'secret.txt': 'not for releases', 'node_modules/x.js': '1', 'untracked.txt': 'kept' });
+  const dir = home.app(
+    'snap',
+    `app: snap\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    build: ["echo built >> build-count", "test ! -e secret.txt"]\n    routes: [snap.test]\n`,
+    {
+      '.gitignore': 'secret.txt\nnode_modules/\nbuild-count\n',
+      'secret.txt': 'not for releases',
+      'node_modules/x.js': '1',
+      'untracked.txt': 'kept',
+    },
+  );
   git(dir, 'init', '-q');
   git(dir, 'add', 'berth.yaml', '.gitignore');
   git(dir, 'commit', '-qm', 'first');
   writeFileSync(path.join(dir, 'build-count'), 'stale from an earlier build\n');
   const first = await deploy(dir);
   assert.equal(first.code, 0, first.stderr + JSON.stringify(first.result));
-  assert.deepEqual(first.result.steps.map((s) => s.name), ['snapshot source as release 1', 'build web', 'record release 1', 'start wave 1: web', 'switch traffic to release 1', 'prune old releases']);
+  assert.deepEqual(
+    first.result.steps.map((s) => s.name),
+    [
+      'snapshot source as release 1',
+      'build web',
+      'record release 1',
+      'start wave 1: web',
+      'switch traffic to release 1',
+      'prune old releases',
+    ],
+  );
   assert.ok(first.result.steps.every((s) => s.status === 'done' && typeof s.ms === 'number'));
   const r1 = path.join(releasesDir('snap'), '1');
   assert.deepEqual(readdirSync(r1).sort(), ['.gitignore', 'berth.yaml', 'build-count', 'untracked.txt']);
@@ -45,16 +74,26 @@ test('a release is a clean snapshot (no .git, nothing .gitignore excludes) built
   writeFileSync(path.join(dir, 'untracked.txt'), 'changed');
   const second = await deploy(dir);
   assert.equal(second.result.release, 2);
-  assert.equal(readFileSync(path.join(releasesDir('snap'), '2', 'build-count'), 'utf8'), 'built\n', 'nothing of the last build leaks in');
+  assert.equal(
+    readFileSync(path.join(releasesDir('snap'), '2', 'build-count'), 'utf8'),
+    'built\n',
+    'nothing of the last build leaks in',
+  );
 });
 
 test('--ref deploys a commit with `git archive`, whatever the working tree holds', async () => {
-  const dir = home.app('reffed', `app: reffed\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { VERSION: one }\n    routes: [reffed.test]\n`);
+  const dir = home.app(
+    'reffed',
+    `app: reffed\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { VERSION: one }\n    routes: [reffed.test]\n`,
+  );
   git(dir, 'init', '-q');
   git(dir, 'add', '.');
   git(dir, 'commit', '-qm', 'one');
   git(dir, 'tag', 'v1');
-  writeFileSync(path.join(dir, 'berth.yaml'), readFileSync(path.join(dir, 'berth.yaml'), 'utf8').replace('VERSION: one', 'VERSION: two'));
+  writeFileSync(
+    path.join(dir, 'berth.yaml'),
+    readFileSync(path.join(dir, 'berth.yaml'), 'utf8').replace('VERSION: one', 'VERSION: two'),
+  );
   git(dir, 'commit', '-qam', 'two');
   writeFileSync(path.join(dir, 'berth.yaml'), 'app: reffed\nservices: {}\n'); // a broken working tree must not matter
   const r = await deploy(dir, '--ref', 'v1');
@@ -70,39 +109,72 @@ test('--ref deploys a commit with `git archive`, whatever the working tree holds
 });
 
 test('a failing build starts nothing and changes nothing', async () => {
-  const dir = home.app('broken-build', `app: broken-build\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { VERSION: good }\n    routes: [bb.test]\n`);
+  const dir = home.app(
+    'broken-build',
+    `app: broken-build\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { VERSION: good }\n    routes: [bb.test]\n`,
+  );
   assert.equal((await deploy(dir)).code, 0);
   const before = await home.json<InstanceStatus[]>('ps', 'broken-build');
-  writeFileSync(path.join(dir, 'berth.yaml'), `app: broken-build\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    build: "echo compiling; echo 'error: Cannot find module email-validator' >&2; exit 2"\n    env: { VERSION: bad }\n    routes: [bb.test]\n`);
+  writeFileSync(
+    path.join(dir, 'berth.yaml'),
+    `app: broken-build\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    build: "echo compiling; echo 'error: Cannot find module email-validator' >&2; exit 2"\n    env: { VERSION: bad }\n    routes: [bb.test]\n`,
+  );
   const r = await deploy(dir);
   assert.equal(r.code, 1);
   assert.equal(r.result.status, 'failed');
-  assert.match(r.result.error ?? '', /build web: build of web failed: `echo compiling; .*` exited with code 2; last log lines:\n  compiling\n  error: Cannot find module email-validator/);
-  assert.deepEqual(r.result.steps.map((s) => s.status), ['undone', 'failed', 'pending', 'pending', 'pending', 'pending', 'pending', 'pending']);
-  assert.deepEqual((await home.json<InstanceStatus[]>('ps', 'broken-build')).map((s) => [s.pid, s.port]), before.map((s) => [s.pid, s.port]));
+  assert.match(
+    r.result.error ?? '',
+    /build web: build of web failed: `echo compiling; .*` exited with code 2; last log lines:\n  compiling\n  error: Cannot find module email-validator/,
+  );
+  assert.deepEqual(
+    r.result.steps.map((s) => s.status),
+    ['undone', 'failed', 'pending', 'pending', 'pending', 'pending', 'pending', 'pending'],
+  );
+  assert.deepEqual(
+    (await home.json<InstanceStatus[]>('ps', 'broken-build')).map((s) => [s.pid, s.port]),
+    before.map((s) => [s.pid, s.port]),
+  );
   assert.equal((await hit(P, 'bb.test', '/env')).json().VERSION, 'good');
   assert.deepEqual(readdirSync(releasesDir('broken-build')), ['1']);
 });
 
 test('a release that never becomes healthy: the old one keeps serving; it fails within start_timeout + 1 s with its log lines', async () => {
-  const dir = home.app('sick', `app: sick\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [sick.test]\n`);
+  const dir = home.app(
+    'sick',
+    `app: sick\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [sick.test]\n`,
+  );
   assert.equal((await deploy(dir)).code, 0);
   const before = await home.json<InstanceStatus[]>('ps', 'sick');
-  writeFileSync(path.join(dir, 'berth.yaml'), `app: sick\nservices:\n  web:\n    run: "echo connecting to the database; sleep 60"\n    health: { start_timeout: 2s }\n    routes: [sick.test]\n`);
+  writeFileSync(
+    path.join(dir, 'berth.yaml'),
+    `app: sick\nservices:\n  web:\n    run: "echo connecting to the database; sleep 60"\n    health: { start_timeout: 2s }\n    routes: [sick.test]\n`,
+  );
   const t0 = Date.now();
   const r = await deploy(dir);
   const took = Date.now() - t0;
   assert.equal(r.code, 1);
   assert.ok(took < 2000 + 1000 + 1500, `took ${took} ms`); // + CLI and snapshot overhead
-  assert.match(r.result.error ?? '', /sick\/web\[0\] did not become ready \(unhealthy\): not ready after 2(\.\d)? s: nothing listens on port \d+; last log lines:\n  connecting to the database/);
-  assert.deepEqual((await home.json<InstanceStatus[]>('ps', 'sick')).map((s) => [s.pid, s.state, s.release]), before.map((s) => [s.pid, 'healthy', 1]));
+  assert.match(
+    r.result.error ?? '',
+    /sick\/web\[0\] did not become ready \(unhealthy\): not ready after 2(\.\d)? s: nothing listens on port \d+; last log lines:\n  connecting to the database/,
+  );
+  assert.deepEqual(
+    (await home.json<InstanceStatus[]>('ps', 'sick')).map((s) => [s.pid, s.state, s.release]),
+    before.map((s) => [s.pid, 'healthy', 1]),
+  );
   assert.equal((await hit(P, 'sick.test', '/')).status, 200);
 });
 
 test('rollback restores code, env and routes together', async () => {
-  const dir = home.app('back', `app: back\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { VERSION: one }\n    routes: [one.back.test]\n`);
+  const dir = home.app(
+    'back',
+    `app: back\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { VERSION: one }\n    routes: [one.back.test]\n`,
+  );
   assert.equal((await deploy(dir)).code, 0);
-  writeFileSync(path.join(dir, 'berth.yaml'), `app: back\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { VERSION: two }\n    routes: [two.back.test]\n`);
+  writeFileSync(
+    path.join(dir, 'berth.yaml'),
+    `app: back\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { VERSION: two }\n    routes: [two.back.test]\n`,
+  );
   assert.equal((await deploy(dir)).code, 0);
   assert.equal((await hit(P, 'two.back.test', '/env')).json().VERSION, 'two');
   assert.equal((await hit(P, 'one.back.test', '/env')).status, 404);
@@ -114,16 +186,38 @@ test('rollback restores code, env and routes together', async () => {
   const again = await home.cli('rollback', 'back', '1');
   assert.equal(again.code, 1);
   assert.match(again.stderr, /release 1 is already current/);
-  const list = await home.json<{ releases: Array<{ number: number; current: boolean }>; deployments: Array<{ kind: string; status: string }> }>('releases', 'back');
-  assert.deepEqual(list.releases.map((r) => [r.number, r.current]), [[2, false], [1, true]]);
-  assert.deepEqual(list.deployments.map((d) => [d.kind, d.status]), [['rollback', 'succeeded'], ['deploy', 'succeeded'], ['deploy', 'succeeded']]);
+  const list = await home.json<{
+    releases: Array<{ number: number; current: boolean }>;
+    deployments: Array<{ kind: string; status: string }>;
+  }>('releases', 'back');
+  assert.deepEqual(
+    list.releases.map((r) => [r.number, r.current]),
+    [
+      [2, false],
+      [1, true],
+    ],
+  );
+  assert.deepEqual(
+    list.deployments.map((d) => [d.kind, d.status]),
+    [
+      ['rollback', 'succeeded'],
+      ['deploy', 'succeeded'],
+      ['deploy', 'succeeded'],
+    ],
+  );
 });
 
 test('strategy recreate stops the old instance before the new one starts', async () => {
-  const dir = home.app('worker', `app: worker\nservices:\n  jobs:\n    run: "echo worker $$; sleep 60"\n    port: none\n`);
+  const dir = home.app(
+    'worker',
+    `app: worker\nservices:\n  jobs:\n    run: "echo worker $$; sleep 60"\n    port: none\n`,
+  );
   assert.equal((await deploy(dir)).code, 0);
   const [old] = await home.json<InstanceStatus[]>('ps', 'worker');
-  writeFileSync(path.join(dir, 'berth.yaml'), `app: worker\nservices:\n  jobs:\n    run: "echo worker v2 $$; sleep 60"\n    port: none\n`);
+  writeFileSync(
+    path.join(dir, 'berth.yaml'),
+    `app: worker\nservices:\n  jobs:\n    run: "echo worker v2 $$; sleep 60"\n    port: none\n`,
+  );
   assert.equal((await deploy(dir)).code, 0);
   const events = (await home.json<Array<{ message: string }>>('events', 'worker')).map((e) => e.message);
   const stoppedOld = events.findIndex((m) => m === 'jobs[0] stopping -> stopped');
@@ -133,13 +227,27 @@ test('strategy recreate stops the old instance before the new one starts', async
 });
 
 test('one deployment per environment: a second fails at once naming the first, or waits with --wait', async () => {
-  const dir = home.app('slow', `app: slow\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    build: "sleep 2"\n    routes: [slow.test]\n`);
+  const dir = home.app(
+    'slow',
+    `app: slow\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    build: "sleep 2"\n    routes: [slow.test]\n`,
+  );
   const first = home.cli('deploy', dir, '--json');
-  await waitFor('the first deployment to be building', async () => (await home.json<{ deployments: Array<{ status: string }> }>('releases', 'slow').catch(() => ({ deployments: [] }))).deployments[0]?.status === 'running');
+  await waitFor(
+    'the first deployment to be building',
+    async () =>
+      (
+        await home
+          .json<{ deployments: Array<{ status: string }> }>('releases', 'slow')
+          .catch(() => ({ deployments: [] }))
+      ).deployments[0]?.status === 'running',
+  );
   writeFileSync(path.join(dir, 'extra.txt'), 'x');
   const second = await home.cli('deploy', dir);
   assert.equal(second.code, 1);
-  assert.match(second.stderr, /a deployment of slow \(production\) is already running: #\d+ \(deploy\), started .*, now at "build web"\n  hint: wait for it, or pass --wait/);
+  assert.match(
+    second.stderr,
+    /a deployment of slow \(production\) is already running: #\d+ \(deploy\), started .*, now at "build web"\n  hint: wait for it, or pass --wait/,
+  );
   const waited = home.cli('deploy', dir, '--wait', '--json');
   assert.equal((await first).code, 0);
   const w = await waited;
@@ -148,7 +256,9 @@ test('one deployment per environment: a second fails at once naming the first, o
 });
 
 test('20 apps deployed in parallel: every port leased once', async () => {
-  const dirs = Array.from({ length: 20 }, (_, i) => home.app(`par${i}`, `app: par${i}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n`));
+  const dirs = Array.from({ length: 20 }, (_, i) =>
+    home.app(`par${i}`, `app: par${i}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    instances: 2\n`),
+  );
   const results = await Promise.all(dirs.map((d) => home.cli('deploy', d, '--json')));
   for (const r of results) assertOk(r);
   const ps = (await home.json<InstanceStatus[]>('ps')).filter((s) => s.app.startsWith('par'));
@@ -165,5 +275,8 @@ test('the last 5 releases are kept', async () => {
   }
   assert.deepEqual(readdirSync(releasesDir('many')).sort(), ['3', '4', '5', '6', '7']);
   const list = await home.json<{ releases: Array<{ number: number }> }>('releases', 'many');
-  assert.deepEqual(list.releases.map((r) => r.number), [7, 6, 5, 4, 3]);
+  assert.deepEqual(
+    list.releases.map((r) => r.number),
+    [7, 6, 5, 4, 3],
+  );
 });

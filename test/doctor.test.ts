@@ -52,11 +52,24 @@ test('the seed 000 server: doctor names each problem with its code, severity and
   const ps = await home.json<InstanceStatus[]>('ps', 'autoauthor');
   const backend = ps.find((s) => s.service === 'backend') as InstanceStatus;
   const frontend = ps.find((s) => s.service === 'frontend') as InstanceStatus;
-  await waitFor('the backend to die', async () => (await home.json<InstanceStatus[]>('ps', 'autoauthor')).find((s) => s.service === 'backend')?.state === 'exited', 10_000);
+  await waitFor(
+    'the backend to die',
+    async () =>
+      (await home.json<InstanceStatus[]>('ps', 'autoauthor')).find((s) => s.service === 'backend')?.state === 'exited',
+    10_000,
+  );
   assert.equal((await hit(P, 'dev.autoauthor.test', '/api/books')).status, 502);
   // A foreign process squats on the port Berth leased to the backend (the seed's "container on 8000").
-  squatter = spawn(NODE, [SERVER], { env: { PATH: process.env.PATH, PORT: String(backend.port), BERTH_TEST_HOME: home.home }, stdio: 'ignore' });
-  await waitFor('the squatter to listen', () => hit(backend.port as number, 'x', '/').then(() => true, () => false));
+  squatter = spawn(NODE, [SERVER], {
+    env: { PATH: process.env.PATH, PORT: String(backend.port), BERTH_TEST_HOME: home.home },
+    stdio: 'ignore',
+  });
+  await waitFor('the squatter to listen', () =>
+    hit(backend.port as number, 'x', '/').then(
+      () => true,
+      () => false,
+    ),
+  );
   const r = await home.cli('doctor');
   assert.equal(r.code, 2, 'errors exit 2');
   const text = normalise(r.stdout, backend.port as number, frontend.port as number, squatter.pid as number);
@@ -64,27 +77,40 @@ test('the seed 000 server: doctor names each problem with its code, severity and
   assert.equal(text, readFileSync(GOLDEN, 'utf8'));
   const json = await home.cli('doctor', 'autoauthor', '--json');
   const findings = (JSON.parse(json.stdout) as { findings: Finding[] }).findings;
-  assert.deepEqual(findings.map((f) => [f.severity, f.code, f.service]), [
-    ['error', 'instance-down', 'backend'],
-    ['error', 'lease-port-foreign', 'backend'],
-    ['error', 'route-no-upstream', 'backend'],
-  ]);
+  assert.deepEqual(
+    findings.map((f) => [f.severity, f.code, f.service]),
+    [
+      ['error', 'instance-down', 'backend'],
+      ['error', 'lease-port-foreign', 'backend'],
+      ['error', 'route-no-upstream', 'backend'],
+    ],
+  );
   assert.equal(findings[1]?.fix, `kill ${squatter.pid}`);
 });
 
 test('pre-flight: a deploy refuses on errors it would not repair, quoting them; --force deploys and says what it ignored', async () => {
   const dir = path.join(home.root, 'apps', 'autoauthor');
-  writeFileSync(path.join(dir, 'berth.yaml'), manifest.replace('env: { CRASH: 1, CRASH_AFTER_MS: 1500 }', 'env: { VERSION: fixed }'));
+  writeFileSync(
+    path.join(dir, 'berth.yaml'),
+    manifest.replace('env: { CRASH: 1, CRASH_AFTER_MS: 1500 }', 'env: { VERSION: fixed }'),
+  );
   const refused = await home.cli('deploy', dir);
   assert.equal(refused.code, 1);
   const pid = squatter?.pid as number;
-  assert.match(refused.stderr, new RegExp(`pre-flight checks found 1 problem\\(s\\) with autoauthor:\\n  lease-port-foreign: port \\d+ is leased to autoauthor/production/backend\\[0\\], but pid ${pid} \\(user ${userInfo().username}\\): .* holds it \\(fix: kill ${pid}\\)\\n  hint: fix them \\(see \`berth doctor autoauthor\`\\), or deploy with --force`));
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `pre-flight checks found 1 problem\\(s\\) with autoauthor:\\n  lease-port-foreign: port \\d+ is leased to autoauthor/production/backend\\[0\\], but pid ${pid} \\(user ${userInfo().username}\\): .* holds it \\(fix: kill ${pid}\\)\\n  hint: fix them \\(see \`berth doctor autoauthor\`\\), or deploy with --force`,
+    ),
+  );
   const forced = await home.cli('deploy', dir, '--force', '--json');
   assertOk(forced);
   const result = JSON.parse(forced.stdout) as { status: string; warnings: string[] };
   assert.equal(result.status, 'succeeded');
   assert.match(result.warnings[0] ?? '', /^pre-flight ignored \(--force\): lease-port-foreign: port \d+ is leased/);
-  const fixed = (await home.json<InstanceStatus[]>('ps', 'autoauthor')).find((x) => x.service === 'backend') as InstanceStatus;
+  const fixed = (await home.json<InstanceStatus[]>('ps', 'autoauthor')).find(
+    (x) => x.service === 'backend',
+  ) as InstanceStatus;
   assert.deepEqual([fixed.release, fixed.state], [2, 'healthy']);
   assert.equal((await hit(P, 'dev.autoauthor.test', '/api/books')).json().port, fixed.port);
   squatter?.kill();
@@ -95,17 +121,25 @@ test('pre-flight: a deploy refuses on errors it would not repair, quoting them; 
 
 test('drift and leftovers: an unknown process with a Berth mark, a stray release dir, the data of a removed app', async () => {
   const marker = createHash('sha256').update(home.home).digest('hex').slice(0, 12) + ':9999';
-  const stray = spawn('sleep', ['30'], { env: { PATH: process.env.PATH, BERTH_INSTANCE: marker, BERTH_TEST_HOME: home.home }, stdio: 'ignore' });
+  const stray = spawn('sleep', ['30'], {
+    env: { PATH: process.env.PATH, BERTH_INSTANCE: marker, BERTH_TEST_HOME: home.home },
+    stdio: 'ignore',
+  });
   const ghost = path.join(home.home, 'releases', 'autoauthor', 'production', '99');
   mkdirSync(ghost, { recursive: true });
-  assertOk(await home.cli('deploy', home.app('gone', `app: gone\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n`)));
+  assertOk(
+    await home.cli('deploy', home.app('gone', `app: gone\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n`)),
+  );
   assertOk(await home.cli('rm', 'gone'));
   try {
     const r = await home.cli('doctor', '--json');
     assert.equal(r.code, 1, 'warnings exit 1');
     const findings = (JSON.parse(r.stdout) as { findings: Finding[] }).findings;
     const byCode = new Map(findings.map((f) => [f.code, f]));
-    assert.match(byCode.get('unknown-process')?.message ?? '', new RegExp(`pid ${stray.pid} .* carries the mark of instance 9999, which Berth does not know`));
+    assert.match(
+      byCode.get('unknown-process')?.message ?? '',
+      new RegExp(`pid ${stray.pid} .* carries the mark of instance 9999, which Berth does not know`),
+    );
     assert.equal(byCode.get('unknown-process')?.fix, `kill ${stray.pid}`);
     assert.equal(byCode.get('orphan-release-dir')?.fix, `rm -rf ${ghost}`);
     assert.equal(byCode.get('orphan-data-dir')?.severity, 'info');

@@ -19,7 +19,21 @@ const P = home.httpPort;
 const repo = path.join(home.root, 'clawd');
 
 function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', ['-C', dir, '-c', 'user.name=Berth Test', '-c', 'user.email=test@berth.invalid', '-c', 'commit.gpgsign=false', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(
+    'git',
+    [
+      '-C',
+      dir,
+      '-c',
+      'user.name=Berth Test',
+      '-c',
+      'user.email=test@berth.invalid',
+      '-c',
+      'commit.gpgsign=false',
+      ...args,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
 }
 
 /** A branch off main with one commit of its own. */
@@ -31,7 +45,8 @@ function branch(dir: string, name: string, file: string, text: string): void {
   git(dir, 'checkout', '-q', 'main');
 }
 
-const messages = async (host: string) => (await hit(P, host, '/messages')).json() as { messages: Array<{ text: string }>; db: string; env: string };
+const messages = async (host: string) =>
+  (await hit(P, host, '/messages')).json() as { messages: Array<{ text: string }>; db: string; env: string };
 const texts = async (host: string) => (await messages(host)).messages.map((m) => m.text);
 
 before(async () => {
@@ -43,7 +58,7 @@ before(async () => {
 });
 after(() => home.cleanup());
 
-test('main deploys into production, a feature branch into its own preview with its own hostname and a copy of production\'s data', async () => {
+test("main deploys into production, a feature branch into its own preview with its own hostname and a copy of production's data", async () => {
   assertOk(await home.cli('deploy', repo)); // the checkout is on main
   assert.equal((await hit(P, 'api.clawd.test', '/messages', { method: 'POST', body: 'prod-1' })).status, 201);
   branch(repo, 'feature/a', 'NOTE', 'a\n');
@@ -52,12 +67,19 @@ test('main deploys into production, a feature branch into its own preview with i
   const a = await home.json<{ env: string; status: string }>('deploy', repo, '--branch', 'feature/a');
   assert.deepEqual([a.env, a.status], ['feature-a', 'succeeded']);
   const ma = await messages('feature-a.preview.clawd.test');
-  assert.deepEqual(ma.messages.map((m) => m.text), ['prod-1'], 'the preview starts from a copy of production\'s data');
-  assert.equal(ma.env, 'preview', 'the environment\'s env overrides reach the service');
+  assert.deepEqual(
+    ma.messages.map((m) => m.text),
+    ['prod-1'],
+    "the preview starts from a copy of production's data",
+  );
+  assert.equal(ma.env, 'preview', "the environment's env overrides reach the service");
   assert.equal(ma.db, path.join(home.home, 'data', 'clawd', 'feature-a', 'clawd.db'));
 
   // Each environment writes only its own database.
-  assert.equal((await hit(P, 'feature-a.preview.clawd.test', '/messages', { method: 'POST', body: 'a-only' })).status, 201);
+  assert.equal(
+    (await hit(P, 'feature-a.preview.clawd.test', '/messages', { method: 'POST', body: 'a-only' })).status,
+    201,
+  );
   assert.deepEqual(await texts('api.clawd.test'), ['prod-1']);
   assertOk(await home.cli('deploy', repo, '--branch', 'feature/b'));
   assert.deepEqual(await texts('feature-b.preview.clawd.test'), ['prod-1'], 'b copied production, not a');
@@ -73,12 +95,21 @@ test('main deploys into production, a feature branch into its own preview with i
       ['production', 'main', false, 'api.clawd.test', '1/1'],
     ],
   );
-  assert.ok(envs.every((e) => (e.preview ? (e.expiresAt ?? 0) > Date.now() + 6 * 86_400_000 : e.expiresAt === null)), 'previews expire after 7 days idle; production never');
+  assert.ok(
+    envs.every((e) => (e.preview ? (e.expiresAt ?? 0) > Date.now() + 6 * 86_400_000 : e.expiresAt === null)),
+    'previews expire after 7 days idle; production never',
+  );
   const routes = await home.json<RouteView[]>('routes');
-  assert.deepEqual(routes.filter((r) => r.app === 'clawd').map((r) => `${r.env} ${r.host}`).sort(), ['feature-a feature-a.preview.clawd.test', 'feature-b feature-b.preview.clawd.test', 'production api.clawd.test']);
+  assert.deepEqual(
+    routes
+      .filter((r) => r.app === 'clawd')
+      .map((r) => `${r.env} ${r.host}`)
+      .sort(),
+    ['feature-a feature-a.preview.clawd.test', 'feature-b feature-b.preview.clawd.test', 'production api.clawd.test'],
+  );
 });
 
-test('isolation: own data dir (mode 0700), own processes and ports; the preview\'s process has no path to production\'s data', async () => {
+test("isolation: own data dir (mode 0700), own processes and ports; the preview's process has no path to production's data", async () => {
   const ps = (await home.json<InstanceStatus[]>('ps', 'clawd')).filter((v) => v.state === 'healthy');
   const byEnv = new Map(ps.map((v) => [v.env, v]));
   assert.equal(new Set(ps.map((v) => v.port)).size, 3, 'three ports');
@@ -88,7 +119,12 @@ test('isolation: own data dir (mode 0700), own processes and ports; the preview\
     assert.equal(statSync(dir).mode & 0o777, 0o700, `${env}'s data dir is private to its owner`);
     const environ = execFileSync('cat', [`/proc/${byEnv.get(env)?.pid}/environ`], { encoding: 'utf8' }).split('\0');
     assert.ok(environ.includes(`DATA_DIR=${dir}`), `${env} gets its own DATA_DIR`);
-    assert.ok(!environ.some((kv) => kv.includes(path.join(home.home, 'data', 'clawd', env === 'production' ? 'feature-a' : 'production'))), 'and no other environment\'s');
+    assert.ok(
+      !environ.some((kv) =>
+        kv.includes(path.join(home.home, 'data', 'clawd', env === 'production' ? 'feature-a' : 'production')),
+      ),
+      "and no other environment's",
+    );
   }
 });
 
@@ -100,7 +136,11 @@ test('production only ever runs main; branches no environment accepts, and clash
   git(repo, 'checkout', '-q', 'feature/a');
   try {
     const fromCheckout = await home.cli('deploy', repo, '--env', 'production');
-    assert.match(fromCheckout.stderr, /deploys into environment "feature-a", not "production"/, 'the checked-out branch counts the same way');
+    assert.match(
+      fromCheckout.stderr,
+      /deploys into environment "feature-a", not "production"/,
+      'the checked-out branch counts the same way',
+    );
   } finally {
     git(repo, 'checkout', '-q', 'main');
   }
@@ -109,13 +149,19 @@ test('production only ever runs main; branches no environment accepts, and clash
   assert.equal(nobody.code, 1);
   assert.match(nobody.stderr, /no environment accepts branch "hotfix\/x"/);
   assert.match(nobody.stderr, /production: main, preview: feature\/\*/);
-  assert.match((await home.cli('deploy', repo, '--branch', '--upload-pack=touch /tmp/x')).stderr, /is not a branch name Berth accepts/);
+  assert.match(
+    (await home.cli('deploy', repo, '--branch', '--upload-pack=touch /tmp/x')).stderr,
+    /is not a branch name Berth accepts/,
+  );
   branch(repo, 'feature/x_y', 'NOTE', 'xy\n');
   branch(repo, 'feature/x-y', 'NOTE', 'x-y\n');
   assertOk(await home.cli('deploy', repo, '--branch', 'feature/x_y'));
   const clash = await home.cli('deploy', repo, '--branch', 'feature/x-y');
   assert.equal(clash.code, 1);
-  assert.match(clash.stderr, /environment "feature-x-y" of clawd already runs branch "feature\/x_y"; branch "feature\/x-y" makes the same name/);
+  assert.match(
+    clash.stderr,
+    /environment "feature-x-y" of clawd already runs branch "feature\/x_y"; branch "feature\/x-y" makes the same name/,
+  );
   assertOk(await home.cli('env', 'rm', 'clawd', 'feature-x-y'));
   const protectedRm = await home.cli('env', 'rm', 'clawd', 'production');
   assert.equal(protectedRm.code, 1);
@@ -123,31 +169,48 @@ test('production only ever runs main; branches no environment accepts, and clash
   assert.match(protectedRm.stderr, /--force/);
 });
 
-test('a feature branch cannot redefine its own environment: production\'s release decides hostnames, data and env', async () => {
+test("a feature branch cannot redefine its own environment: production's release decides hostnames, data and env", async () => {
   git(repo, 'checkout', '-q', '-b', 'feature/sneaky', 'main');
-  const yaml = readFileSync(path.join(repo, 'berth.yaml'), 'utf8').replace('"{branch}.preview.clawd.test"', '"{branch}.evil.test"').replace('CLAWD_ENV: preview', 'CLAWD_ENV: production');
+  const yaml = readFileSync(path.join(repo, 'berth.yaml'), 'utf8')
+    .replace('"{branch}.preview.clawd.test"', '"{branch}.evil.test"')
+    .replace('CLAWD_ENV: preview', 'CLAWD_ENV: production');
   writeFileSync(path.join(repo, 'berth.yaml'), yaml);
   git(repo, 'commit', '-q', '-am', 'sneaky');
   git(repo, 'checkout', '-q', 'main');
   assertOk(await home.cli('deploy', repo, '--branch', 'feature/sneaky'));
-  assert.equal((await hit(P, 'feature-sneaky.evil.test', '/messages')).status, 404, 'not the hostname the branch asked for');
-  assert.equal((await messages('feature-sneaky.preview.clawd.test')).env, 'preview', 'production\'s definition of previews');
+  assert.equal(
+    (await hit(P, 'feature-sneaky.evil.test', '/messages')).status,
+    404,
+    'not the hostname the branch asked for',
+  );
+  assert.equal(
+    (await messages('feature-sneaky.preview.clawd.test')).env,
+    'preview',
+    "production's definition of previews",
+  );
   assertOk(await home.cli('env', 'rm', 'clawd', 'feature-sneaky'));
 });
 
 test('a preview whose first deploy fails leaves no environment, data or release behind', async () => {
   branch(repo, 'feature/broken', 'app.py', 'raise SystemExit("boom: this branch does not start")\n');
-  const r = await home.json<{ status: string; error?: string }>('deploy', repo, '--branch', 'feature/broken').catch((err: Error) => ({ status: 'failed', error: err.message }));
+  const r = await home
+    .json<{ status: string; error?: string }>('deploy', repo, '--branch', 'feature/broken')
+    .catch((err: Error) => ({ status: 'failed', error: err.message }));
   assert.equal(r.status, 'failed');
   assert.match(r.error ?? '', /boom: this branch does not start/);
   assert.ok(!(await home.json<EnvironmentStatus[]>('env', 'ls', 'clawd')).some((e) => e.name === 'feature-broken'));
-  for (const dir of ['data', 'releases', 'logs']) assert.ok(!existsSync(path.join(home.home, dir, 'clawd', 'feature-broken')), `no ${dir} dir`);
+  for (const dir of ['data', 'releases', 'logs'])
+    assert.ok(!existsSync(path.join(home.home, dir, 'clawd', 'feature-broken')), `no ${dir} dir`);
 });
 
-test('the data copy is consistent while production writes: SQLite\'s backup API, never a torn copy', async () => {
+test("the data copy is consistent while production writes: SQLite's backup API, never a torn copy", async () => {
   const db = path.join(home.home, 'data', 'clawd', 'production', 'clawd.db');
   // A writer in its own process: transactions of 20 rows each, as fast as it can, for up to 20 s.
-  const writer = spawn('python3', ['-c', `
+  const writer = spawn(
+    'python3',
+    [
+      '-c',
+      `
 import sqlite3, time
 db = sqlite3.connect(${JSON.stringify(db)}, timeout=10, isolation_level=None)
 db.execute("create table if not exists batches (batch integer, n integer)")
@@ -158,28 +221,56 @@ while time.time() < end:
     for n in range(20): db.execute("insert into batches values (?, ?)", (b, n))
     db.execute("commit")
     b += 1
-`], { stdio: 'ignore', env: { ...process.env, BERTH_TEST_HOME: home.home } });
+`,
+    ],
+    { stdio: 'ignore', env: { ...process.env, BERTH_TEST_HOME: home.home } },
+  );
   try {
-    await waitFor('the writer writing', () => {
-      try {
-        return Number(execFileSync('python3', ['-c', `import sqlite3; print(sqlite3.connect(${JSON.stringify(db)}, timeout=10).execute("select count(*) from batches").fetchone()[0])`], { encoding: 'utf8' })) > 1000;
-      } catch {
-        return false;
-      }
-    }, 10_000, 100);
+    await waitFor(
+      'the writer writing',
+      () => {
+        try {
+          return (
+            Number(
+              execFileSync(
+                'python3',
+                [
+                  '-c',
+                  `import sqlite3; print(sqlite3.connect(${JSON.stringify(db)}, timeout=10).execute("select count(*) from batches").fetchone()[0])`,
+                ],
+                { encoding: 'utf8' },
+              ),
+            ) > 1000
+          );
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      100,
+    );
     branch(repo, 'feature/copy', 'NOTE', 'copy\n');
     assertOk(await home.cli('deploy', repo, '--branch', 'feature/copy'));
   } finally {
     writer.kill();
   }
   const copy = path.join(home.home, 'data', 'clawd', 'feature-copy', 'clawd.db');
-  const check = execFileSync('python3', ['-c', `
+  const check = execFileSync(
+    'python3',
+    [
+      '-c',
+      `
 import sqlite3
 db = sqlite3.connect(${JSON.stringify(copy)})
 print(db.execute("pragma integrity_check").fetchone()[0])
 torn = db.execute("select count(*) from (select batch from batches group by batch having count(*) != 20)").fetchone()[0]
 print(torn, db.execute("select count(*) from batches").fetchone()[0])
-`], { encoding: 'utf8' }).trim().split('\n');
+`,
+    ],
+    { encoding: 'utf8' },
+  )
+    .trim()
+    .split('\n');
   assert.equal(check[0], 'ok');
   const [torn, rows] = (check[1] ?? '').split(' ').map(Number);
   assert.equal(torn, 0, 'every batch in the copy is whole');
@@ -196,10 +287,20 @@ test('env rm removes one preview completely: processes, ports, routes, releases,
   for (const v of before) assert.throws(() => process.kill(v.pid as number, 0), `process ${v.pid} is gone`);
   assert.ok(!(await home.json<RouteView[]>('routes')).some((r) => r.env === 'feature-a'), 'no route');
   assert.equal((await hit(P, 'feature-a.preview.clawd.test', '/messages')).status, 404);
-  for (const dir of ['data', 'releases', 'logs']) assert.ok(!existsSync(path.join(home.home, dir, 'clawd', 'feature-a')), `no ${dir} dir`);
-  assert.ok(!existsSync(path.join(home.home, 'trash')) || readdirSync(path.join(home.home, 'trash')).length === 0, 'nothing left aside');
-  const doctor = JSON.parse((await home.cli('doctor', '--json')).stdout) as { findings: Array<{ code: string; env?: string }> };
-  assert.deepEqual(doctor.findings.filter((f) => f.env === 'feature-a'), [], 'doctor finds nothing of it');
+  for (const dir of ['data', 'releases', 'logs'])
+    assert.ok(!existsSync(path.join(home.home, dir, 'clawd', 'feature-a')), `no ${dir} dir`);
+  assert.ok(
+    !existsSync(path.join(home.home, 'trash')) || readdirSync(path.join(home.home, 'trash')).length === 0,
+    'nothing left aside',
+  );
+  const doctor = JSON.parse((await home.cli('doctor', '--json')).stdout) as {
+    findings: Array<{ code: string; env?: string }>;
+  };
+  assert.deepEqual(
+    doctor.findings.filter((f) => f.env === 'feature-a'),
+    [],
+    'doctor finds nothing of it',
+  );
   // Its port is free again: a port lease would keep the port held in the store.
   const leased = (await home.json<InstanceStatus[]>('ps')).map((v) => v.port);
   assert.ok(!leased.includes(before[0]?.port ?? -1), 'its port is no longer leased');
@@ -208,7 +309,9 @@ test('env rm removes one preview completely: processes, ports, routes, releases,
 });
 
 test('an idle preview past its expire is removed by the daemon', async () => {
-  const dir = home.app('tick', `app: tick
+  const dir = home.app(
+    'tick',
+    `app: tick
 services:
   web:
     run: ["${NODE}", "-e", "require('http').createServer((q, s) => s.end('tick')).listen(process.env.PORT, '127.0.0.1')"]
@@ -216,16 +319,25 @@ services:
 environments:
   production: { branch: main }
   preview: { branch: "try/*", hostname: "{branch}.tick.test", expire: 2s }
-`);
+`,
+  );
   git(dir, 'init', '-q', '-b', 'main');
   git(dir, 'add', '-A');
   git(dir, 'commit', '-q', '-m', 'tick');
   git(dir, 'branch', '-q', 'try/it', 'main');
   assertOk(await home.cli('deploy', dir, '--branch', 'try/it'));
   assert.equal((await hit(P, 'try-it.tick.test', '/')).text(), 'tick');
-  await waitFor('the preview expired', async () => !(await home.json<EnvironmentStatus[]>('env', 'ls', 'tick')).some((e) => e.name === 'try-it'), 15_000, 250);
+  await waitFor(
+    'the preview expired',
+    async () => !(await home.json<EnvironmentStatus[]>('env', 'ls', 'tick')).some((e) => e.name === 'try-it'),
+    15_000,
+    250,
+  );
   assert.equal((await hit(P, 'try-it.tick.test', '/')).status, 404);
   assert.ok(!existsSync(path.join(home.home, 'data', 'tick', 'try-it')));
   const events = await home.json<Array<{ kind: string; message: string }>>('events', 'tick');
-  assert.ok(events.some((e) => e.kind === 'environment.rm' && /past its expire/.test(e.message)), 'the removal is an event with its reason');
+  assert.ok(
+    events.some((e) => e.kind === 'environment.rm' && /past its expire/.test(e.message)),
+    'the removal is an event with its reason',
+  );
 });

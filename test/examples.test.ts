@@ -24,14 +24,24 @@ test('examples/forgetrace (seed 001): SPA on www and the bare host, API on api. 
     assert.equal(r.status, 200);
     assert.match(r.text(), /<h1>ForgeTrace<\/h1>/);
   }
-  assert.match((await hit(P, 'www.forgetrace.test', '/scans/42')).text(), /<h1>ForgeTrace<\/h1>/, 'client-side route falls back to index.html');
-  assert.equal((await hit(P, 'www.forgetrace.test', '/assets/app.js')).headers['content-type'], 'text/javascript; charset=utf-8');
+  assert.match(
+    (await hit(P, 'www.forgetrace.test', '/scans/42')).text(),
+    /<h1>ForgeTrace<\/h1>/,
+    'client-side route falls back to index.html',
+  );
+  assert.equal(
+    (await hit(P, 'www.forgetrace.test', '/assets/app.js')).headers['content-type'],
+    'text/javascript; charset=utf-8',
+  );
   assert.deepEqual((await hit(P, 'api.forgetrace.test', '/api/v1/scans')).json().scans[0].repo, 'example/app');
   assert.deepEqual((await hit(P, 'forgetrace.test', '/api/api/v1/scans')).json().scans.length, 1);
   assert.equal((await hit(P, 'forgetrace.test', '/api/health')).json().status, 'ok');
   const routes = await home.json<RouteView[]>('routes');
   assert.deepEqual(
-    routes.filter((r) => r.app === 'forgetrace').map((r) => [r.host, r.path, r.service, r.healthy]).sort(),
+    routes
+      .filter((r) => r.app === 'forgetrace')
+      .map((r) => [r.host, r.path, r.service, r.healthy])
+      .sort(),
     [
       ['api.forgetrace.test', '/', 'backend', true],
       ['forgetrace.test', '/', 'www', true],
@@ -48,7 +58,14 @@ test('examples/autoauthor (seed 000): front end, backend and CMS by host and pat
   assert.deepEqual((await hit(P, 'autoauthor.test', '/admin/content')).json(), { cms: true, path: '/admin/content' });
   assert.deepEqual((await hit(P, 'cms.autoauthor.test', '/')).json(), { cms: true, path: '/' });
   const ps = await home.json<Array<{ app: string; service: string; state: string }>>('ps', 'autoauthor');
-  assert.deepEqual(ps.map((s) => [s.service, s.state]), [['backend', 'healthy'], ['cms', 'healthy'], ['frontend', 'healthy']]);
+  assert.deepEqual(
+    ps.map((s) => [s.service, s.state]),
+    [
+      ['backend', 'healthy'],
+      ['cms', 'healthy'],
+      ['frontend', 'healthy'],
+    ],
+  );
 });
 
 test('examples/clawd (seed 004): SQLite in $DATA_DIR', async () => {
@@ -56,12 +73,31 @@ test('examples/clawd (seed 004): SQLite in $DATA_DIR', async () => {
   // (whatever this repository has checked out). test/environments.test.ts takes it through feature branches.
   const dir = path.join(home.root, 'clawd');
   cpSync(path.join(REPO, 'examples', 'clawd'), dir, { recursive: true });
-  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'clawd']]) execFileSync('git', ['-C', dir, ...args]);
+  for (const args of [
+    ['init', '-q', '-b', 'main'],
+    ['add', '-A'],
+    [
+      '-c',
+      'user.name=t',
+      '-c',
+      'user.email=t@berth.invalid',
+      '-c',
+      'commit.gpgsign=false',
+      'commit',
+      '-q',
+      '-m',
+      'clawd',
+    ],
+  ])
+    execFileSync('git', ['-C', dir, ...args]);
   assert.equal((await home.cli('up', dir)).code, 0);
   const created = await hit(P, 'api.clawd.test', '/messages', { method: 'POST', body: 'hello from the test' });
   assert.equal(created.status, 201);
   const list = (await hit(P, 'api.clawd.test', '/messages')).json();
-  assert.deepEqual(list.messages.map((m: { text: string }) => m.text), ['hello from the test']);
+  assert.deepEqual(
+    list.messages.map((m: { text: string }) => m.text),
+    ['hello from the test'],
+  );
   assert.equal(list.db, path.join(home.home, 'data', 'clawd', 'production', 'clawd.db'));
   assert.ok(existsSync(list.db));
   assert.ok(!existsSync(path.join(dir, 'clawd.db')), 'nothing is written into the checkout');

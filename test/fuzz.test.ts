@@ -16,7 +16,11 @@ const home = new TestHome('25700-25799');
 const P = home.httpPort;
 const API = 18357;
 const templates = path.join(home.root, 'templates');
-Object.assign(home.env, { BERTH_API_LISTEN: `127.0.0.1:${API}`, BERTH_TEMPLATES_DIR: templates, BERTH_SITES_DOMAIN: 'fuzz.test' });
+Object.assign(home.env, {
+  BERTH_API_LISTEN: `127.0.0.1:${API}`,
+  BERTH_TEMPLATES_DIR: templates,
+  BERTH_SITES_DOMAIN: 'fuzz.test',
+});
 const CANARY = `/tmp/berth-canary-${process.pid}`;
 
 /** Each payload would create CANARY-<i> if anything ran it through a shell or wrote where it points. */
@@ -51,7 +55,10 @@ function payloads(): string[] {
 const cli = (args: string[], input = '') => home.run(args, { input });
 
 const yamlString = (s: string) => JSON.stringify(s); // JSON strings are YAML flow scalars
-const okApp = home.app('fuzzed', `app: fuzzed\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('http').createServer((q, s) => s.end(JSON.stringify(process.env))).listen(process.env.PORT, '127.0.0.1')"]\n    routes: [fuzzed.test]\n`);
+const okApp = home.app(
+  'fuzzed',
+  `app: fuzzed\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('http').createServer((q, s) => s.end(JSON.stringify(process.env))).listen(process.env.PORT, '127.0.0.1')"]\n    routes: [fuzzed.test]\n`,
+);
 
 function canaries(): string[] {
   return readdirSync('/tmp').filter((n) => n.startsWith(`berth-canary-${process.pid}`));
@@ -59,11 +66,41 @@ function canaries(): string[] {
 
 before(async () => {
   mkdirSync(path.join(templates, 'hello'), { recursive: true });
-  writeFileSync(path.join(templates, 'hello', 'berth.yaml'), `app: "{{slug}}"\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1')"]\n    routes: ["{{host}}"]\n`);
+  writeFileSync(
+    path.join(templates, 'hello', 'berth.yaml'),
+    `app: "{{slug}}"\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1')"]\n    routes: ["{{host}}"]\n`,
+  );
   execFileSync('git', ['-C', okApp, 'init', '-q', '-b', 'main']);
-  execFileSync('git', ['-C', okApp, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', 'commit', '-q', '--allow-empty', '-m', 'x']);
+  execFileSync('git', [
+    '-C',
+    okApp,
+    '-c',
+    'user.name=t',
+    '-c',
+    'user.email=t@berth.invalid',
+    '-c',
+    'commit.gpgsign=false',
+    'commit',
+    '-q',
+    '--allow-empty',
+    '-m',
+    'x',
+  ]);
   execFileSync('git', ['-C', okApp, 'add', '-A']);
-  execFileSync('git', ['-C', okApp, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'app']);
+  execFileSync('git', [
+    '-C',
+    okApp,
+    '-c',
+    'user.name=t',
+    '-c',
+    'user.email=t@berth.invalid',
+    '-c',
+    'commit.gpgsign=false',
+    'commit',
+    '-q',
+    '-m',
+    'app',
+  ]);
   assertOk(await home.cli('daemon', 'start'));
   assertOk(await home.cli('deploy', okApp));
 });
@@ -91,7 +128,8 @@ test('names in berth.yaml (app, service, env keys, route hosts and paths, cwd, s
       const r = await cli(['deploy', dir]);
       // Some are fine as written (a path made only of allowed characters, a cwd that does not exist yet): then they fail later, cleanly.
       if (r.code === 0) continue;
-      if (!/berth\.yaml|error:/.test(r.stderr)) errors.push(`manifest ${i} with ${JSON.stringify(p)}: ${r.stderr.slice(0, 200)}`);
+      if (!/berth\.yaml|error:/.test(r.stderr))
+        errors.push(`manifest ${i} with ${JSON.stringify(p)}: ${r.stderr.slice(0, 200)}`);
     }
   }
   assert.deepEqual(errors, []);
@@ -103,34 +141,78 @@ test('names on the command line and in the API (env, branch, ref, secret, slug, 
   await s.call('POST', '/v1/orgs', { name: 'fuzzorg' });
   for (const p of payloads()) {
     // A NUL byte cannot be on a command line at all (the kernel's argv is NUL-terminated); it goes to the API below.
-    for (const args of p.includes('\u0000') ? [] : [['deploy', okApp, '--env', p], ['deploy', okApp, '--branch', p], ['deploy', okApp, '--ref', p], ['rollback', p], ['rollback', 'fuzzed', '--env', p], ['logs', p], ['env', 'rm', 'fuzzed', p], ['releases', p], ['rm', p]]) {
+    for (const args of p.includes('\u0000')
+      ? []
+      : [
+          ['deploy', okApp, '--env', p],
+          ['deploy', okApp, '--branch', p],
+          ['deploy', okApp, '--ref', p],
+          ['rollback', p],
+          ['rollback', 'fuzzed', '--env', p],
+          ['logs', p],
+          ['env', 'rm', 'fuzzed', p],
+          ['releases', p],
+          ['rm', p],
+        ]) {
       const r = await cli(args);
       assert.notEqual(r.code, 0, `berth ${args.join(' ')} should refuse`);
       assert.match(r.stderr, /error: /);
     }
-    await assert.rejects(s.call('PUT', `/v1/apps/fuzzed/secrets/${encodeURIComponent(p)}`, { value: 'v' }), (err: { status: number }) => err.status >= 400 && err.status < 500, `secret name ${JSON.stringify(p)}`);
-    await assert.rejects(s.call('POST', '/v1/deployments', { dir: okApp, env: p }), (err: { status: number }) => err.status === 400);
-    await assert.rejects(s.call('POST', '/v1/deployments', { dir: okApp, branch: p }), (err: { status: number }) => err.status === 400);
-    for (const body of [{ slug: p, template: 'hello' }, { slug: 'fuzzok', template: p }]) {
-      await assert.rejects(s.call('POST', '/v1/orgs/fuzzorg/sites', body), (err: { status: number }) => err.status >= 400 && err.status < 500, JSON.stringify(body));
+    await assert.rejects(
+      s.call('PUT', `/v1/apps/fuzzed/secrets/${encodeURIComponent(p)}`, { value: 'v' }),
+      (err: { status: number }) => err.status >= 400 && err.status < 500,
+      `secret name ${JSON.stringify(p)}`,
+    );
+    await assert.rejects(
+      s.call('POST', '/v1/deployments', { dir: okApp, env: p }),
+      (err: { status: number }) => err.status === 400,
+    );
+    await assert.rejects(
+      s.call('POST', '/v1/deployments', { dir: okApp, branch: p }),
+      (err: { status: number }) => err.status === 400,
+    );
+    for (const body of [
+      { slug: p, template: 'hello' },
+      { slug: 'fuzzok', template: p },
+    ]) {
+      await assert.rejects(
+        s.call('POST', '/v1/orgs/fuzzorg/sites', body),
+        (err: { status: number }) => err.status >= 400 && err.status < 500,
+        JSON.stringify(body),
+      );
     }
     await assert.rejects(s.call('POST', '/v1/orgs', { name: p }), (err: { status: number }) => err.status === 400);
-    await assert.rejects(s.call('POST', '/v1/admin/users', { name: p, password: 'correct horse battery staple' }), (err: { status: number }) => err.status === 400);
+    await assert.rejects(
+      s.call('POST', '/v1/admin/users', { name: p, password: 'correct horse battery staple' }),
+      (err: { status: number }) => err.status === 400,
+    );
   }
   assert.deepEqual(canaries(), []);
-  assert.ok(!existsSync(path.join(home.home, 'sites')) || readdirSync(path.join(home.home, 'sites')).length === 0, 'no site was made');
+  assert.ok(
+    !existsSync(path.join(home.home, 'sites')) || readdirSync(path.join(home.home, 'sites')).length === 0,
+    'no site was made',
+  );
 });
 
 test('values are literal: env values and secret values reach the process as written, never through a shell', async () => {
   const values = payloads().filter((p) => p !== '' && !p.includes('\u0000'));
   const env = Object.fromEntries(values.map((v, i) => [`FUZZ_${i}`, v]));
-  writeFileSync(path.join(okApp, 'berth.yaml'), `app: fuzzed\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('http').createServer((q, s) => s.end(JSON.stringify(process.env))).listen(process.env.PORT, '127.0.0.1')", ${values.map(yamlString).join(', ')}]\n    env: ${JSON.stringify(env)}\n    routes: [fuzzed.test]\n`);
-  for (const [i, v] of values.slice(0, 8).entries()) assert.equal((await cli(['secrets', 'set', 'fuzzed', `SECRET_${i}`], v)).code, 0);
+  writeFileSync(
+    path.join(okApp, 'berth.yaml'),
+    `app: fuzzed\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('http').createServer((q, s) => s.end(JSON.stringify(process.env))).listen(process.env.PORT, '127.0.0.1')", ${values.map(yamlString).join(', ')}]\n    env: ${JSON.stringify(env)}\n    routes: [fuzzed.test]\n`,
+  );
+  for (const [i, v] of values.slice(0, 8).entries())
+    assert.equal((await cli(['secrets', 'set', 'fuzzed', `SECRET_${i}`], v)).code, 0);
   assertOk(await home.cli('deploy', okApp));
   const got = (await hit(P, 'fuzzed.test', '/')).json() as Record<string, string>;
   for (const [k, v] of Object.entries(env)) assert.equal(got[k], v, k);
-  for (const [i, v] of values.slice(0, 8).entries()) assert.equal(got[`SECRET_${i}`], v.replace(/\n$/, ''), `SECRET_${i}`);
+  for (const [i, v] of values.slice(0, 8).entries())
+    assert.equal(got[`SECRET_${i}`], v.replace(/\n$/, ''), `SECRET_${i}`);
   assert.deepEqual(canaries(), [], 'nothing was run through a shell');
-  const outside = ['/tmp', '/var/tmp', '/', '/etc', home.root].flatMap((d) => readdirSync(d).filter((n) => /canary|touch/.test(n)).map((n) => path.join(d, n)));
+  const outside = ['/tmp', '/var/tmp', '/', '/etc', home.root].flatMap((d) =>
+    readdirSync(d)
+      .filter((n) => /canary|touch/.test(n))
+      .map((n) => path.join(d, n)),
+  );
   assert.deepEqual(outside, [], 'nothing written outside its root');
 });

@@ -11,7 +11,10 @@ import { parseManifest } from '../src/config/manifest.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-journal-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const manifest = parseManifest('app: j\nservices:\n  db: { run: x }\n  api: { run: x, depends_on: [db], build: make }\n', 'berth.yaml');
+const manifest = parseManifest(
+  'app: j\nservices:\n  db: { run: x }\n  api: { run: x, depends_on: [db], build: make }\n',
+  'berth.yaml',
+);
 
 async function journalFor(store: Store) {
   const plan = planDeploy({ manifest, release: 2, previous: 1, fresh: true });
@@ -25,10 +28,24 @@ async function journalFor(store: Store) {
 }
 
 test('the plan: snapshot, build, record, waves by depends_on, switch, then drain, stop, prune', () => {
-  assert.deepEqual(planDeploy({ manifest, release: 2, previous: 1, fresh: true }).map((s) => s.name), [
-    'snapshot source as release 2', 'build api', 'record release 2', 'start wave 1: db', 'start wave 2: api', 'switch traffic to release 2', 'drain release 1', 'stop release 1', 'prune old releases',
-  ]);
-  assert.deepEqual(planDeploy({ manifest, release: 1, previous: 2, fresh: false }).map((s) => s.kind), ['wave', 'wave', 'switch', 'drain', 'retire', 'prune']);
+  assert.deepEqual(
+    planDeploy({ manifest, release: 2, previous: 1, fresh: true }).map((s) => s.name),
+    [
+      'snapshot source as release 2',
+      'build api',
+      'record release 2',
+      'start wave 1: db',
+      'start wave 2: api',
+      'switch traffic to release 2',
+      'drain release 1',
+      'stop release 1',
+      'prune old releases',
+    ],
+  );
+  assert.deepEqual(
+    planDeploy({ manifest, release: 1, previous: 2, fresh: false }).map((s) => s.kind),
+    ['wave', 'wave', 'switch', 'drain', 'retire', 'prune'],
+  );
 });
 
 test('a failure undoes the finished steps in reverse; a failing undo is appended to the error, never swallowed; every change is stored', async () => {
@@ -47,10 +64,29 @@ test('a failure undoes the finished steps in reverse; a failing undo is appended
     },
   };
   const { error } = await journal.run(runner);
-  assert.equal(error, 'start wave 2: api: api never became healthy; additionally, undoing "record release 2": release row locked');
-  assert.deepEqual(order, ['run snapshot', 'run build', 'run release', 'run wave', 'run wave', 'undo wave', 'undo wave', 'undo release', 'undo build', 'undo snapshot']);
-  const stored = JSON.parse((await store.deployments.get(id))?.steps ?? '{}') as { steps: Array<{ status: string; data?: unknown }> };
-  assert.deepEqual(stored.steps.map((s) => s.status), ['undone', 'undone', 'undo-failed', 'undone', 'failed', 'pending', 'pending', 'pending', 'pending']);
+  assert.equal(
+    error,
+    'start wave 2: api: api never became healthy; additionally, undoing "record release 2": release row locked',
+  );
+  assert.deepEqual(order, [
+    'run snapshot',
+    'run build',
+    'run release',
+    'run wave',
+    'run wave',
+    'undo wave',
+    'undo wave',
+    'undo release',
+    'undo build',
+    'undo snapshot',
+  ]);
+  const stored = JSON.parse((await store.deployments.get(id))?.steps ?? '{}') as {
+    steps: Array<{ status: string; data?: unknown }>;
+  };
+  assert.deepEqual(
+    stored.steps.map((s) => s.status),
+    ['undone', 'undone', 'undo-failed', 'undone', 'failed', 'pending', 'pending', 'pending', 'pending'],
+  );
   assert.deepEqual(stored.steps[0]?.data, { touched: true }, 'intent is stored before a step acts');
   await store.close();
 });

@@ -36,8 +36,18 @@ async function withInstance(store: Store, name: string) {
     const now = Date.now();
     const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now, 1);
     const envId = (await r.apps.environmentId(appId, 'production', now)).id;
-    const releaseId = await r.releases.create({ environmentId: envId, number: 1, dir: `/tmp/${name}/r1`, manifest: '{}', source: '{}', createdAt: now });
-    return r.instances.create({ environmentId: envId, releaseId, service: 'web', idx: 0, spec: '{}', rootDir: `/tmp/${name}/r1` }, now);
+    const releaseId = await r.releases.create({
+      environmentId: envId,
+      number: 1,
+      dir: `/tmp/${name}/r1`,
+      manifest: '{}',
+      source: '{}',
+      createdAt: now,
+    });
+    return r.instances.create(
+      { environmentId: envId, releaseId, service: 'web', idx: 0, spec: '{}', rootDir: `/tmp/${name}/r1` },
+      now,
+    );
   });
 }
 
@@ -77,7 +87,11 @@ test('a full range fails with a clear error and writes nothing', async () => {
     const b = await withInstance(store, 'b');
     await assert.rejects(
       store.write((r) => ports.leaseAuto(r, b, Date.now())),
-      (e: unknown) => e instanceof BerthError && e.code === 'port_range_full' && e.message === 'no free port in 32200-32201: 1 leased by Berth, 1 in use by other processes' && /port_range/.test(e.hint ?? ''),
+      (e: unknown) =>
+        e instanceof BerthError &&
+        e.code === 'port_range_full' &&
+        e.message === 'no free port in 32200-32201: 1 leased by Berth, 1 in use by other processes' &&
+        /port_range/.test(e.hint ?? ''),
     );
     assert.equal((await store.leases.all()).length, 1);
   } finally {
@@ -95,7 +109,10 @@ test('a pinned port held by a foreign process fails naming its pid, user and com
     await assert.rejects(
       store.write((r) => ports.leasePinned(r, id, 32300, Date.now())),
       (e: unknown) =>
-        e instanceof BerthError && e.code === 'port_taken' && e.message.includes(`pid ${process.pid} (user ${userInfo().username})`) && e.message.includes(process.argv[1] as string),
+        e instanceof BerthError &&
+        e.code === 'port_taken' &&
+        e.message.includes(`pid ${process.pid} (user ${userInfo().username})`) &&
+        e.message.includes(process.argv[1] as string),
     );
     assert.equal((await store.leases.all()).length, 0);
   } finally {

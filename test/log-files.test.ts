@@ -14,7 +14,11 @@ test('size-based rotation keeps N files while the writer keeps its descriptor', 
   const file = path.join(dir, 'web.0.log');
   const fd = openSync(file, 'a');
   // A real writer that holds the file open, as an instance does: 200 bytes every 5 ms.
-  const writer = spawn(process.execPath, ['-e', 'let i=0; setInterval(() => console.log(String(i++).padStart(6, "0") + "x".repeat(193)), 5)'], { stdio: ['ignore', fd, fd] });
+  const writer = spawn(
+    process.execPath,
+    ['-e', 'let i=0; setInterval(() => console.log(String(i++).padStart(6, "0") + "x".repeat(193)), 5)'],
+    { stdio: ['ignore', fd, fd] },
+  );
   closeSync(fd);
   try {
     for (let round = 1; round <= 4; round++) {
@@ -28,7 +32,8 @@ test('size-based rotation keeps N files while the writer keeps its descriptor', 
     await sleep(100);
     const lines = tailLines(file, 3);
     assert.equal(lines.length, 3);
-    for (const l of lines) assert.match(l, /^\d{6}x{193}$/, 'the writer goes on writing whole lines at the start of the truncated file');
+    for (const l of lines)
+      assert.match(l, /^\d{6}x{193}$/, 'the writer goes on writing whole lines at the start of the truncated file');
     assert.ok(!readFileSync(file).includes(0), 'no hole of zero bytes: the writer appends');
   } finally {
     writer.kill();

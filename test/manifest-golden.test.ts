@@ -12,7 +12,9 @@ import { REPO } from './helpers/home.js';
 const DIR = path.join(REPO, 'test', 'golden', 'manifest');
 const SEPARATOR = '----- expected -----\n';
 
-const files = readdirSync(DIR).filter((f) => f.endsWith('.txt')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.txt'))
+  .sort();
 
 test('there are at least 30 invalid-manifest golden files', () => {
   assert.ok(files.length >= 30, `only ${files.length} golden files`);

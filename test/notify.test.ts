@@ -41,8 +41,19 @@ after(async () => {
 test('a notification to an internal address is refused and recorded, not sent', async () => {
   const dir = home.app('told', manifest(1));
   assertOk(await home.cli('deploy', dir));
-  const events = await waitFor('the refusal event', async () => (await home.json<Array<{ kind: string; message: string }>>('events', 'told')).find((e) => e.kind === 'notify.failed'), 10_000, 100);
-  assert.match(events.message, /127\.0\.0\.1 is a loopback address \(127\.0\.0\.1\); Berth does not call internal addresses/);
+  const events = await waitFor(
+    'the refusal event',
+    async () =>
+      (await home.json<Array<{ kind: string; message: string }>>('events', 'told')).find(
+        (e) => e.kind === 'notify.failed',
+      ),
+    10_000,
+    100,
+  );
+  assert.match(
+    events.message,
+    /127\.0\.0\.1 is a loopback address \(127\.0\.0\.1\); Berth does not call internal addresses/,
+  );
   assert.deepEqual(received, []);
 });
 
@@ -54,7 +65,11 @@ test('allowed in outbound_allow, every deployment end is POSTed: success and fai
   writeFileSync(path.join(dir, 'berth.yaml'), manifest(2));
   assertOk(await home.cli('deploy', dir));
   await waitFor('the success notification', () => received.length >= 1, 10_000, 50);
-  assert.deepEqual(received[0], { path: '/hook', type: 'application/json', body: { app: 'told', env: 'production', kind: 'deploy', status: 'succeeded', release: 2 } });
+  assert.deepEqual(received[0], {
+    path: '/hook',
+    type: 'application/json',
+    body: { app: 'told', env: 'production', kind: 'deploy', status: 'succeeded', release: 2 },
+  });
   writeFileSync(path.join(dir, 'berth.yaml'), manifest(3, true));
   assert.equal((await home.cli('deploy', dir)).code, 1);
   await waitFor('the failure notification', () => received.length >= 2, 10_000, 50);

@@ -39,21 +39,50 @@ services:
 function selfSigned(certDir: string, host: string): string {
   const dir = path.join(certDir, host);
   mkdirSync(dir, { recursive: true });
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`, '-keyout', path.join(dir, 'privkey.pem'), '-out', path.join(dir, 'fullchain.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${host}`,
+      '-addext',
+      `subjectAltName=DNS:${host}`,
+      '-keyout',
+      path.join(dir, 'privkey.pem'),
+      '-out',
+      path.join(dir, 'fullchain.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   return readFileSync(path.join(dir, 'fullchain.pem'), 'utf8');
 }
-
 
 for (const proxy of PROXIES) {
   describe(`routes through ${proxy.kind}`, () => {
     const home = new TestHome(proxy.range);
     const P = home.httpPort;
     const certDir = path.join(home.root, 'live');
-    Object.assign(home.env, { BERTH_PROXY: proxy.kind, BERTH_INTERNAL_PORT: String(P + 100), BERTH_HTTPS_PORT: String(proxy.https), BERTH_CERT_DIR: certDir });
+    Object.assign(home.env, {
+      BERTH_PROXY: proxy.kind,
+      BERTH_INTERNAL_PORT: String(P + 100),
+      BERTH_HTTPS_PORT: String(proxy.https),
+      BERTH_CERT_DIR: certDir,
+    });
     let nginxCa = '';
     before(async () => {
       nginxCa = selfSigned(certDir, 'secure.test');
-      assertOk(await home.cli('deploy', home.app('routes', manifest, { 'site/index.html': '<h1>spa</h1>', 'site/app.js': 'x' })));
+      assertOk(
+        await home.cli(
+          'deploy',
+          home.app('routes', manifest, { 'site/index.html': '<h1>spa</h1>', 'site/app.js': 'x' }),
+        ),
+      );
     });
     after(() => home.cleanup());
 
@@ -72,7 +101,10 @@ for (const proxy of PROXIES) {
     });
 
     test('static files and the SPA fallback', async () => {
-      assert.equal((await hit(P, 'www.routes.test', '/app.js')).headers['content-type'], 'text/javascript; charset=utf-8');
+      assert.equal(
+        (await hit(P, 'www.routes.test', '/app.js')).headers['content-type'],
+        'text/javascript; charset=utf-8',
+      );
       assert.equal((await hit(P, 'www.routes.test', '/client/side/route')).text(), '<h1>spa</h1>');
     });
 
@@ -91,8 +123,16 @@ for (const proxy of PROXIES) {
         assert.equal((await hit(P, 'secure.test', '/env')).status, 200, 'served over plain HTTP');
         return;
       }
-      const ca = proxy.kind === 'nginx' ? nginxCa : readFileSync(path.join(home.home, 'caddy', 'data', 'pki', 'authorities', 'local', 'root.crt'), 'utf8');
-      const r = await waitFor('HTTPS', () => hitHttps(proxy.https, 'secure.test', '/env', ca).catch(() => undefined), 15_000, 200);
+      const ca =
+        proxy.kind === 'nginx'
+          ? nginxCa
+          : readFileSync(path.join(home.home, 'caddy', 'data', 'pki', 'authorities', 'local', 'root.crt'), 'utf8');
+      const r = await waitFor(
+        'HTTPS',
+        () => hitHttps(proxy.https, 'secure.test', '/env', ca).catch(() => undefined),
+        15_000,
+        200,
+      );
       assert.ok(r.json().PORT);
       const redirect = await hit(P, 'secure.test', '/x');
       assert.ok([301, 308].includes(redirect.status), `HTTP redirects to HTTPS (${redirect.status})`);

@@ -25,10 +25,18 @@ interface Parsed {
 
 function parse(raw: string, opts: { head?: boolean; bytewise?: boolean; close?: boolean } = {}): Parsed {
   const out: Parsed = { heads: [], body: '', ended: undefined, error: undefined };
-  const parser = new ResponseParser({ head: (h) => out.heads.push(h), body: (b) => (out.body += b.toString('latin1')), end: (rest) => (out.ended = rest) }, opts.head ?? false);
+  const parser = new ResponseParser(
+    {
+      head: (h) => out.heads.push(h),
+      body: (b) => (out.body += b.toString('latin1')),
+      end: (rest) => (out.ended = rest),
+    },
+    opts.head ?? false,
+  );
   const bytes = Buffer.from(raw, 'latin1');
   try {
-    if (opts.bytewise) for (let i = 0; i < bytes.length && out.ended === undefined; i++) parser.push(bytes.subarray(i, i + 1));
+    if (opts.bytewise)
+      for (let i = 0; i < bytes.length && out.ended === undefined; i++) parser.push(bytes.subarray(i, i + 1));
     else parser.push(bytes);
     if (opts.close) parser.close();
   } catch (err) {
@@ -39,26 +47,48 @@ function parse(raw: string, opts: { head?: boolean; bytewise?: boolean; close?: 
 
 test('response parser: framing by length, chunked (extensions, trailers), close, and no body', () => {
   for (const bytewise of [false, true]) {
-    const length = parse('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nhello', { bytewise });
+    const length = parse('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nhello', {
+      bytewise,
+    });
     assert.equal(length.body, 'hello');
     assert.equal(length.ended, 0);
-    assert.deepEqual(length.heads.map((h) => [h.status, h.reason, h.framing, h.keepAlive]), [[200, 'OK', 'length', true]]);
+    assert.deepEqual(
+      length.heads.map((h) => [h.status, h.reason, h.framing, h.keepAlive]),
+      [[200, 'OK', 'length', true]],
+    );
     assert.deepEqual(length.heads[0]!.headers, ['Content-Length', '5', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
 
-    const chunked = parse('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n', { bytewise });
+    const chunked = parse(
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n',
+      { bytewise },
+    );
     assert.equal(chunked.body, 'hello0123456789');
     assert.equal(chunked.ended, 0);
     assert.equal(chunked.heads[0]!.framing, 'chunked');
 
     const close = parse('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end', { bytewise, close: true });
-    assert.deepEqual([close.body, close.ended, close.heads[0]!.framing, close.heads[0]!.keepAlive], ['until the end', 0, 'close', false]);
+    assert.deepEqual(
+      [close.body, close.ended, close.heads[0]!.framing, close.heads[0]!.keepAlive],
+      ['until the end', 0, 'close', false],
+    );
 
     const head = parse('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n', { bytewise, head: true });
-    assert.deepEqual([head.body, head.ended, head.heads[0]!.framing, head.heads[0]!.length], ['', 0, 'none', 100], 'after HEAD, Content-Length tells what a GET would get');
-    for (const status of [204, 304]) assert.equal(parse(`HTTP/1.1 ${status} X\r\nContent-Length: 7\r\n\r\n`, { bytewise }).ended, 0);
+    assert.deepEqual(
+      [head.body, head.ended, head.heads[0]!.framing, head.heads[0]!.length],
+      ['', 0, 'none', 100],
+      'after HEAD, Content-Length tells what a GET would get',
+    );
+    for (const status of [204, 304])
+      assert.equal(parse(`HTTP/1.1 ${status} X\r\nContent-Length: 7\r\n\r\n`, { bytewise }).ended, 0);
 
-    const interim = parse('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok', { bytewise });
-    assert.deepEqual(interim.heads.map((h) => h.status), [201]);
+    const interim = parse(
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok',
+      { bytewise },
+    );
+    assert.deepEqual(
+      interim.heads.map((h) => h.status),
+      [201],
+    );
     assert.equal(interim.body, 'ok');
 
     const extra = parse('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA');
@@ -66,9 +96,17 @@ test('response parser: framing by length, chunked (extensions, trailers), close,
   }
   assert.equal(parse('HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok').heads[0]!.keepAlive, false);
   assert.equal(parse('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok').heads[0]!.keepAlive, false);
-  assert.equal(parse('HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok').body, 'ok', 'repeated equal lengths are one length');
+  assert.equal(
+    parse('HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok').body,
+    'ok',
+    'repeated equal lengths are one length',
+  );
   const both = parse('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
-  assert.deepEqual([both.body, both.heads[0]!.framing, both.heads[0]!.keepAlive], ['ok', 'chunked', false], 'Transfer-Encoding wins over Content-Length, and the connection is not reused');
+  assert.deepEqual(
+    [both.body, both.heads[0]!.framing, both.heads[0]!.keepAlive],
+    ['ok', 'chunked', false],
+    'Transfer-Encoding wins over Content-Length, and the connection is not reused',
+  );
 });
 
 test('response parser: malformed responses are errors, not guesses', () => {
@@ -90,7 +128,10 @@ test('response parser: malformed responses are errors, not guesses', () => {
     const r = parse(raw);
     assert.match(r.error ?? '(no error)', expected, JSON.stringify(raw.slice(0, 60)));
   }
-  assert.match(parse('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort', { close: true }).error ?? '', /in the middle of its response/);
+  assert.match(
+    parse('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort', { close: true }).error ?? '',
+    /in the middle of its response/,
+  );
   assert.match(parse('', { close: true }).error ?? '', /without answering/);
 });
 
@@ -102,9 +143,17 @@ interface RawUpstream {
   close(): Promise<void>;
 }
 
-async function rawUpstream(answer: (head: string, nth: number, socket: Socket) => string | Buffer | null | undefined, opts: { early?: boolean } = {}): Promise<RawUpstream> {
+async function rawUpstream(
+  answer: (head: string, nth: number, socket: Socket) => string | Buffer | null | undefined,
+  opts: { early?: boolean } = {},
+): Promise<RawUpstream> {
   const sockets = new Set<Socket>();
-  const u = { port: 0, connections: 0, requests: [] as string[], close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))) };
+  const u = {
+    port: 0,
+    connections: 0,
+    requests: [] as string[],
+    close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))),
+  };
   const server: Server = createServer((socket) => {
     u.connections++;
     sockets.add(socket);
@@ -168,7 +217,11 @@ async function via(upstream: RawUpstream, host: string, reqPath = '/', opts: Par
 }
 
 test('chunked and close-delimited responses arrive whole; only a cleanly ended response leaves its connection in the pool', async () => {
-  const pieces = ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chu', 'nked\r\nContent-Type: text/plain\r\n\r\n4\r\nwi', 'ki\r\n5\r\npedia\r\n0\r\n\r\n'];
+  const pieces = [
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chu',
+    'nked\r\nContent-Type: text/plain\r\n\r\n4\r\nwi',
+    'ki\r\n5\r\npedia\r\n0\r\n\r\n',
+  ];
   const chunked = await rawUpstream((_h, _n, socket) => {
     pieces.forEach((p, i) => setTimeout(() => socket.write(p), i * 20));
     return undefined;
@@ -182,7 +235,11 @@ test('chunked and close-delimited responses arrive whole; only a cleanly ended r
       const r = await via(chunked, 'chunked.test', `/${i}`);
       assert.deepEqual([r.status, r.text(), r.headers['content-type']], [200, 'wikipedia', 'text/plain']);
     }
-    assert.equal(chunked.connections, 1, 'a chunked response that ended cleanly leaves its connection for the next request');
+    assert.equal(
+      chunked.connections,
+      1,
+      'a chunked response that ended cleanly leaves its connection for the next request',
+    );
     for (let i = 0; i < 3; i++) assert.equal((await via(closing, 'close.test')).text(), 'all of it, then close');
     assert.equal(closing.connections, 3);
   } finally {
@@ -193,17 +250,42 @@ test('chunked and close-delimited responses arrive whole; only a cleanly ended r
 
 test('hop-by-hop headers, and those a Connection header names, stop at the proxy in both directions; repeated headers stay repeated', async () => {
   const upstream = await rawUpstream(() =>
-    ['HTTP/1.1 200 OK', 'Connection: x-upstream-private', 'X-Upstream-Private: 1', 'Keep-Alive: timeout=1, max=3', 'Set-Cookie: a=1', 'Set-Cookie: b=2', 'Proxy-Authenticate: Basic', 'Content-Length: 2', '', 'ok'].join('\r\n'),
+    [
+      'HTTP/1.1 200 OK',
+      'Connection: x-upstream-private',
+      'X-Upstream-Private: 1',
+      'Keep-Alive: timeout=1, max=3',
+      'Set-Cookie: a=1',
+      'Set-Cookie: b=2',
+      'Proxy-Authenticate: Basic',
+      'Content-Length: 2',
+      '',
+      'ok',
+    ].join('\r\n'),
   );
   try {
-    const r = await via(upstream, 'hop.test', '/h', { headers: { connection: 'keep-alive, X-Client-Private', 'x-client-private': 'secret', te: 'trailers', 'proxy-authorization': 'Basic eA==', 'x-multi': 'one', cookie: 'a=1; berth_session=berths_secret; b=2' } });
+    const r = await via(upstream, 'hop.test', '/h', {
+      headers: {
+        connection: 'keep-alive, X-Client-Private',
+        'x-client-private': 'secret',
+        te: 'trailers',
+        'proxy-authorization': 'Basic eA==',
+        'x-multi': 'one',
+        cookie: 'a=1; berth_session=berths_secret; b=2',
+      },
+    });
     assert.equal(r.text(), 'ok');
     assert.deepEqual(r.headers['set-cookie'], ['a=1', 'b=2']);
     assert.equal(r.headers['x-upstream-private'], undefined);
     assert.equal(r.headers['proxy-authenticate'], undefined);
-    assert.notEqual(r.headers['keep-alive'], 'timeout=1, max=3', "the upstream's own keep-alive terms are not the client's");
+    assert.notEqual(
+      r.headers['keep-alive'],
+      'timeout=1, max=3',
+      "the upstream's own keep-alive terms are not the client's",
+    );
     const seen = upstream.requests.at(-1)!.toLowerCase();
-    for (const name of ['x-client-private', 'te:', 'proxy-authorization', 'connection: keep-alive']) assert.ok(!seen.includes(name), `${name} reached the upstream:\n${seen}`);
+    for (const name of ['x-client-private', 'te:', 'proxy-authorization', 'connection: keep-alive'])
+      assert.ok(!seen.includes(name), `${name} reached the upstream:\n${seen}`);
     assert.match(seen, /^get \/h http\/1\.1\r\n/);
     assert.match(seen, /\r\nhost: hop\.test\r\n/);
     assert.match(seen, /\r\nx-forwarded-for: 127\.0\.0\.1\r\n/);
@@ -223,23 +305,42 @@ test('framing headers cannot be removed or doubled by the client: no request smu
   try {
     await proxy.routes([{ host: 'frame.test', upstreams: [`127.0.0.1:${upstream.port}`] }]);
     const hidden = 'GET /smuggled HTTP/1.1\r\nHost: frame.test\r\n\r\n';
-    const attack = await rawClient(`POST /a HTTP/1.1\r\nHost: frame.test\r\nConnection: keep-alive, Content-Length, Transfer-Encoding, Host\r\nContent-Length: ${hidden.length}\r\n\r\n${hidden}`, 500);
+    const attack = await rawClient(
+      `POST /a HTTP/1.1\r\nHost: frame.test\r\nConnection: keep-alive, Content-Length, Transfer-Encoding, Host\r\nContent-Length: ${hidden.length}\r\n\r\n${hidden}`,
+      500,
+    );
     assert.match(attack.text, /^HTTP\/1\.1 200 OK[\s\S]*response for \/a$/);
     const victim = await via(upstream, 'frame.test', '/victim');
     assert.equal(victim.text(), 'response for /victim');
-    assert.deepEqual(upstream.requests.map((h) => h.split('\r\n')[0]), ['POST /a HTTP/1.1', 'GET /victim HTTP/1.1'], 'the body stayed a body');
+    assert.deepEqual(
+      upstream.requests.map((h) => h.split('\r\n')[0]),
+      ['POST /a HTTP/1.1', 'GET /victim HTTP/1.1'],
+      'the body stayed a body',
+    );
     assert.match(upstream.requests[0]!, new RegExp(`\r\ncontent-length: ${hidden.length}(\r\n|$)`));
     await rawClient('GET /two-hosts HTTP/1.1\r\nHost: frame.test\r\nHost: other.test\r\nConnection: close\r\n\r\n');
-    const hosts = upstream.requests.at(-1)!.split('\r\n').filter((l) => /^host:/i.test(l));
+    const hosts = upstream.requests
+      .at(-1)!
+      .split('\r\n')
+      .filter((l) => /^host:/i.test(l));
     assert.deepEqual(hosts, ['Host: frame.test'], 'one Host: the one the route was chosen by');
   } finally {
     await upstream.close();
   }
-  const coded = await rawUpstream((_h, _n, socket) => (socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), undefined), { early: true });
+  const coded = await rawUpstream(
+    (_h, _n, socket) => (socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), undefined),
+    { early: true },
+  );
   try {
     await proxy.routes([{ host: 'frame.test', upstreams: [`127.0.0.1:${coded.port}`] }]);
-    await rawClient('POST /gz HTTP/1.1\r\nHost: frame.test\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
-    assert.match(coded.requests[0]!, /\r\ntransfer-encoding: gzip, chunked(\r\n|$)/, 'the codings other than chunked still apply to the body, so they are declared');
+    await rawClient(
+      'POST /gz HTTP/1.1\r\nHost: frame.test\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    );
+    assert.match(
+      coded.requests[0]!,
+      /\r\ntransfer-encoding: gzip, chunked(\r\n|$)/,
+      'the codings other than chunked still apply to the body, so they are declared',
+    );
   } finally {
     await coded.close();
   }
@@ -259,7 +360,10 @@ test('a body that runs until the close: a clean close ends it, a reset cuts the 
     const reset = await rawClient('GET /reset HTTP/1.1\r\nHost: cut.test\r\n\r\n', 3000);
     assert.ok(reset.closed, 'the client connection is closed');
     assert.match(reset.text, /partial-/);
-    assert.ok(!reset.text.endsWith('0\r\n\r\n'), `a truncated body must not look complete: ${JSON.stringify(reset.text.slice(-40))}`);
+    assert.ok(
+      !reset.text.endsWith('0\r\n\r\n'),
+      `a truncated body must not look complete: ${JSON.stringify(reset.text.slice(-40))}`,
+    );
   } finally {
     await upstream.close();
   }
@@ -284,7 +388,11 @@ test('HEAD, 204, 304 and 1xx: no body is read where none follows, and the connec
     assert.deepEqual([notModified.status, notModified.headers.etag], [304, '"x"']);
     assert.equal((await via(upstream, 'head.test', '/continue')).text(), 'continued');
     const twice = await via(upstream, 'head.test', '/twice');
-    assert.deepEqual([twice.text(), twice.headers['content-length']], ['twice', '5'], 'repeated equal lengths reach the client as one');
+    assert.deepEqual(
+      [twice.text(), twice.headers['content-length']],
+      ['twice', '5'],
+      'repeated equal lengths reach the client as one',
+    );
     assert.equal((await via(upstream, 'head.test', '/last')).text(), '/last');
     assert.equal(upstream.connections, 1, 'every response ended where it should, so one connection carried them all');
   } finally {
@@ -295,8 +403,10 @@ test('HEAD, 204, 304 and 1xx: no body is read where none follows, and the connec
 test('a malformed response is a 502 and its connection is dropped; bytes after a response end the connection', async () => {
   const upstream = await rawUpstream((head) => {
     const p = /^\w+ (\S+)/.exec(head)![1];
-    if (p === '/smuggle') return 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged';
-    if (p === '/extra') return 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged';
+    if (p === '/smuggle')
+      return 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged';
+    if (p === '/extra')
+      return 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged';
     if (p === '/garbage') return 'hello there\r\n\r\n';
     return `HTTP/1.1 200 OK\r\nContent-Length: ${p!.length}\r\n\r\n${p}`;
   });
@@ -307,7 +417,11 @@ test('a malformed response is a 502 and its connection is dropped; bytes after a
     assert.equal((await via(upstream, 'bad.test', '/next')).text(), '/next');
     assert.equal((await via(upstream, 'bad.test', '/garbage')).status, 502);
     assert.equal((await via(upstream, 'bad.test', '/extra')).text(), 'ok');
-    assert.equal((await via(upstream, 'bad.test', '/after-extra')).text(), '/after-extra', 'the forged response is never served');
+    assert.equal(
+      (await via(upstream, 'bad.test', '/after-extra')).text(),
+      '/after-extra',
+      'the forged response is never served',
+    );
     assert.equal(upstream.connections, 4, 'each bad exchange cost its connection');
   } finally {
     await upstream.close();
@@ -316,7 +430,9 @@ test('a malformed response is a 502 and its connection is dropped; bytes after a
 
 test('a pooled connection the upstream dropped while idle: GET is retried once on a new connection, POST is not', async () => {
   // Every connection answers its first request and drops on the second, as a server whose idle timeout just fired.
-  const upstream = await rawUpstream((head, nth) => (nth > 0 ? null : `HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`));
+  const upstream = await rawUpstream((head, nth) =>
+    nth > 0 ? null : `HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`,
+  );
   try {
     assert.equal((await via(upstream, 'stale.test', '/1')).text(), 'ok');
     assert.equal((await via(upstream, 'stale.test', '/2')).text(), 'ok', 'retried on a new connection');
@@ -332,11 +448,14 @@ test('a chunked upload (no Content-Length) is forwarded chunked and arrives whol
   await proxy.routes([{ host: 'upload.test', upstreams: [`127.0.0.1:${echo.port}`] }]);
   const body = randomBytes(3 * 1024 * 1024 + 17);
   const reply = await new Promise<Buffer>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: PORT, path: '/echo', method: 'PUT', headers: { host: 'upload.test' }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks)));
-    });
+    const req = request(
+      { host: '127.0.0.1', port: PORT, path: '/echo', method: 'PUT', headers: { host: 'upload.test' }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+      },
+    );
     req.on('error', reject);
     for (let i = 0; i < body.length; i += 100_000) req.write(body.subarray(i, i + 100_000));
     req.end();
@@ -345,13 +464,20 @@ test('a chunked upload (no Content-Length) is forwarded chunked and arrives whol
 });
 
 test('an answer before the upload ends: the client gets it and its connection still works', async () => {
-  const upstream = await rawUpstream((_h, _n, socket) => {
-    socket.end('HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large');
-    return undefined;
-  }, { early: true }); // answers as soon as it has the head, and closes
+  const upstream = await rawUpstream(
+    (_h, _n, socket) => {
+      socket.end('HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large');
+      return undefined;
+    },
+    { early: true },
+  ); // answers as soon as it has the head, and closes
   try {
     await proxy.routes([{ host: 'early.test', upstreams: [`127.0.0.1:${upstream.port}`] }]);
-    const big = await hit(PORT, 'early.test', '/up', { method: 'POST', body: randomBytes(4 * 1024 * 1024), agent: keepAlive });
+    const big = await hit(PORT, 'early.test', '/up', {
+      method: 'POST',
+      body: randomBytes(4 * 1024 * 1024),
+      agent: keepAlive,
+    });
     assert.deepEqual([big.status, big.text()], [413, 'too large']);
     await proxy.routes([{ host: 'early.test', upstreams: [`127.0.0.1:${echo.port}`] }]);
     assert.equal((await hit(PORT, 'early.test', '/after', { agent: keepAlive })).json().backend, 'echo');

@@ -129,14 +129,30 @@ test('static files: types, index.html, SPA fallback, ETag, and no way out of the
   const index = await hit(PORT, 'spa.test', '/');
   assert.equal(index.status, 200);
   assert.equal(index.headers['content-type'], 'text/html; charset=utf-8');
-  assert.equal((await hit(PORT, 'spa.test', '/assets/app.js')).headers['content-type'], 'text/javascript; charset=utf-8');
+  assert.equal(
+    (await hit(PORT, 'spa.test', '/assets/app.js')).headers['content-type'],
+    'text/javascript; charset=utf-8',
+  );
   assert.equal((await hit(PORT, 'spa.test', '/assets/style.css')).headers['content-type'], 'text/css; charset=utf-8');
   assert.equal((await hit(PORT, 'spa.test', '/deep/client/route')).text(), '<h1>app</h1>', 'SPA fallback');
   assert.equal((await hit(PORT, 'plain.test', '/deep/client/route')).status, 404);
   const etag = index.headers.etag as string;
   assert.ok(etag);
   assert.equal((await hit(PORT, 'spa.test', '/', { headers: { 'if-none-match': etag } })).status, 304);
-  for (const attempt of ['/../secret.txt', '/..%2fsecret.txt', '/%2e%2e/secret.txt', '/%2e%2e%2fsecret.txt', '/..%252fsecret.txt', '/%252e%252e%252fsecret.txt', '/assets/..%2f..%2fsecret.txt', '/leak.txt', '/up/secret.txt', '/chain/secret.txt', '/..%5csecret.txt', '/%00/secret.txt']) {
+  for (const attempt of [
+    '/../secret.txt',
+    '/..%2fsecret.txt',
+    '/%2e%2e/secret.txt',
+    '/%2e%2e%2fsecret.txt',
+    '/..%252fsecret.txt',
+    '/%252e%252e%252fsecret.txt',
+    '/assets/..%2f..%2fsecret.txt',
+    '/leak.txt',
+    '/up/secret.txt',
+    '/chain/secret.txt',
+    '/..%5csecret.txt',
+    '/%00/secret.txt',
+  ]) {
     const r = await hit(PORT, 'plain.test', attempt);
     assert.equal(r.status, 404, `${attempt} answered ${r.status}`);
     assert.ok(!r.text().includes('TOP SECRET'), `${attempt} leaked the file`);

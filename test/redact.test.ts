@@ -6,7 +6,11 @@ test('redaction hides values in strings only: numbers, keys and JSON stay intact
   const r = new Redactor();
   r.set(['543210', 'hunter2-long', 'abc']);
   const out = r.redactDeep({ at: 17180354321012, note: 'pass hunter2-long and 543210', list: ['543210'], abc: 'abc' });
-  assert.deepEqual(out, { at: 17180354321012, note: 'pass [redacted] and [redacted]', list: ['[redacted]'], abc: 'abc' }, 'values under 6 characters are no secrets worth hiding');
+  assert.deepEqual(
+    out,
+    { at: 17180354321012, note: 'pass [redacted] and [redacted]', list: ['[redacted]'], abc: 'abc' },
+    'values under 6 characters are no secrets worth hiding',
+  );
   assert.equal(r.redact('x 543210 y'), 'x [redacted] y');
 });
 

@@ -17,26 +17,48 @@ after(() => home.cleanup());
 const svc = (extra = '') => `    run: ["${NODE}", "${SERVER}"]\n${extra}`;
 
 test('a route claimed by another app is refused at up time, naming both owners, and nothing changes', async () => {
-  assertOk(await home.cli('up', home.app('shop', `app: shop\nservices:\n  web:\n${svc('    routes: ["shop.test", "shop.test/api/"]\n')}`)));
-  const r = await home.cli('up', home.app('rival', `app: rival\nservices:\n  api:\n${svc('    routes: [{ host: shop.test, path: /api/ }]\n')}`));
+  assertOk(
+    await home.cli(
+      'up',
+      home.app('shop', `app: shop\nservices:\n  web:\n${svc('    routes: ["shop.test", "shop.test/api/"]\n')}`),
+    ),
+  );
+  const r = await home.cli(
+    'up',
+    home.app('rival', `app: rival\nservices:\n  api:\n${svc('    routes: [{ host: shop.test, path: /api/ }]\n')}`),
+  );
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /route shop\.test\/api\/ of rival\/production\/api is already claimed by shop\/production\/web/);
+  assert.match(
+    r.stderr,
+    /route shop\.test\/api\/ of rival\/production\/api is already claimed by shop\/production\/web/,
+  );
   assert.equal((await home.cli('ps', 'rival')).code, 1);
   const routes = await home.json<RouteView[]>('routes');
-  assert.deepEqual(routes.map((x) => `${x.host}${x.path} ${x.app}/${x.service}`).sort(), ['shop.test/ shop/web', 'shop.test/api/ shop/web']);
-  for (const key of ['host', 'path', 'app', 'env', 'service', 'upstream', 'healthy']) assert.ok(key in (routes[0] as object), key);
+  assert.deepEqual(routes.map((x) => `${x.host}${x.path} ${x.app}/${x.service}`).sort(), [
+    'shop.test/ shop/web',
+    'shop.test/api/ shop/web',
+  ]);
+  for (const key of ['host', 'path', 'app', 'env', 'service', 'upstream', 'healthy'])
+    assert.ok(key in (routes[0] as object), key);
 });
 
 test('only healthy instances receive traffic', async () => {
   const flag = path.join(home.root, 'flag');
   writeFileSync(flag, '');
-  const dir = home.app('gated', `app: gated\nservices:\n  web:\n${svc(`    instances: 2\n    restart: never\n    env: { HEALTH_FILE: "${flag}" }\n    health: { http: /healthz, interval: 200ms, unhealthy_threshold: 1 }\n    routes: [gated.test]\n`)}`);
+  const dir = home.app(
+    'gated',
+    `app: gated\nservices:\n  web:\n${svc(`    instances: 2\n    restart: never\n    env: { HEALTH_FILE: "${flag}" }\n    health: { http: /healthz, interval: 200ms, unhealthy_threshold: 1 }\n    routes: [gated.test]\n`)}`,
+  );
   assertOk(await home.cli('up', dir));
   const pids = new Set<number>();
   for (let i = 0; i < 6; i++) pids.add((await hit(P, 'gated.test', '/')).json().pid);
   assert.equal(pids.size, 2, 'both healthy instances get requests');
   rmSync(flag);
-  await waitFor('the route to lose its upstreams', async () => (await home.json<RouteView[]>('routes')).find((r) => r.app === 'gated')?.healthy === false, 10_000);
+  await waitFor(
+    'the route to lose its upstreams',
+    async () => (await home.json<RouteView[]>('routes')).find((r) => r.app === 'gated')?.healthy === false,
+    10_000,
+  );
   assert.equal((await hit(P, 'gated.test', '/')).status, 502);
   writeFileSync(flag, '');
   await waitFor('healthy again', async () => (await hit(P, 'gated.test', '/')).status === 200, 10_000);
@@ -45,7 +67,10 @@ test('only healthy instances receive traffic', async () => {
 });
 
 test('berthd killed with SIGKILL under load: zero failed requests; the proxy serves on', async () => {
-  const dir = home.app('steady', `app: steady\nservices:\n  web:\n${svc('    instances: 2\n    routes: [steady.test]\n')}`);
+  const dir = home.app(
+    'steady',
+    `app: steady\nservices:\n  web:\n${svc('    instances: 2\n    routes: [steady.test]\n')}`,
+  );
   assertOk(await home.cli('up', dir));
   const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 6, host: 'steady.test' });
   await sleep(1500);
@@ -63,9 +88,13 @@ test('berthd killed with SIGKILL under load: zero failed requests; the proxy ser
 test('a dead proxy is restarted by berthd and serves its last routes', async () => {
   const before = await home.json<{ pid: number }>('proxy', 'status');
   process.kill(before.pid, 'SIGKILL');
-  await waitFor('a new proxy', async () => {
-    const s = await home.json<{ pid?: number; running: boolean }>('proxy', 'status');
-    return s.running && s.pid !== before.pid;
-  }, 10_000);
+  await waitFor(
+    'a new proxy',
+    async () => {
+      const s = await home.json<{ pid?: number; running: boolean }>('proxy', 'status');
+      return s.running && s.pid !== before.pid;
+    },
+    10_000,
+  );
   assert.equal((await hit(P, 'steady.test', '/')).status, 200);
 });

@@ -33,7 +33,9 @@ services:
 const cli = (args: string[], input = '') => home.run(args, { input });
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : [],
+  );
 }
 
 const printed: Array<[string, string]> = [];
@@ -61,37 +63,89 @@ test('a secret reaches the instances and builds, and is printed nowhere: canary 
   assert.equal(failed.code, 1);
   assert.match(failed.stdout, /my token is \[redacted\]/, 'the error quotes the log, redacted');
   keep('failed deploy', failed.stdout + failed.stderr);
-  for (const args of [['ps', '--json'], ['events', 'vault', '--json'], ['releases', 'vault', '--json'], ['logs', 'vault'], ['logs', 'vault', '--json'], ['doctor', '--json'], ['routes', '--json'], ['secrets', 'ls', 'vault', '--json'], ['env', 'ls', 'vault', '--json']]) {
+  for (const args of [
+    ['ps', '--json'],
+    ['events', 'vault', '--json'],
+    ['releases', 'vault', '--json'],
+    ['logs', 'vault'],
+    ['logs', 'vault', '--json'],
+    ['doctor', '--json'],
+    ['routes', '--json'],
+    ['secrets', 'ls', 'vault', '--json'],
+    ['env', 'ls', 'vault', '--json'],
+  ]) {
     const r = await cli(args);
     keep(args.join(' '), r.stdout + r.stderr);
   }
   assert.match(printed.find(([w]) => w === 'logs vault')?.[1] ?? '', /my token is \[redacted\]/);
-  assert.deepEqual((JSON.parse(printed.find(([w]) => w === 'secrets ls vault --json')?.[1] ?? '[]') as Array<{ name: string }>).map((s) => s.name), ['CANARY']);
+  assert.deepEqual(
+    (JSON.parse(printed.find(([w]) => w === 'secrets ls vault --json')?.[1] ?? '[]') as Array<{ name: string }>).map(
+      (s) => s.name,
+    ),
+    ['CANARY'],
+  );
   // The streaming deploy and every GET route over TCP, as an admin of the app's organisation.
   const s = socket();
   for await (const chunk of s.stream('/v1/deployments', 'POST', { dir, stream: true })) keep('stream', chunk);
-  await s.call('POST', '/v1/admin/users', { name: 'ops', password: 'correct horse battery staple', org: 'default', role: 'owner' });
-  const token = ((await (await fetch(`http://127.0.0.1:${API}/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ops', password: 'correct horse battery staple' }) })).json()) as { token: string }).token;
-  const doc = (await (await fetch(`http://127.0.0.1:${API}/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+  await s.call('POST', '/v1/admin/users', {
+    name: 'ops',
+    password: 'correct horse battery staple',
+    org: 'default',
+    role: 'owner',
+  });
+  const token = (
+    (await (
+      await fetch(`http://127.0.0.1:${API}/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'ops', password: 'correct horse battery staple' }),
+      })
+    ).json()) as { token: string }
+  ).token;
+  const doc = (await (await fetch(`http://127.0.0.1:${API}/v1/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, unknown>>;
+  };
   for (const [p, ops] of Object.entries(doc.paths)) {
     if (!ops.get) continue;
     const url = p.replace('{app}', 'vault').replace('{org}', 'default');
     const res = await fetch(`http://127.0.0.1:${API}${url}`, { headers: { authorization: `Bearer ${token}` } });
     keep(`GET ${url} (${res.status})`, await res.text());
   }
-  const bad = await fetch(`http://127.0.0.1:${API}/v1/apps/vault/secrets/${CANARY.replace(/-/g, '_')}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+  const bad = await fetch(`http://127.0.0.1:${API}/v1/apps/vault/secrets/${CANARY.replace(/-/g, '_')}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${token}` },
+  });
   keep('error', await bad.text());
   // An error that quotes what the caller sent: the canary is a valid app name.
-  const echoed = await fetch(`http://127.0.0.1:${API}/v1/apps/${CANARY}/instances`, { headers: { authorization: `Bearer ${token}` } });
+  const echoed = await fetch(`http://127.0.0.1:${API}/v1/apps/${CANARY}/instances`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   const echoedText = keep('echoed error', await echoed.text());
   assert.equal(echoed.status, 404);
   assert.match(echoedText, /no app named \\"\[redacted\]\\"/);
   assert.doesNotThrow(() => JSON.parse(echoedText), 'still JSON');
   // Someone of another organisation who guesses the value learns nothing: their answers blank only their own apps' secrets.
   await s.call('POST', '/v1/orgs', { name: 'elsewhere' });
-  await s.call('POST', '/v1/admin/users', { name: 'guesser', password: 'correct horse battery staple', org: 'elsewhere', role: 'owner' });
-  const guesser = ((await (await fetch(`http://127.0.0.1:${API}/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'guesser', password: 'correct horse battery staple' }) })).json()) as { token: string }).token;
-  const guess = await (await fetch(`http://127.0.0.1:${API}/v1/apps/${CANARY}/instances`, { headers: { authorization: `Bearer ${guesser}` } })).text();
+  await s.call('POST', '/v1/admin/users', {
+    name: 'guesser',
+    password: 'correct horse battery staple',
+    org: 'elsewhere',
+    role: 'owner',
+  });
+  const guesser = (
+    (await (
+      await fetch(`http://127.0.0.1:${API}/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'guesser', password: 'correct horse battery staple' }),
+      })
+    ).json()) as { token: string }
+  ).token;
+  const guess = await (
+    await fetch(`http://127.0.0.1:${API}/v1/apps/${CANARY}/instances`, {
+      headers: { authorization: `Bearer ${guesser}` },
+    })
+  ).text();
   assert.ok(guess.includes(CANARY) && !guess.includes('[redacted]'), 'no oracle: ' + guess);
 
   const leaks = printed.filter(([, text]) => text.includes(CANARY)).map(([what]) => what);
@@ -99,18 +153,35 @@ test('a secret reaches the instances and builds, and is printed nowhere: canary 
   // On disk: every file Berth wrote (store, berthd.log, build logs, proxy files, journal) but the app's own log files.
   const own = path.join(home.home, 'logs', 'vault', 'production');
   const appLogs = files(own).filter((f) => /\/web\.\d+\.r\d+\.log/.test(f));
-  assert.ok(appLogs.some((f) => readFileSync(f, 'utf8').includes(CANARY)), 'the app itself printed the canary (so the test is real)');
+  assert.ok(
+    appLogs.some((f) => readFileSync(f, 'utf8').includes(CANARY)),
+    'the app itself printed the canary (so the test is real)',
+  );
   const written = files(home.home).filter((f) => !appLogs.includes(f) && !f.endsWith('secrets.key'));
-  assert.ok(written.some((f) => f.endsWith('berth.db')) && written.some((f) => /build-\d+\.log$/.test(f)) && written.some((f) => f.endsWith('berthd.log')));
-  assert.deepEqual(written.filter((f) => readFileSync(f).includes(CANARY)), [], 'the canary in no file Berth wrote: the store holds it encrypted');
-  assert.match(readFileSync(written.find((f) => /build-2\.log$/.test(f)) as string, 'utf8'), /building with \[redacted\]/);
+  assert.ok(
+    written.some((f) => f.endsWith('berth.db')) &&
+      written.some((f) => /build-\d+\.log$/.test(f)) &&
+      written.some((f) => f.endsWith('berthd.log')),
+  );
+  assert.deepEqual(
+    written.filter((f) => readFileSync(f).includes(CANARY)),
+    [],
+    'the canary in no file Berth wrote: the store holds it encrypted',
+  );
+  assert.match(
+    readFileSync(written.find((f) => /build-2\.log$/.test(f)) as string, 'utf8'),
+    /building with \[redacted\]/,
+  );
   assert.equal(statSync(path.join(home.home, 'secrets.key')).mode & 0o777, 0o600);
 });
 
-test('an environment\'s own secret wins over the app-wide one; unset removes it', async () => {
+test("an environment's own secret wins over the app-wide one; unset removes it", async () => {
   const dir = path.join(home.root, 'apps', 'vault');
   writeFileSync(path.join(dir, 'berth.yaml'), manifest(false));
-  assert.equal((await cli(['secrets', 'set', 'vault', 'CANARY', '--env', 'production'], 'production-only-value\n')).code, 0);
+  assert.equal(
+    (await cli(['secrets', 'set', 'vault', 'CANARY', '--env', 'production'], 'production-only-value\n')).code,
+    0,
+  );
   assertOk(await home.cli('deploy', dir));
   assert.equal((await hit(P, 'vault.test', '/env')).json().CANARY, 'production-only-value');
   assert.equal((await cli(['secrets', 'unset', 'vault', 'CANARY', '--env', 'production'])).code, 0);

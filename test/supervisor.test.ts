@@ -15,16 +15,28 @@ before(() => home.cli('daemon', 'start'));
 after(() => home.cleanup());
 
 const ps = (app: string) => home.json<InstanceStatus[]>('ps', app);
-const one = async (app: string, service: string) => (await ps(app)).find((r) => r.service === service) as InstanceStatus;
+const one = async (app: string, service: string) =>
+  (await ps(app)).find((r) => r.service === service) as InstanceStatus;
 
 test('an instance gets the manifest env, PORT and DATA_DIR, and nothing else of the daemon', async () => {
-  const dir = home.app('envcheck', `app: envcheck\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { GREETING: hello, WORKERS: 2 }\n`);
+  const dir = home.app(
+    'envcheck',
+    `app: envcheck\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { GREETING: hello, WORKERS: 2 }\n`,
+  );
   const r = await home.cli('up', dir);
   assert.equal(r.code, 0, r.stderr);
   const web = await one('envcheck', 'web');
   assert.equal(web.state, 'healthy');
   const env = await waitFor('the server', () => getJson<Record<string, string>>(web.port as number, '/env'));
-  assert.deepEqual(Object.keys(env).sort(), ['BERTH_INSTANCE', 'DATA_DIR', 'GREETING', 'HOME', 'PATH', 'PORT', 'WORKERS']);
+  assert.deepEqual(Object.keys(env).sort(), [
+    'BERTH_INSTANCE',
+    'DATA_DIR',
+    'GREETING',
+    'HOME',
+    'PATH',
+    'PORT',
+    'WORKERS',
+  ]);
   assert.equal(env.PORT, String(web.port));
   assert.equal(env.DATA_DIR, path.join(home.home, 'data', 'envcheck', 'production'));
   assert.ok(existsSync(env.DATA_DIR as string));
@@ -35,7 +47,10 @@ test('an instance gets the manifest env, PORT and DATA_DIR, and nothing else of 
 });
 
 test('stop leaves no child of the app alive, not even one that moved to a new session', async () => {
-  const dir = home.app('forker', `app: forker\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { FORK: 1 }\n    stop_timeout: 2s\n`);
+  const dir = home.app(
+    'forker',
+    `app: forker\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    env: { FORK: 1 }\n    stop_timeout: 2s\n`,
+  );
   assertOk(await home.cli('up', dir));
   const web = await one('forker', 'web');
   const info = await waitFor('the server', () => getJson<{ pid: number; children: number[] }>(web.port as number));
@@ -45,25 +60,39 @@ test('stop leaves no child of the app alive, not even one that moved to a new se
   const r = await home.json<InstanceStatus[]>('stop', 'forker');
   assert.equal(r[0]?.state, 'stopped');
   assert.equal(r[0]?.pid, null);
-  for (const pid of [web.pid as number, ...info.children]) await waitFor(`pid ${pid} to be gone`, () => !isAlive(pid) || procStat(pid)?.state === 'Z', 3000);
+  for (const pid of [web.pid as number, ...info.children])
+    await waitFor(`pid ${pid} to be gone`, () => !isAlive(pid) || procStat(pid)?.state === 'Z', 3000);
   const started = await home.json<InstanceStatus[]>('start', 'forker');
   assert.equal(started[0]?.state, 'healthy');
   assert.equal(started[0]?.port, web.port, 'the instance keeps its port lease across stop and start');
 });
 
 test('a service that keeps failing is in crashloop, with its exit code and last log lines in ps and logs', async () => {
-  const dir = home.app('crasher', `app: crasher\nservices:\n  api:\n    run: ["${NODE}", "${SERVER}"]\n    env: { CRASH: 3, CRASH_AFTER_MS: 300 }\n`);
+  const dir = home.app(
+    'crasher',
+    `app: crasher\nservices:\n  api:\n    run: ["${NODE}", "${SERVER}"]\n    env: { CRASH: 3, CRASH_AFTER_MS: 300 }\n`,
+  );
   assertOk(await home.cli('up', dir));
-  const api = await waitFor('crashloop', async () => {
-    const s = await one('crasher', 'api');
-    return s.state === 'crashloop' ? s : undefined;
-  }, 15_000);
+  const api = await waitFor(
+    'crashloop',
+    async () => {
+      const s = await one('crasher', 'api');
+      return s.state === 'crashloop' ? s : undefined;
+    },
+    15_000,
+  );
   assert.ok(api.restarts >= 4, `restarts ${api.restarts}`);
   assert.equal(api.lastExit?.code, 3);
-  assert.ok(api.lastLines?.some((l) => l.includes('boom: cannot connect to the database (exit 3)')), JSON.stringify(api.lastLines));
+  assert.ok(
+    api.lastLines?.some((l) => l.includes('boom: cannot connect to the database (exit 3)')),
+    JSON.stringify(api.lastLines),
+  );
   const table = await home.cli('ps', 'crasher');
   assert.match(table.stdout, /crasher\s+production\s+api\s+1\s+crashloop\s+-\s+\d+\s+-\s+\d+\s+exit 3/);
-  assert.match(table.stdout, /crasher\/api\[0\] is crashloop \(exit 3\); last log lines:\n(  .*\n)*  starting up\n  boom: cannot connect/);
+  assert.match(
+    table.stdout,
+    /crasher\/api\[0\] is crashloop \(exit 3\); last log lines:\n(  .*\n)*  starting up\n  boom: cannot connect/,
+  );
   const logs = await home.cli('logs', 'crasher', 'api', '-n', '2');
   assert.equal(logs.code, 0);
   assert.match(logs.stdout, /boom: cannot connect/);
@@ -73,13 +102,22 @@ test('a service that keeps failing is in crashloop, with its exit code and last 
 });
 
 test('restart policies: on-failure leaves a clean exit down, never leaves a failure down', async () => {
-  const dir = home.app('policies', `app: policies\nservices:\n  clean:\n    run: "sleep 0.3; echo done"\n    port: none\n    restart: on-failure\n  failing:\n    run: "sleep 0.3; exit 4"\n    port: none\n    restart: never\n`);
+  const dir = home.app(
+    'policies',
+    `app: policies\nservices:\n  clean:\n    run: "sleep 0.3; echo done"\n    port: none\n    restart: on-failure\n  failing:\n    run: "sleep 0.3; exit 4"\n    port: none\n    restart: never\n`,
+  );
   assertOk(await home.cli('up', dir));
   const rows = await waitFor('both exited', async () => {
     const r = await ps('policies');
     return r.every((s) => s.state === 'exited') ? r : undefined;
   });
-  assert.deepEqual(rows.map((r) => [r.service, r.lastExit?.code, r.restarts]), [['clean', 0, 0], ['failing', 4, 0]]);
+  assert.deepEqual(
+    rows.map((r) => [r.service, r.lastExit?.code, r.restarts]),
+    [
+      ['clean', 0, 0],
+      ['failing', 4, 0],
+    ],
+  );
 });
 
 test('a killed instance is restarted by policy, on the same port', async () => {
@@ -100,5 +138,8 @@ test('a killed instance is restarted by policy, on the same port', async () => {
 test('the daemon log and instance logs live under BERTH_HOME', () => {
   assert.ok(existsSync(path.join(home.home, 'berthd.log')));
   assert.ok(existsSync(path.join(home.home, 'logs', 'crasher', 'production', 'api.0.r1.log')));
-  assert.match(readFileSync(path.join(home.home, 'logs', 'phoenix', 'production', 'web.0.r1.log'), 'utf8'), /listening on/);
+  assert.match(
+    readFileSync(path.join(home.home, 'logs', 'phoenix', 'production', 'web.0.r1.log'), 'utf8'),
+    /listening on/,
+  );
 });

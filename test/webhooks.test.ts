@@ -23,21 +23,44 @@ const dev = path.join(home.root, 'dev');
 let secret = '';
 
 function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(
+    'git',
+    ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', ...args],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
 }
 
 let deliveries = 0;
-async function push(app: string, payload: unknown, opts: { event?: string; key?: string; signature?: string; delivery?: string; raw?: string } = {}): Promise<{ status: number; body: any }> {
+async function push(
+  app: string,
+  payload: unknown,
+  opts: { event?: string; key?: string; signature?: string; delivery?: string; raw?: string } = {},
+): Promise<{ status: number; body: any }> {
   const body = opts.raw ?? JSON.stringify(payload);
-  const signature = opts.signature ?? `sha256=${createHmac('sha256', opts.key ?? secret).update(body).digest('hex')}`;
-  const res = await fetch(`http://127.0.0.1:${API}/v1/hooks/github/${app}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': opts.event ?? 'push', 'x-hub-signature-256': signature, 'x-github-delivery': opts.delivery ?? `d-${++deliveries}` }, body });
+  const signature =
+    opts.signature ??
+    `sha256=${createHmac('sha256', opts.key ?? secret)
+      .update(body)
+      .digest('hex')}`;
+  const res = await fetch(`http://127.0.0.1:${API}/v1/hooks/github/${app}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': opts.event ?? 'push',
+      'x-hub-signature-256': signature,
+      'x-github-delivery': opts.delivery ?? `d-${++deliveries}`,
+    },
+    body,
+  });
   return { status: res.status, body: await res.json() };
 }
 
 before(async () => {
   mkdirSync(src, { recursive: true });
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', origin]);
-  writeFileSync(path.join(src, 'berth.yaml'), `app: hooked
+  writeFileSync(
+    path.join(src, 'berth.yaml'),
+    `app: hooked
 services:
   web:
     run: ["${NODE}", "-e", "const v = require('fs').readFileSync('VERSION', 'utf8').trim(); require('http').createServer((q, s) => s.end(v)).listen(process.env.PORT, '127.0.0.1')"]
@@ -45,7 +68,8 @@ services:
 environments:
   production: { branch: main }
   preview: { branch: "feature/*", hostname: "{branch}.hooked.test" }
-`);
+`,
+  );
   writeFileSync(path.join(src, 'VERSION'), 'main 1\n');
   git(src, 'init', '-q', '-b', 'main');
   git(src, 'add', '-A');
@@ -68,14 +92,32 @@ test('a signed push of a feature branch deploys what was pushed into its preview
   const r = await push('hooked', { ref: 'refs/heads/feature/hook', after: git(dev, 'rev-parse', 'HEAD').trim() });
   assert.equal(r.status, 202);
   assert.deepEqual(r.body, { app: 'hooked', branch: 'feature/hook', env: 'feature-hook', action: 'deploy' });
-  await waitFor('the preview serving the pushed commit', async () => (await hit(P, 'feature-hook.hooked.test', '/').then((x) => x.text(), () => '')) === 'hook 1', 20_000, 200);
+  await waitFor(
+    'the preview serving the pushed commit',
+    async () =>
+      (await hit(P, 'feature-hook.hooked.test', '/').then(
+        (x) => x.text(),
+        () => '',
+      )) === 'hook 1',
+    20_000,
+    200,
+  );
   assert.equal((await hit(P, 'hooked.test', '/')).text(), 'main 1', 'production untouched');
   // Another push to the same branch: the next commit goes live.
   writeFileSync(path.join(dev, 'VERSION'), 'hook 2\n');
   git(dev, 'commit', '-q', '-am', 'hook 2');
   git(dev, 'push', '-q', 'origin', 'feature/hook');
   assert.equal((await push('hooked', { ref: 'refs/heads/feature/hook' })).status, 202);
-  await waitFor('the second commit', async () => (await hit(P, 'feature-hook.hooked.test', '/').then((x) => x.text(), () => '')) === 'hook 2', 20_000, 200);
+  await waitFor(
+    'the second commit',
+    async () =>
+      (await hit(P, 'feature-hook.hooked.test', '/').then(
+        (x) => x.text(),
+        () => '',
+      )) === 'hook 2',
+    20_000,
+    200,
+  );
 });
 
 test('unsigned, wrongly signed, or for an unknown app: 401, and nothing happens', async () => {
@@ -95,7 +137,11 @@ test('unsigned, wrongly signed, or for an unknown app: 401, and nothing happens'
   const captured = { zen: 'captured' };
   assert.equal((await push('hooked', captured, { event: 'ping', delivery: 'id-1' })).status, 200);
   assert.equal((await push('hooked', captured, { event: 'ping', delivery: 'id-1' })).status, 409);
-  assert.equal((await push('hooked', captured, { event: 'ping', delivery: 'id-2' })).status, 409, 'a new delivery id does not make it new');
+  assert.equal(
+    (await push('hooked', captured, { event: 'ping', delivery: 'id-2' })).status,
+    409,
+    'a new delivery id does not make it new',
+  );
   // ... also after berthd restarted: what was taken is in the store.
   assertOk(await home.cli('daemon', 'stop'));
   assertOk(await home.cli('daemon', 'start'));
@@ -107,12 +153,20 @@ test('unsigned, wrongly signed, or for an unknown app: 401, and nothing happens'
 });
 
 test('branches no environment takes and tags are ignored; a deleted branch removes its preview', async () => {
-  assert.match((await push('hooked', { ref: 'refs/heads/hotfix/x' })).body.why, /no environment accepts branch "hotfix\/x"/);
+  assert.match(
+    (await push('hooked', { ref: 'refs/heads/hotfix/x' })).body.why,
+    /no environment accepts branch "hotfix\/x"/,
+  );
   assert.match((await push('hooked', { ref: 'refs/tags/v1' })).body.why, /is not a branch/);
   git(dev, 'push', '-q', 'origin', '--delete', 'feature/hook');
   const r = await push('hooked', { ref: 'refs/heads/feature/hook', deleted: true });
   assert.deepEqual([r.status, r.body.action], [202, 'remove']);
-  await waitFor('the preview removed', async () => !(await home.json<EnvironmentStatus[]>('env', 'ls', 'hooked')).some((e) => e.name === 'feature-hook'), 15_000, 200);
+  await waitFor(
+    'the preview removed',
+    async () => !(await home.json<EnvironmentStatus[]>('env', 'ls', 'hooked')).some((e) => e.name === 'feature-hook'),
+    15_000,
+    200,
+  );
   assert.equal((await hit(P, 'feature-hook.hooked.test', '/')).status, 404);
 });
 
@@ -120,7 +174,10 @@ test('an origin on an internal address is refused before anything is fetched', a
   git(src, 'remote', 'set-url', 'origin', 'http://127.0.0.1:9/hooked.git');
   const r = await push('hooked', { ref: 'refs/heads/feature/other' });
   assert.equal(r.status, 403);
-  assert.match(r.body.error.message, /127\.0\.0\.1 is a loopback address \(127\.0\.0\.1\); Berth does not call internal addresses/);
+  assert.match(
+    r.body.error.message,
+    /127\.0\.0\.1 is a loopback address \(127\.0\.0\.1\); Berth does not call internal addresses/,
+  );
   assert.match(r.body.error.hint, /outbound_allow/);
   git(src, 'remote', 'set-url', 'origin', origin);
 });

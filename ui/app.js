@@ -21,7 +21,12 @@ async function api(method, path, body) {
   const headers = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
-  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
     const err = new Error(data?.error?.message ?? `${res.status} ${res.statusText}`);
@@ -52,7 +57,13 @@ function el(tag, attrs = {}, ...children) {
 }
 
 function row(cells, cls = []) {
-  return el('tr', {}, ...cells.map((c, i) => (c instanceof Node ? el('td', {}, c) : el('td', { text: String(c ?? ''), ...(cls[i] ? { class: cls[i] } : {}) }))));
+  return el(
+    'tr',
+    {},
+    ...cells.map((c, i) =>
+      c instanceof Node ? el('td', {}, c) : el('td', { text: String(c ?? ''), ...(cls[i] ? { class: cls[i] } : {}) }),
+    ),
+  );
 }
 
 function head(names) {
@@ -84,14 +95,21 @@ async function showBoard() {
   $('#board').hidden = false;
   $('#logout').hidden = false;
   roles = me.user ? Object.fromEntries((me.orgs ?? []).map((o) => [o.name, o.role])) : null;
-  $('#who').textContent = me.user ? `${me.user} (${(me.orgs ?? []).map((o) => `${o.name}: ${o.role}`).join(', ')})` : 'local';
+  $('#who').textContent = me.user
+    ? `${me.user} (${(me.orgs ?? []).map((o) => `${o.name}: ${o.role}`).join(', ')})`
+    : 'local';
   await refresh();
 }
 
 async function refresh() {
   clearTimeout(timer);
   try {
-    const [apps, instances, routes, events] = await Promise.all([api('GET', '/v1/apps'), api('GET', '/v1/instances'), api('GET', '/v1/routes'), api('GET', '/v1/events?limit=20')]);
+    const [apps, instances, routes, events] = await Promise.all([
+      api('GET', '/v1/apps'),
+      api('GET', '/v1/instances'),
+      api('GET', '/v1/routes'),
+      api('GET', '/v1/events?limit=20'),
+    ]);
     render(apps, instances, routes, events);
     if (shown === 'refresh') say('');
   } catch (err) {
@@ -104,22 +122,43 @@ async function refresh() {
 function render(list, instances, routes, events) {
   const box = $('#apps');
   box.replaceChildren();
-  if (list.apps.length === 0) box.append(el('p', { class: 'note', text: 'No apps yet. Deploy one: berth deploy <dir>' }));
+  if (list.apps.length === 0)
+    box.append(el('p', { class: 'note', text: 'No apps yet. Deploy one: berth deploy <dir>' }));
   for (const app of list.apps) {
     // Restarting takes the member role; the API decides, the page only leaves out what would be refused.
     const mayControl = roles === null || ['member', 'admin', 'owner'].includes(roles[list.orgs?.[app]]);
     const mine = instances.filter((i) => i.app === app && i.current);
     const section = el('section', { class: 'app', 'data-app': app });
     section.append(el('h2', {}, el('span', { text: app })));
-    const table = el('table', { class: 'instances' }, head(['env', 'service', 'instance', 'release', 'state', 'port', 'restarts', '']));
+    const table = el(
+      'table',
+      { class: 'instances' },
+      head(['env', 'service', 'instance', 'release', 'state', 'port', 'restarts', '']),
+    );
     const body = el('tbody');
     const envs = [...new Set(mine.map((i) => i.env))];
     for (const env of envs) {
-      mine.filter((i) => i.env === env).forEach((i, n) => {
-        // One restart per environment, on its first line.
-        const restart = n === 0 && mayControl ? el('button', { type: 'button', text: `Restart ${env}`, 'data-action': 'restart', 'data-env': env, onclick: () => control(app, env, 'restart') }) : '';
-        body.append(row([i.env, i.service, i.instance, i.release, i.state, i.port ?? '', i.restarts, restart], [, , , , `state state-${i.state}`]));
-      });
+      mine
+        .filter((i) => i.env === env)
+        .forEach((i, n) => {
+          // One restart per environment, on its first line.
+          const restart =
+            n === 0 && mayControl
+              ? el('button', {
+                  type: 'button',
+                  text: `Restart ${env}`,
+                  'data-action': 'restart',
+                  'data-env': env,
+                  onclick: () => control(app, env, 'restart'),
+                })
+              : '';
+          body.append(
+            row(
+              [i.env, i.service, i.instance, i.release, i.state, i.port ?? '', i.restarts, restart],
+              [, , , , `state state-${i.state}`],
+            ),
+          );
+        });
     }
     if (mine.length === 0) body.append(row(['no instances']));
     table.append(body);
@@ -128,14 +167,26 @@ function render(list, instances, routes, events) {
     if (mineRoutes.length > 0) {
       const rt = el('table', { class: 'routes' }, head(['route', 'env', 'service', 'healthy']));
       const rb = el('tbody');
-      for (const r of mineRoutes) rb.append(row([`${r.host}${r.path}`, r.env, r.service, r.healthy ? 'yes' : 'no'], [, , , `healthy-${r.healthy ? 'yes' : 'no'}`]));
+      for (const r of mineRoutes)
+        rb.append(
+          row(
+            [`${r.host}${r.path}`, r.env, r.service, r.healthy ? 'yes' : 'no'],
+            [, , , `healthy-${r.healthy ? 'yes' : 'no'}`],
+          ),
+        );
       rt.append(rb);
       section.append(rt);
     }
     box.append(section);
   }
   const tbody = $('#events tbody');
-  tbody.replaceChildren(...[...events].reverse().map((e) => row([new Date(e.at).toLocaleTimeString(), e.app, e.environment ?? '', e.service ?? '', e.message ?? e.kind])));
+  tbody.replaceChildren(
+    ...[...events]
+      .reverse()
+      .map((e) =>
+        row([new Date(e.at).toLocaleTimeString(), e.app, e.environment ?? '', e.service ?? '', e.message ?? e.kind]),
+      ),
+  );
 }
 
 async function control(app, env, action) {
@@ -153,7 +204,11 @@ $('#login').addEventListener('submit', async (event) => {
   const form = new FormData(event.target);
   say('');
   try {
-    const r = await api('POST', '/v1/login', { name: String(form.get('name')), password: String(form.get('password')), session: true });
+    const r = await api('POST', '/v1/login', {
+      name: String(form.get('name')),
+      password: String(form.get('password')),
+      session: true,
+    });
     csrf = r.csrf;
     localStorage.setItem(CSRF_KEY, csrf);
     event.target.reset();

@@ -56,19 +56,49 @@ export class ApiClient {
   #send(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+      const headers: Record<string, string | number> =
+        payload === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
       const t = this.#target;
       let req;
       if (typeof t === 'string') req = request({ socketPath: t, method, path, agent: false, headers }, resolve);
       else {
         const base = new URL(t.url);
-        const opts: RequestOptions = { host: base.hostname, port: base.port || undefined, method, path: base.pathname.replace(/\/$/, '') + path, agent: false, headers: { ...headers, ...(t.token ? { authorization: `Bearer ${t.token}` } : {}) } };
+        const opts: RequestOptions = {
+          host: base.hostname,
+          port: base.port || undefined,
+          method,
+          path: base.pathname.replace(/\/$/, '') + path,
+          agent: false,
+          headers: { ...headers, ...(t.token ? { authorization: `Bearer ${t.token}` } : {}) },
+        };
         req = base.protocol === 'https:' ? httpsRequest(opts, resolve) : request(opts, resolve);
       }
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (typeof t !== 'string' && (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH')) reject(new ApiError(0, 'remote_unreachable', `berthd at ${t.url} is not reachable (${err.code})`, 'check the URL (berth login <url>) and that berthd serves api_listen there'));
-        else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new ApiError(0, 'unreachable', `berthd is not reachable (${err.code})`));
-        else if (err.code === 'ECONNRESET' || err.code === 'EPIPE') reject(new ApiError(0, 'connection_lost', `berthd closed the connection (${err.code}): it stopped or restarted during the request`, 'see `berth daemon status` and berthd.log under BERTH_HOME'));
+        if (
+          typeof t !== 'string' &&
+          (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH')
+        )
+          reject(
+            new ApiError(
+              0,
+              'remote_unreachable',
+              `berthd at ${t.url} is not reachable (${err.code})`,
+              'check the URL (berth login <url>) and that berthd serves api_listen there',
+            ),
+          );
+        else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+          reject(new ApiError(0, 'unreachable', `berthd is not reachable (${err.code})`));
+        else if (err.code === 'ECONNRESET' || err.code === 'EPIPE')
+          reject(
+            new ApiError(
+              0,
+              'connection_lost',
+              `berthd closed the connection (${err.code}): it stopped or restarted during the request`,
+              'see `berth daemon status` and berthd.log under BERTH_HOME',
+            ),
+          );
         else reject(err);
       });
       req.end(payload);

@@ -4,17 +4,24 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { policy } from './policy.js';
 
 const UI_DIR = fileURLToPath(new URL('../../../ui/', import.meta.url));
-const FILES: Readonly<Record<string, string>> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' };
+const FILES: Readonly<Record<string, string>> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+};
 
 /** The page may load its own script and style and talk to its own origin; nothing inline, no frames. */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /**
  * The dashboard: three static files (read once, at start) that use the same API as the
  * CLI, signed in with a session. Only these names are served; the files carry no data.
  */
 export function registerDashboardRoutes(app: FastifyInstance): void {
-  const files = new Map(Object.entries(FILES).map(([name, type]) => [name, { type, body: readFileSync(UI_DIR + name) }]));
+  const files = new Map(
+    Object.entries(FILES).map(([name, type]) => [name, { type, body: readFileSync(UI_DIR + name) }]),
+  );
   const serve = (params: { file?: string }, reply: FastifyReply) => {
     const f = files.get(params.file || 'index.html');
     if (!f) return reply.status(404).type('text/plain; charset=utf-8').send(Buffer.from('not found\n'));

@@ -16,37 +16,136 @@ const name = { type: 'string', minLength: 1, maxLength: 63 } as const;
  * result alone. A failed deployment is a result (status "failed"), not an HTTP error.
  */
 export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Body: { dir?: string; app?: string; org?: string; env?: string; ref?: string; branch?: string; wait?: boolean; force?: boolean; stream?: boolean } }>(
+  app.post<{
+    Body: {
+      dir?: string;
+      app?: string;
+      org?: string;
+      env?: string;
+      ref?: string;
+      branch?: string;
+      wait?: boolean;
+      force?: boolean;
+      stream?: boolean;
+    };
+  }>(
     '/v1/deployments',
     {
       ...policy('authenticated'),
-      schema: { body: { type: 'object', additionalProperties: false, properties: { dir: { type: 'string', minLength: 1, maxLength: 4096 }, app: name, org: name, env: name, ref: { type: 'string', minLength: 1, maxLength: 200 }, branch: { type: 'string', minLength: 1, maxLength: 200 }, wait: { type: 'boolean' }, force: { type: 'boolean' }, stream: { type: 'boolean' } } } },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            dir: { type: 'string', minLength: 1, maxLength: 4096 },
+            app: name,
+            org: name,
+            env: name,
+            ref: { type: 'string', minLength: 1, maxLength: 200 },
+            branch: { type: 'string', minLength: 1, maxLength: 200 },
+            wait: { type: 'boolean' },
+            force: { type: 'boolean' },
+            stream: { type: 'boolean' },
+          },
+        },
+      },
     },
     async (req, reply) => {
       const dir = await deployDir(req, deps);
-      return respond(reply, req.body.stream, (onStep) => deps.deployer.deploy({ dir, expectApp: req.body.app, env: req.body.env, ref: req.body.ref, branch: req.body.branch, org: req.body.org, wait: req.body.wait, force: req.body.force, onStep }), await callerRedactor(deps, req));
+      return respond(
+        reply,
+        req.body.stream,
+        (onStep) =>
+          deps.deployer.deploy({
+            dir,
+            expectApp: req.body.app,
+            env: req.body.env,
+            ref: req.body.ref,
+            branch: req.body.branch,
+            org: req.body.org,
+            wait: req.body.wait,
+            force: req.body.force,
+            onStep,
+          }),
+        await callerRedactor(deps, req),
+      );
     },
   );
   app.post<{ Params: { app: string }; Body: { env?: string; release?: number; wait?: boolean; stream?: boolean } }>(
     '/v1/apps/:app/rollback',
-    { ...policy({ role: 'member' }, 'app'), schema: { body: { type: 'object', additionalProperties: false, properties: { env: name, release: { type: 'integer', minimum: 1 }, wait: { type: 'boolean' }, stream: { type: 'boolean' } } } } },
+    {
+      ...policy({ role: 'member' }, 'app'),
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            env: name,
+            release: { type: 'integer', minimum: 1 },
+            wait: { type: 'boolean' },
+            stream: { type: 'boolean' },
+          },
+        },
+      },
+    },
     async (req, reply) => {
       await deps.apps.requireApp(req.params.app);
-      return respond(reply, req.body?.stream, (onStep) => deps.deployer.rollback({ app: req.params.app, env: req.body?.env ?? DEFAULT_ENV, release: req.body?.release, wait: req.body?.wait, onStep }), await callerRedactor(deps, req));
+      return respond(
+        reply,
+        req.body?.stream,
+        (onStep) =>
+          deps.deployer.rollback({
+            app: req.params.app,
+            env: req.body?.env ?? DEFAULT_ENV,
+            release: req.body?.release,
+            wait: req.body?.wait,
+            onStep,
+          }),
+        await callerRedactor(deps, req),
+      );
     },
   );
-  app.get<{ Params: { app: string }; Querystring: { env?: string } }>('/v1/apps/:app/releases', policy({ role: 'viewer' }, 'app'), async (req) => {
-    await deps.apps.requireApp(req.params.app);
-    const envName = req.query.env ?? DEFAULT_ENV;
-    const env = (await deps.store.apps.environments({ app: req.params.app, env: envName }))[0];
-    if (!env) throw new BerthError('not_found', 'environment_not_found', `app "${req.params.app}" has no environment "${envName}"`);
-    const releases = (await deps.store.releases.list(env.id)).map((r) => ({ number: r.number, current: r.id === env.currentReleaseId, createdAt: r.createdAt, source: JSON.parse(r.source), dir: r.dir }));
-    const deployments = (await deps.store.deployments.list(env.id, 20)).map((d) => {
-      const doc = JSON.parse(d.steps) as { context: { release: { number: number } }; steps: StepRecord[] };
-      return { id: d.id, kind: d.kind, status: d.status, release: doc.context.release.number, startedAt: d.startedAt, finishedAt: d.finishedAt, error: d.error, steps: doc.steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null, ...(s.error ? { error: s.error } : {}) })) };
-    });
-    return { app: req.params.app, env: envName, releases, deployments };
-  });
+  app.get<{ Params: { app: string }; Querystring: { env?: string } }>(
+    '/v1/apps/:app/releases',
+    policy({ role: 'viewer' }, 'app'),
+    async (req) => {
+      await deps.apps.requireApp(req.params.app);
+      const envName = req.query.env ?? DEFAULT_ENV;
+      const env = (await deps.store.apps.environments({ app: req.params.app, env: envName }))[0];
+      if (!env)
+        throw new BerthError(
+          'not_found',
+          'environment_not_found',
+          `app "${req.params.app}" has no environment "${envName}"`,
+        );
+      const releases = (await deps.store.releases.list(env.id)).map((r) => ({
+        number: r.number,
+        current: r.id === env.currentReleaseId,
+        createdAt: r.createdAt,
+        source: JSON.parse(r.source),
+        dir: r.dir,
+      }));
+      const deployments = (await deps.store.deployments.list(env.id, 20)).map((d) => {
+        const doc = JSON.parse(d.steps) as { context: { release: { number: number } }; steps: StepRecord[] };
+        return {
+          id: d.id,
+          kind: d.kind,
+          status: d.status,
+          release: doc.context.release.number,
+          startedAt: d.startedAt,
+          finishedAt: d.finishedAt,
+          error: d.error,
+          steps: doc.steps.map((s) => ({
+            name: s.name,
+            status: s.status,
+            ms: s.ms ?? null,
+            ...(s.error ? { error: s.error } : {}),
+          })),
+        };
+      });
+      return { app: req.params.app, env: envName, releases, deployments };
+    },
+  );
 }
 
 /**
@@ -54,24 +153,48 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
  * apps, into `org`). Everyone else redeploys an app they are a member of, from the source
  * it was registered with: a directory on the host is not theirs to name.
  */
-async function deployDir(req: FastifyRequest<{ Body: { dir?: string; app?: string; org?: string } }>, deps: ApiDeps): Promise<string> {
+async function deployDir(
+  req: FastifyRequest<{ Body: { dir?: string; app?: string; org?: string } }>,
+  deps: ApiDeps,
+): Promise<string> {
   const p = req.principal;
   if (p.kind === 'local') {
     if (req.body.dir) return req.body.dir;
-    if (req.body.app) return (await deps.apps.requireApp(req.body.app), (await deps.store.apps.find(req.body.app))?.sourceDir as string);
+    if (req.body.app)
+      return (
+        await deps.apps.requireApp(req.body.app),
+        (await deps.store.apps.find(req.body.app))?.sourceDir as string
+      );
     throw new BerthError('invalid', 'dir_or_app', 'name a directory (dir) or a registered app (app)');
   }
-  if (!req.body.app) throw new BerthError('forbidden', 'host_only', 'registering an app from a directory on the host is for root on the host; remotely, name an app you are a member of (app)', { hint: 'berth deploy --app <name>, or create a site from a template' });
+  if (!req.body.app)
+    throw new BerthError(
+      'forbidden',
+      'host_only',
+      'registering an app from a directory on the host is for root on the host; remotely, name an app you are a member of (app)',
+      { hint: 'berth deploy --app <name>, or create a site from a template' },
+    );
   const row = await deps.store.apps.find(req.body.app);
   await authorizeIn(deps.store, p, row && { id: row.orgId, name: row.org }, 'member', `no app named "${req.body.app}"`);
   if (!row) throw new BerthError('not_found', 'app_not_found', `no app named "${req.body.app}"`);
-  if (req.body.dir !== undefined && req.body.dir !== row.sourceDir) throw new BerthError('forbidden', 'host_only', `${req.body.app} deploys from ${row.sourceDir}; another directory is for root on the host`);
-  if (req.body.org !== undefined) throw new BerthError('forbidden', 'host_only', 'an existing app stays in its organisation');
+  if (req.body.dir !== undefined && req.body.dir !== row.sourceDir)
+    throw new BerthError(
+      'forbidden',
+      'host_only',
+      `${req.body.app} deploys from ${row.sourceDir}; another directory is for root on the host`,
+    );
+  if (req.body.org !== undefined)
+    throw new BerthError('forbidden', 'host_only', 'an existing app stays in its organisation');
   req.scopeOrg = { id: row.orgId, name: row.org };
   return row.sourceDir;
 }
 
-export async function respond(reply: FastifyReply, stream: boolean | undefined, run: (onStep?: (steps: readonly StepRecord[]) => void) => Promise<DeployResult>, redact: Redactor = redactor): Promise<unknown> {
+export async function respond(
+  reply: FastifyReply,
+  stream: boolean | undefined,
+  run: (onStep?: (steps: readonly StepRecord[]) => void) => Promise<DeployResult>,
+  redact: Redactor = redactor,
+): Promise<unknown> {
   if (!stream) return run();
   let started = false;
   const start = () => {
@@ -83,13 +206,18 @@ export async function respond(reply: FastifyReply, stream: boolean | undefined, 
   try {
     const result = await run((steps) => {
       start();
-      reply.raw.write(JSON.stringify({ steps: steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null })) }) + '\n');
+      reply.raw.write(
+        JSON.stringify({ steps: steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null })) }) + '\n',
+      );
     });
     start();
     reply.raw.end(JSON.stringify(redact.redactDeep({ result })) + '\n');
   } catch (err) {
     if (!started) throw err; // nothing sent yet: the usual error response
-    const e = err instanceof BerthError ? { code: err.code, message: err.message, hint: err.hint } : { code: 'internal', message: String(err) };
+    const e =
+      err instanceof BerthError
+        ? { code: err.code, message: err.message, hint: err.hint }
+        : { code: 'internal', message: String(err) };
     reply.raw.end(JSON.stringify(redact.redactDeep({ error: e })) + '\n');
   }
   return reply;

@@ -1,17 +1,38 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, type ErrorKind } from '../core/errors.js';
 
-const STATUS: Record<ErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503, failed: 500, unauthorized: 401, forbidden: 403, rate_limited: 429 };
+const STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  failed: 500,
+  unauthorized: 401,
+  forbidden: 403,
+  rate_limited: 429,
+};
 
 /** The error body every API route returns. */
 export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string; readonly hint?: string; readonly details?: unknown };
+  readonly error: {
+    readonly code: string;
+    readonly message: string;
+    readonly hint?: string;
+    readonly details?: unknown;
+  };
 }
 
 /** The one place where errors become HTTP responses. */
 export function errorHandler(err: FastifyError | Error, _req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof BerthError) {
-    const body: ErrorBody = { error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}), ...(err.details !== undefined ? { details: err.details } : {}) } };
+    const body: ErrorBody = {
+      error: {
+        code: err.code,
+        message: err.message,
+        ...(err.hint ? { hint: err.hint } : {}),
+        ...(err.details !== undefined ? { details: err.details } : {}),
+      },
+    };
     void reply.status(STATUS[err.kind]).send(body);
     return;
   }
@@ -21,5 +42,7 @@ export function errorHandler(err: FastifyError | Error, _req: FastifyRequest, re
     return;
   }
   const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
-  void reply.status(status).send({ error: { code: status === 500 ? 'internal' : 'bad_request', message: err.message } } satisfies ErrorBody);
+  void reply
+    .status(status)
+    .send({ error: { code: status === 500 ? 'internal' : 'bad_request', message: err.message } } satisfies ErrorBody);
 }

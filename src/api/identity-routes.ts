@@ -13,7 +13,12 @@ const orgParams = { type: 'object', required: ['org'], properties: { org: name }
 function ms(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const v = parseDuration(value);
-  if (v === undefined || v <= 0) throw new BerthError('invalid', 'bad_duration', `expected a duration like "12h" or "30d", got ${JSON.stringify(value)}`);
+  if (v === undefined || v <= 0)
+    throw new BerthError(
+      'invalid',
+      'bad_duration',
+      `expected a duration like "12h" or "30d", got ${JSON.stringify(value)}`,
+    );
   return v;
 }
 
@@ -21,78 +26,237 @@ function ms(value: string | undefined, fallback: number): number {
 export function registerIdentityRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const id = deps.identity;
   const store = deps.store;
-  const orgOf = (req: { scopeOrg: { id: number; name: string } | undefined }) => req.scopeOrg as { id: number; name: string };
+  const orgOf = (req: { scopeOrg: { id: number; name: string } | undefined }) =>
+    req.scopeOrg as { id: number; name: string };
 
   app.post<{ Body: { name: string; password: string; org?: string; role?: Role } }>(
     '/v1/admin/users',
-    { ...policy('host'), schema: { body: { type: 'object', required: ['name', 'password'], additionalProperties: false, properties: { name, password: { type: 'string', maxLength: 1024 }, org: name, role } } } },
-    async (req) => id.createUser(req.body.name, req.body.password, req.body.org ? { name: req.body.org, role: req.body.role ?? 'member' } : undefined),
+    {
+      ...policy('host'),
+      schema: {
+        body: {
+          type: 'object',
+          required: ['name', 'password'],
+          additionalProperties: false,
+          properties: { name, password: { type: 'string', maxLength: 1024 }, org: name, role },
+        },
+      },
+    },
+    async (req) =>
+      id.createUser(
+        req.body.name,
+        req.body.password,
+        req.body.org ? { name: req.body.org, role: req.body.role ?? 'member' } : undefined,
+      ),
   );
-  app.post<{ Body: { name: string } }>('/v1/orgs', { ...policy('host'), schema: { body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name } } } }, async (req) => id.createOrg(req.body.name));
+  app.post<{ Body: { name: string } }>(
+    '/v1/orgs',
+    {
+      ...policy('host'),
+      schema: { body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name } } },
+    },
+    async (req) => id.createOrg(req.body.name),
+  );
   app.get('/v1/orgs', policy('authenticated'), async (req) => {
     const p = req.principal;
     const all = await store.identity.orgs(p.kind === 'user' ? p.userId : undefined);
     const visible = await visibleOrgs(store, p);
-    return all.filter((o) => visible === undefined || visible.includes(o.id)).map((o) => ({ name: o.name, role: o.role ?? 'owner', quota: { apps: o.maxApps, instances: o.maxInstances } }));
+    return all
+      .filter((o) => visible === undefined || visible.includes(o.id))
+      .map((o) => ({ name: o.name, role: o.role ?? 'owner', quota: { apps: o.maxApps, instances: o.maxInstances } }));
   });
   app.put<{ Params: { org: string }; Body: { apps?: number | null; instances?: number | null } }>(
     '/v1/orgs/:org/quota',
-    { ...policy('host', 'org'), schema: { params: orgParams, body: { type: 'object', additionalProperties: false, properties: { apps: { type: ['integer', 'null'], minimum: 0 }, instances: { type: ['integer', 'null'], minimum: 0 } } } } },
+    {
+      ...policy('host', 'org'),
+      schema: {
+        params: orgParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            apps: { type: ['integer', 'null'], minimum: 0 },
+            instances: { type: ['integer', 'null'], minimum: 0 },
+          },
+        },
+      },
+    },
     async (req) => {
       const org = await store.identity.org(req.params.org);
       if (!org) throw new BerthError('not_found', 'org_not_found', `no organisation "${req.params.org}"`);
-      const quota = { maxApps: req.body.apps === undefined ? org.maxApps : req.body.apps, maxInstances: req.body.instances === undefined ? org.maxInstances : req.body.instances };
+      const quota = {
+        maxApps: req.body.apps === undefined ? org.maxApps : req.body.apps,
+        maxInstances: req.body.instances === undefined ? org.maxInstances : req.body.instances,
+      };
       await store.write((r) => r.identity.setQuota(org.id, quota));
       return { org: org.name, quota: { apps: quota.maxApps, instances: quota.maxInstances } };
     },
   );
-  app.get<{ Params: { org: string } }>('/v1/orgs/:org/members', { ...policy({ role: 'viewer' }, 'org'), schema: { params: orgParams } }, async (req) => store.identity.members(orgOf(req).id));
+  app.get<{ Params: { org: string } }>(
+    '/v1/orgs/:org/members',
+    { ...policy({ role: 'viewer' }, 'org'), schema: { params: orgParams } },
+    async (req) => store.identity.members(orgOf(req).id),
+  );
   app.put<{ Params: { org: string; user: string }; Body: { role: Role } }>(
     '/v1/orgs/:org/members/:user',
-    { ...policy({ role: 'admin' }, 'org'), schema: { params: { type: 'object', required: ['org', 'user'], properties: { org: name, user: name } }, body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role } } } },
+    {
+      ...policy({ role: 'admin' }, 'org'),
+      schema: {
+        params: { type: 'object', required: ['org', 'user'], properties: { org: name, user: name } },
+        body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role } },
+      },
+    },
     async (req) => id.setRole(orgOf(req).id, req.role as Role, req.params.user, req.body.role),
   );
   app.delete<{ Params: { org: string; user: string } }>(
     '/v1/orgs/:org/members/:user',
-    { ...policy({ role: 'admin' }, 'org'), schema: { params: { type: 'object', required: ['org', 'user'], properties: { org: name, user: name } } } },
+    {
+      ...policy({ role: 'admin' }, 'org'),
+      schema: { params: { type: 'object', required: ['org', 'user'], properties: { org: name, user: name } } },
+    },
     async (req) => id.setRole(orgOf(req).id, req.role as Role, req.params.user, null),
   );
   app.post<{ Params: { org: string }; Body: { role: Role; expires?: string } }>(
     '/v1/orgs/:org/invites',
-    { ...policy({ role: 'admin' }, 'org'), schema: { params: orgParams, body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role, expires: duration } } } },
-    async (req) => ({ org: orgOf(req).name, ...(await id.invite(orgOf(req).id, req.principal, req.role as Role, req.body.role, ms(req.body.expires, 7 * 86_400_000))) }),
+    {
+      ...policy({ role: 'admin' }, 'org'),
+      schema: {
+        params: orgParams,
+        body: {
+          type: 'object',
+          required: ['role'],
+          additionalProperties: false,
+          properties: { role, expires: duration },
+        },
+      },
+    },
+    async (req) => ({
+      org: orgOf(req).name,
+      ...(await id.invite(
+        orgOf(req).id,
+        req.principal,
+        req.role as Role,
+        req.body.role,
+        ms(req.body.expires, 7 * 86_400_000),
+      )),
+    }),
   );
   app.post<{ Body: { invite: string; name?: string; password?: string } }>(
     '/v1/invites/accept',
-    { ...policy('public'), schema: { body: { type: 'object', required: ['invite'], additionalProperties: false, properties: { invite: { type: 'string', maxLength: 200 }, name, password: { type: 'string', maxLength: 1024 } } } } },
-    async (req) => id.accept(req.body.invite, req.principal, req.body.name !== undefined && req.body.password !== undefined ? { name: req.body.name, password: req.body.password } : undefined),
+    {
+      ...policy('public'),
+      schema: {
+        body: {
+          type: 'object',
+          required: ['invite'],
+          additionalProperties: false,
+          properties: {
+            invite: { type: 'string', maxLength: 200 },
+            name,
+            password: { type: 'string', maxLength: 1024 },
+          },
+        },
+      },
+    },
+    async (req) =>
+      id.accept(
+        req.body.invite,
+        req.principal,
+        req.body.name !== undefined && req.body.password !== undefined
+          ? { name: req.body.name, password: req.body.password }
+          : undefined,
+      ),
   );
   app.get<{ Params: { org: string }; Querystring: { limit?: number } }>(
     '/v1/orgs/:org/audit',
-    { ...policy({ role: 'admin' }, 'org'), schema: { params: orgParams, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } },
+    {
+      ...policy({ role: 'admin' }, 'org'),
+      schema: {
+        params: orgParams,
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } },
+      },
+    },
     async (req) => store.identity.auditLog(orgOf(req).name, req.query.limit ?? 100),
   );
   const siteParams = { type: 'object', required: ['org', 'slug'], properties: { org: name, slug: name } } as const;
   app.post<{ Params: { org: string }; Body: { slug: string; template: string } }>(
     '/v1/orgs/:org/sites',
-    { ...policy({ role: 'member' }, 'org'), schema: { params: orgParams, body: { type: 'object', required: ['slug', 'template'], additionalProperties: false, properties: { slug: { type: 'string', minLength: 1, maxLength: 100 }, template: { type: 'string', minLength: 1, maxLength: 100 } } } } },
+    {
+      ...policy({ role: 'member' }, 'org'),
+      schema: {
+        params: orgParams,
+        body: {
+          type: 'object',
+          required: ['slug', 'template'],
+          additionalProperties: false,
+          properties: {
+            slug: { type: 'string', minLength: 1, maxLength: 100 },
+            template: { type: 'string', minLength: 1, maxLength: 100 },
+          },
+        },
+      },
+    },
     async (req) => deps.sites.create(orgOf(req), req.body, req.principal),
   );
-  app.get<{ Params: { org: string } }>('/v1/orgs/:org/sites', { ...policy({ role: 'viewer' }, 'org'), schema: { params: orgParams } }, async (req) => deps.sites.list(orgOf(req).id));
-  app.delete<{ Params: { org: string; slug: string } }>('/v1/orgs/:org/sites/:slug', { ...policy({ role: 'admin' }, 'org'), schema: { params: siteParams } }, async (req) => deps.sites.remove(orgOf(req).id, req.params.slug));
-  app.get<{ Querystring: { limit?: number } }>('/v1/audit', { ...policy('host'), schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) => store.identity.auditLog(undefined, req.query.limit ?? 100));
+  app.get<{ Params: { org: string } }>(
+    '/v1/orgs/:org/sites',
+    { ...policy({ role: 'viewer' }, 'org'), schema: { params: orgParams } },
+    async (req) => deps.sites.list(orgOf(req).id),
+  );
+  app.delete<{ Params: { org: string; slug: string } }>(
+    '/v1/orgs/:org/sites/:slug',
+    { ...policy({ role: 'admin' }, 'org'), schema: { params: siteParams } },
+    async (req) => deps.sites.remove(orgOf(req).id, req.params.slug),
+  );
+  app.get<{ Querystring: { limit?: number } }>(
+    '/v1/audit',
+    {
+      ...policy('host'),
+      schema: {
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } },
+      },
+    },
+    async (req) => store.identity.auditLog(undefined, req.query.limit ?? 100),
+  );
 
   app.post<{ Body: { name: string; password: string; session?: boolean; expires?: string } }>(
     '/v1/login',
-    { ...policy('public'), schema: { body: { type: 'object', required: ['name', 'password'], additionalProperties: false, properties: { name: { type: 'string', maxLength: 63 }, password: { type: 'string', maxLength: 1024 }, session: { type: 'boolean' }, expires: duration } } } },
+    {
+      ...policy('public'),
+      schema: {
+        body: {
+          type: 'object',
+          required: ['name', 'password'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', maxLength: 63 },
+            password: { type: 'string', maxLength: 1024 },
+            session: { type: 'boolean' },
+            expires: duration,
+          },
+        },
+      },
+    },
     async (req, reply) => {
-      const r = await id.login(req.body.name, req.body.password, req.ip, { session: req.body.session === true, expiresInMs: ms(req.body.expires, 30 * 86_400_000) }).catch((err: unknown) => {
-        if (err instanceof BerthError && err.code === 'too_many_attempts') void reply.header('retry-after', String(Math.ceil(((err.details as { retryAfterMs: number }).retryAfterMs) / 1000)));
-        throw err;
-      });
+      const r = await id
+        .login(req.body.name, req.body.password, req.ip, {
+          session: req.body.session === true,
+          expiresInMs: ms(req.body.expires, 30 * 86_400_000),
+        })
+        .catch((err: unknown) => {
+          if (err instanceof BerthError && err.code === 'too_many_attempts')
+            void reply.header(
+              'retry-after',
+              String(Math.ceil((err.details as { retryAfterMs: number }).retryAfterMs / 1000)),
+            );
+          throw err;
+        });
       if (req.body.session) {
         const secure = req.protocol === 'https' ? '; Secure' : '';
-        void reply.header('set-cookie', `berth_session=${r.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor((r.expiresAt - Date.now()) / 1000)}${secure}`);
+        void reply.header(
+          'set-cookie',
+          `berth_session=${r.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor((r.expiresAt - Date.now()) / 1000)}${secure}`,
+        );
         return { user: r.user, expiresAt: r.expiresAt, csrf: r.csrf };
       }
       return r;
@@ -108,27 +272,69 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: ApiDeps): voi
     const p = req.principal;
     if (p.kind !== 'user') return { user: null, local: p.kind === 'local' };
     const visible = await visibleOrgs(store, p);
-    return { user: p.name, via: p.via, scope: p.scope, orgs: (await store.identity.orgs(p.userId)).filter((o) => visible?.includes(o.id)).map((o) => ({ name: o.name, role: o.role })) };
+    return {
+      user: p.name,
+      via: p.via,
+      scope: p.scope,
+      orgs: (await store.identity.orgs(p.userId))
+        .filter((o) => visible?.includes(o.id))
+        .map((o) => ({ name: o.name, role: o.role })),
+    };
   });
   app.post<{ Body: { name: string; org?: string; role?: Role; expires?: string } }>(
     '/v1/tokens',
-    { ...policy('authenticated'), schema: { body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, org: name, role, expires: duration } } } },
-    async (req) => id.createToken(req.principal, { name: req.body.name, org: req.body.org, role: req.body.role, expiresInMs: req.body.expires === undefined ? undefined : ms(req.body.expires, 0) }),
+    {
+      ...policy('authenticated'),
+      schema: {
+        body: {
+          type: 'object',
+          required: ['name'],
+          additionalProperties: false,
+          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, org: name, role, expires: duration },
+        },
+      },
+    },
+    async (req) =>
+      id.createToken(req.principal, {
+        name: req.body.name,
+        org: req.body.org,
+        role: req.body.role,
+        expiresInMs: req.body.expires === undefined ? undefined : ms(req.body.expires, 0),
+      }),
   );
   /** Listing and revoking all of a user's tokens is for the user, not for one of their scoped tokens. */
   const unscoped = (p: Principal) => {
-    if (p.kind === 'user' && (p.scope.orgId !== null || p.scope.ceiling !== null)) throw new BerthError('forbidden', 'scoped_token', 'a scoped token cannot list or revoke tokens', { hint: 'sign in (berth login) to manage your tokens' });
+    if (p.kind === 'user' && (p.scope.orgId !== null || p.scope.ceiling !== null))
+      throw new BerthError('forbidden', 'scoped_token', 'a scoped token cannot list or revoke tokens', {
+        hint: 'sign in (berth login) to manage your tokens',
+      });
   };
   app.get('/v1/tokens', policy('authenticated'), async (req) => {
     const p = req.principal;
     unscoped(p);
     if (p.kind !== 'user') return [];
-    return (await store.identity.tokens(p.userId)).map((t) => ({ id: t.id, name: t.name, org: t.orgId, role: t.roleCeiling, expiresAt: t.expiresAt, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt }));
+    return (await store.identity.tokens(p.userId)).map((t) => ({
+      id: t.id,
+      name: t.name,
+      org: t.orgId,
+      role: t.roleCeiling,
+      expiresAt: t.expiresAt,
+      createdAt: t.createdAt,
+      lastUsedAt: t.lastUsedAt,
+    }));
   });
-  app.delete<{ Params: { id: number } }>('/v1/tokens/:id', { ...policy('authenticated'), schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } } }, async (req) => {
-    const p = req.principal;
-    if (p.kind === 'user' && p.tokenId !== req.params.id) unscoped(p);
-    if (p.kind !== 'user' || !(await store.identity.deleteToken(req.params.id, p.userId))) throw new BerthError('not_found', 'token_not_found', `no token ${req.params.id} of yours`);
-    return { deleted: req.params.id };
-  });
+  app.delete<{ Params: { id: number } }>(
+    '/v1/tokens/:id',
+    {
+      ...policy('authenticated'),
+      schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } },
+    },
+    async (req) => {
+      const p = req.principal;
+      if (p.kind === 'user' && p.tokenId !== req.params.id) unscoped(p);
+      if (p.kind !== 'user' || !(await store.identity.deleteToken(req.params.id, p.userId)))
+        throw new BerthError('not_found', 'token_not_found', `no token ${req.params.id} of yours`);
+      return { deleted: req.params.id };
+    },
+  );
 }

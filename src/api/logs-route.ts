@@ -25,11 +25,29 @@ export interface LogLine {
 export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { app: string }; Querystring: LogsQuery }>(
     '/v1/apps/:app/logs',
-    { ...policy({ role: 'viewer' }, 'app'), schema: { querystring: { type: 'object', properties: { service: { type: 'string' }, lines: { type: 'integer', minimum: 0, maximum: 100000 }, follow: { type: 'boolean' }, json: { type: 'boolean' } } } } },
+    {
+      ...policy({ role: 'viewer' }, 'app'),
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            service: { type: 'string' },
+            lines: { type: 'integer', minimum: 0, maximum: 100000 },
+            follow: { type: 'boolean' },
+            json: { type: 'boolean' },
+          },
+        },
+      },
+    },
     async (req, reply) => {
       await deps.apps.ps({ app: req.params.app, service: req.query.service }); // 404s for unknown names
       const views = await deps.store.instances.list({ app: req.params.app, service: req.query.service });
-      const files = views.map((v) => ({ label: `${v.service}[${v.idx}]`, service: v.service, instance: v.idx, file: deps.instances.logFile(v) }));
+      const files = views.map((v) => ({
+        label: `${v.service}[${v.idx}]`,
+        service: v.service,
+        instance: v.idx,
+        file: deps.instances.logFile(v),
+      }));
       const prefix = (label: string) => (files.length > 1 ? `${label} | ` : '');
       // Text: `service[idx] | line` (no prefix for a single instance). JSON: one LogLine object per line (NDJSON).
       // An app may print its own secrets; what Berth serves of its log never shows them.
@@ -37,10 +55,13 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const own = deps.secrets.redactorFor([req.params.app]);
       const format = (f: (typeof files)[number], raw: string) => {
         const line = own.redact(raw);
-        return req.query.json ? JSON.stringify({ service: f.service, instance: f.instance, line } satisfies LogLine) : prefix(f.label) + line;
+        return req.query.json
+          ? JSON.stringify({ service: f.service, instance: f.instance, line } satisfies LogLine)
+          : prefix(f.label) + line;
       };
       const head = files.flatMap((f) => tailLines(f.file, req.query.lines ?? 100).map((l) => format(f, l))).join('\n');
-      if (!req.query.follow) return reply.type(req.query.json ? 'application/x-ndjson' : 'text/plain').send(head ? head + '\n' : '');
+      if (!req.query.follow)
+        return reply.type(req.query.json ? 'application/x-ndjson' : 'text/plain').send(head ? head + '\n' : '');
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });

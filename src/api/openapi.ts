@@ -24,19 +24,37 @@ export function collectRoutes(app: FastifyInstance): DocumentedRoute[] {
   return routes;
 }
 
-const needText = (n: Need | undefined): string => (n === undefined ? 'none' : typeof n === 'string' ? n : `role:${n.role}`);
+const needText = (n: Need | undefined): string =>
+  n === undefined ? 'none' : typeof n === 'string' ? n : `role:${n.role}`;
 
 /** OpenAPI 3.1 from the routes' own JSON schemas; each operation says who may call it (x-berth-policy). */
 export function openApi(routes: readonly DocumentedRoute[], version: string): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const path = r.url.replace(/:([A-Za-z_]+)/g, '{$1}');
-    const s = (r.schema ?? {}) as { params?: { properties?: Record<string, unknown> }; querystring?: { properties?: Record<string, unknown>; required?: string[] }; body?: unknown };
-    const pathParams = [...r.url.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: s.params?.properties?.[m[1] as string] ?? { type: 'string' } }));
-    const query = Object.entries(s.querystring?.properties ?? {}).map(([name, schema]) => ({ name, in: 'query', required: s.querystring?.required?.includes(name) ?? false, schema }));
+    const s = (r.schema ?? {}) as {
+      params?: { properties?: Record<string, unknown> };
+      querystring?: { properties?: Record<string, unknown>; required?: string[] };
+      body?: unknown;
+    };
+    const pathParams = [...r.url.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: s.params?.properties?.[m[1] as string] ?? { type: 'string' },
+    }));
+    const query = Object.entries(s.querystring?.properties ?? {}).map(([name, schema]) => ({
+      name,
+      in: 'query',
+      required: s.querystring?.required?.includes(name) ?? false,
+      schema,
+    }));
     const need = needText(r.need);
     (paths[path] ??= {})[r.method.toLowerCase()] = {
-      operationId: `${r.method.toLowerCase()}${path.replace(/[{}]/g, '').replace(/\/(\w)/g, (_m, c: string) => c.toUpperCase()).replace(/[^A-Za-z0-9]/g, '')}`,
+      operationId: `${r.method.toLowerCase()}${path
+        .replace(/[{}]/g, '')
+        .replace(/\/(\w)/g, (_m, c: string) => c.toUpperCase())
+        .replace(/[^A-Za-z0-9]/g, '')}`,
       'x-berth-policy': { need, resource: r.resource ?? 'none' },
       ...(need === 'public' ? { security: [] } : {}),
       ...(pathParams.length + query.length > 0 ? { parameters: [...pathParams, ...query] } : {}),
@@ -46,8 +64,18 @@ export function openApi(routes: readonly DocumentedRoute[], version: string): un
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Berth API', version, description: 'The API berthd serves on its unix socket (root on the host) and, when configured, over TCP with tokens or sessions.' },
-    components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'berth_session' } } },
+    info: {
+      title: 'Berth API',
+      version,
+      description:
+        'The API berthd serves on its unix socket (root on the host) and, when configured, over TCP with tokens or sessions.',
+    },
+    components: {
+      securitySchemes: {
+        token: { type: 'http', scheme: 'bearer' },
+        session: { type: 'apiKey', in: 'cookie', name: 'berth_session' },
+      },
+    },
     security: [{ token: [] }, { session: [] }],
     paths,
   };

@@ -34,7 +34,12 @@ function credentials(req: FastifyRequest): { bearer?: string; session?: string; 
   const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
   const session = sessionCookie(req);
   const csrf = req.headers['x-csrf-token'];
-  return { method: req.method, ...(bearer ? { bearer } : {}), ...(session ? { session } : {}), ...(typeof csrf === 'string' ? { csrf } : {}) };
+  return {
+    method: req.method,
+    ...(bearer ? { bearer } : {}),
+    ...(session ? { session } : {}),
+    ...(typeof csrf === 'string' ? { csrf } : {}),
+  };
 }
 
 /**
@@ -49,7 +54,8 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
   app.decorateRequest('scopeOrg', undefined);
   app.decorateRequest('role', undefined);
   app.addHook('onRoute', (route) => {
-    if (!route.config?.need) throw new Error(`route ${String(route.method)} ${route.url} has no policy: add policy(...) to its options`);
+    if (!route.config?.need)
+      throw new Error(`route ${String(route.method)} ${route.url} has no policy: add policy(...) to its options`);
   });
   app.addHook('onRequest', async (req) => {
     const cfg = req.routeOptions.config;
@@ -59,8 +65,14 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
     }
     // A public route answers anyone: a stale cookie or token there counts as none (so signing in again replaces it).
     const who = deps.local ? ({ kind: 'local' } as const) : deps.identity.authenticate(credentials(req));
-    const refused = (err: unknown) => err instanceof BerthError && (err.kind === 'unauthorized' || err.kind === 'forbidden');
-    req.principal = cfg.need === 'public' ? await Promise.resolve(who).catch((err: unknown) => (refused(err) ? ({ kind: 'anonymous' } as const) : Promise.reject(err))) : await who;
+    const refused = (err: unknown) =>
+      err instanceof BerthError && (err.kind === 'unauthorized' || err.kind === 'forbidden');
+    req.principal =
+      cfg.need === 'public'
+        ? await Promise.resolve(who).catch((err: unknown) =>
+            refused(err) ? ({ kind: 'anonymous' } as const) : Promise.reject(err),
+          )
+        : await who;
     const params = req.params as Record<string, string | undefined>;
     let org: { id: number; name: string } | undefined;
     if (cfg.resource === 'app' && params.app !== undefined) {
@@ -76,8 +88,17 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
     req.scopeOrg = org; // refusals are audited in the organisation too
     if (!d.allow) {
       const kind = d.status === 401 ? 'unauthorized' : d.status === 403 ? 'forbidden' : 'not_found';
-      const what = cfg.resource === 'app' ? `no app named "${params.app}"` : cfg.resource === 'org' ? `no organisation "${params.org}"` : d.why;
-      throw new BerthError(kind, kind === 'not_found' ? `${cfg.resource}_not_found` : kind, d.status === 404 ? what : d.why);
+      const what =
+        cfg.resource === 'app'
+          ? `no app named "${params.app}"`
+          : cfg.resource === 'org'
+            ? `no organisation "${params.org}"`
+            : d.why;
+      throw new BerthError(
+        kind,
+        kind === 'not_found' ? `${cfg.resource}_not_found` : kind,
+        d.status === 404 ? what : d.why,
+      );
     }
     req.role = d.role;
   });
@@ -86,8 +107,20 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
     if (!url || (['GET', 'HEAD'].includes(req.method) && url !== '/v1/login')) return;
     const p = req.principal;
     const actor = p?.kind === 'user' ? `user:${p.name}` : (p?.kind ?? 'anonymous');
-    const target = Object.entries((req.params ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-    await deps.store.identity.audit({ at: Date.now(), actor, org: req.scopeOrg?.name ?? null, action: `${req.method} ${url}`, target, outcome: String(reply.statusCode) }).catch(() => undefined);
+    const target =
+      Object.entries((req.params ?? {}) as Record<string, string>)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || '-';
+    await deps.store.identity
+      .audit({
+        at: Date.now(),
+        actor,
+        org: req.scopeOrg?.name ?? null,
+        action: `${req.method} ${url}`,
+        target,
+        outcome: String(reply.statusCode),
+      })
+      .catch(() => undefined);
   });
 }
 
@@ -95,14 +128,22 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
 export async function visibleOrgs(store: Store, p: Principal): Promise<number[] | undefined> {
   if (p.kind === 'local') return undefined;
   if (p.kind !== 'user') return [];
-  return (await store.identity.orgs(p.userId)).map((o) => o.id).filter((id) => p.scope.orgId === null || id === p.scope.orgId);
+  return (await store.identity.orgs(p.userId))
+    .map((o) => o.id)
+    .filter((id) => p.scope.orgId === null || id === p.scope.orgId);
 }
 
 /**
  * For a resource a route finds from its body rather than its path (an app named in a
  * deployment request): the same decision, by `decide`, as for a route's own resource.
  */
-export async function authorizeIn(store: Store, p: Principal, org: { id: number; name: string } | undefined, need: Role, notFound: string): Promise<void> {
+export async function authorizeIn(
+  store: Store,
+  p: Principal,
+  org: { id: number; name: string } | undefined,
+  need: Role,
+  notFound: string,
+): Promise<void> {
   const membership = org && p.kind === 'user' ? await store.identity.role(org.id, p.userId) : undefined;
   const d = decide(p, { role: need }, org?.id, isRole(membership) ? membership : undefined);
   if (d.allow) return;
@@ -112,6 +153,11 @@ export async function authorizeIn(store: Store, p: Principal, org: { id: number;
 
 /** For a check that depends on the request (e.g. `--force`): the caller's role must be at least `need`. */
 export function requireRole(req: FastifyRequest, need: Role, what: string): void {
-  const d = decide(req.principal, { role: need }, req.scopeOrg?.id, req.principal.kind === 'local' ? 'owner' : req.role);
+  const d = decide(
+    req.principal,
+    { role: need },
+    req.scopeOrg?.id,
+    req.principal.kind === 'local' ? 'owner' : req.role,
+  );
   if (!d.allow) throw new BerthError('forbidden', 'forbidden', `${what} needs the ${need} role`);
 }

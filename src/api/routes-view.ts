@@ -17,7 +17,10 @@ export interface RouteView {
 /** The routes the proxy is serving right now (asked from the proxy, not the store). */
 export async function liveRoutes(proxy: Proxy): Promise<RouteView[]> {
   const table = await proxy.current();
-  if (!table) throw new BerthError('unavailable', 'proxy_down', `the ${proxy.kind} proxy is not answering`, { hint: 'berth proxy start' });
+  if (!table)
+    throw new BerthError('unavailable', 'proxy_down', `the ${proxy.kind} proxy is not answering`, {
+      hint: 'berth proxy start',
+    });
   return table.routes.map((r) => ({
     host: r.host,
     path: r.path,

@@ -2,15 +2,40 @@ import type { FastifyInstance } from 'fastify';
 import { policy } from './policy.js';
 import type { ApiDeps } from './server.js';
 
-const params = { type: 'object', required: ['app', 'name'], properties: { app: { type: 'string', maxLength: 63 }, name: { type: 'string', maxLength: 128 } } } as const;
+const params = {
+  type: 'object',
+  required: ['app', 'name'],
+  properties: { app: { type: 'string', maxLength: 63 }, name: { type: 'string', maxLength: 128 } },
+} as const;
 const envQuery = { type: 'object', properties: { env: { type: 'string', minLength: 1, maxLength: 63 } } } as const;
 
 /** Secrets of an app: names and dates to members, values in only (admins); never a value out. */
 export function registerSecretRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get<{ Params: { app: string } }>('/v1/apps/:app/secrets', { ...policy({ role: 'member' }, 'app'), schema: { params: { type: 'object', required: ['app'], properties: { app: { type: 'string', maxLength: 63 } } } } }, async (req) => deps.secrets.list(req.params.app));
+  app.get<{ Params: { app: string } }>(
+    '/v1/apps/:app/secrets',
+    {
+      ...policy({ role: 'member' }, 'app'),
+      schema: { params: { type: 'object', required: ['app'], properties: { app: { type: 'string', maxLength: 63 } } } },
+    },
+    async (req) => deps.secrets.list(req.params.app),
+  );
   app.put<{ Params: { app: string; name: string }; Body: { value: string; env?: string } }>(
     '/v1/apps/:app/secrets/:name',
-    { ...policy({ role: 'admin' }, 'app'), schema: { params, body: { type: 'object', required: ['value'], additionalProperties: false, properties: { value: { type: 'string', minLength: 1, maxLength: 65536 }, env: { type: 'string', minLength: 1, maxLength: 63 } } } } },
+    {
+      ...policy({ role: 'admin' }, 'app'),
+      schema: {
+        params,
+        body: {
+          type: 'object',
+          required: ['value'],
+          additionalProperties: false,
+          properties: {
+            value: { type: 'string', minLength: 1, maxLength: 65536 },
+            env: { type: 'string', minLength: 1, maxLength: 63 },
+          },
+        },
+      },
+    },
     async (req) => deps.secrets.set(req.params.app, req.body.env ?? null, req.params.name, req.body.value),
   );
   app.delete<{ Params: { app: string; name: string }; Querystring: { env?: string } }>(

@@ -62,15 +62,32 @@ function shutdownAfterReply(socket: Socket, reply: FastifyReply, shutdown: () =>
   });
 }
 
-const appParams = { type: 'object', required: ['app'], properties: { app: { type: 'string', maxLength: 63 } } } as const;
-const serviceBody = { type: 'object', additionalProperties: false, properties: { service: { type: 'string', maxLength: 63 }, env: { type: 'string', maxLength: 63 } } } as const;
+const appParams = {
+  type: 'object',
+  required: ['app'],
+  properties: { app: { type: 'string', maxLength: 63 } },
+} as const;
+const serviceBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { service: { type: 'string', maxLength: 63 }, env: { type: 'string', maxLength: 63 } },
+} as const;
 
 /**
  * The HTTP API, versioned under /v1 and scoped by resource. The CLI talks to it over the
  * daemon's unix socket; the same routes can later be served over TCP with auth.
  */
-export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { cert: Buffer; key: Buffer } | undefined } = { local: true }): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true, trustProxy: false, ...(transport.https ? { https: transport.https } : {}) } as {}) as unknown as FastifyInstance;
+export function buildApi(
+  deps: ApiDeps,
+  transport: { local: boolean; https?: { cert: Buffer; key: Buffer } | undefined } = { local: true },
+): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: true,
+    trustProxy: false,
+    ...(transport.https ? { https: transport.https } : {}),
+  } as {}) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
   const documented = collectRoutes(app);
   // Secret values never leave in a response or an error, whatever a handler put in it: in the
@@ -78,7 +95,11 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
   // Root on the host gets every secret blanked; anyone else those of the apps they can see.
   const redactorOf = (req: FastifyRequest) => callerRedactor(deps, req);
   app.addHook('preSerialization', async (req, _reply, payload) => (await redactorOf(req)).redactDeep(payload));
-  app.addHook('onSend', async (req, reply, payload) => (typeof payload === 'string' && !String(reply.getHeader('content-type') ?? '').includes('json') ? (await redactorOf(req)).redact(payload) : payload));
+  app.addHook('onSend', async (req, reply, payload) =>
+    typeof payload === 'string' && !String(reply.getHeader('content-type') ?? '').includes('json')
+      ? (await redactorOf(req)).redact(payload)
+      : payload,
+  );
   installPolicy(app, { store: deps.store, identity: deps.identity, local: transport.local });
   app.get('/v1/openapi.json', policy('public'), async () => openApi(documented, VERSION));
   registerIdentityRoutes(app, deps);
@@ -99,41 +120,100 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
     const rows = await deps.store.apps.withOrg(await visibleOrgs(deps.store, req.principal));
     return { apps: rows.map((r) => r.name), orgs: Object.fromEntries(rows.map((r) => [r.name, r.org])) };
   });
-  app.get<{ Querystring: { app?: string; service?: string } }>('/v1/instances', { ...policy('authenticated'), schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, service: { type: 'string' } } } } }, async (req) =>
-    deps.apps.ps({ app: req.query.app, service: req.query.service, orgIds: await visibleOrgs(deps.store, req.principal) }),
+  app.get<{ Querystring: { app?: string; service?: string } }>(
+    '/v1/instances',
+    {
+      ...policy('authenticated'),
+      schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, service: { type: 'string' } } } },
+    },
+    async (req) =>
+      deps.apps.ps({
+        app: req.query.app,
+        service: req.query.service,
+        orgIds: await visibleOrgs(deps.store, req.principal),
+      }),
   );
-  app.get<{ Params: { app: string }; Querystring: { service?: string; env?: string } }>('/v1/apps/:app/instances', { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams } }, async (req) =>
-    deps.apps.ps({ app: req.params.app, service: req.query.service, env: req.query.env }),
+  app.get<{ Params: { app: string }; Querystring: { service?: string; env?: string } }>(
+    '/v1/apps/:app/instances',
+    { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams } },
+    async (req) => deps.apps.ps({ app: req.params.app, service: req.query.service, env: req.query.env }),
   );
-  app.get<{ Params: { app: string }; Querystring: { limit?: number } }>('/v1/apps/:app/events', { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) => {
-    await deps.apps.requireApp(req.params.app);
-    return deps.store.events.recent(req.params.app, req.query.limit ?? 100);
-  });
+  app.get<{ Params: { app: string }; Querystring: { limit?: number } }>(
+    '/v1/apps/:app/events',
+    {
+      ...policy({ role: 'viewer' }, 'app'),
+      schema: {
+        params: appParams,
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10000 } } },
+      },
+    },
+    async (req) => {
+      await deps.apps.requireApp(req.params.app);
+      return deps.store.events.recent(req.params.app, req.query.limit ?? 100);
+    },
+  );
   for (const action of ['start', 'stop', 'restart'] as const) {
-    app.post<{ Params: { app: string }; Body: { service?: string; env?: string } | undefined }>(`/v1/apps/:app/${action}`, { ...policy({ role: 'member' }, 'app'), schema: { params: appParams, body: serviceBody } }, async (req) =>
-      deps.apps.control(req.params.app, action, req.body?.service, req.body?.env),
+    app.post<{ Params: { app: string }; Body: { service?: string; env?: string } | undefined }>(
+      `/v1/apps/:app/${action}`,
+      { ...policy({ role: 'member' }, 'app'), schema: { params: appParams, body: serviceBody } },
+      async (req) => deps.apps.control(req.params.app, action, req.body?.service, req.body?.env),
     );
   }
-  app.delete<{ Params: { app: string }; Querystring: { purge?: boolean } }>('/v1/apps/:app', { ...policy({ role: 'admin' }, 'app'), schema: { params: appParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } } }, async (req) =>
-    deps.apps.rm(req.params.app, req.query.purge === true),
+  app.delete<{ Params: { app: string }; Querystring: { purge?: boolean } }>(
+    '/v1/apps/:app',
+    {
+      ...policy({ role: 'admin' }, 'app'),
+      schema: { params: appParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } },
+    },
+    async (req) => deps.apps.rm(req.params.app, req.query.purge === true),
   );
-  app.get<{ Params: { app: string } }>('/v1/apps/:app/environments', { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams } }, async (req) => {
-    await deps.apps.requireApp(req.params.app);
-    return deps.environments.list(req.params.app);
-  });
+  app.get<{ Params: { app: string } }>(
+    '/v1/apps/:app/environments',
+    { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams } },
+    async (req) => {
+      await deps.apps.requireApp(req.params.app);
+      return deps.environments.list(req.params.app);
+    },
+  );
   app.delete<{ Params: { app: string; env: string }; Querystring: { force?: boolean } }>(
     '/v1/apps/:app/environments/:env',
-    { ...policy({ role: 'member' }, 'app'), schema: { params: { type: 'object', required: ['app', 'env'], properties: { app: { type: 'string', maxLength: 63 }, env: { type: 'string', maxLength: 63 } } }, querystring: { type: 'object', properties: { force: { type: 'boolean' } } } } },
+    {
+      ...policy({ role: 'member' }, 'app'),
+      schema: {
+        params: {
+          type: 'object',
+          required: ['app', 'env'],
+          properties: { app: { type: 'string', maxLength: 63 }, env: { type: 'string', maxLength: 63 } },
+        },
+        querystring: { type: 'object', properties: { force: { type: 'boolean' } } },
+      },
+    },
     async (req) => {
       await deps.apps.requireApp(req.params.app);
       if (req.query.force === true) requireRole(req, 'admin', 'removing an environment that is not a preview');
       return deps.environments.remove(req.params.app, req.params.env, { force: req.query.force === true });
     },
   );
-  app.get<{ Querystring: { app?: string; limit?: number } }>('/v1/events', { ...policy('authenticated'), schema: { querystring: { type: 'object', properties: { app: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000 } } } } }, async (req) => {
-    const orgs = await visibleOrgs(deps.store, req.principal);
-    return deps.store.events.recent(req.query.app, req.query.limit ?? 100, orgs === undefined ? undefined : await deps.store.apps.names(orgs));
-  });
+  app.get<{ Querystring: { app?: string; limit?: number } }>(
+    '/v1/events',
+    {
+      ...policy('authenticated'),
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { app: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000 } },
+        },
+      },
+    },
+    async (req) => {
+      const orgs = await visibleOrgs(deps.store, req.principal);
+      return deps.store.events.recent(
+        req.query.app,
+        req.query.limit ?? 100,
+        orgs === undefined ? undefined : await deps.store.apps.names(orgs),
+      );
+    },
+  );
   app.get('/v1/routes', policy('authenticated'), async (req) => {
     const orgs = await visibleOrgs(deps.store, req.principal);
     const routes = await liveRoutes(deps.proxy);
@@ -141,21 +221,49 @@ export function buildApi(deps: ApiDeps, transport: { local: boolean; https?: { c
     const mine = new Set(await deps.store.apps.names(orgs));
     return routes.filter((r) => mine.has(r.app));
   });
-  app.get('/v1/config', policy('host'), async () => ({ file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile) }));
-  app.put<{ Body: { key: string; value: string } }>('/v1/config', { ...policy('host'), schema: { body: { type: 'object', required: ['key', 'value'], additionalProperties: false, properties: { key: { type: 'string', maxLength: 100 }, value: { type: 'string', maxLength: 4096 } } } } }, async (req, reply) => {
-    setSetting(deps.settingsFile, req.body.key, req.body.value);
-    // berthd reads its settings at start: it restarts (apps and the proxy keep running) and re-applies every route.
-    shutdownAfterReply(req.raw.socket, reply, deps.shutdown);
-    return { file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile), restarting: true };
-  });
-  app.get<{ Querystring: { app?: string } }>('/v1/doctor', { ...policy('host'), schema: { querystring: { type: 'object', properties: { app: { type: 'string', maxLength: 63 } } } } }, async (req) => {
-    if (req.query.app !== undefined) await deps.apps.requireApp(req.query.app);
-    return { findings: await deps.doctor(req.query.app) };
-  });
-  app.get<{ Params: { app: string } }>('/v1/apps/:app/doctor', { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams } }, async (req) => {
-    await deps.apps.requireApp(req.params.app);
-    return { findings: await deps.doctor(req.params.app) };
-  });
+  app.get('/v1/config', policy('host'), async () => ({
+    file: deps.settingsFile,
+    settings: readSettingsFile(deps.settingsFile),
+  }));
+  app.put<{ Body: { key: string; value: string } }>(
+    '/v1/config',
+    {
+      ...policy('host'),
+      schema: {
+        body: {
+          type: 'object',
+          required: ['key', 'value'],
+          additionalProperties: false,
+          properties: { key: { type: 'string', maxLength: 100 }, value: { type: 'string', maxLength: 4096 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      setSetting(deps.settingsFile, req.body.key, req.body.value);
+      // berthd reads its settings at start: it restarts (apps and the proxy keep running) and re-applies every route.
+      shutdownAfterReply(req.raw.socket, reply, deps.shutdown);
+      return { file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile), restarting: true };
+    },
+  );
+  app.get<{ Querystring: { app?: string } }>(
+    '/v1/doctor',
+    {
+      ...policy('host'),
+      schema: { querystring: { type: 'object', properties: { app: { type: 'string', maxLength: 63 } } } },
+    },
+    async (req) => {
+      if (req.query.app !== undefined) await deps.apps.requireApp(req.query.app);
+      return { findings: await deps.doctor(req.query.app) };
+    },
+  );
+  app.get<{ Params: { app: string } }>(
+    '/v1/apps/:app/doctor',
+    { ...policy({ role: 'viewer' }, 'app'), schema: { params: appParams } },
+    async (req) => {
+      await deps.apps.requireApp(req.params.app);
+      return { findings: await deps.doctor(req.params.app) };
+    },
+  );
   app.get('/v1/proxy', policy('host'), async () => deps.proxy.status());
   app.post('/v1/proxy/stop', policy('host'), async () => {
     await deps.proxy.stop();

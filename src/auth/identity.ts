@@ -40,7 +40,11 @@ export class Identity {
   }
 
   /** On the host only (the route says so): the first admin, and any user after. */
-  async createUser(name: string, password: string, org?: { name: string; role: Role }): Promise<{ user: string; org?: string; role?: Role }> {
+  async createUser(
+    name: string,
+    password: string,
+    org?: { name: string; role: Role },
+  ): Promise<{ user: string; org?: string; role?: Role }> {
     assertName('user', name);
     checkPassword(password);
     if (await this.#store.identity.user(name)) throw new BerthError('conflict', 'user_exists', `user "${name}" exists`);
@@ -50,7 +54,10 @@ export class Identity {
       const id = await r.identity.createUser(name, passwordHash, now);
       if (!org) return { user: name };
       const o = await r.identity.org(org.name);
-      if (!o) throw new BerthError('not_found', 'org_not_found', `no organisation "${org.name}"`, { hint: 'berth org create <name>' });
+      if (!o)
+        throw new BerthError('not_found', 'org_not_found', `no organisation "${org.name}"`, {
+          hint: 'berth org create <name>',
+        });
       await r.identity.setRole(o.id, id, org.role, now);
       return { user: name, org: org.name, role: org.role };
     });
@@ -58,7 +65,8 @@ export class Identity {
 
   async createOrg(name: string): Promise<{ org: string }> {
     assertName('organisation', name);
-    if (await this.#store.identity.org(name)) throw new BerthError('conflict', 'org_exists', `organisation "${name}" exists`);
+    if (await this.#store.identity.org(name))
+      throw new BerthError('conflict', 'org_exists', `organisation "${name}" exists`);
     await this.#store.write((r) => r.identity.createOrg(name, Date.now()));
     return { org: name };
   }
@@ -67,9 +75,20 @@ export class Identity {
    * Checks a password; rate-limited per account and per client address (5 and 20 failures
    * in 15 minutes). Returns an API token (and, for the dashboard, a session with its CSRF token).
    */
-  async login(name: string, password: string, address: string, opts: { session?: boolean; expiresInMs?: number } = {}): Promise<{ token: string; expiresAt: number; csrf?: string; user: string }> {
+  async login(
+    name: string,
+    password: string,
+    address: string,
+    opts: { session?: boolean; expiresInMs?: number } = {},
+  ): Promise<{ token: string; expiresAt: number; csrf?: string; user: string }> {
     const wait = Math.max(this.#perAccount.retryAfter(name), this.#perAddress.retryAfter(address));
-    if (wait > 0) throw new BerthError('rate_limited', 'too_many_attempts', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`, { details: { retryAfterMs: wait } });
+    if (wait > 0)
+      throw new BerthError(
+        'rate_limited',
+        'too_many_attempts',
+        `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`,
+        { details: { retryAfterMs: wait } },
+      );
     // Every attempt counts as a failure until its password checks out: parallel guesses cannot all slip past the limit.
     const pendingAccount = this.#perAccount.fail(name);
     const pendingAddress = this.#perAddress.fail(address);
@@ -85,9 +104,22 @@ export class Identity {
     // Random, not derived from the session: the cookie goes to every port of its host (an app
     // there may see it), and the cookie alone must not be enough to change anything.
     const csrf = opts.session ? secret('berthc') : undefined;
-    if (opts.expiresInMs !== undefined && (opts.expiresInMs <= 0 || opts.expiresInMs > 365 * DAY)) throw new BerthError('invalid', 'bad_expiry', 'a sign-in token expires within 1 s to 365 days');
+    if (opts.expiresInMs !== undefined && (opts.expiresInMs <= 0 || opts.expiresInMs > 365 * DAY))
+      throw new BerthError('invalid', 'bad_expiry', 'a sign-in token expires within 1 s to 365 days');
     const expiresAt = now + (opts.session ? SESSION_MS : (opts.expiresInMs ?? 30 * DAY));
-    await this.#store.write((r) => r.identity.createToken({ userId: user.id, kind: opts.session ? 'session' : 'api', name: opts.session ? 'dashboard session' : 'berth login', secretHash: sha256(token), csrfHash: csrf ? sha256(csrf) : null, orgId: null, roleCeiling: null, expiresAt, now }));
+    await this.#store.write((r) =>
+      r.identity.createToken({
+        userId: user.id,
+        kind: opts.session ? 'session' : 'api',
+        name: opts.session ? 'dashboard session' : 'berth login',
+        secretHash: sha256(token),
+        csrfHash: csrf ? sha256(csrf) : null,
+        orgId: null,
+        roleCeiling: null,
+        expiresAt,
+        now,
+      }),
+    );
     return { token, expiresAt, user: user.name, ...(csrf ? { csrf } : {}) };
   }
 
@@ -97,43 +129,83 @@ export class Identity {
     if (presented === undefined) return { kind: 'anonymous' };
     const row = await this.#store.identity.tokenByHash(sha256(presented));
     const now = Date.now();
-    if (!row || row.expiresAt <= now || (c.bearer !== undefined && row.kind !== 'api') || (c.bearer === undefined && row.kind !== 'session')) {
-      throw new BerthError('unauthorized', 'bad_token', 'the token or session is unknown or expired', { hint: 'sign in again: berth login <url>' });
+    if (
+      !row ||
+      row.expiresAt <= now ||
+      (c.bearer !== undefined && row.kind !== 'api') ||
+      (c.bearer === undefined && row.kind !== 'session')
+    ) {
+      throw new BerthError('unauthorized', 'bad_token', 'the token or session is unknown or expired', {
+        hint: 'sign in again: berth login <url>',
+      });
     }
     if (row.kind === 'session' && !['GET', 'HEAD', 'OPTIONS'].includes(c.method)) {
       const expected = Buffer.from(row.csrfHash ?? '', 'hex');
       const got = Buffer.from(sha256(c.csrf ?? ''), 'hex');
-      if (c.csrf === undefined || expected.length !== got.length || !timingSafeEqual(expected, got)) throw new BerthError('forbidden', 'csrf', 'missing or wrong X-CSRF-Token for a session request');
+      if (c.csrf === undefined || expected.length !== got.length || !timingSafeEqual(expected, got))
+        throw new BerthError('forbidden', 'csrf', 'missing or wrong X-CSRF-Token for a session request');
     }
     if (row.lastUsedAt === null || now - row.lastUsedAt > 60_000) await this.#store.identity.touchToken(row.id, now);
-    return { kind: 'user', userId: row.userId, name: row.userName, scope: { orgId: row.orgId, ceiling: isRole(row.roleCeiling) ? row.roleCeiling : null }, via: row.kind === 'api' ? 'token' : 'session', tokenId: row.id, expiresAt: row.expiresAt };
+    return {
+      kind: 'user',
+      userId: row.userId,
+      name: row.userName,
+      scope: { orgId: row.orgId, ceiling: isRole(row.roleCeiling) ? row.roleCeiling : null },
+      via: row.kind === 'api' ? 'token' : 'session',
+      tokenId: row.id,
+      expiresAt: row.expiresAt,
+    };
   }
 
   /**
    * A new API token for the user, narrowed to one organisation and a role ceiling if asked;
    * never wider than the token that asks (a scoped token cannot mint an unscoped one).
    */
-  async createToken(p: Principal, req: { name: string; org?: string | undefined; role?: Role | undefined; expiresInMs?: number | undefined }): Promise<{ id: number; token: string; expiresAt: number; org: string | null; role: Role | null }> {
-    if (p.kind !== 'user') throw new BerthError('forbidden', 'users_only', 'tokens belong to users: sign in as one (berth login)');
+  async createToken(
+    p: Principal,
+    req: { name: string; org?: string | undefined; role?: Role | undefined; expiresInMs?: number | undefined },
+  ): Promise<{ id: number; token: string; expiresAt: number; org: string | null; role: Role | null }> {
+    if (p.kind !== 'user')
+      throw new BerthError('forbidden', 'users_only', 'tokens belong to users: sign in as one (berth login)');
     let orgId: number | null = p.scope.orgId;
     if (req.org !== undefined) {
       const org = await this.#store.identity.org(req.org);
       const role = org ? await this.#store.identity.role(org.id, p.userId) : undefined;
-      if (!org || !role || (p.scope.orgId !== null && p.scope.orgId !== org.id)) throw new BerthError('not_found', 'org_not_found', `no organisation "${req.org}"`);
+      if (!org || !role || (p.scope.orgId !== null && p.scope.orgId !== org.id))
+        throw new BerthError('not_found', 'org_not_found', `no organisation "${req.org}"`);
       orgId = org.id;
     }
     const ceiling: Role | null = req.role !== undefined ? weaker(req.role, p.scope.ceiling) : p.scope.ceiling;
     if (req.role !== undefined && p.scope.ceiling !== null && !atLeast(p.scope.ceiling, req.role)) {
-      throw new BerthError('forbidden', 'scope_escalation', `this token is limited to ${p.scope.ceiling}; it cannot make a token for ${req.role}`);
+      throw new BerthError(
+        'forbidden',
+        'scope_escalation',
+        `this token is limited to ${p.scope.ceiling}; it cannot make a token for ${req.role}`,
+      );
     }
     const maxMs = 365 * DAY;
     const expiresInMs = req.expiresInMs ?? 90 * DAY;
-    if (expiresInMs <= 0 || expiresInMs > maxMs) throw new BerthError('invalid', 'bad_expiry', 'a token expires within 1 s to 365 days', { hint: 'e.g. --expires 30d' });
+    if (expiresInMs <= 0 || expiresInMs > maxMs)
+      throw new BerthError('invalid', 'bad_expiry', 'a token expires within 1 s to 365 days', {
+        hint: 'e.g. --expires 30d',
+      });
     const token = secret('bertht');
     const now = Date.now();
     // Never outlives the credential that made it: a short-lived or scoped token cannot mint a lasting one.
     const expiresAt = Math.min(now + expiresInMs, p.expiresAt);
-    const id = await this.#store.write((r) => r.identity.createToken({ userId: p.userId, kind: 'api', name: req.name, secretHash: sha256(token), csrfHash: null, orgId, roleCeiling: ceiling, expiresAt, now }));
+    const id = await this.#store.write((r) =>
+      r.identity.createToken({
+        userId: p.userId,
+        kind: 'api',
+        name: req.name,
+        secretHash: sha256(token),
+        csrfHash: null,
+        orgId,
+        roleCeiling: ceiling,
+        expiresAt,
+        now,
+      }),
+    );
     const org = orgId === null ? null : ((await this.#store.identity.orgById(orgId))?.name ?? null);
     return { id, token, expiresAt, org, role: ceiling };
   }
@@ -142,12 +214,33 @@ export class Identity {
    * An invite into an organisation: single use, expiring, for a role no higher than the
    * inviter's own (owners invite owners; admins at most admins).
    */
-  async invite(orgId: number, inviter: Principal, inviterRole: Role, role: Role, expiresInMs: number): Promise<{ invite: string; role: Role; expiresAt: number }> {
-    if (!atLeast(inviterRole, role)) throw new BerthError('forbidden', 'role_escalation', `you are ${inviterRole} in this organisation: you cannot invite a ${role}`);
-    if (expiresInMs <= 0 || expiresInMs > 30 * DAY) throw new BerthError('invalid', 'bad_expiry', 'an invite expires within 1 s to 30 days');
+  async invite(
+    orgId: number,
+    inviter: Principal,
+    inviterRole: Role,
+    role: Role,
+    expiresInMs: number,
+  ): Promise<{ invite: string; role: Role; expiresAt: number }> {
+    if (!atLeast(inviterRole, role))
+      throw new BerthError(
+        'forbidden',
+        'role_escalation',
+        `you are ${inviterRole} in this organisation: you cannot invite a ${role}`,
+      );
+    if (expiresInMs <= 0 || expiresInMs > 30 * DAY)
+      throw new BerthError('invalid', 'bad_expiry', 'an invite expires within 1 s to 30 days');
     const invite = secret('berthi');
     const now = Date.now();
-    await this.#store.write((r) => r.identity.createInvite({ orgId, role, secretHash: sha256(invite), createdBy: inviter.kind === 'user' ? inviter.userId : null, expiresAt: now + expiresInMs, now }));
+    await this.#store.write((r) =>
+      r.identity.createInvite({
+        orgId,
+        role,
+        secretHash: sha256(invite),
+        createdBy: inviter.kind === 'user' ? inviter.userId : null,
+        expiresAt: now + expiresInMs,
+        now,
+      }),
+    );
     return { invite, role, expiresAt: now + expiresInMs };
   }
 
@@ -156,14 +249,26 @@ export class Identity {
    * Exactly one caller can use an invite; an expired or used one is refused. An existing
    * member keeps a higher role than the invite's.
    */
-  async accept(inviteSecret: string, p: Principal, newUser?: { name: string; password: string }): Promise<{ org: string; role: Role; user: string }> {
+  async accept(
+    inviteSecret: string,
+    p: Principal,
+    newUser?: { name: string; password: string },
+  ): Promise<{ org: string; role: Role; user: string }> {
     const inv = await this.#store.identity.inviteByHash(sha256(inviteSecret));
     const now = Date.now();
-    if (!inv || inv.usedAt !== null || inv.expiresAt <= now || !isRole(inv.role)) throw new BerthError('not_found', 'invite_invalid', 'this invite is unknown, used or expired', { hint: 'ask for a new one' });
+    if (!inv || inv.usedAt !== null || inv.expiresAt <= now || !isRole(inv.role))
+      throw new BerthError('not_found', 'invite_invalid', 'this invite is unknown, used or expired', {
+        hint: 'ask for a new one',
+      });
     const role = inv.role;
     let passwordHash: string | undefined;
     if (p.kind !== 'user') {
-      if (!newUser) throw new BerthError('unauthorized', 'sign_in_or_register', 'sign in to accept this invite, or give a new user name and password');
+      if (!newUser)
+        throw new BerthError(
+          'unauthorized',
+          'sign_in_or_register',
+          'sign in to accept this invite, or give a new user name and password',
+        );
       assertName('user', newUser.name);
       checkPassword(newUser.password);
       passwordHash = await hash(newUser.password, ARGON2);
@@ -176,28 +281,44 @@ export class Identity {
         user = p.name;
       } else {
         const name = (newUser as { name: string }).name;
-        if (await r.identity.user(name)) throw new BerthError('conflict', 'user_exists', `user "${name}" exists: sign in as them to accept`);
+        if (await r.identity.user(name))
+          throw new BerthError('conflict', 'user_exists', `user "${name}" exists: sign in as them to accept`);
         userId = await r.identity.createUser(name, passwordHash as string, now);
         user = name;
       }
-      if (!(await r.identity.useInvite(inv.id, userId, now))) throw new BerthError('not_found', 'invite_invalid', 'this invite is unknown, used or expired', { hint: 'ask for a new one' });
+      if (!(await r.identity.useInvite(inv.id, userId, now)))
+        throw new BerthError('not_found', 'invite_invalid', 'this invite is unknown, used or expired', {
+          hint: 'ask for a new one',
+        });
       const current = await r.identity.role(inv.orgId, userId);
-      if (!current || !isRole(current) || !atLeast(current, role)) await r.identity.setRole(inv.orgId, userId, role, now);
+      if (!current || !isRole(current) || !atLeast(current, role))
+        await r.identity.setRole(inv.orgId, userId, role, now);
       return { org: inv.org, role: current && isRole(current) && atLeast(current, role) ? current : role, user };
     });
   }
 
   /** Sets a member's role: only up to the caller's own; an owner's role only by an owner; never the last owner away. */
-  async setRole(orgId: number, callerRole: Role, userName: string, role: Role | null): Promise<{ user: string; role: Role | null }> {
+  async setRole(
+    orgId: number,
+    callerRole: Role,
+    userName: string,
+    role: Role | null,
+  ): Promise<{ user: string; role: Role | null }> {
     const user = await this.#store.identity.user(userName);
     const current = user ? await this.#store.identity.role(orgId, user.id) : undefined;
-    if (!user || (!current && role === null)) throw new BerthError('not_found', 'member_not_found', `"${userName}" is not a member`);
-    if (role !== null && !atLeast(callerRole, role)) throw new BerthError('forbidden', 'role_escalation', `you are ${callerRole}: you cannot make anyone ${role}`);
-    if (current === 'owner' && callerRole !== 'owner') throw new BerthError('forbidden', 'owner_only', 'only an owner changes an owner');
+    if (!user || (!current && role === null))
+      throw new BerthError('not_found', 'member_not_found', `"${userName}" is not a member`);
+    if (role !== null && !atLeast(callerRole, role))
+      throw new BerthError('forbidden', 'role_escalation', `you are ${callerRole}: you cannot make anyone ${role}`);
+    if (current === 'owner' && callerRole !== 'owner')
+      throw new BerthError('forbidden', 'owner_only', 'only an owner changes an owner');
     return this.#store.write(async (r) => {
       if (current === 'owner' && role !== 'owner') {
         const owners = (await r.identity.members(orgId)).filter((m) => m.role === 'owner').length;
-        if (owners <= 1) throw new BerthError('conflict', 'last_owner', 'an organisation keeps at least one owner', { hint: 'make someone else owner first' });
+        if (owners <= 1)
+          throw new BerthError('conflict', 'last_owner', 'an organisation keeps at least one owner', {
+            hint: 'make someone else owner first',
+          });
       }
       if (role === null) await r.identity.removeMember(orgId, user.id);
       else await r.identity.setRole(orgId, user.id, role, Date.now());
@@ -207,5 +328,8 @@ export class Identity {
 }
 
 function checkPassword(password: string): void {
-  if (password.length < 12 || password.length > 1024) throw new BerthError('invalid', 'weak_password', 'a password has 12 to 1024 characters', { hint: 'use a passphrase' });
+  if (password.length < 12 || password.length > 1024)
+    throw new BerthError('invalid', 'weak_password', 'a password has 12 to 1024 characters', {
+      hint: 'use a passphrase',
+    });
 }

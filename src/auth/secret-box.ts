@@ -30,7 +30,9 @@ export class SecretBox {
     try {
       return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
     } catch {
-      throw new BerthError('failed', 'secret_unreadable', `secret ${slot} does not decrypt with this host's key`, { hint: 'was secrets.key under BERTH_HOME replaced? set the secret again' });
+      throw new BerthError('failed', 'secret_unreadable', `secret ${slot} does not decrypt with this host's key`, {
+        hint: 'was secrets.key under BERTH_HOME replaced? set the secret again',
+      });
     }
   }
 }
@@ -43,8 +45,14 @@ function loadKey(file: string): Buffer {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  if ((statSync(file).mode & 0o077) !== 0) throw new BerthError('failed', 'key_exposed', `${file} is readable by others than its owner`, { hint: `chmod 600 ${file}` });
+  if ((statSync(file).mode & 0o077) !== 0)
+    throw new BerthError('failed', 'key_exposed', `${file} is readable by others than its owner`, {
+      hint: `chmod 600 ${file}`,
+    });
   const key = readFileSync(file);
-  if (key.length !== 32) throw new BerthError('failed', 'key_invalid', `${file} is not a 32-byte key`, { hint: 'restore it from a backup; without it the secrets cannot be read' });
+  if (key.length !== 32)
+    throw new BerthError('failed', 'key_invalid', `${file} is not a 32-byte key`, {
+      hint: 'restore it from a backup; without it the secrets cannot be read',
+    });
   return key;
 }

@@ -39,7 +39,12 @@ export async function startDaemon(layout: HomeLayout, client: ApiClient, timeout
   const env: NodeJS.ProcessEnv = { ...process.env, BERTH_HOME: layout.root };
   if (env.BERTH_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = env.BERTH_EXTRA_CA_CERTS; // see bin/berth.js
   delete env.BERTH_EXTRA_CA_CERTS;
-  const child = spawn(process.execPath, [...flags, DAEMON_MAIN], { detached: true, stdio: ['ignore', out, out], env, shell: false });
+  const child = spawn(process.execPath, [...flags, DAEMON_MAIN], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env,
+    shell: false,
+  });
   closeSync(out);
   child.unref();
   const deadline = Date.now() + timeoutMs;
@@ -48,7 +53,11 @@ export async function startDaemon(layout: HomeLayout, client: ApiClient, timeout
     if (info) return info;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new ApiError(0, 'daemon_start_failed', `berthd did not start within ${timeoutMs / 1000} s; last lines of ${layout.daemonLog}:\n${tailLines(layout.daemonLog, 10).join('\n')}`);
+  throw new ApiError(
+    0,
+    'daemon_start_failed',
+    `berthd did not start within ${timeoutMs / 1000} s; last lines of ${layout.daemonLog}:\n${tailLines(layout.daemonLog, 10).join('\n')}`,
+  );
 }
 
 /** Returns a client to a running daemon, starting one if needed. */

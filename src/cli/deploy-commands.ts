@@ -14,7 +14,14 @@ interface Io {
   readonly json: () => boolean;
 }
 
-const MARK: Record<string, string> = { done: 'ok  ', failed: 'FAIL', undone: 'undo', 'undo-failed': 'UNDO FAILED', running: '... ', pending: '    ' };
+const MARK: Record<string, string> = {
+  done: 'ok  ',
+  failed: 'FAIL',
+  undone: 'undo',
+  'undo-failed': 'UNDO FAILED',
+  running: '... ',
+  pending: '    ',
+};
 
 /** Sends a deployment request; in a terminal, prints each step as it starts and ends. */
 async function runDeployment(io: Io, route: string, body: Record<string, unknown>): Promise<DeployResult> {
@@ -29,13 +36,19 @@ async function runDeployment(io: Io, route: string, body: Record<string, unknown
     const lines = buffer.split('\n');
     buffer = lines.pop() ?? '';
     for (const line of lines.filter(Boolean)) {
-      const msg = JSON.parse(line) as { steps?: StepResult[]; result?: DeployResult; error?: { code: string; message: string; hint?: string } };
+      const msg = JSON.parse(line) as {
+        steps?: StepResult[];
+        result?: DeployResult;
+        error?: { code: string; message: string; hint?: string };
+      };
       if (msg.error) throw new ApiError(0, msg.error.code, msg.error.message, msg.error.hint);
       if (msg.result) result = msg.result;
       for (const s of msg.steps ?? []) {
         if (seen.get(s.name) === s.status || s.status === 'pending') continue;
         seen.set(s.name, s.status);
-        process.stdout.write(`  ${MARK[s.status] ?? s.status} ${s.name}${s.ms !== null && s.status !== 'running' ? `  (${s.ms} ms)` : ''}\n`);
+        process.stdout.write(
+          `  ${MARK[s.status] ?? s.status} ${s.name}${s.ms !== null && s.status !== 'running' ? `  (${s.ms} ms)` : ''}\n`,
+        );
       }
     }
   }
@@ -46,7 +59,8 @@ async function runDeployment(io: Io, route: string, body: Record<string, unknown
 function summary(r: DeployResult): string {
   if (r.status === 'unchanged') return `${r.app} (${r.env}): release ${r.release} is current and nothing changed`;
   const total = r.steps.reduce((n, s) => n + (s.ms ?? 0), 0);
-  if (r.status === 'succeeded') return `${r.app} (${r.env}): release ${r.release} is live (${r.kind} #${r.id}, ${total} ms)${r.warnings?.length ? `\nwarnings:\n  ${r.warnings.join('\n  ')}` : ''}`;
+  if (r.status === 'succeeded')
+    return `${r.app} (${r.env}): release ${r.release} is live (${r.kind} #${r.id}, ${total} ms)${r.warnings?.length ? `\nwarnings:\n  ${r.warnings.join('\n  ')}` : ''}`;
   return `${r.app} (${r.env}): ${r.kind} #${r.id} ${r.status}; nothing changed\n${r.error ?? ''}`;
 }
 
@@ -56,26 +70,56 @@ async function finish(io: Io, r: DeployResult): Promise<void> {
   if (io.json()) return io.print(r, () => '');
   if (!ok) {
     const steps = r.steps.map((s) => `  ${MARK[s.status] ?? s.status} ${s.name}`).join('\n');
-    process.stderr.write(`error: ${r.kind} #${r.id} of ${r.app} (${r.env}) ${r.status}; nothing changed: ${r.error ?? ''}\nsteps:\n${steps}\n`);
+    process.stderr.write(
+      `error: ${r.kind} #${r.id} of ${r.app} (${r.env}) ${r.status}; nothing changed: ${r.error ?? ''}\nsteps:\n${steps}\n`,
+    );
     return;
   }
-  const rows = await io.client.call<InstanceStatus[]>('GET', `/v1/apps/${encodeURIComponent(r.app)}/instances?env=${encodeURIComponent(r.env)}`);
+  const rows = await io.client.call<InstanceStatus[]>(
+    'GET',
+    `/v1/apps/${encodeURIComponent(r.app)}/instances?env=${encodeURIComponent(r.env)}`,
+  );
   io.print(r, () => [summary(r), ...(rows.length ? [renderPs(rows.filter((x) => x.env === r.env))] : [])].join('\n'));
 }
 
 export function registerDeployCommands(program: Command, io: Io): void {
-  const deploy = async (dir: string, opts: { env?: string; ref?: string; branch?: string; app?: string; org?: string; wait?: boolean; force?: boolean }) => {
+  const deploy = async (
+    dir: string,
+    opts: { env?: string; ref?: string; branch?: string; app?: string; org?: string; wait?: boolean; force?: boolean },
+  ) => {
     // Talking to a remote berthd: a directory here is not on its host, so the tree travels with the request.
     if (io.client.remote && opts.app === undefined) {
-      if (opts.branch !== undefined || opts.ref !== undefined) throw new ApiError(0, 'remote_git', '--branch and --ref read a git repository on the host; remotely, push the branch (webhook) or deploy the working tree', 'drop --branch/--ref, or run berth on the host');
+      if (opts.branch !== undefined || opts.ref !== undefined)
+        throw new ApiError(
+          0,
+          'remote_git',
+          '--branch and --ref read a git repository on the host; remotely, push the branch (webhook) or deploy the working tree',
+          'drop --branch/--ref, or run berth on the host',
+        );
       const files = await collectUpload(path.resolve(dir));
-      return runDeployment(io, '/v1/uploads/deployments', { files, ...(opts.org !== undefined ? { org: opts.org } : {}), ...(opts.env !== undefined ? { env: opts.env } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
+      return runDeployment(io, '/v1/uploads/deployments', {
+        files,
+        ...(opts.org !== undefined ? { org: opts.org } : {}),
+        ...(opts.env !== undefined ? { env: opts.env } : {}),
+        ...(opts.wait ? { wait: true } : {}),
+        ...(opts.force ? { force: true } : {}),
+      });
     }
-    return runDeployment(io, '/v1/deployments', { ...(opts.app !== undefined ? { app: opts.app } : { dir: path.resolve(dir) }), ...(opts.org !== undefined ? { org: opts.org } : {}), ...(opts.env !== undefined ? { env: opts.env } : {}), ...(opts.ref !== undefined ? { ref: opts.ref } : {}), ...(opts.branch !== undefined ? { branch: opts.branch } : {}), ...(opts.wait ? { wait: true } : {}), ...(opts.force ? { force: true } : {}) });
+    return runDeployment(io, '/v1/deployments', {
+      ...(opts.app !== undefined ? { app: opts.app } : { dir: path.resolve(dir) }),
+      ...(opts.org !== undefined ? { org: opts.org } : {}),
+      ...(opts.env !== undefined ? { env: opts.env } : {}),
+      ...(opts.ref !== undefined ? { ref: opts.ref } : {}),
+      ...(opts.branch !== undefined ? { branch: opts.branch } : {}),
+      ...(opts.wait ? { wait: true } : {}),
+      ...(opts.force ? { force: true } : {}),
+    });
   };
   program
     .command('up')
-    .description('deploy the working tree of DIR (default: .): to production, or with `environments:` to the checked-out branch\'s environment; the same path as `berth deploy`')
+    .description(
+      "deploy the working tree of DIR (default: .): to production, or with `environments:` to the checked-out branch's environment; the same path as `berth deploy`",
+    )
     .argument('[dir]', 'directory with a berth.yaml', '.')
     .option('--wait', 'queue behind a running deployment instead of failing')
     .option('--force', 'deploy although pre-flight checks (berth doctor) found errors')
@@ -83,17 +127,41 @@ export function registerDeployCommands(program: Command, io: Io): void {
     .action(async (dir: string, opts: { wait?: boolean; force?: boolean }) => finish(io, await deploy(dir, opts)));
   program
     .command('deploy')
-    .description('snapshot, build and start a new release, switch traffic when it is healthy; on any failure nothing changes')
+    .description(
+      'snapshot, build and start a new release, switch traffic when it is healthy; on any failure nothing changes',
+    )
     .argument('[dir]', 'directory with a berth.yaml', '.')
-    .option('--env <name>', 'environment (default: production; with `environments:` in berth.yaml the branch decides, and --env may only confirm it)')
-    .option('--branch <branch>', 'deploy the tip of this branch (from the git repository of DIR) into the environment that accepts it, created on first use')
+    .option(
+      '--env <name>',
+      'environment (default: production; with `environments:` in berth.yaml the branch decides, and --env may only confirm it)',
+    )
+    .option(
+      '--branch <branch>',
+      'deploy the tip of this branch (from the git repository of DIR) into the environment that accepts it, created on first use',
+    )
     .option('--ref <ref>', 'deploy this git tag or commit instead of the working tree (apps without `environments:`)')
-    .option('--app <name>', 'redeploy a registered app from the source it was registered with (how remote users deploy)')
+    .option(
+      '--app <name>',
+      'redeploy a registered app from the source it was registered with (how remote users deploy)',
+    )
     .option('--org <org>', 'the organisation a new app goes into (default: "default")')
     .option('--wait', 'queue behind a running deployment instead of failing')
     .option('--force', 'deploy although pre-flight checks (berth doctor) found errors')
     .option('--json', 'print the deployment result as JSON')
-    .action(async (dir: string, opts: { env?: string; ref?: string; branch?: string; app?: string; org?: string; wait?: boolean; force?: boolean }) => finish(io, await deploy(dir, opts)));
+    .action(
+      async (
+        dir: string,
+        opts: {
+          env?: string;
+          ref?: string;
+          branch?: string;
+          app?: string;
+          org?: string;
+          wait?: boolean;
+          force?: boolean;
+        },
+      ) => finish(io, await deploy(dir, opts)),
+    );
   program
     .command('rollback')
     .description('make an earlier release current again (code, env and routes), through the same transactional path')
@@ -104,8 +172,16 @@ export function registerDeployCommands(program: Command, io: Io): void {
     .option('--json', 'print the deployment result as JSON')
     .action(async (app: string, release: string | undefined, opts: { env: string; wait?: boolean }) => {
       const n = release === undefined ? undefined : Number(release);
-      if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new ApiError(400, 'invalid', `release must be a number like 3, got "${release}"`);
-      finish(io, await runDeployment(io, `/v1/apps/${encodeURIComponent(app)}/rollback`, { env: opts.env, ...(n ? { release: n } : {}), ...(opts.wait ? { wait: true } : {}) }));
+      if (n !== undefined && (!Number.isInteger(n) || n < 1))
+        throw new ApiError(400, 'invalid', `release must be a number like 3, got "${release}"`);
+      finish(
+        io,
+        await runDeployment(io, `/v1/apps/${encodeURIComponent(app)}/rollback`, {
+          env: opts.env,
+          ...(n ? { release: n } : {}),
+          ...(opts.wait ? { wait: true } : {}),
+        }),
+      );
     });
   program
     .command('releases')
@@ -115,15 +191,41 @@ export function registerDeployCommands(program: Command, io: Io): void {
     .option('--json', 'print JSON')
     .action(async (app: string, opts: { env: string }) => {
       await io.ready();
-      const r = await io.client.call<{ releases: Array<{ number: number; current: boolean; createdAt: number; source: { dir: string; ref?: string } }>; deployments: Array<{ id: number; kind: string; status: string; release: number; startedAt: number; error: string | null; steps: StepResult[] }> }>(
-        'GET',
-        `/v1/apps/${encodeURIComponent(app)}/releases?env=${encodeURIComponent(opts.env)}`,
-      );
+      const r = await io.client.call<{
+        releases: Array<{ number: number; current: boolean; createdAt: number; source: { dir: string; ref?: string } }>;
+        deployments: Array<{
+          id: number;
+          kind: string;
+          status: string;
+          release: number;
+          startedAt: number;
+          error: string | null;
+          steps: StepResult[];
+        }>;
+      }>('GET', `/v1/apps/${encodeURIComponent(app)}/releases?env=${encodeURIComponent(opts.env)}`);
       io.print(r, () =>
         [
-          table(['RELEASE', 'CURRENT', 'CREATED', 'SOURCE'], r.releases.map((x) => [String(x.number), x.current ? 'yes' : '', new Date(x.createdAt).toISOString(), x.source.ref ? `${x.source.dir} @ ${x.source.ref}` : x.source.dir])),
+          table(
+            ['RELEASE', 'CURRENT', 'CREATED', 'SOURCE'],
+            r.releases.map((x) => [
+              String(x.number),
+              x.current ? 'yes' : '',
+              new Date(x.createdAt).toISOString(),
+              x.source.ref ? `${x.source.dir} @ ${x.source.ref}` : x.source.dir,
+            ]),
+          ),
           '',
-          table(['DEPLOYMENT', 'KIND', 'RELEASE', 'STATUS', 'STARTED', 'STEPS'], r.deployments.map((d) => [`#${d.id}`, d.kind, String(d.release), d.status, new Date(d.startedAt).toISOString(), d.steps.map((s) => `${s.name}: ${s.status}`).join('; ')])),
+          table(
+            ['DEPLOYMENT', 'KIND', 'RELEASE', 'STATUS', 'STARTED', 'STEPS'],
+            r.deployments.map((d) => [
+              `#${d.id}`,
+              d.kind,
+              String(d.release),
+              d.status,
+              new Date(d.startedAt).toISOString(),
+              d.steps.map((s) => `${s.name}: ${s.status}`).join('; '),
+            ]),
+          ),
         ].join('\n'),
       );
     });

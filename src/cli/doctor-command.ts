@@ -13,7 +13,9 @@ export function renderFindings(findings: readonly Finding[]): string {
   for (const [app, list] of groups) {
     out.push(app);
     for (const f of list) {
-      out.push(`  ${LABEL[f.severity]} ${f.code}${f.service ? ` [${f.service}]` : ''}: ${f.message.replace(/\n/g, '\n  ')}`);
+      out.push(
+        `  ${LABEL[f.severity]} ${f.code}${f.service ? ` [${f.service}]` : ''}: ${f.message.replace(/\n/g, '\n  ')}`,
+      );
       if (f.fix) out.push(`         fix: ${f.fix}`);
     }
   }
@@ -22,15 +24,23 @@ export function renderFindings(findings: readonly Finding[]): string {
   return out.join('\n');
 }
 
-export function registerDoctorCommand(program: Command, io: { client: ApiClient; ready: () => Promise<void>; print: (v: unknown, human: () => string) => void }): void {
+export function registerDoctorCommand(
+  program: Command,
+  io: { client: ApiClient; ready: () => Promise<void>; print: (v: unknown, human: () => string) => void },
+): void {
   program
     .command('doctor')
-    .description('compare what should run with what does: routes, instances, ports, leftovers; exit 0 clean, 1 warnings, 2 errors')
+    .description(
+      'compare what should run with what does: routes, instances, ports, leftovers; exit 0 clean, 1 warnings, 2 errors',
+    )
     .argument('[app]')
     .option('--json', 'print { findings: [...] }')
     .action(async (app?: string) => {
       await io.ready();
-      const r = await io.client.call<{ findings: Finding[] }>('GET', app ? `/v1/apps/${encodeURIComponent(app)}/doctor` : '/v1/doctor');
+      const r = await io.client.call<{ findings: Finding[] }>(
+        'GET',
+        app ? `/v1/apps/${encodeURIComponent(app)}/doctor` : '/v1/doctor',
+      );
       io.print(r, () => renderFindings(r.findings));
       process.exitCode = exitCode(r.findings);
     });

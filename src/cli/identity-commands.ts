@@ -11,10 +11,13 @@ interface Io {
 /** A password from standard input (--password-stdin), or typed at a terminal without echo. */
 async function readPassword(fromStdin: boolean | undefined, prompt = 'password: '): Promise<string> {
   if (fromStdin || !process.stdin.isTTY) {
-    if (!fromStdin) throw new ApiError(0, 'password_needed', 'no terminal to type a password in', 'pipe it in with --password-stdin');
+    if (!fromStdin)
+      throw new ApiError(0, 'password_needed', 'no terminal to type a password in', 'pipe it in with --password-stdin');
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   process.stderr.write(prompt);
   process.stdin.setRawMode(true);
@@ -46,11 +49,23 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .option('--password-stdin', 'read the password from standard input')
     .option('--json', 'print JSON')
     .action(async (url: string, opts: { user: string; passwordStdin?: boolean }) => {
-      if (!/^https?:\/\/[^\s/]+/.test(url)) throw new ApiError(0, 'invalid_url', `expected an http(s) URL like https://berth.example.com:7700, got ${JSON.stringify(url)}`);
+      if (!/^https?:\/\/[^\s/]+/.test(url))
+        throw new ApiError(
+          0,
+          'invalid_url',
+          `expected an http(s) URL like https://berth.example.com:7700, got ${JSON.stringify(url)}`,
+        );
       const password = await readPassword(opts.passwordStdin);
-      const r = await new ApiClient({ url }).call<{ token: string; expiresAt: number; user: string }>('POST', '/v1/login', { name: opts.user, password });
+      const r = await new ApiClient({ url }).call<{ token: string; expiresAt: number; user: string }>(
+        'POST',
+        '/v1/login',
+        { name: opts.user, password },
+      );
       const file = saveCredentials({ url, token: r.token, user: r.user, expiresAt: r.expiresAt });
-      io.print({ user: r.user, url, expiresAt: r.expiresAt, file }, () => `signed in to ${url} as ${r.user} until ${when(r.expiresAt)} (token kept in ${file}, mode 0600)`);
+      io.print(
+        { user: r.user, url, expiresAt: r.expiresAt, file },
+        () => `signed in to ${url} as ${r.user} until ${when(r.expiresAt)} (token kept in ${file}, mode 0600)`,
+      );
     });
   program
     .command('logout')
@@ -66,8 +81,15 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .description('who this CLI acts as')
     .option('--json', 'print JSON')
     .action(async () => {
-      const r = await io.call<{ user: string | null; local?: boolean; orgs?: Array<{ name: string; role: string }> }>('GET', '/v1/me');
-      io.print(r, () => (r.user ? `${r.user}: ${(r.orgs ?? []).map((o) => `${o.name} (${o.role})`).join(', ') || 'no organisations'}` : 'root on this host (unix socket)'));
+      const r = await io.call<{ user: string | null; local?: boolean; orgs?: Array<{ name: string; role: string }> }>(
+        'GET',
+        '/v1/me',
+      );
+      io.print(r, () =>
+        r.user
+          ? `${r.user}: ${(r.orgs ?? []).map((o) => `${o.name} (${o.role})`).join(', ') || 'no organisations'}`
+          : 'root on this host (unix socket)',
+      );
     });
 
   const admin = program.command('admin').description('host administration (root on the host, over the unix socket)');
@@ -81,7 +103,11 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { org?: string; role: string; passwordStdin?: boolean }) => {
       const password = await readPassword(opts.passwordStdin);
-      const r = await io.call<{ user: string; org?: string; role?: string }>('POST', '/v1/admin/users', { name, password, ...(opts.org ? { org: opts.org, role: opts.role } : {}) });
+      const r = await io.call<{ user: string; org?: string; role?: string }>('POST', '/v1/admin/users', {
+        name,
+        password,
+        ...(opts.org ? { org: opts.org, role: opts.role } : {}),
+      });
       io.print(r, () => `created user ${r.user}${r.org ? `, ${r.role} of ${r.org}` : ''}`);
     });
 
@@ -98,8 +124,15 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .command('ls')
     .option('--json', 'print JSON')
     .action(async () => {
-      const rows = await io.call<Array<{ name: string; role: string; quota: { apps: number | null; instances: number | null } }>>('GET', '/v1/orgs');
-      io.print(rows, () => table(['ORG', 'ROLE', 'MAX APPS', 'MAX INSTANCES'], rows.map((o) => [o.name, o.role, String(o.quota.apps ?? '-'), String(o.quota.instances ?? '-')])));
+      const rows = await io.call<
+        Array<{ name: string; role: string; quota: { apps: number | null; instances: number | null } }>
+      >('GET', '/v1/orgs');
+      io.print(rows, () =>
+        table(
+          ['ORG', 'ROLE', 'MAX APPS', 'MAX INSTANCES'],
+          rows.map((o) => [o.name, o.role, String(o.quota.apps ?? '-'), String(o.quota.instances ?? '-')]),
+        ),
+      );
     });
   org
     .command('quota')
@@ -109,8 +142,20 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .option('--instances <n>')
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { apps?: string; instances?: string }) => {
-      const n = (v: string | undefined, what: string) => (v === undefined ? undefined : v === 'none' ? null : /^\d+$/.test(v) ? Number(v) : (() => { throw new ApiError(0, 'invalid', `--${what} expects a whole number or "none", got "${v}"`); })());
-      const r = await io.call<{ org: string; quota: unknown }>('PUT', `/v1/orgs/${encodeURIComponent(name)}/quota`, { ...(opts.apps !== undefined ? { apps: n(opts.apps, 'apps') } : {}), ...(opts.instances !== undefined ? { instances: n(opts.instances, 'instances') } : {}) });
+      const n = (v: string | undefined, what: string) =>
+        v === undefined
+          ? undefined
+          : v === 'none'
+            ? null
+            : /^\d+$/.test(v)
+              ? Number(v)
+              : (() => {
+                  throw new ApiError(0, 'invalid', `--${what} expects a whole number or "none", got "${v}"`);
+                })();
+      const r = await io.call<{ org: string; quota: unknown }>('PUT', `/v1/orgs/${encodeURIComponent(name)}/quota`, {
+        ...(opts.apps !== undefined ? { apps: n(opts.apps, 'apps') } : {}),
+        ...(opts.instances !== undefined ? { instances: n(opts.instances, 'instances') } : {}),
+      });
       io.print(r, () => `${r.org}: ${JSON.stringify(r.quota)}`);
     });
   org
@@ -118,8 +163,16 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .argument('<org>')
     .option('--json', 'print JSON')
     .action(async (name: string) => {
-      const rows = await io.call<Array<{ user: string; role: string; since: number }>>('GET', `/v1/orgs/${encodeURIComponent(name)}/members`);
-      io.print(rows, () => table(['USER', 'ROLE', 'SINCE'], rows.map((m) => [m.user, m.role, when(m.since)])));
+      const rows = await io.call<Array<{ user: string; role: string; since: number }>>(
+        'GET',
+        `/v1/orgs/${encodeURIComponent(name)}/members`,
+      );
+      io.print(rows, () =>
+        table(
+          ['USER', 'ROLE', 'SINCE'],
+          rows.map((m) => [m.user, m.role, when(m.since)]),
+        ),
+      );
     });
   org
     .command('role')
@@ -129,8 +182,13 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .argument('<role>', 'owner, admin, member, viewer or none')
     .option('--json', 'print JSON')
     .action(async (name: string, user: string, role: string) => {
-      const r = role === 'none' ? await io.call('DELETE', `/v1/orgs/${encodeURIComponent(name)}/members/${encodeURIComponent(user)}`) : await io.call('PUT', `/v1/orgs/${encodeURIComponent(name)}/members/${encodeURIComponent(user)}`, { role });
-      io.print(r, () => (role === 'none' ? `${user} is no longer a member of ${name}` : `${user} is ${role} of ${name}`));
+      const r =
+        role === 'none'
+          ? await io.call('DELETE', `/v1/orgs/${encodeURIComponent(name)}/members/${encodeURIComponent(user)}`)
+          : await io.call('PUT', `/v1/orgs/${encodeURIComponent(name)}/members/${encodeURIComponent(user)}`, { role });
+      io.print(r, () =>
+        role === 'none' ? `${user} is no longer a member of ${name}` : `${user} is ${role} of ${name}`,
+      );
     });
   org
     .command('invite')
@@ -140,7 +198,11 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .option('--expires <duration>', 'e.g. 24h; default 7d, at most 30d')
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { role: string; expires?: string }) => {
-      const r = await io.call<{ invite: string; role: string; expiresAt: number }>('POST', `/v1/orgs/${encodeURIComponent(name)}/invites`, { role: opts.role, ...(opts.expires ? { expires: opts.expires } : {}) });
+      const r = await io.call<{ invite: string; role: string; expiresAt: number }>(
+        'POST',
+        `/v1/orgs/${encodeURIComponent(name)}/invites`,
+        { role: opts.role, ...(opts.expires ? { expires: opts.expires } : {}) },
+      );
       io.print(r, () => `invite for ${r.role} of ${name}, valid until ${when(r.expiresAt)} (shown once):\n${r.invite}`);
     });
   org
@@ -149,26 +211,40 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .argument('<org>')
     .option('--json', 'print JSON')
     .action(async (name: string) => {
-      const rows = await io.call<Array<{ at: number; actor: string; action: string; target: string; outcome: string }>>('GET', `/v1/orgs/${encodeURIComponent(name)}/audit`);
-      io.print(rows, () => table(['AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME'], rows.map((a) => [when(a.at), a.actor, a.action, a.target, a.outcome])));
+      const rows = await io.call<Array<{ at: number; actor: string; action: string; target: string; outcome: string }>>(
+        'GET',
+        `/v1/orgs/${encodeURIComponent(name)}/audit`,
+      );
+      io.print(rows, () =>
+        table(
+          ['AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME'],
+          rows.map((a) => [when(a.at), a.actor, a.action, a.target, a.outcome]),
+        ),
+      );
     });
   program
     .command('accept-invite')
     .description('accept an organisation invite: signed in, or as a new user (--name, password on stdin)')
     .argument('<invite>')
     .option('--name <name>', 'a new user name')
-    .option('--password-stdin', 'read the new user\'s password from standard input')
+    .option('--password-stdin', "read the new user's password from standard input")
     .option('--json', 'print JSON')
     .action(async (invite: string, opts: { name?: string; passwordStdin?: boolean }) => {
-      const body = opts.name ? { invite, name: opts.name, password: await readPassword(opts.passwordStdin) } : { invite };
+      const body = opts.name
+        ? { invite, name: opts.name, password: await readPassword(opts.passwordStdin) }
+        : { invite };
       const r = await io.call<{ org: string; role: string; user: string }>('POST', '/v1/invites/accept', body);
       io.print(r, () => `${r.user} is ${r.role} of ${r.org}`);
     });
 
-  const secrets = program.command('secrets').description('an app\'s secrets: encrypted at rest, given to its instances and builds, never printed');
+  const secrets = program
+    .command('secrets')
+    .description("an app's secrets: encrypted at rest, given to its instances and builds, never printed");
   secrets
     .command('set')
-    .description('set a secret; the value is read from standard input (never from the command line, where ps and shell history would show it)')
+    .description(
+      'set a secret; the value is read from standard input (never from the command line, where ps and shell history would show it)',
+    )
     .argument('<app>')
     .argument('<name>', 'an environment variable name, e.g. DATABASE_URL')
     .option('--env <env>', 'only for this environment (default: every environment)')
@@ -176,9 +252,23 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .action(async (app: string, name: string, opts: { env?: string }) => {
       if (process.stdin.isTTY) process.stderr.write(`value of ${name} (then Enter and Ctrl-D): `);
       const value = await readPassword(true);
-      if (!value) throw new ApiError(0, 'empty_secret', 'no value on standard input', `e.g. printf %s "$VALUE" | berth secrets set ${app} ${name}`);
-      const r = await io.call<{ name: string; env: string | null }>('PUT', `/v1/apps/${encodeURIComponent(app)}/secrets/${encodeURIComponent(name)}`, { value, ...(opts.env ? { env: opts.env } : {}) });
-      io.print(r, () => `${app}: secret ${r.name} set${r.env ? ` for ${r.env}` : ''}; it reaches the instances at the next deploy or restart`);
+      if (!value)
+        throw new ApiError(
+          0,
+          'empty_secret',
+          'no value on standard input',
+          `e.g. printf %s "$VALUE" | berth secrets set ${app} ${name}`,
+        );
+      const r = await io.call<{ name: string; env: string | null }>(
+        'PUT',
+        `/v1/apps/${encodeURIComponent(app)}/secrets/${encodeURIComponent(name)}`,
+        { value, ...(opts.env ? { env: opts.env } : {}) },
+      );
+      io.print(
+        r,
+        () =>
+          `${app}: secret ${r.name} set${r.env ? ` for ${r.env}` : ''}; it reaches the instances at the next deploy or restart`,
+      );
     });
   secrets
     .command('unset')
@@ -187,7 +277,10 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .option('--env <env>', 'the environment it was set for')
     .option('--json', 'print JSON')
     .action(async (app: string, name: string, opts: { env?: string }) => {
-      const r = await io.call('DELETE', `/v1/apps/${encodeURIComponent(app)}/secrets/${encodeURIComponent(name)}${opts.env ? `?env=${encodeURIComponent(opts.env)}` : ''}`);
+      const r = await io.call(
+        'DELETE',
+        `/v1/apps/${encodeURIComponent(app)}/secrets/${encodeURIComponent(name)}${opts.env ? `?env=${encodeURIComponent(opts.env)}` : ''}`,
+      );
       io.print(r, () => `${app}: secret ${name} removed`);
     });
   secrets
@@ -196,18 +289,34 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .argument('<app>')
     .option('--json', 'print JSON')
     .action(async (app: string) => {
-      const rows = await io.call<Array<{ name: string; env: string | null; updatedAt: number }>>('GET', `/v1/apps/${encodeURIComponent(app)}/secrets`);
-      io.print(rows, () => table(['NAME', 'ENV', 'UPDATED'], rows.map((x) => [x.name, x.env ?? '(all)', when(x.updatedAt)])));
+      const rows = await io.call<Array<{ name: string; env: string | null; updatedAt: number }>>(
+        'GET',
+        `/v1/apps/${encodeURIComponent(app)}/secrets`,
+      );
+      io.print(rows, () =>
+        table(
+          ['NAME', 'ENV', 'UPDATED'],
+          rows.map((x) => [x.name, x.env ?? '(all)', when(x.updatedAt)]),
+        ),
+      );
     });
 
   program
     .command('webhook')
-    .description('make (or replace) the app\'s push webhook secret; shows it once with the URL path for GitHub (content type application/json)')
+    .description(
+      "make (or replace) the app's push webhook secret; shows it once with the URL path for GitHub (content type application/json)",
+    )
     .argument('<app>')
     .option('--json', 'print JSON')
     .action(async (app: string) => {
-      const r = await io.call<{ path: string; secret: string }>('POST', `/v1/apps/${encodeURIComponent(app)}/webhook`, { rotate: true });
-      io.print(r, () => `payload URL: <berthd api_listen URL>${r.path}\nsecret (shown once; the previous one no longer works):\n${r.secret}`);
+      const r = await io.call<{ path: string; secret: string }>('POST', `/v1/apps/${encodeURIComponent(app)}/webhook`, {
+        rotate: true,
+      });
+      io.print(
+        r,
+        () =>
+          `payload URL: <berthd api_listen URL>${r.path}\nsecret (shown once; the previous one no longer works):\n${r.secret}`,
+      );
     });
 
   const token = program.command('token').description('API tokens: shown once, stored hashed, expiring, scoped');
@@ -219,15 +328,27 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     .option('--expires <duration>', 'e.g. 30d; default 90d, at most 365d')
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { org?: string; role?: string; expires?: string }) => {
-      const r = await io.call<{ id: number; token: string; expiresAt: number }>('POST', '/v1/tokens', { name, ...(opts.org ? { org: opts.org } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.expires ? { expires: opts.expires } : {}) });
+      const r = await io.call<{ id: number; token: string; expiresAt: number }>('POST', '/v1/tokens', {
+        name,
+        ...(opts.org ? { org: opts.org } : {}),
+        ...(opts.role ? { role: opts.role } : {}),
+        ...(opts.expires ? { expires: opts.expires } : {}),
+      });
       io.print(r, () => `token ${r.id} (${name}), valid until ${when(r.expiresAt)}; shown once:\n${r.token}`);
     });
   token
     .command('ls')
     .option('--json', 'print JSON')
     .action(async () => {
-      const rows = await io.call<Array<{ id: number; name: string; role: string | null; expiresAt: number; lastUsedAt: number | null }>>('GET', '/v1/tokens');
-      io.print(rows, () => table(['ID', 'NAME', 'ROLE CEILING', 'EXPIRES', 'LAST USED'], rows.map((t) => [String(t.id), t.name, t.role ?? '-', when(t.expiresAt), when(t.lastUsedAt)])));
+      const rows = await io.call<
+        Array<{ id: number; name: string; role: string | null; expiresAt: number; lastUsedAt: number | null }>
+      >('GET', '/v1/tokens');
+      io.print(rows, () =>
+        table(
+          ['ID', 'NAME', 'ROLE CEILING', 'EXPIRES', 'LAST USED'],
+          rows.map((t) => [String(t.id), t.name, t.role ?? '-', when(t.expiresAt), when(t.lastUsedAt)]),
+        ),
+      );
     });
   token
     .command('rm')

@@ -38,7 +38,9 @@ function print(value: unknown, human: () => string): void {
 }
 
 const json = () => new Option('--json', 'print JSON');
-const program = new Command('berth').description('Run many web apps on your own server, without the archaeology.').version(VERSION);
+const program = new Command('berth')
+  .description('Run many web apps on your own server, without the archaeology.')
+  .version(VERSION);
 program.hook('preAction', (_cmd, action) => {
   jsonOutput = Boolean(action.opts().json);
 });
@@ -53,7 +55,10 @@ program
   .argument('[app]')
   .addOption(json())
   .action(async (app?: string) => {
-    const rows = await call<InstanceStatus[]>('GET', app ? `/v1/apps/${encodeURIComponent(app)}/instances` : '/v1/instances');
+    const rows = await call<InstanceStatus[]>(
+      'GET',
+      app ? `/v1/apps/${encodeURIComponent(app)}/instances` : '/v1/instances',
+    );
     print(rows, () => renderPs(rows));
   });
 
@@ -66,7 +71,10 @@ for (const action of ['start', 'stop', 'restart'] as const) {
     .option('--env <env>', 'the environment (default production)')
     .addOption(json())
     .action(async (app: string, service: string | undefined, opts: { env?: string }) => {
-      const rows = await call<InstanceStatus[]>('POST', `/v1/apps/${encodeURIComponent(app)}/${action}`, { ...(service ? { service } : {}), ...(opts.env ? { env: opts.env } : {}) });
+      const rows = await call<InstanceStatus[]>('POST', `/v1/apps/${encodeURIComponent(app)}/${action}`, {
+        ...(service ? { service } : {}),
+        ...(opts.env ? { env: opts.env } : {}),
+      });
       print(rows, () => renderPs(rows));
     });
 }
@@ -78,7 +86,10 @@ program
   .option('--purge', 'also delete its data directory')
   .addOption(json())
   .action(async (app: string, opts: { purge?: boolean }) => {
-    const r = await call<{ app: string; purged: boolean }>('DELETE', `/v1/apps/${encodeURIComponent(app)}${opts.purge ? '?purge=true' : ''}`);
+    const r = await call<{ app: string; purged: boolean }>(
+      'DELETE',
+      `/v1/apps/${encodeURIComponent(app)}${opts.purge ? '?purge=true' : ''}`,
+    );
     print(r, () => `removed ${r.app}${r.purged ? ' and its data' : ' (data kept; `berth rm --purge` deletes it)'}`);
   });
 
@@ -90,13 +101,22 @@ program
   .option('-f, --follow', 'keep printing new lines')
   .option('-n, --lines <n>', 'lines from the end of each log', '100')
   .option('--json', 'one JSON object per line: { service, instance, line }')
-  .action(async (app: string, service: string | undefined, opts: { follow?: boolean; lines: string; json?: boolean }) => {
-    const n = Number(opts.lines);
-    if (!Number.isInteger(n) || n < 0) throw new ApiError(400, 'invalid', `--lines expects a whole number, got "${opts.lines}"`);
-    await ready();
-    const q = new URLSearchParams({ lines: String(n), ...(service ? { service } : {}), ...(opts.follow ? { follow: 'true' } : {}), ...(opts.json ? { json: 'true' } : {}) });
-    for await (const chunk of client.stream(`/v1/apps/${encodeURIComponent(app)}/logs?${q}`)) process.stdout.write(chunk);
-  });
+  .action(
+    async (app: string, service: string | undefined, opts: { follow?: boolean; lines: string; json?: boolean }) => {
+      const n = Number(opts.lines);
+      if (!Number.isInteger(n) || n < 0)
+        throw new ApiError(400, 'invalid', `--lines expects a whole number, got "${opts.lines}"`);
+      await ready();
+      const q = new URLSearchParams({
+        lines: String(n),
+        ...(service ? { service } : {}),
+        ...(opts.follow ? { follow: 'true' } : {}),
+        ...(opts.json ? { json: 'true' } : {}),
+      });
+      for await (const chunk of client.stream(`/v1/apps/${encodeURIComponent(app)}/logs?${q}`))
+        process.stdout.write(chunk);
+    },
+  );
 
 program
   .command('events')
@@ -104,7 +124,10 @@ program
   .argument('[app]')
   .addOption(json())
   .action(async (app?: string) => {
-    const rows = await call<Array<{ at: number; app: string; kind: string; message: string }>>('GET', app ? `/v1/apps/${encodeURIComponent(app)}/events` : '/v1/events');
+    const rows = await call<Array<{ at: number; app: string; kind: string; message: string }>>(
+      'GET',
+      app ? `/v1/apps/${encodeURIComponent(app)}/events` : '/v1/events',
+    );
     print(rows, () => rows.map((e) => `${new Date(e.at).toISOString()}  ${e.app}  ${e.kind}  ${e.message}`).join('\n'));
   });
 
@@ -117,7 +140,18 @@ program
     print(rows, () =>
       rows.length === 0
         ? 'no routes: add `routes:` to a service in berth.yaml'
-        : table(['HOST', 'PATH', 'APP', 'ENV', 'SERVICE', 'UPSTREAM', 'HEALTHY'], rows.map((r) => [r.host, r.path + (r.strip ? ' (strip)' : ''), r.app, r.env, r.service, r.upstream || '-', r.healthy ? 'yes' : 'NO'])),
+        : table(
+            ['HOST', 'PATH', 'APP', 'ENV', 'SERVICE', 'UPSTREAM', 'HEALTHY'],
+            rows.map((r) => [
+              r.host,
+              r.path + (r.strip ? ' (strip)' : ''),
+              r.app,
+              r.env,
+              r.service,
+              r.upstream || '-',
+              r.healthy ? 'yes' : 'NO',
+            ]),
+          ),
     );
   });
 
@@ -133,7 +167,15 @@ envCmd
     print(rows, () =>
       table(
         ['ENV', 'BRANCH', 'RELEASE', 'HOSTS', 'HEALTHY', 'LAST DEPLOY', 'EXPIRES'],
-        rows.map((e) => [e.name + (e.preview ? ' (preview)' : ''), e.branch ?? '-', e.release === null ? '-' : String(e.release), e.hosts.join(' ') || '-', `${e.instances.healthy}/${e.instances.total}`, when(e.lastDeployAt), when(e.expiresAt)]),
+        rows.map((e) => [
+          e.name + (e.preview ? ' (preview)' : ''),
+          e.branch ?? '-',
+          e.release === null ? '-' : String(e.release),
+          e.hosts.join(' ') || '-',
+          `${e.instances.healthy}/${e.instances.total}`,
+          when(e.lastDeployAt),
+          when(e.expiresAt),
+        ]),
       ),
     );
   });
@@ -145,18 +187,33 @@ envCmd
   .option('--force', 'also remove an environment that is not a preview (its data is gone for good)')
   .addOption(json())
   .action(async (app: string, env: string, opts: { force?: boolean }) => {
-    const r = await call<{ app: string; env: string }>('DELETE', `/v1/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(env)}${opts.force ? '?force=true' : ''}`);
-    print(r, () => `removed ${r.app} (${r.env}): instances stopped, ports freed, routes, releases, logs and data removed`);
+    const r = await call<{ app: string; env: string }>(
+      'DELETE',
+      `/v1/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(env)}${opts.force ? '?force=true' : ''}`,
+    );
+    print(
+      r,
+      () => `removed ${r.app} (${r.env}): instances stopped, ports freed, routes, releases, logs and data removed`,
+    );
   });
 
-const proxyCmd = program.command('proxy').description('the proxy that serves the routes (keeps serving when berthd is down)');
+const proxyCmd = program
+  .command('proxy')
+  .description('the proxy that serves the routes (keeps serving when berthd is down)');
 for (const action of ['status', 'start', 'stop'] as const) {
   proxyCmd
     .command(action)
     .addOption(json())
     .action(async () => {
-      const s = await call<{ kind: string; running: boolean; pid?: number; port?: number; routes?: number }>(action === 'status' ? 'GET' : 'POST', action === 'status' ? '/v1/proxy' : `/v1/proxy/${action}`);
-      print(s, () => (s.running ? `${s.kind} proxy running, pid ${s.pid}, port ${s.port}, ${s.routes ?? '?'} routes` : `${s.kind} proxy is not running`));
+      const s = await call<{ kind: string; running: boolean; pid?: number; port?: number; routes?: number }>(
+        action === 'status' ? 'GET' : 'POST',
+        action === 'status' ? '/v1/proxy' : `/v1/proxy/${action}`,
+      );
+      print(s, () =>
+        s.running
+          ? `${s.kind} proxy running, pid ${s.pid}, port ${s.port}, ${s.routes ?? '?'} routes`
+          : `${s.kind} proxy is not running`,
+      );
     });
 }
 
@@ -167,8 +224,16 @@ config
   .addOption(json())
   .action(async (key?: string) => {
     const r = await call<{ file: string; settings: Record<string, unknown> }>('GET', '/v1/config');
-    const value = key ? key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], r.settings) : r.settings;
-    print(value ?? null, () => (key ? (value === undefined ? `${key} is not set in ${r.file} (the default applies)` : String(typeof value === 'object' ? JSON.stringify(value) : value)) : `${r.file}:\n${JSON.stringify(r.settings, null, 2)}`));
+    const value = key
+      ? key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], r.settings)
+      : r.settings;
+    print(value ?? null, () =>
+      key
+        ? value === undefined
+          ? `${key} is not set in ${r.file} (the default applies)`
+          : String(typeof value === 'object' ? JSON.stringify(value) : value)
+        : `${r.file}:\n${JSON.stringify(r.settings, null, 2)}`,
+    );
   });
 config
   .command('set')
@@ -189,7 +254,11 @@ daemon
   .addOption(json())
   .action(async () => {
     const info = await daemonInfo(client);
-    print(info ?? { running: false }, () => (info ? `berthd ${info.version} running${remote ? ` at ${remote.url}` : ''}, pid ${info.pid}, up ${formatDuration(info.uptimeMs)}, home ${info.home}` : `berthd is not running (home ${layout.root})`));
+    print(info ?? { running: false }, () =>
+      info
+        ? `berthd ${info.version} running${remote ? ` at ${remote.url}` : ''}, pid ${info.pid}, up ${formatDuration(info.uptimeMs)}, home ${info.home}`
+        : `berthd is not running (home ${layout.root})`,
+    );
     if (!info) process.exitCode = 3;
   });
 daemon
@@ -215,14 +284,21 @@ daemon
       await client.call('POST', '/v1/daemon/stop');
       while (await daemonInfo(client)) await new Promise((r) => setTimeout(r, 50));
     }
-    print({ stopped: Boolean(info) }, () => (info ? `berthd stopped (pid ${info.pid}); apps keep running` : 'berthd was not running'));
+    print({ stopped: Boolean(info) }, () =>
+      info ? `berthd stopped (pid ${info.pid}); apps keep running` : 'berthd was not running',
+    );
   });
 
 program
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    const e = err instanceof ApiError ? err : new ApiError(0, 'error', err instanceof Error ? err.message : String(err));
-    if (jsonOutput) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } }, null, 2) + '\n');
+    const e =
+      err instanceof ApiError ? err : new ApiError(0, 'error', err instanceof Error ? err.message : String(err));
+    if (jsonOutput)
+      process.stdout.write(
+        JSON.stringify({ error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } }, null, 2) +
+          '\n',
+      );
     else process.stderr.write(`error: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
     process.exitCode = 1;
   })

@@ -4,7 +4,11 @@ import type { InstanceStatus } from '../engine/status.js';
 /** A plain text table: header row, then rows, columns padded to their widest cell. */
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
@@ -21,7 +25,9 @@ export function renderPs(rows: readonly InstanceStatus[]): string {
   const body = rows.map((s) => [
     s.app,
     s.env,
-    rows.some((o) => o.service === s.service && o.app === s.app && o.instance !== s.instance) ? `${s.service}[${s.instance}]` : s.service,
+    rows.some((o) => o.service === s.service && o.app === s.app && o.instance !== s.instance)
+      ? `${s.service}[${s.instance}]`
+      : s.service,
     s.current ? String(s.release) : `${s.release} (old)`,
     s.state,
     s.pid === null ? '-' : String(s.pid),
@@ -30,10 +36,16 @@ export function renderPs(rows: readonly InstanceStatus[]): string {
     String(s.restarts),
     s.state === 'healthy' ? '' : describeExit(s),
   ]);
-  const out = [table(['APP', 'ENV', 'SERVICE', 'RELEASE', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'LAST EXIT'], body)];
+  const out = [
+    table(['APP', 'ENV', 'SERVICE', 'RELEASE', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'LAST EXIT'], body),
+  ];
   for (const s of rows) {
     if (!s.lastLines) continue;
-    out.push('', `${s.app}/${s.service}[${s.instance}] is ${s.state} (${describeExit(s)}); last log lines:`, ...s.lastLines.map((l) => `  ${l}`));
+    out.push(
+      '',
+      `${s.app}/${s.service}[${s.instance}] is ${s.state} (${describeExit(s)}); last log lines:`,
+      ...s.lastLines.map((l) => `  ${l}`),
+    );
   }
   return out.join('\n');
 }

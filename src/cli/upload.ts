@@ -16,7 +16,12 @@ export async function collectUpload(dir: string): Promise<UploadFile[]> {
       continue; // deleted in the working tree but still in git's index
     }
     if (st.isSymbolicLink()) out.push({ path: rel, link: readlinkSync(full) });
-    else if (st.isFile()) out.push({ path: rel, data: readFileSync(full).toString('base64'), ...(st.mode & 0o111 ? { executable: true } : {}) });
+    else if (st.isFile())
+      out.push({
+        path: rel,
+        data: readFileSync(full).toString('base64'),
+        ...(st.mode & 0o111 ? { executable: true } : {}),
+      });
   }
   return out;
 }

@@ -11,29 +11,64 @@ const RESERVED_ENV = ['PORT', 'DATA_DIR'];
 export function semanticProblems(m: ManifestInput): Problem[] {
   const names = Object.keys(m.services);
   const problems: Problem[] = [];
-  if (names.length === 0) problems.push({ path: ['services'], message: 'needs at least one service', hint: 'e.g. services: { web: { run: "node server.js" } }' });
+  if (names.length === 0)
+    problems.push({
+      path: ['services'],
+      message: 'needs at least one service',
+      hint: 'e.g. services: { web: { run: "node server.js" } }',
+    });
   const pinnedBy = new Map<number, string>();
   const routedBy = new Map<string, string>();
   for (const [name, svc] of Object.entries(m.services)) {
     problems.push(...serviceProblems(name, svc, names));
     if (typeof svc.port === 'number') {
       const other = pinnedBy.get(svc.port);
-      if (other) problems.push({ path: ['services', name, 'port'], message: `port ${svc.port} is already pinned by service "${other}"`, hint: 'give each service its own port, or use `port: auto`' });
+      if (other)
+        problems.push({
+          path: ['services', name, 'port'],
+          message: `port ${svc.port} is already pinned by service "${other}"`,
+          hint: 'give each service its own port, or use `port: auto`',
+        });
       else pinnedBy.set(svc.port, name);
     }
     (svc.routes ?? []).forEach((r, i) => {
       const route = normalizeRoute(r);
-      if (!HOST_PATTERN.test(route.host)) problems.push({ path: ['services', name, 'routes', i], message: `expected a lowercase hostname like "api.example.com", got host ${JSON.stringify(route.host)}`, hint: 'labels of a-z, 0-9 and "-", separated by dots' });
-      if (route.path.split('/').some((seg) => seg === '.' || seg === '..')) problems.push({ path: ['services', name, 'routes', i], message: `a route path may not contain "." or ".." segments, got ${JSON.stringify(route.path)}`, hint: 'e.g. /api/' });
+      if (!HOST_PATTERN.test(route.host))
+        problems.push({
+          path: ['services', name, 'routes', i],
+          message: `expected a lowercase hostname like "api.example.com", got host ${JSON.stringify(route.host)}`,
+          hint: 'labels of a-z, 0-9 and "-", separated by dots',
+        });
+      if (route.path.split('/').some((seg) => seg === '.' || seg === '..'))
+        problems.push({
+          path: ['services', name, 'routes', i],
+          message: `a route path may not contain "." or ".." segments, got ${JSON.stringify(route.path)}`,
+          hint: 'e.g. /api/',
+        });
       const key = routeKey(route);
       const other = routedBy.get(key);
-      if (other && other !== name) problems.push({ path: ['services', name, 'routes', i], message: `route ${key} is already claimed by service "${other}"`, hint: 'each host and path prefix belongs to one service' });
+      if (other && other !== name)
+        problems.push({
+          path: ['services', name, 'routes', i],
+          message: `route ${key} is already claimed by service "${other}"`,
+          hint: 'each host and path prefix belongs to one service',
+        });
       else routedBy.set(key, name);
     });
   }
   problems.push(...environmentProblems(m));
-  const waves = dependencyWaves(Object.entries(m.services).map(([name, s]) => ({ name, dependsOn: (s.depends_on ?? []).filter((d) => d !== name) })));
-  if (!waves.ok) problems.push({ path: ['services', waves.cycle[0] as string, 'depends_on'], message: `dependency cycle: ${waves.cycle.join(' -> ')}`, hint: 'remove one of these depends_on entries' });
+  const waves = dependencyWaves(
+    Object.entries(m.services).map(([name, s]) => ({
+      name,
+      dependsOn: (s.depends_on ?? []).filter((d) => d !== name),
+    })),
+  );
+  if (!waves.ok)
+    problems.push({
+      path: ['services', waves.cycle[0] as string, 'depends_on'],
+      message: `dependency cycle: ${waves.cycle.join(' -> ')}`,
+      hint: 'remove one of these depends_on entries',
+    });
   return problems;
 }
 
@@ -41,41 +76,99 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
   const at = ['services', name];
   const problems: Problem[] = [];
   (svc.depends_on ?? []).forEach((dep, i) => {
-    if (dep === name) problems.push({ path: [...at, 'depends_on', i], message: 'a service cannot depend on itself', hint: 'remove it from depends_on' });
+    if (dep === name)
+      problems.push({
+        path: [...at, 'depends_on', i],
+        message: 'a service cannot depend on itself',
+        hint: 'remove it from depends_on',
+      });
     else if (!names.includes(dep)) {
-      const guess = closest(dep, names.filter((n) => n !== name));
-      problems.push({ path: [...at, 'depends_on', i], message: `unknown service "${dep}"`, hint: guess ? `did you mean "${guess}"?` : `services in this file: ${names.join(', ')}` });
+      const guess = closest(
+        dep,
+        names.filter((n) => n !== name),
+      );
+      problems.push({
+        path: [...at, 'depends_on', i],
+        message: `unknown service "${dep}"`,
+        hint: guess ? `did you mean "${guess}"?` : `services in this file: ${names.join(', ')}`,
+      });
     }
   });
   for (const key of Object.keys(svc.env ?? {})) {
-    if (RESERVED_ENV.includes(key)) problems.push({ path: [...at, 'env', key], atKey: true, message: `${key} is set by Berth and cannot be overridden`, hint: key === 'PORT' ? 'to choose the port, use `port: <number>` on the service' : 'DATA_DIR is the environment\'s own data directory; remove this key' });
+    if (RESERVED_ENV.includes(key))
+      problems.push({
+        path: [...at, 'env', key],
+        atKey: true,
+        message: `${key} is set by Berth and cannot be overridden`,
+        hint:
+          key === 'PORT'
+            ? 'to choose the port, use `port: <number>` on the service'
+            : "DATA_DIR is the environment's own data directory; remove this key",
+      });
   }
   for (const key of ['cwd', 'static'] as const) {
     const dir = svc[key];
     if (dir !== undefined && (dir.startsWith('/') || dir.split(/[\\/]/).includes('..'))) {
-      problems.push({ path: [...at, key], message: `expected a relative directory inside the app, got ${JSON.stringify(dir)}`, hint: 'paths are relative to berth.yaml and may not use ".." or start with "/"' });
+      problems.push({
+        path: [...at, key],
+        message: `expected a relative directory inside the app, got ${JSON.stringify(dir)}`,
+        hint: 'paths are relative to berth.yaml and may not use ".." or start with "/"',
+      });
     }
   }
   if (svc.run === undefined && svc.static === undefined) {
-    problems.push({ path: at, message: 'needs `run` (a command to start) or `static` (a directory to serve)', hint: 'e.g. run: "node server.js", or static: dist' });
+    problems.push({
+      path: at,
+      message: 'needs `run` (a command to start) or `static` (a directory to serve)',
+      hint: 'e.g. run: "node server.js", or static: dist',
+    });
   }
   if (svc.static !== undefined) {
-    const extra = (['run', 'port', 'instances', 'env', 'restart', 'health', 'cwd', 'stop_timeout', 'strategy', 'drain'] as const).filter((k) => svc[k] !== undefined);
-    if (extra.length > 0) problems.push({ path: [...at, extra[0] as string], atKey: true, message: `a static service has no process, so \`${extra.join('`, `')}\` cannot apply`, hint: 'remove it, or split the process into its own service' });
+    const extra = (
+      ['run', 'port', 'instances', 'env', 'restart', 'health', 'cwd', 'stop_timeout', 'strategy', 'drain'] as const
+    ).filter((k) => svc[k] !== undefined);
+    if (extra.length > 0)
+      problems.push({
+        path: [...at, extra[0] as string],
+        atKey: true,
+        message: `a static service has no process, so \`${extra.join('`, `')}\` cannot apply`,
+        hint: 'remove it, or split the process into its own service',
+      });
   } else if (svc.spa !== undefined) {
-    problems.push({ path: [...at, 'spa'], atKey: true, message: '`spa` only applies to a `static` service', hint: 'remove it' });
+    problems.push({
+      path: [...at, 'spa'],
+      atKey: true,
+      message: '`spa` only applies to a `static` service',
+      hint: 'remove it',
+    });
   }
   if (typeof svc.port === 'number' && svc.strategy === 'blue-green') {
-    problems.push({ path: [...at, 'strategy'], message: `blue-green needs the new instances on new ports, but port ${svc.port} is pinned`, hint: 'use `port: auto`, or `strategy: recreate`' });
+    problems.push({
+      path: [...at, 'strategy'],
+      message: `blue-green needs the new instances on new ports, but port ${svc.port} is pinned`,
+      hint: 'use `port: auto`, or `strategy: recreate`',
+    });
   }
   if (typeof svc.port === 'number' && (svc.instances ?? 1) > 1) {
-    problems.push({ path: [...at, 'instances'], message: `${svc.instances} instances cannot share the pinned port ${svc.port}`, hint: 'use `port: auto` for services with several instances' });
+    problems.push({
+      path: [...at, 'instances'],
+      message: `${svc.instances} instances cannot share the pinned port ${svc.port}`,
+      hint: 'use `port: auto` for services with several instances',
+    });
   }
   if (svc.port === 'none' && (svc.health?.http !== undefined || svc.health?.tcp)) {
-    problems.push({ path: [...at, 'health'], message: 'an http or tcp probe needs a port, but this service has `port: none`', hint: 'use `port: auto`, or drop the probe' });
+    problems.push({
+      path: [...at, 'health'],
+      message: 'an http or tcp probe needs a port, but this service has `port: none`',
+      hint: 'use `port: auto`, or drop the probe',
+    });
   }
   if (svc.port === 'none' && (svc.routes?.length ?? 0) > 0) {
-    problems.push({ path: [...at, 'routes'], message: 'routes need a port, but this service has `port: none`', hint: 'use `port: auto`' });
+    problems.push({
+      path: [...at, 'routes'],
+      message: 'routes need a port, but this service has `port: none`',
+      hint: 'use `port: auto`',
+    });
   }
   if (svc.health?.http !== undefined && svc.health.tcp !== undefined) {
     problems.push({ path: [...at, 'health'], message: 'http and tcp are mutually exclusive', hint: 'keep one probe' });
@@ -87,7 +180,9 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
 function environmentProblems(m: ManifestInput): Problem[] {
   const problems: Problem[] = [];
   const envs = Object.entries(m.environments ?? {});
-  const routes = Object.entries(m.services).flatMap(([service, s]) => (s.routes ?? []).map((r) => ({ service, host: normalizeRoute(r).host })));
+  const routes = Object.entries(m.services).flatMap(([service, s]) =>
+    (s.routes ?? []).map((r) => ({ service, host: normalizeRoute(r).host })),
+  );
   const exact = new Map<string, string>();
   let asWritten: string | undefined;
   for (const [name, e] of envs) {
@@ -95,46 +190,106 @@ function environmentProblems(m: ManifestInput): Problem[] {
     const pattern = e.branch.includes('*');
     if (!pattern) {
       const other = exact.get(e.branch);
-      if (other) problems.push({ path: [...at, 'branch'], message: `branch "${e.branch}" already belongs to environment "${other}"`, hint: 'a branch deploys into one environment' });
+      if (other)
+        problems.push({
+          path: [...at, 'branch'],
+          message: `branch "${e.branch}" already belongs to environment "${other}"`,
+          hint: 'a branch deploys into one environment',
+        });
       else exact.set(e.branch, name);
     }
     if (e.data !== undefined && e.data !== 'empty') {
       const from = m.environments?.[e.data.copy];
-      if (e.data.copy === name) problems.push({ path: [...at, 'data', 'copy'], message: 'an environment cannot copy its own data', hint: 'name another environment, e.g. copy: production' });
-      else if (!from) problems.push({ path: [...at, 'data', 'copy'], message: `unknown environment "${e.data.copy}"`, hint: `environments in this file: ${envs.map(([n]) => n).join(', ')}` });
-      else if (from.branch.includes('*')) problems.push({ path: [...at, 'data', 'copy'], message: `"${e.data.copy}" is a branch pattern, with one environment per branch: there is no one data dir to copy`, hint: 'copy from an environment with a fixed branch, such as production' });
+      if (e.data.copy === name)
+        problems.push({
+          path: [...at, 'data', 'copy'],
+          message: 'an environment cannot copy its own data',
+          hint: 'name another environment, e.g. copy: production',
+        });
+      else if (!from)
+        problems.push({
+          path: [...at, 'data', 'copy'],
+          message: `unknown environment "${e.data.copy}"`,
+          hint: `environments in this file: ${envs.map(([n]) => n).join(', ')}`,
+        });
+      else if (from.branch.includes('*'))
+        problems.push({
+          path: [...at, 'data', 'copy'],
+          message: `"${e.data.copy}" is a branch pattern, with one environment per branch: there is no one data dir to copy`,
+          hint: 'copy from an environment with a fixed branch, such as production',
+        });
     }
-    if (e.expire !== undefined && !pattern) problems.push({ path: [...at, 'expire'], atKey: true, message: `only environments made from a branch pattern expire; "${e.branch}" is a fixed branch`, hint: 'remove expire, or use a pattern like "feature/*"' });
+    if (e.expire !== undefined && !pattern)
+      problems.push({
+        path: [...at, 'expire'],
+        atKey: true,
+        message: `only environments made from a branch pattern expire; "${e.branch}" is a fixed branch`,
+        hint: 'remove expire, or use a pattern like "feature/*"',
+      });
     for (const key of Object.keys(e.env ?? {})) {
-      if (RESERVED_ENV.includes(key)) problems.push({ path: [...at, 'env', key], atKey: true, message: `${key} is set by Berth and cannot be overridden`, hint: 'remove this key' });
+      if (RESERVED_ENV.includes(key))
+        problems.push({
+          path: [...at, 'env', key],
+          atKey: true,
+          message: `${key} is set by Berth and cannot be overridden`,
+          hint: 'remove this key',
+        });
     }
     if (e.hostname === undefined) {
       if (routes.length === 0) continue;
-      if (pattern) problems.push({ path: at, message: `every branch matching "${e.branch}" would serve the same hosts: a pattern needs a hostname template`, hint: 'e.g. hostname: "{branch}.preview.example.com" (or "{branch}.{host}" for several hosts)' });
-      else if (asWritten) problems.push({ path: at, message: `environments "${asWritten}" and "${name}" would both serve the hosts as written in the routes`, hint: `give "${name}" a hostname template, e.g. hostname: "${name}.{host}"` });
+      if (pattern)
+        problems.push({
+          path: at,
+          message: `every branch matching "${e.branch}" would serve the same hosts: a pattern needs a hostname template`,
+          hint: 'e.g. hostname: "{branch}.preview.example.com" (or "{branch}.{host}" for several hosts)',
+        });
+      else if (asWritten)
+        problems.push({
+          path: at,
+          message: `environments "${asWritten}" and "${name}" would both serve the hosts as written in the routes`,
+          hint: `give "${name}" a hostname template, e.g. hostname: "${name}.{host}"`,
+        });
       else asWritten = name;
       continue;
     }
-    const unknown = [...e.hostname.matchAll(/\{([^}]*)\}/g)].map((x) => x[1] as string).filter((k) => !(HOST_PLACEHOLDERS as readonly string[]).includes(k));
+    const unknown = [...e.hostname.matchAll(/\{([^}]*)\}/g)]
+      .map((x) => x[1] as string)
+      .filter((k) => !(HOST_PLACEHOLDERS as readonly string[]).includes(k));
     if (unknown.length > 0) {
       const guess = closest(unknown[0] as string, HOST_PLACEHOLDERS);
-      problems.push({ path: [...at, 'hostname'], message: `unknown placeholder {${unknown[0]}}`, hint: `${guess ? `did you mean {${guess}}? ` : ''}placeholders: ${HOST_PLACEHOLDERS.map((k) => `{${k}}`).join(', ')}` });
+      problems.push({
+        path: [...at, 'hostname'],
+        message: `unknown placeholder {${unknown[0]}}`,
+        hint: `${guess ? `did you mean {${guess}}? ` : ''}placeholders: ${HOST_PLACEHOLDERS.map((k) => `{${k}}`).join(', ')}`,
+      });
       continue;
     }
     if (pattern && !e.hostname.includes('{branch}')) {
-      problems.push({ path: [...at, 'hostname'], message: 'every branch of this pattern would get the same hosts: the template needs {branch}', hint: 'e.g. "{branch}.preview.example.com"' });
+      problems.push({
+        path: [...at, 'hostname'],
+        message: 'every branch of this pattern would get the same hosts: the template needs {branch}',
+        hint: 'e.g. "{branch}.preview.example.com"',
+      });
       continue;
     }
     const derived = new Map<string, string>();
     for (const r of routes) {
       const host = expandHost(e.hostname, { branch: 'x', host: r.host, service: r.service, app: m.app });
       if (!HOST_PATTERN.test(host)) {
-        problems.push({ path: [...at, 'hostname'], message: `the template makes ${JSON.stringify(host)} of route host ${r.host}, which is not a hostname`, hint: 'lowercase labels of a-z, 0-9 and "-", separated by dots' });
+        problems.push({
+          path: [...at, 'hostname'],
+          message: `the template makes ${JSON.stringify(host)} of route host ${r.host}, which is not a hostname`,
+          hint: 'lowercase labels of a-z, 0-9 and "-", separated by dots',
+        });
         break;
       }
       const other = derived.get(host);
       if (other !== undefined && other !== r.host) {
-        problems.push({ path: [...at, 'hostname'], message: `the template gives routes of ${other} and ${r.host} the same host (${host} for a branch "x")`, hint: `put {host} or {service} in it, e.g. "{branch}-{service}.${e.hostname.split('.').slice(1).join('.') || 'preview.example.com'}"` });
+        problems.push({
+          path: [...at, 'hostname'],
+          message: `the template gives routes of ${other} and ${r.host} the same host (${host} for a branch "x")`,
+          hint: `put {host} or {service} in it, e.g. "{branch}-{service}.${e.hostname.split('.').slice(1).join('.') || 'preview.example.com'}"`,
+        });
         break;
       }
       derived.set(host, r.host);

@@ -24,48 +24,184 @@ type Rule = { pattern: string; expected: string; hint?: string };
 
 /** What each field expects and how to fix it, by key path ('*' matches one segment). */
 const RULES: readonly Rule[] = [
-  { pattern: 'app', expected: 'an app name', hint: 'names are DNS labels: 1-63 characters of a-z, 0-9 and "-", starting and ending with a letter or digit' },
-  { pattern: 'services', expected: 'a mapping of service names to services', hint: 'e.g. services: { web: { run: "node server.js" } }' },
-  { pattern: 'services.*', expected: 'a service (a mapping with at least `run`)', hint: 'e.g. web: { run: "node server.js" }' },
-  { pattern: 'services.*.run', expected: 'a command string or a non-empty list of strings', hint: 'e.g. run: "node server.js" (through sh -c) or run: ["node", "server.js"] (no shell)' },
-  { pattern: 'services.*.run.*', expected: 'a string', hint: 'every argv element is a string; quote numbers: ["sleep", "5"]' },
-  { pattern: 'services.*.build', expected: 'a command string or a non-empty list of command strings', hint: 'e.g. build: ["npm ci", "npm run build"]' },
+  {
+    pattern: 'app',
+    expected: 'an app name',
+    hint: 'names are DNS labels: 1-63 characters of a-z, 0-9 and "-", starting and ending with a letter or digit',
+  },
+  {
+    pattern: 'services',
+    expected: 'a mapping of service names to services',
+    hint: 'e.g. services: { web: { run: "node server.js" } }',
+  },
+  {
+    pattern: 'services.*',
+    expected: 'a service (a mapping with at least `run`)',
+    hint: 'e.g. web: { run: "node server.js" }',
+  },
+  {
+    pattern: 'services.*.run',
+    expected: 'a command string or a non-empty list of strings',
+    hint: 'e.g. run: "node server.js" (through sh -c) or run: ["node", "server.js"] (no shell)',
+  },
+  {
+    pattern: 'services.*.run.*',
+    expected: 'a string',
+    hint: 'every argv element is a string; quote numbers: ["sleep", "5"]',
+  },
+  {
+    pattern: 'services.*.build',
+    expected: 'a command string or a non-empty list of command strings',
+    hint: 'e.g. build: ["npm ci", "npm run build"]',
+  },
   { pattern: 'services.*.build.*', expected: 'a command string', hint: 'quote it: build: ["npm ci", "npm run build"]' },
-  { pattern: 'services.*.strategy', expected: 'one of "blue-green", "recreate"', hint: 'blue-green: start the new release, switch, then stop the old; recreate: stop the old first' },
-  { pattern: 'services.*.drain', expected: 'a duration like "500ms", "10s", "2m" or a number of seconds', hint: 'e.g. 500ms, 10s, 2m, 1h' },
+  {
+    pattern: 'services.*.strategy',
+    expected: 'one of "blue-green", "recreate"',
+    hint: 'blue-green: start the new release, switch, then stop the old; recreate: stop the old first',
+  },
+  {
+    pattern: 'services.*.drain',
+    expected: 'a duration like "500ms", "10s", "2m" or a number of seconds',
+    hint: 'e.g. 500ms, 10s, 2m, 1h',
+  },
   { pattern: 'services.*.static', expected: 'a relative directory inside the app', hint: 'e.g. static: dist' },
   { pattern: 'services.*.spa', expected: 'true or false', hint: 'spa: true answers unknown paths with index.html' },
   { pattern: 'services.*.cwd', expected: 'a relative directory inside the app', hint: 'e.g. cwd: backend' },
-  { pattern: 'services.*.env', expected: 'a mapping of variable names to values', hint: 'e.g. env: { NODE_ENV: production }' },
-  { pattern: 'services.*.env.*', expected: 'a string, number or boolean', hint: 'quote structured values: KEY: \'{"a": 1}\'' },
-  { pattern: 'services.*.port', expected: '"auto", "none" or a whole number from 1 to 65535', hint: 'use `port: auto` to lease a free port, pin one like `port: 8000`, or `port: none` for a worker' },
-  { pattern: 'services.*.restart', expected: 'one of "always", "on-failure", "never"', hint: 'always: restart whenever it exits; on-failure: only after a non-zero exit or a signal; never: leave it down' },
+  {
+    pattern: 'services.*.env',
+    expected: 'a mapping of variable names to values',
+    hint: 'e.g. env: { NODE_ENV: production }',
+  },
+  {
+    pattern: 'services.*.env.*',
+    expected: 'a string, number or boolean',
+    hint: 'quote structured values: KEY: \'{"a": 1}\'',
+  },
+  {
+    pattern: 'services.*.port',
+    expected: '"auto", "none" or a whole number from 1 to 65535',
+    hint: 'use `port: auto` to lease a free port, pin one like `port: 8000`, or `port: none` for a worker',
+  },
+  {
+    pattern: 'services.*.restart',
+    expected: 'one of "always", "on-failure", "never"',
+    hint: 'always: restart whenever it exits; on-failure: only after a non-zero exit or a signal; never: leave it down',
+  },
   { pattern: 'services.*.depends_on', expected: 'a list of service names', hint: 'e.g. depends_on: [db, auth]' },
   { pattern: 'services.*.depends_on.*', expected: 'a service name', hint: 'names are DNS labels: a-z, 0-9 and "-"' },
-  { pattern: 'services.*.instances', expected: 'a whole number from 1 to 64', hint: 'each instance gets its own port; e.g. instances: 2' },
-  { pattern: 'services.*.stop_timeout', expected: 'a duration like "500ms", "10s", "2m" or a number of seconds', hint: 'e.g. 500ms, 10s, 2m, 1h' },
-  { pattern: 'services.*.routes', expected: 'a list of routes', hint: 'e.g. routes: ["example.com", { host: example.com, path: /api/, strip: true }]' },
-  { pattern: 'services.*.routes.*', expected: 'a route: "host", "host/path/" or { host, path?, strip? }', hint: 'hostnames are lowercase, e.g. "api.example.com" or "example.com/api/"' },
-  { pattern: 'services.*.routes.*.host', expected: 'a lowercase hostname like "api.example.com"', hint: 'labels of a-z, 0-9 and "-", separated by dots' },
+  {
+    pattern: 'services.*.instances',
+    expected: 'a whole number from 1 to 64',
+    hint: 'each instance gets its own port; e.g. instances: 2',
+  },
+  {
+    pattern: 'services.*.stop_timeout',
+    expected: 'a duration like "500ms", "10s", "2m" or a number of seconds',
+    hint: 'e.g. 500ms, 10s, 2m, 1h',
+  },
+  {
+    pattern: 'services.*.routes',
+    expected: 'a list of routes',
+    hint: 'e.g. routes: ["example.com", { host: example.com, path: /api/, strip: true }]',
+  },
+  {
+    pattern: 'services.*.routes.*',
+    expected: 'a route: "host", "host/path/" or { host, path?, strip? }',
+    hint: 'hostnames are lowercase, e.g. "api.example.com" or "example.com/api/"',
+  },
+  {
+    pattern: 'services.*.routes.*.host',
+    expected: 'a lowercase hostname like "api.example.com"',
+    hint: 'labels of a-z, 0-9 and "-", separated by dots',
+  },
   { pattern: 'services.*.routes.*.path', expected: 'a path prefix starting with "/"', hint: 'e.g. path: /api/' },
-  { pattern: 'services.*.routes.*.tls', expected: 'one of "auto", "internal", "off"', hint: 'internal: certificates from the edge\'s own CA, for names the internet cannot reach' },
-  { pattern: 'services.*.routes.*.strip', expected: 'true or false', hint: 'strip: true removes the path prefix before proxying' },
-  { pattern: 'services.*.health', expected: 'a mapping with http or tcp and timings', hint: 'e.g. health: { http: /healthz }' },
-  { pattern: 'services.*.health.http', expected: 'a path like "/healthz" or { path, status? }', hint: 'e.g. http: /healthz' },
+  {
+    pattern: 'services.*.routes.*.tls',
+    expected: 'one of "auto", "internal", "off"',
+    hint: "internal: certificates from the edge's own CA, for names the internet cannot reach",
+  },
+  {
+    pattern: 'services.*.routes.*.strip',
+    expected: 'true or false',
+    hint: 'strip: true removes the path prefix before proxying',
+  },
+  {
+    pattern: 'services.*.health',
+    expected: 'a mapping with http or tcp and timings',
+    hint: 'e.g. health: { http: /healthz }',
+  },
+  {
+    pattern: 'services.*.health.http',
+    expected: 'a path like "/healthz" or { path, status? }',
+    hint: 'e.g. http: /healthz',
+  },
   { pattern: 'services.*.health.http.path', expected: 'a path starting with "/"', hint: 'e.g. path: /healthz' },
-  { pattern: 'services.*.health.http.status', expected: 'an HTTP status from 100 to 599', hint: 'e.g. status: 204; without it any 2xx is healthy' },
-  { pattern: 'services.*.health.tcp', expected: 'true or false', hint: 'tcp: true is ready when a connection to $PORT succeeds' },
-  { pattern: 'services.*.health.start_timeout', expected: 'a duration like "500ms", "10s", "2m" or a number of seconds', hint: 'e.g. 500ms, 10s, 2m, 1h' },
-  { pattern: 'services.*.health.interval', expected: 'a duration like "500ms", "10s", "2m" or a number of seconds', hint: 'e.g. 500ms, 10s, 2m, 1h' },
-  { pattern: 'environments', expected: 'a mapping of environment names to environments', hint: 'e.g. environments: { production: { branch: main }, preview: { branch: "feature/*", hostname: "{branch}.preview.example.com" } }' },
-  { pattern: 'environments.*', expected: 'an environment (a mapping with at least `branch`)', hint: 'e.g. production: { branch: main }' },
-  { pattern: 'environments.*.branch', expected: 'a branch name, or a pattern with "*"', hint: 'e.g. branch: main, or branch: "feature/*"; letters, digits and . _ / -, not starting with "-"' },
-  { pattern: 'environments.*.hostname', expected: 'a hostname template', hint: 'e.g. hostname: "{branch}.preview.example.com"' },
-  { pattern: 'environments.*.data', expected: '"empty" or { copy: <environment> }', hint: 'e.g. data: { copy: production }' },
-  { pattern: 'environments.*.expire', expected: 'a duration like "12h" or "7d", or a number of seconds', hint: 'e.g. expire: 7d' },
-  { pattern: 'environments.*.env', expected: 'a mapping of variable names to values', hint: 'e.g. env: { LOG_LEVEL: debug }' },
-  { pattern: 'environments.*.env.*', expected: 'a string, number or boolean', hint: 'quote structured values: KEY: \'{"a": 1}\'' },
-  { pattern: 'services.*.health.unhealthy_threshold', expected: 'a whole number from 1 to 100', hint: 'failed probes in a row before the instance is unhealthy; default 3' },
+  {
+    pattern: 'services.*.health.http.status',
+    expected: 'an HTTP status from 100 to 599',
+    hint: 'e.g. status: 204; without it any 2xx is healthy',
+  },
+  {
+    pattern: 'services.*.health.tcp',
+    expected: 'true or false',
+    hint: 'tcp: true is ready when a connection to $PORT succeeds',
+  },
+  {
+    pattern: 'services.*.health.start_timeout',
+    expected: 'a duration like "500ms", "10s", "2m" or a number of seconds',
+    hint: 'e.g. 500ms, 10s, 2m, 1h',
+  },
+  {
+    pattern: 'services.*.health.interval',
+    expected: 'a duration like "500ms", "10s", "2m" or a number of seconds',
+    hint: 'e.g. 500ms, 10s, 2m, 1h',
+  },
+  {
+    pattern: 'environments',
+    expected: 'a mapping of environment names to environments',
+    hint: 'e.g. environments: { production: { branch: main }, preview: { branch: "feature/*", hostname: "{branch}.preview.example.com" } }',
+  },
+  {
+    pattern: 'environments.*',
+    expected: 'an environment (a mapping with at least `branch`)',
+    hint: 'e.g. production: { branch: main }',
+  },
+  {
+    pattern: 'environments.*.branch',
+    expected: 'a branch name, or a pattern with "*"',
+    hint: 'e.g. branch: main, or branch: "feature/*"; letters, digits and . _ / -, not starting with "-"',
+  },
+  {
+    pattern: 'environments.*.hostname',
+    expected: 'a hostname template',
+    hint: 'e.g. hostname: "{branch}.preview.example.com"',
+  },
+  {
+    pattern: 'environments.*.data',
+    expected: '"empty" or { copy: <environment> }',
+    hint: 'e.g. data: { copy: production }',
+  },
+  {
+    pattern: 'environments.*.expire',
+    expected: 'a duration like "12h" or "7d", or a number of seconds',
+    hint: 'e.g. expire: 7d',
+  },
+  {
+    pattern: 'environments.*.env',
+    expected: 'a mapping of variable names to values',
+    hint: 'e.g. env: { LOG_LEVEL: debug }',
+  },
+  {
+    pattern: 'environments.*.env.*',
+    expected: 'a string, number or boolean',
+    hint: 'quote structured values: KEY: \'{"a": 1}\'',
+  },
+  {
+    pattern: 'services.*.health.unhealthy_threshold',
+    expected: 'a whole number from 1 to 100',
+    hint: 'failed probes in a row before the instance is unhealthy; default 3',
+  },
 ];
 
 function matches(pattern: string, path: KeyPath): boolean {
@@ -86,7 +222,8 @@ export function keysAt(schema: z.ZodType, path: KeyPath): string[] {
     if (def?.type === 'object') node = def.shape[seg as string];
     else if (def?.type === 'record') node = def.valueType;
     else if (def?.type === 'array') node = def.element;
-    else if (def?.type === 'union') node = def.options.map(unwrap).find((o: any) => o?._zod?.def?.type === 'object')?._zod.def.shape[seg as string];
+    else if (def?.type === 'union')
+      node = def.options.map(unwrap).find((o: any) => o?._zod?.def?.type === 'object')?._zod.def.shape[seg as string];
     else return [];
   }
   node = unwrap(node);
@@ -104,7 +241,6 @@ function unwrap(node: any): any {
   return node;
 }
 
-
 /** A short description of a value for "got ...". */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
@@ -116,7 +252,12 @@ export function describeValue(value: unknown): string {
 }
 
 /** Line and column (1-based) of the value (or key) at `path`, or of its nearest existing parent. */
-export function locate(doc: Document, counter: LineCounter, path: KeyPath, atKey: boolean): { line: number; col: number } | undefined {
+export function locate(
+  doc: Document,
+  counter: LineCounter,
+  path: KeyPath,
+  atKey: boolean,
+): { line: number; col: number } | undefined {
   let node: Node | null | undefined = doc.contents;
   let keyNode: Node | undefined;
   for (const seg of path) {
@@ -125,7 +266,9 @@ export function locate(doc: Document, counter: LineCounter, path: KeyPath, atKey
       if (!pair) break;
       keyNode = pair.key as Node;
       node = pair.value as Node | null;
-      if (node === null) { node = keyNode; }
+      if (node === null) {
+        node = keyNode;
+      }
     } else if (isSeq(node) && typeof seg === 'number') {
       const item = node.items[seg];
       if (!item) break;

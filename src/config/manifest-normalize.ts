@@ -1,6 +1,13 @@
 import { parseDuration } from './duration.js';
 import type { EnvironmentInput, ManifestInput, ServiceInput } from './manifest-schema.js';
-import { DEFAULTS, type EnvironmentSpec, type HealthSpec, type Manifest, type RouteSpec, type ServiceSpec } from './manifest-types.js';
+import {
+  DEFAULTS,
+  type EnvironmentSpec,
+  type HealthSpec,
+  type Manifest,
+  type RouteSpec,
+  type ServiceSpec,
+} from './manifest-types.js';
 
 type RouteInput = NonNullable<ServiceInput['routes']>[number];
 
@@ -8,7 +15,9 @@ type RouteInput = NonNullable<ServiceInput['routes']>[number];
 export function normalizeRoute(r: RouteInput): RouteSpec {
   if (typeof r === 'string') {
     const slash = r.indexOf('/');
-    return slash < 0 ? { host: r, path: '/', strip: false, tls: 'auto' } : { host: r.slice(0, slash), path: r.slice(slash), strip: false, tls: 'auto' };
+    return slash < 0
+      ? { host: r, path: '/', strip: false, tls: 'auto' }
+      : { host: r.slice(0, slash), path: r.slice(slash), strip: false, tls: 'auto' };
   }
   return { host: r.host, path: r.path ?? '/', strip: r.strip ?? false, tls: r.tls ?? 'auto' };
 }
@@ -19,7 +28,12 @@ export function routeKey(r: RouteSpec): string {
 
 /** Applies defaults and resolves shorthands. Input must already be valid. */
 export function normalize(m: ManifestInput): Manifest {
-  return { app: m.app, services: Object.entries(m.services).map(([name, s]) => normalizeService(name, s)), notify: m.notify ?? [], environments: Object.entries(m.environments ?? {}).map(([name, e]) => normalizeEnvironment(name, e)) };
+  return {
+    app: m.app,
+    services: Object.entries(m.services).map(([name, s]) => normalizeService(name, s)),
+    notify: m.notify ?? [],
+    environments: Object.entries(m.environments ?? {}).map(([name, e]) => normalizeEnvironment(name, e)),
+  };
 }
 
 function normalizeEnvironment(name: string, e: EnvironmentInput): EnvironmentSpec {

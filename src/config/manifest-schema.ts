@@ -13,7 +13,8 @@ const name = z.string().max(NAME_MAX).regex(NAME_PATTERN);
 
 const duration = z.union([z.number().nonnegative(), z.string().regex(DURATION_PATTERN)]);
 
-export const HOST_PATTERN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+export const HOST_PATTERN =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 export const ROUTE_PATH_PATTERN = /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+\/?)*$/;
 export const ROUTE_SHORTHAND_PATTERN = /^[a-z0-9.-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/;
 export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -22,9 +23,21 @@ const route = z.union([
   z.string().regex(ROUTE_SHORTHAND_PATTERN).describe('Shorthand: "host" or "host/path/".'),
   z.strictObject({
     host: z.string().regex(HOST_PATTERN).describe('Hostname this route answers, lowercase, e.g. "api.example.com".'),
-    path: z.string().regex(ROUTE_PATH_PATTERN).optional().describe('Path prefix, starting with "/". Default "/". The longest matching prefix wins.'),
-    strip: z.boolean().optional().describe('Remove the path prefix before proxying (nginx `proxy_pass http://backend/;`). Default false.'),
-    tls: z.enum(['auto', 'internal', 'off']).optional().describe('HTTPS for this host at an edge proxy: "auto" (ACME with Caddy, certbot\'s files with nginx; default), "internal" (Caddy\'s own CA, for private names), "off".'),
+    path: z
+      .string()
+      .regex(ROUTE_PATH_PATTERN)
+      .optional()
+      .describe('Path prefix, starting with "/". Default "/". The longest matching prefix wins.'),
+    strip: z
+      .boolean()
+      .optional()
+      .describe('Remove the path prefix before proxying (nginx `proxy_pass http://backend/;`). Default false.'),
+    tls: z
+      .enum(['auto', 'internal', 'off'])
+      .optional()
+      .describe(
+        'HTTPS for this host at an edge proxy: "auto" (ACME with Caddy, certbot\'s files with nginx; default), "internal" (Caddy\'s own CA, for private names), "off".',
+      ),
   }),
 ]);
 
@@ -42,25 +55,50 @@ const health = z.strictObject({
   tcp: z.boolean().optional().describe('TCP probe: ready when a connection to the port succeeds.'),
   start_timeout: duration.optional().describe('How long a new instance may take to become ready. Default 60s.'),
   interval: duration.optional().describe('Probe interval once ready. Default 10s (100 ms while starting).'),
-  unhealthy_threshold: z.number().int().min(1).max(100).optional().describe('Failed probes in a row before an instance is unhealthy. Default 3.'),
+  unhealthy_threshold: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('Failed probes in a row before an instance is unhealthy. Default 3.'),
 });
 
 export const serviceSchema = z.strictObject({
   run: z
     .union([z.string().min(1), z.array(z.string()).min(1)])
     .optional()
-    .describe('What to run. A string is the author\'s own shell command, run with `sh -c`; an array is an argv run without a shell. A service has `run` or `static`.'),
-  static: z.string().min(1).optional().describe('A directory of files the proxy serves itself (no process), relative to the manifest. A service has `run` or `static`.'),
-  spa: z.boolean().optional().describe('With `static`: answer unknown paths with index.html (single-page apps). Default false.'),
+    .describe(
+      "What to run. A string is the author's own shell command, run with `sh -c`; an array is an argv run without a shell. A service has `run` or `static`.",
+    ),
+  static: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'A directory of files the proxy serves itself (no process), relative to the manifest. A service has `run` or `static`.',
+    ),
+  spa: z
+    .boolean()
+    .optional()
+    .describe('With `static`: answer unknown paths with index.html (single-page apps). Default false.'),
   build: z
     .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
     .optional()
-    .describe('Build commands, run in order with `sh -c` in the service\'s cwd of a fresh release directory before anything starts. Default none.'),
+    .describe(
+      "Build commands, run in order with `sh -c` in the service's cwd of a fresh release directory before anything starts. Default none.",
+    ),
   strategy: z
     .enum(['blue-green', 'recreate'])
     .optional()
-    .describe('How a deploy replaces instances. "blue-green" starts the new ones, switches traffic when they are healthy, then drains and stops the old (default). "recreate" stops the old first: for workers and single-writer apps (default for `port: none` and pinned ports).'),
-  drain: duration.optional().describe('After traffic moves to a new release, how long requests in flight to the old instances may take before they are stopped. Default 30s.'),
+    .describe(
+      'How a deploy replaces instances. "blue-green" starts the new ones, switches traffic when they are healthy, then drains and stops the old (default). "recreate" stops the old first: for workers and single-writer apps (default for `port: none` and pinned ports).',
+    ),
+  drain: duration
+    .optional()
+    .describe(
+      'After traffic moves to a new release, how long requests in flight to the old instances may take before they are stopped. Default 30s.',
+    ),
   cwd: z.string().min(1).optional().describe('Working directory, relative to the manifest and inside it. Default ".".'),
   env: z
     .record(z.string().regex(ENV_KEY_PATTERN), z.union([z.string(), z.number(), z.boolean()]))
@@ -69,35 +107,69 @@ export const serviceSchema = z.strictObject({
   port: z
     .union([z.literal('auto'), z.literal('none'), z.number().int().min(1).max(65535)])
     .optional()
-    .describe('"auto" leases a free port from the host range (default); a number pins it; "none" is for workers that listen nowhere. Passed as $PORT.'),
-  restart: z.enum(['always', 'on-failure', 'never']).optional().describe('Restart policy when the process exits. Default "always".'),
-  depends_on: z.array(name).optional().describe('Services of this app that must be running before this one starts. Default none.'),
-  instances: z.number().int().min(1).max(64).optional().describe('How many processes to run, each with its own port. Default 1.'),
+    .describe(
+      '"auto" leases a free port from the host range (default); a number pins it; "none" is for workers that listen nowhere. Passed as $PORT.',
+    ),
+  restart: z
+    .enum(['always', 'on-failure', 'never'])
+    .optional()
+    .describe('Restart policy when the process exits. Default "always".'),
+  depends_on: z
+    .array(name)
+    .optional()
+    .describe('Services of this app that must be running before this one starts. Default none.'),
+  instances: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('How many processes to run, each with its own port. Default 1.'),
   stop_timeout: duration.optional().describe('Time between SIGTERM and SIGKILL when stopping. Default 10s.'),
   routes: z.array(route).optional().describe('Hostnames and path prefixes that reach this service. Default none.'),
-  health: health.optional().describe('Readiness and liveness check. Default: ready when the process itself listens on $PORT (with `port: none`: when it runs).'),
+  health: health
+    .optional()
+    .describe(
+      'Readiness and liveness check. Default: ready when the process itself listens on $PORT (with `port: none`: when it runs).',
+    ),
 });
 
 /** A branch name or a pattern with "*" (any characters, "/" included). Never starts with "-". */
 export const BRANCH_PATTERN = /^[A-Za-z0-9_*][A-Za-z0-9._/*-]{0,199}$/;
 
 export const environmentSchema = z.strictObject({
-  branch: z.string().regex(BRANCH_PATTERN).describe('The branch this environment runs ("main"), or a pattern ("feature/*": "*" matches any characters, "/" included) that creates one environment per matching branch, named after the branch made DNS-safe ("feature/login" -> "feature-login").'),
+  branch: z
+    .string()
+    .regex(BRANCH_PATTERN)
+    .describe(
+      'The branch this environment runs ("main"), or a pattern ("feature/*": "*" matches any characters, "/" included) that creates one environment per matching branch, named after the branch made DNS-safe ("feature/login" -> "feature-login").',
+    ),
   hostname: z
     .string()
     .min(1)
     .max(253)
     .optional()
-    .describe('How route hosts are derived in this environment. Placeholders: {branch} (the branch, DNS-safe), {host} (the route\'s host as written), {service}, {app}. E.g. "{branch}.preview.example.com" for one host, "{branch}.{host}" or "{branch}-{service}.preview.example.com" for several. Default: the hosts as written (one environment at most). Required for a pattern when any service has routes.'),
+    .describe(
+      'How route hosts are derived in this environment. Placeholders: {branch} (the branch, DNS-safe), {host} (the route\'s host as written), {service}, {app}. E.g. "{branch}.preview.example.com" for one host, "{branch}.{host}" or "{branch}-{service}.preview.example.com" for several. Default: the hosts as written (one environment at most). Required for a pattern when any service has routes.',
+    ),
   data: z
-    .union([z.literal('empty'), z.strictObject({ copy: name.describe('The environment whose data dir a new environment starts from.') })])
+    .union([
+      z.literal('empty'),
+      z.strictObject({ copy: name.describe('The environment whose data dir a new environment starts from.') }),
+    ])
     .optional()
-    .describe('What a new environment\'s data dir ($DATA_DIR) starts with: "empty" (default), or { copy: <environment> }, a consistent copy made when the environment is created (SQLite files through SQLite\'s backup API, never a torn copy).'),
-  expire: duration.optional().describe('Remove an environment made from this pattern after it has had no deployment for this long, e.g. "7d". Default: never.'),
+    .describe(
+      'What a new environment\'s data dir ($DATA_DIR) starts with: "empty" (default), or { copy: <environment> }, a consistent copy made when the environment is created (SQLite files through SQLite\'s backup API, never a torn copy).',
+    ),
+  expire: duration
+    .optional()
+    .describe(
+      'Remove an environment made from this pattern after it has had no deployment for this long, e.g. "7d". Default: never.',
+    ),
   env: z
     .record(z.string().regex(ENV_KEY_PATTERN), z.union([z.string(), z.number(), z.boolean()]))
     .optional()
-    .describe('Environment variables for every service in this environment, over the services\' own. Default none.'),
+    .describe("Environment variables for every service in this environment, over the services' own. Default none."),
 });
 
 export const manifestSchema = z
@@ -105,14 +177,23 @@ export const manifestSchema = z
     app: name.describe('The app name: a DNS label (a-z, 0-9, "-", at most 63 characters).'),
     services: z.record(name, serviceSchema).describe('The services of this app, by name (DNS labels).'),
     notify: z
-      .array(z.string().regex(/^https?:\/\/[^\s/?#]+[^\s]*$/).max(2048))
+      .array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^\s/?#]+[^\s]*$/)
+          .max(2048),
+      )
       .max(10)
       .optional()
-      .describe('URLs that get a POST (JSON: app, env, kind, status, release, error) when a deployment of this app ends. Internal addresses are refused unless outbound_allow in config.yaml lists them. Default none.'),
+      .describe(
+        'URLs that get a POST (JSON: app, env, kind, status, release, error) when a deployment of this app ends. Internal addresses are refused unless outbound_allow in config.yaml lists them. Default none.',
+      ),
     environments: z
       .record(name, environmentSchema)
       .optional()
-      .describe('Environments by name, each with the branch (or branch pattern) it runs. With environments, every deploy is of a branch and goes where that branch belongs; production only ever runs its own branch. Default: one environment, "production", deploying whatever it is given.'),
+      .describe(
+        'Environments by name, each with the branch (or branch pattern) it runs. With environments, every deploy is of a branch and goes where that branch belongs; production only ever runs its own branch. Default: one environment, "production", deploying whatever it is given.',
+      ),
   })
   .describe('berth.yaml: one app and its services.');
 

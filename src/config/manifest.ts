@@ -26,15 +26,21 @@ export class ManifestError extends BerthError {
 
 /** Reads `<dir>/berth.yaml` (or the file itself when given a file). */
 export async function loadManifest(fileOrDir: string): Promise<{ manifest: Manifest; file: string; dir: string }> {
-  const file = fileOrDir.endsWith('.yaml') || fileOrDir.endsWith('.yml') ? fileOrDir : path.join(fileOrDir, MANIFEST_FILE);
+  const file =
+    fileOrDir.endsWith('.yaml') || fileOrDir.endsWith('.yml') ? fileOrDir : path.join(fileOrDir, MANIFEST_FILE);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BerthError('invalid', 'manifest_missing', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code}`, {
-      hint: 'run the command in (or point it at) a directory with a berth.yaml',
-    });
+    throw new BerthError(
+      'invalid',
+      'manifest_missing',
+      `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code}`,
+      {
+        hint: 'run the command in (or point it at) a directory with a berth.yaml',
+      },
+    );
   }
   return { manifest: parseManifest(text, file), file: path.resolve(file), dir: path.dirname(path.resolve(file)) };
 }
@@ -52,19 +58,31 @@ export function parseManifest(text: string, file: string): Manifest {
   }
   const input: unknown = doc.toJS();
   if (input === null || input === undefined || typeof input !== 'object' || Array.isArray(input)) {
-    throw new ManifestError(file, [`${file}:1:1: expected a mapping with "app" and "services", got ${describeValue(input)}\n  hint: a berth.yaml looks like: app: myapp, then services: { web: { run: node server.js } }`]);
+    throw new ManifestError(file, [
+      `${file}:1:1: expected a mapping with "app" and "services", got ${describeValue(input)}\n  hint: a berth.yaml looks like: app: myapp, then services: { web: { run: node server.js } }`,
+    ]);
   }
   const parsed = manifestSchema.safeParse(input);
-  const problems: Problem[] = parsed.success ? semanticProblems(parsed.data as ManifestInput) : zodProblems(parsed.error.issues, input);
+  const problems: Problem[] = parsed.success
+    ? semanticProblems(parsed.data as ManifestInput)
+    : zodProblems(parsed.error.issues, input);
   if (problems.length > 0) {
     const located = problems.map((p) => ({ p, pos: locate(doc, counter, p.path, p.atKey ?? false) }));
     located.sort((a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
-    throw new ManifestError(file, located.map(({ p, pos }) => formatProblem(file, p, pos, input)));
+    throw new ManifestError(
+      file,
+      located.map(({ p, pos }) => formatProblem(file, p, pos, input)),
+    );
   }
   return deepFreeze(normalize(parsed.data as ManifestInput));
 }
 
-function formatProblem(file: string, p: Problem, pos: { line: number; col: number } | undefined, input: unknown): string {
+function formatProblem(
+  file: string,
+  p: Problem,
+  pos: { line: number; col: number } | undefined,
+  input: unknown,
+): string {
   const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
   const key = p.path.length > 0 ? `${p.path.join('.')}: ` : '';
   const got = p.showGot ? `, got ${describeValue(valueAt(input, p.path))}` : '';

@@ -20,7 +20,10 @@ export function readSettingsFile(file: string): Record<string, unknown> {
  * one atomically; comments elsewhere in the file are kept.
  */
 export function setSetting(file: string, key: string, raw: string): void {
-  if (!/^[a-z_]+(\.[a-z_]+)*$/.test(key)) throw new BerthError('invalid', 'invalid_key', `"${key}" is not a settings key`, { hint: 'e.g. proxy, http_port, nginx.binary' });
+  if (!/^[a-z_]+(\.[a-z_]+)*$/.test(key))
+    throw new BerthError('invalid', 'invalid_key', `"${key}" is not a settings key`, {
+      hint: 'e.g. proxy, http_port, nginx.binary',
+    });
   let text = '';
   try {
     text = readFileSync(file, 'utf8');

@@ -9,7 +9,9 @@ export function zodProblems(issues: readonly z.core.$ZodIssue[], input: unknown)
   const all = issues.flatMap((issue) => issueProblems(issue, input));
   const seen = new Set<string>();
   // A misspelt required key shows up twice: as unknown and as missing. Keep the "did you mean".
-  const suggested = new Set(all.flatMap((p) => (p.suggestion ? [[...p.path.slice(0, -1), p.suggestion].join('.')] : [])));
+  const suggested = new Set(
+    all.flatMap((p) => (p.suggestion ? [[...p.path.slice(0, -1), p.suggestion].join('.')] : [])),
+  );
   return all.filter((p) => {
     const key = p.path.join('.') + '\0' + p.message;
     if (seen.has(key) || (p.missing && suggested.has(p.path.join('.')))) return false;
@@ -28,7 +30,11 @@ function issueProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
         path: [...at, key],
         atKey: true,
         message: `unknown key "${key}"`,
-        hint: suggestion ? `did you mean "${suggestion}"?` : allowed.length > 0 ? `allowed here: ${allowed.join(', ')}` : undefined,
+        hint: suggestion
+          ? `did you mean "${suggestion}"?`
+          : allowed.length > 0
+            ? `allowed here: ${allowed.join(', ')}`
+            : undefined,
         suggestion,
       };
     });
@@ -37,8 +43,11 @@ function issueProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
   const value = valueAt(input, at);
   if (issue.code === 'invalid_union' && value !== null && typeof value === 'object') {
     // A list or mapping went to the branch of its own shape: report that branch's inner problems.
-    const inner = issue.errors.find((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0 || i.code === 'unrecognized_keys'));
-    if (inner) return inner.flatMap((i) => issueProblems({ ...i, path: [...at, ...i.path] } as z.core.$ZodIssue, input));
+    const inner = issue.errors.find(
+      (branch) => branch.length > 0 && branch.every((i) => i.path.length > 0 || i.code === 'unrecognized_keys'),
+    );
+    if (inner)
+      return inner.flatMap((i) => issueProblems({ ...i, path: [...at, ...i.path] } as z.core.$ZodIssue, input));
   }
   const rule = ruleFor(at);
   const expected = rule?.expected ?? issue.message;

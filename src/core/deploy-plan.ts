@@ -46,7 +46,8 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
   const processes = new Set(manifest.services.filter((s) => s.kind === 'process').map((s) => s.name));
   waves.waves.forEach((wave, i) => {
     const services = wave.filter((n) => processes.has(n));
-    if (services.length > 0) steps.push({ kind: 'wave', name: `start wave ${i + 1}: ${services.join(', ')}`, services });
+    if (services.length > 0)
+      steps.push({ kind: 'wave', name: `start wave ${i + 1}: ${services.join(', ')}`, services });
   });
   steps.push({ kind: 'switch', name: `switch traffic to release ${release}` });
   if (previous !== undefined) {

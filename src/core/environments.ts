@@ -6,15 +6,31 @@ import { NAME_MAX } from './names.js';
 const BRANCH = /^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$/;
 
 export function assertBranch(branch: string): string {
-  if (!BRANCH.test(branch) || branch.includes('..') || branch.includes('//') || branch.endsWith('/') || branch.endsWith('.lock')) {
-    throw new BerthError('invalid', 'invalid_branch', `branch ${JSON.stringify(branch)} is not a branch name Berth accepts`, { hint: 'letters, digits and . _ / -, at most 200 characters, not starting with "-", without ".." or "//"' });
+  if (
+    !BRANCH.test(branch) ||
+    branch.includes('..') ||
+    branch.includes('//') ||
+    branch.endsWith('/') ||
+    branch.endsWith('.lock')
+  ) {
+    throw new BerthError(
+      'invalid',
+      'invalid_branch',
+      `branch ${JSON.stringify(branch)} is not a branch name Berth accepts`,
+      { hint: 'letters, digits and . _ / -, at most 200 characters, not starting with "-", without ".." or "//"' },
+    );
   }
   return branch;
 }
 
 /** "*" matches any characters ("/" included); everything else literally. */
 export function branchMatches(pattern: string, branch: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.+')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.+')}$`,
+  );
   return re.test(branch);
 }
 
@@ -23,8 +39,16 @@ export function branchMatches(pattern: string, branch: string): boolean {
  * keeps its start and gets a hash of the whole branch, so it stays unique.
  */
 export function branchSlug(branch: string): string {
-  const slug = branch.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-  if (slug.length === 0) throw new BerthError('invalid', 'invalid_branch', `branch ${JSON.stringify(branch)} has no letters or digits to name an environment after`);
+  const slug = branch
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  if (slug.length === 0)
+    throw new BerthError(
+      'invalid',
+      'invalid_branch',
+      `branch ${JSON.stringify(branch)} has no letters or digits to name an environment after`,
+    );
   if (slug.length <= NAME_MAX) return slug;
   const hash = fnv1a(branch).toString(16).padStart(8, '0');
   return `${slug.slice(0, NAME_MAX - 9).replace(/-+$/, '')}-${hash}`;
@@ -33,12 +57,20 @@ export function branchSlug(branch: string): string {
 export const HOST_PLACEHOLDERS = ['branch', 'host', 'service', 'app'] as const;
 
 /** Fills a hostname template. Unknown placeholders stay as they are (the manifest check names them). */
-export function expandHost(template: string, values: Readonly<Record<(typeof HOST_PLACEHOLDERS)[number], string>>): string {
-  return template.replace(/\{([a-z]+)\}/g, (all, key: string) => (key in values ? values[key as keyof typeof values] : all));
+export function expandHost(
+  template: string,
+  values: Readonly<Record<(typeof HOST_PLACEHOLDERS)[number], string>>,
+): string {
+  return template.replace(/\{([a-z]+)\}/g, (all, key: string) =>
+    key in values ? values[key as keyof typeof values] : all,
+  );
 }
 
 /** The environment of a manifest that takes `branch`: an exact branch first, then patterns in manifest order. */
-export function environmentFor(envs: readonly EnvironmentSpec[], branch: string): { spec: EnvironmentSpec; name: string } {
+export function environmentFor(
+  envs: readonly EnvironmentSpec[],
+  branch: string,
+): { spec: EnvironmentSpec; name: string } {
   const exact = envs.find((e) => !e.pattern && e.branch === branch);
   if (exact) return { spec: exact, name: exact.name };
   const pattern = envs.find((e) => e.pattern && branchMatches(e.branch, branch));
@@ -50,7 +82,12 @@ export function environmentFor(envs: readonly EnvironmentSpec[], branch: string)
   const name = branchSlug(branch);
   const clash = envs.find((e) => e.name === name);
   if (clash) {
-    throw new BerthError('conflict', 'environment_name_taken', `branch "${branch}" would make environment "${name}", but that is the name of the declared environment for branch "${clash.branch}"`, { hint: 'rename the branch' });
+    throw new BerthError(
+      'conflict',
+      'environment_name_taken',
+      `branch "${branch}" would make environment "${name}", but that is the name of the declared environment for branch "${clash.branch}"`,
+      { hint: 'rename the branch' },
+    );
   }
   return { spec: pattern, name };
 }
@@ -70,7 +107,12 @@ export function manifestForEnvironment(m: Manifest, spec: EnvironmentSpec, envNa
       const host = expandHost(spec.hostname, { branch: envName, host: r.host, service: s.name, app: m.app });
       const from = byHost.get(host);
       if (from !== undefined && from !== r.host) {
-        throw new BerthError('invalid', 'hostname_collision', `environment "${envName}": the hostname template ${JSON.stringify(spec.hostname)} gives routes of ${from} and ${r.host} the same host ${host}`, { hint: 'put {host} or {service} in the template' });
+        throw new BerthError(
+          'invalid',
+          'hostname_collision',
+          `environment "${envName}": the hostname template ${JSON.stringify(spec.hostname)} gives routes of ${from} and ${r.host} the same host ${host}`,
+          { hint: 'put {host} or {service} in the template' },
+        );
       }
       byHost.set(host, r.host);
       return { ...r, host };

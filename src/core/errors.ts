@@ -18,7 +18,12 @@ export class BerthError extends Error {
   readonly hint: string | undefined;
   readonly details: unknown;
 
-  constructor(kind: ErrorKind, code: string, message: string, opts: { hint?: string; details?: unknown; cause?: unknown } = {}) {
+  constructor(
+    kind: ErrorKind,
+    code: string,
+    message: string,
+    opts: { hint?: string; details?: unknown; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'BerthError';
     this.kind = kind;

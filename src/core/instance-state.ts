@@ -36,7 +36,8 @@ export function canTransition(from: InstanceState, to: InstanceState): boolean {
 }
 
 export function assertTransition(from: InstanceState, to: InstanceState): void {
-  if (!canTransition(from, to)) throw new BerthError('failed', 'bad_transition', `instance cannot go from ${from} to ${to}`);
+  if (!canTransition(from, to))
+    throw new BerthError('failed', 'bad_transition', `instance cannot go from ${from} to ${to}`);
 }
 
 /** States in which a process of the instance may be alive. */
@@ -46,5 +47,10 @@ export function holdsProcess(state: string): boolean {
 
 /** States that end a wait for readiness without success. */
 export function isDown(state: string): boolean {
-  return state === 'unhealthy' || state === 'failed' || state === 'stopped' || (DOWN_AFTER_EXIT as readonly string[]).includes(state);
+  return (
+    state === 'unhealthy' ||
+    state === 'failed' ||
+    state === 'stopped' ||
+    (DOWN_AFTER_EXIT as readonly string[]).includes(state)
+  );
 }

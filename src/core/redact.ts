@@ -14,7 +14,9 @@ export class Redactor {
     // A multi-line value (a key in PEM) is also hidden line by line, as logs show it.
     const all = [...values].flatMap((v) => [v, ...(v.includes('\n') ? v.split(/\r?\n/).map((l) => l.trim()) : [])]);
     this.#values = [...new Set(all.filter((v) => v.length >= MIN_LENGTH))].sort((a, b) => b.length - a.length);
-    this.#pattern = this.#values.length ? new RegExp(this.#values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : undefined;
+    this.#pattern = this.#values.length
+      ? new RegExp(this.#values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g')
+      : undefined;
   }
 
   redact(text: string): string {
@@ -26,7 +28,8 @@ export class Redactor {
     if (!this.#pattern) return value;
     if (typeof value === 'string') return this.redact(value) as T;
     if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
-    if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.redactDeep(v)])) as T;
+    if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.redactDeep(v)])) as T;
     if (value instanceof Error) return Object.assign(new Error(this.redact(value.message)), { name: value.name }) as T;
     return value;
   }

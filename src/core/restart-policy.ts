@@ -12,7 +12,12 @@ export interface RestartTuning {
   readonly crashloopFailures: number;
 }
 
-export const DEFAULT_RESTART: RestartTuning = Object.freeze({ baseDelayMs: 250, maxDelayMs: 30_000, resetAfterMs: 60_000, crashloopFailures: 5 });
+export const DEFAULT_RESTART: RestartTuning = Object.freeze({
+  baseDelayMs: 250,
+  maxDelayMs: 30_000,
+  resetAfterMs: 60_000,
+  crashloopFailures: 5,
+});
 
 export interface ExitFacts {
   readonly policy: RestartPolicy;

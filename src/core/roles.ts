@@ -26,7 +26,15 @@ export function weaker(a: Role, b: Role | null): Role {
 export type Principal =
   | { readonly kind: 'local' }
   | { readonly kind: 'anonymous' }
-  | { readonly kind: 'user'; readonly userId: number; readonly name: string; readonly scope: { readonly orgId: number | null; readonly ceiling: Role | null }; readonly via: 'token' | 'session'; readonly tokenId: number; readonly expiresAt: number };
+  | {
+      readonly kind: 'user';
+      readonly userId: number;
+      readonly name: string;
+      readonly scope: { readonly orgId: number | null; readonly ceiling: Role | null };
+      readonly via: 'token' | 'session';
+      readonly tokenId: number;
+      readonly expiresAt: number;
+    };
 
 /**
  * What a route needs: 'public' (anyone), 'authenticated' (any signed-in user), 'host'
@@ -35,22 +43,36 @@ export type Principal =
  */
 export type Need = 'public' | 'authenticated' | 'host' | { readonly role: Role };
 
-export type Decision = { readonly allow: true; readonly role?: Role } | { readonly allow: false; readonly status: 401 | 403 | 404; readonly why: string };
+export type Decision =
+  | { readonly allow: true; readonly role?: Role }
+  | { readonly allow: false; readonly status: 401 | 403 | 404; readonly why: string };
 
 /**
  * `membership` is the principal's role in the resource's organisation (undefined: none,
  * or no such resource). Someone outside the organisation gets 404, as if it did not exist:
  * names of other organisations' apps are not disclosed.
  */
-export function decide(p: Principal, need: Need, resourceOrg: number | undefined, membership: Role | undefined): Decision {
+export function decide(
+  p: Principal,
+  need: Need,
+  resourceOrg: number | undefined,
+  membership: Role | undefined,
+): Decision {
   if (p.kind === 'local') return { allow: true, role: 'owner' };
   if (need === 'public') return { allow: true };
-  if (p.kind === 'anonymous') return { allow: false, status: 401, why: 'sign in first: berth login <url>, or an Authorization: Bearer token' };
+  if (p.kind === 'anonymous')
+    return { allow: false, status: 401, why: 'sign in first: berth login <url>, or an Authorization: Bearer token' };
   if (need === 'authenticated') return { allow: true };
-  if (need === 'host') return { allow: false, status: 403, why: 'only root on the host can do this (over the unix socket)' };
+  if (need === 'host')
+    return { allow: false, status: 403, why: 'only root on the host can do this (over the unix socket)' };
   if (membership === undefined || resourceOrg === undefined) return { allow: false, status: 404, why: 'not found' };
   if (p.scope.orgId !== null && p.scope.orgId !== resourceOrg) return { allow: false, status: 404, why: 'not found' };
   const role = weaker(membership, p.scope.ceiling);
-  if (!atLeast(role, need.role)) return { allow: false, status: 403, why: `needs the ${need.role} role; ${p.via === 'token' && role !== membership ? `this token is limited to ${role}` : `you are ${role}`}` };
+  if (!atLeast(role, need.role))
+    return {
+      allow: false,
+      status: 403,
+      why: `needs the ${need.role} role; ${p.via === 'token' && role !== membership ? `this token is limited to ${role}` : `you are ${role}`}`,
+    };
   return { allow: true, role };
 }

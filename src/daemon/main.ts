@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
@@ -45,7 +54,11 @@ async function main(): Promise<void> {
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     // Secret values never reach berthd's own log either.
-    hooks: { logMethod(args, method) { method.apply(this, args.map((a) => redactor.redactDeep(a)) as Parameters<typeof method>); } },
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, args.map((a) => redactor.redactDeep(a)) as Parameters<typeof method>);
+      },
+    },
   });
   const lock = acquirePidFile(layout.pidFile);
   if (!lock.ok) {
@@ -67,22 +80,70 @@ async function main(): Promise<void> {
   const proxy = makeProxy(layout.root, settings, log);
   const routes = new RouteSync({ store, proxy, log });
   const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync(), users });
-  const doctor = async (app?: string) => diagnose(await gatherFacts({ store, home: layout.root, markerPrefix, proxyTable: await proxy.current(), logFile: (v) => instances.logFile(v), certDir: settings.proxy === 'nginx' ? settings.certDir : undefined, edgeRoutes: await proxy.edgeRoutes?.().catch(() => []) }), app);
+  const doctor = async (app?: string) =>
+    diagnose(
+      await gatherFacts({
+        store,
+        home: layout.root,
+        markerPrefix,
+        proxyTable: await proxy.current(),
+        logFile: (v) => instances.logFile(v),
+        certDir: settings.proxy === 'nginx' ? settings.certDir : undefined,
+        edgeRoutes: await proxy.edgeRoutes?.().catch(() => []),
+      }),
+      app,
+    );
   const expiry = new Timer();
   const notifier = new Notifier({ allow: settings.outboundAllow, store, log });
-  const deployer = new Deployer({ store, layout, instances, ports, routes, proxy, log, keepReleases: settings.releasesKeep, doctor, secretEnv, users, onFinished: (r, manifest) => {
-    expiry.poke();
-    if (manifest.notify?.length) void notifier.send(manifest.notify, { app: r.app, env: r.env, kind: r.kind, status: r.status, release: r.release, ...(r.error ? { error: r.error } : {}) });
-  } });
+  const deployer = new Deployer({
+    store,
+    layout,
+    instances,
+    ports,
+    routes,
+    proxy,
+    log,
+    keepReleases: settings.releasesKeep,
+    doctor,
+    secretEnv,
+    users,
+    onFinished: (r, manifest) => {
+      expiry.poke();
+      if (manifest.notify?.length)
+        void notifier.send(manifest.notify, {
+          app: r.app,
+          env: r.env,
+          kind: r.kind,
+          status: r.status,
+          release: r.release,
+          ...(r.error ? { error: r.error } : {}),
+        });
+    },
+  });
   instances.onStateChange((v, from, to) => {
     if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
   });
-  await proxy.watch().catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'the proxy does not start; berthd serves on without it (see berth proxy status)'));
+  await proxy
+    .watch()
+    .catch((err) =>
+      log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'the proxy does not start; berthd serves on without it (see berth proxy status)',
+      ),
+    );
   const environments = new Environments({ store, layout, instances, routes, deployer, log, users });
   await deployer.recover();
   await instances.adoptAll(findLeaderByMarker);
   await environments.recoverTrash();
-  const sites = new Sites({ store, layout, deployer, apps, templatesDir: settings.templatesDir, domain: settings.sitesDomain, log });
+  const sites = new Sites({
+    store,
+    layout,
+    deployer,
+    apps,
+    templatesDir: settings.templatesDir,
+    domain: settings.sitesDomain,
+    log,
+  });
   await sites.recover();
   sweepUploads(layout.root);
   await routes.sync().catch(() => undefined);
@@ -101,7 +162,29 @@ async function main(): Promise<void> {
   };
   const identity = new Identity(store);
   const webhooks = new Webhooks({ store, box, deployer, environments, outboundAllow: settings.outboundAllow, log });
-  const apiDeps: ApiDeps = { apps, deployer, environments, identity, secrets, webhooks, sites, layout, store, instances, proxy, doctor, settingsFile: layout.settings, shutdown, info: () => ({ pid: process.pid, home: layout.root, version: VERSION, uptimeMs: Date.now() - started, httpPort: settings.httpPort }) };
+  const apiDeps: ApiDeps = {
+    apps,
+    deployer,
+    environments,
+    identity,
+    secrets,
+    webhooks,
+    sites,
+    layout,
+    store,
+    instances,
+    proxy,
+    doctor,
+    settingsFile: layout.settings,
+    shutdown,
+    info: () => ({
+      pid: process.pid,
+      home: layout.root,
+      version: VERSION,
+      uptimeMs: Date.now() - started,
+      httpPort: settings.httpPort,
+    }),
+  };
   const api = buildApi(apiDeps);
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale
@@ -114,7 +197,12 @@ async function main(): Promise<void> {
     // The same routes over TCP, where only tokens and sessions count: nobody there is root on the host.
     const at = settings.apiListen.lastIndexOf(':');
     const host = settings.apiListen.slice(0, at).replace(/^\[|\]$/g, '');
-    remoteApi = buildApi(apiDeps, { local: false, https: settings.apiTls ? { cert: readFileSync(settings.apiTls.cert), key: readFileSync(settings.apiTls.key) } : undefined });
+    remoteApi = buildApi(apiDeps, {
+      local: false,
+      https: settings.apiTls
+        ? { cert: readFileSync(settings.apiTls.cert), key: readFileSync(settings.apiTls.key) }
+        : undefined,
+    });
     await remoteApi.listen({ host, port: Number(settings.apiListen.slice(at + 1)) });
     log.info({ listen: settings.apiListen, tls: Boolean(settings.apiTls) }, 'API served over TCP');
   }
@@ -122,12 +210,33 @@ async function main(): Promise<void> {
   log.info({ socket: layout.socket, version: VERSION }, 'berthd ready');
 
   setInterval(() => instances.pollAdopted(), 500).unref();
-  setInterval(() => void proxy.watch().catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'proxy watch failed')), 1000).unref();
+  setInterval(
+    () =>
+      void proxy
+        .watch()
+        .catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'proxy watch failed')),
+    1000,
+  ).unref();
   setInterval(() => {
-    void store.instances.list().then((all) => all.forEach((v) => rotateIfNeeded(instances.logFile(v), { maxBytes: settings.logMaxBytes, keep: settings.logKeep })));
+    void store.instances
+      .list()
+      .then((all) =>
+        all.forEach((v) =>
+          rotateIfNeeded(instances.logFile(v), { maxBytes: settings.logMaxBytes, keep: settings.logKeep }),
+        ),
+      );
   }, 5000).unref();
   // Idle previews past their `expire`: checked when the next one is due (at least once a minute), and after every deployment.
-  expiry.run(() => environments.expire().catch((err) => (log.warn({ err: err instanceof Error ? err.message : String(err) }, 'expiring environments failed'), 60_000)));
+  expiry.run(() =>
+    environments
+      .expire()
+      .catch(
+        (err) => (
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'expiring environments failed'),
+          60_000
+        ),
+      ),
+  );
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }
@@ -137,7 +246,8 @@ function sweepUploads(home: string): void {
   const root = path.join(home, 'uploads');
   rmSync(path.join(root, '.staging'), { recursive: true, force: true });
   if (!existsSync(root)) return;
-  for (const name of readdirSync(root)) if (/\.old-\d+-\d+$/.test(name)) rmSync(path.join(root, name), { recursive: true, force: true });
+  for (const name of readdirSync(root))
+    if (/\.old-\d+-\d+$/.test(name)) rmSync(path.join(root, name), { recursive: true, force: true });
 }
 
 /** Runs a task again after the delay it returns, or at once when poked (never two at a time). */
@@ -185,8 +295,21 @@ async function retirePreviousProxy(home: string, settings: HostSettings, log: pi
   if (previous !== settings.proxy) {
     log.info({ from: previous, to: settings.proxy }, 'proxy changed: stopping the previous one');
     const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
-    if (previous === 'nginx') await new NginxEdge({ home, log, binary: settings.nginx.binary, certDir: settings.certDir, attach: settings.nginx.attach, ...ports }).stop().catch(() => undefined);
-    if (previous === 'caddy') await new CaddyEdge({ home, log, binary: settings.caddy.binary, admin: settings.caddy.admin, ...ports }).stop().catch(() => undefined);
+    if (previous === 'nginx')
+      await new NginxEdge({
+        home,
+        log,
+        binary: settings.nginx.binary,
+        certDir: settings.certDir,
+        attach: settings.nginx.attach,
+        ...ports,
+      })
+        .stop()
+        .catch(() => undefined);
+    if (previous === 'caddy')
+      await new CaddyEdge({ home, log, binary: settings.caddy.binary, admin: settings.caddy.admin, ...ports })
+        .stop()
+        .catch(() => undefined);
   }
   mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
   writeFileSync(marker, settings.proxy + '\n');
@@ -195,21 +318,45 @@ async function retirePreviousProxy(home: string, settings: HostSettings, log: pi
 /** The proxy the settings ask for: the builtin one alone, or behind an edge server. */
 function makeProxy(home: string, settings: HostSettings, log: pino.Logger): Proxy {
   const upstreamTimeoutMs = settings.upstreamTimeoutMs;
-  if (settings.proxy === 'builtin') return new BuiltinProxy({ home, port: settings.httpPort, address: settings.httpAddress, log, upstreamTimeoutMs });
+  if (settings.proxy === 'builtin')
+    return new BuiltinProxy({ home, port: settings.httpPort, address: settings.httpAddress, log, upstreamTimeoutMs });
   const inner = new BuiltinProxy({ home, port: settings.internalPort, address: '127.0.0.1', log, upstreamTimeoutMs });
   const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
   const edge =
     settings.proxy === 'caddy'
-      ? new CaddyEdge({ home, log, binary: settings.caddy.binary, admin: settings.caddy.admin, acmeEmail: settings.caddy.acmeEmail, acmeCa: settings.caddy.acmeCa, acmeCaRoot: settings.caddy.acmeCaRoot, ...ports })
-      : new NginxEdge({ home, log, binary: settings.nginx.binary, certDir: settings.certDir, attach: settings.nginx.attach, ...ports });
+      ? new CaddyEdge({
+          home,
+          log,
+          binary: settings.caddy.binary,
+          admin: settings.caddy.admin,
+          acmeEmail: settings.caddy.acmeEmail,
+          acmeCa: settings.caddy.acmeCa,
+          acmeCaRoot: settings.caddy.acmeCaRoot,
+          ...ports,
+        })
+      : new NginxEdge({
+          home,
+          log,
+          binary: settings.nginx.binary,
+          certDir: settings.certDir,
+          attach: settings.nginx.attach,
+          ...ports,
+        });
   return new EdgeProxy(inner, edge);
 }
 
 /** Ports the kernel hands to outgoing connections can be taken by them at any moment. */
 function warnIfEphemeral(range: { low: number; high: number }, log: pino.Logger): void {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [number, number];
-    if (range.low <= high && range.high >= low) log.warn({ range, ephemeral: [low, high] }, 'port_range overlaps the kernel\'s ephemeral ports: outgoing connections may take a leased port; choose a range below it');
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number) as [number, number];
+    if (range.low <= high && range.high >= low)
+      log.warn(
+        { range, ephemeral: [low, high] },
+        "port_range overlaps the kernel's ephemeral ports: outgoing connections may take a leased port; choose a range below it",
+      );
   } catch {
     // not Linux, or unreadable
   }

@@ -7,7 +7,15 @@ import type { Facts } from './facts.js';
 import { sortFindings, type Finding } from './finding.js';
 
 /** Every check, each a small function of the facts. */
-export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [routeChecks, edgeRouteChecks, instanceChecks, portChecks, driftChecks, orphanChecks, tlsChecks];
+export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [
+  routeChecks,
+  edgeRouteChecks,
+  instanceChecks,
+  portChecks,
+  driftChecks,
+  orphanChecks,
+  tlsChecks,
+];
 
 /** Runs the checks; with `app`, keeps the findings about that app. */
 export function diagnose(facts: Facts, app?: string): Finding[] {

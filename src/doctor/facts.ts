@@ -50,9 +50,23 @@ export interface Facts {
   readonly edgeRoutes: readonly EdgeRoute[];
 }
 
-export async function gatherFacts(o: { store: Store; home: string; markerPrefix: string; proxyTable: RouteTable | undefined; logFile: (v: InstanceView) => string; certDir?: string | undefined; edgeRoutes?: readonly EdgeRoute[] }): Promise<Facts> {
+export async function gatherFacts(o: {
+  store: Store;
+  home: string;
+  markerPrefix: string;
+  proxyTable: RouteTable | undefined;
+  logFile: (v: InstanceView) => string;
+  certDir?: string | undefined;
+  edgeRoutes?: readonly EdgeRoute[];
+}): Promise<Facts> {
   const { store } = o;
-  const [apps, environments, releases, instances, leases] = await Promise.all([store.apps.names(), store.apps.environments(), store.releases.all(), store.instances.list(), store.leases.all()]);
+  const [apps, environments, releases, instances, leases] = await Promise.all([
+    store.apps.names(),
+    store.apps.environments(),
+    store.releases.all(),
+    store.instances.list(),
+    store.leases.all(),
+  ]);
   const manifests = new Map<number, Manifest>();
   for (const e of environments) {
     const r = releases.find((x) => x.id === e.currentReleaseId);
@@ -65,26 +79,57 @@ export async function gatherFacts(o: { store: Store; home: string; markerPrefix:
     if (!st || st.state === 'Z') continue;
     for (const inode of procSocketInodes(pid)) socketOwners.set(inode, [...(socketOwners.get(inode) ?? []), pid]);
     const uid = procUid(pid);
-    processes.push({ pid, pgrp: st.pgrp, user: uid === undefined ? '?' : userName(uid), command: procArgv(pid).join(' '), marker: procEnvValue(pid, MARKER_ENV) });
+    processes.push({
+      pid,
+      pgrp: st.pgrp,
+      user: uid === undefined ? '?' : userName(uid),
+      command: procArgv(pid).join(' '),
+      marker: procEnvValue(pid, MARKER_ENV),
+    });
   }
   const byPid = new Map(processes.map((p) => [p.pid, p]));
   const listening = new Map<number, ProcessFact[]>();
   for (const l of listeners()) {
-    const holders = (socketOwners.get(l.inode) ?? []).map((pid) => byPid.get(pid)).filter((p): p is ProcessFact => p !== undefined);
+    const holders = (socketOwners.get(l.inode) ?? [])
+      .map((pid) => byPid.get(pid))
+      .filter((p): p is ProcessFact => p !== undefined);
     listening.set(l.port, [...(listening.get(l.port) ?? []), ...holders]);
   }
-  const hosts = [...new Set([...manifests.values()].flatMap((m) => m.services.flatMap((s) => s.routes.filter((r) => r.tls !== 'off').map((r) => r.host))))];
+  const hosts = [
+    ...new Set(
+      [...manifests.values()].flatMap((m) =>
+        m.services.flatMap((s) => s.routes.filter((r) => r.tls !== 'off').map((r) => r.host)),
+      ),
+    ),
+  ];
   const certificates = findCertificates(hosts, o.certDir, path.join(o.home, 'caddy', 'data'));
-  return { home: o.home, markerPrefix: o.markerPrefix, apps, environments, releases, instances, leases, listening, processes, proxyTable: o.proxyTable, manifests, logFile: o.logFile, certificates, now: Date.now(), edgeRoutes: o.edgeRoutes ?? [] };
+  return {
+    home: o.home,
+    markerPrefix: o.markerPrefix,
+    apps,
+    environments,
+    releases,
+    instances,
+    leases,
+    listening,
+    processes,
+    proxyTable: o.proxyTable,
+    manifests,
+    logFile: o.logFile,
+    certificates,
+    now: Date.now(),
+    edgeRoutes: o.edgeRoutes ?? [],
+  };
 }
 
 /** Names of the directories directly below `dir` (none when it does not exist). */
 export function subdirs(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name);
 }
 
 export function describeProcess(p: ProcessFact): string {
   return `pid ${p.pid} (user ${p.user}): ${p.command || '?'}`;
 }
-

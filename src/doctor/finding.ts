@@ -17,7 +17,13 @@ export interface Finding {
 const RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
 export function sortFindings(findings: readonly Finding[]): Finding[] {
-  return [...findings].sort((a, b) => (a.app ?? '~').localeCompare(b.app ?? '~') || RANK[a.severity] - RANK[b.severity] || a.code.localeCompare(b.code) || a.message.localeCompare(b.message));
+  return [...findings].sort(
+    (a, b) =>
+      (a.app ?? '~').localeCompare(b.app ?? '~') ||
+      RANK[a.severity] - RANK[b.severity] ||
+      a.code.localeCompare(b.code) ||
+      a.message.localeCompare(b.message),
+  );
 }
 
 /** Exit code of `berth doctor`: 0 clean, 1 warnings, 2 errors (info never fails). */

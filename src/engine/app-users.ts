@@ -1,4 +1,14 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lchownSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  lchownSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { deleteSystemUser, ensureSystemUser, type UnixIds } from '../system/users.js';
@@ -56,7 +66,9 @@ export class AppUsers {
   static userName(app: string, env: string = 'production'): string {
     const whole = env === 'production' ? app : `${app}-${env}`;
     const name = `berth-${whole}`;
-    return name.length <= 32 ? name : `berth-${whole.slice(0, 17)}-${createHash('sha256').update(whole).digest('hex').slice(0, 8)}`;
+    return name.length <= 32
+      ? name
+      : `berth-${whole.slice(0, 17)}-${createHash('sha256').update(whole).digest('hex').slice(0, 8)}`;
   }
 
   /** The environment's writable home (npm, pip caches), when it has a user. */
@@ -69,7 +81,12 @@ export class AppUsers {
     if (!this.enabled) return undefined;
     const root = this.#layout.root;
     const tops = [root, ...['releases', 'data', 'logs', 'homes'].map((d) => path.join(root, d))];
-    const apps = [path.join(root, 'releases', app), this.#layout.appDataRoot(app), this.#layout.appLogRoot(app), path.join(root, 'homes', app)];
+    const apps = [
+      path.join(root, 'releases', app),
+      this.#layout.appDataRoot(app),
+      this.#layout.appLogRoot(app),
+      path.join(root, 'homes', app),
+    ];
     for (const dir of [...tops, ...apps]) {
       mkdirSync(dir, { recursive: true, mode: 0o711 });
       setOwner(dir, 0, 0, () => 0o711);
@@ -134,7 +151,13 @@ export class AppUsers {
   seal(ids: UnixIds | undefined, dir: string): void {
     if (!ids) return;
     const walk = (p: string, top: boolean): void => {
-      setOwner(p, 0, ids.gid, (m, isDir) => (isDir ? (m & 0o755) | 0o050 : (m & 0o755) | 0o040 | (m & 0o100 ? 0o010 : 0)) & (top ? 0o750 : 0o7777));
+      setOwner(
+        p,
+        0,
+        ids.gid,
+        (m, isDir) =>
+          (isDir ? (m & 0o755) | 0o050 : (m & 0o755) | 0o040 | (m & 0o100 ? 0o010 : 0)) & (top ? 0o750 : 0o7777),
+      );
       let entries;
       try {
         entries = readdirSync(p, { withFileTypes: true });

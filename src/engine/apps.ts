@@ -24,7 +24,13 @@ export class Apps {
   readonly #lock = new KeyedLock<string>();
   readonly #users: AppUsers | undefined;
 
-  constructor(deps: { store: Store; layout: HomeLayout; instances: InstanceManager; routesChanged: () => Promise<void>; users?: AppUsers }) {
+  constructor(deps: {
+    store: Store;
+    layout: HomeLayout;
+    instances: InstanceManager;
+    routesChanged: () => Promise<void>;
+    users?: AppUsers;
+  }) {
     this.#users = deps.users;
     this.#store = deps.store;
     this.#layout = deps.layout;
@@ -37,7 +43,9 @@ export class Apps {
     await this.requireApp(app);
     if ((await this.#store.apps.environments({ app, env })).length === 0) {
       const names = (await this.#store.apps.environments({ app })).map((e) => e.name);
-      throw new BerthError('not_found', 'environment_not_found', `app "${app}" has no environment "${env}"`, { hint: `its environments: ${names.join(', ') || 'none'} (choose one with --env)` });
+      throw new BerthError('not_found', 'environment_not_found', `app "${app}" has no environment "${env}"`, {
+        hint: `its environments: ${names.join(', ') || 'none'} (choose one with --env)`,
+      });
     }
     return this.#lock.run(app, async () => {
       const targets = await this.#targets(app, env, service);
@@ -87,7 +95,14 @@ export class Apps {
   }
 
   /** Instances; `orgIds` limits them to apps of those organisations (an app outside them is unknown). */
-  async ps(filter: { app?: string | undefined; service?: string | undefined; env?: string | undefined; orgIds?: readonly number[] | undefined } = {}): Promise<InstanceStatus[]> {
+  async ps(
+    filter: {
+      app?: string | undefined;
+      service?: string | undefined;
+      env?: string | undefined;
+      orgIds?: readonly number[] | undefined;
+    } = {},
+  ): Promise<InstanceStatus[]> {
     if (filter.app !== undefined) await this.requireApp(filter.app, filter.orgIds);
     const now = Date.now();
     return (await this.#store.instances.list(filter)).map((v) => instanceStatus(v, this.#instances.logFile(v), now));
@@ -97,7 +112,9 @@ export class Apps {
     const all = (await this.#store.instances.list({ app, env })).filter((v) => v.current);
     const targets = service === undefined ? all : all.filter((v) => v.service === service);
     if (service !== undefined && targets.length === 0) {
-      throw new BerthError('not_found', 'service_not_found', `app "${app}" has no service "${service}"`, { hint: `its services: ${[...new Set(all.map((v) => v.service))].join(', ')}` });
+      throw new BerthError('not_found', 'service_not_found', `app "${app}" has no service "${service}"`, {
+        hint: `its services: ${[...new Set(all.map((v) => v.service))].join(', ')}`,
+      });
     }
     return targets;
   }

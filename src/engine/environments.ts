@@ -55,7 +55,14 @@ export class Environments {
   async list(app: string): Promise<EnvironmentStatus[]> {
     const rows = await this.#d.store.apps.environments({ app });
     const instances = await this.#d.store.instances.list({ app });
-    return Promise.all(rows.map((e) => this.#status(e, instances.filter((v) => v.environmentId === e.id))));
+    return Promise.all(
+      rows.map((e) =>
+        this.#status(
+          e,
+          instances.filter((v) => v.environmentId === e.id),
+        ),
+      ),
+    );
   }
 
   async #status(e: EnvironmentRow, instances: readonly InstanceView[]): Promise<EnvironmentStatus> {
@@ -87,11 +94,17 @@ export class Environments {
    * cannot be moved aside, what was stopped starts again and nothing is removed. An
    * environment with a fixed branch (production) holds data nobody can redeploy: it needs `force`.
    */
-  async remove(app: string, env: string, opts: { force?: boolean; reason?: string; ifExpiredAt?: number } = {}): Promise<{ app: string; env: string; removed: string[] }> {
+  async remove(
+    app: string,
+    env: string,
+    opts: { force?: boolean; reason?: string; ifExpiredAt?: number } = {},
+  ): Promise<{ app: string; env: string; removed: string[] }> {
     const row = (await this.#d.store.apps.environments({ app, env }))[0];
     if (!row) {
       const names = (await this.#d.store.apps.environments({ app })).map((e) => e.name);
-      throw new BerthError('not_found', 'environment_not_found', `app "${app}" has no environment "${env}"`, { hint: names.length ? `its environments: ${names.join(', ')}` : `see berth env ls ${app}` });
+      throw new BerthError('not_found', 'environment_not_found', `app "${app}" has no environment "${env}"`, {
+        hint: names.length ? `its environments: ${names.join(', ')}` : `see berth env ls ${app}`,
+      });
     }
     return this.#d.deployer.exclusive(app, env, false, async () => {
       const status = await this.#status(row, []);
@@ -99,28 +112,47 @@ export class Environments {
         throw new BerthError('conflict', 'not_expired', `${app} (${env}) was deployed again: it no longer expires now`);
       }
       if (!status.preview && !opts.force) {
-        throw new BerthError('conflict', 'environment_protected', `"${env}" is not a preview${row.branch ? ` (it runs branch ${row.branch})` : ''}: removing it deletes its data for good`, { hint: `if that is what you want: berth env rm ${app} ${env} --force` });
+        throw new BerthError(
+          'conflict',
+          'environment_protected',
+          `"${env}" is not a preview${row.branch ? ` (it runs branch ${row.branch})` : ''}: removing it deletes its data for good`,
+          { hint: `if that is what you want: berth env rm ${app} ${env} --force` },
+        );
       }
       const instances = await this.#d.store.instances.list({ app, env });
       // The plan first (what to restart, which directories go where), so a berthd killed at any
       // point below puts the environment back at its next start (recoverTrash) while its row is there.
       const trash = path.join(this.#d.layout.root, 'trash', `${app}.${env}.${Date.now()}`);
-      const dirs = [this.#d.layout.releasesDir(app, env), this.#d.layout.logDir(app, env), this.#d.layout.dataDir(app, env)].filter((d) => existsSync(d));
+      const dirs = [
+        this.#d.layout.releasesDir(app, env),
+        this.#d.layout.logDir(app, env),
+        this.#d.layout.dataDir(app, env),
+      ].filter((d) => existsSync(d));
       mkdirSync(trash, { recursive: true, mode: 0o700 });
       const restart = instances.filter((v) => v.desired === 'running').map((v) => v.id);
-      writeFileAtomic(path.join(trash, 'moved.json'), JSON.stringify({ app, env, restart, dirs: dirs.map((d, i) => [d, path.join(trash, String(i))]) }));
+      writeFileAtomic(
+        path.join(trash, 'moved.json'),
+        JSON.stringify({ app, env, restart, dirs: dirs.map((d, i) => [d, path.join(trash, String(i))]) }),
+      );
       const stopped: InstanceView[] = [];
       try {
         for (const wave of waves(instances).reverse()) {
-          await Promise.all(wave.map(async (v) => {
-            await this.#d.instances.stop(v.id);
-            stopped.push(v);
-          }));
+          await Promise.all(
+            wave.map(async (v) => {
+              await this.#d.instances.stop(v.id);
+              stopped.push(v);
+            }),
+          );
         }
       } catch (err) {
         rmSync(trash, { recursive: true, force: true });
         await this.#restart(stopped);
-        throw new BerthError('failed', 'environment_rm_failed', `removing ${app} (${env}): an instance did not stop (${describe(err)}); nothing was removed`, { hint: 'see berth ps and berth doctor, then try again' });
+        throw new BerthError(
+          'failed',
+          'environment_rm_failed',
+          `removing ${app} (${env}): an instance did not stop (${describe(err)}); nothing was removed`,
+          { hint: 'see berth ps and berth doctor, then try again' },
+        );
       }
       // Directories move aside (a rename each), so a failure can put them back.
       const moved: Array<[string, string]> = [];
@@ -135,16 +167,29 @@ export class Environments {
         for (const [dir, to] of moved.reverse()) renameSync(to, dir);
         rmSync(trash, { recursive: true, force: true });
         await this.#restart(stopped);
-        throw new BerthError('failed', 'environment_rm_failed', `removing ${app} (${env}) failed: ${describe(err)}; nothing was removed`);
+        throw new BerthError(
+          'failed',
+          'environment_rm_failed',
+          `removing ${app} (${env}) failed: ${describe(err)}; nothing was removed`,
+        );
       }
       await this.#d.routes.sync();
       this.#d.users?.reclaim(trash);
       rmSync(trash, { recursive: true, force: true });
       this.#d.users?.reclaim(path.join(this.#d.layout.root, 'homes', app, env));
       rmSync(path.join(this.#d.layout.root, 'homes', app, env), { recursive: true, force: true });
-      await this.#d.users?.remove(app, [env]).catch((err) => this.#d.log.warn({ app, env, err: describe(err) }, 'removing the environment user failed'));
+      await this.#d.users
+        ?.remove(app, [env])
+        .catch((err) => this.#d.log.warn({ app, env, err: describe(err) }, 'removing the environment user failed'));
       const message = `environment ${env} removed${opts.reason ? ` (${opts.reason})` : ''}: ${instances.length} instance(s), its routes (${status.hosts.join(', ') || 'none'}), releases, logs and data`;
-      await this.#d.store.events.append({ at: Date.now(), app, environment: env, service: null, kind: 'environment.rm', message });
+      await this.#d.store.events.append({
+        at: Date.now(),
+        app,
+        environment: env,
+        service: null,
+        kind: 'environment.rm',
+        message,
+      });
       this.#d.log.info({ app, env, reason: opts.reason }, 'environment removed');
       return { app, env, removed: dirs };
     });
@@ -160,11 +205,25 @@ export class Environments {
     for (const name of readdirSync(root)) {
       const dir = path.join(root, name);
       try {
-        const plan = JSON.parse(readFileSync(path.join(dir, 'moved.json'), 'utf8')) as { app: string; env: string; restart?: number[]; dirs: Array<[string, string]> };
+        const plan = JSON.parse(readFileSync(path.join(dir, 'moved.json'), 'utf8')) as {
+          app: string;
+          env: string;
+          restart?: number[];
+          dirs: Array<[string, string]>;
+        };
         if ((await this.#d.store.apps.environments({ app: plan.app, env: plan.env })).length > 0) {
-          for (const [original, moved] of plan.dirs) if (existsSync(moved) && !existsSync(original)) renameSync(moved, original);
-          for (const id of plan.restart ?? []) await this.#d.instances.start(id).catch((err) => this.#d.log.warn({ id, err: describe(err) }, 'restarting an instance of an interrupted removal failed'));
-          this.#d.log.warn({ app: plan.app, env: plan.env }, 'an environment removal was interrupted before it took effect: its directories are back');
+          for (const [original, moved] of plan.dirs)
+            if (existsSync(moved) && !existsSync(original)) renameSync(moved, original);
+          for (const id of plan.restart ?? [])
+            await this.#d.instances
+              .start(id)
+              .catch((err) =>
+                this.#d.log.warn({ id, err: describe(err) }, 'restarting an instance of an interrupted removal failed'),
+              );
+          this.#d.log.warn(
+            { app: plan.app, env: plan.env },
+            'an environment removal was interrupted before it took effect: its directories are back',
+          );
         }
       } catch {
         // no plan: nothing of it can be put back
@@ -190,7 +249,15 @@ export class Environments {
           next = Math.min(next, e.expiresAt - now);
           continue;
         }
-        await this.remove(app, e.name, { ifExpiredAt: now, reason: `idle since ${new Date(e.lastDeployAt ?? e.createdAt).toISOString()}, past its expire` }).catch((err) => this.#d.log.warn({ app, env: e.name, err: describe(err) }, 'removing an expired environment failed; trying again later'));
+        await this.remove(app, e.name, {
+          ifExpiredAt: now,
+          reason: `idle since ${new Date(e.lastDeployAt ?? e.createdAt).toISOString()}, past its expire`,
+        }).catch((err) =>
+          this.#d.log.warn(
+            { app, env: e.name, err: describe(err) },
+            'removing an expired environment failed; trying again later',
+          ),
+        );
       }
     }
     return Math.max(250, next);

@@ -52,7 +52,13 @@ export class HealthWatch {
     } catch {
       // a probe or a store read failed: treat like a failed probe next time round
     }
-    this.#schedule(this.#starting ? (Date.now() - this.#since < EAGER_FOR_MS ? EAGER_PROBE_MS : STARTING_PROBE_MS) : this.#o.health.intervalMs);
+    this.#schedule(
+      this.#starting
+        ? Date.now() - this.#since < EAGER_FOR_MS
+          ? EAGER_PROBE_MS
+          : STARTING_PROBE_MS
+        : this.#o.health.intervalMs,
+    );
   }
 
   async #probeOnce(): Promise<void> {

@@ -58,7 +58,15 @@ export class InstanceManager {
   readonly #lock = new KeyedLock<number>();
   readonly #listeners: StateListener[] = [];
 
-  constructor(deps: { store: Store; layout: HomeLayout; log: Logger; markerPrefix: string; tuning?: RestartTuning; secretEnv?: (app: string, env: string) => Promise<Record<string, string>>; users?: AppUsers }) {
+  constructor(deps: {
+    store: Store;
+    layout: HomeLayout;
+    log: Logger;
+    markerPrefix: string;
+    tuning?: RestartTuning;
+    secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
+    users?: AppUsers;
+  }) {
     this.#secretEnv = deps.secretEnv;
     this.#users = deps.users;
     this.#store = deps.store;
@@ -94,7 +102,8 @@ export class InstanceManager {
       const v = await this.#get(id);
       await this.#store.instances.update(id, { desired: 'running' });
       const h = this.#handles.get(id);
-      if (h && holdsProcess(v.state) && v.state !== 'stopping' && isSameProcessAlive(h.ref.pid, h.ref.startTicks)) return;
+      if (h && holdsProcess(v.state) && v.state !== 'stopping' && isSameProcessAlive(h.ref.pid, h.ref.startTicks))
+        return;
       this.#clearTimer(id);
       await this.#spawn({ ...v, desired: 'running' }, 0);
     });
@@ -124,7 +133,9 @@ export class InstanceManager {
         else if (isDown(to)) void this.#notReady(id, to).then(done);
       };
       const timer = setTimeout(() => {
-        void this.#store.instances.get(id).then((v) => (v?.state === 'healthy' ? done() : this.#notReady(id, 'not ready in time').then(done)));
+        void this.#store.instances
+          .get(id)
+          .then((v) => (v?.state === 'healthy' ? done() : this.#notReady(id, 'not ready in time').then(done)));
       }, timeoutMs);
       this.#listeners.push(listener);
     });
@@ -134,13 +145,21 @@ export class InstanceManager {
     const v = await this.#store.instances.get(id);
     if (!v) return new BerthError('failed', 'not_ready', `instance ${id} is gone`);
     const exit = v.lastExit ? (JSON.parse(v.lastExit) as LastExit) : undefined;
-    const why = exit?.note ?? (exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : state);
+    const why =
+      exit?.note ?? (exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : state);
     const lines = tailLines(this.logFile(v), 10);
     const own = new Redactor();
     own.set(Object.values((await this.#secretEnv?.(v.app, v.env)) ?? {}));
-    return new BerthError('failed', 'not_ready', own.redact(`${v.app}/${v.service}[${v.idx}] did not become ready (${state}): ${why}${lines.length ? `; last log lines:\n${lines.map((l) => `  ${l}`).join('\n')}` : '; it logged nothing'}`), {
-      hint: `see \`berth logs ${v.app} ${v.service}\`; the readiness check is services.${v.service}.health in berth.yaml`,
-    });
+    return new BerthError(
+      'failed',
+      'not_ready',
+      own.redact(
+        `${v.app}/${v.service}[${v.idx}] did not become ready (${state}): ${why}${lines.length ? `; last log lines:\n${lines.map((l) => `  ${l}`).join('\n')}` : '; it logged nothing'}`,
+      ),
+      {
+        hint: `see \`berth logs ${v.app} ${v.service}\`; the readiness check is services.${v.service}.health in berth.yaml`,
+      },
+    );
   }
 
   /** Stops the instance's processes (desired = stopped). */
@@ -174,7 +193,12 @@ export class InstanceManager {
       if (v.state !== 'stopping') await this.#transition(v, 'stopping');
       const how = await stopProcesses(ref, this.marker(v.id), spec.stopTimeoutMs);
       this.#handles.delete(v.id);
-      await this.#transition({ ...v, state: 'stopping' }, 'stopped', { pid: null, start_ticks: null }, how === 'killed' ? 'killed after stop timeout' : undefined);
+      await this.#transition(
+        { ...v, state: 'stopping' },
+        'stopped',
+        { pid: null, start_ticks: null },
+        how === 'killed' ? 'killed after stop timeout' : undefined,
+      );
       return;
     }
     // Not supposed to hold a process, but leave nothing behind in any case.
@@ -199,20 +223,41 @@ export class InstanceManager {
       this.#users?.leaf(ids, dataDir, 0o700);
       this.#users?.rootDirs(ids, [path.dirname(logFile)]);
       // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
-      const env = { ...launchEnv(spec, v.port, dataDir, this.marker(v.id)), ...(ids && spec.env.HOME === undefined ? { HOME: this.#users?.home(v.app, v.env) as string } : {}), ...(await this.#secretEnv?.(v.app, v.env)) };
+      const env = {
+        ...launchEnv(spec, v.port, dataDir, this.marker(v.id)),
+        ...(ids && spec.env.HOME === undefined ? { HOME: this.#users?.home(v.app, v.env) as string } : {}),
+        ...(await this.#secretEnv?.(v.app, v.env)),
+      };
       assertRunnable(spec, cwd, env);
       launched = await launch({ argv: spec.argv, cwd, env, logFile, uid: ids?.uid, gid: ids?.gid });
       this.#users?.ownFile(ids, logFile, 0o640);
     } catch (err) {
       const why = explainSpawnError(err, spec, cwd);
-      await this.#transition(starting, 'failed', { last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: `could not start: ${why}` }) });
-      throw new BerthError('failed', 'start_failed', `starting ${v.app}/${v.service}[${v.idx}]: ${why}`, { cause: err, hint: `fix services.${v.service}.run in berth.yaml` });
+      await this.#transition(starting, 'failed', {
+        last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: `could not start: ${why}` }),
+      });
+      throw new BerthError('failed', 'start_failed', `starting ${v.app}/${v.service}[${v.idx}]: ${why}`, {
+        cause: err,
+        hint: `fix services.${v.service}.run in berth.yaml`,
+      });
     }
     const prev = this.#handles.get(v.id);
-    const handle: Handle = { ref: { pid: launched.pid, startTicks: launched.startTicks }, child: launched.child, startedAt: Date.now(), failures: prev?.failures ?? 0, timer: undefined, health: undefined, retired: false };
+    const handle: Handle = {
+      ref: { pid: launched.pid, startTicks: launched.startTicks },
+      child: launched.child,
+      startedAt: Date.now(),
+      failures: prev?.failures ?? 0,
+      timer: undefined,
+      health: undefined,
+      retired: false,
+    };
     this.#handles.set(v.id, handle);
     launched.child.once('exit', (code, signal) => void this.#onExit(v.id, handle.ref, code, signal));
-    await this.#store.instances.update(v.id, { pid: launched.pid, start_ticks: launched.startTicks, started_at: handle.startedAt });
+    await this.#store.instances.update(v.id, {
+      pid: launched.pid,
+      start_ticks: launched.startTicks,
+      started_at: handle.startedAt,
+    });
     this.#watchHealth(v.id, handle, spec, 'starting');
   }
 
@@ -224,7 +269,11 @@ export class InstanceManager {
       phase,
       check: async () => {
         const v = await this.#store.instances.get(id);
-        return probe(spec.health.probe, { port: v?.port ?? null, leader: h.ref.pid, pids: () => instanceProcesses(h.ref, marker, 50) });
+        return probe(spec.health.probe, {
+          port: v?.port ?? null,
+          leader: h.ref.pid,
+          pids: () => instanceProcesses(h.ref, marker, 50),
+        });
       },
       onChange: (to, reason) =>
         this.#lock
@@ -241,7 +290,12 @@ export class InstanceManager {
       await this.#transition(v, to);
       return;
     }
-    await this.#transition(v, to, { last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: reason } satisfies LastExit) }, reason);
+    await this.#transition(
+      v,
+      to,
+      { last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: reason } satisfies LastExit) },
+      reason,
+    );
     const spec = JSON.parse(v.spec) as ServiceSpec;
     if (spec.restart === 'never' || v.desired !== 'running') return; // stays unhealthy; probes go on
     h.retired = true;
@@ -264,15 +318,25 @@ export class InstanceManager {
       .catch((err) => this.#log.error({ err: describe(err), instance: id }, 'handling an exit failed'));
   }
 
-  async #afterExit(v: InstanceView, h: Handle, code: number | null, signal: string | null, note: string | undefined): Promise<void> {
+  async #afterExit(
+    v: InstanceView,
+    h: Handle,
+    code: number | null,
+    signal: string | null,
+    note: string | undefined,
+  ): Promise<void> {
     const spec = JSON.parse(v.spec) as ServiceSpec;
     // The leader is gone; children it left behind (workers holding the port) go too.
     await stopProcesses(null, this.marker(v.id), spec.stopTimeoutMs);
-    const d = decideAfterExit({ policy: spec.restart, code, signal, uptimeMs: Date.now() - h.startedAt, recentFailures: h.failures }, this.#tuning);
+    const d = decideAfterExit(
+      { policy: spec.restart, code, signal, uptimeMs: Date.now() - h.startedAt, recentFailures: h.failures },
+      this.#tuning,
+    );
     h.failures = d.failures;
     const lastExit: LastExit = { code, signal, at: Date.now(), ...(note ? { note } : {}) };
     const patch: InstancePatch = { pid: null, start_ticks: null, last_exit: JSON.stringify(lastExit) };
-    const how = note ?? (signal ? `killed by ${signal}` : code === null ? 'exited (status unknown)' : `exited with code ${code}`);
+    const how =
+      note ?? (signal ? `killed by ${signal}` : code === null ? 'exited (status unknown)' : `exited with code ${code}`);
     if (!d.restart) {
       this.#handles.delete(v.id);
       await this.#transition(v, 'exited', patch, how);
@@ -311,7 +375,14 @@ export class InstanceManager {
     const now = Date.now();
     await this.#store.instances.update(v.id, { ...patch, state: to, state_since: now });
     const message = `${v.service}[${v.idx}] ${from} -> ${to}${why ? `: ${why}` : ''}`;
-    await this.#store.events.append({ at: now, app: v.app, environment: v.env, service: v.service, kind: 'instance.state', message });
+    await this.#store.events.append({
+      at: now,
+      app: v.app,
+      environment: v.env,
+      service: v.service,
+      kind: 'instance.state',
+      message,
+    });
     this.#log.info({ app: v.app, env: v.env, service: v.service, idx: v.idx, from, to, why }, 'instance state');
     const after = { ...v, ...patch, state: to } as InstanceView;
     for (const l of [...this.#listeners]) l(after, from, to);
@@ -325,23 +396,48 @@ export class InstanceManager {
    */
   async adoptAll(findLeader: (marker: string) => ProcessRef | undefined): Promise<void> {
     for (const v of await this.#store.instances.list()) {
-      await this.#lock.run(v.id, () => this.#adopt(v, findLeader)).catch((err) => this.#log.warn({ err: describe(err), instance: v.id }, 'adoption failed'));
+      await this.#lock
+        .run(v.id, () => this.#adopt(v, findLeader))
+        .catch((err) => this.#log.warn({ err: describe(err), instance: v.id }, 'adoption failed'));
     }
   }
 
   async #adopt(v: InstanceView, findLeader: (marker: string) => ProcessRef | undefined): Promise<void> {
-    const recorded = v.pid !== null && v.startTicks !== null && isSameProcessAlive(v.pid, v.startTicks) ? { pid: v.pid, startTicks: v.startTicks } : undefined;
-    const live = recorded ?? (holdsProcess(v.state) || v.state === 'pending' ? findLeader(this.marker(v.id)) : undefined);
+    const recorded =
+      v.pid !== null && v.startTicks !== null && isSameProcessAlive(v.pid, v.startTicks)
+        ? { pid: v.pid, startTicks: v.startTicks }
+        : undefined;
+    const live =
+      recorded ?? (holdsProcess(v.state) || v.state === 'pending' ? findLeader(this.marker(v.id)) : undefined);
     if (v.desired === 'stopped') {
       await this.#stopLocked(v);
       return;
     }
     if (live) {
       const startedAt = v.startedAt ?? Date.now();
-      const h: Handle = { ref: live, child: undefined, startedAt, failures: 0, timer: undefined, health: undefined, retired: false };
+      const h: Handle = {
+        ref: live,
+        child: undefined,
+        startedAt,
+        failures: 0,
+        timer: undefined,
+        health: undefined,
+        retired: false,
+      };
       this.#handles.set(v.id, h);
-      if (v.state === 'pending' || v.state === 'stopping') await this.#transition({ ...v, state: v.state === 'pending' ? 'pending' : 'starting' }, 'starting', {}, 'adopted');
-      if (!recorded || v.state === 'pending') await this.#store.instances.update(v.id, { pid: live.pid, start_ticks: live.startTicks, started_at: startedAt });
+      if (v.state === 'pending' || v.state === 'stopping')
+        await this.#transition(
+          { ...v, state: v.state === 'pending' ? 'pending' : 'starting' },
+          'starting',
+          {},
+          'adopted',
+        );
+      if (!recorded || v.state === 'pending')
+        await this.#store.instances.update(v.id, {
+          pid: live.pid,
+          start_ticks: live.startTicks,
+          started_at: startedAt,
+        });
       this.#watchHealth(v.id, h, JSON.parse(v.spec) as ServiceSpec, v.state === 'healthy' ? 'healthy' : 'starting');
       return;
     }
@@ -349,7 +445,15 @@ export class InstanceManager {
     if (holdsProcess(v.state)) {
       // It died while the daemon was away: the usual exit path decides about the restart.
       const ref = { pid: v.pid ?? 0, startTicks: v.startTicks ?? '' };
-      this.#handles.set(v.id, { ref, child: undefined, startedAt: v.startedAt ?? 0, failures: 0, timer: undefined, health: undefined, retired: false });
+      this.#handles.set(v.id, {
+        ref,
+        child: undefined,
+        startedAt: v.startedAt ?? 0,
+        failures: 0,
+        timer: undefined,
+        health: undefined,
+        retired: false,
+      });
       queueMicrotask(() => void this.#onExit(v.id, ref, null, null, 'died while berthd was not running'));
       return;
     }
@@ -359,7 +463,12 @@ export class InstanceManager {
   /** Checks adopted processes (not our children, so no exit event) and reports the dead. */
   pollAdopted(): void {
     for (const [id, h] of this.#handles) {
-      if (h.child === undefined && h.timer === undefined && !h.retired && !isSameProcessAlive(h.ref.pid, h.ref.startTicks)) {
+      if (
+        h.child === undefined &&
+        h.timer === undefined &&
+        !h.retired &&
+        !isSameProcessAlive(h.ref.pid, h.ref.startTicks)
+      ) {
         void this.#onExit(id, h.ref, null, null, 'adopted process exited; its exit status is unknown');
       }
     }

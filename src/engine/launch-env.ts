@@ -12,7 +12,12 @@ const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
  * the manifest's env, then PORT, DATA_DIR and the instance marker. Nothing else of the
  * daemon's environment leaks in.
  */
-export function launchEnv(spec: ServiceSpec, port: number | null, dataDir: string, marker: string): Record<string, string> {
+export function launchEnv(
+  spec: ServiceSpec,
+  port: number | null,
+  dataDir: string,
+  marker: string,
+): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env.PATH || FALLBACK_PATH,
     HOME: process.env.HOME || '/',
@@ -44,7 +49,12 @@ export function serviceCwd(sourceDir: string, spec: ServiceSpec): string {
 /** Fails before anything starts when the program of `argv` cannot be found or run. */
 export function assertRunnable(spec: ServiceSpec, cwd: string, env: Record<string, string>): void {
   const program = spec.argv[0] as string;
-  const candidates = program.includes('/') ? [path.resolve(cwd, program)] : (env.PATH ?? '').split(':').filter(Boolean).map((d) => path.join(d, program));
+  const candidates = program.includes('/')
+    ? [path.resolve(cwd, program)]
+    : (env.PATH ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((d) => path.join(d, program));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
@@ -53,9 +63,14 @@ export function assertRunnable(spec: ServiceSpec, cwd: string, env: Record<strin
       // try the next
     }
   }
-  throw new BerthError('invalid', 'program_missing', `service "${spec.name}": cannot find an executable "${program}"${program.includes('/') ? '' : ' on PATH'}`, {
-    hint: `install it, or fix services.${spec.name}.run in berth.yaml (set env.PATH if it lives elsewhere)`,
-  });
+  throw new BerthError(
+    'invalid',
+    'program_missing',
+    `service "${spec.name}": cannot find an executable "${program}"${program.includes('/') ? '' : ' on PATH'}`,
+    {
+      hint: `install it, or fix services.${spec.name}.run in berth.yaml (set env.PATH if it lives elsewhere)`,
+    },
+  );
 }
 
 /** Turns a spawn error into what the operator needs to know. */
@@ -64,7 +79,8 @@ export function explainSpawnError(err: unknown, spec: ServiceSpec, cwd: string):
   const program = spec.argv[0] as string;
   if (code === 'ENOENT' && program.includes('/')) {
     try {
-      if (statSync(path.resolve(cwd, program)).isFile()) return `cannot execute ${program}: the interpreter on its #! line does not exist`;
+      if (statSync(path.resolve(cwd, program)).isFile())
+        return `cannot execute ${program}: the interpreter on its #! line does not exist`;
     } catch {
       // fall through
     }

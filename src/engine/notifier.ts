@@ -42,7 +42,9 @@ export class Notifier {
         } catch (err) {
           const message = `notifying ${url} about ${n.kind} of ${n.app} (${n.env}) failed: ${describe(err)}`;
           this.#log.warn({ app: n.app, url }, message);
-          await this.#store.events.append({ at: Date.now(), app: n.app, environment: n.env, service: null, kind: 'notify.failed', message }).catch(() => undefined);
+          await this.#store.events
+            .append({ at: Date.now(), app: n.app, environment: n.env, service: null, kind: 'notify.failed', message })
+            .catch(() => undefined);
         }
       }),
     );
@@ -55,7 +57,16 @@ export class Notifier {
     return new Promise((resolve, reject) => {
       const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
         url,
-        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'berth' }, lookup: checkedLookup(this.#allow, 'notification') as never, timeout: 5000 },
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'berth',
+          },
+          lookup: checkedLookup(this.#allow, 'notification') as never,
+          timeout: 5000,
+        },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);

@@ -46,9 +46,14 @@ export class PortAllocator {
       return port;
     }
     const foreign = [...busy].filter((p) => p >= this.#low && p <= this.#high && !leased.has(p)).length;
-    throw new BerthError('unavailable', 'port_range_full', `no free port in ${this.#low}-${this.#high}: ${leased.size} leased by Berth, ${foreign} in use by other processes`, {
-      hint: 'widen port_range in config.yaml (or BERTH_PORT_RANGE), or remove apps you no longer need with `berth rm <app>`',
-    });
+    throw new BerthError(
+      'unavailable',
+      'port_range_full',
+      `no free port in ${this.#low}-${this.#high}: ${leased.size} leased by Berth, ${foreign} in use by other processes`,
+      {
+        hint: 'widen port_range in config.yaml (or BERTH_PORT_RANGE), or remove apps you no longer need with `berth rm <app>`',
+      },
+    );
   }
 
   /** Leases exactly `port` for `instanceId`, or explains who has it. */

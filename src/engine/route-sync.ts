@@ -28,7 +28,9 @@ export async function buildTable(store: Store, version: number): Promise<RouteTa
           env: env.name,
           service: spec.name,
           upstreams: healthy.get(`${release.id}/${spec.name}`) ?? [],
-          ...(spec.static ? { static: { root: safeStatic(release.dir, spec.static.dir, spec.name), spa: spec.static.spa } } : {}),
+          ...(spec.static
+            ? { static: { root: safeStatic(release.dir, spec.static.dir, spec.name), spa: spec.static.spa } }
+            : {}),
         });
       }
     }
@@ -56,19 +58,30 @@ async function currentReleases(store: Repos) {
 }
 
 /** Refuses routes that another app or environment already serves, naming both owners. */
-export async function assertRoutesFree(store: Repos, app: string, env: string, specs: readonly ServiceSpec[]): Promise<void> {
+export async function assertRoutesFree(
+  store: Repos,
+  app: string,
+  env: string,
+  specs: readonly ServiceSpec[],
+): Promise<void> {
   const taken = new Map<string, string>();
   for (const c of await currentReleases(store)) {
     if (c.env.app === app && c.env.name === env) continue;
-    for (const s of c.manifest.services) for (const r of s.routes) taken.set(`${r.host}${r.path}`, `${c.env.app}/${c.env.name}/${s.name}`);
+    for (const s of c.manifest.services)
+      for (const r of s.routes) taken.set(`${r.host}${r.path}`, `${c.env.app}/${c.env.name}/${s.name}`);
   }
   for (const spec of specs) {
     for (const r of spec.routes) {
       const owner = taken.get(`${r.host}${r.path}`);
       if (owner) {
-        throw new BerthError('conflict', 'route_taken', `route ${r.host}${r.path} of ${app}/${env}/${spec.name} is already claimed by ${owner}`, {
-          hint: 'each host and path prefix belongs to one service: change one of the two routes, or remove the other app',
-        });
+        throw new BerthError(
+          'conflict',
+          'route_taken',
+          `route ${r.host}${r.path} of ${app}/${env}/${spec.name} is already claimed by ${owner}`,
+          {
+            hint: 'each host and path prefix belongs to one service: change one of the two routes, or remove the other app',
+          },
+        );
       }
     }
   }

@@ -36,7 +36,8 @@ export class Secrets {
   async refresh(): Promise<void> {
     const all = await this.#store.secrets.list();
     const byApp = new Map<string, string[]>();
-    for (const s of all) byApp.set(s.app, [...(byApp.get(s.app) ?? []), this.#box.open(s.sealed, slot(s.app, s.env, s.name))]);
+    for (const s of all)
+      byApp.set(s.app, [...(byApp.get(s.app) ?? []), this.#box.open(s.sealed, slot(s.app, s.env, s.name))]);
     this.#byApp = byApp;
     this.#scoped.clear();
     redactor.set([...byApp.values()].flat());
@@ -63,9 +64,12 @@ export class Secrets {
     const row = await this.#app(app);
     checkName(name);
     if (env !== null) assertName('environment', env);
-    if (value.length === 0 || value.length > 65_536 || value.includes('\0')) throw new BerthError('invalid', 'bad_secret_value', 'a secret value has 1 to 65536 characters and no NUL byte');
+    if (value.length === 0 || value.length > 65_536 || value.includes('\0'))
+      throw new BerthError('invalid', 'bad_secret_value', 'a secret value has 1 to 65536 characters and no NUL byte');
     const now = Date.now();
-    await this.#store.write((r) => r.secrets.put(row.id, env ?? '', name, this.#box.seal(value, slot(app, env ?? '', name)), now));
+    await this.#store.write((r) =>
+      r.secrets.put(row.id, env ?? '', name, this.#box.seal(value, slot(app, env ?? '', name)), now),
+    );
     await this.refresh();
     return { name, env, updatedAt: now };
   }
@@ -74,7 +78,9 @@ export class Secrets {
     const row = await this.#app(app);
     checkName(name);
     if (!(await this.#store.write((r) => r.secrets.delete(row.id, env ?? '', name)))) {
-      throw new BerthError('not_found', 'secret_not_found', `${app} has no secret ${name}${env ? ` for ${env}` : ''}`, { hint: `see berth secrets ls ${app}` });
+      throw new BerthError('not_found', 'secret_not_found', `${app} has no secret ${name}${env ? ` for ${env}` : ''}`, {
+        hint: `see berth secrets ls ${app}`,
+      });
     }
     await this.refresh();
     return { name, env };
@@ -82,12 +88,18 @@ export class Secrets {
 
   async list(app: string): Promise<SecretInfo[]> {
     await this.#app(app);
-    return (await this.#store.secrets.list(app)).map((s) => ({ name: s.name, env: s.env || null, updatedAt: s.updatedAt }));
+    return (await this.#store.secrets.list(app)).map((s) => ({
+      name: s.name,
+      env: s.env || null,
+      updatedAt: s.updatedAt,
+    }));
   }
 
   /** The variables an instance or build of `app` in `env` gets: the environment's own over the app-wide ones. */
   async forEnvironment(app: string, env: string): Promise<Record<string, string>> {
-    const rows = (await this.#store.secrets.list(app)).filter((s) => s.env === '' || s.env === env).sort((a, b) => a.env.length - b.env.length);
+    const rows = (await this.#store.secrets.list(app))
+      .filter((s) => s.env === '' || s.env === env)
+      .sort((a, b) => a.env.length - b.env.length);
     return Object.fromEntries(rows.map((s) => [s.name, this.#box.open(s.sealed, slot(app, s.env, s.name))]));
   }
 
@@ -101,6 +113,13 @@ export class Secrets {
 const slot = (app: string, env: string, name: string) => `${app}/${env}/${name}`;
 
 function checkName(name: string): void {
-  if (!ENV_KEY_PATTERN.test(name) || name.length > 128) throw new BerthError('invalid', 'bad_secret_name', `secret name ${JSON.stringify(name)} is not an environment variable name`, { hint: 'letters, digits and _, not starting with a digit, e.g. DATABASE_URL' });
-  if (RESERVED.includes(name)) throw new BerthError('invalid', 'bad_secret_name', `${name} is set by Berth and cannot be a secret`);
+  if (!ENV_KEY_PATTERN.test(name) || name.length > 128)
+    throw new BerthError(
+      'invalid',
+      'bad_secret_name',
+      `secret name ${JSON.stringify(name)} is not an environment variable name`,
+      { hint: 'letters, digits and _, not starting with a digit, e.g. DATABASE_URL' },
+    );
+  if (RESERVED.includes(name))
+    throw new BerthError('invalid', 'bad_secret_name', `${name} is set by Berth and cannot be a secret`);
 }

@@ -50,31 +50,73 @@ export class Sites {
     return resolveUnder(path.join(this.#d.layout.root, 'sites'), slug);
   }
 
-  async create(org: { id: number; name: string }, req: { slug: string; template: string }, by: Principal): Promise<SiteResult> {
+  async create(
+    org: { id: number; name: string },
+    req: { slug: string; template: string },
+    by: Principal,
+  ): Promise<SiteResult> {
     const { templatesDir, domain } = this.#d;
-    if (!templatesDir || !domain) throw new BerthError('unavailable', 'sites_not_configured', 'this host has no site templates', { hint: 'set templates_dir and sites_domain in config.yaml' });
+    if (!templatesDir || !domain)
+      throw new BerthError('unavailable', 'sites_not_configured', 'this host has no site templates', {
+        hint: 'set templates_dir and sites_domain in config.yaml',
+      });
     assertName('app', req.slug);
-    if (RESERVED.has(req.slug)) throw new BerthError('invalid', 'slug_reserved', `"${req.slug}" is reserved`, { hint: 'pick another slug' });
+    if (RESERVED.has(req.slug))
+      throw new BerthError('invalid', 'slug_reserved', `"${req.slug}" is reserved`, { hint: 'pick another slug' });
     assertName('app', req.template);
     const template = resolveUnder(templatesDir, req.template);
     if (!existsSync(path.join(template, MANIFEST_FILE))) {
-      throw new BerthError('not_found', 'template_not_found', `no template "${req.template}"`, { hint: `templates: ${listTemplates(templatesDir).join(', ') || 'none'}` });
+      throw new BerthError('not_found', 'template_not_found', `no template "${req.template}"`, {
+        hint: `templates: ${listTemplates(templatesDir).join(', ') || 'none'}`,
+      });
     }
     const host = `${req.slug}.${domain}`;
-    if (await this.#d.store.apps.find(req.slug)) throw new BerthError('conflict', 'slug_taken', `"${req.slug}" is taken`, { hint: 'pick another slug' });
-    const claimed = await this.#d.store.write((r) => r.identity.claimSite({ slug: req.slug, orgId: org.id, template: req.template, host, createdBy: by.kind === 'user' ? `user:${by.name}` : by.kind, now: Date.now() }));
-    if (!claimed) throw new BerthError('conflict', 'slug_taken', `"${req.slug}" is taken`, { hint: 'pick another slug' });
+    if (await this.#d.store.apps.find(req.slug))
+      throw new BerthError('conflict', 'slug_taken', `"${req.slug}" is taken`, { hint: 'pick another slug' });
+    const claimed = await this.#d.store.write((r) =>
+      r.identity.claimSite({
+        slug: req.slug,
+        orgId: org.id,
+        template: req.template,
+        host,
+        createdBy: by.kind === 'user' ? `user:${by.name}` : by.kind,
+        now: Date.now(),
+      }),
+    );
+    if (!claimed)
+      throw new BerthError('conflict', 'slug_taken', `"${req.slug}" is taken`, { hint: 'pick another slug' });
     try {
       const dir = this.#dir(req.slug);
       rmSync(dir, { recursive: true, force: true });
-      cpSync(template, dir, { recursive: true, verbatimSymlinks: true, filter: (src) => path.basename(src) !== '.git' });
+      cpSync(template, dir, {
+        recursive: true,
+        verbatimSymlinks: true,
+        filter: (src) => path.basename(src) !== '.git',
+      });
       // Placeholders in the template's berth.yaml: the slug is a DNS label and the host a hostname, so neither can break the YAML.
-      const text = readFileSync(path.join(dir, MANIFEST_FILE), 'utf8').replaceAll('{{slug}}', req.slug).replaceAll('{{host}}', host);
+      const text = readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')
+        .replaceAll('{{slug}}', req.slug)
+        .replaceAll('{{host}}', host);
       writeFileSync(path.join(dir, MANIFEST_FILE), text);
       const result = await this.#d.deployer.deploy({ dir, org: org.name, adoptKeptData: false, expectApp: req.slug });
-      if (result.status !== 'succeeded') throw new BerthError('failed', 'site_failed', `deploying site ${req.slug} failed: ${result.error ?? result.status}`);
-      if (result.app !== req.slug) throw new BerthError('invalid', 'template_invalid', `template ${req.template} names its app "${result.app}"; it must be app: "{{slug}}"`);
-      if (process.env.BERTH_FAIL_SITE_AT === `activate:${req.slug}`) throw new BerthError('failed', 'injected', 'injected failure after the last infrastructure step (BERTH_FAIL_SITE_AT)');
+      if (result.status !== 'succeeded')
+        throw new BerthError(
+          'failed',
+          'site_failed',
+          `deploying site ${req.slug} failed: ${result.error ?? result.status}`,
+        );
+      if (result.app !== req.slug)
+        throw new BerthError(
+          'invalid',
+          'template_invalid',
+          `template ${req.template} names its app "${result.app}"; it must be app: "{{slug}}"`,
+        );
+      if (process.env.BERTH_FAIL_SITE_AT === `activate:${req.slug}`)
+        throw new BerthError(
+          'failed',
+          'injected',
+          'injected failure after the last infrastructure step (BERTH_FAIL_SITE_AT)',
+        );
       await this.#d.store.write((r) => r.identity.setSiteStatus(req.slug, 'active'));
       return { slug: req.slug, org: org.name, template: req.template, host, release: result.release, status: 'active' };
     } catch (err) {
@@ -89,7 +131,8 @@ export class Sites {
       const site = (await this.#d.store.identity.sites()).find((s) => s.slug === slug);
       const app = await this.#d.store.apps.find(slug);
       // Only the site's own app: one of that name in another organisation is not the site's to remove.
-      if (app && site && app.orgId === site.orgId && app.sourceDir === this.#dir(slug)) await this.#d.apps.rm(slug, true);
+      if (app && site && app.orgId === site.orgId && app.sourceDir === this.#dir(slug))
+        await this.#d.apps.rm(slug, true);
       rmSync(this.#dir(slug), { recursive: true, force: true });
       await this.#d.store.write((r) => r.identity.deleteSite(slug));
       return true;
@@ -103,7 +146,13 @@ export class Sites {
     const site = (await this.#d.store.identity.sites({ orgId })).find((s) => s.slug === slug);
     if (!site) throw new BerthError('not_found', 'site_not_found', `no site "${slug}"`);
     await this.#d.store.write((r) => r.identity.setSiteStatus(slug, 'creating')); // a crash from here on is finished at boot
-    if (!(await this.#undo(slug))) throw new BerthError('failed', 'site_remove_failed', `removing site ${slug} did not finish; berthd finishes it at its next start`, { hint: 'see berthd.log' });
+    if (!(await this.#undo(slug)))
+      throw new BerthError(
+        'failed',
+        'site_remove_failed',
+        `removing site ${slug} did not finish; berthd finishes it at its next start`,
+        { hint: 'see berthd.log' },
+      );
     return { slug, removed: true };
   }
 

@@ -47,7 +47,9 @@ export class Webhooks {
     const row = await this.#d.store.apps.find(app);
     if (!row) throw new BerthError('not_found', 'app_not_found', `no app named "${app}"`);
     const secret = randomBytes(32).toString('base64url');
-    await this.#d.store.write((r) => r.secrets.putWebhook(row.id, this.#d.box.seal(secret, `webhook/${app}`), Date.now()));
+    await this.#d.store.write((r) =>
+      r.secrets.putWebhook(row.id, this.#d.box.seal(secret, `webhook/${app}`), Date.now()),
+    );
     return { app, secret, path: `/v1/hooks/github/${app}` };
   }
 
@@ -71,13 +73,19 @@ export class Webhooks {
   async verify(app: string, body: Buffer, signature: string | undefined): Promise<boolean> {
     const sealed = await this.#d.store.secrets.webhook(app);
     if (!sealed || !signature?.startsWith('sha256=')) return false;
-    const expected = createHmac('sha256', this.#d.box.open(sealed, `webhook/${app}`)).update(body).digest();
+    const expected = createHmac('sha256', this.#d.box.open(sealed, `webhook/${app}`))
+      .update(body)
+      .digest();
     const got = Buffer.from(signature.slice(7), 'hex');
     return got.length === expected.length && timingSafeEqual(got, expected);
   }
 
   /** A verified delivery. Fetching happens before the answer (so a refused remote is an error); the deploy after it. */
-  async deliver(app: string, event: string | undefined, payload: { ref?: unknown; deleted?: unknown }): Promise<PushOutcome> {
+  async deliver(
+    app: string,
+    event: string | undefined,
+    payload: { ref?: unknown; deleted?: unknown },
+  ): Promise<PushOutcome> {
     if (event === 'ping') return { app, action: 'pong' };
     if (event !== 'push') return { app, action: 'ignored', why: `event ${String(event)} is not a push` };
     const ref = typeof payload.ref === 'string' ? payload.ref : '';
@@ -87,7 +95,12 @@ export class Webhooks {
     if (!row) throw new BerthError('not_found', 'app_not_found', `no app named "${app}"`);
     const manifest = await this.#manifest(row.id);
     if (!manifest || manifest.environments.length === 0) {
-      return { app, branch, action: 'ignored', why: `${app} declares no environments, so no branch deploys by itself (add environments: to berth.yaml)` };
+      return {
+        app,
+        branch,
+        action: 'ignored',
+        why: `${app} declares no environments, so no branch deploys by itself (add environments: to berth.yaml)`,
+      };
     }
     let env: string;
     try {
@@ -98,20 +111,28 @@ export class Webhooks {
     if (payload.deleted === true) {
       const existing = (await this.#d.environments.list(app)).find((e) => e.name === env);
       if (!existing?.preview) return { app, branch, env, action: 'ignored', why: 'no preview of that branch' };
-      void this.#d.environments.remove(app, env, { reason: `branch ${branch} was deleted` }).catch((err) => this.#d.log.warn({ app, env, err: describe(err) }, 'removing the preview of a deleted branch failed'));
+      void this.#d.environments
+        .remove(app, env, { reason: `branch ${branch} was deleted` })
+        .catch((err) =>
+          this.#d.log.warn({ app, env, err: describe(err) }, 'removing the preview of a deleted branch failed'),
+        );
       return { app, branch, env, action: 'remove' };
     }
     const branchRef = await this.#fetch(row.sourceDir, branch);
     void this.#d.deployer
       .deploy({ dir: row.sourceDir, branch, branchRef, expectApp: app, wait: true })
-      .then((r) => this.#d.log.info({ app, branch, env: r.env, status: r.status, release: r.release }, 'webhook deploy finished'))
+      .then((r) =>
+        this.#d.log.info({ app, branch, env: r.env, status: r.status, release: r.release }, 'webhook deploy finished'),
+      )
       .catch((err) => this.#d.log.warn({ app, branch, err: describe(err) }, 'webhook deploy refused'));
     return { app, branch, env, action: 'deploy' };
   }
 
   async #manifest(appId: number): Promise<Manifest | undefined> {
     const envs = await this.#d.store.apps.environments();
-    const releaseIds = envs.filter((e) => e.appId === appId && e.currentReleaseId !== null).map((e) => e.currentReleaseId as number);
+    const releaseIds = envs
+      .filter((e) => e.appId === appId && e.currentReleaseId !== null)
+      .map((e) => e.currentReleaseId as number);
     const latest = Math.max(...releaseIds, -1);
     const release = latest > 0 ? await this.#d.store.releases.get(latest) : undefined;
     return release ? (JSON.parse(release.manifest) as Manifest) : undefined;
@@ -123,8 +144,30 @@ export class Webhooks {
     if (url.code !== 0) return `refs/heads/${branch}`; // no origin: pushes land in this repository itself
     const host = gitRemoteHost(url.stdout.trim());
     if (host) await assertOutboundHost(host, this.#d.outboundAllow, `fetching ${branch} from origin`);
-    const fetched = await runCommand(['git', '-C', dir, '-c', 'http.followRedirects=false', 'fetch', '--quiet', '--no-tags', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`], { timeoutMs: 120_000, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', GIT_TERMINAL_PROMPT: '0' } });
-    if (fetched.code !== 0) throw new BerthError('failed', 'fetch_failed', `git fetch of ${branch} from origin failed: ${fetched.stderr.trim().split('\n').slice(-2).join(' ')}`);
+    const fetched = await runCommand(
+      [
+        'git',
+        '-C',
+        dir,
+        '-c',
+        'http.followRedirects=false',
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        'origin',
+        `+refs/heads/${branch}:refs/remotes/origin/${branch}`,
+      ],
+      {
+        timeoutMs: 120_000,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', GIT_TERMINAL_PROMPT: '0' },
+      },
+    );
+    if (fetched.code !== 0)
+      throw new BerthError(
+        'failed',
+        'fetch_failed',
+        `git fetch of ${branch} from origin failed: ${fetched.stderr.trim().split('\n').slice(-2).join(' ')}`,
+      );
     return `refs/remotes/origin/${branch}`;
   }
 }

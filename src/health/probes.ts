@@ -24,7 +24,9 @@ export async function probe(spec: ProbeSpec, target: ProbeTarget): Promise<Probe
   if (spec.kind === 'listening') {
     // A refused connection answers "not yet" in microseconds; /proc/net/tcp is read only once something listens.
     const reachable = (await tcpProbe(target.port, '127.0.0.1')).ok || (await tcpProbe(target.port, '::1')).ok;
-    return reachable ? listeningProbe(target.port, target) : { ok: false, reason: `nothing listens on port ${target.port}` };
+    return reachable
+      ? listeningProbe(target.port, target)
+      : { ok: false, reason: `nothing listens on port ${target.port}` };
   }
   if (spec.kind === 'tcp') return tcpProbe(target.port);
   return httpProbe(target.port, spec.path, spec.status);
@@ -32,7 +34,9 @@ export async function probe(spec: ProbeSpec, target: ProbeTarget): Promise<Probe
 
 /** Ready only when one of the instance's own processes holds a listening socket on its port (from /proc). */
 function listeningProbe(port: number, target: ProbeTarget): ProbeResult {
-  const inodes = listeners().filter((l) => l.port === port).map((l) => l.inode);
+  const inodes = listeners()
+    .filter((l) => l.port === port)
+    .map((l) => l.inode);
   if (inodes.length === 0) return { ok: false, reason: `nothing listens on port ${port}` };
   const leaderHeld = procSocketInodes(target.leader);
   if (inodes.some((i) => leaderHeld.has(i))) return { ok: true };
@@ -54,23 +58,38 @@ function tcpProbe(port: number, host = '127.0.0.1'): Promise<ProbeResult> {
       socket.destroy();
       resolve({ ok: false, reason: `tcp connect to ${port} timed out` });
     });
-    socket.once('error', (err) => resolve({ ok: false, reason: `tcp connect to ${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }));
+    socket.once('error', (err) =>
+      resolve({ ok: false, reason: `tcp connect to ${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }),
+    );
   });
 }
 
 function httpProbe(port: number, path: string, status: number | undefined): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', timeout: TIMEOUT_MS, headers: { 'user-agent': 'berth-health' }, agent: false }, (res) => {
-      res.resume();
-      const code = res.statusCode ?? 0;
-      const ok = status === undefined ? code >= 200 && code < 300 : code === status;
-      resolve(ok ? { ok: true } : { ok: false, reason: `GET ${path} answered ${code}, expected ${status ?? '2xx'}` });
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'GET',
+        timeout: TIMEOUT_MS,
+        headers: { 'user-agent': 'berth-health' },
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        const code = res.statusCode ?? 0;
+        const ok = status === undefined ? code >= 200 && code < 300 : code === status;
+        resolve(ok ? { ok: true } : { ok: false, reason: `GET ${path} answered ${code}, expected ${status ?? '2xx'}` });
+      },
+    );
     req.once('timeout', () => {
       req.destroy();
       resolve({ ok: false, reason: `GET ${path} timed out after ${TIMEOUT_MS} ms` });
     });
-    req.once('error', (err) => resolve({ ok: false, reason: `GET ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }));
+    req.once('error', (err) =>
+      resolve({ ok: false, reason: `GET ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }),
+    );
     req.end();
   });
 }

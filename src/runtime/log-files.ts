@@ -1,4 +1,14 @@
-import { closeSync, copyFileSync, existsSync, openSync, readSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+} from 'node:fs';
 
 /** Log rotation settings. */
 export interface RotationOptions {
@@ -24,7 +34,8 @@ export function rotateIfNeeded(file: string, opts: RotationOptions = DEFAULT_ROT
   }
   if (size <= opts.maxBytes) return false;
   if (existsSync(`${file}.${opts.keep}`)) unlinkSync(`${file}.${opts.keep}`);
-  for (let i = opts.keep - 1; i >= 1; i--) if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+  for (let i = opts.keep - 1; i >= 1; i--)
+    if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
   if (opts.keep >= 1) copyFileSync(file, `${file}.1`);
   truncateSync(file, 0);
   return true;

@@ -125,7 +125,11 @@ function signalAll(leader: ProcessRef | null, marker: string, signal: NodeJS.Sig
  * Stops an instance: SIGTERM to every process of it (see instanceProcesses), SIGKILL to
  * whatever remains after `timeoutMs`. Resolves when nothing of it is left.
  */
-export async function stopProcesses(leader: ProcessRef | null, marker: string, timeoutMs: number): Promise<'none' | 'terminated' | 'killed'> {
+export async function stopProcesses(
+  leader: ProcessRef | null,
+  marker: string,
+  timeoutMs: number,
+): Promise<'none' | 'terminated' | 'killed'> {
   if (signalAll(leader, marker, 'SIGTERM', 20) === 0) return 'none';
   const deadline = Date.now() + timeoutMs;
   for (let wait = 5; Date.now() < deadline; wait = Math.min(50, wait * 2)) {

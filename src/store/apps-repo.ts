@@ -32,7 +32,14 @@ export class AppsRepo {
     return this.#db
       .selectFrom('apps as a')
       .innerJoin('orgs as o', 'o.id', 'a.org_id')
-      .select(['a.id', 'a.name', 'a.source_dir as sourceDir', 'a.manifest_file as manifestFile', 'a.org_id as orgId', 'o.name as org'])
+      .select([
+        'a.id',
+        'a.name',
+        'a.source_dir as sourceDir',
+        'a.manifest_file as manifestFile',
+        'a.org_id as orgId',
+        'o.name as org',
+      ])
       .where('a.name', '=', name)
       .executeTakeFirst() as Promise<AppRow | undefined>;
   }
@@ -46,40 +53,85 @@ export class AppsRepo {
 
   /** Apps and their organisation's name, for the organisations given (all when undefined). */
   async withOrg(orgIds?: readonly number[]): Promise<Array<{ name: string; org: string }>> {
-    let q = this.#db.selectFrom('apps as a').innerJoin('orgs as o', 'o.id', 'a.org_id').select(['a.name', 'o.name as org']).orderBy('a.name');
+    let q = this.#db
+      .selectFrom('apps as a')
+      .innerJoin('orgs as o', 'o.id', 'a.org_id')
+      .select(['a.name', 'o.name as org'])
+      .orderBy('a.name');
     if (orgIds !== undefined) q = orgIds.length === 0 ? q.where('a.id', '<', 0) : q.where('a.org_id', 'in', orgIds);
     return q.execute();
   }
 
   async countInOrg(orgId: number): Promise<number> {
-    return Number((await this.#db.selectFrom('apps').select((eb) => eb.fn.countAll().as('n')).where('org_id', '=', orgId).executeTakeFirstOrThrow()).n);
+    return Number(
+      (
+        await this.#db
+          .selectFrom('apps')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('org_id', '=', orgId)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   }
 
   /** Creates or updates the app row and returns its id. A new app goes into `orgId`. */
   async upsert(name: string, sourceDir: string, manifestFile: string, now: number, orgId: number): Promise<number> {
     const existing = await this.find(name);
     if (existing) {
-      await this.#db.updateTable('apps').set({ source_dir: sourceDir, manifest_file: manifestFile, updated_at: now }).where('id', '=', existing.id).execute();
+      await this.#db
+        .updateTable('apps')
+        .set({ source_dir: sourceDir, manifest_file: manifestFile, updated_at: now })
+        .where('id', '=', existing.id)
+        .execute();
       return existing.id;
     }
     const r = await this.#db
       .insertInto('apps')
-      .values({ name, source_dir: sourceDir, manifest_file: manifestFile, created_at: now, updated_at: now, org_id: orgId })
+      .values({
+        name,
+        source_dir: sourceDir,
+        manifest_file: manifestFile,
+        created_at: now,
+        updated_at: now,
+        org_id: orgId,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     return r.id;
   }
 
   /** The environment's id, created when missing (with the branch it runs, when environments are declared). */
-  async environmentId(appId: number, name: string, now: number, origin: { branch: string; definition: string } | null = null): Promise<{ id: number; created: boolean }> {
-    const r = await this.#db.selectFrom('environments').select('id').where('app_id', '=', appId).where('name', '=', name).executeTakeFirst();
+  async environmentId(
+    appId: number,
+    name: string,
+    now: number,
+    origin: { branch: string; definition: string } | null = null,
+  ): Promise<{ id: number; created: boolean }> {
+    const r = await this.#db
+      .selectFrom('environments')
+      .select('id')
+      .where('app_id', '=', appId)
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (r) {
-      if (origin) await this.#db.updateTable('environments').set({ branch: origin.branch, definition: origin.definition }).where('id', '=', r.id).execute();
+      if (origin)
+        await this.#db
+          .updateTable('environments')
+          .set({ branch: origin.branch, definition: origin.definition })
+          .where('id', '=', r.id)
+          .execute();
       return { id: r.id, created: false };
     }
     const row = await this.#db
       .insertInto('environments')
-      .values({ app_id: appId, name, created_at: now, current_release_id: null, branch: origin?.branch ?? null, definition: origin?.definition ?? null })
+      .values({
+        app_id: appId,
+        name,
+        created_at: now,
+        current_release_id: null,
+        branch: origin?.branch ?? null,
+        definition: origin?.definition ?? null,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     return { id: row.id, created: true };
@@ -89,7 +141,16 @@ export class AppsRepo {
     let q = this.#db
       .selectFrom('environments as e')
       .innerJoin('apps as a', 'a.id', 'e.app_id')
-      .select(['e.id', 'a.name as app', 'a.id as appId', 'e.name', 'e.current_release_id as currentReleaseId', 'e.branch', 'e.definition', 'e.created_at as createdAt'])
+      .select([
+        'e.id',
+        'a.name as app',
+        'a.id as appId',
+        'e.name',
+        'e.current_release_id as currentReleaseId',
+        'e.branch',
+        'e.definition',
+        'e.created_at as createdAt',
+      ])
       .orderBy('a.name')
       .orderBy('e.name');
     if (filter.app !== undefined) q = q.where('a.name', '=', filter.app);
@@ -99,7 +160,11 @@ export class AppsRepo {
   }
 
   async setCurrentRelease(environmentId: number, releaseId: number | null): Promise<void> {
-    await this.#db.updateTable('environments').set({ current_release_id: releaseId }).where('id', '=', environmentId).execute();
+    await this.#db
+      .updateTable('environments')
+      .set({ current_release_id: releaseId })
+      .where('id', '=', environmentId)
+      .execute();
   }
 
   async deleteEnvironment(id: number): Promise<void> {

@@ -14,7 +14,13 @@ export interface DeploymentRow {
   readonly finishedAt: number | null;
 }
 
-export type DeploymentPatch = Partial<{ release_id: number | null; status: string; steps: string; error: string | null; finished_at: number | null }>;
+export type DeploymentPatch = Partial<{
+  release_id: number | null;
+  status: string;
+  steps: string;
+  error: string | null;
+  finished_at: number | null;
+}>;
 
 /** Deployments: one attempt each to make a release current, with its journal. */
 export class DeploymentsRepo {
@@ -26,13 +32,32 @@ export class DeploymentsRepo {
   #select() {
     return this.#db
       .selectFrom('deployments')
-      .select(['id', 'environment_id as environmentId', 'release_id as releaseId', 'kind', 'status', 'steps', 'error', 'started_at as startedAt', 'finished_at as finishedAt']);
+      .select([
+        'id',
+        'environment_id as environmentId',
+        'release_id as releaseId',
+        'kind',
+        'status',
+        'steps',
+        'error',
+        'started_at as startedAt',
+        'finished_at as finishedAt',
+      ]);
   }
 
   async create(environmentId: number, kind: string, steps: string, now: number): Promise<number> {
     const r = await this.#db
       .insertInto('deployments')
-      .values({ environment_id: environmentId, release_id: null, kind, status: 'running', steps, error: null, started_at: now, finished_at: null })
+      .values({
+        environment_id: environmentId,
+        release_id: null,
+        kind,
+        status: 'running',
+        steps,
+        error: null,
+        started_at: now,
+        finished_at: null,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     return r.id;

@@ -24,7 +24,11 @@ export class EventsRepo {
 
   /** The newest `limit` events, of one app or of some apps (`apps`: those a caller may see). */
   async recent(app: string | undefined, limit: number, apps?: readonly string[]): Promise<EventRecord[]> {
-    let q = this.#db.selectFrom('events').select(['at', 'app', 'environment', 'service', 'kind', 'message']).orderBy('id', 'desc').limit(limit);
+    let q = this.#db
+      .selectFrom('events')
+      .select(['at', 'app', 'environment', 'service', 'kind', 'message'])
+      .orderBy('id', 'desc')
+      .limit(limit);
     if (app !== undefined) q = q.where('app', '=', app);
     if (apps !== undefined) q = apps.length === 0 ? q.where('id', '<', 0) : q.where('app', 'in', apps);
     return (await q.execute()).reverse();

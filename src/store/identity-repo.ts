@@ -67,11 +67,21 @@ export class IdentityRepo {
   }
 
   async createOrg(name: string, now: number): Promise<number> {
-    return (await this.#db.insertInto('orgs').values({ name, created_at: now, max_apps: null, max_instances: null }).returning('id').executeTakeFirstOrThrow()).id;
+    return (
+      await this.#db
+        .insertInto('orgs')
+        .values({ name, created_at: now, max_apps: null, max_instances: null })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
   }
 
   async setQuota(orgId: number, quota: { maxApps: number | null; maxInstances: number | null }): Promise<void> {
-    await this.#db.updateTable('orgs').set({ max_apps: quota.maxApps, max_instances: quota.maxInstances }).where('id', '=', orgId).execute();
+    await this.#db
+      .updateTable('orgs')
+      .set({ max_apps: quota.maxApps, max_instances: quota.maxInstances })
+      .where('id', '=', orgId)
+      .execute();
   }
 
   /** Every organisation, or those `userId` belongs to, with the role. */
@@ -87,15 +97,32 @@ export class IdentityRepo {
   }
 
   async user(name: string): Promise<UserRow | undefined> {
-    return this.#db.selectFrom('users').select(['id', 'name', 'password_hash as passwordHash']).where('name', '=', name).executeTakeFirst();
+    return this.#db
+      .selectFrom('users')
+      .select(['id', 'name', 'password_hash as passwordHash'])
+      .where('name', '=', name)
+      .executeTakeFirst();
   }
 
   async createUser(name: string, passwordHash: string, now: number): Promise<number> {
-    return (await this.#db.insertInto('users').values({ name, password_hash: passwordHash, created_at: now }).returning('id').executeTakeFirstOrThrow()).id;
+    return (
+      await this.#db
+        .insertInto('users')
+        .values({ name, password_hash: passwordHash, created_at: now })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
   }
 
   async role(orgId: number, userId: number): Promise<string | undefined> {
-    return (await this.#db.selectFrom('memberships').select('role').where('org_id', '=', orgId).where('user_id', '=', userId).executeTakeFirst())?.role;
+    return (
+      await this.#db
+        .selectFrom('memberships')
+        .select('role')
+        .where('org_id', '=', orgId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst()
+    )?.role;
   }
 
   async setRole(orgId: number, userId: number, role: string, now: number): Promise<void> {
@@ -111,14 +138,41 @@ export class IdentityRepo {
   }
 
   async members(orgId: number): Promise<Array<{ user: string; role: string; since: number }>> {
-    return this.#db.selectFrom('memberships as m').innerJoin('users as u', 'u.id', 'm.user_id').select(['u.name as user', 'm.role', 'm.created_at as since']).where('m.org_id', '=', orgId).orderBy('u.name').execute();
+    return this.#db
+      .selectFrom('memberships as m')
+      .innerJoin('users as u', 'u.id', 'm.user_id')
+      .select(['u.name as user', 'm.role', 'm.created_at as since'])
+      .where('m.org_id', '=', orgId)
+      .orderBy('u.name')
+      .execute();
   }
 
-  async createToken(t: { userId: number; kind: 'api' | 'session'; name: string; secretHash: string; csrfHash: string | null; orgId: number | null; roleCeiling: string | null; expiresAt: number; now: number }): Promise<number> {
+  async createToken(t: {
+    userId: number;
+    kind: 'api' | 'session';
+    name: string;
+    secretHash: string;
+    csrfHash: string | null;
+    orgId: number | null;
+    roleCeiling: string | null;
+    expiresAt: number;
+    now: number;
+  }): Promise<number> {
     return (
       await this.#db
         .insertInto('tokens')
-        .values({ user_id: t.userId, kind: t.kind, name: t.name, secret_hash: t.secretHash, csrf_hash: t.csrfHash, org_id: t.orgId, role_ceiling: t.roleCeiling, expires_at: t.expiresAt, created_at: t.now, last_used_at: null })
+        .values({
+          user_id: t.userId,
+          kind: t.kind,
+          name: t.name,
+          secret_hash: t.secretHash,
+          csrf_hash: t.csrfHash,
+          org_id: t.orgId,
+          role_ceiling: t.roleCeiling,
+          expires_at: t.expiresAt,
+          created_at: t.now,
+          last_used_at: null,
+        })
         .returning('id')
         .executeTakeFirstOrThrow()
     ).id;
@@ -128,7 +182,19 @@ export class IdentityRepo {
     return this.#db
       .selectFrom('tokens as t')
       .innerJoin('users as u', 'u.id', 't.user_id')
-      .select(['t.id', 't.user_id as userId', 'u.name as userName', 't.kind', 't.name', 't.csrf_hash as csrfHash', 't.org_id as orgId', 't.role_ceiling as roleCeiling', 't.expires_at as expiresAt', 't.created_at as createdAt', 't.last_used_at as lastUsedAt']);
+      .select([
+        't.id',
+        't.user_id as userId',
+        'u.name as userName',
+        't.kind',
+        't.name',
+        't.csrf_hash as csrfHash',
+        't.org_id as orgId',
+        't.role_ceiling as roleCeiling',
+        't.expires_at as expiresAt',
+        't.created_at as createdAt',
+        't.last_used_at as lastUsedAt',
+      ]);
   }
 
   async tokenByHash(secretHash: string): Promise<TokenRow | undefined> {
@@ -136,7 +202,11 @@ export class IdentityRepo {
   }
 
   async tokens(userId: number): Promise<TokenRow[]> {
-    return (await this.#tokens().where('t.user_id', '=', userId).where('t.kind', '=', 'api').orderBy('t.id').execute()) as TokenRow[];
+    return (await this.#tokens()
+      .where('t.user_id', '=', userId)
+      .where('t.kind', '=', 'api')
+      .orderBy('t.id')
+      .execute()) as TokenRow[];
   }
 
   async touchToken(id: number, now: number): Promise<void> {
@@ -153,28 +223,83 @@ export class IdentityRepo {
     await this.#db.deleteFrom('tokens').where('expires_at', '<', now).execute();
   }
 
-  async createInvite(i: { orgId: number; role: string; secretHash: string; createdBy: number | null; expiresAt: number; now: number }): Promise<number> {
-    return (await this.#db.insertInto('invites').values({ org_id: i.orgId, role: i.role, secret_hash: i.secretHash, created_by: i.createdBy, expires_at: i.expiresAt, created_at: i.now, used_at: null, used_by: null }).returning('id').executeTakeFirstOrThrow()).id;
+  async createInvite(i: {
+    orgId: number;
+    role: string;
+    secretHash: string;
+    createdBy: number | null;
+    expiresAt: number;
+    now: number;
+  }): Promise<number> {
+    return (
+      await this.#db
+        .insertInto('invites')
+        .values({
+          org_id: i.orgId,
+          role: i.role,
+          secret_hash: i.secretHash,
+          created_by: i.createdBy,
+          expires_at: i.expiresAt,
+          created_at: i.now,
+          used_at: null,
+          used_by: null,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
   }
 
   async inviteByHash(secretHash: string): Promise<InviteRow | undefined> {
     return this.#db
       .selectFrom('invites as i')
       .innerJoin('orgs as o', 'o.id', 'i.org_id')
-      .select(['i.id', 'i.org_id as orgId', 'o.name as org', 'i.role', 'i.created_by as createdBy', 'i.expires_at as expiresAt', 'i.used_at as usedAt'])
+      .select([
+        'i.id',
+        'i.org_id as orgId',
+        'o.name as org',
+        'i.role',
+        'i.created_by as createdBy',
+        'i.expires_at as expiresAt',
+        'i.used_at as usedAt',
+      ])
       .where('i.secret_hash', '=', secretHash)
       .executeTakeFirst();
   }
 
   /** Marks the invite used, only if nobody has: true for exactly one caller. */
   async useInvite(id: number, userId: number, now: number): Promise<boolean> {
-    const r = await this.#db.updateTable('invites').set({ used_at: now, used_by: userId }).where('id', '=', id).where('used_at', 'is', null).where('expires_at', '>', now).executeTakeFirst();
+    const r = await this.#db
+      .updateTable('invites')
+      .set({ used_at: now, used_by: userId })
+      .where('id', '=', id)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
 
   /** Claims a slug: true for exactly one caller. */
-  async claimSite(s: { slug: string; orgId: number; template: string; host: string; createdBy: string; now: number }): Promise<boolean> {
-    const r = await this.#db.insertInto('sites').values({ slug: s.slug, org_id: s.orgId, template: s.template, host: s.host, status: 'creating', created_by: s.createdBy, created_at: s.now }).onConflict((oc) => oc.column('slug').doNothing()).executeTakeFirst();
+  async claimSite(s: {
+    slug: string;
+    orgId: number;
+    template: string;
+    host: string;
+    createdBy: string;
+    now: number;
+  }): Promise<boolean> {
+    const r = await this.#db
+      .insertInto('sites')
+      .values({
+        slug: s.slug,
+        org_id: s.orgId,
+        template: s.template,
+        host: s.host,
+        status: 'creating',
+        created_by: s.createdBy,
+        created_at: s.now,
+      })
+      .onConflict((oc) => oc.column('slug').doNothing())
+      .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 
@@ -186,8 +311,31 @@ export class IdentityRepo {
     await this.#db.deleteFrom('sites').where('slug', '=', slug).execute();
   }
 
-  async sites(filter: { orgId?: number; status?: string } = {}): Promise<Array<{ slug: string; orgId: number; template: string; host: string; status: string; createdBy: string; createdAt: number }>> {
-    let q = this.#db.selectFrom('sites').select(['slug', 'org_id as orgId', 'template', 'host', 'status', 'created_by as createdBy', 'created_at as createdAt']).orderBy('slug');
+  async sites(
+    filter: { orgId?: number; status?: string } = {},
+  ): Promise<
+    Array<{
+      slug: string;
+      orgId: number;
+      template: string;
+      host: string;
+      status: string;
+      createdBy: string;
+      createdAt: number;
+    }>
+  > {
+    let q = this.#db
+      .selectFrom('sites')
+      .select([
+        'slug',
+        'org_id as orgId',
+        'template',
+        'host',
+        'status',
+        'created_by as createdBy',
+        'created_at as createdAt',
+      ])
+      .orderBy('slug');
     if (filter.orgId !== undefined) q = q.where('org_id', '=', filter.orgId);
     if (filter.status !== undefined) q = q.where('status', '=', filter.status);
     return q.execute();
@@ -198,7 +346,11 @@ export class IdentityRepo {
   }
 
   async auditLog(org: string | undefined, limit: number): Promise<AuditRecord[]> {
-    let q = this.#db.selectFrom('audit').select(['at', 'actor', 'org', 'action', 'target', 'outcome']).orderBy('id', 'desc').limit(limit);
+    let q = this.#db
+      .selectFrom('audit')
+      .select(['at', 'actor', 'org', 'action', 'target', 'outcome'])
+      .orderBy('id', 'desc')
+      .limit(limit);
     if (org !== undefined) q = q.where('org', '=', org);
     return (await q.execute()).reverse();
   }

@@ -31,7 +31,9 @@ export interface InstanceView {
   readonly orgId: number;
 }
 
-export type InstancePatch = Partial<Omit<InstancesTable, 'id' | 'environment_id' | 'release_id' | 'service' | 'idx' | 'spec' | 'root_dir'>>;
+export type InstancePatch = Partial<
+  Omit<InstancesTable, 'id' | 'environment_id' | 'release_id' | 'service' | 'idx' | 'spec' | 'root_dir'>
+>;
 
 export interface InstanceFilter {
   readonly app?: string | undefined;
@@ -66,19 +68,43 @@ export class InstancesRepo {
       .innerJoin('apps as a', 'a.id', 'e.app_id')
       .innerJoin('releases as r', 'r.id', 'i.release_id')
       .select([
-        'i.id', 'a.name as app', 'e.name as env', 'e.id as environmentId', 'i.service', 'i.idx', 'i.release_id as releaseId', 'r.number as release',
-        'i.desired', 'i.state', 'i.state_since as stateSince', 'i.pid', 'i.start_ticks as startTicks', 'i.port', 'i.restarts',
-        'i.last_exit as lastExit', 'i.started_at as startedAt', 'i.spec', 'i.root_dir as rootDir', 'e.current_release_id as currentReleaseId', 'a.org_id as orgId',
+        'i.id',
+        'a.name as app',
+        'e.name as env',
+        'e.id as environmentId',
+        'i.service',
+        'i.idx',
+        'i.release_id as releaseId',
+        'r.number as release',
+        'i.desired',
+        'i.state',
+        'i.state_since as stateSince',
+        'i.pid',
+        'i.start_ticks as startTicks',
+        'i.port',
+        'i.restarts',
+        'i.last_exit as lastExit',
+        'i.started_at as startedAt',
+        'i.spec',
+        'i.root_dir as rootDir',
+        'e.current_release_id as currentReleaseId',
+        'a.org_id as orgId',
       ])
-      .orderBy('a.name').orderBy('e.name').orderBy('i.release_id').orderBy('i.id');
+      .orderBy('a.name')
+      .orderBy('e.name')
+      .orderBy('i.release_id')
+      .orderBy('i.id');
     if (filter.app !== undefined) q = q.where('a.name', '=', filter.app);
     if (filter.env !== undefined) q = q.where('e.name', '=', filter.env);
     if (filter.service !== undefined) q = q.where('i.service', '=', filter.service);
     if (filter.id !== undefined) q = q.where('i.id', '=', filter.id);
     if (filter.releaseId !== undefined) q = q.where('i.release_id', '=', filter.releaseId);
     if (filter.environmentId !== undefined) q = q.where('i.environment_id', '=', filter.environmentId);
-    if (filter.orgIds !== undefined) q = filter.orgIds.length === 0 ? q.where('i.id', '<', 0) : q.where('a.org_id', 'in', filter.orgIds);
-    return (await q.execute()).map(({ currentReleaseId, ...r }) => ({ ...r, current: r.releaseId === currentReleaseId }) as InstanceView);
+    if (filter.orgIds !== undefined)
+      q = filter.orgIds.length === 0 ? q.where('i.id', '<', 0) : q.where('a.org_id', 'in', filter.orgIds);
+    return (await q.execute()).map(
+      ({ currentReleaseId, ...r }) => ({ ...r, current: r.releaseId === currentReleaseId }) as InstanceView,
+    );
   }
 
   async get(id: number): Promise<InstanceView | undefined> {
@@ -88,7 +114,18 @@ export class InstancesRepo {
   async create(i: NewInstance, now: number): Promise<number> {
     const r = await this.#db
       .insertInto('instances')
-      .values({ environment_id: i.environmentId, release_id: i.releaseId, service: i.service, idx: i.idx, spec: i.spec, root_dir: i.rootDir, desired: 'running', state: 'pending', state_since: now, restarts: 0 })
+      .values({
+        environment_id: i.environmentId,
+        release_id: i.releaseId,
+        service: i.service,
+        idx: i.idx,
+        spec: i.spec,
+        root_dir: i.rootDir,
+        desired: 'running',
+        state: 'pending',
+        state_since: now,
+        restarts: 0,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     return r.id;

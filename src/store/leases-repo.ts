@@ -19,7 +19,13 @@ export class LeasesRepo {
   }
 
   async portsInRange(host: string, low: number, high: number): Promise<Set<number>> {
-    const rows = await this.#db.selectFrom('port_leases').select('port').where('host', '=', host).where('port', '>=', low).where('port', '<=', high).execute();
+    const rows = await this.#db
+      .selectFrom('port_leases')
+      .select('port')
+      .where('host', '=', host)
+      .where('port', '>=', low)
+      .where('port', '<=', high)
+      .execute();
     return new Set(rows.map((r) => r.port));
   }
 

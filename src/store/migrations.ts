@@ -162,7 +162,10 @@ const migrations: Record<string, Migration> = {
         .execute();
       await sql`create index audit_org_at on audit (org, at)`.execute(db);
       // Every app belongs to an organisation; those from before organisations to "default".
-      await db.schema.alterTable('apps').addColumn('org_id', 'integer', (c) => c.references('orgs.id')).execute();
+      await db.schema
+        .alterTable('apps')
+        .addColumn('org_id', 'integer', (c) => c.references('orgs.id'))
+        .execute();
       await sql`update apps set org_id = (select id from orgs where name = 'default')`.execute(db);
     },
   },
@@ -218,7 +221,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('received_at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('webhook_deliveries_pk', ['app_id', 'delivery'])
         .execute();
-      await db.schema.createIndex('webhook_deliveries_received').on('webhook_deliveries').column('received_at').execute();
+      await db.schema
+        .createIndex('webhook_deliveries_received')
+        .on('webhook_deliveries')
+        .column('received_at')
+        .execute();
     },
   },
 };

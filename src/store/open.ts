@@ -35,7 +35,9 @@ export async function openSqlite(opts: SqliteOptions): Promise<Kysely<Database>>
   if (error) {
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '?';
-    throw new Error(`migrating the store ${opts.file} (at ${failed}): ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `migrating the store ${opts.file} (at ${failed}): ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   return db;
 }

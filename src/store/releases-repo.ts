@@ -22,20 +22,39 @@ export class ReleasesRepo {
   #select() {
     return this.#db
       .selectFrom('releases')
-      .select(['id', 'environment_id as environmentId', 'number', 'dir', 'manifest', 'source', 'created_at as createdAt']);
+      .select([
+        'id',
+        'environment_id as environmentId',
+        'number',
+        'dir',
+        'manifest',
+        'source',
+        'created_at as createdAt',
+      ]);
   }
 
   async create(r: Omit<ReleaseRow, 'id'>): Promise<number> {
     const row = await this.#db
       .insertInto('releases')
-      .values({ environment_id: r.environmentId, number: r.number, dir: r.dir, manifest: r.manifest, source: r.source, created_at: r.createdAt })
+      .values({
+        environment_id: r.environmentId,
+        number: r.number,
+        dir: r.dir,
+        manifest: r.manifest,
+        source: r.source,
+        created_at: r.createdAt,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     return row.id;
   }
 
   async nextNumber(environmentId: number): Promise<number> {
-    const r = await this.#db.selectFrom('releases').select((eb) => eb.fn.max('number').as('n')).where('environment_id', '=', environmentId).executeTakeFirst();
+    const r = await this.#db
+      .selectFrom('releases')
+      .select((eb) => eb.fn.max('number').as('n'))
+      .where('environment_id', '=', environmentId)
+      .executeTakeFirst();
     return Number(r?.n ?? 0) + 1;
   }
 

@@ -8,7 +8,7 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

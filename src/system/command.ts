@@ -30,7 +30,8 @@ export interface CommandOptions {
  * here as `["sh", "-c", <their text>]`.
  */
 export function runCommand(argv: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
-  if (opts.logFile && opts.redact) return runFiltered(argv, opts as CommandOptions & { logFile: string; redact: (t: string) => string });
+  if (opts.logFile && opts.redact)
+    return runFiltered(argv, opts as CommandOptions & { logFile: string; redact: (t: string) => string });
   const fd = opts.logFile ? openSync(opts.logFile, 'a', 0o640) : undefined;
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), {
@@ -59,9 +60,18 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
 }
 
 /** Output through a line filter into the log file (a line split across chunks is filtered whole). */
-async function runFiltered(argv: readonly string[], opts: CommandOptions & { logFile: string; redact: (t: string) => string }): Promise<CommandResult> {
+async function runFiltered(
+  argv: readonly string[],
+  opts: CommandOptions & { logFile: string; redact: (t: string) => string },
+): Promise<CommandResult> {
   appendFileSync(opts.logFile, '', { mode: 0o640 });
-  const child = spawn(argv[0] as string, argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, shell: false, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}) });
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    shell: false,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
+  });
   const pending = { out: '', err: '' };
   const take = (key: 'out' | 'err', chunk: string, end = false) => {
     pending[key] += chunk;

@@ -42,7 +42,9 @@ function v6Bytes(ip: string): number[] | undefined {
   const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (quad) {
     const parts = (quad[1] as string).split('.').map(Number);
-    text = text.slice(0, -(quad[1] as string).length) + `${(((parts[0] as number) << 8) | (parts[1] as number)).toString(16)}:${(((parts[2] as number) << 8) | (parts[3] as number)).toString(16)}`;
+    text =
+      text.slice(0, -(quad[1] as string).length) +
+      `${(((parts[0] as number) << 8) | (parts[1] as number)).toString(16)}:${(((parts[2] as number) << 8) | (parts[3] as number)).toString(16)}`;
   }
   const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
   const h = head ? head.split(':') : [];
@@ -76,7 +78,12 @@ function inCidr(ip: string, cidr: string): boolean {
 }
 
 /** Throws unless every address of `host` is public or allowed. */
-export async function assertOutboundHost(host: string, allow: readonly string[], what: string, resolve = (h: string) => lookup(h, { all: true }).then((r) => r.map((a) => a.address))): Promise<void> {
+export async function assertOutboundHost(
+  host: string,
+  allow: readonly string[],
+  what: string,
+  resolve = (h: string) => lookup(h, { all: true }).then((r) => r.map((a) => a.address)),
+): Promise<void> {
   const bare = host.replace(/^\[|\]$/g, '');
   if (allow.includes(bare)) return;
   let addresses: string[];
@@ -88,7 +95,12 @@ export async function assertOutboundHost(host: string, allow: readonly string[],
   for (const ip of addresses) {
     const why = internalReason(ip);
     if (why && !allow.some((a) => a === ip || inCidr(ip.replace(/^::ffff:/, ''), a))) {
-      throw new BerthError('forbidden', 'outbound_internal', `${what}: ${host} is ${why === 'loopback' || why === 'private' ? 'a ' : ''}${why} address (${ip}); Berth does not call internal addresses`, { hint: `if this is intended, allow it in config.yaml: outbound_allow: ["${isIP(bare) ? bare : host}"]` });
+      throw new BerthError(
+        'forbidden',
+        'outbound_internal',
+        `${what}: ${host} is ${why === 'loopback' || why === 'private' ? 'a ' : ''}${why} address (${ip}); Berth does not call internal addresses`,
+        { hint: `if this is intended, allow it in config.yaml: outbound_allow: ["${isIP(bare) ? bare : host}"]` },
+      );
     }
   }
 }
@@ -98,7 +110,8 @@ export async function assertOutboundHost(host: string, allow: readonly string[],
  * which is no outbound call. scp-like "git@host:path" counts as ssh.
  */
 export function gitRemoteHost(url: string): string | undefined {
-  if (url.startsWith('/') || url.startsWith('./') || url.startsWith('../') || url.startsWith('file://')) return undefined;
+  if (url.startsWith('/') || url.startsWith('./') || url.startsWith('../') || url.startsWith('file://'))
+    return undefined;
   const scp = /^(?:[^@/\s]+@)?(\[[^\]]+\]|[^:/\s]+):(?!\/\/)/.exec(url);
   if (scp && !/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return scp[1];
   try {
@@ -108,7 +121,11 @@ export function gitRemoteHost(url: string): string | undefined {
   }
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Array<{ address: string; family: number }>, family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | Array<{ address: string; family: number }>,
+  family?: number,
+) => void;
 
 /**
  * A `lookup` for node:http(s) that checks the addresses a name resolves to at connect time,

@@ -11,7 +11,10 @@ export function berthHome(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env.BERTH_HOME;
   if (explicit !== undefined && explicit !== '') return path.resolve(explicit);
   if (process.getuid?.() === 0) return '/var/lib/berth';
-  const dataHome = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.join(homedir(), '.local', 'share');
+  const dataHome =
+    env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME)
+      ? env.XDG_DATA_HOME
+      : path.join(homedir(), '.local', 'share');
   return path.join(dataHome, 'berth');
 }
 

@@ -25,7 +25,15 @@ export function procStat(pid: number): ProcStat | undefined {
   const comm = text.slice(text.indexOf('(') + 1, close);
   const f = text.slice(close + 2).split(' ');
   // Fields after comm start at field 3 (state): f[0]=state, f[1]=ppid, f[2]=pgrp, f[3]=session, f[19]=starttime.
-  return { pid, comm, state: f[0] ?? '?', ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), startTicks: f[19] ?? '' };
+  return {
+    pid,
+    comm,
+    state: f[0] ?? '?',
+    ppid: Number(f[1]),
+    pgrp: Number(f[2]),
+    session: Number(f[3]),
+    startTicks: f[19] ?? '',
+  };
 }
 
 /** True when `pid` is the same live process that started at `startTicks` (zombies count as dead). */
@@ -35,13 +43,17 @@ export function isSameProcessAlive(pid: number, startTicks: string): boolean {
 }
 
 export function listPids(): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
 }
 
 /** The command line as argv, or [] when unreadable. */
 export function procArgv(pid: number): string[] {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((s, i, a) => s !== '' || i < a.length - 1);
   } catch {
     return [];
   }

@@ -22,7 +22,9 @@ const TIME_WAIT = '06';
 
 /** Every listening TCP socket in this network namespace. */
 export function listeners(): Listener[] {
-  return [...parseNetTcp('/proc/net/tcp', false), ...parseNetTcp('/proc/net/tcp6', true)].filter((s) => s.state === LISTEN);
+  return [...parseNetTcp('/proc/net/tcp', false), ...parseNetTcp('/proc/net/tcp6', true)].filter(
+    (s) => s.state === LISTEN,
+  );
 }
 
 export function listeningPorts(): Set<number> {
@@ -73,7 +75,12 @@ function parseNetTcp(file: string, v6: boolean): Listener[] {
     const f = line.trim().split(/\s+/);
     if (f.length < 10) continue;
     const [hexAddr, hexPort] = (f[1] as string).split(':') as [string, string];
-    out.push({ address: v6 ? hexAddr : decodeV4(hexAddr), port: parseInt(hexPort, 16), inode: f[9] as string, state: f[3] as string });
+    out.push({
+      address: v6 ? hexAddr : decodeV4(hexAddr),
+      port: parseInt(hexPort, 16),
+      inode: f[9] as string,
+      state: f[3] as string,
+    });
   }
   return out;
 }
@@ -89,7 +96,11 @@ function decodeV4(hex: string): string {
  * not visible to us (another user while we are not root): then `listenerInodes` still shows it.
  */
 export function portHolders(port: number): PortHolder[] {
-  const inodes = new Set(listeners().filter((l) => l.port === port).map((l) => l.inode));
+  const inodes = new Set(
+    listeners()
+      .filter((l) => l.port === port)
+      .map((l) => l.inode),
+  );
   if (inodes.size === 0) return [];
   const holders: PortHolder[] = [];
   for (const pid of listPids()) {

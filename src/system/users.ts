@@ -22,14 +22,42 @@ export function findUser(name: string): UnixIds | undefined {
 export async function ensureSystemUser(name: string): Promise<UnixIds> {
   const existing = findUser(name);
   if (existing) return existing;
-  let r = await runCommand(['useradd', '--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name]);
+  let r = await runCommand([
+    'useradd',
+    '--system',
+    '--user-group',
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    name,
+  ]);
   // useradd locks /etc/passwd: several apps made at once wait for each other.
   for (let i = 0; i < 20 && r.code !== 0 && !findUser(name) && /lock/i.test(r.stderr); i++) {
     await new Promise((res) => setTimeout(res, 50 + Math.random() * 100 * (i + 1)));
-    r = await runCommand(['useradd', '--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name]);
+    r = await runCommand([
+      'useradd',
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      name,
+    ]);
   }
   const made = findUser(name);
-  if (!made) throw new BerthError('failed', 'useradd_failed', `creating system user ${name} failed: ${r.stderr.trim() || `useradd exited ${r.code}`}`, { hint: 'berthd creates one user per app when it runs as root; set app_users: false in config.yaml to run apps as root instead' });
+  if (!made)
+    throw new BerthError(
+      'failed',
+      'useradd_failed',
+      `creating system user ${name} failed: ${r.stderr.trim() || `useradd exited ${r.code}`}`,
+      {
+        hint: 'berthd creates one user per app when it runs as root; set app_users: false in config.yaml to run apps as root instead',
+      },
+    );
   return made;
 }
 
@@ -40,7 +68,8 @@ export async function deleteSystemUser(name: string): Promise<void> {
     await new Promise((res) => setTimeout(res, 50 + Math.random() * 100 * (i + 1)));
     r = await runCommand(['userdel', name]);
   }
-  if (r.code !== 0 && findUser(name)) throw new BerthError('failed', 'userdel_failed', `removing system user ${name} failed: ${r.stderr.trim()}`);
+  if (r.code !== 0 && findUser(name))
+    throw new BerthError('failed', 'userdel_failed', `removing system user ${name} failed: ${r.stderr.trim()}`);
 }
 
 /** Gives a tree to a user (symlinks themselves, never what they point to). */

@@ -29,7 +29,14 @@ export class TestHome {
   constructor(portRange: string, prefix = 'berth-test-') {
     this.root = mkdtempSync(path.join(tmpdir(), prefix));
     this.httpPort = 18000 + (Math.floor(Number(portRange.split('-')[0]) / 100) % 100);
-    this.env = { ...process.env, BERTH_HOME: path.join(this.root, 'home'), BERTH_PORT_RANGE: portRange, BERTH_HTTP_PORT: String(this.httpPort), BERTH_HTTP_ADDRESS: '127.0.0.1', BERTH_APP_USERS: '0' }; // app users: test/app-users.test.ts only (users are system-wide)
+    this.env = {
+      ...process.env,
+      BERTH_HOME: path.join(this.root, 'home'),
+      BERTH_PORT_RANGE: portRange,
+      BERTH_HTTP_PORT: String(this.httpPort),
+      BERTH_HTTP_ADDRESS: '127.0.0.1',
+      BERTH_APP_USERS: '0',
+    }; // app users: test/app-users.test.ts only (users are system-wide)
   }
 
   get home(): string {
@@ -43,10 +50,19 @@ export class TestHome {
   /** The CLI with something on its standard input (a password, a secret), or another environment. */
   run(args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
-      const child = execFile(process.execPath, [BIN, ...args], { env: opts.env ?? this.env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
+      const child = execFile(
+        process.execPath,
+        [BIN, ...args],
+        { env: opts.env ?? this.env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const code = err
+            ? typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number'
+              ? (err as unknown as { code: number }).code
+              : 1
+            : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
       child.stdin?.end(opts.input ?? '');
     });
   }
@@ -95,7 +111,10 @@ export class TestHome {
     const marker = createHash('sha256').update(this.home).digest('hex').slice(0, 12) + ':';
     for (const pid of listPids()) {
       if (pid === process.pid) continue;
-      const mine = procEnvValue(pid, 'BERTH_HOME') === this.home || procEnvValue(pid, 'BERTH_TEST_HOME') === this.home || procEnvValue(pid, 'BERTH_INSTANCE')?.startsWith(marker);
+      const mine =
+        procEnvValue(pid, 'BERTH_HOME') === this.home ||
+        procEnvValue(pid, 'BERTH_TEST_HOME') === this.home ||
+        procEnvValue(pid, 'BERTH_INSTANCE')?.startsWith(marker);
       if (mine) {
         try {
           process.kill(pid, 'SIGKILL');
@@ -116,7 +135,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 50): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T> | T,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -127,7 +151,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
     await sleep(everyMs);
   }
 }
@@ -139,5 +166,6 @@ export function startProcess(argv: string[], env: NodeJS.ProcessEnv = process.en
 
 /** Fails with everything the command printed when it did not exit 0. */
 export function assertOk(r: CliResult, label = ''): void {
-  if (r.code !== 0) throw new Error(`${label ? label + ': ' : ''}berth exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`${label ? label + ': ' : ''}berth exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
 }

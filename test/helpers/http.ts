@@ -26,17 +26,38 @@ export interface Reply {
 }
 
 /** One request to 127.0.0.1:<port> with a Host header, as a browser behind DNS would send it. */
-export function hit(port: number, host: string, path: string, opts: { method?: string; body?: Buffer | string; headers?: Record<string, string>; agent?: Agent | false } = {}): Promise<Reply> {
+export function hit(
+  port: number,
+  host: string,
+  path: string,
+  opts: { method?: string; body?: Buffer | string; headers?: Record<string, string>; agent?: Agent | false } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: { host, ...opts.headers }, agent: opts.agent ?? false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: () => body.toString('utf8'), json: () => JSON.parse(body.toString('utf8')) });
-      });
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: opts.method ?? 'GET',
+        headers: { host, ...opts.headers },
+        agent: opts.agent ?? false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            text: () => body.toString('utf8'),
+            json: () => JSON.parse(body.toString('utf8')),
+          });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -45,14 +66,23 @@ export function hit(port: number, host: string, path: string, opts: { method?: s
 /** One HTTPS request to 127.0.0.1:<port> for `host` (SNI and Host), trusting `ca`. */
 export function hitHttps(port: number, host: string, path: string, ca: string | Buffer): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, ca, headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: () => body.toString('utf8'), json: () => JSON.parse(body.toString('utf8')) });
-      });
-    });
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, servername: host, ca, headers: { host }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            text: () => body.toString('utf8'),
+            json: () => JSON.parse(body.toString('utf8')),
+          });
+        });
+      },
+    );
     req.on('error', reject);
     req.end();
   });

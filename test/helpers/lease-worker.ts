@@ -13,13 +13,26 @@ const { envId, releaseId } = await store.write(async (r) => {
   const now = Date.now();
   const appId = await r.apps.upsert(name, `/tmp/${name}`, `/tmp/${name}/berth.yaml`, now, 1);
   const envId = (await r.apps.environmentId(appId, 'production', now)).id;
-  return { envId, releaseId: await r.releases.create({ environmentId: envId, number: 1, dir: `/tmp/${name}/r1`, manifest: '{}', source: '{}', createdAt: now }) };
+  return {
+    envId,
+    releaseId: await r.releases.create({
+      environmentId: envId,
+      number: 1,
+      dir: `/tmp/${name}/r1`,
+      manifest: '{}',
+      source: '{}',
+      createdAt: now,
+    }),
+  };
 });
 const leased: number[] = [];
 for (let i = 0; i < Number(count); i++) {
   leased.push(
     await store.write(async (r) => {
-      const id = await r.instances.create({ environmentId: envId, releaseId, service: 'web', idx: i, spec: '{}', rootDir: `/tmp/${name}/r1` }, Date.now());
+      const id = await r.instances.create(
+        { environmentId: envId, releaseId, service: 'web', idx: i, spec: '{}', rootDir: `/tmp/${name}/r1` },
+        Date.now(),
+      );
       return ports.leaseAuto(r, id, Date.now());
     }),
   );

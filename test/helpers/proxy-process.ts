@@ -26,8 +26,26 @@ export class ProxyProcess {
 
   async start(): Promise<void> {
     const before = this.pid();
-    this.child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH, BERTH_HOME: this.home, BERTH_HTTP_PORT: String(this.port), BERTH_HTTP_ADDRESS: '127.0.0.1', ...this.#env }, stdio: 'ignore' });
-    await waitFor('the proxy to be ready', async () => this.pid() !== before && this.pid() === this.child?.pid && (await this.#control.call('GET', '/v1/health').then(() => true, () => false)));
+    this.child = spawn(process.execPath, [MAIN], {
+      env: {
+        PATH: process.env.PATH,
+        BERTH_HOME: this.home,
+        BERTH_HTTP_PORT: String(this.port),
+        BERTH_HTTP_ADDRESS: '127.0.0.1',
+        ...this.#env,
+      },
+      stdio: 'ignore',
+    });
+    await waitFor(
+      'the proxy to be ready',
+      async () =>
+        this.pid() !== before &&
+        this.pid() === this.child?.pid &&
+        (await this.#control.call('GET', '/v1/health').then(
+          () => true,
+          () => false,
+        )),
+    );
   }
 
   pid(): number | undefined {
@@ -61,11 +79,28 @@ export class ProxyProcess {
 }
 
 /** Runs wrk against a URL and returns its counts; wrk does not retry, so every failure shows. */
-export async function wrk(url: string, opts: { connections: number; seconds: number; host: string; threads?: number }): Promise<{ requests: number; errors: number; non2xx: number; output: string }> {
+export async function wrk(
+  url: string,
+  opts: { connections: number; seconds: number; host: string; threads?: number },
+): Promise<{ requests: number; errors: number; non2xx: number; output: string }> {
   const { execFile } = await import('node:child_process');
-  const args = ['-t', String(opts.threads ?? 2), '-c', String(opts.connections), '-d', `${opts.seconds}s`, '--timeout', '5s', '-H', `Host: ${opts.host}`, url];
+  const args = [
+    '-t',
+    String(opts.threads ?? 2),
+    '-c',
+    String(opts.connections),
+    '-d',
+    `${opts.seconds}s`,
+    '--timeout',
+    '5s',
+    '-H',
+    `Host: ${opts.host}`,
+    url,
+  ];
   const output = await new Promise<string>((resolve, reject) =>
-    execFile('wrk', args, { timeout: (opts.seconds + 30) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk: ${err.message}\n${stderr}`)) : resolve(stdout))),
+    execFile('wrk', args, { timeout: (opts.seconds + 30) * 1000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`wrk: ${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
   );
   const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);

@@ -20,8 +20,12 @@ export function instanceChecks(f: Facts): Finding[] {
     const name = `${v.app}/${v.service}[${v.idx}] (release ${v.release})`;
     const down = DOWN[v.state];
     if (down) {
-      const exit = v.lastExit ? (JSON.parse(v.lastExit) as { code: number | null; signal: string | null; note?: string }) : undefined;
-      const why = exit ? (exit.note ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`)) : 'no exit recorded';
+      const exit = v.lastExit
+        ? (JSON.parse(v.lastExit) as { code: number | null; signal: string | null; note?: string })
+        : undefined;
+      const why = exit
+        ? (exit.note ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`))
+        : 'no exit recorded';
       const lines = tailLines(f.logFile(v), 5);
       out.push({
         severity: down.severity,
@@ -33,8 +37,20 @@ export function instanceChecks(f: Facts): Finding[] {
       });
       continue;
     }
-    if ((v.state === 'healthy' || v.state === 'starting') && v.pid !== null && v.startTicks !== null && !isSameProcessAlive(v.pid, v.startTicks)) {
-      out.push({ severity: 'warning', code: 'instance-pid-gone', ...where, message: `${name} is recorded as ${v.state} with pid ${v.pid}, but that process is gone`, fix: `berth restart ${v.app} ${v.service}`, deployFixes: true });
+    if (
+      (v.state === 'healthy' || v.state === 'starting') &&
+      v.pid !== null &&
+      v.startTicks !== null &&
+      !isSameProcessAlive(v.pid, v.startTicks)
+    ) {
+      out.push({
+        severity: 'warning',
+        code: 'instance-pid-gone',
+        ...where,
+        message: `${name} is recorded as ${v.state} with pid ${v.pid}, but that process is gone`,
+        fix: `berth restart ${v.app} ${v.service}`,
+        deployFixes: true,
+      });
     }
   }
   return out;

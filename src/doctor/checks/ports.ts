@@ -27,7 +27,15 @@ export function portChecks(f: Facts): Finding[] {
       if (typeof spec.port !== 'number' || f.leases.some((l) => l.port === spec.port)) continue;
       const holders = f.listening.get(spec.port) ?? [];
       if (holders.length === 0) continue;
-      out.push({ severity: 'error', code: 'pinned-port-foreign', app: e.app, env: e.name, service: spec.name, message: `port ${spec.port}, pinned by ${e.app}/${e.name}/${spec.name}, is held by ${holders.map(describeProcess).join('; ')}`, fix: `kill ${holders.map((p) => p.pid).join(' ')}` });
+      out.push({
+        severity: 'error',
+        code: 'pinned-port-foreign',
+        app: e.app,
+        env: e.name,
+        service: spec.name,
+        message: `port ${spec.port}, pinned by ${e.app}/${e.name}/${spec.name}, is held by ${holders.map(describeProcess).join('; ')}`,
+        fix: `kill ${holders.map((p) => p.pid).join(' ')}`,
+      });
     }
   }
   return out;

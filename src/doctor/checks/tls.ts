@@ -25,13 +25,18 @@ function read(file: string, host: string, source: CertificateFact['source']): Ce
 }
 
 /** nginx: certbot's files for the hosts Berth routes; Caddy: what it keeps in its storage. */
-export function findCertificates(hosts: readonly string[], certDir: string | undefined, caddyData: string): CertificateFact[] {
+export function findCertificates(
+  hosts: readonly string[],
+  certDir: string | undefined,
+  caddyData: string,
+): CertificateFact[] {
   const out: CertificateFact[] = [];
-  if (certDir) for (const host of hosts) {
-    const file = path.join(certDir, host, 'fullchain.pem');
-    const c = existsSync(file) ? read(file, host, 'nginx') : undefined;
-    if (c) out.push(c);
-  }
+  if (certDir)
+    for (const host of hosts) {
+      const file = path.join(certDir, host, 'fullchain.pem');
+      const c = existsSync(file) ? read(file, host, 'nginx') : undefined;
+      if (c) out.push(c);
+    }
   const root = path.join(caddyData, 'certificates');
   if (existsSync(root)) {
     for (const issuer of readdirSync(root)) {
@@ -56,14 +61,26 @@ export function tlsChecks(f: Facts): Finding[] {
     const left = c.validTo - f.now;
     const renewalMissed = c.source === 'nginx' || left < (c.validTo - c.validFrom) / 3;
     if (left <= 0) {
-      out.push({ severity: 'error', code: 'tls-expired', message: `the certificate for ${c.host} (${c.file}) expired on ${new Date(c.validTo).toISOString()}`, fix: fixFor(c) });
+      out.push({
+        severity: 'error',
+        code: 'tls-expired',
+        message: `the certificate for ${c.host} (${c.file}) expired on ${new Date(c.validTo).toISOString()}`,
+        fix: fixFor(c),
+      });
     } else if (left < 14 * DAY && renewalMissed) {
-      out.push({ severity: 'warning', code: 'tls-expiring', message: `the certificate for ${c.host} (${c.file}) expires in ${Math.floor(left / DAY)} day(s), on ${new Date(c.validTo).toISOString()}`, fix: fixFor(c) });
+      out.push({
+        severity: 'warning',
+        code: 'tls-expiring',
+        message: `the certificate for ${c.host} (${c.file}) expires in ${Math.floor(left / DAY)} day(s), on ${new Date(c.validTo).toISOString()}`,
+        fix: fixFor(c),
+      });
     }
   }
   return out;
 }
 
 function fixFor(c: CertificateFact): string {
-  return c.source === 'nginx' ? `certbot renew --cert-name ${c.host}` : 'Caddy renews its certificates itself: see why it did not in BERTH_HOME/caddy/caddy.log';
+  return c.source === 'nginx'
+    ? `certbot renew --cert-name ${c.host}`
+    : 'Caddy renews its certificates itself: see why it did not in BERTH_HOME/caddy/caddy.log';
 }

@@ -14,19 +14,46 @@ const BUILD_TIMEOUT_MS = 30 * 60_000;
  * there to hide a missing dependency. The first failing command fails the build with its
  * last log lines.
  */
-export async function runBuilds(services: readonly ServiceSpec[], releaseDir: string, logFile: string, secrets: Readonly<Record<string, string>> = {}, user?: { uid: number; gid: number }, redact: (text: string) => string = (t) => t): Promise<void> {
+export async function runBuilds(
+  services: readonly ServiceSpec[],
+  releaseDir: string,
+  logFile: string,
+  secrets: Readonly<Record<string, string>> = {},
+  user?: { uid: number; gid: number },
+  redact: (text: string) => string = (t) => t,
+): Promise<void> {
   mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o750 });
   for (const spec of services) {
     const cwd = spec.static ? releaseDir : resolveUnder(releaseDir, spec.cwd);
     for (const command of spec.build) {
-      const env = { PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME || '/', ...spec.env, ...secrets };
+      const env = {
+        PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin',
+        HOME: process.env.HOME || '/',
+        ...spec.env,
+        ...secrets,
+      };
       // The build log is written by Berth, so secret values never reach it.
-      const r = await runCommand(['sh', '-c', command], { cwd, env, logFile, timeoutMs: BUILD_TIMEOUT_MS, redact, uid: user?.uid, gid: user?.gid });
+      const r = await runCommand(['sh', '-c', command], {
+        cwd,
+        env,
+        logFile,
+        timeoutMs: BUILD_TIMEOUT_MS,
+        redact,
+        uid: user?.uid,
+        gid: user?.gid,
+      });
       if (r.code !== 0) {
-        const lines = tailLines(logFile, 10).map((l) => `  ${l}`).join('\n');
-        throw new BerthError('failed', 'build_failed', `build of ${spec.name} failed: \`${command}\` ${r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`}; last log lines:\n${lines}`, {
-          hint: `see ${logFile}`,
-        });
+        const lines = tailLines(logFile, 10)
+          .map((l) => `  ${l}`)
+          .join('\n');
+        throw new BerthError(
+          'failed',
+          'build_failed',
+          `build of ${spec.name} failed: \`${command}\` ${r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`}; last log lines:\n${lines}`,
+          {
+            hint: `see ${logFile}`,
+          },
+        );
       }
     }
   }

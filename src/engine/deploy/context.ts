@@ -16,7 +16,12 @@ export interface DeployContext {
   readonly manifest: Manifest;
   readonly release: { readonly number: number; readonly dir: string; id?: number };
   readonly previous: { readonly id: number; readonly number: number } | undefined;
-  readonly source: { readonly dir: string; readonly ref?: string | undefined; readonly digest: string; readonly branch?: string };
+  readonly source: {
+    readonly dir: string;
+    readonly ref?: string | undefined;
+    readonly digest: string;
+    readonly branch?: string;
+  };
 }
 
 /** A step as reported to users: `berth deploy --json`, `berth releases`. */

@@ -1,4 +1,15 @@
-import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, symlinkSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  symlinkSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BerthError } from '../../core/errors.js';
@@ -27,7 +38,8 @@ export async function copyDataDir(from: string, to: string): Promise<{ files: st
   const walk = async (rel: string): Promise<void> => {
     const names = readdirSync(path.join(from, rel)).sort();
     // A database's -wal/-shm/-journal come and go while it is written: they are part of its backup, never copied beside it.
-    const companion = (name: string) => /-(wal|shm|journal)$/.test(name) && names.includes(name.replace(/-(wal|shm|journal)$/, ''));
+    const companion = (name: string) =>
+      /-(wal|shm|journal)$/.test(name) && names.includes(name.replace(/-(wal|shm|journal)$/, ''));
     for (const name of names) {
       if (companion(name)) continue;
       const r = path.join(rel, name);
@@ -59,9 +71,23 @@ export async function copyDataDir(from: string, to: string): Promise<{ files: st
 }
 
 /** copyDataDir as another user (the app's): a child process with its uid and gid; `to` must exist and be theirs. */
-export async function copyDataDirAs(ids: { uid: number; gid: number }, from: string, to: string): Promise<{ files: string[]; databases: string[] }> {
+export async function copyDataDirAs(
+  ids: { uid: number; gid: number },
+  from: string,
+  to: string,
+): Promise<{ files: string[]; databases: string[] }> {
   const main = fileURLToPath(new URL('./data-copy-main.js', import.meta.url));
-  const r = await runCommand([process.execPath, main, from, to], { uid: ids.uid, gid: ids.gid, env: { PATH: process.env.PATH ?? '' }, timeoutMs: 30 * 60_000 });
-  if (r.code !== 0) throw new BerthError('failed', 'data_copy_failed', `copying ${from} to ${to} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
+  const r = await runCommand([process.execPath, main, from, to], {
+    uid: ids.uid,
+    gid: ids.gid,
+    env: { PATH: process.env.PATH ?? '' },
+    timeoutMs: 30 * 60_000,
+  });
+  if (r.code !== 0)
+    throw new BerthError(
+      'failed',
+      'data_copy_failed',
+      `copying ${from} to ${to} failed: ${r.stderr.trim() || `exit ${r.code}`}`,
+    );
   return JSON.parse(r.stdout) as { files: string[]; databases: string[] };
 }

@@ -66,7 +66,10 @@ export class Deployer {
   async deploy(request: DeployRequest): Promise<DeployResult> {
     if (request.env !== undefined) assertName('environment', request.env);
     if (request.branch !== undefined) assertBranch(request.branch);
-    if (request.branch !== undefined && request.ref !== undefined) throw new BerthError('invalid', 'branch_and_ref', '--branch and --ref cannot be used together', { hint: '--branch deploys the tip of a branch into its environment; --ref a commit or tag' });
+    if (request.branch !== undefined && request.ref !== undefined)
+      throw new BerthError('invalid', 'branch_and_ref', '--branch and --ref cannot be used together', {
+        hint: '--branch deploys the tip of a branch into its environment; --ref a commit or tag',
+      });
     const ref = request.branch !== undefined ? (request.branchRef ?? `refs/heads/${request.branch}`) : request.ref;
     const loaded = ref ? await manifestAtRef(request.dir, ref) : await loadManifest(request.dir);
     const dir = loaded.dir;
@@ -79,17 +82,44 @@ export class Deployer {
       const orgId = await this.#checkQuota(manifest, req.env, req.org);
       const ignored = await this.#doctorPreflight(manifest.app, req.force ?? false);
       // Secrets count as part of what is deployed: a changed secret makes the next deploy restart the app with it.
-      const secretStamp = (await this.#d.store.secrets.list(manifest.app)).filter((x) => x.env === '' || x.env === req.env).map((x) => `${x.name}@${x.env}:${x.updatedAt}`).join(',');
-      const digest = (await sourceDigest({ dir, ref: req.ref }, manifest)) + (secretStamp ? `+secrets:${createHash('sha256').update(secretStamp).digest('hex').slice(0, 16)}` : '');
+      const secretStamp = (await this.#d.store.secrets.list(manifest.app))
+        .filter((x) => x.env === '' || x.env === req.env)
+        .map((x) => `${x.name}@${x.env}:${x.updatedAt}`)
+        .join(',');
+      const digest =
+        (await sourceDigest({ dir, ref: req.ref }, manifest)) +
+        (secretStamp ? `+secrets:${createHash('sha256').update(secretStamp).digest('hex').slice(0, 16)}` : '');
       const env = (await this.#d.store.apps.environments({ app: manifest.app, env: req.env }))[0];
       const current = env?.currentReleaseId ? await this.#d.store.releases.get(env.currentReleaseId) : undefined;
-      if (current && (JSON.parse(current.source) as { digest?: string }).digest === digest && (await this.#allHealthy(current.id))) {
-        return { id: null, app: manifest.app, env: req.env, kind: 'deploy', release: current.number, status: 'unchanged', steps: [] } satisfies DeployResult;
+      if (
+        current &&
+        (JSON.parse(current.source) as { digest?: string }).digest === digest &&
+        (await this.#allHealthy(current.id))
+      ) {
+        return {
+          id: null,
+          app: manifest.app,
+          env: req.env,
+          kind: 'deploy',
+          release: current.number,
+          status: 'unchanged',
+          steps: [],
+        } satisfies DeployResult;
       }
       const created = !(await this.#d.store.apps.find(manifest.app));
-      const keptData = created && (existsSync(this.#d.layout.appDataRoot(manifest.app)) || existsSync(path.join(this.#d.layout.root, 'homes', manifest.app)));
+      const keptData =
+        created &&
+        (existsSync(this.#d.layout.appDataRoot(manifest.app)) ||
+          existsSync(path.join(this.#d.layout.root, 'homes', manifest.app)));
       if (keptData && req.adoptKeptData === false) {
-        throw new BerthError('conflict', 'data_kept', `data of an earlier app named "${manifest.app}" is kept on this host`, { hint: 'pick another name; the host admin can delete it (berth rm with --purge, before the app was removed)' });
+        throw new BerthError(
+          'conflict',
+          'data_kept',
+          `data of an earlier app named "${manifest.app}" is kept on this host`,
+          {
+            hint: 'pick another name; the host admin can delete it (berth rm with --purge, before the app was removed)',
+          },
+        );
       }
       const { id, ctx, doc } = await this.#d.store.write(async (r) => {
         const now = Date.now();
@@ -114,7 +144,10 @@ export class Deployer {
           source: { dir, ref: req.ref, digest, ...(target.origin ? { branch: target.origin.branch } : {}) },
           ...(copyFrom ? { copyDataFrom: copyFrom } : {}),
         };
-        const doc = newJournal(ctx, planDeploy({ manifest, release: number, previous: previousRow?.number, fresh: true, copyDataFrom: copyFrom }));
+        const doc = newJournal(
+          ctx,
+          planDeploy({ manifest, release: number, previous: previousRow?.number, fresh: true, copyDataFrom: copyFrom }),
+        );
         return { id: await r.deployments.create(environmentId, 'deploy', JSON.stringify(doc), now), ctx, doc };
       });
       return this.#execute(id, ctx, doc, 'deploy', req.onStep, ignored);
@@ -131,24 +164,43 @@ export class Deployer {
     const blocking = (await this.#d.doctor(app)).filter((f) => f.severity === 'error' && !f.deployFixes);
     const lines = blocking.map((f) => `${f.code}: ${f.message}${f.fix ? ` (fix: ${f.fix})` : ''}`);
     if (blocking.length > 0 && !force) {
-      throw new BerthError('conflict', 'preflight_failed', `pre-flight checks found ${blocking.length} problem(s) with ${app}:\n  ${lines.join('\n  ')}`, { hint: 'fix them (see `berth doctor ' + app + '`), or deploy with --force' });
+      throw new BerthError(
+        'conflict',
+        'preflight_failed',
+        `pre-flight checks found ${blocking.length} problem(s) with ${app}:\n  ${lines.join('\n  ')}`,
+        { hint: 'fix them (see `berth doctor ' + app + '`), or deploy with --force' },
+      );
     }
     return lines.map((l) => `pre-flight ignored (--force): ${l}`);
   }
 
   async rollback(req: RollbackRequest): Promise<DeployResult> {
     const env = (await this.#d.store.apps.environments({ app: req.app, env: req.env }))[0];
-    if (!env) throw new BerthError('not_found', 'environment_not_found', `app "${req.app}" has no environment "${req.env}"`, { hint: 'see `berth releases <app>`' });
+    if (!env)
+      throw new BerthError('not_found', 'environment_not_found', `app "${req.app}" has no environment "${req.env}"`, {
+        hint: 'see `berth releases <app>`',
+      });
     return this.exclusive(req.app, req.env, req.wait ?? false, async () => {
       const releases = await this.#d.store.releases.list(env.id);
       const current = releases.find((r) => r.id === env.currentReleaseId);
-      const target = req.release !== undefined ? releases.find((r) => r.number === req.release) : releases.find((r) => current && r.number < current.number);
+      const target =
+        req.release !== undefined
+          ? releases.find((r) => r.number === req.release)
+          : releases.find((r) => current && r.number < current.number);
       if (!target) {
-        throw new BerthError('not_found', 'release_not_found', req.release !== undefined ? `release ${req.release} of ${req.app} (${req.env}) is not kept` : `${req.app} (${req.env}) has no earlier release to roll back to`, {
-          hint: `kept releases: ${releases.map((r) => r.number).join(', ') || 'none'}`,
-        });
+        throw new BerthError(
+          'not_found',
+          'release_not_found',
+          req.release !== undefined
+            ? `release ${req.release} of ${req.app} (${req.env}) is not kept`
+            : `${req.app} (${req.env}) has no earlier release to roll back to`,
+          {
+            hint: `kept releases: ${releases.map((r) => r.number).join(', ') || 'none'}`,
+          },
+        );
       }
-      if (target.id === current?.id) throw new BerthError('conflict', 'already_current', `release ${target.number} is already current`);
+      if (target.id === current?.id)
+        throw new BerthError('conflict', 'already_current', `release ${target.number} is already current`);
       const manifest = JSON.parse(target.manifest) as Manifest;
       const ctx: DeployContext = {
         app: req.app,
@@ -161,7 +213,10 @@ export class Deployer {
         source: JSON.parse(target.source) as DeployContext['source'],
       };
       await assertRoutesFree(this.#d.store, req.app, req.env, manifest.services);
-      const doc = newJournal(ctx, planDeploy({ manifest, release: target.number, previous: current?.number, fresh: false }));
+      const doc = newJournal(
+        ctx,
+        planDeploy({ manifest, release: target.number, previous: current?.number, fresh: false }),
+      );
       const orgId = (await this.#d.store.apps.find(req.app))?.orgId;
       const id = await this.#d.store.write(async (r) => {
         if (orgId !== undefined) await this.#checkQuotaInTransaction(r, orgId, manifest, req.env, false); // the release rolled back to may run more instances
@@ -171,14 +226,29 @@ export class Deployer {
     });
   }
 
-  async #execute(id: number, ctx: DeployContext, doc: JournalDoc<DeployContext>, kind: 'deploy' | 'rollback', onStep?: (steps: readonly StepRecord[]) => void, ignored: string[] = []): Promise<DeployResult> {
+  async #execute(
+    id: number,
+    ctx: DeployContext,
+    doc: JournalDoc<DeployContext>,
+    kind: 'deploy' | 'rollback',
+    onStep?: (steps: readonly StepRecord[]) => void,
+    ignored: string[] = [],
+  ): Promise<DeployResult> {
     const journal = new Journal(this.#d.store, id, { context: ctx, steps: doc.steps }, onStep);
     const steps = new DeploySteps(this.#d, ctx);
     const { error, warnings } = await journal.run(steps);
     return this.#finish(id, journal, ctx, kind, error, [...ignored, ...warnings]);
   }
 
-  async #finish(id: number, journal: Journal<DeployContext>, ctx: DeployContext, kind: 'deploy' | 'rollback', error: string | undefined, warnings: string[], status?: DeployResult['status']): Promise<DeployResult> {
+  async #finish(
+    id: number,
+    journal: Journal<DeployContext>,
+    ctx: DeployContext,
+    kind: 'deploy' | 'rollback',
+    error: string | undefined,
+    warnings: string[],
+    status?: DeployResult['status'],
+  ): Promise<DeployResult> {
     const final = status ?? (error ? 'failed' : 'succeeded');
     // A failed first deploy takes everything it made with it. Its rows go last (the deployment's
     // with them, by cascade): killed before that, berthd finds it still running and cleans up again.
@@ -191,23 +261,47 @@ export class Deployer {
         rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
         rmSync(path.join(this.#d.layout.root, 'homes', ctx.app), { recursive: true, force: true });
       }
-      await this.#d.users?.remove(ctx.app, [ctx.env]).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
+      await this.#d.users
+        ?.remove(ctx.app, [ctx.env])
+        .catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
       const app = await this.#d.store.apps.find(ctx.app);
       if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
       await this.#d.routes.sync();
     } else if (final !== 'succeeded' && ctx.createdEnv) {
-      for (const dir of [this.#d.layout.logDir(ctx.app, ctx.env), this.#d.layout.releasesDir(ctx.app, ctx.env), this.#d.layout.dataDir(ctx.app, ctx.env), path.join(this.#d.layout.root, 'homes', ctx.app, ctx.env)]) {
+      for (const dir of [
+        this.#d.layout.logDir(ctx.app, ctx.env),
+        this.#d.layout.releasesDir(ctx.app, ctx.env),
+        this.#d.layout.dataDir(ctx.app, ctx.env),
+        path.join(this.#d.layout.root, 'homes', ctx.app, ctx.env),
+      ]) {
         this.#d.users?.reclaim(dir); // root's first: nothing of the environment's user can be swapped in while it goes
         rmSync(dir, { recursive: true, force: true });
       }
-      await this.#d.users?.remove(ctx.app, [ctx.env]).catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the environment user failed'));
+      await this.#d.users
+        ?.remove(ctx.app, [ctx.env])
+        .catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the environment user failed'));
       await this.#d.store.write((r) => r.apps.deleteEnvironment(ctx.environmentId));
       await this.#d.routes.sync();
     } else {
-      await this.#d.store.deployments.update(id, { status: final, error: error ?? (warnings.length ? warnings.join('; ') : null), finished_at: Date.now(), release_id: final === 'succeeded' ? (ctx.release.id ?? null) : null });
+      await this.#d.store.deployments.update(id, {
+        status: final,
+        error: error ?? (warnings.length ? warnings.join('; ') : null),
+        finished_at: Date.now(),
+        release_id: final === 'succeeded' ? (ctx.release.id ?? null) : null,
+      });
     }
-    const message = final === 'succeeded' ? `${kind} of release ${ctx.release.number} succeeded` : `${kind} of release ${ctx.release.number} ${final}: ${error}`;
-    await this.#d.store.events.append({ at: Date.now(), app: ctx.app, environment: ctx.env, service: null, kind: `deployment.${final}`, message });
+    const message =
+      final === 'succeeded'
+        ? `${kind} of release ${ctx.release.number} succeeded`
+        : `${kind} of release ${ctx.release.number} ${final}: ${error}`;
+    await this.#d.store.events.append({
+      at: Date.now(),
+      app: ctx.app,
+      environment: ctx.env,
+      service: null,
+      kind: `deployment.${final}`,
+      message,
+    });
     const result: DeployResult = {
       id,
       app: ctx.app,
@@ -215,7 +309,12 @@ export class Deployer {
       kind,
       release: final === 'succeeded' ? ctx.release.number : null,
       status: final,
-      steps: journal.doc.steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null, ...(s.error ? { error: s.error } : {}) })),
+      steps: journal.doc.steps.map((s) => ({
+        name: s.name,
+        status: s.status,
+        ms: s.ms ?? null,
+        ...(s.error ? { error: s.error } : {}),
+      })),
       ...(error ? { error } : {}),
       ...(warnings.length ? { warnings } : {}),
     };
@@ -229,10 +328,17 @@ export class Deployer {
     if (this.#lock.busy(key) && !wait) {
       const e = (await this.#d.store.apps.environments({ app, env }))[0];
       const running = e ? (await this.#d.store.deployments.running(e.id))[0] : undefined;
-      const step = running ? (JSON.parse(running.steps) as JournalDoc<unknown>).steps.find((s) => s.status === 'running')?.name : undefined;
-      throw new BerthError('conflict', 'deployment_running', `a deployment of ${app} (${env}) is already running${running ? `: #${running.id} (${running.kind}), started ${new Date(running.startedAt).toISOString()}${step ? `, now at "${step}"` : ''}` : ''}`, {
-        hint: 'wait for it, or pass --wait to queue behind it',
-      });
+      const step = running
+        ? (JSON.parse(running.steps) as JournalDoc<unknown>).steps.find((s) => s.status === 'running')?.name
+        : undefined;
+      throw new BerthError(
+        'conflict',
+        'deployment_running',
+        `a deployment of ${app} (${env}) is already running${running ? `: #${running.id} (${running.kind}), started ${new Date(running.startedAt).toISOString()}${step ? `, now at "${step}"` : ''}` : ''}`,
+        {
+          hint: 'wait for it, or pass --wait to queue behind it',
+        },
+      );
     }
     return this.#lock.run(key, fn);
   }
@@ -245,7 +351,12 @@ export class Deployer {
    */
   async #target(declared: Manifest, dir: string, req: DeployRequest): Promise<DeployTarget> {
     if (req.expectApp !== undefined && declared.app !== req.expectApp) {
-      throw new BerthError('invalid', 'app_renamed', `this source's berth.yaml names app "${declared.app}", not "${req.expectApp}"`, { hint: 'a deploy of an app cannot make another one' });
+      throw new BerthError(
+        'invalid',
+        'app_renamed',
+        `this source's berth.yaml names app "${declared.app}", not "${req.expectApp}"`,
+        { hint: 'a deploy of an app cannot make another one' },
+      );
     }
     // Environments are defined by what the app's fixed branch (production) runs, not by the branch being
     // deployed: a feature branch cannot give itself a copy of production's data or another hostname.
@@ -254,39 +365,77 @@ export class Deployer {
       // Its fixed environment runs no release that defines environments (removed, rolled back): only its own branch deploys now.
       const branch = req.branch ?? (await currentBranch(dir));
       if (branch !== found.missing) {
-        throw new BerthError('conflict', 'no_trusted_environments', `${declared.app}'s fixed environment runs no release that defines its environments, so no other branch deploys until it does`, { hint: `deploy branch ${found.missing} first: berth deploy --branch ${found.missing}` });
+        throw new BerthError(
+          'conflict',
+          'no_trusted_environments',
+          `${declared.app}'s fixed environment runs no release that defines its environments, so no other branch deploys until it does`,
+          { hint: `deploy branch ${found.missing} first: berth deploy --branch ${found.missing}` },
+        );
       }
     }
     const trusted = found && !('missing' in found) ? found : undefined;
     if (!trusted && declared.environments.length === 0) {
       if (req.branch !== undefined) {
-        throw new BerthError('invalid', 'no_environments', `${declared.app}'s berth.yaml declares no environments, so no environment takes branch "${req.branch}"`, { hint: 'declare them (environments: { production: { branch: main }, preview: { branch: "feature/*", hostname: "{branch}.preview.example.com" } }), or deploy with --ref and --env' });
+        throw new BerthError(
+          'invalid',
+          'no_environments',
+          `${declared.app}'s berth.yaml declares no environments, so no environment takes branch "${req.branch}"`,
+          {
+            hint: 'declare them (environments: { production: { branch: main }, preview: { branch: "feature/*", hostname: "{branch}.preview.example.com" } }), or deploy with --ref and --env',
+          },
+        );
       }
       return { env: req.env ?? DEFAULT_ENV, manifest: declared, origin: null, spec: null };
     }
     const envs = trusted ?? declared.environments;
     if (req.ref !== undefined && req.branch === undefined) {
-      throw new BerthError('invalid', 'ref_with_environments', `${declared.app} declares environments by branch, so it deploys branches, not --ref ${req.ref}`, { hint: 'use --branch <name>, or deploy from a checkout of the branch' });
+      throw new BerthError(
+        'invalid',
+        'ref_with_environments',
+        `${declared.app} declares environments by branch, so it deploys branches, not --ref ${req.ref}`,
+        { hint: 'use --branch <name>, or deploy from a checkout of the branch' },
+      );
     }
     const branch = req.branch ?? (await currentBranch(dir));
     if (branch === undefined) {
-      throw new BerthError('invalid', 'branch_unknown', `${declared.app} declares environments by branch, and ${dir} is not on a git branch (not a git checkout, or a detached HEAD)`, {
-        hint: `deploy from a checkout of the branch, or name it: berth deploy --branch ${envs[0]?.branch.replace('*', 'x') ?? 'main'}`,
-      });
+      throw new BerthError(
+        'invalid',
+        'branch_unknown',
+        `${declared.app} declares environments by branch, and ${dir} is not on a git branch (not a git checkout, or a detached HEAD)`,
+        {
+          hint: `deploy from a checkout of the branch, or name it: berth deploy --branch ${envs[0]?.branch.replace('*', 'x') ?? 'main'}`,
+        },
+      );
     }
     let { spec, name } = environmentFor(envs, assertBranch(branch));
     if (trusted && !spec.pattern) {
       // The fixed branch itself: its own manifest may change the environments (and must still take it).
-      if (declared.environments.length === 0) return { env: name, manifest: declared, origin: { branch, definition: spec.name }, spec: null };
+      if (declared.environments.length === 0)
+        return { env: name, manifest: declared, origin: { branch, definition: spec.name }, spec: null };
       ({ spec, name } = environmentFor(declared.environments, branch));
     }
     if (req.env !== undefined && req.env !== name) {
       const fixed = envs.find((e) => e.name === req.env && !e.pattern);
-      throw new BerthError('invalid', 'wrong_environment', `branch "${branch}" deploys into environment "${name}", not "${req.env}"`, {
-        hint: fixed ? `"${req.env}" only ever runs branch "${fixed.branch}"; drop --env` : 'drop --env: the branch picks the environment',
-      });
+      throw new BerthError(
+        'invalid',
+        'wrong_environment',
+        `branch "${branch}" deploys into environment "${name}", not "${req.env}"`,
+        {
+          hint: fixed
+            ? `"${req.env}" only ever runs branch "${fixed.branch}"; drop --env`
+            : 'drop --env: the branch picks the environment',
+        },
+      );
     }
-    return { env: name, manifest: { ...manifestForEnvironment(declared, spec, name), environments: spec.pattern && trusted ? trusted : declared.environments }, origin: { branch, definition: spec.name }, spec };
+    return {
+      env: name,
+      manifest: {
+        ...manifestForEnvironment(declared, spec, name),
+        environments: spec.pattern && trusted ? trusted : declared.environments,
+      },
+      origin: { branch, definition: spec.name },
+      spec,
+    };
   }
 
   /**
@@ -296,7 +445,9 @@ export class Deployer {
    */
   async #trustedEnvironments(app: string): Promise<readonly EnvironmentSpec[] | { missing: string } | undefined> {
     // A fixed branch's environment is named after its definition (a pattern's after the branch).
-    const envs = (await this.#d.store.apps.environments({ app })).filter((e) => e.definition && e.branch && e.name === e.definition).sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
+    const envs = (await this.#d.store.apps.environments({ app }))
+      .filter((e) => e.definition && e.branch && e.name === e.definition)
+      .sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
     for (const e of envs.slice(0, 1)) {
       if (!e.currentReleaseId || !e.definition || !e.branch) continue;
       const release = await this.#d.store.releases.get(e.currentReleaseId);
@@ -315,10 +466,20 @@ export class Deployer {
   async #checkQuota(manifest: Manifest, env: string, orgName: string | undefined): Promise<number> {
     const existing = await this.#d.store.apps.find(manifest.app);
     if (existing && orgName !== undefined && orgName !== existing.org) {
-      throw new BerthError('conflict', 'app_in_other_org', `app "${manifest.app}" belongs to organisation "${existing.org}", not "${orgName}"`, { hint: 'app names are unique on a host; rename the app in berth.yaml' });
+      throw new BerthError(
+        'conflict',
+        'app_in_other_org',
+        `app "${manifest.app}" belongs to organisation "${existing.org}", not "${orgName}"`,
+        { hint: 'app names are unique on a host; rename the app in berth.yaml' },
+      );
     }
-    const org = existing ? await this.#d.store.identity.orgById(existing.orgId) : await this.#d.store.identity.org(orgName ?? 'default');
-    if (!org) throw new BerthError('not_found', 'org_not_found', `no organisation "${orgName}"`, { hint: 'see berth org ls; the host admin creates them: berth org create <name>' });
+    const org = existing
+      ? await this.#d.store.identity.orgById(existing.orgId)
+      : await this.#d.store.identity.org(orgName ?? 'default');
+    if (!org)
+      throw new BerthError('not_found', 'org_not_found', `no organisation "${orgName}"`, {
+        hint: 'see berth org ls; the host admin creates them: berth org create <name>',
+      });
     await this.#checkQuotaInTransaction(this.#d.store, org.id, manifest, env, !existing);
     return org.id;
   }
@@ -328,17 +489,29 @@ export class Deployer {
    * deploys at once cannot both take the last places. Instances count per environment of
    * the organisation: what a deployment still in progress will run, else what runs now.
    */
-  async #checkQuotaInTransaction(r: Repos, orgId: number, manifest: Manifest, env: string, newApp: boolean): Promise<void> {
+  async #checkQuotaInTransaction(
+    r: Repos,
+    orgId: number,
+    manifest: Manifest,
+    env: string,
+    newApp: boolean,
+  ): Promise<void> {
     const org = await r.identity.orgById(orgId);
     if (!org) return;
     if (newApp && org.maxApps !== null && (await r.apps.countInOrg(orgId)) >= org.maxApps) {
-      throw new BerthError('conflict', 'quota_apps', `organisation "${org.name}" has reached its quota of ${org.maxApps} app(s)`, { hint: 'remove an app (berth rm), or ask the host admin to raise it: berth org quota' });
+      throw new BerthError(
+        'conflict',
+        'quota_apps',
+        `organisation "${org.name}" has reached its quota of ${org.maxApps} app(s)`,
+        { hint: 'remove an app (berth rm), or ask the host admin to raise it: berth org quota' },
+      );
     }
     if (org.maxInstances === null) return;
     const key = (app: string, e: string) => `${app}\0${e}`;
     const perEnvironment = new Map<string, number>();
     for (const v of await r.instances.list({ orgIds: [orgId] })) {
-      if (v.current && v.desired === 'running') perEnvironment.set(key(v.app, v.env), (perEnvironment.get(key(v.app, v.env)) ?? 0) + 1);
+      if (v.current && v.desired === 'running')
+        perEnvironment.set(key(v.app, v.env), (perEnvironment.get(key(v.app, v.env)) ?? 0) + 1);
     }
     for (const d of await r.deployments.running()) {
       const c = (JSON.parse(d.steps) as JournalDoc<Partial<DeployContext>>).context;
@@ -351,7 +524,12 @@ export class Deployer {
     const others = [...perEnvironment.values()].reduce((a, b) => a + b, 0);
     const wanted = wantedInstances(manifest);
     if (others + wanted > org.maxInstances) {
-      throw new BerthError('conflict', 'quota_instances', `organisation "${org.name}" may run ${org.maxInstances} instance(s); it runs ${others} elsewhere and this deploy needs ${wanted} (a deployment in progress counts with what it will run)`, { hint: 'lower instances:, stop something, or ask the host admin to raise it: berth org quota' });
+      throw new BerthError(
+        'conflict',
+        'quota_instances',
+        `organisation "${org.name}" may run ${org.maxInstances} instance(s); it runs ${others} elsewhere and this deploy needs ${wanted} (a deployment in progress counts with what it will run)`,
+        { hint: 'lower instances:, stop something, or ask the host admin to raise it: berth org quota' },
+      );
     }
   }
 
@@ -360,32 +538,49 @@ export class Deployer {
     if (!target.origin) return;
     const existing = (await this.#d.store.apps.environments({ app, env: target.env }))[0];
     if (existing?.branch && existing.branch !== target.origin.branch) {
-      throw new BerthError('conflict', 'environment_branch_clash', `environment "${target.env}" of ${app} already runs branch "${existing.branch}"; branch "${target.origin.branch}" makes the same name`, {
-        hint: `rename one of the branches, or remove the other environment: berth env rm ${app} ${target.env}`,
-      });
+      throw new BerthError(
+        'conflict',
+        'environment_branch_clash',
+        `environment "${target.env}" of ${app} already runs branch "${existing.branch}"; branch "${target.origin.branch}" makes the same name`,
+        {
+          hint: `rename one of the branches, or remove the other environment: berth env rm ${app} ${target.env}`,
+        },
+      );
     }
   }
 
   async #preflight(manifest: Manifest, dir: string, env: string): Promise<void> {
     const existing = await this.#d.store.apps.find(manifest.app);
     if (existing && existing.sourceDir !== dir) {
-      throw new BerthError('conflict', 'app_exists', `app "${manifest.app}" is already registered from ${existing.sourceDir}`, {
-        hint: `give this app another name in berth.yaml, or remove the other one first: berth rm ${manifest.app}`,
-      });
+      throw new BerthError(
+        'conflict',
+        'app_exists',
+        `app "${manifest.app}" is already registered from ${existing.sourceDir}`,
+        {
+          hint: `give this app another name in berth.yaml, or remove the other one first: berth rm ${manifest.app}`,
+        },
+      );
     }
     await assertRoutesFree(this.#d.store, manifest.app, env, manifest.services);
     for (const spec of manifest.services) {
       if (typeof spec.port !== 'number') continue;
       const owner = await this.#d.store.leases.owner(this.#d.ports.host, spec.port);
       if (owner && !(owner.app === manifest.app && owner.env === env && owner.service === spec.name)) {
-        throw new BerthError('conflict', 'port_taken', `cannot use pinned port ${spec.port} for service "${spec.name}": Berth already leased it to ${owner.app}/${owner.env}/${owner.service}`, { hint: 'pick another port, or `port: auto`' });
+        throw new BerthError(
+          'conflict',
+          'port_taken',
+          `cannot use pinned port ${spec.port} for service "${spec.name}": Berth already leased it to ${owner.app}/${owner.env}/${owner.service}`,
+          { hint: 'pick another port, or `port: auto`' },
+        );
       }
       if (!owner) this.#d.ports.assertFree(spec.port);
     }
   }
 
   async #allHealthy(releaseId: number): Promise<boolean> {
-    return (await this.#d.store.instances.list({ releaseId })).every((v) => v.state === 'healthy' || v.desired === 'stopped');
+    return (await this.#d.store.instances.list({ releaseId })).every(
+      (v) => v.state === 'healthy' || v.desired === 'stopped',
+    );
   }
 
   /**
@@ -403,7 +598,10 @@ export class Deployer {
       try {
         if (journal.switched()) {
           const { warnings } = await journal.run(steps);
-          await this.#finish(row.id, journal, ctx, row.kind as 'deploy', undefined, [`berthd stopped during "${at}"; completed after restart`, ...warnings]);
+          await this.#finish(row.id, journal, ctx, row.kind as 'deploy', undefined, [
+            `berthd stopped during "${at}"; completed after restart`,
+            ...warnings,
+          ]);
         } else {
           const error = await journal.undo(steps, `berthd stopped during "${at}"; undone after restart`);
           await this.#finish(row.id, journal, ctx, row.kind as 'deploy', error, [], 'interrupted');
@@ -440,10 +638,19 @@ interface DeployTarget {
 /** The manifest as committed at `ref` (read with `git show`, argv only). */
 async function manifestAtRef(dir: string, ref: string): Promise<{ manifest: Manifest; dir: string }> {
   const prefix = await runCommand(['git', '-C', dir, 'rev-parse', '--show-prefix']);
-  if (prefix.code !== 0) throw new BerthError('invalid', 'not_git', `--ref needs a git repository, and ${dir} is not one`, { hint: 'drop --ref to deploy the working tree' });
-  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(ref) || ref.includes('..')) throw new BerthError('invalid', 'invalid_ref', `--ref ${JSON.stringify(ref)} is not a branch, tag or commit name`);
+  if (prefix.code !== 0)
+    throw new BerthError('invalid', 'not_git', `--ref needs a git repository, and ${dir} is not one`, {
+      hint: 'drop --ref to deploy the working tree',
+    });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(ref) || ref.includes('..'))
+    throw new BerthError('invalid', 'invalid_ref', `--ref ${JSON.stringify(ref)} is not a branch, tag or commit name`);
   const shown = await runCommand(['git', '-C', dir, 'show', `${ref}:${prefix.stdout.trim()}${MANIFEST_FILE}`]);
-  if (shown.code !== 0) throw new BerthError('invalid', 'manifest_missing', `${ref} has no ${MANIFEST_FILE} in ${dir}: ${shown.stderr.trim()}`);
+  if (shown.code !== 0)
+    throw new BerthError(
+      'invalid',
+      'manifest_missing',
+      `${ref} has no ${MANIFEST_FILE} in ${dir}: ${shown.stderr.trim()}`,
+    );
   return { manifest: parseManifest(shown.stdout, `${MANIFEST_FILE}@${ref}`), dir: path.resolve(dir) };
 }
 

@@ -34,7 +34,15 @@ export interface JournalDoc<C> {
 }
 
 export function newJournal<C>(context: C, plan: readonly PlannedStep[]): JournalDoc<C> {
-  return { context, steps: plan.map((p) => ({ kind: p.kind, name: p.name, ...(p.services ? { services: p.services } : {}), status: 'pending' as const })) };
+  return {
+    context,
+    steps: plan.map((p) => ({
+      kind: p.kind,
+      name: p.name,
+      ...(p.services ? { services: p.services } : {}),
+      status: 'pending' as const,
+    })),
+  };
 }
 
 /**
@@ -49,7 +57,12 @@ export class Journal<C> {
   readonly doc: JournalDoc<C>;
   readonly #onChange: (steps: readonly StepRecord[]) => void;
 
-  constructor(store: Store, id: number, doc: JournalDoc<C>, onChange: (steps: readonly StepRecord[]) => void = () => {}) {
+  constructor(
+    store: Store,
+    id: number,
+    doc: JournalDoc<C>,
+    onChange: (steps: readonly StepRecord[]) => void = () => {},
+  ) {
     this.#store = store;
     this.#id = id;
     this.doc = doc;

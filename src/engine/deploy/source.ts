@@ -1,6 +1,17 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+} from 'node:fs';
 import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import { runCommand } from '../../system/command.js';
@@ -23,10 +34,15 @@ async function git(dir: string, args: string[]): Promise<string | undefined> {
 /** The commit a ref names, or an error that says which refs exist. A ref never starts with "-". */
 async function resolveRef(dir: string, ref: string): Promise<string> {
   if (!REF_PATTERN.test(ref) || ref.includes('..')) {
-    throw new BerthError('invalid', 'invalid_ref', `--ref ${JSON.stringify(ref)} is not a branch, tag or commit name`, { hint: 'e.g. --ref main, --ref v1.2.0, --ref 3f2a9c1' });
+    throw new BerthError('invalid', 'invalid_ref', `--ref ${JSON.stringify(ref)} is not a branch, tag or commit name`, {
+      hint: 'e.g. --ref main, --ref v1.2.0, --ref 3f2a9c1',
+    });
   }
   const sha = await git(dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-  if (!sha) throw new BerthError('invalid', 'unknown_ref', `${dir} has no commit ${JSON.stringify(ref)}`, { hint: 'see `git branch -a` and `git tag` there' });
+  if (!sha)
+    throw new BerthError('invalid', 'unknown_ref', `${dir} has no commit ${JSON.stringify(ref)}`, {
+      hint: 'see `git branch -a` and `git tag` there',
+    });
   return sha;
 }
 
@@ -38,20 +54,38 @@ async function resolveRef(dir: string, ref: string): Promise<string> {
  */
 export async function snapshot(source: SourceSpec, dest: string): Promise<{ commit?: string }> {
   mkdirSync(dest, { recursive: true, mode: 0o750 });
-  const inGit = insideGitWorkTree(source.dir) && (await git(source.dir, ['rev-parse', '--is-inside-work-tree'])) === 'true';
+  const inGit =
+    insideGitWorkTree(source.dir) && (await git(source.dir, ['rev-parse', '--is-inside-work-tree'])) === 'true';
   if (source.ref !== undefined) {
-    if (!inGit) throw new BerthError('invalid', 'not_git', `--ref needs a git repository, and ${source.dir} is not one`, { hint: 'drop --ref to deploy the working tree' });
+    if (!inGit)
+      throw new BerthError('invalid', 'not_git', `--ref needs a git repository, and ${source.dir} is not one`, {
+        hint: 'drop --ref to deploy the working tree',
+      });
     const commit = await resolveRef(source.dir, source.ref);
     const prefix = (await git(source.dir, ['rev-parse', '--show-prefix'])) ?? '';
     await archive(source.dir, `${commit}:${prefix}`, dest);
     return { commit };
   }
   if (!inGit) {
-    cpSync(source.dir, dest, { recursive: true, verbatimSymlinks: true, filter: (src) => path.basename(src) !== '.git' });
+    cpSync(source.dir, dest, {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (src) => path.basename(src) !== '.git',
+    });
     return {};
   }
-  const listed = await runCommand(['git', '-C', source.dir, 'ls-files', '-z', '--cached', '--others', '--exclude-standard']);
-  if (listed.code !== 0) throw new BerthError('failed', 'snapshot_failed', `listing files of ${source.dir}: ${listed.stderr.trim()}`);
+  const listed = await runCommand([
+    'git',
+    '-C',
+    source.dir,
+    'ls-files',
+    '-z',
+    '--cached',
+    '--others',
+    '--exclude-standard',
+  ]);
+  if (listed.code !== 0)
+    throw new BerthError('failed', 'snapshot_failed', `listing files of ${source.dir}: ${listed.stderr.trim()}`);
   for (const rel of new Set(listed.stdout.split('\0').filter(Boolean))) copyOne(source.dir, rel, dest);
   const head = await git(source.dir, ['rev-parse', 'HEAD']);
   return head ? { commit: head } : {};
@@ -97,7 +131,10 @@ function copyOne(root: string, rel: string, dest: string): void {
 
 function archive(dir: string, treeish: string, dest: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const producer = spawn('git', ['-C', dir, 'archive', '--format=tar', treeish], { shell: false, stdio: ['ignore', 'pipe', 'pipe'] });
+    const producer = spawn('git', ['-C', dir, 'archive', '--format=tar', treeish], {
+      shell: false,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const consumer = spawn('tar', ['-x', '-C', dest], { shell: false, stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
     producer.stderr.on('data', (c: Buffer) => (err += c.toString()));
@@ -107,7 +144,10 @@ function archive(dir: string, treeish: string, dest: string): Promise<void> {
     let failed = false;
     const done = (code: number | null) => {
       if (code !== 0) failed = true;
-      if (--pending === 0) failed ? reject(new BerthError('failed', 'snapshot_failed', `git archive ${treeish}: ${err.trim()}`)) : resolve();
+      if (--pending === 0)
+        failed
+          ? reject(new BerthError('failed', 'snapshot_failed', `git archive ${treeish}: ${err.trim()}`))
+          : resolve();
     };
     producer.once('error', reject);
     consumer.once('error', reject);

@@ -25,11 +25,21 @@ export function staticRoot(releaseDir: string, dir: string, service: string): st
   try {
     real = realpathSync.native(root);
   } catch {
-    throw new BerthError('invalid', 'static_missing', `service "${service}": static directory ${dir} does not exist in the release`, { hint: 'build it with `build:`, or fix `static:` in berth.yaml' });
+    throw new BerthError(
+      'invalid',
+      'static_missing',
+      `service "${service}": static directory ${dir} does not exist in the release`,
+      { hint: 'build it with `build:`, or fix `static:` in berth.yaml' },
+    );
   }
   const base = realpathSync.native(releaseDir);
   if (real !== base && !real.startsWith(base + path.sep)) {
-    throw new BerthError('invalid', 'static_escape', `service "${service}": static directory ${dir} leads outside the release (to ${real})`, { hint: 'static directories may not be symlinks out of the app' });
+    throw new BerthError(
+      'invalid',
+      'static_escape',
+      `service "${service}": static directory ${dir} leads outside the release (to ${real})`,
+      { hint: 'static directories may not be symlinks out of the app' },
+    );
   }
   return real;
 }
@@ -83,8 +93,7 @@ export class DeploySteps implements StepRunner {
         await h.note({ commit: commit ?? null });
         return;
       }
-      case 'build':
-      {
+      case 'build': {
         const ids = await this.#d.users?.ids(c.app, c.env);
         this.#d.users?.rootDirs(ids, [path.dirname(this.buildLog())]);
         const home: Record<string, string> = ids ? { HOME: this.#d.users?.home(c.app, c.env) as string } : {};
@@ -92,7 +101,14 @@ export class DeploySteps implements StepRunner {
         // Its own secrets out of its build log (only its own: no other app's value is confirmed by a [redacted]).
         const own = new Redactor();
         own.set(Object.values(secrets));
-        await runBuilds(c.manifest.services.filter((s) => s.build.length > 0), c.release.dir, this.buildLog(), { ...home, ...secrets }, ids, (t) => own.redact(t));
+        await runBuilds(
+          c.manifest.services.filter((s) => s.build.length > 0),
+          c.release.dir,
+          this.buildLog(),
+          { ...home, ...secrets },
+          ids,
+          (t) => own.redact(t),
+        );
         this.#d.users?.seal(ids, c.release.dir);
         return;
       }
@@ -145,7 +161,8 @@ export class DeploySteps implements StepRunner {
       case 'drain':
         return this.#drain();
       case 'retire':
-        for (const v of await this.#d.store.instances.list({ environmentId: c.environmentId })) if (v.releaseId !== c.release.id) await this.#d.instances.remove(v.id);
+        for (const v of await this.#d.store.instances.list({ environmentId: c.environmentId }))
+          if (v.releaseId !== c.release.id) await this.#d.instances.remove(v.id);
         return;
       case 'prune':
         return this.#prune();
@@ -214,7 +231,17 @@ export class DeploySteps implements StepRunner {
     const ids = await this.#d.store.write(async (r) => {
       const created: number[] = [];
       for (let idx = 0; idx < spec.instances; idx++) {
-        const id = await r.instances.create({ environmentId: c.environmentId, releaseId, service: spec.name, idx, spec: JSON.stringify(spec), rootDir: c.release.dir }, Date.now());
+        const id = await r.instances.create(
+          {
+            environmentId: c.environmentId,
+            releaseId,
+            service: spec.name,
+            idx,
+            spec: JSON.stringify(spec),
+            rootDir: c.release.dir,
+          },
+          Date.now(),
+        );
         await r.instances.update(id, { port: await this.#lease(r, id, spec) });
         created.push(id);
       }
@@ -237,13 +264,16 @@ export class DeploySteps implements StepRunner {
 
   async #undoService(spec: ServiceSpec): Promise<void> {
     const row = await this.#d.store.releases.byNumber(this.#ctx.environmentId, this.#ctx.release.number);
-    if (row) for (const v of await this.#d.store.instances.list({ releaseId: row.id, service: spec.name })) await this.#d.instances.remove(v.id);
+    if (row)
+      for (const v of await this.#d.store.instances.list({ releaseId: row.id, service: spec.name }))
+        await this.#d.instances.remove(v.id);
     if (spec.strategy !== 'recreate') return;
     for (const old of await this.#oldInstances(spec.name)) {
       const oldSpec = JSON.parse(old.spec) as ServiceSpec;
       if (typeof oldSpec.port === 'number' && old.port !== null) {
         await this.#d.store.write(async (r) => {
-          if (!(await r.leases.owner(this.#d.ports.host, old.port as number))) await r.leases.insert(this.#d.ports.host, old.port as number, old.id, Date.now());
+          if (!(await r.leases.owner(this.#d.ports.host, old.port as number)))
+            await r.leases.insert(this.#d.ports.host, old.port as number, old.id, Date.now());
         });
       }
       await this.#d.instances.start(old.id);
@@ -264,13 +294,18 @@ export class DeploySteps implements StepRunner {
       if (inflight === 0) return;
       await new Promise((r) => setTimeout(r, 50));
     }
-    this.#d.log.warn({ app: c.app, env: c.env, release: c.previous.number }, 'drain timeout: stopping the old release with requests in flight');
+    this.#d.log.warn(
+      { app: c.app, env: c.env, release: c.previous.number },
+      'drain timeout: stopping the old release with requests in flight',
+    );
   }
 
   #removeReleaseLogs(number: number): void {
     const dir = this.#d.layout.logDir(this.#ctx.app, this.#ctx.env);
     if (!existsSync(dir)) return;
-    for (const f of readdirSync(dir)) if (f === `build-${number}.log` || new RegExp(`\\.r${number}\\.log(\\.\\d+)?$`).test(f)) rmSync(path.join(dir, f), { force: true });
+    for (const f of readdirSync(dir))
+      if (f === `build-${number}.log` || new RegExp(`\\.r${number}\\.log(\\.\\d+)?$`).test(f))
+        rmSync(path.join(dir, f), { force: true });
   }
 
   async #prune(): Promise<void> {

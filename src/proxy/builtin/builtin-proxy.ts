@@ -72,7 +72,13 @@ export class BuiltinProxy implements Proxy {
     }
     mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
     const out = openSync(this.#paths.log, 'a', 0o600);
-    const env = { PATH: process.env.PATH ?? '', BERTH_HOME: this.#o.home, BERTH_HTTP_PORT: String(this.#o.port), BERTH_HTTP_ADDRESS: this.#o.address, BERTH_UPSTREAM_TIMEOUT_MS: String(this.#o.upstreamTimeoutMs ?? 60_000) };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      BERTH_HOME: this.#o.home,
+      BERTH_HTTP_PORT: String(this.#o.port),
+      BERTH_HTTP_ADDRESS: this.#o.address,
+      BERTH_UPSTREAM_TIMEOUT_MS: String(this.#o.upstreamTimeoutMs ?? 60_000),
+    };
     const child = spawn(process.execPath, [MAIN], { detached: true, stdio: ['ignore', out, out], env, shell: false });
     closeSync(out);
     child.unref();
@@ -86,9 +92,14 @@ export class BuiltinProxy implements Proxy {
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new BerthError('failed', 'proxy_start_failed', `the builtin proxy did not start on port ${this.#o.port}: ${tailLines(this.#paths.log, 3).join(' | ')}`, {
-      hint: 'is another program using that port? set http_port in config.yaml or BERTH_HTTP_PORT',
-    });
+    throw new BerthError(
+      'failed',
+      'proxy_start_failed',
+      `the builtin proxy did not start on port ${this.#o.port}: ${tailLines(this.#paths.log, 3).join(' | ')}`,
+      {
+        hint: 'is another program using that port? set http_port in config.yaml or BERTH_HTTP_PORT',
+      },
+    );
   }
 
   /** Restarts the proxy when it died (unless the operator stopped it); called periodically by berthd. */
@@ -126,9 +137,22 @@ export class BuiltinProxy implements Proxy {
 
   async status(): Promise<ProxyStatus> {
     const r = this.#running();
-    if (!r) return { kind: this.kind, running: false, ...(this.wanted() ? { problem: `not running; last lines of ${this.#paths.log}: ${tailLines(this.#paths.log, 3).join(' | ')}` } : { problem: 'stopped with `berth proxy stop`' }) };
+    if (!r)
+      return {
+        kind: this.kind,
+        running: false,
+        ...(this.wanted()
+          ? { problem: `not running; last lines of ${this.#paths.log}: ${tailLines(this.#paths.log, 3).join(' | ')}` }
+          : { problem: 'stopped with `berth proxy stop`' }),
+      };
     const h = await this.#control.call<{ version: number; routes: number }>('GET', '/v1/health').catch(() => undefined);
-    return { kind: this.kind, running: true, pid: r.pid, port: r.port, ...(h ? { version: h.version, routes: h.routes } : {}) };
+    return {
+      kind: this.kind,
+      running: true,
+      pid: r.pid,
+      port: r.port,
+      ...(h ? { version: h.version, routes: h.routes } : {}),
+    };
   }
 
   async stop(): Promise<void> {
@@ -141,7 +165,8 @@ export class BuiltinProxy implements Proxy {
     const r = this.#running();
     if (!r) return;
     process.kill(r.pid, 'SIGTERM');
-    for (let i = 0; i < 200 && isSameProcessAlive(r.pid, r.startTicks); i++) await new Promise((res) => setTimeout(res, 25));
+    for (let i = 0; i < 200 && isSameProcessAlive(r.pid, r.startTicks); i++)
+      await new Promise((res) => setTimeout(res, 25));
     if (isSameProcessAlive(r.pid, r.startTicks)) process.kill(r.pid, 'SIGKILL');
   }
 }

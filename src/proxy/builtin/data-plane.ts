@@ -24,7 +24,9 @@ export class DataPlane {
 
   constructor(opts: { upstreamTimeoutMs?: number } = {}) {
     this.#deadlines = new AnswerDeadlines(opts.upstreamTimeoutMs ?? 60_000);
-    this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => this.#handle(req, res));
+    this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) =>
+      this.#handle(req, res),
+    );
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -89,20 +91,34 @@ export class DataPlane {
     const { route, host } = this.#route(req);
     const upstream = route && !route.static ? this.#pick(route) : undefined;
     if (!route || !upstream) {
-      socket.end(`HTTP/1.1 ${route ? '502 Bad Gateway' : '404 Not Found'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${route ? '502 Bad Gateway' : '404 Not Found'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+      );
       return;
     }
     const [hostname, port] = upstream.split(':') as [string, string];
     this.#count(upstream, 1);
     socket.once('close', () => this.#count(upstream, -1));
     const up = connect({ host: hostname, port: Number(port) }, () => {
-      const length = req.headers['content-length'] === undefined ? '' : `content-length: ${req.headers['content-length']}\r\n`;
-      up.write(requestHead(req, host, upstreamPath(route, req.url ?? '/'), `${length}connection: Upgrade\r\nupgrade: ${req.headers.upgrade ?? 'websocket'}\r\n`));
+      const length =
+        req.headers['content-length'] === undefined ? '' : `content-length: ${req.headers['content-length']}\r\n`;
+      up.write(
+        requestHead(
+          req,
+          host,
+          upstreamPath(route, req.url ?? '/'),
+          `${length}connection: Upgrade\r\nupgrade: ${req.headers.upgrade ?? 'websocket'}\r\n`,
+        ),
+      );
       if (head.length > 0) up.write(head);
       up.pipe(socket);
       socket.pipe(up);
     });
-    up.on('error', () => (socket.writable && !up.bytesRead ? socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n') : socket.destroy()));
+    up.on('error', () =>
+      socket.writable && !up.bytesRead
+        ? socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+        : socket.destroy(),
+    );
     socket.on('error', () => up.destroy());
     socket.on('close', () => up.destroy());
     up.on('close', () => socket.destroy());

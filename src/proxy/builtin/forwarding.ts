@@ -3,12 +3,24 @@ import { ResponseError, ResponseParser, type ResponseHead, type ResponseSink } f
 import type { ConnectionUser, UpstreamConnection, UpstreamPool } from './upstream-pool.js';
 
 /** Hop-by-hop headers (RFC 9110 7.6.1): never forwarded in either direction. */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 
-const PAGE_502 = '<!doctype html><title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>The application behind this address is not answering right now. Try again in a moment.</p>\n';
-const PAGE_504 = '<!doctype html><title>504 Gateway Timeout</title><h1>504 Gateway Timeout</h1><p>The application behind this address took too long to answer. Try again in a moment.</p>\n';
+const PAGE_502 =
+  '<!doctype html><title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>The application behind this address is not answering right now. Try again in a moment.</p>\n';
+const PAGE_504 =
+  '<!doctype html><title>504 Gateway Timeout</title><h1>504 Gateway Timeout</h1><p>The application behind this address took too long to answer. Try again in a moment.</p>\n';
 
 export function badGateway(res: ServerResponse): void {
   res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE_502);
@@ -36,7 +48,12 @@ function withoutSessionCookie(value: string): string {
 /** Header names a Connection header lists: hop-by-hop for this message only. */
 function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
-  return new Set(String(value).toLowerCase().split(',').map((s) => s.trim()));
+  return new Set(
+    String(value)
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim()),
+  );
 }
 
 /** How the client's request body is delimited, and the header line that says so to the upstream (the body is re-framed, so the client's own lines are not copied). */
@@ -64,7 +81,8 @@ export function requestHead(req: IncomingMessage, host: string, path: string, ex
   if (req.headers.host !== undefined) head += `Host: ${req.headers.host}\r\n`;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || FORWARDED.has(name) || name === 'host' || name === 'content-length' || named?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || FORWARDED.has(name) || name === 'host' || name === 'content-length' || named?.has(name))
+      continue;
     let value = raw[i + 1]!;
     if (name === 'cookie' && value.includes(SESSION_COOKIE)) {
       value = withoutSessionCookie(value);
@@ -76,7 +94,8 @@ export function requestHead(req: IncomingMessage, host: string, path: string, ex
   const fromEdge = client === '127.0.0.1' || client === '::1' || client === '::ffff:127.0.0.1';
   const prior = req.headers['x-forwarded-for'];
   const proto = fromEdge && req.headers['x-forwarded-proto'] ? req.headers['x-forwarded-proto'] : 'http';
-  const fhost = fromEdge && req.headers['x-forwarded-host'] ? req.headers['x-forwarded-host'] : (req.headers.host ?? host);
+  const fhost =
+    fromEdge && req.headers['x-forwarded-host'] ? req.headers['x-forwarded-host'] : (req.headers.host ?? host);
   return `${head}x-forwarded-for: ${prior ? `${prior}, ${client}` : client}\r\nx-forwarded-proto: ${proto}\r\nx-forwarded-host: ${fhost}\r\n${extra}\r\n`;
 }
 
@@ -88,14 +107,16 @@ export function requestHead(req: IncomingMessage, host: string, path: string, ex
 function responseHeaders(head: ResponseHead): string[] {
   const out: string[] = [];
   const connection: string[] = [];
-  for (let i = 0; i < head.headers.length; i += 2) if (head.headers[i]!.toLowerCase() === 'connection') connection.push(head.headers[i + 1]!);
+  for (let i = 0; i < head.headers.length; i += 2)
+    if (head.headers[i]!.toLowerCase() === 'connection') connection.push(head.headers[i + 1]!);
   const listed = connection.length > 0 ? connectionNamed(connection.join(',')) : undefined;
   for (let i = 0; i < head.headers.length; i += 2) {
     const name = head.headers[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name) || name === 'content-length' || listed?.has(name)) continue;
     out.push(head.headers[i]!, head.headers[i + 1]!);
   }
-  if (head.length !== undefined && (head.framing === 'length' || (head.framing === 'none' && head.status !== 204))) out.push('content-length', String(head.length));
+  if (head.length !== undefined && (head.framing === 'length' || (head.framing === 'none' && head.status !== 204)))
+    out.push('content-length', String(head.length));
   return out;
 }
 
@@ -216,7 +237,8 @@ export class Forwarding implements ConnectionUser, ResponseSink {
       this.#parser.push(chunk);
     } catch (err) {
       // A malformed response; anything else is a bug here, which must cost this request, not the process serving every site.
-      if (!(err instanceof ResponseError)) console.error(`berth-proxy: forwarding to ${this.upstream}: ${(err as Error).stack ?? String(err)}`);
+      if (!(err instanceof ResponseError))
+        console.error(`berth-proxy: forwarding to ${this.upstream}: ${(err as Error).stack ?? String(err)}`);
       this.#fail();
     }
   }
@@ -229,7 +251,10 @@ export class Forwarding implements ConnectionUser, ResponseSink {
       return;
     }
     // A pooled connection the upstream closed while it was idle: nothing of this request reached it.
-    const stale = this.#conn.reused && this.#parser.received === 0 && (err === undefined || err.code === 'ECONNRESET' || err.code === 'EPIPE');
+    const stale =
+      this.#conn.reused &&
+      this.#parser.received === 0 &&
+      (err === undefined || err.code === 'ECONNRESET' || err.code === 'EPIPE');
     if (this.#mayRetry && stale && !this.res.headersSent) {
       this.#mayRetry = false;
       this.#send(true);

@@ -16,8 +16,17 @@ const home = process.env.BERTH_HOME;
 const port = Number(process.env.BERTH_HTTP_PORT);
 const address = process.env.BERTH_HTTP_ADDRESS || '0.0.0.0';
 const upstreamTimeoutMs = Number(process.env.BERTH_UPSTREAM_TIMEOUT_MS || 60_000);
-if (!home || !Number.isInteger(port) || port < 1 || port > 65535 || !Number.isInteger(upstreamTimeoutMs) || upstreamTimeoutMs < 1) {
-  console.error('berth-proxy: needs BERTH_HOME and BERTH_HTTP_PORT (and BERTH_UPSTREAM_TIMEOUT_MS, when set, in whole milliseconds)');
+if (
+  !home ||
+  !Number.isInteger(port) ||
+  port < 1 ||
+  port > 65535 ||
+  !Number.isInteger(upstreamTimeoutMs) ||
+  upstreamTimeoutMs < 1
+) {
+  console.error(
+    'berth-proxy: needs BERTH_HOME and BERTH_HTTP_PORT (and BERTH_UPSTREAM_TIMEOUT_MS, when set, in whole milliseconds)',
+  );
   process.exit(2);
 }
 const paths = proxyPaths(home);
@@ -35,8 +44,16 @@ const plane = new DataPlane({ upstreamTimeoutMs });
 plane.swap(loadTable());
 
 const control = createServer((req, res) => {
-  const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  if (req.method === 'GET' && req.url === '/v1/health') return reply(200, { pid: process.pid, port, address, version: plane.table.version, routes: plane.table.routes.length });
+  const reply = (status: number, body: unknown) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  if (req.method === 'GET' && req.url === '/v1/health')
+    return reply(200, {
+      pid: process.pid,
+      port,
+      address,
+      version: plane.table.version,
+      routes: plane.table.routes.length,
+    });
   if (req.method === 'GET' && req.url === '/v1/routes') return reply(200, plane.table);
   if (req.method === 'GET' && req.url === '/v1/inflight') return reply(200, Object.fromEntries(plane.inflight));
   if (req.method === 'PUT' && req.url === '/v1/routes') {
@@ -52,7 +69,12 @@ const control = createServer((req, res) => {
       try {
         writeFileAtomic(paths.table, JSON.stringify(table), 0o600); // persisted before it serves
       } catch (err) {
-        return reply(500, { error: { code: 'persist_failed', message: `cannot write ${paths.table}: ${(err as Error).message}; still serving version ${plane.table.version}` } });
+        return reply(500, {
+          error: {
+            code: 'persist_failed',
+            message: `cannot write ${paths.table}: ${(err as Error).message}; still serving version ${plane.table.version}`,
+          },
+        });
       }
       plane.swap(table);
       reply(200, { version: table.version });
@@ -75,7 +97,16 @@ plane.server.listen(port, address, () => {
   control.listen(paths.control, () => {
     chmodSync(paths.control, 0o600);
     writeFileAtomic(paths.pid, `${process.pid} ${procStat(process.pid)?.startTicks ?? ''} ${port}\n`, 0o600);
-    console.log(JSON.stringify({ msg: 'berth-proxy ready', pid: process.pid, address, port, routes: plane.table.routes.length, version: plane.table.version }));
+    console.log(
+      JSON.stringify({
+        msg: 'berth-proxy ready',
+        pid: process.pid,
+        address,
+        port,
+        routes: plane.table.routes.length,
+        version: plane.table.version,
+      }),
+    );
   });
 });
 

@@ -155,7 +155,12 @@ export class ResponseParser {
       this.sink.end(0);
       return;
     }
-    if (this.#state !== 'done') throw new ResponseError(this.received === 0 ? 'the upstream closed the connection without answering' : 'the upstream closed the connection in the middle of its response');
+    if (this.#state !== 'done')
+      throw new ResponseError(
+        this.received === 0
+          ? 'the upstream closed the connection without answering'
+          : 'the upstream closed the connection in the middle of its response',
+      );
   }
 
   #finish(): void {
@@ -175,17 +180,25 @@ export class ResponseParser {
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(':');
-      if (colon <= 0) throw new ResponseError(line.startsWith(' ') || line.startsWith('\t') ? 'obsolete line folding in a response header' : `malformed response header line ${JSON.stringify(line.slice(0, 60))}`);
+      if (colon <= 0)
+        throw new ResponseError(
+          line.startsWith(' ') || line.startsWith('\t')
+            ? 'obsolete line folding in a response header'
+            : `malformed response header line ${JSON.stringify(line.slice(0, 60))}`,
+        );
       const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) throw new ResponseError(`malformed response header name ${JSON.stringify(name.slice(0, 60))}`);
+      if (!TOKEN.test(name))
+        throw new ResponseError(`malformed response header name ${JSON.stringify(name.slice(0, 60))}`);
       const value = line.slice(colon + 1).trim();
       if (!FIELD_VALUE.test(value)) throw new ResponseError(`control character in response header ${name}`);
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
         for (const part of value.split(',')) {
           const v = part.trim();
-          if (!/^\d{1,15}$/.test(v)) throw new ResponseError(`invalid Content-Length ${JSON.stringify(value.slice(0, 40))}`);
-          if (length !== undefined && length !== Number(v)) throw new ResponseError('conflicting Content-Length values');
+          if (!/^\d{1,15}$/.test(v))
+            throw new ResponseError(`invalid Content-Length ${JSON.stringify(value.slice(0, 40))}`);
+          if (length !== undefined && length !== Number(v))
+            throw new ResponseError('conflicting Content-Length values');
           length = Number(v);
         }
       } else if (lower === 'transfer-encoding') {
@@ -206,7 +219,10 @@ export class ResponseParser {
     let framing: ResponseHead['framing'];
     if (this.headRequest || status === 204 || status === 304) framing = 'none';
     else if (transferEncoding !== undefined) {
-      const codings = transferEncoding.toLowerCase().split(',').map((s) => s.trim());
+      const codings = transferEncoding
+        .toLowerCase()
+        .split(',')
+        .map((s) => s.trim());
       framing = codings[codings.length - 1] === 'chunked' ? 'chunked' : 'close';
       if (minor === '0' || length !== undefined) close = true; // RFC 9112 6.1: a message with both is suspect; never reuse the connection
       length = undefined;

@@ -59,7 +59,13 @@ export function resolveStatic(root: string, urlPath: string): { file: string; st
 }
 
 /** Serves GET/HEAD from a directory: content types, index.html, SPA fallback, ETag / If-None-Match. */
-export function serveStatic(root: string, spa: boolean, pathname: string, req: IncomingMessage, res: ServerResponse): void {
+export function serveStatic(
+  root: string,
+  spa: boolean,
+  pathname: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('405 Method Not Allowed\n');
     return;
@@ -79,7 +85,12 @@ export function serveStatic(root: string, spa: boolean, pathname: string, req: I
     res.writeHead(304, { etag }).end();
     return;
   }
-  res.writeHead(200, { 'content-type': contentType(found.file), 'content-length': found.stat.size, etag, 'last-modified': found.stat.mtime.toUTCString() });
+  res.writeHead(200, {
+    'content-type': contentType(found.file),
+    'content-length': found.stat.size,
+    etag,
+    'last-modified': found.stat.mtime.toUTCString(),
+  });
   if (req.method === 'HEAD') {
     res.end();
     return;

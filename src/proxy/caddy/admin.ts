@@ -13,13 +13,18 @@ export class CaddyAdmin {
   }
 
   /** One admin call; resolves with the status and parsed body, rejects when Caddy is not reachable. */
-  call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T | undefined; text: string }> {
+  call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T | undefined; text: string }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       // Over a unix socket Caddy only accepts an empty Host header.
       const unix = 'socketPath' in this.#target;
       const headers: Record<string, string | number> = unix ? { host: '' } : {};
-      if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+      if (payload)
+        Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
       const req = request({ ...this.#target, method, path, agent: false, setHost: !unix, headers }, (res) => {
         let text = '';
         res.setEncoding('utf8');

@@ -1,5 +1,17 @@
 import { spawn } from 'node:child_process';
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../system/atomic-write.js';
@@ -40,12 +52,24 @@ interface CaddyHandler {
 
 /** Upstreams of a route's reverse_proxy handlers, also inside subroutes. */
 function dialsOf(route: CaddyRoute): string[] {
-  return (route.handle ?? []).flatMap((h) => (h.handler === 'reverse_proxy' ? (h.upstreams ?? []).map((u) => u.dial ?? '') : h.handler === 'subroute' ? (h.routes ?? []).flatMap(dialsOf) : [])).filter(Boolean);
+  return (route.handle ?? [])
+    .flatMap((h) =>
+      h.handler === 'reverse_proxy'
+        ? (h.upstreams ?? []).map((u) => u.dial ?? '')
+        : h.handler === 'subroute'
+          ? (h.routes ?? []).flatMap(dialsOf)
+          : [],
+    )
+    .filter(Boolean);
 }
 
 /** JSON with object keys sorted: Caddy hands its config back with sorted keys. */
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
 }
 
 /** A path prefix as a case-sensitive Caddy matcher (Caddy's `path` matcher ignores case; the builtin proxy does not). */
@@ -92,7 +116,10 @@ export class CaddyEdge implements Edge {
   }
 
   async #reachable(): Promise<boolean> {
-    return this.#admin.call('GET', '/config/').then((r) => r.status === 200, () => false);
+    return this.#admin.call('GET', '/config/').then(
+      (r) => r.status === 200,
+      () => false,
+    );
   }
 
   #initialConfig(): unknown {
@@ -101,7 +128,11 @@ export class CaddyEdge implements Edge {
       storage: { module: 'file_system', root: path.join(this.#dir, 'data') },
       apps: {
         pki: { certificate_authorities: { local: { install_trust: false } } },
-        http: { http_port: this.#o.httpPort, https_port: this.#o.httpsPort, servers: { [SERVER]: this.#server(SERVER), [HTTP_SERVER]: this.#server(HTTP_SERVER) } },
+        http: {
+          http_port: this.#o.httpPort,
+          https_port: this.#o.httpsPort,
+          servers: { [SERVER]: this.#server(SERVER), [HTTP_SERVER]: this.#server(HTTP_SERVER) },
+        },
       },
     };
   }
@@ -109,25 +140,52 @@ export class CaddyEdge implements Edge {
   /** Berth writes its own HTTP->HTTPS redirects (one per TLS host, keeping a non-default port), so Caddy's catch-all ones are off. */
   #server(name: string): unknown {
     // Last route of each server: unknown hosts get the builtin proxy's bare 404 (Caddy alone would answer an empty 200).
-    const fallback = { '@id': `berth-fallback-${name}`, handle: [{ handler: 'static_response', status_code: 404, body: '404 Not Found\n' }] };
+    const fallback = {
+      '@id': `berth-fallback-${name}`,
+      handle: [{ handler: 'static_response', status_code: 404, body: '404 Not Found\n' }],
+    };
     // berth_http is plain HTTP whatever Caddy's http_port says (an attached Caddy keeps its own).
-    return name === SERVER ? { listen: [`:${this.#o.httpsPort}`], routes: [fallback], automatic_https: { disable_redirects: true } } : { listen: [`:${this.#o.httpPort}`], routes: [fallback], automatic_https: { disable: true } };
+    return name === SERVER
+      ? { listen: [`:${this.#o.httpsPort}`], routes: [fallback], automatic_https: { disable_redirects: true } }
+      : { listen: [`:${this.#o.httpPort}`], routes: [fallback], automatic_https: { disable: true } };
   }
 
   /** Starts Berth's own Caddy (state under BERTH_HOME/caddy), or checks the one it attaches to. */
   async start(): Promise<void> {
     if (await this.#reachable()) return this.#ensureServer();
-    if (this.#o.admin) throw new BerthError('unavailable', 'caddy_unreachable', `Caddy's admin API at ${this.#o.admin} does not answer`, { hint: 'start Caddy, or fix caddy.admin in config.yaml' });
+    if (this.#o.admin)
+      throw new BerthError(
+        'unavailable',
+        'caddy_unreachable',
+        `Caddy's admin API at ${this.#o.admin} does not answer`,
+        { hint: 'start Caddy, or fix caddy.admin in config.yaml' },
+      );
     const stale = this.pid();
-    if (stale) throw new BerthError('failed', 'caddy_unreachable', `Berth's Caddy (pid ${stale}) runs but its admin API does not answer`, { hint: `stop it (kill ${stale}); berthd starts a new one` });
+    if (stale)
+      throw new BerthError(
+        'failed',
+        'caddy_unreachable',
+        `Berth's Caddy (pid ${stale}) runs but its admin API does not answer`,
+        { hint: `stop it (kill ${stale}); berthd starts a new one` },
+      );
     mkdirSync(path.join(this.#dir, 'data'), { recursive: true, mode: 0o700 });
     const config = path.join(this.#dir, 'caddy.json');
     writeFileAtomic(config, JSON.stringify(this.#initialConfig(), null, 2));
     const out = openSync(path.join(this.#dir, 'caddy.log'), 'a', 0o600);
-    const env = { PATH: process.env.PATH ?? '', HOME: this.#dir, XDG_DATA_HOME: path.join(this.#dir, 'data'), XDG_CONFIG_HOME: path.join(this.#dir, 'config') };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: this.#dir,
+      XDG_DATA_HOME: path.join(this.#dir, 'data'),
+      XDG_CONFIG_HOME: path.join(this.#dir, 'config'),
+    };
     let child;
     try {
-      child = spawn(this.#o.binary, ['run', '--config', config, '--pidfile', path.join(this.#dir, 'caddy.pid')], { detached: true, stdio: ['ignore', out, out], env, shell: false });
+      child = spawn(this.#o.binary, ['run', '--config', config, '--pidfile', path.join(this.#dir, 'caddy.pid')], {
+        detached: true,
+        stdio: ['ignore', out, out],
+        env,
+        shell: false,
+      });
     } finally {
       closeSync(out);
     }
@@ -142,7 +200,12 @@ export class CaddyEdge implements Edge {
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new BerthError('failed', 'caddy_start_failed', `Caddy did not start: ${tailLines(path.join(this.#dir, 'caddy.log'), 3).join(' | ') || 'is it installed?'}`, { hint: 'apt-get install caddy; and check that the HTTP and HTTPS ports are free' });
+    throw new BerthError(
+      'failed',
+      'caddy_start_failed',
+      `Caddy did not start: ${tailLines(path.join(this.#dir, 'caddy.log'), 3).join(' | ') || 'is it installed?'}`,
+      { hint: 'apt-get install caddy; and check that the HTTP and HTTPS ports are free' },
+    );
   }
 
   async #ensureServer(): Promise<void> {
@@ -150,7 +213,8 @@ export class CaddyEdge implements Edge {
       const r = await this.#admin.call('GET', `/config/apps/http/servers/${name}`);
       if (r.status === 200 && r.body) continue;
       const put = await this.#admin.call('PUT', `/config/apps/http/servers/${name}`, this.#server(name));
-      if (put.status >= 400) throw new BerthError('failed', 'caddy_failed', `creating Berth's server ${name} in Caddy: ${put.text.trim()}`);
+      if (put.status >= 400)
+        throw new BerthError('failed', 'caddy_failed', `creating Berth's server ${name} in Caddy: ${put.text.trim()}`);
     }
   }
 
@@ -162,8 +226,12 @@ export class CaddyEdge implements Edge {
     }
     const routes = await this.#admin.call<CaddyRoute[]>('GET', routesOf(HTTP_SERVER));
     const wanted = (this.#last ?? []).flatMap((s) => s.hosts).length;
-    if (wanted > 0 && (routes.status !== 200 || !(Array.isArray(routes.body) ? routes.body : []).some((x) => x['@id']?.startsWith('berth-host-')))) {
-      this.#o.log.warn('Caddy lost Berth\'s routes (restarted empty?): applying them again');
+    if (
+      wanted > 0 &&
+      (routes.status !== 200 ||
+        !(Array.isArray(routes.body) ? routes.body : []).some((x) => x['@id']?.startsWith('berth-host-')))
+    ) {
+      this.#o.log.warn("Caddy lost Berth's routes (restarted empty?): applying them again");
       await this.#ensureServer();
       const sites = this.#last ?? [];
       this.#last = undefined;
@@ -173,12 +241,20 @@ export class CaddyEdge implements Edge {
 
   /** Every reverse_proxy route in Caddy's live config, Berth's (by `@id`) and others'. */
   async routes(): Promise<EdgeRoute[]> {
-    const servers = (await this.#admin.call<Record<string, { routes?: CaddyRoute[] }>>('GET', '/config/apps/http/servers')).body ?? {};
+    const servers =
+      (await this.#admin.call<Record<string, { routes?: CaddyRoute[] }>>('GET', '/config/apps/http/servers')).body ??
+      {};
     const out: EdgeRoute[] = [];
     for (const [name, server] of Object.entries(servers)) {
       for (const [i, r] of (server.routes ?? []).entries()) {
         const dials = [...new Set(dialsOf(r))];
-        if (dials.length > 0) out.push({ berth: r['@id']?.startsWith('berth-') === true, hosts: (r.match ?? []).flatMap((m) => m.host ?? []), dials, where: `Caddy /config/apps/http/servers/${name}/routes/${i}` });
+        if (dials.length > 0)
+          out.push({
+            berth: r['@id']?.startsWith('berth-') === true,
+            hosts: (r.match ?? []).flatMap((m) => m.host ?? []),
+            dials,
+            where: `Caddy /config/apps/http/servers/${name}/routes/${i}`,
+          });
       }
     }
     return out;
@@ -202,21 +278,35 @@ export class CaddyEdge implements Edge {
     const links = this.#linkRoots(sites);
     // A host must have its TLS policy for as long as its route exists, or Caddy starts
     // obtaining a public certificate for it: policies for the union first, routes, then the exact policies.
-    const by = (mode: string) => [...hosts].filter(([, m]) => m === mode).map(([h]) => h).sort();
+    const by = (mode: string) =>
+      [...hosts]
+        .filter(([, m]) => m === mode)
+        .map(([h]) => h)
+        .sort();
     const kept = await this.#policyHosts();
-    await this.#setPolicies([...new Set([...by('internal'), ...kept.internal])].sort(), [...new Set([...by('auto'), ...kept.auto])].sort());
+    await this.#setPolicies(
+      [...new Set([...by('internal'), ...kept.internal])].sort(),
+      [...new Set([...by('auto'), ...kept.auto])].sort(),
+    );
     for (const server of [SERVER, HTTP_SERVER]) {
       const got = await this.#admin.call<CaddyRoute[]>('GET', routesOf(server));
-      if (got.status >= 400) throw new BerthError('failed', 'caddy_failed', `reading Berth's routes from Caddy: ${got.text.trim()}`);
-      const have = new Map((Array.isArray(got.body) ? got.body : []).filter((r) => /^berth-(host|redirect)-/.test(r['@id'] ?? '')).map((r) => [r['@id'] as string, canonical(r)]));
+      if (got.status >= 400)
+        throw new BerthError('failed', 'caddy_failed', `reading Berth's routes from Caddy: ${got.text.trim()}`);
+      const have = new Map(
+        (Array.isArray(got.body) ? got.body : [])
+          .filter((r) => /^berth-(host|redirect)-/.test(r['@id'] ?? ''))
+          .map((r) => [r['@id'] as string, canonical(r)]),
+      );
       const want = new Map<string, unknown>();
       for (const [host, mode] of hosts) {
-        if ((server === SERVER) === (mode !== 'off')) want.set(routeId(host), this.#hostRoute(host, siteOf.get(host), links));
+        if ((server === SERVER) === (mode !== 'off'))
+          want.set(routeId(host), this.#hostRoute(host, siteOf.get(host), links));
         else if (server === HTTP_SERVER) want.set(redirectId(host), this.#redirectRoute(host));
       }
       for (const id of have.keys()) if (!want.has(id)) await this.#ok('DELETE', `/id/${id}`);
       for (const [id, route] of want) {
-        if (!have.has(id)) await this.#ok('PUT', `${routesOf(server)}/0`, route); // ahead of the fallback
+        if (!have.has(id))
+          await this.#ok('PUT', `${routesOf(server)}/0`, route); // ahead of the fallback
         else if (have.get(id) !== canonical(route)) await this.#ok('PATCH', `/id/${id}`, route); // a static route came or went
       }
     }
@@ -236,13 +326,23 @@ export class CaddyEdge implements Edge {
    */
   #hostRoute(host: string, site: Site | undefined, links: ReadonlyMap<string, string>): unknown {
     const statics = (site?.statics ?? []).filter((r) => r.host === host && links.has(r.key));
-    if (statics.length === 0) return { '@id': routeId(host), match: [{ host: [host] }], handle: [this.#proxy()], terminal: true };
+    if (statics.length === 0)
+      return { '@id': routeId(host), match: [{ host: [host] }], handle: [this.#proxy()], terminal: true };
     const routes = (site?.paths?.[host] ?? []).map((p) => {
       const st = statics.find((r) => r.path === p);
-      return { ...(p === '/' ? {} : { match: prefixMatcher(p) }), handle: [st ? this.#fileServer(st, links.get(st.key) as string) : this.#proxy()], terminal: true };
+      return {
+        ...(p === '/' ? {} : { match: prefixMatcher(p) }),
+        handle: [st ? this.#fileServer(st, links.get(st.key) as string) : this.#proxy()],
+        terminal: true,
+      };
     });
     if (!statics.some((r) => r.path === '/')) routes.push({ handle: [this.#proxy()], terminal: true });
-    return { '@id': routeId(host), match: [{ host: [host] }], handle: [{ handler: 'subroute', routes }], terminal: true };
+    return {
+      '@id': routeId(host),
+      match: [{ host: [host] }],
+      handle: [{ handler: 'subroute', routes }],
+      terminal: true,
+    };
   }
 
   /** file_server for one static route: its prefix stripped when asked, unknown paths to index.html for an SPA. */
@@ -252,7 +352,14 @@ export class CaddyEdge implements Edge {
       handler: 'subroute',
       routes: [
         ...(r.strip && r.path !== '/' ? [{ handle: [{ handler: 'rewrite', strip_path_prefix: prefix }] }] : []),
-        ...(r.spa ? [{ match: [{ file: { root, try_files: ['{http.request.uri.path}', '/index.html'] } }], handle: [{ handler: 'rewrite', uri: '{http.matchers.file.relative}' }] }] : []),
+        ...(r.spa
+          ? [
+              {
+                match: [{ file: { root, try_files: ['{http.request.uri.path}', '/index.html'] } }],
+                handle: [{ handler: 'rewrite', uri: '{http.matchers.file.relative}' }],
+              },
+            ]
+          : []),
         { handle: [{ handler: 'file_server', root }] },
       ],
     };
@@ -270,7 +377,10 @@ export class CaddyEdge implements Edge {
     for (const r of sites.flatMap((s) => s.statics ?? [])) {
       if (links.has(r.key)) continue;
       if (!this.#safeRoot(r.root)) {
-        this.#o.log.warn({ root: r.root }, 'a symlink in this static directory leads out of it: the builtin proxy serves it instead of Caddy');
+        this.#o.log.warn(
+          { root: r.root },
+          'a symlink in this static directory leads out of it: the builtin proxy serves it instead of Caddy',
+        );
         continue;
       }
       const link = path.join(dir, r.key);
@@ -335,26 +445,56 @@ export class CaddyEdge implements Edge {
 
   #redirectRoute(host: string): unknown {
     const port = this.#o.httpsPort === 443 ? '' : `:${this.#o.httpsPort}`;
-    return { '@id': redirectId(host), match: [{ host: [host] }], handle: [{ handler: 'static_response', status_code: 308, headers: { Location: [`https://{http.request.host}${port}{http.request.uri}`] } }], terminal: true };
+    return {
+      '@id': redirectId(host),
+      match: [{ host: [host] }],
+      handle: [
+        {
+          handler: 'static_response',
+          status_code: 308,
+          headers: { Location: [`https://{http.request.host}${port}{http.request.uri}`] },
+        },
+      ],
+      terminal: true,
+    };
   }
 
   #acmeIssuer(): Record<string, unknown> {
     const o = this.#o;
-    return { module: 'acme', ...(o.acmeCa ? { ca: o.acmeCa } : {}), ...(o.acmeCaRoot ? { trusted_roots_pem_files: [o.acmeCaRoot] } : {}), ...(o.acmeEmail ? { email: o.acmeEmail } : {}) };
+    return {
+      module: 'acme',
+      ...(o.acmeCa ? { ca: o.acmeCa } : {}),
+      ...(o.acmeCaRoot ? { trusted_roots_pem_files: [o.acmeCaRoot] } : {}),
+      ...(o.acmeEmail ? { email: o.acmeEmail } : {}),
+    };
   }
 
   async #policyHosts(): Promise<{ internal: string[]; auto: string[] }> {
-    const tls = (await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string; subjects?: string[] }> } } | null>('GET', '/config/apps/tls')).body ?? null;
+    const tls =
+      (
+        await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string; subjects?: string[] }> } } | null>(
+          'GET',
+          '/config/apps/tls',
+        )
+      ).body ?? null;
     const of = (id: string) => tls?.automation?.policies?.find((p) => p['@id'] === id)?.subjects ?? [];
     return { internal: of('berth-tls-internal'), auto: of('berth-tls-auto') };
   }
 
   async #setPolicies(internal: string[], auto: string[]): Promise<void> {
     const policies = [
-      ...(internal.length ? [{ '@id': 'berth-tls-internal', subjects: internal, issuers: [{ module: 'internal' }] }] : []),
+      ...(internal.length
+        ? [{ '@id': 'berth-tls-internal', subjects: internal, issuers: [{ module: 'internal' }] }]
+        : []),
       ...(auto.length ? [{ '@id': 'berth-tls-auto', subjects: auto, issuers: [this.#acmeIssuer()] }] : []),
     ];
-    const tls = (await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string }> } } | null>('GET', '/config/apps/tls')).body ?? null;
+    const tls =
+      (
+        await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string }> } } | null>(
+          'GET',
+          '/config/apps/tls',
+        )
+      ).body ?? null;
     const current = tls?.automation?.policies ?? [];
     const foreign = current.filter((p) => !p['@id']?.startsWith('berth-tls-'));
     if (JSON.stringify(current.filter((p) => p['@id']?.startsWith('berth-tls-'))) === JSON.stringify(policies)) return;
@@ -372,6 +512,9 @@ export class CaddyEdge implements Edge {
       await new Promise((res) => setTimeout(res, 100 * (i + 1)));
       r = await this.#admin.call(method, p, body);
     }
-    if (r.status >= 400) throw new BerthError('failed', 'caddy_failed', `Caddy refused ${method} ${p}: ${r.text.trim()}`, { hint: 'see berth proxy status and the caddy log under BERTH_HOME/caddy' });
+    if (r.status >= 400)
+      throw new BerthError('failed', 'caddy_failed', `Caddy refused ${method} ${p}: ${r.text.trim()}`, {
+        hint: 'see berth proxy status and the caddy log under BERTH_HOME/caddy',
+      });
   }
 }

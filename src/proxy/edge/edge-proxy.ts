@@ -81,7 +81,14 @@ export class EdgeProxy implements Proxy {
   async status(): Promise<ProxyStatus> {
     const inner = await this.#inner.status();
     const pid = this.#edge.pid();
-    return { ...inner, kind: this.kind, port: this.#edge.port, running: inner.running && pid !== undefined, ...(pid ? { pid } : {}), ...(pid ? {} : { problem: `${this.kind} is not running` }) };
+    return {
+      ...inner,
+      kind: this.kind,
+      port: this.#edge.port,
+      running: inner.running && pid !== undefined,
+      ...(pid ? { pid } : {}),
+      ...(pid ? {} : { problem: `${this.kind} is not running` }),
+    };
   }
 
   async stop(): Promise<void> {

@@ -39,17 +39,42 @@ export function sitesOf(table: RouteTable): Site[] {
     byApp.set(r.app, (byApp.get(r.app) ?? new Set()).add(r.host));
     const modes = tls.get(r.app) ?? {};
     const mode = r.tls ?? 'auto';
-    modes[r.host] = modes[r.host] === 'off' || mode === 'off' ? 'off' : modes[r.host] === 'internal' || mode === 'internal' ? 'internal' : 'auto';
+    modes[r.host] =
+      modes[r.host] === 'off' || mode === 'off'
+        ? 'off'
+        : modes[r.host] === 'internal' || mode === 'internal'
+          ? 'internal'
+          : 'auto';
     tls.set(r.app, modes);
     const p = paths.get(r.app) ?? {};
     (p[r.host] ??= []).push(r.path);
     paths.set(r.app, p);
-    if (r.static) statics.set(r.app, [...(statics.get(r.app) ?? []), { host: r.host, path: r.path, strip: r.strip, spa: r.static.spa, root: r.static.root, key: `${r.app}.${r.env}.${r.service}` }]);
+    if (r.static)
+      statics.set(r.app, [
+        ...(statics.get(r.app) ?? []),
+        {
+          host: r.host,
+          path: r.path,
+          strip: r.strip,
+          spa: r.static.spa,
+          root: r.static.root,
+          key: `${r.app}.${r.env}.${r.service}`,
+        },
+      ]);
   }
   const longestFirst = (list: string[]) => [...new Set(list)].sort((a, b) => b.length - a.length || a.localeCompare(b));
-  return [...byApp].sort(([a], [b]) => a.localeCompare(b)).map(([app, hosts]) => {
-    const own = statics.get(app);
-    const sorted = Object.fromEntries(Object.entries(paths.get(app) ?? {}).map(([h, list]) => [h, longestFirst(list)]));
-    return { app, hosts: [...hosts].sort(), tls: tls.get(app) ?? {}, ...(own ? { paths: sorted, statics: own } : {}) };
-  });
+  return [...byApp]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([app, hosts]) => {
+      const own = statics.get(app);
+      const sorted = Object.fromEntries(
+        Object.entries(paths.get(app) ?? {}).map(([h, list]) => [h, longestFirst(list)]),
+      );
+      return {
+        app,
+        hosts: [...hosts].sort(),
+        tls: tls.get(app) ?? {},
+        ...(own ? { paths: sorted, statics: own } : {}),
+      };
+    });
 }

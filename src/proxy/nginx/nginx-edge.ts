@@ -13,7 +13,8 @@ export interface NginxOptions extends EdgeOptions {
   /** certbot's layout: <dir>/<host>/fullchain.pem and privkey.pem. Default /etc/letsencrypt/live. */
   readonly certDir: string;
   /** Write into an existing nginx instead of running Berth's own master. */
-  readonly attach?: { readonly includeDir: string; readonly test: readonly string[]; readonly reload: readonly string[] } | undefined;
+  readonly attach?:
+    { readonly includeDir: string; readonly test: readonly string[]; readonly reload: readonly string[] } | undefined;
 }
 
 const PREFIX = 'berth-';
@@ -56,7 +57,16 @@ export class NginxEdge implements Edge {
   }
 
   #own(args: string[]): string[] {
-    return [this.#o.binary, '-p', this.#prefix + '/', '-c', path.join(this.#prefix, 'nginx.conf'), '-e', path.join(this.#prefix, 'error.log'), ...args];
+    return [
+      this.#o.binary,
+      '-p',
+      this.#prefix + '/',
+      '-c',
+      path.join(this.#prefix, 'nginx.conf'),
+      '-e',
+      path.join(this.#prefix, 'error.log'),
+      ...args,
+    ];
   }
 
   #testArgv(): readonly string[] {
@@ -98,7 +108,8 @@ http {
 }
 `;
     writeFileAtomic(path.join(this.#prefix, 'nginx.conf'), main);
-    if (!existsSync(path.join(this.includeDir, `${PREFIX}00-common.conf`))) writeFileAtomic(path.join(this.includeDir, `${PREFIX}00-common.conf`), renderCommon(this.#render));
+    if (!existsSync(path.join(this.includeDir, `${PREFIX}00-common.conf`)))
+      writeFileAtomic(path.join(this.includeDir, `${PREFIX}00-common.conf`), renderCommon(this.#render));
     if (this.pid()) return;
     await this.#check(this.#testArgv(), 'nginx -t');
     await this.#check(this.#own([]), 'starting nginx');
@@ -116,7 +127,9 @@ http {
       const text = readFileSync(file, 'utf8');
       for (const server of text.split(/\bserver\s*\{/).slice(1)) {
         const hosts = /server_name\s+([^;]+);/.exec(server)?.[1]?.trim().split(/\s+/) ?? [];
-        const dials = [...server.matchAll(/proxy_pass\s+https?:\/\/([^/;\s]+)/g)].map((m) => (m[1] === 'berth_proxy' ? `127.0.0.1:${this.#o.upstreamPort}` : (m[1] as string)));
+        const dials = [...server.matchAll(/proxy_pass\s+https?:\/\/([^/;\s]+)/g)].map((m) =>
+          m[1] === 'berth_proxy' ? `127.0.0.1:${this.#o.upstreamPort}` : (m[1] as string),
+        );
         if (dials.length > 0) out.push({ berth: f.startsWith(PREFIX), hosts, dials, where: file });
       }
     }
@@ -140,8 +153,11 @@ http {
     const wanted = new Map<string, string>([[`${PREFIX}00-common.conf`, renderCommon(this.#render)]]);
     for (const s of sites) wanted.set(`${PREFIX}app-${s.app}.conf`, renderSite(s, this.#render));
     const current = new Map<string, string>();
-    for (const f of readdirSync(this.includeDir)) if (f.startsWith(PREFIX) && f.endsWith('.conf')) current.set(f, readFileSync(path.join(this.includeDir, f), 'utf8'));
-    const changed = [...wanted].some(([f, text]) => current.get(f) !== text) || [...current.keys()].some((f) => !wanted.has(f));
+    for (const f of readdirSync(this.includeDir))
+      if (f.startsWith(PREFIX) && f.endsWith('.conf'))
+        current.set(f, readFileSync(path.join(this.includeDir, f), 'utf8'));
+    const changed =
+      [...wanted].some(([f, text]) => current.get(f) !== text) || [...current.keys()].some((f) => !wanted.has(f));
     if (!changed) return;
     for (const [f, text] of wanted) if (current.get(f) !== text) writeFileAtomic(path.join(this.includeDir, f), text);
     for (const f of current.keys()) if (!wanted.has(f)) rmSync(path.join(this.includeDir, f), { force: true });
@@ -157,16 +173,27 @@ http {
     await this.#check(this.#reloadArgv(), 'reloading nginx');
     // `nginx -s reload` only signals the master. The new config serves once a new worker
     // runs and the old ones stopped accepting (their title says "shutting down", or they are gone).
-    const oldAccepting = () => before.some((pid) => (procStat(pid)?.state ?? 'Z') !== 'Z' && !procArgv(pid).join(' ').includes('shutting down'));
-    for (let i = 0; master && i < 300 && (!children(master).some((pid) => !before.includes(pid)) || oldAccepting()); i++) await new Promise((r) => setTimeout(r, 10));
+    const oldAccepting = () =>
+      before.some((pid) => (procStat(pid)?.state ?? 'Z') !== 'Z' && !procArgv(pid).join(' ').includes('shutting down'));
+    for (
+      let i = 0;
+      master && i < 300 && (!children(master).some((pid) => !before.includes(pid)) || oldAccepting());
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 10));
   }
 
   async #check(argv: readonly string[], what: string): Promise<void> {
     const r = await runCommand(argv, { timeoutMs: 30_000 });
     if (r.code !== 0) {
-      throw new BerthError('failed', 'nginx_failed', `${what} failed, so nothing was reloaded and the previous config stays: ${(r.stderr || r.stdout).trim()}`, {
-        hint: `the rendered files are in ${this.includeDir}`,
-      });
+      throw new BerthError(
+        'failed',
+        'nginx_failed',
+        `${what} failed, so nothing was reloaded and the previous config stays: ${(r.stderr || r.stdout).trim()}`,
+        {
+          hint: `the rendered files are in ${this.includeDir}`,
+        },
+      );
     }
   }
 }

@@ -49,12 +49,18 @@ export function renderSite(site: Site, o: NginxRenderOptions): string {
   const port = o.httpsPort === 443 ? '' : `:${o.httpsPort}`;
   const blocks = [`# Managed by Berth for app ${site.app}. Changes here are overwritten.`];
   if (plain.length > 0) {
-    blocks.push(`server {\n    listen ${o.httpPort};\n    server_name ${plain.join(' ')};\n    location / {\n${PROXY}\n    }\n}`);
+    blocks.push(
+      `server {\n    listen ${o.httpPort};\n    server_name ${plain.join(' ')};\n    location / {\n${PROXY}\n    }\n}`,
+    );
   }
   for (const host of tls) {
     const c = o.certFor(host) as { cert: string; key: string };
-    blocks.push(`server {\n    listen ${o.httpPort};\n    server_name ${host};\n    return 301 https://$host${port}$request_uri;\n}`);
-    blocks.push(`server {\n    listen ${o.httpsPort} ssl;\n    server_name ${host};\n    ssl_certificate ${c.cert};\n    ssl_certificate_key ${c.key};\n    location / {\n${PROXY}\n    }\n}`);
+    blocks.push(
+      `server {\n    listen ${o.httpPort};\n    server_name ${host};\n    return 301 https://$host${port}$request_uri;\n}`,
+    );
+    blocks.push(
+      `server {\n    listen ${o.httpsPort} ssl;\n    server_name ${host};\n    ssl_certificate ${c.cert};\n    ssl_certificate_key ${c.key};\n    location / {\n${PROXY}\n    }\n}`,
+    );
   }
   return blocks.join('\n\n') + '\n';
 }
