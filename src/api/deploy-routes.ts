@@ -71,7 +71,10 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
       );
     },
   );
-  app.post<{ Params: { app: string }; Body: { env?: string; release?: number; wait?: boolean; stream?: boolean } }>(
+  app.post<{
+    Params: { app: string };
+    Body: { env?: string; release?: number; wait?: boolean; stream?: boolean } | undefined;
+  }>(
     '/v1/apps/:app/rollback',
     {
       ...policy({ role: 'member' }, 'app'),
@@ -122,7 +125,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
         number: r.number,
         current: r.id === env.currentReleaseId,
         createdAt: r.createdAt,
-        source: JSON.parse(r.source),
+        source: JSON.parse(r.source) as unknown,
         dir: r.dir,
       }));
       const deployments = (await deps.store.deployments.list(env.id, 20)).map((d) => {
@@ -196,10 +199,10 @@ export async function respond(
   redact: Redactor = redactor,
 ): Promise<unknown> {
   if (!stream) return run();
-  let started = false;
+  const head = { sent: false }; // set from the step callback, so not a local TypeScript would narrow
   const start = () => {
-    if (started) return;
-    started = true;
+    if (head.sent) return;
+    head.sent = true;
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
   };
@@ -213,7 +216,7 @@ export async function respond(
     start();
     reply.raw.end(JSON.stringify(redact.redactDeep({ result })) + '\n');
   } catch (err) {
-    if (!started) throw err; // nothing sent yet: the usual error response
+    if (!head.sent) throw err; // nothing sent yet: the usual error response
     const e =
       err instanceof BerthError
         ? { code: err.code, message: err.message, hint: err.hint }

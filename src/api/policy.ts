@@ -59,7 +59,7 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
   });
   app.addHook('onRequest', async (req) => {
     const cfg = req.routeOptions.config;
-    if (!cfg?.need) {
+    if (!cfg.need) {
       req.principal = deps.local ? { kind: 'local' } : { kind: 'anonymous' };
       return; // no route: Fastify answers 404
     }
@@ -67,12 +67,15 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
     const who = deps.local ? ({ kind: 'local' } as const) : deps.identity.authenticate(credentials(req));
     const refused = (err: unknown) =>
       err instanceof BerthError && (err.kind === 'unauthorized' || err.kind === 'forbidden');
-    req.principal =
-      cfg.need === 'public'
-        ? await Promise.resolve(who).catch((err: unknown) =>
-            refused(err) ? ({ kind: 'anonymous' } as const) : Promise.reject(err),
-          )
-        : await who;
+    const orAnonymous = async (): Promise<Principal> => {
+      try {
+        return await who;
+      } catch (err) {
+        if (refused(err)) return { kind: 'anonymous' };
+        throw err;
+      }
+    };
+    req.principal = cfg.need === 'public' ? await orAnonymous() : await who;
     const params = req.params as Record<string, string | undefined>;
     let org: { id: number; name: string } | undefined;
     if (cfg.resource === 'app' && params.app !== undefined) {
@@ -105,7 +108,7 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
   app.addHook('onResponse', async (req, reply) => {
     const url = req.routeOptions.url;
     if (!url || (['GET', 'HEAD'].includes(req.method) && url !== '/v1/login')) return;
-    const p = req.principal;
+    const p = req.principal as Principal | null; // null when the request was refused before it was authenticated
     const actor = p?.kind === 'user' ? `user:${p.name}` : (p?.kind ?? 'anonymous');
     const target =
       Object.entries((req.params ?? {}) as Record<string, string>)

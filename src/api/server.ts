@@ -25,6 +25,7 @@ import type { Sites } from '../engine/sites.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
 import { redactor, type Redactor } from '../core/redact.js';
+import type { Principal } from '../core/roles.js';
 import type { Secrets } from '../engine/secrets.js';
 
 export interface ApiDeps {
@@ -47,8 +48,9 @@ export interface ApiDeps {
 
 /** Root on the host gets every secret blanked; anyone else those of the apps they can see (no oracle on other organisations' values). */
 export async function callerRedactor(deps: Pick<ApiDeps, 'store' | 'secrets'>, req: FastifyRequest): Promise<Redactor> {
-  if (req.principal?.kind === 'local') return redactor;
-  const orgs = req.principal ? await visibleOrgs(deps.store, req.principal) : [];
+  const principal = req.principal as Principal | null; // null when the request was refused before it was authenticated
+  if (principal?.kind === 'local') return redactor;
+  const orgs = principal ? await visibleOrgs(deps.store, principal) : [];
   return deps.secrets.redactorFor(await deps.store.apps.names(orgs));
 }
 
@@ -87,7 +89,7 @@ export function buildApi(
     forceCloseConnections: true,
     trustProxy: false,
     ...(transport.https ? { https: transport.https } : {}),
-  } as {}) as unknown as FastifyInstance;
+  } as object) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
   const documented = collectRoutes(app);
   // Secret values never leave in a response or an error, whatever a handler put in it: in the
@@ -107,8 +109,7 @@ export function buildApi(
   app.get('/v1/daemon', policy('authenticated'), async (req) => {
     const info = deps.info();
     if (req.principal.kind === 'local') return info;
-    const { home: _home, ...rest } = info; // the host's paths are root's business
-    return rest;
+    return Object.fromEntries(Object.entries(info).filter(([k]) => k !== 'home')); // the host's paths are root's business
   });
   app.post('/v1/daemon/stop', policy('host'), async (req, reply) => {
     shutdownAfterReply(req.raw.socket, reply, deps.shutdown);

@@ -53,13 +53,11 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: ApiDeps): void
         // signed body: GitHub's push and ping bodies differ from one delivery to the next.
         const delivery = createHash('sha256').update(body).digest('hex');
         if (!(await deps.webhooks.takeDelivery(req.params.app, delivery))) {
-          return reply
-            .status(409)
-            .send({
-              app: req.params.app,
-              action: 'ignored',
-              why: 'this delivery (the same signed body) was handled already',
-            });
+          return reply.status(409).send({
+            app: req.params.app,
+            action: 'ignored',
+            why: 'this delivery (the same signed body) was handled already',
+          });
         }
         let outcome;
         try {

@@ -174,7 +174,7 @@ export function registerDeployCommands(program: Command, io: Io): void {
       const n = release === undefined ? undefined : Number(release);
       if (n !== undefined && (!Number.isInteger(n) || n < 1))
         throw new ApiError(400, 'invalid', `release must be a number like 3, got "${release}"`);
-      finish(
+      await finish(
         io,
         await runDeployment(io, `/v1/apps/${encodeURIComponent(app)}/rollback`, {
           env: opts.env,

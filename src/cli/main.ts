@@ -113,7 +113,7 @@ program
         ...(opts.follow ? { follow: 'true' } : {}),
         ...(opts.json ? { json: 'true' } : {}),
       });
-      for await (const chunk of client.stream(`/v1/apps/${encodeURIComponent(app)}/logs?${q}`))
+      for await (const chunk of client.stream(`/v1/apps/${encodeURIComponent(app)}/logs?${q.toString()}`))
         process.stdout.write(chunk);
     },
   );

@@ -213,30 +213,42 @@ export function ruleFor(path: KeyPath): Rule | undefined {
   return RULES.find((r) => matches(r.pattern, path));
 }
 
+/** The parts of a zod 4 schema node's definition that "did you mean" walks (zod's `_zod.def`). */
+interface SchemaNode {
+  readonly _zod?: { readonly def?: SchemaDef };
+}
+
+interface SchemaDef {
+  readonly type: string;
+  readonly shape?: Readonly<Record<string, SchemaNode>>;
+  readonly valueType?: SchemaNode;
+  readonly element?: SchemaNode;
+  readonly options?: readonly SchemaNode[];
+  readonly innerType?: SchemaNode;
+}
+
 /** The allowed keys of the object schema at `path`, for "did you mean". */
 export function keysAt(schema: z.ZodType, path: KeyPath): string[] {
-  let node: any = schema;
+  let node: SchemaNode | undefined = schema;
   for (const seg of path) {
-    node = unwrap(node);
-    const def = node?._zod?.def;
-    if (def?.type === 'object') node = def.shape[seg as string];
+    const def: SchemaDef | undefined = unwrap(node)?._zod?.def;
+    if (def?.type === 'object') node = def.shape?.[String(seg)];
     else if (def?.type === 'record') node = def.valueType;
     else if (def?.type === 'array') node = def.element;
-    else if (def?.type === 'union')
-      node = def.options.map(unwrap).find((o: any) => o?._zod?.def?.type === 'object')?._zod.def.shape[seg as string];
+    else if (def?.type === 'union') node = objectOption(def.options)?._zod?.def?.shape?.[String(seg)];
     else return [];
   }
-  node = unwrap(node);
-  const def = node?._zod?.def;
-  if (def?.type === 'object') return Object.keys(def.shape);
-  if (def?.type === 'union') {
-    const obj = def.options.map(unwrap).find((o: any) => o?._zod?.def?.type === 'object');
-    return obj ? Object.keys(obj._zod.def.shape) : [];
-  }
+  const def = unwrap(node)?._zod?.def;
+  if (def?.type === 'object') return Object.keys(def.shape ?? {});
+  if (def?.type === 'union') return Object.keys(objectOption(def.options)?._zod?.def?.shape ?? {});
   return [];
 }
 
-function unwrap(node: any): any {
+function objectOption(options: readonly SchemaNode[] | undefined): SchemaNode | undefined {
+  return options?.map(unwrap).find((o) => o?._zod?.def?.type === 'object');
+}
+
+function unwrap(node: SchemaNode | undefined): SchemaNode | undefined {
   while (node?._zod?.def?.type === 'optional' || node?._zod?.def?.type === 'default') node = node._zod.def.innerType;
   return node;
 }
@@ -248,7 +260,8 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 57) + '...' : value);
-  return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return typeof value;
 }
 
 /** Line and column (1-based) of the value (or key) at `path`, or of its nearest existing parent. */
@@ -284,7 +297,7 @@ export function locate(
 
 /** The plain value at a key path of parsed YAML. */
 export function valueAt(root: unknown, keyPath: KeyPath): unknown {
-  let v: any = root;
-  for (const seg of keyPath) v = v == null ? undefined : v[seg];
+  let v: unknown = root;
+  for (const seg of keyPath) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[seg] : undefined;
   return v;
 }

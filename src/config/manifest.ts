@@ -63,9 +63,7 @@ export function parseManifest(text: string, file: string): Manifest {
     ]);
   }
   const parsed = manifestSchema.safeParse(input);
-  const problems: Problem[] = parsed.success
-    ? semanticProblems(parsed.data as ManifestInput)
-    : zodProblems(parsed.error.issues, input);
+  const problems: Problem[] = parsed.success ? semanticProblems(parsed.data) : zodProblems(parsed.error.issues, input);
   if (problems.length > 0) {
     const located = problems.map((p) => ({ p, pos: locate(doc, counter, p.path, p.atKey ?? false) }));
     located.sort((a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));

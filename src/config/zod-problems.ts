@@ -46,8 +46,7 @@ function issueProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
     const inner = issue.errors.find(
       (branch) => branch.length > 0 && branch.every((i) => i.path.length > 0 || i.code === 'unrecognized_keys'),
     );
-    if (inner)
-      return inner.flatMap((i) => issueProblems({ ...i, path: [...at, ...i.path] } as z.core.$ZodIssue, input));
+    if (inner) return inner.flatMap((i) => issueProblems({ ...i, path: [...at, ...i.path] }, input));
   }
   const rule = ruleFor(at);
   const expected = rule?.expected ?? issue.message;

@@ -27,7 +27,7 @@ export class Redactor {
   redactDeep<T>(value: T): T {
     if (!this.#pattern) return value;
     if (typeof value === 'string') return this.redact(value) as T;
-    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
+    if (Array.isArray(value)) return (value as unknown[]).map((v) => this.redactDeep(v)) as T;
     if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.redactDeep(v)])) as T;
     if (value instanceof Error) return Object.assign(new Error(this.redact(value.message)), { name: value.name }) as T;

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     users,
     onFinished: (r, manifest) => {
       expiry.poke();
-      if (manifest.notify?.length)
+      if (manifest.notify.length)
         void notifier.send(manifest.notify, {
           app: r.app,
           env: r.env,

@@ -12,6 +12,7 @@ import type { ReleaseRow } from '../store/releases-repo.js';
 import type { Store } from '../store/store.js';
 import { listPids, procArgv, procEnvValue, procSocketInodes, procStat, procUid, userName } from '../system/proc.js';
 import { listeners } from '../system/sockets.js';
+import { storedManifest } from '../config/stored-manifest.js';
 
 /** A process as doctor reports it. */
 export interface ProcessFact {
@@ -70,7 +71,7 @@ export async function gatherFacts(o: {
   const manifests = new Map<number, Manifest>();
   for (const e of environments) {
     const r = releases.find((x) => x.id === e.currentReleaseId);
-    if (r) manifests.set(e.id, JSON.parse(r.manifest) as Manifest);
+    if (r) manifests.set(e.id, storedManifest(r.manifest));
   }
   const socketOwners = new Map<string, number[]>();
   const processes: ProcessFact[] = [];

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { writeFileAtomic } from '../system/atomic-write.js';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Manifest, ServiceSpec } from '../config/manifest-types.js';
+import type { ServiceSpec } from '../config/manifest-types.js';
 import { BerthError, describe } from '../core/errors.js';
 import { dependencyWaves } from '../core/waves.js';
 import type { EnvironmentRow } from '../store/apps-repo.js';
@@ -13,6 +13,7 @@ import type { Deployer } from './deploy/deployer.js';
 import type { AppUsers } from './app-users.js';
 import type { InstanceManager } from './instance-manager.js';
 import type { RouteSync } from './route-sync.js';
+import { storedManifest } from '../config/stored-manifest.js';
 
 /** An environment as `berth env ls` shows it. */
 export interface EnvironmentStatus {
@@ -67,8 +68,8 @@ export class Environments {
 
   async #status(e: EnvironmentRow, instances: readonly InstanceView[]): Promise<EnvironmentStatus> {
     const release = e.currentReleaseId ? await this.#d.store.releases.get(e.currentReleaseId) : undefined;
-    const manifest = release ? (JSON.parse(release.manifest) as Manifest) : undefined;
-    const spec = manifest?.environments?.find((x) => x.name === e.definition);
+    const manifest = release ? storedManifest(release.manifest) : undefined;
+    const spec = manifest?.environments.find((x) => x.name === e.definition);
     const last = (await this.#d.store.deployments.list(e.id, 1))[0];
     const lastDeployAt = last ? (last.finishedAt ?? last.startedAt) : null;
     const current = instances.filter((v) => v.current);

@@ -62,8 +62,7 @@ export class HealthWatch {
   }
 
   async #probeOnce(): Promise<void> {
-    if (this.#stopped) return;
-    const r = await this.#o.check();
+    const r = await this.#o.check(); // only a timer starts a probe, and stop() clears it
     if (this.#stopped) return;
     if (r.ok) {
       this.#failures = 0;

@@ -85,5 +85,5 @@ export function explainSpawnError(err: unknown, spec: ServiceSpec, cwd: string):
       // fall through
     }
   }
-  return (err as Error).message ?? String(err);
+  return err instanceof Error ? err.message : String(err);
 }

@@ -64,7 +64,7 @@ export class Notifier {
             'content-length': Buffer.byteLength(body),
             'user-agent': 'berth',
           },
-          lookup: checkedLookup(this.#allow, 'notification') as never,
+          lookup: checkedLookup(this.#allow, 'notification'),
           timeout: 5000,
         },
         (res) => {

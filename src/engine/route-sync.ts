@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
-import type { Manifest, ServiceSpec } from '../config/manifest-types.js';
+import type { ServiceSpec } from '../config/manifest-types.js';
 import { BerthError, describe } from '../core/errors.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { RouteEntry, RouteTable } from '../proxy/route-table.js';
 import type { Repos, Store } from '../store/store.js';
 import { resolveUnder } from '../system/paths.js';
 import { staticRoot } from './deploy/steps.js';
+import { storedManifest } from '../config/stored-manifest.js';
 
 /** The route table the store describes: each environment's current release, healthy instances only. */
 export async function buildTable(store: Store, version: number): Promise<RouteTable> {
@@ -23,7 +24,7 @@ export async function buildTable(store: Store, version: number): Promise<RouteTa
           host: r.host,
           path: r.path,
           strip: r.strip,
-          tls: r.tls ?? 'auto',
+          tls: r.tls,
           app: env.app,
           env: env.name,
           service: spec.name,
@@ -52,7 +53,7 @@ async function currentReleases(store: Repos) {
   for (const env of await store.apps.environments()) {
     if (env.currentReleaseId === null) continue;
     const release = await store.releases.get(env.currentReleaseId);
-    if (release) out.push({ env, release, manifest: JSON.parse(release.manifest) as Manifest });
+    if (release) out.push({ env, release, manifest: storedManifest(release.manifest) });
   }
   return out;
 }
@@ -131,7 +132,10 @@ export class RouteSync {
       }
       const covered = this.#waiters.filter((w) => w.gen <= gen);
       this.#waiters = this.#waiters.filter((w) => w.gen > gen);
-      for (const w of covered) error === undefined ? w.resolve() : w.reject(error);
+      for (const w of covered) {
+        if (error === undefined) w.resolve();
+        else w.reject(error);
+      }
     }
     this.#running = false;
   }

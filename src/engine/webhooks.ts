@@ -9,6 +9,7 @@ import { runCommand } from '../system/command.js';
 import { assertOutboundHost, gitRemoteHost } from '../system/outbound.js';
 import type { Deployer } from './deploy/deployer.js';
 import type { Environments } from './environments.js';
+import { storedManifest } from '../config/stored-manifest.js';
 
 const DELIVERY_KEEP_MS = 90 * 24 * 3600 * 1000;
 
@@ -135,7 +136,7 @@ export class Webhooks {
       .map((e) => e.currentReleaseId as number);
     const latest = Math.max(...releaseIds, -1);
     const release = latest > 0 ? await this.#d.store.releases.get(latest) : undefined;
-    return release ? (JSON.parse(release.manifest) as Manifest) : undefined;
+    return release ? storedManifest(release.manifest) : undefined;
   }
 
   /** Fetches the branch from `origin` when there is one (its host checked first); the ref to deploy. */

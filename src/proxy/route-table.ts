@@ -64,20 +64,19 @@ export function upstreamPath(route: RouteEntry, pathAndQuery: string): string {
 
 /** Checks a table received over the control socket or read from disk. */
 export function parseTable(value: unknown): RouteTable {
-  const t = value as RouteTable;
+  const t = value as { version?: unknown; routes?: unknown } | null;
   if (!t || typeof t.version !== 'number' || !Array.isArray(t.routes))
     throw new Error('a route table needs a numeric version and a routes list');
-  for (const r of t.routes) {
+  for (const r of t.routes as Array<Partial<Record<keyof RouteEntry, unknown>>>) {
     if (
       typeof r.host !== 'string' ||
       typeof r.path !== 'string' ||
       !r.path.startsWith('/') ||
       !Array.isArray(r.upstreams)
-    ) {
+    )
       throw new Error(`bad route entry: ${JSON.stringify(r).slice(0, 200)}`);
-    }
     if (!r.upstreams.every((u: unknown) => typeof u === 'string' && /^127\.0\.0\.1:\d{1,5}$/.test(u)))
       throw new Error(`bad upstream in route ${r.host}${r.path}`);
   }
-  return t;
+  return value as RouteTable;
 }

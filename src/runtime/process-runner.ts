@@ -42,12 +42,12 @@ export function launch(spec: LaunchSpec): Promise<Launched> {
       });
     } catch (err) {
       closeSync(fd);
-      reject(err);
+      reject(err instanceof Error ? err : new Error(String(err)));
       return;
     }
     child.once('error', (err) => {
       closeSync(fd);
-      reject(err);
+      reject(err instanceof Error ? err : new Error(String(err)));
     });
     child.once('spawn', () => {
       closeSync(fd);

@@ -311,9 +311,7 @@ export class IdentityRepo {
     await this.#db.deleteFrom('sites').where('slug', '=', slug).execute();
   }
 
-  async sites(
-    filter: { orgId?: number; status?: string } = {},
-  ): Promise<
+  async sites(filter: { orgId?: number; status?: string } = {}): Promise<
     Array<{
       slug: string;
       orgId: number;

@@ -4,9 +4,12 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
  * Versioned migrations, applied in name order at daemon start. Never edit a released
  * migration: add the next one. Plain SQL types that SQLite and PostgreSQL both accept.
  */
+/** Migrations see tables as they were then, not as schema.ts describes them now (Kysely's advice). */
+type Schemaless = Record<string, Record<string, unknown>>;
+
 const migrations: Record<string, Migration> = {
   '0001_core': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<Schemaless>) {
       await db.schema
         .createTable('apps')
         .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
@@ -91,14 +94,14 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0002_environment_branch': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<Schemaless>) {
       // The branch an environment runs, and the manifest environment it was made from (null before environments existed).
       await db.schema.alterTable('environments').addColumn('branch', 'text').execute();
       await db.schema.alterTable('environments').addColumn('definition', 'text').execute();
     },
   },
   '0003_identity': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<Schemaless>) {
       await db.schema
         .createTable('orgs')
         .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
@@ -170,7 +173,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0004_secrets': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<Schemaless>) {
       // AES-256-GCM: iv, tag and ciphertext (base64), bound to app/env/name as associated data. env '' is every environment.
       await db.schema
         .createTable('secrets')
@@ -184,7 +187,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0005_webhooks': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<Schemaless>) {
       // The HMAC secret of an app's push webhook, sealed like the app's secrets.
       await db.schema
         .createTable('webhooks')
@@ -195,7 +198,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0006_sites': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<Schemaless>) {
       // Sites made from templates. The row comes first ('creating'): the slug's one winner; it
       // becomes 'active' last. A 'creating' row after a crash is undone at boot.
       await db.schema
@@ -211,7 +214,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0007_webhook_deliveries': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<Schemaless>) {
       // Push deliveries already taken, by the SHA-256 of their signed body: a captured delivery
       // replayed later (also after berthd restarts) is refused. Rows older than 90 days are pruned.
       await db.schema

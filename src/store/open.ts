@@ -36,7 +36,7 @@ export async function openSqlite(opts: SqliteOptions): Promise<Kysely<Database>>
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '?';
     throw new Error(
-      `migrating the store ${opts.file} (at ${failed}): ${error instanceof Error ? error.message : String(error)}`,
+      `migrating the store ${opts.file} (at ${failed}): ${error instanceof Error ? error.message : JSON.stringify(error)}`,
     );
   }
   return db;

@@ -49,7 +49,7 @@ function v6Bytes(ip: string): number[] | undefined {
   const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
   const h = head ? head.split(':') : [];
   const t = tail === undefined ? [] : tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   if (groups.length !== 8) return undefined;
   return groups.flatMap((g) => {
     const n = parseInt(g || '0', 16);

@@ -18,6 +18,7 @@ import { Journal, newJournal, type JournalDoc, type StepRecord } from './journal
 import { sourceDigest } from './digest.js';
 import { currentBranch } from './source.js';
 import { DeploySteps, type StepDeps } from './steps.js';
+import { storedManifest } from '../../config/stored-manifest.js';
 
 export interface DeployRequest {
   readonly dir: string;
@@ -201,7 +202,7 @@ export class Deployer {
       }
       if (target.id === current?.id)
         throw new BerthError('conflict', 'already_current', `release ${target.number} is already current`);
-      const manifest = JSON.parse(target.manifest) as Manifest;
+      const manifest = storedManifest(target.manifest);
       const ctx: DeployContext = {
         app: req.app,
         env: req.env,
@@ -451,7 +452,7 @@ export class Deployer {
     for (const e of envs.slice(0, 1)) {
       if (!e.currentReleaseId || !e.definition || !e.branch) continue;
       const release = await this.#d.store.releases.get(e.currentReleaseId);
-      const envs = release ? ((JSON.parse(release.manifest) as Manifest).environments ?? []) : [];
+      const envs = release ? storedManifest(release.manifest).environments : [];
       const own = envs.find((x) => x.name === e.definition);
       if (own && !own.pattern && own.branch === e.branch) return envs;
     }
@@ -515,7 +516,7 @@ export class Deployer {
     }
     for (const d of await r.deployments.running()) {
       const c = (JSON.parse(d.steps) as JournalDoc<Partial<DeployContext>>).context;
-      if (!c?.app || !c.env || !c.manifest?.services) continue;
+      if (!c.app || !c.env || !c.manifest?.services) continue;
       if (!this.#lock.busy(`${c.app}/${c.env}`)) continue; // a row left 'running' by a crash it could not recover from plans nothing
       if ((await r.apps.find(c.app))?.orgId !== orgId) continue;
       perEnvironment.set(key(c.app, c.env), wantedInstances(c.manifest));

@@ -144,10 +144,9 @@ function archive(dir: string, treeish: string, dest: string): Promise<void> {
     let failed = false;
     const done = (code: number | null) => {
       if (code !== 0) failed = true;
-      if (--pending === 0)
-        failed
-          ? reject(new BerthError('failed', 'snapshot_failed', `git archive ${treeish}: ${err.trim()}`))
-          : resolve();
+      if (--pending > 0) return;
+      if (failed) reject(new BerthError('failed', 'snapshot_failed', `git archive ${treeish}: ${err.trim()}`));
+      else resolve();
     };
     producer.once('error', reject);
     consumer.once('error', reject);

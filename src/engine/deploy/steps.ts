@@ -195,8 +195,12 @@ export class DeploySteps implements StepRunner {
         await this.#d.store.apps.setCurrentRelease(c.environmentId, c.previous?.id ?? null);
         await this.#d.routes.sync();
         return;
-      default:
-        return; // build leaves nothing outside the release dir; later steps are never undone
+      case 'build':
+        return; // a build leaves nothing outside the release dir, which the snapshot's undo removes
+      case 'drain':
+      case 'retire':
+      case 'prune':
+        return; // after the switch: a deployment completes these, it never undoes them
     }
   }
 

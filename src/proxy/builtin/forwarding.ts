@@ -96,7 +96,12 @@ export function requestHead(req: IncomingMessage, host: string, path: string, ex
   const proto = fromEdge && req.headers['x-forwarded-proto'] ? req.headers['x-forwarded-proto'] : 'http';
   const fhost =
     fromEdge && req.headers['x-forwarded-host'] ? req.headers['x-forwarded-host'] : (req.headers.host ?? host);
-  return `${head}x-forwarded-for: ${prior ? `${prior}, ${client}` : client}\r\nx-forwarded-proto: ${proto}\r\nx-forwarded-host: ${fhost}\r\n${extra}\r\n`;
+  return `${head}x-forwarded-for: ${prior ? `${joined(prior)}, ${client}` : client}\r\nx-forwarded-proto: ${joined(proto)}\r\nx-forwarded-host: ${joined(fhost)}\r\n${extra}\r\n`;
+}
+
+/** node:http joins repeated headers of these names into one string; the type still allows a list. */
+function joined(value: string | string[]): string {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /**

@@ -67,7 +67,7 @@ export class ResponseParser {
   /** Feeds bytes from the upstream. Throws ResponseError on a malformed response. */
   push(chunk: Buffer): void {
     this.received += chunk.length;
-    let buf = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    const buf = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
     this.#pending = undefined;
     let at = 0;
     while (at < buf.length && this.#state !== 'done') {
