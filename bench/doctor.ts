@@ -27,7 +27,7 @@ function berth(args: string[], okCodes = [0]): Promise<{ ms: number; out: string
   return new Promise((resolve, reject) =>
     execFile(BIN, args, { env, maxBuffer: 1 << 26, timeout: 600_000 }, (err, out, errOut) => {
       const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      if (!okCodes.includes(code as number)) reject(new Error(`${args.join(' ')}: exit ${code}: ${errOut || out}`));
+      if (!okCodes.includes(code)) reject(new Error(`${args.join(' ')}: exit ${code}: ${errOut || out}`));
       else resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, out });
     }),
   );

@@ -87,10 +87,10 @@ test(
   { skip },
   async () => {
     const tryAs = async (op: string, p: string) =>
-      (await hit(P, 'uza.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json() as {
+      (await hit(P, 'uza.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json<{
         ok: boolean;
         code?: string;
-      };
+      }>();
     const bPid = (await home.json<InstanceStatus[]>('ps', 'uzb'))[0]?.pid as number;
     // A's own data and home: the probe works.
     assert.deepEqual(await tryAs('read', path.join(home.home, 'data', 'uza', 'production', 'secret.txt')), {
@@ -175,10 +175,10 @@ test("builds run as the app's user, and a preview's data is copied as it", { ski
     ['read', `/proc/${prodPid}/environ`],
     ['list', path.join(home.home, 'homes', 'uzc', 'production')],
   ] as const) {
-    const r = (await hit(P, 'f-x.uzc.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json() as {
+    const r = (await hit(P, 'f-x.uzc.test', `/try?op=${op}&path=${encodeURIComponent(p)}`)).json<{
       ok: boolean;
       code?: string;
-    };
+    }>();
     assert.deepEqual([r.ok, r.code], [false, 'EACCES'], `preview ${op} ${p}`);
   }
   assertOk(await home.cli('env', 'rm', 'uzc', 'f-x'));

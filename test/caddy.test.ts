@@ -62,12 +62,14 @@ test("Berth touches only its own part of Caddy's config; deploys under load chan
     200,
   );
   const before = JSON.stringify((await a.call('GET', '/config/')).body);
-  const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 12, host: 'edgy.test' });
-  for (let v = 2; v <= 6; v++) {
-    writeFileSync(path.join(dir, 'berth.yaml'), manifest(v));
-    assertOk(await home.cli('deploy', dir));
-  }
-  const r = await load;
+  const deploys = (async () => {
+    for (let v = 2; v <= 6; v++) {
+      writeFileSync(path.join(dir, 'berth.yaml'), manifest(v));
+      assertOk(await home.cli('deploy', dir));
+    }
+  })();
+  const r = await wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 600, host: 'edgy.test', until: deploys });
+  await deploys;
   assert.ok(r.requests > 1000, r.output);
   assert.equal(r.errors, 0, r.output);
   assert.equal(r.non2xx, 0, r.output);

@@ -102,12 +102,12 @@ test('unknown app or service: a message and exit 1', async () => {
   assert.equal(r.stderr, 'error: no app named "nope"\n  hint: known apps: shop\n');
   const s = await home.cli('restart', 'shop', 'nope');
   assert.equal(s.code, 1);
-  assert.match(s.stderr, /app "shop" has no service "nope"\n  hint: its services: web/);
+  assert.match(s.stderr, /app "shop" has no service "nope"\n {2}hint: its services: web/);
   const e = await home.cli('restart', 'shop', '--env', 'staging');
   assert.equal(e.code, 1);
   assert.match(
     e.stderr,
-    /app "shop" has no environment "staging"\n  hint: its environments: production \(choose one with --env\)/,
+    /app "shop" has no environment "staging"\n {2}hint: its environments: production \(choose one with --env\)/,
   );
   const j = await home.cli('stop', 'nope', '--json');
   assert.equal(j.code, 1);

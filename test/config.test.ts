@@ -33,21 +33,22 @@ services:
   );
   assert.ok(Object.isFrozen(m) && Object.isFrozen(m.services) && Object.isFrozen(m.services[0]?.env));
   const [api, web] = m.services;
-  assert.deepEqual(api?.argv, ['sh', '-c', 'uvicorn app:main --port $PORT']);
-  assert.deepEqual(api?.env, { DEBUG: 'false', WORKERS: '2' });
-  assert.equal(api?.port, 'auto');
-  assert.equal(api?.restart, 'always');
-  assert.equal(api?.stopTimeoutMs, 10_000);
-  assert.deepEqual(api?.health.probe, { kind: 'http', path: '/healthz', status: undefined });
-  assert.equal(api?.health.startTimeoutMs, 30_000);
-  assert.deepEqual(web?.argv, ['node', 'server.js']);
-  assert.equal(web?.port, 8000);
-  assert.equal(web?.stopTimeoutMs, 500);
-  assert.deepEqual(web?.routes, [
+  assert.ok(api && web, 'two services');
+  assert.deepEqual(api.argv, ['sh', '-c', 'uvicorn app:main --port $PORT']);
+  assert.deepEqual(api.env, { DEBUG: 'false', WORKERS: '2' });
+  assert.equal(api.port, 'auto');
+  assert.equal(api.restart, 'always');
+  assert.equal(api.stopTimeoutMs, 10_000);
+  assert.deepEqual(api.health.probe, { kind: 'http', path: '/healthz', status: undefined });
+  assert.equal(api.health.startTimeoutMs, 30_000);
+  assert.deepEqual(web.argv, ['node', 'server.js']);
+  assert.equal(web.port, 8000);
+  assert.equal(web.stopTimeoutMs, 500);
+  assert.deepEqual(web.routes, [
     { host: 'shop.example.com', path: '/', strip: false, tls: 'auto' },
     { host: 'shop.example.com', path: '/api/', strip: true, tls: 'auto' },
   ]);
-  assert.deepEqual(web?.health.probe, { kind: 'listening' });
+  assert.deepEqual(web.health.probe, { kind: 'listening' });
   assert.throws(() => ((m as { app: string }).app = 'x'));
 });
 

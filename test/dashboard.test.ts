@@ -48,7 +48,7 @@ before(async () => {
   });
 });
 after(async () => {
-  await browser?.close();
+  await browser.close();
   await home.cleanup();
 });
 
@@ -126,10 +126,10 @@ test('sign in, see the app healthy with its route, restart it, sign out', async 
     await page.reload();
     await page.locator('form#login').waitFor();
     // The browser still sends the cookie of the session that ended: signing in again works and replaces it.
-    await context.addCookies([{ ...session!, value: session!.value }]);
+    await context.addCookies([{ ...session, value: session.value }]);
     await signIn(page, 'mia');
     await page.locator('section.app[data-app=shop] td.state-healthy').first().waitFor();
-    assert.notEqual((await context.cookies()).find((c) => c.name === 'berth_session')?.value, session!.value);
+    assert.notEqual((await context.cookies()).find((c) => c.name === 'berth_session')?.value, session.value);
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

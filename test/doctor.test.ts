@@ -43,7 +43,7 @@ function normalise(text: string, backendPort: number, frontendPort: number, squa
     .replaceAll(process.execPath, 'node')
     .replaceAll(String(backendPort), '<backend-port>')
     .replaceAll(String(frontendPort), '<frontend-port>')
-    .replace(/^(    .*)$/gm, (l) => l.replace(/\d+/g, 'N'));
+    .replace(/^( {4}.*)$/gm, (l) => l.replace(/\d+/g, 'N'));
 }
 
 test('the seed 000 server: doctor names each problem with its code, severity and fix (golden)', async () => {

@@ -46,7 +46,7 @@ function branch(dir: string, name: string, file: string, text: string): void {
 }
 
 const messages = async (host: string) =>
-  (await hit(P, host, '/messages')).json() as { messages: Array<{ text: string }>; db: string; env: string };
+  (await hit(P, host, '/messages')).json<{ messages: Array<{ text: string }>; db: string; env: string }>();
 const texts = async (host: string) => (await messages(host)).messages.map((m) => m.text);
 
 before(async () => {

@@ -204,7 +204,7 @@ test('values are literal: env values and secret values reach the process as writ
   for (const [i, v] of values.slice(0, 8).entries())
     assert.equal((await cli(['secrets', 'set', 'fuzzed', `SECRET_${i}`], v)).code, 0);
   assertOk(await home.cli('deploy', okApp));
-  const got = (await hit(P, 'fuzzed.test', '/')).json() as Record<string, string>;
+  const got = (await hit(P, 'fuzzed.test', '/')).json<Record<string, string>>();
   for (const [k, v] of Object.entries(env)) assert.equal(got[k], v, k);
   for (const [i, v] of values.slice(0, 8).entries())
     assert.equal(got[`SECRET_${i}`], v.replace(/\n$/, ''), `SECRET_${i}`);

@@ -53,7 +53,7 @@ async function withInstance(store: Store, name: string) {
 
 test('200 leases from 4 processes sharing one store at once: zero duplicates', async () => {
   const db = path.join(dir, 'shared.db');
-  (await Store.openSqlite(db)).close(); // migrate once up front
+  await (await Store.openSqlite(db)).close(); // migrate once up front
   const results = await Promise.all([0, 1, 2, 3].map((i) => runWorker(db, `w${i}`, 50, '31000-31999')));
   const all = results.flat();
   assert.equal(all.length, 200);

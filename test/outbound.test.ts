@@ -80,7 +80,7 @@ test('names are checked at connect time: "localhost" resolves to loopback and is
   const run = (allow: string[]) =>
     new Promise<string>((resolve) =>
       checkedLookup(allow, 'notification')('localhost', {}, (err, address) =>
-        resolve(err ? `error: ${err.message}` : String(address)),
+        resolve(err ? `error: ${err.message}` : typeof address === 'string' ? address : JSON.stringify(address)),
       ),
     );
   assert.match(await run([]), /^error: notification: localhost is a loopback address/);

@@ -499,7 +499,7 @@ test('an upstream that does not start its answer in time gets a 504; one that ha
     const silent = await via(upstream, 'timeout.test', '/silent');
     assert.equal(silent.status, 504);
     assert.match(silent.text(), /504 Gateway Timeout/);
-    assert.ok(Date.now() - t0 >= 900 && Date.now() - t0 < 5000, `answered after ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 >= 900, `answered after ${Date.now() - t0} ms, before upstream_timeout (1 s)`);
     const slow = await via(upstream, 'timeout.test', '/slow-body');
     assert.deepEqual([slow.status, slow.text()], [200, 'firstlast']);
   } finally {

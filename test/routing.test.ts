@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RouteView } from '../src/api/routes-view.js';
 import { hit, isAlive } from './helpers/http.js';
-import { NODE, REPO, TestHome, sleep, waitFor } from './helpers/home.js';
+import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 import { assertOk } from './helpers/home.js';
 import { wrk } from './helpers/proxy-process.js';
 
@@ -72,14 +72,23 @@ test('berthd killed with SIGKILL under load: zero failed requests; the proxy ser
     `app: steady\nservices:\n  web:\n${svc('    instances: 2\n    routes: [steady.test]\n')}`,
   );
   assertOk(await home.cli('up', dir));
-  const load = wrk(`http://127.0.0.1:${P}/`, { connections: 50, seconds: 6, host: 'steady.test' });
-  await sleep(1500);
-  const daemon = home.daemonPid() as number;
-  process.kill(daemon, 'SIGKILL');
-  await waitFor('berthd gone', () => !isAlive(daemon), 5000);
-  await sleep(1500);
-  assert.equal((await home.cli('ps', 'steady')).code, 0, 'the next command brings berthd back');
-  const r = await load;
+  let afterRevival = 0;
+  const killAndRevive = (async () => {
+    await waitFor('the load reaching the app', async () => (await hit(P, 'steady.test', '/')).status === 200, 10_000);
+    const daemon = home.daemonPid() as number;
+    process.kill(daemon, 'SIGKILL');
+    await waitFor('berthd gone', () => !isAlive(daemon), 5000);
+    assert.equal((await home.cli('ps', 'steady')).code, 0, 'the next command brings berthd back');
+    afterRevival = (await hit(P, 'steady.test', '/')).status;
+  })();
+  const r = await wrk(`http://127.0.0.1:${P}/`, {
+    connections: 50,
+    seconds: 600,
+    host: 'steady.test',
+    until: killAndRevive,
+  });
+  await killAndRevive;
+  assert.equal(afterRevival, 200, 'the proxy answered after berthd came back');
   assert.ok(r.requests > 500, r.output);
   assert.equal(r.errors, 0, r.output);
   assert.equal(r.non2xx, 0, r.output);

@@ -39,11 +39,11 @@ test('an instance gets the manifest env, PORT and DATA_DIR, and nothing else of 
   ]);
   assert.equal(env.PORT, String(web.port));
   assert.equal(env.DATA_DIR, path.join(home.home, 'data', 'envcheck', 'production'));
-  assert.ok(existsSync(env.DATA_DIR as string));
+  assert.ok(existsSync(env.DATA_DIR));
   assert.equal(env.WORKERS, '2');
   const st = procStat(web.pid as number);
   assert.equal(st?.pgrp, web.pid, 'instance leads its own process group');
-  assert.equal(st?.session, web.pid, 'instance leads its own session');
+  assert.equal(st.session, web.pid, 'instance leads its own session');
 });
 
 test('stop leaves no child of the app alive, not even one that moved to a new session', async () => {
@@ -59,12 +59,12 @@ test('stop leaves no child of the app alive, not even one that moved to a new se
   assert.notEqual(procStat(info.children[1] as number)?.session, web.pid, 'the second child escaped the session');
   const r = await home.json<InstanceStatus[]>('stop', 'forker');
   assert.equal(r[0]?.state, 'stopped');
-  assert.equal(r[0]?.pid, null);
+  assert.equal(r[0].pid, null);
   for (const pid of [web.pid as number, ...info.children])
     await waitFor(`pid ${pid} to be gone`, () => !isAlive(pid) || procStat(pid)?.state === 'Z', 3000);
   const started = await home.json<InstanceStatus[]>('start', 'forker');
   assert.equal(started[0]?.state, 'healthy');
-  assert.equal(started[0]?.port, web.port, 'the instance keeps its port lease across stop and start');
+  assert.equal(started[0].port, web.port, 'the instance keeps its port lease across stop and start');
 });
 
 test('a service that keeps failing is in crashloop, with its exit code and last log lines in ps and logs', async () => {
@@ -91,7 +91,7 @@ test('a service that keeps failing is in crashloop, with its exit code and last 
   assert.match(table.stdout, /crasher\s+production\s+api\s+1\s+crashloop\s+-\s+\d+\s+-\s+\d+\s+exit 3/);
   assert.match(
     table.stdout,
-    /crasher\/api\[0\] is crashloop \(exit 3\); last log lines:\n(  .*\n)*  starting up\n  boom: cannot connect/,
+    /crasher\/api\[0\] is crashloop \(exit 3\); last log lines:\n( {2}.*\n)* {2}starting up\n {2}boom: cannot connect/,
   );
   const logs = await home.cli('logs', 'crasher', 'api', '-n', '2');
   assert.equal(logs.code, 0);

@@ -66,7 +66,7 @@ function acceptWebSocket(req: IncomingMessage, socket: Socket, name: string): vo
     .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
     .digest('base64');
   socket.write(
-    `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\nx-forwarded-host: ${req.headers['x-forwarded-host'] ?? ''}\r\n\r\n`,
+    `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\nx-forwarded-host: ${String(req.headers['x-forwarded-host'] ?? '')}\r\n\r\n`,
   );
   let buf = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {

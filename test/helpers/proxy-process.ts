@@ -78,10 +78,14 @@ export class ProxyProcess {
   }
 }
 
-/** Runs wrk against a URL and returns its counts; wrk does not retry, so every failure shows. */
+/**
+ * Runs wrk against a URL and returns its counts; wrk does not retry, so every failure shows.
+ * With `until`, the load lasts exactly as long as that work (wrk stops on SIGINT and still prints
+ * its summary), so a slow machine never leaves part of the work unloaded; `seconds` is then a cap.
+ */
 export async function wrk(
   url: string,
-  opts: { connections: number; seconds: number; host: string; threads?: number },
+  opts: { connections: number; seconds: number; host: string; threads?: number; until?: Promise<unknown> },
 ): Promise<{ requests: number; errors: number; non2xx: number; output: string }> {
   const { execFile } = await import('node:child_process');
   const args = [
@@ -97,11 +101,13 @@ export async function wrk(
     `Host: ${opts.host}`,
     url,
   ];
-  const output = await new Promise<string>((resolve, reject) =>
-    execFile('wrk', args, { timeout: (opts.seconds + 30) * 1000 }, (err, stdout, stderr) =>
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = execFile('wrk', args, { timeout: (opts.seconds + 30) * 1000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`wrk: ${err.message}\n${stderr}`)) : resolve(stdout),
-    ),
-  );
+    );
+    const stop = () => child.kill('SIGINT');
+    opts.until?.then(stop, stop);
+  });
   const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
   const errors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
