@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { MANIFEST_FILE, parseManifest } from '../config/manifest.js';
@@ -10,6 +10,7 @@ import { authorizeIn, policy } from './policy.js';
 import { respond } from './deploy-routes.js';
 import { callerRedactor } from './server.js';
 import type { ApiDeps } from './server.js';
+import { removeTree } from '../system/safe-tree.js';
 
 /** One file of an uploaded source tree. */
 export interface UploadFile {
@@ -101,7 +102,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
           const old = `${target}.old-${process.pid}-${Date.now()}`;
           if (existsSync(target)) renameSync(target, old);
           renameSync(stage, target);
-          rmSync(old, { recursive: true, force: true });
+          removeTree(old);
           return respond(
             reply,
             req.body.stream,
@@ -120,7 +121,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
           );
         });
       } finally {
-        rmSync(stage, { recursive: true, force: true });
+        removeTree(stage);
       }
     },
   );

@@ -1,13 +1,4 @@
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
@@ -41,6 +32,7 @@ import { Store } from '../store/store.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { acquirePidFile, releasePidFile } from './pidfile.js';
 import { VERSION } from '../version.js';
+import { removeTree } from '../system/safe-tree.js';
 
 /**
  * berthd: the composition root. Takes the pid file, opens the store (migrations run),
@@ -244,10 +236,9 @@ async function main(): Promise<void> {
 /** Uploads berthd was writing or replacing when it stopped: never deployed, never needed. */
 function sweepUploads(home: string): void {
   const root = path.join(home, 'uploads');
-  rmSync(path.join(root, '.staging'), { recursive: true, force: true });
+  removeTree(path.join(root, '.staging'));
   if (!existsSync(root)) return;
-  for (const name of readdirSync(root))
-    if (/\.old-\d+-\d+$/.test(name)) rmSync(path.join(root, name), { recursive: true, force: true });
+  for (const name of readdirSync(root)) if (/\.old-\d+-\d+$/.test(name)) removeTree(path.join(root, name));
 }
 
 /** Runs a task again after the delay it returns, or at once when poked (never two at a time). */

@@ -1,43 +1,13 @@
-import {
-  closeSync,
-  constants,
-  fchmodSync,
-  fchownSync,
-  fstatSync,
-  lchownSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-} from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { chownPath, chownTree } from '../system/safe-tree.js';
 import { deleteSystemUser, ensureSystemUser, type UnixIds } from '../system/users.js';
 import type { HomeLayout } from '../system/paths.js';
 
-// O_NONBLOCK: opening a FIFO a build made must not wait for a writer (and freeze berthd).
-const NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-/** chown + chmod through a descriptor opened without following a link: a path swapped for a symlink is never followed. */
+/** chown + chmod of `p` alone, through a descriptor opened without following a link (a link gets only its own owner). */
 function setOwner(p: string, uid: number, gid: number, mode: (current: number, dir: boolean) => number): void {
-  let fd: number;
-  try {
-    fd = openSync(p, NOFOLLOW);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
-      lchownSync(p, uid, gid); // a symlink: its own owner, no mode
-      return;
-    }
-    throw err;
-  }
-  try {
-    const st = fstatSync(fd);
-    // Only what berthd or the app made: never a file of someone else's hard-linked in.
-    if (!st.isDirectory() && st.nlink > 1 && st.uid !== uid && st.uid !== 0) return;
-    fchownSync(fd, uid, gid);
-    fchmodSync(fd, mode(st.mode & 0o7777, st.isDirectory()));
-  } finally {
-    closeSync(fd);
-  }
+  chownPath(p, { uid, gid, mode });
 }
 
 /**
@@ -132,15 +102,7 @@ export class AppUsers {
   /** A fresh release (made by root, closed) handed to the app's user to build in: children first, its top last. */
   giveForBuild(ids: UnixIds | undefined, dir: string): void {
     if (!ids) return;
-    const walk = (p: string): void => {
-      for (const e of readdirSync(p, { withFileTypes: true })) {
-        const child = path.join(p, e.name);
-        if (e.isDirectory()) walk(child);
-        setOwner(child, ids.uid, ids.gid, (m) => m);
-      }
-    };
-    walk(dir);
-    setOwner(dir, ids.uid, ids.gid, () => 0o750);
+    chownTree(dir, { uid: ids.uid, gid: ids.gid, mode: (m, _dir, top) => (top ? 0o750 : m), order: 'post' });
   }
 
   /**
@@ -150,51 +112,24 @@ export class AppUsers {
    */
   seal(ids: UnixIds | undefined, dir: string): void {
     if (!ids) return;
-    const walk = (p: string, top: boolean): void => {
-      setOwner(
-        p,
-        0,
-        ids.gid,
-        (m, isDir) =>
-          (isDir ? (m & 0o755) | 0o050 : (m & 0o755) | 0o040 | (m & 0o100 ? 0o010 : 0)) & (top ? 0o750 : 0o7777),
-      );
-      let entries;
-      try {
-        entries = readdirSync(p, { withFileTypes: true });
-      } catch {
-        return; // not a directory
-      }
-      for (const e of entries) {
-        const child = path.join(p, e.name);
-        if (e.isDirectory()) walk(child, false);
-        else setOwner(child, 0, ids.gid, (m) => (m & 0o755) | 0o040 | (m & 0o100 ? 0o010 : 0));
-      }
-    };
-    walk(dir, true);
+    chownTree(dir, {
+      uid: 0,
+      gid: ids.gid,
+      mode: (m, isDir, top) =>
+        (isDir ? (m & 0o755) | 0o050 : (m & 0o755) | 0o040 | (m & 0o100 ? 0o010 : 0)) & (top ? 0o750 : 0o7777),
+      order: 'pre',
+    });
   }
 
   /**
    * Takes a tree an app user could write back for root, top-down (each directory before its
    * entries are read), so no process of that user can change it from then on: what berthd
-   * removes or hands on afterwards is what it looked at. Does nothing when apps have no users.
+   * removes or hands on afterwards is what it looked at. Links are taken themselves, never
+   * followed (see safe-tree). Does nothing when apps have no users.
    */
   reclaim(dir: string): void {
     if (!this.enabled) return;
-    const take = (p: string): void => {
-      try {
-        setOwner(p, 0, 0, (m, isDir) => (isDir ? 0o700 : m & 0o700));
-      } catch {
-        return; // gone
-      }
-      let entries;
-      try {
-        entries = readdirSync(p, { withFileTypes: true });
-      } catch {
-        return; // not a directory
-      }
-      for (const e of entries) take(path.join(p, e.name));
-    };
-    take(dir);
+    chownTree(dir, { uid: 0, gid: 0, mode: (m, isDir) => (isDir ? 0o700 : m & 0o700), order: 'pre' });
   }
 
   /** Removes the users of these environments of the app. */

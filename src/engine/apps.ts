@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ServiceSpec } from '../config/manifest-types.js';
 import { BerthError } from '../core/errors.js';
@@ -10,6 +9,7 @@ import type { InstanceManager } from './instance-manager.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { AppUsers } from './app-users.js';
 import { instanceStatus, type InstanceStatus } from './status.js';
+import { removeTree } from '../system/safe-tree.js';
 
 export const DEFAULT_ENV = 'production';
 
@@ -77,16 +77,16 @@ export class Apps {
       const row = await this.#store.apps.find(app);
       if (row) await this.#store.write((r) => r.apps.delete(row.id));
       await this.#routesChanged();
-      rmSync(this.#layout.appLogRoot(app), { recursive: true, force: true });
-      rmSync(path.join(this.#layout.root, 'releases', app), { recursive: true, force: true });
+      removeTree(this.#layout.appLogRoot(app));
+      removeTree(path.join(this.#layout.root, 'releases', app));
       if (purge) {
         this.#users?.reclaim(this.#layout.appDataRoot(app));
-        rmSync(this.#layout.appDataRoot(app), { recursive: true, force: true });
+        removeTree(this.#layout.appDataRoot(app));
       }
       // Its user goes when nothing of the app is left; kept data stays owned by its (then unnamed) uid until purged.
       if (purge) {
         this.#users?.reclaim(path.join(this.#layout.root, 'homes', app));
-        rmSync(path.join(this.#layout.root, 'homes', app), { recursive: true, force: true });
+        removeTree(path.join(this.#layout.root, 'homes', app));
         await this.#users?.remove(app, envs);
       }
       await this.#event(app, null, 'app.rm', purge ? 'removed with its data' : 'removed; data kept');

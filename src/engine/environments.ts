@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -14,6 +14,7 @@ import type { AppUsers } from './app-users.js';
 import type { InstanceManager } from './instance-manager.js';
 import type { RouteSync } from './route-sync.js';
 import { storedManifest } from '../config/stored-manifest.js';
+import { removeTree } from '../system/safe-tree.js';
 
 /** An environment as `berth env ls` shows it. */
 export interface EnvironmentStatus {
@@ -146,7 +147,7 @@ export class Environments {
           );
         }
       } catch (err) {
-        rmSync(trash, { recursive: true, force: true });
+        removeTree(trash);
         await this.#restart(stopped);
         throw new BerthError(
           'failed',
@@ -166,7 +167,7 @@ export class Environments {
         await this.#d.store.write((r) => r.apps.deleteEnvironment(row.id)); // instances, leases, releases, deployments go with it
       } catch (err) {
         for (const [dir, to] of moved.reverse()) renameSync(to, dir);
-        rmSync(trash, { recursive: true, force: true });
+        removeTree(trash);
         await this.#restart(stopped);
         throw new BerthError(
           'failed',
@@ -176,9 +177,9 @@ export class Environments {
       }
       await this.#d.routes.sync();
       this.#d.users?.reclaim(trash);
-      rmSync(trash, { recursive: true, force: true });
+      removeTree(trash);
       this.#d.users?.reclaim(path.join(this.#d.layout.root, 'homes', app, env));
-      rmSync(path.join(this.#d.layout.root, 'homes', app, env), { recursive: true, force: true });
+      removeTree(path.join(this.#d.layout.root, 'homes', app, env));
       await this.#d.users
         ?.remove(app, [env])
         .catch((err) => this.#d.log.warn({ app, env, err: describe(err) }, 'removing the environment user failed'));
@@ -229,7 +230,7 @@ export class Environments {
       } catch {
         // no plan: nothing of it can be put back
       }
-      rmSync(dir, { recursive: true, force: true });
+      removeTree(dir);
     }
   }
 

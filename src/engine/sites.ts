@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { MANIFEST_FILE } from '../config/manifest.js';
@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js';
 import { resolveUnder, type HomeLayout } from '../system/paths.js';
 import type { Apps } from './apps.js';
 import type { Deployer } from './deploy/deployer.js';
+import { removeTree } from '../system/safe-tree.js';
 
 /** Slugs that would shadow the platform's own names. */
 const RESERVED = new Set(['www', 'api', 'admin', 'app', 'mail', 'berth', 'dashboard', 'default', 'static', 'assets']);
@@ -87,7 +88,7 @@ export class Sites {
       throw new BerthError('conflict', 'slug_taken', `"${req.slug}" is taken`, { hint: 'pick another slug' });
     try {
       const dir = this.#dir(req.slug);
-      rmSync(dir, { recursive: true, force: true });
+      removeTree(dir);
       cpSync(template, dir, {
         recursive: true,
         verbatimSymlinks: true,
@@ -133,7 +134,7 @@ export class Sites {
       // Only the site's own app: one of that name in another organisation is not the site's to remove.
       if (app && site && app.orgId === site.orgId && app.sourceDir === this.#dir(slug))
         await this.#d.apps.rm(slug, true);
-      rmSync(this.#dir(slug), { recursive: true, force: true });
+      removeTree(this.#dir(slug));
       await this.#d.store.write((r) => r.identity.deleteSite(slug));
       return true;
     } catch (err) {

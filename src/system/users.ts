@@ -1,5 +1,4 @@
-import { readdirSync, lstatSync, lchownSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { BerthError } from '../core/errors.js';
 import { runCommand } from './command.js';
 
@@ -70,14 +69,4 @@ export async function deleteSystemUser(name: string): Promise<void> {
   }
   if (r.code !== 0 && findUser(name))
     throw new BerthError('failed', 'userdel_failed', `removing system user ${name} failed: ${r.stderr.trim()}`);
-}
-
-/** Gives a tree to a user (symlinks themselves, never what they point to). */
-export function chownTree(root: string, ids: UnixIds): void {
-  const walk = (p: string): void => {
-    const st = lstatSync(p);
-    lchownSync(p, ids.uid, ids.gid);
-    if (st.isDirectory()) for (const name of readdirSync(p)) walk(path.join(p, name));
-  };
-  walk(root);
 }

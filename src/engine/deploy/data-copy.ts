@@ -1,23 +1,13 @@
-import {
-  closeSync,
-  copyFileSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-  symlinkSync,
-} from 'node:fs';
+import { closeSync, constants, copyFileSync, mkdirSync, openSync, readlinkSync, readSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BerthError } from '../../core/errors.js';
 import { runCommand } from '../../system/command.js';
 import { backupSqlite, SQLITE_MAGIC } from '../../store/sqlite-backup.js';
+import { DirHandle } from '../../system/safe-tree.js';
 
 function isSqlite(file: string): boolean {
-  const fd = openSync(file, 'r');
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const head = Buffer.alloc(SQLITE_MAGIC.length);
     return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(SQLITE_MAGIC);
@@ -29,44 +19,51 @@ function isSqlite(file: string): boolean {
 /**
  * A new environment's data dir as a copy of another's: SQLite databases through the backup
  * API (their -wal, -shm and -journal files are part of that, not copied beside it), other
- * files and symlinks as they are. Returns what was copied, relative to `from`.
+ * files and symlinks as they are (never followed: directories are walked by descriptor, see
+ * safe-tree). Returns what was copied, relative to `from`.
  */
 export async function copyDataDir(from: string, to: string): Promise<{ files: string[]; databases: string[] }> {
   mkdirSync(to, { recursive: true, mode: 0o700 });
   const out = { files: [] as string[], databases: [] as string[] };
-  if (!existsSync(from)) return out;
-  const walk = async (rel: string): Promise<void> => {
-    const names = readdirSync(path.join(from, rel)).sort();
+  const top = DirHandle.open(from);
+  if (!top) return out;
+  const walk = async (dir: DirHandle, rel: string): Promise<void> => {
+    const names = dir.names().sort();
     // A database's -wal/-shm/-journal come and go while it is written: they are part of its backup, never copied beside it.
     const companion = (name: string) =>
       /-(wal|shm|journal)$/.test(name) && names.includes(name.replace(/-(wal|shm|journal)$/, ''));
     for (const name of names) {
       if (companion(name)) continue;
       const r = path.join(rel, name);
-      const src = path.join(from, r);
       const dest = path.join(to, r);
-      let st;
-      try {
-        st = lstatSync(src);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed since the listing
-        throw err;
-      }
+      const st = dir.lstat(name);
+      if (!st) continue; // removed since the listing
       if (st.isDirectory()) {
-        mkdirSync(dest, { recursive: true, mode: st.mode & 0o777 });
-        await walk(r);
+        const sub = dir.child(name);
+        if (!sub) continue; // swapped for something else since: not entered
+        try {
+          mkdirSync(dest, { recursive: true, mode: st.mode & 0o777 });
+          await walk(sub, r);
+        } finally {
+          sub.close();
+        }
       } else if (st.isSymbolicLink()) {
-        symlinkSync(readlinkSync(src), dest);
-      } else if (st.isFile() && isSqlite(src)) {
-        await backupSqlite(src, dest);
+        symlinkSync(readlinkSync(dir.at(name)), dest);
+      } else if (st.isFile() && isSqlite(dir.at(name))) {
+        // SQLite opens its -wal and -shm beside the file by name: the plain path. This runs as the app's user when it has one.
+        await backupSqlite(path.join(from, r), dest);
         out.databases.push(r);
       } else if (st.isFile()) {
-        copyFileSync(src, dest);
+        copyFileSync(dir.at(name), dest);
         out.files.push(r);
       }
     }
   };
-  await walk('');
+  try {
+    await walk(top, '');
+  } finally {
+    top.close();
+  }
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadManifest, MANIFEST_FILE, parseManifest } from '../../config/manifest.js';
 import type { EnvironmentSpec, Manifest } from '../../config/manifest-types.js';
@@ -19,6 +19,7 @@ import { sourceDigest } from './digest.js';
 import { currentBranch } from './source.js';
 import { DeploySteps, type StepDeps } from './steps.js';
 import { storedManifest } from '../../config/stored-manifest.js';
+import { removeTree } from '../../system/safe-tree.js';
 
 export interface DeployRequest {
   readonly dir: string;
@@ -254,13 +255,13 @@ export class Deployer {
     // A failed first deploy takes everything it made with it. Its rows go last (the deployment's
     // with them, by cascade): killed before that, berthd finds it still running and cleans up again.
     if (final !== 'succeeded' && ctx.createdApp) {
-      rmSync(this.#d.layout.appLogRoot(ctx.app), { recursive: true, force: true });
-      rmSync(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)), { recursive: true, force: true });
+      removeTree(this.#d.layout.appLogRoot(ctx.app));
+      removeTree(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)));
       if (!ctx.keptData) {
         this.#d.users?.reclaim(this.#d.layout.appDataRoot(ctx.app));
         this.#d.users?.reclaim(path.join(this.#d.layout.root, 'homes', ctx.app));
-        rmSync(this.#d.layout.appDataRoot(ctx.app), { recursive: true, force: true }); // a new app's data dir holds only what its failed start wrote
-        rmSync(path.join(this.#d.layout.root, 'homes', ctx.app), { recursive: true, force: true });
+        removeTree(this.#d.layout.appDataRoot(ctx.app)); // a new app's data dir holds only what its failed start wrote
+        removeTree(path.join(this.#d.layout.root, 'homes', ctx.app));
       }
       await this.#d.users
         ?.remove(ctx.app, [ctx.env])
@@ -276,7 +277,7 @@ export class Deployer {
         path.join(this.#d.layout.root, 'homes', ctx.app, ctx.env),
       ]) {
         this.#d.users?.reclaim(dir); // root's first: nothing of the environment's user can be swapped in while it goes
-        rmSync(dir, { recursive: true, force: true });
+        removeTree(dir);
       }
       await this.#d.users
         ?.remove(ctx.app, [ctx.env])
@@ -622,7 +623,7 @@ export class Deployer {
       for (const env of readdirSync(path.join(root, app))) {
         for (const n of readdirSync(path.join(root, app, env))) {
           const dir = path.join(root, app, env, n);
-          if (!owned.has(dir)) rmSync(dir, { recursive: true, force: true });
+          if (!owned.has(dir)) removeTree(dir);
         }
       }
     }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  constants,
   copyFileSync,
   cpSync,
   existsSync,
@@ -121,12 +122,30 @@ function copyOne(root: string, rel: string, dest: string): void {
   } catch {
     return; // deleted in the working tree but still in the index
   }
-  mkdirSync(path.dirname(to), { recursive: true });
+  if (!makeParents(dest, path.relative(dest, path.dirname(to)))) return;
   if (st.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
   else if (st.isFile()) {
-    copyFileSync(from, to);
+    copyFileSync(from, to, constants.COPYFILE_EXCL); // never onto (or through) a link copied before
     chmodSync(to, st.mode & 0o777);
   }
+}
+
+/**
+ * The directories of `rel` below `dest`, made as needed; false when one is a link copied
+ * before (git lists nothing below a link, unless the tree changed while it was listed): a
+ * file is never written through a link of the source tree.
+ */
+function makeParents(dest: string, rel: string): boolean {
+  let dir = dest;
+  for (const part of rel ? rel.split(path.sep) : []) {
+    dir = path.join(dir, part);
+    try {
+      if (!lstatSync(dir).isDirectory()) return false;
+    } catch {
+      mkdirSync(dir);
+    }
+  }
+  return true;
 }
 
 function archive(dir: string, treeish: string, dest: string): Promise<void> {

@@ -17,6 +17,7 @@ import { snapshot } from './source.js';
 import { copyDataDir, copyDataDirAs } from './data-copy.js';
 import { Redactor } from '../../core/redact.js';
 import type { AppUsers } from '../app-users.js';
+import { removeTree } from '../../system/safe-tree.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
 export function staticRoot(releaseDir: string, dir: string, service: string): string {
@@ -83,7 +84,7 @@ export class DeploySteps implements StepRunner {
     switch (h.step.kind) {
       case 'snapshot': {
         await h.note({ dir: c.release.dir });
-        rmSync(c.release.dir, { recursive: true, force: true });
+        removeTree(c.release.dir);
         const { commit } = await snapshot(c.source, c.release.dir);
         // The app's user builds in it (then it is sealed: root's, readable by the app's group only).
         const ids = await this.#d.users?.ids(c.app, c.env);
@@ -129,7 +130,7 @@ export class DeploySteps implements StepRunner {
       case 'data': {
         const from = c.copyDataFrom as string;
         const to = this.#d.layout.dataDir(c.app, c.env);
-        rmSync(to, { recursive: true, force: true });
+        removeTree(to);
         // As the app's user when it has one: a running instance of it cannot make berthd read a file the app may not.
         // Copied by the source environment's user (it reads only what that environment may), into a
         // directory of berthd's, which then becomes the new environment's (taken, then given: see transfer).
@@ -138,7 +139,7 @@ export class DeploySteps implements StepRunner {
         let copied;
         if (source && target) {
           const staging = path.join(path.dirname(to), `.copy-${c.env}-${process.pid}`);
-          rmSync(staging, { recursive: true, force: true });
+          removeTree(staging);
           this.#d.users?.leaf(source, staging, 0o700);
           copied = await copyDataDirAs(source, this.#d.layout.dataDir(c.app, from), staging);
           this.#d.users?.transfer(target, staging);
@@ -174,7 +175,7 @@ export class DeploySteps implements StepRunner {
     switch (h.step.kind) {
       case 'snapshot':
         this.#d.users?.reclaim(c.release.dir); // a build may have left a process of the app's user behind
-        rmSync(c.release.dir, { recursive: true, force: true });
+        removeTree(c.release.dir);
         return;
       case 'release': {
         const row = await this.#d.store.releases.byNumber(c.environmentId, c.release.number);
@@ -186,7 +187,7 @@ export class DeploySteps implements StepRunner {
       case 'data':
         // Only planned for an environment this deployment created: its data dir holds nothing else.
         this.#d.users?.reclaim(this.#d.layout.dataDir(c.app, c.env));
-        rmSync(this.#d.layout.dataDir(c.app, c.env), { recursive: true, force: true });
+        removeTree(this.#d.layout.dataDir(c.app, c.env));
         return;
       case 'wave':
         await Promise.all((h.step.services ?? []).map((name) => this.#undoService(this.#spec(name))));
@@ -322,7 +323,7 @@ export class DeploySteps implements StepRunner {
       try {
         for (const v of await this.#d.store.instances.list({ releaseId: r.id })) await this.#d.instances.remove(v.id);
         await this.#d.store.releases.delete(r.id);
-        if (existsSync(r.dir)) rmSync(r.dir, { recursive: true, force: true });
+        if (existsSync(r.dir)) removeTree(r.dir);
         this.#removeReleaseLogs(r.number);
       } catch (err) {
         this.#d.log.warn({ err: describe(err), release: r.number }, 'pruning a release failed');
