@@ -71,7 +71,7 @@ before(async () => {
     writeFileSync(path.join(templates, name, 'server.js'), run + '\n');
     writeFileSync(
       path.join(templates, name, 'berth.yaml'),
-      `app: "{{slug}}"\nservices:\n  web:\n    run: ["${NODE}", "server.js"]\n    env: { SLUG: "{{slug}}" }\n    health: { start_timeout: 5s }\n    routes: ["{{host}}"]\n`,
+      `app: "{{slug}}"\nservices:\n  web:\n    run: ["${NODE}", "server.js"]\n    env: { SLUG: "{{slug}}" }\n    health: { start_timeout: 60s }\n    routes: ["{{host}}"]\n`,
     );
   }
   assertOk(await home.cli('daemon', 'start'));
