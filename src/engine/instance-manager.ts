@@ -54,6 +54,7 @@ export class InstanceManager {
   readonly #log: Logger;
   readonly #tuning: RestartTuning;
   readonly #markerPrefix: string;
+  readonly #host: string;
   readonly #handles = new Map<number, Handle>();
   readonly #lock = new KeyedLock<number>();
   readonly #listeners: StateListener[] = [];
@@ -63,6 +64,8 @@ export class InstanceManager {
     layout: HomeLayout;
     log: Logger;
     markerPrefix: string;
+    /** This host's name in port leases. */
+    host: string;
     tuning?: RestartTuning;
     secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
     users?: AppUsers;
@@ -73,6 +76,7 @@ export class InstanceManager {
     this.#layout = deps.layout;
     this.#log = deps.log;
     this.#markerPrefix = deps.markerPrefix;
+    this.#host = deps.host;
     this.#tuning = deps.tuning ?? DEFAULT_RESTART;
   }
 
@@ -96,16 +100,31 @@ export class InstanceManager {
     assertRunnable(spec, cwd, launchEnv(spec, v.port, this.#layout.dataDir(v.app, v.env), this.marker(v.id)));
   }
 
-  /** Makes the instance run (desired = running). Resolves once its process is spawned. */
+  /**
+   * Makes the instance run (desired = running). Resolves once its process is spawned, or
+   * adopted when the process it records still runs. A stop that was cut off (berthd killed
+   * in it) is finished first, and a record whose process is gone is closed, so an instance
+   * can always be started whatever state it was left in.
+   */
   start(id: number): Promise<void> {
     return this.#lock.run(id, async () => {
-      const v = await this.#get(id);
+      let v = await this.#get(id);
       await this.#store.instances.update(id, { desired: 'running' });
+      v = { ...v, desired: 'running' };
       const h = this.#handles.get(id);
-      if (h && holdsProcess(v.state) && v.state !== 'stopping' && isSameProcessAlive(h.ref.pid, h.ref.startTicks))
-        return;
+      if (holdsProcess(v.state) && v.state !== 'stopping') {
+        if (h && isSameProcessAlive(h.ref.pid, h.ref.startTicks)) return;
+        if (!h && v.pid !== null && v.startTicks !== null && isSameProcessAlive(v.pid, v.startTicks)) {
+          this.#attach(v, { pid: v.pid, startTicks: v.startTicks });
+          return;
+        }
+      }
+      if (holdsProcess(v.state)) {
+        await this.#stopLocked(v);
+        v = { ...v, state: 'stopped', pid: null, startTicks: null };
+      }
       this.#clearTimer(id);
-      await this.#spawn({ ...v, desired: 'running' }, 0);
+      await this.#spawn(v, 0);
     });
   }
 
@@ -211,6 +230,18 @@ export class InstanceManager {
     const spec = JSON.parse(v.spec) as ServiceSpec;
     await this.#transition(v, 'starting', { pid: null, start_ticks: null, restarts: v.restarts + restartsDelta });
     const starting = { ...v, state: 'starting', restarts: v.restarts + restartsDelta };
+    const port = v.port;
+    const other =
+      port === null ? undefined : await this.#store.write((r) => r.leases.claim(this.#host, port, v.id, Date.now()));
+    if (other) {
+      const why = `port ${port} is leased to ${other.app}/${other.env}/${other.service}`;
+      await this.#transition(starting, 'failed', {
+        last_exit: JSON.stringify({ code: null, signal: null, at: Date.now(), note: `could not start: ${why}` }),
+      });
+      throw new BerthError('conflict', 'port_taken', `starting ${v.app}/${v.service}[${v.idx}]: ${why}`, {
+        hint: `see berth doctor; redeploy ${v.app} to give it a free port`,
+      });
+    }
     let launched;
     let cwd = v.rootDir;
     try {
@@ -403,6 +434,7 @@ export class InstanceManager {
   }
 
   async #adopt(v: InstanceView, findLeader: (marker: string) => ProcessRef | undefined): Promise<void> {
+    if (this.#handles.has(v.id)) return; // already supervised (started again by the recovery of a deployment)
     const recorded =
       v.pid !== null && v.startTicks !== null && isSameProcessAlive(v.pid, v.startTicks)
         ? { pid: v.pid, startTicks: v.startTicks }
@@ -413,32 +445,21 @@ export class InstanceManager {
       await this.#stopLocked(v);
       return;
     }
+    if (v.state === 'stopping') {
+      // berthd died in a stop that a start followed (a deployment's undo): finish the stop, run it again.
+      await this.#stopLocked(v);
+      await this.#spawn({ ...v, state: 'stopped', pid: null, startTicks: null }, 1);
+      return;
+    }
     if (live) {
-      const startedAt = v.startedAt ?? Date.now();
-      const h: Handle = {
-        ref: live,
-        child: undefined,
-        startedAt,
-        failures: 0,
-        timer: undefined,
-        health: undefined,
-        retired: false,
-      };
-      this.#handles.set(v.id, h);
-      if (v.state === 'pending' || v.state === 'stopping')
-        await this.#transition(
-          { ...v, state: v.state === 'pending' ? 'pending' : 'starting' },
-          'starting',
-          {},
-          'adopted',
-        );
+      if (v.state === 'pending') await this.#transition(v, 'starting', {}, 'adopted');
+      this.#attach({ ...v, state: v.state === 'pending' ? 'starting' : v.state }, live);
       if (!recorded || v.state === 'pending')
         await this.#store.instances.update(v.id, {
           pid: live.pid,
           start_ticks: live.startTicks,
-          started_at: startedAt,
+          started_at: v.startedAt ?? Date.now(),
         });
-      this.#watchHealth(v.id, h, JSON.parse(v.spec) as ServiceSpec, v.state === 'healthy' ? 'healthy' : 'starting');
       return;
     }
     if (v.state === 'exited' || v.state === 'failed') return;
@@ -458,6 +479,21 @@ export class InstanceManager {
       return;
     }
     await this.#spawn(v, v.state === 'pending' ? 0 : 1);
+  }
+
+  /** Supervises a live process this daemon did not spawn: probes it, and learns of its exit by polling. */
+  #attach(v: InstanceView, live: ProcessRef): void {
+    const h: Handle = {
+      ref: live,
+      child: undefined,
+      startedAt: v.startedAt ?? Date.now(),
+      failures: 0,
+      timer: undefined,
+      health: undefined,
+      retired: false,
+    };
+    this.#handles.set(v.id, h);
+    this.#watchHealth(v.id, h, JSON.parse(v.spec) as ServiceSpec, v.state === 'healthy' ? 'healthy' : 'starting');
   }
 
   /** Checks adopted processes (not our children, so no exit event) and reports the dead. */

@@ -50,6 +50,18 @@ export class LeasesRepo {
     return q.execute();
   }
 
+  /**
+   * Makes sure `instanceId` holds the lease of `port` (an instance that runs again takes back
+   * the port it was given). Returns the other owner when someone else holds it; call it in a
+   * write transaction.
+   */
+  async claim(host: string, port: number, instanceId: number, now: number): Promise<LeaseOwner | undefined> {
+    const owner = await this.owner(host, port);
+    if (owner) return owner.instanceId === instanceId ? undefined : owner;
+    await this.insert(host, port, instanceId, now);
+    return undefined;
+  }
+
   async releaseInstance(instanceId: number): Promise<void> {
     await this.#db.deleteFrom('port_leases').where('instance_id', '=', instanceId).execute();
   }
