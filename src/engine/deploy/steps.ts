@@ -149,8 +149,9 @@ export class DeploySteps implements StepRunner {
         return;
       }
       case 'wave':
-        await Promise.all((h.step.services ?? []).map((name) => this.#startService(this.#spec(name))));
-        return;
+        // Every service of the wave finishes what it began before the wave fails: an undo never
+        // runs beside a start still stopping an old instance or leasing its port.
+        return settleAll((h.step.services ?? []).map((name) => this.#startService(this.#spec(name))));
       case 'switch':
         // Checked again here, in the write transaction, so two apps deploying at once cannot both take a route.
         await this.#d.store.write(async (r) => {
@@ -190,8 +191,7 @@ export class DeploySteps implements StepRunner {
         removeTree(this.#d.layout.dataDir(c.app, c.env));
         return;
       case 'wave':
-        await Promise.all((h.step.services ?? []).map((name) => this.#undoService(this.#spec(name))));
-        return;
+        return settleAll((h.step.services ?? []).map((name) => this.#undoService(this.#spec(name))));
       case 'switch':
         await this.#d.store.apps.setCurrentRelease(c.environmentId, c.previous?.id ?? null);
         await this.#d.routes.sync();
@@ -267,22 +267,22 @@ export class DeploySteps implements StepRunner {
     return spec.port;
   }
 
+  /**
+   * Removes the new release's instances of a service; a recreate service's old instances run
+   * again (each start takes its port lease back) and are healthy before the undo is done.
+   */
   async #undoService(spec: ServiceSpec): Promise<void> {
     const row = await this.#d.store.releases.byNumber(this.#ctx.environmentId, this.#ctx.release.number);
     if (row)
       for (const v of await this.#d.store.instances.list({ releaseId: row.id, service: spec.name }))
         await this.#d.instances.remove(v.id);
     if (spec.strategy !== 'recreate') return;
-    for (const old of await this.#oldInstances(spec.name)) {
-      const oldSpec = JSON.parse(old.spec) as ServiceSpec;
-      if (typeof oldSpec.port === 'number' && old.port !== null) {
-        await this.#d.store.write(async (r) => {
-          if (!(await r.leases.owner(this.#d.ports.host, old.port as number)))
-            await r.leases.insert(this.#d.ports.host, old.port as number, old.id, Date.now());
-        });
-      }
-      await this.#d.instances.start(old.id);
-    }
+    await settleAll(
+      (await this.#oldInstances(spec.name)).map(async (old) => {
+        await this.#d.instances.start(old.id);
+        await this.#d.instances.waitReady(old.id, (JSON.parse(old.spec) as ServiceSpec).health.startTimeoutMs + 1000);
+      }),
+    );
   }
 
   /** Waits until the proxy has no request in flight to the old release, up to its drain timeout. */
@@ -330,4 +330,10 @@ export class DeploySteps implements StepRunner {
       }
     }
   }
+}
+
+/** Waits for every task; then fails with the first failure, if any. */
+async function settleAll(tasks: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(tasks)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
