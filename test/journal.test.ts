@@ -48,6 +48,20 @@ test('the plan: snapshot, build, record, waves by depends_on, switch, then drain
   );
 });
 
+test('recreate services that run now start last, after every other wave; on a first deploy they keep dependency order', () => {
+  const stack = parseManifest(
+    'app: s\nservices:\n  jobs: { run: x, port: none }\n  api: { run: x }\n  web: { run: x, depends_on: [api, jobs] }\n',
+    'berth.yaml',
+  );
+  const waves = (running?: string[]) =>
+    planDeploy({ manifest: stack, release: 2, previous: running ? 1 : undefined, fresh: false, running })
+      .filter((s) => s.kind === 'wave')
+      .map((s) => s.name);
+  assert.deepEqual(waves(['jobs', 'api', 'web']), ['start wave 1: api', 'start wave 2: web', 'start wave 3: jobs']);
+  assert.deepEqual(waves(), ['start wave 1: jobs, api', 'start wave 2: web']);
+  assert.deepEqual(waves(['api', 'web']), ['start wave 1: jobs, api', 'start wave 2: web'], 'a new worker is not late');
+});
+
 test('a failure undoes the finished steps in reverse; a failing undo is appended to the error, never swallowed; every change is stored', async () => {
   const store = await Store.openSqlite(path.join(dir, 'a.db'));
   const { id, journal } = await journalFor(store);

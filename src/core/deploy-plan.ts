@@ -22,6 +22,8 @@ export interface PlanInput {
   readonly fresh: boolean;
   /** A new environment whose data dir starts as a copy of this environment's. */
   readonly copyDataFrom?: string | undefined;
+  /** The services of the release serving now (their recreate services start last). Default none. */
+  readonly running?: readonly string[] | undefined;
 }
 
 /**
@@ -29,12 +31,19 @@ export interface PlanInput {
  * start the services wave by wave along depends_on (each wave healthy before the next),
  * switch traffic, then drain, stop and prune what the new release replaced. The switch
  * is the point of no return: before it every step is undone on failure; after it the
- * deployment is completed instead. Pure: no IO.
+ * deployment is completed instead. Recreate services that run now start last, after every
+ * other wave is healthy: stopping them is the one thing a deploy does to what serves, so a
+ * failure elsewhere never touches them (meanwhile their old instances serve their dependents).
+ * Pure: no IO.
  */
 export function planDeploy(input: PlanInput): PlannedStep[] {
   const { manifest, release, previous } = input;
-  const waves = dependencyWaves(manifest.services.map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
-  if (!waves.ok) throw new BerthError('invalid', 'dependency_cycle', `dependency cycle: ${waves.cycle.join(' -> ')}`);
+  const running = new Set(input.running ?? []);
+  const late = (s: Manifest['services'][number]) => s.strategy === 'recreate' && running.has(s.name);
+  const waves = [
+    ...serviceWaves(manifest.services.filter((s) => !late(s))),
+    ...serviceWaves(manifest.services.filter(late)),
+  ];
   const steps: PlannedStep[] = [];
   if (input.fresh) {
     steps.push({ kind: 'snapshot', name: `snapshot source as release ${release}` });
@@ -44,11 +53,11 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
   }
   if (input.copyDataFrom !== undefined) steps.push({ kind: 'data', name: `copy data from ${input.copyDataFrom}` });
   const processes = new Set(manifest.services.filter((s) => s.kind === 'process').map((s) => s.name));
-  waves.waves.forEach((wave, i) => {
-    const services = wave.filter((n) => processes.has(n));
-    if (services.length > 0)
-      steps.push({ kind: 'wave', name: `start wave ${i + 1}: ${services.join(', ')}`, services });
-  });
+  let n = 0;
+  for (const wave of waves) {
+    const services = wave.filter((name) => processes.has(name));
+    if (services.length > 0) steps.push({ kind: 'wave', name: `start wave ${++n}: ${services.join(', ')}`, services });
+  }
   steps.push({ kind: 'switch', name: `switch traffic to release ${release}` });
   if (previous !== undefined) {
     steps.push({ kind: 'drain', name: `drain release ${previous}` });
@@ -56,6 +65,13 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
   }
   steps.push({ kind: 'prune', name: 'prune old releases' });
   return steps;
+}
+
+/** Dependency waves of some services (dependencies outside them are already running). */
+function serviceWaves(services: Manifest['services']): string[][] {
+  const waves = dependencyWaves(services.map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
+  if (!waves.ok) throw new BerthError('invalid', 'dependency_cycle', `dependency cycle: ${waves.cycle.join(' -> ')}`);
+  return waves.waves;
 }
 
 /** True for the steps that run after traffic moved: they are completed, never undone. */

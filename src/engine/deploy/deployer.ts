@@ -148,7 +148,14 @@ export class Deployer {
         };
         const doc = newJournal(
           ctx,
-          planDeploy({ manifest, release: number, previous: previousRow?.number, fresh: true, copyDataFrom: copyFrom }),
+          planDeploy({
+            manifest,
+            release: number,
+            previous: previousRow?.number,
+            fresh: true,
+            copyDataFrom: copyFrom,
+            running: servicesOf(current),
+          }),
         );
         return { id: await r.deployments.create(environmentId, 'deploy', JSON.stringify(doc), now), ctx, doc };
       });
@@ -217,7 +224,13 @@ export class Deployer {
       await assertRoutesFree(this.#d.store, req.app, req.env, manifest.services);
       const doc = newJournal(
         ctx,
-        planDeploy({ manifest, release: target.number, previous: current?.number, fresh: false }),
+        planDeploy({
+          manifest,
+          release: target.number,
+          previous: current?.number,
+          fresh: false,
+          running: servicesOf(current),
+        }),
       );
       const orgId = (await this.#d.store.apps.find(req.app))?.orgId;
       const id = await this.#d.store.write(async (r) => {
@@ -654,6 +667,11 @@ async function manifestAtRef(dir: string, ref: string): Promise<{ manifest: Mani
       `${ref} has no ${MANIFEST_FILE} in ${dir}: ${shown.stderr.trim()}`,
     );
   return { manifest: parseManifest(shown.stdout, `${MANIFEST_FILE}@${ref}`), dir: path.resolve(dir) };
+}
+
+/** The names of a release's services (none without a release). */
+function servicesOf(release: { readonly manifest: string } | undefined): string[] {
+  return release ? (JSON.parse(release.manifest) as Manifest).services.map((s) => s.name) : [];
 }
 
 function wantedInstances(manifest: Manifest): number {
