@@ -11,3 +11,8 @@ export function leaseHolder(f: Facts, port: number): InstanceView | undefined {
   const lease = f.leases.find((l) => l.port === port);
   return lease ? f.instances.find((v) => v.id === lease.instanceId) : undefined;
 }
+
+/** The known instance whose marker process `p` carries: one of Berth's own, never a stranger to kill. */
+export function markedInstance(f: Facts, p: ProcessFact): InstanceView | undefined {
+  return p.marker === undefined ? undefined : f.instances.find((v) => p.marker === `${f.markerPrefix}:${v.id}`);
+}
