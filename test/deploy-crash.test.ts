@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import type { InstanceStatus } from '../src/engine/status.js';
@@ -27,6 +27,10 @@ services:
     env: { VERSION: "${version}", BERTH_TEST_HOME: "${home.home}" }
     depends_on: [api]
     routes: [crashy.test]
+  jobs:
+    run: "echo ${version} >> \\"$DATA_DIR/ran\\"; exec sleep 600"
+    port: none
+    env: { BERTH_TEST_HOME: "${home.home}" }
 `;
 const STEPS = [
   'snapshot',
@@ -34,6 +38,7 @@ const STEPS = [
   'record release',
   'start wave 1',
   'start wave 2',
+  'start wave 3', // jobs: a recreate worker starts last
   'switch traffic',
   'drain',
   'stop release',
@@ -90,11 +95,12 @@ test('berthd killed at every step of a deploy: after a restart the right release
         `${label}: ${JSON.stringify(list.deployments[0])}`,
       );
       assert.match(list.deployments[0].error ?? '', /berthd stopped during/, label);
+      assert.doesNotMatch(list.deployments[0].error ?? '', /additionally/, `${label}: an undo failed`);
       const ps = await waitFor(`${label}: all instances healthy`, async () => {
         const rows = await home.json<InstanceStatus[]>('ps', 'crashy');
         return rows.every((s) => s.state === 'healthy') ? rows : undefined;
       });
-      assert.equal(ps.length, 2, `${label}: ${JSON.stringify(ps.map((s) => [s.service, s.release, s.state]))}`);
+      assert.equal(ps.length, 3, `${label}: ${JSON.stringify(ps.map((s) => [s.service, s.release, s.state]))}`);
       assert.ok(
         ps.every((s) => s.current),
         label,
@@ -109,11 +115,19 @@ test('berthd killed at every step of a deploy: after a restart the right release
         String(serving),
         `${label}: api serves the wrong release`,
       );
-      await waitFor(`${label}: no orphaned process`, () => liveByMarker() === 2, 5000);
+      const ran = readFileSync(path.join(home.home, 'data', 'crashy', 'production', 'ran'), 'utf8')
+        .trim()
+        .split('\n');
+      assert.equal(ran.at(-1), String(serving), `${label}: the worker last ran the wrong release: ${ran.join(',')}`);
+      await waitFor(`${label}: no orphaned process`, () => liveByMarker() === 3, 5000);
       const store = await Store.openSqlite(path.join(home.home, 'berth.db'));
       try {
         const leases = await store.leases.all();
-        assert.deepEqual(leases.map((l) => l.port).sort(), ps.map((s) => s.port).sort(), `${label}: leases`);
+        assert.deepEqual(
+          leases.map((l) => l.port).sort(),
+          ps.flatMap((s) => (s.port === null ? [] : [s.port])).sort(),
+          `${label}: leases`,
+        );
         const releases = await store.releases.all();
         assert.deepEqual(
           readdirSync(path.join(home.home, 'releases', 'crashy', 'production')).sort(),

@@ -52,6 +52,12 @@ async function assertHealthyBeforeFailure(app: string, service: string): Promise
   assert.equal(last, `${service}[0] starting -> healthy`, events.join('\n'));
 }
 
+/** The pid that answers on a port (the test server's GET /), if any. */
+async function hitPort(port: number): Promise<number | undefined> {
+  const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+  return res ? ((await res.json()) as { pid: number }).pid : undefined;
+}
+
 async function doctor(): Promise<Finding[]> {
   const r = await home.cli('doctor', '--json');
   return (JSON.parse(r.stdout) as { findings: Finding[] }).findings;
@@ -259,4 +265,28 @@ test("doctor never proposes to kill Berth's own process: a pinned port held by i
     [],
   );
   assert.ok(existsSync(dir));
+});
+
+test("doctor never proposes to kill Berth's own process: an instance listening on a port leased to another", async () => {
+  assertOk(
+    await home.cli('deploy', home.app('victim', `app: victim\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n`)),
+  );
+  const [victim] = await ps('victim');
+  assertOk(await home.cli('stop', 'victim')); // its lease stays; its port is free
+  const port = victim?.port as number;
+  const rogue = `app: rogue\nservices:\n  jobs:\n    run: "PORT=${port} exec ${NODE} ${SERVER}"\n    port: none\n    env: { BERTH_TEST_HOME: "${home.home}" }\n`;
+  assertOk(await home.cli('deploy', home.app('rogue', rogue)));
+  const [jobs] = await ps('rogue');
+  await waitFor('rogue to listen on the leased port', async () => (await hitPort(port)) === jobs?.pid);
+  const findings = (await doctor()).filter((f) => f.app === 'victim' || f.app === 'rogue');
+  assertNoKillOfBerth(findings, 'stray instance');
+  const stray = findings.find((f) => f.code === 'instance-wrong-port');
+  assert.match(
+    stray?.message ?? '',
+    new RegExp(
+      `port ${port}, leased to victim/production/web, is held by pid ${jobs?.pid} .*rogue/production/jobs\\[0\\] \\(release 1\\) that was given no port`,
+    ),
+  );
+  assert.equal(stray?.fix, 'make jobs listen on $PORT (berth.yaml: services.jobs.run), then berth restart rogue jobs');
+  assertOk(await home.cli('rm', 'rogue'));
 });

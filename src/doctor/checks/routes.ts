@@ -1,7 +1,7 @@
-import type { Facts } from '../facts.js';
+import type { Facts, ProcessFact } from '../facts.js';
 import { describeProcess } from '../facts.js';
 import type { Finding } from '../finding.js';
-import { belongsTo } from './ownership.js';
+import { belongsTo, markedInstance } from './ownership.js';
 
 /** Routes the proxy serves right now, against who really listens behind them. */
 export function routeChecks(f: Facts): Finding[] {
@@ -63,7 +63,9 @@ export function routeChecks(f: Facts): Finding[] {
           code: 'route-foreign-upstream',
           ...where,
           message: `${route} sends traffic to ${upstream}, which is answered by ${holders.map(describeProcess).join('; ')}, not by ${r.app}/${r.service}`,
-          fix: `kill ${holders.map((p) => p.pid).join(' ')} && berth restart ${r.app} ${r.service}`,
+          fix: strangers(f, holders).length
+            ? `kill ${strangers(f, holders).join(' ')} && berth restart ${r.app} ${r.service}`
+            : `make the instance that holds it listen on its own $PORT, then berth restart ${r.app} ${r.service}`,
         });
       }
     }
@@ -96,4 +98,9 @@ export function edgeRouteChecks(f: Facts): Finding[] {
     }
   }
   return out;
+}
+
+/** Pids of the holders that are nobody Berth knows (a process of a known instance is never one to kill). */
+function strangers(f: Facts, holders: readonly ProcessFact[]): number[] {
+  return holders.filter((p) => !markedInstance(f, p)).map((p) => p.pid);
 }
