@@ -671,7 +671,7 @@ async function manifestAtRef(dir: string, ref: string): Promise<{ manifest: Mani
 
 /** The names of a release's services (none without a release). */
 function servicesOf(release: { readonly manifest: string } | undefined): string[] {
-  return release ? (JSON.parse(release.manifest) as Manifest).services.map((s) => s.name) : [];
+  return release ? storedManifest(release.manifest).services.map((s) => s.name) : [];
 }
 
 function wantedInstances(manifest: Manifest): number {
