@@ -66,7 +66,15 @@ async function main(): Promise<void> {
   await secrets.refresh();
   const secretEnv = (app: string, env: string) => secrets.forEnvironment(app, env);
   const users = new AppUsers(layout, settings.appUsers);
-  const instances = new InstanceManager({ store, layout, log, markerPrefix, secretEnv, users });
+  const instances = new InstanceManager({
+    store,
+    layout,
+    log,
+    markerPrefix,
+    secretEnv,
+    users,
+    appPath: settings.appPath,
+  });
   const ports = new PortAllocator(settings.host, settings.portRange);
   await retirePreviousProxy(layout.root, settings, log);
   const proxy = makeProxy(layout.root, settings, log);
@@ -96,6 +104,7 @@ async function main(): Promise<void> {
     proxy,
     log,
     keepReleases: settings.releasesKeep,
+    appPath: settings.appPath,
     doctor,
     secretEnv,
     users,

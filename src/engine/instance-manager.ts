@@ -17,7 +17,7 @@ import type { HomeLayout } from '../system/paths.js';
 import { isSameProcessAlive } from '../system/proc.js';
 import { HealthWatch } from './health-watch.js';
 import { KeyedLock } from './keyed-lock.js';
-import { assertRunnable, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
+import { assertRunnable, baseEnv, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
 
 /** The daemon's live knowledge of one instance's process. */
 interface Handle {
@@ -57,6 +57,7 @@ export class InstanceManager {
   readonly #handles = new Map<number, Handle>();
   readonly #lock = new KeyedLock<number>();
   readonly #listeners: StateListener[] = [];
+  readonly #base: { PATH: string; HOME: string };
 
   constructor(deps: {
     store: Store;
@@ -66,7 +67,10 @@ export class InstanceManager {
     tuning?: RestartTuning;
     secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
     users?: AppUsers;
+    /** PATH of every instance (host setting `app_path`); default the system's standard PATH. */
+    appPath?: string;
   }) {
+    this.#base = baseEnv(deps.appPath);
     this.#secretEnv = deps.secretEnv;
     this.#users = deps.users;
     this.#store = deps.store;
@@ -93,7 +97,11 @@ export class InstanceManager {
   preflight(v: InstanceView): void {
     const spec = JSON.parse(v.spec) as ServiceSpec;
     const cwd = serviceCwd(v.rootDir, spec);
-    assertRunnable(spec, cwd, launchEnv(spec, v.port, this.#layout.dataDir(v.app, v.env), this.marker(v.id)));
+    assertRunnable(
+      spec,
+      cwd,
+      launchEnv(spec, v.port, this.#layout.dataDir(v.app, v.env), this.marker(v.id), this.#base),
+    );
   }
 
   /** Makes the instance run (desired = running). Resolves once its process is spawned. */
@@ -224,7 +232,7 @@ export class InstanceManager {
       this.#users?.rootDirs(ids, [path.dirname(logFile)]);
       // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
       const env = {
-        ...launchEnv(spec, v.port, dataDir, this.marker(v.id)),
+        ...launchEnv(spec, v.port, dataDir, this.marker(v.id), this.#base),
         ...(ids && spec.env.HOME === undefined ? { HOME: this.#users?.home(v.app, v.env) as string } : {}),
         ...(await this.#secretEnv?.(v.app, v.env)),
       };

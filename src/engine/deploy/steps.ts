@@ -18,6 +18,7 @@ import { copyDataDir, copyDataDirAs } from './data-copy.js';
 import { Redactor } from '../../core/redact.js';
 import type { AppUsers } from '../app-users.js';
 import { removeTree } from '../../system/safe-tree.js';
+import { baseEnv } from '../launch-env.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
 export function staticRoot(releaseDir: string, dir: string, service: string): string {
@@ -61,6 +62,8 @@ export interface StepDeps {
   readonly users?: AppUsers;
   /** The app's secrets for an environment, for its builds. */
   readonly secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
+  /** PATH of builds (host setting `app_path`); default the system's standard PATH. */
+  readonly appPath?: string;
   /** Told after every deployment ends (the expiry timer of previews starts anew). */
   readonly onFinished?: (result: DeployResult, manifest: Manifest) => void;
 }
@@ -109,6 +112,7 @@ export class DeploySteps implements StepRunner {
           { ...home, ...secrets },
           ids,
           (t) => own.redact(t),
+          baseEnv(this.#d.appPath),
         );
         this.#d.users?.seal(ids, c.release.dir);
         return;
