@@ -10,6 +10,7 @@ import { assertTransition, holdsProcess, isDown, type InstanceState } from '../c
 import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/restart-policy.js';
 import { probe } from '../health/probes.js';
 import { tailLines } from '../runtime/log-files.js';
+import type { RotationOptions } from '../runtime/log-writer.js';
 import { instanceProcesses, launch, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
 import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
@@ -58,6 +59,7 @@ export class InstanceManager {
   readonly #lock = new KeyedLock<number>();
   readonly #listeners: StateListener[] = [];
   readonly #base: { PATH: string; HOME: string };
+  readonly #rotation: RotationOptions | undefined;
 
   constructor(deps: {
     store: Store;
@@ -69,7 +71,10 @@ export class InstanceManager {
     users?: AppUsers;
     /** PATH of every instance (host setting `app_path`); default the system's standard PATH. */
     appPath?: string;
+    /** Each instance's log budget (host settings `log_max_bytes`, `log_keep`). */
+    rotation?: RotationOptions;
   }) {
+    this.#rotation = deps.rotation;
     this.#base = baseEnv(deps.appPath);
     this.#secretEnv = deps.secretEnv;
     this.#users = deps.users;
@@ -237,7 +242,15 @@ export class InstanceManager {
         ...(await this.#secretEnv?.(v.app, v.env)),
       };
       assertRunnable(spec, cwd, env);
-      launched = await launch({ argv: spec.argv, cwd, env, logFile, uid: ids?.uid, gid: ids?.gid });
+      launched = await launch({
+        argv: spec.argv,
+        cwd,
+        env,
+        logFile,
+        rotation: this.#rotation,
+        uid: ids?.uid,
+        gid: ids?.gid,
+      });
       this.#users?.ownFile(ids, logFile, 0o640);
     } catch (err) {
       const why = explainSpawnError(err, spec, cwd);
