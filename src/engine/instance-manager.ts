@@ -11,7 +11,7 @@ import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/re
 import { probe } from '../health/probes.js';
 import { tailLines } from '../runtime/log-files.js';
 import type { RotationOptions } from '../runtime/log-writer.js';
-import { instanceProcesses, launch, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
+import { instanceProcesses, launch, sleep, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
 import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
@@ -58,6 +58,8 @@ export class InstanceManager {
   readonly #handles = new Map<number, Handle>();
   readonly #lock = new KeyedLock<number>();
   readonly #listeners: StateListener[] = [];
+  /** Per instance spawned by this daemon: settles when its log writer has written its last output. */
+  readonly #logged = new Map<number, Promise<void>>();
   readonly #base: { PATH: string; HOME: string };
   readonly #rotation: RotationOptions | undefined;
 
@@ -160,6 +162,8 @@ export class InstanceManager {
     const exit = v.lastExit ? (JSON.parse(v.lastExit) as LastExit) : undefined;
     const why =
       exit?.note ?? (exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : state);
+    // A process that exited at once may have output still on its way to the file: its writer ends when it is there.
+    if (v.pid === null) await Promise.race([this.#logged.get(id), sleep(2000)]);
     const lines = tailLines(this.logFile(v), 10);
     const own = new Redactor();
     own.set(Object.values((await this.#secretEnv?.(v.app, v.env)) ?? {}));
@@ -193,6 +197,7 @@ export class InstanceManager {
       await this.#stopLocked(v);
       await this.#store.instances.delete(id);
       this.#handles.delete(id);
+      this.#logged.delete(id);
     });
   }
 
@@ -252,6 +257,7 @@ export class InstanceManager {
         gid: ids?.gid,
       });
       this.#users?.ownFile(ids, logFile, 0o640);
+      this.#logged.set(v.id, launched.logged);
     } catch (err) {
       const why = explainSpawnError(err, spec, cwd);
       await this.#transition(starting, 'failed', {

@@ -22,6 +22,8 @@ export interface Launched {
   readonly pid: number;
   readonly startTicks: string;
   readonly child: ChildProcess;
+  /** Settles when the log writer has written everything and exited (after the last process of the instance). */
+  readonly logged: Promise<void>;
 }
 
 /** The variable that marks every process of an instance, inherited by its children. */
@@ -53,6 +55,10 @@ export function launch(spec: LaunchSpec): Promise<Launched> {
     [WRITER, spec.logFile, String(rotation.maxBytes), String(rotation.keep), ...owner],
     { env: {}, detached: true, shell: false, stdio: ['pipe', 'ignore', 'ignore'] },
   );
+  const logged = new Promise<void>((done) => {
+    writer.once('exit', () => done());
+    writer.once('error', () => done());
+  });
   const output = writer.stdin;
   output.on('error', () => undefined); // we never write to it
   return new Promise((resolve, reject) => {
@@ -82,7 +88,7 @@ export function launch(spec: LaunchSpec): Promise<Launched> {
       writer.unref();
       child.unref();
       const pid = child.pid as number;
-      resolve({ pid, startTicks: procStat(pid)?.startTicks ?? '', child });
+      resolve({ pid, startTicks: procStat(pid)?.startTicks ?? '', child, logged });
     });
   });
 }
