@@ -333,5 +333,18 @@ export class DeploySteps implements StepRunner {
         this.#d.log.warn({ err: describe(err), release: r.number }, 'pruning a release failed');
       }
     }
+    // Logs of releases pruned go with them; of attempts that made no release, the newest `keepReleases` stay.
+    const failed = (await this.#d.store.attempts.list(c.app, c.env))
+      .filter((a) => a.status !== 'succeeded' && a.status !== 'running')
+      .slice(0, this.#d.keepReleases);
+    const kept = new Set([
+      ...releases.filter((r) => keep.has(r.id) || r.id === current).map((r) => r.number),
+      ...failed.map((a) => a.number),
+    ]);
+    const dir = this.#d.layout.logDir(c.app, c.env);
+    for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+      const n = Number(/^build-(\d+)\.log$/.exec(f)?.[1] ?? /\.r(\d+)\.log(\.\d+)?$/.exec(f)?.[1] ?? NaN);
+      if (n < c.release.number && !kept.has(n)) rmSync(path.join(dir, f), { force: true });
+    }
   }
 }
