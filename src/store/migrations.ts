@@ -232,7 +232,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0008_release_attempts': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<Schemaless>) {
       // Release numbers per app and environment name, never reused (a failed attempt keeps its own
       // logs), kept when a failed first deploy takes its app row with it. Seeded with the releases kept.
       await db.schema
