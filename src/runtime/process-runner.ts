@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ROTATION, type RotationOptions } from './log-writer.js';
 import { isSameProcessAlive, listPids, procEnvValue, procStat } from '../system/proc.js';
@@ -48,7 +48,10 @@ const WRITER = fileURLToPath(new URL('./log-writer-main.js', import.meta.url));
  */
 export function launch(spec: LaunchSpec): Promise<Launched> {
   const rotation = spec.rotation ?? DEFAULT_ROTATION;
-  closeSync(openSync(spec.logFile, 'a', 0o640)); // there before launch() returns: the caller may give it to the app's user
+  // There before launch() returns (the caller may give it to the app's user); never through a link.
+  closeSync(
+    openSync(spec.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640),
+  );
   const owner = spec.uid !== undefined ? [String(spec.uid), String(spec.gid ?? spec.uid)] : [];
   const writer = spawn(
     process.execPath,
