@@ -191,7 +191,7 @@ test("a feature branch cannot redefine its own environment: production's release
   assertOk(await home.cli('env', 'rm', 'clawd', 'feature-sneaky'));
 });
 
-test('a preview whose first deploy fails leaves no environment, data or release behind', async () => {
+test('a preview whose first deploy fails leaves no environment, data or release behind, only its logs', async () => {
   branch(repo, 'feature/broken', 'app.py', 'raise SystemExit("boom: this branch does not start")\n');
   const r = await home
     .json<{ status: string; error?: string }>('deploy', repo, '--branch', 'feature/broken')
@@ -199,8 +199,11 @@ test('a preview whose first deploy fails leaves no environment, data or release 
   assert.equal(r.status, 'failed');
   assert.match(r.error ?? '', /boom: this branch does not start/);
   assert.ok(!(await home.json<EnvironmentStatus[]>('env', 'ls', 'clawd')).some((e) => e.name === 'feature-broken'));
-  for (const dir of ['data', 'releases', 'logs'])
+  for (const dir of ['data', 'releases'])
     assert.ok(!existsSync(path.join(home.home, dir, 'clawd', 'feature-broken')), `no ${dir} dir`);
+  // The failed attempt's logs stay readable by its release number (never reused).
+  const logs = await home.cli('logs', 'clawd', '--env', 'feature-broken', '--release', '1');
+  assert.match(logs.stdout, /boom: this branch does not start/);
 });
 
 test("the data copy is consistent while production writes: SQLite's backup API, never a torn copy", async () => {

@@ -1,41 +1,87 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { rotateIfNeeded, tailLines } from '../src/runtime/log-files.js';
-import { sleep, waitFor } from './helpers/home.js';
+import { tailLines } from '../src/runtime/log-files.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-logs-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+const WRITER = fileURLToPath(new URL('../src/runtime/log-writer-main.js', import.meta.url));
 
-test('size-based rotation keeps N files while the writer keeps its descriptor', async () => {
-  const file = path.join(dir, 'web.0.log');
-  const fd = openSync(file, 'a');
-  // A real writer that holds the file open, as an instance does: 200 bytes every 5 ms.
-  const writer = spawn(
+/** Runs the real log writer on `file`, feeds it `lines` numbered lines of `width` bytes from a real process, waits for it to end. */
+async function writeThrough(file: string, maxBytes: number, keep: number, lines: number, width = 100): Promise<void> {
+  const writer = spawn(process.execPath, [WRITER, file, String(maxBytes), String(keep)], {
+    stdio: ['pipe', 'inherit', 'inherit'],
+  });
+  const producer = spawn(
     process.execPath,
-    ['-e', 'let i=0; setInterval(() => console.log(String(i++).padStart(6, "0") + "x".repeat(193)), 5)'],
-    { stdio: ['ignore', fd, fd] },
+    [
+      '-e',
+      `let s=''; for (let i=0;i<${lines};i++) s+=String(i).padStart(8,'0')+'x'.repeat(${width - 9})+'\\n'; process.stdout.write(s)`,
+    ],
+    { stdio: ['ignore', writer.stdin, writer.stdin] },
   );
-  closeSync(fd);
-  try {
-    for (let round = 1; round <= 4; round++) {
-      await waitFor('the log to grow', () => statSync(file).size > 4096);
-      assert.equal(rotateIfNeeded(file, { maxBytes: 4096, keep: 2 }), true);
-      assert.ok(statSync(file).size < 4096);
+  const ended = Promise.all([once(writer, 'exit'), once(producer, 'exit')]);
+  writer.stdin.destroy(); // only the producer holds the write end now: its exit ends the writer
+  const [[code]] = (await ended) as [[number], unknown];
+  assert.equal(code, 0);
+}
+
+const LINE = /^\d{8}x{91}$/;
+
+for (const width of [100, 128])
+  test(`the log writer rotates by rename: the file and \`keep\` rotated ones, none past the cap, whole lines, newest last (${width}-byte lines)`, async () => {
+    const sub = path.join(dir, `rename-${width}`);
+    mkdirSync(sub);
+    const file = path.join(sub, 'web.0.r1.log');
+    const line = new RegExp(`^\\d{8}x{${width - 9}}$`);
+    writeFileSync(file, '00000000'.padEnd(width - 1, 'x') + '\n'); // from an earlier run
+    await writeThrough(file, 4096, 2, 1000, width); // 100 kB or more through a 3 x 4 kB budget
+    assert.deepEqual(readdirSync(sub).sort(), ['web.0.r1.log', 'web.0.r1.log.1', 'web.0.r1.log.2']);
+    for (const f of readdirSync(sub)) {
+      const size = statSync(path.join(sub, f)).size;
+      assert.ok(size <= 4096 && size > (f.endsWith('.log') ? 0 : 3500), `${f}: ${size} bytes`);
+      for (const l of readFileSync(path.join(sub, f), 'utf8').trimEnd().split('\n')) assert.match(l, line, f);
     }
-    assert.ok(existsSync(`${file}.1`) && existsSync(`${file}.2`));
-    assert.ok(!existsSync(`${file}.3`), 'only `keep` rotated files remain');
-    assert.equal(rotateIfNeeded(file, { maxBytes: 1024 * 1024, keep: 2 }), false);
-    await sleep(100);
-    const lines = tailLines(file, 3);
-    assert.equal(lines.length, 3);
-    for (const l of lines)
-      assert.match(l, /^\d{6}x{193}$/, 'the writer goes on writing whole lines at the start of the truncated file');
-    assert.ok(!readFileSync(file).includes(0), 'no hole of zero bytes: the writer appends');
-  } finally {
-    writer.kill();
-  }
+    const first = (f: string) => Number(readFileSync(f, 'utf8').slice(0, 8));
+    const last = (f: string) => Number(tailLines(f, 1)[0]?.slice(0, 8));
+    assert.equal(last(file), 999, 'the newest output is in the file itself');
+    assert.equal(first(file), last(`${file}.1`) + 1, 'nothing lost between .1 and the file');
+    assert.equal(first(`${file}.1`), last(`${file}.2`) + 1, 'nor between .2 and .1');
+  });
+
+test('when it cannot rotate, the writer drops output with a counted line instead of outgrowing its cap', async () => {
+  const sub = path.join(dir, 'stuck');
+  mkdirSync(`${path.join(sub, 'api.0.r1.log')}.1/x`, { recursive: true }); // a directory where the rotated file must go
+  const file = path.join(sub, 'api.0.r1.log');
+  await writeThrough(file, 4096, 1, 300); // 30 000 bytes
+  const text = readFileSync(file, 'utf8');
+  const lines = text.trimEnd().split('\n');
+  const note = lines.pop() as string;
+  const m = /^\[(\d+) bytes dropped\]$/.exec(note);
+  assert.ok(m, `the last line counts what was dropped: ${note}`);
+  for (const l of lines) assert.match(l, LINE);
+  assert.equal(lines.length * 100 + Number(m[1]), 30_000, 'every byte is either written or counted');
+  assert.ok(statSync(file).size <= 4096, `${statSync(file).size} bytes`);
+  assert.ok(existsSync(`${file}.1/x`));
+});
+
+test('tailLines never shows a piece of a line cut by its read window', () => {
+  const file = path.join(dir, 'tail.log');
+  writeFileSync(file, 'a'.repeat(50) + '\nsecond\nthird\n');
+  assert.deepEqual(tailLines(file, 5, 20), ['second', 'third']);
+  assert.deepEqual(tailLines(path.join(dir, 'none.log'), 5), []);
 });

@@ -112,9 +112,15 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
     '/v1/apps/:app/releases',
     policy({ role: 'viewer' }, 'app'),
     async (req) => {
-      await deps.apps.requireApp(req.params.app);
       const envName = req.query.env ?? DEFAULT_ENV;
+      // Attempts that made no release (failed, interrupted), a failed first deploy's included.
+      const attempts = (await deps.store.attempts.list(req.params.app, envName))
+        .filter((a) => a.status !== 'succeeded')
+        .map((a) => ({ number: a.number, status: a.status, error: a.error, startedAt: a.startedAt }));
       const env = (await deps.store.apps.environments({ app: req.params.app, env: envName }))[0];
+      if (!env && attempts.length > 0 && !(await deps.store.apps.find(req.params.app)))
+        return { app: req.params.app, env: envName, releases: [], attempts, deployments: [] };
+      await deps.apps.requireApp(req.params.app);
       if (!env)
         throw new BerthError(
           'not_found',
@@ -146,7 +152,14 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
           })),
         };
       });
-      return { app: req.params.app, env: envName, releases, deployments };
+      const kept = new Set(releases.map((r) => r.number));
+      return {
+        app: req.params.app,
+        env: envName,
+        releases,
+        attempts: attempts.filter((a) => !kept.has(a.number)),
+        deployments,
+      };
     },
   );
 }

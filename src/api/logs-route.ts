@@ -1,10 +1,19 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { BerthError } from '../core/errors.js';
+import { DEFAULT_ENV } from '../engine/apps.js';
 import { policy } from './policy.js';
 import { fileSize, readFrom, tailLines } from '../runtime/log-files.js';
 import type { ApiDeps } from './server.js';
 
 interface LogsQuery {
   service?: string;
+  env?: string;
+  /** The build log (of `release`, default the newest) instead of the instances'. */
+  build?: boolean;
+  /** The logs of this release's attempt, kept also when it failed (its instances are gone). */
+  release?: number;
   lines?: number;
   follow?: boolean;
   json?: boolean;
@@ -15,6 +24,68 @@ export interface LogLine {
   readonly service: string;
   readonly instance: number;
   readonly line: string;
+}
+
+interface LogFile {
+  readonly label: string;
+  readonly service: string;
+  readonly instance: number;
+  readonly file: string;
+}
+
+async function instanceLogs(deps: ApiDeps, app: string, service: string | undefined): Promise<LogFile[]> {
+  await deps.apps.ps({ app, service }); // 404s for unknown names
+  return (await deps.store.instances.list({ app, service })).map((v) => ({
+    label: `${v.service}[${v.idx}]`,
+    service: v.service,
+    instance: v.idx,
+    file: deps.instances.logFile(v),
+  }));
+}
+
+/**
+ * The logs of one deploy attempt, by its release number (never reused, so they are its own),
+ * found by name in the environment's log dir: kept after a failed attempt, also after a
+ * failed first deploy took the app's row with it (which only root on the host can ask for).
+ */
+async function attemptLogs(deps: ApiDeps, app: string, q: LogsQuery): Promise<LogFile[]> {
+  const env = q.env ?? DEFAULT_ENV;
+  let names: string[] = [];
+  try {
+    names = readdirSync(deps.layout.logDir(app, env));
+  } catch {
+    // none
+  }
+  if (!(await deps.store.apps.find(app)) && names.length === 0) await deps.apps.requireApp(app);
+  const at = (name: string) => path.join(deps.layout.logDir(app, env), name);
+  if (q.build) {
+    const numbers = names.map((n) => /^build-(\d+)\.log$/.exec(n)?.[1]).filter((n) => n !== undefined);
+    const number = q.release ?? Math.max(0, ...numbers.map(Number));
+    if (!names.includes(`build-${number}.log`))
+      throw new BerthError(
+        'not_found',
+        'log_not_found',
+        `${app} (${env}) has no build log${q.release ? ` of release ${q.release}` : ''}`,
+        {
+          hint: 'a release without build steps logs no build; `berth releases <app>` lists the attempts',
+        },
+      );
+    return [{ label: 'build', service: 'build', instance: 0, file: at(`build-${number}.log`) }];
+  }
+  const files = names
+    .map((n) => ({ n, m: new RegExp(`^([a-z0-9-]+)\\.(\\d+)\\.r${q.release}\\.log$`).exec(n) }))
+    .filter((x) => x.m && (q.service === undefined || x.m[1] === q.service))
+    .map(({ n, m }) => ({
+      label: `${m?.[1]}[${m?.[2]}]`,
+      service: m?.[1] as string,
+      instance: Number(m?.[2]),
+      file: at(n),
+    }));
+  if (files.length === 0)
+    throw new BerthError('not_found', 'log_not_found', `${app} (${env}) has no instance logs of release ${q.release}`, {
+      hint: 'see `berth releases <app>`; add --build for its build log',
+    });
+  return files;
 }
 
 /**
@@ -32,6 +103,9 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
           type: 'object',
           properties: {
             service: { type: 'string' },
+            env: { type: 'string', maxLength: 63 },
+            build: { type: 'boolean' },
+            release: { type: 'integer', minimum: 1 },
             lines: { type: 'integer', minimum: 0, maximum: 100000 },
             follow: { type: 'boolean' },
             json: { type: 'boolean' },
@@ -40,20 +114,16 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
-      await deps.apps.ps({ app: req.params.app, service: req.query.service }); // 404s for unknown names
-      const views = await deps.store.instances.list({ app: req.params.app, service: req.query.service });
-      const files = views.map((v) => ({
-        label: `${v.service}[${v.idx}]`,
-        service: v.service,
-        instance: v.idx,
-        file: deps.instances.logFile(v),
-      }));
+      const files =
+        req.query.build || req.query.release !== undefined
+          ? await attemptLogs(deps, req.params.app, req.query)
+          : await instanceLogs(deps, req.params.app, req.query.service);
       const prefix = (label: string) => (files.length > 1 ? `${label} | ` : '');
       // Text: `service[idx] | line` (no prefix for a single instance). JSON: one LogLine object per line (NDJSON).
       // An app may print its own secrets; what Berth serves of its log never shows them.
       // The app's own secrets: with every organisation's, an app printing guesses would learn which ones others use.
       const own = deps.secrets.redactorFor([req.params.app]);
-      const format = (f: (typeof files)[number], raw: string) => {
+      const format = (f: LogFile, raw: string) => {
         const line = own.redact(raw);
         return req.query.json
           ? JSON.stringify({ service: f.service, instance: f.instance, line } satisfies LogLine)

@@ -149,8 +149,10 @@ export function buildApi(
       },
     },
     async (req) => {
-      await deps.apps.requireApp(req.params.app);
-      return deps.store.events.recent(req.params.app, req.query.limit ?? 100);
+      const events = await deps.store.events.recent(req.params.app, req.query.limit ?? 100);
+      // A failed first deploy took its app with it, not its events (only root on the host gets this far for an unknown name).
+      if (events.length === 0) await deps.apps.requireApp(req.params.app);
+      return events;
     },
   );
   for (const action of ['start', 'stop', 'restart'] as const) {

@@ -193,6 +193,7 @@ export function registerDeployCommands(program: Command, io: Io): void {
       await io.ready();
       const r = await io.client.call<{
         releases: Array<{ number: number; current: boolean; createdAt: number; source: { dir: string; ref?: string } }>;
+        attempts: Array<{ number: number; status: string; error: string | null; startedAt: number }>;
         deployments: Array<{
           id: number;
           kind: string;
@@ -207,12 +208,29 @@ export function registerDeployCommands(program: Command, io: Io): void {
         [
           table(
             ['RELEASE', 'CURRENT', 'CREATED', 'SOURCE'],
-            r.releases.map((x) => [
-              String(x.number),
-              x.current ? 'yes' : '',
-              new Date(x.createdAt).toISOString(),
-              x.source.ref ? `${x.source.dir} @ ${x.source.ref}` : x.source.dir,
-            ]),
+            [
+              ...r.releases.map((x) => ({
+                n: x.number,
+                row: [
+                  String(x.number),
+                  x.current ? 'yes' : '',
+                  new Date(x.createdAt).toISOString(),
+                  x.source.ref ? `${x.source.dir} @ ${x.source.ref}` : x.source.dir,
+                ],
+              })),
+              // Attempts that made no release keep their number and logs: berth logs <app> --build --release <n>.
+              ...r.attempts.map((a) => ({
+                n: a.number,
+                row: [
+                  String(a.number),
+                  a.status,
+                  new Date(a.startedAt).toISOString(),
+                  (a.error ?? '').split('\n')[0] ?? '',
+                ],
+              })),
+            ]
+              .sort((a, b) => b.n - a.n)
+              .map((x) => x.row),
           ),
           '',
           table(

@@ -100,16 +100,28 @@ program
   .argument('[service]')
   .option('-f, --follow', 'keep printing new lines')
   .option('-n, --lines <n>', 'lines from the end of each log', '100')
+  .option('--build', 'the build log (of --release, default the newest attempt)')
+  .option('--release <n>', "that release's logs: also a failed attempt's, whose instances are gone")
+  .option('--env <name>', 'with --build or --release: the environment', 'production')
   .option('--json', 'one JSON object per line: { service, instance, line }')
   .action(
-    async (app: string, service: string | undefined, opts: { follow?: boolean; lines: string; json?: boolean }) => {
+    async (
+      app: string,
+      service: string | undefined,
+      opts: { follow?: boolean; lines: string; json?: boolean; build?: boolean; release?: string; env: string },
+    ) => {
       const n = Number(opts.lines);
       if (!Number.isInteger(n) || n < 0)
         throw new ApiError(400, 'invalid', `--lines expects a whole number, got "${opts.lines}"`);
+      if (opts.release !== undefined && !/^[1-9]\d{0,8}$/.test(opts.release))
+        throw new ApiError(400, 'invalid', `--release expects a release number, got "${opts.release}"`);
       await ready();
       const q = new URLSearchParams({
         lines: String(n),
         ...(service ? { service } : {}),
+        ...(opts.build ? { build: 'true' } : {}),
+        ...(opts.release !== undefined ? { release: opts.release } : {}),
+        ...(opts.build || opts.release !== undefined ? { env: opts.env } : {}),
         ...(opts.follow ? { follow: 'true' } : {}),
         ...(opts.json ? { json: 'true' } : {}),
       });

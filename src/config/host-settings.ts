@@ -3,6 +3,9 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { BerthError } from '../core/errors.js';
 
+/** The system's standard PATH: what builds and instances get unless `app_path` says otherwise. */
+export const STANDARD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** Host-wide settings from `$BERTH_HOME/config.yaml`; environment variables override them. */
 export interface HostSettings {
   /** Ports leased to `port: auto` services. Default 20000-29999; env BERTH_PORT_RANGE. */
@@ -13,6 +16,11 @@ export interface HostSettings {
   readonly logMaxBytes: number;
   /** Rotated logs kept per instance. Default 5. */
   readonly logKeep: number;
+  /**
+   * PATH of every build, hook and instance (a manifest's `env.PATH` overrides it). Default the
+   * system's standard PATH; never the PATH of whoever started berthd.
+   */
+  readonly appPath: string;
   /** Where the proxy serves HTTP. Default 80 for root, 8080 otherwise; env BERTH_HTTP_PORT. */
   readonly httpPort: number;
   /** Which proxy serves the routes: builtin (default), or nginx in front of it. Env BERTH_PROXY. */
@@ -72,6 +80,13 @@ const settingsSchema = z.strictObject({
       'Seconds the builtin proxy waits for an app to start answering a request (connecting included) before it answers 504. A response that has started streams as long as it takes. Default 60. Takes effect when the proxy restarts (berth proxy stop, then start).',
     ),
   log_keep: z.number().int().min(0).max(100).optional().describe('Rotated logs kept per instance. Default 5.'),
+  app_path: z
+    .string()
+    .regex(/^\/[^:\0]*(:\/[^:\0]*)*$/, 'must be absolute directories separated by ":"')
+    .optional()
+    .describe(
+      `PATH that builds and instances of apps get (a service's env.PATH overrides it), the same whoever started berthd. Default "${STANDARD_PATH}".`,
+    ),
   http_port: z
     .number()
     .int()
@@ -218,7 +233,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
       'invalid_settings',
       `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`,
       {
-        hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain',
+        hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain',
       },
     );
   }
@@ -231,6 +246,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
     host: s.host ?? 'local',
     logMaxBytes: s.log_max_bytes ?? 10 * 1024 * 1024,
     logKeep: s.log_keep ?? 5,
+    appPath: s.app_path ?? STANDARD_PATH,
     httpPort: env.BERTH_HTTP_PORT
       ? parsePort(env.BERTH_HTTP_PORT)
       : (s.http_port ?? (process.getuid?.() === 0 ? 80 : 8080)),

@@ -13,7 +13,6 @@ import { Apps } from '../engine/apps.js';
 import { InstanceManager } from '../engine/instance-manager.js';
 import { PortAllocator } from '../engine/port-allocator.js';
 import { findLeaderByMarker } from '../runtime/process-runner.js';
-import { rotateIfNeeded } from '../runtime/log-files.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
 import { RouteSync } from '../engine/route-sync.js';
 import { Deployer } from '../engine/deploy/deployer.js';
@@ -74,6 +73,8 @@ async function main(): Promise<void> {
     host: settings.host,
     secretEnv,
     users,
+    appPath: settings.appPath,
+    rotation: { maxBytes: settings.logMaxBytes, keep: settings.logKeep },
   });
   const ports = new PortAllocator(settings.host, settings.portRange);
   await retirePreviousProxy(layout.root, settings, log);
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     proxy,
     log,
     keepReleases: settings.releasesKeep,
+    appPath: settings.appPath,
     doctor,
     secretEnv,
     users,
@@ -217,15 +219,6 @@ async function main(): Promise<void> {
         .catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'proxy watch failed')),
     1000,
   ).unref();
-  setInterval(() => {
-    void store.instances
-      .list()
-      .then((all) =>
-        all.forEach((v) =>
-          rotateIfNeeded(instances.logFile(v), { maxBytes: settings.logMaxBytes, keep: settings.logKeep }),
-        ),
-      );
-  }, 5000).unref();
   // Idle previews past their `expire`: checked when the next one is due (at least once a minute), and after every deployment.
   expiry.run(() =>
     environments

@@ -78,6 +78,7 @@ export class Apps {
       if (row) await this.#store.write((r) => r.apps.delete(row.id));
       await this.#routesChanged();
       removeTree(this.#layout.appLogRoot(app));
+      await this.#store.attempts.forget(app); // its logs are gone: nothing can quote a stale line under a reused number
       removeTree(path.join(this.#layout.root, 'releases', app));
       if (purge) {
         this.#users?.reclaim(this.#layout.appDataRoot(app));

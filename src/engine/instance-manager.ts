@@ -10,14 +10,15 @@ import { assertTransition, holdsProcess, isDown, type InstanceState } from '../c
 import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/restart-policy.js';
 import { probe } from '../health/probes.js';
 import { tailLines } from '../runtime/log-files.js';
-import { instanceProcesses, launch, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
+import type { RotationOptions } from '../runtime/log-writer.js';
+import { instanceProcesses, launch, sleep, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
 import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import { isSameProcessAlive } from '../system/proc.js';
 import { HealthWatch } from './health-watch.js';
 import { KeyedLock } from './keyed-lock.js';
-import { assertRunnable, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
+import { assertRunnable, baseEnv, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
 
 /** The daemon's live knowledge of one instance's process. */
 interface Handle {
@@ -58,6 +59,10 @@ export class InstanceManager {
   readonly #handles = new Map<number, Handle>();
   readonly #lock = new KeyedLock<number>();
   readonly #listeners: StateListener[] = [];
+  /** Per instance spawned by this daemon: settles when its log writer has written its last output. */
+  readonly #logged = new Map<number, Promise<void>>();
+  readonly #base: { PATH: string; HOME: string };
+  readonly #rotation: RotationOptions | undefined;
 
   constructor(deps: {
     store: Store;
@@ -69,7 +74,13 @@ export class InstanceManager {
     tuning?: RestartTuning;
     secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
     users?: AppUsers;
+    /** PATH of every instance (host setting `app_path`); default the system's standard PATH. */
+    appPath?: string;
+    /** Each instance's log budget (host settings `log_max_bytes`, `log_keep`). */
+    rotation?: RotationOptions;
   }) {
+    this.#rotation = deps.rotation;
+    this.#base = baseEnv(deps.appPath);
     this.#secretEnv = deps.secretEnv;
     this.#users = deps.users;
     this.#store = deps.store;
@@ -97,7 +108,11 @@ export class InstanceManager {
   preflight(v: InstanceView): void {
     const spec = JSON.parse(v.spec) as ServiceSpec;
     const cwd = serviceCwd(v.rootDir, spec);
-    assertRunnable(spec, cwd, launchEnv(spec, v.port, this.#layout.dataDir(v.app, v.env), this.marker(v.id)));
+    assertRunnable(
+      spec,
+      cwd,
+      launchEnv(spec, v.port, this.#layout.dataDir(v.app, v.env), this.marker(v.id), this.#base),
+    );
   }
 
   /**
@@ -166,6 +181,8 @@ export class InstanceManager {
     const exit = v.lastExit ? (JSON.parse(v.lastExit) as LastExit) : undefined;
     const why =
       exit?.note ?? (exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : state);
+    // A process that exited at once may have output still on its way to the file: its writer ends when it is there.
+    if (v.pid === null) await Promise.race([this.#logged.get(id), sleep(2000)]);
     const lines = tailLines(this.logFile(v), 10);
     const own = new Redactor();
     own.set(Object.values((await this.#secretEnv?.(v.app, v.env)) ?? {}));
@@ -199,6 +216,7 @@ export class InstanceManager {
       await this.#stopLocked(v);
       await this.#store.instances.delete(id);
       this.#handles.delete(id);
+      this.#logged.delete(id);
     });
   }
 
@@ -255,13 +273,22 @@ export class InstanceManager {
       this.#users?.rootDirs(ids, [path.dirname(logFile)]);
       // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
       const env = {
-        ...launchEnv(spec, v.port, dataDir, this.marker(v.id)),
+        ...launchEnv(spec, v.port, dataDir, this.marker(v.id), this.#base),
         ...(ids && spec.env.HOME === undefined ? { HOME: this.#users?.home(v.app, v.env) as string } : {}),
         ...(await this.#secretEnv?.(v.app, v.env)),
       };
       assertRunnable(spec, cwd, env);
-      launched = await launch({ argv: spec.argv, cwd, env, logFile, uid: ids?.uid, gid: ids?.gid });
+      launched = await launch({
+        argv: spec.argv,
+        cwd,
+        env,
+        logFile,
+        rotation: this.#rotation,
+        uid: ids?.uid,
+        gid: ids?.gid,
+      });
       this.#users?.ownFile(ids, logFile, 0o640);
+      this.#logged.set(v.id, launched.logged);
     } catch (err) {
       const why = explainSpawnError(err, spec, cwd);
       await this.#transition(starting, 'failed', {

@@ -1,26 +1,42 @@
 import { accessSync, constants, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import path from 'node:path';
+import { STANDARD_PATH } from '../config/host-settings.js';
 import type { ServiceSpec } from '../config/manifest-types.js';
 import { BerthError } from '../core/errors.js';
 import { resolveUnder } from '../system/paths.js';
 import { MARKER_ENV } from '../runtime/process-runner.js';
 
-const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * What every build and instance starts from: PATH from the host settings, HOME of the user
+ * berthd runs as (from the password database). Never berthd's own environment, so an app
+ * runs the same whether berthd was started by systemd, a login shell (pyenv shims on its
+ * PATH) or a test.
+ */
+export function baseEnv(appPath: string = STANDARD_PATH): { PATH: string; HOME: string } {
+  let home = '/';
+  try {
+    home = userInfo().homedir || '/';
+  } catch {
+    // no passwd entry: keep /
+  }
+  return { PATH: appPath, HOME: home };
+}
 
 /**
- * The environment an instance gets: PATH and HOME (from the manifest, else the daemon's),
- * the manifest's env, then PORT, DATA_DIR and the instance marker. Nothing else of the
- * daemon's environment leaks in.
+ * The environment an instance gets: `base` (PATH, HOME; see baseEnv), the manifest's env
+ * over it, then PORT, DATA_DIR and the instance marker. Nothing else of the daemon's
+ * environment leaks in.
  */
 export function launchEnv(
   spec: ServiceSpec,
   port: number | null,
   dataDir: string,
   marker: string,
+  base: { PATH: string; HOME: string } = baseEnv(),
 ): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: process.env.PATH || FALLBACK_PATH,
-    HOME: process.env.HOME || '/',
+    ...base,
     ...spec.env,
     DATA_DIR: dataDir,
     [MARKER_ENV]: marker,

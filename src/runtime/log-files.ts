@@ -1,45 +1,4 @@
-import {
-  closeSync,
-  copyFileSync,
-  existsSync,
-  openSync,
-  readSync,
-  renameSync,
-  statSync,
-  truncateSync,
-  unlinkSync,
-} from 'node:fs';
-
-/** Log rotation settings. */
-export interface RotationOptions {
-  /** Rotate when a log grows past this. Default 10 MiB. */
-  readonly maxBytes: number;
-  /** Rotated files kept (`.1` newest). Default 5. */
-  readonly keep: number;
-}
-
-export const DEFAULT_ROTATION: RotationOptions = Object.freeze({ maxBytes: 10 * 1024 * 1024, keep: 5 });
-
-/**
- * Rotates `file` when it is too big. The process writing it holds it open with O_APPEND,
- * so the file is copied aside and truncated in place (logrotate's copytruncate): the
- * writer keeps its descriptor and carries on at offset 0. Returns true when it rotated.
- */
-export function rotateIfNeeded(file: string, opts: RotationOptions = DEFAULT_ROTATION): boolean {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch {
-    return false;
-  }
-  if (size <= opts.maxBytes) return false;
-  if (existsSync(`${file}.${opts.keep}`)) unlinkSync(`${file}.${opts.keep}`);
-  for (let i = opts.keep - 1; i >= 1; i--)
-    if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
-  if (opts.keep >= 1) copyFileSync(file, `${file}.1`);
-  truncateSync(file, 0);
-  return true;
-}
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 /** The last `lines` lines of a file (reads at most `maxBytes` from its end). */
 export function tailLines(file: string, lines: number, maxBytes = 256 * 1024): string[] {

@@ -231,6 +231,26 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_release_attempts': {
+    async up(db: Kysely<Schemaless>) {
+      // Release numbers per app and environment name, never reused (a failed attempt keeps its own
+      // logs), kept when a failed first deploy takes its app row with it. Seeded with the releases kept.
+      await db.schema
+        .createTable('release_attempts')
+        .addColumn('app', 'text', (c) => c.notNull())
+        .addColumn('env', 'text', (c) => c.notNull())
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addPrimaryKeyConstraint('release_attempts_pk', ['app', 'env', 'number'])
+        .execute();
+      await sql`insert into release_attempts (app, env, number, status, error, started_at, finished_at)
+        select a.name, e.name, r.number, 'succeeded', null, r.created_at, r.created_at
+        from releases r join environments e on e.id = r.environment_id join apps a on a.id = e.app_id`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -49,15 +49,6 @@ export class ReleasesRepo {
     return row.id;
   }
 
-  async nextNumber(environmentId: number): Promise<number> {
-    const r = await this.#db
-      .selectFrom('releases')
-      .select((eb) => eb.fn.max('number').as('n'))
-      .where('environment_id', '=', environmentId)
-      .executeTakeFirst();
-    return Number(r?.n ?? 0) + 1;
-  }
-
   async get(id: number): Promise<ReleaseRow | undefined> {
     return this.#select().where('id', '=', id).executeTakeFirst();
   }

@@ -185,6 +185,19 @@ export interface PortLeasesTable {
   created_at: number;
 }
 
+export interface ReleaseAttemptsTable {
+  /** By name, not by row: a failed first deploy's attempt outlives its app. */
+  app: string;
+  env: string;
+  /** Unique per (app, env), never reused. */
+  number: number;
+  /** 'running' | 'succeeded' | 'failed' | 'interrupted'. */
+  status: string;
+  error: string | null;
+  started_at: number;
+  finished_at: number | null;
+}
+
 export interface EventsTable {
   id: Generated<number>;
   at: number;
@@ -203,6 +216,7 @@ export interface Database {
   instances: InstancesTable;
   port_leases: PortLeasesTable;
   events: EventsTable;
+  release_attempts: ReleaseAttemptsTable;
   orgs: OrgsTable;
   users: UsersTable;
   memberships: MembershipsTable;

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { AppsRepo } from './apps-repo.js';
 import { DeploymentsRepo } from './deployments-repo.js';
 import { ReleasesRepo } from './releases-repo.js';
+import { AttemptsRepo } from './attempts-repo.js';
 import { EventsRepo } from './events-repo.js';
 import { InstancesRepo } from './instances-repo.js';
 import { LeasesRepo } from './leases-repo.js';
@@ -17,6 +18,7 @@ export class Repos {
   readonly leases: LeasesRepo;
   readonly events: EventsRepo;
   readonly releases: ReleasesRepo;
+  readonly attempts: AttemptsRepo;
   readonly deployments: DeploymentsRepo;
   readonly identity: IdentityRepo;
   readonly secrets: SecretsRepo;
@@ -25,6 +27,7 @@ export class Repos {
     this.identity = new IdentityRepo(db);
     this.apps = new AppsRepo(db);
     this.releases = new ReleasesRepo(db);
+    this.attempts = new AttemptsRepo(db);
     this.deployments = new DeploymentsRepo(db);
     this.instances = new InstancesRepo(db);
     this.leases = new LeasesRepo(db);

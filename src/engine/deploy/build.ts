@@ -5,6 +5,7 @@ import { BerthError } from '../../core/errors.js';
 import { tailLines } from '../../runtime/log-files.js';
 import { runCommand } from '../../system/command.js';
 import { resolveUnder } from '../../system/paths.js';
+import { baseEnv } from '../launch-env.js';
 
 const BUILD_TIMEOUT_MS = 30 * 60_000;
 
@@ -21,14 +22,14 @@ export async function runBuilds(
   secrets: Readonly<Record<string, string>> = {},
   user?: { uid: number; gid: number },
   redact: (text: string) => string = (t) => t,
+  base: { PATH: string; HOME: string } = baseEnv(),
 ): Promise<void> {
   mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o750 });
   for (const spec of services) {
     const cwd = spec.static ? releaseDir : resolveUnder(releaseDir, spec.cwd);
     for (const command of spec.build) {
       const env = {
-        PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin',
-        HOME: process.env.HOME || '/',
+        ...base,
         ...spec.env,
         ...secrets,
       };

@@ -130,7 +130,7 @@ export class Deployer {
         const appId = await r.apps.upsert(manifest.app, dir, path.join(dir, MANIFEST_FILE), now, orgId);
         const environment = await r.apps.environmentId(appId, req.env, now, target.origin);
         const environmentId = environment.id;
-        const number = await r.releases.nextNumber(environmentId);
+        const number = await r.attempts.take(manifest.app, req.env, environmentId, now);
         const previousRow = current ? { id: current.id, number: current.number } : undefined;
         const copyFrom = environment.created && target.spec?.data.kind === 'copy' ? target.spec.data.from : undefined;
         const ctx: DeployContext = {
@@ -267,8 +267,12 @@ export class Deployer {
     const final = status ?? (error ? 'failed' : 'succeeded');
     // A failed first deploy takes everything it made with it. Its rows go last (the deployment's
     // with them, by cascade): killed before that, berthd finds it still running and cleans up again.
+    // A failed attempt keeps its release number, its build log and its instances' logs (its own by
+    // that number: `berth logs <app> --build --release <n>`), also when it was the app's first.
+    if (kind === 'deploy')
+      await this.#d.store.attempts.finish(ctx.app, ctx.env, ctx.release.number, final, error ?? null, Date.now());
     if (final !== 'succeeded' && ctx.createdApp) {
-      removeTree(this.#d.layout.appLogRoot(ctx.app));
+      this.#d.users?.reclaim(this.#d.layout.appLogRoot(ctx.app)); // its user goes: the logs become root's
       removeTree(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)));
       if (!ctx.keptData) {
         this.#d.users?.reclaim(this.#d.layout.appDataRoot(ctx.app));
@@ -283,8 +287,8 @@ export class Deployer {
       if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
       await this.#d.routes.sync();
     } else if (final !== 'succeeded' && ctx.createdEnv) {
+      this.#d.users?.reclaim(this.#d.layout.logDir(ctx.app, ctx.env));
       for (const dir of [
-        this.#d.layout.logDir(ctx.app, ctx.env),
         this.#d.layout.releasesDir(ctx.app, ctx.env),
         this.#d.layout.dataDir(ctx.app, ctx.env),
         path.join(this.#d.layout.root, 'homes', ctx.app, ctx.env),

@@ -18,6 +18,7 @@ import { copyDataDir, copyDataDirAs } from './data-copy.js';
 import { Redactor } from '../../core/redact.js';
 import type { AppUsers } from '../app-users.js';
 import { removeTree } from '../../system/safe-tree.js';
+import { baseEnv } from '../launch-env.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
 export function staticRoot(releaseDir: string, dir: string, service: string): string {
@@ -61,6 +62,8 @@ export interface StepDeps {
   readonly users?: AppUsers;
   /** The app's secrets for an environment, for its builds. */
   readonly secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
+  /** PATH of builds (host setting `app_path`); default the system's standard PATH. */
+  readonly appPath?: string;
   /** Told after every deployment ends (the expiry timer of previews starts anew). */
   readonly onFinished?: (result: DeployResult, manifest: Manifest) => void;
 }
@@ -109,6 +112,7 @@ export class DeploySteps implements StepRunner {
           { ...home, ...secrets },
           ids,
           (t) => own.redact(t),
+          baseEnv(this.#d.appPath),
         );
         this.#d.users?.seal(ids, c.release.dir);
         return;
@@ -328,6 +332,19 @@ export class DeploySteps implements StepRunner {
       } catch (err) {
         this.#d.log.warn({ err: describe(err), release: r.number }, 'pruning a release failed');
       }
+    }
+    // Logs of releases pruned go with them; of attempts that made no release, the newest `keepReleases` stay.
+    const failed = (await this.#d.store.attempts.list(c.app, c.env))
+      .filter((a) => a.status !== 'succeeded' && a.status !== 'running')
+      .slice(0, this.#d.keepReleases);
+    const kept = new Set([
+      ...releases.filter((r) => keep.has(r.id) || r.id === current).map((r) => r.number),
+      ...failed.map((a) => a.number),
+    ]);
+    const dir = this.#d.layout.logDir(c.app, c.env);
+    for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+      const n = Number(/^build-(\d+)\.log$/.exec(f)?.[1] ?? /\.r(\d+)\.log(\.\d+)?$/.exec(f)?.[1] ?? NaN);
+      if (n < c.release.number && !kept.has(n)) rmSync(path.join(dir, f), { force: true });
     }
   }
 }

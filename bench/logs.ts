@@ -1,0 +1,115 @@
+/**
+ * bench/logs: one instance writing 1 MiB chunks of log lines flat out (test/fixtures/flood.mjs)
+ * for 10 s, with log_max_bytes 10 MiB and log_keep 5. Meanwhile `GET /v1/instances` (what
+ * `berth ps` asks) goes to berthd over its unix socket back to back, and the log dir is
+ * measured every 20 ms. Targets (issue 13): ps < 200 ms throughout; disk about
+ * log_max_bytes x (log_keep + 1). Run: `npm run build && node dist/bench/logs.js`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../src/api/client.js';
+import { machine, percentile, sleep, table } from './lib.js';
+
+const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const BIN = path.join(REPO, 'bin', 'berth.js');
+const FLOOD = path.join(REPO, 'test', 'fixtures', 'flood.mjs');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const MAX = 10 * 1024 * 1024;
+const KEEP = 5;
+const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-logs-'));
+const home = path.join(work, 'home');
+const env = {
+  ...process.env,
+  BERTH_HOME: home,
+  BERTH_PORT_RANGE: '27900-27999',
+  BERTH_HTTP_PORT: '18761',
+  BERTH_HTTP_ADDRESS: '127.0.0.1',
+};
+
+function berth(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(BIN, args, { env, maxBuffer: 1 << 26, timeout: 600_000 }, (err, out, errOut) =>
+      err ? reject(new Error(`${args.join(' ')}: ${errOut || out}`)) : resolve(out),
+    ),
+  );
+}
+
+/** Bytes in the log dir; a file seen under two names while the writer rotates counts once. */
+function logDirBytes(): number {
+  const dir = path.join(home, 'logs', 'flood', 'production');
+  const sizes = new Map<number, number>();
+  for (const f of readdirSync(dir)) {
+    try {
+      const st = statSync(path.join(dir, f));
+      sizes.set(st.ino, Math.max(st.size, sizes.get(st.ino) ?? 0));
+    } catch {
+      // rotated away meanwhile
+    }
+  }
+  return [...sizes.values()].reduce((a, b) => a + b, 0);
+}
+
+try {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(home, 'config.yaml'), `log_max_bytes: ${MAX}\nlog_keep: ${KEEP}\n`);
+  const dir = path.join(work, 'app');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'berth.yaml'),
+    `app: flood\nservices:\n  web:\n    run: ["${process.execPath}", "${FLOOD}"]\n`,
+  );
+  const idle: number[] = [];
+  await berth(['daemon', 'start']);
+  const api = new ApiClient(path.join(home, 'berthd.sock'));
+  const ps = async (into: number[]) => {
+    const t0 = process.hrtime.bigint();
+    await api.call('GET', '/v1/instances');
+    into.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  };
+  for (let i = 0; i < 50; i++) await ps(idle);
+  await berth(['up', dir]);
+  const during: number[] = [];
+  let maxDisk = 0;
+  const until = Date.now() + SECONDS * 1000;
+  const disk = (async () => {
+    while (Date.now() < until) {
+      maxDisk = Math.max(maxDisk, logDirBytes());
+      await sleep(20);
+    }
+  })();
+  while (Date.now() < until) await ps(during);
+  await disk;
+  const [web] = JSON.parse(await berth(['ps', '--json'])) as Array<{ port: number }>;
+  const { written } = (await (await fetch(`http://127.0.0.1:${web?.port}/`)).json()) as { written: number };
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+  console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}, ${SECONDS} s of flood\n`);
+  console.log(
+    table(
+      ['measure', 'value'],
+      [
+        [
+          'GET /v1/instances idle, p50 / max (ms)',
+          `${percentile(idle, 50).toFixed(1)} / ${Math.max(...idle).toFixed(1)}`,
+        ],
+        [
+          'GET /v1/instances during the flood, p50 / p95 / max (ms)',
+          `${percentile(during, 50).toFixed(1)} / ${percentile(during, 95).toFixed(1)} / ${Math.max(...during).toFixed(1)}`,
+        ],
+        ['calls during the flood', String(during.length)],
+        ['written by the app (MiB)', mib(written)],
+        ['log dir, largest seen (MiB)', mib(maxDisk)],
+        [`budget: log_max_bytes x (log_keep + 1) (MiB)`, mib(MAX * (KEEP + 1))],
+      ],
+    ),
+  );
+  const met = Math.max(...during) < 200 && maxDisk <= MAX * (KEEP + 1) + 1024;
+  console.log(`\ntarget ps < 200 ms throughout, disk within budget: ${met ? 'met' : 'NOT met'}`);
+} finally {
+  await berth(['rm', 'flood', '--purge']).catch(() => undefined);
+  await berth(['proxy', 'stop']).catch(() => undefined);
+  await berth(['daemon', 'stop']).catch(() => undefined);
+  rmSync(work, { recursive: true, force: true });
+}
