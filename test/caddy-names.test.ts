@@ -63,7 +63,7 @@ services:
     await waitFor(
       `HTTPS for ${host} with an internal certificate`,
       async () => (await hitHttps(HTTPS, host, '/env', root()).catch(() => undefined))?.status === 200,
-      15_000,
+      30_000,
       200,
     );
   const findings = (JSON.parse((await home.cli('doctor', '--json')).stdout) as { findings: Array<{ code: string }> })

@@ -75,7 +75,7 @@ async function assertServed(mode: Mode, v: number): Promise<void> {
       async () =>
         (await hitHttps(HTTPS, 'flip.test', '/env', internalRoot()).catch(() => undefined))?.json<{ VERSION: string }>()
           .VERSION === String(v),
-      15_000,
+      30_000,
       200,
     );
 }

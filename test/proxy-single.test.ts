@@ -91,6 +91,7 @@ test('a leftover Caddy of this home: status and doctor name it, proxy stop ends 
   await waitFor(
     'the old Caddy',
     async () => (await hit(P + 50, 'x', '/').catch(() => undefined))?.text() === 'old config',
+    30_000,
   );
   writeFileSync(config(), own);
   const status = await home.json<{ leftovers?: Array<{ pid: number; what: string }> }>('proxy', 'status');

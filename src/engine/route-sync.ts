@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ServiceSpec } from '../config/manifest-types.js';
+import type { Manifest, ServiceSpec } from '../config/manifest-types.js';
 import { BerthError, describe } from '../core/errors.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { RouteEntry, RouteTable } from '../proxy/route-table.js';
