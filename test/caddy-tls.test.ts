@@ -48,7 +48,7 @@ async function placeOf(host: string): Promise<{ policies: string[]; route: strin
     {};
   const id = host.replace(/\./g, '_');
   const route = Object.entries(servers).find(([, s]) =>
-    (s.routes ?? []).some((r) => r['@id'] === `berth-host-${id}`),
+    (s.routes ?? []).some((r) => [`berth-host-${id}`, `berth-plain-${id}`].includes(r['@id'] ?? '')),
   )?.[0];
   return {
     policies: (Array.isArray(policies) ? policies : [])

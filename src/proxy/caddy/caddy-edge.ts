@@ -16,6 +16,7 @@ import {
   dialsOf,
   HTTP_SERVER,
   isBerthRoute,
+  plainId,
   redirectId,
   routeId,
   routesOf,
@@ -34,7 +35,7 @@ type Servers = Record<string, { routes?: CaddyRoute[] }>;
 
 /**
  * Caddy in front of the builtin proxy, driven through its admin API. Berth owns one server
- * ("berth") and, in it, routes whose `@id`s start with "berth-host-", plus its two TLS
+ * ("berth") and, in it, routes whose `@id`s start with "berth-host-" (and "berth-plain-" in "berth_http"), plus its two TLS
  * automation policies; it changes them one by one and touches nothing else in the config.
  * Every host goes to the builtin proxy, so deploys never change Caddy's config.
  */
@@ -286,7 +287,8 @@ export class CaddyEdge implements Edge {
       [HTTP_SERVER, []],
     ]);
     for (const [host, mode] of modes) {
-      ids.get(mode === 'off' ? HTTP_SERVER : SERVER)?.push(routeId(host));
+      if (mode === 'off') ids.get(HTTP_SERVER)?.push(plainId(host));
+      else ids.get(SERVER)?.push(routeId(host));
       if (mode !== 'off') ids.get(HTTP_SERVER)?.push(redirectId(host));
     }
     return ids;
@@ -313,8 +315,9 @@ export class CaddyEdge implements Edge {
       const want = new Map<string, unknown>();
       for (const [host] of modes) {
         const site = siteOf.get(host);
-        if (ids.includes(routeId(host)))
-          want.set(routeId(host), this.#routes.host(host, site?.statics ?? [], site?.paths?.[host] ?? [], links));
+        for (const id of [routeId(host), plainId(host)])
+          if (ids.includes(id))
+            want.set(id, this.#routes.host(id, host, site?.statics ?? [], site?.paths?.[host] ?? [], links));
         if (ids.includes(redirectId(host))) want.set(redirectId(host), this.#routes.redirect(host));
       }
       for (const id of have.keys()) if (!want.has(id)) await this.#admin.ok('DELETE', `/id/${id}`);

@@ -18,8 +18,10 @@ export const SERVER = 'berth';
 export const HTTP_SERVER = 'berth_http';
 export const routesOf = (server: string) => `/config/apps/http/servers/${server}/routes`;
 export const routeId = (host: string) => `berth-host-${host.replace(/\./g, '_')}`;
+/** A host with `tls: off` has its route in the plain server under another `@id`: a host changing modes never has two routes of one `@id` (Caddy's `/id/` would reach either). */
+export const plainId = (host: string) => `berth-plain-${host.replace(/\./g, '_')}`;
 export const redirectId = (host: string) => `berth-redirect-${host.replace(/\./g, '_')}`;
-export const isBerthRoute = (r: CaddyRoute) => /^berth-(host|redirect)-/.test(r['@id'] ?? '');
+export const isBerthRoute = (r: CaddyRoute) => /^berth-(host|plain|redirect)-/.test(r['@id'] ?? '');
 
 /** Upstreams of a route's reverse_proxy handlers, also inside subroutes. */
 export function dialsOf(route: CaddyRoute): string[] {
@@ -70,14 +72,14 @@ export class CaddyRoutes {
    * first, as the builtin proxy does, so "/api/" of another service still wins over a static "/".
    */
   host(
+    id: string,
     host: string,
     statics: readonly StaticSiteRoute[],
     paths: readonly string[],
     links: ReadonlyMap<string, string>,
   ): unknown {
     const own = statics.filter((r) => r.host === host && links.has(r.key));
-    if (own.length === 0)
-      return { '@id': routeId(host), match: [{ host: [host] }], handle: [this.#proxy()], terminal: true };
+    if (own.length === 0) return { '@id': id, match: [{ host: [host] }], handle: [this.#proxy()], terminal: true };
     const routes = paths.map((p) => {
       const st = own.find((r) => r.path === p);
       return {
@@ -88,7 +90,7 @@ export class CaddyRoutes {
     });
     if (!own.some((r) => r.path === '/')) routes.push({ handle: [this.#proxy()], terminal: true });
     return {
-      '@id': routeId(host),
+      '@id': id,
       match: [{ host: [host] }],
       handle: [{ handler: 'subroute', routes }],
       terminal: true,
