@@ -168,7 +168,7 @@ test("a Caddy that restarts empty gets Berth's routes again; removing the app le
   assertOk(await home.cli('rm', 'edgy'));
   const routes =
     (await a.call<Array<{ '@id'?: string }>>('GET', '/config/apps/http/servers/berth_http/routes')).body ?? [];
-  assert.ok(!routes.some((x) => x['@id']?.startsWith('berth-host-')), 'Berth removed its routes');
+  assert.ok(!routes.some((x) => /^berth-(host|plain)-/.test(x['@id'] ?? '')), 'Berth removed its routes');
   assert.deepEqual(readdirSync(path.join(home.home, 'caddy', 'roots')), [], 'and its static links');
   assert.equal((await hit(FOREIGN, 'anything.test', '/')).text(), 'foreign site');
   // doctor reads Caddy's config back: a route Berth did not make, pointing at a dead port, is named.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { tlsChecks, type CertificateFact } from '../src/doctor/checks/tls.js';
+import { tlsChecks, tlsHandshakeChecks, type CertificateFact } from '../src/doctor/checks/tls.js';
 import type { Facts } from '../src/doctor/facts.js';
 
 const DAY = 86_400_000;
@@ -33,4 +33,27 @@ test("TLS: certbot certificates within 14 days warn, expired ones are errors; Ca
     ],
   );
   assert.equal(findings[0]?.fix, 'certbot renew --cert-name soon.example.com');
+});
+
+test('TLS: a host whose handshake with the edge fails is an error that names the host, its app and the reason', () => {
+  const findings = tlsHandshakeChecks({
+    environments: [{ id: 1, app: 'shop', name: 'production' }],
+    manifests: new Map([[1, { services: [{ routes: [{ host: 'shop.test', tls: 'auto' }] }] }]]),
+    tlsHandshakes: [
+      { host: 'shop.test', port: 443, problem: 'the TLS handshake fails: tlsv1 alert internal error' },
+      { host: 'fine.test', port: 443 },
+    ],
+  } as unknown as Facts);
+  assert.deepEqual(
+    findings.map((f) => [f.severity, f.code, f.app, f.message, f.deployFixes]),
+    [
+      [
+        'error',
+        'tls-handshake',
+        'shop',
+        'HTTPS for shop.test does not work: the TLS handshake fails: tlsv1 alert internal error (port 443)',
+        true,
+      ],
+    ],
+  );
 });

@@ -217,14 +217,26 @@ for (const action of ['status', 'start', 'stop'] as const) {
     .command(action)
     .addOption(json())
     .action(async () => {
-      const s = await call<{ kind: string; running: boolean; pid?: number; port?: number; routes?: number }>(
-        action === 'status' ? 'GET' : 'POST',
-        action === 'status' ? '/v1/proxy' : `/v1/proxy/${action}`,
-      );
+      const s = await call<{
+        kind: string;
+        running: boolean;
+        pid?: number;
+        port?: number;
+        routes?: number;
+        problem?: string;
+        leftovers?: Array<{ pid: number; what: string; command: string }>;
+      }>(action === 'status' ? 'GET' : 'POST', action === 'status' ? '/v1/proxy' : `/v1/proxy/${action}`);
       print(s, () =>
-        s.running
-          ? `${s.kind} proxy running, pid ${s.pid}, port ${s.port}, ${s.routes ?? '?'} routes`
-          : `${s.kind} proxy is not running`,
+        [
+          action === 'stop' && !s.running && !s.pid
+            ? `${s.kind} proxy stopped`
+            : s.running
+              ? `${s.kind} proxy running, pid ${s.pid}, port ${s.port}, ${s.routes ?? '?'} routes`
+              : `${s.kind} proxy is not running${s.problem ? `: ${s.problem}` : ''}`,
+          ...(s.leftovers ?? []).map(
+            (p) => `  leftover: ${p.what}, pid ${p.pid} (${p.command}): \`berth proxy stop\` ends it`,
+          ),
+        ].join('\n'),
       );
     });
 }

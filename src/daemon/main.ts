@@ -91,6 +91,8 @@ async function main(): Promise<void> {
         logFile: (v) => instances.logFile(v),
         certDir: settings.proxy === 'nginx' ? settings.certDir : undefined,
         edgeRoutes: await proxy.edgeRoutes?.().catch(() => []),
+        tlsHandshakes: proxy.tlsHandshakes?.bind(proxy),
+        proxyLeftovers: proxy.leftovers?.(),
       }),
       app,
     );

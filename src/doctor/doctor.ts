@@ -2,7 +2,8 @@ import { instanceChecks } from './checks/instances.js';
 import { driftChecks, orphanChecks } from './checks/drift.js';
 import { portChecks } from './checks/ports.js';
 import { edgeRouteChecks, routeChecks } from './checks/routes.js';
-import { tlsChecks } from './checks/tls.js';
+import { proxyProcessChecks } from './checks/proxy-processes.js';
+import { tlsChecks, tlsHandshakeChecks } from './checks/tls.js';
 import type { Facts } from './facts.js';
 import { sortFindings, type Finding } from './finding.js';
 
@@ -15,6 +16,8 @@ export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [
   driftChecks,
   orphanChecks,
   tlsChecks,
+  tlsHandshakeChecks,
+  proxyProcessChecks,
 ];
 
 /** Runs the checks; with `app`, keeps the findings about that app. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { findCertificates, type CertificateFact } from './checks/tls.js';
 import type { Manifest } from '../config/manifest-types.js';
 import type { RouteTable } from '../proxy/route-table.js';
-import type { EdgeRoute } from '../proxy/proxy.js';
+import type { EdgeRoute, LeftoverProcess, TlsHandshake } from '../proxy/proxy.js';
 import { MARKER_ENV } from '../runtime/process-runner.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { LeaseOwner } from '../store/leases-repo.js';
@@ -49,6 +49,10 @@ export interface Facts {
   readonly now: number;
   /** With Caddy or nginx in front: their routes, read back from their live config. */
   readonly edgeRoutes: readonly EdgeRoute[];
+  /** A TLS handshake with the edge for every host a current release serves with TLS (none without a TLS edge). */
+  readonly tlsHandshakes: readonly TlsHandshake[];
+  /** Processes of this BERTH_HOME's proxy besides the ones Berth runs. */
+  readonly proxyLeftovers: readonly LeftoverProcess[];
 }
 
 export async function gatherFacts(o: {
@@ -59,6 +63,8 @@ export async function gatherFacts(o: {
   logFile: (v: InstanceView) => string;
   certDir?: string | undefined;
   edgeRoutes?: readonly EdgeRoute[];
+  tlsHandshakes?: ((hosts: readonly string[]) => Promise<TlsHandshake[]>) | undefined;
+  proxyLeftovers?: readonly LeftoverProcess[] | undefined;
 }): Promise<Facts> {
   const { store } = o;
   const [apps, environments, releases, instances, leases] = await Promise.all([
@@ -104,6 +110,7 @@ export async function gatherFacts(o: {
     ),
   ];
   const certificates = findCertificates(hosts, o.certDir, path.join(o.home, 'caddy', 'data'));
+  const tlsHandshakes = (await o.tlsHandshakes?.(hosts).catch(() => [])) ?? [];
   return {
     home: o.home,
     markerPrefix: o.markerPrefix,
@@ -120,6 +127,8 @@ export async function gatherFacts(o: {
     certificates,
     now: Date.now(),
     edgeRoutes: o.edgeRoutes ?? [],
+    tlsHandshakes,
+    proxyLeftovers: o.proxyLeftovers ?? [],
   };
 }
 

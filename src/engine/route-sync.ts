@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ServiceSpec } from '../config/manifest-types.js';
+import type { Manifest, ServiceSpec } from '../config/manifest-types.js';
 import { BerthError, describe } from '../core/errors.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { RouteEntry, RouteTable } from '../proxy/route-table.js';
@@ -56,6 +56,29 @@ async function currentReleases(store: Repos) {
     if (release) out.push({ env, release, manifest: storedManifest(release.manifest) });
   }
   return out;
+}
+
+/**
+ * Deploy warnings for hosts on `tls: auto` that the proxy serves with its internal CA instead,
+ * because no public CA certifies their name (`.test`, `.localhost`, a single label, an IP address).
+ */
+export function tlsFallbackWarnings(manifest: Manifest, proxy: Proxy): string[] {
+  const modes = new Map<string, string>();
+  for (const s of manifest.services)
+    for (const r of s.routes) {
+      const was = modes.get(r.host);
+      modes.set(r.host, was === 'off' || r.tls === 'off' ? 'off' : was === 'internal' ? was : r.tls); // as the edge combines them
+    }
+  return [...modes]
+    .filter(([, mode]) => mode === 'auto')
+    .flatMap(([host]) => {
+      const why = proxy.tlsFallback?.(host);
+      return why
+        ? [
+            `tls: auto for ${host}: ${why}; ${proxy.kind} serves it with its internal CA instead (browsers do not trust it): write tls: internal (or off) on its routes to say so`,
+          ]
+        : [];
+    });
 }
 
 /** Refuses routes that another app or environment already serves, naming both owners. */

@@ -20,6 +20,10 @@ export interface ProxyStatus {
   readonly routes?: number;
   /** Why it is not running, when it is not. */
   readonly problem?: string;
+  /** Processes of this BERTH_HOME's proxy besides the ones Berth runs (they hold ports with an old config). */
+  readonly leftovers?: readonly LeftoverProcess[];
+  /** Checks berthd's watcher made of the proxy since berthd started (one a second). */
+  readonly watched?: number;
 }
 
 /** A route as an edge server (Caddy, nginx) has it, read back from its live config. */
@@ -31,6 +35,23 @@ export interface EdgeRoute {
   readonly dials: readonly string[];
   /** Where to look: a file, or Caddy's config path. */
   readonly where: string;
+}
+
+/** A TLS handshake with the edge for one host, as doctor reports it. */
+export interface TlsHandshake {
+  readonly host: string;
+  /** The edge's HTTPS port the handshake went to (on 127.0.0.1). */
+  readonly port: number;
+  /** What is wrong (the handshake fails, no certificate, one for another name); absent when HTTPS works. */
+  readonly problem?: string;
+}
+
+/** A process of this BERTH_HOME's proxy that is not the one Berth runs (a duplicate, an orphan). */
+export interface LeftoverProcess {
+  readonly pid: number;
+  readonly command: string;
+  /** "Caddy", "the builtin proxy", ... */
+  readonly what: string;
 }
 
 /**
@@ -54,4 +75,10 @@ export interface Proxy {
   watch(): Promise<void>;
   /** With an edge server in front: its routes, read back from its live config (for doctor). */
   edgeRoutes?(): Promise<EdgeRoute[]>;
+  /** With `tls: auto`: why this host gets an internal certificate instead of a public CA's (a name no public CA certifies). */
+  tlsFallback?(host: string): string | undefined;
+  /** With an edge that terminates TLS: a handshake for each host, for doctor. */
+  tlsHandshakes?(hosts: readonly string[]): Promise<TlsHandshake[]>;
+  /** Processes of this BERTH_HOME's proxy besides the ones Berth runs; `stop` ends them. */
+  leftovers?(): LeftoverProcess[];
 }

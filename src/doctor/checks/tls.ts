@@ -84,3 +84,25 @@ function fixFor(c: CertificateFact): string {
     ? `certbot renew --cert-name ${c.host}`
     : 'Caddy renews its certificates itself: see why it did not in BERTH_HOME/caddy/caddy.log';
 }
+
+/**
+ * HTTPS as a browser gets it: every host served with TLS whose handshake with the edge fails,
+ * or that gets no certificate for its name (Caddy still trying ACME for it, say). A deploy that
+ * changes the host's `tls:` repairs it, so pre-flight lets it pass.
+ */
+export function tlsHandshakeChecks(f: Facts): Finding[] {
+  const owner = new Map<string, { app: string; env: string }>();
+  for (const e of f.environments)
+    for (const s of f.manifests.get(e.id)?.services ?? [])
+      for (const r of s.routes) if (r.tls !== 'off') owner.set(r.host, { app: e.app, env: e.name });
+  return f.tlsHandshakes
+    .filter((h) => h.problem !== undefined)
+    .map((h) => ({
+      severity: 'error',
+      code: 'tls-handshake',
+      ...owner.get(h.host),
+      message: `HTTPS for ${h.host} does not work: ${h.problem} (port ${h.port})`,
+      fix: `see why in BERTH_HOME/caddy/caddy.log; for a name no public CA certifies, set tls: internal on its routes, or tls: off`,
+      deployFixes: true,
+    }));
+}

@@ -11,7 +11,7 @@ import { runCommand } from '../../system/command.js';
 import { resolveUnder } from '../../system/paths.js';
 import { KeyedLock } from '../keyed-lock.js';
 import type { Repos } from '../../store/store.js';
-import { assertRoutesFree } from '../route-sync.js';
+import { assertRoutesFree, tlsFallbackWarnings } from '../route-sync.js';
 import { DEFAULT_ENV } from '../apps.js';
 import type { DeployContext, DeployResult } from './context.js';
 import { Journal, newJournal, type JournalDoc, type StepRecord } from './journal.js';
@@ -82,7 +82,10 @@ export class Deployer {
       await this.#checkBranch(manifest.app, target);
       await this.#preflight(manifest, dir, req.env);
       const orgId = await this.#checkQuota(manifest, req.env, req.org);
-      const ignored = await this.#doctorPreflight(manifest.app, req.force ?? false);
+      const ignored = [
+        ...(await this.#doctorPreflight(manifest.app, req.force ?? false)),
+        ...tlsFallbackWarnings(manifest, this.#d.proxy),
+      ];
       // Secrets count as part of what is deployed: a changed secret makes the next deploy restart the app with it.
       const secretStamp = (await this.#d.store.secrets.list(manifest.app))
         .filter((x) => x.env === '' || x.env === req.env)
@@ -237,7 +240,7 @@ export class Deployer {
         if (orgId !== undefined) await this.#checkQuotaInTransaction(r, orgId, manifest, req.env, false); // the release rolled back to may run more instances
         return r.deployments.create(env.id, 'rollback', JSON.stringify(doc), Date.now());
       });
-      return this.#execute(id, ctx, doc, 'rollback', req.onStep);
+      return this.#execute(id, ctx, doc, 'rollback', req.onStep, tlsFallbackWarnings(manifest, this.#d.proxy));
     });
   }
 

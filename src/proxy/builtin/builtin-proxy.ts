@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import { ApiClient, ApiError } from '../../api/client.js';
 import { BerthError } from '../../core/errors.js';
 import { tailLines } from '../../runtime/log-files.js';
-import { isSameProcessAlive } from '../../system/proc.js';
-import type { Proxy, ProxyCapabilities, ProxyStatus } from '../proxy.js';
+import { isSameProcessAlive, procEnvValue } from '../../system/proc.js';
+import { endProcesses, findProcesses, type ProxyProcess } from '../edge/own-processes.js';
+import type { LeftoverProcess, Proxy, ProxyCapabilities, ProxyStatus } from '../proxy.js';
 import type { RouteTable } from '../route-table.js';
+import { Serial } from '../serial.js';
 import { proxyPaths } from './paths.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -32,6 +34,7 @@ export class BuiltinProxy implements Proxy {
   readonly #o: BuiltinProxyOptions;
   readonly #paths: ReturnType<typeof proxyPaths>;
   readonly #control: ApiClient;
+  readonly #serial = new Serial();
   #last: RouteTable | undefined;
 
   constructor(o: BuiltinProxyOptions) {
@@ -55,9 +58,23 @@ export class BuiltinProxy implements Proxy {
     return !existsSync(this.#paths.stoppedMarker);
   }
 
-  async start(): Promise<void> {
-    rmSync(this.#paths.stoppedMarker, { force: true });
-    await this.#ensure();
+  start(): Promise<void> {
+    return this.#serial.run(async () => {
+      rmSync(this.#paths.stoppedMarker, { force: true });
+      await this.#ensure();
+    });
+  }
+
+  /** Every builtin proxy process of this BERTH_HOME (its main module, with this BERTH_HOME). */
+  #processes(): ProxyProcess[] {
+    return findProcesses((argv, pid) => argv[1] === MAIN && procEnvValue(pid, 'BERTH_HOME') === this.#o.home);
+  }
+
+  leftovers(): LeftoverProcess[] {
+    const serving = this.#running()?.pid;
+    return this.#processes()
+      .filter((p) => p.pid !== serving)
+      .map((p) => ({ pid: p.pid, command: p.command, what: 'the builtin proxy' }));
   }
 
   async #ensure(): Promise<void> {
@@ -69,6 +86,14 @@ export class BuiltinProxy implements Proxy {
     if (running) {
       this.#o.log.info({ from: running.port, to: this.#o.port }, 'HTTP port changed: restarting the proxy');
       await this.#kill();
+    }
+    const stale = this.#processes();
+    if (stale.length > 0) {
+      this.#o.log.warn(
+        { pids: stale.map((p) => p.pid) },
+        'ending builtin proxy processes of this BERTH_HOME without its pid file',
+      );
+      await endProcesses(stale);
     }
     mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
     const out = openSync(this.#paths.log, 'a', 0o600);
@@ -103,19 +128,23 @@ export class BuiltinProxy implements Proxy {
   }
 
   /** Restarts the proxy when it died (unless the operator stopped it); called periodically by berthd. */
-  async watch(): Promise<void> {
-    if (this.wanted() && this.#running()?.port !== this.#o.port) await this.#ensure();
+  watch(): Promise<void> {
+    return this.#serial.run(async () => {
+      if (this.wanted() && this.#running()?.port !== this.#o.port) await this.#ensure();
+    });
   }
 
-  async apply(table: RouteTable): Promise<void> {
-    this.#last = table;
-    if (!this.wanted()) return; // stopped on purpose: the table is pushed when it starts again
-    try {
-      await this.#push(table);
-    } catch (err) {
-      if (!(err instanceof ApiError && err.code === 'unreachable')) throw err;
-      await this.#ensure(); // starts it (it reloads its own file), then pushes this table
-    }
+  apply(table: RouteTable): Promise<void> {
+    return this.#serial.run(async () => {
+      this.#last = table;
+      if (!this.wanted()) return; // stopped on purpose: the table is pushed when it starts again
+      try {
+        await this.#push(table);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 'unreachable')) throw err;
+        await this.#ensure(); // starts it (it reloads its own file), then pushes this table
+      }
+    });
   }
 
   async #push(table: RouteTable): Promise<void> {
@@ -137,10 +166,12 @@ export class BuiltinProxy implements Proxy {
 
   async status(): Promise<ProxyStatus> {
     const r = this.#running();
+    const leftovers = this.leftovers();
     if (!r)
       return {
         kind: this.kind,
         running: false,
+        ...(leftovers.length ? { leftovers } : {}),
         ...(this.wanted()
           ? { problem: `not running; last lines of ${this.#paths.log}: ${tailLines(this.#paths.log, 3).join(' | ')}` }
           : { problem: 'stopped with `berth proxy stop`' }),
@@ -152,13 +183,18 @@ export class BuiltinProxy implements Proxy {
       pid: r.pid,
       port: r.port,
       ...(h ? { version: h.version, routes: h.routes } : {}),
+      ...(leftovers.length ? { leftovers } : {}),
     };
   }
 
-  async stop(): Promise<void> {
-    mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
-    writeFileSync(this.#paths.stoppedMarker, `stopped by berth proxy stop at ${new Date().toISOString()}\n`);
-    await this.#kill();
+  /** Marks the proxy stopped (the watcher leaves it so), then ends it and any other of this BERTH_HOME. */
+  stop(): Promise<void> {
+    return this.#serial.run(async () => {
+      mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
+      writeFileSync(this.#paths.stoppedMarker, `stopped by berth proxy stop at ${new Date().toISOString()}\n`);
+      await this.#kill();
+      await endProcesses(this.#processes());
+    });
   }
 
   async #kill(): Promise<void> {

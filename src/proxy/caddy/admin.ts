@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { BerthError } from '../../core/errors.js';
 
 /** Caddy's admin API over its unix socket ("unix//path") or a loopback TCP address ("127.0.0.1:2019"). */
 export class CaddyAdmin {
@@ -43,5 +44,20 @@ export class CaddyAdmin {
       req.setTimeout(10_000, () => req.destroy(new Error('caddy admin API timed out')));
       req.end(payload);
     });
+  }
+
+  /** A config change that must succeed: retried while Caddy fails to load it for a passing reason, else a BerthError. */
+  async ok(method: string, p: string, body?: unknown): Promise<void> {
+    let r = await this.call(method, p, body);
+    // A config change that fails to load leaves Caddy on its previous config, so it is safe to
+    // try again; it happens when Caddy reads a certificate it is still writing from an earlier change.
+    for (let i = 0; i < 10 && r.status >= 400 && /loading new config/.test(r.text); i++) {
+      await new Promise((res) => setTimeout(res, 100 * (i + 1)));
+      r = await this.call(method, p, body);
+    }
+    if (r.status >= 400)
+      throw new BerthError('failed', 'caddy_failed', `Caddy refused ${method} ${p}: ${r.text.trim()}`, {
+        hint: 'see berth proxy status and the caddy log under BERTH_HOME/caddy',
+      });
   }
 }

@@ -1,87 +1,41 @@
 import { spawn } from 'node:child_process';
-import {
-  closeSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../system/atomic-write.js';
 import { tailLines } from '../../runtime/log-files.js';
 import type { Edge, EdgeOptions } from '../edge/edge-proxy.js';
-import type { EdgeRoute } from '../proxy.js';
-import type { Site, StaticSiteRoute } from '../edge/sites.js';
+import { endProcesses, findProcesses, type ProxyProcess } from '../edge/own-processes.js';
+import { probeTls } from '../edge/tls-probe.js';
+import type { EdgeRoute, TlsHandshake } from '../proxy.js';
+import type { Site } from '../edge/sites.js';
 import { CaddyAdmin } from './admin.js';
+import {
+  canonical,
+  CaddyRoutes,
+  dialsOf,
+  HTTP_SERVER,
+  isBerthRoute,
+  plainId,
+  redirectId,
+  routeId,
+  routesOf,
+  SERVER,
+  type CaddyRoute,
+} from './caddy-routes.js';
+import { StaticRoots } from './static-roots.js';
+import { CaddyTlsPolicies, type AcmeOptions, type TlsMode } from './tls-policies.js';
 
-export interface CaddyOptions extends EdgeOptions {
-  /** E-mail for ACME accounts (Let's Encrypt), for hosts with `tls: auto`. */
-  readonly acmeEmail?: string | undefined;
-  /** ACME directory URL (default: Caddy's own choice, Let's Encrypt) and the PEM root that signs its TLS certificate. */
-  readonly acmeCa?: string | undefined;
-  readonly acmeCaRoot?: string | undefined;
+export interface CaddyOptions extends EdgeOptions, AcmeOptions {
   /** Attach to a running Caddy at this admin address instead of running Berth's own. */
   readonly admin?: string | undefined;
 }
 
-/** HTTPS hosts live in server "berth" (listening on the HTTPS port); plain ones in "berth_http", where Caddy also puts its HTTP->HTTPS redirects. */
-const SERVER = 'berth';
-const HTTP_SERVER = 'berth_http';
-const routesOf = (server: string) => `/config/apps/http/servers/${server}/routes`;
-const routeId = (host: string) => `berth-host-${host.replace(/\./g, '_')}`;
-const redirectId = (host: string) => `berth-redirect-${host.replace(/\./g, '_')}`;
-
-interface CaddyRoute {
-  readonly '@id'?: string;
-  readonly match?: Array<{ host?: string[] }>;
-  readonly handle?: CaddyHandler[];
-}
-
-interface CaddyHandler {
-  readonly handler?: string;
-  readonly upstreams?: Array<{ dial?: string }>;
-  readonly routes?: CaddyRoute[];
-}
-
-/** Upstreams of a route's reverse_proxy handlers, also inside subroutes. */
-function dialsOf(route: CaddyRoute): string[] {
-  return (route.handle ?? [])
-    .flatMap((h) =>
-      h.handler === 'reverse_proxy'
-        ? (h.upstreams ?? []).map((u) => u.dial ?? '')
-        : h.handler === 'subroute'
-          ? (h.routes ?? []).flatMap(dialsOf)
-          : [],
-    )
-    .filter(Boolean);
-}
-
-/** JSON with object keys sorted: Caddy hands its config back with sorted keys. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
-}
-
-/** A path prefix as a case-sensitive Caddy matcher (Caddy's `path` matcher ignores case; the builtin proxy does not). */
-function prefixMatcher(prefix: string): Array<Record<string, unknown>> {
-  if (prefix === '/') return [];
-  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return [{ path_regexp: { pattern: prefix.endsWith('/') ? `^${escaped}` : `^${escaped}(/|$)` } }];
-}
+type Servers = Record<string, { routes?: CaddyRoute[] }>;
 
 /**
  * Caddy in front of the builtin proxy, driven through its admin API. Berth owns one server
- * ("berth") and, in it, routes whose `@id`s start with "berth-host-", plus its two TLS
+ * ("berth") and, in it, routes whose `@id`s start with "berth-host-" (and "berth-plain-" in "berth_http"), plus its two TLS
  * automation policies; it changes them one by one and touches nothing else in the config.
  * Every host goes to the builtin proxy, so deploys never change Caddy's config.
  */
@@ -90,33 +44,56 @@ export class CaddyEdge implements Edge {
   readonly #o: CaddyOptions;
   readonly #dir: string;
   readonly #admin: CaddyAdmin;
+  readonly #routes: CaddyRoutes;
+  readonly #tls: CaddyTlsPolicies;
+  readonly #roots: StaticRoots;
   #last: readonly Site[] | undefined;
-  /** Static roots checked for symlinks that lead out of them (release dirs never change once made). */
-  readonly #rootSafe = new Map<string, boolean>();
+  /** The Caddy process (`#serving()`) the watcher last found with all of Berth's routes. */
+  #checked: string | undefined;
+  readonly #warned = new Set<string>();
 
   constructor(o: CaddyOptions) {
     this.#o = o;
     this.#dir = path.join(o.home, 'caddy');
     this.#admin = new CaddyAdmin(o.admin ?? `unix/${path.join(this.#dir, 'admin.sock')}`);
+    this.#routes = new CaddyRoutes(o);
+    this.#tls = new CaddyTlsPolicies(this.#admin, o);
+    this.#roots = new StaticRoots(path.join(this.#dir, 'roots'), o.log);
   }
 
   get port(): number {
     return this.#o.httpPort;
   }
 
+  get #config(): string {
+    return path.join(this.#dir, 'caddy.json');
+  }
+
+  /** Every Caddy of this BERTH_HOME (`caddy run --config BERTH_HOME/caddy/caddy.json`); none when attached. */
+  processes(): ProxyProcess[] {
+    if (this.#o.admin) return [];
+    return findProcesses((argv) => argv.includes(this.#config));
+  }
+
+  /** The Caddy Berth runs: the one its pid file names, else the only one there is. */
   pid(): number | undefined {
-    if (this.#o.admin) return undefined;
+    const all = this.processes();
+    let named: number | undefined;
     try {
-      const pid = Number(readFileSync(path.join(this.#dir, 'caddy.pid'), 'utf8').trim());
-      process.kill(pid, 0);
-      return pid;
+      named = Number(readFileSync(path.join(this.#dir, 'caddy.pid'), 'utf8').trim());
     } catch {
-      return undefined;
+      named = undefined;
     }
+    return all.find((p) => p.pid === named)?.pid ?? (all.length === 1 ? all[0]?.pid : undefined);
+  }
+
+  leftovers(): ProxyProcess[] {
+    const serving = this.pid();
+    return this.processes().filter((p) => p.pid !== serving);
   }
 
   async #reachable(): Promise<boolean> {
-    return this.#admin.call('GET', '/config/').then(
+    return this.#admin.call('GET', '/config/apps/http/servers').then(
       (r) => r.status === 200,
       () => false,
     );
@@ -125,6 +102,8 @@ export class CaddyEdge implements Edge {
   #initialConfig(): unknown {
     return {
       admin: { listen: `unix/${path.join(this.#dir, 'admin.sock')}` },
+      // berthd asks the admin API every second: those requests are not logged, Caddy's warnings and errors are.
+      logging: { logs: { default: { exclude: ['admin.api'] }, admin: { include: ['admin.api'], level: 'WARN' } } },
       storage: { module: 'file_system', root: path.join(this.#dir, 'data') },
       apps: {
         pki: { certificate_authorities: { local: { install_trust: false } } },
@@ -152,7 +131,10 @@ export class CaddyEdge implements Edge {
 
   /** Starts Berth's own Caddy (state under BERTH_HOME/caddy), or checks the one it attaches to. */
   async start(): Promise<void> {
-    if (await this.#reachable()) return this.#ensureServer();
+    if (await this.#reachable()) {
+      await this.#ensureServer();
+      return;
+    }
     if (this.#o.admin)
       throw new BerthError(
         'unavailable',
@@ -160,17 +142,21 @@ export class CaddyEdge implements Edge {
         `Caddy's admin API at ${this.#o.admin} does not answer`,
         { hint: 'start Caddy, or fix caddy.admin in config.yaml' },
       );
-    const stale = this.pid();
-    if (stale)
-      throw new BerthError(
-        'failed',
-        'caddy_unreachable',
-        `Berth's Caddy (pid ${stale}) runs but its admin API does not answer`,
-        { hint: `stop it (kill ${stale}); berthd starts a new one` },
+    // A Caddy of this home whose admin API does not answer serves an old config on the ports: it goes first.
+    const stale = this.processes();
+    if (stale.length > 0) {
+      this.#o.log.warn(
+        { pids: stale.map((p) => p.pid) },
+        "ending Caddy processes of this BERTH_HOME that do not answer on Berth's admin socket",
       );
+      await endProcesses(stale);
+    }
+    await this.#spawn();
+  }
+
+  async #spawn(): Promise<void> {
     mkdirSync(path.join(this.#dir, 'data'), { recursive: true, mode: 0o700 });
-    const config = path.join(this.#dir, 'caddy.json');
-    writeFileAtomic(config, JSON.stringify(this.#initialConfig(), null, 2));
+    writeFileAtomic(this.#config, JSON.stringify(this.#initialConfig(), null, 2));
     const out = openSync(path.join(this.#dir, 'caddy.log'), 'a', 0o600);
     const env = {
       PATH: process.env.PATH ?? '',
@@ -180,7 +166,7 @@ export class CaddyEdge implements Edge {
     };
     let child;
     try {
-      child = spawn(this.#o.binary, ['run', '--config', config, '--pidfile', path.join(this.#dir, 'caddy.pid')], {
+      child = spawn(this.#o.binary, ['run', '--config', this.#config, '--pidfile', path.join(this.#dir, 'caddy.pid')], {
         detached: true,
         stdio: ['ignore', out, out],
         env,
@@ -193,7 +179,7 @@ export class CaddyEdge implements Edge {
     child.unref();
     for (let i = 0; i < 200; i++) {
       if (await this.#reachable()) {
-        this.#o.log.info({ port: this.#o.httpPort }, 'caddy started');
+        this.#o.log.info({ port: this.#o.httpPort, pid: child.pid }, 'caddy started');
         if (this.#last) await this.applySites(this.#last);
         return;
       }
@@ -218,32 +204,42 @@ export class CaddyEdge implements Edge {
     }
   }
 
-  /** Restarts Berth's own Caddy if it died; re-applies the routes if it came back empty. */
+  /**
+   * Restarts Berth's own Caddy if it died; re-applies the routes if any of Berth's is missing (a
+   * Caddy restarted empty). Berth's own Caddy is asked only when its process is not the one Berth
+   * last found complete: checking costs nothing then, and Caddy's log stays quiet.
+   */
   async watch(): Promise<void> {
-    if (!(await this.#reachable())) {
+    const serving = this.#serving();
+    if (serving && serving === this.#checked) return;
+    const got = await this.#admin.call<Servers | null>('GET', '/config/apps/http/servers').catch(() => undefined);
+    if (!got) {
       if (!this.#o.admin) await this.start();
+      this.#checked = this.#serving();
       return;
     }
-    const routes = await this.#admin.call<CaddyRoute[]>('GET', routesOf(HTTP_SERVER));
-    const wanted = (this.#last ?? []).flatMap((s) => s.hosts).length;
-    if (
-      wanted > 0 &&
-      (routes.status !== 200 ||
-        !(Array.isArray(routes.body) ? routes.body : []).some((x) => x['@id']?.startsWith('berth-host-')))
-    ) {
+    const sites = this.#last ?? [];
+    const servers = (got.status === 200 ? got.body : undefined) ?? {};
+    const missing = [...this.#ids(this.#modes(sites))].some(
+      ([server, ids]) => !ids.every((id) => (servers[server]?.routes ?? []).some((r) => r['@id'] === id)),
+    );
+    if (missing) {
       this.#o.log.warn("Caddy lost Berth's routes (restarted empty?): applying them again");
-      await this.#ensureServer();
-      const sites = this.#last ?? [];
-      this.#last = undefined;
       await this.applySites(sites);
     }
+    this.#checked = serving;
+  }
+
+  /** "pid start-time" of Berth's own Caddy, when it runs (undefined when attached). */
+  #serving(): string | undefined {
+    const pid = this.pid();
+    const p = pid === undefined ? undefined : this.processes().find((x) => x.pid === pid);
+    return p ? `${p.pid} ${p.startTicks}` : undefined;
   }
 
   /** Every reverse_proxy route in Caddy's live config, Berth's (by `@id`) and others'. */
   async routes(): Promise<EdgeRoute[]> {
-    const servers =
-      (await this.#admin.call<Record<string, { routes?: CaddyRoute[] }>>('GET', '/config/apps/http/servers')).body ??
-      {};
+    const servers = (await this.#admin.call<Servers>('GET', '/config/apps/http/servers')).body ?? {};
     const out: EdgeRoute[] = [];
     for (const [name, server] of Object.entries(servers)) {
       for (const [i, r] of (server.routes ?? []).entries()) {
@@ -260,9 +256,42 @@ export class CaddyEdge implements Edge {
     return out;
   }
 
+  /** Stops Berth's own Caddy, and every other Caddy of this BERTH_HOME; resolves once none runs. */
   async stop(): Promise<void> {
-    if (this.#o.admin || !(await this.#reachable())) return;
-    await this.#admin.call('POST', '/stop').catch(() => undefined);
+    if (this.#o.admin) return;
+    if (await this.#reachable()) await this.#admin.call('POST', '/stop').catch(() => undefined);
+    await endProcesses(this.processes());
+    rmSync(path.join(this.#dir, 'caddy.pid'), { force: true });
+    this.#checked = undefined;
+  }
+
+  tlsFallback(host: string): string | undefined {
+    return this.#tls.fallback(host);
+  }
+
+  tlsProbe(hosts: readonly string[]): Promise<TlsHandshake[]> {
+    return Promise.all(hosts.map((h) => probeTls(this.#o.httpsPort, h)));
+  }
+
+  /** The TLS mode Caddy gives each host: `auto` on a name no public CA certifies becomes `internal`. */
+  #modes(sites: readonly Site[]): Map<string, TlsMode> {
+    const modes = new Map<string, TlsMode>();
+    for (const s of sites) for (const h of s.hosts) modes.set(h, this.#tls.effective(h, s.tls?.[h] ?? 'auto'));
+    return modes;
+  }
+
+  /** The `@id`s of Berth's routes per server: a host's route where its TLS mode puts it, and a redirect for a TLS host. */
+  #ids(modes: ReadonlyMap<string, TlsMode>): Map<string, string[]> {
+    const ids = new Map<string, string[]>([
+      [SERVER, []],
+      [HTTP_SERVER, []],
+    ]);
+    for (const [host, mode] of modes) {
+      if (mode === 'off') ids.get(HTTP_SERVER)?.push(plainId(host));
+      else ids.get(SERVER)?.push(routeId(host));
+      if (mode !== 'off') ids.get(HTTP_SERVER)?.push(redirectId(host));
+    }
+    return ids;
   }
 
   /**
@@ -271,250 +300,48 @@ export class CaddyEdge implements Edge {
    */
   async applySites(sites: readonly Site[]): Promise<void> {
     await this.#ensureServer(); // an attached Caddy may have been restarted or reconfigured by someone else
-    const hosts = new Map<string, 'auto' | 'internal' | 'off'>();
-    const siteOf = new Map<string, Site>();
-    for (const s of sites) for (const h of s.hosts) hosts.set(h, s.tls?.[h] ?? 'auto');
-    for (const s of sites) for (const h of s.hosts) siteOf.set(h, s);
-    const links = this.#linkRoots(sites);
-    // A host must have its TLS policy for as long as its route exists, or Caddy starts
-    // obtaining a public certificate for it: policies for the union first, routes, then the exact policies.
-    const by = (mode: string) =>
-      [...hosts]
-        .filter(([, m]) => m === mode)
-        .map(([h]) => h)
-        .sort();
-    const kept = await this.#policyHosts();
-    await this.#setPolicies(
-      [...new Set([...by('internal'), ...kept.internal])].sort(),
-      [...new Set([...by('auto'), ...kept.auto])].sort(),
-    );
-    for (const server of [SERVER, HTTP_SERVER]) {
+    const modes = this.#modes(sites);
+    this.#warnFallbacks(sites);
+    const siteOf = new Map(sites.flatMap((s) => s.hosts.map((h) => [h, s] as const)));
+    const links = this.#roots.link(sites);
+    await this.#tls.apply(modes, 'before');
+    for (const [server, ids] of this.#ids(modes)) {
       const got = await this.#admin.call<CaddyRoute[]>('GET', routesOf(server));
       if (got.status >= 400)
         throw new BerthError('failed', 'caddy_failed', `reading Berth's routes from Caddy: ${got.text.trim()}`);
       const have = new Map(
-        (Array.isArray(got.body) ? got.body : [])
-          .filter((r) => /^berth-(host|redirect)-/.test(r['@id'] ?? ''))
-          .map((r) => [r['@id'] as string, canonical(r)]),
+        (Array.isArray(got.body) ? got.body : []).filter(isBerthRoute).map((r) => [r['@id'] as string, canonical(r)]),
       );
       const want = new Map<string, unknown>();
-      for (const [host, mode] of hosts) {
-        if ((server === SERVER) === (mode !== 'off'))
-          want.set(routeId(host), this.#hostRoute(host, siteOf.get(host), links));
-        else if (server === HTTP_SERVER) want.set(redirectId(host), this.#redirectRoute(host));
+      for (const [host] of modes) {
+        const site = siteOf.get(host);
+        for (const id of [routeId(host), plainId(host)])
+          if (ids.includes(id))
+            want.set(id, this.#routes.host(id, host, site?.statics ?? [], site?.paths?.[host] ?? [], links));
+        if (ids.includes(redirectId(host))) want.set(redirectId(host), this.#routes.redirect(host));
       }
-      for (const id of have.keys()) if (!want.has(id)) await this.#ok('DELETE', `/id/${id}`);
+      for (const id of have.keys()) if (!want.has(id)) await this.#admin.ok('DELETE', `/id/${id}`);
       for (const [id, route] of want) {
         if (!have.has(id))
-          await this.#ok('PUT', `${routesOf(server)}/0`, route); // ahead of the fallback
-        else if (have.get(id) !== canonical(route)) await this.#ok('PATCH', `/id/${id}`, route); // a static route came or went
+          await this.#admin.ok('PUT', `${routesOf(server)}/0`, route); // ahead of the fallback
+        else if (have.get(id) !== canonical(route)) await this.#admin.ok('PATCH', `/id/${id}`, route); // a static route came or went
       }
     }
-    await this.#setPolicies(by('internal'), by('auto'));
-    this.#unlinkRoots(new Set(links.keys()));
+    await this.#tls.apply(modes, 'after');
+    this.#roots.unlinkExcept(new Set(links.keys()));
     this.#last = sites;
   }
 
-  #proxy(): unknown {
-    return { handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${this.#o.upstreamPort}` }] };
-  }
-
-  /**
-   * Everything for a host goes to the builtin proxy, except its static routes, which Caddy's
-   * file_server serves from a stable link to the current release. Prefixes are tried longest
-   * first, as the builtin proxy does, so "/api/" of another service still wins over a static "/".
-   */
-  #hostRoute(host: string, site: Site | undefined, links: ReadonlyMap<string, string>): unknown {
-    const statics = (site?.statics ?? []).filter((r) => r.host === host && links.has(r.key));
-    if (statics.length === 0)
-      return { '@id': routeId(host), match: [{ host: [host] }], handle: [this.#proxy()], terminal: true };
-    const routes = (site?.paths?.[host] ?? []).map((p) => {
-      const st = statics.find((r) => r.path === p);
-      return {
-        ...(p === '/' ? {} : { match: prefixMatcher(p) }),
-        handle: [st ? this.#fileServer(st, links.get(st.key) as string) : this.#proxy()],
-        terminal: true,
-      };
-    });
-    if (!statics.some((r) => r.path === '/')) routes.push({ handle: [this.#proxy()], terminal: true });
-    return {
-      '@id': routeId(host),
-      match: [{ host: [host] }],
-      handle: [{ handler: 'subroute', routes }],
-      terminal: true,
-    };
-  }
-
-  /** file_server for one static route: its prefix stripped when asked, unknown paths to index.html for an SPA. */
-  #fileServer(r: StaticSiteRoute, root: string): unknown {
-    const prefix = r.path.endsWith('/') ? r.path.slice(0, -1) : r.path;
-    return {
-      handler: 'subroute',
-      routes: [
-        ...(r.strip && r.path !== '/' ? [{ handle: [{ handler: 'rewrite', strip_path_prefix: prefix }] }] : []),
-        ...(r.spa
-          ? [
-              {
-                match: [{ file: { root, try_files: ['{http.request.uri.path}', '/index.html'] } }],
-                handle: [{ handler: 'rewrite', uri: '{http.matchers.file.relative}' }],
-              },
-            ]
-          : []),
-        { handle: [{ handler: 'file_server', root }] },
-      ],
-    };
-  }
-
-  /**
-   * Points one link per static service (BERTH_HOME/caddy/roots/<app>.<env>.<service>) at the
-   * release serving now, swapped with a rename, so a deploy changes the files Caddy serves
-   * without changing Caddy's config. A root with a symlink leading out of it is left to the
-   * builtin proxy, which refuses such links (Caddy's file_server follows them).
-   */
-  #linkRoots(sites: readonly Site[]): Map<string, string> {
-    const links = new Map<string, string>();
-    const dir = path.join(this.#dir, 'roots');
-    for (const r of sites.flatMap((s) => s.statics ?? [])) {
-      if (links.has(r.key)) continue;
-      if (!this.#safeRoot(r.root)) {
-        this.#o.log.warn(
-          { root: r.root },
-          'a symlink in this static directory leads out of it: the builtin proxy serves it instead of Caddy',
-        );
-        continue;
+  #warnFallbacks(sites: readonly Site[]): void {
+    for (const s of sites)
+      for (const h of s.hosts) {
+        const why = (s.tls?.[h] ?? 'auto') === 'auto' ? this.#tls.fallback(h) : undefined;
+        if (why && !this.#warned.has(h))
+          this.#o.log.warn(
+            { host: h, why },
+            'tls: auto on a name no public CA certifies: Caddy uses its internal CA for it',
+          );
+        if (why) this.#warned.add(h);
       }
-      const link = path.join(dir, r.key);
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
-      let current: string | undefined;
-      try {
-        current = readlinkSync(link);
-      } catch {
-        current = undefined;
-      }
-      if (current !== r.root) {
-        const tmp = `${link}.${process.pid}.tmp`;
-        rmSync(tmp, { force: true });
-        symlinkSync(r.root, tmp);
-        renameSync(tmp, link);
-      }
-      links.set(r.key, link);
-    }
-    return links;
-  }
-
-  #unlinkRoots(keep: ReadonlySet<string>): void {
-    const dir = path.join(this.#dir, 'roots');
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) if (!keep.has(name)) rmSync(path.join(dir, name), { force: true });
-  }
-
-  #safeRoot(root: string): boolean {
-    const known = this.#rootSafe.get(root);
-    if (known !== undefined) return known;
-    let safe = true;
-    try {
-      const real = realpathSync.native(root);
-      const walk = (d: string): void => {
-        for (const e of readdirSync(d, { withFileTypes: true })) {
-          const full = path.join(d, e.name);
-          if (e.isSymbolicLink()) {
-            let target: string;
-            try {
-              target = realpathSync.native(full);
-            } catch {
-              safe = false; // dangling now, pointing anywhere later: Caddy (as root) would follow it
-              return;
-            }
-            if (target !== real && !target.startsWith(real + path.sep)) safe = false;
-          } else if (e.isDirectory()) walk(full);
-          if (!safe) return;
-        }
-      };
-      if (lstatSync(real).isDirectory()) walk(real);
-    } catch {
-      safe = true; // a missing root serves 404s either way
-    }
-    this.#rootSafe.set(root, safe);
-    return safe;
-  }
-
-  #redirectRoute(host: string): unknown {
-    const port = this.#o.httpsPort === 443 ? '' : `:${this.#o.httpsPort}`;
-    return {
-      '@id': redirectId(host),
-      match: [{ host: [host] }],
-      handle: [
-        {
-          handler: 'static_response',
-          status_code: 308,
-          headers: { Location: [`https://{http.request.host}${port}{http.request.uri}`] },
-        },
-      ],
-      terminal: true,
-    };
-  }
-
-  #acmeIssuer(): Record<string, unknown> {
-    const o = this.#o;
-    return {
-      module: 'acme',
-      ...(o.acmeCa ? { ca: o.acmeCa } : {}),
-      ...(o.acmeCaRoot ? { trusted_roots_pem_files: [o.acmeCaRoot] } : {}),
-      ...(o.acmeEmail ? { email: o.acmeEmail } : {}),
-    };
-  }
-
-  async #policyHosts(): Promise<{ internal: string[]; auto: string[] }> {
-    const tls =
-      (
-        await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string; subjects?: string[] }> } } | null>(
-          'GET',
-          '/config/apps/tls',
-        )
-      ).body ?? null;
-    const of = (id: string) => tls?.automation?.policies?.find((p) => p['@id'] === id)?.subjects ?? [];
-    return { internal: of('berth-tls-internal'), auto: of('berth-tls-auto') };
-  }
-
-  async #setPolicies(internal: string[], auto: string[]): Promise<void> {
-    const policies = [
-      ...(internal.length
-        ? [{ '@id': 'berth-tls-internal', subjects: internal, issuers: [{ module: 'internal' }] }]
-        : []),
-      ...(auto.length ? [{ '@id': 'berth-tls-auto', subjects: auto, issuers: [this.#acmeIssuer()] }] : []),
-    ];
-    const tls =
-      (
-        await this.#admin.call<{ automation?: { policies?: Array<{ '@id'?: string }> } } | null>(
-          'GET',
-          '/config/apps/tls',
-        )
-      ).body ?? null;
-    const current = tls?.automation?.policies ?? [];
-    const foreign = current.filter((p) => !p['@id']?.startsWith('berth-tls-'));
-    if (JSON.stringify(current.filter((p) => p['@id']?.startsWith('berth-tls-'))) === JSON.stringify(policies)) return;
-    const all = [...foreign, ...policies];
-    if (!tls) await this.#ok('PUT', '/config/apps/tls', { automation: { policies: all } });
-    else if (!tls.automation) await this.#ok('PUT', '/config/apps/tls/automation', { policies: all });
-    else await this.#ok(tls.automation.policies ? 'PATCH' : 'PUT', '/config/apps/tls/automation/policies', all);
-  }
-
-  async #ok(method: string, p: string, body?: unknown): Promise<void> {
-    let r = await this.#admin.call(method, p, body);
-    // A config change that fails to load leaves Caddy on its previous config, so it is safe to
-    // try again; it happens when Caddy reads a certificate it is still writing from an earlier change.
-    for (let i = 0; i < 10 && r.status >= 400 && /loading new config/.test(r.text); i++) {
-      await new Promise((res) => setTimeout(res, 100 * (i + 1)));
-      r = await this.#admin.call(method, p, body);
-    }
-    if (r.status >= 400)
-      throw new BerthError('failed', 'caddy_failed', `Caddy refused ${method} ${p}: ${r.text.trim()}`, {
-        hint: 'see berth proxy status and the caddy log under BERTH_HOME/caddy',
-      });
   }
 }

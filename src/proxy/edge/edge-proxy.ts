@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { BuiltinProxy } from '../builtin/builtin-proxy.js';
-import type { EdgeRoute, Proxy, ProxyCapabilities, ProxyStatus } from '../proxy.js';
+import type { EdgeRoute, LeftoverProcess, Proxy, ProxyCapabilities, ProxyStatus, TlsHandshake } from '../proxy.js';
 import type { RouteTable } from '../route-table.js';
+import { Serial } from '../serial.js';
+import type { ProxyProcess } from './own-processes.js';
 import { sitesOf, type Site } from './sites.js';
 
 /** What every edge adapter is given. */
@@ -29,6 +31,12 @@ export interface Edge {
   pid(): number | undefined;
   /** Every route in the edge's live config that proxies somewhere, Berth's and others'. */
   routes(): Promise<EdgeRoute[]>;
+  /** Processes of this BERTH_HOME's edge besides the one Berth runs; `stop` ends them. */
+  leftovers?(): ProxyProcess[];
+  /** With `tls: auto`: why this host gets an internal certificate (see Proxy.tlsFallback). */
+  tlsFallback?(host: string): string | undefined;
+  /** A TLS handshake per host on the edge's HTTPS port. */
+  tlsProbe?(hosts: readonly string[]): Promise<TlsHandshake[]>;
 }
 
 /**
@@ -41,7 +49,10 @@ export class EdgeProxy implements Proxy {
   readonly capabilities: ProxyCapabilities = { static: true, websocket: true, tls: true, hotSwap: true };
   readonly #inner: BuiltinProxy;
   readonly #edge: Edge;
+  /** berthd's watcher, deploys and the operator's `berth proxy start/stop` act one at a time. */
+  readonly #serial = new Serial();
   #table: RouteTable | undefined;
+  #watched = 0;
 
   constructor(inner: BuiltinProxy, edge: Edge) {
     this.#inner = inner;
@@ -49,21 +60,31 @@ export class EdgeProxy implements Proxy {
     this.kind = edge.kind;
   }
 
-  async start(): Promise<void> {
-    await this.#inner.start();
-    await this.#edge.start();
-    if (this.#table) await this.#edge.applySites(sitesOf(this.#table));
+  start(): Promise<void> {
+    return this.#serial.run(async () => {
+      await this.#inner.start();
+      await this.#edge.start();
+      if (this.#table) await this.#edge.applySites(sitesOf(this.#table));
+    });
   }
 
-  async watch(): Promise<void> {
-    await this.#inner.watch();
-    if (this.#inner.wanted()) await this.#edge.watch();
+  watch(): Promise<void> {
+    return this.#serial.run(async () => {
+      try {
+        await this.#inner.watch();
+        if (this.#inner.wanted()) await this.#edge.watch();
+      } finally {
+        this.#watched++;
+      }
+    });
   }
 
-  async apply(table: RouteTable): Promise<void> {
-    this.#table = table;
-    await this.#inner.apply(table);
-    if (this.#inner.wanted()) await this.#edge.applySites(sitesOf(table));
+  apply(table: RouteTable): Promise<void> {
+    return this.#serial.run(async () => {
+      this.#table = table;
+      await this.#inner.apply(table);
+      if (this.#inner.wanted()) await this.#edge.applySites(sitesOf(table));
+    });
   }
 
   current(): Promise<RouteTable | undefined> {
@@ -78,21 +99,44 @@ export class EdgeProxy implements Proxy {
     return this.#inner.inflight(upstreams);
   }
 
+  tlsFallback(host: string): string | undefined {
+    return this.#edge.tlsFallback?.(host);
+  }
+
+  async tlsHandshakes(hosts: readonly string[]): Promise<TlsHandshake[]> {
+    return this.#inner.wanted() ? ((await this.#edge.tlsProbe?.(hosts)) ?? []) : [];
+  }
+
+  leftovers(): LeftoverProcess[] {
+    return [
+      ...this.#inner.leftovers(),
+      ...(this.#edge.leftovers?.() ?? []).map((p) => ({ pid: p.pid, command: p.command, what: this.kind })),
+    ];
+  }
+
   async status(): Promise<ProxyStatus> {
     const inner = await this.#inner.status();
     const pid = this.#edge.pid();
+    const leftovers = this.leftovers();
     return {
       ...inner,
       kind: this.kind,
       port: this.#edge.port,
       running: inner.running && pid !== undefined,
       ...(pid ? { pid } : {}),
-      ...(pid ? {} : { problem: `${this.kind} is not running` }),
+      ...(pid
+        ? {}
+        : { problem: this.#inner.wanted() ? `${this.kind} is not running` : 'stopped with `berth proxy stop`' }),
+      ...(leftovers.length ? { leftovers } : {}),
+      watched: this.#watched,
     };
   }
 
-  async stop(): Promise<void> {
-    await this.#edge.stop();
-    await this.#inner.stop();
+  /** Marks the proxy stopped (the watcher leaves it so), then ends the edge and every leftover of this home. */
+  stop(): Promise<void> {
+    return this.#serial.run(async () => {
+      await this.#inner.stop();
+      await this.#edge.stop();
+    });
   }
 }
