@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { BerthError, type ErrorKind } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
-import { ManifestError, type ManifestLimits } from './manifest.js';
+import { ManifestError, parseManifest, type ManifestLimits } from './manifest.js';
 import type { Manifest } from './manifest-types.js';
 import type { ManifestJob } from './manifest-worker.js';
 
@@ -14,6 +14,9 @@ interface Pending {
   readonly resolve: (m: Manifest) => void;
   readonly reject: (err: unknown) => void;
 }
+
+/** Manifests up to this many characters (nearly all) are parsed at once, in a few ms: no thread to wake. */
+const INLINE_CHARS = 8 * 1024;
 
 /**
  * Parses manifests off berthd's event loop, so that a big upload never holds up anyone
@@ -39,6 +42,10 @@ export class ManifestThread {
   /** Same result and errors as `parseManifest(text, file, limits)`. */
   readonly parse = (text: string, file: string): Promise<Manifest> =>
     new Promise((resolve, reject) => {
+      if (text.length <= INLINE_CHARS) {
+        resolve(parseManifest(text, file, this.#limits));
+        return;
+      }
       this.#queue.push({ job: { text, file, limits: this.#limits }, resolve, reject });
       this.#next();
     });
