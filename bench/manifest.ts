@@ -76,7 +76,10 @@ async function measure(pid: number, token: string, prober: string, manifest: str
 
 const services = (n: number, each = '') =>
   Array.from({ length: n }, (_, i) => `  s${i}:\n    run: ["true"]\n    port: none\n${each}`).join('');
+const flat = (n: number) => Array.from({ length: n }, (_, i) => `  s${i}: { run: x }\n`).join('');
 const vars = Array.from({ length: 5500 }, (_, i) => `      V${i}: "${'v'.repeat(30)}"\n`).join('');
+const routed =
+  '    port: auto\n    routes: [{ host: wide.example.com, path: /x/ }]\n    health: { http: /healthz, interval: 5s }\n';
 /** Valid to its last line, which names an unknown service: read whole, never deployed. */
 const last = '  last:\n    run: ["true"]\n    depends_on: [nowhere]\n';
 const cases: Array<[string, string, 'member' | 'loner']> = [
@@ -86,8 +89,9 @@ const cases: Array<[string, string, 'member' | 'loner']> = [
     'member',
   ],
   ['200 services (a big real one), member', `app: wide\nservices:\n${services(199)}${last}`, 'member'],
-  ['20,000 services (~400 KB), member', `app: huge\nservices:\n${services(20_000)}`, 'member'],
-  ['20,000 services (~400 KB), user in no organisation', `app: huge\nservices:\n${services(20_000)}`, 'loner'],
+  ['200 services with routes and health, member', `app: wide\nservices:\n${services(199, routed)}${last}`, 'member'],
+  ['20,000 services (~400 KB), member', `app: huge\nservices:\n${flat(20_000)}`, 'member'],
+  ['20,000 services (~400 KB), user in no organisation', `app: huge\nservices:\n${flat(20_000)}`, 'loner'],
 ];
 
 try {
