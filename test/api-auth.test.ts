@@ -110,7 +110,7 @@ const MATRIX: Record<
   'POST /v1/proxy/stop': { path: '/v1/proxy/stop', expect: [D, F, F, F, F, F] },
   'POST /v1/proxy/start': { path: '/v1/proxy/start', expect: [D, F, F, F, F, F] },
   'POST /v1/deployments': { path: '/v1/deployments', body: 'nope', expect: [D, B, B, B, B, B] },
-  'POST /v1/uploads/deployments': { path: '/v1/uploads/deployments', body: 'nope', expect: [D, B, B, B, B, B] },
+  'POST /v1/uploads/deployments': { path: '/v1/uploads/deployments', body: 'nope', expect: [D, B, F, B, B, B] },
   'POST /v1/apps/:app/rollback': { path: '/v1/apps/shop/rollback', body: 'nope', expect: [D, N, F, B, B, B] },
   'GET /v1/apps/:app/releases': { path: '/v1/apps/shop/releases', expect: [D, N, OK, OK, OK, OK] },
   'GET /v1/apps/:app/logs': { path: '/v1/apps/shop/logs', expect: [D, N, OK, OK, OK, OK] },

@@ -127,13 +127,18 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
           'environment_not_found',
           `app "${req.params.app}" has no environment "${envName}"`,
         );
-      const releases = (await deps.store.releases.list(env.id)).map((r) => ({
-        number: r.number,
-        current: r.id === env.currentReleaseId,
-        createdAt: r.createdAt,
-        source: JSON.parse(r.source) as unknown,
-        dir: r.dir,
-      }));
+      // Where a release lives on the host, and where it came from there, are root's business.
+      const local = req.principal.kind === 'local';
+      const releases = (await deps.store.releases.list(env.id)).map((r) => {
+        const { dir: sourceDir, ...source } = JSON.parse(r.source) as { dir?: string };
+        return {
+          number: r.number,
+          current: r.id === env.currentReleaseId,
+          createdAt: r.createdAt,
+          source: local ? { dir: sourceDir, ...source } : source,
+          ...(local ? { dir: r.dir } : {}),
+        };
+      });
       const deployments = (await deps.store.deployments.list(env.id, 20)).map((d) => {
         const doc = JSON.parse(d.steps) as { context: { release: { number: number } }; steps: StepRecord[] };
         return {

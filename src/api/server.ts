@@ -27,8 +27,11 @@ import { VERSION } from '../version.js';
 import { redactor, type Redactor } from '../core/redact.js';
 import type { Principal } from '../core/roles.js';
 import type { Secrets } from '../engine/secrets.js';
+import type { ManifestThread } from '../config/manifest-thread.js';
 
 export interface ApiDeps {
+  /** Parses uploaded manifests off the event loop, with the host's limits. */
+  readonly manifests: Pick<ManifestThread, 'parse'>;
   readonly apps: Apps;
   readonly deployer: Deployer;
   readonly environments: Environments;
@@ -88,6 +91,8 @@ export function buildApi(
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
     trustProxy: false,
+    // A body field a route does not know is an error (400), not silently dropped (Fastify's default).
+    ajv: { customOptions: { removeAdditional: false } },
     ...(transport.https ? { https: transport.https } : {}),
   } as object) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);

@@ -1,28 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, realpathSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { MANIFEST_FILE, parseManifest } from '../config/manifest.js';
+import { MANIFEST_FILE } from '../config/manifest.js';
+import { MANIFEST_MAX_BYTES } from '../config/manifest-yaml.js';
 import { BerthError } from '../core/errors.js';
+import { decide, isRole, type Principal } from '../core/roles.js';
 import { KeyedLock } from '../engine/keyed-lock.js';
-import { resolveUnder } from '../system/paths.js';
+import type { Store } from '../store/store.js';
 import { authorizeIn, policy } from './policy.js';
 import { respond } from './deploy-routes.js';
 import { callerRedactor } from './server.js';
 import type { ApiDeps } from './server.js';
 import { removeTree } from '../system/safe-tree.js';
+import { isBase64, MAX_UPLOAD_BYTES, writeTree, type UploadFile } from './upload-tree.js';
 
-/** One file of an uploaded source tree. */
-export interface UploadFile {
-  readonly path: string;
-  /** base64 contents; absent for a symlink. */
-  readonly data?: string;
-  /** A relative symlink target that stays inside the tree. */
-  readonly link?: string;
-  readonly executable?: boolean;
-}
-
-const MAX_BYTES = 64 * 1024 * 1024;
 const name = { type: 'string', minLength: 1, maxLength: 63 } as const;
 
 /**
@@ -40,7 +32,9 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
     '/v1/uploads/deployments',
     {
       ...policy('authenticated'),
-      bodyLimit: Math.ceil(MAX_BYTES * 1.4),
+      // What is cheap first: someone who may deploy nowhere is refused before the body is even read.
+      onRequest: async (req) => mayDeploySomewhere(deps.store, req.principal),
+      bodyLimit: Math.ceil(MAX_UPLOAD_BYTES * 1.4),
       schema: {
         body: {
           type: 'object',
@@ -81,7 +75,17 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
           'manifest_missing',
           `the upload has no ${MANIFEST_FILE} at its top (a plain file, not a link)`,
         );
-      const manifest = parseManifest(
+      // Bounded before it is decoded, parsed off the event loop (with the host's service limit).
+      if (manifestFile.data.length > (Math.ceil(MANIFEST_MAX_BYTES / 3) + 1) * 4)
+        throw new BerthError(
+          'invalid',
+          'manifest_too_large',
+          `the upload's ${MANIFEST_FILE} is over the ${MANIFEST_MAX_BYTES / 1024 / 1024} MiB a berth.yaml may have`,
+          { hint: 'a berth.yaml describes services; keep data and generated lists out of it' },
+        );
+      if (!isBase64(manifestFile.data))
+        throw new BerthError('invalid', 'bad_upload_data', `upload entry ${MANIFEST_FILE}: data is not base64`);
+      const manifest = await deps.manifests.parse(
         Buffer.from(manifestFile.data, 'base64').toString('utf8'),
         `${MANIFEST_FILE} (upload)`,
       );
@@ -127,10 +131,26 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
   );
 }
 
+/**
+ * Before anything of the request is read: root on the host, or a user with (at least) the
+ * member role in some organisation their credential reaches. Anyone else could deploy nowhere.
+ */
+async function mayDeploySomewhere(store: Store, p: Principal): Promise<void> {
+  if (p.kind !== 'user') return; // root on the host; anonymous callers were refused by the policy
+  const orgs = await store.identity.orgs(p.userId);
+  if (orgs.some((o) => decide(p, { role: 'member' }, o.id, isRole(o.role) ? o.role : undefined).allow)) return;
+  throw new BerthError(
+    'forbidden',
+    'forbidden',
+    'deploying needs the member role in an organisation, and this credential has it in none',
+    { hint: "ask an organisation's admin for an invite, or sign in with a token of that organisation" },
+  );
+}
+
 /** Who may deploy this upload: members of the app's organisation, for an app that came by upload (or a new one, into `org`). */
 async function authorize(
   deps: ApiDeps,
-  p: import('../core/roles.js').Principal,
+  p: Principal,
   appName: string,
   orgName: string | undefined,
 ): Promise<{ id: number; name: string }> {
@@ -157,89 +177,4 @@ async function authorize(
     );
   }
   return { id: orgRow.id, name: orgRow.name };
-}
-
-/**
- * Writes the tree: every path relative and inside, no entry below an uploaded link, files
- * first and links last (so nothing is ever written through a link), then each link's real
- * target checked to stay inside (chains of links included).
- */
-function writeTree(stage: string, files: readonly UploadFile[]): void {
-  mkdirSync(stage, { recursive: true, mode: 0o700 });
-  const links = new Set(files.filter((f) => f.link !== undefined).map((f) => path.normalize(f.path)));
-  const seen = new Set<string>();
-  let total = 0;
-  for (const f of files) {
-    const rel = path.normalize(f.path);
-    if (
-      f.path.includes('\0') ||
-      path.isAbsolute(f.path) ||
-      rel.split(path.sep).some((s) => s === '..' || s === '.git') ||
-      rel === '.' ||
-      seen.has(rel)
-    ) {
-      throw new BerthError(
-        'invalid',
-        'bad_upload_path',
-        `upload path ${JSON.stringify(f.path)} is not a new relative path inside the tree`,
-      );
-    }
-    seen.add(rel);
-    const parents = rel
-      .split(path.sep)
-      .slice(0, -1)
-      .map((_, i, all) => all.slice(0, i + 1).join(path.sep));
-    if (parents.some((p) => links.has(p)))
-      throw new BerthError(
-        'invalid',
-        'bad_upload_path',
-        `upload path ${JSON.stringify(f.path)} lies below a symlink of the upload`,
-      );
-    if (f.link !== undefined && f.data !== undefined)
-      throw new BerthError(
-        'invalid',
-        'bad_upload_entry',
-        `upload entry ${JSON.stringify(f.path)} is both a file and a link`,
-      );
-    if (f.link !== undefined) {
-      // As written, from where the link will be: inside the tree wherever the tree ends up (a dangling link too).
-      const lexical = path.resolve(stage, path.dirname(rel), f.link);
-      if (
-        path.isAbsolute(f.link) ||
-        f.link.includes('\0') ||
-        (lexical !== stage && !lexical.startsWith(stage + path.sep))
-      )
-        throw new BerthError('invalid', 'bad_upload_link', `symlink ${f.path} -> ${f.link} leads out of the tree`);
-    }
-  }
-  for (const f of files) {
-    if (f.link !== undefined) continue;
-    const to = resolveUnder(stage, f.path);
-    mkdirSync(path.dirname(to), { recursive: true });
-    const data = Buffer.from(f.data ?? '', 'base64');
-    total += data.length;
-    if (total > MAX_BYTES)
-      throw new BerthError('invalid', 'upload_too_large', `the source tree is over ${MAX_BYTES / 1024 / 1024} MiB`, {
-        hint: 'leave build output and dependencies out (.gitignore), and build on the server with build:',
-      });
-    writeFileSync(to, data, { flag: 'wx', mode: f.executable ? 0o755 : 0o644 });
-  }
-  for (const f of files) {
-    if (f.link === undefined) continue;
-    const to = resolveUnder(stage, f.path);
-    mkdirSync(path.dirname(to), { recursive: true });
-    symlinkSync(f.link, to);
-  }
-  const real = realpathSync.native(stage);
-  for (const f of files) {
-    if (f.link === undefined) continue;
-    let target: string;
-    try {
-      target = realpathSync.native(resolveUnder(stage, f.path));
-    } catch {
-      continue; // dangling: points at nothing (yet); it is copied as a link, never followed by Berth
-    }
-    if (target !== real && !target.startsWith(real + path.sep))
-      throw new BerthError('invalid', 'bad_upload_link', `symlink ${f.path} -> ${f.link} leads out of the tree`);
-  }
 }

@@ -192,7 +192,12 @@ export function registerDeployCommands(program: Command, io: Io): void {
     .action(async (app: string, opts: { env: string }) => {
       await io.ready();
       const r = await io.client.call<{
-        releases: Array<{ number: number; current: boolean; createdAt: number; source: { dir: string; ref?: string } }>;
+        releases: Array<{
+          number: number;
+          current: boolean;
+          createdAt: number;
+          source: { dir?: string; ref?: string; branch?: string };
+        }>;
         attempts: Array<{ number: number; status: string; error: string | null; startedAt: number }>;
         deployments: Array<{
           id: number;
@@ -215,7 +220,10 @@ export function registerDeployCommands(program: Command, io: Io): void {
                   String(x.number),
                   x.current ? 'yes' : '',
                   new Date(x.createdAt).toISOString(),
-                  x.source.ref ? `${x.source.dir} @ ${x.source.ref}` : x.source.dir,
+                  // A remote berthd keeps its host's paths to itself.
+                  [x.source.dir ?? (x.source.branch ? `branch ${x.source.branch}` : '-'), x.source.ref]
+                    .filter(Boolean)
+                    .join(' @ '),
                 ],
               })),
               // Attempts that made no release keep their number and logs: berth logs <app> --build --release <n>.

@@ -1,6 +1,9 @@
 /** Durations in the manifest: a number of seconds, or a string like "500ms", "10s", "2m", "1h", "7d". */
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
 /** Milliseconds, or undefined when `value` is not a duration. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { BerthError } from '../core/errors.js';
+import { DEFAULT_MAX_SERVICES } from './manifest.js';
 
 /** The system's standard PATH: what builds and instances get unless `app_path` says otherwise. */
 export const STANDARD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -44,6 +45,11 @@ export interface HostSettings {
   };
   /** Releases kept per environment (the current one included). Default 5. */
   readonly releasesKeep: number;
+  /**
+   * Services one berth.yaml may declare; a manifest with more is refused before its services
+   * are validated (it bounds what berthd parses for anyone who may deploy). Default 200.
+   */
+  readonly maxServices: number;
   /** Address the proxy binds. Default "0.0.0.0"; env BERTH_HTTP_ADDRESS. */
   readonly httpAddress: string;
   /** How long the builtin proxy waits for an upstream's response head (connecting included) before answering 504. Default 60 s. */
@@ -167,6 +173,15 @@ const settingsSchema = z.strictObject({
     .max(100)
     .optional()
     .describe('Releases kept per environment, the current one included. Default 5.'),
+  max_services: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .describe(
+      'Services one berth.yaml may declare; a manifest with more is refused before its services are validated. Default 200.',
+    ),
   http_address: z.string().min(1).optional().describe('Address the proxy binds. Default "0.0.0.0".'),
   templates_dir: z
     .string()
@@ -233,7 +248,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
       'invalid_settings',
       `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`,
       {
-        hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain',
+        hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain',
       },
     );
   }
@@ -251,6 +266,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
       ? parsePort(env.BERTH_HTTP_PORT)
       : (s.http_port ?? (process.getuid?.() === 0 ? 80 : 8080)),
     releasesKeep: s.releases_keep ?? 5,
+    maxServices: s.max_services ?? DEFAULT_MAX_SERVICES,
     proxy: proxyKind(env.BERTH_PROXY ?? s.proxy ?? 'builtin'),
     httpsPort: env.BERTH_HTTPS_PORT
       ? parsePort(env.BERTH_HTTPS_PORT)

@@ -133,10 +133,14 @@ const RULES: readonly Rule[] = [
   },
   {
     pattern: 'services.*.health.http',
-    expected: 'a path like "/healthz" or { path, status? }',
+    expected: 'a path like "/healthz" (no spaces or control characters) or { path, status? }',
     hint: 'e.g. http: /healthz',
   },
-  { pattern: 'services.*.health.http.path', expected: 'a path starting with "/"', hint: 'e.g. path: /healthz' },
+  {
+    pattern: 'services.*.health.http.path',
+    expected: 'a path like "/healthz" (no spaces or control characters)',
+    hint: 'e.g. path: /healthz',
+  },
   {
     pattern: 'services.*.health.http.status',
     expected: 'an HTTP status from 100 to 599',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NAME_MAX, NAME_PATTERN } from '../core/names.js';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN, MAX_TIMER_MS, parseDuration } from './duration.js';
 
 /**
  * The berth.yaml schema. It validates input only (no transforms), so the same object
@@ -11,12 +11,19 @@ import { DURATION_PATTERN } from './duration.js';
 
 const name = z.string().max(NAME_MAX).regex(NAME_PATTERN);
 
-const duration = z.union([z.number().nonnegative(), z.string().regex(DURATION_PATTERN)]);
+/** Every duration ends up in a timer, so none may be longer than a timer keeps. */
+const duration = z
+  .union([z.number().nonnegative(), z.string().regex(DURATION_PATTERN)])
+  .refine((v) => (parseDuration(v) ?? 0) <= MAX_TIMER_MS, {
+    message: 'expected a duration of at most 24.8 days (2147483647 ms, the longest timer Node.js keeps)',
+  });
 
 export const HOST_PATTERN =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 export const ROUTE_PATH_PATTERN = /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+\/?)*$/;
 export const ROUTE_SHORTHAND_PATTERN = /^[a-z0-9.-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/;
+/** A health check's path: absolute, with an optional query; no spaces, control characters or fragments. */
+export const HEALTH_PATH_PATTERN = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/;
 export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const route = z.union([
@@ -44,9 +51,13 @@ const route = z.union([
 const health = z.strictObject({
   http: z
     .union([
-      z.string().regex(/^\//),
+      z.string().max(2048).regex(HEALTH_PATH_PATTERN),
       z.strictObject({
-        path: z.string().regex(/^\//).describe('Path to GET, e.g. "/healthz".'),
+        path: z
+          .string()
+          .max(2048)
+          .regex(HEALTH_PATH_PATTERN)
+          .describe('Path to GET, e.g. "/healthz" or "/health?full=1" (no spaces or control characters).'),
         status: z.number().int().min(100).max(599).optional().describe('Expected status. Default: any 2xx.'),
       }),
     ])

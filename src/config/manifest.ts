@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { BerthError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
 import { manifestSchema, type ManifestInput } from './manifest-schema.js';
@@ -9,8 +8,23 @@ import { zodProblems } from './zod-problems.js';
 import { semanticProblems } from './manifest-checks.js';
 import { normalize } from './manifest-normalize.js';
 import type { Manifest } from './manifest-types.js';
+import { MANIFEST_MAX_BYTES, readYaml } from './manifest-yaml.js';
 
 export const MANIFEST_FILE = 'berth.yaml';
+
+/** Services one app may have unless the host says otherwise (`max_services` in config.yaml). */
+export const DEFAULT_MAX_SERVICES = 200;
+
+/** What a host allows in one manifest, beyond the schema. */
+export interface ManifestLimits {
+  /** Services per app. Default 200 (host setting `max_services`). */
+  readonly maxServices: number;
+}
+
+export const DEFAULT_MANIFEST_LIMITS: ManifestLimits = Object.freeze({ maxServices: DEFAULT_MAX_SERVICES });
+
+/** Parses manifest text into a `Manifest`: `parseManifest` here, or the same off the event loop (`ManifestThread`). */
+export type ManifestParse = (text: string, file: string) => Manifest | Promise<Manifest>;
 
 /** Thrown for an invalid manifest; `message` holds every problem, one per line, with its place. */
 export class ManifestError extends BerthError {
@@ -24,13 +38,24 @@ export class ManifestError extends BerthError {
   }
 }
 
-/** Reads `<dir>/berth.yaml` (or the file itself when given a file). */
-export async function loadManifest(fileOrDir: string): Promise<{ manifest: Manifest; file: string; dir: string }> {
+/** Reads `<dir>/berth.yaml` (or the file itself when given a file); a file over the size limit is not read. */
+export async function loadManifest(
+  fileOrDir: string,
+  parse: ManifestParse = parseManifest,
+): Promise<{ manifest: Manifest; file: string; dir: string }> {
   const file =
     fileOrDir.endsWith('.yaml') || fileOrDir.endsWith('.yml') ? fileOrDir : path.join(fileOrDir, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const fd = await open(file, 'r');
+    try {
+      // One byte over the limit is enough for the parser to refuse it.
+      const buf = Buffer.alloc(Math.min((await fd.stat()).size, MANIFEST_MAX_BYTES + 1));
+      const { bytesRead } = await fd.read(buf, 0, buf.length, 0);
+      text = buf.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await fd.close();
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new BerthError(
@@ -42,24 +67,39 @@ export async function loadManifest(fileOrDir: string): Promise<{ manifest: Manif
       },
     );
   }
-  return { manifest: parseManifest(text, file), file: path.resolve(file), dir: path.dirname(path.resolve(file)) };
+  return { manifest: await parse(text, file), file: path.resolve(file), dir: path.dirname(path.resolve(file)) };
 }
 
-/** Parses and validates manifest text. `file` is only used in messages. */
-export function parseManifest(text: string, file: string): Manifest {
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const lines = doc.errors.map((e) => {
-      const pos = counter.linePos(e.pos[0]);
-      return `${file}:${pos.line}:${pos.col}: YAML syntax: ${e.message.split('\n')[0]}\n  hint: check indentation and quoting near this line`;
-    });
-    throw new ManifestError(file, lines);
-  }
+/**
+ * Parses and validates manifest text, in time linear in its size (see `readYaml`). `file` is
+ * only used in messages. A manifest with more services than `limits` allows is refused before
+ * its services are validated.
+ */
+export function parseManifest(text: string, file: string, limits: ManifestLimits = DEFAULT_MANIFEST_LIMITS): Manifest {
+  const read = readYaml(text, file);
+  if (!read.ok) throw new ManifestError(file, read.problems);
+  const { doc, counter } = read;
   const input: unknown = doc.toJS();
   if (input === null || input === undefined || typeof input !== 'object' || Array.isArray(input)) {
     throw new ManifestError(file, [
       `${file}:1:1: expected a mapping with "app" and "services", got ${describeValue(input)}\n  hint: a berth.yaml looks like: app: myapp, then services: { web: { run: node server.js } }`,
+    ]);
+  }
+  const services = (input as { services?: unknown }).services;
+  const count = services !== null && typeof services === 'object' ? Object.keys(services).length : 0;
+  if (count > limits.maxServices) {
+    const pos = locate(doc, counter, ['services'], true);
+    throw new ManifestError(file, [
+      formatProblem(
+        file,
+        {
+          path: ['services'],
+          message: `${count} services, more than the ${limits.maxServices} this host allows in one app`,
+          hint: 'split the app in several; or, on the host, raise max_services in config.yaml (berth config set max_services <n>)',
+        },
+        pos,
+        input,
+      ),
     ]);
   }
   const parsed = manifestSchema.safeParse(input);

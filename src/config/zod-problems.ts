@@ -48,6 +48,8 @@ function issueProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
     );
     if (inner) return inner.flatMap((i) => issueProblems({ ...i, path: [...at, ...i.path] }, input));
   }
+  // A refinement's own message says what is wrong (a duration past a timer's range).
+  if (issue.code === 'custom') return [{ path: at, message: issue.message, showGot: true }];
   const rule = ruleFor(at);
   const expected = rule?.expected ?? issue.message;
   if (value === undefined) {

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { buildApi, type ApiDeps } from '../api/server.js';
 import type { FastifyInstance } from 'fastify';
 import { loadHostSettings, type HostSettings } from '../config/host-settings.js';
+import { ManifestThread } from '../config/manifest-thread.js';
 import type { Proxy } from '../proxy/proxy.js';
 import { EdgeProxy } from '../proxy/edge/edge-proxy.js';
 import { NginxEdge } from '../proxy/nginx/nginx-edge.js';
@@ -98,7 +99,9 @@ async function main(): Promise<void> {
     );
   const expiry = new Timer();
   const notifier = new Notifier({ allow: settings.outboundAllow, store, log });
+  const manifests = new ManifestThread({ maxServices: settings.maxServices });
   const deployer = new Deployer({
+    parseManifest: manifests.parse,
     store,
     layout,
     instances,
@@ -158,6 +161,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('berthd stopping; apps keep running');
+    manifests.close();
     void Promise.all([api.close(), remoteApi?.close()]).finally(async () => {
       await store.close();
       releasePidFile(layout.pidFile);
@@ -167,6 +171,7 @@ async function main(): Promise<void> {
   const identity = new Identity(store);
   const webhooks = new Webhooks({ store, box, deployer, environments, outboundAllow: settings.outboundAllow, log });
   const apiDeps: ApiDeps = {
+    manifests,
     apps,
     deployer,
     environments,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { loadManifest, MANIFEST_FILE, parseManifest } from '../../config/manifest.js';
+import { loadManifest, MANIFEST_FILE, parseManifest, type ManifestParse } from '../../config/manifest.js';
 import type { EnvironmentSpec, Manifest } from '../../config/manifest-types.js';
 import { assertBranch, environmentFor, manifestForEnvironment } from '../../core/environments.js';
 import { planDeploy } from '../../core/deploy-plan.js';
@@ -73,7 +73,8 @@ export class Deployer {
         hint: '--branch deploys the tip of a branch into its environment; --ref a commit or tag',
       });
     const ref = request.branch !== undefined ? (request.branchRef ?? `refs/heads/${request.branch}`) : request.ref;
-    const loaded = ref ? await manifestAtRef(request.dir, ref) : await loadManifest(request.dir);
+    const parse = this.#d.parseManifest ?? parseManifest;
+    const loaded = ref ? await manifestAtRef(request.dir, ref, parse) : await loadManifest(request.dir, parse);
     const dir = loaded.dir;
     const target = await this.#target(loaded.manifest, dir, request);
     const { manifest } = target;
@@ -658,7 +659,11 @@ interface DeployTarget {
 }
 
 /** The manifest as committed at `ref` (read with `git show`, argv only). */
-async function manifestAtRef(dir: string, ref: string): Promise<{ manifest: Manifest; dir: string }> {
+async function manifestAtRef(
+  dir: string,
+  ref: string,
+  parse: ManifestParse,
+): Promise<{ manifest: Manifest; dir: string }> {
   const prefix = await runCommand(['git', '-C', dir, 'rev-parse', '--show-prefix']);
   if (prefix.code !== 0)
     throw new BerthError('invalid', 'not_git', `--ref needs a git repository, and ${dir} is not one`, {
@@ -673,7 +678,7 @@ async function manifestAtRef(dir: string, ref: string): Promise<{ manifest: Mani
       'manifest_missing',
       `${ref} has no ${MANIFEST_FILE} in ${dir}: ${shown.stderr.trim()}`,
     );
-  return { manifest: parseManifest(shown.stdout, `${MANIFEST_FILE}@${ref}`), dir: path.resolve(dir) };
+  return { manifest: await parse(shown.stdout, `${MANIFEST_FILE}@${ref}`), dir: path.resolve(dir) };
 }
 
 /** The names of a release's services (none without a release). */

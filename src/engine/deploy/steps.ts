@@ -2,6 +2,7 @@ import { existsSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Manifest, ServiceSpec } from '../../config/manifest-types.js';
+import type { ManifestParse } from '../../config/manifest.js';
 import { BerthError, describe } from '../../core/errors.js';
 import type { Proxy } from '../../proxy/proxy.js';
 import type { Finding } from '../../doctor/finding.js';
@@ -64,6 +65,8 @@ export interface StepDeps {
   readonly secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
   /** PATH of builds (host setting `app_path`); default the system's standard PATH. */
   readonly appPath?: string;
+  /** Parses a berth.yaml (berthd: off its event loop, with the host's limits). Default `parseManifest`. */
+  readonly parseManifest?: ManifestParse;
   /** Told after every deployment ends (the expiry timer of previews starts anew). */
   readonly onFinished?: (result: DeployResult, manifest: Manifest) => void;
 }
