@@ -8,7 +8,7 @@ import { KeyedLock } from '../engine/keyed-lock.js';
 import { resolveUnder } from '../system/paths.js';
 import { authorizeIn, policy } from './policy.js';
 import { respond } from './deploy-routes.js';
-import { callerRedactor } from './server.js';
+import { callerRedaction } from './server.js';
 import type { ApiDeps } from './server.js';
 import { removeTree } from '../system/safe-tree.js';
 
@@ -117,7 +117,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
                 force: req.body.force,
                 onStep,
               }),
-            await callerRedactor(deps, req),
+            await callerRedaction(deps, req),
           );
         });
       } finally {
