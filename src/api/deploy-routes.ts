@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeIn, policy } from './policy.js';
 import { callerRedaction } from './server.js';
+import { berthErrorBody } from './errors.js';
 import type { DeployResult } from '../engine/deploy/context.js';
 import type { StepRecord } from '../engine/deploy/journal.js';
 import { DEFAULT_ENV } from '../engine/apps.js';
@@ -216,11 +217,11 @@ export async function respond(
     reply.raw.end(JSON.stringify(redact({ result })) + '\n');
   } catch (err) {
     if (!head.sent) throw err; // nothing sent yet: the usual error response
-    const e =
+    const body =
       err instanceof BerthError
-        ? { code: err.code, message: err.message, hint: err.hint }
-        : { code: 'internal', message: String(err) };
-    reply.raw.end(JSON.stringify(redact({ error: e })) + '\n');
+        ? berthErrorBody(err, reply.request)
+        : { error: { code: 'internal', message: String(err) } };
+    reply.raw.end(JSON.stringify(redact(body)) + '\n');
   }
   return reply;
 }
