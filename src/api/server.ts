@@ -12,6 +12,7 @@ import type { Proxy } from '../proxy/proxy.js';
 import type { Finding } from '../doctor/finding.js';
 import { liveRoutes } from './routes-view.js';
 import { readSettingsFile, setSetting } from '../config/settings-file.js';
+import { effectiveSettings } from '../config/setting-sources.js';
 import type { Identity } from '../auth/identity.js';
 import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
 import { registerIdentityRoutes } from './identity-routes.js';
@@ -233,10 +234,15 @@ export function buildApi(
     const mine = new Set(await deps.store.apps.names(orgs));
     return routes.filter((r) => mine.has(r.app));
   });
-  app.get('/v1/config', policy('host'), async () => ({
-    file: deps.settingsFile,
-    settings: readSettingsFile(deps.settingsFile),
-  }));
+  app.get('/v1/config', policy('host'), async () => {
+    const settings = readSettingsFile(deps.settingsFile);
+    // berthd's own environment: the variables it started with are the ones in effect.
+    return {
+      file: deps.settingsFile,
+      settings,
+      effective: effectiveSettings(settings, deps.settingsFile, process.env),
+    };
+  });
   app.put<{ Body: { key: string; value: string } }>(
     '/v1/config',
     {

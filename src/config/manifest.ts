@@ -3,10 +3,9 @@ import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { BerthError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
-import { manifestSchema, type ManifestInput } from './manifest-schema.js';
+import { manifestSchema } from './manifest-schema.js';
 import { describeValue, locate, ruleFor, valueAt, type Problem } from './manifest-errors.js';
-import { zodProblems } from './zod-problems.js';
-import { semanticProblems } from './manifest-checks.js';
+import { manifestProblems } from './manifest-problems.js';
 import { normalize } from './manifest-normalize.js';
 import type { Manifest } from './manifest-types.js';
 
@@ -62,8 +61,7 @@ export function parseManifest(text: string, file: string): Manifest {
       `${file}:1:1: expected a mapping with "app" and "services", got ${describeValue(input)}\n  hint: a berth.yaml looks like: app: myapp, then services: { web: { run: node server.js } }`,
     ]);
   }
-  const parsed = manifestSchema.safeParse(input);
-  const problems: Problem[] = parsed.success ? semanticProblems(parsed.data) : zodProblems(parsed.error.issues, input);
+  const problems = manifestProblems(input);
   if (problems.length > 0) {
     const located = problems.map((p) => ({ p, pos: locate(doc, counter, p.path, p.atKey ?? false) }));
     located.sort((a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
@@ -72,7 +70,7 @@ export function parseManifest(text: string, file: string): Manifest {
       located.map(({ p, pos }) => formatProblem(file, p, pos, input)),
     );
   }
-  return deepFreeze(normalize(parsed.data as ManifestInput));
+  return deepFreeze(normalize(manifestSchema.parse(input)));
 }
 
 function formatProblem(

@@ -151,6 +151,7 @@ export class BuiltinProxy implements Proxy {
       running: true,
       pid: r.pid,
       port: r.port,
+      ports: { http: r.port },
       ...(h ? { version: h.version, routes: h.routes } : {}),
     };
   }

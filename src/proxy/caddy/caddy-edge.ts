@@ -104,6 +104,10 @@ export class CaddyEdge implements Edge {
     return this.#o.httpPort;
   }
 
+  get httpsPort(): number {
+    return this.#o.httpsPort;
+  }
+
   pid(): number | undefined {
     if (this.#o.admin) return undefined;
     try {
@@ -355,7 +359,13 @@ export class CaddyEdge implements Edge {
         ...(r.spa
           ? [
               {
-                match: [{ file: { root, try_files: ['{http.request.uri.path}', '/index.html'] } }],
+                // Not for a path with an extension (/assets/x.js): a missing file is a 404, as with the builtin proxy.
+                match: [
+                  {
+                    file: { root, try_files: ['{http.request.uri.path}', '/index.html'] },
+                    not: [{ path_regexp: { pattern: '\\.[^/.]+$' } }],
+                  },
+                ],
                 handle: [{ handler: 'rewrite', uri: '{http.matchers.file.relative}' }],
               },
             ]
