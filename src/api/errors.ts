@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, type ErrorKind } from '../core/errors.js';
+import type { Principal } from '../core/roles.js';
 
 const STATUS: Record<ErrorKind, number> = {
   invalid: 400,
@@ -24,7 +25,8 @@ export interface ErrorBody {
 
 /** A domain error as the caller may see it: the host admin (root on the host) gets what it names outside their organisation. */
 export function berthErrorBody(err: BerthError, req: FastifyRequest): ErrorBody {
-  const host = req.principal?.kind === 'local';
+  const principal = req.principal as Principal | null; // null when the request was refused before it was authenticated
+  const host = principal?.kind === 'local';
   return {
     error: {
       code: err.code,

@@ -224,7 +224,12 @@ config
   .addOption(json())
   .action(async (key?: string) => {
     const r = await call<{ file: string; effective: EffectiveSetting[] }>('GET', '/v1/config');
-    const show = (v: unknown) => (v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+    const show = (v: unknown) =>
+      v === null
+        ? '-'
+        : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+          ? String(v)
+          : JSON.stringify(v);
     if (key === undefined) {
       print(r.effective, () =>
         table(
