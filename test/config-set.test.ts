@@ -28,7 +28,21 @@ test('berth config set proxy: the routes move to the new proxy, the old one stop
   const viaNginx = await hit(P, 'moving.test', '/');
   assert.equal(viaNginx.status, 200);
   assert.equal(viaNginx.headers.server?.toString().startsWith('nginx'), true, 'nginx answers on the HTTP port now');
-  assert.equal((await home.cli('config', 'get', 'proxy')).stdout.trim(), 'nginx');
+  // Effective values, each with where it comes from: config.yaml, berthd's environment, or the default.
+  const file = path.join(home.home, 'config.yaml');
+  assert.equal((await home.cli('config', 'get', 'proxy')).stdout.trim(), `nginx  (${file})`);
+  const all = (await home.cli('config', 'get')).stdout.split('\n').map((l) => l.split(/ {2,}/));
+  assert.deepEqual(all[0], ['KEY', 'VALUE', 'SOURCE']);
+  const row = (key: string) => all.find((cells) => cells[0] === key)?.slice(1);
+  assert.deepEqual(row('proxy'), ['nginx', file]);
+  assert.deepEqual(row('internal_port'), [String(P + 100), 'env BERTH_INTERNAL_PORT']);
+  assert.deepEqual(row('releases_keep'), ['5', 'default']);
+  assert.deepEqual(row('api_listen'), ['-', 'default']);
+  assert.deepEqual(await home.json('config', 'get', 'https_port'), {
+    key: 'https_port',
+    value: 18248,
+    source: 'env BERTH_HTTPS_PORT',
+  });
   const bad = await home.cli('config', 'set', 'proxy', 'apache');
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /proxy: expected "builtin", "caddy" or "nginx", got "apache"|proxy/);

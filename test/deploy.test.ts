@@ -217,8 +217,9 @@ test('strategy recreate stops the old instance before the new one starts', async
   );
   assert.equal((await deploy(dir)).code, 0);
   const events = (await home.json<Array<{ message: string }>>('events', 'worker')).map((e) => e.message);
-  const stoppedOld = events.findIndex((m) => m === 'jobs[0] stopping -> stopped');
-  const startedNew = events.lastIndexOf('jobs[0] pending -> starting');
+  // Events name the release of each instance: the old one stopped before the new one started.
+  const stoppedOld = events.findIndex((m) => m === 'jobs[0]@r1 stopping -> stopped');
+  const startedNew = events.indexOf('jobs[0]@r2 pending -> starting');
   assert.ok(stoppedOld >= 0 && stoppedOld < startedNew, JSON.stringify(events));
   assert.notEqual((await home.json<InstanceStatus[]>('ps', 'worker'))[0]?.pid, old?.pid);
 });

@@ -59,7 +59,7 @@ test('http health: starting until /healthz answers, unhealthy after the threshol
   const events = await home.json<Array<{ message: string }>>('events', 'probed');
   assert.ok(
     events.some((e) =>
-      /api\[0\] healthy -> unhealthy: 2 failed probes in a row: GET \/healthz answered 503, expected 2xx/.test(
+      /api\[0\]@r1 healthy -> unhealthy: 2 failed probes in a row: GET \/healthz answered 503, expected 2xx/.test(
         e.message,
       ),
     ),

@@ -100,19 +100,20 @@ test('a full range fails with a clear error and writes nothing', async () => {
   }
 });
 
-test('a pinned port held by a foreign process fails naming its pid, user and command', async () => {
+test('a pinned port held by a foreign process fails naming its pid, user and command to the host admin only', async () => {
   const store = await Store.openSqlite(path.join(dir, 'pinned.db'));
   const foreign = await listen(32300);
   try {
     const ports = new PortAllocator('local', { low: 32300, high: 32310 });
     const id = await withInstance(store, 'shop');
     await assert.rejects(
-      store.write((r) => ports.leasePinned(r, id, 32300, Date.now())),
+      store.write((r) => ports.leasePinned(r, id, 32300, Date.now(), 1)),
       (e: unknown) =>
         e instanceof BerthError &&
         e.code === 'port_taken' &&
-        e.message.includes(`pid ${process.pid} (user ${userInfo().username})`) &&
-        e.message.includes(process.argv[1] as string),
+        e.message === 'cannot use pinned port 32300: in use by something outside your organisation' &&
+        (e.hostDetail ?? '').includes(`pid ${process.pid} (user ${userInfo().username})`) &&
+        (e.hostDetail ?? '').includes(process.argv[1] as string),
     );
     assert.equal((await store.leases.all()).length, 0);
   } finally {

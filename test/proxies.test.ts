@@ -106,6 +106,12 @@ for (const proxy of PROXIES) {
         'text/javascript; charset=utf-8',
       );
       assert.equal((await hit(P, 'www.routes.test', '/client/side/route')).text(), '<h1>spa</h1>');
+      assert.equal(
+        (await hit(P, 'www.routes.test', '/assets/missing.js')).status,
+        404,
+        'a missing file is not the SPA',
+      );
+      assert.equal((await hit(P, 'www.routes.test', '/v1.2/page')).text(), '<h1>spa</h1>', 'a dot in a directory is');
     });
 
     test('502 when the upstream is down', async () => {
@@ -113,6 +119,31 @@ for (const proxy of PROXIES) {
       assert.equal((await hit(P, 'routes.test', '/')).status, 502);
       assertOk(await home.cli('start', 'routes', 'web'));
       assert.equal((await hit(P, 'routes.test', '/')).status, 200);
+    });
+
+    test('proxy status names every port; berth routes shows TLS per route; berth ps lists static services', async () => {
+      const status = (await home.cli('proxy', 'status')).stdout;
+      const ports =
+        proxy.kind === 'builtin'
+          ? `ports: http ${P},`
+          : `ports: http ${P}, https ${proxy.https}, internal ${P + 100} (`;
+      assert.ok(status.includes(ports), status);
+      const lines = (await home.cli('routes')).stdout.split('\n');
+      assert.match(lines[0] ?? '', /HEALTHY +TLS$/);
+      const tls = (host: string) =>
+        lines
+          .find((l) => l.startsWith(host + ' '))
+          ?.trim()
+          .split(/ {2,}/)
+          .pop();
+      // berth ps lists the static service too (nothing runs for it: no pid, no port).
+      const ps = await home.json<Array<{ service: string; kind?: string; state: string; pid: number | null }>>('ps');
+      assert.deepEqual(
+        ps.filter((r) => r.service === 'www').map((r) => [r.kind, r.state, r.pid]),
+        [['static', 'static', null]],
+      );
+      if (proxy.kind === 'builtin') assert.equal(tls('secure.test'), 'none (plain HTTP)');
+      else assert.deepEqual([tls('secure.test'), tls('routes.test')], ['internal', 'off']);
     });
 
     test('HTTPS where the proxy terminates TLS', async () => {

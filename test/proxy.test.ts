@@ -135,6 +135,7 @@ test('static files: types, index.html, SPA fallback, ETag, and no way out of the
   );
   assert.equal((await hit(PORT, 'spa.test', '/assets/style.css')).headers['content-type'], 'text/css; charset=utf-8');
   assert.equal((await hit(PORT, 'spa.test', '/deep/client/route')).text(), '<h1>app</h1>', 'SPA fallback');
+  assert.equal((await hit(PORT, 'spa.test', '/assets/missing.js')).status, 404, 'no SPA fallback for a missing file');
   assert.equal((await hit(PORT, 'plain.test', '/deep/client/route')).status, 404);
   const etag = index.headers.etag as string;
   assert.ok(etag);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Redactor } from '../src/core/redact.js';
+import { Redactor, redactTree } from '../src/core/redact.js';
 
 test('redaction hides values in strings only: numbers, keys and JSON stay intact', () => {
   const r = new Redactor();
@@ -20,4 +20,25 @@ test('a multi-line secret (a PEM key) is hidden whole and line by line, as logs 
   r.set([pem]);
   assert.equal(r.redact(`key: ${pem}`), 'key: [redacted]');
   assert.equal(r.redact('log line: AASCBKcwggSjAgEAAoIBAQC7'), 'log line: [redacted]');
+});
+
+test("a record is redacted with its own app's secrets, and never in its names and states", () => {
+  const of: Record<string, Redactor> = { a: new Redactor(), b: new Redactor() };
+  of.a?.set(['token-of-a']);
+  of.b?.set(['healthy', 'production', 'token-of-a-in-b']);
+  const records = [
+    { app: 'a', env: 'production', state: 'healthy', message: 'printed token-of-a and healthy' },
+    { app: 'b', env: 'production', state: 'healthy', message: 'b is healthy in production' },
+  ];
+  assert.deepEqual(
+    redactTree(records, (app) => of[app] ?? new Redactor()),
+    [
+      { app: 'a', env: 'production', state: 'healthy', message: 'printed [redacted] and healthy' },
+      { app: 'b', env: 'production', state: 'healthy', message: 'b is [redacted] in [redacted]' },
+    ],
+  );
+  assert.equal(
+    redactTree('outside: token-of-a', () => new Redactor(), of.a),
+    'outside: [redacted]',
+  );
 });

@@ -107,3 +107,13 @@ test('a dead proxy is restarted by berthd and serves its last routes', async () 
   );
   assert.equal((await hit(P, 'steady.test', '/')).status, 200);
 });
+
+test("a static service's build runs in its cwd; static: stays relative to berth.yaml", async () => {
+  const dir = home.app(
+    'docs',
+    `app: docs\nservices:\n  site:\n    cwd: frontend\n    build: "mkdir -p out && cat page.txt > out/index.html"\n    static: frontend/out\n    routes: [docs.test]\n`,
+    { 'frontend/page.txt': 'built in frontend' },
+  );
+  assertOk(await home.cli('deploy', dir));
+  assert.equal((await hit(P, 'docs.test', '/')).text(), 'built in frontend');
+});

@@ -190,3 +190,39 @@ test("an environment's own secret wins over the app-wide one; unset removes it",
   const missing = await cli(['secrets', 'unset', 'vault', 'NOPE']);
   assert.match(missing.stderr, /vault has no secret NOPE/);
 });
+
+test("another organisation's secrets that are common words blank nothing in root's view or berthd's log", async () => {
+  const s = socket();
+  await s.call('POST', '/v1/orgs', { name: 'nosy' });
+  const plain = (name: string) =>
+    `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [${name}.test]\n`;
+  assertOk(await home.cli('deploy', home.app('tenant-b', plain('tenant-b')), '--org', 'nosy'));
+  // Tenant B's values: the words of a successful deploy, tenant A's app name, an audit actor.
+  const words = ['healthy', 'production', 'succeeded', 'shopfront', 'user:ops'];
+  for (const [i, w] of words.entries())
+    assert.equal((await cli(['secrets', 'set', 'tenant-b', `W${i}`], w + '\n')).code, 0);
+  const deployed = await cli(['deploy', home.app('shopfront', plain('shopfront')), '--json']);
+  assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+  const views = [deployed.stdout];
+  for (const args of [['ps', '--json'], ['events', 'shopfront', '--json'], ['ps']])
+    views.push((await cli(args)).stdout);
+  for (const v of views) assert.ok(!v.includes('[redacted]'), `nothing of shopfront blanked: ${v}`);
+  assert.equal((JSON.parse(deployed.stdout) as { status: string }).status, 'succeeded');
+  assert.match(views[1] as string, /"app": ?"shopfront"[^}]*"env": ?"production"[^}]*"state": ?"healthy"/);
+  const log = readFileSync(path.join(home.home, 'berthd.log'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"app":"shopfront"'));
+  assert.ok(
+    log.some((l) => l.includes('"to":"healthy"')) && !log.some((l) => l.includes('[redacted]')),
+    log.join('\n'),
+  );
+});
+
+test('a secret shorter than 6 characters is refused, with the reason', async () => {
+  const short = await cli(['secrets', 'set', 'vault', 'PIN'], '12345\n');
+  assert.equal(short.code, 1);
+  assert.match(short.stderr, /at least 6 characters.*could not be hidden/);
+  assert.ok(!short.stderr.includes('12345'), 'the value is not printed');
+  const listed = JSON.parse((await cli(['secrets', 'ls', 'vault', '--json'])).stdout) as Array<{ name: string }>;
+  assert.ok(!listed.some((x) => x.name === 'PIN'));
+});

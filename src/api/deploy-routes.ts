@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeIn, policy } from './policy.js';
-import { redactor, type Redactor } from '../core/redact.js';
-import { callerRedactor } from './server.js';
+import { callerRedaction } from './server.js';
+import { berthErrorBody } from './errors.js';
 import type { DeployResult } from '../engine/deploy/context.js';
 import type { StepRecord } from '../engine/deploy/journal.js';
 import { DEFAULT_ENV } from '../engine/apps.js';
@@ -67,7 +67,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
             force: req.body.force,
             onStep,
           }),
-        await callerRedactor(deps, req),
+        await callerRedaction(deps, req),
       );
     },
   );
@@ -104,7 +104,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
             wait: req.body?.wait,
             onStep,
           }),
-        await callerRedactor(deps, req),
+        await callerRedaction(deps, req),
       );
     },
   );
@@ -214,7 +214,7 @@ export async function respond(
   reply: FastifyReply,
   stream: boolean | undefined,
   run: (onStep?: (steps: readonly StepRecord[]) => void) => Promise<DeployResult>,
-  redact: Redactor = redactor,
+  redact: <T>(value: T) => T,
 ): Promise<unknown> {
   if (!stream) return run();
   const head = { sent: false }; // set from the step callback, so not a local TypeScript would narrow
@@ -232,14 +232,14 @@ export async function respond(
       );
     });
     start();
-    reply.raw.end(JSON.stringify(redact.redactDeep({ result })) + '\n');
+    reply.raw.end(JSON.stringify(redact({ result })) + '\n');
   } catch (err) {
     if (!head.sent) throw err; // nothing sent yet: the usual error response
-    const e =
+    const body =
       err instanceof BerthError
-        ? { code: err.code, message: err.message, hint: err.hint }
-        : { code: 'internal', message: String(err) };
-    reply.raw.end(JSON.stringify(redact.redactDeep({ error: e })) + '\n');
+        ? berthErrorBody(err, reply.request)
+        : { error: { code: 'internal', message: String(err) } };
+    reply.raw.end(JSON.stringify(redact(body)) + '\n');
   }
   return reply;
 }

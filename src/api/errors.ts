@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError, type ErrorKind } from '../core/errors.js';
+import type { Principal } from '../core/roles.js';
 
 const STATUS: Record<ErrorKind, number> = {
   invalid: 400,
@@ -22,18 +23,24 @@ export interface ErrorBody {
   };
 }
 
+/** A domain error as the caller may see it: the host admin (root on the host) gets what it names outside their organisation. */
+export function berthErrorBody(err: BerthError, req: FastifyRequest): ErrorBody {
+  const principal = req.principal as Principal | null; // null when the request was refused before it was authenticated
+  const host = principal?.kind === 'local';
+  return {
+    error: {
+      code: err.code,
+      message: host && err.hostDetail !== undefined ? err.hostDetail : err.message,
+      ...(err.hint ? { hint: err.hint } : {}),
+      ...(err.details !== undefined ? { details: err.details } : {}),
+    },
+  };
+}
+
 /** The one place where errors become HTTP responses. */
-export function errorHandler(err: FastifyError | Error, _req: FastifyRequest, reply: FastifyReply): void {
+export function errorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof BerthError) {
-    const body: ErrorBody = {
-      error: {
-        code: err.code,
-        message: err.message,
-        ...(err.hint ? { hint: err.hint } : {}),
-        ...(err.details !== undefined ? { details: err.details } : {}),
-      },
-    };
-    void reply.status(STATUS[err.kind]).send(body);
+    void reply.status(STATUS[err.kind]).send(berthErrorBody(err, req));
     return;
   }
   const fe = err as FastifyError;

@@ -12,6 +12,11 @@ export interface RouteView {
   readonly upstream: string;
   readonly healthy: boolean;
   readonly strip: boolean;
+  /**
+   * HTTPS for this host: 'auto' (a public certificate), 'internal' (Caddy's local CA), 'off'; 'none'
+   * when the proxy cannot terminate TLS (the builtin proxy alone serves plain HTTP whatever berth.yaml says).
+   */
+  readonly tls: 'auto' | 'internal' | 'off' | 'none';
 }
 
 /** The routes the proxy is serving right now (asked from the proxy, not the store). */
@@ -30,5 +35,6 @@ export async function liveRoutes(proxy: Proxy): Promise<RouteView[]> {
     upstream: r.static ? `static:${r.static.root}` : r.upstreams.join(', '),
     healthy: r.static !== undefined || r.upstreams.length > 0,
     strip: r.strip,
+    tls: proxy.capabilities.tls ? (r.tls ?? 'auto') : 'none',
   }));
 }

@@ -12,6 +12,7 @@ import type { Proxy } from '../proxy/proxy.js';
 import type { Finding } from '../doctor/finding.js';
 import { liveRoutes } from './routes-view.js';
 import { readSettingsFile, setSetting } from '../config/settings-file.js';
+import { effectiveSettings } from '../config/setting-sources.js';
 import type { Identity } from '../auth/identity.js';
 import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
 import { registerIdentityRoutes } from './identity-routes.js';
@@ -24,7 +25,6 @@ import type { Webhooks } from '../engine/webhooks.js';
 import type { Sites } from '../engine/sites.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
-import { redactor, type Redactor } from '../core/redact.js';
 import type { Principal } from '../core/roles.js';
 import type { Secrets } from '../engine/secrets.js';
 import type { ManifestThread } from '../config/manifest-thread.js';
@@ -49,12 +49,26 @@ export interface ApiDeps {
   readonly shutdown: () => void;
 }
 
-/** Root on the host gets every secret blanked; anyone else those of the apps they can see (no oracle on other organisations' values). */
-export async function callerRedactor(deps: Pick<ApiDeps, 'store' | 'secrets'>, req: FastifyRequest): Promise<Redactor> {
+/**
+ * Redacts an answer for its caller: each record of an app with that app's own secrets; text
+ * outside any record with those of the app the route is about (root), or of the apps the caller
+ * can see (remote: no oracle on other organisations' values). Never every organisation's: one
+ * tenant's secret does not blank words out of another's records.
+ */
+export async function callerRedaction(
+  deps: Pick<ApiDeps, 'store' | 'secrets'>,
+  req: FastifyRequest,
+): Promise<<T>(value: T) => T> {
+  const scope = await callerScope(deps, req);
+  return (value) => deps.secrets.redact(value, scope);
+}
+
+async function callerScope(deps: Pick<ApiDeps, 'store' | 'secrets'>, req: FastifyRequest): Promise<string[]> {
+  const about = (req.params as { app?: unknown } | undefined)?.app;
   const principal = req.principal as Principal | null; // null when the request was refused before it was authenticated
-  if (principal?.kind === 'local') return redactor;
+  if (principal?.kind === 'local') return typeof about === 'string' ? [about] : [];
   const orgs = principal ? await visibleOrgs(deps.store, principal) : [];
-  return deps.secrets.redactorFor(await deps.store.apps.names(orgs));
+  return deps.store.apps.names(orgs);
 }
 
 /** Stops berthd once the client has the whole answer: the connection closes first, then the server. */
@@ -99,12 +113,10 @@ export function buildApi(
   const documented = collectRoutes(app);
   // Secret values never leave in a response or an error, whatever a handler put in it: in the
   // values of JSON answers before they are serialized (numbers and keys untouched), in text ones as text.
-  // Root on the host gets every secret blanked; anyone else those of the apps they can see.
-  const redactorOf = (req: FastifyRequest) => callerRedactor(deps, req);
-  app.addHook('preSerialization', async (req, _reply, payload) => (await redactorOf(req)).redactDeep(payload));
+  app.addHook('preSerialization', async (req, _reply, payload) => (await callerRedaction(deps, req))(payload));
   app.addHook('onSend', async (req, reply, payload) =>
     typeof payload === 'string' && !String(reply.getHeader('content-type') ?? '').includes('json')
-      ? (await redactorOf(req)).redact(payload)
+      ? (await callerRedaction(deps, req))(payload)
       : payload,
   );
   installPolicy(app, { store: deps.store, identity: deps.identity, local: transport.local });
@@ -229,10 +241,15 @@ export function buildApi(
     const mine = new Set(await deps.store.apps.names(orgs));
     return routes.filter((r) => mine.has(r.app));
   });
-  app.get('/v1/config', policy('host'), async () => ({
-    file: deps.settingsFile,
-    settings: readSettingsFile(deps.settingsFile),
-  }));
+  app.get('/v1/config', policy('host'), async () => {
+    const settings = readSettingsFile(deps.settingsFile);
+    // berthd's own environment: the variables it started with are the ones in effect.
+    return {
+      file: deps.settingsFile,
+      settings,
+      effective: effectiveSettings(settings, deps.settingsFile, process.env),
+    };
+  });
   app.put<{ Body: { key: string; value: string } }>(
     '/v1/config',
     {

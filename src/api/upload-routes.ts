@@ -10,7 +10,7 @@ import { KeyedLock } from '../engine/keyed-lock.js';
 import type { Store } from '../store/store.js';
 import { authorizeIn, policy } from './policy.js';
 import { respond } from './deploy-routes.js';
-import { callerRedactor } from './server.js';
+import { callerRedaction } from './server.js';
 import type { ApiDeps } from './server.js';
 import { removeTree } from '../system/safe-tree.js';
 import { isBase64, MAX_UPLOAD_BYTES, writeTree, type UploadFile } from './upload-tree.js';
@@ -121,7 +121,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
                 force: req.body.force,
                 onStep,
               }),
-            await callerRedactor(deps, req),
+            await callerRedaction(deps, req),
           );
         });
       } finally {

@@ -246,8 +246,9 @@ export class Identity {
 
   /**
    * Accepts an invite: as the signed-in user, or as a new user with a name and password.
-   * Exactly one caller can use an invite; an expired or used one is refused. An existing
-   * member keeps a higher role than the invite's.
+   * Exactly one caller can use an invite; an expired or used one is refused. It grants at most
+   * the inviter's role when it is accepted (a demoted inviter's invites shrink with them; a
+   * removed one's grant nothing). An existing member keeps a higher role than the invite's.
    */
   async accept(
     inviteSecret: string,
@@ -260,7 +261,6 @@ export class Identity {
       throw new BerthError('not_found', 'invite_invalid', 'this invite is unknown, used or expired', {
         hint: 'ask for a new one',
       });
-    const role = inv.role;
     let passwordHash: string | undefined;
     if (p.kind !== 'user') {
       if (!newUser)
@@ -274,6 +274,16 @@ export class Identity {
       passwordHash = await hash(newUser.password, ARGON2);
     }
     return this.#store.write(async (r) => {
+      // At most the inviter's role now, not when they invited (null: root on the host made it).
+      const inviterRole = inv.createdBy === null ? inv.role : await r.identity.role(inv.orgId, inv.createdBy);
+      if (!inviterRole || !isRole(inviterRole))
+        throw new BerthError(
+          'forbidden',
+          'inviter_gone',
+          `whoever made this invite is no longer a member of ${inv.org}: it grants nothing`,
+          { hint: `ask a member of ${inv.org} for a new invite` },
+        );
+      const role = weaker(inv.role as Role, inviterRole);
       let userId: number;
       let user: string;
       if (p.kind === 'user') {

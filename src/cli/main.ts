@@ -4,12 +4,14 @@ import type { InstanceStatus } from '../engine/status.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { VERSION } from '../version.js';
 import { daemonInfo, ensureDaemon, startDaemon } from './daemon-control.js';
-import { renderPs, table } from './render.js';
+import { proxyLine, renderPs, table } from './render.js';
 import { registerDeployCommands } from './deploy-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
+import type { ProxyStatus } from '../proxy/proxy.js';
+import type { EffectiveSetting } from '../config/setting-sources.js';
 import type { EnvironmentStatus } from '../engine/environments.js';
 import { formatDuration } from '../config/duration.js';
 
@@ -145,7 +147,7 @@ program
 
 program
   .command('routes')
-  .description('every live route: host, path, app, env, service, upstream, healthy')
+  .description('every live route: host, path, app, env, service, upstream, healthy, TLS')
   .addOption(json())
   .action(async () => {
     const rows = await call<RouteView[]>('GET', '/v1/routes');
@@ -153,7 +155,7 @@ program
       rows.length === 0
         ? 'no routes: add `routes:` to a service in berth.yaml'
         : table(
-            ['HOST', 'PATH', 'APP', 'ENV', 'SERVICE', 'UPSTREAM', 'HEALTHY'],
+            ['HOST', 'PATH', 'APP', 'ENV', 'SERVICE', 'UPSTREAM', 'HEALTHY', 'TLS'],
             rows.map((r) => [
               r.host,
               r.path + (r.strip ? ' (strip)' : ''),
@@ -162,6 +164,7 @@ program
               r.service,
               r.upstream || '-',
               r.healthy ? 'yes' : 'NO',
+              r.tls === 'none' ? 'none (plain HTTP)' : r.tls,
             ]),
           ),
     );
@@ -217,21 +220,16 @@ for (const action of ['status', 'start', 'stop'] as const) {
     .command(action)
     .addOption(json())
     .action(async () => {
-      const s = await call<{
-        kind: string;
-        running: boolean;
-        pid?: number;
-        port?: number;
-        routes?: number;
-        problem?: string;
-        leftovers?: Array<{ pid: number; what: string; command: string }>;
-      }>(action === 'status' ? 'GET' : 'POST', action === 'status' ? '/v1/proxy' : `/v1/proxy/${action}`);
+      const s = await call<ProxyStatus>(
+        action === 'status' ? 'GET' : 'POST',
+        action === 'status' ? '/v1/proxy' : `/v1/proxy/${action}`,
+      );
       print(s, () =>
         [
           action === 'stop' && !s.running && !s.pid
             ? `${s.kind} proxy stopped`
             : s.running
-              ? `${s.kind} proxy running, pid ${s.pid}, port ${s.port}, ${s.routes ?? '?'} routes`
+              ? proxyLine(s)
               : `${s.kind} proxy is not running${s.problem ? `: ${s.problem}` : ''}`,
           ...(s.leftovers ?? []).map(
             (p) => `  leftover: ${p.what}, pid ${p.pid} (${p.command}): \`berth proxy stop\` ends it`,
@@ -244,19 +242,34 @@ for (const action of ['status', 'start', 'stop'] as const) {
 const config = program.command('config').description('host settings in $BERTH_HOME/config.yaml (proxy, ports, ...)');
 config
   .command('get')
+  .description('the settings in effect and where each comes from: env (BERTH_*), config.yaml, or the default')
   .argument('[key]')
   .addOption(json())
   .action(async (key?: string) => {
-    const r = await call<{ file: string; settings: Record<string, unknown> }>('GET', '/v1/config');
-    const value = key
-      ? key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], r.settings)
-      : r.settings;
-    print(value ?? null, () =>
-      key
-        ? value === undefined
-          ? `${key} is not set in ${r.file} (the default applies)`
-          : String(typeof value === 'object' ? JSON.stringify(value) : value)
-        : `${r.file}:\n${JSON.stringify(r.settings, null, 2)}`,
+    const r = await call<{ file: string; effective: EffectiveSetting[] }>('GET', '/v1/config');
+    const show = (v: unknown) =>
+      v === null
+        ? '-'
+        : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+          ? String(v)
+          : JSON.stringify(v);
+    if (key === undefined) {
+      print(r.effective, () =>
+        table(
+          ['KEY', 'VALUE', 'SOURCE'],
+          r.effective.map((e) => [e.key, show(e.value), e.source === 'config.yaml' ? r.file : e.source]),
+        ),
+      );
+      return;
+    }
+    const [top, ...rest] = key.split('.');
+    const e = r.effective.find((x) => x.key === top);
+    if (!e)
+      throw new ApiError(400, 'invalid', `"${key}" is not a settings key; see \`berth config get\` for all of them`);
+    const value = rest.reduce<unknown>((v, k) => (v as Record<string, unknown> | null)?.[k], e.value) ?? null;
+    print(
+      { key, value, source: e.source },
+      () => `${show(value)}  (${e.source === 'config.yaml' ? r.file : e.source})`,
     );
   });
 config

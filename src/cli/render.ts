@@ -1,5 +1,6 @@
 import { formatDuration } from '../config/duration.js';
 import type { InstanceStatus } from '../engine/status.js';
+import type { ProxyStatus } from '../proxy/proxy.js';
 
 /** A plain text table: header row, then rows, columns padded to their widest cell. */
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
@@ -48,4 +49,19 @@ export function renderPs(rows: readonly InstanceStatus[]): string {
     );
   }
   return out.join('\n');
+}
+
+/** `caddy proxy running, pid 41, ports: http 80, https 443, internal 20001 (builtin proxy, pid 42), 3 routes` */
+export function proxyLine(s: ProxyStatus): string {
+  const p = s.ports ?? (s.port !== undefined ? { http: s.port } : undefined);
+  const ports = p
+    ? [
+        `http ${p.http}`,
+        ...(p.https !== undefined ? [`https ${p.https}`] : []),
+        ...(p.internal !== undefined
+          ? [`internal ${p.internal}${s.internalPid !== undefined ? ` (builtin proxy, pid ${s.internalPid})` : ''}`]
+          : []),
+      ].join(', ')
+    : '?';
+  return `${s.kind} proxy running, pid ${s.pid ?? '?'}, ports: ${ports}, ${s.routes ?? '?'} routes`;
 }

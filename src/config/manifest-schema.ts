@@ -110,7 +110,13 @@ export const serviceSchema = z.strictObject({
     .describe(
       'After traffic moves to a new release, how long requests in flight to the old instances may take before they are stopped. Default 30s.',
     ),
-  cwd: z.string().min(1).optional().describe('Working directory, relative to the manifest and inside it. Default ".".'),
+  cwd: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Working directory, relative to the manifest and inside it: where the process and its build commands run (for a static service, its build; `static:` stays relative to the manifest). Default ".".',
+    ),
   env: z
     .record(z.string().regex(ENV_KEY_PATTERN), z.union([z.string(), z.number(), z.boolean()]))
     .optional()

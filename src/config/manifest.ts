@@ -2,10 +2,9 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { BerthError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
-import { manifestSchema, type ManifestInput } from './manifest-schema.js';
+import { manifestSchema } from './manifest-schema.js';
 import { describeValue, locate, ruleFor, valueAt, type Problem } from './manifest-errors.js';
-import { zodProblems } from './zod-problems.js';
-import { semanticProblems } from './manifest-checks.js';
+import { manifestProblems } from './manifest-problems.js';
 import { normalize } from './manifest-normalize.js';
 import type { Manifest } from './manifest-types.js';
 import { MANIFEST_MAX_BYTES, readYaml } from './manifest-yaml.js';
@@ -102,8 +101,7 @@ export function parseManifest(text: string, file: string, limits: ManifestLimits
       ),
     ]);
   }
-  const parsed = manifestSchema.safeParse(input);
-  const problems: Problem[] = parsed.success ? semanticProblems(parsed.data) : zodProblems(parsed.error.issues, input);
+  const problems = manifestProblems(input);
   if (problems.length > 0) {
     const located = problems.map((p) => ({ p, pos: locate(doc, counter, p.path, p.atKey ?? false) }));
     located.sort((a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
@@ -112,7 +110,7 @@ export function parseManifest(text: string, file: string, limits: ManifestLimits
       located.map(({ p, pos }) => formatProblem(file, p, pos, input)),
     );
   }
-  return deepFreeze(normalize(parsed.data as ManifestInput));
+  return deepFreeze(normalize(manifestSchema.parse(input)));
 }
 
 function formatProblem(

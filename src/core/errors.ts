@@ -17,12 +17,18 @@ export class BerthError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
   readonly details: unknown;
+  /**
+   * The message with what only the host admin may see (another organisation's app, a host
+   * process's pid and command line); `message` is what anyone may: the API shows this one to
+   * root on the host, everyone else gets `message`.
+   */
+  readonly hostDetail: string | undefined;
 
   constructor(
     kind: ErrorKind,
     code: string,
     message: string,
-    opts: { hint?: string; details?: unknown; cause?: unknown } = {},
+    opts: { hint?: string; details?: unknown; cause?: unknown; hostDetail?: string } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'BerthError';
@@ -30,8 +36,12 @@ export class BerthError extends Error {
     this.code = code;
     this.hint = opts.hint;
     this.details = opts.details;
+    this.hostDetail = opts.hostDetail;
   }
 }
+
+/** What names something outside the caller's organisation says instead, to anyone but the host admin. */
+export const OUTSIDE = 'in use by something outside your organisation';
 
 /** Wraps an unknown thrown value with what was being done: `starting api: spawn sh ENOENT`. */
 export function describe(err: unknown): string {

@@ -25,7 +25,6 @@ import { Webhooks } from '../engine/webhooks.js';
 import { AppUsers } from '../engine/app-users.js';
 import { Sites } from '../engine/sites.js';
 import { Notifier } from '../engine/notifier.js';
-import { redactor } from '../core/redact.js';
 import { diagnose } from '../doctor/doctor.js';
 import { gatherFacts } from '../doctor/facts.js';
 import { Store } from '../store/store.js';
@@ -42,13 +41,16 @@ import { removeTree } from '../system/safe-tree.js';
 async function main(): Promise<void> {
   const layout = new HomeLayout(berthHome());
   mkdirSync(layout.root, { recursive: true, mode: 0o700 });
+  const loaded: { secrets?: Secrets } = {}; // the log exists before the secrets are read
   const log = pino({
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    // Secret values never reach berthd's own log either.
+    // Secret values never reach berthd's own log either: a line about an app is redacted with that app's own.
     hooks: {
       logMethod(args, method) {
-        method.apply(this, args.map((a) => redactor.redactDeep(a)) as Parameters<typeof method>);
+        const about: unknown = typeof args[0] === 'object' ? (args[0] as { app?: unknown } | null)?.app : undefined;
+        const scope = typeof about === 'string' ? [about] : [];
+        method.apply(this, args.map((a) => loaded.secrets?.redact(a, scope) ?? a) as Parameters<typeof method>);
       },
     },
   });
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
   const box = new SecretBox(path.join(layout.root, 'secrets.key'));
   const secrets = new Secrets(store, box);
+  loaded.secrets = secrets;
   await secrets.refresh();
   const secretEnv = (app: string, env: string) => secrets.forEnvironment(app, env);
   const users = new AppUsers(layout, settings.appUsers);
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
       app,
     );
   const expiry = new Timer();
-  const notifier = new Notifier({ allow: settings.outboundAllow, store, log });
+  const notifier = new Notifier({ allow: settings.outboundAllow, store, log, secrets });
   const manifests = new ManifestThread({ maxServices: settings.maxServices });
   const deployer = new Deployer({
     parseManifest: manifests.parse,

@@ -8,8 +8,9 @@ import type { HomeLayout } from '../system/paths.js';
 import type { InstanceManager } from './instance-manager.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { AppUsers } from './app-users.js';
-import { instanceStatus, type InstanceStatus } from './status.js';
+import { instanceStatus, staticStatus, type InstanceStatus } from './status.js';
 import { removeTree } from '../system/safe-tree.js';
+import { storedManifest } from '../config/stored-manifest.js';
 
 export const DEFAULT_ENV = 'production';
 
@@ -106,7 +107,33 @@ export class Apps {
   ): Promise<InstanceStatus[]> {
     if (filter.app !== undefined) await this.requireApp(filter.app, filter.orgIds);
     const now = Date.now();
-    return (await this.#store.instances.list(filter)).map((v) => instanceStatus(v, this.#instances.logFile(v), now));
+    const running = (await this.#store.instances.list(filter)).map((v) =>
+      instanceStatus(v, this.#instances.logFile(v), now),
+    );
+    // Stable: instances keep their order; an environment's static services follow its instances.
+    return [...running, ...(await this.#staticServices(filter))].sort(
+      (a, b) => a.app.localeCompare(b.app) || a.env.localeCompare(b.env),
+    );
+  }
+
+  /** Static services of the releases serving now: they have no instance, and are listed all the same. */
+  async #staticServices(filter: {
+    app?: string | undefined;
+    service?: string | undefined;
+    env?: string | undefined;
+    orgIds?: readonly number[] | undefined;
+  }): Promise<InstanceStatus[]> {
+    const visible = filter.orgIds === undefined ? undefined : new Set(await this.#store.apps.names(filter.orgIds));
+    const rows: InstanceStatus[] = [];
+    for (const e of await this.#store.apps.environments({ app: filter.app, env: filter.env })) {
+      if (e.currentReleaseId === null || (visible && !visible.has(e.app))) continue;
+      const release = await this.#store.releases.get(e.currentReleaseId);
+      if (!release) continue;
+      for (const spec of storedManifest(release.manifest).services)
+        if (spec.static && (filter.service === undefined || spec.name === filter.service))
+          rows.push(staticStatus(e.app, e.name, spec.name, release.number, release.createdAt));
+    }
+    return rows;
   }
 
   async #targets(app: string, env: string, service: string | undefined): Promise<InstanceView[]> {

@@ -432,7 +432,8 @@ export class InstanceManager {
     assertTransition(from, to);
     const now = Date.now();
     await this.#store.instances.update(v.id, { ...patch, state: to, state_since: now });
-    const message = `${v.service}[${v.idx}] ${from} -> ${to}${why ? `: ${why}` : ''}`;
+    // Names the release (`api[0]@r4`): during a deploy, old and new instances share their index.
+    const message = `${v.service}[${v.idx}]@r${v.release} ${from} -> ${to}${why ? `: ${why}` : ''}`;
     await this.#store.events.append({
       at: now,
       app: v.app,
@@ -441,7 +442,10 @@ export class InstanceManager {
       kind: 'instance.state',
       message,
     });
-    this.#log.info({ app: v.app, env: v.env, service: v.service, idx: v.idx, from, to, why }, 'instance state');
+    this.#log.info(
+      { app: v.app, env: v.env, service: v.service, idx: v.idx, release: v.release, from, to, why },
+      'instance state',
+    );
     const after = { ...v, ...patch, state: to } as InstanceView;
     for (const l of [...this.#listeners]) l(after, from, to);
   }

@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { describe } from '../core/errors.js';
-import { redactor } from '../core/redact.js';
+import type { Secrets } from './secrets.js';
 import type { Store } from '../store/store.js';
 import { assertOutboundHost, checkedLookup } from '../system/outbound.js';
 
@@ -25,15 +25,17 @@ export class Notifier {
   readonly #allow: readonly string[];
   readonly #store: Store;
   readonly #log: Logger;
+  readonly #secrets: Pick<Secrets, 'redact'>;
 
-  constructor(deps: { allow: readonly string[]; store: Store; log: Logger }) {
+  constructor(deps: { allow: readonly string[]; store: Store; log: Logger; secrets: Pick<Secrets, 'redact'> }) {
+    this.#secrets = deps.secrets;
     this.#allow = deps.allow;
     this.#store = deps.store;
     this.#log = deps.log;
   }
 
   async send(urls: readonly string[], n: Notification): Promise<void> {
-    const body = JSON.stringify(redactor.redactDeep(n));
+    const body = JSON.stringify(this.#secrets.redact(n)); // the app's own secrets;
     await Promise.all(
       urls.map(async (url) => {
         try {

@@ -1,4 +1,5 @@
-import { BerthError } from '../core/errors.js';
+import { BerthError, OUTSIDE } from '../core/errors.js';
+import type { LeaseOwner } from '../store/leases-repo.js';
 import type { Repos } from '../store/store.js';
 import { isUniqueViolation } from '../store/open.js';
 import { busyPorts, describeHolders, listeningPorts, portHolders } from '../system/sockets.js';
@@ -56,16 +57,17 @@ export class PortAllocator {
     );
   }
 
-  /** Leases exactly `port` for `instanceId`, or explains who has it. */
-  async leasePinned(repos: Repos, instanceId: number, port: number, now: number): Promise<void> {
+  /** Leases exactly `port` for `instanceId` (of an app of organisation `orgId`), or explains who has it. */
+  async leasePinned(repos: Repos, instanceId: number, port: number, now: number, orgId: number): Promise<void> {
     const owner = await repos.leases.owner(this.#host, port);
     if (owner && owner.instanceId === instanceId) return;
-    if (owner) throw pinnedConflict(port, `Berth already leased it to ${owner.app}/${owner.env}/${owner.service}`);
+    if (owner) throw leasedConflict(`pinned port ${port}`, owner, orgId);
     this.assertFree(port);
     try {
       await repos.leases.insert(this.#host, port, instanceId, now);
     } catch (err) {
-      if (isUniqueViolation(err)) throw pinnedConflict(port, 'another deploy leased it at the same moment');
+      if (isUniqueViolation(err))
+        throw pinnedConflict(`pinned port ${port}`, 'another deploy leased it at the same moment');
       throw err;
     }
   }
@@ -77,15 +79,22 @@ export class PortAllocator {
     return this.#busyCache.ports;
   }
 
-  /** Throws when a process other than Berth's listens on `port`, naming pid, user and command. */
+  /** Throws when a process other than Berth's listens on `port`, naming pid, user and command to the host admin only. */
   assertFree(port: number): void {
     if (!this.#probe.listening().has(port)) return;
-    throw pinnedConflict(port, describeHolders(port, this.#probe.holders(port)));
+    throw pinnedConflict(`pinned port ${port}`, OUTSIDE, describeHolders(port, this.#probe.holders(port)));
   }
 }
 
-function pinnedConflict(port: number, why: string): BerthError {
-  return new BerthError('conflict', 'port_taken', `cannot use pinned port ${port}: ${why}`, {
+/** A port Berth leased to another service: named to its own organisation, to the host admin, to no one else. */
+export function leasedConflict(what: string, owner: LeaseOwner, orgId: number | undefined): BerthError {
+  const named = `Berth already leased it to ${owner.app}/${owner.env}/${owner.service}`;
+  return owner.orgId === orgId ? pinnedConflict(what, named) : pinnedConflict(what, OUTSIDE, named);
+}
+
+function pinnedConflict(what: string, why: string, hostWhy?: string): BerthError {
+  return new BerthError('conflict', 'port_taken', `cannot use ${what}: ${why}`, {
     hint: 'stop that process (or the service that owns the port), or use `port: auto`',
+    ...(hostWhy !== undefined ? { hostDetail: `cannot use ${what}: ${hostWhy}` } : {}),
   });
 }

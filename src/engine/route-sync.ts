@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Manifest, ServiceSpec } from '../config/manifest-types.js';
-import { BerthError, describe } from '../core/errors.js';
+import { BerthError, describe, OUTSIDE } from '../core/errors.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { RouteEntry, RouteTable } from '../proxy/route-table.js';
 import type { Repos, Store } from '../store/store.js';
@@ -81,12 +81,16 @@ export function tlsFallbackWarnings(manifest: Manifest, proxy: Proxy): string[] 
     });
 }
 
-/** Refuses routes that another app or environment already serves, naming both owners. */
+/**
+ * Refuses routes that another app or environment already serves, naming the other owner to its
+ * own organisation and the host admin (`orgId`: the organisation of `app`, looked up when it exists).
+ */
 export async function assertRoutesFree(
   store: Repos,
   app: string,
   env: string,
   specs: readonly ServiceSpec[],
+  orgId?: number,
 ): Promise<void> {
   const taken = new Map<string, string>();
   for (const c of await currentReleases(store)) {
@@ -98,12 +102,16 @@ export async function assertRoutesFree(
     for (const r of spec.routes) {
       const owner = taken.get(`${r.host}${r.path}`);
       if (owner) {
+        const mine = orgId ?? (await store.apps.find(app))?.orgId;
+        const theirs = (await store.apps.find(owner.split('/')[0] as string))?.orgId;
+        const what = `route ${r.host}${r.path} of ${app}/${env}/${spec.name} is already claimed by`;
         throw new BerthError(
           'conflict',
           'route_taken',
-          `route ${r.host}${r.path} of ${app}/${env}/${spec.name} is already claimed by ${owner}`,
+          `${what} ${mine === theirs ? owner : `another app: ${OUTSIDE}`}`,
           {
             hint: 'each host and path prefix belongs to one service: change one of the two routes, or remove the other app',
+            ...(mine === theirs ? {} : { hostDetail: `${what} ${owner}` }),
           },
         );
       }

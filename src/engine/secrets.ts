@@ -1,7 +1,7 @@
 import { ENV_KEY_PATTERN } from '../config/manifest-schema.js';
 import { BerthError } from '../core/errors.js';
 import { assertName } from '../core/names.js';
-import { Redactor, redactor } from '../core/redact.js';
+import { Redactor, redactTree, SECRET_MIN_LENGTH } from '../core/redact.js';
 import type { SecretBox } from '../auth/secret-box.js';
 import type { Store } from '../store/store.js';
 
@@ -16,8 +16,9 @@ export interface SecretInfo {
 
 /**
  * An app's secrets: sealed in the store, opened only to start an instance or a build, and
- * never printed: every value is registered with the redactor, which blanks it out of what
- * Berth shows. A change takes effect at the next deploy or restart.
+ * never printed: each app's values blank themselves out of what Berth shows of that app (its
+ * logs, errors and records), never out of other apps' records. A change takes effect at the
+ * next deploy or restart.
  */
 export class Secrets {
   readonly #store: Store;
@@ -32,7 +33,7 @@ export class Secrets {
   #byApp = new Map<string, string[]>();
   readonly #scoped = new Map<string, Redactor>();
 
-  /** Loads every value into the redactor (at start, and after each change). */
+  /** Loads every app's values (at start, and after each change). */
   async refresh(): Promise<void> {
     const all = await this.#store.secrets.list();
     const byApp = new Map<string, string[]>();
@@ -40,7 +41,19 @@ export class Secrets {
       byApp.set(s.app, [...(byApp.get(s.app) ?? []), this.#box.open(s.sealed, slot(s.app, s.env, s.name))]);
     this.#byApp = byApp;
     this.#scoped.clear();
-    redactor.set([...byApp.values()].flat());
+  }
+
+  /** The redactor of one app's own secrets. */
+  forApp(app: string): Redactor {
+    return this.redactorFor([app]);
+  }
+
+  /**
+   * `value` as shown to someone: each record of an app (an object with `app`) redacted with
+   * that app's secrets, text outside any record with those of `outside` (the apps in scope).
+   */
+  redact<T>(value: T, outside: readonly string[] = []): T {
+    return redactTree(value, (app) => this.forApp(app), this.redactorFor(outside));
   }
 
   /**
@@ -64,8 +77,21 @@ export class Secrets {
     const row = await this.#app(app);
     checkName(name);
     if (env !== null) assertName('environment', env);
-    if (value.length === 0 || value.length > 65_536 || value.includes('\0'))
-      throw new BerthError('invalid', 'bad_secret_value', 'a secret value has 1 to 65536 characters and no NUL byte');
+    if (value.length > 65_536 || value.includes('\0'))
+      throw new BerthError(
+        'invalid',
+        'bad_secret_value',
+        'a secret value has at most 65536 characters and no NUL byte',
+      );
+    if (value.trim().length < SECRET_MIN_LENGTH)
+      throw new BerthError(
+        'invalid',
+        'secret_too_short',
+        `a secret value has at least ${SECRET_MIN_LENGTH} characters (this one has ${value.trim().length}): a shorter one could not be hidden from logs without blanking ordinary words`,
+        {
+          hint: 'use a longer value (e.g. openssl rand -hex 16); a setting that is not secret belongs in env: in berth.yaml',
+        },
+      );
     const now = Date.now();
     await this.#store.write((r) =>
       r.secrets.put(row.id, env ?? '', name, this.#box.seal(value, slot(app, env ?? '', name)), now),

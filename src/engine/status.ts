@@ -4,6 +4,8 @@ import type { LastExit } from './instance-manager.js';
 
 /** One row of `berth ps`: the API's and `--json`'s shape. */
 export interface InstanceStatus {
+  /** 'static': files the proxy serves (no process, no port); absent for a process. */
+  readonly kind?: 'static';
   readonly app: string;
   readonly env: string;
   readonly service: string;
@@ -22,6 +24,33 @@ export interface InstanceStatus {
   readonly lastExit: LastExit | null;
   /** The last log lines, for instances that are down when they should be up. */
   readonly lastLines?: readonly string[];
+}
+
+/** The row of a static service of a serving release: the proxy serves its files, nothing runs. */
+export function staticStatus(
+  app: string,
+  env: string,
+  service: string,
+  release: number,
+  since: number,
+): InstanceStatus {
+  return {
+    kind: 'static',
+    app,
+    env,
+    service,
+    instance: 0,
+    release,
+    current: true,
+    state: 'static',
+    desired: 'running',
+    pid: null,
+    port: null,
+    uptimeMs: null,
+    restarts: 0,
+    since,
+    lastExit: null,
+  };
 }
 
 const DOWN = new Set(['crashloop', 'backoff', 'exited', 'failed', 'unhealthy']);

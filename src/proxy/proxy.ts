@@ -16,6 +16,10 @@ export interface ProxyStatus {
   readonly running: boolean;
   readonly pid?: number;
   readonly port?: number;
+  /** Every port it listens on: public HTTP, public HTTPS (an edge), internal (the builtin proxy behind an edge). */
+  readonly ports?: { readonly http: number; readonly https?: number; readonly internal?: number };
+  /** Behind an edge: the pid of the builtin proxy it forwards to. */
+  readonly internalPid?: number;
   readonly version?: number;
   readonly routes?: number;
   /** Why it is not running, when it is not. */

@@ -9,6 +9,8 @@ export interface LeaseOwner {
   readonly app: string;
   readonly env: string;
   readonly service: string;
+  /** The organisation of the app holding it. */
+  readonly orgId: number | null;
 }
 
 /** Port leases: (host, port) is unique; a lease belongs to one instance and dies with it. */
@@ -44,7 +46,15 @@ export class LeasesRepo {
       .innerJoin('instances as i', 'i.id', 'l.instance_id')
       .innerJoin('environments as e', 'e.id', 'i.environment_id')
       .innerJoin('apps as a', 'a.id', 'e.app_id')
-      .select(['l.host', 'l.port', 'l.instance_id as instanceId', 'a.name as app', 'e.name as env', 'i.service'])
+      .select([
+        'l.host',
+        'l.port',
+        'l.instance_id as instanceId',
+        'a.name as app',
+        'e.name as env',
+        'i.service',
+        'a.org_id as orgId',
+      ])
       .orderBy('l.port');
     if (host !== undefined) q = q.where('l.host', '=', host);
     return q.execute();

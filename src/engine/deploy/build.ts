@@ -11,7 +11,7 @@ const BUILD_TIMEOUT_MS = 30 * 60_000;
 
 /**
  * Runs each service's build commands in the fresh release directory (the service's cwd
- * inside it), in manifest order, output to `logFile`. Nothing of an earlier build is
+ * inside it, a static service's too), in manifest order, output to `logFile`. Nothing of an earlier build is
  * there to hide a missing dependency. The first failing command fails the build with its
  * last log lines.
  */
@@ -26,7 +26,7 @@ export async function runBuilds(
 ): Promise<void> {
   mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o750 });
   for (const spec of services) {
-    const cwd = spec.static ? releaseDir : resolveUnder(releaseDir, spec.cwd);
+    const cwd = resolveUnder(releaseDir, spec.cwd);
     for (const command of spec.build) {
       const env = {
         ...base,

@@ -12,6 +12,7 @@ import { resolveUnder } from '../../system/paths.js';
 import { KeyedLock } from '../keyed-lock.js';
 import type { Repos } from '../../store/store.js';
 import { assertRoutesFree, tlsFallbackWarnings } from '../route-sync.js';
+import { leasedConflict } from '../port-allocator.js';
 import { DEFAULT_ENV } from '../apps.js';
 import type { DeployContext, DeployResult } from './context.js';
 import { Journal, newJournal, type JournalDoc, type StepRecord } from './journal.js';
@@ -81,8 +82,8 @@ export class Deployer {
     const req = { ...request, ref, env: target.env };
     return this.exclusive(manifest.app, req.env, req.wait ?? false, async () => {
       await this.#checkBranch(manifest.app, target);
-      await this.#preflight(manifest, dir, req.env);
       const orgId = await this.#checkQuota(manifest, req.env, req.org);
+      await this.#preflight(manifest, dir, req.env, orgId);
       const ignored = [
         ...(await this.#doctorPreflight(manifest.app, req.force ?? false)),
         ...tlsFallbackWarnings(manifest, this.#d.proxy),
@@ -572,7 +573,7 @@ export class Deployer {
     }
   }
 
-  async #preflight(manifest: Manifest, dir: string, env: string): Promise<void> {
+  async #preflight(manifest: Manifest, dir: string, env: string, orgId: number): Promise<void> {
     const existing = await this.#d.store.apps.find(manifest.app);
     if (existing && existing.sourceDir !== dir) {
       throw new BerthError(
@@ -584,17 +585,12 @@ export class Deployer {
         },
       );
     }
-    await assertRoutesFree(this.#d.store, manifest.app, env, manifest.services);
+    await assertRoutesFree(this.#d.store, manifest.app, env, manifest.services, orgId);
     for (const spec of manifest.services) {
       if (typeof spec.port !== 'number') continue;
       const owner = await this.#d.store.leases.owner(this.#d.ports.host, spec.port);
       if (owner && !(owner.app === manifest.app && owner.env === env && owner.service === spec.name)) {
-        throw new BerthError(
-          'conflict',
-          'port_taken',
-          `cannot use pinned port ${spec.port} for service "${spec.name}": Berth already leased it to ${owner.app}/${owner.env}/${owner.service}`,
-          { hint: 'pick another port, or `port: auto`' },
-        );
+        throw leasedConflict(`pinned port ${spec.port} for service "${spec.name}"`, owner, orgId);
       }
       if (!owner) this.#d.ports.assertFree(spec.port);
     }

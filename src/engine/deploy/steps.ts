@@ -270,7 +270,8 @@ export class DeploySteps implements StepRunner {
   async #lease(r: Repos, id: number, spec: ServiceSpec): Promise<number | null> {
     if (spec.port === 'none') return null;
     if (spec.port === 'auto') return this.#d.ports.leaseAuto(r, id, Date.now());
-    await this.#d.ports.leasePinned(r, id, spec.port, Date.now());
+    const orgId = (await r.apps.find(this.#ctx.app))?.orgId ?? -1;
+    await this.#d.ports.leasePinned(r, id, spec.port, Date.now(), orgId);
     return spec.port;
   }
 

@@ -182,6 +182,7 @@ export class BuiltinProxy implements Proxy {
       running: true,
       pid: r.pid,
       port: r.port,
+      ports: { http: r.port },
       ...(h ? { version: h.version, routes: h.routes } : {}),
       ...(leftovers.length ? { leftovers } : {}),
     };

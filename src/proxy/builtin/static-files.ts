@@ -58,7 +58,15 @@ export function resolveStatic(root: string, urlPath: string): { file: string; st
   return undefined;
 }
 
-/** Serves GET/HEAD from a directory: content types, index.html, SPA fallback, ETag / If-None-Match. */
+/**
+ * A path whose last segment has an extension (`/assets/x.js`) asks for a file: when it is
+ * missing, an SPA answers 404 rather than its index.html (a script that is HTML breaks quietly).
+ */
+export function wantsFile(pathname: string): boolean {
+  return /\.[^/.]+$/.test(pathname.slice(pathname.lastIndexOf('/') + 1));
+}
+
+/** Serves GET/HEAD from a directory: content types, index.html, SPA fallback (not for a missing file with an extension), ETag / If-None-Match. */
 export function serveStatic(
   root: string,
   spa: boolean,
@@ -72,7 +80,8 @@ export function serveStatic(
   }
   let found: ReturnType<typeof resolveStatic>;
   try {
-    found = resolveStatic(root, pathname) ?? (spa ? resolveStatic(root, '/index.html') : undefined);
+    found =
+      resolveStatic(root, pathname) ?? (spa && !wantsFile(pathname) ? resolveStatic(root, '/index.html') : undefined);
   } catch {
     found = undefined;
   }

@@ -65,6 +65,10 @@ export class CaddyEdge implements Edge {
     return this.#o.httpPort;
   }
 
+  get httpsPort(): number {
+    return this.#o.httpsPort;
+  }
+
   get #config(): string {
     return path.join(this.#dir, 'caddy.json');
   }

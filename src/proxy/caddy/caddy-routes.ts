@@ -107,7 +107,13 @@ export class CaddyRoutes {
         ...(r.spa
           ? [
               {
-                match: [{ file: { root, try_files: ['{http.request.uri.path}', '/index.html'] } }],
+                // Not for a path with an extension (/assets/x.js): a missing file is a 404, as with the builtin proxy.
+                match: [
+                  {
+                    file: { root, try_files: ['{http.request.uri.path}', '/index.html'] },
+                    not: [{ path_regexp: { pattern: '\\.[^/.]+$' } }],
+                  },
+                ],
                 handle: [{ handler: 'rewrite', uri: '{http.matchers.file.relative}' }],
               },
             ]

@@ -24,6 +24,8 @@ export interface Edge {
   readonly kind: string;
   /** The public HTTP port. */
   readonly port: number;
+  /** The public HTTPS port. */
+  readonly httpsPort: number;
   start(): Promise<void>;
   watch(): Promise<void>;
   stop(): Promise<void>;
@@ -122,6 +124,12 @@ export class EdgeProxy implements Proxy {
       ...inner,
       kind: this.kind,
       port: this.#edge.port,
+      ports: {
+        http: this.#edge.port,
+        https: this.#edge.httpsPort,
+        ...(inner.port !== undefined ? { internal: inner.port } : {}),
+      },
+      ...(inner.pid !== undefined ? { internalPid: inner.pid } : {}),
       running: inner.running && pid !== undefined,
       ...(pid ? { pid } : {}),
       ...(pid

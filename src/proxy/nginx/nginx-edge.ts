@@ -52,6 +52,10 @@ export class NginxEdge implements Edge {
     return this.#o.httpPort;
   }
 
+  get httpsPort(): number {
+    return this.#o.httpsPort;
+  }
+
   get includeDir(): string {
     return this.#o.attach?.includeDir ?? path.join(this.#prefix, 'sites');
   }
