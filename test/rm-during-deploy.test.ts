@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Store } from '../src/store/store.js';
@@ -39,7 +39,9 @@ test('berth rm during a deploy refuses naming it; with --wait it removes everyth
     `app: rmrace\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    build: "${build}"\n    instances: 2\n    routes: [rmrace.test]\n`;
   const dir = home.app('rmrace', manifest('true'));
   assertOk(await home.cli('deploy', dir));
-  home.app('rmrace', manifest('sleep 3'));
+  // The deployment's build waits for the test to open a gate, so the removal surely meets it running.
+  const gate = path.join(home.root, 'rmrace-gate');
+  home.app('rmrace', manifest(`while [ ! -e ${gate} ]; do sleep 0.1; done`));
   const deploying = home.cli('deploy', dir, '--json');
   await waitFor('the deployment to be building', async () => {
     const r = await home.cli('releases', 'rmrace', '--json');
@@ -54,8 +56,9 @@ test('berth rm during a deploy refuses naming it; with --wait it removes everyth
     refused.stderr,
     /a deployment of rmrace \(production\) is already running: #\d+ \(deploy\), started .*, now at "build web"\n {2}hint: wait for it, or pass --wait/,
   );
-  const removed = await home.cli('rm', 'rmrace', '--purge', '--wait');
-  assertOk(removed);
+  const removing = home.cli('rm', 'rmrace', '--purge', '--wait');
+  writeFileSync(gate, '');
+  assertOk(await removing);
   const d = await deploying;
   assert.equal(
     (JSON.parse(d.stdout) as { status: string }).status,
