@@ -192,7 +192,7 @@ test('a failed deploy of a pinned gunicorn-like service: the undo restores its l
   assertOk(await home.cli('deploy', dir), 'a later deploy');
   assert.deepEqual(
     (await ps('pinned')).map((s) => [s.release, s.state]),
-    [[2, 'healthy']],
+    [[3, 'healthy']], // release 2 was the failed attempt: its number is never used again
   );
 });
 

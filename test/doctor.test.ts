@@ -5,7 +5,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { instanceChecks } from '../src/doctor/checks/instances.js';
+import type { Facts } from '../src/doctor/facts.js';
 import type { Finding } from '../src/doctor/finding.js';
+import type { InstanceView } from '../src/store/instances-repo.js';
 import type { InstanceStatus } from '../src/engine/status.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
@@ -147,4 +150,99 @@ test('drift and leftovers: an unknown process with a Berth mark, a stray release
   } finally {
     stray.kill();
   }
+});
+
+const doctorOf = async (app: string) => {
+  const r = await home.cli('doctor', app, '--json');
+  return { code: r.code, findings: (JSON.parse(r.stdout) as { findings: Finding[] }).findings };
+};
+
+test('a service stopped on purpose is information (fix: berth start), not an error', async () => {
+  const dir = home.app(
+    'halted',
+    `app: halted\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [halted.test]\n  api:\n    run: ["${NODE}", "${SERVER}"]\n`,
+  );
+  assertOk(await home.cli('deploy', dir));
+  assertOk(await home.cli('stop', 'halted', 'web'));
+  const { code, findings } = await doctorOf('halted');
+  assert.deepEqual(
+    findings.map((f) => [f.severity, f.code, f.service, f.fix]),
+    [['info', 'service-stopped', 'web', 'berth start halted web']],
+  );
+  assert.match(findings[0]?.message ?? '', /halted\/production\/web was stopped on purpose .*routes answer 502/);
+  assert.equal(code, 0, 'information does not fail doctor');
+  assertOk(await home.cli('start', 'halted', 'web'));
+  assert.deepEqual((await doctorOf('halted')).findings, []);
+  assertOk(await home.cli('rm', 'halted'));
+});
+
+test('the first seconds of a crash loop: doctor names the crash with its log lines while the service restarts', async () => {
+  // Serves until the flag exists; then each start crashes 3 s later, before it listens: mostly "starting".
+  const flag = path.join(home.root, 'flappy.crash');
+  const dir = home.app(
+    'flappy',
+    `app: flappy\nservices:\n  web:\n    run: ["./run.sh"]\n    env: { FLAG: "${flag}", NODE: "${NODE}", SERVER: "${SERVER}" }\n    routes: [flappy.test]\n`,
+    {
+      'run.sh': `#!/bin/sh\nif [ -e "$FLAG" ]; then echo starting up; sleep 3; echo 'boom: cannot reach the queue' >&2; exit 3; fi\nexec "$NODE" "$SERVER"\n`,
+    },
+  );
+  assertOk(await home.cli('deploy', dir));
+  const [web] = await home.json<InstanceStatus[]>('ps', 'flappy');
+  writeFileSync(flag, '');
+  process.kill(web?.pid as number, 'SIGKILL');
+  const seen = await waitFor(
+    'doctor to name the crash of a restarting instance',
+    async () =>
+      (await doctorOf('flappy')).findings.find(
+        (f) => f.code === 'instance-restarting' && /starting again.*exit code 3/.test(f.message),
+      ),
+    30_000,
+  );
+  assert.equal(seen.severity, 'warning');
+  assert.match(
+    seen.message,
+    /^flappy\/web\[0\] \(release 1\) is starting again after it crashed \d+ s ago: exit code 3 \(restart \d+\); last log lines:\n(.*\n)* {4}boom: cannot reach the queue/,
+  );
+  assertOk(await home.cli('rm', 'flappy'));
+});
+
+test('an instance whose recorded process is gone: doctor says it crashed, with its last log lines', async () => {
+  const gone = spawn('true');
+  await new Promise((r) => gone.once('exit', r));
+  const log = path.join(home.root, 'crashed.log');
+  writeFileSync(log, 'listening on 24250\nFATAL: out of memory\n');
+  const v = {
+    id: 1,
+    app: 'ghost',
+    env: 'production',
+    environmentId: 1,
+    service: 'web',
+    idx: 0,
+    releaseId: 1,
+    release: 3,
+    current: true,
+    desired: 'running',
+    state: 'healthy',
+    stateSince: Date.now(),
+    pid: gone.pid as number,
+    startTicks: '1',
+    port: 24250,
+    restarts: 0,
+    lastExit: null,
+    startedAt: Date.now(),
+    spec: '{}',
+    rootDir: '/',
+    orgId: 1,
+  } satisfies InstanceView;
+  const facts = { instances: [v], logFile: () => log, now: Date.now(), proxyTable: undefined } as unknown as Facts;
+  const [f, ...rest] = instanceChecks(facts);
+  assert.deepEqual(rest, []);
+  assert.ok(f);
+  assert.equal(f.code, 'instance-pid-gone');
+  assert.equal(
+    f.message,
+    `ghost/web[0] (release 3) is recorded as healthy with pid ${gone.pid}, but that process is gone: it crashed; last log lines:
+    listening on 24250
+    FATAL: out of memory`,
+  );
 });

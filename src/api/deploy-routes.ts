@@ -3,7 +3,7 @@ import { authorizeIn, policy } from './policy.js';
 import { callerRedaction } from './server.js';
 import { berthErrorBody } from './errors.js';
 import type { DeployResult } from '../engine/deploy/context.js';
-import type { StepRecord } from '../engine/deploy/journal.js';
+import { stepDetail, stepResult, type StepRecord } from '../engine/deploy/journal.js';
 import { DEFAULT_ENV } from '../engine/apps.js';
 import { BerthError } from '../core/errors.js';
 import type { ApiDeps } from './server.js';
@@ -149,12 +149,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
           startedAt: d.startedAt,
           finishedAt: d.finishedAt,
           error: d.error,
-          steps: doc.steps.map((s) => ({
-            name: s.name,
-            status: s.status,
-            ms: s.ms ?? null,
-            ...(s.error ? { error: s.error } : {}),
-          })),
+          steps: doc.steps.map(stepResult),
         };
       });
       const kept = new Set(releases.map((r) => r.number));
@@ -228,7 +223,9 @@ export async function respond(
     const result = await run((steps) => {
       start();
       reply.raw.write(
-        JSON.stringify({ steps: steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null })) }) + '\n',
+        JSON.stringify({
+          steps: steps.map((s) => ({ name: s.name, status: s.status, ms: s.ms ?? null, detail: stepDetail(s) })),
+        }) + '\n',
       );
     });
     start();

@@ -179,13 +179,16 @@ export function buildApi(
       async (req) => deps.apps.control(req.params.app, action, req.body?.service, req.body?.env),
     );
   }
-  app.delete<{ Params: { app: string }; Querystring: { purge?: boolean } }>(
+  app.delete<{ Params: { app: string }; Querystring: { purge?: boolean; wait?: boolean } }>(
     '/v1/apps/:app',
     {
       ...policy({ role: 'admin' }, 'app'),
-      schema: { params: appParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } } } },
+      schema: {
+        params: appParams,
+        querystring: { type: 'object', properties: { purge: { type: 'boolean' }, wait: { type: 'boolean' } } },
+      },
     },
-    async (req) => deps.apps.rm(req.params.app, req.query.purge === true),
+    async (req) => deps.apps.rm(req.params.app, req.query.purge === true, req.query.wait === true),
   );
   app.get<{ Params: { app: string } }>(
     '/v1/apps/:app/environments',

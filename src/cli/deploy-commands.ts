@@ -44,10 +44,11 @@ async function runDeployment(io: Io, route: string, body: Record<string, unknown
       if (msg.error) throw new ApiError(0, msg.error.code, msg.error.message, msg.error.hint);
       if (msg.result) result = msg.result;
       for (const s of msg.steps ?? []) {
-        if (seen.get(s.name) === s.status || s.status === 'pending') continue;
-        seen.set(s.name, s.status);
+        const shown = `${s.status}:${s.detail ?? ''}`;
+        if (seen.get(s.name) === shown || s.status === 'pending') continue;
+        seen.set(s.name, shown);
         process.stdout.write(
-          `  ${MARK[s.status] ?? s.status} ${s.name}${s.ms !== null && s.status !== 'running' ? `  (${s.ms} ms)` : ''}\n`,
+          `  ${MARK[s.status] ?? s.status} ${s.name}${s.ms !== null && s.status !== 'running' ? `  (${s.ms} ms)` : ''}${s.detail ? `: ${s.detail}` : ''}\n`,
         );
       }
     }
@@ -59,8 +60,9 @@ async function runDeployment(io: Io, route: string, body: Record<string, unknown
 function summary(r: DeployResult): string {
   if (r.status === 'unchanged') return `${r.app} (${r.env}): release ${r.release} is current and nothing changed`;
   const total = r.steps.reduce((n, s) => n + (s.ms ?? 0), 0);
+  const notes = r.steps.filter((x) => x.detail !== undefined);
   if (r.status === 'succeeded')
-    return `${r.app} (${r.env}): release ${r.release} is live (${r.kind} #${r.id}, ${total} ms)${r.warnings?.length ? `\nwarnings:\n  ${r.warnings.join('\n  ')}` : ''}`;
+    return `${r.app} (${r.env}): release ${r.release} is live (${r.kind} #${r.id}, ${total} ms)${notes.map((x) => `\n  ${x.name}: ${x.detail}`).join('')}${r.warnings?.length ? `\nwarnings:\n  ${r.warnings.join('\n  ')}` : ''}`;
   return `${r.app} (${r.env}): ${r.kind} #${r.id} ${r.status}; nothing changed\n${r.error ?? ''}`;
 }
 

@@ -86,11 +86,13 @@ program
   .description('stop an app, free its ports and forget it (its data directory stays unless --purge)')
   .argument('<app>')
   .option('--purge', 'also delete its data directory')
+  .option('--wait', 'queue behind a running deployment of the app instead of failing')
   .addOption(json())
-  .action(async (app: string, opts: { purge?: boolean }) => {
+  .action(async (app: string, opts: { purge?: boolean; wait?: boolean }) => {
+    const query = [opts.purge ? 'purge=true' : '', opts.wait ? 'wait=true' : ''].filter(Boolean).join('&');
     const r = await call<{ app: string; purged: boolean }>(
       'DELETE',
-      `/v1/apps/${encodeURIComponent(app)}${opts.purge ? '?purge=true' : ''}`,
+      `/v1/apps/${encodeURIComponent(app)}${query ? `?${query}` : ''}`,
     );
     print(r, () => `removed ${r.app}${r.purged ? ' and its data' : ' (data kept; `berth rm --purge` deletes it)'}`);
   });

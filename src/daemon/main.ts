@@ -11,6 +11,7 @@ import { EdgeProxy } from '../proxy/edge/edge-proxy.js';
 import { NginxEdge } from '../proxy/nginx/nginx-edge.js';
 import { CaddyEdge } from '../proxy/caddy/caddy-edge.js';
 import { Apps } from '../engine/apps.js';
+import { finishSwaps } from '../engine/instance-swap.js';
 import { InstanceManager } from '../engine/instance-manager.js';
 import { PortAllocator } from '../engine/port-allocator.js';
 import { findLeaderByMarker } from '../runtime/process-runner.js';
@@ -84,7 +85,6 @@ async function main(): Promise<void> {
   await retirePreviousProxy(layout.root, settings, log);
   const proxy = makeProxy(layout.root, settings, log);
   const routes = new RouteSync({ store, proxy, log });
-  const apps = new Apps({ store, layout, instances, routesChanged: () => routes.sync(), users });
   const doctor = async (app?: string) =>
     diagnose(
       await gatherFacts({
@@ -130,6 +130,16 @@ async function main(): Promise<void> {
         });
     },
   });
+  const apps = new Apps({
+    store,
+    layout,
+    instances,
+    ports,
+    proxy,
+    routesChanged: () => routes.sync(),
+    locks: deployer.locks,
+    users,
+  });
   instances.onStateChange((v, from, to) => {
     if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
   });
@@ -144,6 +154,7 @@ async function main(): Promise<void> {
   const environments = new Environments({ store, layout, instances, routes, deployer, log, users });
   await deployer.recover();
   await instances.adoptAll(findLeaderByMarker);
+  await finishSwaps({ store, instances });
   await environments.recoverTrash();
   const sites = new Sites({
     store,

@@ -6,8 +6,9 @@ import type { InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import type { InstanceManager } from './instance-manager.js';
-import { KeyedLock } from './keyed-lock.js';
 import type { AppUsers } from './app-users.js';
+import type { EnvironmentLocks } from './environment-locks.js';
+import { checkPortBeforeStart, swapInstance, swappable, type SwapDeps } from './instance-swap.js';
 import { instanceStatus, staticStatus, type InstanceStatus } from './status.js';
 import { removeTree } from '../system/safe-tree.js';
 import { storedManifest } from '../config/stored-manifest.js';
@@ -22,21 +23,25 @@ export class Apps {
   readonly #layout: HomeLayout;
   readonly #instances: InstanceManager;
   readonly #routesChanged: () => Promise<void>;
-  readonly #lock = new KeyedLock<string>();
+  readonly #locks: EnvironmentLocks;
+  readonly #swap: SwapDeps;
   readonly #users: AppUsers | undefined;
 
-  constructor(deps: {
-    store: Store;
-    layout: HomeLayout;
-    instances: InstanceManager;
-    routesChanged: () => Promise<void>;
-    users?: AppUsers;
-  }) {
+  constructor(
+    deps: SwapDeps & {
+      layout: HomeLayout;
+      /** The deployer's per-environment locks: nothing here acts while a deployment of the environment runs. */
+      locks: EnvironmentLocks;
+      users?: AppUsers;
+    },
+  ) {
     this.#users = deps.users;
     this.#store = deps.store;
     this.#layout = deps.layout;
     this.#instances = deps.instances;
     this.#routesChanged = deps.routesChanged;
+    this.#locks = deps.locks;
+    this.#swap = deps;
   }
 
   /** Starts, stops or restarts the current release's instances of an app in one environment, or of one service. */
@@ -48,52 +53,70 @@ export class Apps {
         hint: `its environments: ${names.join(', ') || 'none'} (choose one with --env)`,
       });
     }
-    return this.#lock.run(app, async () => {
+    // Waits for a deployment of the environment: it would replace what this starts or stops.
+    return this.#locks.run(app, env, { wait: true, what: `berth ${action} ${app}` }, async () => {
       const targets = await this.#targets(app, env, service);
       const ordered = this.#waves(targets);
       if (action === 'stop') ordered.reverse();
-      for (const wave of ordered) {
-        await Promise.all(
-          wave.map(async (v) => {
-            if (action !== 'start') await this.#instances.stop(v.id);
-            if (action === 'stop') return;
-            await this.#instances.start(v.id);
-            await this.#instances.waitReady(v.id, (JSON.parse(v.spec) as ServiceSpec).health.startTimeoutMs + 1000);
-          }),
-        );
-      }
+      for (const wave of ordered) await Promise.all(wave.map((v) => this.#control(v, action)));
       await this.#routesChanged(); // the command returns when the proxy routes to what it started
       await this.#event(app, env, `app.${action}`, `${action} ${service ?? 'all services'}`);
       return this.ps({ app, service, env });
     });
   }
 
-  /** Stops everything of the app, frees its leases and forgets it; `purge` also deletes its data. */
-  async rm(app: string, purge: boolean): Promise<{ app: string; purged: boolean }> {
+  async #control(v: InstanceView, action: Action): Promise<void> {
+    if (action === 'restart' && swappable(v)) return swapInstance(this.#swap, v);
+    if (action !== 'start') await this.#instances.stop(v.id);
+    if (action === 'stop') return;
+    await checkPortBeforeStart(this.#swap, (await this.#store.instances.get(v.id)) ?? v);
+    await this.#instances.start(v.id);
+    await this.#instances.waitReady(v.id, (JSON.parse(v.spec) as ServiceSpec).health.startTimeoutMs + 1000);
+  }
+
+  /**
+   * Stops everything of the app, frees its leases and forgets it; `purge` also deletes its data.
+   * Holds every environment's lock: a deployment running meanwhile is named (or, with `wait`, waited for).
+   */
+  async rm(app: string, purge: boolean, wait = false): Promise<{ app: string; purged: boolean }> {
     await this.requireApp(app);
-    return this.#lock.run(app, async () => {
-      const all = await this.#store.instances.list({ app });
-      const envs = (await this.#store.apps.environments({ app })).map((e) => e.name);
-      for (const wave of this.#waves(all).reverse()) await Promise.all(wave.map((v) => this.#instances.remove(v.id)));
-      const row = await this.#store.apps.find(app);
-      if (row) await this.#store.write((r) => r.apps.delete(row.id));
-      await this.#routesChanged();
-      removeTree(this.#layout.appLogRoot(app));
-      await this.#store.attempts.forget(app); // its logs are gone: nothing can quote a stale line under a reused number
-      removeTree(path.join(this.#layout.root, 'releases', app));
-      if (purge) {
-        this.#users?.reclaim(this.#layout.appDataRoot(app));
-        removeTree(this.#layout.appDataRoot(app));
-      }
-      // Its user goes when nothing of the app is left; kept data stays owned by its (then unnamed) uid until purged.
-      if (purge) {
-        this.#users?.reclaim(path.join(this.#layout.root, 'homes', app));
-        removeTree(path.join(this.#layout.root, 'homes', app));
-        await this.#users?.remove(app, envs);
-      }
-      await this.#event(app, null, 'app.rm', purge ? 'removed with its data' : 'removed; data kept');
-      return { app, purged: purge };
+    const envs = await this.#envNames(app);
+    return this.#locks.runAll(app, envs, { wait, what: `berth rm ${app}` }, async () => {
+      // An environment made meanwhile (a preview's first deploy) is waited for too.
+      const more = (await this.#envNames(app)).filter((e) => !envs.includes(e));
+      if (more.length === 0) return this.#remove(app, purge, envs);
+      return this.#locks.runAll(app, more, { wait: true, what: `berth rm ${app}` }, () =>
+        this.#remove(app, purge, [...envs, ...more]),
+      );
     });
+  }
+
+  async #envNames(app: string): Promise<string[]> {
+    return (await this.#store.apps.environments({ app })).map((e) => e.name);
+  }
+
+  async #remove(app: string, purge: boolean, envs: readonly string[]): Promise<{ app: string; purged: boolean }> {
+    await this.requireApp(app); // a failed first deploy it waited for may have removed it
+    const all = await this.#store.instances.list({ app });
+    for (const wave of this.#waves(all).reverse()) await Promise.all(wave.map((v) => this.#instances.remove(v.id)));
+    const row = await this.#store.apps.find(app);
+    if (row) await this.#store.write((r) => r.apps.delete(row.id));
+    await this.#routesChanged();
+    removeTree(this.#layout.appLogRoot(app));
+    await this.#store.attempts.forget(app); // its logs are gone: nothing can quote a stale line under a reused number
+    removeTree(path.join(this.#layout.root, 'releases', app));
+    if (purge) {
+      this.#users?.reclaim(this.#layout.appDataRoot(app));
+      removeTree(this.#layout.appDataRoot(app));
+    }
+    // Its user goes when nothing of the app is left; kept data stays owned by its (then unnamed) uid until purged.
+    if (purge) {
+      this.#users?.reclaim(path.join(this.#layout.root, 'homes', app));
+      removeTree(path.join(this.#layout.root, 'homes', app));
+      await this.#users?.remove(app, envs);
+    }
+    await this.#event(app, null, 'app.rm', purge ? 'removed with its data' : 'removed; data kept');
+    return { app, purged: purge };
   }
 
   /** Instances; `orgIds` limits them to apps of those organisations (an app outside them is unknown). */

@@ -108,7 +108,7 @@ export class Environments {
         hint: names.length ? `its environments: ${names.join(', ')}` : `see berth env ls ${app}`,
       });
     }
-    return this.#d.deployer.exclusive(app, env, false, async () => {
+    return this.#d.deployer.exclusive(app, env, { wait: false, what: `berth env rm ${app} ${env}` }, async () => {
       const status = await this.#status(row, []);
       if (opts.ifExpiredAt !== undefined && (status.expiresAt === null || status.expiresAt > opts.ifExpiredAt)) {
         throw new BerthError('conflict', 'not_expired', `${app} (${env}) was deployed again: it no longer expires now`);

@@ -3,12 +3,21 @@ export class KeyedLock<K> {
   readonly #tails = new Map<K, Promise<unknown>>();
 
   run<T>(key: K, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#tails.get(key) ?? Promise.resolve();
+    return this.runAll([key], fn);
+  }
+
+  /**
+   * Runs `fn` holding every key at once: it starts when the work queued before it on each key
+   * is done, and work queued after it on any of them waits for it. All keys are taken in
+   * the same tick, so two callers can never each hold a part of the other's set.
+   */
+  runAll<T>(keys: readonly K[], fn: () => Promise<T>): Promise<T> {
+    const prev = Promise.all(keys.map((k) => this.#tails.get(k) ?? Promise.resolve()));
     const next = prev.then(fn, fn);
     const tail = next.catch(() => undefined);
-    this.#tails.set(key, tail);
+    for (const key of keys) this.#tails.set(key, tail);
     void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+      for (const key of keys) if (this.#tails.get(key) === tail) this.#tails.delete(key);
     });
     return next;
   }

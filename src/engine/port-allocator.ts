@@ -79,6 +79,16 @@ export class PortAllocator {
     return this.#busyCache.ports;
   }
 
+  /** True when some process listens on `port` now. */
+  listening(port: number): boolean {
+    return this.#probe.listening().has(port);
+  }
+
+  /** "port N is held by pid P (user U): command", for every process listening on `port`. */
+  holders(port: number): string {
+    return describeHolders(port, this.#probe.holders(port));
+  }
+
   /** Throws when a process other than Berth's listens on `port`, naming pid, user and command to the host admin only. */
   assertFree(port: number): void {
     if (!this.#probe.listening().has(port)) return;

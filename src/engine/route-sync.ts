@@ -8,11 +8,11 @@ import { resolveUnder } from '../system/paths.js';
 import { staticRoot } from './deploy/steps.js';
 import { storedManifest } from '../config/stored-manifest.js';
 
-/** The route table the store describes: each environment's current release, healthy instances only. */
+/** The route table the store describes: each environment's current release, healthy instances wanted running only. */
 export async function buildTable(store: Store, version: number): Promise<RouteTable> {
   const healthy = new Map<string, string[]>();
   for (const v of await store.instances.list()) {
-    if (!v.current || v.state !== 'healthy' || v.port === null) continue;
+    if (!v.current || v.state !== 'healthy' || v.desired !== 'running' || v.port === null) continue;
     const key = `${v.releaseId}/${v.service}`;
     healthy.set(key, [...(healthy.get(key) ?? []), `127.0.0.1:${v.port}`]);
   }

@@ -133,7 +133,7 @@ export class Sites {
       const app = await this.#d.store.apps.find(slug);
       // Only the site's own app: one of that name in another organisation is not the site's to remove.
       if (app && site && app.orgId === site.orgId && app.sourceDir === this.#dir(slug))
-        await this.#d.apps.rm(slug, true);
+        await this.#d.apps.rm(slug, true, true);
       removeTree(this.#dir(slug));
       await this.#d.store.write((r) => r.identity.deleteSite(slug));
       return true;

@@ -136,6 +136,11 @@ export class InstancesRepo {
     await this.#db.updateTable('instances').set(patch).where('id', '=', id).execute();
   }
 
+  /** Gives an instance another index (a replaced instance steps aside for its successor). */
+  async renumber(id: number, idx: number): Promise<void> {
+    await this.#db.updateTable('instances').set({ idx }).where('id', '=', id).execute();
+  }
+
   async delete(id: number): Promise<void> {
     await this.#db.deleteFrom('instances').where('id', '=', id).execute();
   }

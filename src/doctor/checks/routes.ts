@@ -1,6 +1,7 @@
 import type { Facts, ProcessFact } from '../facts.js';
 import { describeProcess } from '../facts.js';
 import type { Finding } from '../finding.js';
+import { stoppedOnPurpose } from './instances.js';
 import { belongsTo, markedInstance } from './ownership.js';
 
 /** Routes the proxy serves right now, against who really listens behind them. */
@@ -31,6 +32,7 @@ export function routeChecks(f: Facts): Finding[] {
       continue;
     }
     if (r.static) continue;
+    if (r.upstreams.length === 0 && stoppedOnPurpose(f, r.app, r.env, r.service)) continue; // an info of its own
     if (r.upstreams.length === 0) {
       out.push({
         severity: 'error',

@@ -16,6 +16,8 @@ export interface DeployContext {
   readonly manifest: Manifest;
   readonly release: { readonly number: number; readonly dir: string; id?: number };
   readonly previous: { readonly id: number; readonly number: number } | undefined;
+  /** `strategy: recreate` services whose old instances were stopped, and when (ms since the epoch). */
+  down?: Record<string, number>;
   readonly source: {
     readonly dir: string;
     readonly ref?: string | undefined;
@@ -30,6 +32,8 @@ export interface StepResult {
   readonly status: string;
   readonly ms: number | null;
   readonly error?: string;
+  /** What else the step has to say: a recreate service's downtime. */
+  readonly detail?: string;
 }
 
 /** The outcome of a deployment, never an implicit flag. */

@@ -9,13 +9,13 @@ import { BerthError, describe } from '../../core/errors.js';
 import { assertName } from '../../core/names.js';
 import { runCommand } from '../../system/command.js';
 import { resolveUnder } from '../../system/paths.js';
-import { KeyedLock } from '../keyed-lock.js';
+import { EnvironmentLocks, type LockOptions } from '../environment-locks.js';
 import type { Repos } from '../../store/store.js';
 import { assertRoutesFree, tlsFallbackWarnings } from '../route-sync.js';
 import { leasedConflict } from '../port-allocator.js';
 import { DEFAULT_ENV } from '../apps.js';
 import type { DeployContext, DeployResult } from './context.js';
-import { Journal, newJournal, type JournalDoc, type StepRecord } from './journal.js';
+import { Journal, newJournal, stepResult, type JournalDoc, type StepRecord } from './journal.js';
 import { sourceDigest } from './digest.js';
 import { currentBranch } from './source.js';
 import { DeploySteps, type StepDeps } from './steps.js';
@@ -60,10 +60,12 @@ export interface RollbackRequest {
  */
 export class Deployer {
   readonly #d: StepDeps;
-  readonly #lock = new KeyedLock<string>();
+  /** The per-environment locks; shared with everything else that changes an environment's instances. */
+  readonly locks: EnvironmentLocks;
 
   constructor(deps: StepDeps) {
     this.#d = deps;
+    this.locks = new EnvironmentLocks(deps.store);
   }
 
   async deploy(request: DeployRequest): Promise<DeployResult> {
@@ -333,12 +335,7 @@ export class Deployer {
       kind,
       release: final === 'succeeded' ? ctx.release.number : null,
       status: final,
-      steps: journal.doc.steps.map((s) => ({
-        name: s.name,
-        status: s.status,
-        ms: s.ms ?? null,
-        ...(s.error ? { error: s.error } : {}),
-      })),
+      steps: journal.doc.steps.map(stepResult),
       ...(error ? { error } : {}),
       ...(warnings.length ? { warnings } : {}),
     };
@@ -347,24 +344,8 @@ export class Deployer {
   }
 
   /** One deployment (or environment removal) per environment: a second fails at once naming the running one, or waits. */
-  async exclusive<T>(app: string, env: string, wait: boolean, fn: () => Promise<T>): Promise<T> {
-    const key = `${app}/${env}`;
-    if (this.#lock.busy(key) && !wait) {
-      const e = (await this.#d.store.apps.environments({ app, env }))[0];
-      const running = e ? (await this.#d.store.deployments.running(e.id))[0] : undefined;
-      const step = running
-        ? (JSON.parse(running.steps) as JournalDoc<unknown>).steps.find((s) => s.status === 'running')?.name
-        : undefined;
-      throw new BerthError(
-        'conflict',
-        'deployment_running',
-        `a deployment of ${app} (${env}) is already running${running ? `: #${running.id} (${running.kind}), started ${new Date(running.startedAt).toISOString()}${step ? `, now at "${step}"` : ''}` : ''}`,
-        {
-          hint: 'wait for it, or pass --wait to queue behind it',
-        },
-      );
-    }
-    return this.#lock.run(key, fn);
+  exclusive<T>(app: string, env: string, wait: boolean | LockOptions, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(app, env, typeof wait === 'boolean' ? { wait, what: 'a deployment' } : wait, fn);
   }
 
   /**
@@ -540,7 +521,7 @@ export class Deployer {
     for (const d of await r.deployments.running()) {
       const c = (JSON.parse(d.steps) as JournalDoc<Partial<DeployContext>>).context;
       if (!c.app || !c.env || !c.manifest?.services) continue;
-      if (!this.#lock.busy(`${c.app}/${c.env}`)) continue; // a row left 'running' by a crash it could not recover from plans nothing
+      if (!this.locks.busy(c.app, c.env)) continue; // a row left 'running' by a crash it could not recover from plans nothing
       if ((await r.apps.find(c.app))?.orgId !== orgId) continue;
       perEnvironment.set(key(c.app, c.env), wantedInstances(c.manifest));
     }

@@ -1,6 +1,7 @@
 import { afterSwitch, type PlannedStep, type StepKind } from '../../core/deploy-plan.js';
 import { describe } from '../../core/errors.js';
 import type { Store } from '../../store/store.js';
+import type { StepResult } from './context.js';
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'undone' | 'undo-failed';
 
@@ -14,6 +15,34 @@ export interface StepRecord {
   error?: string;
   /** What the step needs to be undone (or completed) later, written before it acts. */
   data?: Record<string, unknown>;
+}
+
+/**
+ * What a step says besides its name, for the step list: a `strategy: recreate` service is down
+ * from the moment its old instances stop until traffic switches, and the switch says how long.
+ */
+export function stepDetail(s: StepRecord): string | undefined {
+  const down = s.data?.down;
+  if (s.kind === 'wave' && Array.isArray(down) && down.length > 0)
+    return `${down.join(', ')} down until the switch (strategy recreate: the old instances stop first)`;
+  const downMs = s.data?.downMs as Record<string, number> | undefined;
+  if (s.kind === 'switch' && downMs && Object.keys(downMs).length > 0)
+    return Object.entries(downMs)
+      .map(([service, ms]) => `${service} was down for the switch for ${ms} ms (strategy recreate)`)
+      .join('; ');
+  return undefined;
+}
+
+/** A step as `berth deploy`, `berth releases` and the step stream show it. */
+export function stepResult(s: StepRecord): StepResult {
+  const detail = stepDetail(s);
+  return {
+    name: s.name,
+    status: s.status,
+    ms: s.ms ?? null,
+    ...(s.error ? { error: s.error } : {}),
+    ...(detail ? { detail } : {}),
+  };
 }
 
 /** What `run` and `undo` of a step get: the record, and a way to persist intent first. */

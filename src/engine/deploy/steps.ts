@@ -158,7 +158,7 @@ export class DeploySteps implements StepRunner {
       case 'wave':
         // Every service of the wave finishes what it began before the wave fails: an undo never
         // runs beside a start still stopping an old instance or leasing its port.
-        return settleAll((h.step.services ?? []).map((name) => this.#startService(this.#spec(name))));
+        return settleAll((h.step.services ?? []).map((name) => this.#startService(this.#spec(name), h)));
       case 'switch':
         // Checked again here, in the write transaction, so two apps deploying at once cannot both take a route.
         await this.#d.store.write(async (r) => {
@@ -166,6 +166,10 @@ export class DeploySteps implements StepRunner {
           await r.apps.setCurrentRelease(c.environmentId, c.release.id as number);
         });
         await this.#d.routes.sync();
+        if (c.down) {
+          const at = Date.now();
+          await h.note({ downMs: Object.fromEntries(Object.entries(c.down).map(([s, since]) => [s, at - since])) });
+        }
         return;
       case 'drain':
         return this.#drain();
@@ -231,11 +235,17 @@ export class DeploySteps implements StepRunner {
   }
 
   /** Recreate stops the old first (and hands over a pinned port); blue-green leaves them serving. */
-  async #startService(spec: ServiceSpec): Promise<void> {
+  async #startService(spec: ServiceSpec, h: StepHandle): Promise<void> {
     const c = this.#ctx;
     const releaseId = await this.#releaseId();
     if (spec.strategy === 'recreate') {
-      for (const old of await this.#oldInstances(spec.name)) {
+      const olds = await this.#oldInstances(spec.name);
+      if (olds.length > 0) {
+        // Down from here until the switch: the step list says so, and the switch how long it was.
+        c.down = { ...c.down, [spec.name]: Date.now() };
+        await h.note({ down: Object.keys(c.down) });
+      }
+      for (const old of olds) {
         await this.#d.instances.stop(old.id);
         await this.#d.store.write((r) => r.leases.releaseInstance(old.id));
       }
