@@ -24,4 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+# Layout and lint are part of the tests: Prettier decides the layout, ESLint's type-aware rules catch a dropped promise.
+npx --no-install prettier --check src test bench ui eslint.config.js
+npx --no-install eslint src test bench
 exec node --test --test-concurrency=2 --test-timeout=300000 dist/test/*.test.js

@@ -3,10 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { findUser } from '../src/system/users.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, TestHome } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 /**
  * berthd as root runs each app as its own system user. App A's instance tries to read and

@@ -4,10 +4,10 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { userInfo } from 'node:os';
 import { after, test } from 'node:test';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { getJson, isAlive } from './helpers/http.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 import { assertOk } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 const home = new TestHome('23200-23299');

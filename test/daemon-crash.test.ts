@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { MARKER_ENV } from '../src/runtime/process-runner.js';
 import { listPids, procEnvValue, procStat } from '../src/system/proc.js';
 import { getJson, isAlive } from './helpers/http.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 import { assertOk } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 const home = new TestHome('23100-23199');

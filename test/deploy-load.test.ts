@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { hit } from './helpers/http.js';
 import { NODE, REPO, TestHome } from './helpers/home.js';
 import { assertOk } from './helpers/home.js';
 import { wrk } from './helpers/proxy-process.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 const home = new TestHome('24100-24199');

@@ -3,12 +3,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Finding } from '../src/doctor/finding.js';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { MARKER_ENV } from '../src/runtime/process-runner.js';
 import { Store } from '../src/store/store.js';
 import { listPids, procEnvValue, procStat } from '../src/system/proc.js';
 import { isAlive } from './helpers/http.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 const PREFORK = path.join(REPO, 'test', 'fixtures', 'prefork.mjs');

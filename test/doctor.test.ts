@@ -9,9 +9,9 @@ import { instanceChecks } from '../src/doctor/checks/instances.js';
 import type { Facts } from '../src/doctor/facts.js';
 import type { Finding } from '../src/doctor/finding.js';
 import type { InstanceView } from '../src/store/instances-repo.js';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 const GOLDEN = path.join(REPO, 'test', 'golden', 'doctor', 'seed-000.txt');

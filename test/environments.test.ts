@@ -3,11 +3,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { EnvironmentStatus } from '../src/engine/environments.js';
 import type { RouteView } from '../src/api/routes-view.js';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import type { EnvironmentStatus, InstanceStatus } from '../src/core/results.js';
 
 /**
  * Environments per branch (seed 004): production runs main; every feature/* branch gets its

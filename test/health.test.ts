@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 import { assertOk } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 const home = new TestHome('23500-23599');

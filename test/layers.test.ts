@@ -37,3 +37,17 @@ test('no source hands a string to a shell: spawn with shell:false and argv array
     );
   }
 });
+
+test('the CLI imports no engine, store or daemon code: the result types it renders live in core/results', () => {
+  for (const file of sources(path.join(SRC, 'cli'))) {
+    for (const spec of imports(file))
+      assert.ok(!/^\.\.\/(engine|store|daemon)\//.test(spec), `${path.relative(REPO, file)} imports ${spec}`);
+  }
+});
+
+test("the API's route files do not import the server they are registered on (shared types: api/deps.ts)", () => {
+  for (const file of sources(path.join(SRC, 'api')).filter((f) => !f.endsWith(`${path.sep}server.ts`))) {
+    for (const spec of imports(file))
+      assert.notEqual(spec, './server.js', `${path.relative(REPO, file)} imports the server`);
+  }
+});

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { procStat } from '../src/system/proc.js';
 import { getJson, isAlive } from './helpers/http.js';
 import { assertOk, NODE, REPO, sleep, TestHome, waitFor } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 const FLOOD = path.join(REPO, 'test', 'fixtures', 'flood.mjs');
 const home = new TestHome('27100-27199');

@@ -3,11 +3,11 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'no
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../src/api/client.js';
-import type { InstanceStatus } from '../src/engine/status.js';
 import type { RouteView } from '../src/api/routes-view.js';
 import { findUser } from '../src/system/users.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 /**
  * Seed 002's flow as one transaction: POST /v1/orgs/{org}/sites { slug, template } claims the

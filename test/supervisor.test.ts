@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { InstanceStatus } from '../src/engine/status.js';
 import { procStat } from '../src/system/proc.js';
 import { getJson, isAlive } from './helpers/http.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 import { assertOk } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 const home = new TestHome('23000-23099');

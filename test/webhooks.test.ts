@@ -4,9 +4,9 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { EnvironmentStatus } from '../src/engine/environments.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
+import type { EnvironmentStatus } from '../src/core/results.js';
 
 /**
  * Push webhooks in GitHub's format, over the TCP API: a developer pushes feature/hook to the

@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizeIn, policy } from './policy.js';
-import { callerRedaction } from './server.js';
 import { berthErrorBody } from './errors.js';
-import type { DeployResult } from '../engine/deploy/context.js';
 import { stepDetail, stepResult, type StepRecord } from '../engine/deploy/journal.js';
 import { DEFAULT_ENV } from '../engine/apps.js';
 import { BerthError } from '../core/errors.js';
-import type { ApiDeps } from './server.js';
+import { callerRedaction, type ApiDeps } from './deps.js';
+import type { DeployResult } from '../core/results.js';
 
 const name = { type: 'string', minLength: 1, maxLength: 63 } as const;
 

@@ -3,7 +3,7 @@ import { parseDuration } from '../config/duration.js';
 import { BerthError } from '../core/errors.js';
 import { ROLES, type Principal, type Role } from '../core/roles.js';
 import { policy, visibleOrgs } from './policy.js';
-import type { ApiDeps } from './server.js';
+import type { ApiDeps } from './deps.js';
 
 const name = { type: 'string', minLength: 1, maxLength: 63 } as const;
 const role = { type: 'string', enum: [...ROLES] } as const;

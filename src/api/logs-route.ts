@@ -5,7 +5,7 @@ import { BerthError } from '../core/errors.js';
 import { DEFAULT_ENV } from '../engine/apps.js';
 import { policy } from './policy.js';
 import { fileSize, readFrom, tailLines } from '../runtime/log-files.js';
-import type { ApiDeps } from './server.js';
+import type { ApiDeps } from './deps.js';
 
 interface LogsQuery {
   service?: string;

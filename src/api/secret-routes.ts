@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { policy } from './policy.js';
-import type { ApiDeps } from './server.js';
+import type { ApiDeps } from './deps.js';
 
 const params = {
   type: 'object',

@@ -1,75 +1,20 @@
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Apps } from '../engine/apps.js';
-import type { Deployer } from '../engine/deploy/deployer.js';
-import type { Environments } from '../engine/environments.js';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { registerDeployRoutes } from './deploy-routes.js';
-import type { Store } from '../store/store.js';
 import { errorHandler } from './errors.js';
+import { callerRedaction, type ApiDeps } from './deps.js';
 import { registerLogRoutes } from './logs-route.js';
-import type { InstanceManager } from '../engine/instance-manager.js';
-import type { Proxy } from '../proxy/proxy.js';
-import type { Finding } from '../doctor/finding.js';
 import { liveRoutes } from './routes-view.js';
 import { readSettingsFile, setSetting } from '../config/settings-file.js';
 import { effectiveSettings } from '../config/setting-sources.js';
-import type { Identity } from '../auth/identity.js';
 import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
 import { registerIdentityRoutes } from './identity-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
-import type { HomeLayout } from '../system/paths.js';
-import type { Webhooks } from '../engine/webhooks.js';
-import type { Sites } from '../engine/sites.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
-import type { Principal } from '../core/roles.js';
-import type { Secrets } from '../engine/secrets.js';
-import type { ManifestThread } from '../config/manifest-thread.js';
-
-export interface ApiDeps {
-  /** Parses uploaded manifests off the event loop, with the host's limits. */
-  readonly manifests: Pick<ManifestThread, 'parse'>;
-  readonly apps: Apps;
-  readonly deployer: Deployer;
-  readonly environments: Environments;
-  readonly identity: Identity;
-  readonly secrets: Secrets;
-  readonly webhooks: Webhooks;
-  readonly sites: Sites;
-  readonly layout: HomeLayout;
-  readonly store: Store;
-  readonly instances: InstanceManager;
-  readonly proxy: Proxy;
-  readonly doctor: (app?: string) => Promise<Finding[]>;
-  readonly settingsFile: string;
-  readonly info: () => Record<string, unknown>;
-  readonly shutdown: () => void;
-}
-
-/**
- * Redacts an answer for its caller: each record of an app with that app's own secrets; text
- * outside any record with those of the app the route is about (root), or of the apps the caller
- * can see (remote: no oracle on other organisations' values). Never every organisation's: one
- * tenant's secret does not blank words out of another's records.
- */
-export async function callerRedaction(
-  deps: Pick<ApiDeps, 'store' | 'secrets'>,
-  req: FastifyRequest,
-): Promise<<T>(value: T) => T> {
-  const scope = await callerScope(deps, req);
-  return (value) => deps.secrets.redact(value, scope);
-}
-
-async function callerScope(deps: Pick<ApiDeps, 'store' | 'secrets'>, req: FastifyRequest): Promise<string[]> {
-  const about = (req.params as { app?: unknown } | undefined)?.app;
-  const principal = req.principal as Principal | null; // null when the request was refused before it was authenticated
-  if (principal?.kind === 'local') return typeof about === 'string' ? [about] : [];
-  const orgs = principal ? await visibleOrgs(deps.store, principal) : [];
-  return deps.store.apps.names(orgs);
-}
 
 /** Stops berthd once the client has the whole answer: the connection closes first, then the server. */
 function shutdownAfterReply(socket: Socket, reply: FastifyReply, shutdown: () => void): void {

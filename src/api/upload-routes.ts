@@ -10,8 +10,7 @@ import { KeyedLock } from '../engine/keyed-lock.js';
 import type { Store } from '../store/store.js';
 import { authorizeIn, policy } from './policy.js';
 import { respond } from './deploy-routes.js';
-import { callerRedaction } from './server.js';
-import type { ApiDeps } from './server.js';
+import { callerRedaction, type ApiDeps } from './deps.js';
 import { removeTree } from '../system/safe-tree.js';
 import { isBase64, MAX_UPLOAD_BYTES, writeTree, type UploadFile } from './upload-tree.js';
 

@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import type { ApiClient } from '../api/client.js';
 import { ApiError } from '../api/client.js';
-import type { DeployResult, StepResult } from '../engine/deploy/context.js';
-import type { InstanceStatus } from '../engine/status.js';
 import { renderPs, table } from './render.js';
 import { collectUpload } from './upload.js';
+import type { DeployResult, InstanceStatus, StepResult } from '../core/results.js';
 
 interface Io {
   readonly client: ApiClient;

@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { ApiClient, ApiError } from '../api/client.js';
-import type { InstanceStatus } from '../engine/status.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { VERSION } from '../version.js';
 import { daemonInfo, ensureDaemon, startDaemon } from './daemon-control.js';
@@ -10,10 +9,9 @@ import { registerDoctorCommand } from './doctor-command.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
-import type { ProxyStatus } from '../proxy/proxy.js';
 import type { EffectiveSetting } from '../config/setting-sources.js';
-import type { EnvironmentStatus } from '../engine/environments.js';
 import { formatDuration } from '../config/duration.js';
+import type { EnvironmentStatus, InstanceStatus, ProxyStatus } from '../core/results.js';
 
 const layout = new HomeLayout(berthHome());
 const remote = remoteTarget();

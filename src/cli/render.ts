@@ -1,6 +1,5 @@
 import { formatDuration } from '../config/duration.js';
-import type { InstanceStatus } from '../engine/status.js';
-import type { ProxyStatus } from '../proxy/proxy.js';
+import type { InstanceStatus, ProxyStatus } from '../core/results.js';
 
 /** A plain text table: header row, then rows, columns padded to their widest cell. */
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {

@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { UploadFile } from '../api/upload-tree.js';
-import { sourceFiles } from '../engine/deploy/source.js';
+import { sourceFiles } from '../system/work-tree.js';
 
 /** The source tree to send to a remote berthd: what git would track in a work tree, else everything but .git. */
 export async function collectUpload(dir: string): Promise<UploadFile[]> {

@@ -2,7 +2,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
-import { buildApi, type ApiDeps } from '../api/server.js';
+import { buildApi } from '../api/server.js';
+import type { ApiDeps } from '../api/deps.js';
 import type { FastifyInstance } from 'fastify';
 import { loadHostSettings, type HostSettings } from '../config/host-settings.js';
 import { ManifestThread } from '../config/manifest-thread.js';

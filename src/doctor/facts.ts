@@ -3,7 +3,7 @@ import path from 'node:path';
 import { findCertificates, type CertificateFact } from './checks/tls.js';
 import type { Manifest } from '../config/manifest-types.js';
 import type { RouteTable } from '../proxy/route-table.js';
-import type { EdgeRoute, LeftoverProcess, TlsHandshake } from '../proxy/proxy.js';
+import type { EdgeRoute, TlsHandshake } from '../proxy/proxy.js';
 import { MARKER_ENV } from '../runtime/process-runner.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { LeaseOwner } from '../store/leases-repo.js';
@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js';
 import { listPids, procArgv, procEnvValue, procSocketInodes, procStat, procUid, userName } from '../system/proc.js';
 import { listeners } from '../system/sockets.js';
 import { storedManifest } from '../config/stored-manifest.js';
+import type { LeftoverProcess } from '../core/results.js';
 
 /** A process as doctor reports it. */
 export interface ProcessFact {

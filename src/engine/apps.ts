@@ -9,9 +9,10 @@ import type { InstanceManager } from './instance-manager.js';
 import type { AppUsers } from './app-users.js';
 import type { EnvironmentLocks } from './environment-locks.js';
 import { checkPortBeforeStart, swapInstance, swappable, type SwapDeps } from './instance-swap.js';
-import { instanceStatus, staticStatus, type InstanceStatus } from './status.js';
+import { instanceStatus, staticStatus } from './status.js';
 import { removeTree } from '../system/safe-tree.js';
 import { storedManifest } from '../config/stored-manifest.js';
+import type { InstanceStatus } from '../core/results.js';
 
 export const DEFAULT_ENV = 'production';
 

@@ -15,26 +15,7 @@ import type { InstanceManager } from './instance-manager.js';
 import type { RouteSync } from './route-sync.js';
 import { storedManifest } from '../config/stored-manifest.js';
 import { removeTree } from '../system/safe-tree.js';
-
-/** An environment as `berth env ls` shows it. */
-export interface EnvironmentStatus {
-  readonly app: string;
-  readonly name: string;
-  /** The branch it runs; null for an app without declared environments. */
-  readonly branch: string | null;
-  /** The manifest environment it was made from. */
-  readonly definition: string | null;
-  /** True when made from a branch pattern (a preview). */
-  readonly preview: boolean;
-  readonly release: number | null;
-  readonly hosts: readonly string[];
-  readonly instances: { readonly healthy: number; readonly total: number };
-  readonly createdAt: number;
-  readonly lastDeployAt: number | null;
-  /** When the daemon removes it for being idle, if its environment expires. */
-  readonly expiresAt: number | null;
-  readonly dataDir: string;
-}
+import type { EnvironmentStatus } from '../core/results.js';
 
 export interface EnvironmentDeps {
   readonly store: Store;

@@ -19,6 +19,7 @@ import { isSameProcessAlive } from '../system/proc.js';
 import { HealthWatch } from './health-watch.js';
 import { KeyedLock } from './keyed-lock.js';
 import { assertRunnable, baseEnv, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
+import type { LastExit } from '../core/results.js';
 
 /** The daemon's live knowledge of one instance's process. */
 interface Handle {
@@ -31,13 +32,6 @@ interface Handle {
   health: HealthWatch | undefined;
   /** Set when we kill it ourselves (unhealthy): its exit is not news. */
   retired: boolean;
-}
-
-export interface LastExit {
-  readonly code: number | null;
-  readonly signal: string | null;
-  readonly at: number;
-  readonly note?: string;
 }
 
 export type StateListener = (v: InstanceView, from: InstanceState, to: InstanceState) => void;

@@ -1,30 +1,6 @@
 import type { InstanceView } from '../store/instances-repo.js';
 import { tailLines } from '../runtime/log-files.js';
-import type { LastExit } from './instance-manager.js';
-
-/** One row of `berth ps`: the API's and `--json`'s shape. */
-export interface InstanceStatus {
-  /** 'static': files the proxy serves (no process, no port); absent for a process. */
-  readonly kind?: 'static';
-  readonly app: string;
-  readonly env: string;
-  readonly service: string;
-  readonly instance: number;
-  /** The release this instance runs, and whether that release is the one serving. */
-  readonly release: number;
-  readonly current: boolean;
-  readonly state: string;
-  readonly desired: string;
-  readonly pid: number | null;
-  readonly port: number | null;
-  /** Milliseconds since the process started, while it runs. */
-  readonly uptimeMs: number | null;
-  readonly restarts: number;
-  readonly since: number;
-  readonly lastExit: LastExit | null;
-  /** The last log lines, for instances that are down when they should be up. */
-  readonly lastLines?: readonly string[];
-}
+import type { InstanceStatus, LastExit } from '../core/results.js';
 
 /** The row of a static service of a serving release: the proxy serves its files, nothing runs. */
 export function staticStatus(

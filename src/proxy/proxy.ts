@@ -1,4 +1,5 @@
 import type { RouteTable } from './route-table.js';
+import type { LeftoverProcess, ProxyStatus } from '../core/results.js';
 
 /** What an adapter can do; callers ask these, never the adapter's kind. */
 export interface ProxyCapabilities {
@@ -9,25 +10,6 @@ export interface ProxyCapabilities {
   readonly tls: boolean;
   /** Swaps upstreams without a reload that drops in-flight keep-alive requests. */
   readonly hotSwap: boolean;
-}
-
-export interface ProxyStatus {
-  readonly kind: string;
-  readonly running: boolean;
-  readonly pid?: number;
-  readonly port?: number;
-  /** Every port it listens on: public HTTP, public HTTPS (an edge), internal (the builtin proxy behind an edge). */
-  readonly ports?: { readonly http: number; readonly https?: number; readonly internal?: number };
-  /** Behind an edge: the pid of the builtin proxy it forwards to. */
-  readonly internalPid?: number;
-  readonly version?: number;
-  readonly routes?: number;
-  /** Why it is not running, when it is not. */
-  readonly problem?: string;
-  /** Processes of this BERTH_HOME's proxy besides the ones Berth runs (they hold ports with an old config). */
-  readonly leftovers?: readonly LeftoverProcess[];
-  /** Checks berthd's watcher made of the proxy since berthd started (one a second). */
-  readonly watched?: number;
 }
 
 /** A route as an edge server (Caddy, nginx) has it, read back from its live config. */
@@ -48,14 +30,6 @@ export interface TlsHandshake {
   readonly port: number;
   /** What is wrong (the handshake fails, no certificate, one for another name); absent when HTTPS works. */
   readonly problem?: string;
-}
-
-/** A process of this BERTH_HOME's proxy that is not the one Berth runs (a duplicate, an orphan). */
-export interface LeftoverProcess {
-  readonly pid: number;
-  readonly command: string;
-  /** "Caddy", "the builtin proxy", ... */
-  readonly what: string;
 }
 
 /**

@@ -25,27 +25,3 @@ export interface DeployContext {
     readonly branch?: string;
   };
 }
-
-/** A step as reported to users: `berth deploy --json`, `berth releases`. */
-export interface StepResult {
-  readonly name: string;
-  readonly status: string;
-  readonly ms: number | null;
-  readonly error?: string;
-  /** What else the step has to say: a recreate service's downtime. */
-  readonly detail?: string;
-}
-
-/** The outcome of a deployment, never an implicit flag. */
-export interface DeployResult {
-  readonly id: number | null;
-  readonly app: string;
-  readonly env: string;
-  readonly kind: 'deploy' | 'rollback';
-  readonly release: number | null;
-  /** 'unchanged': the source and manifest equal the current release's; nothing ran. */
-  readonly status: 'succeeded' | 'failed' | 'interrupted' | 'unchanged' | 'running';
-  readonly steps: readonly StepResult[];
-  readonly error?: string;
-  readonly warnings?: readonly string[];
-}

@@ -14,13 +14,14 @@ import type { Repos } from '../../store/store.js';
 import { assertRoutesFree, tlsFallbackWarnings } from '../route-sync.js';
 import { leasedConflict } from '../port-allocator.js';
 import { DEFAULT_ENV } from '../apps.js';
-import type { DeployContext, DeployResult } from './context.js';
+import type { DeployContext } from './context.js';
 import { Journal, newJournal, stepResult, type JournalDoc, type StepRecord } from './journal.js';
 import { sourceDigest } from './digest.js';
 import { currentBranch } from './source.js';
 import { DeploySteps, type StepDeps } from './steps.js';
 import { storedManifest } from '../../config/stored-manifest.js';
 import { removeTree } from '../../system/safe-tree.js';
+import type { DeployResult } from '../../core/results.js';
 
 export interface DeployRequest {
   readonly dir: string;

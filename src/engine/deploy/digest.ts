@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Manifest } from '../../config/manifest-types.js';
 import { runCommand } from '../../system/command.js';
-import { sourceFiles, treeDigest, type SourceSpec } from './source.js';
+import { sourceFiles } from '../../system/work-tree.js';
+import { treeDigest, type SourceSpec } from './source.js';
 
 /**
  * What a deploy would release: for a ref, its commit; for a working tree, its files as the

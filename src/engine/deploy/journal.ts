@@ -1,7 +1,7 @@
 import { afterSwitch, type PlannedStep, type StepKind } from '../../core/deploy-plan.js';
 import { describe } from '../../core/errors.js';
 import type { Store } from '../../store/store.js';
-import type { StepResult } from './context.js';
+import type { StepResult } from '../../core/results.js';
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'undone' | 'undo-failed';
 

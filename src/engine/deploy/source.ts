@@ -5,7 +5,6 @@ import {
   constants,
   copyFileSync,
   cpSync,
-  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -17,6 +16,7 @@ import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import { runCommand } from '../../system/command.js';
 import { resolveUnder } from '../../system/paths.js';
+import { insideGitWorkTree } from '../../system/work-tree.js';
 
 /** Where a release's files come from. */
 export interface SourceSpec {
@@ -96,21 +96,6 @@ export async function snapshot(source: SourceSpec, dest: string): Promise<{ comm
 export async function currentBranch(dir: string): Promise<string | undefined> {
   if (!insideGitWorkTree(dir)) return undefined;
   return (await git(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD'])) || undefined;
-}
-
-/** Cheap test before asking git: is there a `.git` in this directory or above it? */
-export function insideGitWorkTree(dir: string): boolean {
-  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    if (existsSync(path.join(d, '.git'))) return true;
-    if (path.dirname(d) === d) return false;
-  }
-}
-
-/** The files a snapshot of the working tree takes, relative to `dir` (git's view in a work tree). */
-export async function sourceFiles(dir: string): Promise<string[] | undefined> {
-  if (!insideGitWorkTree(dir)) return undefined;
-  const listed = await runCommand(['git', '-C', dir, 'ls-files', '-z', '--cached', '--others', '--exclude-standard']);
-  return listed.code === 0 ? [...new Set(listed.stdout.split('\0').filter(Boolean))].sort() : undefined;
 }
 
 function copyOne(root: string, rel: string, dest: string): void {

@@ -12,7 +12,7 @@ import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import { assertRoutesFree, type RouteSync } from '../route-sync.js';
 import { runBuilds } from './build.js';
-import type { DeployContext, DeployResult } from './context.js';
+import type { DeployContext } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
 import { snapshot } from './source.js';
 import { copyDataDir, copyDataDirAs } from './data-copy.js';
@@ -20,6 +20,7 @@ import { Redactor } from '../../core/redact.js';
 import type { AppUsers } from '../app-users.js';
 import { removeTree } from '../../system/safe-tree.js';
 import { baseEnv } from '../launch-env.js';
+import type { DeployResult } from '../../core/results.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
 export function staticRoot(releaseDir: string, dir: string, service: string): string {

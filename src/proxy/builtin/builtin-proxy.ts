@@ -7,10 +7,11 @@ import { BerthError } from '../../core/errors.js';
 import { tailLines } from '../../runtime/log-files.js';
 import { isSameProcessAlive, procEnvValue } from '../../system/proc.js';
 import { endProcesses, findProcesses, type ProxyProcess } from '../edge/own-processes.js';
-import type { LeftoverProcess, Proxy, ProxyCapabilities, ProxyStatus } from '../proxy.js';
+import type { Proxy, ProxyCapabilities } from '../proxy.js';
 import type { RouteTable } from '../route-table.js';
 import { Serial } from '../serial.js';
 import { proxyPaths } from './paths.js';
+import type { LeftoverProcess, ProxyStatus } from '../../core/results.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { BuiltinProxy } from '../builtin/builtin-proxy.js';
-import type { EdgeRoute, LeftoverProcess, Proxy, ProxyCapabilities, ProxyStatus, TlsHandshake } from '../proxy.js';
+import type { EdgeRoute, Proxy, ProxyCapabilities, TlsHandshake } from '../proxy.js';
 import type { RouteTable } from '../route-table.js';
 import { Serial } from '../serial.js';
 import type { ProxyProcess } from './own-processes.js';
 import { sitesOf, type Site } from './sites.js';
+import type { LeftoverProcess, ProxyStatus } from '../../core/results.js';
 
 /** What every edge adapter is given. */
 export interface EdgeOptions {

@@ -1,0 +1,106 @@
+/**
+ * What berthd answers and the CLI renders: the result types of the API, in one module both
+ * use, so the CLI imports no engine code. Pure types, no IO.
+ */
+
+export interface LastExit {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly at: number;
+  readonly note?: string;
+}
+
+/** One row of `berth ps`: the API's and `--json`'s shape. */
+export interface InstanceStatus {
+  /** 'static': files the proxy serves (no process, no port); absent for a process. */
+  readonly kind?: 'static';
+  readonly app: string;
+  readonly env: string;
+  readonly service: string;
+  readonly instance: number;
+  /** The release this instance runs, and whether that release is the one serving. */
+  readonly release: number;
+  readonly current: boolean;
+  readonly state: string;
+  readonly desired: string;
+  readonly pid: number | null;
+  readonly port: number | null;
+  /** Milliseconds since the process started, while it runs. */
+  readonly uptimeMs: number | null;
+  readonly restarts: number;
+  readonly since: number;
+  readonly lastExit: LastExit | null;
+  /** The last log lines, for instances that are down when they should be up. */
+  readonly lastLines?: readonly string[];
+}
+
+/** A step as reported to users: `berth deploy --json`, `berth releases`. */
+export interface StepResult {
+  readonly name: string;
+  readonly status: string;
+  readonly ms: number | null;
+  readonly error?: string;
+  /** What else the step has to say: a recreate service's downtime. */
+  readonly detail?: string;
+}
+
+/** The outcome of a deployment, never an implicit flag. */
+export interface DeployResult {
+  readonly id: number | null;
+  readonly app: string;
+  readonly env: string;
+  readonly kind: 'deploy' | 'rollback';
+  readonly release: number | null;
+  /** 'unchanged': the source and manifest equal the current release's; nothing ran. */
+  readonly status: 'succeeded' | 'failed' | 'interrupted' | 'unchanged' | 'running';
+  readonly steps: readonly StepResult[];
+  readonly error?: string;
+  readonly warnings?: readonly string[];
+}
+
+/** An environment as `berth env ls` shows it. */
+export interface EnvironmentStatus {
+  readonly app: string;
+  readonly name: string;
+  /** The branch it runs; null for an app without declared environments. */
+  readonly branch: string | null;
+  /** The manifest environment it was made from. */
+  readonly definition: string | null;
+  /** True when made from a branch pattern (a preview). */
+  readonly preview: boolean;
+  readonly release: number | null;
+  readonly hosts: readonly string[];
+  readonly instances: { readonly healthy: number; readonly total: number };
+  readonly createdAt: number;
+  readonly lastDeployAt: number | null;
+  /** When the daemon removes it for being idle, if its environment expires. */
+  readonly expiresAt: number | null;
+  readonly dataDir: string;
+}
+
+/** A process of this BERTH_HOME's proxy that is not the one Berth runs (a duplicate, an orphan). */
+export interface LeftoverProcess {
+  readonly pid: number;
+  readonly command: string;
+  /** "Caddy", "the builtin proxy", ... */
+  readonly what: string;
+}
+
+export interface ProxyStatus {
+  readonly kind: string;
+  readonly running: boolean;
+  readonly pid?: number;
+  readonly port?: number;
+  /** Every port it listens on: public HTTP, public HTTPS (an edge), internal (the builtin proxy behind an edge). */
+  readonly ports?: { readonly http: number; readonly https?: number; readonly internal?: number };
+  /** Behind an edge: the pid of the builtin proxy it forwards to. */
+  readonly internalPid?: number;
+  readonly version?: number;
+  readonly routes?: number;
+  /** Why it is not running, when it is not. */
+  readonly problem?: string;
+  /** Processes of this BERTH_HOME's proxy besides the ones Berth runs (they hold ports with an old config). */
+  readonly leftovers?: readonly LeftoverProcess[];
+  /** Checks berthd's watcher made of the proxy since berthd started (one a second). */
+  readonly watched?: number;
+}
