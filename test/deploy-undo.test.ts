@@ -48,8 +48,8 @@ const runs = (app: string) => readFileSync(path.join(home.home, 'data', app, 'pr
 async function assertHealthyBeforeFailure(app: string, service: string): Promise<void> {
   const events = (await home.json<Array<{ message: string }>>('events', app)).map((e) => e.message); // newest last
   const failed = events.findLastIndex((m) => /^deploy of release \d+ failed/.test(m));
-  const last = events.slice(0, failed).findLast((m) => m.startsWith(`${service}[0] `));
-  assert.equal(last, `${service}[0] starting -> healthy`, events.join('\n'));
+  const last = events.slice(0, failed).findLast((m) => m.startsWith(`${service}[0]@`));
+  assert.equal(last, `${service}[0]@r1 starting -> healthy`, events.join('\n')); // release 1, restored
 }
 
 /** The pid that answers on a port (the test server's GET /), if any. */

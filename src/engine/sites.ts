@@ -134,6 +134,11 @@ export class Sites {
       // Only the site's own app: one of that name in another organisation is not the site's to remove.
       if (app && site && app.orgId === site.orgId && app.sourceDir === this.#dir(slug))
         await this.#d.apps.rm(slug, true, true);
+      else if (!app) {
+        // A failed first deploy keeps its attempt's logs for `berth logs`; a site that never was keeps nothing.
+        removeTree(this.#d.layout.appLogRoot(slug));
+        await this.#d.store.attempts.forget(slug);
+      }
       removeTree(this.#dir(slug));
       await this.#d.store.write((r) => r.identity.deleteSite(slug));
       return true;
