@@ -21,7 +21,7 @@ export function findUser(name: string): UnixIds | undefined {
 export async function ensureSystemUser(name: string): Promise<UnixIds> {
   const existing = findUser(name);
   if (existing) return existing;
-  let r = await runCommand([
+  const useradd = [
     'useradd',
     '--system',
     '--user-group',
@@ -31,21 +31,12 @@ export async function ensureSystemUser(name: string): Promise<UnixIds> {
     '--shell',
     '/usr/sbin/nologin',
     name,
-  ]);
+  ];
+  let r = await runCommand(useradd);
   // useradd locks /etc/passwd: several apps made at once wait for each other.
   for (let i = 0; i < 20 && r.code !== 0 && !findUser(name) && /lock/i.test(r.stderr); i++) {
     await new Promise((res) => setTimeout(res, 50 + Math.random() * 100 * (i + 1)));
-    r = await runCommand([
-      'useradd',
-      '--system',
-      '--user-group',
-      '--no-create-home',
-      '--home-dir',
-      '/nonexistent',
-      '--shell',
-      '/usr/sbin/nologin',
-      name,
-    ]);
+    r = await runCommand(useradd);
   }
   const made = findUser(name);
   if (!made)
