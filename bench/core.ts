@@ -6,11 +6,11 @@
  * PM2 is installed from npm into bench/.pm2 on first use.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, percentile, rssKiB, sleep, table, timeCommand } from './lib.js';
+import { machine, percentile, pm2Bin, rssKiB, sleep, table, timeCommand } from './lib.js';
 
 const N = Number(process.env.BENCH_SERVICES ?? 100);
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -49,12 +49,7 @@ async function berth(): Promise<string[]> {
 }
 
 async function pm2(): Promise<string[]> {
-  const prefix = path.join(REPO, 'bench', '.pm2');
-  const bin = path.join(prefix, 'node_modules', 'pm2', 'bin', 'pm2');
-  if (!existsSync(bin))
-    execFileSync('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error', 'pm2@6'], {
-      stdio: 'inherit',
-    });
+  const bin = pm2Bin(REPO);
   const env = { ...process.env, PM2_HOME: path.join(work, 'pm2-home') };
   const eco = path.join(work, 'ecosystem.config.cjs');
   const apps = Array.from({ length: N }, (_, i) => ({

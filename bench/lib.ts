@@ -1,5 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { cpus, totalmem } from 'node:os';
 
 /** Wall time of one command run, in milliseconds. */
@@ -44,4 +45,27 @@ export function machine(): string {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** PM2's CLI, installed from npm into bench/.pm2 on first use (the side-by-side benchmarks compare with it). */
+export function pm2Bin(repo: string): string {
+  const prefix = path.join(repo, 'bench', '.pm2');
+  const bin = path.join(prefix, 'node_modules', 'pm2', 'bin', 'pm2');
+  if (!existsSync(bin))
+    execFileSync('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error', 'pm2@7'], {
+      stdio: 'inherit',
+    });
+  return bin;
+}
+
+/** CPU time (user + system) a process has used so far, in milliseconds, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in USER_HZ (100 on Linux)
+}
+
+/** The load average over the last minute, for the results table. */
+export function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }

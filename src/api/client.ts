@@ -38,8 +38,15 @@ export class ApiClient {
   }
 
   async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    const res = await this.#send(method, path, body);
-    const text = await readAll(res);
+    const since = Date.now();
+    let text: string;
+    let res: IncomingMessage;
+    try {
+      res = await this.#send(method, path, body);
+      text = await readAll(res);
+    } catch (err) {
+      throw await this.#explainLost(err, since);
+    }
     const parsed = text ? (JSON.parse(text) as unknown) : undefined;
     if ((res.statusCode ?? 500) >= 400) throw toApiError(res.statusCode ?? 500, parsed);
     return parsed as T;
@@ -47,10 +54,55 @@ export class ApiClient {
 
   /** A streaming request: yields the body as it arrives. */
   async *stream(path: string, method: 'GET' | 'POST' = 'GET', body?: unknown): AsyncGenerator<string> {
-    const res = await this.#send(method, path, body);
-    if ((res.statusCode ?? 500) >= 400) throw toApiError(res.statusCode ?? 500, JSON.parse(await readAll(res)));
-    res.setEncoding('utf8');
-    for await (const chunk of res) yield chunk as string;
+    const since = Date.now();
+    try {
+      const res = await this.#send(method, path, body);
+      if ((res.statusCode ?? 500) >= 400) throw toApiError(res.statusCode ?? 500, JSON.parse(await readAll(res)));
+      res.setEncoding('utf8');
+      for await (const chunk of res) yield chunk as string;
+    } catch (err) {
+      throw await this.#explainLost(err, since);
+    }
+  }
+
+  /**
+   * A connection that broke in the middle of a request says nothing about berthd by itself: a
+   * proxy or a network in between may have cut it. So ask berthd (a new connection) and say
+   * what really happened: it stopped, it restarted during the request, or it ran on, in which
+   * case what the request started (a deployment) goes on without this client.
+   */
+  async #explainLost(err: unknown, since: number): Promise<unknown> {
+    const lost =
+      err instanceof ApiError
+        ? err.code === 'connection_lost'
+        : (err as NodeJS.ErrnoException | null)?.code === 'ECONNRESET' || (err as Error | null)?.message === 'aborted';
+    if (!lost) return err;
+    const how = err instanceof ApiError ? /\((E[A-Z]+)\)/.exec(err.message)?.[1] : 'ECONNRESET';
+    const info = await this.#send('GET', '/v1/daemon')
+      .then(async (res) => JSON.parse(await readAll(res)) as { pid?: number; uptimeMs?: number })
+      .catch(() => undefined);
+    const where = this.remote ? `berthd at ${this.remote.url}` : 'berthd';
+    const check = 'see `berth releases <app>` and `berth ps` for the outcome';
+    if (info?.pid === undefined || info.uptimeMs === undefined)
+      return new ApiError(
+        0,
+        'connection_lost',
+        `${where} closed the connection (${how}) and does not answer now: it stopped during the request`,
+        'see `berth daemon status` and berthd.log under BERTH_HOME',
+      );
+    if (info.uptimeMs < Date.now() - since)
+      return new ApiError(
+        0,
+        'connection_lost',
+        `${where} restarted during the request (now pid ${info.pid}, up ${Math.round(info.uptimeMs / 1000)} s): a deployment it was running is finished or undone by the new berthd`,
+        check,
+      );
+    return new ApiError(
+      0,
+      'connection_lost',
+      `the connection to ${where} broke during the request (${how}), but berthd kept running (pid ${info.pid}): what the request started goes on without this client`,
+      check,
+    );
   }
 
   #send(method: string, path: string, body?: unknown): Promise<IncomingMessage> {

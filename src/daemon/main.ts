@@ -15,7 +15,7 @@ import { Apps } from '../engine/apps.js';
 import { finishSwaps } from '../engine/instance-swap.js';
 import { InstanceManager } from '../engine/instance-manager.js';
 import { PortAllocator } from '../engine/port-allocator.js';
-import { findLeaderByMarker } from '../runtime/process-runner.js';
+import { findLeaderByMarker, processScans } from '../runtime/process-table.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
 import { RouteSync } from '../engine/route-sync.js';
 import { Deployer } from '../engine/deploy/deployer.js';
@@ -206,6 +206,7 @@ async function main(): Promise<void> {
       home: layout.root,
       version: VERSION,
       uptimeMs: Date.now() - started,
+      procScans: processScans(),
       httpPort: settings.httpPort,
     }),
   };
@@ -233,7 +234,8 @@ async function main(): Promise<void> {
   chmodSync(layout.socket, 0o600);
   log.info({ socket: layout.socket, version: VERSION }, 'berthd ready');
 
-  setInterval(() => instances.pollAdopted(), 500).unref();
+  let round = 0;
+  setInterval(() => instances.pollAdopted(++round % 10 === 0), 1000).unref();
   setInterval(
     () =>
       void proxy

@@ -9,14 +9,23 @@ const EAGER_FOR_MS = 1000;
 interface Options {
   readonly health: HealthSpec;
   readonly phase: 'starting' | 'healthy';
-  readonly check: () => Promise<ProbeResult>;
+  /** `starting`: no probe has passed yet (the probe may then check more than once healthy). */
+  readonly check: (starting: boolean) => Promise<ProbeResult>;
   /** Called on each change of verdict; the caller decides what it means for the instance. */
   readonly onChange: (to: 'healthy' | 'unhealthy', reason: string) => Promise<unknown>;
 }
 
 /**
+ * `ms` give or take `spread` of it, at random: instances started together (a deploy, a berthd
+ * restart adopting them all) do not all probe in the same instant, every interval after.
+ */
+function jittered(ms: number, spread: number): number {
+  return Math.round(ms * (1 - spread + 2 * spread * Math.random()));
+}
+
+/**
  * Probes one instance. While starting: every 100 ms until the first success (healthy) or
- * until start_timeout (unhealthy). Then every `interval`; `unhealthy_threshold` failures
+ * until start_timeout (unhealthy). Then every `interval` (jittered, see jittered()); `unhealthy_threshold` failures
  * in a row make it unhealthy, one success makes it healthy again.
  */
 export class HealthWatch {
@@ -32,7 +41,8 @@ export class HealthWatch {
     this.#o = options;
     this.#starting = options.phase === 'starting';
     this.#verdict = options.phase === 'healthy' ? 'healthy' : undefined;
-    this.#schedule(this.#starting ? 0 : options.health.intervalMs);
+    if (options.phase === 'healthy' && options.health.probe.kind === 'process') return; // see #tick
+    this.#schedule(this.#starting ? 0 : jittered(options.health.intervalMs, 0.5));
   }
 
   stop(): void {
@@ -52,17 +62,20 @@ export class HealthWatch {
     } catch {
       // a probe or a store read failed: treat like a failed probe next time round
     }
+    // `process` asks only "is it alive?": once it is, its exit answers that (the exit event of a
+    // child, berthd's poll of adopted processes), so a healthy instance costs no timer at all.
+    if (this.#verdict === 'healthy' && this.#o.health.probe.kind === 'process') return;
     this.#schedule(
       this.#starting
         ? Date.now() - this.#since < EAGER_FOR_MS
           ? EAGER_PROBE_MS
           : STARTING_PROBE_MS
-        : this.#o.health.intervalMs,
+        : jittered(this.#o.health.intervalMs, 0.1),
     );
   }
 
   async #probeOnce(): Promise<void> {
-    const r = await this.#o.check(); // only a timer starts a probe, and stop() clears it
+    const r = await this.#o.check(this.#starting); // only a timer starts a probe, and stop() clears it
     if (this.#stopped) return;
     if (r.ok) {
       this.#failures = 0;

@@ -11,15 +11,20 @@ import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/re
 import { probe } from '../health/probes.js';
 import { tailLines } from '../runtime/log-files.js';
 import type { RotationOptions } from '../runtime/log-writer.js';
-import { instanceProcesses, launch, sleep, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
+import { launch, sleep, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
+import { instanceProcesses } from '../runtime/process-table.js';
 import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import { isSameProcessAlive } from '../system/proc.js';
 import { HealthWatch } from './health-watch.js';
 import { KeyedLock } from './keyed-lock.js';
+import { Limiter } from '../core/limiter.js';
 import { assertRunnable, baseEnv, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
 import type { LastExit } from '../core/results.js';
+
+/** Instances starting at once (the rest wait): enough to keep two cores busy with forks and store writes. */
+const SPAWN_CONCURRENCY = 16;
 
 /** The daemon's live knowledge of one instance's process. */
 interface Handle {
@@ -52,6 +57,7 @@ export class InstanceManager {
   readonly #host: string;
   readonly #handles = new Map<number, Handle>();
   readonly #lock = new KeyedLock<number>();
+  readonly #spawnSlots = new Limiter(SPAWN_CONCURRENCY);
   readonly #listeners: StateListener[] = [];
   /** Per instance spawned by this daemon: settles when its log writer has written its last output. */
   readonly #logged = new Map<number, Promise<void>>();
@@ -238,7 +244,15 @@ export class InstanceManager {
     if (v.state !== 'stopped') await this.#transition(v, 'stopped', { pid: null, start_ticks: null });
   }
 
-  async #spawn(v: InstanceView, restartsDelta: number): Promise<void> {
+  /**
+   * Starts the instance's process. At most SPAWN_CONCURRENCY start at once, whoever asks (a
+   * 1,000-service wave, the adoption at boot, restarts): the rest queue, each in its own lock.
+   */
+  #spawn(v: InstanceView, restartsDelta: number): Promise<void> {
+    return this.#spawnSlots.run(() => this.#spawnNow(v, restartsDelta));
+  }
+
+  async #spawnNow(v: InstanceView, restartsDelta: number): Promise<void> {
     const spec = JSON.parse(v.spec) as ServiceSpec;
     await this.#transition(v, 'starting', { pid: null, start_ticks: null, restarts: v.restarts + restartsDelta });
     const starting = { ...v, state: 'starting', restarts: v.restarts + restartsDelta };
@@ -310,23 +324,24 @@ export class InstanceManager {
       start_ticks: launched.startTicks,
       started_at: handle.startedAt,
     });
-    this.#watchHealth(v.id, handle, spec, 'starting');
+    this.#watchHealth(v.id, v.port, handle, spec, 'starting');
   }
 
-  #watchHealth(id: number, h: Handle, spec: ServiceSpec, phase: 'starting' | 'healthy'): void {
+  /** An instance's port is fixed for its life (a deploy makes new instances): probes read no store. */
+  #watchHealth(id: number, port: number | null, h: Handle, spec: ServiceSpec, phase: 'starting' | 'healthy'): void {
     const marker = this.marker(id);
     h.health?.stop();
     h.health = new HealthWatch({
       health: spec.health,
       phase,
-      check: async () => {
-        const v = await this.#store.instances.get(id);
-        return probe(spec.health.probe, {
-          port: v?.port ?? null,
+      check: (starting) =>
+        probe(spec.health.probe, {
+          port,
           leader: h.ref.pid,
-          pids: () => instanceProcesses(h.ref, marker, 50),
-        });
-      },
+          pids: () => instanceProcesses(h.ref, marker, 50).map((p) => p.pid),
+          leaderAlive: () => isSameProcessAlive(h.ref.pid, h.ref.startTicks),
+          verifyOwner: starting,
+        }),
       onChange: (to, reason) =>
         this.#lock
           .run(id, () => this.#onHealth(id, h, to, reason))
@@ -378,8 +393,9 @@ export class InstanceManager {
     note: string | undefined,
   ): Promise<void> {
     const spec = JSON.parse(v.spec) as ServiceSpec;
-    // The leader is gone; children it left behind (workers holding the port) go too.
-    await stopProcesses(null, this.marker(v.id), spec.stopTimeoutMs);
+    // The leader is gone; children it left behind (workers holding the port) go too. The group of
+    // a child whose exit event just came is checked with one system call; an adopted one's by a scan.
+    await stopProcesses(null, this.marker(v.id), spec.stopTimeoutMs, h.child ? h.ref.pid : null);
     const d = decideAfterExit(
       { policy: spec.restart, code, signal, uptimeMs: Date.now() - h.startedAt, recentFailures: h.failures },
       this.#tuning,
@@ -518,20 +534,35 @@ export class InstanceManager {
       retired: false,
     };
     this.#handles.set(v.id, h);
-    this.#watchHealth(v.id, h, JSON.parse(v.spec) as ServiceSpec, v.state === 'healthy' ? 'healthy' : 'starting');
+    this.#watchHealth(
+      v.id,
+      v.port,
+      h,
+      JSON.parse(v.spec) as ServiceSpec,
+      v.state === 'healthy' ? 'healthy' : 'starting',
+    );
   }
 
-  /** Checks adopted processes (not our children, so no exit event) and reports the dead. */
-  pollAdopted(): void {
+  /**
+   * Checks adopted processes (not our children, so no exit event) and reports the dead. Cheap
+   * enough to run every second for thousands: kill(pid, 0) is one system call and opens no
+   * file; `verify` (every few rounds) also reads /proc/<pid>/stat, for a zombie or a pid
+   * reused by another process.
+   */
+  pollAdopted(verify: boolean): void {
     for (const [id, h] of this.#handles) {
-      if (
-        h.child === undefined &&
-        h.timer === undefined &&
-        !h.retired &&
-        !isSameProcessAlive(h.ref.pid, h.ref.startTicks)
-      ) {
-        void this.#onExit(id, h.ref, null, null, 'adopted process exited; its exit status is unknown');
-      }
+      if (h.child !== undefined || h.timer !== undefined || h.retired) continue;
+      if (pidExists(h.ref.pid) && (!verify || isSameProcessAlive(h.ref.pid, h.ref.startTicks))) continue;
+      void this.#onExit(id, h.ref, null, null, 'adopted process exited; its exit status is unknown');
     }
+  }
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -9,8 +9,16 @@ export interface ProbeTarget {
   readonly port: number | null;
   /** The process Berth started; checked first, as it is usually the one that listens. */
   readonly leader: number;
-  /** Every live pid of the instance (leader, children): the slower, complete answer. */
+  /** Every live pid of the instance (leader, children): the slower, complete answer (a scan of /proc). */
   readonly pids: () => readonly number[];
+  /** Whether the leader we started is still alive: one read of its /proc/<pid>/stat. */
+  readonly leaderAlive: () => boolean;
+  /**
+   * While starting, `listening` also proves that the instance's own process holds the port
+   * (not a stray that happens to listen there). Once that held, a connect is enough: the
+   * instance's exit is an event of its own, so a healthy instance is never probed by scanning /proc.
+   */
+  readonly verifyOwner: boolean;
 }
 
 export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -19,14 +27,14 @@ const TIMEOUT_MS = 2000;
 
 /** Runs one probe. Never throws: a failure is a result with the reason. */
 export async function probe(spec: ProbeSpec, target: ProbeTarget): Promise<ProbeResult> {
-  if (spec.kind === 'process') return target.pids().length > 0 ? { ok: true } : { ok: false, reason: 'no process' };
+  if (spec.kind === 'process')
+    return target.leaderAlive() || target.pids().length > 0 ? { ok: true } : { ok: false, reason: 'no process' };
   if (target.port === null) return { ok: false, reason: 'no port' };
   if (spec.kind === 'listening') {
     // A refused connection answers "not yet" in microseconds; /proc/net/tcp is read only once something listens.
     const reachable = (await tcpProbe(target.port, '127.0.0.1')).ok || (await tcpProbe(target.port, '::1')).ok;
-    return reachable
-      ? listeningProbe(target.port, target)
-      : { ok: false, reason: `nothing listens on port ${target.port}` };
+    if (!reachable) return { ok: false, reason: `nothing listens on port ${target.port}` };
+    return target.verifyOwner ? listeningProbe(target.port, target) : { ok: true };
   }
   if (spec.kind === 'tcp') return tcpProbe(target.port);
   return httpProbe(target.port, spec.path, spec.status);

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ROTATION, type RotationOptions } from './log-writer.js';
-import { isSameProcessAlive, listPids, procEnvValue, procStat } from '../system/proc.js';
+import { isSameProcessAlive, procStat } from '../system/proc.js';
+import { instanceProcesses } from './process-table.js';
 
 /** Everything needed to start one process; argv is executed without a shell. */
 export interface LaunchSpec {
@@ -26,8 +27,7 @@ export interface Launched {
   readonly logged: Promise<void>;
 }
 
-/** The variable that marks every process of an instance, inherited by its children. */
-export const MARKER_ENV = 'BERTH_INSTANCE';
+export { MARKER_ENV } from './process-table.js';
 
 const WRITER = fileURLToPath(new URL('./log-writer-main.js', import.meta.url));
 
@@ -102,80 +102,87 @@ export interface ProcessRef {
   readonly startTicks: string;
 }
 
-interface ProcessEntry {
-  readonly pid: number;
-  readonly pgrp: number;
-  readonly startTicks: string;
-  readonly marker: string | undefined;
-}
-
-let snapshot: { at: number; entries: ProcessEntry[] } | undefined;
+/** How old a scan of /proc may be for a stop: one scan serves every instance stopped together. */
+const STOP_SCAN_MS = 1000;
+/** How long a group may answer after everything found in it is gone before a scan looks why. */
+const GROUP_GRACE_MS = 100;
 
 /**
- * Live processes with their group and instance marker. Reading every /proc/<pid>/environ
- * is the expensive part, so concurrent callers (stopping 100 instances at once) share one
- * scan for up to `maxAgeMs`.
- */
-function processTable(maxAgeMs: number): ProcessEntry[] {
-  const now = Date.now();
-  if (snapshot && now - snapshot.at <= maxAgeMs) return snapshot.entries;
-  const entries: ProcessEntry[] = [];
-  for (const pid of listPids()) {
-    const st = procStat(pid);
-    if (!st || st.state === 'Z' || st.state === 'X') continue;
-    entries.push({ pid, pgrp: st.pgrp, startTicks: st.startTicks, marker: procEnvValue(pid, MARKER_ENV) });
-  }
-  snapshot = { at: now, entries };
-  return entries;
-}
-
-/**
- * Every live process of an instance: everything carrying its marker (children inherit it,
- * whatever session or group they move to), plus the leader's process group while the
- * leader is provably the process we started.
- */
-export function instanceProcesses(leader: ProcessRef | null, marker: string, maxAgeMs = 0): number[] {
-  const leaderAlive = leader !== null && isSameProcessAlive(leader.pid, leader.startTicks);
-  return processTable(maxAgeMs)
-    .filter((p) => (leaderAlive && p.pgrp === leader.pid) || p.marker === marker)
-    .map((p) => p.pid);
-}
-
-/** The leader (pid == process group) of the processes carrying `marker`, if one is alive. */
-export function findLeaderByMarker(marker: string): ProcessRef | undefined {
-  const p = processTable(1000).find((e) => e.pgrp === e.pid && e.marker === marker);
-  return p && { pid: p.pid, startTicks: p.startTicks };
-}
-
-function signalAll(leader: ProcessRef | null, marker: string, signal: NodeJS.Signals, maxAgeMs: number): number {
-  const pids = instanceProcesses(leader, marker, maxAgeMs);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids.length;
-}
-
-/**
- * Stops an instance: SIGTERM to every process of it (see instanceProcesses), SIGKILL to
- * whatever remains after `timeoutMs`. Resolves when nothing of it is left.
+ * Stops an instance: SIGTERM to its process group (by default the leader's while it is provably
+ * the process we started; a caller that saw the leader exit this instant may name the group, as
+ * the kernel keeps a pid from reuse while its group has members) and to every process carrying its marker, SIGKILL to whatever remains after
+ * `timeoutMs`. Resolves when nothing of it is left.
+ *
+ * It reads /proc as a whole at most once (a snapshot shared by every stop within a second,
+ * so removing 1,000 instances costs one scan), then waits on what it found: kill(-group, 0)
+ * and the found processes' own /proc/<pid>/stat. Only when the group still answers after
+ * everything found is gone (a process forked after the scan, or a zombie nobody reaped) does
+ * it look again, with a fresh scan.
  */
 export async function stopProcesses(
   leader: ProcessRef | null,
   marker: string,
   timeoutMs: number,
+  group: number | null = leader !== null && isSameProcessAlive(leader.pid, leader.startTicks) ? leader.pid : null,
 ): Promise<'none' | 'terminated' | 'killed'> {
-  if (signalAll(leader, marker, 'SIGTERM', 20) === 0) return 'none';
+  let found = instanceProcesses(leader, marker, STOP_SCAN_MS, group);
+  if (found.length === 0 && !groupExists(group)) return 'none';
+  signal(group, found, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  for (let wait = 5; Date.now() < deadline; wait = Math.min(50, wait * 2)) {
+  let emptySince: number | undefined;
+  for (let wait = 5; ; wait = Math.min(50, wait * 2)) {
+    found = found.filter((p) => isSameProcessAlive(p.pid, p.startTicks));
+    if (found.length === 0) {
+      if (!groupExists(group)) return 'terminated';
+      // What is left of the group is usually a zombie about to be reaped (our own child: on the next
+      // turn of the event loop). Only if it stays does a scan look, one that any stop may share.
+      emptySince ??= Date.now();
+      if (Date.now() - emptySince >= GROUP_GRACE_MS) {
+        found = instanceProcesses(null, marker, Date.now() - emptySince, group);
+        if (found.length === 0) return 'terminated';
+        signal(null, found, 'SIGTERM');
+        emptySince = undefined;
+      }
+    }
+    if (Date.now() >= deadline) break;
     await sleep(wait);
-    if (instanceProcesses(leader, marker, wait - 1).length === 0) return 'terminated';
   }
-  while (signalAll(leader, marker, 'SIGKILL', 0) > 0) await sleep(20);
-  return 'killed';
+  for (;;) {
+    signal(group, found, 'SIGKILL');
+    const killedAt = Date.now();
+    await sleep(GROUP_GRACE_MS);
+    found = found.filter((p) => isSameProcessAlive(p.pid, p.startTicks));
+    if (found.length > 0) continue;
+    if (!groupExists(group)) return 'killed';
+    found = instanceProcesses(null, marker, Date.now() - killedAt, group);
+    if (found.length === 0) return 'killed';
+  }
+}
+
+/** Whether any process (zombies included) is in process group `group`: one system call. */
+function groupExists(group: number | null): boolean {
+  if (group === null) return false;
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function signal(group: number | null, found: readonly ProcessRef[], sig: NodeJS.Signals): void {
+  if (group !== null)
+    try {
+      process.kill(-group, sig);
+    } catch {
+      // the group is empty
+    }
+  for (const p of found)
+    try {
+      if (isSameProcessAlive(p.pid, p.startTicks)) process.kill(p.pid, sig); // never a pid reused since the scan
+    } catch {
+      // exited meanwhile
+    }
 }
 
 export function sleep(ms: number): Promise<void> {

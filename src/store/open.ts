@@ -30,7 +30,7 @@ export async function openSqlite(opts: SqliteOptions): Promise<Kysely<Database>>
   native.pragma('journal_mode = WAL');
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
   const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
     await db.destroy();
@@ -40,6 +40,28 @@ export async function openSqlite(opts: SqliteOptions): Promise<Kysely<Database>>
     );
   }
   return db;
+}
+
+/**
+ * Kysely prepares every query anew; compiling SQL is most of a small query's cost, and berthd
+ * runs the same few hundred queries all day. Statements are kept by their text (bounded:
+ * queries whose text varies, such as IN lists, cannot grow it without end). Kysely's driver
+ * runs a statement to completion (all/run) before the next query starts, so sharing one is safe.
+ */
+function cachingStatements(native: SQLite.Database): { close(): void; prepare(sql: string): SQLite.Statement } {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => void native.close(),
+    prepare(text: string) {
+      let stmt = cache.get(text);
+      if (!stmt) {
+        if (cache.size >= 1000) cache.clear();
+        stmt = native.prepare(text);
+        cache.set(text, stmt);
+      }
+      return stmt;
+    },
+  };
 }
 
 /** True for a unique or primary key violation, whatever the driver. */

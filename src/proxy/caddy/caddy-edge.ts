@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../../system/atomic-write.js';
 import { tailLines } from '../../runtime/log-files.js';
 import type { Edge, EdgeOptions } from '../edge/edge-proxy.js';
 import { endProcesses, findProcesses, type ProxyProcess } from '../edge/own-processes.js';
+import { isSameProcessAlive } from '../../system/proc.js';
 import { probeTls } from '../edge/tls-probe.js';
 import type { EdgeRoute, TlsHandshake } from '../proxy.js';
 import type { Site } from '../edge/sites.js';
@@ -214,6 +215,9 @@ export class CaddyEdge implements Edge {
    * last found complete: checking costs nothing then, and Caddy's log stays quiet.
    */
   async watch(): Promise<void> {
+    // The Caddy last found with every route still runs: nothing to look at (no scan of /proc each second).
+    const [pid, ticks] = (this.#checked ?? '').split(' ');
+    if (pid && ticks !== undefined && isSameProcessAlive(Number(pid), ticks)) return;
     const serving = this.#serving();
     if (serving && serving === this.#checked) return;
     const got = await this.#admin.call<Servers | null>('GET', '/config/apps/http/servers').catch(() => undefined);

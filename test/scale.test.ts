@@ -1,0 +1,110 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import path from 'node:path';
+import { ApiClient } from '../src/api/client.js';
+import { Limiter } from '../src/core/limiter.js';
+import { assertOk, BIN, NODE, sleep, TestHome, waitFor } from './helpers/home.js';
+
+// Issue 14: supervision that costs nothing while nothing happens, and large deploys that stay responsive.
+const home = new TestHome('29500-29599');
+after(() => home.cleanup());
+
+const scans = async () => (await home.json<{ procScans: number }>('daemon', 'status')).procScans;
+const SERVER = `require('http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1')`;
+
+function manifest(app: string, sleepers: number, servers: number, interval = '200ms'): string {
+  const health = `    health:\n      interval: ${interval}\n`;
+  const s = [
+    ...Array.from(
+      { length: sleepers },
+      (_, i) => `  sleep${i}:\n    run: ["/bin/sleep", "100000"]\n    port: none\n${health}`,
+    ),
+    ...Array.from({ length: servers }, (_, i) => `  web${i}:\n    run: ["${NODE}", "-e", "${SERVER}"]\n${health}`),
+  ];
+  return `app: ${app}\nservices:\n${s.join('')}`;
+}
+
+test('healthy instances are watched without reading /proc: no scan while nothing happens', async () => {
+  assertOk(await home.cli('up', home.app('quiet', manifest('quiet', 10, 5))));
+  const before = await scans();
+  // Every instance is probed 10 times over (interval 200 ms): by the old way, each probe of a
+  // `process` service read the whole of /proc, so this counted dozens of scans.
+  await sleep(2000);
+  assert.equal((await scans()) - before, 0, 'scans of /proc by an idle berthd');
+  const ps = await home.json<Array<{ state: string }>>('ps');
+  assert.equal(ps.filter((r) => r.state === 'healthy').length, 15);
+});
+
+test('stopping many instances at once reads /proc once for all of them, not per instance', async () => {
+  assertOk(await home.cli('up', home.app('many', manifest('many', 40, 0, '10s'))));
+  const before = await scans();
+  assertOk(await home.cli('rm', 'many'));
+  const used = (await scans()) - before;
+  assert.ok(used <= 2, `removing 40 instances took ${used} scans of /proc (one per batch expected)`);
+  assert.equal((await home.json<Array<{ app: string }>>('ps')).filter((r) => r.app === 'many').length, 0);
+});
+
+test('a deployment goes on when its client goes away, and ends as it would have', async () => {
+  const slow = `setTimeout(() => { ${SERVER} }, 1500)`;
+  const dir = home.app('gone', `app: gone\nservices:\n  web:\n    run: ["${NODE}", "-e", "${slow}"]\n`);
+  const client = spawn(NODE, [BIN, 'up', dir], { env: home.env, stdio: 'ignore' });
+  await waitFor('the new instance to be starting', async () =>
+    (await home.json<Array<{ app: string; state: string }>>('ps')).some(
+      (r) => r.app === 'gone' && r.state === 'starting',
+    ),
+  );
+  client.kill('SIGKILL');
+  const r = await waitFor('the deployment to end', async () => {
+    const d = (await home.json<{ deployments: Array<{ status: string }> }>('releases', 'gone')).deployments[0];
+    return d && d.status !== 'running' ? d : undefined;
+  });
+  assert.equal(r.status, 'succeeded');
+  const ps = await home.json<Array<{ app: string; state: string }>>('ps');
+  assert.deepEqual(
+    ps.filter((x) => x.app === 'gone').map((x) => x.state),
+    ['healthy'],
+  );
+});
+
+test('a broken connection to a berthd that kept running is told as such, not as a restart', async () => {
+  const socket = path.join(home.root, 'fake-berthd.sock');
+  const server = createServer((req, res) => {
+    if (req.url === '/v1/daemon') res.end(JSON.stringify({ pid: 4242, uptimeMs: 3_600_000 }));
+    else req.socket.destroy(); // cut in the middle of the request, as a proxy in between might
+  });
+  await new Promise<void>((r) => server.listen(socket, r));
+  try {
+    const client = new ApiClient(socket);
+    await assert.rejects(client.call('POST', '/v1/deployments', { app: 'x' }), (err: Error) => {
+      assert.match(err.message, /berthd kept running \(pid 4242\)/);
+      assert.doesNotMatch(err.message, /stopped or restarted/);
+      return true;
+    });
+  } finally {
+    server.close();
+  }
+});
+
+test('a limiter runs at most its limit at once and every task in the end', async () => {
+  const limiter = new Limiter(3);
+  let running = 0;
+  let most = 0;
+  const done = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      limiter.run(async () => {
+        most = Math.max(most, ++running);
+        await sleep(i % 4);
+        running--;
+        return i;
+      }),
+    ),
+  );
+  assert.equal(most, 3);
+  assert.deepEqual(
+    done,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
+  assert.deepEqual(limiter.load, { running: 0, waiting: 0 });
+});
