@@ -2,6 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiClient } from '../src/api/client.js';
 import { Limiter } from '../src/core/limiter.js';
@@ -47,7 +48,9 @@ test('stopping many instances at once reads /proc once for all of them, not per 
 });
 
 test('a deployment goes on when its client goes away, and ends as it would have', async () => {
-  const slow = `setTimeout(() => { ${SERVER} }, 1500)`;
+  // It listens only once the test opens the gate: the client is surely gone while the deploy waits for it.
+  const gate = path.join(home.root, 'gone-gate');
+  const slow = `const t = setInterval(() => { if (require('fs').existsSync(${JSON.stringify(gate).replace(/"/g, "'")})) { clearInterval(t); ${SERVER} } }, 50)`;
   const dir = home.app('gone', `app: gone\nservices:\n  web:\n    run: ["${NODE}", "-e", "${slow}"]\n`);
   const client = spawn(NODE, [BIN, 'up', dir], { env: home.env, stdio: 'ignore' });
   await waitFor('the new instance to be starting', async () =>
@@ -56,6 +59,8 @@ test('a deployment goes on when its client goes away, and ends as it would have'
     ),
   );
   client.kill('SIGKILL');
+  await new Promise((r) => client.once('exit', r));
+  writeFileSync(gate, '');
   const r = await waitFor('the deployment to end', async () => {
     const d = (await home.json<{ deployments: Array<{ status: string }> }>('releases', 'gone')).deployments[0];
     return d && d.status !== 'running' ? d : undefined;

@@ -87,7 +87,11 @@ test('a service that keeps failing is in crashloop, with its exit code and last 
     api.lastLines?.some((l) => l.includes('boom: cannot connect to the database (exit 3)')),
     JSON.stringify(api.lastLines),
   );
-  const table = await home.cli('ps', 'crasher');
+  // Crashloop lasts its backoff (2 s at the 5th failure); on a loaded machine the next CLI call may come after it.
+  const table = await waitFor('crashloop in the table', async () => {
+    const t = await home.cli('ps', 'crasher');
+    return /\scrashloop\s/.test(t.stdout) ? t : undefined;
+  });
   assert.match(table.stdout, /crasher\s+production\s+api\s+1\s+crashloop\s+-\s+\d+\s+-\s+\d+\s+exit 3/);
   assert.match(
     table.stdout,

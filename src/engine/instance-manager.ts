@@ -3,21 +3,20 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceSpec } from '../config/manifest-types.js';
-import { Redactor } from '../core/redact.js';
 import type { AppUsers } from './app-users.js';
 import { BerthError, describe } from '../core/errors.js';
-import { assertTransition, holdsProcess, isDown, type InstanceState } from '../core/instance-state.js';
+import { assertTransition, holdsProcess, type InstanceState } from '../core/instance-state.js';
 import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/restart-policy.js';
 import { probe } from '../health/probes.js';
-import { tailLines } from '../runtime/log-files.js';
 import type { RotationOptions } from '../runtime/log-writer.js';
-import { launch, sleep, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
+import { launch, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
 import { instanceProcesses } from '../runtime/process-table.js';
 import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import { isSameProcessAlive } from '../system/proc.js';
 import { HealthWatch } from './health-watch.js';
+import { waitReady } from './instance-readiness.js';
 import { KeyedLock } from './keyed-lock.js';
 import { Limiter } from '../core/limiter.js';
 import { assertRunnable, baseEnv, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
@@ -147,54 +146,23 @@ export class InstanceManager {
    * Resolves when the instance is healthy; rejects when it goes down instead (exit, never
    * ready within its start_timeout) with the reason and its last log lines.
    */
-  async waitReady(id: number, timeoutMs: number): Promise<void> {
-    const current = await this.#get(id);
-    if (current.state === 'healthy') return;
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const done = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        const at = this.#listeners.indexOf(listener);
-        if (at >= 0) this.#listeners.splice(at, 1);
-        if (err) reject(err);
-        else resolve();
-      };
-      const listener: StateListener = (v, _from, to) => {
-        if (v.id !== id) return;
-        if (to === 'healthy') done();
-        else if (isDown(to)) void this.#notReady(id, to).then(done);
-      };
-      const timer = setTimeout(() => {
-        void this.#store.instances
-          .get(id)
-          .then((v) => (v?.state === 'healthy' ? done() : this.#notReady(id, 'not ready in time').then(done)));
-      }, timeoutMs);
-      this.#listeners.push(listener);
-    });
-  }
-
-  async #notReady(id: number, state: string): Promise<Error> {
-    const v = await this.#store.instances.get(id);
-    if (!v) return new BerthError('failed', 'not_ready', `instance ${id} is gone`);
-    const exit = v.lastExit ? (JSON.parse(v.lastExit) as LastExit) : undefined;
-    const why =
-      exit?.note ?? (exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : state);
-    // A process that exited at once may have output still on its way to the file: its writer ends when it is there.
-    if (v.pid === null) await Promise.race([this.#logged.get(id), sleep(2000)]);
-    const lines = tailLines(this.logFile(v), 10);
-    const own = new Redactor();
-    own.set(Object.values((await this.#secretEnv?.(v.app, v.env)) ?? {}));
-    return new BerthError(
-      'failed',
-      'not_ready',
-      own.redact(
-        `${v.app}/${v.service}[${v.idx}] did not become ready (${state}): ${why}${lines.length ? `; last log lines:\n${lines.map((l) => `  ${l}`).join('\n')}` : '; it logged nothing'}`,
-      ),
+  waitReady(id: number, timeoutMs: number): Promise<void> {
+    return waitReady(
       {
-        hint: `see \`berth logs ${v.app} ${v.service}\`; the readiness check is services.${v.service}.health in berth.yaml`,
+        get: (i) => this.#store.instances.get(i),
+        subscribe: (listener) => {
+          this.#listeners.push(listener);
+          return () => {
+            const at = this.#listeners.indexOf(listener);
+            if (at >= 0) this.#listeners.splice(at, 1);
+          };
+        },
+        logged: (i) => this.#logged.get(i),
+        logFile: (v) => this.logFile(v),
+        secretEnv: this.#secretEnv,
       },
+      id,
+      timeoutMs,
     );
   }
 

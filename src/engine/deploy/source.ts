@@ -17,6 +17,8 @@ import { BerthError } from '../../core/errors.js';
 import { runCommand } from '../../system/command.js';
 import { resolveUnder } from '../../system/paths.js';
 import { insideGitWorkTree } from '../../system/work-tree.js';
+import { MANIFEST_FILE, type ManifestParse } from '../../config/manifest.js';
+import type { Manifest } from '../../config/manifest-types.js';
 
 /** Where a release's files come from. */
 export interface SourceSpec {
@@ -183,4 +185,27 @@ export function treeDigest(dir: string, files?: readonly string[]): string {
   if (files) files.forEach(add);
   else walk('');
   return hash.digest('hex');
+}
+
+/** The manifest as committed at `ref` (read with `git show`, argv only). */
+export async function manifestAtRef(
+  dir: string,
+  ref: string,
+  parse: ManifestParse,
+): Promise<{ manifest: Manifest; dir: string }> {
+  const prefix = await runCommand(['git', '-C', dir, 'rev-parse', '--show-prefix']);
+  if (prefix.code !== 0)
+    throw new BerthError('invalid', 'not_git', `--ref needs a git repository, and ${dir} is not one`, {
+      hint: 'drop --ref to deploy the working tree',
+    });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(ref) || ref.includes('..'))
+    throw new BerthError('invalid', 'invalid_ref', `--ref ${JSON.stringify(ref)} is not a branch, tag or commit name`);
+  const shown = await runCommand(['git', '-C', dir, 'show', `${ref}:${prefix.stdout.trim()}${MANIFEST_FILE}`]);
+  if (shown.code !== 0)
+    throw new BerthError(
+      'invalid',
+      'manifest_missing',
+      `${ref} has no ${MANIFEST_FILE} in ${dir}: ${shown.stderr.trim()}`,
+    );
+  return { manifest: await parse(shown.stdout, `${MANIFEST_FILE}@${ref}`), dir: path.resolve(dir) };
 }

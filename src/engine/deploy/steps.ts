@@ -175,9 +175,12 @@ export class DeploySteps implements StepRunner {
       case 'drain':
         return this.#drain();
       case 'retire':
-        for (const v of await this.#d.store.instances.list({ environmentId: c.environmentId }))
-          if (v.releaseId !== c.release.id) await this.#d.instances.remove(v.id);
-        return;
+        // All at once: each stop waits for its own processes, and one scan of /proc serves them all.
+        return this.#removeAll(
+          (await this.#d.store.instances.list({ environmentId: c.environmentId })).filter(
+            (v) => v.releaseId !== c.release.id,
+          ),
+        );
       case 'prune':
         return this.#prune();
     }
@@ -193,7 +196,7 @@ export class DeploySteps implements StepRunner {
       case 'release': {
         const row = await this.#d.store.releases.byNumber(c.environmentId, c.release.number);
         if (!row) return;
-        for (const v of await this.#d.store.instances.list({ releaseId: row.id })) await this.#d.instances.remove(v.id);
+        await this.#removeAll(await this.#d.store.instances.list({ releaseId: row.id }));
         await this.#d.store.releases.delete(row.id);
         return;
       }
@@ -292,9 +295,7 @@ export class DeploySteps implements StepRunner {
    */
   async #undoService(spec: ServiceSpec): Promise<void> {
     const row = await this.#d.store.releases.byNumber(this.#ctx.environmentId, this.#ctx.release.number);
-    if (row)
-      for (const v of await this.#d.store.instances.list({ releaseId: row.id, service: spec.name }))
-        await this.#d.instances.remove(v.id);
+    if (row) await this.#removeAll(await this.#d.store.instances.list({ releaseId: row.id, service: spec.name }));
     if (spec.strategy !== 'recreate') return;
     await settleAll(
       (await this.#oldInstances(spec.name)).map(async (old) => {
@@ -302,6 +303,11 @@ export class DeploySteps implements StepRunner {
         await this.#d.instances.waitReady(old.id, (JSON.parse(old.spec) as ServiceSpec).health.startTimeoutMs + 1000);
       }),
     );
+  }
+
+  /** Removes instances side by side; fails, once all are done, with the first failure. */
+  #removeAll(instances: ReadonlyArray<{ id: number }>): Promise<void> {
+    return settleAll(instances.map((v) => this.#d.instances.remove(v.id)));
   }
 
   /** Waits until the proxy has no request in flight to the old release, up to its drain timeout. */
@@ -340,7 +346,7 @@ export class DeploySteps implements StepRunner {
     for (const r of releases) {
       if (keep.has(r.id) || r.id === current) continue;
       try {
-        for (const v of await this.#d.store.instances.list({ releaseId: r.id })) await this.#d.instances.remove(v.id);
+        await this.#removeAll(await this.#d.store.instances.list({ releaseId: r.id }));
         await this.#d.store.releases.delete(r.id);
         if (existsSync(r.dir)) removeTree(r.dir);
         this.#removeReleaseLogs(r.number);
