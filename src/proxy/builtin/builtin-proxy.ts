@@ -284,9 +284,12 @@ export class BuiltinProxy implements Proxy {
   async #kill(): Promise<void> {
     const r = this.#running();
     if (!r) return;
-    // The keeper first: told first, it starts no new worker when its worker ends.
-    const list = [r.keeper, r.worker].filter((p) => p !== undefined);
-    await endProcesses(list.map((p) => ({ pid: p.pid, startTicks: p.startTicks, command: '' })));
+    // The keeper alone first: it ends its worker and starts no other. Signalled at once, the worker could end
+    // before the keeper heard, and be replaced. Then the worker, in case it ran unkept or outlived its keeper.
+    const end = (p: Named | undefined) =>
+      p ? endProcesses([{ pid: p.pid, startTicks: p.startTicks, command: '' }]) : Promise.resolve();
+    await end(r.keeper);
+    await end(r.worker);
   }
 }
 
