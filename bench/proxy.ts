@@ -1,190 +1,200 @@
 /**
- * bench/proxy: the builtin proxy against a direct connection to the same backend.
- * (1) Saturation: wrk, 2 threads, 50 keep-alive connections, 10 s: requests/s, p50, p99.
- * (2) About 1,000 requests/s: wrk again, 50 connections pausing 40-60 ms between requests,
- *     in rounds that take every target in turn (so a busy moment of the machine hits all of
- *     them alike): median p50 and p99 over the rounds, and the proxy's p99 overhead per round
- *     against `direct` in the same round (target: median < 1 ms).
- * Edges as Berth runs them: nginx and Caddy in front of the builtin proxy, side by side.
+ * bench/proxy: the builtin proxy against nginx and Caddy, each as a plain reverse proxy in front
+ * of the same Node backend, and against a direct connection to that backend.
+ * (1) Flat out: wrk, 2 threads, 50 keep-alive connections: requests/s, p50, p99, and the proxy's
+ *     CPU time per request (utime + stime of its processes, from /proc).
+ * (2) About 1,000 requests/s: wrk again, 50 connections pausing 40-60 ms between requests, in
+ *     rounds that take every target in turn (so a busy moment of the machine hits all of them
+ *     alike): medians over the rounds of p50, p99, CPU per request, and the p99 overhead against
+ *     `direct` in the same round (target: builtin < 1 ms).
+ * (3) kill -9: the serving process (the builtin proxy's worker; nginx's worker) is killed with
+ *     SIGKILL a few times under the paced load, while new connections are opened in a loop: the
+ *     requests that failed, and the new connections refused.
  * Run: `npm run build && node dist/bench/proxy.js` (needs wrk, nginx and caddy from Debian).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pino from 'pino';
-import { ApiClient } from '../src/api/client.js';
-import { CaddyEdge } from '../src/proxy/caddy/caddy-edge.js';
-import { NginxEdge } from '../src/proxy/nginx/nginx-edge.js';
 import { machine, percentile, sleep, table } from './lib.js';
+import { backend, builtin, caddy, cpuMicros, nginx, type Target } from './proxy-targets.js';
 
-const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 5);
+const KILLS = Number(process.env.BENCH_KILLS ?? 3);
 const BACKEND_PORT = 18701;
-const PROXY_PORT = 18702;
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(cmd, args, { timeout: (SECONDS + 60) * 1000, maxBuffer: 1 << 24 }, (err, out, errOut) =>
-      err ? reject(new Error(`${cmd}: ${err.message}\n${errOut}`)) : resolve(out),
-    ),
-  );
+interface Load {
+  rps: number;
+  requests: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** CPU time of the target's processes per request, in microseconds. */
+  cpu: number;
 }
 
 function ms(value: string, unit: string): number {
   return Number(value) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[unit]!;
 }
 
-async function saturate(
-  port: number,
-  host: string,
-  script?: string,
-  seconds = SECONDS,
-): Promise<{ rps: number; p50: number; p99: number; errors: string }> {
-  const out = await run('wrk', [
-    '-t2',
-    '-c50',
-    `-d${seconds}s`,
-    '--latency',
-    ...(script ? ['-s', script] : []),
-    '-H',
-    `Host: ${host}`,
-    `http://127.0.0.1:${port}/`,
-  ]);
+/** wrk against the target; `paced` makes each of the 50 connections wait 40-60 ms (random) between requests. */
+async function load(t: Target, seconds: number, paced: boolean): Promise<Load> {
+  const pids = t.pids();
+  const cpu0 = cpuMicros(pids);
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      'wrk',
+      [
+        '-t2',
+        '-c50',
+        `-d${seconds}s`,
+        '--latency',
+        ...(paced ? ['-s', DELAY_SCRIPT] : []),
+        '-H',
+        'Host: bench.test',
+        `http://127.0.0.1:${t.port}/`,
+      ],
+      { timeout: (seconds + 60) * 1000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`wrk: ${err.message}\n${stderr}`)) : resolve(stdout)),
+    ),
+  );
+  const cpu = cpuMicros(pids) - cpu0;
   const pick = (p: string) => {
     const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
     return m ? ms(m[1]!, m[2]!) : NaN;
   };
-  const sock = /Socket errors: (.*)/.exec(out)?.[1] ?? 'none';
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    requests,
     p50: pick('50'),
     p99: pick('99'),
-    errors: non2xx ? `${sock}; non-2xx ${non2xx}` : sock,
+    errors:
+      (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + Number(/Non-2xx.*: (\d+)/.exec(out)?.[1] ?? 0),
+    cpu: cpu / requests,
   };
 }
 
-/**
- * About 1,000 requests/s: 50 wrk connections, each waiting 40-60 ms (random) between
- * requests. The jitter spreads the requests out; a fixed per-worker rate (hey -q) fires
- * them in bursts of 50 and measures queueing, not the proxy.
- */
-async function fixedRate(
-  port: number,
-  host: string,
-): Promise<{ rps: number; p50: number; p99: number; errors: string }> {
-  return saturate(port, host, DELAY_SCRIPT, PACED_SECONDS);
+/** New connections, one request each, 4 at a time until `until` settles: answered, and refused (or reset) on connect. */
+async function connectLoop(port: number, until: Promise<unknown>): Promise<{ ok: number; refused: number }> {
+  const out = { ok: 0, refused: 0 };
+  let done = false;
+  until.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  const one = () =>
+    new Promise<void>((resolve) => {
+      let connected = false;
+      let got = '';
+      const s = connect({ port, host: '127.0.0.1' }, () => {
+        connected = true;
+        s.write('GET / HTTP/1.1\r\nHost: bench.test\r\nConnection: close\r\n\r\n');
+      });
+      s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      s.on('error', () => (connected ? undefined : out.refused++));
+      s.on('close', () => {
+        if (got.startsWith('HTTP/1.1 200')) out.ok++;
+        resolve();
+      });
+    });
+  await Promise.all(
+    [0, 1, 2, 3].map(async () => {
+      while (!done) await one();
+    }),
+  );
+  return out;
 }
 
-const NGINX_PORT = 18703;
-const CADDY_PORT = 18704;
+/** The paced load for 4 s per kill while the target's serving process is killed with SIGKILL, `KILLS` times. */
+async function killCase(t: Target): Promise<string[]> {
+  const seconds = 4 * KILLS + 2;
+  const killing = (async () => {
+    for (let i = 0; i < KILLS; i++) {
+      await sleep(2000);
+      const victim = t.victim!();
+      if (victim) process.kill(victim, 'SIGKILL');
+      await sleep(2000);
+    }
+  })();
+  const [r, fresh] = await Promise.all([load(t, seconds, true), connectLoop(t.port, killing)]);
+  await killing;
+  return [t.name, String(KILLS), String(r.requests), String(r.errors), String(fresh.ok), String(fresh.refused)];
+}
+
 const home = mkdtempSync(path.join(tmpdir(), 'berth-bench-proxy-'));
-const log = pino({ level: 'warn' });
-const site = [{ app: 'bench', hosts: ['bench.test'], tls: { 'bench.test': 'off' as const } }];
-const nginx = new NginxEdge({
-  home,
-  log,
-  binary: 'nginx',
-  httpPort: NGINX_PORT,
-  httpsPort: NGINX_PORT + 100,
-  upstreamPort: PROXY_PORT,
-  certDir: path.join(home, 'live'),
-});
-const caddy = new CaddyEdge({
-  home,
-  log,
-  binary: 'caddy',
-  httpPort: CADDY_PORT,
-  httpsPort: CADDY_PORT + 100,
-  upstreamPort: PROXY_PORT,
-});
 const DELAY_SCRIPT = path.join(home, 'delay.lua');
 writeFileSync(DELAY_SCRIPT, 'function delay()\n  return 40 + math.random(20)\nend\n');
-const backend = spawn(
-  process.execPath,
-  ['-e', `require('http').createServer((q, s) => s.end('ok')).listen(${BACKEND_PORT}, '127.0.0.1')`],
-  { stdio: 'ignore' },
-);
-const proxy = spawn(process.execPath, [path.join(REPO, 'dist', 'src', 'proxy', 'builtin', 'main.js')], {
-  env: {
-    PATH: process.env.PATH,
-    BERTH_HOME: home,
-    BERTH_HTTP_PORT: String(PROXY_PORT),
-    BERTH_HTTP_ADDRESS: '127.0.0.1',
-  },
-  stdio: 'ignore',
-});
+const loadBefore = loadavg();
+const targets: Target[] = [];
 try {
-  await sleep(1000);
-  if (backend.exitCode !== null || proxy.exitCode !== null)
-    throw new Error(`ports ${BACKEND_PORT}/${PROXY_PORT} are taken: stop what holds them and run again`);
-  const control = new ApiClient(path.join(home, 'proxy', 'control.sock'));
-  await control.call('PUT', '/v1/routes', {
-    version: 1,
-    routes: [
-      {
-        host: 'bench.test',
-        path: '/',
-        strip: false,
-        app: 'bench',
-        env: 'production',
-        service: 'web',
-        upstreams: [`127.0.0.1:${BACKEND_PORT}`],
-      },
-    ],
-  });
-  await nginx.start();
-  await nginx.applySites(site);
-  await caddy.start();
-  await caddy.applySites(site);
-  const targets = [
-    ['direct', BACKEND_PORT],
-    ['builtin', PROXY_PORT],
-    ['nginx -> builtin', NGINX_PORT],
-    ['caddy -> builtin', CADDY_PORT],
-  ] as const;
-  const saturated: Array<Awaited<ReturnType<typeof saturate>>> = [];
-  for (const [, port] of targets) saturated.push(await saturate(port, 'bench.test'));
-  const paced: Array<Array<Awaited<ReturnType<typeof fixedRate>>>> = targets.map(() => []);
+  targets.push(await backend(BACKEND_PORT));
+  targets.push(await builtin(home, 18702, BACKEND_PORT));
+  targets.push(await nginx(home, 18703, BACKEND_PORT));
+  targets.push(await caddy(home, 18704, BACKEND_PORT));
+  for (const t of targets) await load(t, 3, false); // warm up (the builtin proxy's JIT), not counted
+  const flat: Load[] = [];
+  for (const t of targets) flat.push(await load(t, SECONDS, false));
+  const paced: Load[][] = targets.map(() => []);
   for (let round = 0; round < ROUNDS; round++)
-    for (const [i, [, port]] of targets.entries()) paced[i]!.push(await fixedRate(port, 'bench.test'));
+    for (const [i, t] of targets.entries()) paced[i]!.push(await load(t, PACED_SECONDS, true));
   const median = (values: number[]) => percentile(values, 50);
-  const rows = targets.map(([name], i) => {
-    const s = saturated[i]!;
-    const f = paced[i]!;
-    const errors = [...new Set([s.errors, ...f.map((x) => x.errors)])].filter((e) => e !== 'none').join('; ') || 'none';
+  const overhead = (i: number) => median(paced[i]!.map((x, round) => x.p99 - paced[0]![round]!.p99));
+  const rows = targets.map((t, i) => {
+    const f = flat[i]!;
+    const p = paced[i]!;
     return [
-      name,
-      s.rps.toFixed(0),
-      s.p50.toFixed(2),
-      s.p99.toFixed(2),
-      errors,
-      median(f.map((x) => x.rps)).toFixed(0),
-      median(f.map((x) => x.p50)).toFixed(2),
-      median(f.map((x) => x.p99)).toFixed(2),
+      t.name,
+      f.rps.toFixed(0),
+      f.p99.toFixed(2),
+      f.cpu.toFixed(0),
+      String(f.errors + p.reduce((n, x) => n + x.errors, 0)),
+      median(p.map((x) => x.rps)).toFixed(0),
+      median(p.map((x) => x.p50)).toFixed(2),
+      median(p.map((x) => x.p99)).toFixed(2),
+      median(p.map((x) => x.cpu)).toFixed(0),
+      i === 0 ? '-' : overhead(i).toFixed(2),
     ];
   });
+  const kills = [];
+  for (const t of targets) if (t.victim) kills.push(await killCase(t));
+  const cpu = (i: number) => median(paced[i]!.map((x) => x.cpu));
   console.log(
-    `${new Date().toISOString().slice(0, 10)}, ${machine()}, saturation ${SECONDS} s per target, paced ${ROUNDS} rounds x ${PACED_SECONDS} s per target, backend: node http 'ok'\n`,
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before and ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(
+        ' ',
+      )} after; flat out ${SECONDS} s per target, paced ${ROUNDS} rounds x ${PACED_SECONDS} s per target; backend: node http 'ok'\n`,
   );
   console.log(
     table(
-      ['target', 'max req/s (50 conns)', 'p50 ms', 'p99 ms', 'socket errors', 'req/s (paced)', 'p50 ms', 'p99 ms'],
+      [
+        'target',
+        'flat req/s',
+        'p99 ms',
+        'CPU us/req',
+        'errors',
+        'paced req/s',
+        'p50 ms',
+        'p99 ms',
+        'CPU us/req',
+        'p99 overhead ms',
+      ],
       rows,
     ),
   );
-  const overhead = paced[1]!.map((x, round) => x.p99 - paced[0]![round]!.p99);
   console.log(
-    `\nbuiltin p99 overhead at 1,000 req/s: median ${median(overhead).toFixed(2)} ms over ${ROUNDS} rounds (each: ${overhead.map((x) => x.toFixed(2)).join(', ')}; target < 1 ms)`,
+    `\nbuiltin CPU per request (paced) ${(cpu(1) / cpu(2)).toFixed(2)} x nginx's (target <= 1.5), ${(cpu(1) / cpu(3)).toFixed(2)} x Caddy's; p99 overhead at 1,000 req/s ${overhead(1).toFixed(2)} ms (target < 1 ms)`,
+  );
+  console.log(`\nkill -9 of the serving process, ${KILLS} times under the paced load:\n`);
+  console.log(
+    table(['target', 'kills', 'requests', 'failed', 'new connections answered', 'new connections refused'], kills),
   );
 } finally {
-  await nginx.stop().catch(() => undefined);
-  await caddy.stop().catch(() => undefined);
-  proxy.kill();
-  backend.kill();
+  for (const t of targets.reverse()) await t.stop().catch(() => undefined);
   rmSync(home, { recursive: true, force: true });
 }

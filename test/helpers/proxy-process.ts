@@ -86,7 +86,7 @@ export class ProxyProcess {
 export async function wrk(
   url: string,
   opts: { connections: number; seconds: number; host: string; threads?: number; until?: Promise<unknown> },
-): Promise<{ requests: number; errors: number; non2xx: number; output: string }> {
+): Promise<{ requests: number; errors: number; connect: number; timeout: number; non2xx: number; output: string }> {
   const { execFile } = await import('node:child_process');
   const args = [
     '-t',
@@ -112,5 +112,8 @@ export async function wrk(
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
   const errors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
-  return { requests, errors, non2xx, output };
+  // Connections refused (or reset) on connect, and requests that got no answer in 5 s.
+  const connect = Number(sock?.[1] ?? 0);
+  const timeout = Number(sock?.[4] ?? 0);
+  return { requests, errors, connect, timeout, non2xx, output };
 }

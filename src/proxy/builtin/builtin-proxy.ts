@@ -1,11 +1,22 @@
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ApiClient, ApiError } from '../../api/client.js';
 import { BerthError } from '../../core/errors.js';
 import { tailLines } from '../../runtime/log-files.js';
-import { isSameProcessAlive, procEnvValue } from '../../system/proc.js';
+import { isSameProcessAlive, procEnvValue, procStat } from '../../system/proc.js';
 import { endProcesses, findProcesses, type ProxyProcess } from '../edge/own-processes.js';
 import type { Proxy, ProxyCapabilities } from '../proxy.js';
 import type { RouteTable } from '../route-table.js';
@@ -14,6 +25,21 @@ import { proxyPaths } from './paths.js';
 import type { LeftoverProcess, ProxyStatus } from '../../core/results.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const KEEPER = fileURLToPath(new URL('./keeper.js', import.meta.url));
+
+/** A process named by one of the proxy's pid files. */
+interface Named {
+  readonly pid: number;
+  readonly startTicks: string;
+  readonly port: number;
+}
+
+/** The proxy as it runs: its keeper (which holds the sockets) and the worker serving, either possibly between lives. */
+interface Running {
+  readonly port: number;
+  readonly keeper: Named | undefined;
+  readonly worker: Named | undefined;
+}
 
 export interface BuiltinProxyOptions {
   readonly home: string;
@@ -25,9 +51,10 @@ export interface BuiltinProxyOptions {
 }
 
 /**
- * berthd's side of the builtin proxy: starts it as its own detached process (or adopts
- * the one already running), restarts it if it dies, and pushes route tables to it over
- * its control socket. The proxy outlives berthd.
+ * berthd's side of the builtin proxy: binds its listening sockets and starts its keeper
+ * (keeper.ts, a detached process of its own, which runs the proxy and restarts it at once
+ * when it dies), or adopts the one already running; starts a new one if both are gone; and
+ * pushes route tables to the proxy over its control socket. The proxy outlives berthd.
  */
 export class BuiltinProxy implements Proxy {
   readonly kind = 'builtin';
@@ -44,14 +71,22 @@ export class BuiltinProxy implements Proxy {
     this.#control = new ApiClient(this.#paths.control);
   }
 
-  #running(): { pid: number; startTicks: string; port: number } | undefined {
+  #named(file: string): Named | undefined {
     try {
-      const [pid, startTicks, port] = readFileSync(this.#paths.pid, 'utf8').trim().split(' ');
+      const [pid, startTicks, port] = readFileSync(file, 'utf8').trim().split(' ');
       const p = { pid: Number(pid), startTicks: startTicks ?? '', port: Number(port) };
       return isSameProcessAlive(p.pid, p.startTicks) ? p : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  /** Running while its keeper runs (a worker may be starting) or a worker serves (its keeper was killed). */
+  #running(): Running | undefined {
+    const keeper = this.#named(this.#paths.keeperPid);
+    const worker = this.#named(this.#paths.pid);
+    const port = keeper?.port ?? worker?.port;
+    return port === undefined ? undefined : { port, keeper, worker };
   }
 
   /** Whether the operator wants the proxy running (`berth proxy stop` says no, until `start`). */
@@ -66,15 +101,18 @@ export class BuiltinProxy implements Proxy {
     });
   }
 
-  /** Every builtin proxy process of this BERTH_HOME (its main module, with this BERTH_HOME). */
+  /** Every builtin proxy process of this BERTH_HOME (its keeper or main module, with this BERTH_HOME). */
   #processes(): ProxyProcess[] {
-    return findProcesses((argv, pid) => argv[1] === MAIN && procEnvValue(pid, 'BERTH_HOME') === this.#o.home);
+    return findProcesses(
+      (argv, pid) => (argv[1] === MAIN || argv[1] === KEEPER) && procEnvValue(pid, 'BERTH_HOME') === this.#o.home,
+    );
   }
 
   leftovers(): LeftoverProcess[] {
-    const serving = this.#running()?.pid;
+    const r = this.#running();
+    const ours = new Set([r?.keeper?.pid, r?.worker?.pid]);
     return this.#processes()
-      .filter((p) => p.pid !== serving)
+      .filter((p) => !ours.has(p.pid))
       .map((p) => ({ pid: p.pid, command: p.command, what: 'the builtin proxy' }));
   }
 
@@ -97,6 +135,7 @@ export class BuiltinProxy implements Proxy {
       await endProcesses(stale);
     }
     mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
+    const [http, control] = await this.#bind();
     const out = openSync(this.#paths.log, 'a', 0o600);
     const env = {
       PATH: process.env.PATH ?? '',
@@ -105,14 +144,28 @@ export class BuiltinProxy implements Proxy {
       BERTH_HTTP_ADDRESS: this.#o.address,
       BERTH_UPSTREAM_TIMEOUT_MS: String(this.#o.upstreamTimeoutMs ?? 60_000),
     };
-    const child = spawn(process.execPath, [MAIN], { detached: true, stdio: ['ignore', out, out], env, shell: false });
-    closeSync(out);
+    let child: ChildProcess;
+    try {
+      // The sockets become the keeper's fds 3 and 4; berthd's copies close right after, before its event loop could accept on them.
+      child = spawn(process.execPath, [KEEPER], {
+        detached: true,
+        stdio: ['ignore', out, out, fdOf(http), fdOf(control)],
+        env,
+        shell: false,
+      });
+      renameSync(this.#paths.controlBinding, this.#paths.control);
+    } finally {
+      closeSync(out);
+      http.close();
+      control.close(); // unlinks controlBinding, which is gone now
+    }
     child.unref();
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) break;
-      if (this.#running()) {
-        this.#o.log.info({ pid: child.pid, port: this.#o.port }, 'proxy started');
+      const worker = this.#named(this.#paths.pid);
+      if (worker && procStat(worker.pid)?.ppid === child.pid) {
+        this.#o.log.info({ pid: worker.pid, keeper: child.pid, port: this.#o.port }, 'proxy started');
         if (this.#last) await this.#push(this.#last);
         return;
       }
@@ -126,6 +179,33 @@ export class BuiltinProxy implements Proxy {
         hint: 'is another program using that port? set http_port in config.yaml or BERTH_HTTP_PORT',
       },
     );
+  }
+
+  /** The proxy's listening sockets, bound here so a port in use is reported at once: public HTTP and the control socket. */
+  async #bind(): Promise<[Server, Server]> {
+    const listen = (s: Server, args: { port: number; host: string } | { path: string }) =>
+      new Promise<Server>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(args, () => resolve(s));
+      });
+    const http = await listen(createServer(), { port: this.#o.port, host: this.#o.address }).catch((err: Error) => {
+      throw new BerthError(
+        'failed',
+        'proxy_start_failed',
+        `the builtin proxy cannot listen on ${this.#o.address}:${this.#o.port}: ${err.message}`,
+        { hint: 'is another program using that port? set http_port in config.yaml or BERTH_HTTP_PORT' },
+      );
+    });
+    try {
+      // Bound under a name of its own and renamed into place once handed over (see #ensure): closing a bound unix socket unlinks its path.
+      rmSync(this.#paths.controlBinding, { force: true });
+      const control = await listen(createServer(), { path: this.#paths.controlBinding });
+      chmodSync(this.#paths.controlBinding, 0o600);
+      return [http, control];
+    } catch (err) {
+      http.close();
+      throw err;
+    }
   }
 
   /** Restarts the proxy when it died (unless the operator stopped it); called periodically by berthd. */
@@ -168,7 +248,8 @@ export class BuiltinProxy implements Proxy {
   async status(): Promise<ProxyStatus> {
     const r = this.#running();
     const leftovers = this.leftovers();
-    if (!r)
+    const pid = r?.worker?.pid ?? r?.keeper?.pid;
+    if (!r || pid === undefined)
       return {
         kind: this.kind,
         running: false,
@@ -181,7 +262,7 @@ export class BuiltinProxy implements Proxy {
     return {
       kind: this.kind,
       running: true,
-      pid: r.pid,
+      pid,
       port: r.port,
       ports: { http: r.port },
       ...(h ? { version: h.version, routes: h.routes } : {}),
@@ -199,12 +280,25 @@ export class BuiltinProxy implements Proxy {
     });
   }
 
+  /** Ends the keeper (which ends its worker) and the worker, SIGKILL after 5 s. */
   async #kill(): Promise<void> {
     const r = this.#running();
     if (!r) return;
-    process.kill(r.pid, 'SIGTERM');
-    for (let i = 0; i < 200 && isSameProcessAlive(r.pid, r.startTicks); i++)
-      await new Promise((res) => setTimeout(res, 25));
-    if (isSameProcessAlive(r.pid, r.startTicks)) process.kill(r.pid, 'SIGKILL');
+    // The keeper alone first: it ends its worker and starts no other. Signalled at once, the worker could end
+    // before the keeper heard, and be replaced. Then the worker, in case it ran unkept or outlived its keeper.
+    const end = (p: Named | undefined) =>
+      p ? endProcesses([{ pid: p.pid, startTicks: p.startTicks, command: '' }]) : Promise.resolve();
+    await end(r.keeper);
+    await end(r.worker);
   }
+}
+
+/**
+ * The fd of a listening socket, for spawn's stdio (which duplicates it into the child at that
+ * index). net.Server does not expose it: this is its libuv handle's fd, set on Unix.
+ */
+function fdOf(server: Server): number {
+  const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('node:net gave no fd for a listening socket');
+  return fd;
 }

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../../system/atomic-write.js';
 import { procStat } from '../../system/proc.js';
 import { EMPTY_TABLE, parseTable, type RouteTable } from '../route-table.js';
 import { DataPlane } from './data-plane.js';
-import { proxyPaths } from './paths.js';
+import { INHERITED_FDS, proxyPaths } from './paths.js';
 
 const home = process.env.BERTH_HOME;
 const port = Number(process.env.BERTH_HTTP_PORT);
@@ -88,27 +88,39 @@ plane.server.on('error', (err) => {
   console.error(`berth-proxy: cannot listen on ${address}:${port}: ${err.message}`);
   process.exit(1);
 });
-plane.server.listen(port, address, () => {
-  try {
-    unlinkSync(paths.control);
-  } catch {
-    // none
-  }
-  control.listen(paths.control, () => {
-    chmodSync(paths.control, 0o600);
-    writeFileAtomic(paths.pid, `${process.pid} ${procStat(process.pid)?.startTicks ?? ''} ${port}\n`, 0o600);
-    console.log(
-      JSON.stringify({
-        msg: 'berth-proxy ready',
-        pid: process.pid,
-        address,
-        port,
-        routes: plane.table.routes.length,
-        version: plane.table.version,
-      }),
-    );
+
+function ready(): void {
+  writeFileAtomic(paths.pid, `${process.pid} ${procStat(process.pid)?.startTicks ?? ''} ${port}\n`, 0o600);
+  console.log(
+    JSON.stringify({
+      msg: 'berth-proxy ready',
+      pid: process.pid,
+      address,
+      port,
+      routes: plane.table.routes.length,
+      version: plane.table.version,
+      kept: inherited,
+    }),
+  );
+}
+
+// Kept by keeper.ts: the listening sockets are inherited, already bound; else (tests, benchmarks) bound here.
+const inherited = process.env.BERTH_PROXY_FDS === INHERITED_FDS;
+if (inherited) {
+  const [httpFd, controlFd] = INHERITED_FDS.split(',').map(Number) as [number, number];
+  plane.server.listen({ fd: httpFd }, () => control.listen({ fd: controlFd }, ready));
+} else
+  plane.server.listen(port, address, () => {
+    try {
+      unlinkSync(paths.control);
+    } catch {
+      // none
+    }
+    control.listen(paths.control, () => {
+      chmodSync(paths.control, 0o600);
+      ready();
+    });
   });
-});
 
 const shutdown = () => {
   control.close();
