@@ -87,6 +87,7 @@ const MATRIX: Record<
   'GET /v1/openapi.json': { path: '/v1/openapi.json', expect: [OK, OK, OK, OK, OK, OK] },
   'GET /v1/daemon': { path: '/v1/daemon', expect: [D, OK, OK, OK, OK, OK] },
   'POST /v1/daemon/stop': { path: '/v1/daemon/stop', expect: [D, F, F, F, F, F] },
+  'POST /v1/daemon/event-loop': { path: '/v1/daemon/event-loop', expect: [D, F, F, F, F, F] },
   'GET /v1/apps': { path: '/v1/apps', expect: [D, OK, OK, OK, OK, OK] },
   'GET /v1/instances': { path: '/v1/instances', expect: [D, OK, OK, OK, OK, OK] },
   'GET /v1/apps/:app/instances': { path: '/v1/apps/shop/instances', expect: [D, N, OK, OK, OK, OK] },

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../src/api/client.js';
+import { DAEMON_NODE_FLAGS } from '../src/cli/daemon-control.js';
 import { assertOk, NODE, REPO, TestHome } from './helpers/home.js';
 
 /**
@@ -16,7 +17,15 @@ const BASE = `http://127.0.0.1:${API}`;
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 const PASSWORD = 'correct horse battery staple';
 const MAX_SERVICES = 5;
-Object.assign(home.env, { BERTH_API_LISTEN: `127.0.0.1:${API}` });
+/** Where berthd notes each big JSON.parse or base64 decode on its main thread (test/fixtures/main-thread-spy.mjs). */
+const SPY_FILE = path.join(home.root, 'main-thread.log');
+const SPY = path.join(REPO, 'test', 'fixtures', 'main-thread-spy.mjs');
+Object.assign(home.env, {
+  BERTH_API_LISTEN: `127.0.0.1:${API}`,
+  BERTH_DAEMON_NODE_FLAGS: `${DAEMON_NODE_FLAGS} --import=${SPY}`,
+  BERTH_SPY_FILE: SPY_FILE,
+});
+const mainThreadWork = () => (existsSync(SPY_FILE) ? readFileSync(SPY_FILE, 'utf8') : '');
 const tokens: Record<'loner' | 'viewer' | 'member', string> = { loner: '', viewer: '', member: '' };
 
 /** The fields these tests read of an answer. */
@@ -124,6 +133,26 @@ test("other callers' requests are answered while a big manifest is parsed", asyn
   assert.match(r.body.error.message, /unknown service "nowhere"/, 'the whole manifest was read');
   // Blocking the event loop for the parse answers at most the few that came before it began.
   assert.ok(answeredMeanwhile >= 5, `only ${answeredMeanwhile} requests were answered during the upload`);
+});
+
+test("a big upload's body is read off the event loop: its JSON, its base64 and its manifest, in the manifest thread", async () => {
+  // 1 MiB: the biggest berth.yaml there may be, with a file beside it; refused by its last line, so read whole.
+  const vars = Array.from({ length: 5500 }, (_, i) => `      V${i}: "${'v'.repeat(30)}"\n`).join('');
+  const text = `app: heavy\nservices:\n${services(MAX_SERVICES - 1, `    env:\n${vars}`)}${services(1, unknownDependency).replace('s0', 'last')}`;
+  assert.ok(text.length > 960 * 1024 && text.length <= 1024 * 1024, String(text.length));
+  const before = mainThreadWork();
+  const r = await upload(tokens.member, [file('berth.yaml', text), file('data.bin', 'x'.repeat(512 * 1024))]);
+  assert.equal(r.status, 400);
+  assert.match(r.body.error.message, /unknown service "nowhere"/, 'the whole manifest was read');
+  const ok = await upload(tokens.member, [
+    file('berth.yaml', 'app: fine\nservices:\n  web:\n    run: ["sleep", "60"]\n    port: none\n'),
+    file('data.bin', 'x'.repeat(512 * 1024)),
+  ]);
+  assert.equal(ok.status, 200, ok.text.slice(0, 300));
+  assert.ok(existsSync(path.join(home.home, 'uploads', 'fine', 'data.bin')), 'the decoded tree was written');
+  assert.equal(readFileSync(path.join(home.home, 'uploads', 'fine', 'data.bin'), 'utf8'), 'x'.repeat(512 * 1024));
+  assertOk(await home.cli('rm', 'fine'));
+  assert.equal(mainThreadWork().slice(before.length), '', "berthd's event loop parsed or decoded the upload itself");
 });
 
 test('upload paths and data: clear 400s that name no host path', async () => {

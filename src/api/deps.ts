@@ -4,6 +4,7 @@ import type { ManifestThread } from '../config/manifest-thread.js';
 import type { Principal } from '../core/roles.js';
 import type { Finding } from '../doctor/finding.js';
 import type { Apps } from '../engine/apps.js';
+import type { EventLoopStats } from '../daemon/event-loop-stats.js';
 import type { Deployer } from '../engine/deploy/deployer.js';
 import type { Environments } from '../engine/environments.js';
 import type { InstanceManager } from '../engine/instance-manager.js';
@@ -17,8 +18,8 @@ import { visibleOrgs } from './policy.js';
 
 /** What the API's route files share (none imports the server): the daemon's parts, and redaction for the caller. */
 export interface ApiDeps {
-  /** Parses uploaded manifests off the event loop, with the host's limits. */
-  readonly manifests: Pick<ManifestThread, 'parse'>;
+  /** Parses manifests and reads upload bodies off the event loop, with the host's limits. */
+  readonly manifests: Pick<ManifestThread, 'parse' | 'readUpload'>;
   readonly apps: Apps;
   readonly deployer: Deployer;
   readonly environments: Environments;
@@ -33,6 +34,8 @@ export interface ApiDeps {
   readonly doctor: (app?: string) => Promise<Finding[]>;
   readonly settingsFile: string;
   readonly info: () => Record<string, unknown>;
+  /** How long the event loop was held (BERTH_EVENT_LOOP_STATS=1, for benchmarks); absent when off. */
+  readonly eventLoop?: EventLoopStats | undefined;
   readonly shutdown: () => void;
 }
 

@@ -15,6 +15,7 @@ import { registerUploadRoutes } from './upload-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
+import { BerthError } from '../core/errors.js';
 
 /** Stops berthd once the client has the whole answer: the connection closes first, then the server. */
 function shutdownAfterReply(socket: Socket, reply: FastifyReply, shutdown: () => void): void {
@@ -72,6 +73,14 @@ export function buildApi(
     const info = deps.info();
     if (req.principal.kind === 'local') return info;
     return Object.fromEntries(Object.entries(info).filter(([k]) => k !== 'home')); // the host's paths are root's business
+  });
+  // For benchmarks: how long the loop was held since the last call (berthd started with BERTH_EVENT_LOOP_STATS=1).
+  app.post('/v1/daemon/event-loop', policy('host'), async () => {
+    if (!deps.eventLoop)
+      throw new BerthError('not_found', 'event_loop_stats_off', 'berthd does not measure its event loop', {
+        hint: 'start berthd with BERTH_EVENT_LOOP_STATS=1 in its environment',
+      });
+    return deps.eventLoop.take();
   });
   app.post('/v1/daemon/stop', policy('host'), async (req, reply) => {
     shutdownAfterReply(req.raw.socket, reply, deps.shutdown);

@@ -39,10 +39,28 @@ function writeError(p: string, err: unknown): BerthError {
   return new BerthError('failed', 'upload_write', `writing upload path ${JSON.stringify(p)}: ${code ?? 'error'}`);
 }
 
-/** Every path relative, inside and new, never below an uploaded link; every file's data base64; nothing written yet. */
-function checkEntries(stage: string, files: readonly UploadFile[]): void {
+/** An uploaded tree, checked and decoded: each file's bytes are `blob[offset, offset + length)`. */
+export interface DecodedTree {
+  readonly entries: ReadonlyArray<{
+    readonly path: string;
+    readonly link?: string;
+    readonly executable?: boolean;
+    readonly offset: number;
+    readonly length: number;
+  }>;
+  readonly blob: Uint8Array;
+}
+
+/**
+ * Checks every entry and decodes the files into one buffer, touching no disk (berthd runs it
+ * off its event loop, in the manifest thread): every path relative, inside and new, never
+ * below an uploaded link; every link's target inside the tree as written; every file's data
+ * base64; the whole at most MAX_UPLOAD_BYTES.
+ */
+export function decodeTree(files: readonly UploadFile[]): DecodedTree {
   const links = new Set(files.filter((f) => f.link !== undefined).map((f) => path.normalize(f.path)));
   const seen = new Set<string>();
+  let total = 0;
   for (const f of files) {
     const rel = path.normalize(f.path);
     const segments = rel.split(path.sep);
@@ -71,40 +89,11 @@ function checkEntries(stage: string, files: readonly UploadFile[]): void {
       });
     if (f.link !== undefined) {
       // As written, from where the link will be: inside the tree wherever the tree ends up (a dangling link too).
-      const lexical = path.resolve(stage, path.dirname(rel), f.link);
-      if (
-        path.isAbsolute(f.link) ||
-        f.link.includes('\0') ||
-        (lexical !== stage && !lexical.startsWith(stage + path.sep))
-      )
+      const lexical = path.join(path.dirname(rel), f.link);
+      if (path.isAbsolute(f.link) || f.link.includes('\0') || lexical === '..' || lexical.startsWith('..' + path.sep))
         throw new BerthError('invalid', 'bad_upload_link', `symlink ${f.path} -> ${f.link} leads out of the tree`);
     }
-  }
-}
-
-/**
- * Writes the tree: every path relative and inside, no entry below an uploaded link, files
- * first and links last (so nothing is ever written through a link), then each link's real
- * target checked to stay inside (chains of links included). A path the file system refuses
- * is the upload's error (400), told without the host's paths.
- */
-export function writeTree(stage: string, files: readonly UploadFile[]): void {
-  mkdirSync(stage, { recursive: true, mode: 0o700 });
-  checkEntries(stage, files);
-  let total = 0;
-  const write = (f: UploadFile, act: (to: string) => void) => {
-    try {
-      const to = resolveUnder(stage, f.path);
-      mkdirSync(path.dirname(to), { recursive: true });
-      act(to);
-    } catch (err) {
-      throw err instanceof BerthError ? err : writeError(f.path, err);
-    }
-  };
-  for (const f of files) {
-    if (f.link !== undefined) continue;
-    const data = Buffer.from(f.data ?? '', 'base64');
-    total += data.length;
+    total += f.data === undefined ? 0 : Buffer.byteLength(f.data, 'base64');
     if (total > MAX_UPLOAD_BYTES)
       throw new BerthError(
         'invalid',
@@ -112,11 +101,49 @@ export function writeTree(stage: string, files: readonly UploadFile[]): void {
         `the source tree is over ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`,
         { hint: 'leave build output and dependencies out (.gitignore), and build on the server with build:' },
       );
-    write(f, (to) => writeFileSync(to, data, { flag: 'wx', mode: f.executable ? 0o755 : 0o644 }));
   }
-  for (const f of files) if (f.link !== undefined) write(f, (to) => symlinkSync(f.link as string, to));
+  const blob = Buffer.allocUnsafeSlow(total); // its own memory: handed to the event loop's thread without a copy
+  let offset = 0;
+  const entries = files.map((f) => {
+    const length = f.data === undefined ? 0 : blob.write(f.data, offset, 'base64');
+    const entry = {
+      path: f.path,
+      ...(f.link !== undefined ? { link: f.link } : {}),
+      ...(f.executable ? { executable: true } : {}),
+      offset,
+      length,
+    };
+    offset += length;
+    return entry;
+  });
+  return { entries, blob };
+}
+
+/**
+ * Writes a decoded tree (see decodeTree): files first and links last (so nothing is ever
+ * written through a link), then each link's real target checked to stay inside (chains of
+ * links included). A path the file system refuses is the upload's error (400), told without
+ * the host's paths.
+ */
+export function writeTree(stage: string, tree: DecodedTree): void {
+  mkdirSync(stage, { recursive: true, mode: 0o700 });
+  const write = (p: string, act: (to: string) => void) => {
+    try {
+      const to = resolveUnder(stage, p);
+      mkdirSync(path.dirname(to), { recursive: true });
+      act(to);
+    } catch (err) {
+      throw err instanceof BerthError ? err : writeError(p, err);
+    }
+  };
+  for (const f of tree.entries) {
+    if (f.link !== undefined) continue;
+    const data = tree.blob.subarray(f.offset, f.offset + f.length);
+    write(f.path, (to) => writeFileSync(to, data, { flag: 'wx', mode: f.executable ? 0o755 : 0o644 }));
+  }
+  for (const f of tree.entries) if (f.link !== undefined) write(f.path, (to) => symlinkSync(f.link as string, to));
   const real = realpathSync.native(stage);
-  for (const f of files) {
+  for (const f of tree.entries) {
     if (f.link === undefined) continue;
     let target: string;
     try {

@@ -12,7 +12,7 @@ const DAEMON_MAIN = fileURLToPath(new URL('../daemon/main.js', import.meta.url))
  * 16 MiB young generation. These flags take its idle RSS from ~120 MiB to ~75 MiB with
  * 100 instances (bench/core). Override with BERTH_DAEMON_NODE_FLAGS.
  */
-const DAEMON_NODE_FLAGS = '--lite-mode --max-semi-space-size=1';
+export const DAEMON_NODE_FLAGS = '--lite-mode --max-semi-space-size=1';
 
 export interface DaemonInfo {
   readonly pid: number;

@@ -1,28 +1,34 @@
 import { Worker } from 'node:worker_threads';
-import { BerthError, type ErrorKind } from '../core/errors.js';
+import { readUploadBody, type UploadRead } from '../api/upload-body.js';
+import type { DecodedTree } from '../api/upload-tree.js';
+import { BerthError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
-import { ManifestError, parseManifest, type ManifestLimits } from './manifest.js';
+import { parseManifest, type ManifestLimits } from './manifest.js';
 import type { Manifest } from './manifest-types.js';
-import type { ManifestJob } from './manifest-worker.js';
+import type { ThreadJob } from './manifest-worker.js';
+import { fromWire, type WireError } from './thread-wire.js';
 
 type Answer =
   | { ok: true; manifest: Manifest }
-  | { ok: false; error: { kind: ErrorKind; code: string; message: string; hint?: string; details?: unknown } };
+  | { ok: true; upload: Omit<UploadRead, 'tree'> & { tree: DecodedTree | WireError } }
+  | { ok: false; error: WireError };
 
 interface Pending {
-  readonly job: ManifestJob;
-  readonly resolve: (m: Manifest) => void;
+  readonly job: ThreadJob;
+  readonly transfer: ArrayBuffer[];
+  readonly resolve: (a: Extract<Answer, { ok: true }>) => void;
   readonly reject: (err: unknown) => void;
 }
 
-/** Manifests up to this many characters (nearly all) are parsed at once, in a few ms: no thread to wake. */
+/** Manifests and upload bodies up to this many characters (nearly all manifests) are read at once, in a few ms: no thread to wake. */
 const INLINE_CHARS = 8 * 1024;
 
 /**
- * Parses manifests off berthd's event loop, so that a big upload never holds up anyone
- * else's request (a 1 MiB berth.yaml takes seconds of CPU under `--lite-mode`). One worker
- * thread, started on first use and ended after `idleMs` without work; jobs run one at a time,
- * in order. A job that runs past `timeoutMs` ends the worker and fails; the next starts a new one.
+ * Parses manifests and reads upload bodies off berthd's event loop, so that a big upload
+ * never holds up anyone else's request (a 1 MiB berth.yaml takes seconds of CPU under
+ * `--lite-mode`; JSON-parsing and decoding its upload, some 100 ms). One worker thread,
+ * started on first use and ended after `idleMs` without work; jobs run one at a time, in
+ * order. A job that runs past `timeoutMs` ends the worker and fails; the next starts a new one.
  */
 export class ManifestThread {
   readonly #limits: ManifestLimits;
@@ -40,15 +46,36 @@ export class ManifestThread {
   }
 
   /** Same result and errors as `parseManifest(text, file, limits)`. */
-  readonly parse = (text: string, file: string): Promise<Manifest> =>
-    new Promise((resolve, reject) => {
-      if (text.length <= INLINE_CHARS) {
-        resolve(parseManifest(text, file, this.#limits));
-        return;
-      }
-      this.#queue.push({ job: { text, file, limits: this.#limits }, resolve, reject });
+  readonly parse = async (text: string, file: string): Promise<Manifest> => {
+    if (text.length <= INLINE_CHARS) return parseManifest(text, file, this.#limits);
+    const a = await this.#run({ kind: 'manifest', text, file, limits: this.#limits });
+    if (!('manifest' in a)) throw new Error('the manifest thread answered a manifest with something else');
+    return deepFreeze(a.manifest);
+  };
+
+  /**
+   * Same result and errors as `readUploadBody(body, ...)` with the host's limits. A big body
+   * is handed over (its memory moves to the thread: `body` is empty afterwards).
+   */
+  readonly readUpload = async (body: Buffer): Promise<UploadRead> => {
+    const file = 'the upload';
+    if (body.length <= INLINE_CHARS) return readUploadBody(body, (text, f) => parseManifest(text, f, this.#limits));
+    const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    const bytes = own ? body : Uint8Array.prototype.slice.call(body);
+    const a = await this.#run({ kind: 'upload', body: bytes, file, limits: this.#limits }, [
+      bytes.buffer as ArrayBuffer,
+    ]);
+    if (!('upload' in a)) throw new Error('the manifest thread answered an upload with something else');
+    const { tree } = a.upload;
+    return { ...a.upload, tree: 'blob' in tree ? tree : fromWire(tree) };
+  };
+
+  #run(job: ThreadJob, transfer: ArrayBuffer[] = []): Promise<Extract<Answer, { ok: true }>> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ job, transfer, resolve, reject });
       this.#next();
     });
+  }
 
   /** Ends the worker; queued jobs fail. */
   close(): void {
@@ -78,7 +105,7 @@ export class ManifestThread {
         ),
       this.#timeoutMs,
     );
-    worker.postMessage(p.job);
+    worker.postMessage(p.job, p.transfer);
   }
 
   #start(): Worker {
@@ -90,8 +117,8 @@ export class ManifestThread {
       const p = this.#current;
       if (!p || worker !== this.#worker) return;
       this.#current = undefined;
-      if (a.ok) p.resolve(deepFreeze(a.manifest));
-      else p.reject(rebuild(a.error));
+      if (a.ok) p.resolve(a);
+      else p.reject(fromWire(a.error));
       this.#next();
     });
     const lost = (why: string) => {
@@ -115,11 +142,4 @@ export class ManifestThread {
     if (p) p.reject(err ?? new BerthError('unavailable', 'stopping', 'berthd is stopping'));
     if (err && this.#queue.length > 0) this.#next();
   }
-}
-
-function rebuild(e: Extract<Answer, { ok: false }>['error']): BerthError {
-  const details = e.details as { file?: string; problems?: string[] } | undefined;
-  if (e.code === 'invalid_manifest' && details?.file !== undefined && Array.isArray(details.problems))
-    return new ManifestError(details.file, details.problems);
-  return new BerthError(e.kind, e.code, e.message, { ...(e.hint ? { hint: e.hint } : {}), details: e.details });
 }

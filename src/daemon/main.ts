@@ -32,6 +32,7 @@ import { gatherFacts } from '../doctor/facts.js';
 import { Store } from '../store/store.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { acquirePidFile, releasePidFile } from './pidfile.js';
+import { EventLoopStats } from './event-loop-stats.js';
 import { VERSION } from '../version.js';
 import { removeTree } from '../system/safe-tree.js';
 
@@ -201,6 +202,7 @@ async function main(): Promise<void> {
     doctor,
     settingsFile: layout.settings,
     shutdown,
+    eventLoop: EventLoopStats.fromEnv(process.env),
     info: () => ({
       pid: process.pid,
       home: layout.root,
