@@ -3,7 +3,7 @@
  * For each tool: daemon start, the daemon's CPU over `BENCH_IDLE_SECONDS` (default 30) of
  * idleness with 0, 100 and N services (utime+stime from /proc/<pid>/stat), starting and
  * removing N services (`berth up` + `berth rm` / `pm2 start` + `pm2 delete all`), listing them
- * (`berth ps` / `pm2 jlist`, median of 10 whole CLI runs), and the daemon's RSS idle and after
+ * (`berth ps` / `pm2 jlist`, median of 10 whole CLI runs, and while the N start), and the daemon's RSS idle and after
  * 3 cycles of starting and removing 100. N is `BENCH_SERVICES` (default 1,000); services are
  * `sleep` processes (`port: none`). Run as it is, root or not: `node dist/bench/scale.js`.
  */
@@ -110,7 +110,12 @@ async function measure(t: Tool): Promise<string[]> {
   await t.up(100);
   const idle100 = await idleCpu(t);
   await t.remove();
-  const up = await t.up(N);
+  // While the N start, another caller lists: how long does it wait? (issue 14: < 1 s during a 1,000-service deploy)
+  const state = { starting: true };
+  const during: number[] = [];
+  const upN = t.up(N).finally(() => (state.starting = false));
+  while (state.starting) during.push(await t.list());
+  const up = await upN;
   const idleN = await idleCpu(t);
   const ls: number[] = [];
   for (let i = 0; i < 10; i++) ls.push(await t.list());
@@ -151,6 +156,7 @@ try {
         'idle CPU % 100',
         `idle CPU % ${N}`,
         `start ${N} (ms)`,
+        `ps while starting p50 / max (ms)`,
         `ps at ${N} p50 (ms)`,
         `remove ${N} (ms)`,
         'RSS idle (MiB)',
