@@ -5,17 +5,16 @@
  * Run: `npm run build && node dist/bench/deploy.js`.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, percentile, sleep, table } from './lib.js';
+import { machine, percentile, sleep, table, workDir } from './lib.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
 const RUNS = 20;
-const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-deploy-'));
+const work = workDir('deploy');
 const env = {
   ...process.env,
   BERTH_HOME: path.join(work, 'home'),

@@ -4,16 +4,15 @@
  * Run: `npm run build && node dist/bench/doctor.js`.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, percentile, table } from './lib.js';
+import { machine, percentile, table, workDir } from './lib.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
 const N = Number(process.env.BENCH_SERVICES ?? 200);
-const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-doctor-'));
+const work = workDir('doctor');
 const env = {
   ...process.env,
   BERTH_HOME: path.join(work, 'home'),
