@@ -68,11 +68,16 @@ try {
   const toSwitch: number[] = [];
   const total: number[] = [];
   const ready: number[] = [];
+  const steps = new Map<string, number[]>();
   for (let i = 1; i <= RUNS; i++) {
     writeFileSync(path.join(dir, 'berth.yaml'), manifest(i));
     const { ms, out } = await berth(['deploy', dir, '--json']);
     const r = JSON.parse(out) as { status: string; steps: Array<{ name: string; ms: number }> };
     if (r.status !== 'succeeded') throw new Error(out);
+    for (const s of r.steps) {
+      const name = s.name.replace(/\d+/g, 'N');
+      steps.set(name, [...(steps.get(name) ?? []), s.ms]);
+    }
     const after = r.steps.filter((s) => /^(drain|stop release|prune)/.test(s.name)).reduce((n, s) => n + s.ms, 0);
     total.push(ms);
     toSwitch.push(ms - after);
@@ -92,7 +97,17 @@ try {
       ],
     ),
   );
-  console.log(`\ntarget: overhead <= 100 ms: ${overhead <= 100 ? 'met' : 'NOT met'}`);
+  console.log(`\ntarget: overhead <= 100 ms: ${overhead <= 100 ? 'met' : 'NOT met'}\n`);
+  const stepped = [...steps.values()].reduce((n, ms) => n + p50(ms), 0);
+  console.log(
+    table(
+      ['step (median of 20)', 'ms'],
+      [
+        ...[...steps].map(([name, ms]) => [name, p50(ms).toFixed(0)]),
+        ['outside the steps (CLI start, upload, pre-flight, answer)', (p50(total) - stepped).toFixed(0)],
+      ],
+    ),
+  );
 } finally {
   await berth(['rm', 'bench', '--purge']).catch(() => undefined);
   await berth(['proxy', 'stop']).catch(() => undefined);
