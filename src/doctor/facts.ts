@@ -67,6 +67,8 @@ export async function gatherFacts(o: {
   proxyLeftovers?: readonly LeftoverProcess[] | undefined;
   /** How /proc is read (a test counts the reads). */
   proc?: ProcFiles;
+  /** For one app's findings (a deploy's pre-flight): TLS handshakes only with that app's hosts. */
+  app?: string | undefined;
 }): Promise<Facts> {
   const { store } = o;
   const [apps, environments, releases, instances, leases] = await Promise.all([
@@ -97,7 +99,18 @@ export async function gatherFacts(o: {
     ),
   ];
   const certificates = findCertificates(hosts, o.certDir, path.join(o.home, 'caddy', 'data'));
-  const tlsHandshakes = (await o.tlsHandshakes?.(hosts).catch(() => [])) ?? [];
+  const appHosts =
+    o.app === undefined
+      ? hosts
+      : [
+          ...new Set(
+            environments
+              .filter((e) => e.app === o.app)
+              .flatMap((e) => manifests.get(e.id)?.services ?? [])
+              .flatMap((s) => s.routes.filter((r) => r.tls !== 'off').map((r) => r.host)),
+          ),
+        ];
+  const tlsHandshakes = (await o.tlsHandshakes?.(appHosts).catch(() => [])) ?? [];
   return {
     home: o.home,
     markerPrefix: o.markerPrefix,
