@@ -6,17 +6,16 @@
  * PM2 is installed from npm into bench/.pm2 on first use.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, percentile, pm2Bin, rssKiB, sleep, table, timeCommand } from './lib.js';
+import { machine, percentile, pm2Bin, rssKiB, sleep, table, timeCommand, workDir } from './lib.js';
 
 const N = Number(process.env.BENCH_SERVICES ?? 100);
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 // Run as a user does (through PATH), so bin/berth.js's shebang applies.
 const BERTH = [path.join(REPO, 'bin', 'berth.js')];
-const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-'));
+const work = workDir('core');
 const SLEEP = execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim();
 
 async function berth(): Promise<string[]> {

@@ -5,17 +5,16 @@
  * Run: `npm run build && node dist/bench/deploy.js`.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, percentile, sleep, table } from './lib.js';
+import { machine, percentile, sleep, table, workDir } from './lib.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
 const RUNS = 20;
-const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-deploy-'));
+const work = workDir('deploy');
 const env = {
   ...process.env,
   BERTH_HOME: path.join(work, 'home'),
@@ -69,11 +68,16 @@ try {
   const toSwitch: number[] = [];
   const total: number[] = [];
   const ready: number[] = [];
+  const steps = new Map<string, number[]>();
   for (let i = 1; i <= RUNS; i++) {
     writeFileSync(path.join(dir, 'berth.yaml'), manifest(i));
     const { ms, out } = await berth(['deploy', dir, '--json']);
     const r = JSON.parse(out) as { status: string; steps: Array<{ name: string; ms: number }> };
     if (r.status !== 'succeeded') throw new Error(out);
+    for (const s of r.steps) {
+      const name = s.name.replace(/\d+/g, 'N');
+      steps.set(name, [...(steps.get(name) ?? []), s.ms]);
+    }
     const after = r.steps.filter((s) => /^(drain|stop release|prune)/.test(s.name)).reduce((n, s) => n + s.ms, 0);
     total.push(ms);
     toSwitch.push(ms - after);
@@ -93,7 +97,17 @@ try {
       ],
     ),
   );
-  console.log(`\ntarget: overhead <= 100 ms: ${overhead <= 100 ? 'met' : 'NOT met'}`);
+  console.log(`\ntarget: overhead <= 100 ms: ${overhead <= 100 ? 'met' : 'NOT met'}\n`);
+  const stepped = [...steps.values()].reduce((n, ms) => n + p50(ms), 0);
+  console.log(
+    table(
+      ['step (median of 20)', 'ms'],
+      [
+        ...[...steps].map(([name, ms]) => [name, p50(ms).toFixed(0)]),
+        ['outside the steps (CLI start, upload, pre-flight, answer)', (p50(total) - stepped).toFixed(0)],
+      ],
+    ),
+  );
 } finally {
   await berth(['rm', 'bench', '--purge']).catch(() => undefined);
   await berth(['proxy', 'stop']).catch(() => undefined);

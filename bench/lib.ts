@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
-import { cpus, totalmem } from 'node:os';
 
 /** Wall time of one command run, in milliseconds. */
 export function timeCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -68,4 +68,16 @@ export function cpuMs(pid: number): number {
 /** The load average over the last minute, for the results table. */
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/**
+ * A fresh work directory for one run (BERTH_HOME and the app's source go inside). mkdtemp makes
+ * it 0700; as root with app users on (the default), each app runs as its own user, which must
+ * pass through it to reach its release in BERTH_HOME: 0711, like /var/lib, lets it through
+ * without listing anything.
+ */
+export function workDir(name: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `berth-bench-${name}-`));
+  chmodSync(dir, 0o711);
+  return dir;
 }

@@ -6,12 +6,11 @@
  * log_max_bytes x (log_keep + 1). Run: `npm run build && node dist/bench/logs.js`.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../src/api/client.js';
-import { machine, percentile, sleep, table } from './lib.js';
+import { machine, percentile, sleep, table, workDir } from './lib.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
@@ -19,7 +18,7 @@ const FLOOD = path.join(REPO, 'test', 'fixtures', 'flood.mjs');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const MAX = 10 * 1024 * 1024;
 const KEEP = 5;
-const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-logs-'));
+const work = workDir('logs');
 const home = path.join(work, 'home');
 const env = {
   ...process.env,

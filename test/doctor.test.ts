@@ -234,7 +234,13 @@ test('an instance whose recorded process is gone: doctor says it crashed, with i
     rootDir: '/',
     orgId: 1,
   } satisfies InstanceView;
-  const facts = { instances: [v], logFile: () => log, now: Date.now(), proxyTable: undefined } as unknown as Facts;
+  const facts = {
+    instances: [v],
+    logFile: () => log,
+    now: Date.now(),
+    proxyTable: undefined,
+    startTicks: new Map(), // the scan found no live process with that pid
+  } as unknown as Facts;
   const [f, ...rest] = instanceChecks(facts);
   assert.deepEqual(rest, []);
   assert.ok(f);

@@ -96,9 +96,11 @@ async function main(): Promise<void> {
         proxyTable: await proxy.current(),
         logFile: (v) => instances.logFile(v),
         certDir: settings.proxy === 'nginx' ? settings.certDir : undefined,
-        edgeRoutes: await proxy.edgeRoutes?.().catch(() => []),
+        // For one app (a deploy's pre-flight): what only makes findings about no app is not looked at.
+        edgeRoutes: app === undefined ? await proxy.edgeRoutes?.().catch(() => []) : [],
         tlsHandshakes: proxy.tlsHandshakes?.bind(proxy),
-        proxyLeftovers: proxy.leftovers?.(),
+        proxyLeftovers: app === undefined ? proxy.leftovers?.() : [],
+        app,
       }),
       app,
     );

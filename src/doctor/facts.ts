@@ -4,25 +4,16 @@ import { findCertificates, type CertificateFact } from './checks/tls.js';
 import type { Manifest } from '../config/manifest-types.js';
 import type { RouteTable } from '../proxy/route-table.js';
 import type { EdgeRoute, TlsHandshake } from '../proxy/proxy.js';
-import { MARKER_ENV } from '../runtime/process-runner.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { LeaseOwner } from '../store/leases-repo.js';
 import type { EnvironmentRow } from '../store/apps-repo.js';
 import type { ReleaseRow } from '../store/releases-repo.js';
 import type { Store } from '../store/store.js';
-import { listPids, procArgv, procEnvValue, procSocketInodes, procStat, procUid, userName } from '../system/proc.js';
-import { listeners } from '../system/sockets.js';
+import { procFiles, scanHost, type ProcFiles, type ProcessFact } from './host-scan.js';
 import { storedManifest } from '../config/stored-manifest.js';
 import type { LeftoverProcess } from '../core/results.js';
 
-/** A process as doctor reports it. */
-export interface ProcessFact {
-  readonly pid: number;
-  readonly pgrp: number;
-  readonly user: string;
-  readonly command: string;
-  readonly marker: string | undefined;
-}
+export type { ProcessFact } from './host-scan.js';
 
 /**
  * Everything the checks compare, read once: the store (what should be), the host
@@ -37,9 +28,17 @@ export interface Facts {
   readonly releases: readonly ReleaseRow[];
   readonly instances: readonly InstanceView[];
   readonly leases: readonly LeaseOwner[];
-  /** port -> processes listening on it (empty array: a listener we cannot attribute). */
+  /**
+   * port -> processes listening on it (empty array: a listener we cannot attribute), for the ports
+   * the checks look at: leased and pinned ports, and the upstreams of the proxy's routes.
+   */
   readonly listening: ReadonlyMap<number, readonly ProcessFact[]>;
+  /** Every local port something listens on. */
+  readonly listeningPorts: ReadonlySet<number>;
+  /** Live processes carrying this BERTH_HOME's instance marker. */
   readonly processes: readonly ProcessFact[];
+  /** The recorded pids of instances whose process is alive, with its start time (clock ticks since boot). */
+  readonly startTicks: ReadonlyMap<number, string>;
   /** The table the proxy serves, or undefined when it does not answer. */
   readonly proxyTable: RouteTable | undefined;
   /** The current release's manifest per environment id. */
@@ -66,6 +65,10 @@ export async function gatherFacts(o: {
   edgeRoutes?: readonly EdgeRoute[];
   tlsHandshakes?: ((hosts: readonly string[]) => Promise<TlsHandshake[]>) | undefined;
   proxyLeftovers?: readonly LeftoverProcess[] | undefined;
+  /** How /proc is read (a test counts the reads). */
+  proc?: ProcFiles;
+  /** For one app's findings (a deploy's pre-flight): TLS handshakes only with that app's hosts. */
+  app?: string | undefined;
 }): Promise<Facts> {
   const { store } = o;
   const [apps, environments, releases, instances, leases] = await Promise.all([
@@ -80,29 +83,14 @@ export async function gatherFacts(o: {
     const r = releases.find((x) => x.id === e.currentReleaseId);
     if (r) manifests.set(e.id, storedManifest(r.manifest));
   }
-  const socketOwners = new Map<string, number[]>();
-  const processes: ProcessFact[] = [];
-  for (const pid of listPids()) {
-    const st = procStat(pid);
-    if (!st || st.state === 'Z') continue;
-    for (const inode of procSocketInodes(pid)) socketOwners.set(inode, [...(socketOwners.get(inode) ?? []), pid]);
-    const uid = procUid(pid);
-    processes.push({
-      pid,
-      pgrp: st.pgrp,
-      user: uid === undefined ? '?' : userName(uid),
-      command: procArgv(pid).join(' '),
-      marker: procEnvValue(pid, MARKER_ENV),
-    });
-  }
-  const byPid = new Map(processes.map((p) => [p.pid, p]));
-  const listening = new Map<number, ProcessFact[]>();
-  for (const l of listeners()) {
-    const holders = (socketOwners.get(l.inode) ?? [])
-      .map((pid) => byPid.get(pid))
-      .filter((p): p is ProcessFact => p !== undefined);
-    listening.set(l.port, [...(listening.get(l.port) ?? []), ...holders]);
-  }
+  const ports = new Set<number>(leases.map((l) => l.port));
+  for (const m of manifests.values())
+    for (const spec of m.services) if (typeof spec.port === 'number') ports.add(spec.port);
+  for (const r of o.proxyTable?.routes ?? []) for (const u of r.upstreams) ports.add(Number(u.split(':')[1]));
+  const host = scanHost(
+    { markerPrefix: o.markerPrefix, ports, pids: instances.flatMap((v) => (v.pid === null ? [] : [v.pid])) },
+    o.proc ?? procFiles,
+  );
   const hosts = [
     ...new Set(
       [...manifests.values()].flatMap((m) =>
@@ -111,7 +99,18 @@ export async function gatherFacts(o: {
     ),
   ];
   const certificates = findCertificates(hosts, o.certDir, path.join(o.home, 'caddy', 'data'));
-  const tlsHandshakes = (await o.tlsHandshakes?.(hosts).catch(() => [])) ?? [];
+  const appHosts =
+    o.app === undefined
+      ? hosts
+      : [
+          ...new Set(
+            environments
+              .filter((e) => e.app === o.app)
+              .flatMap((e) => manifests.get(e.id)?.services ?? [])
+              .flatMap((s) => s.routes.filter((r) => r.tls !== 'off').map((r) => r.host)),
+          ),
+        ];
+  const tlsHandshakes = (await o.tlsHandshakes?.(appHosts).catch(() => [])) ?? [];
   return {
     home: o.home,
     markerPrefix: o.markerPrefix,
@@ -120,8 +119,10 @@ export async function gatherFacts(o: {
     releases,
     instances,
     leases,
-    listening,
-    processes,
+    listening: host.listening,
+    listeningPorts: host.listeningPorts,
+    processes: host.marked,
+    startTicks: host.startTicks,
     proxyTable: o.proxyTable,
     manifests,
     logFile: o.logFile,

@@ -20,9 +20,9 @@ export interface PortHolder {
 const LISTEN = '0A';
 const TIME_WAIT = '06';
 
-/** Every listening TCP socket in this network namespace. */
-export function listeners(): Listener[] {
-  return [...parseNetTcp('/proc/net/tcp', false), ...parseNetTcp('/proc/net/tcp6', true)].filter(
+/** Every listening TCP socket in this network namespace; `read` reads a /proc file whole (default: from /proc). */
+export function listeners(read: (file: string) => string | undefined = readProc): Listener[] {
+  return [...parseNetTcp(read('/proc/net/tcp'), false), ...parseNetTcp(read('/proc/net/tcp6'), true)].filter(
     (s) => s.state === LISTEN,
   );
 }
@@ -37,7 +37,7 @@ export function listeningPorts(): Set<number> {
  * servers bind with SO_REUSEADDR.
  */
 export function busyPorts(): Set<number> {
-  const all = [...parseNetTcp('/proc/net/tcp', false), ...parseNetTcp('/proc/net/tcp6', true)];
+  const all = [...parseNetTcp(readProc('/proc/net/tcp'), false), ...parseNetTcp(readProc('/proc/net/tcp6'), true)];
   return new Set(all.filter((s) => s.state !== TIME_WAIT).map((s) => s.port));
 }
 
@@ -46,7 +46,7 @@ export function busyPorts(): Set<number> {
  * TIME_WAIT sockets after a load test) takes few read(2) calls; each can cost milliseconds.
  * A seq_file may return less than asked before its end, so only a read of 0 ends it.
  */
-function readProc(file: string): string | undefined {
+export function readProc(file: string): string | undefined {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -67,8 +67,7 @@ function readProc(file: string): string | undefined {
   }
 }
 
-function parseNetTcp(file: string, v6: boolean): Listener[] {
-  const text = readProc(file);
+function parseNetTcp(text: string | undefined, v6: boolean): Listener[] {
   if (text === undefined) return [];
   const out: Listener[] = [];
   for (const line of text.split('\n').slice(1)) {

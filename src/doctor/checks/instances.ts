@@ -1,7 +1,6 @@
 import { tailLines } from '../../runtime/log-files.js';
 import type { InstanceView } from '../../store/instances-repo.js';
 import { holdsProcess } from '../../core/instance-state.js';
-import { isSameProcessAlive } from '../../system/proc.js';
 import type { Facts } from '../facts.js';
 import type { Finding } from '../finding.js';
 
@@ -34,7 +33,7 @@ export function instanceChecks(f: Facts): Finding[] {
     const where = { app: v.app, env: v.env, service: v.service };
     const name = `${v.app}/${v.service}[${v.idx}] (release ${v.release})`;
     const exit = v.lastExit ? (JSON.parse(v.lastExit) as Exit) : undefined;
-    if (holdsProcess(v.state) && v.pid !== null && v.startTicks !== null && !isSameProcessAlive(v.pid, v.startTicks)) {
+    if (holdsProcess(v.state) && v.pid !== null && v.startTicks !== null && f.startTicks.get(v.pid) !== v.startTicks) {
       // Wanted running: berthd has not handled the exit yet (it restarts it by policy), so the crash is the news.
       const crashed = v.desired === 'running' ? `: it crashed${logLines(f, v)}` : '';
       const env = v.env === 'production' ? '' : ` --env ${v.env}`;

@@ -81,7 +81,8 @@ export function edgeRouteChecks(f: Facts): Finding[] {
   for (const r of f.edgeRoutes) {
     for (const dial of r.dials) {
       const [host, port] = dial.split(':');
-      if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host ?? '') || f.listening.has(Number(port))) continue;
+      if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host ?? '') || f.listeningPorts.has(Number(port)))
+        continue;
       const hosts = r.hosts.length ? r.hosts.join(', ') : 'any host';
       if (r.berth)
         out.push({

@@ -13,10 +13,12 @@ export function findProcesses(match: (argv: readonly string[], pid: number) => b
   const out: ProxyProcess[] = [];
   for (const pid of listPids()) {
     if (pid === process.pid) continue;
-    const st = procStat(pid);
-    if (!st || st.state === 'Z' || st.state === 'X') continue;
+    // argv first (a zombie has none): the stat only of the few that match, one file per process.
     const argv = procArgv(pid);
-    if (argv.length > 0 && match(argv, pid)) out.push({ pid, startTicks: st.startTicks, command: argv.join(' ') });
+    if (argv.length === 0 || !match(argv, pid)) continue;
+    const st = procStat(pid);
+    if (st && st.state !== 'Z' && st.state !== 'X')
+      out.push({ pid, startTicks: st.startTicks, command: argv.join(' ') });
   }
   return out;
 }

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { procFiles, scanHost, type ProcFiles } from '../src/doctor/host-scan.js';
+import { procStat } from '../src/system/proc.js';
+import { hit } from './helpers/http.js';
+import { NODE, REPO, waitFor } from './helpers/home.js';
+
+// Ports 28900-28999: instances on 28900.., a foreign listener on 28990, an unrelated one on 28991.
+const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
+const PREFIX = 'feedc0ffee12';
+const INSTANCES = 8;
+const FOREIGN = 28990;
+const UNRELATED = 28991;
+const started: ChildProcess[] = [];
+
+function serve(port: number, marker?: string): ChildProcess {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, PORT: String(port) };
+  if (marker) env.BERTH_INSTANCE = marker;
+  const child = spawn(NODE, [SERVER], { env, stdio: 'ignore' });
+  started.push(child);
+  return child;
+}
+
+before(async () => {
+  for (let i = 0; i < INSTANCES; i++) serve(28900 + i, `${PREFIX}:${i + 1}`);
+  serve(FOREIGN);
+  serve(UNRELATED);
+  for (const port of [...Array.from({ length: INSTANCES }, (_, i) => 28900 + i), FOREIGN, UNRELATED])
+    await waitFor(`port ${port} to listen`, () =>
+      hit(port, 'x', '/').then(
+        () => true,
+        () => false,
+      ),
+    );
+});
+after(() => started.forEach((c) => c.kill()));
+
+/** The real /proc, with every read counted by path. */
+function counted(): { files: ProcFiles; reads: Map<string, number>; lists: Map<string, number> } {
+  const reads = new Map<string, number>();
+  const lists = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  return {
+    reads,
+    lists,
+    files: {
+      pids: () => procFiles.pids(),
+      read: (f) => (bump(reads, f), procFiles.read(f)),
+      list: (d) => (bump(lists, d), procFiles.list(d)),
+      link: (f) => procFiles.link(f),
+    },
+  };
+}
+
+const ours = () => started.slice(0, INSTANCES).map((c) => c.pid as number);
+
+test('one look at /proc per doctor run: each file once, sockets only of our processes when they hold every port asked', () => {
+  const { files, reads, lists } = counted();
+  const ports = new Set(ours().map((_, i) => 28900 + i));
+  const scan = scanHost({ markerPrefix: PREFIX, ports, pids: ours() }, files);
+  ours().forEach((pid, i) => {
+    assert.deepEqual(
+      scan.listening.get(28900 + i)?.map((p) => [p.pid, p.marker]),
+      [[pid, `${PREFIX}:${i + 1}`]],
+    );
+    assert.equal(scan.startTicks.get(pid), procStat(pid)?.startTicks);
+  });
+  assert.deepEqual(new Set(scan.marked.map((p) => p.pid)), new Set(ours()));
+  assert.ok(scan.listeningPorts.has(UNRELATED) && scan.listeningPorts.has(FOREIGN));
+  assert.equal(scan.listening.has(UNRELATED), false, 'ports nobody asked about are not attributed');
+  const twice = [...reads].filter(([, n]) => n > 1);
+  assert.deepEqual(twice, [], 'no file is read twice');
+  assert.equal(reads.get('/proc/net/tcp'), 1);
+  assert.equal(reads.get('/proc/net/tcp6'), 1);
+  assert.ok(reads.has(`/proc/${started[INSTANCES]?.pid}/environ`), "every process's marker is read");
+  assert.deepEqual(
+    new Set(lists.keys()),
+    new Set(ours().map((pid) => `/proc/${pid}/fd`)),
+    'the sockets of our own processes only',
+  );
+});
+
+test('a foreign listener on a port asked about is found with its pid, user and command', () => {
+  const { files, reads, lists } = counted();
+  const foreign = started[INSTANCES] as ChildProcess;
+  const scan = scanHost({ markerPrefix: PREFIX, ports: new Set([28900, FOREIGN]), pids: [] }, files);
+  const [holder, ...rest] = scan.listening.get(FOREIGN) ?? [];
+  assert.deepEqual(rest, []);
+  assert.ok(holder);
+  assert.equal(holder.pid, foreign.pid);
+  assert.equal(holder.marker, undefined);
+  assert.equal(holder.command, `${NODE} ${SERVER}`);
+  assert.equal(holder.user, userInfo().username);
+  assert.ok(lists.has(`/proc/${foreign.pid}/fd`), 'every process is looked at when ours do not hold it');
+  assert.deepEqual(
+    [...reads].filter(([, n]) => n > 1),
+    [],
+    'still no file read twice',
+  );
+});
