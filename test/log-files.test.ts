@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -151,6 +152,33 @@ test('the log writer refuses a command line it cannot follow, saying what it exp
   assert.match(r.stderr, /"10MB" is not a number from 64 to/);
   assert.match(spawnSync(WRITER, [], { input: '', encoding: 'utf8' }).stderr, /^usage: log-writer <file> <maxBytes>/);
 });
+
+test(
+  "the log writer gives the files it makes to the app's user (mode 0640), never a file hard-linked in",
+  { skip: process.getuid?.() === 0 ? false : 'needs root: files of another user' },
+  async () => {
+    const sub = path.join(dir, 'owner');
+    mkdirSync(sub);
+    const file = path.join(sub, 'web.0.r1.log');
+    const through = async (n: number) => {
+      const writer = spawn(WRITER, [file, '4096', '1', '65534', '65533'], { stdio: ['pipe', 'inherit', 'inherit'] });
+      const exited = once(writer, 'exit');
+      writer.stdin.end(lines(0, n));
+      assert.deepEqual(await exited, [0, null]);
+    };
+    await through(60); // 6 000 bytes: a rotation
+    for (const f of ['web.0.r1.log', 'web.0.r1.log.1']) {
+      const st = statSync(path.join(sub, f));
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [65534, 65533, 0o640], f);
+    }
+    rmSync(file);
+    const other = path.join(dir, 'roots.log');
+    writeFileSync(other, '');
+    linkSync(other, file);
+    await through(1);
+    assert.equal(statSync(other).uid, 0, 'a file hard-linked in stays with its owner');
+  },
+);
 
 test('tailLines never shows a piece of a line cut by its read window', () => {
   const file = path.join(dir, 'tail.log');
