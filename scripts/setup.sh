@@ -10,11 +10,11 @@ if [ "$have" -lt "$need_major" ]; then
   echo "On Debian/Ubuntu: install it from NodeSource or your distribution's backports, then run this again." >&2
   exit 1
 fi
-if ! command -v make >/dev/null || ! command -v g++ >/dev/null || ! command -v python3 >/dev/null; then
+if ! command -v make >/dev/null || ! command -v g++ >/dev/null || ! command -v cc >/dev/null || ! command -v python3 >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq build-essential python3 >/dev/null
   else
-    echo "better-sqlite3 compiles from source: install build-essential and python3 (sudo apt-get install -y build-essential python3)" >&2
+    echo "better-sqlite3 and the log writer (C) compile from source: install build-essential and python3 (sudo apt-get install -y build-essential python3)" >&2
     exit 1
   fi
 fi

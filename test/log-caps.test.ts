@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { procStat } from '../src/system/proc.js';
+import { isSameProcessAlive, listPids, procArgv, procStat } from '../src/system/proc.js';
 import { getJson, isAlive } from './helpers/http.js';
 import { assertOk, NODE, REPO, sleep, TestHome, waitFor } from './helpers/home.js';
 import type { InstanceStatus } from '../src/core/results.js';
@@ -44,6 +44,12 @@ function overBudget(): string | undefined {
 }
 
 /** Floods for `ms`, checking the disk use all along and calling `berth ps` back to back; returns how many answered. */
+/** Memory a process holds of its own (not shared with others: its binary, libc), in KiB. */
+function privateKiB(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return [...rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 async function flood(ms: number, expectPid: number): Promise<number> {
   const until = Date.now() + ms;
   let problem: string | undefined;
@@ -76,6 +82,12 @@ test('an instance writing 1 MiB chunks flat out stays within log_max_bytes x (lo
   const pid = web?.pid as number;
   const port = web?.port as number;
   assert.ok((await flood(10_000, pid)) >= 1, 'berth ps answered, call after call, all through the flood');
+  // Its log writer, a process of its own (one per instance: 1,000 instances, 1,000 writers), needs little memory.
+  const log = path.join(home.home, 'logs', 'flood', 'production', 'web.0.r1.log');
+  const writerPid = await waitFor('the log writer', () => listPids().find((p) => procArgv(p).includes(log)));
+  const writer = { pid: writerPid, startTicks: procStat(writerPid)?.startTicks ?? '' };
+  const own = privateKiB(writer.pid);
+  assert.ok(own > 0 && own < 1024, `the log writer holds ${own} KiB of its own, busy: under 1 MiB`);
   const { written } = await getJson<{ written: number }>(port);
   assert.ok(written > 10 * BUDGET, `the app wrote ${written} bytes: enough to overflow the budget many times`);
   // The file and `keep` rotated ones (a listing may fall between two renames of a rotation: look again).
@@ -89,6 +101,7 @@ test('an instance writing 1 MiB chunks flat out stays within log_max_bytes x (lo
   const before = (await getJson<{ written: number }>(port)).written;
   await sleep(1000);
   assert.ok((await getJson<{ written: number }>(port)).written > before + BUDGET, 'the flood goes on without berthd');
+  assert.ok(isSameProcessAlive(writer.pid, writer.startTicks), 'through the same log writer');
   assert.equal(overBudget(), undefined);
   assert.ok((await flood(2000, pid)) >= 1, 'the next berthd adopts it and answers');
   assertOk(await home.cli('stop', 'flood'));

@@ -1,29 +1,34 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
+  linkSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { tailLines } from '../src/runtime/log-files.js';
+import { logWriterPath } from '../src/runtime/log-writer.js';
+import { waitFor } from './helpers/home.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-logs-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const WRITER = fileURLToPath(new URL('../src/runtime/log-writer-main.js', import.meta.url));
+const WRITER = logWriterPath();
 
 /** Runs the real log writer on `file`, feeds it `lines` numbered lines of `width` bytes from a real process, waits for it to end. */
 async function writeThrough(file: string, maxBytes: number, keep: number, lines: number, width = 100): Promise<void> {
-  const writer = spawn(process.execPath, [WRITER, file, String(maxBytes), String(keep)], {
+  const writer = spawn(WRITER, [file, String(maxBytes), String(keep)], {
     stdio: ['pipe', 'inherit', 'inherit'],
   });
   const producer = spawn(
@@ -78,6 +83,102 @@ test('when it cannot rotate, the writer drops output with a counted line instead
   assert.ok(statSync(file).size <= 4096, `${statSync(file).size} bytes`);
   assert.ok(existsSync(`${file}.1/x`));
 });
+
+/** `n` numbered 100-byte lines from `from` on. */
+const lines = (from: number, n: number) =>
+  Array.from({ length: n }, (_, i) => String(from + i).padStart(8, '0') + 'x'.repeat(91) + '\n').join('');
+
+test('the log writer never follows a link planted at the log file or at a rotated name, nor waits on a FIFO', async () => {
+  const sub = path.join(dir, 'links');
+  mkdirSync(sub);
+  const victim = path.join(dir, 'victim');
+  writeFileSync(victim, 'precious\n');
+  const untouched = () => assert.equal(readFileSync(victim, 'utf8'), 'precious\n', 'the file the links point to');
+
+  const file = path.join(sub, 'web.0.r1.log');
+  symlinkSync(victim, file);
+  await writeThrough(file, 4096, 2, 100);
+  untouched();
+  assert.ok(lstatSync(file).isSymbolicLink());
+  assert.deepEqual(readdirSync(sub), ['web.0.r1.log'], 'nothing written anywhere else either');
+
+  rmSync(file);
+  symlinkSync(victim, `${file}.1`);
+  symlinkSync(victim, `${file}.2`);
+  await writeThrough(file, 4096, 2, 1000); // rotations rename the links away and unlink them, never write through them
+  untouched();
+  for (const f of readdirSync(sub)) {
+    assert.ok(lstatSync(path.join(sub, f)).isFile(), `${f} is a file of its own`);
+    for (const l of readFileSync(path.join(sub, f), 'utf8').trimEnd().split('\n')) assert.match(l, LINE, f);
+  }
+
+  // A link put in place of the file while the writer holds it: the next rotation reopens the name, and does not follow it.
+  const other = path.join(sub, 'api.0.r1.log');
+  const writer = spawn(WRITER, [other, '4096', '1'], { stdio: ['pipe', 'inherit', 'inherit'] });
+  const exited = once(writer, 'exit');
+  writer.stdin.write(lines(0, 30));
+  await waitFor('the first lines in the log', () => existsSync(other) && statSync(other).size === 3000);
+  renameSync(other, `${other}.moved`);
+  symlinkSync(victim, other);
+  writer.stdin.end(lines(30, 30)); // past 4096 bytes: a rotation
+  assert.deepEqual(await exited, [0, null]);
+  untouched();
+  assert.ok(lstatSync(other).isSymbolicLink());
+  // The file it holds fills up to the cap; then the name is a link: the rest is dropped (nowhere to say so).
+  assert.equal(readFileSync(`${other}.moved`, 'utf8'), lines(0, 40));
+
+  // A FIFO at the name: the writer neither waits for a reader nor writes into it, and ends with its input.
+  const fifo = path.join(sub, 'worker.0.r1.log');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  await writeThrough(fifo, 4096, 1, 100);
+  assert.ok(lstatSync(fifo).isFIFO());
+});
+
+test('the log writer ignores SIGTERM, SIGHUP and SIGINT: it ends with its input, having written all of it', async () => {
+  const file = path.join(dir, 'signals.log');
+  const writer = spawn(WRITER, [file, '4096', '1'], { stdio: ['pipe', 'inherit', 'inherit'], detached: true });
+  const exited = once(writer, 'exit');
+  writer.stdin.write(lines(0, 1));
+  await waitFor('the first line in the log', () => existsSync(file) && statSync(file).size === 100);
+  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) writer.kill(signal);
+  writer.stdin.end(lines(1, 1));
+  assert.deepEqual(await exited, [0, null]);
+  assert.equal(readFileSync(file, 'utf8'), lines(0, 2));
+});
+
+test('the log writer refuses a command line it cannot follow, saying what it expects', () => {
+  const r = spawnSync(WRITER, [path.join(dir, 'x.log'), '10MB', '5'], { input: '', encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /"10MB" is not a number from 64 to/);
+  assert.match(spawnSync(WRITER, [], { input: '', encoding: 'utf8' }).stderr, /^usage: log-writer <file> <maxBytes>/);
+});
+
+test(
+  "the log writer gives the files it makes to the app's user (mode 0640), never a file hard-linked in",
+  { skip: process.getuid?.() === 0 ? false : 'needs root: files of another user' },
+  async () => {
+    const sub = path.join(dir, 'owner');
+    mkdirSync(sub);
+    const file = path.join(sub, 'web.0.r1.log');
+    const through = async (n: number) => {
+      const writer = spawn(WRITER, [file, '4096', '1', '65534', '65533'], { stdio: ['pipe', 'inherit', 'inherit'] });
+      const exited = once(writer, 'exit');
+      writer.stdin.end(lines(0, n));
+      assert.deepEqual(await exited, [0, null]);
+    };
+    await through(60); // 6 000 bytes: a rotation
+    for (const f of ['web.0.r1.log', 'web.0.r1.log.1']) {
+      const st = statSync(path.join(sub, f));
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [65534, 65533, 0o640], f);
+    }
+    rmSync(file);
+    const other = path.join(dir, 'roots.log');
+    writeFileSync(other, '');
+    linkSync(other, file);
+    await through(1);
+    assert.equal(statSync(other).uid, 0, 'a file hard-linked in stays with its owner');
+  },
+);
 
 test('tailLines never shows a piece of a line cut by its read window', () => {
   const file = path.join(dir, 'tail.log');

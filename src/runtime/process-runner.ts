@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { DEFAULT_ROTATION, type RotationOptions } from './log-writer.js';
+import { DEFAULT_ROTATION, logWriterPath, type RotationOptions } from './log-writer.js';
 import { isSameProcessAlive, procStat } from '../system/proc.js';
 import { instanceProcesses } from './process-table.js';
 
@@ -29,22 +28,20 @@ export interface Launched {
 
 export { MARKER_ENV } from './process-table.js';
 
-const WRITER = fileURLToPath(new URL('./log-writer-main.js', import.meta.url));
-
 /**
  * Starts a process in its own session and process group, its output going to its own log
  * writer: a small process (also in a session of its own, not marked as part of the instance)
  * that reads the other end of the instance's stdout/stderr and writes the log file,
  * rotating by rename and dropping with a count rather than outgrow its budget (see
- * log-writer.ts). Neither depends on the daemon: berthd may die and both run on; the writer
- * ends by itself when the last process of the instance has closed its output.
+ * src/native/log-writer.c). Neither depends on the daemon: berthd may die and both run on;
+ * the writer ends by itself when the last process of the instance has closed its output.
  *
  * Why a writer per instance: the instance holding the log file itself (O_APPEND) leaves only
  * copy-and-truncate rotation, done by berthd, which cannot keep up with a fast writer and
  * stalls the daemon while it copies. A pipe read by berthd would die with berthd (and take
  * the instance with it: SIGPIPE). One writer for every instance would be one failure for all
- * of them. A writer per instance costs one small process (~40 MB RSS, mostly the shared node
- * binary) and fails alone: should it die, its instance gets EPIPE and is restarted by policy.
+ * of them. A writer per instance costs one small C process (~1 ms to start, ~100 KiB of its own
+ * memory) and fails alone: should it die, its instance gets EPIPE and is restarted by policy.
  */
 export function launch(spec: LaunchSpec): Promise<Launched> {
   const rotation = spec.rotation ?? DEFAULT_ROTATION;
@@ -53,11 +50,12 @@ export function launch(spec: LaunchSpec): Promise<Launched> {
     openSync(spec.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640),
   );
   const owner = spec.uid !== undefined ? [String(spec.uid), String(spec.gid ?? spec.uid)] : [];
-  const writer = spawn(
-    process.execPath,
-    [WRITER, spec.logFile, String(rotation.maxBytes), String(rotation.keep), ...owner],
-    { env: {}, detached: true, shell: false, stdio: ['pipe', 'ignore', 'ignore'] },
-  );
+  const writer = spawn(logWriterPath(), [spec.logFile, String(rotation.maxBytes), String(rotation.keep), ...owner], {
+    env: {},
+    detached: true,
+    shell: false,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   const logged = new Promise<void>((done) => {
     writer.once('exit', () => done());
     writer.once('error', () => done());
