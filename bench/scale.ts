@@ -135,6 +135,7 @@ async function measure(t: Tool): Promise<string[]> {
     idle100,
     idleN,
     ms(up),
+    `${ms(percentile(during, 50))} / ${ms(Math.max(...during))}`,
     ms(percentile(ls, 50)),
     ms(rm),
     rss0.toFixed(1),
