@@ -92,6 +92,26 @@ test('a broken connection to a berthd that kept running is told as such, not as 
   }
 });
 
+test('berthd answers while a big wave starts: ps sees it half-way, not only once every instance is spawned', async () => {
+  const n = 150;
+  const dir = home.app('wave', manifest('wave', n, 0, '10s'));
+  const client = spawn(NODE, [BIN, 'up', dir], { env: home.env, stdio: 'ignore' });
+  const exited = new Promise((r) => client.once('exit', r));
+  const running = () => client.exitCode === null;
+  const seen: number[] = [];
+  // Before, a wave was one chain of promises: no request was read until the last instance had spawned.
+  while (running()) {
+    const rows = (await home.json<Array<{ app: string; pid: number | null }>>('ps')).filter((r) => r.app === 'wave');
+    if (running()) seen.push(rows.filter((r) => r.pid !== null).length);
+  }
+  assert.equal(await exited, 0);
+  assert.ok(
+    seen.some((spawned) => spawned > 0 && spawned < n),
+    `ps during the deploy saw these numbers of spawned instances: ${seen.join(', ')}`,
+  );
+  assertOk(await home.cli('rm', 'wave'));
+});
+
 test('a limiter runs at most its limit at once and every task in the end', async () => {
   const limiter = new Limiter(3);
   let running = 0;
