@@ -162,6 +162,7 @@ try {
   );
 } finally {
   await berth(['rm', 'heavy']).catch(() => undefined);
+  await berth(['proxy', 'stop']).catch(() => undefined); // it outlives berthd, and the next run wants its port
   await berth(['daemon', 'stop']).catch(() => undefined);
   rmSync(work, { recursive: true, force: true });
 }
