@@ -14,7 +14,7 @@ import { instanceProcesses } from '../runtime/process-table.js';
 import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
-import { isSameProcessAlive } from '../system/proc.js';
+import { isSameProcessAlive, signalReaches } from '../system/proc.js';
 import { HealthWatch } from './health-watch.js';
 import { waitReady } from './instance-readiness.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -531,17 +531,8 @@ export class InstanceManager {
   pollAdopted(verify: boolean): void {
     for (const [id, h] of this.#handles) {
       if (h.child !== undefined || h.timer !== undefined || h.retired) continue;
-      if (pidExists(h.ref.pid) && (!verify || isSameProcessAlive(h.ref.pid, h.ref.startTicks))) continue;
+      if (signalReaches(h.ref.pid) && (!verify || isSameProcessAlive(h.ref.pid, h.ref.startTicks))) continue;
       void this.#onExit(id, h.ref, null, null, 'adopted process exited; its exit status is unknown');
     }
-  }
-}
-
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { DEFAULT_ROTATION, logWriterPath, type RotationOptions } from './log-writer.js';
-import { isSameProcessAlive, procStat } from '../system/proc.js';
+import { isSameProcessAlive, procStat, signalReaches } from '../system/proc.js';
 import { instanceProcesses } from './process-table.js';
 
 /** Everything needed to start one process; argv is executed without a shell. */
@@ -159,13 +159,7 @@ export async function stopProcesses(
 
 /** Whether any process (zombies included) is in process group `group`: one system call. */
 function groupExists(group: number | null): boolean {
-  if (group === null) return false;
-  try {
-    process.kill(-group, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return group !== null && signalReaches(-group);
 }
 
 function signal(group: number | null, found: readonly ProcessRef[], sig: NodeJS.Signals): void {

@@ -42,6 +42,19 @@ export function isSameProcessAlive(pid: number, startTicks: string): boolean {
   return st !== undefined && st.state !== 'Z' && st.state !== 'X' && st.startTicks === startTicks;
 }
 
+/**
+ * Whether a process (`id` > 0) or a process group (`-pgid`) exists, zombies included: kill(id, 0),
+ * one system call and no file opened. A pid may have been reused: isSameProcessAlive tells.
+ */
+export function signalReaches(id: number): boolean {
+  try {
+    process.kill(id, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function listPids(): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
