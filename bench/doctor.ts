@@ -1,11 +1,13 @@
 /**
- * bench/doctor: `berth doctor` over 200, then 1,000 running services (small Python HTTP servers,
- * each with a route, in apps of 100), median wall time of 5 whole CLI runs at each size.
+ * bench/doctor: `berth doctor` over 200, then 1,000 running services (small HTTP servers, each with a
+ * route, in apps of 100), median wall time of 5 whole CLI runs at each size.
  * Targets (issue 14): < 500 ms at 200, < 2 s at 1,000. `BENCH_SERVICES=200` runs one size.
+ * The servers are `busybox httpd` (Debian's busybox-static, ~1 MiB each) when it is installed, so 1,000
+ * fit in memory; `python3 -m http.server` (~20 MiB each) otherwise, or with `BENCH_SERVER=python`.
  * Run: `npm run build && node dist/bench/doctor.js`.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,11 @@ import { machine, percentile, table, workDir } from './lib.js';
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
 const COUNTS = (process.env.BENCH_SERVICES ?? '200,1000').split(',').map(Number);
+const BUSYBOX = '/usr/bin/busybox';
+const SERVER =
+  process.env.BENCH_SERVER !== 'python' && existsSync(BUSYBOX)
+    ? { name: 'busybox httpd', run: `${BUSYBOX} httpd -f -p 127.0.0.1:$PORT -h .` }
+    : { name: 'python3 -m http.server', run: 'python3 -m http.server $PORT --bind 127.0.0.1' };
 const work = workDir('doctor');
 const env = {
   ...process.env,
@@ -49,9 +56,10 @@ async function grow(from: number, total: number): Promise<number> {
     mkdirSync(dir, { recursive: true });
     const services = Array.from({ length: Math.min(PER_APP, total - first) }, (_, k) => {
       const i = first + k;
-      return `  s${i}:\n    run: python3 -m http.server $PORT --bind 127.0.0.1\n    routes: [{ host: bench.test, path: /s${i}/ }]\n`;
+      return `  s${i}:\n    run: ${SERVER.run}\n    routes: [{ host: bench.test, path: /s${i}/ }]\n`;
     }).join('');
     writeFileSync(path.join(dir, 'berth.yaml'), `app: ${app}\nservices:\n${services}`);
+    writeFileSync(path.join(dir, 'index.html'), 'ok\n');
     ms += (await berth(['deploy', dir])).ms;
   }
   return ms;
@@ -90,7 +98,7 @@ try {
 console.log(
   `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadavg()
     .map((l) => l.toFixed(1))
-    .join(' ')}, python3 -m http.server services with a route each, in apps of ${PER_APP}\n`,
+    .join(' ')}, ${SERVER.name} services with a route each, in apps of ${PER_APP}\n`,
 );
 console.log(
   table(['services', 'deploy ms (added)', 'doctor p50 ms', 'doctor max ms', 'findings', 'target (p50)'], rows),
