@@ -64,6 +64,10 @@ export class ProxyProcess {
     await this.#control.call('PUT', '/v1/routes', table);
   }
 
+  health(): Promise<{ pid: number; version: number; handedOver: number }> {
+    return this.#control.call('GET', '/v1/health');
+  }
+
   table(): Promise<RouteTable> {
     return this.#control.call<RouteTable>('GET', '/v1/routes');
   }

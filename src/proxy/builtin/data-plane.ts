@@ -1,7 +1,16 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { EMPTY_TABLE, RouteMatcher, upstreamPath, type RouteEntry, type RouteTable } from '../route-table.js';
-import { AnswerDeadlines, badGateway, Forwarding, requestHead } from './forwarding.js';
+import { ClientConnection, type RawExchange } from './client-connection.js';
+import { HTML, NodeExchange, PAGE_502, type Exchange } from './exchange.js';
+import { AnswerDeadlines, Forwarding } from './forwarding.js';
+import { requestHead } from './request-head.js';
+import type { ParsedRequest } from './request-parser.js';
 import { serveStatic } from './static-files.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -11,6 +20,9 @@ const PAGE_404 = '404 Not Found\n';
  * The builtin proxy's data plane: host + path routing to healthy upstreams over pooled
  * keep-alive connections, static files, WebSocket upgrades. The table is one immutable
  * object: `swap` replaces the reference, and a request keeps the table it started with.
+ * Client connections are read by the proxy's own HTTP/1.1 server side (client-connection.ts);
+ * the first request it does not take (static files, upgrades, anything unusual) hands the
+ * connection to a node:http server that never listens itself.
  */
 export class DataPlane {
   #matcher = new RouteMatcher(EMPTY_TABLE);
@@ -18,17 +30,40 @@ export class DataPlane {
   readonly #next = new Map<string, number>();
   /** Requests (and WebSocket connections) in flight per upstream, for draining. */
   readonly inflight = new Map<string, number>();
+  /** The listening server: plain TCP, each connection a ClientConnection. */
   readonly server: Server;
+  /** node:http for the connections handed over. */
+  readonly http: HttpServer;
+  readonly #connections = new Set<ClientConnection>();
+  /** Connections handed to node:http so far (the proxy's health report shows it). */
+  handedOver = 0;
 
   readonly #deadlines: AnswerDeadlines;
 
   constructor(opts: { upstreamTimeoutMs?: number } = {}) {
     this.#deadlines = new AnswerDeadlines(opts.upstreamTimeoutMs ?? 60_000);
-    this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) =>
-      this.#handle(req, res),
+    this.http = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) =>
+      this.#handleNode(req, res),
     );
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
-    this.server.on('clientError', (_err, socket) => socket.destroy());
+    this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
+    this.http.on('clientError', (_err, socket) => socket.destroy());
+    this.http.on('connection', () => this.handedOver++);
+    // node:http tracks its connections (and enforces headersTimeout on them) from 'listening' on; this one never listens.
+    this.http.emit('listening');
+    const dispatch = (req: ParsedRequest, ex: RawExchange) => this.#handleRaw(req, ex);
+    this.server = createServer({ noDelay: true }, (socket) => {
+      const conn = new ClientConnection(socket, dispatch, this.http);
+      this.#connections.add(conn);
+      socket.once('close', () => this.#connections.delete(conn));
+    });
+  }
+
+  /** Stops listening; idle connections close now, the others when their exchange ends. */
+  close(): void {
+    this.server.close();
+    for (const conn of this.#connections) if (conn.idle) conn.socket.destroy();
+    this.http.close();
+    this.http.closeIdleConnections();
   }
 
   get table(): RouteTable {
@@ -39,14 +74,13 @@ export class DataPlane {
     this.#matcher = new RouteMatcher(table);
   }
 
-  /** Matches on the normalised path (dot segments resolved, also when encoded), and forwards that path. */
-  #route(req: IncomingMessage): { route: RouteEntry | undefined; host: string; pathname: string } {
-    const host = hostOf(req.headers.host);
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const pathname = normalizePath(q < 0 ? url : url.slice(0, q));
-    req.url = pathname + (q < 0 ? '' : url.slice(q));
-    return { route: this.#matcher.match(host, pathname), host, pathname };
+  /** Matches on the normalised path (dot segments resolved, also when encoded); `url` is that path and the query, as forwarded. */
+  #route(hostHeader: string | undefined, target: string) {
+    const host = hostOf(hostHeader);
+    const q = target.indexOf('?');
+    const pathname = normalizePath(q < 0 ? target : target.slice(0, q));
+    const url = pathname + (q < 0 ? '' : target.slice(q));
+    return { route: this.#matcher.match(host, pathname), host, pathname, url };
   }
 
   #pick(route: RouteEntry): string | undefined {
@@ -57,22 +91,30 @@ export class DataPlane {
     return route.upstreams[n % route.upstreams.length];
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
-    const { route, host, pathname } = this.#route(req);
-    if (!route) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(PAGE_404);
-      return;
-    }
-    if (route.static) {
-      serveStatic(route.static.root, route.static.spa, upstreamPath(route, pathname), req, res);
-      return;
-    }
+  /** A request read by the proxy's own server side; false hands the connection to node:http. */
+  #handleRaw(req: ParsedRequest, ex: RawExchange): boolean {
+    const { route, host, url } = this.#route(req.host, req.target);
+    if (!route) ex.page(404, 'text/plain', PAGE_404);
+    else if (route.static) return false;
+    else this.#proxy(ex, route, host, url);
+    return true;
+  }
+
+  #handleNode(req: IncomingMessage, res: ServerResponse): void {
+    const { route, host, pathname, url } = this.#route(req.headers.host, req.url ?? '/');
+    req.url = url;
+    const ex = new NodeExchange(req, res);
+    if (!route) ex.page(404, 'text/plain', PAGE_404);
+    else if (route.static) serveStatic(route.static.root, route.static.spa, upstreamPath(route, pathname), req, res);
+    else this.#proxy(ex, route, host, url);
+  }
+
+  #proxy(ex: Exchange, route: RouteEntry, host: string, url: string): void {
     const upstream = this.#pick(route);
-    if (!upstream) {
-      badGateway(res);
-      return;
-    }
-    this.#forward(req, res, route, upstream, host);
+    if (!upstream) return ex.page(502, HTML, PAGE_502);
+    this.#count(upstream, 1);
+    ex.onClose(() => this.#count(upstream, -1));
+    new Forwarding(this.#pool, ex, upstream, host, upstreamPath(route, url), this.#deadlines);
   }
 
   #count(upstream: string, delta: number): void {
@@ -81,14 +123,9 @@ export class DataPlane {
     else this.inflight.delete(upstream);
   }
 
-  #forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, upstream: string, host: string): void {
-    this.#count(upstream, 1);
-    res.once('close', () => this.#count(upstream, -1));
-    new Forwarding(this.#pool, req, res, upstream, host, upstreamPath(route, req.url ?? '/'), this.#deadlines);
-  }
-
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const { route, host } = this.#route(req);
+    const { route, host, url } = this.#route(req.headers.host, req.url ?? '/');
+    req.url = url;
     const upstream = route && !route.static ? this.#pick(route) : undefined;
     if (!route || !upstream) {
       socket.end(
@@ -104,7 +141,7 @@ export class DataPlane {
         req.headers['content-length'] === undefined ? '' : `content-length: ${req.headers['content-length']}\r\n`;
       up.write(
         requestHead(
-          req,
+          { method: req.method ?? 'GET', rawHeaders: req.rawHeaders, remoteAddress: req.socket.remoteAddress },
           host,
           upstreamPath(route, req.url ?? '/'),
           `${length}connection: Upgrade\r\nupgrade: ${req.headers.upgrade ?? 'websocket'}\r\n`,

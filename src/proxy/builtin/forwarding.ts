@@ -1,129 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HTML, PAGE_502, PAGE_504, type Exchange } from './exchange.js';
+import { requestHead } from './request-head.js';
 import { ResponseError, ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
 import type { ConnectionUser, UpstreamConnection, UpstreamPool } from './upstream-pool.js';
 
-/** Hop-by-hop headers (RFC 9110 7.6.1): never forwarded in either direction. */
-export const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-connection',
-]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
-const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
-
-const PAGE_502 =
-  '<!doctype html><title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>The application behind this address is not answering right now. Try again in a moment.</p>\n';
-const PAGE_504 =
-  '<!doctype html><title>504 Gateway Timeout</title><h1>504 Gateway Timeout</h1><p>The application behind this address took too long to answer. Try again in a moment.</p>\n';
-
-export function badGateway(res: ServerResponse): void {
-  res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE_502);
-}
-
-function gatewayTimeout(res: ServerResponse): void {
-  res.writeHead(504, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE_504);
-}
-
-/**
- * Berth's own dashboard session cookie. Browsers send a host's cookies to every port of it,
- * so a browser signed in to the dashboard sends it to apps on the same host name too; the
- * proxy never passes it on.
- */
-const SESSION_COOKIE = 'berth_session=';
-
-function withoutSessionCookie(value: string): string {
-  return value
-    .split(';')
-    .filter((pair) => !pair.trim().startsWith(SESSION_COOKIE))
-    .map((pair) => pair.trim())
-    .join('; ');
-}
-
-/** Header names a Connection header lists: hop-by-hop for this message only. */
-function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
-  return new Set(
-    String(value)
-      .toLowerCase()
-      .split(',')
-      .map((s) => s.trim()),
-  );
-}
-
-/** How the client's request body is delimited, and the header line that says so to the upstream (the body is re-framed, so the client's own lines are not copied). */
-export function requestFraming(req: IncomingMessage): { body: 'none' | 'length' | 'chunked'; line: string } {
-  // Node has already refused requests with both, with a Transfer-Encoding not ending in chunked, or with conflicting lengths.
-  const te = req.headers['transfer-encoding'];
-  if (te !== undefined) return { body: 'chunked', line: `transfer-encoding: ${te}\r\n` };
-  const length = req.headers['content-length'];
-  if (length !== undefined) return { body: 'length', line: `content-length: ${length}\r\n` };
-  return { body: 'none', line: '' };
-}
-
-/**
- * The request head for the upstream: the client's header lines in their order and case,
- * without hop-by-hop ones (also those its Connection header names), one Host (the one the
- * route was chosen by), the body framing the caller gives in `extra`, and
- * X-Forwarded-For/-Proto/-Host. Behind an edge on this host the request comes from loopback
- * and the edge's own X-Forwarded-Proto/-Host are kept (it knows about TLS); anyone else's
- * are replaced.
- */
-export function requestHead(req: IncomingMessage, host: string, path: string, extra: string): string {
-  const raw = req.rawHeaders;
-  const named = connectionNamed(req.headers.connection);
-  let head = `${req.method} ${path} HTTP/1.1\r\n`;
-  if (req.headers.host !== undefined) head += `Host: ${req.headers.host}\r\n`;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || FORWARDED.has(name) || name === 'host' || name === 'content-length' || named?.has(name))
-      continue;
-    let value = raw[i + 1]!;
-    if (name === 'cookie' && value.includes(SESSION_COOKIE)) {
-      value = withoutSessionCookie(value);
-      if (!value) continue;
-    }
-    head += `${raw[i]}: ${value}\r\n`;
-  }
-  const client = req.socket.remoteAddress ?? '';
-  const fromEdge = client === '127.0.0.1' || client === '::1' || client === '::ffff:127.0.0.1';
-  const prior = req.headers['x-forwarded-for'];
-  const proto = fromEdge && req.headers['x-forwarded-proto'] ? req.headers['x-forwarded-proto'] : 'http';
-  const fhost =
-    fromEdge && req.headers['x-forwarded-host'] ? req.headers['x-forwarded-host'] : (req.headers.host ?? host);
-  return `${head}x-forwarded-for: ${prior ? `${joined(prior)}, ${client}` : client}\r\nx-forwarded-proto: ${joined(proto)}\r\nx-forwarded-host: ${joined(fhost)}\r\n${extra}\r\n`;
-}
-
-/** node:http joins repeated headers of these names into one string; the type still allows a list. */
-function joined(value: string | string[]): string {
-  return Array.isArray(value) ? value.join(', ') : value;
-}
-
-/**
- * The response's header list for the client: without hop-by-hop ones (also those its
- * Connection header names), and with one Content-Length, the one the body was framed by
- * (or, after HEAD and on 304, the one the upstream stated).
- */
-function responseHeaders(head: ResponseHead): string[] {
-  const out: string[] = [];
-  const connection: string[] = [];
-  for (let i = 0; i < head.headers.length; i += 2)
-    if (head.headers[i]!.toLowerCase() === 'connection') connection.push(head.headers[i + 1]!);
-  const listed = connection.length > 0 ? connectionNamed(connection.join(',')) : undefined;
-  for (let i = 0; i < head.headers.length; i += 2) {
-    const name = head.headers[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || name === 'content-length' || listed?.has(name)) continue;
-    out.push(head.headers[i]!, head.headers[i + 1]!);
-  }
-  if (head.length !== undefined && (head.framing === 'length' || (head.framing === 'none' && head.status !== 204)))
-    out.push('content-length', String(head.length));
-  return out;
-}
 
 /**
  * Requests waiting for their upstream's answer to start, checked by one interval (a few
@@ -184,18 +64,16 @@ export class Forwarding implements ConnectionUser, ResponseSink {
 
   constructor(
     private readonly pool: UpstreamPool,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly ex: Exchange,
     private readonly upstream: string,
     host: string,
     path: string,
     private readonly deadlines: AnswerDeadlines,
   ) {
-    const framing = requestFraming(req);
-    this.#body = framing.body;
-    this.#head = requestHead(req, host, path, framing.line);
-    if (this.#body !== 'none' || !IDEMPOTENT.has(req.method ?? '')) this.#mayRetry = false;
-    res.on('close', () => {
+    this.#body = ex.framing.body;
+    this.#head = requestHead(ex.request, host, path, ex.framing.line);
+    if (this.#body !== 'none' || !IDEMPOTENT.has(ex.request.method)) this.#mayRetry = false;
+    ex.onClose(() => {
       if (!this.#over) this.#abandon();
     });
     deadlines.add(this);
@@ -204,16 +82,16 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   }
 
   #send(fresh: boolean): void {
-    this.#parser = new ResponseParser(this, this.req.method === 'HEAD');
+    this.#parser = new ResponseParser(this, this.ex.request.method === 'HEAD');
     this.#conn = this.pool.take(this.upstream, this, fresh);
     this.#conn.write(this.#head);
     if (this.#body === 'none') this.#requestSent = true;
   }
 
   #pipeBody(): void {
-    const { req } = this;
+    const { ex } = this;
     const chunked = this.#body === 'chunked';
-    req.on('data', (chunk: Buffer) => {
+    const data = (chunk: Buffer) => {
       if (this.#over) return;
       const socket = this.#conn.socket;
       if (chunked) {
@@ -222,10 +100,10 @@ export class Forwarding implements ConnectionUser, ResponseSink {
         socket.write(chunk);
         socket.write('\r\n');
         socket.uncork();
-        if (socket.writableNeedDrain) req.pause();
-      } else if (!socket.write(chunk)) req.pause();
-    });
-    req.on('end', () => {
+        if (socket.writableNeedDrain) ex.pauseBody();
+      } else if (!socket.write(chunk)) ex.pauseBody();
+    };
+    ex.readBody(data, () => {
       if (this.#over) return;
       if (chunked) this.#conn.write('0\r\n\r\n');
       this.#requestSent = true;
@@ -233,7 +111,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   }
 
   drain(): void {
-    if (this.#body !== 'none') this.req.resume();
+    if (this.#body !== 'none') this.ex.resumeBody();
   }
 
   data(chunk: Buffer): void {
@@ -260,7 +138,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
       this.#conn.reused &&
       this.#parser.received === 0 &&
       (err === undefined || err.code === 'ECONNRESET' || err.code === 'EPIPE');
-    if (this.#mayRetry && stale && !this.res.headersSent) {
+    if (this.#mayRetry && stale && !this.ex.headersSent) {
       this.#mayRetry = false;
       this.#send(true);
       return;
@@ -271,18 +149,14 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   head(head: ResponseHead): void {
     this.deadlines.delete(this);
     this.#keepAlive = head.keepAlive;
-    try {
-      this.res.writeHead(head.status, head.reason || undefined, responseHeaders(head));
-    } catch {
-      throw new ResponseError('a response header Node refuses to send');
-    }
+    this.ex.sendHead(head);
   }
 
   body(chunk: Buffer): void {
-    if (!this.res.write(chunk) && !this.#paused) {
+    if (!this.ex.write(chunk) && !this.#paused) {
       this.#paused = true;
       this.#conn.socket.pause();
-      this.res.once('drain', () => {
+      this.ex.onceDrain(() => {
         this.#paused = false;
         if (!this.#over) this.#conn.socket.resume();
       });
@@ -295,23 +169,18 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     const conn = this.#conn;
     if (this.#keepAlive && this.#requestSent && rest === 0 && !conn.socket.destroyed) conn.release();
     else conn.destroy();
-    this.#discardBody();
-    this.res.end();
-  }
-
-  /** The answer is decided while the client is still sending its body: read the rest, to nowhere, so its connection stays usable. */
-  #discardBody(): void {
-    if (this.#body !== 'none' && !this.req.complete) this.req.resume();
+    this.ex.discardBody();
+    this.ex.end();
   }
 
   /** No answer within the timeout: 504. */
   expire(): void {
     this.deadlines.delete(this);
-    if (this.#over || this.res.headersSent) return;
+    if (this.#over || this.ex.headersSent) return;
     this.#over = true;
     this.#conn.destroy();
-    this.#discardBody();
-    gatewayTimeout(this.res);
+    this.ex.discardBody();
+    this.ex.page(504, HTML, PAGE_504);
   }
 
   /** The upstream failed: a 502 if nothing was sent yet, else the client's connection is cut. */
@@ -319,9 +188,9 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     this.deadlines.delete(this);
     this.#over = true;
     if (destroy) this.#conn.destroy();
-    this.#discardBody();
-    if (!this.res.headersSent) badGateway(this.res);
-    else this.res.destroy();
+    this.ex.discardBody();
+    if (!this.ex.headersSent) this.ex.page(502, HTML, PAGE_502);
+    else this.ex.destroy();
   }
 
   /** The client went away first. */

@@ -53,6 +53,7 @@ const control = createServer((req, res) => {
       address,
       version: plane.table.version,
       routes: plane.table.routes.length,
+      handedOver: plane.handedOver,
     });
   if (req.method === 'GET' && req.url === '/v1/routes') return reply(200, plane.table);
   if (req.method === 'GET' && req.url === '/v1/inflight') return reply(200, Object.fromEntries(plane.inflight));
@@ -124,8 +125,7 @@ if (inherited) {
 
 const shutdown = () => {
   control.close();
-  plane.server.close();
-  plane.server.closeIdleConnections();
+  plane.close();
   setTimeout(() => process.exit(0), 2000).unref();
 };
 process.on('SIGTERM', shutdown);

@@ -1,0 +1,128 @@
+/**
+ * The request head the builtin proxy sends upstream, built from a client's request as either
+ * server side parsed it (node:http for the connections it hands over, the proxy's own parser
+ * for the rest): the client's header lines in their order and case, without hop-by-hop ones,
+ * one Host, and X-Forwarded-For/-Proto/-Host.
+ */
+
+/** A client's request as the proxy needs it: the raw header list is [name, value, name, value, ...] as received. */
+export interface ClientRequestHead {
+  readonly method: string;
+  readonly rawHeaders: readonly string[];
+  readonly remoteAddress: string | undefined;
+}
+
+/** Hop-by-hop headers (RFC 9110 7.6.1): never forwarded in either direction. */
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+]);
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+/**
+ * Berth's own dashboard session cookie. Browsers send a host's cookies to every port of it,
+ * so a browser signed in to the dashboard sends it to apps on the same host name too; the
+ * proxy never passes it on.
+ */
+const SESSION_COOKIE = 'berth_session=';
+
+function withoutSessionCookie(value: string): string {
+  return value
+    .split(';')
+    .filter((pair) => !pair.trim().startsWith(SESSION_COOKIE))
+    .map((pair) => pair.trim())
+    .join('; ');
+}
+
+/** Header names a Connection header lists: hop-by-hop for this message only. */
+export function connectionNamed(value: string | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  return new Set(
+    value
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim()),
+  );
+}
+
+/** The lines requestHead reads, repeated ones joined with ", " as node:http joins them (Host: the first). */
+interface Named {
+  host?: string;
+  connection?: string;
+  xff?: string;
+  proto?: string;
+  fhost?: string;
+}
+
+function named(raw: readonly string[]): Named {
+  const out: Named = {};
+  const join = (prior: string | undefined, value: string) => (prior === undefined ? value : `${prior}, ${value}`);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    switch (name.length === 4 || name.length >= 10 ? name.toLowerCase() : '') {
+      case 'host':
+        out.host ??= value;
+        break;
+      case 'connection':
+        out.connection = join(out.connection, value);
+        break;
+      case 'x-forwarded-for':
+        out.xff = join(out.xff, value);
+        break;
+      case 'x-forwarded-proto':
+        out.proto = join(out.proto, value);
+        break;
+      case 'x-forwarded-host':
+        out.fhost = join(out.fhost, value);
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * The request head for the upstream: the client's header lines in their order and case,
+ * without hop-by-hop ones (also those its Connection header names), one Host (the client's),
+ * the body framing the caller gives in `extra`, and X-Forwarded-For/-Proto/-Host. Behind an
+ * edge on this host the request comes from loopback and the edge's own X-Forwarded-Proto/-Host
+ * are kept (it knows about TLS); anyone else's are replaced.
+ */
+export function requestHead(req: ClientRequestHead, host: string, path: string, extra: string): string {
+  const raw = req.rawHeaders;
+  const lines = named(raw);
+  const clientHost = lines.host;
+  const listed = connectionNamed(lines.connection);
+  let head = `${req.method} ${path} HTTP/1.1\r\n`;
+  if (clientHost !== undefined) head += `Host: ${clientHost}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (
+      HOP_BY_HOP.has(name) ||
+      FORWARDED.has(name) ||
+      name === 'host' ||
+      name === 'content-length' ||
+      listed?.has(name)
+    )
+      continue;
+    let value = raw[i + 1]!;
+    if (name === 'cookie' && value.includes(SESSION_COOKIE)) {
+      value = withoutSessionCookie(value);
+      if (!value) continue;
+    }
+    head += `${raw[i]}: ${value}\r\n`;
+  }
+  const client = req.remoteAddress ?? '';
+  const fromEdge = client === '127.0.0.1' || client === '::1' || client === '::ffff:127.0.0.1';
+  const prior = lines.xff;
+  const proto = (fromEdge && lines.proto) || 'http';
+  const fhost = (fromEdge && lines.fhost) || (clientHost ?? host);
+  return `${head}x-forwarded-for: ${prior ? `${prior}, ${client}` : client}\r\nx-forwarded-proto: ${proto}\r\nx-forwarded-host: ${fhost}\r\n${extra}\r\n`;
+}
