@@ -48,6 +48,34 @@ test('the plan: snapshot, build, record, waves by depends_on, switch, then drain
   );
 });
 
+test('release hooks run after the release is recorded (and its data copied), before any wave; a rollback runs none', () => {
+  const hooked = parseManifest(
+    'app: h\nservices:\n  db: { run: x, release: ["./init", "--db"] }\n  api: { run: x, depends_on: [db], release: migrate }\n',
+    'berth.yaml',
+  );
+  assert.deepEqual(
+    hooked.services.map((s) => s.release),
+    [
+      ['./init', '--db'],
+      ['sh', '-c', 'migrate'],
+    ],
+  );
+  assert.deepEqual(
+    planDeploy({ manifest: hooked, release: 2, previous: 1, fresh: true, copyDataFrom: 'production' })
+      .slice(0, 6)
+      .map((s) => s.name),
+    [
+      'snapshot source as release 2',
+      'record release 2',
+      'copy data from production',
+      'run release hook of db',
+      'run release hook of api',
+      'start wave 1: db',
+    ],
+  );
+  assert.ok(!planDeploy({ manifest: hooked, release: 1, previous: 2, fresh: false }).some((s) => s.kind === 'hook'));
+});
+
 test('recreate services that run now start last, after every other wave; on a first deploy they keep dependency order', () => {
   const stack = parseManifest(
     'app: s\nservices:\n  jobs: { run: x, port: none }\n  api: { run: x }\n  web: { run: x, depends_on: [api, jobs] }\n',

@@ -56,6 +56,12 @@ const RULES: readonly Rule[] = [
   },
   { pattern: 'services.*.build.*', expected: 'a command string', hint: 'quote it: build: ["npm ci", "npm run build"]' },
   {
+    pattern: 'services.*.release',
+    expected: 'a command string or a non-empty list of strings',
+    hint: 'e.g. release: "python manage.py migrate --noinput" (through sh -c) or a list (no shell)',
+  },
+  { pattern: 'services.*.release.*', expected: 'a string', hint: 'every argv element is a string; quote numbers' },
+  {
     pattern: 'services.*.strategy',
     expected: 'one of "blue-green", "recreate"',
     hint: 'blue-green: start the new release, switch, then stop the old; recreate: stop the old first',

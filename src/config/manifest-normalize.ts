@@ -62,6 +62,7 @@ function normalizeService(name: string, s: ServiceInput): ServiceSpec {
     instances: s.static !== undefined ? 0 : (s.instances ?? 1),
     stopTimeoutMs: parseDuration(s.stop_timeout) ?? DEFAULTS.stopTimeoutMs,
     build: s.build === undefined ? [] : typeof s.build === 'string' ? [s.build] : [...s.build],
+    release: s.release === undefined ? null : typeof s.release === 'string' ? ['sh', '-c', s.release] : [...s.release],
     strategy: s.strategy ?? (s.port === 'none' || typeof s.port === 'number' ? 'recreate' : 'blue-green'),
     drainMs: parseDuration(s.drain) ?? DEFAULTS.drainMs,
     routes: (s.routes ?? []).map(normalizeRoute),

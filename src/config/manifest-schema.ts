@@ -99,6 +99,12 @@ export const serviceSchema = z.strictObject({
     .describe(
       "Build commands, run in order with `sh -c` in the service's cwd of a fresh release directory before anything starts. Default none.",
     ),
+  release: z
+    .union([z.string().min(1), z.array(z.string()).min(1)])
+    .optional()
+    .describe(
+      "Release hook: run once per deploy, after the build and before any instance of the new release starts, in the new release's cwd with the service's env, secrets and $DATA_DIR (no $PORT), as the app's user; e.g. a database migration. A string runs with `sh -c`, an array without a shell. Its output goes to the build log; if it fails, the deploy fails and the serving release stays. It is not undone when a later step fails, and a rollback does not run it. Default none.",
+    ),
   strategy: z
     .enum(['blue-green', 'recreate'])
     .optional()

@@ -43,6 +43,8 @@ export interface ServiceSpec {
   readonly stopTimeoutMs: number;
   /** Build commands (each run with `sh -c` in the release's cwd), in order. */
   readonly build: readonly string[];
+  /** The release hook's argv (`["sh", "-c", <release>]` for a string), run once per deploy before any start; null: none. */
+  readonly release: readonly string[] | null;
   /** Resolved: 'recreate' for `port: none` and pinned ports unless set. */
   readonly strategy: 'blue-green' | 'recreate';
   readonly drainMs: number;

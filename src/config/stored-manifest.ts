@@ -3,7 +3,11 @@ import type { Manifest, RouteSpec, ServiceSpec } from './manifest-types.js';
 /** What a release recorded before some fields existed may lack. */
 type Recorded = Omit<Manifest, 'environments' | 'notify' | 'services'> &
   Partial<Pick<Manifest, 'environments' | 'notify'>> & {
-    readonly services: ReadonlyArray<Omit<ServiceSpec, 'routes'> & { readonly routes: readonly RecordedRoute[] }>;
+    readonly services: ReadonlyArray<
+      Omit<ServiceSpec, 'routes' | 'release'> & { readonly routes: readonly RecordedRoute[] } & Partial<
+          Pick<ServiceSpec, 'release'>
+        >
+    >;
   };
 type RecordedRoute = Omit<RouteSpec, 'tls'> & Partial<Pick<RouteSpec, 'tls'>>;
 
@@ -18,6 +22,10 @@ export function storedManifest(json: string): Manifest {
     ...m,
     notify: m.notify ?? [],
     environments: m.environments ?? [],
-    services: m.services.map((s) => ({ ...s, routes: s.routes.map((r) => ({ ...r, tls: r.tls ?? 'auto' })) })),
+    services: m.services.map((s) => ({
+      ...s,
+      release: s.release ?? null,
+      routes: s.routes.map((r) => ({ ...r, tls: r.tls ?? 'auto' })),
+    })),
   };
 }

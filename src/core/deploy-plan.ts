@@ -3,12 +3,13 @@ import { BerthError } from './errors.js';
 import { dependencyWaves } from './waves.js';
 
 /** What a step of a deployment does; each kind has one implementation and one undo. */
-export type StepKind = 'snapshot' | 'build' | 'release' | 'data' | 'wave' | 'switch' | 'drain' | 'retire' | 'prune';
+export type StepKind =
+  'snapshot' | 'build' | 'release' | 'data' | 'hook' | 'wave' | 'switch' | 'drain' | 'retire' | 'prune';
 
 export interface PlannedStep {
   readonly kind: StepKind;
   readonly name: string;
-  /** For 'wave': the services started in it (in dependency order across waves). */
+  /** For 'wave': the services started in it (in dependency order across waves); for 'hook': the service whose hook runs. */
   readonly services?: readonly string[];
 }
 
@@ -28,7 +29,7 @@ export interface PlanInput {
 
 /**
  * A deployment's plan, fixed before anything runs: snapshot, build, record the release,
- * start the services wave by wave along depends_on (each wave healthy before the next),
+ * run the release hooks (a new release only: a rollback runs none), start the services wave by wave along depends_on (each wave healthy before the next),
  * switch traffic, then drain, stop and prune what the new release replaced. The switch
  * is the point of no return: before it every step is undone on failure; after it the
  * deployment is completed instead. Recreate services that run now start last, after every
@@ -52,6 +53,11 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
     steps.push({ kind: 'release', name: `record release ${release}` });
   }
   if (input.copyDataFrom !== undefined) steps.push({ kind: 'data', name: `copy data from ${input.copyDataFrom}` });
+  // Release hooks (migrations) see the data the new release will run on, copied or not, before anything of it starts.
+  if (input.fresh)
+    for (const s of manifest.services)
+      if (s.release !== null && s.kind === 'process')
+        steps.push({ kind: 'hook', name: `run release hook of ${s.name}`, services: [s.name] });
   const processes = new Set(manifest.services.filter((s) => s.kind === 'process').map((s) => s.name));
   let n = 0;
   for (const wave of waves) {

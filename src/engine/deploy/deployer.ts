@@ -14,6 +14,7 @@ import { Journal, newJournal, stepResult, type JournalDoc, type StepRecord } fro
 import { sourceDigest } from './digest.js';
 import { manifestAtRef } from './source.js';
 import { DeploySteps, type StepDeps } from './steps.js';
+import { cutOffHook } from './release-hook.js';
 import { Admission } from './admission.js';
 import { storedManifest } from '../../config/stored-manifest.js';
 import { removeTree } from '../../system/safe-tree.js';
@@ -364,7 +365,8 @@ export class Deployer {
       const ctx = doc.context;
       const journal = new Journal(this.#d.store, row.id, doc);
       const steps = new DeploySteps(this.#d, ctx);
-      const at = doc.steps.find((s) => s.status === 'running')?.name ?? 'between steps';
+      const cut = doc.steps.find((s) => s.status === 'running');
+      const at = cut?.name ?? 'between steps';
       try {
         if (journal.switched()) {
           const { warnings } = await journal.run(steps);
@@ -373,7 +375,10 @@ export class Deployer {
             ...warnings,
           ]);
         } else {
-          const error = await journal.undo(steps, `berthd stopped during "${at}"; undone after restart`);
+          const error = await journal.undo(
+            steps,
+            `berthd stopped during "${at}"; undone after restart${cutOffHook(cut)}`,
+          );
           await this.#finish(row.id, journal, ctx, row.kind as 'deploy', error, [], 'interrupted');
         }
       } catch (err) {

@@ -19,12 +19,14 @@ export interface StepRecord {
 
 /**
  * What a step says besides its name, for the step list: a `strategy: recreate` service is down
- * from the moment its old instances stop until traffic switches, and the switch says how long.
+ * from the moment its old instances stop until traffic switches, and the switch says how long;
+ * a release hook of a deployment undone is not undone itself.
  */
 export function stepDetail(s: StepRecord): string | undefined {
   const down = s.data?.down;
   if (s.kind === 'wave' && Array.isArray(down) && down.length > 0)
     return `${down.join(', ')} down until the switch (strategy recreate: the old instances stop first)`;
+  if (s.kind === 'hook' && s.status === 'undone') return 'what the hook changed stays: a release hook is not undone';
   const downMs = s.data?.downMs as Record<string, number> | undefined;
   if (s.kind === 'switch' && downMs && Object.keys(downMs).length > 0)
     return Object.entries(downMs)

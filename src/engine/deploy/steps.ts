@@ -12,6 +12,7 @@ import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import { assertRoutesFree, type RouteSync } from '../route-sync.js';
 import { runBuilds } from './build.js';
+import { runHook, stopHook } from './release-hook.js';
 import type { DeployContext } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
 import { snapshot } from './source.js';
@@ -156,6 +157,9 @@ export class DeploySteps implements StepRunner {
         await h.note({ databases: copied.databases, files: copied.files.length });
         return;
       }
+      case 'hook':
+        await h.note({ started: Date.now() }); // recovery can tell a hook that was cut off from one that never began
+        return runHook(this.#d, c, this.#spec((h.step.services ?? [])[0] as string), this.buildLog());
       case 'wave':
         // Every service of the wave finishes what it began before the wave fails: an undo never
         // runs beside a start still stopping an old instance or leasing its port.
@@ -213,6 +217,9 @@ export class DeploySteps implements StepRunner {
         return;
       case 'build':
         return; // a build leaves nothing outside the release dir, which the snapshot's undo removes
+      case 'hook':
+        // What the hook changed (a migration) stays: only its processes, if any are left, are stopped.
+        return stopHook(c.release.dir, this.#spec((h.step.services ?? [])[0] as string));
       case 'drain':
       case 'retire':
       case 'prune':
