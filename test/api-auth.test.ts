@@ -115,6 +115,8 @@ const MATRIX: Record<
   'POST /v1/apps/:app/rollback': { path: '/v1/apps/shop/rollback', body: 'nope', expect: [D, N, F, B, B, B] },
   'GET /v1/apps/:app/releases': { path: '/v1/apps/shop/releases', expect: [D, N, OK, OK, OK, OK] },
   'GET /v1/apps/:app/logs': { path: '/v1/apps/shop/logs', expect: [D, N, OK, OK, OK, OK] },
+  'POST /v1/apps/:app/run': { path: '/v1/apps/shop/run', body: 'nope', expect: [D, N, F, B, B, B] },
+  'GET /v1/apps/:app/cron': { path: '/v1/apps/shop/cron', expect: [D, N, OK, OK, OK, OK] },
   'POST /v1/apps/:app/webhook': { path: '/v1/apps/shop/webhook', body: 'nope', expect: [D, N, F, F, B, B] },
   'POST /v1/hooks/github/:app': {
     path: '/v1/hooks/github/shop',

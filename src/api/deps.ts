@@ -8,6 +8,8 @@ import type { EventLoopStats } from '../daemon/event-loop-stats.js';
 import type { Deployer } from '../engine/deploy/deployer.js';
 import type { Environments } from '../engine/environments.js';
 import type { InstanceManager } from '../engine/instance-manager.js';
+import type { ReleaseExec } from '../engine/release-exec.js';
+import type { CronScheduler } from '../engine/cron/scheduler.js';
 import type { Secrets } from '../engine/secrets.js';
 import type { Sites } from '../engine/sites.js';
 import type { Webhooks } from '../engine/webhooks.js';
@@ -30,6 +32,9 @@ export interface ApiDeps {
   readonly layout: HomeLayout;
   readonly store: Store;
   readonly instances: InstanceManager;
+  /** Commands in a current release as its service runs (`berth run`). */
+  readonly exec: ReleaseExec;
+  readonly cron: CronScheduler;
   readonly proxy: Proxy;
   readonly doctor: (app?: string) => Promise<Finding[]>;
   readonly settingsFile: string;

@@ -1,7 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { BerthError } from '../core/errors.js';
+import { closest } from '../core/did-you-mean.js';
+import { assertName } from '../core/names.js';
 import { DEFAULT_ENV } from '../engine/apps.js';
 import { policy } from './policy.js';
 import { fileSize, readFrom, tailLines } from '../runtime/log-files.js';
@@ -14,6 +16,8 @@ interface LogsQuery {
   build?: boolean;
   /** The logs of this release's attempt, kept also when it failed (its instances are gone). */
   release?: number;
+  /** The log of this `cron:` job (in `env`). */
+  cron?: string;
   lines?: number;
   follow?: boolean;
   json?: boolean;
@@ -88,6 +92,29 @@ async function attemptLogs(deps: ApiDeps, app: string, q: LogsQuery): Promise<Lo
   return files;
 }
 
+/** A `cron:` job's log: every run of it in the environment, one after the other. */
+async function cronLog(deps: ApiDeps, app: string, env: string, job: string): Promise<LogFile[]> {
+  await deps.apps.requireApp(app);
+  assertName('cron job', job);
+  const file = deps.cron.logFile(app, env, job);
+  if (!existsSync(file)) {
+    const row = (await deps.store.apps.environments({ app, env }))[0];
+    const jobs = row ? (await deps.cron.jobs(row)).map((j) => j.name) : [];
+    const guess = closest(job, jobs);
+    throw new BerthError(
+      'not_found',
+      'log_not_found',
+      jobs.includes(job)
+        ? `cron job ${job} of ${app} (${env}) has not run yet`
+        : `${app} (${env}) has no cron job ${job}`,
+      {
+        hint: guess && guess !== job ? `did you mean "${guess}"?` : `see berth cron ls ${app}`,
+      },
+    );
+  }
+  return [{ label: `cron ${job}`, service: `cron:${job}`, instance: 0, file }];
+}
+
 /**
  * GET /v1/apps/:app/logs: the last lines of each instance's log, prefixed with
  * `service[idx] | ` when there is more than one; with follow=true the response stays
@@ -106,6 +133,7 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
             env: { type: 'string', maxLength: 63 },
             build: { type: 'boolean' },
             release: { type: 'integer', minimum: 1 },
+            cron: { type: 'string', minLength: 1, maxLength: 63 },
             lines: { type: 'integer', minimum: 0, maximum: 100000 },
             follow: { type: 'boolean' },
             json: { type: 'boolean' },
@@ -115,9 +143,11 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (req, reply) => {
       const files =
-        req.query.build || req.query.release !== undefined
-          ? await attemptLogs(deps, req.params.app, req.query)
-          : await instanceLogs(deps, req.params.app, req.query.service);
+        req.query.cron !== undefined
+          ? await cronLog(deps, req.params.app, req.query.env ?? DEFAULT_ENV, req.query.cron)
+          : req.query.build || req.query.release !== undefined
+            ? await attemptLogs(deps, req.params.app, req.query)
+            : await instanceLogs(deps, req.params.app, req.query.service);
       const prefix = (label: string) => (files.length > 1 ? `${label} | ` : '');
       // Text: `service[idx] | line` (no prefix for a single instance). JSON: one LogLine object per line (NDJSON).
       // An app may print its own secrets; what Berth serves of its log never shows them.

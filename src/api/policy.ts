@@ -18,6 +18,8 @@ declare module 'fastify' {
     scopeOrg: { readonly id: number; readonly name: string } | undefined;
     /** The caller's effective role there (owner for root on the host). */
     role: Role | undefined;
+    /** What a route adds to its audit record: more of its target (a command run), an outcome besides the status. */
+    audit: { detail?: string; outcome?: string } | undefined;
   }
 }
 
@@ -53,6 +55,7 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
   app.decorateRequest('principal', null as never);
   app.decorateRequest('scopeOrg', undefined);
   app.decorateRequest('role', undefined);
+  app.decorateRequest('audit', undefined);
   app.addHook('onRoute', (route) => {
     if (!route.config?.need)
       throw new Error(`route ${String(route.method)} ${route.url} has no policy: add policy(...) to its options`);
@@ -114,14 +117,15 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
       Object.entries((req.params ?? {}) as Record<string, string>)
         .map(([k, v]) => `${k}=${v}`)
         .join(' ') || '-';
+    const extra = req.audit;
     await deps.store.identity
       .audit({
         at: Date.now(),
         actor,
         org: req.scopeOrg?.name ?? null,
         action: `${req.method} ${url}`,
-        target,
-        outcome: String(reply.statusCode),
+        target: extra?.detail ? `${target} ${extra.detail}` : target,
+        outcome: extra?.outcome ? `${reply.statusCode} ${extra.outcome}` : String(reply.statusCode),
       })
       .catch(() => undefined);
   });

@@ -10,6 +10,7 @@ import { effectiveSettings } from '../config/setting-sources.js';
 import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
 import { registerIdentityRoutes } from './identity-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
+import { registerRunRoutes } from './run-routes.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
@@ -257,6 +258,7 @@ export function buildApi(
   });
   registerLogRoutes(app, deps);
   registerSecretRoutes(app, deps);
+  registerRunRoutes(app, deps);
   registerWebhookRoutes(app, deps);
   registerUploadRoutes(app, deps);
   registerDashboardRoutes(app);

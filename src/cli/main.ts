@@ -7,6 +7,7 @@ import { proxyLine, renderPs, table } from './render.js';
 import { registerDeployCommands } from './deploy-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerIdentityCommands } from './identity-commands.js';
+import { registerRunCommands } from './run-commands.js';
 import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
 import type { EffectiveSetting } from '../config/setting-sources.js';
@@ -48,6 +49,7 @@ program.hook('preAction', (_cmd, action) => {
 registerDeployCommands(program, { client, ready, print, json: () => jsonOutput });
 registerDoctorCommand(program, { client, ready, print });
 registerIdentityCommands(program, { call, print });
+registerRunCommands(program, { client, ready, print });
 
 program
   .command('ps')
@@ -104,13 +106,22 @@ program
   .option('-n, --lines <n>', 'lines from the end of each log', '100')
   .option('--build', 'the build log (of --release, default the newest attempt)')
   .option('--release <n>', "that release's logs: also a failed attempt's, whose instances are gone")
-  .option('--env <name>', 'with --build or --release: the environment', 'production')
+  .option('--cron <job>', 'the log of a `cron:` job (every run of it)')
+  .option('--env <name>', 'with --build, --release or --cron: the environment', 'production')
   .option('--json', 'one JSON object per line: { service, instance, line }')
   .action(
     async (
       app: string,
       service: string | undefined,
-      opts: { follow?: boolean; lines: string; json?: boolean; build?: boolean; release?: string; env: string },
+      opts: {
+        follow?: boolean;
+        lines: string;
+        json?: boolean;
+        build?: boolean;
+        release?: string;
+        cron?: string;
+        env: string;
+      },
     ) => {
       const n = Number(opts.lines);
       if (!Number.isInteger(n) || n < 0)
@@ -123,7 +134,8 @@ program
         ...(service ? { service } : {}),
         ...(opts.build ? { build: 'true' } : {}),
         ...(opts.release !== undefined ? { release: opts.release } : {}),
-        ...(opts.build || opts.release !== undefined ? { env: opts.env } : {}),
+        ...(opts.cron !== undefined ? { cron: opts.cron } : {}),
+        ...(opts.build || opts.release !== undefined || opts.cron !== undefined ? { env: opts.env } : {}),
         ...(opts.follow ? { follow: 'true' } : {}),
         ...(opts.json ? { json: 'true' } : {}),
       });

@@ -1,4 +1,5 @@
 import { closest } from '../core/did-you-mean.js';
+import { cronProblems } from './manifest-cron.js';
 import { dependencyWaves } from '../core/waves.js';
 import type { Problem } from './manifest-errors.js';
 import { expandHost, HOST_PLACEHOLDERS } from '../core/environments.js';
@@ -56,7 +57,7 @@ export function semanticProblems(m: ManifestInput): Problem[] {
       else routedBy.set(key, name);
     });
   }
-  problems.push(...environmentProblems(m));
+  problems.push(...environmentProblems(m), ...cronProblems(m));
   const waves = dependencyWaves(
     Object.entries(m.services).map(([name, s]) => ({
       name,

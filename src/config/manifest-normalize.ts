@@ -33,6 +33,14 @@ export function normalize(m: ManifestInput): Manifest {
     services: Object.entries(m.services).map(([name, s]) => normalizeService(name, s)),
     notify: m.notify ?? [],
     environments: Object.entries(m.environments ?? {}).map(([name, e]) => normalizeEnvironment(name, e)),
+    cron: Object.entries(m.cron ?? {}).map(([name, j]) => ({
+      name,
+      schedule: j.schedule.trim(),
+      argv: typeof j.run === 'string' ? ['sh', '-c', j.run] : [...j.run],
+      // Checked before: a manifest with cron jobs has a service that runs a process.
+      service: j.service ?? (Object.entries(m.services).find(([, s]) => s.static === undefined)?.[0] as string),
+      overlap: j.overlap ?? false,
+    })),
   };
 }
 

@@ -195,6 +195,32 @@ export const environmentSchema = z.strictObject({
     .describe("Environment variables for every service in this environment, over the services' own. Default none."),
 });
 
+const cronJob = z.strictObject({
+  schedule: z
+    .string()
+    .min(1)
+    .max(200)
+    .describe(
+      'When it runs, in UTC: 5-field cron syntax "minute hour day-of-month month day-of-week" with lists, ranges and steps ("*/15 * * * *", "30 3 * * 1-5"), or @hourly, @daily, @weekly, @monthly, @yearly.',
+    ),
+  run: z
+    .union([z.string().min(1), z.array(z.string()).min(1)])
+    .describe(
+      "What to run, in the current release with the service's cwd, env, secrets and user. A string is run with `sh -c`; an array is an argv run without a shell.",
+    ),
+  service: name
+    .optional()
+    .describe(
+      'The service whose release directory, env, secrets and user the job gets. Default: the first service that runs a process.',
+    ),
+  overlap: z
+    .boolean()
+    .optional()
+    .describe(
+      'Start a run while the previous one still runs. Default false: the run then due is skipped, and the skip recorded.',
+    ),
+});
+
 export const manifestSchema = z
   .strictObject({
     app: name.describe('The app name: a DNS label (a-z, 0-9, "-", at most 63 characters).'),
@@ -217,9 +243,16 @@ export const manifestSchema = z
       .describe(
         'Environments by name, each with the branch (or branch pattern) it runs. With environments, every deploy is of a branch and goes where that branch belongs; production only ever runs its own branch. Default: one environment, "production", deploying whatever it is given.',
       ),
+    cron: z
+      .record(name, cronJob)
+      .optional()
+      .describe(
+        "Scheduled jobs by name (DNS labels), run by berthd in each environment's current release; output in `berth logs <app> --cron <name>`, failures in events. Default none.",
+      ),
   })
   .describe('berth.yaml: one app and its services.');
 
 export type ManifestInput = z.input<typeof manifestSchema>;
 export type ServiceInput = z.input<typeof serviceSchema>;
 export type EnvironmentInput = z.input<typeof environmentSchema>;
+export type CronJobInput = z.input<typeof cronJob>;

@@ -7,6 +7,21 @@ export interface Manifest {
   readonly notify: readonly string[];
   /** Declared environments, in manifest order; empty when the manifest has none. */
   readonly environments: readonly EnvironmentSpec[];
+  /** Scheduled jobs (`cron:`), in manifest order; empty when there are none. */
+  readonly cron: readonly CronJobSpec[];
+}
+
+/** One `cron:` job: a command berthd runs on schedule in the current release, as `service` runs. */
+export interface CronJobSpec {
+  readonly name: string;
+  /** 5-field cron syntax or a nickname, in UTC (see config/cron-schedule). */
+  readonly schedule: string;
+  /** The argv to execute: `["sh", "-c", <run>]` for a string, the list itself otherwise. */
+  readonly argv: readonly string[];
+  /** The service whose cwd, env, secrets and user it runs with (resolved: never empty). */
+  readonly service: string;
+  /** Whether a run may start while the previous one still runs (default false: it is skipped). */
+  readonly overlap: boolean;
 }
 
 export interface EnvironmentSpec {

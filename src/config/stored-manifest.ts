@@ -1,8 +1,8 @@
 import type { Manifest, RouteSpec, ServiceSpec } from './manifest-types.js';
 
 /** What a release recorded before some fields existed may lack. */
-type Recorded = Omit<Manifest, 'environments' | 'notify' | 'services'> &
-  Partial<Pick<Manifest, 'environments' | 'notify'>> & {
+type Recorded = Omit<Manifest, 'environments' | 'notify' | 'services' | 'cron'> &
+  Partial<Pick<Manifest, 'environments' | 'notify' | 'cron'>> & {
     readonly services: ReadonlyArray<
       Omit<ServiceSpec, 'routes' | 'release'> & { readonly routes: readonly RecordedRoute[] } & Partial<
           Pick<ServiceSpec, 'release'>
@@ -22,6 +22,7 @@ export function storedManifest(json: string): Manifest {
     ...m,
     notify: m.notify ?? [],
     environments: m.environments ?? [],
+    cron: m.cron ?? [],
     services: m.services.map((s) => ({
       ...s,
       release: s.release ?? null,

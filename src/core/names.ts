@@ -9,7 +9,7 @@ import { BerthError } from './errors.js';
 export const NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 export const NAME_MAX = 63;
 
-export type NameKind = 'app' | 'service' | 'environment' | 'user' | 'organisation';
+export type NameKind = 'app' | 'service' | 'environment' | 'user' | 'organisation' | 'cron job';
 
 /** Returns why `value` is not a valid name, or undefined when it is. */
 export function nameProblem(value: string): string | undefined {

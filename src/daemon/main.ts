@@ -35,6 +35,9 @@ import { acquirePidFile, releasePidFile } from './pidfile.js';
 import { EventLoopStats } from './event-loop-stats.js';
 import { VERSION } from '../version.js';
 import { removeTree } from '../system/safe-tree.js';
+import { ReleaseExec } from '../engine/release-exec.js';
+import { CronScheduler } from '../engine/cron/scheduler.js';
+import { CronClock } from '../engine/cron/clock.js';
 
 /**
  * berthd: the composition root. Takes the pid file, opens the store (migrations run),
@@ -105,6 +108,17 @@ async function main(): Promise<void> {
       app,
     );
   const expiry = new Timer();
+  const exec = new ReleaseExec({ store, layout, markerPrefix, users, secretEnv, appPath: settings.appPath });
+  const cron = new CronScheduler({
+    store,
+    layout,
+    exec,
+    clock: CronClock.fromEnv(process.env),
+    log,
+    users,
+    rotation: { maxBytes: settings.logMaxBytes, keep: settings.logKeep },
+    redact: (app, text) => secrets.forApp(app).redact(text),
+  });
   const notifier = new Notifier({ allow: settings.outboundAllow, store, log, secrets });
   const manifests = new ManifestThread({ maxServices: settings.maxServices });
   const deployer = new Deployer({
@@ -123,6 +137,7 @@ async function main(): Promise<void> {
     users,
     onFinished: (r, manifest) => {
       expiry.poke();
+      cron.poke(); // its release may bring jobs
       if (manifest.notify.length)
         void notifier.send(manifest.notify, {
           app: r.app,
@@ -172,6 +187,7 @@ async function main(): Promise<void> {
   await sites.recover();
   sweepUploads(layout.root);
   await routes.sync().catch(() => undefined);
+  await cron.start();
 
   const started = Date.now();
   let stopping = false;
@@ -179,6 +195,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('berthd stopping; apps keep running');
+    cron.stop();
     manifests.close();
     void Promise.all([api.close(), remoteApi?.close()]).finally(async () => {
       await store.close();
@@ -200,6 +217,8 @@ async function main(): Promise<void> {
     layout,
     store,
     instances,
+    exec,
+    cron,
     proxy,
     doctor,
     settingsFile: layout.settings,

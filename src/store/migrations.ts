@@ -251,6 +251,30 @@ const migrations: Record<string, Migration> = {
         from releases r join environments e on e.id = r.environment_id join apps a on a.id = e.app_id`.execute(db);
     },
   },
+  '0009_cron_runs': {
+    async up(db: Kysely<Schemaless>) {
+      // Runs of `cron:` jobs. A run is claimed (inserted) before it starts: the unique key makes a
+      // minute run once, also when berthd restarts within it.
+      await db.schema
+        .createTable('cron_runs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('environment_id', 'integer', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+        .addColumn('job', 'text', (c) => c.notNull())
+        .addColumn('due_at', 'bigint', (c) => c.notNull())
+        .addColumn('release', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addColumn('exit_code', 'integer')
+        .addColumn('signal', 'text')
+        .addColumn('pid', 'integer')
+        .addColumn('start_ticks', 'text')
+        .addColumn('note', 'text')
+        .addUniqueConstraint('cron_runs_due', ['environment_id', 'job', 'due_at'])
+        .execute();
+      await db.schema.createIndex('cron_runs_status').on('cron_runs').column('status').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -208,6 +208,27 @@ export interface EventsTable {
   message: string;
 }
 
+export interface CronRunsTable {
+  id: Generated<number>;
+  environment_id: number;
+  job: string;
+  /** The minute the run was due (ms since the epoch, on the scheduler's clock): claimed once, never run twice. */
+  due_at: number;
+  /** The release it ran in. */
+  release: number;
+  /** 'running' | 'succeeded' | 'failed' | 'skipped' | 'unknown' (it ended while no berthd watched it). */
+  status: string;
+  started_at: number;
+  finished_at: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  pid: number | null;
+  /** /proc starttime of pid, so a reused pid is never mistaken for the job's. */
+  start_ticks: string | null;
+  /** Why it was skipped or could not start. */
+  note: string | null;
+}
+
 export interface Database {
   apps: AppsTable;
   environments: EnvironmentsTable;
@@ -227,4 +248,5 @@ export interface Database {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   sites: SitesTable;
+  cron_runs: CronRunsTable;
 }

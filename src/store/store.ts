@@ -8,6 +8,7 @@ import { InstancesRepo } from './instances-repo.js';
 import { LeasesRepo } from './leases-repo.js';
 import { IdentityRepo } from './identity-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
+import { CronRepo } from './cron-repo.js';
 import { isBusy, openSqlite } from './open.js';
 import type { Database } from './schema.js';
 
@@ -22,7 +23,9 @@ export class Repos {
   readonly deployments: DeploymentsRepo;
   readonly identity: IdentityRepo;
   readonly secrets: SecretsRepo;
+  readonly cron: CronRepo;
   constructor(db: Kysely<Database>) {
+    this.cron = new CronRepo(db);
     this.secrets = new SecretsRepo(db);
     this.identity = new IdentityRepo(db);
     this.apps = new AppsRepo(db);

@@ -6,14 +6,22 @@ import type { Finding } from '../finding.js';
 /** Live processes carrying this BERTH_HOME's instance marker that the store does not know. */
 export function driftChecks(f: Facts): Finding[] {
   const known = new Set(f.instances.map((v) => `${f.markerPrefix}:${v.id}`));
-  return f.processes
-    .filter((p) => p.marker?.startsWith(`${f.markerPrefix}:`) && !known.has(p.marker))
-    .map((p) => ({
-      severity: 'warning' as const,
-      code: 'unknown-process',
-      message: `${describeProcess(p)} carries the mark of instance ${p.marker?.split(':')[1]}, which Berth does not know: a leftover`,
-      fix: `kill ${p.pid}`,
-    }));
+  return (
+    f.processes
+      // An instance's mark ends in its id; `:run-…` and `:cron-…` mark commands run in a release (berth run, cron:).
+      .filter(
+        (p) =>
+          /^\d+$/.test(p.marker?.split(':')[1] ?? '') &&
+          p.marker?.startsWith(`${f.markerPrefix}:`) &&
+          !known.has(p.marker),
+      )
+      .map((p) => ({
+        severity: 'warning' as const,
+        code: 'unknown-process',
+        message: `${describeProcess(p)} carries the mark of instance ${p.marker?.split(':')[1]}, which Berth does not know: a leftover`,
+        fix: `kill ${p.pid}`,
+      }))
+  );
 }
 
 /** Release, log and data directories that belong to nothing Berth knows. */
