@@ -18,7 +18,7 @@ if ! command -v make >/dev/null || ! command -v g++ >/dev/null || ! command -v c
     exit 1
   fi
 fi
-# The tests' Django app (release hooks) needs Django for the system python3 (apps get the standard PATH).
+# The tests' Django app (release hooks, berth run) needs Django for the system python3 (apps get the standard PATH).
 if ! /usr/bin/python3 -c 'import django' 2>/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && apt-get install -y -qq python3-django >/dev/null
