@@ -128,8 +128,7 @@ test('no overlap: a run due while the previous still runs is skipped and recorde
 });
 
 test('berthd restarts (also killed) within a minute: the minute still runs once', async () => {
-  for (const app of ['ticker', 'failer', 'longer']) await home.cli('rm', app); // absent when run alone
-  home.env.BERTH_CRON_MINUTE_MS = '5000'; // a restart fits in a minute
+  home.env.BERTH_CRON_MINUTE_MS = '10000'; // a restart fits in a minute
   assertOk(await home.cli('daemon', 'stop'));
   const cron = `  count: { schedule: "* * * * *", run: 'echo x >> "$DATA_DIR/count"' }\n`;
   assertOk(await home.cli('deploy', home.app('counter', manifest('counter', cron))));
@@ -142,15 +141,14 @@ test('berthd restarts (also killed) within a minute: the minute still runs once'
       return 0;
     }
   };
-  for (let i = 0; i < 2; i++) {
-    const before = lines();
-    await waitFor('the next run', () => lines() > before);
-    // Right after a run: the new berthd starts within the same minute, which was claimed.
-    if (i === 0) process.kill(home.daemonPid() as number, 'SIGKILL');
-    else assertOk(await home.cli('daemon', 'stop'));
-    assertOk(await home.cli('daemon', 'start'));
-  }
-  await waitFor('one more run', async () => lines() >= 3);
+  // Right after a run, berthd is killed and started again: the new one starts within the minute that ran.
+  await waitFor('a run', () => lines() > 0);
+  process.kill(home.daemonPid() as number, 'SIGKILL');
+  assertOk(await home.cli('daemon', 'start'));
+  const seen = lines();
+  await waitFor("the next minute's run", () => lines() > seen); // a second run of the killed minute would come first
+  assertOk(await home.cli('daemon', 'stop'));
+  assertOk(await home.cli('daemon', 'start'));
   assertOk(await home.cli('daemon', 'stop'));
   const store = await Store.openSqlite(path.join(home.home, 'berth.db'));
   try {
