@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { findUser } from '../src/system/users.js';
 import { hit } from './helpers/http.js';
-import { assertOk, NODE, TestHome } from './helpers/home.js';
+import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
 import type { InstanceStatus } from '../src/core/results.js';
 
 /**
@@ -16,7 +16,7 @@ import type { InstanceStatus } from '../src/core/results.js';
 const ROOT = process.getuid?.() === 0;
 const home = new TestHome('25500-25599');
 const P = home.httpPort;
-Object.assign(home.env, { BERTH_APP_USERS: '1' });
+Object.assign(home.env, { BERTH_APP_USERS: '1', BERTH_CRON_MINUTE_MS: '1000' });
 const skip = ROOT ? false : 'needs root: system users per app';
 
 // A probe: GET /try?op=read|write|list&path=... answers { ok, code }.
@@ -47,7 +47,7 @@ before(async () => {
 after(async () => {
   if (!ROOT) return;
   await home.cleanup();
-  for (const u of ['berth-uza', 'berth-uzb', 'berth-uzc', 'berth-uzc-f-x'])
+  for (const u of ['berth-uza', 'berth-uzb', 'berth-uzc', 'berth-uzc-f-x', 'berth-uzd'])
     if (findUser(u)) await import('../src/system/users.js').then((m) => m.deleteSystemUser(u));
 });
 
@@ -129,6 +129,33 @@ test(
     }
   },
 );
+
+test("berth run and cron jobs run as the app's user: its own data, not another app's", { skip }, async () => {
+  const a = findUser('berth-uza');
+  const r = await home.cli('run', 'uza', '--', 'sh', '-c', 'id -u; cat "$DATA_DIR/secret.txt"');
+  assertOk(r);
+  assert.equal(r.stdout, `${a?.uid}\ndata of uza`);
+  const other = await home.cli(
+    'run',
+    'uza',
+    '--',
+    'cat',
+    path.join(home.home, 'data', 'uzb', 'production', 'secret.txt'),
+  );
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /Permission denied/);
+  const cron = `app: uzd\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    env: { WHO: uzd }\ncron:\n  whoami: { schedule: "* * * * *", run: 'echo "uid=$(id -u) $(cat "$DATA_DIR/secret.txt")"' }\n`;
+  assertOk(await home.cli('deploy', home.app('uzd', cron, { 'probe.js': PROBE })));
+  const d = findUser('berth-uzd');
+  const log = await waitFor('a run of the job', async () => {
+    const l = await home.cli('logs', 'uzd', '--cron', 'whoami', '-n', '1');
+    return l.stdout.includes('uid=') ? l.stdout : undefined;
+  });
+  assert.equal(log, `uid=${d?.uid} data of uzd\n`);
+  const file = statSync(path.join(home.home, 'logs', 'uzd', 'production', 'cron-whoami.log'));
+  assert.deepEqual([file.uid, (file.mode & 0o777).toString(8)], [d?.uid, '640']);
+  assertOk(await home.cli('rm', 'uzd', '--purge'));
+});
 
 test("builds run as the app's user, and a preview's data is copied as it", { skip }, async () => {
   const dir = home.app(
