@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../src/api/client.js';
+import { isAlive } from './helpers/http.js';
 import { assertOk, BIN, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 
 /**
@@ -113,6 +114,25 @@ test('output arrives as the command prints it, before it ends', async () => {
   writeFileSync(go, '');
   assert.equal(await code, 0);
   assert.equal(err, 'second\n');
+});
+
+test('the command ends when the CLI goes away (Ctrl-C)', async () => {
+  const pidFile = path.join(home.home, 'data', 'shop', 'production', 'sleeper.pid');
+  const child = spawn(
+    process.execPath,
+    [BIN, 'run', 'shop', '--', 'sh', '-c', 'echo $$ > "$DATA_DIR/sleeper.pid"; exec sleep 60'],
+    { env: home.env, stdio: 'ignore' },
+  );
+  const pid = await waitFor('the command running', () => {
+    try {
+      return Number(readFileSync(pidFile, 'utf8')) || undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  assert.ok(isAlive(pid));
+  child.kill('SIGINT');
+  await waitFor('the command gone', () => !isAlive(pid));
 });
 
 test('refused: an unknown service (with a suggestion), a static one, an app without a current release', async () => {
