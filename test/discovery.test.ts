@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { hit } from './helpers/http.js';
+import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
+import type { InstanceStatus } from '../src/core/results.js';
+import { dependencyEnv, launchEnv } from '../src/engine/launch-env.js';
+import { parseManifest } from '../src/config/manifest.js';
+
+const home = new TestHome('30800-30999');
+const P = home.httpPort;
+before(() => home.cli('daemon', 'start'));
+after(() => home.cleanup());
+
+/** The API: answers its version, pid and port. */
+const API = `import { createServer } from 'node:http';
+createServer((req, res) => res.end(JSON.stringify({ version: process.env.VERSION, pid: process.pid, port: process.env.PORT })))
+  .listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+/**
+ * The front end: asks API_URL at start (written to $DATA_DIR, while its release is not serving
+ * yet), and on each request (a new connection each time; /fanout?n=N asks N times).
+ */
+const WEB = `import { createServer, get } from 'node:http';
+import { writeFileSync } from 'node:fs';
+const ask = () => new Promise((resolve) => {
+  get(process.env.API_URL + '/', { agent: false }, (r) => {
+    let b = '';
+    r.on('data', (c) => (b += c));
+    r.on('end', () => resolve(JSON.parse(b)));
+  }).on('error', (e) => resolve({ error: e.message }));
+});
+const vars = { url: process.env.API_URL, host: process.env.API_HOST, port: process.env.API_PORT };
+const first = await ask();
+writeFileSync(process.env.DATA_DIR + '/web-' + process.env.VERSION + '.json', JSON.stringify({ ...vars, first }));
+createServer(async (req, res) => {
+  const n = Number(new URL(req.url, 'http://x').searchParams.get('n') ?? 1);
+  const answers = [];
+  for (let i = 0; i < n; i++) answers.push(await ask());
+  res.end(JSON.stringify({ web: process.env.VERSION, ...vars, answers }));
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+const manifest = (app: string, version: string, apiInstances = 1) =>
+  `app: ${app}
+services:
+  api:
+    run: ["${NODE}", "api.mjs"]
+    instances: ${apiInstances}
+    env: { VERSION: ${version} }
+    routes: [api.${app}.test]
+  web:
+    run: ["${NODE}", "web.mjs"]
+    depends_on: [api]
+    env: { VERSION: ${version} }
+    routes: [${app}.test]
+`;
+
+interface WebAnswer {
+  web: string;
+  url: string;
+  host: string;
+  port: string;
+  answers: Array<{ version?: string; pid?: number; port?: string; error?: string }>;
+}
+
+const ask = async (app: string, n = 1): Promise<WebAnswer> => {
+  const r = await hit(P, `${app}.test`, `/?n=${n}`);
+  assert.equal(r.status, 200, r.text());
+  return r.json<WebAnswer>();
+};
+const ps = (app: string) => home.json<InstanceStatus[]>('ps', app);
+const deploy = async (app: string, version: string, apiInstances = 1) => {
+  const dir = home.app(app, manifest(app, version, apiInstances), { 'api.mjs': API, 'web.mjs': WEB });
+  assertOk(await home.cli('deploy', dir, '--json'), `deploy ${app} ${version}`);
+};
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on('error', () => resolve(true));
+  });
+
+test('a dependent reaches its dependency of the same release, also during a blue-green deploy', async () => {
+  await deploy('disco', 'v1');
+  const one = await ask('disco');
+  assert.equal(one.web, 'v1');
+  assert.equal(one.answers[0]?.version, 'v1', 'web v1 reaches api v1 through API_URL');
+  assert.equal(one.host, '127.0.0.1');
+  assert.equal(one.url, `http://127.0.0.1:${one.port}`);
+  const apiV1 = (await ps('disco')).find((v) => v.service === 'api') as InstanceStatus;
+  assert.notEqual(Number(one.port), apiV1.port, 'the address is the balancer, not the instance');
+
+  await deploy('disco', 'v2');
+  const data = path.join(home.home, 'data', 'disco', 'production');
+  const started = JSON.parse(readFileSync(path.join(data, 'web-v2.json'), 'utf8')) as {
+    port: string;
+    first: { version?: string };
+  };
+  assert.equal(started.first.version, 'v2', 'the new web reached the new api before its release served');
+  assert.notEqual(started.port, one.port, 'each release has its own address');
+  const two = await ask('disco', 3);
+  assert.equal(two.web, 'v2');
+  assert.deepEqual(
+    two.answers.map((a) => a.version),
+    ['v2', 'v2', 'v2'],
+  );
+  assert.ok(await refused(Number(one.port)), 'the retired release has no address any more');
+});
+
+test('an address spreads over every instance and follows crashes and restarts', async () => {
+  await deploy('spread', 'v1', 2);
+  const pids = async () =>
+    (await ps('spread'))
+      .filter((v) => v.service === 'api' && v.state === 'healthy')
+      .map((v) => v.pid)
+      .sort();
+  const before = await pids();
+  assert.equal(before.length, 2);
+  const reached = async (n: number) => {
+    const r = await ask('spread', n);
+    assert.deepEqual(
+      r.answers.filter((a) => a.error),
+      [],
+      'every connection reached an instance',
+    );
+    return [...new Set(r.answers.map((a) => a.pid))].sort();
+  };
+  assert.deepEqual(await reached(6), before, 'both instances get connections');
+
+  // A crash: connections skip the dead instance at once, and reach its restarted process.
+  process.kill(before[0] as number, 'SIGKILL');
+  await reached(4);
+  const afterCrash = await waitFor('the crashed instance to run again', async () => {
+    const now = await pids();
+    return now.length === 2 && !now.includes(before[0] as number) ? now : undefined;
+  });
+  assert.deepEqual(await reached(6), afterCrash);
+
+  // berth restart: new instances on new ports, and the same address.
+  const ports = (await ps('spread')).filter((v) => v.service === 'api').map((v) => v.port);
+  assertOk(await home.cli('restart', 'spread', 'api'));
+  const now = await ps('spread');
+  const api = now.filter((v) => v.service === 'api' && v.state === 'healthy');
+  assert.equal(api.length, 2);
+  assert.ok(
+    api.every((v) => !ports.includes(v.port)),
+    'restarted on new ports',
+  );
+  assert.deepEqual(await reached(6), api.map((v) => v.pid).sort());
+});
+
+test("<NAME>_URL, _HOST and _PORT: dashes become underscores, the user's env wins", async () => {
+  const m = parseManifest(
+    `app: names\nservices:\n  user-db:\n    run: db\n  api:\n    run: api\n  web:\n    run: web\n    depends_on: [user-db, api]\n    env: { API_URL: "https://api.example.com" }\n`,
+    'berth.yaml',
+  );
+  const web = m.services.find((s) => s.name === 'web');
+  assert.ok(web);
+  const addresses = [
+    { service: 'user-db', port: 20001 },
+    { service: 'api', port: 20002 },
+  ];
+  assert.deepEqual(dependencyEnv(web, addresses), {
+    USER_DB_URL: 'http://127.0.0.1:20001',
+    USER_DB_HOST: '127.0.0.1',
+    USER_DB_PORT: '20001',
+    API_URL: 'http://127.0.0.1:20002',
+    API_HOST: '127.0.0.1',
+    API_PORT: '20002',
+  });
+  const env = launchEnv(web, 20003, '/data', 'm', { PATH: '/bin', HOME: '/' }, addresses);
+  assert.equal(env.API_URL, 'https://api.example.com', "the manifest's own value wins");
+  assert.equal(env.API_PORT, '20002');
+  assert.equal(env.USER_DB_URL, 'http://127.0.0.1:20001');
+});
