@@ -8,6 +8,9 @@ import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
 import type { InstanceStatus } from '../src/core/results.js';
 import { dependencyEnv, launchEnv } from '../src/engine/launch-env.js';
 import { parseManifest } from '../src/config/manifest.js';
+import { BerthError } from '../src/core/errors.js';
+import { PortAllocator } from '../src/engine/port-allocator.js';
+import { Store } from '../src/store/store.js';
 
 const home = new TestHome('30800-30999');
 const P = home.httpPort;
@@ -178,4 +181,51 @@ test("<NAME>_URL, _HOST and _PORT: dashes become underscores, the user's env win
   assert.equal(env.API_URL, 'https://api.example.com', "the manifest's own value wins");
   assert.equal(env.API_PORT, '20002');
   assert.equal(env.USER_DB_URL, 'http://127.0.0.1:20001');
+});
+
+test('an address and an instance never share a port; an address goes with the last instance of its service', async () => {
+  const store = await Store.openSqlite(path.join(home.root, 'addresses.db'));
+  try {
+    const ports = new PortAllocator('local', { low: 30990, high: 30999 });
+    const { releaseId, instance } = await store.write(async (r) => {
+      const now = Date.now();
+      const appId = await r.apps.upsert('shop', '/tmp/shop', '/tmp/shop/berth.yaml', now, 1);
+      const envId = (await r.apps.environmentId(appId, 'production', now)).id;
+      const releaseId = await r.releases.create({
+        environmentId: envId,
+        number: 1,
+        dir: '/tmp/shop/r1',
+        manifest: '{}',
+        source: '{}',
+        createdAt: now,
+      });
+      const instance = await r.instances.create(
+        { environmentId: envId, releaseId, service: 'api', idx: 0, spec: '{}', rootDir: '/tmp/shop/r1' },
+        now,
+      );
+      return { releaseId, instance };
+    });
+    const address = await store.write((r) => ports.leaseAddress(r, releaseId, 'api', Date.now()));
+    assert.equal(address, 30990);
+    assert.equal(
+      await store.write((r) => ports.leaseAddress(r, releaseId, 'api', Date.now())),
+      30990,
+      'one per service',
+    );
+    assert.equal(
+      await store.write((r) => ports.leaseAuto(r, instance, Date.now())),
+      30991,
+      'a lease skips the address',
+    );
+    await assert.rejects(
+      store.write((r) => ports.leasePinned(r, instance, 30990, Date.now(), 1)),
+      (e: unknown) => e instanceof BerthError && e.code === 'port_taken' && /service address/.test(e.message),
+    );
+    assert.equal(await store.write((r) => r.addresses.deleteUnused()), 0, 'kept while an instance of api exists');
+    await store.instances.delete(instance);
+    assert.equal(await store.write((r) => r.addresses.deleteUnused()), 1);
+    assert.deepEqual(await store.addresses.list(), []);
+  } finally {
+    await store.close();
+  }
 });
