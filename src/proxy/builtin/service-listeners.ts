@@ -57,11 +57,13 @@ class Listener {
 /** The builtin proxy's service addresses, kept equal to the table's `listeners`. */
 export class ServiceListeners {
   readonly #byPort = new Map<number, Listener>();
+  /** Ports that could not be bound, already reported: tried again with every table, reported no more. */
+  readonly #failing = new Set<number>();
 
   /**
    * Opens the listeners the table adds, closes the ones it drops, and gives every listener its
-   * current instances. Resolves once each new one listens; returns what could not be bound (tried
-   * again at the next table).
+   * current instances. Resolves once each new one listens; returns what newly could not be bound
+   * (so the deploy that added it fails, while a port lost later does not block every other change).
    */
   async apply(entries: readonly ListenerEntry[]): Promise<string[]> {
     const wanted = new Map(entries.map((e) => [e.port, e]));
@@ -70,6 +72,7 @@ export class ServiceListeners {
       l.close();
       this.#byPort.delete(port);
     }
+    for (const port of this.#failing) if (!wanted.has(port)) this.#failing.delete(port);
     const problems: string[] = [];
     await Promise.all(
       entries.map(async (e) => {
@@ -83,11 +86,14 @@ export class ServiceListeners {
         this.#byPort.set(e.port, l); // before it listens: a table arriving meanwhile finds it
         try {
           await listen(l.server, e.port);
+          this.#failing.delete(e.port);
         } catch (err) {
           if (this.#byPort.get(e.port) === l) this.#byPort.delete(e.port);
-          problems.push(
-            `cannot listen on 127.0.0.1:${e.port} for ${e.app}/${e.env}/${e.service}@r${e.release}: ${(err as Error).message}`,
-          );
+          if (!this.#failing.has(e.port))
+            problems.push(
+              `cannot listen on 127.0.0.1:${e.port}, the address of ${e.app}/${e.env}/${e.service}@r${e.release}: ${(err as Error).message}`,
+            );
+          this.#failing.add(e.port);
         }
       }),
     );
