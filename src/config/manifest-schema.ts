@@ -140,7 +140,9 @@ export const serviceSchema = z.strictObject({
   depends_on: z
     .array(name)
     .optional()
-    .describe('Services of this app that must be running before this one starts. Default none.'),
+    .describe(
+      'Services of this app that must be running before this one starts. Each that listens on a port is passed as <NAME>_URL, <NAME>_HOST and <NAME>_PORT (name upper-cased, "-" as "_"): its address in the same release, balanced over its instances; a value set in env wins. Default none.',
+    ),
   instances: z
     .number()
     .int()

@@ -18,6 +18,7 @@ import { PortAllocator } from '../engine/port-allocator.js';
 import { findLeaderByMarker, processScans } from '../runtime/process-table.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
 import { RouteSync } from '../engine/route-sync.js';
+import { hasAddress } from '../engine/service-addresses.js';
 import { Deployer } from '../engine/deploy/deployer.js';
 import { Environments } from '../engine/environments.js';
 import { Identity } from '../auth/identity.js';
@@ -160,7 +161,14 @@ async function main(): Promise<void> {
     users,
   });
   instances.onStateChange((v, from, to) => {
-    if (v.current && (from === 'healthy' || to === 'healthy')) routes.syncQuietly();
+    if (from !== 'healthy' && to !== 'healthy') return;
+    if (v.current) routes.syncQuietly();
+    // A release not current yet (a deploy's new one) when a service address spreads over its instances.
+    else
+      hasAddress(store, v).then(
+        (yes) => yes && routes.syncQuietly(),
+        () => undefined,
+      );
   });
   await proxy
     .watch()

@@ -260,7 +260,14 @@ export class InstanceManager {
       this.#users?.rootDirs(ids, [path.dirname(logFile)]);
       // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
       const env = {
-        ...launchEnv(spec, v.port, dataDir, this.marker(v.id), this.#base),
+        ...launchEnv(
+          spec,
+          v.port,
+          dataDir,
+          this.marker(v.id),
+          this.#base,
+          await this.#store.addresses.list({ releaseId: v.releaseId }),
+        ),
         ...(ids && spec.env.HOME === undefined ? { HOME: this.#users?.home(v.app, v.env) as string } : {}),
         ...(await this.#secretEnv?.(v.app, v.env)),
       };

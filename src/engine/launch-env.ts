@@ -23,10 +23,40 @@ export function baseEnv(appPath: string = STANDARD_PATH): { PATH: string; HOME: 
   return { PATH: appPath, HOME: home };
 }
 
+/** A stable address of a service (see engine/service-addresses.ts). */
+export interface DependencyAddress {
+  readonly service: string;
+  readonly port: number;
+}
+
+/** The prefix of a dependency's variables: "api" -> API, "user-db" -> USER_DB (a service name has no "_", so no two names share one). */
+export function discoveryPrefix(service: string): string {
+  return service.toUpperCase().replace(/-/g, '_');
+}
+
 /**
- * The environment an instance gets: `base` (PATH, HOME; see baseEnv), the manifest's env
- * over it, then PORT, DATA_DIR and the instance marker. Nothing else of the daemon's
- * environment leaks in.
+ * <NAME>_URL (http://127.0.0.1:<port>), <NAME>_HOST and <NAME>_PORT of each of `spec`'s
+ * dependencies that has an address in `addresses` (those of its own release). No two
+ * dependencies can make the same variable (the suffixes differ in their last letters).
+ */
+export function dependencyEnv(spec: ServiceSpec, addresses: readonly DependencyAddress[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const dep of spec.dependsOn) {
+    const a = addresses.find((x) => x.service === dep);
+    if (!a) continue; // no port (`port: none`, `static:`): nothing to reach
+    const name = discoveryPrefix(dep);
+    env[`${name}_URL`] = `http://127.0.0.1:${a.port}`;
+    env[`${name}_HOST`] = '127.0.0.1';
+    env[`${name}_PORT`] = String(a.port);
+  }
+  return env;
+}
+
+/**
+ * The environment an instance gets: `base` (PATH, HOME; see baseEnv), its dependencies'
+ * addresses (dependencyEnv), the manifest's env over them (a value the user sets wins, so
+ * `env: { API_URL: ... }` points a service elsewhere on purpose), then PORT, DATA_DIR and the
+ * instance marker. Nothing else of the daemon's environment leaks in.
  */
 export function launchEnv(
   spec: ServiceSpec,
@@ -34,9 +64,11 @@ export function launchEnv(
   dataDir: string,
   marker: string,
   base: { PATH: string; HOME: string } = baseEnv(),
+  addresses: readonly DependencyAddress[] = [],
 ): Record<string, string> {
   const env: Record<string, string> = {
     ...base,
+    ...dependencyEnv(spec, addresses),
     ...spec.env,
     DATA_DIR: dataDir,
     [MARKER_ENV]: marker,

@@ -39,13 +39,26 @@ export class PortAllocator {
 
   /** Leases the first free port of the range for `instanceId`. */
   async leaseAuto(repos: Repos, instanceId: number, now: number): Promise<number> {
+    const port = await this.#firstFree(repos);
+    await repos.leases.insert(this.#host, port, instanceId, now);
+    return port;
+  }
+
+  /** The stable address port of `service` of a release (see engine/service-addresses.ts): its own, or the first free one. */
+  async leaseAddress(repos: Repos, releaseId: number, service: string, now: number): Promise<number> {
+    const had = (await repos.addresses.list({ releaseId })).find((a) => a.service === service);
+    if (had) return had.port;
+    const port = await this.#firstFree(repos);
+    await repos.addresses.insert(releaseId, service, this.#host, port, now);
+    return port;
+  }
+
+  /** The first port of the range neither leased, nor a service address, nor in use on the host. */
+  async #firstFree(repos: Repos): Promise<number> {
     const leased = await repos.leases.portsInRange(this.#host, this.#low, this.#high);
+    for (const p of await repos.addresses.portsInRange(this.#host, this.#low, this.#high)) leased.add(p);
     const busy = this.#listening();
-    for (let port = this.#low; port <= this.#high; port++) {
-      if (leased.has(port) || busy.has(port)) continue;
-      await repos.leases.insert(this.#host, port, instanceId, now);
-      return port;
-    }
+    for (let port = this.#low; port <= this.#high; port++) if (!leased.has(port) && !busy.has(port)) return port;
     const foreign = [...busy].filter((p) => p >= this.#low && p <= this.#high && !leased.has(p)).length;
     throw new BerthError(
       'unavailable',
@@ -62,6 +75,9 @@ export class PortAllocator {
     const owner = await repos.leases.owner(this.#host, port);
     if (owner && owner.instanceId === instanceId) return;
     if (owner) throw leasedConflict(`pinned port ${port}`, owner, orgId);
+    const address = (await repos.addresses.list({ host: this.#host, port }))[0];
+    if (address)
+      throw pinnedConflict(`pinned port ${port}`, 'Berth gave it to a service address (API_URL and the like)');
     this.assertFree(port);
     try {
       await repos.leases.insert(this.#host, port, instanceId, now);

@@ -86,7 +86,15 @@ export class ReleaseExec {
     const ids = await users?.ids(app, env);
     users?.leaf(ids, dataDir, 0o700);
     const vars = {
-      ...launchEnv(spec, null, dataDir, marker, baseEnv(this.#d.appPath)),
+      // The same <NAME>_URL/_HOST/_PORT an instance of this release gets: its dependencies of this release.
+      ...launchEnv(
+        spec,
+        null,
+        dataDir,
+        marker,
+        baseEnv(this.#d.appPath),
+        await store.addresses.list({ releaseId: release.id }),
+      ),
       ...(ids && spec.env.HOME === undefined ? { HOME: users?.home(app, env) as string } : {}),
       ...(await this.#d.secretEnv?.(app, env)),
     };

@@ -7,11 +7,13 @@ import type { Repos, Store } from '../store/store.js';
 import { resolveUnder } from '../system/paths.js';
 import { staticRoot } from './deploy/steps.js';
 import { storedManifest } from '../config/stored-manifest.js';
+import { listenersOf } from './service-addresses.js';
 
 /** The route table the store describes: each environment's current release, healthy instances wanted running only. */
 export async function buildTable(store: Store, version: number): Promise<RouteTable> {
   const healthy = new Map<string, string[]>();
-  for (const v of await store.instances.list()) {
+  const instances = await store.instances.list();
+  for (const v of instances) {
     if (!v.current || v.state !== 'healthy' || v.desired !== 'running' || v.port === null) continue;
     const key = `${v.releaseId}/${v.service}`;
     healthy.set(key, [...(healthy.get(key) ?? []), `127.0.0.1:${v.port}`]);
@@ -36,7 +38,7 @@ export async function buildTable(store: Store, version: number): Promise<RouteTa
       }
     }
   }
-  return { version, routes };
+  return { version, routes, listeners: await listenersOf(store, instances) };
 }
 
 /** The checked real path, or a path that cannot exist (the proxy answers 404) when the check fails. */

@@ -19,10 +19,27 @@ export interface RouteEntry {
   readonly static?: { readonly root: string; readonly spa: boolean } | undefined;
 }
 
+/**
+ * A service address: a TCP listener on 127.0.0.1:<port> that spreads connections over the healthy
+ * instances of one service of one release (what its dependents get as <NAME>_URL).
+ */
+export interface ListenerEntry {
+  readonly port: number;
+  readonly app: string;
+  readonly env: string;
+  /** The release's number. */
+  readonly release: number;
+  readonly service: string;
+  /** Healthy instances, "127.0.0.1:<port>". Empty when none is healthy: connections are closed at once. */
+  readonly upstreams: readonly string[];
+}
+
 export interface RouteTable {
   /** Increases with every change berthd makes. */
   readonly version: number;
   readonly routes: readonly RouteEntry[];
+  /** Service addresses; absent in tables written before they existed. */
+  readonly listeners?: readonly ListenerEntry[] | undefined;
 }
 
 export const EMPTY_TABLE: RouteTable = Object.freeze({ version: 0, routes: Object.freeze([]) });
@@ -75,8 +92,23 @@ export function parseTable(value: unknown): RouteTable {
       !Array.isArray(r.upstreams)
     )
       throw new Error(`bad route entry: ${JSON.stringify(r).slice(0, 200)}`);
-    if (!r.upstreams.every((u: unknown) => typeof u === 'string' && /^127\.0\.0\.1:\d{1,5}$/.test(u)))
-      throw new Error(`bad upstream in route ${r.host}${r.path}`);
+    if (!r.upstreams.every(isUpstream)) throw new Error(`bad upstream in route ${r.host}${r.path}`);
+  }
+  const listeners = (value as { listeners?: unknown }).listeners;
+  if (listeners !== undefined && !Array.isArray(listeners)) throw new Error('listeners must be a list');
+  for (const l of (listeners ?? []) as Array<Partial<Record<keyof ListenerEntry, unknown>>>) {
+    if (
+      !Number.isInteger(l.port) ||
+      (l.port as number) < 1 ||
+      (l.port as number) > 65535 ||
+      !Array.isArray(l.upstreams) ||
+      !l.upstreams.every(isUpstream)
+    )
+      throw new Error(`bad listener entry: ${JSON.stringify(l).slice(0, 200)}`);
   }
   return value as RouteTable;
+}
+
+function isUpstream(u: unknown): boolean {
+  return typeof u === 'string' && /^127\.0\.0\.1:\d{1,5}$/.test(u);
 }

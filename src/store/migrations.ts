@@ -275,6 +275,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('cron_runs_status').on('cron_runs').column('status').execute();
     },
   },
+  '0010_service_addresses': {
+    async up(db: Kysely<Schemaless>) {
+      // One stable loopback port per (release, service) that others depend on: the builtin proxy balances it over the instances.
+      await db.schema
+        .createTable('service_addresses')
+        .addColumn('release_id', 'integer', (c) => c.notNull().references('releases.id').onDelete('cascade'))
+        .addColumn('service', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('service_addresses_pk', ['release_id', 'service'])
+        .addUniqueConstraint('service_addresses_port', ['host', 'port'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

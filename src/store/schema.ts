@@ -185,6 +185,16 @@ export interface PortLeasesTable {
   created_at: number;
 }
 
+/** The stable address of a service of a release that others depend on (see engine/service-addresses.ts). */
+export interface ServiceAddressesTable {
+  release_id: number;
+  service: string;
+  /** This host's name, as in port_leases. */
+  host: string;
+  port: number;
+  created_at: number;
+}
+
 export interface ReleaseAttemptsTable {
   /** By name, not by row: a failed first deploy's attempt outlives its app. */
   app: string;
@@ -236,6 +246,7 @@ export interface Database {
   deployments: DeploymentsTable;
   instances: InstancesTable;
   port_leases: PortLeasesTable;
+  service_addresses: ServiceAddressesTable;
   events: EventsTable;
   release_attempts: ReleaseAttemptsTable;
   orgs: OrgsTable;

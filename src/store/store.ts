@@ -6,6 +6,7 @@ import { AttemptsRepo } from './attempts-repo.js';
 import { EventsRepo } from './events-repo.js';
 import { InstancesRepo } from './instances-repo.js';
 import { LeasesRepo } from './leases-repo.js';
+import { AddressesRepo } from './addresses-repo.js';
 import { IdentityRepo } from './identity-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
 import { CronRepo } from './cron-repo.js';
@@ -17,6 +18,7 @@ export class Repos {
   readonly apps: AppsRepo;
   readonly instances: InstancesRepo;
   readonly leases: LeasesRepo;
+  readonly addresses: AddressesRepo;
   readonly events: EventsRepo;
   readonly releases: ReleasesRepo;
   readonly attempts: AttemptsRepo;
@@ -34,6 +36,7 @@ export class Repos {
     this.deployments = new DeploymentsRepo(db);
     this.instances = new InstancesRepo(db);
     this.leases = new LeasesRepo(db);
+    this.addresses = new AddressesRepo(db);
     this.events = new EventsRepo(db);
   }
 }

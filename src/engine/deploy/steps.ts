@@ -21,6 +21,7 @@ import { Redactor } from '../../core/redact.js';
 import type { AppUsers } from '../app-users.js';
 import { removeTree } from '../../system/safe-tree.js';
 import { baseEnv } from '../launch-env.js';
+import { dropUnusedAddresses, leaseAddresses } from '../service-addresses.js';
 import type { DeployResult } from '../../core/results.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
@@ -160,10 +161,16 @@ export class DeploySteps implements StepRunner {
       case 'hook':
         await h.note({ started: Date.now() }); // recovery can tell a hook that was cut off from one that never began
         return runHook(this.#d, c, this.#spec((h.step.services ?? [])[0] as string), this.buildLog());
-      case 'wave':
+      case 'wave': {
         // Every service of the wave finishes what it began before the wave fails: an undo never
         // runs beside a start still stopping an old instance or leasing its port.
-        return settleAll((h.step.services ?? []).map((name) => this.#startService(this.#spec(name), h)));
+        const names = h.step.services ?? [];
+        await settleAll(names.map((name) => this.#startService(this.#spec(name), h)));
+        // The next waves' <NAME>_URL: listened on before a dependent starts.
+        if (await leaseAddresses(this.#d.store, this.#d.ports, await this.#releaseId(), c.manifest, names))
+          await this.#d.routes.sync();
+        return;
+      }
       case 'switch':
         // Checked again here, in the write transaction, so two apps deploying at once cannot both take a route.
         await this.#d.store.write(async (r) => {
@@ -180,11 +187,13 @@ export class DeploySteps implements StepRunner {
         return this.#drain();
       case 'retire':
         // All at once: each stop waits for its own processes, and one scan of /proc serves them all.
-        return this.#removeAll(
+        await this.#removeAll(
           (await this.#d.store.instances.list({ environmentId: c.environmentId })).filter(
             (v) => v.releaseId !== c.release.id,
           ),
         );
+        if (await dropUnusedAddresses(this.#d.store)) await this.#d.routes.sync();
+        return;
       case 'prune':
         return this.#prune();
     }
@@ -210,7 +219,9 @@ export class DeploySteps implements StepRunner {
         removeTree(this.#d.layout.dataDir(c.app, c.env));
         return;
       case 'wave':
-        return settleAll((h.step.services ?? []).map((name) => this.#undoService(this.#spec(name))));
+        await settleAll((h.step.services ?? []).map((name) => this.#undoService(this.#spec(name))));
+        if (await dropUnusedAddresses(this.#d.store)) this.#d.routes.syncQuietly();
+        return;
       case 'switch':
         await this.#d.store.apps.setCurrentRelease(c.environmentId, c.previous?.id ?? null);
         await this.#d.routes.sync();

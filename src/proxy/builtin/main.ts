@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../../system/atomic-write.js';
 import { procStat } from '../../system/proc.js';
 import { EMPTY_TABLE, parseTable, type RouteTable } from '../route-table.js';
 import { DataPlane } from './data-plane.js';
+import { ServiceListeners } from './service-listeners.js';
 import { INHERITED_FDS, proxyPaths } from './paths.js';
 
 const home = process.env.BERTH_HOME;
@@ -42,6 +43,13 @@ function loadTable(): RouteTable {
 
 const plane = new DataPlane({ upstreamTimeoutMs });
 plane.swap(loadTable());
+const listeners = new ServiceListeners();
+const listen = (table: RouteTable) =>
+  listeners.apply(table.listeners ?? []).then((problems) => {
+    for (const p of problems) console.error(`berth-proxy: ${p}`);
+    return problems;
+  });
+void listen(plane.table);
 
 const control = createServer((req, res) => {
   const reply = (status: number, body: unknown) =>
@@ -78,7 +86,11 @@ const control = createServer((req, res) => {
         });
       }
       plane.swap(table);
-      reply(200, { version: table.version });
+      void listen(table).then((problems) =>
+        problems.length === 0
+          ? reply(200, { version: table.version })
+          : reply(500, { error: { code: 'listen_failed', message: problems.join('; ') } }),
+      );
     });
     return;
   }
@@ -125,6 +137,7 @@ if (inherited) {
 
 const shutdown = () => {
   control.close();
+  listeners.close();
   plane.close();
   setTimeout(() => process.exit(0), 2000).unref();
 };
