@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseManifest } from '../src/config/manifest.js';
 import { listPids, procEnvValue } from '../src/system/proc.js';
+import { detectCgroups } from '../src/system/cgroups-detect.js';
+import { inCgroups } from '../src/runtime/cgroup-exec.js';
 import type { InstanceStatus } from '../src/core/results.js';
 import { getJson, isAlive } from './helpers/http.js';
 import { assertOk, REPO, TestHome, waitFor } from './helpers/home.js';
@@ -148,5 +151,69 @@ test(
     const left = listPids().filter((p) => procEnvValue(p, 'BERTH_INSTANCE') === marker);
     assert.deepEqual(left, [], 'no process of the bomb is left');
     assert.equal(existsSync(pids), false, 'its cgroup is removed');
+  },
+);
+
+test("the cgroup version and paths come from the mounts: v1 under berthd's own cgroup, v2 at the top", () => {
+  const v1 = detectCgroups(
+    'berth-x',
+    [
+      '30 25 0:26 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu,cpuacct',
+      '31 25 0:27 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
+      '32 25 0:28 /docker/abc /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids',
+      '33 25 0:29 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+    ].join('\n'),
+    '5:pids:/docker/abc/svc\n4:memory:/process_api/1\n2:cpu,cpuacct:/\n0::/\n',
+  );
+  assert.equal(v1?.version, 1);
+  assert.equal(v1.dir('a', 'memory'), '/sys/fs/cgroup/memory/process_api/1/berth-x/a');
+  assert.equal(v1.dir('a', 'cpu'), '/sys/fs/cgroup/cpu/berth-x/a');
+  assert.equal(v1.dir('a', 'pids'), '/sys/fs/cgroup/pids/svc/berth-x/a', 'a hierarchy mounted from a sub-path');
+  const v2 = detectCgroups(
+    'berth-x',
+    '25 1 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n',
+    '0::/system.slice/berthd.service\n',
+  );
+  assert.equal(v2?.version, 2);
+  assert.equal(detectCgroups('berth-x', '24 1 0:5 / /proc rw - proc proc rw\n', ''), undefined);
+});
+
+test(
+  'cgroup-exec joins the cgroup, then drops to the app user and group, before the app runs',
+  {
+    skip: !V1 && 'no cgroup v1 pids hierarchy here',
+  },
+  () => {
+    const own = readFileSync('/proc/self/cgroup', 'utf8').match(/^\d+:pids:(.*)$/m)?.[1] as string;
+    const dir = path.join('/sys/fs/cgroup/pids', own, `berth-test-${process.pid}`);
+    mkdirSync(dir);
+    try {
+      writeFileSync(path.join(dir, 'pids.max'), '8');
+      const argv = inCgroups(
+        [path.join(dir, 'cgroup.procs')],
+        ['sh', '-c', 'id -u; id -g; id -G; cat /proc/self/cgroup'],
+        65534,
+        65534,
+      );
+      // Started with a supplementary group (as berthd may have), which the app must not keep.
+      const out = execFileSync('setpriv', ['--groups=5', '--', ...argv], { encoding: 'utf8' }).split('\n');
+      assert.deepEqual(out.slice(0, 3), ['65534', '65534', '65534'], 'no supplementary group of root is kept');
+      assert.ok(
+        out.includes(
+          `${readFileSync('/proc/self/cgroup', 'utf8').match(/^(\d+):pids:/m)?.[1]}:pids:${path.join(own, path.basename(dir))}`,
+        ),
+      );
+      const missing = spawnSync(
+        argv[0] as string,
+        [argv[1] as string, argv[2] as string, path.join(dir, 'nope'), '--', 'true'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(missing.status, 127, 'never runs the app outside its cgroup');
+      assert.match(missing.stderr, /berth: cannot open .*nope.*the instance was not started/);
+    } finally {
+      rmdirSync(dir);
+    }
   },
 );

@@ -46,7 +46,7 @@ export interface CgroupMount {
   readonly controllers: readonly string[];
 }
 
-export function cgroupMounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): CgroupMount[] {
+export function cgroupMounts(mountinfo: string): CgroupMount[] {
   const out: CgroupMount[] = [];
   for (const line of mountinfo.split('\n')) {
     const [left, right] = line.split(' - ');
@@ -65,7 +65,7 @@ export function cgroupMounts(mountinfo = readFileSync('/proc/self/mountinfo', 'u
 }
 
 /** This process's cgroup path per hierarchy: key "" is v2's, otherwise each v1 controller's. */
-export function ownCgroups(text = readFileSync('/proc/self/cgroup', 'utf8')): Map<string, string> {
+export function ownCgroups(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line);
@@ -94,7 +94,7 @@ function unescape(s: string): string {
 
 /**
  * A directory of berthd's in cgroupfs: made if missing (root's, as berthd is), and proven to be a
- * directory, not a link, before anything is written in it.
+ * directory (not a link) of root's before anything is written in it.
  */
 export function ensureDir(dir: string): void {
   try {
@@ -103,9 +103,10 @@ export function ensureDir(dir: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cgroupError(`making the cgroup ${dir}`, err);
   }
   const st = lstatSync(dir);
-  if (!st.isDirectory())
-    throw new BerthError('failed', 'cgroup_not_dir', `${dir} is not a cgroup directory`, {
-      hint: 'remove it, then start the service again',
+  // Never one an app was given (a delegated cgroup): it could make cgroups of its own in it, without limits.
+  if (!st.isDirectory() || (process.getuid?.() === 0 && st.uid !== 0))
+    throw new BerthError('failed', 'cgroup_not_berths', `${dir} is not a cgroup directory of root's`, {
+      hint: 'remove it (rmdir), then start the service again',
     });
 }
 
