@@ -217,3 +217,26 @@ test(
     }
   },
 );
+
+test(
+  'at start, berthd removes the cgroups of instances it no longer has, and keeps the running ones',
+  {
+    skip: !V1 && 'no cgroup v1 pids hierarchy here',
+  },
+  async () => {
+    assertOk(await home.cli('up', home.app('keep', manifest('keep', '{ pids: 64 }'))));
+    const [keep] = await ps('keep');
+    const mine = cgroupOf(keep?.pid as number, 'pids');
+    // Left by a berthd that died between removing an instance from the store and removing its cgroup.
+    const stray = path.join(path.dirname(mine), 'gone.production.web.0.i999999');
+    mkdirSync(stray);
+    assertOk(await home.cli('daemon', 'stop'));
+    assertOk(await home.cli('daemon', 'start'));
+    await waitFor('the stray cgroup to be removed', () => !existsSync(stray));
+    assert.equal(existsSync(mine), true, "a running instance's cgroup stays");
+    assert.equal((await ps('keep'))[0]?.pid, keep?.pid, 'the instance was adopted, not restarted');
+    assertOk(await home.cli('rm', 'keep'));
+    assert.equal(existsSync(mine), false);
+    assert.equal(existsSync(path.dirname(mine)), false, "berthd's subtree goes with its last cgroup");
+  },
+);

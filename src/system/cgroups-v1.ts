@@ -4,8 +4,9 @@ import { BerthError } from '../core/errors.js';
 import {
   counter,
   CPU_PERIOD_US,
-  ensureDir,
+  makeChild,
   readControl,
+  removeChild,
   removeDir,
   writeControl,
   type CgroupLimits,
@@ -16,7 +17,8 @@ import {
 /**
  * cgroup v1: one hierarchy per controller. The subtree is made in berthd's own cgroup of each
  * hierarchy (v1 lets a cgroup hold processes and children both), so instances stay inside
- * whatever limits the host gave berthd. An instance joins only the hierarchies it has a limit in.
+ * whatever limits the host gave berthd. An instance joins only the hierarchies it has a limit in; the
+ * subtree goes with its last cgroup.
  */
 export class CgroupsV1 implements Cgroups {
   readonly version = 1 as const;
@@ -47,18 +49,16 @@ export class CgroupsV1 implements Cgroups {
     try {
       for (const c of wanted) {
         const base = this.#subtree.get(c) as string;
-        ensureDir(base);
         const dir = path.join(base, name);
         if (!removeDir(dir))
           throw new BerthError('failed', 'cgroup_busy', `the cgroup ${dir} still holds processes of an earlier run`, {
             hint: 'stop the service (berth stop), then start it again',
           });
-        ensureDir(dir);
-        made.push(dir);
+        made.push(makeChild(base, name));
         this.#limit(c, dir, limits);
       }
     } catch (err) {
-      for (const dir of made) removeDir(dir);
+      for (const dir of made) removeChild(path.dirname(dir), name);
       throw err;
     }
     return made.map((dir) => path.join(dir, 'cgroup.procs'));
@@ -85,7 +85,7 @@ export class CgroupsV1 implements Cgroups {
   }
 
   remove(name: string): void {
-    for (const c of this.#subtree.keys()) removeDir(this.dir(name, c) as string);
+    for (const base of this.#subtree.values()) removeChild(base, name);
   }
 
   list(): string[] {

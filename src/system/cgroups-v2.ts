@@ -24,7 +24,7 @@ export class CgroupsV2 implements Cgroups {
   readonly #root: string;
   readonly #subtree: string;
 
-  /** `root`: the mounted hierarchy's top; `subtree`: berthd's directory under it. */
+  /** `root`: the mounted hierarchy's top; `subtree`: berthd's directory under it (kept once made, with its controllers). */
   constructor(root: string, subtree: string) {
     this.#root = root;
     this.#subtree = subtree;

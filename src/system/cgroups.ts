@@ -110,6 +110,29 @@ export function ensureDir(dir: string): void {
     });
 }
 
+/**
+ * Makes cgroup `name` in the subtree `base` (made too when missing). The subtree goes when its last
+ * cgroup does (`removeChild`): should that happen between the two mkdirs, the subtree is made again.
+ */
+export function makeChild(base: string, name: string): string {
+  const dir = path.join(base, name);
+  for (let attempt = 0; ; attempt++) {
+    ensureDir(base);
+    try {
+      ensureDir(dir);
+      return dir;
+    } catch (err) {
+      const code = err instanceof BerthError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
+      if (attempt > 0 || code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** Removes cgroup `name` of the subtree `base`, then the subtree when that was its last cgroup. */
+export function removeChild(base: string, name: string): void {
+  if (removeDir(path.join(base, name))) removeDir(base); // EBUSY while other cgroups are in it
+}
+
 /** Removes an empty cgroup; true when it is gone (or was never there). */
 export function removeDir(dir: string): boolean {
   try {
@@ -154,6 +177,7 @@ export function counter(text: string | undefined, key: string): number {
 export function cgroupError(doing: string, err: unknown): BerthError {
   const code = (err as NodeJS.ErrnoException).code;
   return new BerthError('failed', 'cgroup_failed', `${doing}: ${err instanceof Error ? err.message : String(err)}`, {
+    cause: err,
     hint:
       code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
         ? 'resources are enforced with cgroups, which needs berthd to run as root with /sys/fs/cgroup writable'
