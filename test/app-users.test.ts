@@ -34,8 +34,9 @@ http.createServer((q, s) => {
   } catch (e) { s.end(JSON.stringify({ ok: false, code: e.code, uid: process.getuid() })); }
 }).listen(process.env.PORT, '127.0.0.1');
 `;
+// uzb has resources: it starts through cgroup-exec, which drops to the app's user itself.
 const manifest = (app: string) =>
-  `app: ${app}\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    env: { WHO: ${app}, TOKEN: token-of-${app} }\n    routes: [${app}.test]\n`;
+  `app: ${app}\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    env: { WHO: ${app}, TOKEN: token-of-${app} }\n    routes: [${app}.test]\n${app === 'uzb' ? '    resources: { pids: 64 }\n' : ''}`;
 
 before(async () => {
   if (!ROOT) return;
@@ -58,7 +59,12 @@ test('each app runs as its own user; its directories belong to it, closed to the
   const ps = await home.json<InstanceStatus[]>('ps');
   const uidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
   assert.equal(uidOf(ps.find((v) => v.app === 'uza')?.pid as number), a.uid);
-  assert.equal(uidOf(ps.find((v) => v.app === 'uzb')?.pid as number), b.uid);
+  const bPid = ps.find((v) => v.app === 'uzb')?.pid as number;
+  assert.equal(uidOf(bPid), b.uid);
+  const status = readFileSync(`/proc/${bPid}/status`, 'utf8');
+  assert.match(status, new RegExp(`^Gid:\\s+${b.gid}\\s`, 'm'));
+  assert.match(status, /^Groups:\s*$/m, "no supplementary group of root's");
+  assert.match(readFileSync(`/proc/${bPid}/cgroup`, 'utf8'), /:pids:.*\/uzb\.production\.web\.0\.i\d+$/m);
   const own = (p: string) => ({
     uid: statSync(p).uid,
     gid: statSync(p).gid,

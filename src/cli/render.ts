@@ -1,4 +1,5 @@
 import { formatDuration } from '../config/duration.js';
+import { formatSize } from '../config/size.js';
 import type { InstanceStatus, ProxyStatus } from '../core/results.js';
 
 /** A plain text table: header row, then rows, columns padded to their widest cell. */
@@ -15,6 +16,7 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
 export function describeExit(s: InstanceStatus): string {
   const e = s.lastExit;
   if (!e) return '';
+  if (e.oom) return `oom (memory limit ${formatSize(e.oom.limitBytes)})`;
   if (e.note && e.code === null && e.signal === null) return e.note;
   return e.signal ? `killed by ${e.signal}` : e.code === null ? 'exit status unknown' : `exit ${e.code}`;
 }

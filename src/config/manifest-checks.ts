@@ -126,7 +126,19 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
   }
   if (svc.static !== undefined) {
     const extra = (
-      ['run', 'port', 'instances', 'env', 'restart', 'health', 'stop_timeout', 'strategy', 'drain', 'release'] as const
+      [
+        'run',
+        'port',
+        'instances',
+        'env',
+        'restart',
+        'health',
+        'stop_timeout',
+        'strategy',
+        'drain',
+        'release',
+        'resources',
+      ] as const
     ).filter((k) => svc[k] !== undefined);
     if (extra.length > 0)
       problems.push({

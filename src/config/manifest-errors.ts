@@ -168,6 +168,26 @@ const RULES: readonly Rule[] = [
     hint: 'e.g. 500ms, 10s, 2m, 1h',
   },
   {
+    pattern: 'services.*.resources',
+    expected: 'a mapping with memory, cpu and/or pids',
+    hint: 'e.g. resources: { memory: 512M, cpu: 1.5, pids: 256 }',
+  },
+  {
+    pattern: 'services.*.resources.memory',
+    expected: 'a size from 4M to 16T, like "512M" or "2G" (K, M, G, T: binary multiples; a number is bytes)',
+    hint: 'e.g. memory: 512M',
+  },
+  {
+    pattern: 'services.*.resources.cpu',
+    expected: 'a number of CPUs from 0.01 to 1024',
+    hint: 'e.g. cpu: 1.5 (one and a half CPUs), cpu: 0.25 (a quarter of one)',
+  },
+  {
+    pattern: 'services.*.resources.pids',
+    expected: 'a whole number of processes and threads from 1 to 4194304',
+    hint: 'e.g. pids: 256; count the worker processes and threads of your app, with room to spare',
+  },
+  {
     pattern: 'environments',
     expected: 'a mapping of environment names to environments',
     hint: 'e.g. environments: { production: { branch: main }, preview: { branch: "feature/*", hostname: "{branch}.preview.example.com" } }',

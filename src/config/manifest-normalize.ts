@@ -1,10 +1,12 @@
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 import type { EnvironmentInput, ManifestInput, ServiceInput } from './manifest-schema.js';
 import {
   DEFAULTS,
   type EnvironmentSpec,
   type HealthSpec,
   type Manifest,
+  type ResourceLimits,
   type RouteSpec,
   type ServiceSpec,
 } from './manifest-types.js';
@@ -75,6 +77,15 @@ function normalizeService(name: string, s: ServiceInput): ServiceSpec {
     drainMs: parseDuration(s.drain) ?? DEFAULTS.drainMs,
     routes: (s.routes ?? []).map(normalizeRoute),
     health: normalizeHealth(s.health, s.port === 'none'),
+    ...(s.resources !== undefined ? { resources: normalizeResources(s.resources) } : {}),
+  };
+}
+
+function normalizeResources(r: NonNullable<ServiceInput['resources']>): ResourceLimits {
+  return {
+    ...(r.memory !== undefined ? { memoryBytes: parseSize(r.memory) } : {}),
+    ...(r.cpu !== undefined ? { cpu: r.cpu } : {}),
+    ...(r.pids !== undefined ? { pids: r.pids } : {}),
   };
 }
 

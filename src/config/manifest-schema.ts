@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NAME_MAX, NAME_PATTERN } from '../core/names.js';
 import { DURATION_PATTERN, MAX_TIMER_MS, parseDuration } from './duration.js';
+import { parseSize, SIZE_PATTERN } from './size.js';
 
 /**
  * The berth.yaml schema. It validates input only (no transforms), so the same object
@@ -73,6 +74,45 @@ const health = z.strictObject({
     .max(100)
     .optional()
     .describe('Failed probes in a row before an instance is unhealthy. Default 3.'),
+});
+
+/** The bounds of `resources`: below 4M nothing starts; cpu quotas go down to 1% of a CPU (the kernel's 1 ms per 100 ms). */
+export const RESOURCE_BOUNDS = Object.freeze({
+  memoryMin: 4 * 2 ** 20,
+  memoryMax: 2 ** 44,
+  cpuMin: 0.01,
+  cpuMax: 1024,
+  pidsMax: 4_194_304,
+});
+
+const resources = z.strictObject({
+  memory: z
+    .union([z.number().int(), z.string().regex(SIZE_PATTERN)])
+    .refine((v) => {
+      const bytes = parseSize(v) ?? 0;
+      return bytes >= RESOURCE_BOUNDS.memoryMin && bytes <= RESOURCE_BOUNDS.memoryMax;
+    }, 'expected a size from 4M to 16T, like "512M" or "2G" (K, M, G, T: binary multiples; a number is bytes)')
+    .optional()
+    .describe(
+      'Most memory (RAM) all processes of one instance may use together, e.g. "512M" or "2G" (K, M, G, T are binary multiples; a number is bytes); from 4M to 16T. Swap is not allowed on top. Over it, the kernel kills a process of the instance, and Berth records the instance as `oom` with the limit. Default: no limit.',
+    ),
+  cpu: z
+    .number()
+    .min(RESOURCE_BOUNDS.cpuMin)
+    .max(RESOURCE_BOUNDS.cpuMax)
+    .optional()
+    .describe(
+      "CPU time of one instance, in CPUs: 1.5 is one and a half CPUs' worth in every 100 ms period, all its processes together; from 0.01 to 1024. Default: no limit.",
+    ),
+  pids: z
+    .number()
+    .int()
+    .min(1)
+    .max(RESOURCE_BOUNDS.pidsMax)
+    .optional()
+    .describe(
+      'Most processes and threads one instance may have at once (a fork bomb stops there); from 1 to 4194304. Default: no limit.',
+    ),
 });
 
 export const serviceSchema = z.strictObject({
@@ -152,6 +192,11 @@ export const serviceSchema = z.strictObject({
     .describe('How many processes to run, each with its own port. Default 1.'),
   stop_timeout: duration.optional().describe('Time between SIGTERM and SIGKILL when stopping. Default 10s.'),
   routes: z.array(route).optional().describe('Hostnames and path prefixes that reach this service. Default none.'),
+  resources: resources
+    .optional()
+    .describe(
+      'Limits for every process of each instance, enforced with cgroups (v2, or v1 where the host mounts v1 controllers): { memory: 512M, cpu: 1.5, pids: 256 }. Each instance has its own. Default: none (an instance may use what the host has).',
+    ),
   health: health
     .optional()
     .describe(

@@ -65,6 +65,16 @@ export interface ServiceSpec {
   readonly drainMs: number;
   readonly routes: readonly RouteSpec[];
   readonly health: HealthSpec;
+  /** Limits of each instance (cgroups); absent when the manifest sets none. */
+  readonly resources?: ResourceLimits;
+}
+
+/** What one instance may use, all its processes together; a limit that is absent is not set. */
+export interface ResourceLimits {
+  readonly memoryBytes?: number;
+  /** CPUs' worth of time per period, e.g. 1.5. */
+  readonly cpu?: number;
+  readonly pids?: number;
 }
 
 export interface RouteSpec {

@@ -8,6 +8,8 @@ export interface LastExit {
   readonly signal: string | null;
   readonly at: number;
   readonly note?: string;
+  /** Set when the kernel killed a process of the instance for going over its memory limit (`resources.memory`). */
+  readonly oom?: { readonly limitBytes: number };
 }
 
 /** One row of `berth ps`: the API's and `--json`'s shape. */

@@ -21,6 +21,8 @@ import { KeyedLock } from './keyed-lock.js';
 import { Limiter } from '../core/limiter.js';
 import { assertRunnable, baseEnv, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
 import type { LastExit } from '../core/results.js';
+import { InstanceLimits } from './instance-limits.js';
+import { formatSize } from '../config/size.js';
 
 /**
  * Instances starting at once (the rest wait). A spawn is synchronous (fork and exec, ~7 ms here), so
@@ -66,6 +68,8 @@ export class InstanceManager {
   readonly #logged = new Map<number, Promise<void>>();
   readonly #base: { PATH: string; HOME: string };
   readonly #rotation: RotationOptions | undefined;
+  /** The cgroups of instances with `resources`. */
+  readonly #limits: InstanceLimits;
 
   constructor(deps: {
     store: Store;
@@ -92,6 +96,7 @@ export class InstanceManager {
     this.#markerPrefix = deps.markerPrefix;
     this.#host = deps.host;
     this.#tuning = deps.tuning ?? DEFAULT_RESTART;
+    this.#limits = new InstanceLimits(`berth-${deps.markerPrefix}`, deps.log);
   }
 
   marker(id: number): string {
@@ -202,6 +207,7 @@ export class InstanceManager {
       if (v.state !== 'stopping') await this.#transition(v, 'stopping');
       const how = await stopProcesses(ref, this.marker(v.id), spec.stopTimeoutMs);
       this.#handles.delete(v.id);
+      this.#limits.release(v, spec);
       await this.#transition(
         { ...v, state: 'stopping' },
         'stopped',
@@ -213,6 +219,7 @@ export class InstanceManager {
     // Not supposed to hold a process, but leave nothing behind in any case.
     await stopProcesses(null, this.marker(v.id), spec.stopTimeoutMs);
     this.#handles.delete(v.id);
+    this.#limits.release(v, spec);
     if (v.state !== 'stopped') await this.#transition(v, 'stopped', { pid: null, start_ticks: null });
   }
 
@@ -272,7 +279,9 @@ export class InstanceManager {
         ...(await this.#secretEnv?.(v.app, v.env)),
       };
       assertRunnable(spec, cwd, env);
+      const cgroups = this.#limits.join(v, spec);
       launched = await launch({
+        cgroups,
         argv: spec.argv,
         cwd,
         env,
@@ -290,7 +299,7 @@ export class InstanceManager {
       });
       throw new BerthError('failed', 'start_failed', `starting ${v.app}/${v.service}[${v.idx}]: ${why}`, {
         cause: err,
-        hint: `fix services.${v.service}.run in berth.yaml`,
+        hint: err instanceof BerthError && err.hint ? err.hint : `fix services.${v.service}.run in berth.yaml`,
       });
     }
     const prev = this.#handles.get(v.id);
@@ -376,18 +385,30 @@ export class InstanceManager {
     h: Handle,
     code: number | null,
     signal: string | null,
-    note: string | undefined,
+    reason: string | undefined,
   ): Promise<void> {
     const spec = JSON.parse(v.spec) as ServiceSpec;
     // The leader is gone; children it left behind (workers holding the port) go too. The group of
     // a child whose exit event just came is checked with one system call; an adopted one's by a scan.
     await stopProcesses(null, this.marker(v.id), spec.stopTimeoutMs, h.child ? h.ref.pid : null);
+    const oom = this.#limits.oomLimit(v, spec);
+    this.#limits.release(v, spec);
+    const note =
+      oom === undefined
+        ? reason
+        : `oom: killed for memory over its ${formatSize(oom)} limit${reason ? `; ${reason}` : ''}`;
     const d = decideAfterExit(
       { policy: spec.restart, code, signal, uptimeMs: Date.now() - h.startedAt, recentFailures: h.failures },
       this.#tuning,
     );
     h.failures = d.failures;
-    const lastExit: LastExit = { code, signal, at: Date.now(), ...(note ? { note } : {}) };
+    const lastExit: LastExit = {
+      code,
+      signal,
+      at: Date.now(),
+      ...(note ? { note } : {}),
+      ...(oom !== undefined ? { oom: { limitBytes: oom } } : {}),
+    };
     const patch: InstancePatch = { pid: null, start_ticks: null, last_exit: JSON.stringify(lastExit) };
     const how =
       note ?? (signal ? `killed by ${signal}` : code === null ? 'exited (status unknown)' : `exited with code ${code}`);
@@ -453,7 +474,9 @@ export class InstanceManager {
    * the ones that should run but are dead, and make sure stopped ones left nothing behind.
    */
   async adoptAll(findLeader: (marker: string) => ProcessRef | undefined): Promise<void> {
-    for (const v of await this.#store.instances.list()) {
+    const all = await this.#store.instances.list();
+    this.#limits.sweep(new Set(all.map((v) => v.id)));
+    for (const v of all) {
       await this.#lock
         .run(v.id, () => this.#adopt(v, findLeader))
         .catch((err) => this.#log.warn({ err: describe(err), instance: v.id }, 'adoption failed'));

@@ -3,6 +3,7 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { DEFAULT_ROTATION, logWriterPath, type RotationOptions } from './log-writer.js';
 import { isSameProcessAlive, procStat, signalReaches } from '../system/proc.js';
 import { instanceProcesses } from './process-table.js';
+import { inCgroups } from './cgroup-exec.js';
 
 /** Everything needed to start one process; argv is executed without a shell. */
 export interface LaunchSpec {
@@ -16,6 +17,11 @@ export interface LaunchSpec {
   /** Run as this user and group (berthd as root: the app's own user). */
   readonly uid?: number | undefined;
   readonly gid?: number | undefined;
+  /**
+   * cgroup.procs files of the instance's cgroups (see system/cgroups.ts): the process joins them
+   * before it execs `argv` (through src/native/cgroup-exec.c), then becomes uid:gid.
+   */
+  readonly cgroups?: readonly string[] | undefined;
 }
 
 export interface Launched {
@@ -71,13 +77,16 @@ export function launch(spec: LaunchSpec): Promise<Launched> {
     };
     writer.once('error', fail);
     try {
-      child = spawn(spec.argv[0] as string, spec.argv.slice(1), {
+      // In cgroups, the helper joins them as root and drops to the app's user itself.
+      const confined = spec.cgroups !== undefined && spec.cgroups.length > 0;
+      const argv = confined ? inCgroups(spec.cgroups, spec.argv, spec.uid, spec.gid) : spec.argv;
+      child = spawn(argv[0] as string, argv.slice(1), {
         cwd: spec.cwd,
         env: { ...spec.env },
         detached: true,
         shell: false,
         stdio: ['ignore', output, output],
-        ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}),
+        ...(spec.uid !== undefined && !confined ? { uid: spec.uid, gid: spec.gid } : {}),
       });
     } catch (err) {
       fail(err);
