@@ -115,6 +115,10 @@ test('a dependent reaches its dependency of the same release, also during a blue
     ['v2', 'v2', 'v2'],
   );
   assert.ok(await refused(Number(one.port)), 'the retired release has no address any more');
+  // A one-off command in the current release sees what its instances see.
+  const run = await home.cli('run', 'disco', '--service', 'web', '--', 'sh', '-c', 'echo "$API_URL"');
+  assertOk(run);
+  assert.equal(run.stdout.trim(), `http://127.0.0.1:${started.port}`, 'berth run gets the release-2 API_URL');
 
   // The address lives in the proxy, not in berthd: a proxy that dies comes back with it.
   const proxy = await home.json<{ pid: number }>('proxy', 'status');
