@@ -121,7 +121,7 @@ async function rebootScenario(home: TestHome, apiPort: number, edgeCommand?: str
   assert.deepEqual(restarts.map((e) => e.app).sort(), ['solo', 'stack']);
   assert.match(
     restarts.find((e) => e.app === 'stack')?.message ?? '',
-    /^restarted r1 after a reboot .*: wave 1: api\[0\]; wave 2: web\[0\]$/,
+    /^restarted r1: every process of it was gone when berthd started .*: wave 1: api\[0\]; wave 2: web\[0\]$/,
   );
 }
 

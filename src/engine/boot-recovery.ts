@@ -77,7 +77,8 @@ export class BootRecovery {
         await this.#deps.routesChanged().catch(() => undefined);
         const order = waves.map((w, i) => `wave ${i + 1}: ${w.map((v) => `${v.service}[${v.idx}]`).join(' ')}`);
         const message =
-          `restarted r${c.release} after a reboot (every process of it was gone): ${order.join('; ')}` +
+          `restarted r${c.release}: every process of it was gone when berthd started (a reboot, or all died while ` +
+          `berthd was away): ${order.join('; ')}` +
           (problems.length ? `; not healthy: ${problems.join('; ')} (restarted by their restart policy)` : '');
         await store.events.append({
           at: Date.now(),
