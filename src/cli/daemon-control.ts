@@ -5,7 +5,7 @@ import { ApiClient, ApiError } from '../api/client.js';
 import type { HomeLayout } from '../system/paths.js';
 import { tailLines } from '../runtime/log-files.js';
 
-const DAEMON_MAIN = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
+export const DAEMON_MAIN = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
 
 /**
  * berthd waits on sockets and timers; it does not need V8's optimizing compilers or a

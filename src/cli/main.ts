@@ -8,6 +8,7 @@ import { registerDeployCommands } from './deploy-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerRunCommands } from './run-commands.js';
+import { registerDaemonUnitCommands } from './daemon-commands.js';
 import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
 import type { EffectiveSetting } from '../config/setting-sources.js';
@@ -337,6 +338,7 @@ daemon
       info ? `berthd stopped (pid ${info.pid}); apps keep running` : 'berthd was not running',
     );
   });
+registerDaemonUnitCommands(daemon, { home: layout.root, print });
 
 program
   .parseAsync(process.argv)

@@ -35,6 +35,9 @@ const KEYS: ReadonlyArray<readonly [string, string | undefined, Getter]> = [
   ['sites_domain', 'BERTH_SITES_DOMAIN', (s) => s.sitesDomain ?? null],
 ];
 
+/** The environment variables that override settings (BERTH_PROXY, ...). */
+export const SETTING_VARIABLES: readonly string[] = KEYS.flatMap(([, variable]) => (variable ? [variable] : []));
+
 /**
  * The settings in effect for berthd: each key's value after its environment variable, then
  * config.yaml (`raw`), then the default, and which of the three it came from.

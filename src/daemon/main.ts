@@ -14,6 +14,7 @@ import { CaddyEdge } from '../proxy/caddy/caddy-edge.js';
 import { Apps } from '../engine/apps.js';
 import { finishSwaps } from '../engine/instance-swap.js';
 import { InstanceManager } from '../engine/instance-manager.js';
+import { BootRecovery } from '../engine/boot-recovery.js';
 import { PortAllocator } from '../engine/port-allocator.js';
 import { findLeaderByMarker, processScans } from '../runtime/process-table.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
@@ -180,7 +181,17 @@ async function main(): Promise<void> {
     );
   const environments = new Environments({ store, layout, instances, routes, deployer, log, users });
   await deployer.recover();
-  await instances.adoptAll(findLeaderByMarker);
+  // Environments whose every process is gone (a reboot) start in dependency order once the API answers.
+  const reboot = new BootRecovery({
+    store,
+    instances,
+    ports,
+    proxy,
+    routesChanged: () => routes.sync(),
+    locks: deployer.locks,
+    log,
+  });
+  await instances.adoptAll(findLeaderByMarker, reboot.claim);
   await finishSwaps({ store, instances });
   await environments.recoverTrash();
   const sites = new Sites({
@@ -264,6 +275,7 @@ async function main(): Promise<void> {
   }
   chmodSync(layout.socket, 0o600);
   log.info({ socket: layout.socket, version: VERSION }, 'berthd ready');
+  if (reboot.pending > 0) void reboot.run();
 
   let round = 0;
   setInterval(() => instances.pollAdopted(++round % 10 === 0), 1000).unref();

@@ -18,6 +18,14 @@ export const DEFAULT_ENV = 'production';
 
 export type Action = 'start' | 'stop' | 'restart';
 
+/** Instances grouped in dependency waves of their services (one wave when the graph has a cycle). */
+export function instanceWaves(targets: readonly InstanceView[]): InstanceView[][] {
+  const specs = new Map(targets.map((v) => [v.service, JSON.parse(v.spec) as ServiceSpec]));
+  const w = dependencyWaves([...specs.values()].map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
+  const order = w.ok ? w.waves : [[...specs.keys()]];
+  return order.map((names) => targets.filter((v) => names.includes(v.service)));
+}
+
 /** App-level operations besides deploying: start/stop/restart, rm, ps. */
 export class Apps {
   readonly #store: Store;
@@ -57,7 +65,7 @@ export class Apps {
     // Waits for a deployment of the environment: it would replace what this starts or stops.
     return this.#locks.run(app, env, { wait: true, what: `berth ${action} ${app}` }, async () => {
       const targets = await this.#targets(app, env, service);
-      const ordered = this.#waves(targets);
+      const ordered = instanceWaves(targets);
       if (action === 'stop') ordered.reverse();
       for (const wave of ordered) await Promise.all(wave.map((v) => this.#control(v, action)));
       await this.#routesChanged(); // the command returns when the proxy routes to what it started
@@ -99,7 +107,7 @@ export class Apps {
   async #remove(app: string, purge: boolean, envs: readonly string[]): Promise<{ app: string; purged: boolean }> {
     await this.requireApp(app); // a failed first deploy it waited for may have removed it
     const all = await this.#store.instances.list({ app });
-    for (const wave of this.#waves(all).reverse()) await Promise.all(wave.map((v) => this.#instances.remove(v.id)));
+    for (const wave of instanceWaves(all).reverse()) await Promise.all(wave.map((v) => this.#instances.remove(v.id)));
     const row = await this.#store.apps.find(app);
     if (row) await this.#store.write((r) => r.apps.delete(row.id));
     await this.#routesChanged();
@@ -169,14 +177,6 @@ export class Apps {
       });
     }
     return targets;
-  }
-
-  /** Instances grouped in dependency waves of their services. */
-  #waves(targets: InstanceView[]): InstanceView[][] {
-    const specs = new Map(targets.map((v) => [v.service, JSON.parse(v.spec) as ServiceSpec]));
-    const w = dependencyWaves([...specs.values()].map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
-    const order = w.ok ? w.waves : [[...specs.keys()]];
-    return order.map((names) => targets.filter((v) => names.includes(v.service)));
   }
 
   async requireApp(app: string, orgIds?: readonly number[]): Promise<void> {

@@ -470,20 +470,41 @@ export class InstanceManager {
   // --- adoption after a daemon restart -------------------------------------------------
 
   /**
-   * At boot: adopt every live instance the store knows (same pid and start time), start
-   * the ones that should run but are dead, and make sure stopped ones left nothing behind.
+   * At boot: adopt every live instance the store knows (same pid and start time), make sure
+   * stopped ones left nothing behind, and restart the ones that should run but are dead.
+   * `takeOver` sees those dead ones first, and the live ones, and returns the ids it starts
+   * itself (a reboot's ordered start); the rest go by restart policy.
    */
-  async adoptAll(findLeader: (marker: string) => ProcessRef | undefined): Promise<void> {
+  async adoptAll(
+    findLeader: (marker: string) => ProcessRef | undefined,
+    takeOver?: (dead: readonly InstanceView[], live: readonly InstanceView[]) => ReadonlySet<number>,
+  ): Promise<void> {
+    const dead: InstanceView[] = [];
     const all = await this.#store.instances.list();
     this.#limits.sweep(new Set(all.map((v) => v.id)));
     for (const v of all) {
       await this.#lock
-        .run(v.id, () => this.#adopt(v, findLeader))
+        .run(v.id, () => this.#adopt(v, findLeader, dead))
+        .catch((err) => this.#log.warn({ err: describe(err), instance: v.id }, 'adoption failed'));
+    }
+    const taken =
+      takeOver?.(
+        dead,
+        all.filter((v) => this.#handles.has(v.id)),
+      ) ?? new Set<number>();
+    for (const v of dead) {
+      if (taken.has(v.id)) continue;
+      await this.#lock
+        .run(v.id, () => this.#restartDead(v))
         .catch((err) => this.#log.warn({ err: describe(err), instance: v.id }, 'adoption failed'));
     }
   }
 
-  async #adopt(v: InstanceView, findLeader: (marker: string) => ProcessRef | undefined): Promise<void> {
+  async #adopt(
+    v: InstanceView,
+    findLeader: (marker: string) => ProcessRef | undefined,
+    dead: InstanceView[],
+  ): Promise<void> {
     if (this.#handles.has(v.id)) return; // already supervised (started again by the recovery of a deployment)
     const recorded =
       v.pid !== null && v.startTicks !== null && isSameProcessAlive(v.pid, v.startTicks)
@@ -513,22 +534,28 @@ export class InstanceManager {
       return;
     }
     if (v.state === 'exited' || v.state === 'failed') return;
-    if (holdsProcess(v.state)) {
-      // It died while the daemon was away: the usual exit path decides about the restart.
-      const ref = { pid: v.pid ?? 0, startTicks: v.startTicks ?? '' };
-      this.#handles.set(v.id, {
-        ref,
-        child: undefined,
-        startedAt: v.startedAt ?? 0,
-        failures: 0,
-        timer: undefined,
-        health: undefined,
-        retired: false,
-      });
-      queueMicrotask(() => void this.#onExit(v.id, ref, null, null, 'died while berthd was not running'));
+    if (holdsProcess(v.state) || v.state === 'backoff' || v.state === 'crashloop') dead.push(v);
+    else await this.#spawn(v, v.state === 'pending' ? 0 : 1);
+  }
+
+  /** A process that should run died while the daemon was away: the usual exit path decides about its restart. */
+  async #restartDead(v: InstanceView): Promise<void> {
+    if (this.#handles.has(v.id)) return;
+    if (!holdsProcess(v.state)) {
+      await this.#spawn(v, 1);
       return;
     }
-    await this.#spawn(v, v.state === 'pending' ? 0 : 1);
+    const ref = { pid: v.pid ?? 0, startTicks: v.startTicks ?? '' };
+    this.#handles.set(v.id, {
+      ref,
+      child: undefined,
+      startedAt: v.startedAt ?? 0,
+      failures: 0,
+      timer: undefined,
+      health: undefined,
+      retired: false,
+    });
+    queueMicrotask(() => void this.#onExit(v.id, ref, null, null, 'died while berthd was not running'));
   }
 
   /** Supervises a live process this daemon did not spawn: probes it, and learns of its exit by polling. */
