@@ -2,15 +2,23 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiClient } from '../src/api/client.js';
+import { DAEMON_NODE_FLAGS } from '../src/cli/daemon-control.js';
 import { Limiter } from '../src/core/limiter.js';
-import { assertOk, BIN, NODE, sleep, TestHome, waitFor } from './helpers/home.js';
+import { assertOk, BIN, NODE, REPO, sleep, TestHome, waitFor } from './helpers/home.js';
 
 // Issue 14: supervision that costs nothing while nothing happens, and large deploys that stay responsive.
 const home = new TestHome('29500-29599');
 after(() => home.cleanup());
+/** Every process berthd spawns on its main thread (test/fixtures/main-thread-spy.mjs). */
+const SPY_FILE = path.join(home.root, 'main-thread.log');
+Object.assign(home.env, {
+  BERTH_DAEMON_NODE_FLAGS: `${DAEMON_NODE_FLAGS} --import=${path.join(REPO, 'test', 'fixtures', 'main-thread-spy.mjs')}`,
+  BERTH_SPY_FILE: SPY_FILE,
+  BERTH_SPY_SPAWNS: '1',
+});
 
 const scans = async () => (await home.json<{ procScans: number }>('daemon', 'status')).procScans;
 const SERVER = `require('http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1')`;
@@ -109,6 +117,9 @@ test('berthd answers while a big wave starts: ps sees it half-way, not only once
     seen.some((spawned) => spawned > 0 && spawned < n),
     `ps during the deploy saw these numbers of spawned instances: ${seen.join(', ')}`,
   );
+  // A spawn holds its thread until the exec: none of the wave's happened on the event loop.
+  const mainSpawns = existsSync(SPY_FILE) ? readFileSync(SPY_FILE, 'utf8') : '';
+  assert.doesNotMatch(mainSpawns, /log-writer|\/bin\/sleep/, 'instances and log writers start on the spawner thread');
   assertOk(await home.cli('rm', 'wave'));
 });
 

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -10,6 +9,7 @@ import { decideAfterExit, DEFAULT_RESTART, type RestartTuning } from '../core/re
 import { probe } from '../health/probes.js';
 import type { RotationOptions } from '../runtime/log-writer.js';
 import { launch, stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
+import type { ChildExit } from '../runtime/spawner.js';
 import { instanceProcesses } from '../runtime/process-table.js';
 import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
@@ -35,7 +35,7 @@ const SPAWN_CONCURRENCY = 4;
 interface Handle {
   ref: ProcessRef;
   /** Set when this daemon spawned it; adopted processes are watched by polling /proc. */
-  child: ChildProcess | undefined;
+  child: ChildExit | undefined;
   startedAt: number;
   failures: number;
   timer: NodeJS.Timeout | undefined;

@@ -4,6 +4,7 @@ import { DEFAULT_ROTATION, logWriterPath, type RotationOptions } from './log-wri
 import { isSameProcessAlive, procStat, signalReaches } from '../system/proc.js';
 import { instanceProcesses } from './process-table.js';
 import { inCgroups } from './cgroup-exec.js';
+import { spawner, type Spawned } from './spawner.js';
 
 /** Everything needed to start one process; argv is executed without a shell. */
 export interface LaunchSpec {
@@ -48,8 +49,15 @@ export { MARKER_ENV } from './process-table.js';
  * the instance with it: SIGPIPE). One writer for every instance would be one failure for all
  * of them. A writer per instance costs one small C process (~1 ms to start, ~100 KiB of its own
  * memory) and fails alone: should it die, its instance gets EPIPE and is restarted by policy.
+ *
+ * It runs on the spawner's thread (spawner.ts), so berthd's event loop never waits for a fork and exec.
  */
-export function launch(spec: LaunchSpec): Promise<Launched> {
+export function launch(spec: LaunchSpec): Promise<Spawned> {
+  return spawner.launch(spec);
+}
+
+/** What `launch` does, on the spawner's thread (the event loop that calls it is held until each exec). */
+export function spawnInstance(spec: LaunchSpec): Promise<Launched> {
   const rotation = spec.rotation ?? DEFAULT_ROTATION;
   // There before launch() returns (the caller may give it to the app's user); never through a link.
   closeSync(
