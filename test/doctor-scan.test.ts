@@ -101,3 +101,21 @@ test('a foreign listener on a port asked about is found with its pid, user and c
     'still no file read twice',
   );
 });
+
+test("a deploy's pre-flight (one app) reads the markers of the ports' holders only, and finds the same holders", () => {
+  const { files, reads } = counted();
+  const foreign = started[INSTANCES] as ChildProcess;
+  const ports = new Set([28900, 28901, FOREIGN]);
+  const whole = scanHost({ markerPrefix: PREFIX, ports, pids: ours() }, procFiles);
+  const scan = scanHost({ markerPrefix: PREFIX, ports, pids: ours(), holdersOnly: true }, files);
+  const holders = (s: typeof scan) => [...s.listening].map(([port, ps]) => [port, ps.map((p) => [p.pid, p.marker])]);
+  assert.deepEqual(holders(scan), holders(whole));
+  assert.deepEqual(scan.listening.get(28901)?.[0]?.marker, `${PREFIX}:2`);
+  assert.deepEqual(scan.marked, [], 'no leftovers looked for');
+  const environs = [...reads.keys()].filter((f) => f.endsWith('/environ'));
+  assert.deepEqual(
+    new Set(environs),
+    new Set([ours()[0], ours()[1], foreign.pid].map((pid) => `/proc/${pid}/environ`)),
+    'the environ of the holders, of no other process',
+  );
+});

@@ -1,5 +1,5 @@
-import { request, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { connect } from 'node:net';
 import type { ErrorBody } from './errors.js';
 
 /** An error the API returned, with its code and hint, or a transport failure (code 'unreachable'). */
@@ -113,51 +113,51 @@ export class ApiClient {
           ? {}
           : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
       const t = this.#target;
-      let req;
-      if (typeof t === 'string') req = request({ socketPath: t, method, path, agent: false, headers }, resolve);
-      else {
-        const base = new URL(t.url);
-        const opts: RequestOptions = {
-          host: base.hostname,
-          port: base.port || undefined,
-          method,
-          path: base.pathname.replace(/\/$/, '') + path,
-          agent: false,
-          headers: { ...headers, ...(t.token ? { authorization: `Bearer ${t.token}` } : {}) },
-        };
-        req = base.protocol === 'https:' ? httpsRequest(opts, resolve) : request(opts, resolve);
-      }
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (
-          typeof t !== 'string' &&
-          (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH')
-        )
-          reject(
-            new ApiError(
-              0,
-              'remote_unreachable',
-              `berthd at ${t.url} is not reachable (${err.code})`,
-              'check the URL (berth login <url>) and that berthd serves api_listen there',
-            ),
-          );
-        else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
-          reject(new ApiError(0, 'unreachable', `berthd is not reachable (${err.code})`));
-        else if (err.code === 'ECONNRESET' || err.code === 'EPIPE')
-          reject(
-            new ApiError(
-              0,
-              'connection_lost',
-              `berthd closed the connection (${err.code}): it stopped or restarted during the request`,
-              'see `berth daemon status` and berthd.log under BERTH_HOME',
-            ),
-          );
-        else reject(err);
-      });
-      req.end(payload);
+      const send = (req: ClientRequest) => {
+        req.on('error', (err: NodeJS.ErrnoException) => reject(transportError(t, err)));
+        req.end(payload);
+      };
+      // A connection of its own, without an Agent: an Agent checks the host name with net.isIP, whose
+      // IPv6 pattern costs the CLI 20-100 ms to compile on first use, for a unix socket that has no host.
+      if (typeof t === 'string')
+        return send(request({ createConnection: () => connect(t), method, path, headers }, resolve));
+      const base = new URL(t.url);
+      const opts: RequestOptions = {
+        host: base.hostname,
+        port: base.port || undefined,
+        method,
+        path: base.pathname.replace(/\/$/, '') + path,
+        agent: false,
+        headers: { ...headers, ...(t.token ? { authorization: `Bearer ${t.token}` } : {}) },
+      };
+      if (base.protocol !== 'https:') return send(request(opts, resolve));
+      // node:https (and TLS with it) is loaded for a remote berthd over HTTPS only: every other CLI run would pay for it.
+      void import('node:https').then(({ request: httpsRequest }) => send(httpsRequest(opts, resolve)), reject);
     });
   }
 
   async close(): Promise<void> {}
+}
+
+/** What a failed connection or request means, as the CLI says it. */
+function transportError(t: string | RemoteTarget, err: NodeJS.ErrnoException): Error {
+  if (typeof t !== 'string' && (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH'))
+    return new ApiError(
+      0,
+      'remote_unreachable',
+      `berthd at ${t.url} is not reachable (${err.code})`,
+      'check the URL (berth login <url>) and that berthd serves api_listen there',
+    );
+  if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+    return new ApiError(0, 'unreachable', `berthd is not reachable (${err.code})`);
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE')
+    return new ApiError(
+      0,
+      'connection_lost',
+      `berthd closed the connection (${err.code}): it stopped or restarted during the request`,
+      'see `berth daemon status` and berthd.log under BERTH_HOME',
+    );
+  return err;
 }
 
 function readAll(res: IncomingMessage): Promise<string> {

@@ -17,6 +17,7 @@ import { registerDashboardRoutes } from './dashboard-routes.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
 import { BerthError } from '../core/errors.js';
+import { lazyCompilers } from './lazy-compilers.js';
 
 /** Stops berthd once the client has the whole answer: the connection closes first, then the server. */
 function shutdownAfterReply(socket: Socket, reply: FastifyReply, shutdown: () => void): void {
@@ -54,6 +55,8 @@ export function buildApi(
     trustProxy: false,
     // A body field a route does not know is an error (400), not silently dropped (Fastify's default).
     ajv: { customOptions: { removeAdditional: false } },
+    // Schemas compile when a route is first called, not all at start (see lazy-compilers.ts).
+    schemaController: { compilersFactory: lazyCompilers },
     ...(transport.https ? { https: transport.https } : {}),
   } as object) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);

@@ -1,5 +1,4 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hash, verify } from '@node-rs/argon2';
 import { BerthError } from '../core/errors.js';
 import { assertName } from '../core/names.js';
 import { atLeast, isRole, weaker, type Principal, type Role } from '../core/roles.js';
@@ -8,6 +7,10 @@ import { FailureLimiter } from './rate-limit.js';
 
 /** argon2id (@node-rs/argon2's Algorithm.Argon2id), OWASP's minimum parameters. */
 const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+/** The argon2 binding (a native module, ~4 MiB resident), loaded when a password is first hashed or checked. */
+const argon2 = () => import('@node-rs/argon2');
+const hash = async (password: string, options: typeof ARGON2) => (await argon2()).hash(password, options);
+const verify = async (hashed: string, password: string) => (await argon2()).verify(hashed, password);
 const DAY = 86_400_000;
 const SESSION_MS = 12 * 3_600_000;
 /** A hash to verify against when the user does not exist, so timing does not tell. */

@@ -9,6 +9,8 @@ import type { DeployResult, InstanceStatus, StepResult } from '../core/results.j
 interface Io {
   readonly client: ApiClient;
   readonly ready: () => Promise<void>;
+  /** One API call; when berthd does not run here, starts it and calls again. */
+  readonly call: <T>(method: 'POST', route: string, body: unknown) => Promise<T>;
   readonly print: (value: unknown, human: () => string) => void;
   readonly json: () => boolean;
 }
@@ -22,15 +24,17 @@ const MARK: Record<string, string> = {
   pending: '    ',
 };
 
-/** Sends a deployment request; in a terminal, prints each step as it starts and ends. */
+/**
+ * Sends a deployment request; in a terminal, prints each step as it starts and ends. No
+ * round trip before it: berthd is started only when the request finds none.
+ */
 async function runDeployment(io: Io, route: string, body: Record<string, unknown>): Promise<DeployResult> {
-  await io.ready();
   const live = !io.json() && process.stdout.isTTY === true;
-  if (!live) return io.client.call<DeployResult>('POST', route, body);
+  if (!live) return io.call<DeployResult>('POST', route, body);
   const seen = new Map<string, string>();
   let buffer = '';
   let result: DeployResult | undefined;
-  for await (const chunk of io.client.stream(route, 'POST', { ...body, stream: true })) {
+  for await (const chunk of startedStream(io, route, { ...body, stream: true })) {
     buffer += chunk;
     const lines = buffer.split('\n');
     buffer = lines.pop() ?? '';
@@ -54,6 +58,21 @@ async function runDeployment(io: Io, route: string, body: Record<string, unknown
   }
   if (!result) throw new ApiError(0, 'no_result', 'berthd ended the deployment without a result');
   return result;
+}
+
+/** A streamed request; when berthd does not run here (nothing was sent), starts it and sends again. */
+async function* startedStream(io: Io, route: string, body: unknown): AsyncGenerator<string> {
+  let answered = false;
+  try {
+    for await (const chunk of io.client.stream(route, 'POST', body)) {
+      answered = true;
+      yield chunk;
+    }
+  } catch (err) {
+    if (answered || io.client.remote || !(err instanceof ApiError && err.code === 'unreachable')) throw err;
+    await io.ready();
+    yield* io.client.stream(route, 'POST', body);
+  }
 }
 
 function summary(r: DeployResult): string {

@@ -47,7 +47,7 @@ program.hook('preAction', (_cmd, action) => {
   jsonOutput = Boolean(action.opts().json);
 });
 
-registerDeployCommands(program, { client, ready, print, json: () => jsonOutput });
+registerDeployCommands(program, { client, ready, call, print, json: () => jsonOutput });
 registerDoctorCommand(program, { client, ready, print });
 registerIdentityCommands(program, { call, print });
 registerRunCommands(program, { client, ready, print });

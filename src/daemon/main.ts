@@ -8,9 +8,6 @@ import type { FastifyInstance } from 'fastify';
 import { loadHostSettings, type HostSettings } from '../config/host-settings.js';
 import { ManifestThread } from '../config/manifest-thread.js';
 import type { Proxy } from '../proxy/proxy.js';
-import { EdgeProxy } from '../proxy/edge/edge-proxy.js';
-import { NginxEdge } from '../proxy/nginx/nginx-edge.js';
-import { CaddyEdge } from '../proxy/caddy/caddy-edge.js';
 import { Apps } from '../engine/apps.js';
 import { finishSwaps } from '../engine/instance-swap.js';
 import { InstanceManager } from '../engine/instance-manager.js';
@@ -90,7 +87,7 @@ async function main(): Promise<void> {
   });
   const ports = new PortAllocator(settings.host, settings.portRange);
   await retirePreviousProxy(layout.root, settings, log);
-  const proxy = makeProxy(layout.root, settings, log);
+  const proxy = await makeProxy(layout.root, settings, log);
   const routes = new RouteSync({ store, proxy, log });
   const doctor = async (app?: string) =>
     diagnose(
@@ -171,7 +168,8 @@ async function main(): Promise<void> {
         () => undefined,
       );
   });
-  await proxy
+  // The proxy's processes start while berthd recovers and builds its API; the API answers once routes are served.
+  const proxyStarted = proxy
     .watch()
     .catch((err) =>
       log.error(
@@ -205,7 +203,7 @@ async function main(): Promise<void> {
   });
   await sites.recover();
   sweepUploads(layout.root);
-  await routes.sync().catch(() => undefined);
+  const routesServed = routes.sync().catch(() => undefined); // pushed once the proxy is up
   await cron.start();
 
   const started = Date.now();
@@ -258,6 +256,8 @@ async function main(): Promise<void> {
   } catch {
     // none
   }
+  await proxyStarted;
+  await routesServed;
   await api.listen({ path: layout.socket });
   let remoteApi: FastifyInstance | undefined;
   if (settings.apiListen) {
@@ -354,6 +354,9 @@ async function retirePreviousProxy(home: string, settings: HostSettings, log: pi
   if (previous !== settings.proxy) {
     log.info({ from: previous, to: settings.proxy }, 'proxy changed: stopping the previous one');
     const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
+    // The edges' modules are loaded only where one runs or ran (see makeProxy).
+    const { NginxEdge } = await import('../proxy/nginx/nginx-edge.js');
+    const { CaddyEdge } = await import('../proxy/caddy/caddy-edge.js');
     if (previous === 'nginx')
       await new NginxEdge({
         home,
@@ -374,11 +377,17 @@ async function retirePreviousProxy(home: string, settings: HostSettings, log: pi
   writeFileSync(marker, settings.proxy + '\n');
 }
 
-/** The proxy the settings ask for: the builtin one alone, or behind an edge server. */
-function makeProxy(home: string, settings: HostSettings, log: pino.Logger): Proxy {
+/**
+ * The proxy the settings ask for: the builtin one alone, or behind an edge server. An edge's
+ * modules (Caddy's admin client, TLS probes) are loaded only when one is asked for.
+ */
+async function makeProxy(home: string, settings: HostSettings, log: pino.Logger): Promise<Proxy> {
   const upstreamTimeoutMs = settings.upstreamTimeoutMs;
   if (settings.proxy === 'builtin')
     return new BuiltinProxy({ home, port: settings.httpPort, address: settings.httpAddress, log, upstreamTimeoutMs });
+  const { EdgeProxy } = await import('../proxy/edge/edge-proxy.js');
+  const { NginxEdge } = await import('../proxy/nginx/nginx-edge.js');
+  const { CaddyEdge } = await import('../proxy/caddy/caddy-edge.js');
   const inner = new BuiltinProxy({ home, port: settings.internalPort, address: '127.0.0.1', log, upstreamTimeoutMs });
   const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
   const edge =

@@ -88,7 +88,12 @@ export async function gatherFacts(o: {
     for (const spec of m.services) if (typeof spec.port === 'number') ports.add(spec.port);
   for (const r of o.proxyTable?.routes ?? []) for (const u of r.upstreams) ports.add(Number(u.split(':')[1]));
   const host = scanHost(
-    { markerPrefix: o.markerPrefix, ports, pids: instances.flatMap((v) => (v.pid === null ? [] : [v.pid])) },
+    {
+      markerPrefix: o.markerPrefix,
+      ports,
+      pids: instances.flatMap((v) => (v.pid === null ? [] : [v.pid])),
+      holdersOnly: o.app !== undefined,
+    },
     o.proc ?? procFiles,
   );
   const hosts = [

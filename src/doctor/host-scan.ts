@@ -71,6 +71,11 @@ export interface HostScanRequest {
   readonly ports: ReadonlySet<number>;
   /** Pids recorded for instances: which of them still run. */
   readonly pids: readonly number[];
+  /**
+   * Only the markers of the requested ports' holders, not every process's: `marked` is then empty.
+   * A deploy's pre-flight (one app) asks so: leftovers carry no app, so it never shows them.
+   */
+  readonly holdersOnly?: boolean;
 }
 
 export interface HostScan {
@@ -86,21 +91,22 @@ export interface HostScan {
 
 /**
  * One look at the host for one doctor run, whatever the number of instances: /proc/net/tcp and
- * tcp6 once, each process's environ once (its marker), and the rest only where it matters: the
- * sockets of this BERTH_HOME's processes (the holders of its ports, usually), and of every other
- * process only when a port asked about has a listener none of them holds (a foreign holder).
+ * tcp6 once, each process's environ once (its marker; with `holdersOnly`, only the holders'), and
+ * the rest only where it matters: the sockets of this BERTH_HOME's processes (the holders of its
+ * ports, usually), and of every other process only when a port asked about has a listener none of
+ * them holds (a foreign holder).
  */
 export function scanHost(req: HostScanRequest, files: ProcFiles = procFiles): HostScan {
   const listening = listeners((f) => files.read(f));
   const wanted = new Set(listening.filter((l) => req.ports.has(l.port)).map((l) => l.inode));
   const pids = files.pids();
   const order = new Map(pids.map((pid, i) => [pid, i]));
-  const markers = new Map<number, string>();
-  for (const pid of pids) {
-    const marker = markerOf(files.read(`/proc/${pid}/environ`));
-    if (marker !== undefined) markers.set(pid, marker);
-  }
-  const own = pids.filter((pid) => markers.get(pid)?.startsWith(`${req.markerPrefix}:`));
+  const markers = new Map<number, string | undefined>();
+  const marker = (pid: number) => {
+    if (!markers.has(pid)) markers.set(pid, markerOf(files.read(`/proc/${pid}/environ`)));
+    return markers.get(pid);
+  };
+  const own = req.holdersOnly ? [] : pids.filter((pid) => marker(pid)?.startsWith(`${req.markerPrefix}:`));
   const holders = new Map<string, number[]>();
   const scanned = new Set<number>();
   const scanSockets = (pid: number) => {
@@ -123,7 +129,7 @@ export function scanHost(req: HostScanRequest, files: ProcFiles = procFiles): Ho
   const fact = (pid: number): ProcessFact | undefined => {
     if (!facts.has(pid)) {
       const st = stat(pid);
-      facts.set(pid, st && st.state !== 'Z' ? processFact(pid, st.pgrp, markers.get(pid), files, names) : undefined);
+      facts.set(pid, st && st.state !== 'Z' ? processFact(pid, st.pgrp, marker(pid), files, names) : undefined);
     }
     return facts.get(pid);
   };
