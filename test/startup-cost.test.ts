@@ -68,6 +68,12 @@ test('a deploy from the CLI is one request over the socket, with no net.isIP', a
   assert.equal((JSON.parse(r.stdout) as { status: string }).status, 'succeeded');
   assert.deepEqual(noted('berth.js', 'request'), ['POST /v1/deployments']);
   assert.deepEqual(noted('berth.js', 'isIP'), []);
+  // The settings and manifest schemas (zod, yaml) are berthd's: the CLI starts without them. Packages
+  // it imports are noted by the spy's resolve hook, on a thread of its own: found by the CLI's pid.
+  const cliPid = Number(readFileSync(SPY_FILE, 'utf8').match(/^(\d+) berth\.js request/m)?.[1]);
+  const packages = noted(cliPid, 'package');
+  assert.ok(packages.includes('commander'), `the spy sees the CLI's packages: ${packages.join(' ')}`);
+  assert.ok(!packages.includes('zod') && !packages.includes('yaml'), `the CLI loaded: ${packages.join(' ')}`);
 });
 
 test('once berthd answers, a proxy it had to start anew serves the routes', async () => {

@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
-import { installUnit, SYSTEM_UNIT_DIR, uninstallUnit, unitDir, type CommandOutcome } from './daemon-install.js';
+import type { CommandOutcome } from './daemon-install.js';
+
+// daemon-install.js (and the settings schema it reads variables from) loads only when one of these runs: every other CLI call starts without it.
+const SYSTEM_UNIT_DIR = '/etc/systemd/system';
+const unitModule = () => import('./daemon-install.js');
 
 type Print = (value: unknown, human: () => string) => void;
 
@@ -13,6 +17,7 @@ export function registerDaemonUnitCommands(daemon: Command, deps: { home: string
     .option('--unit-dir <dir>', dirHelp)
     .option('--json', 'print JSON')
     .action(async (opts: { dryRun?: boolean; unitDir?: string }) => {
+      const { installUnit, unitDir } = await unitModule();
       const r = await installUnit({ dir: unitDir(opts.unitDir), home: deps.home, dryRun: Boolean(opts.dryRun) });
       deps.print(r, () =>
         [
@@ -30,6 +35,7 @@ export function registerDaemonUnitCommands(daemon: Command, deps: { home: string
     .option('--unit-dir <dir>', dirHelp)
     .option('--json', 'print JSON')
     .action(async (opts: { unitDir?: string }) => {
+      const { uninstallUnit, unitDir } = await unitModule();
       const r = await uninstallUnit({ dir: unitDir(opts.unitDir) });
       deps.print(r, () => [...r.removed.map((f) => `removed ${f}`), ...ran(r.ran), ...r.next].join('\n'));
     });

@@ -9,6 +9,7 @@ import { renderUnit, UNIT_MARKER } from './daemon-unit.js';
 
 export const UNIT_NAME = 'berthd.service';
 /** Where systemd reads the units an administrator adds. */
+/** Where units go by default (daemon-commands.ts names it in its help without loading this module). */
 export const SYSTEM_UNIT_DIR = '/etc/systemd/system';
 
 /** What `berth daemon install` did (or, with --dry-run, would do). */
