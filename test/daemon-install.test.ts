@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { UNIT_MARKER } from '../src/cli/daemon-unit.js';
 import { assertOk, REPO, TestHome, waitFor } from './helpers/home.js';
 
 /** `berth daemon install|uninstall`: berthd's systemd unit, checked by systemd-analyze and by running its ExecStart. */
@@ -113,4 +114,18 @@ test('uninstall removes the unit and the link that enabled it, and says so; a fo
     assert.match(f.stderr, /exists and was not written by berth daemon install/);
   }
   assert.equal(readFileSync(path.join(foreign, 'berthd.service'), 'utf8'), '[Service]\nExecStart=/bin/true\n');
+
+  // A link where the unit goes is never written through nor removed, even to a file that reads like Berth's unit.
+  const linked = path.join(home.root, 'linked');
+  const victim = path.join(home.root, 'victim.service');
+  mkdirSync(linked);
+  writeFileSync(victim, `${UNIT_MARKER}\n[Service]\nExecStart=/bin/true\n`);
+  symlinkSync(victim, path.join(linked, 'berthd.service'));
+  for (const args of [['install'], ['uninstall']]) {
+    const f = await home.run(['daemon', ...args], { env: { ...home.env, BERTH_SYSTEMD_DIR: linked } });
+    assert.equal(f.code, 1);
+    assert.match(f.stderr, /was not written by berth daemon install \(it is a link\)/);
+  }
+  assert.equal(readFileSync(victim, 'utf8'), `${UNIT_MARKER}\n[Service]\nExecStart=/bin/true\n`);
+  assert.ok(lstatSync(path.join(linked, 'berthd.service')).isSymbolicLink(), 'the link is left as it was');
 });
