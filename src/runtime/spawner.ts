@@ -32,7 +32,8 @@ export type SpawnerMessage =
   | { id: number; type: 'logged' };
 
 interface Tracked {
-  resolve(s: Spawned): void;
+  /** The launch's answer: started as pid (start time), with the exit and log-end the tracked entry relays. */
+  started(pid: number, startTicks: string): void;
   reject(err: Error): void;
   child: EventEmitter;
   logged: () => void;
@@ -56,7 +57,7 @@ class Spawner {
       const done = new Promise<void>((r) => (logged = r));
       const child = new EventEmitter();
       this.#tracked.set(id, {
-        resolve: (s) => resolve({ ...s, child, logged: done }),
+        started: (pid, startTicks) => resolve({ pid, startTicks, child, logged: done }),
         reject,
         child,
         logged,
@@ -95,7 +96,7 @@ class Spawner {
     switch (m.type) {
       case 'spawned':
         t.settled = true;
-        t.resolve({ pid: m.pid, startTicks: m.startTicks, child: t.child, logged: Promise.resolve() });
+        t.started(m.pid, m.startTicks);
         break;
       case 'failed': {
         t.settled = true;
