@@ -1,23 +1,14 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { BerthError } from '../core/errors.js';
 import { assertName } from '../core/names.js';
 import { atLeast, isRole, weaker, type Principal, type Role } from '../core/roles.js';
 import type { Store } from '../store/store.js';
 import { FailureLimiter } from './rate-limit.js';
+import { acceptInvite, createInvite } from './invites.js';
+import { checkPassword, hashPassword, newSecret, sha256, verifyPassword } from './passwords.js';
 
-/** argon2id (@node-rs/argon2's Algorithm.Argon2id), OWASP's minimum parameters. */
-const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-/** The argon2 binding (a native module, ~4 MiB resident), loaded when a password is first hashed or checked. */
-const argon2 = () => import('@node-rs/argon2');
-const hash = async (password: string, options: typeof ARGON2) => (await argon2()).hash(password, options);
-const verify = async (hashed: string, password: string) => (await argon2()).verify(hashed, password);
 const DAY = 86_400_000;
 const SESSION_MS = 12 * 3_600_000;
-/** A hash to verify against when the user does not exist, so timing does not tell. */
-let dummyHash: string | undefined;
-
-export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-const secret = (prefix: string) => `${prefix}_${randomBytes(32).toString('base64url')}`;
 
 export interface Credentials {
   /** `Authorization: Bearer <token>`. */
@@ -51,7 +42,7 @@ export class Identity {
     assertName('user', name);
     checkPassword(password);
     if (await this.#store.identity.user(name)) throw new BerthError('conflict', 'user_exists', `user "${name}" exists`);
-    const passwordHash = await hash(password, ARGON2);
+    const passwordHash = await hashPassword(password);
     return this.#store.write(async (r) => {
       const now = Date.now();
       const id = await r.identity.createUser(name, passwordHash, now);
@@ -96,17 +87,16 @@ export class Identity {
     const pendingAccount = this.#perAccount.fail(name);
     const pendingAddress = this.#perAddress.fail(address);
     const user = await this.#store.identity.user(name);
-    dummyHash ??= await hash('not a password', ARGON2);
-    const ok = await verify(user?.passwordHash ?? dummyHash, password).catch(() => false);
+    const ok = await verifyPassword(user?.passwordHash, password);
     if (!user || !ok) throw new BerthError('unauthorized', 'bad_credentials', 'wrong user name or password');
     this.#perAccount.forgive(name, pendingAccount);
     this.#perAddress.forgive(address, pendingAddress);
     this.#perAccount.succeed(name);
     const now = Date.now();
-    const token = secret(opts.session ? 'berths' : 'bertht');
+    const token = newSecret(opts.session ? 'berths' : 'bertht');
     // Random, not derived from the session: the cookie goes to every port of its host (an app
     // there may see it), and the cookie alone must not be enough to change anything.
-    const csrf = opts.session ? secret('berthc') : undefined;
+    const csrf = opts.session ? newSecret('berthc') : undefined;
     if (opts.expiresInMs !== undefined && (opts.expiresInMs <= 0 || opts.expiresInMs > 365 * DAY))
       throw new BerthError('invalid', 'bad_expiry', 'a sign-in token expires within 1 s to 365 days');
     const expiresAt = now + (opts.session ? SESSION_MS : (opts.expiresInMs ?? 30 * DAY));
@@ -192,7 +182,7 @@ export class Identity {
       throw new BerthError('invalid', 'bad_expiry', 'a token expires within 1 s to 365 days', {
         hint: 'e.g. --expires 30d',
       });
-    const token = secret('bertht');
+    const token = newSecret('bertht');
     const now = Date.now();
     // Never outlives the credential that made it: a short-lived or scoped token cannot mint a lasting one.
     const expiresAt = Math.min(now + expiresInMs, p.expiresAt);
@@ -213,101 +203,14 @@ export class Identity {
     return { id, token, expiresAt, org, role: ceiling };
   }
 
-  /**
-   * An invite into an organisation: single use, expiring, for a role no higher than the
-   * inviter's own (owners invite owners; admins at most admins).
-   */
-  async invite(
-    orgId: number,
-    inviter: Principal,
-    inviterRole: Role,
-    role: Role,
-    expiresInMs: number,
-  ): Promise<{ invite: string; role: Role; expiresAt: number }> {
-    if (!atLeast(inviterRole, role))
-      throw new BerthError(
-        'forbidden',
-        'role_escalation',
-        `you are ${inviterRole} in this organisation: you cannot invite a ${role}`,
-      );
-    if (expiresInMs <= 0 || expiresInMs > 30 * DAY)
-      throw new BerthError('invalid', 'bad_expiry', 'an invite expires within 1 s to 30 days');
-    const invite = secret('berthi');
-    const now = Date.now();
-    await this.#store.write((r) =>
-      r.identity.createInvite({
-        orgId,
-        role,
-        secretHash: sha256(invite),
-        createdBy: inviter.kind === 'user' ? inviter.userId : null,
-        expiresAt: now + expiresInMs,
-        now,
-      }),
-    );
-    return { invite, role, expiresAt: now + expiresInMs };
+  /** An invite into an organisation (see invites.ts): single use, expiring, for at most the inviter's role. */
+  invite(orgId: number, inviter: Principal, inviterRole: Role, role: Role, expiresInMs: number) {
+    return createInvite(this.#store, orgId, inviter, inviterRole, role, expiresInMs);
   }
 
-  /**
-   * Accepts an invite: as the signed-in user, or as a new user with a name and password.
-   * Exactly one caller can use an invite; an expired or used one is refused. It grants at most
-   * the inviter's role when it is accepted (a demoted inviter's invites shrink with them; a
-   * removed one's grant nothing). An existing member keeps a higher role than the invite's.
-   */
-  async accept(
-    inviteSecret: string,
-    p: Principal,
-    newUser?: { name: string; password: string },
-  ): Promise<{ org: string; role: Role; user: string }> {
-    const inv = await this.#store.identity.inviteByHash(sha256(inviteSecret));
-    const now = Date.now();
-    if (!inv || inv.usedAt !== null || inv.expiresAt <= now || !isRole(inv.role))
-      throw new BerthError('not_found', 'invite_invalid', 'this invite is unknown, used or expired', {
-        hint: 'ask for a new one',
-      });
-    let passwordHash: string | undefined;
-    if (p.kind !== 'user') {
-      if (!newUser)
-        throw new BerthError(
-          'unauthorized',
-          'sign_in_or_register',
-          'sign in to accept this invite, or give a new user name and password',
-        );
-      assertName('user', newUser.name);
-      checkPassword(newUser.password);
-      passwordHash = await hash(newUser.password, ARGON2);
-    }
-    return this.#store.write(async (r) => {
-      // At most the inviter's role now, not when they invited (null: root on the host made it).
-      const inviterRole = inv.createdBy === null ? inv.role : await r.identity.role(inv.orgId, inv.createdBy);
-      if (!inviterRole || !isRole(inviterRole))
-        throw new BerthError(
-          'forbidden',
-          'inviter_gone',
-          `whoever made this invite is no longer a member of ${inv.org}: it grants nothing`,
-          { hint: `ask a member of ${inv.org} for a new invite` },
-        );
-      const role = weaker(inv.role as Role, inviterRole);
-      let userId: number;
-      let user: string;
-      if (p.kind === 'user') {
-        userId = p.userId;
-        user = p.name;
-      } else {
-        const name = (newUser as { name: string }).name;
-        if (await r.identity.user(name))
-          throw new BerthError('conflict', 'user_exists', `user "${name}" exists: sign in as them to accept`);
-        userId = await r.identity.createUser(name, passwordHash as string, now);
-        user = name;
-      }
-      if (!(await r.identity.useInvite(inv.id, userId, now)))
-        throw new BerthError('not_found', 'invite_invalid', 'this invite is unknown, used or expired', {
-          hint: 'ask for a new one',
-        });
-      const current = await r.identity.role(inv.orgId, userId);
-      if (!current || !isRole(current) || !atLeast(current, role))
-        await r.identity.setRole(inv.orgId, userId, role, now);
-      return { org: inv.org, role: current && isRole(current) && atLeast(current, role) ? current : role, user };
-    });
+  /** Accepts an invite (see invites.ts): as the signed-in user, or as a new user with a name and password. */
+  accept(inviteSecret: string, p: Principal, newUser?: { name: string; password: string }) {
+    return acceptInvite(this.#store, inviteSecret, p, newUser);
   }
 
   /** Sets a member's role: only up to the caller's own; an owner's role only by an owner; never the last owner away. */
@@ -338,11 +241,4 @@ export class Identity {
       return { user: userName, role };
     });
   }
-}
-
-function checkPassword(password: string): void {
-  if (password.length < 12 || password.length > 1024)
-    throw new BerthError('invalid', 'weak_password', 'a password has 12 to 1024 characters', {
-      hint: 'use a passphrase',
-    });
 }

@@ -75,7 +75,7 @@ export class Sites {
     if (await this.#d.store.apps.find(req.slug))
       throw new BerthError('conflict', 'slug_taken', `"${req.slug}" is taken`, { hint: 'pick another slug' });
     const claimed = await this.#d.store.write((r) =>
-      r.identity.claimSite({
+      r.sites.claim({
         slug: req.slug,
         orgId: org.id,
         template: req.template,
@@ -118,7 +118,7 @@ export class Sites {
           'injected',
           'injected failure after the last infrastructure step (BERTH_FAIL_SITE_AT)',
         );
-      await this.#d.store.write((r) => r.identity.setSiteStatus(req.slug, 'active'));
+      await this.#d.store.write((r) => r.sites.setStatus(req.slug, 'active'));
       return { slug: req.slug, org: org.name, template: req.template, host, release: result.release, status: 'active' };
     } catch (err) {
       await this.#undo(req.slug);
@@ -129,7 +129,7 @@ export class Sites {
   /** Removes whatever a site's creation made: its app (processes, leases, routes, user, releases, logs, data), its files, its row. */
   async #undo(slug: string): Promise<boolean> {
     try {
-      const site = (await this.#d.store.identity.sites()).find((s) => s.slug === slug);
+      const site = (await this.#d.store.sites.list()).find((s) => s.slug === slug);
       const app = await this.#d.store.apps.find(slug);
       // Only the site's own app: one of that name in another organisation is not the site's to remove.
       if (app && site && app.orgId === site.orgId && app.sourceDir === this.#dir(slug))
@@ -140,7 +140,7 @@ export class Sites {
         await this.#d.store.attempts.forget(slug);
       }
       removeTree(this.#dir(slug));
-      await this.#d.store.write((r) => r.identity.deleteSite(slug));
+      await this.#d.store.write((r) => r.sites.remove(slug));
       return true;
     } catch (err) {
       this.#d.log.error({ slug, err: describe(err) }, 'undoing a site failed; berthd retries at its next start');
@@ -149,9 +149,9 @@ export class Sites {
   }
 
   async remove(orgId: number, slug: string): Promise<{ slug: string; removed: true }> {
-    const site = (await this.#d.store.identity.sites({ orgId })).find((s) => s.slug === slug);
+    const site = (await this.#d.store.sites.list({ orgId })).find((s) => s.slug === slug);
     if (!site) throw new BerthError('not_found', 'site_not_found', `no site "${slug}"`);
-    await this.#d.store.write((r) => r.identity.setSiteStatus(slug, 'creating')); // a crash from here on is finished at boot
+    await this.#d.store.write((r) => r.sites.setStatus(slug, 'creating')); // a crash from here on is finished at boot
     if (!(await this.#undo(slug)))
       throw new BerthError(
         'failed',
@@ -163,12 +163,12 @@ export class Sites {
   }
 
   list(orgId: number) {
-    return this.#d.store.identity.sites({ orgId });
+    return this.#d.store.sites.list({ orgId });
   }
 
   /** At boot: sites berthd was making (or removing) when it stopped are removed completely. */
   async recover(): Promise<void> {
-    for (const s of await this.#d.store.identity.sites({ status: 'creating' })) {
+    for (const s of await this.#d.store.sites.list({ status: 'creating' })) {
       this.#d.log.warn({ slug: s.slug }, 'a site was half made when berthd stopped: removing what it made');
       await this.#undo(s.slug);
     }

@@ -47,7 +47,7 @@ export interface AuditRecord {
   readonly outcome: string;
 }
 
-/** Organisations, users, memberships, tokens, invites and the audit log. */
+/** Organisations, users, memberships, tokens, invites and the audit log (sites: sites-repo.ts). */
 export class IdentityRepo {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
@@ -276,67 +276,6 @@ export class IdentityRepo {
       .where('expires_at', '>', now)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
-  }
-
-  /** Claims a slug: true for exactly one caller. */
-  async claimSite(s: {
-    slug: string;
-    orgId: number;
-    template: string;
-    host: string;
-    createdBy: string;
-    now: number;
-  }): Promise<boolean> {
-    const r = await this.#db
-      .insertInto('sites')
-      .values({
-        slug: s.slug,
-        org_id: s.orgId,
-        template: s.template,
-        host: s.host,
-        status: 'creating',
-        created_by: s.createdBy,
-        created_at: s.now,
-      })
-      .onConflict((oc) => oc.column('slug').doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
-  }
-
-  async setSiteStatus(slug: string, status: string): Promise<void> {
-    await this.#db.updateTable('sites').set({ status }).where('slug', '=', slug).execute();
-  }
-
-  async deleteSite(slug: string): Promise<void> {
-    await this.#db.deleteFrom('sites').where('slug', '=', slug).execute();
-  }
-
-  async sites(filter: { orgId?: number; status?: string } = {}): Promise<
-    Array<{
-      slug: string;
-      orgId: number;
-      template: string;
-      host: string;
-      status: string;
-      createdBy: string;
-      createdAt: number;
-    }>
-  > {
-    let q = this.#db
-      .selectFrom('sites')
-      .select([
-        'slug',
-        'org_id as orgId',
-        'template',
-        'host',
-        'status',
-        'created_by as createdBy',
-        'created_at as createdAt',
-      ])
-      .orderBy('slug');
-    if (filter.orgId !== undefined) q = q.where('org_id', '=', filter.orgId);
-    if (filter.status !== undefined) q = q.where('status', '=', filter.status);
-    return q.execute();
   }
 
   async audit(a: AuditRecord): Promise<void> {

@@ -8,6 +8,7 @@ import { InstancesRepo } from './instances-repo.js';
 import { LeasesRepo } from './leases-repo.js';
 import { AddressesRepo } from './addresses-repo.js';
 import { IdentityRepo } from './identity-repo.js';
+import { SitesRepo } from './sites-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
 import { CronRepo } from './cron-repo.js';
 import { isBusy, openSqlite } from './open.js';
@@ -24,12 +25,14 @@ export class Repos {
   readonly attempts: AttemptsRepo;
   readonly deployments: DeploymentsRepo;
   readonly identity: IdentityRepo;
+  readonly sites: SitesRepo;
   readonly secrets: SecretsRepo;
   readonly cron: CronRepo;
   constructor(db: Kysely<Database>) {
     this.cron = new CronRepo(db);
     this.secrets = new SecretsRepo(db);
     this.identity = new IdentityRepo(db);
+    this.sites = new SitesRepo(db);
     this.apps = new AppsRepo(db);
     this.releases = new ReleasesRepo(db);
     this.attempts = new AttemptsRepo(db);
