@@ -9,6 +9,7 @@ import { readSettingsFile, setSetting } from '../config/settings-file.js';
 import { effectiveSettings } from '../config/setting-sources.js';
 import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
 import { registerIdentityRoutes } from './identity-routes.js';
+import { registerTokenRoutes } from './token-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerRunRoutes } from './run-routes.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
@@ -72,6 +73,7 @@ export function buildApi(
   installPolicy(app, { store: deps.store, identity: deps.identity, local: transport.local });
   app.get('/v1/openapi.json', policy('public'), async () => openApi(documented, VERSION));
   registerIdentityRoutes(app, deps);
+  registerTokenRoutes(app, deps);
 
   app.get('/v1/daemon', policy('authenticated'), async (req) => {
     const info = deps.info();

@@ -13,6 +13,10 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
+/** A time to the second in UTC (2026-12-01T19:35:04Z); "-" for none. */
+export const timestamp = (t: number | null): string =>
+  t === null ? '-' : new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
+
 export function describeExit(s: InstanceStatus): string {
   const e = s.lastExit;
   if (!e) return '';
