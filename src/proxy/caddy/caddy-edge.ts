@@ -11,21 +11,9 @@ import { probeTls } from '../edge/tls-probe.js';
 import type { EdgeRoute, TlsHandshake } from '../proxy.js';
 import type { Site } from '../edge/sites.js';
 import { CaddyAdmin } from './admin.js';
-import {
-  canonical,
-  CaddyRoutes,
-  dialsOf,
-  HTTP_SERVER,
-  isBerthRoute,
-  plainId,
-  redirectId,
-  routeId,
-  routesOf,
-  SERVER,
-  type CaddyRoute,
-} from './caddy-routes.js';
-import { StaticRoots } from './static-roots.js';
-import { CaddyTlsPolicies, type AcmeOptions, type TlsMode } from './tls-policies.js';
+import { dialsOf, HTTP_SERVER, SERVER, type CaddyRoute } from './caddy-routes.js';
+import { CaddySites } from './caddy-sites.js';
+import { CaddyTlsPolicies, type AcmeOptions } from './tls-policies.js';
 
 export interface CaddyOptions extends EdgeOptions, AcmeOptions {
   /** Attach to a running Caddy at this admin address instead of running Berth's own. */
@@ -45,21 +33,18 @@ export class CaddyEdge implements Edge {
   readonly #o: CaddyOptions;
   readonly #dir: string;
   readonly #admin: CaddyAdmin;
-  readonly #routes: CaddyRoutes;
   readonly #tls: CaddyTlsPolicies;
-  readonly #roots: StaticRoots;
+  readonly #sites: CaddySites;
   #last: readonly Site[] | undefined;
   /** The Caddy process (`#serving()`) the watcher last found with all of Berth's routes. */
   #checked: string | undefined;
-  readonly #warned = new Set<string>();
 
   constructor(o: CaddyOptions) {
     this.#o = o;
     this.#dir = path.join(o.home, 'caddy');
     this.#admin = new CaddyAdmin(o.admin ?? `unix/${path.join(this.#dir, 'admin.sock')}`);
-    this.#routes = new CaddyRoutes(o);
     this.#tls = new CaddyTlsPolicies(this.#admin, o);
-    this.#roots = new StaticRoots(path.join(this.#dir, 'roots'), o.log);
+    this.#sites = new CaddySites(this.#admin, this.#tls, o, this.#dir);
   }
 
   get port(): number {
@@ -228,7 +213,7 @@ export class CaddyEdge implements Edge {
     }
     const sites = this.#last ?? [];
     const servers = (got.status === 200 ? got.body : undefined) ?? {};
-    const missing = [...this.#ids(this.#modes(sites))].some(
+    const missing = [...this.#sites.ids(sites)].some(
       ([server, ids]) => !ids.every((id) => (servers[server]?.routes ?? []).some((r) => r['@id'] === id)),
     );
     if (missing) {
@@ -281,75 +266,13 @@ export class CaddyEdge implements Edge {
     return Promise.all(hosts.map((h) => probeTls(this.#o.httpsPort, h)));
   }
 
-  /** The TLS mode Caddy gives each host: `auto` on a name no public CA certifies becomes `internal`. */
-  #modes(sites: readonly Site[]): Map<string, TlsMode> {
-    const modes = new Map<string, TlsMode>();
-    for (const s of sites) for (const h of s.hosts) modes.set(h, this.#tls.effective(h, s.tls?.[h] ?? 'auto'));
-    return modes;
-  }
-
-  /** The `@id`s of Berth's routes per server: a host's route where its TLS mode puts it, and a redirect for a TLS host. */
-  #ids(modes: ReadonlyMap<string, TlsMode>): Map<string, string[]> {
-    const ids = new Map<string, string[]>([
-      [SERVER, []],
-      [HTTP_SERVER, []],
-    ]);
-    for (const [host, mode] of modes) {
-      if (mode === 'off') ids.get(HTTP_SERVER)?.push(plainId(host));
-      else ids.get(SERVER)?.push(routeId(host));
-      if (mode !== 'off') ids.get(HTTP_SERVER)?.push(redirectId(host));
-    }
-    return ids;
-  }
-
   /**
    * Adds and removes Berth's host routes one by one (by `@id`) and sets its TLS policies.
    * When the sites are what Caddy already has, nothing is sent: a deploy does not touch Caddy.
    */
   async applySites(sites: readonly Site[]): Promise<void> {
     await this.#ensureServer(); // an attached Caddy may have been restarted or reconfigured by someone else
-    const modes = this.#modes(sites);
-    this.#warnFallbacks(sites);
-    const siteOf = new Map(sites.flatMap((s) => s.hosts.map((h) => [h, s] as const)));
-    const links = this.#roots.link(sites);
-    await this.#tls.apply(modes, 'before');
-    for (const [server, ids] of this.#ids(modes)) {
-      const got = await this.#admin.call<CaddyRoute[]>('GET', routesOf(server));
-      if (got.status >= 400)
-        throw new BerthError('failed', 'caddy_failed', `reading Berth's routes from Caddy: ${got.text.trim()}`);
-      const have = new Map(
-        (Array.isArray(got.body) ? got.body : []).filter(isBerthRoute).map((r) => [r['@id'] as string, canonical(r)]),
-      );
-      const want = new Map<string, unknown>();
-      for (const [host] of modes) {
-        const site = siteOf.get(host);
-        for (const id of [routeId(host), plainId(host)])
-          if (ids.includes(id))
-            want.set(id, this.#routes.host(id, host, site?.statics ?? [], site?.paths?.[host] ?? [], links));
-        if (ids.includes(redirectId(host))) want.set(redirectId(host), this.#routes.redirect(host));
-      }
-      for (const id of have.keys()) if (!want.has(id)) await this.#admin.ok('DELETE', `/id/${id}`);
-      for (const [id, route] of want) {
-        if (!have.has(id))
-          await this.#admin.ok('PUT', `${routesOf(server)}/0`, route); // ahead of the fallback
-        else if (have.get(id) !== canonical(route)) await this.#admin.ok('PATCH', `/id/${id}`, route); // a static route came or went
-      }
-    }
-    await this.#tls.apply(modes, 'after');
-    this.#roots.unlinkExcept(new Set(links.keys()));
+    await this.#sites.apply(sites);
     this.#last = sites;
-  }
-
-  #warnFallbacks(sites: readonly Site[]): void {
-    for (const s of sites)
-      for (const h of s.hosts) {
-        const why = (s.tls?.[h] ?? 'auto') === 'auto' ? this.#tls.fallback(h) : undefined;
-        if (why && !this.#warned.has(h))
-          this.#o.log.warn(
-            { host: h, why },
-            'tls: auto on a name no public CA certifies: Caddy uses its internal CA for it',
-          );
-        if (why) this.#warned.add(h);
-      }
   }
 }
