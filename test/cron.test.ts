@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -125,6 +126,51 @@ test('no overlap: a run due while the previous still runs is skipped and recorde
     [],
     'no two runs at once',
   );
+});
+
+test('berth rm ends a job that still runs, and env rm of a preview too: none outlives its app', async () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const cron = `  hang: { schedule: "* * * * *", run: 'echo $$ > "$DATA_DIR/job.pid"; exec sleep 300' }\n`;
+  assertOk(await home.cli('deploy', home.app('hanger', manifest('hanger', cron))));
+  const pidOf = async (dir: string) =>
+    waitFor('the job running', () => {
+      try {
+        const pid = Number(readFileSync(path.join(dir, 'job.pid'), 'utf8'));
+        return pid > 0 && alive(pid) ? pid : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+  const pid = await pidOf(data('hanger'));
+  assertOk(await home.cli('rm', 'hanger'));
+  assert.equal(alive(pid), false, 'the job ended before berth rm returned');
+
+  const previews = `${manifest('prev', cron)}environments:\n  production: { branch: main }\n  preview: { branch: "feature/*" }\n`;
+  const dir = home.app('prev', previews);
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', ...args]);
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'prev');
+  git('branch', '-q', 'feature/x', 'main');
+  assertOk(await home.cli('deploy', dir));
+  assertOk(await home.cli('deploy', dir, '--branch', 'feature/x'));
+  const envs = await home.json<Array<{ name: string }>>('env', 'ls', 'prev');
+  const preview = envs.find((e) => e.name !== 'production')?.name as string;
+  const previewPid = await pidOf(path.join(home.home, 'data', 'prev', preview));
+  const productionPid = await pidOf(data('prev'));
+  assertOk(await home.cli('env', 'rm', 'prev', preview));
+  assert.equal(alive(previewPid), false, "the preview's job ended with it");
+  assert.equal(alive(productionPid), true, "production's job runs on");
+  assertOk(await home.cli('rm', 'prev'));
+  assert.equal(alive(productionPid), false);
 });
 
 test('berthd restarts (also killed) within a minute: the minute still runs once', async () => {

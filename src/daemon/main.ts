@@ -157,6 +157,7 @@ async function main(): Promise<void> {
     routesChanged: () => routes.sync(),
     locks: deployer.locks,
     users,
+    cron,
   });
   instances.onStateChange((v, from, to) => {
     if (from !== 'healthy' && to !== 'healthy') return;
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
         'the proxy does not start; berthd serves on without it (see berth proxy status)',
       ),
     );
-  const environments = new Environments({ store, layout, instances, routes, deployer, log, users });
+  const environments = new Environments({ store, layout, instances, routes, deployer, log, users, cron });
   await deployer.recover();
   // Environments whose every process is gone (a reboot) start in dependency order once the API answers.
   const reboot = new BootRecovery({

@@ -26,6 +26,12 @@ export function instanceWaves(targets: readonly InstanceView[]): InstanceView[][
   return order.map((names) => targets.filter((v) => names.includes(v.service)));
 }
 
+/** The `cron:` runs of environments being removed (see CronScheduler). */
+export interface CronRuns {
+  end(envIds: readonly number[], why: string): Promise<void>;
+  reopen(envIds: readonly number[]): void;
+}
+
 /** App-level operations besides deploying: start/stop/restart, rm, ps. */
 export class Apps {
   readonly #store: Store;
@@ -35,6 +41,7 @@ export class Apps {
   readonly #locks: EnvironmentLocks;
   readonly #swap: SwapDeps;
   readonly #users: AppUsers | undefined;
+  readonly #cron: CronRuns | undefined;
 
   constructor(
     deps: SwapDeps & {
@@ -42,9 +49,12 @@ export class Apps {
       /** The deployer's per-environment locks: nothing here acts while a deployment of the environment runs. */
       locks: EnvironmentLocks;
       users?: AppUsers;
+      /** Ends the app's running `cron:` jobs when it is removed. */
+      cron?: CronRuns;
     },
   ) {
     this.#users = deps.users;
+    this.#cron = deps.cron;
     this.#store = deps.store;
     this.#layout = deps.layout;
     this.#instances = deps.instances;
@@ -106,6 +116,8 @@ export class Apps {
 
   async #remove(app: string, purge: boolean, envs: readonly string[]): Promise<{ app: string; purged: boolean }> {
     await this.requireApp(app); // a failed first deploy it waited for may have removed it
+    const envIds = (await this.#store.apps.environments({ app })).map((e) => e.id);
+    await this.#cron?.end(envIds, `berth rm ${app}`);
     const all = await this.#store.instances.list({ app });
     for (const wave of instanceWaves(all).reverse()) await Promise.all(wave.map((v) => this.#instances.remove(v.id)));
     const row = await this.#store.apps.find(app);

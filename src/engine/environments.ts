@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import type { Deployer } from './deploy/deployer.js';
 import type { AppUsers } from './app-users.js';
+import type { CronRuns } from './apps.js';
 import type { InstanceManager } from './instance-manager.js';
 import type { RouteSync } from './route-sync.js';
 import { storedManifest } from '../config/stored-manifest.js';
@@ -25,6 +26,8 @@ export interface EnvironmentDeps {
   readonly deployer: Deployer;
   readonly log: Logger;
   readonly users?: AppUsers | undefined;
+  /** Ends the environment's running `cron:` jobs when it is removed. */
+  readonly cron?: CronRuns | undefined;
 }
 
 /** Environments of an app: listing, removal (all or nothing), and expiry of idle previews. */
@@ -137,6 +140,7 @@ export class Environments {
           { hint: 'see berth ps and berth doctor, then try again' },
         );
       }
+      await this.#d.cron?.end([row.id], `berth env rm ${app} ${env}`);
       // Directories move aside (a rename each), so a failure can put them back.
       const moved: Array<[string, string]> = [];
       try {
@@ -149,6 +153,7 @@ export class Environments {
       } catch (err) {
         for (const [dir, to] of moved.reverse()) renameSync(to, dir);
         removeTree(trash);
+        this.#d.cron?.reopen([row.id]);
         await this.#restart(stopped);
         throw new BerthError(
           'failed',

@@ -4,11 +4,11 @@ import type { Logger } from 'pino';
 import type { CronJobSpec } from '../../config/manifest-types.js';
 import { storedManifest } from '../../config/stored-manifest.js';
 import { latestDue, nextDue } from '../../config/cron-schedule.js';
-import type { CronJobStatus, CronRunView } from '../../core/cron-status.js';
+import type { CronJobStatus } from '../../core/cron-status.js';
 import { describe } from '../../core/errors.js';
 import type { RotationOptions } from '../../runtime/log-writer.js';
 import { tailLines } from '../../runtime/log-files.js';
-import { launch } from '../../runtime/process-runner.js';
+import { launch, stopProcesses } from '../../runtime/process-runner.js';
 import type { EnvironmentRow } from '../../store/apps-repo.js';
 import type { CronRunRow } from '../../store/cron-repo.js';
 import type { Store } from '../../store/store.js';
@@ -17,6 +17,7 @@ import { isSameProcessAlive } from '../../system/proc.js';
 import type { AppUsers } from '../app-users.js';
 import type { ReleaseExec } from '../release-exec.js';
 import type { CronClock } from './clock.js';
+import { jobStatuses } from './status.js';
 
 /** How late (real time) a run may still start after it was due: a berthd restart at the minute still runs it. */
 const START_DEADLINE_REAL_MS = 5_000;
@@ -55,6 +56,8 @@ export class CronScheduler {
   #poll: NodeJS.Timeout | undefined;
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** Environments being removed: no run starts in them; a run they had ends (see `end`) with this note. */
+  readonly #closed = new Map<number, string>();
 
   constructor(deps: CronDeps) {
     this.#d = deps;
@@ -88,6 +91,31 @@ export class CronScheduler {
     clearInterval(this.#poll);
   }
 
+  /**
+   * Ends the runs of environments being removed (`berth rm`, `berth env rm`) and starts none
+   * there until `reopen`: a job never outlives its app, nor writes into what is being deleted.
+   */
+  async end(envIds: readonly number[], why: string): Promise<void> {
+    for (const id of envIds) this.#closed.set(id, why);
+    await this.#queue; // a run being claimed or launched now is in the store once the queue is through
+    const runs = (await Promise.all(envIds.map((id) => this.#d.store.cron.running(id)))).flat();
+    await Promise.all(
+      runs.map(async (r) => {
+        const marker = this.#d.exec.marker('cron', r.id);
+        const ref = r.pid !== null && r.startTicks !== null ? { pid: r.pid, startTicks: r.startTicks } : null;
+        await stopProcesses(ref, marker, 5000);
+        this.#adopted.delete(r.id);
+        await this.#d.store.cron.update(r.id, { status: 'failed', finished_at: Date.now(), note: `ended: ${why}` });
+      }),
+    );
+  }
+
+  /** Runs may start again in these environments (their removal failed and put them back). */
+  reopen(envIds: readonly number[]): void {
+    for (const id of envIds) this.#closed.delete(id);
+    this.poke();
+  }
+
   /** The jobs of an environment's current release (none before its first deploy). */
   async jobs(env: EnvironmentRow): Promise<readonly CronJobSpec[]> {
     return env.currentReleaseId === null ? [] : ((await this.#release(env.currentReleaseId))?.jobs ?? []);
@@ -95,24 +123,7 @@ export class CronScheduler {
 
   /** The jobs of an environment's current release with their last run and next run (`berth cron ls`). */
   async status(env: EnvironmentRow): Promise<CronJobStatus[]> {
-    const now = this.#d.clock.now();
-    const out: CronJobStatus[] = [];
-    for (const job of await this.jobs(env)) {
-      const runs = (await this.#d.store.cron.recent(env.id, job.name, 50)).map(runView);
-      out.push({
-        app: env.app,
-        env: env.name,
-        name: job.name,
-        schedule: job.schedule,
-        service: job.service,
-        argv: job.argv,
-        overlap: job.overlap,
-        lastRun: runs[0] ?? null,
-        lastExit: runs.find((r) => r.status === 'succeeded' || r.status === 'failed') ?? null,
-        nextRun: nextDue(job.schedule, now),
-      });
-    }
-    return out;
+    return jobStatuses(this.#d.store, env, await this.jobs(env), this.#d.clock.now());
   }
 
   async #release(id: number): Promise<{ number: number; jobs: readonly CronJobSpec[] } | undefined> {
@@ -134,7 +145,7 @@ export class CronScheduler {
     const deadline = Math.max(60_000, clock.fromReal(START_DEADLINE_REAL_MS));
     let next = Infinity;
     for (const env of await this.#d.store.apps.environments()) {
-      if (env.currentReleaseId === null) continue;
+      if (env.currentReleaseId === null || this.#closed.has(env.id)) continue;
       const release = await this.#release(env.currentReleaseId);
       for (const job of release?.jobs ?? []) {
         const due = latestDue(job.schedule, now, deadline);
@@ -215,6 +226,7 @@ export class CronScheduler {
     logFile: string,
   ): Promise<void> {
     this.#own.delete(id);
+    if (this.#closed.has(env.id)) return; // ended by `end`, which records it
     const ok = code === 0;
     await this.#d.store.cron.update(id, {
       status: ok ? 'succeeded' : 'failed',
@@ -263,19 +275,6 @@ export class CronScheduler {
     await this.#d.store.events.append({ at: Date.now(), app, environment: env, service: null, kind, message: text });
     this.#d.log.info({ app, env, kind }, text);
   }
-}
-
-function runView(r: CronRunRow): CronRunView {
-  return {
-    dueAt: r.dueAt,
-    release: r.release,
-    status: r.status,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
-    exitCode: r.exitCode,
-    signal: r.signal,
-    note: r.note,
-  };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/:00\.000Z$/, 'Z');
