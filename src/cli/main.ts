@@ -9,6 +9,7 @@ import { registerDoctorCommand } from './doctor-command.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerDaemonUnitCommands } from './daemon-commands.js';
+import { registerImportCommands } from './import-command.js';
 import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
 import type { EffectiveSetting } from '../config/setting-sources.js';
@@ -51,6 +52,7 @@ registerDeployCommands(program, { client, ready, call, print, json: () => jsonOu
 registerDoctorCommand(program, { client, ready, print });
 registerIdentityCommands(program, { call, print });
 registerRunCommands(program, { client, ready, print });
+registerImportCommands(program);
 
 program
   .command('ps')

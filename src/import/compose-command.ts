@@ -1,0 +1,59 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import path from 'node:path';
+import { BerthError } from '../core/errors.js';
+import { importCompose } from './compose-import.js';
+import { COMPOSE_MAX_BYTES } from './compose-read.js';
+import { checkImported } from './import-check.js';
+import { formatWarning } from './import-warnings.js';
+import { writeNewFile } from './write-new.js';
+
+export interface ComposeCommandOptions {
+  readonly app?: string;
+  readonly out?: string;
+  readonly force?: boolean;
+}
+
+/**
+ * `berth import compose FILE`: the berth.yaml on stdout (or in --out), and on stderr every
+ * warning, one per line as `<compose key path>: <what happened>`. Local files only: no berthd.
+ */
+export function runComposeImport(file: string, opts: ComposeCommandOptions): void {
+  const text = readCompose(file);
+  const result = importCompose(text, {
+    file,
+    dir: path.dirname(path.resolve(file)),
+    ...(opts.app !== undefined ? { app: opts.app } : {}),
+  });
+  const lines = result.warnings.map(formatWarning);
+  for (const problem of checkImported(result.manifest).problems)
+    lines.push(`berth.yaml: does not pass Berth's validation: ${problem}`);
+  if (opts.out !== undefined) writeNewFile(opts.out, result.yaml, Boolean(opts.force));
+  else process.stdout.write(result.yaml);
+  if (lines.length > 0) process.stderr.write(lines.join('\n') + '\n');
+  if (opts.out !== undefined)
+    process.stderr.write(`wrote ${opts.out}${lines.length > 0 ? ` (${lines.length} warnings above)` : ''}\n`);
+}
+
+function readCompose(file: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new BerthError(
+      'invalid',
+      'compose_missing',
+      `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code}`,
+      {
+        hint: 'give the path of a docker-compose.yml (or compose.yaml)',
+      },
+    );
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(size, COMPOSE_MAX_BYTES + 1));
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
