@@ -119,3 +119,25 @@ test('--out writes the file, never over an existing one without --force', async 
   assert.equal(forced.code, 0, forced.stderr);
   assert.equal(readFileSync(out, 'utf8'), printed);
 });
+
+test('--json: the berth.yaml and the warnings as data; a service_healthy dependency without a check gets a TCP gate', async () => {
+  const r = await home.cli('import', 'compose', path.join(DIR, 'forms', 'docker-compose.yml'), '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as {
+    app: string;
+    berthYaml: string;
+    warnings: Array<{ path: string; message: string }>;
+    written: null;
+  };
+  assert.equal(out.app, 'forms');
+  assert.equal(out.written, null);
+  const m = parse(out.berthYaml) as Imported;
+  // cache's compose check is ["NONE"]; worker waits for it with condition: service_healthy.
+  assert.deepEqual(m.services.cache?.health, { tcp: true });
+  assert.deepEqual(m.services.worker?.depends_on, ['cache']);
+  assert.ok(
+    out.warnings.some(
+      (w) => w.path === 'services.worker.depends_on.migrate.condition' && /^not mapped: /.test(w.message),
+    ),
+  );
+});

@@ -17,7 +17,8 @@ export function registerImportCommands(program: Command): void {
     .option('--app <name>', "the app's name (default: the compose file's name:, else its directory's)")
     .option('--out <file>', 'write the berth.yaml there instead of printing it (never over an existing file)')
     .option('--force', 'with --out: replace the file if it exists')
-    .action(async (file: string, opts: { app?: string; out?: string; force?: boolean }) => {
+    .option('--json', 'print JSON: { app, berthYaml, warnings: [{ path, message }], written }')
+    .action(async (file: string, opts: { app?: string; out?: string; force?: boolean; json?: boolean }) => {
       const { runComposeImport } = await importer();
       try {
         runComposeImport(file, opts);

@@ -11,6 +11,8 @@ export interface ComposeCommandOptions {
   readonly app?: string;
   readonly out?: string;
   readonly force?: boolean;
+  /** Print `{ app, berthYaml, warnings: [{ path, message }], written }` as JSON instead. */
+  readonly json?: boolean;
 }
 
 /**
@@ -24,11 +26,19 @@ export function runComposeImport(file: string, opts: ComposeCommandOptions): voi
     dir: path.dirname(path.resolve(file)),
     ...(opts.app !== undefined ? { app: opts.app } : {}),
   });
-  const lines = result.warnings.map(formatWarning);
+  const warnings = [...result.warnings];
   for (const problem of checkImported(result.manifest).problems)
-    lines.push(`berth.yaml: does not pass Berth's validation: ${problem}`);
+    warnings.push({ path: 'berth.yaml', message: `does not pass Berth's validation: ${problem}` });
   if (opts.out !== undefined) writeNewFile(opts.out, result.yaml, Boolean(opts.force));
-  else process.stdout.write(result.yaml);
+  if (opts.json) {
+    const written = opts.out ?? null;
+    process.stdout.write(
+      JSON.stringify({ app: result.manifest.app, berthYaml: result.yaml, warnings, written }, null, 2) + '\n',
+    );
+    return;
+  }
+  if (opts.out === undefined) process.stdout.write(result.yaml);
+  const lines = warnings.map(formatWarning);
   if (lines.length > 0) process.stderr.write(lines.join('\n') + '\n');
   if (opts.out !== undefined)
     process.stderr.write(`wrote ${opts.out}${lines.length > 0 ? ` (${lines.length} warnings above)` : ''}\n`);
