@@ -1,0 +1,211 @@
+import { request, type IncomingMessage } from 'node:http';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { BerthError, describe } from '../core/errors.js';
+import { assertName } from '../core/names.js';
+import { DirHandle } from '../system/safe-tree.js';
+import { contextTar } from './build-context-tar.js';
+
+/** The object form of `build:`: a container build, paths relative to the release snapshot. */
+export interface ImageBuildSpec {
+  /** The build context, a directory of the snapshot. Default ".". */
+  readonly context?: string;
+  /** The Dockerfile, relative to the context. Default "Dockerfile". */
+  readonly dockerfile?: string;
+  readonly args?: Readonly<Record<string, string>>;
+  /** The stage of a multi-stage Dockerfile to build. Default: the last. */
+  readonly target?: string;
+}
+
+export interface ImageBuildRequest {
+  /** The Docker Engine API's unix socket (a path, or unix://path). */
+  readonly engine: string;
+  /** The release snapshot the context is taken from (never the live tree). */
+  readonly snapshot: string;
+  readonly spec: ImageBuildSpec;
+  readonly app: string;
+  readonly env: string;
+  readonly release: number;
+  /** Build every step afresh (`berth deploy --no-cache`). */
+  readonly noCache: boolean;
+  /** Each line of the build's output: the release's build log. */
+  readonly log: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface ImageBuilt {
+  /** berth/<app>-<env>:<release> */
+  readonly tag: string;
+  /** The engine's image id (sha256:...). */
+  readonly imageId: string;
+}
+
+/** The tag of a release's image: berth/<app>-<env>:<release>. */
+export function imageTag(app: string, env: string, release: number): string {
+  return `berth/${assertName('app', app)}-${assertName('environment', env)}:${release}`;
+}
+
+/**
+ * Builds a release's image: the context directory of the snapshot goes to the engine's /build
+ * as a tar made without following links (see contextTar), with the Dockerfile, args, target and
+ * nocache; the output is passed to `log` line by line. Rejects with the engine's error (the
+ * failing step's message) when the build fails.
+ */
+export async function buildImage(req: ImageBuildRequest): Promise<ImageBuilt> {
+  const tag = imageTag(req.app, req.env, req.release);
+  const context = inside(req.spec.context ?? '.', 'build.context');
+  const dockerfile = inside(req.spec.dockerfile ?? 'Dockerfile', 'build.dockerfile');
+  const dir = openContext(req.snapshot, context, dockerfile);
+  const query = new URLSearchParams({ t: tag, dockerfile, rm: '1', forcerm: '1' });
+  if (req.spec.args && Object.keys(req.spec.args).length > 0) query.set('buildargs', JSON.stringify(req.spec.args));
+  if (req.spec.target) query.set('target', req.spec.target);
+  if (req.noCache) query.set('nocache', '1');
+  try {
+    const imageId = await post(req, `/build?${query.toString()}`, dir);
+    return { tag, imageId };
+  } finally {
+    dir.close();
+  }
+}
+
+/** A relative path that stays where it starts ("." for itself), or an error naming the key. */
+function inside(p: string, key: string): string {
+  const norm = path.posix.normalize(p).replace(/\/+$/, '') || '.';
+  if (path.posix.isAbsolute(norm) || norm === '..' || norm.startsWith('../'))
+    throw new BerthError('invalid', 'build_path_outside', `${key} ${JSON.stringify(p)} leaves its directory`, {
+      hint: `${key} is a relative path inside the app's source (the Dockerfile: inside the context)`,
+    });
+  return norm;
+}
+
+/** The context directory, opened from the snapshot without following links; the Dockerfile checked in it. */
+function openContext(snapshot: string, context: string, dockerfile: string): DirHandle {
+  const top = DirHandle.openParent(snapshot);
+  if (!top) throw notThere(`the release snapshot ${snapshot}`);
+  let d: DirHandle = top;
+  try {
+    for (const part of context === '.' ? [] : context.split('/')) {
+      const child = d.child(part);
+      d.close();
+      if (!child) throw notThere(`build.context ${context} (a directory, not a link)`);
+      d = child;
+    }
+    checkFile(d, dockerfile.split('/'), `build.dockerfile ${dockerfile} in ${context} (a file, not a link)`);
+    return d;
+  } catch (err) {
+    try {
+      d.close();
+    } catch {
+      // closed already
+    }
+    throw err;
+  }
+}
+
+/** Throws unless `parts` leads from `d` to a regular file, through directories that are not links. */
+function checkFile(d: DirHandle, parts: readonly string[], what: string): void {
+  const [first, ...rest] = parts;
+  if (first === undefined) throw notThere(what);
+  if (rest.length === 0) {
+    if (!d.lstat(first)?.isFile()) throw notThere(what);
+    return;
+  }
+  const child = d.child(first);
+  if (!child) throw notThere(what);
+  try {
+    checkFile(child, rest, what);
+  } finally {
+    child.close();
+  }
+}
+
+function notThere(what: string): BerthError {
+  return new BerthError('invalid', 'build_context_missing', `no ${what}`, {
+    hint: 'the paths of build: are relative to berth.yaml, inside the app, without links',
+  });
+}
+
+async function post(req: ImageBuildRequest, route: string, dir: DirHandle): Promise<string> {
+  const socketPath = req.engine.replace(/^unix:\/\//, '');
+  const r = request({
+    socketPath,
+    method: 'POST',
+    path: route,
+    headers: { 'Content-Type': 'application/x-tar' },
+    ...(req.signal ? { signal: req.signal } : {}),
+  });
+  const answer = new Promise<IncomingMessage>((resolve, reject) => {
+    r.once('response', resolve);
+    r.once('error', reject);
+  });
+  // The tar is sent while the engine answers; the walk ends (its descriptors closed) before this returns.
+  const sent = pipeline(contextTar(dir), r).then(
+    () => undefined,
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
+  try {
+    const res = await answer;
+    const id = await readBuildOutput(res, req.log);
+    if (res.statusCode !== 200) throw new Error(`the engine answered ${res.statusCode}`);
+    const sendError = await sent;
+    if (sendError !== undefined) throw sendError;
+    return id;
+  } catch (err) {
+    r.destroy();
+    await sent;
+    throw new BerthError(
+      'failed',
+      'image_build_failed',
+      `building ${imageTag(req.app, req.env, req.release)}: ${describe(err)}`,
+      { hint: 'the build log (berth logs <app> --build) has the output of every step' },
+    );
+  }
+}
+
+/** The engine's build output (JSON objects, one per line): lines to `log`, the image id, or the error. */
+async function readBuildOutput(res: NodeJS.ReadableStream, log: (line: string) => void): Promise<string> {
+  let rest = '';
+  let imageId: string | undefined;
+  let error: string | undefined;
+  let partial = '';
+  const take = (text: string) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() as string;
+    for (const line of lines) log(line);
+  };
+  for await (const chunk of res) {
+    rest += chunk.toString();
+    const lines = rest.split('\n');
+    rest = lines.pop() as string;
+    for (const line of lines.filter((l) => l.trim() !== '')) {
+      const msg = parseLine(line);
+      if (typeof msg.stream === 'string') take(msg.stream);
+      if (typeof msg.aux?.ID === 'string') imageId = msg.aux.ID;
+      if (typeof msg.error === 'string') error = msg.error;
+      if (typeof msg.message === 'string') error = msg.message;
+    }
+  }
+  if (rest.trim() !== '') {
+    const msg = parseLine(rest);
+    error = msg.error ?? msg.message ?? error;
+  }
+  if (partial !== '') log(partial);
+  if (error !== undefined) throw new Error(error.trim());
+  if (imageId === undefined) throw new Error('the engine answered without an image id');
+  return imageId;
+}
+
+interface BuildMessage {
+  stream?: string;
+  error?: string;
+  message?: string;
+  aux?: { ID?: string };
+}
+
+function parseLine(line: string): BuildMessage {
+  try {
+    return JSON.parse(line) as BuildMessage;
+  } catch {
+    return { stream: `${line}\n` };
+  }
+}
