@@ -188,3 +188,24 @@ test("a failing step fails the build with the engine's message; its output is in
   );
   assert.match(lines.join('\n'), /Step 2\/2 : COPY missing\.txt/);
 });
+
+test(
+  "the context's .dockerignore is applied as the Docker CLI does; the Dockerfile is sent whatever it says",
+  { skip },
+  async () => {
+    const snap = snapshot('ignore', {
+      Dockerfile: 'FROM scratch\nCOPY . /ctx/\n',
+      '.dockerignore': '# build junk\nnode_modules\n*.log\n!keep.log\nsecret/**\nDockerfile\n',
+      'app.txt': 'APP-SENT\n',
+      'keep.log': 'KEEP-LOG-SENT\n',
+      'debug.log': 'DEBUG-LOG-LEFT-OUT\n',
+      'node_modules/dep/index.js': 'NODE-MODULES-LEFT-OUT\n',
+      'secret/deep/key.txt': 'SECRET-DIR-LEFT-OUT\n',
+    });
+    const built = await build(snap, {}, 5);
+    const text = (await engine('GET', `/images/${encodeURIComponent(built.tag)}/get`)).body.toString('latin1');
+    assert.ok(text.includes('APP-SENT') && text.includes('KEEP-LOG-SENT'), 'what is not ignored is sent');
+    for (const left of ['DEBUG-LOG-LEFT-OUT', 'NODE-MODULES-LEFT-OUT', 'SECRET-DIR-LEFT-OUT'])
+      assert.ok(!text.includes(left), `${left} was sent`);
+  },
+);

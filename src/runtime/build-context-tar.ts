@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { DirHandle } from '../system/safe-tree.js';
+import type { DockerIgnore } from './dockerignore.js';
 
 const BLOCK = 512;
 const CHUNK = 64 * 1024;
@@ -13,36 +14,60 @@ const FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
  * directory of a release snapshot without following any link: directories are opened through
  * their parent's descriptor with O_NOFOLLOW, files with O_NOFOLLOW, and a link is stored as a
  * link (its target text), never read through. What the engine gets is only what the directory
- * holds. FIFOs, sockets and devices are left out. Entries are sorted, owners are 0:0.
+ * holds. FIFOs, sockets and devices are left out, and what the context's .dockerignore excludes.
+ * Entries are sorted, owners are 0:0.
  */
-export function contextTar(dir: DirHandle): Readable {
-  return Readable.from(entries(dir, ''), { objectMode: false });
+export function contextTar(dir: DirHandle, opts: ContextOptions = {}): Readable {
+  return Readable.from(entries(dir, opts), { objectMode: false });
 }
 
-async function* entries(dir: DirHandle, prefix: string): AsyncGenerator<Buffer> {
-  yield* walk(dir, prefix);
+export interface ContextOptions {
+  /** The context's .dockerignore: what it excludes is left out. */
+  readonly ignore?: DockerIgnore;
+  /** Paths sent whatever .dockerignore says (the Dockerfile, as the Docker CLI does). */
+  readonly keep?: readonly string[];
+}
+
+async function* entries(dir: DirHandle, opts: ContextOptions): AsyncGenerator<Buffer> {
+  yield* walk(dir, '', opts);
   yield Buffer.alloc(BLOCK * 2);
 }
 
-async function* walk(dir: DirHandle, prefix: string): AsyncGenerator<Buffer> {
+async function* walk(dir: DirHandle, prefix: string, opts: ContextOptions): AsyncGenerator<Buffer> {
+  const keep = opts.keep ?? [];
   for (const name of dir.names().sort()) {
     const st = dir.lstat(name);
     if (!st) continue;
     const path = prefix + name;
+    const excluded = (opts.ignore?.excludes(path) ?? false) && !keep.includes(path);
     if (st.isDirectory()) {
+      // An excluded directory is still walked when an exception or a kept path may lie inside it.
+      if (excluded && !opts.ignore?.hasExceptions && !keep.some((k) => k.startsWith(`${path}/`))) continue;
       const child = dir.child(name);
       if (!child) continue;
       try {
-        yield header(`${path}/`, st, '5', 0);
-        yield* walk(child, `${path}/`);
+        if (!excluded) yield header(`${path}/`, st, '5', 0);
+        yield* walk(child, `${path}/`, opts);
       } finally {
         child.close();
       }
-    } else if (st.isSymbolicLink()) {
-      yield header(path, st, '2', 0, readlinkSync(dir.at(name)));
-    } else if (st.isFile()) {
-      yield* file(dir.at(name), path);
-    }
+    } else if (excluded) continue;
+    else if (st.isSymbolicLink()) yield header(path, st, '2', 0, readlinkSync(dir.at(name)));
+    else if (st.isFile()) yield* file(dir.at(name), path);
+  }
+}
+
+/** A small regular file of `dir` (at most 1 MiB), read without following a link; undefined when there is none. */
+export function readSmallFile(dir: DirHandle, name: string): string | undefined {
+  if (!dir.lstat(name)?.isFile()) return undefined;
+  const fd = openSync(dir.at(name), FILE);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > 1024 * 1024) return undefined;
+    const buf = Buffer.alloc(st.size);
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import { BerthError, describe } from '../core/errors.js';
 import { assertName } from '../core/names.js';
 import { DirHandle } from '../system/safe-tree.js';
-import { contextTar } from './build-context-tar.js';
+import { contextTar, readSmallFile } from './build-context-tar.js';
+import { DockerIgnore } from './dockerignore.js';
 
 /** The object form of `build:`: a container build, paths relative to the release snapshot. */
 export interface ImageBuildSpec {
@@ -61,7 +62,7 @@ export async function buildImage(req: ImageBuildRequest): Promise<ImageBuilt> {
   if (req.spec.target) query.set('target', req.spec.target);
   if (req.noCache) query.set('nocache', '1');
   try {
-    const imageId = await post(req, `/build?${query.toString()}`, dir);
+    const imageId = await post(req, `/build?${query.toString()}`, dir, dockerfile);
     return { tag, imageId };
   } finally {
     dir.close();
@@ -125,7 +126,7 @@ function notThere(what: string): BerthError {
   });
 }
 
-async function post(req: ImageBuildRequest, route: string, dir: DirHandle): Promise<string> {
+async function post(req: ImageBuildRequest, route: string, dir: DirHandle, dockerfile: string): Promise<string> {
   const socketPath = req.engine.replace(/^unix:\/\//, '');
   const r = request({
     socketPath,
@@ -139,7 +140,10 @@ async function post(req: ImageBuildRequest, route: string, dir: DirHandle): Prom
     r.once('error', reject);
   });
   // The tar is sent while the engine answers; the walk ends (its descriptors closed) before this returns.
-  const sent = pipeline(contextTar(dir), r).then(
+  const ignore = readSmallFile(dir, '.dockerignore');
+  const keep = [dockerfile, '.dockerignore'];
+  const tar = contextTar(dir, { keep, ...(ignore === undefined ? {} : { ignore: new DockerIgnore(ignore) }) });
+  const sent = pipeline(tar, r).then(
     () => undefined,
     (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
   );
