@@ -6,10 +6,11 @@ import {
 } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { EMPTY_TABLE, RouteMatcher, upstreamPath, type RouteEntry, type RouteTable } from '../route-table.js';
-import { ClientConnection, type RawExchange } from './client-connection.js';
+import { ClientConnections } from './client-connection.js';
 import { HTML, NodeExchange, PAGE_502, type Exchange } from './exchange.js';
 import { AnswerDeadlines, Forwarding } from './forwarding.js';
 import { requestHead } from './request-head.js';
+import type { RawExchange } from './raw-exchange.js';
 import type { ParsedRequest } from './request-parser.js';
 import { serveStatic } from './static-files.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -34,7 +35,7 @@ export class DataPlane {
   readonly server: Server;
   /** node:http for the connections handed over. */
   readonly http: HttpServer;
-  readonly #connections = new Set<ClientConnection>();
+  readonly #connections: ClientConnections;
   /** Connections handed to node:http so far (the proxy's health report shows it). */
   handedOver = 0;
 
@@ -51,17 +52,14 @@ export class DataPlane {
     // node:http tracks its connections (and enforces headersTimeout on them) from 'listening' on; this one never listens.
     this.http.emit('listening');
     const dispatch = (req: ParsedRequest, ex: RawExchange) => this.#handleRaw(req, ex);
-    this.server = createServer({ noDelay: true }, (socket) => {
-      const conn = new ClientConnection(socket, dispatch, this.http);
-      this.#connections.add(conn);
-      socket.once('close', () => this.#connections.delete(conn));
-    });
+    this.#connections = new ClientConnections(dispatch, this.http);
+    this.server = createServer({ noDelay: true }, (socket) => this.#connections.add(socket));
   }
 
   /** Stops listening; idle connections close now, the others when their exchange ends. */
   close(): void {
     this.server.close();
-    for (const conn of this.#connections) if (conn.idle) conn.socket.destroy();
+    this.#connections.close();
     this.http.close();
     this.http.closeIdleConnections();
   }
@@ -84,7 +82,7 @@ export class DataPlane {
   }
 
   #pick(route: RouteEntry): string | undefined {
-    if (route.upstreams.length === 0) return undefined;
+    if (route.upstreams.length <= 1) return route.upstreams[0];
     const key = `${route.host}${route.path}`;
     const n = this.#next.get(key) ?? 0;
     this.#next.set(key, n + 1);

@@ -23,9 +23,12 @@ export interface Exchange {
   readonly headersSent: boolean;
   /** Throws ResponseError for a head that cannot be sent. */
   sendHead(head: ResponseHead): void;
-  /** False: wait for `onceDrain`. */
-  write(chunk: Buffer): boolean;
+  /** Body bytes: `chunk` is valid until the next `flush` or `end` (the exchange copies what it keeps by then). */
+  write(chunk: Buffer): void;
+  /** Sends what was written (and the head); false: the client is slow, wait for `onceDrain`. */
+  flush(): boolean;
   onceDrain(cb: () => void): void;
+  /** Flushes and finishes the response. */
   end(): void;
   /** Cuts the client's connection (a response that cannot be finished). */
   destroy(): void;
@@ -74,6 +77,7 @@ function nodeFraming(req: IncomingMessage): Exchange['framing'] {
 export class NodeExchange implements Exchange {
   readonly request: ClientRequestHead;
   readonly framing: Exchange['framing'];
+  #ok = true;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -116,8 +120,14 @@ export class NodeExchange implements Exchange {
     }
   }
 
-  write(chunk: Buffer): boolean {
-    return this.res.write(chunk);
+  write(chunk: Buffer): void {
+    if (!this.res.write(Buffer.from(chunk))) this.#ok = false; // a copy: node:http may hold it past the flush
+  }
+
+  flush(): boolean {
+    const ok = this.#ok;
+    this.#ok = true;
+    return ok;
   }
 
   onceDrain(cb: () => void): void {

@@ -114,6 +114,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     if (this.#body !== 'none') this.ex.resumeBody();
   }
 
+  /** Bytes from the upstream (a view of its shared read buffer): what they complete goes to the client in one flush. */
   data(chunk: Buffer): void {
     if (this.#over) return;
     try {
@@ -123,6 +124,20 @@ export class Forwarding implements ConnectionUser, ResponseSink {
       if (!(err instanceof ResponseError))
         console.error(`berth-proxy: forwarding to ${this.upstream}: ${(err as Error).stack ?? String(err)}`);
       this.#fail();
+      return;
+    }
+    this.#flush();
+  }
+
+  /** Sends what a read completed; a slow client pauses the upstream until it drains. */
+  #flush(): void {
+    if (!this.#over && !this.ex.flush() && !this.#paused) {
+      this.#paused = true;
+      this.#conn.socket.pause();
+      this.ex.onceDrain(() => {
+        this.#paused = false;
+        if (!this.#over) this.#conn.socket.resume();
+      });
     }
   }
 
@@ -153,14 +168,7 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   }
 
   body(chunk: Buffer): void {
-    if (!this.ex.write(chunk) && !this.#paused) {
-      this.#paused = true;
-      this.#conn.socket.pause();
-      this.ex.onceDrain(() => {
-        this.#paused = false;
-        if (!this.#over) this.#conn.socket.resume();
-      });
-    }
+    this.ex.write(chunk);
   }
 
   end(rest: number): void {

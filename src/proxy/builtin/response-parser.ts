@@ -26,6 +26,7 @@ export interface ResponseHead {
 
 export interface ResponseSink {
   head(head: ResponseHead): void;
+  /** A piece of the body: valid during the call only (a view of the bytes pushed). */
   body(chunk: Buffer): void;
   /** The whole response has arrived; `rest` holds bytes that followed it (there should be none). */
   end(rest: number): void;
@@ -64,7 +65,10 @@ export class ResponseParser {
     return this.#state === 'body-close';
   }
 
-  /** Feeds bytes from the upstream. Throws ResponseError on a malformed response. */
+  /**
+   * Feeds bytes from the upstream; `chunk` may be reused once this returns (the parser copies
+   * the part it keeps, and a sink must too). Throws ResponseError on a malformed response.
+   */
   push(chunk: Buffer): void {
     this.received += chunk.length;
     const buf = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
@@ -76,7 +80,7 @@ export class ResponseParser {
           const end = buf.indexOf('\r\n\r\n', at, 'latin1');
           if (end < 0) {
             if (buf.length - at > MAX_HEAD) throw new ResponseError(`response head larger than ${MAX_HEAD} bytes`);
-            this.#pending = buf.subarray(at);
+            this.#pending = Buffer.from(buf.subarray(at));
             return;
           }
           if (end - at > MAX_HEAD) throw new ResponseError(`response head larger than ${MAX_HEAD} bytes`);
@@ -101,7 +105,7 @@ export class ResponseParser {
           const eol = buf.indexOf('\r\n', at, 'latin1');
           if (eol < 0) {
             if (buf.length - at > MAX_CHUNK_LINE) throw new ResponseError('chunk size line too long');
-            this.#pending = buf.subarray(at);
+            this.#pending = Buffer.from(buf.subarray(at));
             return;
           }
           const line = buf.toString('latin1', at, eol);
@@ -122,7 +126,7 @@ export class ResponseParser {
         }
         case 'chunk-crlf': {
           if (buf.length - at < 2) {
-            this.#pending = buf.subarray(at);
+            this.#pending = Buffer.from(buf.subarray(at));
             return;
           }
           if (buf[at] !== 13 || buf[at + 1] !== 10) throw new ResponseError('chunk data not followed by CRLF');
@@ -135,7 +139,7 @@ export class ResponseParser {
           const eol = buf.indexOf('\r\n', at, 'latin1');
           if (eol < 0) {
             if (buf.length - at > MAX_HEAD) throw new ResponseError('trailer section too long');
-            this.#pending = buf.subarray(at);
+            this.#pending = Buffer.from(buf.subarray(at));
             return;
           }
           const empty = eol === at;

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 
 /** What a connection hands its events to while it carries a request. */
 export interface ConnectionUser {
+  /** Bytes from the upstream. They sit in a buffer the next read reuses: valid during the call only, copy what you keep. */
   data(chunk: Buffer): void;
   /** The connection closed (cleanly or not) while in use. */
   closed(err: NodeJS.ErrnoException | undefined): void;
@@ -9,6 +10,15 @@ export interface ConnectionUser {
 }
 
 const IDLE_LIMIT_MS = 30_000;
+
+/**
+ * Every upstream connection reads into this one buffer (net's `onread`), so a response costs
+ * no buffer of its own on the way in and skips the Readable stream's machinery. The proxy is
+ * one thread and each read's callback consumes its bytes before the next read, so sharing is
+ * safe as long as no one keeps a view of it: the response parser and the client side copy
+ * what they keep.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 
 /**
  * One keep-alive connection to an upstream. Its listeners are set once; while it carries a
@@ -27,8 +37,12 @@ export class UpstreamConnection {
     private readonly pool: UpstreamPool,
   ) {
     const colon = upstream.lastIndexOf(':');
-    this.socket = connect({ host: upstream.slice(0, colon), port: Number(upstream.slice(colon + 1)), noDelay: true });
-    this.socket.on('data', (chunk: Buffer) => (this.user ? this.user.data(chunk) : this.socket.destroy()));
+    this.socket = connect({
+      host: upstream.slice(0, colon),
+      port: Number(upstream.slice(colon + 1)),
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: this.#read },
+    });
     this.socket.on('drain', () => this.user?.drain());
     this.socket.on('error', (err: NodeJS.ErrnoException) => (this.#error = err));
     this.socket.on('close', () => {
@@ -39,8 +53,15 @@ export class UpstreamConnection {
     });
   }
 
+  #read = (n: number, buf: Uint8Array): boolean => {
+    if (this.user) this.user.data(Buffer.from(buf.buffer, buf.byteOffset, n));
+    else this.socket.destroy(); // bytes while idle: the upstream is out of step
+    return true;
+  };
+
+  /** A request head (latin1: its bytes as the client sent them) or body bytes. */
   write(data: string | Buffer): boolean {
-    return this.socket.write(data);
+    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
   }
 
   /** Returns the connection to the pool (or closes it when the pool for its upstream is full). */
