@@ -63,6 +63,8 @@ export class InstanceCore {
   readonly handles = new Map<number, Handle>();
   readonly lock = new KeyedLock<number>();
   readonly listeners: StateListener[] = [];
+  /** Listeners to one instance (a deploy waiting for each of 1,000): a change is told to its own, not to all. */
+  readonly watchers = new Map<number, Set<StateListener>>();
   /** Per instance spawned by this daemon: settles when its log writer has written its last output. */
   readonly logged = new Map<number, Promise<void>>();
   readonly base: { PATH: string; HOME: string };
@@ -127,5 +129,18 @@ export class InstanceCore {
     );
     const after = { ...v, ...patch, state: to } as InstanceView;
     for (const l of [...this.listeners]) l(after, from, to);
+    const own = this.watchers.get(v.id);
+    if (own) for (const l of [...own]) l(after, from, to);
+  }
+
+  /** Tells `listener` of the changes of instance `id` until the returned function is called. */
+  watch(id: number, listener: StateListener): () => void {
+    let own = this.watchers.get(id);
+    if (!own) this.watchers.set(id, (own = new Set()));
+    own.add(listener);
+    return () => {
+      own.delete(listener);
+      if (own.size === 0 && this.watchers.get(id) === own) this.watchers.delete(id);
+    };
   }
 }

@@ -10,6 +10,7 @@ import { InstanceCore, type InstanceDeps, type StateListener } from './instance-
 import { InstanceExits } from './instance-exits.js';
 import { InstanceHealth } from './instance-health.js';
 import { InstanceSpawns } from './instance-spawn.js';
+import type { LaunchMemo } from './launch-memo.js';
 
 export type { StateListener } from './instance-core.js';
 
@@ -71,9 +72,10 @@ export class InstanceManager {
    * Makes the instance run (desired = running). Resolves once its process is spawned, or
    * adopted when the process it records still runs. A stop that was cut off (berthd killed
    * in it) is finished first, and a record whose process is gone is closed, so an instance
-   * can always be started whatever state it was left in.
+   * can always be started whatever state it was left in. The instances of one wave share
+   * one `memo` (see launch-memo.ts).
    */
-  start(id: number): Promise<void> {
+  start(id: number, memo?: LaunchMemo): Promise<void> {
     const c = this.#core;
     return c.lock.run(id, async () => {
       let v = await c.get(id);
@@ -92,7 +94,7 @@ export class InstanceManager {
         v = { ...v, state: 'stopped', pid: null, startTicks: null };
       }
       c.clearTimer(id);
-      await this.#spawns.spawn(v, 0);
+      await this.#spawns.spawn(v, 0, memo);
     });
   }
 
@@ -105,13 +107,7 @@ export class InstanceManager {
     return waitReady(
       {
         get: (i) => c.store.instances.get(i),
-        subscribe: (listener) => {
-          c.listeners.push(listener);
-          return () => {
-            const at = c.listeners.indexOf(listener);
-            if (at >= 0) c.listeners.splice(at, 1);
-          };
-        },
+        subscribe: (i, listener) => c.watch(i, listener),
         logged: (i) => c.logged.get(i),
         logFile: (v) => this.logFile(v),
         secretEnv: c.secretEnv,

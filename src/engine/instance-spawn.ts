@@ -7,6 +7,7 @@ import { launch, type ProcessRef } from '../runtime/process-runner.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { Handle, InstanceCore } from './instance-core.js';
 import { assertRunnable, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
+import { LaunchMemo } from './launch-memo.js';
 
 /**
  * Instances starting at once (the rest wait). A spawn is synchronous (fork and exec, ~7 ms here), so
@@ -37,17 +38,17 @@ export class InstanceSpawns {
    * 1,000-service wave, the adoption at boot, restarts): the rest queue, each in its own lock,
    * and each start waits for a turn of the event loop.
    */
-  spawn(v: InstanceView, restartsDelta: number): Promise<void> {
+  spawn(v: InstanceView, restartsDelta: number, memo = new LaunchMemo()): Promise<void> {
     return this.#spawnSlots.run(async () => {
       // A wave is one long chain of promises (the store answers at once, a spawn emits on the next
       // tick): without a turn of the event loop between spawns, no request (`berth ps`), timer or
       // exit event would be served until the last of 1,000 instances had started.
       await new Promise((r) => setImmediate(r));
-      await this.#spawnNow(v, restartsDelta);
+      await this.#spawnNow(v, restartsDelta, memo);
     });
   }
 
-  async #spawnNow(v: InstanceView, restartsDelta: number): Promise<void> {
+  async #spawnNow(v: InstanceView, restartsDelta: number, memo: LaunchMemo): Promise<void> {
     const c = this.#core;
     const spec = JSON.parse(v.spec) as ServiceSpec;
     await c.transition(v, 'starting', { pid: null, start_ticks: null, restarts: v.restarts + restartsDelta });
@@ -72,7 +73,8 @@ export class InstanceSpawns {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const logFile = c.logFile(v);
       mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o750 });
-      const ids = await c.users?.ids(v.app, v.env);
+      const users = c.users;
+      const ids = users && (await memo.get(`ids ${v.app} ${v.env}`, () => users.ids(v.app, v.env)));
       c.users?.leaf(ids, dataDir, 0o700);
       c.users?.rootDirs(ids, [path.dirname(logFile)]);
       // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
@@ -83,10 +85,10 @@ export class InstanceSpawns {
           dataDir,
           c.marker(v.id),
           c.base,
-          await c.store.addresses.list({ releaseId: v.releaseId }),
+          await memo.get(`addresses ${v.releaseId}`, () => c.store.addresses.list({ releaseId: v.releaseId })),
         ),
-        ...(ids && spec.env.HOME === undefined ? { HOME: c.users?.home(v.app, v.env) as string } : {}),
-        ...(await c.secretEnv?.(v.app, v.env)),
+        ...(ids && spec.env.HOME === undefined ? { HOME: users.home(v.app, v.env) } : {}),
+        ...(await memo.get(`secrets ${v.app} ${v.env}`, async () => c.secretEnv?.(v.app, v.env))),
       };
       assertRunnable(spec, cwd, env);
       const cgroups = c.limits.join(v, spec);

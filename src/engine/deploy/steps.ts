@@ -23,6 +23,8 @@ import { removeTree } from '../../system/safe-tree.js';
 import { baseEnv } from '../launch-env.js';
 import { dropUnusedAddresses, leaseAddresses } from '../service-addresses.js';
 import type { DeployResult } from '../../core/results.js';
+import { LaunchMemo } from '../launch-memo.js';
+import { Limiter } from '../../core/limiter.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
 export function staticRoot(releaseDir: string, dir: string, service: string): string {
@@ -165,7 +167,8 @@ export class DeploySteps implements StepRunner {
         // Every service of the wave finishes what it began before the wave fails: an undo never
         // runs beside a start still stopping an old instance or leasing its port.
         const names = h.step.services ?? [];
-        await settleAll(names.map((name) => this.#startService(this.#spec(name), h)));
+        const wave: Wave = { memo: new LaunchMemo(), turns: new Limiter(WAVE_CONCURRENCY) };
+        await settleAll(names.map((name) => this.#startService(this.#spec(name), h, wave)));
         // The next waves' <NAME>_URL: listened on before a dependent starts.
         if (await leaseAddresses(this.#d.store, this.#d.ports, await this.#releaseId(), c.manifest, names))
           await this.#d.routes.sync();
@@ -257,7 +260,7 @@ export class DeploySteps implements StepRunner {
   }
 
   /** Recreate stops the old first (and hands over a pinned port); blue-green leaves them serving. */
-  async #startService(spec: ServiceSpec, h: StepHandle): Promise<void> {
+  async #startService(spec: ServiceSpec, h: StepHandle, wave: Wave): Promise<void> {
     const c = this.#ctx;
     const releaseId = await this.#releaseId();
     if (spec.strategy === 'recreate') {
@@ -272,7 +275,23 @@ export class DeploySteps implements StepRunner {
         await this.#d.store.write((r) => r.leases.releaseInstance(old.id));
       }
     }
-    const ids = await this.#d.store.write(async (r) => {
+    const ids = await wave.turns.run(() => this.#createInstances(spec, releaseId));
+    await Promise.all(
+      ids.map(async (id) => {
+        await wave.turns.run(async () => {
+          await nextTurn();
+          await this.#d.instances.start(id, wave.memo);
+        });
+        await this.#d.instances.waitReady(id, spec.health.startTimeoutMs + 1000);
+      }),
+    );
+  }
+
+  /** The service's instances, recorded with their port leases in one transaction, after a turn of the event loop. */
+  async #createInstances(spec: ServiceSpec, releaseId: number): Promise<number[]> {
+    const c = this.#ctx;
+    await nextTurn();
+    return this.#d.store.write(async (r) => {
       const created: number[] = [];
       for (let idx = 0; idx < spec.instances; idx++) {
         const id = await r.instances.create(
@@ -291,12 +310,6 @@ export class DeploySteps implements StepRunner {
       }
       return created;
     });
-    await Promise.all(
-      ids.map(async (id) => {
-        await this.#d.instances.start(id);
-        await this.#d.instances.waitReady(id, spec.health.startTimeoutMs + 1000);
-      }),
-    );
   }
 
   async #lease(r: Repos, id: number, spec: ServiceSpec): Promise<number | null> {
@@ -387,6 +400,23 @@ export class DeploySteps implements StepRunner {
     }
   }
 }
+
+/**
+ * Services of a wave whose instances are being recorded or started at once; the rest wait their
+ * turn. Without it a 1,000-service wave recorded and started every instance in one chain of
+ * promises (the store answers at once), and no request (`berth ps`), timer or exit event was
+ * served until all of them had reached their spawn: seconds of a held event loop. Each turn
+ * begins after one turn of the event loop. Waiting for the instances to be ready is not bounded.
+ */
+const WAVE_CONCURRENCY = 4;
+
+/** What the services of one wave share while they start. */
+interface Wave {
+  readonly memo: LaunchMemo;
+  readonly turns: Limiter;
+}
+
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 /** Waits for every task; then fails with the first failure, if any. */
 async function settleAll(tasks: readonly Promise<unknown>[]): Promise<void> {
