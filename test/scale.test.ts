@@ -123,6 +123,28 @@ test('berthd answers while a big wave starts: ps sees it half-way, not only once
   assertOk(await home.cli('rm', 'wave'));
 });
 
+test('a big wave records its instances a few at a time, with requests answered in between', async () => {
+  const n = 150;
+  const dir = home.app('record', manifest('record', n, 0, '10s'));
+  assertOk(await home.cli('ps')); // berthd runs before the deploy begins
+  const api = new ApiClient(path.join(home.home, 'berthd.sock'));
+  const client = spawn(NODE, [BIN, 'up', dir], { env: home.env, stdio: 'ignore' });
+  const exited = new Promise((r) => client.once('exit', r));
+  const counts = new Set<number>();
+  // Before, the wave recorded all its instances (and marked them to run) in one chain of promises:
+  // a request could only see none of them or all of them.
+  while (client.exitCode === null)
+    counts.add(
+      (await api.call<Array<{ app: string }>>('GET', '/v1/instances')).filter((r) => r.app === 'record').length,
+    );
+  assert.equal(await exited, 0);
+  assert.ok(
+    [...counts].some((c) => c > 0 && c < n),
+    `numbers of recorded instances seen during the deploy: ${[...counts].join(', ')}`,
+  );
+  assertOk(await home.cli('rm', 'record'));
+});
+
 test('a limiter runs at most its limit at once and every task in the end', async () => {
   const limiter = new Limiter(3);
   let running = 0;

@@ -10,8 +10,8 @@ import type { StateListener } from './instance-manager.js';
 /** What waiting for an instance needs of the instance manager. */
 export interface ReadinessSource {
   get(id: number): Promise<InstanceView | undefined>;
-  /** Listens to state changes until the returned function is called. */
-  subscribe(listener: StateListener): () => void;
+  /** Listens to the state changes of instance `id` until the returned function is called. */
+  subscribe(id: number, listener: StateListener): () => void;
   /** Settles when the log writer of an instance this daemon started has written its last output. */
   logged(id: number): Promise<void> | undefined;
   logFile(v: InstanceView): string;
@@ -36,8 +36,7 @@ export async function waitReady(src: ReadinessSource, id: number, timeoutMs: num
       if (err) reject(err);
       else resolve();
     };
-    const unsubscribe = src.subscribe((v, _from, to) => {
-      if (v.id !== id) return;
+    const unsubscribe = src.subscribe(id, (_v, _from, to) => {
       if (to === 'healthy') done();
       else if (isDown(to)) void notReady(src, id, to).then(done);
     });

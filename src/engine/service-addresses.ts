@@ -70,5 +70,5 @@ export async function listenersOf(store: Store, instances: readonly InstanceView
 
 /** Whether an instance's health matters to a service address (its release's service has one). */
 export async function hasAddress(store: Store, v: Pick<InstanceView, 'releaseId' | 'service'>): Promise<boolean> {
-  return (await store.addresses.list({ releaseId: v.releaseId })).some((a) => a.service === v.service);
+  return store.addresses.has(v.releaseId, v.service);
 }

@@ -57,6 +57,17 @@ export class AddressesRepo {
     return new Set(rows.map((r) => r.port));
   }
 
+  /** Whether the service of a release has an address (one lookup by primary key). */
+  async has(releaseId: number, service: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('service_addresses')
+      .select('port')
+      .where('release_id', '=', releaseId)
+      .where('service', '=', service)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Records an address; throws a unique violation when the service has one or the port is taken. */
   async insert(releaseId: number, service: string, host: string, port: number, now: number): Promise<void> {
     await this.#db

@@ -6,7 +6,7 @@ import type { ManifestParse } from '../../config/manifest.js';
 import { BerthError, describe } from '../../core/errors.js';
 import type { Proxy } from '../../proxy/proxy.js';
 import type { Finding } from '../../doctor/finding.js';
-import type { Repos, Store } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
 import { resolveUnder, type HomeLayout } from '../../system/paths.js';
 import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
@@ -23,6 +23,7 @@ import { removeTree } from '../../system/safe-tree.js';
 import { baseEnv } from '../launch-env.js';
 import { dropUnusedAddresses, leaseAddresses } from '../service-addresses.js';
 import type { DeployResult } from '../../core/results.js';
+import { removeAll, WaveStarts } from './wave.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
 export function staticRoot(releaseDir: string, dir: string, service: string): string {
@@ -162,10 +163,11 @@ export class DeploySteps implements StepRunner {
         await h.note({ started: Date.now() }); // recovery can tell a hook that was cut off from one that never began
         return runHook(this.#d, c, this.#spec((h.step.services ?? [])[0] as string), this.buildLog());
       case 'wave': {
-        // Every service of the wave finishes what it began before the wave fails: an undo never
-        // runs beside a start still stopping an old instance or leasing its port.
         const names = h.step.services ?? [];
-        await settleAll(names.map((name) => this.#startService(this.#spec(name), h)));
+        await this.#wave().start(
+          names.map((name) => this.#spec(name)),
+          h,
+        );
         // The next waves' <NAME>_URL: listened on before a dependent starts.
         if (await leaseAddresses(this.#d.store, this.#d.ports, await this.#releaseId(), c.manifest, names))
           await this.#d.routes.sync();
@@ -219,7 +221,7 @@ export class DeploySteps implements StepRunner {
         removeTree(this.#d.layout.dataDir(c.app, c.env));
         return;
       case 'wave':
-        await settleAll((h.step.services ?? []).map((name) => this.#undoService(this.#spec(name))));
+        await this.#wave().undo((h.step.services ?? []).map((name) => this.#spec(name)));
         if (await dropUnusedAddresses(this.#d.store)) this.#d.routes.syncQuietly();
         return;
       case 'switch':
@@ -250,82 +252,13 @@ export class DeploySteps implements StepRunner {
     return row.id;
   }
 
-  async #oldInstances(service: string) {
-    const c = this.#ctx;
-    if (!c.previous) return [];
-    return this.#d.store.instances.list({ releaseId: c.previous.id, service });
-  }
-
-  /** Recreate stops the old first (and hands over a pinned port); blue-green leaves them serving. */
-  async #startService(spec: ServiceSpec, h: StepHandle): Promise<void> {
-    const c = this.#ctx;
-    const releaseId = await this.#releaseId();
-    if (spec.strategy === 'recreate') {
-      const olds = await this.#oldInstances(spec.name);
-      if (olds.length > 0) {
-        // Down from here until the switch: the step list says so, and the switch how long it was.
-        c.down = { ...c.down, [spec.name]: Date.now() };
-        await h.note({ down: Object.keys(c.down) });
-      }
-      for (const old of olds) {
-        await this.#d.instances.stop(old.id);
-        await this.#d.store.write((r) => r.leases.releaseInstance(old.id));
-      }
-    }
-    const ids = await this.#d.store.write(async (r) => {
-      const created: number[] = [];
-      for (let idx = 0; idx < spec.instances; idx++) {
-        const id = await r.instances.create(
-          {
-            environmentId: c.environmentId,
-            releaseId,
-            service: spec.name,
-            idx,
-            spec: JSON.stringify(spec),
-            rootDir: c.release.dir,
-          },
-          Date.now(),
-        );
-        await r.instances.update(id, { port: await this.#lease(r, id, spec) });
-        created.push(id);
-      }
-      return created;
-    });
-    await Promise.all(
-      ids.map(async (id) => {
-        await this.#d.instances.start(id);
-        await this.#d.instances.waitReady(id, spec.health.startTimeoutMs + 1000);
-      }),
-    );
-  }
-
-  async #lease(r: Repos, id: number, spec: ServiceSpec): Promise<number | null> {
-    if (spec.port === 'none') return null;
-    if (spec.port === 'auto') return this.#d.ports.leaseAuto(r, id, Date.now());
-    const orgId = (await r.apps.find(this.#ctx.app))?.orgId ?? -1;
-    await this.#d.ports.leasePinned(r, id, spec.port, Date.now(), orgId);
-    return spec.port;
-  }
-
-  /**
-   * Removes the new release's instances of a service; a recreate service's old instances run
-   * again (each start takes its port lease back) and are healthy before the undo is done.
-   */
-  async #undoService(spec: ServiceSpec): Promise<void> {
-    const row = await this.#d.store.releases.byNumber(this.#ctx.environmentId, this.#ctx.release.number);
-    if (row) await this.#removeAll(await this.#d.store.instances.list({ releaseId: row.id, service: spec.name }));
-    if (spec.strategy !== 'recreate') return;
-    await settleAll(
-      (await this.#oldInstances(spec.name)).map(async (old) => {
-        await this.#d.instances.start(old.id);
-        await this.#d.instances.waitReady(old.id, (JSON.parse(old.spec) as ServiceSpec).health.startTimeoutMs + 1000);
-      }),
-    );
-  }
-
   /** Removes instances side by side; fails, once all are done, with the first failure. */
   #removeAll(instances: ReadonlyArray<{ id: number }>): Promise<void> {
-    return settleAll(instances.map((v) => this.#d.instances.remove(v.id)));
+    return removeAll(this.#d.instances, instances);
+  }
+
+  #wave(): WaveStarts {
+    return new WaveStarts(this.#d, this.#ctx, () => this.#releaseId());
   }
 
   /** Waits until the proxy has no request in flight to the old release, up to its drain timeout. */
@@ -386,10 +319,4 @@ export class DeploySteps implements StepRunner {
       if (n < c.release.number && !kept.has(n)) rmSync(path.join(dir, f), { force: true });
     }
   }
-}
-
-/** Waits for every task; then fails with the first failure, if any. */
-async function settleAll(tasks: readonly Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(tasks)).find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
