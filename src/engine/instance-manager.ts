@@ -23,6 +23,8 @@ import { assertRunnable, baseEnv, explainSpawnError, launchEnv, serviceCwd } fro
 import type { LastExit } from '../core/results.js';
 import { InstanceLimits } from './instance-limits.js';
 import { formatSize } from '../config/size.js';
+import { ContainerInstances } from './container-instances.js';
+import type { ContainerRunner } from '../runtime/container-runner.js';
 
 /**
  * Instances starting at once (the rest wait). A spawn is synchronous (fork and exec, ~7 ms here), so
@@ -70,6 +72,8 @@ export class InstanceManager {
   readonly #rotation: RotationOptions | undefined;
   /** The cgroups of instances with `resources`. */
   readonly #limits: InstanceLimits;
+  /** Instances of container services (`image:`): their launch, stop, probe and adoption. */
+  readonly #containers: ContainerInstances;
 
   constructor(deps: {
     store: Store;
@@ -85,6 +89,8 @@ export class InstanceManager {
     appPath?: string;
     /** Each instance's log budget (host settings `log_max_bytes`, `log_keep`). */
     rotation?: RotationOptions;
+    /** Runs container services; undefined on a host without a container engine. */
+    containers?: ContainerRunner | undefined;
   }) {
     this.#rotation = deps.rotation;
     this.#base = baseEnv(deps.appPath);
@@ -97,6 +103,11 @@ export class InstanceManager {
     this.#host = deps.host;
     this.#tuning = deps.tuning ?? DEFAULT_RESTART;
     this.#limits = new InstanceLimits(`berth-${deps.markerPrefix}`, deps.log);
+    this.#containers = new ContainerInstances({
+      runner: deps.containers,
+      rotation: deps.rotation,
+      marker: (id) => this.marker(id),
+    });
   }
 
   marker(id: number): string {
@@ -115,6 +126,7 @@ export class InstanceManager {
   /** Checks that an instance could be launched (cwd, program) without launching it. */
   preflight(v: InstanceView): void {
     const spec = JSON.parse(v.spec) as ServiceSpec;
+    if (spec.kind === 'container') return;
     const cwd = serviceCwd(v.rootDir, spec);
     assertRunnable(
       spec,
@@ -205,7 +217,7 @@ export class InstanceManager {
     const ref = h?.ref ?? (v.pid !== null && v.startTicks !== null ? { pid: v.pid, startTicks: v.startTicks } : null);
     if (holdsProcess(v.state)) {
       if (v.state !== 'stopping') await this.#transition(v, 'stopping');
-      const how = await stopProcesses(ref, this.marker(v.id), spec.stopTimeoutMs);
+      const how = await this.#halt(v.id, spec, ref);
       this.#handles.delete(v.id);
       this.#limits.release(v, spec);
       await this.#transition(
@@ -217,7 +229,7 @@ export class InstanceManager {
       return;
     }
     // Not supposed to hold a process, but leave nothing behind in any case.
-    await stopProcesses(null, this.marker(v.id), spec.stopTimeoutMs);
+    await this.#halt(v.id, spec, null);
     this.#handles.delete(v.id);
     this.#limits.release(v, spec);
     if (v.state !== 'stopped') await this.#transition(v, 'stopped', { pid: null, start_ticks: null });
@@ -278,9 +290,11 @@ export class InstanceManager {
         ...(ids && spec.env.HOME === undefined ? { HOME: this.#users?.home(v.app, v.env) as string } : {}),
         ...(await this.#secretEnv?.(v.app, v.env)),
       };
-      assertRunnable(spec, cwd, env);
-      const cgroups = this.#limits.join(v, spec);
-      launched = await launch({
+      if (spec.kind === 'container')
+        launched = await this.#containers.launch(v, spec, { env, dataDir, logFile, uid: ids?.uid, gid: ids?.gid });
+      else assertRunnable(spec, cwd, env);
+      const cgroups = spec.kind === 'container' ? [] : this.#limits.join(v, spec);
+      launched ??= await launch({
         cgroups,
         argv: spec.argv,
         cwd,
@@ -330,13 +344,15 @@ export class InstanceManager {
       health: spec.health,
       phase,
       check: (starting) =>
-        probe(spec.health.probe, {
-          port,
-          leader: h.ref.pid,
-          pids: () => instanceProcesses(h.ref, marker, 50).map((p) => p.pid),
-          leaderAlive: () => isSameProcessAlive(h.ref.pid, h.ref.startTicks),
-          verifyOwner: starting,
-        }),
+        spec.kind === 'container'
+          ? this.#containers.probe(id, spec, port, () => isSameProcessAlive(h.ref.pid, h.ref.startTicks))
+          : probe(spec.health.probe, {
+              port,
+              leader: h.ref.pid,
+              pids: () => instanceProcesses(h.ref, marker, 50).map((p) => p.pid),
+              leaderAlive: () => isSameProcessAlive(h.ref.pid, h.ref.startTicks),
+              verifyOwner: starting,
+            }),
       onChange: (to, reason) =>
         this.#lock
           .run(id, () => this.#onHealth(id, h, to, reason))
@@ -362,7 +378,7 @@ export class InstanceManager {
     if (spec.restart === 'never' || v.desired !== 'running') return; // stays unhealthy; probes go on
     h.retired = true;
     h.health?.stop();
-    await stopProcesses(h.ref, this.marker(id), spec.stopTimeoutMs);
+    await this.#halt(id, spec, h.ref);
     await this.#afterExit({ ...v, state: 'unhealthy' }, h, null, null, `restarted: ${reason}`);
   }
 
@@ -390,7 +406,7 @@ export class InstanceManager {
     const spec = JSON.parse(v.spec) as ServiceSpec;
     // The leader is gone; children it left behind (workers holding the port) go too. The group of
     // a child whose exit event just came is checked with one system call; an adopted one's by a scan.
-    await stopProcesses(null, this.marker(v.id), spec.stopTimeoutMs, h.child ? h.ref.pid : null);
+    await this.#halt(v.id, spec, null, h.child ? h.ref.pid : null);
     const oom = this.#limits.oomLimit(v, spec);
     this.#limits.release(v, spec);
     const note =
@@ -481,6 +497,13 @@ export class InstanceManager {
   ): Promise<void> {
     const dead: InstanceView[] = [];
     const all = await this.#store.instances.list();
+    // Containers are found by their label (berth.instance), processes by their marker in /proc.
+    const labelled = await this.#containers.live(all).catch((err: unknown) => {
+      this.#log.warn({ err: describe(err) }, 'listing containers failed');
+      return new Map<string, ProcessRef>();
+    });
+    const byMarker = findLeader;
+    findLeader = (marker) => labelled.get(marker) ?? byMarker(marker);
     this.#limits.sweep(new Set(all.map((v) => v.id)));
     for (const v of all) {
       await this.#lock
@@ -570,6 +593,7 @@ export class InstanceManager {
       retired: false,
     };
     this.#handles.set(v.id, h);
+    if ((JSON.parse(v.spec) as ServiceSpec).kind === 'container') void this.#followContainer(v, h);
     this.#watchHealth(
       v.id,
       v.port,
@@ -577,6 +601,32 @@ export class InstanceManager {
       JSON.parse(v.spec) as ServiceSpec,
       v.state === 'healthy' ? 'healthy' : 'starting',
     );
+  }
+
+  /** An adopted container: its exit comes from the engine (exit code included) and its output goes on to its log. */
+  async #followContainer(v: InstanceView, h: Handle): Promise<void> {
+    try {
+      const c = await this.#containers.adopt(v, this.logFile(v), await this.#users?.ids(v.app, v.env));
+      if (!c || this.#handles.get(v.id) !== h) return;
+      h.child = c.child;
+      this.#logged.set(v.id, c.logged);
+      c.child.once('exit', (code, signal) => void this.#onExit(v.id, h.ref, code, signal));
+    } catch (err) {
+      this.#log.warn({ err: describe(err), instance: v.id }, 'following an adopted container failed');
+    }
+  }
+
+  /** Stops what runs of an instance: its container, or its processes (see stopProcesses). */
+  #halt(
+    id: number,
+    spec: ServiceSpec,
+    ref: ProcessRef | null,
+    group?: number | null,
+  ): Promise<'none' | 'terminated' | 'killed'> {
+    if (spec.kind === 'container') return this.#containers.stop(id, spec.stopTimeoutMs);
+    return group === undefined
+      ? stopProcesses(ref, this.marker(id), spec.stopTimeoutMs)
+      : stopProcesses(ref, this.marker(id), spec.stopTimeoutMs, group);
   }
 
   /**
