@@ -79,10 +79,19 @@ export class ContainerInstances {
     return refs;
   }
 
-  stop(id: number, timeoutMs: number): Promise<'none' | 'terminated' | 'killed'> {
+  /**
+   * Stops and removes the instance's container. An engine that does not answer runs nothing Berth
+   * could stop: 'none' (a container it still has is removed by name at the instance's next start).
+   */
+  async stop(id: number, timeoutMs: number): Promise<'none' | 'terminated' | 'killed'> {
     this.#addresses.delete(id);
-    if (!this.#runner) return Promise.resolve('none');
-    return this.#runner.stop(this.#markerOf(id), timeoutMs);
+    if (!this.#runner) return 'none';
+    try {
+      return await this.#runner.stop(this.#markerOf(id), timeoutMs);
+    } catch (err) {
+      if (err instanceof BerthError && err.code === 'container_engine_down') return 'none';
+      throw err;
+    }
   }
 
   probe(id: number, spec: ServiceSpec, port: number | null, alive: () => boolean): Promise<ProbeResult> {

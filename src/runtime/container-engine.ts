@@ -107,7 +107,7 @@ export class ContainerEngine {
           new BerthError(
             'unavailable',
             'container_engine_down',
-            `the container engine at ${socket} does not answer (${err.code ?? err.message})`,
+            `the container engine at ${socket} (host setting container_engine) does not answer (${err.code ?? err.message})`,
             {
               cause: err,
               hint: "start it (systemctl start docker), or point container_engine in config.yaml (or BERTH_CONTAINER_ENGINE) at a running engine's unix:// socket",
