@@ -6,7 +6,8 @@ bash scripts/setup.sh
 # Tools the tests drive for real: wrk (load that counts every failure; it never retries), python3 (examples),
 # nginx and caddy (the edge proxy suites), openssl (a test certificate), git (branches and snapshots),
 # curl and ip (the ACME test runs a CA and Berth in a network namespace), chromium (the dashboard, driven by playwright-core),
-# systemd-analyze (test/daemon-install verifies berthd's unit with it; Debian's systemd package).
+# systemd-analyze (test/daemon-install verifies berthd's unit with it; Debian's systemd package),
+# dockerd (test/containers starts a private one: Debian's docker.io) and a static busybox (its images, FROM scratch).
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
@@ -18,6 +19,8 @@ command -v curl >/dev/null || missing+=(curl)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

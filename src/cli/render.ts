@@ -28,12 +28,14 @@ export function describeExit(s: InstanceStatus): string {
 /** `berth ps`: one row per instance, then the last log lines of every instance that is down. */
 export function renderPs(rows: readonly InstanceStatus[]): string {
   if (rows.length === 0) return 'no apps yet: run `berth up <dir>` to start one';
+  const images = rows.some((s) => s.image !== undefined);
   const body = rows.map((s) => [
     s.app,
     s.env,
     rows.some((o) => o.service === s.service && o.app === s.app && o.instance !== s.instance)
       ? `${s.service}[${s.instance}]`
       : s.service,
+    ...(images ? [s.image ?? '-'] : []),
     s.current ? String(s.release) : `${s.release} (old)`,
     s.state,
     s.pid === null ? '-' : String(s.pid),
@@ -43,7 +45,22 @@ export function renderPs(rows: readonly InstanceStatus[]): string {
     s.state === 'healthy' ? '' : describeExit(s),
   ]);
   const out = [
-    table(['APP', 'ENV', 'SERVICE', 'RELEASE', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'LAST EXIT'], body),
+    table(
+      [
+        'APP',
+        'ENV',
+        'SERVICE',
+        ...(images ? ['IMAGE'] : []),
+        'RELEASE',
+        'STATE',
+        'PID',
+        'PORT',
+        'UPTIME',
+        'RESTARTS',
+        'LAST EXIT',
+      ],
+      body,
+    ),
   ];
   for (const s of rows) {
     if (!s.lastLines) continue;

@@ -63,6 +63,11 @@ export interface HostSettings {
   /** "host:port" to serve the API on over TCP, besides the unix socket. */
   readonly apiListen?: string | undefined;
   readonly apiTls?: { readonly cert: string; readonly key: string } | undefined;
+  /**
+   * The container engine's socket (Docker, or Podman's Docker-compatible service), a path or
+   * `unix://` URL. Default /var/run/docker.sock when it exists; env BERTH_CONTAINER_ENGINE.
+   */
+  readonly containerEngine?: string | undefined;
 }
 
 const RANGE = /^(\d{1,5})-(\d{1,5})$/;
@@ -225,6 +230,13 @@ const settingsSchema = z.strictObject({
     .describe(
       'Serve api_listen over HTTPS with this certificate. Without it the API speaks plain HTTP: keep it on loopback behind an edge that terminates TLS.',
     ),
+  container_engine: z
+    .string()
+    .regex(/^(unix:\/\/)?\/\S+$/, 'expected a unix socket: an absolute path or unix:///path')
+    .optional()
+    .describe(
+      "The Docker Engine API socket that runs container services (Podman's `podman system service` socket works the same way): an absolute path or unix:///path. Default /var/run/docker.sock when it exists. Env BERTH_CONTAINER_ENGINE overrides.",
+    ),
 });
 
 export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.env): HostSettings {
@@ -248,7 +260,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
       'invalid_settings',
       `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`,
       {
-        hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain',
+        hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine',
       },
     );
   }
@@ -301,6 +313,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
         ? env.BERTH_APP_USERS === '1'
         : (s.app_users ?? process.getuid?.() === 0),
     apiTls: s.api_tls,
+    containerEngine: env.BERTH_CONTAINER_ENGINE || s.container_engine,
   };
 }
 

@@ -4,7 +4,8 @@ import { dependencyWaves } from '../core/waves.js';
 import type { Problem } from './manifest-errors.js';
 import { expandHost, HOST_PLACEHOLDERS } from '../core/environments.js';
 import { HOST_PATTERN, type ManifestInput, type ServiceInput } from './manifest-schema.js';
-import { routeKey, normalizeRoute } from './manifest-normalize.js';
+import { isContainer, routeKey, normalizeRoute } from './manifest-normalize.js';
+import { containerProblems } from './manifest-containers.js';
 
 const RESERVED_ENV = ['PORT', 'DATA_DIR'];
 
@@ -117,11 +118,12 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
       });
     }
   }
-  if (svc.run === undefined && svc.static === undefined) {
+  problems.push(...containerProblems(name, svc));
+  if (svc.run === undefined && svc.static === undefined && !isContainer(svc)) {
     problems.push({
       path: at,
-      message: 'needs `run` (a command to start) or `static` (a directory to serve)',
-      hint: 'e.g. run: "node server.js", or static: dist',
+      message: 'needs `run` (a command to start), `static` (a directory to serve) or `image` (a container)',
+      hint: 'e.g. run: "node server.js", static: dist, or image: nginx:1.27',
     });
   }
   if (svc.static !== undefined) {

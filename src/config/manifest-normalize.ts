@@ -6,6 +6,7 @@ import {
   type EnvironmentSpec,
   type HealthSpec,
   type Manifest,
+  type ContainerSpec,
   type ResourceLimits,
   type RouteSpec,
   type ServiceSpec,
@@ -61,8 +62,9 @@ function normalizeEnvironment(name: string, e: EnvironmentInput): EnvironmentSpe
 function normalizeService(name: string, s: ServiceInput): ServiceSpec {
   return {
     name,
-    kind: s.static !== undefined ? 'static' : 'process',
+    kind: s.static !== undefined ? 'static' : isContainer(s) ? 'container' : 'process',
     argv: s.run === undefined ? [] : typeof s.run === 'string' ? ['sh', '-c', s.run] : [...s.run],
+    container: isContainer(s) ? normalizeContainer(s) : null,
     static: s.static !== undefined ? { dir: s.static, spa: s.spa ?? false } : null,
     cwd: s.cwd ?? '.',
     env: Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, String(v)])),
@@ -71,13 +73,37 @@ function normalizeService(name: string, s: ServiceInput): ServiceSpec {
     dependsOn: s.depends_on ?? [],
     instances: s.static !== undefined ? 0 : (s.instances ?? 1),
     stopTimeoutMs: parseDuration(s.stop_timeout) ?? DEFAULTS.stopTimeoutMs,
-    build: s.build === undefined ? [] : typeof s.build === 'string' ? [s.build] : [...s.build],
+    build: typeof s.build === 'string' ? [s.build] : Array.isArray(s.build) ? [...s.build] : [],
     release: s.release === undefined ? null : typeof s.release === 'string' ? ['sh', '-c', s.release] : [...s.release],
     strategy: s.strategy ?? (s.port === 'none' || typeof s.port === 'number' ? 'recreate' : 'blue-green'),
     drainMs: parseDuration(s.drain) ?? DEFAULTS.drainMs,
     routes: (s.routes ?? []).map(normalizeRoute),
     health: normalizeHealth(s.health, s.port === 'none'),
     ...(s.resources !== undefined ? { resources: normalizeResources(s.resources) } : {}),
+  };
+}
+
+/** A container: `image:`, or `build:` in its object form (a Dockerfile build). */
+export function isContainer(s: ServiceInput): boolean {
+  return s.image !== undefined || (s.build !== undefined && typeof s.build === 'object' && !Array.isArray(s.build));
+}
+
+function normalizeContainer(s: ServiceInput): ContainerSpec {
+  const b = s.build !== undefined && typeof s.build === 'object' && !Array.isArray(s.build) ? s.build : undefined;
+  return {
+    image: s.image ?? null,
+    build: b
+      ? {
+          dockerfile: b.dockerfile ?? 'Dockerfile',
+          context: b.context ?? '.',
+          args: Object.fromEntries(Object.entries(b.args ?? {}).map(([k, v]) => [k, String(v)])),
+          target: b.target ?? null,
+        }
+      : null,
+    port: s.port === 'none' ? null : (s.container_port ?? null),
+    entrypoint:
+      s.entrypoint === undefined ? null : typeof s.entrypoint === 'string' ? [s.entrypoint] : [...s.entrypoint],
+    volumes: Object.entries(s.volumes ?? {}).map(([target, name]) => ({ target, name })),
   };
 }
 

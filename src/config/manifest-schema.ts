@@ -115,6 +115,26 @@ const resources = z.strictObject({
     ),
 });
 
+/**
+ * An image reference: [registry[:port]/]path[:tag][@digest]; no spaces, no leading "-" (so it is
+ * never read as an option), at most 512 characters.
+ */
+export const IMAGE_PATTERN = /^[a-z0-9][a-z0-9._/:@-]*$/i;
+
+const containerBuild = z.strictObject({
+  dockerfile: z.string().min(1).optional().describe('The Dockerfile, relative to the context. Default "Dockerfile".'),
+  context: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('The build context, a directory relative to berth.yaml inside the release snapshot. Default ".".'),
+  args: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()]))
+    .optional()
+    .describe('Build arguments (ARG). Default none.'),
+  target: z.string().min(1).max(128).optional().describe('The stage to build. Default the last.'),
+});
+
 export const serviceSchema = z.strictObject({
   run: z
     .union([z.string().min(1), z.array(z.string()).min(1)])
@@ -134,10 +154,40 @@ export const serviceSchema = z.strictObject({
     .optional()
     .describe('With `static`: answer unknown paths with index.html (single-page apps). Default false.'),
   build: z
-    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1), containerBuild])
     .optional()
     .describe(
-      "Build commands, run in order with `sh -c` in the service's cwd of a fresh release directory before anything starts. Default none.",
+      "Build commands, run in order with `sh -c` in the service's cwd of a fresh release directory before anything starts; or, as a mapping { dockerfile, context, args, target }, a container image built from the release snapshot. Default none.",
+    ),
+  image: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(IMAGE_PATTERN)
+    .optional()
+    .describe(
+      'Run this container image (e.g. "ghcr.io/saleor/saleor:3.20") through the container engine (host setting container_engine) instead of a process. Default none.',
+    ),
+  container_port: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe(
+      "For a container: the port it listens on inside. It is published on 127.0.0.1:<the service's leased port> only, never on other addresses. Required for a container with a port.",
+    ),
+  entrypoint: z
+    .union([z.string().min(1), z.array(z.string()).min(1)])
+    .optional()
+    .describe(
+      "For a container: replaces the image's entrypoint (a string is one program, without a shell; a list is an argv). `run:` is its command. Default: the image's.",
+    ),
+  volumes: z
+    .record(z.string().max(1024), z.string())
+    .optional()
+    .describe(
+      "For a container: { /path/inside: name } mounts the directory <name> of the environment's $DATA_DIR at /path/inside. Nothing else of the host is ever mounted. Default none.",
     ),
   release: z
     .union([z.string().min(1), z.array(z.string()).min(1)])

@@ -41,10 +41,15 @@ export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
 export interface ServiceSpec {
   readonly name: string;
-  /** 'process' runs `argv`; 'static' has no process: the proxy serves `static.dir`. */
-  readonly kind: 'process' | 'static';
+  /**
+   * 'process' runs `argv`; 'static' has no process: the proxy serves `static.dir`; 'container'
+   * runs `container.image` through the container engine (`argv`, when not empty, is its command).
+   */
+  readonly kind: 'process' | 'static' | 'container';
   /** The argv to execute: `["sh", "-c", <run>]` for a string, the list itself otherwise; [] for static. */
   readonly argv: readonly string[];
+  /** For containers: the image and how it runs; null for the other kinds. */
+  readonly container: ContainerSpec | null;
   /** For static services: the directory (relative to the source root) and SPA fallback. */
   readonly static: { readonly dir: string; readonly spa: boolean } | null;
   /** Working directory relative to the app's source root ("." by default). */
@@ -67,6 +72,29 @@ export interface ServiceSpec {
   readonly health: HealthSpec;
   /** Limits of each instance (cgroups); absent when the manifest sets none. */
   readonly resources?: ResourceLimits;
+}
+
+/** How a container service runs (see runtime/container-runner.ts). */
+export interface ContainerSpec {
+  /** The image reference (`image:`); null when the service builds its own (`build: { dockerfile }`). */
+  readonly image: string | null;
+  /** `build:` in its object form: a Dockerfile build of the release snapshot; null with `image:` alone. */
+  readonly build: ContainerBuildSpec | null;
+  /** Where it listens inside (`container_port`), published on 127.0.0.1:<leased port>; null with `port: none`. */
+  readonly port: number | null;
+  /** Replaces the image's entrypoint; null keeps the image's. */
+  readonly entrypoint: readonly string[] | null;
+  /** Directories under the environment's $DATA_DIR mounted in the container, by path inside. */
+  readonly volumes: readonly { readonly target: string; readonly name: string }[];
+}
+
+export interface ContainerBuildSpec {
+  /** Relative to `context`. Default "Dockerfile". */
+  readonly dockerfile: string;
+  /** Relative to the release snapshot. Default ".". */
+  readonly context: string;
+  readonly args: Readonly<Record<string, string>>;
+  readonly target: string | null;
 }
 
 /** What one instance may use, all its processes together; a limit that is absent is not set. */

@@ -3,6 +3,7 @@ import { nameProblem } from '../core/names.js';
 import { closest } from '../core/did-you-mean.js';
 import { keysAt, ruleFor, valueAt, type KeyPath, type Problem } from './manifest-errors.js';
 import { manifestSchema } from './manifest-schema.js';
+import { refusedKeyProblem } from './manifest-containers.js';
 
 /** Turns zod's issues into Problems with our own wording: key path, expectation, hint. */
 export function zodProblems(issues: readonly z.core.$ZodIssue[], input: unknown): Problem[] {
@@ -25,6 +26,8 @@ function issueProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
   if (issue.code === 'unrecognized_keys') {
     const allowed = keysAt(manifestSchema, at);
     return issue.keys.map((key) => {
+      const refused = refusedKeyProblem(at, key);
+      if (refused) return refused;
       const suggestion = closest(key, allowed);
       return {
         path: [...at, key],

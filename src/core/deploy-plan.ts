@@ -58,7 +58,7 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
     for (const s of manifest.services)
       if (s.release !== null && s.kind === 'process')
         steps.push({ kind: 'hook', name: `run release hook of ${s.name}`, services: [s.name] });
-  const processes = new Set(manifest.services.filter((s) => s.kind === 'process').map((s) => s.name));
+  const processes = new Set(manifest.services.filter((s) => s.kind !== 'static').map((s) => s.name));
   let n = 0;
   for (const wave of waves) {
     const services = wave.filter((name) => processes.has(name));

@@ -16,6 +16,8 @@ export interface LastExit {
 export interface InstanceStatus {
   /** 'static': files the proxy serves (no process, no port); absent for a process. */
   readonly kind?: 'static';
+  /** A container's image (`image:`); absent for a process. */
+  readonly image?: string;
   readonly app: string;
   readonly env: string;
   readonly service: string;

@@ -14,6 +14,7 @@ import { InstanceManager } from '../engine/instance-manager.js';
 import { BootRecovery } from '../engine/boot-recovery.js';
 import { PortAllocator } from '../engine/port-allocator.js';
 import { findLeaderByMarker, processScans } from '../runtime/process-table.js';
+import { containerRunner } from '../runtime/container-runner.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
 import { RouteSync } from '../engine/route-sync.js';
 import { hasAddress } from '../engine/service-addresses.js';
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
     users,
     appPath: settings.appPath,
     rotation: { maxBytes: settings.logMaxBytes, keep: settings.logKeep },
+    containers: containerRunner(settings.containerEngine, markerPrefix),
   });
   const ports = new PortAllocator(settings.host, settings.portRange);
   await retirePreviousProxy(layout.root, settings, log);

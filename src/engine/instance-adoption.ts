@@ -36,6 +36,13 @@ export class InstanceAdoption {
     const c = this.#core;
     const dead: InstanceView[] = [];
     const all = await c.store.instances.list();
+    // Containers are found by their label (berth.instance), processes by their marker in /proc.
+    const labelled = await c.containers.live(all).catch((err: unknown) => {
+      c.log.warn({ err: describe(err) }, 'listing containers failed');
+      return new Map<string, ProcessRef>();
+    });
+    const byMarker = findLeader;
+    findLeader = (marker) => labelled.get(marker) ?? byMarker(marker);
     c.limits.sweep(new Set(all.map((v) => v.id)));
     for (const v of all) {
       await c.lock
@@ -126,6 +133,7 @@ export class InstanceAdoption {
       retired: false,
     };
     this.#core.handles.set(v.id, h);
+    if ((JSON.parse(v.spec) as ServiceSpec).kind === 'container') void this.#followContainer(v, h);
     this.#health.watch(
       v.id,
       v.port,
@@ -133,6 +141,20 @@ export class InstanceAdoption {
       JSON.parse(v.spec) as ServiceSpec,
       v.state === 'healthy' ? 'healthy' : 'starting',
     );
+  }
+
+  /** An adopted container: its exit comes from the engine (exit code included) and its output goes on to its log. */
+  async #followContainer(v: InstanceView, h: Handle): Promise<void> {
+    const c = this.#core;
+    try {
+      const got = await c.containers.adopt(v, c.logFile(v), await c.users?.ids(v.app, v.env));
+      if (!got || c.handles.get(v.id) !== h) return;
+      h.child = got.child;
+      c.logged.set(v.id, got.logged);
+      got.child.once('exit', (code, signal) => void this.#exits.onExit(v.id, h.ref, code, signal));
+    } catch (err) {
+      c.log.warn({ err: describe(err), instance: v.id }, 'following an adopted container failed');
+    }
   }
 
   /**

@@ -14,6 +14,10 @@ import type { HealthWatch } from './health-watch.js';
 import { KeyedLock } from './keyed-lock.js';
 import { baseEnv } from './launch-env.js';
 import { InstanceLimits } from './instance-limits.js';
+import { ContainerInstances } from './container-instances.js';
+import type { ContainerRunner } from '../runtime/container-runner.js';
+import { stopProcesses } from '../runtime/process-runner.js';
+import type { ServiceSpec } from '../config/manifest-types.js';
 
 /** The daemon's live knowledge of one instance's process. */
 export interface Handle {
@@ -44,6 +48,8 @@ export interface InstanceDeps {
   appPath?: string;
   /** Each instance's log budget (host settings `log_max_bytes`, `log_keep`). */
   rotation?: RotationOptions;
+  /** Runs container services; undefined on a host without a container engine. */
+  containers?: ContainerRunner | undefined;
 }
 
 /**
@@ -71,6 +77,8 @@ export class InstanceCore {
   readonly rotation: RotationOptions | undefined;
   /** The cgroups of instances with `resources`. */
   readonly limits: InstanceLimits;
+  /** Instances of container services (`image:`): their launch, stop, probe and adoption. */
+  readonly containers: ContainerInstances;
 
   constructor(deps: InstanceDeps) {
     this.rotation = deps.rotation;
@@ -84,6 +92,24 @@ export class InstanceCore {
     this.host = deps.host;
     this.tuning = deps.tuning ?? DEFAULT_RESTART;
     this.limits = new InstanceLimits(`berth-${deps.markerPrefix}`, deps.log);
+    this.containers = new ContainerInstances({
+      runner: deps.containers,
+      rotation: deps.rotation,
+      marker: (id) => this.marker(id),
+    });
+  }
+
+  /** Stops what runs of an instance: its container, or its processes (see stopProcesses). */
+  halt(
+    id: number,
+    spec: ServiceSpec,
+    ref: ProcessRef | null,
+    group?: number | null,
+  ): Promise<'none' | 'terminated' | 'killed'> {
+    if (spec.kind === 'container') return this.containers.stop(id, spec.stopTimeoutMs);
+    return group === undefined
+      ? stopProcesses(ref, this.marker(id), spec.stopTimeoutMs)
+      : stopProcesses(ref, this.marker(id), spec.stopTimeoutMs, group);
   }
 
   marker(id: number): string {

@@ -4,7 +4,7 @@ import { holdsProcess } from '../core/instance-state.js';
 import { decideAfterExit } from '../core/restart-policy.js';
 import type { LastExit } from '../core/results.js';
 import { formatSize } from '../config/size.js';
-import { stopProcesses, type ProcessRef } from '../runtime/process-runner.js';
+import type { ProcessRef } from '../runtime/process-runner.js';
 import type { InstancePatch, InstanceView } from '../store/instances-repo.js';
 import type { Handle, InstanceCore } from './instance-core.js';
 
@@ -31,7 +31,7 @@ export class InstanceExits {
     const ref = h?.ref ?? (v.pid !== null && v.startTicks !== null ? { pid: v.pid, startTicks: v.startTicks } : null);
     if (holdsProcess(v.state)) {
       if (v.state !== 'stopping') await c.transition(v, 'stopping');
-      const how = await stopProcesses(ref, c.marker(v.id), spec.stopTimeoutMs);
+      const how = await c.halt(v.id, spec, ref);
       c.handles.delete(v.id);
       c.limits.release(v, spec);
       await c.transition(
@@ -43,7 +43,7 @@ export class InstanceExits {
       return;
     }
     // Not supposed to hold a process, but leave nothing behind in any case.
-    await stopProcesses(null, c.marker(v.id), spec.stopTimeoutMs);
+    await c.halt(v.id, spec, null);
     c.handles.delete(v.id);
     c.limits.release(v, spec);
     if (v.state !== 'stopped') await c.transition(v, 'stopped', { pid: null, start_ticks: null });
@@ -75,7 +75,7 @@ export class InstanceExits {
     const spec = JSON.parse(v.spec) as ServiceSpec;
     // The leader is gone; children it left behind (workers holding the port) go too. The group of
     // a child whose exit event just came is checked with one system call; an adopted one's by a scan.
-    await stopProcesses(null, c.marker(v.id), spec.stopTimeoutMs, h.child ? h.ref.pid : null);
+    await c.halt(v.id, spec, null, h.child ? h.ref.pid : null);
     const oom = c.limits.oomLimit(v, spec);
     c.limits.release(v, spec);
     const note =

@@ -3,7 +3,6 @@ import { describe } from '../core/errors.js';
 import { holdsProcess } from '../core/instance-state.js';
 import type { LastExit } from '../core/results.js';
 import { probe } from '../health/probes.js';
-import { stopProcesses } from '../runtime/process-runner.js';
 import { instanceProcesses } from '../runtime/process-table.js';
 import { isSameProcessAlive } from '../system/proc.js';
 import { HealthWatch } from './health-watch.js';
@@ -29,13 +28,15 @@ export class InstanceHealth {
       health: spec.health,
       phase,
       check: (starting) =>
-        probe(spec.health.probe, {
-          port,
-          leader: h.ref.pid,
-          pids: () => instanceProcesses(h.ref, marker, 50).map((p) => p.pid),
-          leaderAlive: () => isSameProcessAlive(h.ref.pid, h.ref.startTicks),
-          verifyOwner: starting,
-        }),
+        spec.kind === 'container'
+          ? c.containers.probe(id, spec, port, () => isSameProcessAlive(h.ref.pid, h.ref.startTicks))
+          : probe(spec.health.probe, {
+              port,
+              leader: h.ref.pid,
+              pids: () => instanceProcesses(h.ref, marker, 50).map((p) => p.pid),
+              leaderAlive: () => isSameProcessAlive(h.ref.pid, h.ref.startTicks),
+              verifyOwner: starting,
+            }),
       onChange: (to, reason) =>
         c.lock
           .run(id, () => this.#onHealth(id, h, to, reason))
@@ -62,7 +63,7 @@ export class InstanceHealth {
     if (spec.restart === 'never' || v.desired !== 'running') return; // stays unhealthy; probes go on
     h.retired = true;
     h.health?.stop();
-    await stopProcesses(h.ref, c.marker(id), spec.stopTimeoutMs);
+    await c.halt(id, spec, h.ref);
     await this.#exits.afterExit({ ...v, state: 'unhealthy' }, h, null, null, `restarted: ${reason}`);
   }
 }

@@ -60,6 +60,7 @@ export class InstanceManager {
   /** Checks that an instance could be launched (cwd, program) without launching it. */
   preflight(v: InstanceView): void {
     const spec = JSON.parse(v.spec) as ServiceSpec;
+    if (spec.kind === 'container') return;
     const cwd = serviceCwd(v.rootDir, spec);
     assertRunnable(
       spec,

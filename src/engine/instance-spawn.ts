@@ -90,9 +90,11 @@ export class InstanceSpawns {
         ...(ids && spec.env.HOME === undefined ? { HOME: users.home(v.app, v.env) } : {}),
         ...(await memo.get(`secrets ${v.app} ${v.env}`, async () => c.secretEnv?.(v.app, v.env))),
       };
-      assertRunnable(spec, cwd, env);
-      const cgroups = c.limits.join(v, spec);
-      launched = await launch({
+      if (spec.kind === 'container')
+        launched = await c.containers.launch(v, spec, { env, dataDir, logFile, uid: ids?.uid, gid: ids?.gid });
+      else assertRunnable(spec, cwd, env);
+      const cgroups = spec.kind === 'container' ? [] : c.limits.join(v, spec);
+      launched ??= await launch({
         cgroups,
         argv: spec.argv,
         cwd,

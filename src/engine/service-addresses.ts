@@ -15,7 +15,7 @@ import type { PortAllocator } from './port-allocator.js';
 
 /** True when `spec` can have an address: it runs a process that listens on a port. */
 export function addressable(spec: ServiceSpec): boolean {
-  return spec.kind === 'process' && spec.port !== 'none';
+  return spec.kind !== 'static' && spec.port !== 'none';
 }
 
 /**

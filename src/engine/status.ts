@@ -1,3 +1,4 @@
+import type { ServiceSpec } from '../config/manifest-types.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import { tailLines } from '../runtime/log-files.js';
 import type { InstanceStatus, LastExit } from '../core/results.js';
@@ -48,6 +49,14 @@ export function instanceStatus(v: InstanceView, logFile: string, now: number): I
     restarts: v.restarts,
     since: v.stateSince,
     lastExit: v.lastExit ? (JSON.parse(v.lastExit) as LastExit) : null,
+    ...containerImage(v.spec),
   };
   return DOWN.has(v.state) && v.desired === 'running' ? { ...status, lastLines: tailLines(logFile, 10) } : status;
+}
+
+/** `{ image }` of a container instance's spec, `{}` for a process (whose spec is not parsed for it). */
+function containerImage(spec: string): { image?: string } {
+  if (!spec.includes('"kind":"container"')) return {};
+  const image = (JSON.parse(spec) as ServiceSpec).container?.image;
+  return image ? { image } : {};
 }

@@ -101,3 +101,21 @@ function httpProbe(port: number, path: string, status: number | undefined): Prom
     req.end();
   });
 }
+
+/**
+ * A container's probe: `listening` and `tcp` connect to the container's own address on its network
+ * (the engine's proxy accepts on the published port whether or not the container listens, so only
+ * this proves it does); `http` goes through the published port, as requests do.
+ */
+export async function containerProbe(
+  spec: ProbeSpec,
+  target: { port: number | null; address: string | undefined; containerPort: number | null; alive: () => boolean },
+): Promise<ProbeResult> {
+  if (!target.alive()) return { ok: false, reason: 'the container is not running' };
+  if (spec.kind === 'process') return { ok: true };
+  if (target.port === null || target.containerPort === null) return { ok: false, reason: 'no port' };
+  if (spec.kind === 'http') return httpProbe(target.port, spec.path, spec.status);
+  if (!target.address) return { ok: false, reason: 'the container has no address on its network' };
+  const r = await tcpProbe(target.containerPort, target.address);
+  return r.ok ? r : { ok: false, reason: `nothing listens on port ${target.containerPort} in the container` };
+}

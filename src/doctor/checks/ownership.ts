@@ -3,7 +3,22 @@ import type { Facts, ProcessFact } from '../facts.js';
 
 /** True when process `p` is one of instance `v`'s own (its marker, or its leader's group). */
 export function belongsTo(f: Facts, p: ProcessFact, v: InstanceView): boolean {
-  return p.marker === `${f.markerPrefix}:${v.id}` || (v.pid !== null && p.pgrp === v.pid);
+  return p.marker === `${f.markerPrefix}:${v.id}` || (v.pid !== null && p.pgrp === v.pid) || publishes(p, v);
+}
+
+/**
+ * A container instance's port on 127.0.0.1 is held by its engine's port proxy (Docker's
+ * docker-proxy, run by root), publishing that very port: that process stands for the container.
+ */
+function publishes(p: ProcessFact, v: InstanceView): boolean {
+  if (v.port === null || p.user !== 'root' || !v.spec.includes('"kind":"container"')) return false;
+  const argv = p.command.split(' ');
+  return (
+    /(^|\/)docker-proxy$/.test(argv[0] ?? '') &&
+    argv.includes('-host-ip') &&
+    argv[argv.indexOf('-host-ip') + 1] === '127.0.0.1' &&
+    argv[argv.indexOf('-host-port') + 1] === String(v.port)
+  );
 }
 
 /** The instance that owns a local port by lease, if any. */

@@ -264,5 +264,5 @@ export interface DeployTarget {
 }
 
 function wantedInstances(manifest: Manifest): number {
-  return manifest.services.reduce((n, s) => n + (s.kind === 'process' ? s.instances : 0), 0);
+  return manifest.services.reduce((n, s) => n + (s.kind !== 'static' ? s.instances : 0), 0);
 }

@@ -1,0 +1,242 @@
+import { EventEmitter } from 'node:events';
+import { lchownSync, lstatSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { ServiceSpec } from '../config/manifest-types.js';
+import { BerthError } from '../core/errors.js';
+import { procStat } from '../system/proc.js';
+import { ContainerEngine, engineSocket, EngineError } from './container-engine.js';
+import { followLogs } from './container-logs.js';
+import { containerConfig, type ContainerIdentity } from './container-config.js';
+import type { RotationOptions } from './log-writer.js';
+import type { Spawned } from './spawner.js';
+
+/** A started container, as the instance manager sees a process (its init's pid), with its id and address. */
+export interface LaunchedContainer extends Spawned {
+  readonly id: string;
+  /** Its address on the app environment's network (probes connect there: it proves the container listens). */
+  readonly ip: string;
+}
+
+interface Inspected {
+  Id: string;
+  State: { Running: boolean; Pid: number; ExitCode: number };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+}
+
+/**
+ * Runs the container instances of one BERTH_HOME on an engine: created with restart policy "no"
+ * (restarts are Berth's, by the service's policy), labelled, started, their exit awaited and their
+ * output followed into the instance's log file; stopped and removed. A container is found again
+ * by its label `berth.instance` (the instance marker), so a restarted berthd adopts it.
+ */
+export class ContainerRunner {
+  readonly #engine: ContainerEngine;
+  readonly #home: string;
+
+  constructor(engine: ContainerEngine, home: string) {
+    this.#engine = engine;
+    this.#home = home;
+  }
+
+  get engine(): ContainerEngine {
+    return this.#engine;
+  }
+
+  async launch(o: {
+    who: ContainerIdentity;
+    spec: ServiceSpec;
+    hostPort: number | null;
+    env: Readonly<Record<string, string>>;
+    dataDir: string;
+    logFile: string;
+    rotation?: RotationOptions | undefined;
+    uid?: number | undefined;
+    gid?: number | undefined;
+  }): Promise<LaunchedContainer> {
+    const c = o.spec.container;
+    if (!c?.image)
+      throw new BerthError('invalid', 'container_build_unsupported', `service "${o.spec.name}" has no image to run`, {
+        hint: 'give it `image:` (building from a Dockerfile is not supported yet)',
+      });
+    const network = await this.#network(o.who);
+    await this.#assertImage(c.image);
+    const name = containerName(this.#home, o.who);
+    await this.#engine.call('DELETE', `/containers/${name}?force=true&v=true`).catch(ignoreMissing);
+    const mounts = c.volumes.map((v) => ({ target: v.target, source: volumeDir(o.dataDir, v.name, o.uid, o.gid) }));
+    const config = containerConfig({
+      who: o.who,
+      home: this.#home,
+      spec: o.spec,
+      network,
+      env: o.env,
+      mounts,
+      hostPort: o.hostPort,
+    });
+    const { Id } = await this.#engine.call<{ Id: string }>('POST', `/containers/create?name=${name}`, config);
+    await this.#engine.call('POST', `/containers/${Id}/start`);
+    return this.#follow(Id, network, o.logFile, { rotation: o.rotation, uid: o.uid, gid: o.gid, resume: false });
+  }
+
+  /** Watches a container this daemon did not start (adoption): its exit, and its output from where the file stopped. */
+  async adopt(
+    id: string,
+    who: ContainerIdentity,
+    logFile: string,
+    log: { rotation?: RotationOptions | undefined; uid?: number | undefined; gid?: number | undefined },
+  ): Promise<LaunchedContainer> {
+    return this.#follow(id, networkName(this.#home, who), logFile, { ...log, resume: true });
+  }
+
+  /** The running containers of this BERTH_HOME, by instance marker: their id and their init's pid on this host. */
+  async running(): Promise<Map<string, { id: string; pid: number }>> {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`berth.home=${this.#home}`], status: ['running'] }));
+    const list = await this.#engine.call<{ Id: string; Labels: Record<string, string> }[]>(
+      'GET',
+      `/containers/json?filters=${filters}`,
+    );
+    const found = new Map<string, { id: string; pid: number }>();
+    for (const c of list) {
+      const info = await this.#inspect(c.Id).catch(() => undefined);
+      const marker = c.Labels['berth.instance'];
+      if (marker !== undefined && info?.State.Running) found.set(marker, { id: c.Id, pid: info.State.Pid });
+    }
+    return found;
+  }
+
+  /** Stops the instance's container (SIGTERM, SIGKILL after `timeoutMs`) and removes it; 'none' when there was none. */
+  async stop(marker: string, timeoutMs: number): Promise<'none' | 'terminated' | 'killed'> {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`berth.instance=${marker}`] }));
+    const list = await this.#engine.call<{ Id: string; State: string }[]>(
+      'GET',
+      `/containers/json?all=true&filters=${filters}`,
+    );
+    let how: 'none' | 'terminated' | 'killed' = 'none';
+    for (const c of list) {
+      if (c.State === 'running') {
+        await this.#engine
+          .call('POST', `/containers/${c.Id}/stop?t=${Math.ceil(timeoutMs / 1000)}`)
+          .catch(ignoreMissing);
+        const after = await this.#inspect(c.Id).catch(() => undefined);
+        how = after?.State.ExitCode === 137 ? 'killed' : 'terminated';
+      }
+      await this.#engine.call('DELETE', `/containers/${c.Id}?force=true&v=true`).catch(ignoreMissing);
+    }
+    return how;
+  }
+
+  async #follow(
+    id: string,
+    network: string,
+    logFile: string,
+    log: {
+      rotation?: RotationOptions | undefined;
+      uid?: number | undefined;
+      gid?: number | undefined;
+      resume: boolean;
+    },
+  ): Promise<LaunchedContainer> {
+    const info = await this.#inspect(id);
+    const child = new EventEmitter();
+    const logged = followLogs(this.#engine, id, logFile, log);
+    void this.#wait(id).then((code) => child.emit('exit', code, null));
+    const pid = info.State.Pid;
+    return {
+      id,
+      pid,
+      startTicks: procStat(pid)?.startTicks ?? '',
+      child,
+      logged,
+      ip: info.NetworkSettings.Networks[network]?.IPAddress ?? '',
+    };
+  }
+
+  /** Resolves with the container's exit code once it is not running (null when it is gone without one). */
+  async #wait(id: string): Promise<number | null> {
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        const r = await this.#engine.call<{ StatusCode: number }>(
+          'POST',
+          `/containers/${id}/wait?condition=not-running`,
+        );
+        return r.StatusCode;
+      } catch (err) {
+        if (err instanceof EngineError && err.status === 404) return null;
+        await new Promise((r) => setTimeout(r, delay)); // the engine restarts: ask again
+      }
+    }
+  }
+
+  #inspect(id: string): Promise<Inspected> {
+    return this.#engine.call<Inspected>('GET', `/containers/${id}/json`);
+  }
+
+  /** The per app-environment network: its services reach each other by name, and no other app's. */
+  async #network(who: ContainerIdentity): Promise<string> {
+    const name = networkName(this.#home, who);
+    try {
+      await this.#engine.call('GET', `/networks/${name}`);
+    } catch (err) {
+      if (!(err instanceof EngineError) || err.status !== 404) throw err;
+      const labels = { 'berth.home': this.#home, 'berth.app': who.app, 'berth.env': who.env };
+      await this.#engine
+        .call('POST', '/networks/create', { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels })
+        .catch((e: unknown) => {
+          if (!(e instanceof EngineError) || e.status !== 409) throw e; // made by a start beside this one
+        });
+    }
+    return name;
+  }
+
+  async #assertImage(image: string): Promise<void> {
+    try {
+      await this.#engine.call('GET', `/images/${encodeURIComponent(image)}/json`);
+    } catch (err) {
+      if (!(err instanceof EngineError) || err.status !== 404) throw err;
+      throw new BerthError('failed', 'image_missing', `image ${image} is not on this host's container engine`, {
+        hint: 'pulling is not supported yet: load or build it on the engine first (docker pull / docker load)',
+      });
+    }
+  }
+}
+
+/**
+ * The runner for the engine of the host setting `container_engine` (default the Docker socket
+ * when it exists); undefined without one. Nothing connects until a container service needs it.
+ */
+export function containerRunner(setting: string | undefined, home: string): ContainerRunner | undefined {
+  const socket = engineSocket(setting);
+  return socket === undefined ? undefined : new ContainerRunner(new ContainerEngine(socket), home);
+}
+
+export function containerName(home: string, w: ContainerIdentity): string {
+  return `berth-${home}-${w.app}-${w.env}-${w.service}-${w.instance}`;
+}
+
+export function networkName(home: string, w: Pick<ContainerIdentity, 'app' | 'env'>): string {
+  return `berth-${home}-${w.app}-${w.env}`;
+}
+
+/**
+ * $DATA_DIR/<name>, made if missing, and a real directory: the app may write $DATA_DIR, and a
+ * link there must not make the engine mount whatever it points at.
+ */
+function volumeDir(dataDir: string, name: string, uid?: number, gid?: number): string {
+  const dir = path.join(dataDir, name);
+  try {
+    mkdirSync(dir, { mode: 0o750 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const st = lstatSync(dir);
+  if (!st.isDirectory())
+    throw new BerthError('invalid', 'volume_not_directory', `volume ${name}: ${dir} is not a directory (a link?)`, {
+      hint: `remove ${dir}: Berth mounts only real directories of $DATA_DIR`,
+    });
+  if (uid !== undefined && st.uid === 0) lchownSync(dir, uid, gid ?? uid);
+  return dir;
+}
+
+function ignoreMissing(err: unknown): void {
+  if (err instanceof EngineError && (err.status === 404 || err.status === 304)) return;
+  throw err;
+}
