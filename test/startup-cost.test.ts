@@ -128,15 +128,3 @@ test('once berthd answers, a proxy it had to start anew serves the routes', asyn
   assert.equal(reply.status, 200, reply.text());
   assert.equal(typeof reply.json<{ pid: number }>().pid, 'number');
 });
-
-test("berthd's malloc heap gives back what loading its bundle took", async () => {
-  assert.equal((await home.cli('daemon', 'stop')).code, 0);
-  // Without the spy (its loader thread allocates on its own): berthd as `berth daemon start` runs it.
-  const r = await home.run(['daemon', 'start'], { env: { ...home.env, BERTH_DAEMON_NODE_FLAGS: DAEMON_NODE_FLAGS } });
-  assert.equal(r.code, 0, r.stderr);
-  // glibc's brk heap keeps what reading and compiling the 1.4 MB bundle allocated and freed, unless the mmap
-  // threshold is fixed (DAEMON_ENV): ~13.5 MiB without, ~4.5 MiB with.
-  const smaps = readFileSync(`/proc/${home.daemonPid()}/smaps`, 'utf8');
-  const brk = Number(/\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(smaps)?.[1]);
-  assert.ok(brk > 0 && brk < 9 * 1024, `berthd's malloc heap holds ${brk} KiB after its start`);
-});

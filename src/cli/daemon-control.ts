@@ -15,15 +15,6 @@ export const DAEMON_MAIN = fileURLToPath(new URL('../../bundle/berthd.js', impor
  */
 export const DAEMON_NODE_FLAGS = '--lite-mode --max-semi-space-size=1';
 
-/**
- * berthd's environment beside BERTH_HOME (from `berth daemon start` and in its systemd unit). glibc serves a large
- * malloc from mmap, then raises that threshold to the size of each such block freed: reading and compiling berthd's
- * 1.4 MB bundle leaves it there, and what the parser allocated and freed then stays in the brk heap for good
- * (13 MiB of RSS measured, against 5 MiB with the threshold fixed at glibc's default 128 KiB). Apps never get it
- * (their environment is built from scratch); the host commands berthd runs only allocate a bit differently.
- */
-export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '131072' };
-
 export interface DaemonInfo {
   readonly pid: number;
   readonly home: string;
@@ -46,7 +37,7 @@ export async function startDaemon(layout: HomeLayout, client: ApiClient, timeout
   mkdirSync(layout.root, { recursive: true, mode: 0o700 });
   const out = openSync(layout.daemonLog, 'a', 0o600);
   const flags = (process.env.BERTH_DAEMON_NODE_FLAGS ?? DAEMON_NODE_FLAGS).split(' ').filter(Boolean);
-  const env: NodeJS.ProcessEnv = { ...process.env, ...DAEMON_ENV, BERTH_HOME: layout.root };
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_HOME: layout.root };
   if (env.BERTH_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = env.BERTH_EXTRA_CA_CERTS; // see bin/berth.js
   delete env.BERTH_EXTRA_CA_CERTS;
   const child = spawn(process.execPath, [...flags, DAEMON_MAIN], {

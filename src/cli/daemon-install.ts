@@ -4,7 +4,7 @@ import { ApiError } from '../api/client.js';
 import { SETTING_VARIABLES } from '../config/setting-sources.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { runCommand } from '../system/command.js';
-import { DAEMON_ENV, DAEMON_MAIN, DAEMON_NODE_FLAGS } from './daemon-control.js';
+import { DAEMON_MAIN, DAEMON_NODE_FLAGS } from './daemon-control.js';
 import { renderUnit, UNIT_MARKER } from './daemon-unit.js';
 
 export const UNIT_NAME = 'berthd.service';
@@ -49,7 +49,7 @@ export function unitText(home: string, env: NodeJS.ProcessEnv = process.env): st
     node: process.execPath,
     nodeFlags: (env.BERTH_DAEMON_NODE_FLAGS ?? DAEMON_NODE_FLAGS).split(' ').filter(Boolean),
     daemonMain: DAEMON_MAIN,
-    env: [['BERTH_HOME', home], ...Object.entries(DAEMON_ENV), ...settings],
+    env: [['BERTH_HOME', home], ...settings],
   });
 }
 
