@@ -1,17 +1,18 @@
 /**
  * bench/deploy: Berth's own overhead per deploy: from the `berth deploy` command's start
  * to traffic switched, minus the app's own start-to-listening time, median of 20 deploys
- * of a one-service app (a small Node HTTP server). Target: <= 100 ms.
- * Run: `npm run build && node dist/bench/deploy.js`.
+ * of a one-service app (a small Node HTTP server). Target: <= 100 ms. Also the CPU time (utime+stime) of the
+ * `berth deploy` process and of berthd per deploy: what a loaded machine's wall times hide.
+ * Run: `npm run build && node dist/bench/deploy.js`; `BENCH_REPO=/other/checkout` runs that (built) checkout's berth.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, percentile, sleep, table, workDir } from './lib.js';
+import { cpuMs, loadAverage, machine, percentile, sleep, table, workDir } from './lib.js';
 
-const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const REPO = path.resolve(process.env.BENCH_REPO ?? fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
 const RUNS = 20;
 const work = workDir('deploy');
@@ -24,13 +25,21 @@ const env = {
 };
 const SERVER = `import { createServer } from 'node:http';\ncreateServer((q, s) => s.end('v' + process.env.V)).listen(Number(process.env.PORT), '127.0.0.1');\n`;
 
-function berth(args: string[]): Promise<{ ms: number; out: string }> {
+/** CPU time (user + system) of this process's waited-for children so far, in ms (cutime + cstime). */
+function childrenCpuMs(): number {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+}
+
+function berth(args: string[]): Promise<{ ms: number; cpu: number; out: string }> {
   const t0 = process.hrtime.bigint();
+  const cpu0 = childrenCpuMs();
   return new Promise((resolve, reject) =>
     execFile(BIN, args, { env }, (err, out, errOut) =>
       err
         ? reject(new Error(`${args.join(' ')}: ${errOut || out}`))
-        : resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, out }),
+        : resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, cpu: childrenCpuMs() - cpu0, out }),
     ),
   );
 }
@@ -69,9 +78,16 @@ try {
   const total: number[] = [];
   const ready: number[] = [];
   const steps = new Map<string, number[]>();
+  const cliCpu: number[] = [];
+  const daemonCpu: number[] = [];
+  const berthd = Number(readFileSync(path.join(env.BERTH_HOME, 'berthd.pid'), 'utf8').split(' ')[0]);
+  const load0 = loadAverage();
   for (let i = 1; i <= RUNS; i++) {
     writeFileSync(path.join(dir, 'berth.yaml'), manifest(i));
-    const { ms, out } = await berth(['deploy', dir, '--json']);
+    const daemon0 = cpuMs(berthd);
+    const { ms, cpu, out } = await berth(['deploy', dir, '--json']);
+    cliCpu.push(cpu);
+    daemonCpu.push(cpuMs(berthd) - daemon0);
     const r = JSON.parse(out) as { status: string; steps: Array<{ name: string; ms: number }> };
     if (r.status !== 'succeeded') throw new Error(out);
     for (const s of r.steps) {
@@ -85,7 +101,9 @@ try {
   }
   const p50 = (xs: number[]) => percentile(xs, 50);
   const overhead = p50(toSwitch) - p50(ready);
-  console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}, ${RUNS} deploys of one Node service\n`);
+  console.log(
+    `${new Date().toISOString()}, ${machine()}, load average ${load0} -> ${loadAverage()}, ${REPO}, ${RUNS} deploys of one Node service\n`,
+  );
   console.log(
     table(
       ['measure (median of 20)', 'ms'],
@@ -94,6 +112,8 @@ try {
         ['command start to traffic switched', p50(toSwitch).toFixed(0)],
         ["the app's own start to listening", p50(ready).toFixed(0)],
         ["Berth's overhead (switched - app)", overhead.toFixed(0)],
+        ['CPU of the `berth deploy` process', p50(cliCpu).toFixed(0)],
+        ["berthd's CPU per deploy", p50(daemonCpu).toFixed(0)],
       ],
     ),
   );

@@ -1,9 +1,9 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS BERTH_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
-// The `berth` command: runs the compiled CLI (build with `npm run build`).
+// The `berth` command: runs the CLI as bundled by `npm run build` (dist/bundle/cli.js, scripts/bundle.mjs).
 // The CLI only talks to berthd over a unix socket, so the shebang keeps Node from loading
 // NODE_EXTRA_CA_CERTS at startup (~50 ms with Debian's bundle); the value is handed on to
 // berthd, which restores it.
-import('../dist/src/cli/main.js').catch((err) => {
+import('../dist/bundle/cli.js').catch((err) => {
   if (err && err.code === 'ERR_MODULE_NOT_FOUND') {
     process.stderr.write('berth is not built yet: run `npm run build` in the repository first\n');
     process.exit(1);

@@ -67,7 +67,7 @@ test("the unit's ExecStart and Environment start berthd for this BERTH_HOME", as
   const unit = readFileSync(unitFile, 'utf8');
   const argv = (values(unit, 'ExecStart')[0] ?? '').split(' '); // plain words here: no quoting needed
   assert.equal(argv[0], process.execPath);
-  assert.equal(argv.at(-1), path.join(REPO, 'dist', 'src', 'daemon', 'main.js'));
+  assert.equal(argv.at(-1), path.join(REPO, 'dist', 'bundle', 'berthd.js'));
   const env = Object.fromEntries(
     values(unit, 'Environment').map((e) => {
       const kv = e.slice(1, -1);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { ApiClient, ApiError } from '../src/api/client.js';
@@ -8,7 +8,8 @@ import { hit } from './helpers/http.js';
 import { NODE, REPO, TestHome } from './helpers/home.js';
 
 /**
- * What berthd's start and a CLI call cost (issue 14): berthd loads at start only what serving
+ * What berthd's start and a CLI call cost (issue 14): berthd and the CLI each load one bundled file
+ * (dist/bundle, scripts/bundle.mjs) instead of hundreds of modules; berthd loads at start only what serving
  * needs (request schemas are compiled on a route's first call, argon2 on the first password, an
  * edge proxy's modules only when one is configured) and answers once the proxy serves the routes;
  * the CLI talks over the unix socket without an Agent (whose net.isIP check compiles an IPv6
@@ -34,21 +35,42 @@ function noted(who: number | string, kind: string): string[] {
     .map((parts) => parts.slice(3).join(' '));
 }
 
-test('berthd starts without the schema compiler, argon2 or an edge; a route still validates on its first call', async () => {
+/** Which npm packages went into each file of dist/bundle (esbuild's metafiles, written by scripts/bundle.mjs). */
+const bundled = new Map<string, string[]>();
+for (const file of readdirSync(path.join(REPO, 'dist', 'bundle')).filter((f) => f.endsWith('.meta.json'))) {
+  const meta = JSON.parse(readFileSync(path.join(REPO, 'dist', 'bundle', file), 'utf8')) as {
+    outputs: Record<string, { inputs: Record<string, unknown> }>;
+  };
+  for (const [out, { inputs }] of Object.entries(meta.outputs))
+    bundled.set(
+      out.replace(/^.*\/bundle\//, 'bundle/'),
+      Object.keys(inputs).flatMap((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(i)?.[1] ?? []),
+    );
+}
+
+/** The npm packages a process loaded: by require or import, and inside the bundled files it loaded. */
+function packagesOf(pid: number): Set<string> {
+  return new Set([...noted(pid, 'package'), ...noted(pid, 'module').flatMap((m) => bundled.get(m) ?? [])]);
+}
+
+test('berthd starts from its bundle without the schema compiler, argon2 or an edge; a route still validates on its first call', async () => {
   const r = await home.cli('daemon', 'start');
   assert.equal(r.code, 0, r.stderr);
   const pid = home.daemonPid() as number;
-  const packages = noted(pid, 'package');
+  // One file (and the chunks it shares), not ~800 modules: each costs Node's loader a resolve, a read and a link.
+  const modules = noted(pid, 'module');
+  assert.ok(modules.includes('bundle/berthd.js'), `berthd runs from its bundle: ${modules.slice(0, 5).join(' ')} ...`);
+  const unbundled = modules.filter((m) => !m.startsWith('bundle/berthd'));
+  assert.deepEqual(unbundled, [], `berthd loaded ${unbundled.length} modules beside its bundle`);
+  const packages = [...packagesOf(pid)];
   assert.ok(
-    packages.includes('fastify') && packages.includes('kysely'),
+    packages.includes('fastify') && packages.includes('kysely') && packages.includes('better-sqlite3'),
     `the spy sees berthd's loads: ${packages.join(' ')}`,
   );
   for (const p of ['ajv', '@fastify/ajv-compiler', '@node-rs/argon2'])
     assert.ok(!packages.includes(p), `berthd loaded ${p} at start: ${packages.join(' ')}`);
-  const modules = noted(pid, 'module');
-  assert.ok(modules.includes('src/api/server.js'), `the spy sees berthd's modules: ${modules.length}`);
-  for (const m of ['src/proxy/caddy/caddy-edge.js', 'src/proxy/nginx/nginx-edge.js', 'src/proxy/edge/edge-proxy.js'])
-    assert.ok(!modules.includes(m), `berthd loaded ${m} with the builtin proxy alone`);
+  const edges = modules.filter((m) => /edge/.test(m));
+  assert.deepEqual(edges, [], 'berthd loaded edge proxy modules with the builtin proxy alone');
 
   const client = new ApiClient(path.join(home.home, 'berthd.sock'));
   await assert.rejects(client.call('GET', '/v1/apps/web/events?limit=0'), (err: unknown) => {
@@ -56,7 +78,7 @@ test('berthd starts without the schema compiler, argon2 or an edge; a route stil
     assert.match(err.message, /limit must be >= 1/);
     return true;
   });
-  assert.ok(noted(pid, 'package').includes('ajv'), 'the schema compiler is loaded once a route needs it');
+  assert.ok(packagesOf(pid).has('ajv'), 'the schema compiler is loaded once a route needs it');
 });
 
 test('a deploy from the CLI is one request over the socket, with no net.isIP', async () => {
@@ -68,12 +90,27 @@ test('a deploy from the CLI is one request over the socket, with no net.isIP', a
   assert.equal((JSON.parse(r.stdout) as { status: string }).status, 'succeeded');
   assert.deepEqual(noted('berth.js', 'request'), ['POST /v1/deployments']);
   assert.deepEqual(noted('berth.js', 'isIP'), []);
-  // The settings and manifest schemas (zod, yaml) are berthd's: the CLI starts without them. Packages
-  // it imports are noted by the spy's resolve hook, on a thread of its own: found by the CLI's pid.
+  // The CLI is one bundled file too. The settings and manifest schemas (zod, yaml), the store (kysely) and the API
+  // server (fastify, pino) are berthd's: the CLI's deploy loads none of them. Its imports are noted by the spy's
+  // resolve hook, on a thread of its own: found by the CLI's pid.
   const cliPid = Number(readFileSync(SPY_FILE, 'utf8').match(/^(\d+) berth\.js request/m)?.[1]);
-  const packages = noted(cliPid, 'package');
+  const modules = noted(cliPid, 'module');
+  assert.ok(modules.includes('bundle/cli.js'), `the CLI runs from its bundle: ${modules.slice(0, 5).join(' ')} ...`);
+  const unbundled = modules.filter((m) => !m.startsWith('bundle/cli'));
+  assert.deepEqual(unbundled, [], `the CLI loaded ${unbundled.length} modules beside its bundle`);
+  const packages = [...packagesOf(cliPid)];
   assert.ok(packages.includes('commander'), `the spy sees the CLI's packages: ${packages.join(' ')}`);
-  assert.ok(!packages.includes('zod') && !packages.includes('yaml'), `the CLI loaded: ${packages.join(' ')}`);
+  for (const p of ['zod', 'yaml', 'kysely', 'fastify', 'pino', 'better-sqlite3'])
+    assert.ok(!packages.includes(p), `the CLI's deploy loaded ${p}: ${packages.join(' ')}`);
+  // berthd's threads (here the spawner's; the manifest's reader for big manifests) run from bundles of their own too.
+  const daemon = noted(home.daemonPid() as number, 'module');
+  assert.ok(daemon.includes('bundle/spawner-worker.js'), `berthd's modules: ${daemon.slice(0, 8).join(' ')} ...`);
+  const unbundledThreads = daemon.filter((m) => !m.startsWith('bundle/'));
+  assert.deepEqual(
+    unbundledThreads,
+    [],
+    `berthd's threads loaded ${unbundledThreads.length} modules beside their bundles`,
+  );
 });
 
 test('once berthd answers, a proxy it had to start anew serves the routes', async () => {

@@ -5,7 +5,8 @@ import { ApiClient, ApiError } from '../api/client.js';
 import type { HomeLayout } from '../system/paths.js';
 import { tailLines } from '../runtime/log-files.js';
 
-export const DAEMON_MAIN = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
+/** berthd as bundled by `npm run build` (scripts/bundle.mjs): one file to load instead of ~800 modules. */
+export const DAEMON_MAIN = fileURLToPath(new URL('../../bundle/berthd.js', import.meta.url));
 
 /**
  * berthd waits on sockets and timers; it does not need V8's optimizing compilers or a

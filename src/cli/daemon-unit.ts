@@ -9,7 +9,7 @@ export interface UnitSource {
   /** The node binary that runs berthd (the one running this CLI). */
   readonly node: string;
   readonly nodeFlags: readonly string[];
-  /** dist/src/daemon/main.js of this installation. */
+  /** dist/bundle/berthd.js of this installation (berthd, bundled). */
   readonly daemonMain: string;
   /** Environment of berthd: BERTH_HOME first, then the settings variables in use (BERTH_PROXY, ...). */
   readonly env: ReadonlyArray<readonly [string, string]>;
