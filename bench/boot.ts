@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listPids, procEnvValue, procStat } from '../src/system/proc.js';
 import { MARKER_ENV } from '../src/runtime/process-table.js';
-import { loadAverage, machine, percentile, sleep, table, workDir } from './lib.js';
+import { envNote, hostEnv, loadAverage, machine, percentile, sleep, table, workDir } from './lib.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
@@ -22,7 +22,7 @@ const HTTP_PORT = 18751;
 const work = workDir('boot');
 const home = path.join(work, 'home');
 const env = {
-  ...process.env,
+  ...hostEnv({}),
   BERTH_HOME: home,
   BERTH_PORT_RANGE: '30000-30199',
   BERTH_HTTP_PORT: String(HTTP_PORT),
@@ -104,7 +104,7 @@ try {
   for (let r = 0; r < ROUNDS; r++) rounds.push(await round(hosts));
   const p50 = (f: (x: (typeof rounds)[number]) => number) => percentile(rounds.map(f), 50).toFixed(0);
   console.log(
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine()}, load average ${loadBefore} before, ` +
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine()}${envNote()}, load average ${loadBefore} before, ` +
       `${loadAverage()} after; ${APPS} apps x 2 services (web depends_on api), ${ROUNDS} reboots\n`,
   );
   console.log(

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, percentile, pm2Bin, rssKiB, sleep, table, timeCommand, workDir } from './lib.js';
+import { envNote, hostEnv, machine, percentile, pm2Bin, rssKiB, sleep, table, timeCommand, workDir } from './lib.js';
 
 const N = Number(process.env.BENCH_SERVICES ?? 100);
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -20,7 +20,7 @@ const SLEEP = execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' 
 
 async function berth(): Promise<string[]> {
   const env = {
-    ...process.env,
+    ...hostEnv({}),
     BERTH_HOME: path.join(work, 'berth-home'),
     BERTH_PORT_RANGE: '24000-24999',
     BERTH_HTTP_PORT: '18770',
@@ -49,7 +49,7 @@ async function berth(): Promise<string[]> {
 
 async function pm2(): Promise<string[]> {
   const bin = pm2Bin(REPO);
-  const env = { ...process.env, PM2_HOME: path.join(work, 'pm2-home') };
+  const env = { ...hostEnv({}), PM2_HOME: path.join(work, 'pm2-home') };
   const eco = path.join(work, 'ecosystem.config.cjs');
   const apps = Array.from({ length: N }, (_, i) => ({
     name: `s${i}`,
@@ -75,7 +75,9 @@ const fmt = (ms: number) => ms.toFixed(0);
 
 try {
   const rows = [await berth(), await pm2()];
-  console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}, ${N} services (\`sleep\` processes)\n`);
+  console.log(
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}${envNote()}, ${N} services (\`sleep\` processes)\n`,
+  );
   console.log(table(['tool', 'up/start (ms)', 'ps p50 (ms)', 'ps p95 (ms)', 'idle daemon RSS (MiB)'], rows));
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -10,14 +10,14 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, loadAverage, machine, percentile, sleep, table, workDir } from './lib.js';
+import { cpuMs, envNote, hostEnv, loadAverage, machine, percentile, sleep, table, workDir } from './lib.js';
 
 const REPO = path.resolve(process.env.BENCH_REPO ?? fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
 const RUNS = 20;
 const work = workDir('deploy');
 const env = {
-  ...process.env,
+  ...hostEnv({}),
   BERTH_HOME: path.join(work, 'home'),
   BERTH_PORT_RANGE: '26000-26999',
   BERTH_HTTP_PORT: '18750',
@@ -62,7 +62,10 @@ async function appReadyMs(dir: string, port: number): Promise<number> {
       await sleep(1);
     }
   } finally {
+    // Reaped before the next deploy, so its CPU never counts as the CLI's (cutime counts waited-for children).
+    const gone = new Promise((r) => child.once('exit', r));
     child.kill();
+    await gone;
   }
 }
 
@@ -102,7 +105,7 @@ try {
   const p50 = (xs: number[]) => percentile(xs, 50);
   const overhead = p50(toSwitch) - p50(ready);
   console.log(
-    `${new Date().toISOString()}, ${machine()}, load average ${load0} -> ${loadAverage()}, ${REPO}, ${RUNS} deploys of one Node service\n`,
+    `${new Date().toISOString()}, ${machine()}${envNote()}, load average ${load0} -> ${loadAverage()}, ${REPO}, ${RUNS} deploys of one Node service\n`,
   );
   console.log(
     table(

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, percentile, table, workDir } from './lib.js';
+import { envNote, hostEnv, machine, percentile, table, workDir } from './lib.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
@@ -23,7 +23,7 @@ const SERVER =
     : { name: 'python3 -m http.server', run: 'python3 -m http.server $PORT --bind 127.0.0.1' };
 const work = workDir('doctor');
 const env = {
-  ...process.env,
+  ...hostEnv({}),
   BERTH_HOME: path.join(work, 'home'),
   BERTH_PORT_RANGE: '30000-31999',
   BERTH_HTTP_PORT: '18760',
@@ -96,7 +96,7 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 console.log(
-  `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadavg()
+  `${new Date().toISOString().slice(0, 10)}, ${machine()}${envNote()}, load average ${loadavg()
     .map((l) => l.toFixed(1))
     .join(' ')}, ${SERVER.name} services with a route each, in apps of ${PER_APP}\n`,
 );

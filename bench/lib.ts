@@ -81,3 +81,21 @@ export function workDir(name: string): string {
   chmodSync(dir, 0o711);
   return dir;
 }
+
+/**
+ * The environment the benchmarks run Berth (and PM2) in: this one, without what a default host does not
+ * set. NODE_EXTRA_CA_CERTS (set on this build machine) makes every Node process parse a CA bundle at
+ * start, ~40 ms of CPU per CLI call here, which no fresh Debian/Ubuntu box pays.
+ */
+export function hostEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
+/** Says what hostEnv left out, for the line above a results table. */
+export function envNote(): string {
+  return process.env.NODE_EXTRA_CA_CERTS !== undefined
+    ? ', NODE_EXTRA_CA_CERTS unset for the tools (a default host has none)'
+    : '';
+}

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../src/api/client.js';
 import { logWriterPath } from '../src/runtime/log-writer.js';
 import { listPids, procArgv } from '../src/system/proc.js';
-import { machine, percentile, sleep, table, workDir } from './lib.js';
+import { envNote, hostEnv, machine, percentile, sleep, table, workDir } from './lib.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
@@ -25,7 +25,7 @@ const KEEP = 5;
 const work = workDir('logs');
 const home = path.join(work, 'home');
 const env = {
-  ...process.env,
+  ...hostEnv({}),
   BERTH_HOME: home,
   BERTH_PORT_RANGE: '27900-27999',
   BERTH_HTTP_PORT: '18761',
@@ -127,7 +127,9 @@ try {
   const node = await startCost([process.execPath, '-e', ''], 20);
   const mib = (n: number) => (n / 2 ** 20).toFixed(1);
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}, ${SECONDS} s of flood, load average ${load}\n`);
+  console.log(
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}${envNote()}, ${SECONDS} s of flood, load average ${load}\n`,
+  );
   console.log(
     table(
       ['measure', 'value'],

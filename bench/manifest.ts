@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../src/api/client.js';
-import { machine, percentile, table } from './lib.js';
+import { envNote, hostEnv, machine, percentile, table } from './lib.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
@@ -24,7 +24,7 @@ const BASE = `http://127.0.0.1:${PORT}`;
 const PASSWORD = 'correct horse battery staple';
 const work = mkdtempSync(path.join(tmpdir(), 'berth-bench-manifest-'));
 const env = {
-  ...process.env,
+  ...hostEnv({}),
   BERTH_HOME: path.join(work, 'home'),
   BERTH_PORT_RANGE: '27000-27099',
   BERTH_HTTP_PORT: '18763',
@@ -148,7 +148,7 @@ try {
     ]);
   }
   console.log(
-    `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadavg()
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}${envNote()}, load average ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}\n`,
   );

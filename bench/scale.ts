@@ -12,7 +12,19 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, loadAverage, machine, percentile, pm2Bin, rssKiB, sleep, table, timeCommand } from './lib.js';
+import {
+  cpuMs,
+  envNote,
+  hostEnv,
+  loadAverage,
+  machine,
+  percentile,
+  pm2Bin,
+  rssKiB,
+  sleep,
+  table,
+  timeCommand,
+} from './lib.js';
 
 const N = Number(process.env.BENCH_SERVICES ?? 1000);
 const IDLE_S = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
@@ -37,7 +49,7 @@ function berth(): Tool {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   writeFileSync(path.join(home, 'config.yaml'), `max_services: ${Math.max(N, 200)}\n`);
   const env = {
-    ...process.env,
+    ...hostEnv({}),
     BERTH_HOME: home,
     BERTH_PORT_RANGE: '24000-24999',
     BERTH_HTTP_PORT: '18771',
@@ -69,7 +81,7 @@ function berth(): Tool {
 }
 
 function pm2(): Tool {
-  const env = { ...process.env, PM2_HOME: path.join(work, 'pm2-home') };
+  const env = { ...hostEnv({}), PM2_HOME: path.join(work, 'pm2-home') };
   const cli = [process.execPath, pm2Bin(REPO)];
   const run = (...args: string[]) => timeCommand([...cli, ...args], env);
   return {
@@ -146,7 +158,7 @@ async function measure(t: Tool): Promise<string[]> {
 try {
   const rows = [await measure(berth()), await measure(pm2())];
   console.log(
-    `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadAverage()} at the end, ${N} services (\`sleep\`), idle over ${IDLE_S} s\n`,
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}${envNote()}, load average ${loadAverage()} at the end, ${N} services (\`sleep\`), idle over ${IDLE_S} s\n`,
   );
   console.log(
     table(

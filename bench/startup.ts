@@ -10,7 +10,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, loadAverage, machine, percentile, rssKiB, sleep, table, workDir } from './lib.js';
+import { cpuMs, envNote, hostEnv, loadAverage, machine, percentile, rssKiB, sleep, table, workDir } from './lib.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 3);
@@ -52,7 +52,7 @@ async function round(repo: string, n: number, cycles: number): Promise<Round> {
   const home = path.join(work, `home-${n}`);
   mkdirSync(home, { mode: 0o700 });
   const env = {
-    ...process.env,
+    ...hostEnv({}),
     BERTH_HOME: home,
     BERTH_PORT_RANGE: '24000-24999',
     BERTH_HTTP_PORT: '18772',
@@ -95,7 +95,9 @@ try {
   loads.push(loadAverage());
   const p50 = (xs: number[]) => percentile(xs, 50).toFixed(0);
   const mib = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(1));
-  console.log(`${new Date().toISOString()}, ${machine()}, load average ${loads.join(' -> ')}, ${ROUNDS} rounds\n`);
+  console.log(
+    `${new Date().toISOString()}, ${machine()}${envNote()}, load average ${loads.join(' -> ')}, ${ROUNDS} rounds\n`,
+  );
   console.log(
     table(
       [
