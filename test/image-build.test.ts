@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { BerthError } from '../src/core/errors.js';
+import { ContainerEngine } from '../src/runtime/container-engine.js';
 import { buildImage, type ImageBuildSpec } from '../src/runtime/image-build.js';
 import { sleep } from './helpers/home.js';
 
@@ -21,6 +22,7 @@ const dockerd = spawnSync('sh', ['-c', 'command -v dockerd'], { encoding: 'utf8'
 const root = mkdtempSync(path.join(tmpdir(), 'berth-image-build-'));
 const socket = path.join(root, 'docker.sock');
 let daemon: ChildProcess | undefined;
+const client = new ContainerEngine(socket);
 
 before(async () => {
   assert.ok(process.getuid?.() === 0, 'test/image-build runs a private dockerd: run it as root');
@@ -41,6 +43,7 @@ before(async () => {
 });
 
 after(async () => {
+  client.close();
   if (daemon?.exitCode === null) {
     const exited = new Promise((r) => daemon?.once('exit', r));
     try {
@@ -89,7 +92,7 @@ const DOCKERFILE = [
 async function build(snap: string, spec: ImageBuildSpec, release: number, noCache = false) {
   const lines: string[] = [];
   const r = await buildImage({
-    engine: `unix://${socket}`,
+    engine: client,
     snapshot: snap,
     spec,
     app: 'shop',
@@ -159,7 +162,7 @@ test("a failing step fails the build with the engine's message; its output is in
   const lines: string[] = [];
   await assert.rejects(
     buildImage({
-      engine: socket,
+      engine: client,
       snapshot: snap,
       spec: {},
       app: 'shop',

@@ -25,6 +25,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
       branch?: string;
       wait?: boolean;
       force?: boolean;
+      noCache?: boolean;
       stream?: boolean;
     };
   }>(
@@ -44,6 +45,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
             branch: { type: 'string', minLength: 1, maxLength: 200 },
             wait: { type: 'boolean' },
             force: { type: 'boolean' },
+            noCache: { type: 'boolean' },
             stream: { type: 'boolean' },
           },
         },
@@ -64,6 +66,7 @@ export function registerDeployRoutes(app: FastifyInstance, deps: ApiDeps): void 
             org: req.body.org,
             wait: req.body.wait,
             force: req.body.force,
+            noCache: req.body.noCache,
             onStep,
           }),
         await callerRedaction(deps, req),

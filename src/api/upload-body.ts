@@ -28,6 +28,7 @@ export const UPLOAD_BODY_SCHEMA = {
     env: name,
     wait: { type: 'boolean' },
     force: { type: 'boolean' },
+    noCache: { type: 'boolean' },
     stream: { type: 'boolean' },
   },
 } as const;
@@ -41,6 +42,7 @@ export interface UploadRead {
   readonly env?: string;
   readonly wait?: boolean;
   readonly force?: boolean;
+  readonly noCache?: boolean;
   readonly stream?: boolean;
   /** The tree, or why it is refused: told only once the caller is known to be allowed to deploy the app. */
   readonly tree: DecodedTree | BerthError;
@@ -52,6 +54,7 @@ interface UploadBody {
   readonly env?: string;
   readonly wait?: boolean;
   readonly force?: boolean;
+  readonly noCache?: boolean;
   readonly stream?: boolean;
 }
 
@@ -93,8 +96,18 @@ export function readUploadBody(bytes: Uint8Array, parse: (text: string, file: st
     if (!(err instanceof BerthError)) throw err;
     tree = err;
   }
-  const { org, env, wait, force, stream } = body;
-  return { app: manifest.app, byBranch: manifest.environments.length > 0, org, env, wait, force, stream, tree };
+  const { org, env, wait, force, noCache, stream } = body;
+  return {
+    app: manifest.app,
+    byBranch: manifest.environments.length > 0,
+    org,
+    env,
+    wait,
+    force,
+    noCache,
+    stream,
+    tree,
+  };
 }
 
 /** The body held to UPLOAD_BODY_SCHEMA, with the messages every other route gives (Fastify's, from Ajv). */
@@ -117,7 +130,8 @@ function checkBody(value: unknown): UploadBody {
   };
   const top = UPLOAD_BODY_SCHEMA.properties;
   const body = object(value, '', top, ['files']);
-  for (const key of ['org', 'env', 'wait', 'force', 'stream'] as const) check(body[key], `/${key}`, top[key]);
+  for (const key of ['org', 'env', 'wait', 'force', 'noCache', 'stream'] as const)
+    check(body[key], `/${key}`, top[key]);
   const files = body.files;
   if (!Array.isArray(files)) throw fail('/files', 'must be array');
   if (files.length < top.files.minItems) throw fail('/files', `must NOT have fewer than ${top.files.minItems} items`);

@@ -78,6 +78,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
                   env: upload.env,
                   wait: upload.wait,
                   force: upload.force,
+                  noCache: upload.noCache,
                   onStep,
                 }),
               await callerRedaction(deps, req),

@@ -105,7 +105,16 @@ async function finish(io: Io, r: DeployResult): Promise<void> {
 export function registerDeployCommands(program: Command, io: Io): void {
   const deploy = async (
     dir: string,
-    opts: { env?: string; ref?: string; branch?: string; app?: string; org?: string; wait?: boolean; force?: boolean },
+    opts: {
+      env?: string;
+      ref?: string;
+      branch?: string;
+      app?: string;
+      org?: string;
+      wait?: boolean;
+      force?: boolean;
+      noCache?: boolean;
+    },
   ) => {
     // Talking to a remote berthd: a directory here is not on its host, so the tree travels with the request.
     if (io.client.remote && opts.app === undefined) {
@@ -123,6 +132,7 @@ export function registerDeployCommands(program: Command, io: Io): void {
         ...(opts.env !== undefined ? { env: opts.env } : {}),
         ...(opts.wait ? { wait: true } : {}),
         ...(opts.force ? { force: true } : {}),
+        ...(opts.noCache ? { noCache: true } : {}),
       });
     }
     return runDeployment(io, '/v1/deployments', {
@@ -133,6 +143,7 @@ export function registerDeployCommands(program: Command, io: Io): void {
       ...(opts.branch !== undefined ? { branch: opts.branch } : {}),
       ...(opts.wait ? { wait: true } : {}),
       ...(opts.force ? { force: true } : {}),
+      ...(opts.noCache ? { noCache: true } : {}),
     });
   };
   program
@@ -167,6 +178,7 @@ export function registerDeployCommands(program: Command, io: Io): void {
     .option('--org <org>', 'the organisation a new app goes into (default: "default")')
     .option('--wait', 'queue behind a running deployment instead of failing')
     .option('--force', 'deploy although pre-flight checks (berth doctor) found errors')
+    .option('--no-cache', 'build container images with every step afresh (also when nothing changed)')
     .option('--json', 'print the deployment result as JSON')
     .action(
       async (
@@ -179,8 +191,9 @@ export function registerDeployCommands(program: Command, io: Io): void {
           org?: string;
           wait?: boolean;
           force?: boolean;
+          cache?: boolean;
         },
-      ) => finish(io, await deploy(dir, opts)),
+      ) => finish(io, await deploy(dir, { ...opts, noCache: opts.cache === false })),
     );
   program
     .command('rollback')

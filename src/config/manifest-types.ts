@@ -80,6 +80,11 @@ export interface ContainerSpec {
   readonly image: string | null;
   /** `build:` in its object form: a Dockerfile build of the release snapshot; null with `image:` alone. */
   readonly build: ContainerBuildSpec | null;
+  /**
+   * Set by the deploy's build step for a `build:` service (with `image` its tag berth/<app>-<env>:<release>):
+   * the engine's id of the image built, which the container runs, so a rollback runs the same bytes.
+   */
+  readonly imageId?: string;
   /** Where it listens inside (`container_port`), published on 127.0.0.1:<leased port>; null with `port: none`. */
   readonly port: number | null;
   /** Replaces the image's entrypoint; null keeps the image's. */

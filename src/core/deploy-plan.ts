@@ -48,7 +48,7 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
   const steps: PlannedStep[] = [];
   if (input.fresh) {
     steps.push({ kind: 'snapshot', name: `snapshot source as release ${release}` });
-    const built = manifest.services.filter((s) => s.build.length > 0).map((s) => s.name);
+    const built = manifest.services.filter((s) => s.build.length > 0 || s.container?.build).map((s) => s.name);
     if (built.length > 0) steps.push({ kind: 'build', name: `build ${built.join(', ')}` });
     steps.push({ kind: 'release', name: `record release ${release}` });
   }

@@ -75,6 +75,7 @@ async function main(): Promise<void> {
   await secrets.refresh();
   const secretEnv = (app: string, env: string) => secrets.forEnvironment(app, env);
   const users = new AppUsers(layout, settings.appUsers);
+  const containers = containerRunner(settings.containerEngine, markerPrefix);
   const instances = new InstanceManager({
     store,
     layout,
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
     users,
     appPath: settings.appPath,
     rotation: { maxBytes: settings.logMaxBytes, keep: settings.logKeep },
-    containers: containerRunner(settings.containerEngine, markerPrefix),
+    containers,
   });
   const ports = new PortAllocator(settings.host, settings.portRange);
   await retirePreviousProxy(layout.root, settings, log);
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
     proxy,
     log,
     keepReleases: settings.releasesKeep,
+    engine: containers?.engine,
     appPath: settings.appPath,
     doctor,
     secretEnv,

@@ -34,7 +34,7 @@ export function containerConfig(o: {
   const exposed = c.port !== null ? `${c.port}/tcp` : undefined;
   const r = o.spec.resources;
   return {
-    Image: c.image,
+    Image: c.imageId ?? c.image,
     ...(o.spec.argv.length > 0 ? { Cmd: o.spec.argv } : {}),
     ...(c.entrypoint !== null ? { Entrypoint: c.entrypoint } : {}),
     Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),

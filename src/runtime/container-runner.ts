@@ -54,12 +54,13 @@ export class ContainerRunner {
     gid?: number | undefined;
   }): Promise<LaunchedContainer> {
     const c = o.spec.container;
-    if (!c?.image)
-      throw new BerthError('invalid', 'container_build_unsupported', `service "${o.spec.name}" has no image to run`, {
-        hint: 'give it `image:` (building from a Dockerfile is not supported yet)',
+    const image = c?.imageId ?? c?.image;
+    if (!c || !image)
+      throw new BerthError('invalid', 'container_image_missing', `service "${o.spec.name}" has no image to run`, {
+        hint: 'give it `image:`, or `build:` in its object form (built by `berth deploy`)',
       });
     const network = await this.#network(o.who);
-    await this.#assertImage(c.image);
+    await this.#assertImage(image);
     const name = containerName(this.#home, o.who);
     await this.#engine.call('DELETE', `/containers/${name}?force=true&v=true`).catch(ignoreMissing);
     const mounts = c.volumes.map((v) => ({ target: v.target, source: volumeDir(o.dataDir, v.name, o.uid, o.gid) }));

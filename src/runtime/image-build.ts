@@ -1,10 +1,9 @@
-import { request, type IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { BerthError, describe } from '../core/errors.js';
 import { assertName } from '../core/names.js';
 import { DirHandle } from '../system/safe-tree.js';
 import { contextTar, readSmallFile } from './build-context-tar.js';
+import type { ContainerEngine } from './container-engine.js';
 import { DockerIgnore } from './dockerignore.js';
 
 /** The object form of `build:`: a container build, paths relative to the release snapshot. */
@@ -19,8 +18,8 @@ export interface ImageBuildSpec {
 }
 
 export interface ImageBuildRequest {
-  /** The Docker Engine API's unix socket (a path, or unix://path). */
-  readonly engine: string;
+  /** The Docker Engine API's client (the one the runtime uses: one module talks to the engine). */
+  readonly engine: ContainerEngine;
   /** The release snapshot the context is taken from (never the live tree). */
   readonly snapshot: string;
   readonly spec: ImageBuildSpec;
@@ -31,7 +30,6 @@ export interface ImageBuildRequest {
   readonly noCache: boolean;
   /** Each line of the build's output: the release's build log. */
   readonly log: (line: string) => void;
-  readonly signal?: AbortSignal;
 }
 
 export interface ImageBuilt {
@@ -127,36 +125,27 @@ function notThere(what: string): BerthError {
 }
 
 async function post(req: ImageBuildRequest, route: string, dir: DirHandle, dockerfile: string): Promise<string> {
-  const socketPath = req.engine.replace(/^unix:\/\//, '');
-  const r = request({
-    socketPath,
-    method: 'POST',
-    path: route,
-    headers: { 'Content-Type': 'application/x-tar' },
-    ...(req.signal ? { signal: req.signal } : {}),
-  });
-  const answer = new Promise<IncomingMessage>((resolve, reject) => {
-    r.once('response', resolve);
-    r.once('error', reject);
-  });
   // The tar is sent while the engine answers; the walk ends (its descriptors closed) before this returns.
   const ignore = readSmallFile(dir, '.dockerignore');
   const keep = [dockerfile, '.dockerignore'];
   const tar = contextTar(dir, { keep, ...(ignore === undefined ? {} : { ignore: new DockerIgnore(ignore) }) });
-  const sent = pipeline(tar, r).then(
-    () => undefined,
-    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-  );
+  let sendError: Error | undefined;
+  const ended = new Promise<void>((resolve) => {
+    tar.once('error', (err: Error) => {
+      sendError = err;
+      resolve();
+    });
+    tar.once('close', () => resolve());
+  });
   try {
-    const res = await answer;
+    const res = await req.engine.stream('POST', route, tar, 'application/x-tar');
     const id = await readBuildOutput(res, req.log);
-    if (res.statusCode !== 200) throw new Error(`the engine answered ${res.statusCode}`);
-    const sendError = await sent;
+    await ended;
     if (sendError !== undefined) throw sendError;
     return id;
   } catch (err) {
-    r.destroy();
-    await sent;
+    tar.destroy();
+    await ended;
     throw new BerthError(
       'failed',
       'image_build_failed',

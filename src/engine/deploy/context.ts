@@ -13,7 +13,10 @@ export interface DeployContext {
   readonly createdEnv?: boolean;
   /** A new environment's data dir starts as a copy of this environment's. */
   readonly copyDataFrom?: string;
-  readonly manifest: Manifest;
+  /** The manifest; its container services with `build:` get the image built for them (build step). */
+  manifest: Manifest;
+  /** `berth deploy --no-cache`: images are built with every step afresh. */
+  readonly noCache?: boolean;
   readonly release: { readonly number: number; readonly dir: string; id?: number };
   readonly previous: { readonly id: number; readonly number: number } | undefined;
   /** `strategy: recreate` services whose old instances were stopped, and when (ms since the epoch). */

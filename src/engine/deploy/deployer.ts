@@ -39,6 +39,8 @@ export interface DeployRequest {
   readonly wait?: boolean;
   /** Deploy although pre-flight found errors; the result lists what was ignored. */
   readonly force?: boolean;
+  /** Build images with every step afresh (`berth deploy --no-cache`); deploys even when nothing changed. */
+  readonly noCache?: boolean;
   readonly onStep?: (steps: readonly StepRecord[]) => void;
 }
 
@@ -101,6 +103,7 @@ export class Deployer {
       const env = (await this.#d.store.apps.environments({ app: manifest.app, env: req.env }))[0];
       const current = env?.currentReleaseId ? await this.#d.store.releases.get(env.currentReleaseId) : undefined;
       if (
+        !req.noCache &&
         current &&
         (JSON.parse(current.source) as { digest?: string }).digest === digest &&
         (await this.#allHealthy(current.id))
@@ -152,6 +155,7 @@ export class Deployer {
           previous: previousRow,
           source: { dir, ref: req.ref, digest, ...(target.origin ? { branch: target.origin.branch } : {}) },
           ...(copyFrom ? { copyDataFrom: copyFrom } : {}),
+          ...(req.noCache ? { noCache: true } : {}),
         };
         const doc = newJournal(
           ctx,

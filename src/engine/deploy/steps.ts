@@ -12,6 +12,8 @@ import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import { assertRoutesFree, type RouteSync } from '../route-sync.js';
 import { runBuilds } from './build.js';
+import { runImageBuilds, withBuiltImage } from './image-builds.js';
+import type { ContainerEngine } from '../../runtime/container-engine.js';
 import { runHook, stopHook } from './release-hook.js';
 import type { DeployContext } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
@@ -63,6 +65,8 @@ export interface StepDeps {
   readonly keepReleases: number;
   /** `berth doctor` for one app: the deploy's pre-flight. */
   readonly doctor: (app: string) => Promise<Finding[]>;
+  /** The container engine's client (host setting `container_engine`), for image builds; none without one. */
+  readonly engine?: ContainerEngine | undefined;
   /** Per-app system users, when berthd runs as root. */
   readonly users?: AppUsers;
   /** The app's secrets for an environment, for its builds. */
@@ -122,6 +126,26 @@ export class DeploySteps implements StepRunner {
           baseEnv(this.#d.appPath),
         );
         this.#d.users?.seal(ids, c.release.dir);
+        // Images last: a Dockerfile may COPY what a command build made; the context is the sealed snapshot.
+        const built = await runImageBuilds({
+          engine: this.#d.engine,
+          services: c.manifest.services,
+          releaseDir: c.release.dir,
+          logFile: this.buildLog(),
+          app: c.app,
+          env: c.env,
+          release: c.release.number,
+          noCache: c.noCache ?? false,
+          redact: (t) => own.redact(t),
+        });
+        if (built.size > 0) {
+          // In the journal's context (saved by the note), then in the release's manifest: its instances run these images.
+          c.manifest = {
+            ...c.manifest,
+            services: c.manifest.services.map((s) => withBuiltImage(s, built.get(s.name))),
+          };
+          await h.note({ images: Object.fromEntries([...built].map(([name, b]) => [name, b.tag])) });
+        }
         return;
       }
       case 'release': {

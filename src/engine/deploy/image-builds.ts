@@ -1,0 +1,90 @@
+import { closeSync, constants, mkdirSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { ServiceSpec } from '../../config/manifest-types.js';
+import { BerthError, describe } from '../../core/errors.js';
+import { ContainerEngine } from '../../runtime/container-engine.js';
+import { buildImage, type ImageBuilt } from '../../runtime/image-build.js';
+import { tailLines } from '../../runtime/log-files.js';
+
+/** The services whose image the deploy builds: `build:` in its object form. */
+export function imageBuilds(services: readonly ServiceSpec[]): ServiceSpec[] {
+  return services.filter((s) => s.kind === 'container' && s.container?.build != null);
+}
+
+/**
+ * Builds the image of each container service with `build: { dockerfile, ... }` from the release
+ * snapshot (never the live tree), tagged berth/<app>-<env>:<release>, its output appended to the
+ * release's build log (`logFile`, opened without following a link). A failed build fails with the
+ * log's last lines. Returns each service's spec with the image it runs: the tag and the engine's id.
+ */
+export async function runImageBuilds(o: {
+  engine: ContainerEngine | undefined;
+  services: readonly ServiceSpec[];
+  releaseDir: string;
+  logFile: string;
+  app: string;
+  env: string;
+  release: number;
+  noCache: boolean;
+  redact: (text: string) => string;
+}): Promise<Map<string, ImageBuilt>> {
+  const built = new Map<string, ImageBuilt>();
+  const specs = imageBuilds(o.services);
+  if (specs.length === 0) return built;
+  mkdirSync(path.dirname(o.logFile), { recursive: true, mode: 0o750 });
+  const fd = openSync(
+    o.logFile,
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    0o640,
+  );
+  const write = (line: string) => writeSync(fd, `${o.redact(line)}\n`);
+  // Without a configured engine the build fails with the error naming the setting.
+  const engine = o.engine ?? new ContainerEngine(undefined);
+  try {
+    for (const spec of specs) {
+      const b = spec.container?.build;
+      if (!b) continue;
+      write(`==> building the image of ${spec.name}${o.noCache ? ' (--no-cache)' : ''}`);
+      try {
+        built.set(
+          spec.name,
+          await buildImage({
+            engine,
+            snapshot: o.releaseDir,
+            spec: {
+              context: b.context,
+              dockerfile: b.dockerfile,
+              args: b.args,
+              ...(b.target !== null ? { target: b.target } : {}),
+            },
+            app: o.app,
+            env: o.env,
+            release: o.release,
+            noCache: o.noCache,
+            log: write,
+          }),
+        );
+      } catch (err) {
+        write(describe(err));
+        const lines = tailLines(o.logFile, 10)
+          .map((l) => `  ${l}`)
+          .join('\n');
+        throw new BerthError(
+          'failed',
+          'build_failed',
+          `build of ${spec.name}'s image failed; last log lines:\n${lines}`,
+          { hint: `see ${o.logFile}`, cause: err },
+        );
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return built;
+}
+
+/** `spec` running the image built for it: `image` its tag, `imageId` the engine's id of it. */
+export function withBuiltImage(spec: ServiceSpec, built: ImageBuilt | undefined): ServiceSpec {
+  if (!built || !spec.container) return spec;
+  return { ...spec, container: { ...spec.container, image: built.tag, imageId: built.imageId } };
+}
