@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -20,6 +20,8 @@ const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-'
 home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 
 before(async () => {
+  mkdirSync(home.home, { recursive: true });
+  writeFileSync(path.join(home.home, 'config.yaml'), 'releases_keep: 2\n');
   await dockerd.start();
   assertOk(await home.cli('daemon', 'start'));
 });
@@ -31,12 +33,15 @@ after(async () => {
   }
 });
 
-const MANIFEST = `app: built
+/** The image release 1 ran (test 1), gone once release 1 is pruned. */
+let first = '';
+
+const MANIFEST = (health = '/health') => `app: built
 services:
   web:
     build: { context: site, dockerfile: web.Dockerfile, args: { FLAVOUR: plain } }
     container_port: 8080
-    health: { http: /health }
+    health: { http: ${health}, start_timeout: 3s }
     drain: 1s
     stop_timeout: 1s
     routes: [built.test]
@@ -55,7 +60,7 @@ const dockerfile = (extra: string[] = []) =>
     '',
   ].join('\n');
 
-const dir = home.app('built', MANIFEST, {
+const dir = home.app('built', MANIFEST(), {
   'site/web.Dockerfile': dockerfile(),
   'site/www/health': 'ok\n',
   'site/www/index.html': 'one\n',
@@ -86,6 +91,7 @@ test('a build: service is built from the release snapshot, tagged per release, a
   assert.equal(row?.image, 'berth/built-production:1');
   const { running, tagged } = await images(1);
   assert.deepEqual(running, [tagged]);
+  first = tagged;
   const log = await buildLog(1);
   assert.match(log, /building the image of web/);
   assert.match(log, /Successfully tagged berth\/built-production:1/);
@@ -143,4 +149,32 @@ test('a failing Dockerfile step fails the deploy with the end of the build log; 
     list.filter((c) => c.Labels['berth.app'] === 'built').map((c) => c.Labels['berth.release']),
     [String(serving.release)],
   );
+});
+
+/** The berth/built-production tags on the engine, and whether an image id is there at all. */
+async function engineImages(): Promise<{ tags: string[]; ids: Set<string> }> {
+  const all = await dockerd.engine.call<{ Id: string; RepoTags: string[] | null }[]>('GET', '/images/json?all=1');
+  const tags = all.flatMap((i) => (i.RepoTags ?? []).filter((t) => t.startsWith('berth/built-production:')));
+  return { tags: tags.sort(), ids: new Set(all.map((i) => i.Id)) };
+}
+
+test('images of pruned releases go with them (releases_keep: 2): release 1 image is gone from the engine', async () => {
+  const { tags, ids } = await engineImages();
+  const kept = (await home.json<{ releases: { number: number }[] }>('releases', 'built')).releases.map((r) => r.number);
+  assert.equal(kept.length, 2);
+  assert.deepEqual(tags, kept.map((n) => `berth/built-production:${n}`).sort());
+  assert.ok(first.startsWith('sha256:'));
+  assert.equal(ids.has(first), false, 'release 1 image (and its id) was removed with the release');
+});
+
+test('a deploy undone after its image was built removes that image', async () => {
+  writeFileSync(path.join(dir, 'site', 'web.Dockerfile'), dockerfile());
+  writeFileSync(path.join(dir, 'berth.yaml'), MANIFEST('/missing'));
+  const before = await engineImages();
+  const r = await home.cli('deploy', dir);
+  assert.notEqual(r.code, 0);
+  const failed = Number(/undo snapshot source as release (\d+)/.exec(r.stderr)?.[1]);
+  assert.match(await buildLog(failed), new RegExp(`Successfully tagged berth/built-production:${failed}`));
+  assert.deepEqual((await engineImages()).tags, before.tags);
+  assert.equal((await hit(P, 'built.test', '/')).text(), 'two\n');
 });

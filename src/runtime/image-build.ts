@@ -26,6 +26,8 @@ export interface ImageBuildRequest {
   readonly app: string;
   readonly env: string;
   readonly release: number;
+  /** Set when a release builds several images: the tag gets `-<service>` (see imageTag). */
+  readonly service?: string | undefined;
   /** Build every step afresh (`berth deploy --no-cache`). */
   readonly noCache: boolean;
   /** Each line of the build's output: the release's build log. */
@@ -39,9 +41,10 @@ export interface ImageBuilt {
   readonly imageId: string;
 }
 
-/** The tag of a release's image: berth/<app>-<env>:<release>. */
-export function imageTag(app: string, env: string, release: number): string {
-  return `berth/${assertName('app', app)}-${assertName('environment', env)}:${release}`;
+/** The tag of a release's image: berth/<app>-<env>:<release>, or :<release>-<service> when it builds several. */
+export function imageTag(app: string, env: string, release: number, service?: string): string {
+  const suffix = service === undefined ? '' : `-${assertName('service', service)}`;
+  return `berth/${assertName('app', app)}-${assertName('environment', env)}:${release}${suffix}`;
 }
 
 /**
@@ -51,7 +54,7 @@ export function imageTag(app: string, env: string, release: number): string {
  * failing step's message) when the build fails.
  */
 export async function buildImage(req: ImageBuildRequest): Promise<ImageBuilt> {
-  const tag = imageTag(req.app, req.env, req.release);
+  const tag = imageTag(req.app, req.env, req.release, req.service);
   const context = inside(req.spec.context ?? '.', 'build.context');
   const dockerfile = inside(req.spec.dockerfile ?? 'Dockerfile', 'build.dockerfile');
   const dir = openContext(req.snapshot, context, dockerfile);
@@ -149,7 +152,7 @@ async function post(req: ImageBuildRequest, route: string, dir: DirHandle, docke
     throw new BerthError(
       'failed',
       'image_build_failed',
-      `building ${imageTag(req.app, req.env, req.release)}: ${describe(err)}`,
+      `building ${imageTag(req.app, req.env, req.release, req.service)}: ${describe(err)}`,
       { hint: 'the build log (berth logs <app> --build) has the output of every step' },
     );
   }

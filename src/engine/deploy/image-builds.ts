@@ -2,8 +2,8 @@ import { closeSync, constants, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { ServiceSpec } from '../../config/manifest-types.js';
 import { BerthError, describe } from '../../core/errors.js';
-import { ContainerEngine } from '../../runtime/container-engine.js';
-import { buildImage, type ImageBuilt } from '../../runtime/image-build.js';
+import { ContainerEngine, EngineError } from '../../runtime/container-engine.js';
+import { buildImage, imageTag, type ImageBuilt } from '../../runtime/image-build.js';
 import { tailLines } from '../../runtime/log-files.js';
 
 /** The services whose image the deploy builds: `build:` in its object form. */
@@ -60,6 +60,7 @@ export async function runImageBuilds(o: {
             app: o.app,
             env: o.env,
             release: o.release,
+            ...(specs.length > 1 ? { service: spec.name } : {}),
             noCache: o.noCache,
             log: write,
           }),
@@ -87,4 +88,41 @@ export async function runImageBuilds(o: {
 export function withBuiltImage(spec: ServiceSpec, built: ImageBuilt | undefined): ServiceSpec {
   if (!built || !spec.container) return spec;
   return { ...spec, container: { ...spec.container, image: built.tag, imageId: built.imageId } };
+}
+
+/** The tags a release's image builds give (whether they ran or not): what undoing the build removes. */
+export function releaseImageTags(
+  app: string,
+  env: string,
+  release: number,
+  services: readonly ServiceSpec[],
+): string[] {
+  const specs = imageBuilds(services);
+  return specs.map((s) => imageTag(app, env, release, specs.length > 1 ? s.name : undefined));
+}
+
+/** The images a recorded release runs that it built itself (never an `image:` it only uses). */
+export function builtImagesOf(services: readonly ServiceSpec[]): string[] {
+  return services.flatMap((s) =>
+    s.container?.build && s.container.imageId && s.container.image ? [s.container.image] : [],
+  );
+}
+
+/**
+ * Removes images by tag, with the untagged parents only they used (the classic builder's cached
+ * steps): a pruned release's, or those of a build undone. An image another tag still names loses
+ * only this tag; one a container still uses stays (the engine refuses: 409). Returns what stayed, and why.
+ */
+export async function removeImages(engine: ContainerEngine | undefined, tags: readonly string[]): Promise<string[]> {
+  const kept: string[] = [];
+  if (!engine || tags.length === 0) return kept;
+  for (const tag of tags) {
+    try {
+      await engine.call('DELETE', `/images/${encodeURIComponent(tag)}`);
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 404) continue;
+      kept.push(`${tag}: ${describe(err)}`);
+    }
+  }
+  return kept;
 }

@@ -12,7 +12,7 @@ import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import { assertRoutesFree, type RouteSync } from '../route-sync.js';
 import { runBuilds } from './build.js';
-import { runImageBuilds, withBuiltImage } from './image-builds.js';
+import { builtImagesOf, releaseImageTags, removeImages, runImageBuilds, withBuiltImage } from './image-builds.js';
 import type { ContainerEngine } from '../../runtime/container-engine.js';
 import { runHook, stopHook } from './release-hook.js';
 import type { DeployContext } from './context.js';
@@ -252,8 +252,13 @@ export class DeploySteps implements StepRunner {
         await this.#d.store.apps.setCurrentRelease(c.environmentId, c.previous?.id ?? null);
         await this.#d.routes.sync();
         return;
-      case 'build':
-        return; // a build leaves nothing outside the release dir, which the snapshot's undo removes
+      case 'build': {
+        // Command builds leave nothing outside the release dir (the snapshot's undo removes it); image builds leave images.
+        const tags = releaseImageTags(c.app, c.env, c.release.number, c.manifest.services);
+        for (const kept of await removeImages(this.#d.engine, tags))
+          this.#d.log.warn({ image: kept }, 'an image of a deployment undone was left');
+        return;
+      }
       case 'hook':
         // What the hook changed (a migration) stays: only its processes, if any are left, are stopped.
         return stopHook(c.release.dir, this.#spec((h.step.services ?? [])[0] as string));
@@ -324,6 +329,9 @@ export class DeploySteps implements StepRunner {
         await this.#removeAll(await this.#d.store.instances.list({ releaseId: r.id }));
         await this.#d.store.releases.delete(r.id);
         if (existsSync(r.dir)) removeTree(r.dir);
+        const images = builtImagesOf((JSON.parse(r.manifest) as Manifest).services);
+        for (const kept of await removeImages(this.#d.engine, images))
+          this.#d.log.warn({ image: kept, release: r.number }, 'an image of a pruned release was left');
         this.#removeReleaseLogs(r.number);
       } catch (err) {
         this.#d.log.warn({ err: describe(err), release: r.number }, 'pruning a release failed');
