@@ -102,20 +102,19 @@ async function finish(io: Io, r: DeployResult): Promise<void> {
   io.print(r, () => [summary(r), ...(rows.length ? [renderPs(rows.filter((x) => x.env === r.env))] : [])].join('\n'));
 }
 
+/** What `berth deploy` and `berth up` take, as commander parses them. */
+interface DeployOptions {
+  env?: string;
+  ref?: string;
+  branch?: string;
+  app?: string;
+  org?: string;
+  wait?: boolean;
+  force?: boolean;
+}
+
 export function registerDeployCommands(program: Command, io: Io): void {
-  const deploy = async (
-    dir: string,
-    opts: {
-      env?: string;
-      ref?: string;
-      branch?: string;
-      app?: string;
-      org?: string;
-      wait?: boolean;
-      force?: boolean;
-      noCache?: boolean;
-    },
-  ) => {
+  const deploy = async (dir: string, opts: DeployOptions & { noCache?: boolean }) => {
     // Talking to a remote berthd: a directory here is not on its host, so the tree travels with the request.
     if (io.client.remote && opts.app === undefined) {
       if (opts.branch !== undefined || opts.ref !== undefined)
@@ -180,20 +179,8 @@ export function registerDeployCommands(program: Command, io: Io): void {
     .option('--force', 'deploy although pre-flight checks (berth doctor) found errors')
     .option('--no-cache', 'build container images with every step afresh (also when nothing changed)')
     .option('--json', 'print the deployment result as JSON')
-    .action(
-      async (
-        dir: string,
-        opts: {
-          env?: string;
-          ref?: string;
-          branch?: string;
-          app?: string;
-          org?: string;
-          wait?: boolean;
-          force?: boolean;
-          cache?: boolean;
-        },
-      ) => finish(io, await deploy(dir, { ...opts, noCache: opts.cache === false })),
+    .action(async (dir: string, opts: DeployOptions & { cache?: boolean }) =>
+      finish(io, await deploy(dir, { ...opts, noCache: opts.cache === false })),
     );
   program
     .command('rollback')
