@@ -87,7 +87,7 @@ test('the seed 000-like stack: a service_healthy dependency gets a health gate; 
   assert.doesNotMatch(r.stderr, /example-password/);
 });
 
-test('--app names the app; an invalid one is refused with the rule; a file without services is an error', async () => {
+test('--app names the app; an invalid one is refused with the rule; a file without services, or a directory, is an error', async () => {
   const file = path.join(DIR, 'sprintforge', 'docker-compose.yml');
   const named = await home.cli('import', 'compose', file, '--app', 'forge');
   assert.equal((parse(named.stdout) as Imported).app, 'forge');
@@ -99,6 +99,9 @@ test('--app names the app; an invalid one is refused with the rule; a file witho
   assert.equal(none.code, 1);
   assert.match(none.stderr, /no services: mapping/);
   assert.equal(none.stdout, '');
+  const dir = await home.cli('import', 'compose', empty);
+  assert.equal(dir.code, 1);
+  assert.match(dir.stderr, /empty is not a file\n {2}hint: give the path of a docker-compose\.yml/);
 });
 
 test('--out writes the file, never over an existing one without --force', async () => {

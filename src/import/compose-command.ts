@@ -60,8 +60,12 @@ function readCompose(file: string): string {
     );
   }
   try {
-    const size = fstatSync(fd).size;
-    const buf = Buffer.alloc(Math.min(size, COMPOSE_MAX_BYTES + 1));
+    const st = fstatSync(fd);
+    if (!st.isFile())
+      throw new BerthError('invalid', 'compose_not_file', `${file} is not a file`, {
+        hint: 'give the path of a docker-compose.yml (or compose.yaml), not its directory',
+      });
+    const buf = Buffer.alloc(Math.min(st.size, COMPOSE_MAX_BYTES + 1));
     return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
   } finally {
     closeSync(fd);
