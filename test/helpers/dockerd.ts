@@ -3,10 +3,11 @@ import { copyFileSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync 
 import path from 'node:path';
 import { ContainerEngine } from '../../src/runtime/container-engine.js';
 import { sleep } from './home.js';
+import { claimNetSlot, releaseNetSlot, removeSlotBridges, slotPool } from './net-slots.js';
 
 /**
  * A private Docker daemon for one test file: its own data root, exec root, pidfile and socket
- * under `dir`, its bridges in 10.213.0.0/16 (nothing else here uses 10.x: see `ip route`).
+ * under `dir`, its networks in its own /20 of 10.213.0.0/16 (net-slots.ts; nothing else here uses 10.x), no default bridge.
  * Run the tests in a network namespace of their own (see the brief): the daemon's bridges and
  * its proxies live there and go with it. No iptables rules (the namespace is the boundary) and
  * no forwarding between bridges, so one app's network does not reach another's. Nothing is pulled:
@@ -17,6 +18,7 @@ export class TestDockerd {
   readonly socket: string;
   readonly engine: ContainerEngine;
   #pid: number | undefined;
+  #slot: number | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -24,10 +26,15 @@ export class TestDockerd {
     this.engine = new ContainerEngine(this.socket);
   }
 
-  async start(): Promise<void> {
-    mkdirSync(this.dir, { recursive: true });
-    const log = openSync(path.join(this.dir, 'dockerd.log'), 'a');
-    const child = spawn(
+  /** This engine's network slot (see net-slots.ts), claimed on first use, given back by stop(). */
+  protected slot(): number {
+    this.#slot ??= claimNetSlot();
+    return this.#slot;
+  }
+
+  /** The daemon's program and arguments: everything under `dir`. */
+  protected command(): [string, string[]] {
+    return [
       'dockerd',
       [
         '--data-root',
@@ -38,28 +45,35 @@ export class TestDockerd {
         path.join(this.dir, 'dockerd.pid'),
         '-H',
         `unix://${this.socket}`,
-        '--bip',
-        '10.213.0.1/24',
+        '--bridge',
+        'none',
         '--default-address-pool',
-        'base=10.213.16.0/20,size=28',
+        `base=${slotPool(this.slot())},size=28`,
         '--iptables=false',
         '--ip-forward=false',
         '--log-level',
         'warn',
       ],
-      {
-        stdio: ['ignore', log, log],
-        detached: true,
-        env: { ...process.env, PATH: `/usr/sbin:/sbin:${process.env.PATH}` },
-      },
-    );
+    ];
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    const [program, args] = this.command();
+    const logFile = path.join(this.dir, `${path.basename(program)}.log`);
+    const log = openSync(logFile, 'a');
+    const child = spawn(program, args, {
+      stdio: ['ignore', log, log],
+      detached: true,
+      env: { ...process.env, PATH: `/usr/sbin:/sbin:${process.env.PATH}` },
+    });
     child.unref();
     this.#pid = child.pid;
     for (let i = 0; i < 300; i++) {
       if (await this.engine.ping()) return;
       await sleep(100);
     }
-    throw new Error(`dockerd did not answer: ${readFileSync(path.join(this.dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+    throw new Error(`${program} did not answer: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
   }
 
   /**
@@ -95,25 +109,17 @@ export class TestDockerd {
       throw new Error(`building ${tag}: ${out}`);
   }
 
-  /** Stops the daemon by its pid (and its containers with it), waiting for it to be gone. */
+  /** Stops the daemon by its pid (and its containers with it), waiting for it to be gone; gives its slot back. */
   async stop(): Promise<void> {
     this.engine.close();
     const pid = this.#pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      return;
+    this.#pid = undefined;
+    if (pid !== undefined) await endProcess(pid);
+    if (this.#slot !== undefined) {
+      removeSlotBridges(this.#slot);
+      releaseNetSlot(this.#slot);
+      this.#slot = undefined;
     }
-    for (let i = 0; i < 200; i++) {
-      try {
-        process.kill(pid, 0);
-      } catch {
-        return;
-      }
-      await sleep(100);
-    }
-    process.kill(pid, 'SIGKILL');
   }
 
   /** Stops the daemon, then removes its directory (its mounts are gone with it). */
@@ -121,4 +127,21 @@ export class TestDockerd {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+async function endProcess(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(100);
+  }
+  process.kill(pid, 'SIGKILL');
 }
