@@ -7,7 +7,8 @@ bash scripts/setup.sh
 # nginx and caddy (the edge proxy suites), openssl (a test certificate), git (branches and snapshots),
 # curl and ip (the ACME test runs a CA and Berth in a network namespace), chromium (the dashboard, driven by playwright-core),
 # systemd-analyze (test/daemon-install verifies berthd's unit with it; Debian's systemd package),
-# dockerd (test/containers starts a private one: Debian's docker.io) and a static busybox (its images, FROM scratch).
+# dockerd (test/containers starts a private one: Debian's docker.io), podman (test/containers-podman: its
+# Docker-compatible service) and a static busybox (their images, FROM scratch).
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
@@ -21,6 +22,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+command -v podman >/dev/null || missing+=(podman)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -209,7 +209,10 @@ export function containerRunner(setting: string | undefined, home: string): Cont
   return socket === undefined ? undefined : new ContainerRunner(new ContainerEngine(socket), home);
 }
 
-export function containerName(home: string, w: ContainerIdentity): string {
+export function containerName(
+  home: string,
+  w: Pick<ContainerIdentity, 'app' | 'env' | 'service' | 'instance'>,
+): string {
   return `berth-${home}-${w.app}-${w.env}-${w.service}-${w.instance}`;
 }
 
