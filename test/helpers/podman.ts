@@ -15,6 +15,9 @@ export class TestPodman extends TestDockerd {
     try {
       const all = await this.engine.call<{ Id: string }[]>('GET', '/containers/json?all=1');
       for (const c of all) await this.engine.call('DELETE', `/containers/${c.Id}?force=1&v=1`);
+      const networks = await this.engine.call<{ Name: string }[]>('GET', '/networks');
+      for (const n of networks.filter((x) => x.Name !== 'podman'))
+        await this.engine.call('DELETE', `/networks/${encodeURIComponent(n.Name)}`);
     } catch {
       // not started, or already gone
     }
@@ -24,12 +27,13 @@ export class TestPodman extends TestDockerd {
   /**
    * Podman gives each container RLIMIT_NOFILE 1048576 and a raised RLIMIT_NPROC unless told otherwise,
    * and this machine's hard limits forbid raising them: the containers get this process's hard limits.
+   * Its networks' files stay under `dir` (--network-config-dir), and stop() removes the networks.
    */
   override async start(): Promise<void> {
     const conf = path.join(this.dir, 'containers.conf');
     const limits = readFileSync('/proc/self/limits', 'utf8');
     const hard = (name: string) => new RegExp(`^Max ${name}\\s+\\S+\\s+(\\d+)`, 'm').exec(limits)?.[1] ?? '1024';
-    const [files, procs] = [hard("open files"), "4096"];
+    const [files, procs] = [hard('open files'), '4096'];
     writeFileSync(conf, `[containers]\ndefault_ulimits = ["nofile=${files}:${files}", "nproc=${procs}:${procs}"]\n`);
     process.env.CONTAINERS_CONF = conf;
     await super.start();
@@ -57,6 +61,10 @@ export class TestPodman extends TestDockerd {
         path.join(this.dir, 'run'),
         '--cgroup-manager',
         'cgroupfs',
+        '--network-config-dir',
+        path.join(this.dir, 'cni'),
+        '--tmpdir',
+        path.join(this.dir, 'tmp'),
         '--events-backend',
         'file',
         '--log-level',
