@@ -16,8 +16,11 @@ export class TestPodman extends TestDockerd {
       const all = await this.engine.call<{ Id: string }[]>('GET', '/containers/json?all=1');
       for (const c of all) await this.engine.call('DELETE', `/containers/${c.Id}?force=1&v=1`);
       const networks = await this.engine.call<{ Name: string }[]>('GET', '/networks');
-      for (const n of networks.filter((x) => x.Name !== 'podman'))
+      for (const n of networks.filter((x) => x.Name !== 'podman')) {
         await this.engine.call('DELETE', `/networks/${encodeURIComponent(n.Name)}`);
+        // the CNI host-local plugin keeps its leases there, whatever the config dir
+        rmSync(path.join('/var/lib/cni/networks', path.basename(n.Name)), { recursive: true, force: true });
+      }
     } catch {
       // not started, or already gone
     }
