@@ -29,7 +29,7 @@ export const REFUSED_CONTAINER_KEYS: Readonly<Record<string, string>> = Object.f
 });
 
 /** Keys that only a container service takes. */
-const CONTAINER_ONLY = ['container_port', 'entrypoint', 'volumes', 'image'] as const;
+const CONTAINER_ONLY = ['container_port', 'entrypoint', 'volumes', 'image', 'pull', 'registry_auth'] as const;
 
 /** The problems of one service's container keys (its kind, port, volumes, build context). */
 export function containerProblems(name: string, svc: ServiceInput): Problem[] {
@@ -86,6 +86,7 @@ export function containerProblems(name: string, svc: ServiceInput): Problem[] {
       });
   }
   const b = typeof svc.build === 'object' && !Array.isArray(svc.build) ? svc.build : undefined;
+  problems.push(...pullProblems(at, svc, b !== undefined));
   for (const key of ['context', 'dockerfile'] as const) {
     const p = b?.[key];
     if (p !== undefined && (p.startsWith('/') || p.split(/[\\/]/).includes('..')))
@@ -95,6 +96,28 @@ export function containerProblems(name: string, svc: ServiceInput): Problem[] {
         hint: 'paths are relative to berth.yaml and may not use ".." or start with "/"',
       });
   }
+  return problems;
+}
+
+/** `pull` and `registry_auth` go with `image:` alone (a build's image is never pulled); one user name. */
+function pullProblems(at: readonly string[], svc: ServiceInput, builds: boolean): Problem[] {
+  const problems: Problem[] = [];
+  for (const key of ['pull', 'registry_auth'] as const)
+    if (builds && svc[key] !== undefined)
+      problems.push({
+        path: [...at, key],
+        atKey: true,
+        message: `\`${key}\` applies to an \`image:\` that is pulled, not to a \`build:\``,
+        hint: 'remove it: the image of a build is built on this host, never pulled',
+      });
+  const a = svc.registry_auth;
+  if (a && (a.username === undefined) === (a.username_secret === undefined))
+    problems.push({
+      path: [...at, 'registry_auth'],
+      message:
+        'expected one of `username` (the user name as is) or `username_secret` (the name of a secret holding it)',
+      hint: 'e.g. registry_auth: { username: deploy-bot, password_secret: REGISTRY_PASSWORD }',
+    });
   return problems;
 }
 

@@ -1,5 +1,6 @@
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
+import { defaultPull } from '../core/image-ref.js';
 import type { EnvironmentInput, ManifestInput, ServiceInput } from './manifest-schema.js';
 import {
   DEFAULTS,
@@ -7,6 +8,7 @@ import {
   type HealthSpec,
   type Manifest,
   type ContainerSpec,
+  type RegistryAuthSpec,
   type ResourceLimits,
   type RouteSpec,
   type ServiceSpec,
@@ -100,11 +102,18 @@ function normalizeContainer(s: ServiceInput): ContainerSpec {
           target: b.target ?? null,
         }
       : null,
+    ...(s.image !== undefined && !b ? { pull: s.pull ?? defaultPull(s.image), registryAuth: registryAuth(s) } : {}),
     port: s.port === 'none' ? null : (s.container_port ?? null),
     entrypoint:
       s.entrypoint === undefined ? null : typeof s.entrypoint === 'string' ? [s.entrypoint] : [...s.entrypoint],
     volumes: Object.entries(s.volumes ?? {}).map(([target, name]) => ({ target, name })),
   };
+}
+
+function registryAuth(s: ServiceInput): RegistryAuthSpec | null {
+  const a = s.registry_auth;
+  if (!a) return null;
+  return { username: a.username ?? null, usernameSecret: a.username_secret ?? null, passwordSecret: a.password_secret };
 }
 
 function normalizeResources(r: NonNullable<ServiceInput['resources']>): ResourceLimits {

@@ -168,6 +168,29 @@ export const serviceSchema = z.strictObject({
     .describe(
       'Run this container image (e.g. "ghcr.io/saleor/saleor:3.20") through the container engine (host setting container_engine) instead of a process. Default none.',
     ),
+  pull: z
+    .enum(['always', 'missing'])
+    .optional()
+    .describe(
+      'For an `image:` container: when a deploy pulls it from its registry. `always`: at every deploy (the tag may have moved); `missing`: only when the engine does not have it. Default `always` for a `:latest` or untagged image, `missing` for any other tag or a digest.',
+    ),
+  registry_auth: z
+    .strictObject({
+      username: z.string().min(1).max(256).optional().describe('The user name, as is (not a secret).'),
+      username_secret: z
+        .string()
+        .regex(ENV_KEY_PATTERN)
+        .optional()
+        .describe("Or the name of the app's secret holding the user name."),
+      password_secret: z
+        .string()
+        .regex(ENV_KEY_PATTERN)
+        .describe("The name of the app's secret (`berth secrets set`) holding the password or token."),
+    })
+    .optional()
+    .describe(
+      'For an `image:` container from a private registry: the credentials the engine pulls with, `{ username | username_secret, password_secret }`. Their values go to the engine only, never to a log, the journal or an error. Default none (an anonymous pull).',
+    ),
   container_port: z
     .number()
     .int()

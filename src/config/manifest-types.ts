@@ -85,12 +85,24 @@ export interface ContainerSpec {
    * the engine's id of the image built, which the container runs, so a rollback runs the same bytes.
    */
   readonly imageId?: string;
+  /** For `image:` alone: when a deploy pulls it (`pull:`, its default resolved). Absent in releases recorded before pulls. */
+  readonly pull?: 'always' | 'missing';
+  /** `registry_auth:`: the user name or its secret's name, and the password's secret's name; never a secret's value. */
+  readonly registryAuth?: RegistryAuthSpec | null;
+  /** Set by the deploy's pull step: the registry digest of the image pulled (repo@sha256:...), when it has one. */
+  readonly digest?: string;
   /** Where it listens inside (`container_port`), published on 127.0.0.1:<leased port>; null with `port: none`. */
   readonly port: number | null;
   /** Replaces the image's entrypoint; null keeps the image's. */
   readonly entrypoint: readonly string[] | null;
   /** Directories under the environment's $DATA_DIR mounted in the container, by path inside. */
   readonly volumes: readonly { readonly target: string; readonly name: string }[];
+}
+
+export interface RegistryAuthSpec {
+  readonly username: string | null;
+  readonly usernameSecret: string | null;
+  readonly passwordSecret: string;
 }
 
 export interface ContainerBuildSpec {

@@ -4,7 +4,7 @@ import { dependencyWaves } from './waves.js';
 
 /** What a step of a deployment does; each kind has one implementation and one undo. */
 export type StepKind =
-  'snapshot' | 'build' | 'release' | 'data' | 'hook' | 'wave' | 'switch' | 'drain' | 'retire' | 'prune';
+  'snapshot' | 'pull' | 'build' | 'release' | 'data' | 'hook' | 'wave' | 'switch' | 'drain' | 'retire' | 'prune';
 
 export interface PlannedStep {
   readonly kind: StepKind;
@@ -48,6 +48,8 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
   const steps: PlannedStep[] = [];
   if (input.fresh) {
     steps.push({ kind: 'snapshot', name: `snapshot source as release ${release}` });
+    const pulled = manifest.services.filter((s) => s.container?.image && !s.container.build).map((s) => s.name);
+    if (pulled.length > 0) steps.push({ kind: 'pull', name: `pull images of ${pulled.join(', ')}` });
     const built = manifest.services.filter((s) => s.build.length > 0 || s.container?.build).map((s) => s.name);
     if (built.length > 0) steps.push({ kind: 'build', name: `build ${built.join(', ')}` });
     steps.push({ kind: 'release', name: `record release ${release}` });

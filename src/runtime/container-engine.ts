@@ -61,9 +61,18 @@ export class ContainerEngine {
     }
   }
 
-  /** A request whose answer is a stream (logs, a build's progress): the body, once the status is known to be good. */
-  async stream(method: 'GET' | 'POST', path: string, body?: Readable, contentType?: string): Promise<Readable> {
-    const res = await this.#send(method, path, body, contentType);
+  /**
+   * A request whose answer is a stream (logs, a build's or a pull's progress): the body, once the status is
+   * known to be good. `headers` are sent as they are (X-Registry-Auth: never put in an error or a log).
+   */
+  async stream(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: Readable,
+    contentType?: string,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<Readable> {
+    const res = await this.#send(method, path, body, contentType, headers);
     if ((res.statusCode ?? 0) >= 400)
       throw new EngineError(res.statusCode ?? 0, engineMessage(await readAll(res), res.statusCode));
     return res;
@@ -77,7 +86,13 @@ export class ContainerEngine {
    * One request. No timeout: a `wait` lasts a container's life, a stop its stop timeout; an engine
    * that is down fails at once (no socket, connection refused).
    */
-  #send(method: string, path: string, body: unknown, contentType?: string): Promise<IncomingMessage> {
+  #send(
+    method: string,
+    path: string,
+    body: unknown,
+    contentType?: string,
+    extra: Readonly<Record<string, string>> = {},
+  ): Promise<IncomingMessage> {
     const socket = this.socket;
     if (socket === undefined)
       return Promise.reject(
@@ -94,11 +109,14 @@ export class ContainerEngine {
           path,
           method,
           agent: this.#agent,
-          headers: raw
-            ? { 'content-type': contentType ?? 'application/octet-stream' }
-            : json !== undefined
-              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }
-              : {},
+          headers: {
+            ...extra,
+            ...(raw
+              ? { 'content-type': contentType ?? 'application/octet-stream' }
+              : json !== undefined
+                ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }
+                : {}),
+          },
         },
         resolve,
       );

@@ -194,7 +194,9 @@ export class ContainerRunner {
     } catch (err) {
       if (!(err instanceof EngineError) || err.status !== 404) throw err;
       throw new BerthError('failed', 'image_missing', `image ${image} is not on this host's container engine`, {
-        hint: 'pulling is not supported yet: load or build it on the engine first (docker pull / docker load)',
+        hint: image.startsWith('sha256:')
+          ? 'the image this release recorded was removed from the engine: deploy again (berth deploy) to pull or build it'
+          : 'deploy again (berth deploy pulls it), or build or load it on the engine',
       });
     }
   }

@@ -12,6 +12,7 @@ import { assertRoutesFree, tlsFallbackWarnings } from '../route-sync.js';
 import type { DeployContext } from './context.js';
 import { Journal, newJournal, stepResult, type JournalDoc, type StepRecord } from './journal.js';
 import { sourceDigest } from './digest.js';
+import { pullsAlways } from './image-pulls.js';
 import { manifestAtRef } from './source.js';
 import { DeploySteps, type StepDeps } from './steps.js';
 import { cutOffHook } from './release-hook.js';
@@ -104,6 +105,7 @@ export class Deployer {
       const current = env?.currentReleaseId ? await this.#d.store.releases.get(env.currentReleaseId) : undefined;
       if (
         !req.noCache &&
+        !pullsAlways(manifest) &&
         current &&
         (JSON.parse(current.source) as { digest?: string }).digest === digest &&
         (await this.#allHealthy(current.id))

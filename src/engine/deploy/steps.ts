@@ -12,6 +12,7 @@ import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import { assertRoutesFree, type RouteSync } from '../route-sync.js';
 import { runBuilds } from './build.js';
+import { runPullStep, undoPullStep } from './image-pulls.js';
 import { builtImagesOf, releaseImageTags, removeImages, runImageBuilds, withBuiltImage } from './image-builds.js';
 import type { ContainerEngine } from '../../runtime/container-engine.js';
 import { runHook, stopHook } from './release-hook.js';
@@ -108,6 +109,8 @@ export class DeploySteps implements StepRunner {
         await h.note({ commit: commit ?? null });
         return;
       }
+      case 'pull': // before the builds: a registry that refuses fails the deploy before minutes of building
+        return runPullStep(this.#d, c, this.buildLog(), h);
       case 'build': {
         const ids = await this.#d.users?.ids(c.app, c.env);
         this.#d.users?.rootDirs(ids, [path.dirname(this.buildLog())]);
@@ -252,6 +255,8 @@ export class DeploySteps implements StepRunner {
         await this.#d.store.apps.setCurrentRelease(c.environmentId, c.previous?.id ?? null);
         await this.#d.routes.sync();
         return;
+      case 'pull':
+        return undoPullStep(this.#d, h);
       case 'build': {
         // Command builds leave nothing outside the release dir (the snapshot's undo removes it); image builds leave images.
         const tags = releaseImageTags(c.app, c.env, c.release.number, c.manifest.services);
