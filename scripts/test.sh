@@ -23,6 +23,9 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v podman >/dev/null || missing+=(podman)
+# test/image-pull runs a registry (Debian's docker-registry) with a bcrypt htpasswd file (apache2-utils' htpasswd).
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
