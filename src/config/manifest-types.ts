@@ -81,8 +81,9 @@ export interface ContainerSpec {
   /** `build:` in its object form: a Dockerfile build of the release snapshot; null with `image:` alone. */
   readonly build: ContainerBuildSpec | null;
   /**
-   * Set by the deploy's build step for a `build:` service (with `image` its tag berth/<app>-<env>:<release>):
-   * the engine's id of the image built, which the container runs, so a rollback runs the same bytes.
+   * Set by the deploy's build step for a `build:` service (with `image` its tag berth/<app>-<env>:<release>),
+   * or by its pull step for an `image:`: the engine's id of the image, which the container runs, so a
+   * rollback runs the same bytes (also after the tag moved).
    */
   readonly imageId?: string;
   /** For `image:` alone: when a deploy pulls it (`pull:`, its default resolved). Absent in releases recorded before pulls. */
