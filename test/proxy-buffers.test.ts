@@ -1,7 +1,8 @@
 /**
  * The builtin proxy's byte handling on its fast path: every upstream connection reads into one
- * shared buffer, so whatever outlives a read (a slow client's queued response, a head or chunk
- * size line split across reads) must be a copy; and header bytes outside ASCII pass through
+ * shared buffer, and every client connection into another, so whatever outlives a read (a slow
+ * client's queued response, a head or chunk size line split across reads, a partial request head,
+ * pipelined requests, upload bytes queued for an upstream) must be a copy; and header bytes outside ASCII pass through
  * unchanged in both directions. Real proxy process, raw TCP upstreams and clients, exact bytes.
  */
 import assert from 'node:assert/strict';
@@ -39,10 +40,13 @@ async function upstream(answer: (head: string, socket: Socket, raw: Buffer) => v
 }
 
 /** Sends raw bytes and resolves with everything received until the proxy closes the connection. */
-function exchange(bytes: Buffer | string, opts: { readAfterMs?: number } = {}): Promise<Buffer> {
+function exchange(bytes: Buffer | string, opts: { readAfterMs?: number; closeAfterMs?: number } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect(PORT, '127.0.0.1', () => socket.write(bytes));
+    const socket = connect(PORT, '127.0.0.1', () => {
+      socket.write(bytes);
+      if (opts.closeAfterMs) setTimeout(() => socket.destroy(), opts.closeAfterMs);
+    });
     if (opts.readAfterMs) {
       socket.pause(); // a slow client: the proxy's writes to it queue up meanwhile
       setTimeout(() => socket.resume(), opts.readAfterMs);
@@ -172,4 +176,84 @@ test('header bytes outside ASCII reach the upstream and the client unchanged', a
     response.includes(Buffer.concat([Buffer.from('X-Reply: '), Buffer.from('né €', 'utf8')])),
     'response header bytes kept',
   );
+});
+
+/** An upstream that reads request bodies (Content-Length framed) after `delayMs`, and answers with their length and hash. */
+async function bodySink(delayMs: number): Promise<number> {
+  const server = createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.pause();
+    setTimeout(() => socket.resume(), delayMs);
+    let buf = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < end + 4 + length) return;
+        const body = buf.subarray(end + 4, end + 4 + length);
+        buf = buf.subarray(end + 4 + length);
+        const answer = `${head.split(' ')[1]} ${length} ${sha(body)} ${/\r\nx-tag: *(\S*)/i.exec(head)?.[1] ?? ''}`;
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${answer.length}\r\n\r\n${answer}`);
+      }
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return (server.address() as { port: number }).port;
+}
+
+/** Keeps other client connections reading into the proxy's shared client buffer until `done` resolves. */
+async function clientChurn(done: Promise<unknown>): Promise<number> {
+  const state = { stop: false };
+  void done.finally(() => (state.stop = true));
+  let n = 0;
+  while (!state.stop) {
+    await exchange(`GET /${'x'.repeat(2000)} HTTP/1.1\r\nHost: nowhere.test\r\nX-Fill: ${'y'.repeat(4000)}\r\n\r\n`, {
+      closeAfterMs: 5,
+    });
+    n++;
+  }
+  return n;
+}
+
+test('request bytes that outlive a read survive other client connections read in between: uploads, a partial head, pipelined requests', async () => {
+  const slow = await bodySink(400);
+  const fresh = await bodySink(400); // a connection of its own: the first pipelined request waits for it
+  await proxy.routes([
+    { host: 'up.test', upstreams: [`127.0.0.1:${slow}`] },
+    { host: 'fresh.test', upstreams: [`127.0.0.1:${fresh}`] },
+  ]);
+  // An upload to an upstream that is still connecting, then slow to read: the proxy queues body bytes meanwhile.
+  const upload = BIG.subarray(0, 4 * 1024 * 1024);
+  const sent = exchange(
+    Buffer.concat([
+      Buffer.from(
+        `POST /upload HTTP/1.1\r\nHost: up.test\r\nContent-Length: ${upload.length}\r\nConnection: close\r\n\r\n`,
+      ),
+      upload,
+    ]),
+  );
+  const churned = await clientChurn(sent);
+  assert.ok(churned > 0, 'other clients were read meanwhile');
+  assert.equal(bodyOf(await sent).toString(), `/upload ${upload.length} ${sha(upload)} `);
+
+  // Half a head, other clients, the rest; then two pipelined requests, the second waiting while the first is answered.
+  const socket = connect(PORT, '127.0.0.1');
+  const got: Buffer[] = [];
+  socket.on('data', (c: Buffer) => got.push(c));
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.write('POST /partial HTTP/1.1\r\nHost: fresh.test\r\nX-Tag: first-');
+  await clientChurn(new Promise((r) => setTimeout(r, 150)));
+  socket.write(
+    'half\r\nContent-Length: 5\r\n\r\nhello' +
+      'POST /second HTTP/1.1\r\nHost: fresh.test\r\nX-Tag: pipelined\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc',
+  );
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  await clientChurn(closed);
+  const text = Buffer.concat(got).toString('latin1');
+  assert.ok(text.includes(`/partial 5 ${sha(Buffer.from('hello'))} first-half`), text);
+  assert.ok(text.includes(`/second 3 ${sha(Buffer.from('abc'))} pipelined`), text);
 });

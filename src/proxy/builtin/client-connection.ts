@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
+import { isSharedView, plainSocket, sharedBufferReader } from './client-socket.js';
 import { RawExchange, type ExchangeOwner } from './raw-exchange.js';
 import { headEnd, MAX_REQUEST_HEAD, parseRequestHead, type ParsedRequest } from './request-parser.js';
 
@@ -16,8 +17,9 @@ export type Dispatch = (req: ParsedRequest, ex: RawExchange) => boolean;
 /**
  * One client connection served by the proxy's own HTTP/1.1 server side: it reads request
  * heads with the strict parser, one exchange at a time (pipelined requests wait their turn),
- * and writes responses straight to the socket (raw-exchange.ts). The first request it does
- * not take hands the whole connection, its unread bytes first, to node:http.
+ * and writes responses straight to the socket (raw-exchange.ts). Reads land in a buffer shared
+ * by all client connections (client-socket.ts): what outlives a read is copied. The first
+ * request it does not take hands the whole connection, its unread bytes first, to node:http.
  */
 export class ClientConnection implements ExchangeOwner {
   #buf: Buffer | undefined;
@@ -28,14 +30,17 @@ export class ClientConnection implements ExchangeOwner {
   quiet = 0;
   handedOver = false;
   readonly remoteAddress: string | undefined;
+  readonly socket: Socket;
 
+  /** `accepted` comes from a server made with `pauseOnConnect` (nothing read yet). */
   constructor(
-    readonly socket: Socket,
+    accepted: Socket,
     private readonly dispatch: Dispatch,
     private readonly http: HttpServer,
   ) {
+    const socket = sharedBufferReader(accepted, this.#onData);
+    this.socket = socket;
     this.remoteAddress = socket.remoteAddress;
-    socket.on('data', this.#onData);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
   }
@@ -44,6 +49,7 @@ export class ClientConnection implements ExchangeOwner {
     return this.#current === undefined && this.#buf === undefined;
   }
 
+  /** Bytes read: a view of the shared read buffer, valid during the call only. */
   #onData = (chunk: Buffer): void => {
     this.quiet = 0;
     const ex = this.#current;
@@ -53,12 +59,15 @@ export class ClientConnection implements ExchangeOwner {
       chunk = chunk.subarray(used);
     }
     this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
-    if (this.#current) {
-      if (this.#buf.length > READ_AHEAD) this.socket.pause();
-      return;
-    }
-    this.#next();
+    if (!this.#current) this.#next();
+    else if (this.#buf.length > READ_AHEAD) this.socket.pause();
+    this.#keepCopy();
   };
+
+  /** What waits in `#buf` (a partial head, pipelined requests) outlives the read: a copy, not a view of the shared buffer. */
+  #keepCopy(): void {
+    if (this.#buf && isSharedView(this.#buf)) this.#buf = Buffer.from(this.#buf);
+  }
 
   #onError = (): void => {
     this.socket.destroy();
@@ -112,19 +121,29 @@ export class ClientConnection implements ExchangeOwner {
     }
   }
 
-  /** node:http takes the connection from here on, starting with the bytes not yet served. */
+  /**
+   * node:http takes the connection from here on, starting with the bytes not yet served, on a
+   * socket of its own (node:http reads `data` events, not the shared buffer) once the answers
+   * written so far (pipelined ones to a slow client) have left.
+   */
   #handOver(): void {
     const { socket } = this;
     socket.pause();
-    socket.off('data', this.#onData);
-    socket.off('error', this.#onError);
-    socket.off('close', this.#onClose);
     this.handedOver = true;
-    if (this.#buf) socket.unshift(this.#buf);
-    this.#buf = undefined;
     this.#gone = true;
-    this.http.emit('connection', socket);
-    socket.resume();
+    const rest = this.#buf && Buffer.from(this.#buf);
+    this.#buf = undefined;
+    const move = () => {
+      if (socket.destroyed) return;
+      socket.off('error', this.#onError);
+      socket.off('close', this.#onClose);
+      const plain = plainSocket(socket);
+      if (rest) plain.unshift(rest);
+      this.http.emit('connection', plain);
+      plain.resume();
+    };
+    if (socket.writableLength === 0) move();
+    else socket.write('', move);
   }
 }
 
@@ -144,7 +163,7 @@ export class ClientConnections {
   add(socket: Socket): void {
     const conn = new ClientConnection(socket, this.dispatch, this.http);
     this.#all.add(conn);
-    socket.once('close', () => this.#all.delete(conn));
+    conn.socket.once('close', () => this.#all.delete(conn));
   }
 
   /** Closes the idle connections now (the others close when their exchange ends), and stops sweeping. */

@@ -53,7 +53,8 @@ export class DataPlane {
     this.http.emit('listening');
     const dispatch = (req: ParsedRequest, ex: RawExchange) => this.#handleRaw(req, ex);
     this.#connections = new ClientConnections(dispatch, this.http);
-    this.server = createServer({ noDelay: true }, (socket) => this.#connections.add(socket));
+    // Paused: a ClientConnection moves each connection into a socket that reads into a shared buffer.
+    this.server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.#connections.add(socket));
   }
 
   /** Stops listening; idle connections close now, the others when their exchange ends. */

@@ -60,11 +60,14 @@ export class RawExchange implements Exchange {
       req.length > 0 ? { body: 'length', line: `content-length: ${req.length}\r\n` } : { body: 'none', line: '' };
   }
 
-  /** Takes body bytes from the front of `chunk`; returns how many. */
+  /**
+   * Takes body bytes from the front of `chunk` (a view of the connection's shared read buffer)
+   * and hands them on as a copy, which forwarding may queue; returns how many.
+   */
   feed(chunk: Buffer): number {
     const n = Math.min(this.bodyLeft, chunk.length);
     this.bodyLeft -= n;
-    if (!this.#discard) this.#onData?.(n === chunk.length ? chunk : chunk.subarray(0, n));
+    if (!this.#discard && this.#onData) this.#onData(Buffer.from(chunk.subarray(0, n)));
     if (this.bodyLeft === 0) {
       if (!this.#discard) this.#onEnd?.();
       if (this.finished) this.conn.over(this);

@@ -14,6 +14,19 @@ const REQUEST_LINE = /^([A-Z]{1,20}) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Visible characters, spaces, tabs and obs-text: what node:http accepts in a value, no other controls.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Lines of FIELD_VALUE's characters joined by CRLF: a head that matches needs no test per value. */
+const CLEAN_HEAD = /^[\t\x20-\x7e\x80-\xff]*(?:\r\n[\t\x20-\x7e\x80-\xff]*)*$/;
+/** The lengths of the header names the parser looks at (host, expect, upgrade, connection, content-length, transfer-encoding). */
+const LOOKED_AT = new Set([4, 6, 7, 10, 14, 17]);
+
+/** Without leading and trailing spaces and tabs (only those: obs-text such as 0xa0 is part of a value). */
+function trimBlanks(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && (s.charCodeAt(start) === 32 || s.charCodeAt(start) === 9)) start++;
+  while (end > start && (s.charCodeAt(end - 1) === 32 || s.charCodeAt(end - 1) === 9)) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
 
 export interface ParsedRequest {
   readonly method: string;
@@ -35,6 +48,7 @@ export function headEnd(buf: Buffer): number {
 
 /** Parses a whole head (without its final blank line); undefined means "not the common case: hand it over". */
 export function parseRequestHead(text: string): ParsedRequest | undefined {
+  const clean = CLEAN_HEAD.test(text);
   const lines = text.split('\r\n');
   const m = REQUEST_LINE.exec(lines[0]!);
   if (!m || lines.length - 1 > MAX_HEADERS) return undefined;
@@ -48,9 +62,9 @@ export function parseRequestHead(text: string): ParsedRequest | undefined {
     if (colon <= 0) return undefined; // also a folded line (it starts with a blank)
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return undefined;
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (!FIELD_VALUE.test(value)) return undefined;
-    switch (name.toLowerCase()) {
+    const value = trimBlanks(line.slice(colon + 1));
+    if (!clean && !FIELD_VALUE.test(value)) return undefined;
+    switch (LOOKED_AT.has(name.length) ? name.toLowerCase() : '') {
       case 'host':
         if (host !== undefined) return undefined;
         host = value;

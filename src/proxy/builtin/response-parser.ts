@@ -40,6 +40,10 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Field values and reason phrases: visible characters, spaces, tabs and obs-text; no other controls.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+/** Lines of FIELD_VALUE's characters joined by CRLF: a head that matches needs no test per value. */
+const CLEAN_HEAD = /^[\t\x20-\x7e\x80-\xff]*(?:\r\n[\t\x20-\x7e\x80-\xff]*)*$/;
+/** The lengths of the header names #head looks at (connection, content-length, transfer-encoding): others are not lowercased. */
+const LOOKED_AT = new Set([10, 14, 17]);
 
 type State = 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'body-close' | 'done';
 
@@ -172,6 +176,7 @@ export class ResponseParser {
   }
 
   #head(text: string): void {
+    const clean = CLEAN_HEAD.test(text);
     const lines = text.split('\r\n');
     const m = STATUS_LINE.exec(lines[0]!);
     if (!m) throw new ResponseError(`malformed status line ${JSON.stringify(lines[0]!.slice(0, 60))}`);
@@ -194,8 +199,8 @@ export class ResponseParser {
       if (!TOKEN.test(name))
         throw new ResponseError(`malformed response header name ${JSON.stringify(name.slice(0, 60))}`);
       const value = line.slice(colon + 1).trim();
-      if (!FIELD_VALUE.test(value)) throw new ResponseError(`control character in response header ${name}`);
-      const lower = name.toLowerCase();
+      if (!clean && !FIELD_VALUE.test(value)) throw new ResponseError(`control character in response header ${name}`);
+      const lower = LOOKED_AT.has(name.length) ? name.toLowerCase() : '';
       if (lower === 'content-length') {
         for (const part of value.split(',')) {
           const v = part.trim();
