@@ -52,7 +52,7 @@ export function sharedBufferReader(accepted: Socket, onBytes: (chunk: Buffer) =>
 /**
  * A socket with Readable `data` events, for node:http to take over a connection read by
  * `sharedBufferReader`: paused, with the reader's listeners gone. The handle keeps reading into
- * the shared buffer (libuv has no way back), so each read is pushed into the Readable as a copy,
+ * the shared buffer (Node cannot undo `onread` on a handle), so each read is pushed into the Readable as a copy,
  * which is what net does by default. Call it with nothing queued for writing.
  */
 export function plainSocket(reader: Socket): Socket {
