@@ -137,3 +137,21 @@ test('once berthd answers, a proxy it had to start anew serves the routes', asyn
   assert.equal(reply.status, 200, reply.text());
   assert.equal(typeof reply.json<{ pid: number }>().pid, 'number');
 });
+
+test('berth daemon start learns that berthd serves from its socket appearing, not from polling every 50 ms', async () => {
+  assert.equal((await home.cli('daemon', 'stop')).code, 0);
+  const before = noted('berth.js', 'request').length;
+  // A berthd that takes 1.5 s more to start.
+  const slow = `${DAEMON_NODE_FLAGS} --import=data:text/javascript,await%20new%20Promise((r)=>setTimeout(r,1500))`;
+  const env = { ...home.env, NODE_OPTIONS: `--import=${SPY}`, BERTH_DAEMON_NODE_FLAGS: slow };
+  const t0 = Date.now();
+  const r = await home.run(['daemon', 'start', '--json'], { env });
+  const took = Date.now() - t0;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { pid: number }).pid, home.daemonPid());
+  // Told by the socket's appearance, it asks only every 250 ms meanwhile (a fallback), not every 50 ms.
+  const asked = noted('berth.js', 'request').slice(before);
+  assert.ok(asked.length >= 2, `the CLI asked berthd ${asked.length} times`);
+  assert.ok(asked.length <= took / 150 + 2, `the CLI asked berthd ${asked.length} times in ${took} ms`);
+  assert.ok(asked.every((x) => x === 'GET /v1/daemon'));
+});
