@@ -15,6 +15,8 @@ const out = path.join(dist, 'bundle');
 const ENTRIES = {
   berthd: 'src/daemon/main.js',
   cli: 'src/cli/main.js',
+  // `berth deploy` / `berth up`: bin/berth.js tries this small one first (src/cli/deploy-fast.ts).
+  'cli-deploy': 'src/cli/deploy-fast.js',
   'manifest-worker': 'src/config/manifest-worker.js',
   'spawner-worker': 'src/runtime/spawner-worker.js',
 };

@@ -93,15 +93,24 @@ test('a deploy from the CLI is one request over the socket, with no net.isIP', a
   // The CLI is one bundled file too. The settings and manifest schemas (zod, yaml), the store (kysely) and the API
   // server (fastify, pino) are berthd's: the CLI's deploy loads none of them. Its imports are noted by the spy's
   // resolve hook, on a thread of its own: found by the CLI's pid.
+  // A deploy in its usual form does not even read the rest of the CLI (commander and every other command): bin/berth.js
+  // sends it from a small bundle of its own (src/cli/deploy-fast.ts).
   const cliPid = Number(readFileSync(SPY_FILE, 'utf8').match(/^(\d+) berth\.js request/m)?.[1]);
   const modules = noted(cliPid, 'module');
-  assert.ok(modules.includes('bundle/cli.js'), `the CLI runs from its bundle: ${modules.slice(0, 5).join(' ')} ...`);
-  const unbundled = modules.filter((m) => !m.startsWith('bundle/cli'));
-  assert.deepEqual(unbundled, [], `the CLI loaded ${unbundled.length} modules beside its bundle`);
+  assert.deepEqual(modules, ['bundle/cli-deploy.js'], `the CLI's deploy loaded: ${modules.join(' ')}`);
   const packages = [...packagesOf(cliPid)];
-  assert.ok(packages.includes('commander'), `the spy sees the CLI's packages: ${packages.join(' ')}`);
-  for (const p of ['zod', 'yaml', 'kysely', 'fastify', 'pino', 'better-sqlite3'])
+  for (const p of ['commander', 'zod', 'yaml', 'kysely', 'fastify', 'pino', 'better-sqlite3'])
     assert.ok(!packages.includes(p), `the CLI's deploy loaded ${p}: ${packages.join(' ')}`);
+  // Its other forms (here: a human's, piped; `--env=production`, which it leaves to commander) print the same way.
+  const human = await home.run(['deploy', dir], { env: cli });
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^one \(production\): release 1 is current and nothing changed\n/);
+  const full = await home.run(['deploy', dir, '--env=production', '--json'], { env: cli });
+  assert.equal(full.code, 0, full.stderr);
+  assert.equal((JSON.parse(full.stdout) as { status: string }).status, 'unchanged');
+  const fullPid = Number([...readFileSync(SPY_FILE, 'utf8').matchAll(/^(\d+) berth\.js request/gm)].at(-1)?.[1]);
+  assert.ok(noted(fullPid, 'module').includes('bundle/cli.js'), 'the whole CLI took `--env=production`');
+  assert.ok(packagesOf(fullPid).has('commander'), `the spy sees the whole CLI's packages`);
   // berthd's threads (here the spawner's; the manifest's reader for big manifests) run from bundles of their own too.
   const daemon = noted(home.daemonPid() as number, 'module');
   assert.ok(daemon.includes('bundle/spawner-worker.js'), `berthd's modules: ${daemon.slice(0, 8).join(' ')} ...`);
@@ -127,4 +136,22 @@ test('once berthd answers, a proxy it had to start anew serves the routes', asyn
   const reply = await hit(port, 'two.test', '/');
   assert.equal(reply.status, 200, reply.text());
   assert.equal(typeof reply.json<{ pid: number }>().pid, 'number');
+});
+
+test('berth daemon start learns that berthd serves from its socket appearing, not from polling every 50 ms', async () => {
+  assert.equal((await home.cli('daemon', 'stop')).code, 0);
+  const before = noted('berth.js', 'request').length;
+  // A berthd that takes 1.5 s more to start.
+  const slow = `${DAEMON_NODE_FLAGS} --import=data:text/javascript,await%20new%20Promise((r)=>setTimeout(r,1500))`;
+  const env = { ...home.env, NODE_OPTIONS: `--import=${SPY}`, BERTH_DAEMON_NODE_FLAGS: slow };
+  const t0 = Date.now();
+  const r = await home.run(['daemon', 'start', '--json'], { env });
+  const took = Date.now() - t0;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { pid: number }).pid, home.daemonPid());
+  // Told by the socket's appearance, it asks only every 250 ms meanwhile (a fallback), not every 50 ms.
+  const asked = noted('berth.js', 'request').slice(before);
+  assert.ok(asked.length >= 2, `the CLI asked berthd ${asked.length} times`);
+  assert.ok(asked.length <= took / 150 + 2, `the CLI asked berthd ${asked.length} times in ${took} ms`);
+  assert.ok(asked.every((x) => x === 'GET /v1/daemon'));
 });

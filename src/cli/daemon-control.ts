@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, ApiError } from '../api/client.js';
 import type { HomeLayout } from '../system/paths.js';
@@ -49,16 +50,51 @@ export async function startDaemon(layout: HomeLayout, client: ApiClient, timeout
   closeSync(out);
   child.unref();
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const info = await daemonInfo(client);
-    if (info) return info;
-    await new Promise((r) => setTimeout(r, 50));
+  const socketAppears = socketWatch(layout.socket);
+  try {
+    while (Date.now() < deadline) {
+      const info = await daemonInfo(client);
+      if (info) return info;
+      await socketAppears.next(socketAppears.watching ? 250 : 50);
+    }
+  } finally {
+    socketAppears.close();
   }
   throw new ApiError(
     0,
     'daemon_start_failed',
     `berthd did not start within ${timeoutMs / 1000} s; last lines of ${layout.daemonLog}:\n${tailLines(layout.daemonLog, 10).join('\n')}`,
   );
+}
+
+/**
+ * berthd creates its socket when it serves (listen, once the proxy serves its routes): watching the directory for it
+ * (inotify) tells the CLI at once, where a poll every 50 ms lost 25 ms on average of every start (issue 14). A slow
+ * poll stays, should the event be missed; where the directory cannot be watched, the poll is every 50 ms.
+ */
+function socketWatch(socket: string): { readonly watching: boolean; next(ms: number): Promise<void>; close(): void } {
+  let wake = () => {};
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(path.dirname(socket), (_event, name) => {
+      if (name === path.basename(socket)) wake();
+    });
+    watcher.on('error', () => undefined);
+  } catch {
+    // no inotify here (or none left): polled alone
+  }
+  return {
+    watching: watcher !== undefined,
+    next: (ms) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+    close: () => watcher?.close(),
+  };
 }
 
 /** Returns a client to a running daemon, starting one if needed. */

@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import type { ApiClient } from '../api/client.js';
 import { ApiError } from '../api/client.js';
-import { renderPs, table } from './render.js';
+import { table } from './render.js';
+import { finish, MARK } from './deploy-output.js';
 import { collectUpload } from './upload.js';
-import type { DeployResult, InstanceStatus, StepResult } from '../core/results.js';
+import type { DeployResult, StepResult } from '../core/results.js';
 
 interface Io {
   readonly client: ApiClient;
@@ -14,15 +15,6 @@ interface Io {
   readonly print: (value: unknown, human: () => string) => void;
   readonly json: () => boolean;
 }
-
-const MARK: Record<string, string> = {
-  done: 'ok  ',
-  failed: 'FAIL',
-  undone: 'undo',
-  'undo-failed': 'UNDO FAILED',
-  running: '... ',
-  pending: '    ',
-};
 
 /**
  * Sends a deployment request; in a terminal, prints each step as it starts and ends. No
@@ -73,33 +65,6 @@ async function* startedStream(io: Io, route: string, body: unknown): AsyncGenera
     await io.ready();
     yield* io.client.stream(route, 'POST', body);
   }
-}
-
-function summary(r: DeployResult): string {
-  if (r.status === 'unchanged') return `${r.app} (${r.env}): release ${r.release} is current and nothing changed`;
-  const total = r.steps.reduce((n, s) => n + (s.ms ?? 0), 0);
-  const notes = r.steps.filter((x) => x.detail !== undefined);
-  if (r.status === 'succeeded')
-    return `${r.app} (${r.env}): release ${r.release} is live (${r.kind} #${r.id}, ${total} ms)${notes.map((x) => `\n  ${x.name}: ${x.detail}`).join('')}${r.warnings?.length ? `\nwarnings:\n  ${r.warnings.join('\n  ')}` : ''}`;
-  return `${r.app} (${r.env}): ${r.kind} #${r.id} ${r.status}; nothing changed\n${r.error ?? ''}`;
-}
-
-async function finish(io: Io, r: DeployResult): Promise<void> {
-  const ok = r.status === 'succeeded' || r.status === 'unchanged';
-  if (!ok) process.exitCode = 1;
-  if (io.json()) return io.print(r, () => '');
-  if (!ok) {
-    const steps = r.steps.map((s) => `  ${MARK[s.status] ?? s.status} ${s.name}`).join('\n');
-    process.stderr.write(
-      `error: ${r.kind} #${r.id} of ${r.app} (${r.env}) ${r.status}; nothing changed: ${r.error ?? ''}\nsteps:\n${steps}\n`,
-    );
-    return;
-  }
-  const rows = await io.client.call<InstanceStatus[]>(
-    'GET',
-    `/v1/apps/${encodeURIComponent(r.app)}/instances?env=${encodeURIComponent(r.env)}`,
-  );
-  io.print(r, () => [summary(r), ...(rows.length ? [renderPs(rows.filter((x) => x.env === r.env))] : [])].join('\n'));
 }
 
 /** What `berth deploy` and `berth up` take, as commander parses them. */

@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { daemonInfo, ensureDaemon, startDaemon } from './daemon-control.js';
 import { proxyLine, renderPs, table } from './render.js';
 import { registerDeployCommands } from './deploy-commands.js';
+import { reportError } from './deploy-output.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerRunCommands } from './run-commands.js';
@@ -344,15 +345,5 @@ registerDaemonUnitCommands(daemon, { home: layout.root, print });
 
 program
   .parseAsync(process.argv)
-  .catch((err: unknown) => {
-    const e =
-      err instanceof ApiError ? err : new ApiError(0, 'error', err instanceof Error ? err.message : String(err));
-    if (jsonOutput)
-      process.stdout.write(
-        JSON.stringify({ error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } }, null, 2) +
-          '\n',
-      );
-    else process.stderr.write(`error: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
-    process.exitCode = 1;
-  })
+  .catch((err: unknown) => reportError(err, jsonOutput))
   .finally(() => void client.close());
