@@ -29,6 +29,10 @@ test('every way out of a container is refused with its reason, not as an unknown
     'security_opt: ["seccomp:unconfined"]': /"security_opt" is refused/,
     'userns_mode: host': /"userns_mode" is refused/,
     'ports: ["0.0.0.0:80:8080"]': /"ports" is refused: .*127\.0\.0\.1/,
+    'network_mode: "container:db"': /"network_mode" is refused: .*another container's/,
+    'networks: [other-app]': /"networks" is refused: a container runs on its app environment's own network/,
+    'uts: host': /"uts" is refused: the host's UTS namespace/,
+    'mounts: [{ type: bind, source: /, target: /host }]': /"mounts" is refused: nothing of the host is mounted/,
   };
   for (const [option, reason] of Object.entries(escapes)) {
     const text = problems(`${IMAGE}, ${option}`);
@@ -55,11 +59,15 @@ test('container keys: container_port is required with a port, container keys nee
   assert.match(problems(`${IMAGE}, static: dist`), /`static` does not apply to a container/);
   assert.match(problems('image: "-v", container_port: 80'), /services\.web\.image/);
   assert.equal(problems('image: busybox:1, port: none, run: ["sleep", "9"]'), '');
+  assert.equal(problems(`${IMAGE}, user: "1000:1000"`), '');
+  assert.equal(problems(`${IMAGE}, user: app`), '');
+  assert.match(problems(`${IMAGE}, user: "a b"`), /services\.web\.user/);
+  assert.match(problems('run: "sleep 1", user: app'), /`user` only applies to a container/);
 });
 
 test('the create request: never privileged, no added capability, no-new-privileges, 127.0.0.1 only, restart "no", volumes only', () => {
   const m = parseManifest(
-    `app: box\nservices:\n  web: { ${IMAGE}, volumes: { /data: files }, entrypoint: /bin/sh, run: ["-c", "httpd"] }\n`,
+    `app: box\nservices:\n  web: { ${IMAGE}, volumes: { /data: files }, entrypoint: /bin/sh, run: ["-c", "httpd"], user: "1000:1000" }\n`,
     'berth.yaml',
   );
   const spec = m.services[0];
@@ -73,7 +81,14 @@ test('the create request: never privileged, no added capability, no-new-privileg
     env: { A: '1' },
     mounts: [{ source: '/home/data/files', target: '/data' }],
     hostPort: 20001,
-  }) as { HostConfig: Record<string, unknown>; Cmd: string[]; Entrypoint: string[]; Labels: Record<string, string> };
+  }) as {
+    HostConfig: Record<string, unknown>;
+    Cmd: string[];
+    Entrypoint: string[];
+    Labels: Record<string, string>;
+    User: string;
+  };
+  assert.equal(c.User, '1000:1000', '`user:` is who it runs as (without it, the image USER)');
   assert.equal(c.HostConfig.Privileged, false);
   assert.equal(c.HostConfig.CapAdd, undefined);
   assert.deepEqual(c.HostConfig.SecurityOpt, ['no-new-privileges']);

@@ -29,7 +29,7 @@ export const REFUSED_CONTAINER_KEYS: Readonly<Record<string, string>> = Object.f
 });
 
 /** Keys that only a container service takes. */
-const CONTAINER_ONLY = ['container_port', 'entrypoint', 'volumes', 'image', 'pull', 'registry_auth'] as const;
+const CONTAINER_ONLY = ['container_port', 'entrypoint', 'volumes', 'image', 'pull', 'registry_auth', 'user'] as const;
 
 /** The problems of one service's container keys (its kind, port, volumes, build context). */
 export function containerProblems(name: string, svc: ServiceInput): Problem[] {

@@ -106,6 +106,7 @@ function normalizeContainer(s: ServiceInput): ContainerSpec {
     port: s.port === 'none' ? null : (s.container_port ?? null),
     entrypoint:
       s.entrypoint === undefined ? null : typeof s.entrypoint === 'string' ? [s.entrypoint] : [...s.entrypoint],
+    user: s.user ?? null,
     volumes: Object.entries(s.volumes ?? {}).map(([target, name]) => ({ target, name })),
   };
 }

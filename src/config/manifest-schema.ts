@@ -206,6 +206,13 @@ export const serviceSchema = z.strictObject({
     .describe(
       "For a container: replaces the image's entrypoint (a string is one program, without a shell; a list is an argv). `run:` is its command. Default: the image's.",
     ),
+  user: z
+    .string()
+    .regex(/^([a-z_][a-z0-9_.-]{0,31}|\d{1,10})(:([a-z_][a-z0-9_.-]{0,31}|\d{1,10}))?$/)
+    .optional()
+    .describe(
+      'For a container: the user (and group) it runs as, a name of the image\'s or a number, e.g. "1000:1000" or "app". Default: the image\'s USER.',
+    ),
   volumes: z
     .record(z.string().max(1024), z.string())
     .optional()

@@ -96,6 +96,8 @@ export interface ContainerSpec {
   readonly port: number | null;
   /** Replaces the image's entrypoint; null keeps the image's. */
   readonly entrypoint: readonly string[] | null;
+  /** The user[:group] it runs as (`user:`); null keeps the image's USER. */
+  readonly user?: string | null;
   /** Directories under the environment's $DATA_DIR mounted in the container, by path inside. */
   readonly volumes: readonly { readonly target: string; readonly name: string }[];
 }

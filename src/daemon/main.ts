@@ -91,7 +91,18 @@ async function main(): Promise<void> {
   const ports = new PortAllocator(settings.host, settings.portRange);
   await retirePreviousProxy(layout.root, settings, log);
   const proxy = await makeProxy(layout.root, settings, log);
-  const routes = new RouteSync({ store, proxy, log });
+  const networks = containers?.networks;
+  const routes = new RouteSync({ store, proxy, log, networkOf: networks && ((a, e) => networks.known(a, e)) });
+  networks?.onAdded(() => routes.sync()); // a container's dependencies are on its gateway before it starts
+  // Known before the first table: else the proxy would drop the containers' gateway listeners until each starts again.
+  await networks
+    ?.refreshWithin(3000)
+    .catch((err: unknown) =>
+      log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'container networks not read from the engine',
+      ),
+    );
   const doctor = async (app?: string) =>
     diagnose(
       await gatherFacts({

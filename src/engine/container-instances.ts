@@ -51,6 +51,14 @@ export class ContainerInstances {
     return launched;
   }
 
+  /**
+   * The host's address on the network of `v`'s environment (made if missing; the proxy listens
+   * there before this resolves): where a container reaches its dependencies' addresses.
+   */
+  async gateway(v: InstanceView, spec: ServiceSpec): Promise<string> {
+    return (await this.#need(spec).networks.ensure(v.app, v.env)).gateway;
+  }
+
   /** Follows a container found running at boot: its exit, its output, its address. */
   async adopt(
     v: InstanceView,

@@ -86,6 +86,7 @@ export class InstanceSpawns {
           c.marker(v.id),
           c.base,
           await memo.get(`addresses ${v.releaseId}`, () => c.store.addresses.list({ releaseId: v.releaseId })),
+          spec.kind === 'container' ? await c.containers.gateway(v, spec) : undefined,
         ),
         ...(ids && spec.env.HOME === undefined ? { HOME: users.home(v.app, v.env) } : {}),
         ...(await memo.get(`secrets ${v.app} ${v.env}`, async () => c.secretEnv?.(v.app, v.env))),

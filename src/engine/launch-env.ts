@@ -35,18 +35,23 @@ export function discoveryPrefix(service: string): string {
 }
 
 /**
- * <NAME>_URL (http://127.0.0.1:<port>), <NAME>_HOST and <NAME>_PORT of each of `spec`'s
- * dependencies that has an address in `addresses` (those of its own release). No two
+ * <NAME>_URL (http://<host>:<port>), <NAME>_HOST and <NAME>_PORT of each of `spec`'s
+ * dependencies that has an address in `addresses` (those of its own release). `host` is 127.0.0.1
+ * for a process, its network's gateway for a container (see service-addresses.ts). No two
  * dependencies can make the same variable (the suffixes differ in their last letters).
  */
-export function dependencyEnv(spec: ServiceSpec, addresses: readonly DependencyAddress[]): Record<string, string> {
+export function dependencyEnv(
+  spec: ServiceSpec,
+  addresses: readonly DependencyAddress[],
+  host = '127.0.0.1',
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const dep of spec.dependsOn) {
     const a = addresses.find((x) => x.service === dep);
     if (!a) continue; // no port (`port: none`, `static:`): nothing to reach
     const name = discoveryPrefix(dep);
-    env[`${name}_URL`] = `http://127.0.0.1:${a.port}`;
-    env[`${name}_HOST`] = '127.0.0.1';
+    env[`${name}_URL`] = `http://${host}:${a.port}`;
+    env[`${name}_HOST`] = host;
     env[`${name}_PORT`] = String(a.port);
   }
   return env;
@@ -54,7 +59,7 @@ export function dependencyEnv(spec: ServiceSpec, addresses: readonly DependencyA
 
 /**
  * The environment an instance gets: `base` (PATH, HOME; see baseEnv), its dependencies'
- * addresses (dependencyEnv), the manifest's env over them (a value the user sets wins, so
+ * addresses (dependencyEnv, on `addressHost`: a container's gateway), the manifest's env over them (a value the user sets wins, so
  * `env: { API_URL: ... }` points a service elsewhere on purpose), then PORT, DATA_DIR and the
  * instance marker. Nothing else of the daemon's environment leaks in.
  */
@@ -65,10 +70,11 @@ export function launchEnv(
   marker: string,
   base: { PATH: string; HOME: string } = baseEnv(),
   addresses: readonly DependencyAddress[] = [],
+  addressHost?: string,
 ): Record<string, string> {
   const env: Record<string, string> = {
     ...base,
-    ...dependencyEnv(spec, addresses),
+    ...dependencyEnv(spec, addresses, addressHost),
     ...spec.env,
     DATA_DIR: dataDir,
     [MARKER_ENV]: marker,

@@ -7,10 +7,10 @@ import type { Repos, Store } from '../store/store.js';
 import { resolveUnder } from '../system/paths.js';
 import { staticRoot } from './deploy/steps.js';
 import { storedManifest } from '../config/stored-manifest.js';
-import { listenersOf } from './service-addresses.js';
+import { listenersOf, type NetworkOf } from './service-addresses.js';
 
 /** The route table the store describes: each environment's current release, healthy instances wanted running only. */
-export async function buildTable(store: Store, version: number): Promise<RouteTable> {
+export async function buildTable(store: Store, version: number, networkOf?: NetworkOf): Promise<RouteTable> {
   const healthy = new Map<string, string[]>();
   const instances = await store.instances.list();
   for (const v of instances) {
@@ -38,7 +38,7 @@ export async function buildTable(store: Store, version: number): Promise<RouteTa
       }
     }
   }
-  return { version, routes, listeners: await listenersOf(store, instances) };
+  return { version, routes, listeners: await listenersOf(store, instances, networkOf) };
 }
 
 /** The checked real path, or a path that cannot exist (the proxy answers 404) when the check fails. */
@@ -143,15 +143,18 @@ export class RouteSync {
   readonly #store: Store;
   readonly #proxy: Proxy;
   readonly #log: Logger;
+  readonly #networkOf: NetworkOf | undefined;
   #version = Date.now();
   #requested = 0;
   #running = false;
   #waiters: Array<{ gen: number; resolve: () => void; reject: (err: unknown) => void }> = [];
 
-  constructor(deps: { store: Store; proxy: Proxy; log: Logger }) {
+  /** `networkOf`: the container network of an environment, whose gateway its service addresses are put on too. */
+  constructor(deps: { store: Store; proxy: Proxy; log: Logger; networkOf?: NetworkOf | undefined }) {
     this.#store = deps.store;
     this.#proxy = deps.proxy;
     this.#log = deps.log;
+    this.#networkOf = deps.networkOf;
   }
 
   sync(): Promise<void> {
@@ -172,7 +175,7 @@ export class RouteSync {
       const gen = this.#requested;
       let error: unknown;
       try {
-        await this.#proxy.apply(await buildTable(this.#store, ++this.#version));
+        await this.#proxy.apply(await buildTable(this.#store, ++this.#version, this.#networkOf));
       } catch (err) {
         error = err;
       }

@@ -1,4 +1,5 @@
 import type { Manifest, ServiceSpec } from '../config/manifest-types.js';
+import type { GatewayNetwork } from '../proxy/builtin/gateway-listener.js';
 import type { ListenerEntry } from '../proxy/route-table.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { Store } from '../store/store.js';
@@ -11,6 +12,10 @@ import type { PortAllocator } from './port-allocator.js';
  * same release get it as <NAME>_URL, _HOST and _PORT (see launch-env.ts), so during a blue-green
  * deploy the new front end reaches the new API, and a replaced or restarted instance is followed
  * without restarting anyone. The address lives as long as instances of its release's service do.
+ * A container cannot reach the host's 127.0.0.1: in an environment with a container network the
+ * proxy listens on the same port at the network's gateway as well, for that network's peers only,
+ * and a container's variables name the gateway (see proxy/builtin/gateway-listener.ts). So both
+ * kinds reach both kinds the same way, by release, over healthy instances only.
  */
 
 /** True when `spec` can have an address: it runs a process that listens on a port. */
@@ -46,26 +51,40 @@ export async function dropUnusedAddresses(store: Store): Promise<boolean> {
   return (await store.write((r) => r.addresses.deleteUnused())) > 0;
 }
 
-/** The proxy's listeners: every address with the healthy instances, wanted running, of its release's service. */
-export async function listenersOf(store: Store, instances: readonly InstanceView[]): Promise<ListenerEntry[]> {
+/** The container network of an app environment, if it has one (the runner's ContainerNetworks.known). */
+export type NetworkOf = (app: string, env: string) => GatewayNetwork | undefined;
+
+/**
+ * The proxy's listeners: every address with the healthy instances, wanted running, of its release's
+ * service; with its environment's container network, if any, where the proxy listens on the gateway too.
+ */
+export async function listenersOf(
+  store: Store,
+  instances: readonly InstanceView[],
+  networkOf?: NetworkOf,
+): Promise<ListenerEntry[]> {
   const addresses = await store.addresses.list();
-  return addresses.map((a) => ({
-    port: a.port,
-    app: a.app,
-    env: a.env,
-    release: a.release,
-    service: a.service,
-    upstreams: instances
-      .filter(
-        (v) =>
-          v.releaseId === a.releaseId &&
-          v.service === a.service &&
-          v.state === 'healthy' &&
-          v.desired === 'running' &&
-          v.port !== null,
-      )
-      .map((v) => `127.0.0.1:${v.port}`),
-  }));
+  return addresses.map((a) => {
+    const n = networkOf?.(a.app, a.env);
+    return {
+      port: a.port,
+      app: a.app,
+      env: a.env,
+      release: a.release,
+      service: a.service,
+      upstreams: instances
+        .filter(
+          (v) =>
+            v.releaseId === a.releaseId &&
+            v.service === a.service &&
+            v.state === 'healthy' &&
+            v.desired === 'running' &&
+            v.port !== null,
+        )
+        .map((v) => `127.0.0.1:${v.port}`),
+      ...(n ? { network: { gateway: n.gateway, subnet: n.subnet } } : {}),
+    };
+  });
 }
 
 /** Whether an instance's health matters to a service address (its release's service has one). */

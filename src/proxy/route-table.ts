@@ -1,3 +1,5 @@
+import { isGatewayNetwork, type GatewayNetwork } from './builtin/gateway-listener.js';
+
 /**
  * What a proxy serves: routes from (host, path prefix) to upstreams or a static directory.
  * Built by berthd from the store, pushed whole to the proxy, swapped atomically there.
@@ -32,6 +34,8 @@ export interface ListenerEntry {
   readonly service: string;
   /** Healthy instances, "127.0.0.1:<port>". Empty when none is healthy: connections are closed at once. */
   readonly upstreams: readonly string[];
+  /** The environment's container network, when it has one: the address is also on its gateway, for its containers only. */
+  readonly network?: GatewayNetwork | undefined;
 }
 
 export interface RouteTable {
@@ -102,7 +106,8 @@ export function parseTable(value: unknown): RouteTable {
       (l.port as number) < 1 ||
       (l.port as number) > 65535 ||
       !Array.isArray(l.upstreams) ||
-      !l.upstreams.every(isUpstream)
+      !l.upstreams.every(isUpstream) ||
+      (l.network !== undefined && !isGatewayNetwork(l.network))
     )
       throw new Error(`bad listener entry: ${JSON.stringify(l).slice(0, 200)}`);
   }

@@ -17,7 +17,7 @@ export interface ContainerIdentity {
  * container may do is read in one place. Never privileged, no capability added, no device, no host
  * namespace, `no-new-privileges`; its only mounts are its declared volumes (directories of its
  * environment's $DATA_DIR); published on 127.0.0.1 only; on its app environment's own network,
- * where its service name is an alias; restart policy "no" (Berth restarts it by its own policy);
+ * where its service name is an alias; as the image's USER unless `user:` says; restart policy "no" (Berth restarts it by its own policy);
  * the engine's copy of its output capped (Berth's log file is the one that counts).
  */
 export function containerConfig(o: {
@@ -37,6 +37,7 @@ export function containerConfig(o: {
     Image: c.imageId ?? c.image,
     ...(o.spec.argv.length > 0 ? { Cmd: o.spec.argv } : {}),
     ...(c.entrypoint !== null ? { Entrypoint: c.entrypoint } : {}),
+    ...(c.user ? { User: c.user } : {}),
     Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
     Labels: {
       'berth.home': o.home,

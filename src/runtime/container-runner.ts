@@ -7,6 +7,7 @@ import { procStat } from '../system/proc.js';
 import { ContainerEngine, engineSocket, EngineError } from './container-engine.js';
 import { followLogs } from './container-logs.js';
 import { containerConfig, type ContainerIdentity } from './container-config.js';
+import { ContainerNetworks } from './container-networks.js';
 import type { RotationOptions } from './log-writer.js';
 import type { Spawned } from './spawner.js';
 
@@ -32,10 +33,13 @@ interface Inspected {
 export class ContainerRunner {
   readonly #engine: ContainerEngine;
   readonly #home: string;
+  /** The per app-environment networks: its services reach each other by name, and no other app's. */
+  readonly networks: ContainerNetworks;
 
   constructor(engine: ContainerEngine, home: string) {
     this.#engine = engine;
     this.#home = home;
+    this.networks = new ContainerNetworks(engine, home);
   }
 
   get engine(): ContainerEngine {
@@ -59,7 +63,7 @@ export class ContainerRunner {
       throw new BerthError('invalid', 'container_image_missing', `service "${o.spec.name}" has no image to run`, {
         hint: 'give it `image:`, or `build:` in its object form (built by `berth deploy`)',
       });
-    const network = await this.#network(o.who);
+    const network = (await this.networks.ensure(o.who.app, o.who.env)).name;
     await this.#assertImage(image);
     const name = containerName(this.#home, o.who);
     await this.#engine.call('DELETE', `/containers/${name}?force=true&v=true`).catch(ignoreMissing);
@@ -85,7 +89,7 @@ export class ContainerRunner {
     logFile: string,
     log: { rotation?: RotationOptions | undefined; uid?: number | undefined; gid?: number | undefined },
   ): Promise<LaunchedContainer> {
-    return this.#follow(id, networkName(this.#home, who), logFile, { ...log, resume: true });
+    return this.#follow(id, this.networks.nameOf(who.app, who.env), logFile, { ...log, resume: true });
   }
 
   /** The running containers of this BERTH_HOME, by instance marker: their id and their init's pid on this host. */
@@ -171,23 +175,6 @@ export class ContainerRunner {
     return this.#engine.call<Inspected>('GET', `/containers/${id}/json`);
   }
 
-  /** The per app-environment network: its services reach each other by name, and no other app's. */
-  async #network(who: ContainerIdentity): Promise<string> {
-    const name = networkName(this.#home, who);
-    try {
-      await this.#engine.call('GET', `/networks/${name}`);
-    } catch (err) {
-      if (!(err instanceof EngineError) || err.status !== 404) throw err;
-      const labels = { 'berth.home': this.#home, 'berth.app': who.app, 'berth.env': who.env };
-      await this.#engine
-        .call('POST', '/networks/create', { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels })
-        .catch((e: unknown) => {
-          if (!(e instanceof EngineError) || e.status !== 409) throw e; // made by a start beside this one
-        });
-    }
-    return name;
-  }
-
   async #assertImage(image: string): Promise<void> {
     try {
       await this.#engine.call('GET', `/images/${encodeURIComponent(image)}/json`);
@@ -216,10 +203,6 @@ export function containerName(
   w: Pick<ContainerIdentity, 'app' | 'env' | 'service' | 'instance'>,
 ): string {
   return `berth-${home}-${w.app}-${w.env}-${w.service}-${w.instance}`;
-}
-
-export function networkName(home: string, w: Pick<ContainerIdentity, 'app' | 'env'>): string {
-  return `berth-${home}-${w.app}-${w.env}`;
 }
 
 /**

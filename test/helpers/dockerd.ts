@@ -17,11 +17,14 @@ export class TestDockerd {
   readonly dir: string;
   readonly socket: string;
   readonly engine: ContainerEngine;
+  /** With iptables (and forwarding) on, as a host's Docker runs: only in a network namespace of the test's own. */
+  readonly iptables: boolean;
   #pid: number | undefined;
   #slot: number | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, opts: { iptables?: boolean } = {}) {
     this.dir = dir;
+    this.iptables = opts.iptables ?? false;
     this.socket = path.join(dir, 'docker.sock');
     this.engine = new ContainerEngine(this.socket);
   }
@@ -49,8 +52,7 @@ export class TestDockerd {
         'none',
         '--default-address-pool',
         `base=${slotPool(this.slot())},size=28`,
-        '--iptables=false',
-        '--ip-forward=false',
+        ...(this.iptables ? [] : ['--iptables=false', '--ip-forward=false']),
         '--log-level',
         'warn',
       ],
@@ -78,13 +80,17 @@ export class TestDockerd {
 
   /**
    * Builds `tag` FROM scratch: Debian's static busybox (httpd, sh) and `files` under /www, served on
-   * port 8080 by `busybox httpd` unless a service says otherwise.
+   * port 8080 by `busybox httpd` unless a service says otherwise (`cgi-bin/*` are executable: CGI).
+   * Its wget crashes with -T: time it with `timeout N wget` instead.
    */
   async buildImage(tag: string, files: Record<string, string>): Promise<void> {
     const ctx = path.join(this.dir, `ctx-${tag.replace(/[^a-z0-9]/gi, '-')}`);
     mkdirSync(path.join(ctx, 'www'), { recursive: true });
     copyFileSync('/bin/busybox', path.join(ctx, 'busybox'));
-    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(ctx, 'www', name), text);
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(ctx, 'www', name)), { recursive: true });
+      writeFileSync(path.join(ctx, 'www', name), text, { mode: name.startsWith('cgi-bin/') ? 0o755 : 0o644 });
+    }
     writeFileSync(
       path.join(ctx, 'Dockerfile'),
       [
