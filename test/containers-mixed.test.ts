@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { inSubnet } from '../src/proxy/builtin/gateway-listener.js';
 import { parseTable } from '../src/proxy/route-table.js';
 import { TestDockerd } from './helpers/dockerd.js';
 import { hit } from './helpers/http.js';
-import { assertOk, NODE, TestHome } from './helpers/home.js';
+import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
 
 const home = new TestHome('32200-32299');
 const P = home.httpPort;
@@ -136,6 +136,16 @@ test('processes and containers in one manifest reach each other both ways, wave 
   assert.equal(readFileSync(path.join(data(), 'files', 'box-v2'), 'utf8'), 'api v2');
   assert.equal(await opens(gateway, apiAddress), false, "release 1's address is gone from the gateway too");
   assert.equal(await opens('127.0.0.1', frontAddress), false, "and from 127.0.0.1: release 1's front address");
+
+  // kill -9 of berthd: the restarted one learns the networks from the engine before its first table,
+  // so the gateway listeners stay (the containers it adopts are not started again to tell it).
+  const pid = home.daemonPid();
+  assert.ok(pid);
+  process.kill(pid, 'SIGKILL');
+  await waitFor('berthd gone', () => !existsSync(`/proc/${pid}`));
+  assertOk(await home.cli('daemon', 'start'));
+  assertOk(await home.cli('restart', 'mixed', 'web')); // a table pushed after the start, whatever it pushed at boot
+  assert.equal((await hit(P, 'mixed.test', '/')).text(), chain('v2'));
 });
 
 test('a gateway listener is only ever on a network gateway, for that subnet: never 0.0.0.0, loopback or "everyone"', () => {
