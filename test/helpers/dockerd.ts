@@ -10,7 +10,8 @@ import { claimNetSlot, releaseNetSlot, removeSlotBridges, slotPool } from './net
  * under `dir`, its networks in its own /20 of 10.213.0.0/16 (net-slots.ts; nothing else here uses 10.x), no default bridge.
  * Run the tests in a network namespace of their own (see the brief): the daemon's bridges and
  * its proxies live there and go with it. No iptables rules (the namespace is the boundary) and
- * no forwarding between bridges, so one app's network does not reach another's. Nothing is pulled:
+ * no forwarding between bridges, so one app's network does not reach another's (`iptables: true`
+ * runs it as a host's Docker runs, in a namespace of the test's own: test/container-isolation). Nothing is pulled:
  * images are built here from Debian's static busybox.
  */
 export class TestDockerd {
