@@ -55,7 +55,7 @@ export class ContainerInstances {
    * The host's address on the network of `v`'s environment (made if missing; the proxy listens
    * there before this resolves): where a container reaches its dependencies' addresses.
    */
-  async gateway(v: InstanceView, spec: ServiceSpec): Promise<string> {
+  async gateway(v: InstanceView, spec: ServiceSpec): Promise<string | undefined> {
     return (await this.#need(spec).networks.ensure(v.app, v.env)).gateway;
   }
 

@@ -48,8 +48,12 @@ export class ContainerNetworks {
     this.#added.push(listener);
   }
 
-  /** The environment's network, made if missing; `onAdded` listeners are awaited when it is new to this daemon. */
-  async ensure(app: string, env: string): Promise<ContainerNetwork> {
+  /**
+   * The environment's network, made if missing; `onAdded` listeners are awaited when it is new to this
+   * daemon. No gateway when the engine tells no IPv4 subnet for it: its containers then have no way to
+   * the host's service addresses (their variables keep 127.0.0.1), but they run.
+   */
+  async ensure(app: string, env: string): Promise<{ readonly name: string; readonly gateway: string | undefined }> {
     const name = this.nameOf(app, env);
     let found = await this.#inspect(name);
     if (!found) {
@@ -62,7 +66,7 @@ export class ContainerNetworks {
       found = await this.#inspect(name);
     }
     const net = found && toNetwork(found);
-    if (!net) throw new Error(`the engine's network ${name} has no IPv4 subnet and gateway`);
+    if (!net) return { name, gateway: undefined };
     const had = this.#known.get(`${app}/${env}`);
     this.#known.set(`${app}/${env}`, net);
     if (had?.gateway !== net.gateway || had.subnet !== net.subnet) for (const l of this.#added) await l();
