@@ -71,7 +71,7 @@ services:
     image: berth-test/mixed:1
     container_port: 8080
     depends_on: [api]
-    run: 'timeout 5 wget -qO- "$API_URL/" > /data/box-$VERSION; exec httpd -f -p 8080 -h /www'
+    run: 'timeout 5 wget -qO- "$API_URL/" > /data/box-$VERSION || echo "box cannot reach $API_URL"; exec httpd -f -p 8080 -h /www'
     volumes: { /data: files }
     env: { SERVICE: box, VERSION: ${version} }
     health: { http: /health }
@@ -108,7 +108,12 @@ test('processes and containers in one manifest reach each other both ways, wave 
   await deploy('v1');
   assert.equal((await hit(P, 'mixed.test', '/')).text(), chain('v1'), 'process -> container -> container -> process');
   assert.equal(readFileSync(path.join(data(), 'web-v1'), 'utf8'), chain('v1').replace('web v1 <- ', ''));
-  assert.equal(readFileSync(path.join(data(), 'files', 'box-v1'), 'utf8'), 'api v1', 'box reached api as it started');
+  const logs = async () => (await home.cli('logs', 'mixed', '--service', 'box')).stdout;
+  assert.equal(
+    readFileSync(path.join(data(), 'files', 'box-v1'), 'utf8'),
+    'api v1',
+    `box reached api as it started; ${await logs()}`,
+  );
 
   // A container's variables name its network's gateway; a process's, 127.0.0.1.
   const run = await home.cli('run', 'mixed', '--service', 'web', '--', 'sh', '-c', 'echo "$FRONT_URL"');
