@@ -32,6 +32,8 @@ interface Inspected {
 export class ContainerRunner {
   readonly #engine: ContainerEngine;
   readonly #home: string;
+  /** Networks being made, by name: two instances of a wave starting at once must not make two of one name. */
+  readonly #making = new Map<string, Promise<string>>();
 
   constructor(engine: ContainerEngine, home: string) {
     this.#engine = engine;
@@ -171,9 +173,21 @@ export class ContainerRunner {
     return this.#engine.call<Inspected>('GET', `/containers/${id}/json`);
   }
 
-  /** The per app-environment network: its services reach each other by name, and no other app's. */
-  async #network(who: ContainerIdentity): Promise<string> {
+  /**
+   * The per app-environment network: its services reach each other by name, and no other app's.
+   * One at a time per name: the engine's duplicate check is not atomic, and two networks of one
+   * name make every later start fail ("network ... is ambiguous").
+   */
+  #network(who: ContainerIdentity): Promise<string> {
     const name = networkName(this.#home, who);
+    const pending = this.#making.get(name);
+    if (pending) return pending;
+    const made = this.#makeNetwork(who, name).finally(() => this.#making.delete(name));
+    this.#making.set(name, made);
+    return made;
+  }
+
+  async #makeNetwork(who: ContainerIdentity, name: string): Promise<string> {
     try {
       await this.#engine.call('GET', `/networks/${name}`);
     } catch (err) {
