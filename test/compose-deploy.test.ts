@@ -25,7 +25,7 @@ import { assertOk, REPO, TestHome } from './helpers/home.js';
  * sets to the service's container_port. Each image holds the file its service's http health check
  * asks for, so the gate passes only when the container really listens where the manifest says.
  */
-const home = new TestHome('32400-32499');
+const home = new TestHome('32400-32449');
 const P = home.httpPort;
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
 home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;

@@ -17,7 +17,9 @@ import { wrk } from './helpers/proxy-process.js';
  * or without a deploy (seen here: 1 s retransmits, 5 s timeouts).
  */
 const home = new TestHome('32450-32499');
-const P = home.httpPort;
+// Not home.httpPort: test/compose-deploy's home (32400-32449) derives the same one from the hundreds.
+const P = 18124;
+home.env.BERTH_HTTP_PORT = String(P);
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
 home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 const DEPLOYS = 20;
