@@ -163,36 +163,44 @@ async function exec(app: string, service: string, cmd: string[]): Promise<{ code
 const running = async (app: string) =>
   (await home.json<InstanceStatus[]>('ps', app)).filter((s) => s.current && s.state === 'healthy');
 
-test('the imported seed 003-like platform (one image, nine builds, health gates, a route) deploys and serves', async () => {
-  const { dir, m } = await imported('platform');
-  const r = await home.cli('deploy', dir, '--json');
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  const rows = await running('platform');
-  assert.deepEqual(rows.map((s) => s.service).sort(), Object.keys(m.services).sort());
-  // The route from the Traefik label reaches the saleor stand-in through the proxy, on its health path.
-  assert.equal((await hit(P, 'api.example.com', '/health/')).text(), 'ok\n');
-  // The build args and target reached the build (the stage after `prod` fails if it is built).
-  const brain = rows.find((s) => s.service === 'brain');
-  assert.ok(brain?.port);
-  assert.equal((await hit(brain.port, 'x', '/arg-PYTHON_VERSION')).text(), '3.11\n');
-  // Services reach each other by their compose names, at the addresses their imported env gives.
-  const agents = await exec('platform', 'ai-agents', ['sh', '-c', 'wget -q -O- "$BRAIN_URL/health"']);
-  assert.deepEqual(agents, { code: 0, out: 'ok\n' });
-});
+test(
+  'the imported seed 003-like platform (one image, nine builds, health gates, a route) deploys and serves',
+  { timeout: 600_000 },
+  async () => {
+    const { dir, m } = await imported('platform');
+    const r = await home.cli('deploy', dir, '--json');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const rows = await running('platform');
+    assert.deepEqual(rows.map((s) => s.service).sort(), Object.keys(m.services).sort());
+    // The route from the Traefik label reaches the saleor stand-in through the proxy, on its health path.
+    assert.equal((await hit(P, 'api.example.com', '/health/')).text(), 'ok\n');
+    // The build args and target reached the build (the stage after `prod` fails if it is built).
+    const brain = rows.find((s) => s.service === 'brain');
+    assert.ok(brain?.port);
+    assert.equal((await hit(brain.port, 'x', '/arg-PYTHON_VERSION')).text(), '3.11\n');
+    // Services reach each other by their compose names, at the addresses their imported env gives.
+    const agents = await exec('platform', 'ai-agents', ['sh', '-c', 'wget -q -O- "$BRAIN_URL/health"']);
+    assert.deepEqual(agents, { code: 0, out: 'ok\n' });
+  },
+);
 
-test('the imported seed 000-like stack (postgres, redis, a backend gated on a healthy db) deploys and serves', async () => {
-  const { dir, m } = await imported('sprintforge');
-  const r = await home.cli('deploy', dir, '--json');
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  const rows = await running(m.app);
-  assert.deepEqual(rows.map((s) => s.service).sort(), ['backend', 'db', 'redis']);
-  const backend = rows.find((s) => s.service === 'backend');
-  assert.ok(backend?.port);
-  assert.equal((await hit(backend.port, 'x', '/api/v1/health')).text(), 'ok\n');
-  const images = Object.fromEntries(rows.map((s) => [s.service, s.image]));
-  assert.deepEqual(images, {
-    db: 'postgres:15-alpine',
-    redis: 'redis:7-alpine',
-    backend: 'registry.example.com/sprintforge/backend:latest',
-  });
-});
+test(
+  'the imported seed 000-like stack (postgres, redis, a backend gated on a healthy db) deploys and serves',
+  { timeout: 600_000 },
+  async () => {
+    const { dir, m } = await imported('sprintforge');
+    const r = await home.cli('deploy', dir, '--json');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const rows = await running(m.app);
+    assert.deepEqual(rows.map((s) => s.service).sort(), ['backend', 'db', 'redis']);
+    const backend = rows.find((s) => s.service === 'backend');
+    assert.ok(backend?.port);
+    assert.equal((await hit(backend.port, 'x', '/api/v1/health')).text(), 'ok\n');
+    const images = Object.fromEntries(rows.map((s) => [s.service, s.image]));
+    assert.deepEqual(images, {
+      db: 'postgres:15-alpine',
+      redis: 'redis:7-alpine',
+      backend: 'registry.example.com/sprintforge/backend:latest',
+    });
+  },
+);

@@ -54,29 +54,33 @@ services:
     routes: [loaded.test]
 `;
 
-test(`${DEPLOYS} blue-green deploys of a container app under wrk (50 keep-alive connections) through the builtin proxy: zero failed requests`, async () => {
-  const dir = home.app('loaded', manifest(0));
-  assertOk(await home.cli('deploy', dir));
-  const deploys = (async () => {
-    for (let v = 1; v <= DEPLOYS; v++) {
-      writeFileSync(path.join(dir, 'berth.yaml'), manifest(v));
-      const r = await home.cli('deploy', dir, '--json');
-      assert.equal(r.code, 0, r.stderr + r.stdout);
-      assert.equal((JSON.parse(r.stdout) as { release: number }).release, v + 1);
-    }
-  })();
-  // The load lasts as long as the deploys, however long the machine takes for them.
-  const res = await wrk(`http://127.0.0.1:${P}/`, {
-    connections: 50,
-    seconds: 900,
-    host: 'loaded.test',
-    until: deploys,
-  });
-  await deploys;
-  assert.ok(res.requests >= 1000, `only ${res.requests} requests`);
-  assert.equal(res.errors, 0, res.output);
-  assert.equal(res.non2xx, 0, res.output);
-  assert.equal((await hit(P, 'loaded.test', '/')).text(), `${DEPLOYS}\n`);
-  const list = await dockerd.engine.call<unknown[]>('GET', '/containers/json?all=true');
-  assert.equal(list.length, 1, 'only the serving release has a container');
-});
+test(
+  `${DEPLOYS} blue-green deploys of a container app under wrk (50 keep-alive connections) through the builtin proxy: zero failed requests`,
+  { timeout: 900_000 },
+  async () => {
+    const dir = home.app('loaded', manifest(0));
+    assertOk(await home.cli('deploy', dir));
+    const deploys = (async () => {
+      for (let v = 1; v <= DEPLOYS; v++) {
+        writeFileSync(path.join(dir, 'berth.yaml'), manifest(v));
+        const r = await home.cli('deploy', dir, '--json');
+        assert.equal(r.code, 0, r.stderr + r.stdout);
+        assert.equal((JSON.parse(r.stdout) as { release: number }).release, v + 1);
+      }
+    })();
+    // The load lasts as long as the deploys, however long the machine takes for them.
+    const res = await wrk(`http://127.0.0.1:${P}/`, {
+      connections: 50,
+      seconds: 900,
+      host: 'loaded.test',
+      until: deploys,
+    });
+    await deploys;
+    assert.ok(res.requests >= 1000, `only ${res.requests} requests`);
+    assert.equal(res.errors, 0, res.output);
+    assert.equal(res.non2xx, 0, res.output);
+    assert.equal((await hit(P, 'loaded.test', '/')).text(), `${DEPLOYS}\n`);
+    const list = await dockerd.engine.call<unknown[]>('GET', '/containers/json?all=true');
+    assert.equal(list.length, 1, 'only the serving release has a container');
+  },
+);
