@@ -4,6 +4,7 @@ import { mapHealthcheck } from './compose-health.js';
 import { mapLabels } from './compose-labels.js';
 import { mapImageAndBuild } from './compose-build.js';
 import { mapPorts } from './compose-ports.js';
+import { mapPull } from './compose-pull.js';
 import { mapVolumes, type VolumeNames } from './compose-volumes.js';
 import type { ServiceContext, ServiceOut } from './import-context.js';
 import { at, isMapping } from './import-warnings.js';
@@ -12,7 +13,7 @@ import { shellWords } from './shell-words.js';
 /** Keys mapped here (depends_on by the caller, which knows every service). */
 const MAPPED = new Set([
   ...['image', 'build', 'ports', 'expose', 'environment', 'env_file', 'healthcheck', 'volumes'],
-  ...['command', 'entrypoint', 'restart', 'stop_grace_period', 'deploy', 'depends_on', 'labels'],
+  ...['command', 'entrypoint', 'restart', 'stop_grace_period', 'deploy', 'depends_on', 'labels', 'pull_policy'],
 ]);
 
 /** Why some well-known keys are not mapped; any other key gets the generic reason. */
@@ -36,6 +37,7 @@ const WHY: Readonly<Record<string, string>> = {
 export function mapService(svc: Record<string, unknown>, ctx: ServiceContext, volumes: VolumeNames): ServiceOut {
   const out: ServiceOut = {};
   mapImageAndBuild(svc, ctx, out);
+  mapPull(svc, ctx, out);
   mapPorts(svc, ctx, out);
   const run = argv(svc.command, at(ctx.path, 'command'), ctx);
   if (run) out.run = run;

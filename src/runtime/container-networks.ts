@@ -1,6 +1,8 @@
 import type { ContainerEngine } from './container-engine.js';
 import { EngineError } from './container-engine.js';
 
+type Ensured = { readonly name: string; readonly gateway: string | undefined };
+
 /** An app environment's network, as its containers and the proxy's gateway listeners need it. */
 export interface ContainerNetwork {
   readonly name: string;
@@ -29,6 +31,8 @@ export class ContainerNetworks {
   readonly #home: string;
   readonly #known = new Map<string, ContainerNetwork>();
   readonly #added: Array<() => Promise<void>> = [];
+  /** Networks being made, by name. */
+  readonly #making = new Map<string, Promise<Ensured>>();
 
   constructor(engine: ContainerEngine, home: string) {
     this.#engine = engine;
@@ -53,8 +57,20 @@ export class ContainerNetworks {
    * daemon. No gateway when the engine tells no IPv4 subnet for it: its containers then have no way to
    * the host's service addresses (their variables keep 127.0.0.1), but they run.
    */
-  async ensure(app: string, env: string): Promise<{ readonly name: string; readonly gateway: string | undefined }> {
+  ensure(app: string, env: string): Promise<Ensured> {
     const name = this.nameOf(app, env);
+    const pending = this.#making.get(name);
+    if (pending) return pending;
+    const made = this.#ensure(app, env, name).finally(() => this.#making.delete(name));
+    this.#making.set(name, made);
+    return made;
+  }
+
+  /**
+   * One at a time per name: the engine's duplicate check is not atomic, and two networks of one
+   * name (two containers of a wave starting at once) make every later start fail ("network ... is ambiguous").
+   */
+  async #ensure(app: string, env: string, name: string): Promise<Ensured> {
     let found = await this.#inspect(name);
     if (!found) {
       const labels = { 'berth.home': this.#home, 'berth.app': app, 'berth.env': env };

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ContainerEngine } from '../../src/runtime/container-engine.js';
 import { sleep } from './home.js';
@@ -104,6 +104,38 @@ export class TestDockerd {
       ].join('\n'),
     );
     const tar = spawn('tar', ['-c', '-C', ctx, '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const body = await this.engine.stream(
+      'POST',
+      `/build?t=${encodeURIComponent(tag)}&rm=1`,
+      tar.stdout,
+      'application/x-tar',
+    );
+    let out = '';
+    for await (const chunk of body) out += String(chunk);
+    if (out.includes('"errorDetail"') || !out.includes('Successfully tagged'))
+      throw new Error(`building ${tag}: ${out}`);
+  }
+
+  /**
+   * Builds `tag` FROM scratch with this host's node binary and the libraries it links (from ldd),
+   * and `files` under /app, running `node /app/<main>`: a Node app in a container, nothing pulled.
+   */
+  async buildNodeImage(tag: string, files: Record<string, string>, main: string): Promise<void> {
+    const ctx = path.join(this.dir, `ctx-${tag.replace(/[^a-z0-9]/gi, '-')}`);
+    mkdirSync(path.join(ctx, 'app'), { recursive: true });
+    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(ctx, 'app', name), text);
+    const node = realpathSync(process.execPath);
+    const libs = [...execFileSync('ldd', [node], { encoding: 'utf8' }).matchAll(/(\/\S+) \(0x/g)].map(
+      (m) => m[1] as string,
+    );
+    const host = [node, ...libs].map((f) => f.slice(1)); // relative to /, as the context holds them
+    const dockerfile = [
+      'FROM scratch',
+      ...['app', ...new Set(host.map((f) => f.split('/')[0]))].map((d) => `COPY ${d} /${d}`),
+    ];
+    writeFileSync(path.join(ctx, 'Dockerfile'), [...dockerfile, `CMD ["/${host[0]}", "/app/${main}"]`, ''].join('\n'));
+    // -h: the libraries' links are stored as the files they name.
+    const tar = spawn('tar', ['-ch', '-C', ctx, '.', '-C', '/', ...host], { stdio: ['ignore', 'pipe', 'inherit'] });
     const body = await this.engine.stream(
       'POST',
       `/build?t=${encodeURIComponent(tag)}&rm=1`,
