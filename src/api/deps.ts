@@ -7,6 +7,7 @@ import type { Apps } from '../engine/apps.js';
 import type { EventLoopStats } from '../daemon/event-loop-stats.js';
 import type { Deployer } from '../engine/deploy/deployer.js';
 import type { Environments } from '../engine/environments.js';
+import type { Images } from '../engine/images.js';
 import type { InstanceManager } from '../engine/instance-manager.js';
 import type { ReleaseExec } from '../engine/release-exec.js';
 import type { CronScheduler } from '../engine/cron/scheduler.js';
@@ -25,6 +26,8 @@ export interface ApiDeps {
   readonly apps: Apps;
   readonly deployer: Deployer;
   readonly environments: Environments;
+  /** `berth images` and its prune: this home's images on the container engine. */
+  readonly images: Images;
   readonly identity: Identity;
   readonly secrets: Secrets;
   readonly webhooks: Webhooks;

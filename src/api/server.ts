@@ -15,6 +15,7 @@ import { registerRunRoutes } from './run-routes.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerImageRoutes } from './image-routes.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
 import { BerthError } from '../core/errors.js';
@@ -266,6 +267,7 @@ export function buildApi(
   registerRunRoutes(app, deps);
   registerWebhookRoutes(app, deps);
   registerUploadRoutes(app, deps);
+  registerImageRoutes(app, deps);
   registerDashboardRoutes(app);
   return app;
 }

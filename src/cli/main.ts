@@ -11,6 +11,7 @@ import { registerIdentityCommands } from './identity-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerDaemonUnitCommands } from './daemon-commands.js';
 import { registerImportCommands } from './import-command.js';
+import { registerImageCommands } from './image-commands.js';
 import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
 import type { EffectiveSetting } from '../config/setting-sources.js';
@@ -46,7 +47,7 @@ const program = new Command('berth')
   .description('Run many web apps on your own server, without the archaeology.')
   .version(VERSION);
 program.hook('preAction', (_cmd, action) => {
-  jsonOutput = Boolean(action.opts().json);
+  jsonOutput = Boolean(action.optsWithGlobals().json); // `berth images prune --json`: the option may be the parent's
 });
 
 registerDeployCommands(program, { client, ready, call, print, json: () => jsonOutput });
@@ -54,6 +55,7 @@ registerDoctorCommand(program, { client, ready, print });
 registerIdentityCommands(program, { call, print });
 registerRunCommands(program, { client, ready, print });
 registerImportCommands(program);
+registerImageCommands(program, { call, print });
 
 program
   .command('ps')

@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { BerthError } from '../core/errors.js';
 import { DEFAULT_MAX_SERVICES } from './manifest.js';
+import { parseSize, SIZE_PATTERN } from './size.js';
 
 /** The system's standard PATH: what builds and instances get unless `app_path` says otherwise. */
 export const STANDARD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -68,7 +69,12 @@ export interface HostSettings {
    * `unix://` URL. Default /var/run/docker.sock when it exists; env BERTH_CONTAINER_ENGINE.
    */
   readonly containerEngine?: string | undefined;
+  /** `berth doctor` warns when the container engine uses more disk than this (bytes). Default 10 GiB. */
+  readonly containerDiskWarn: number;
 }
+
+/** container_disk_warn's default: 10 GiB. */
+export const DEFAULT_CONTAINER_DISK_WARN = 10 * 2 ** 30;
 
 const RANGE = /^(\d{1,5})-(\d{1,5})$/;
 
@@ -237,6 +243,12 @@ const settingsSchema = z.strictObject({
     .describe(
       "The Docker Engine API socket that runs container services (Podman's `podman system service` socket works the same way): an absolute path or unix:///path. Default /var/run/docker.sock when it exists. Env BERTH_CONTAINER_ENGINE overrides.",
     ),
+  container_disk_warn: z
+    .union([z.number().int().min(0), z.string().regex(SIZE_PATTERN, 'expected a size like "20G" or a number of bytes')])
+    .optional()
+    .describe(
+      '`berth doctor` warns when the container engine uses more disk than this (its images, containers, volumes and build cache): bytes, or a size like "20G". Default "10G".',
+    ),
 });
 
 export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.env): HostSettings {
@@ -260,7 +272,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
       'invalid_settings',
       `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`,
       {
-        hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine',
+        hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine, container_disk_warn',
       },
     );
   }
@@ -314,6 +326,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
         : (s.app_users ?? process.getuid?.() === 0),
     apiTls: s.api_tls,
     containerEngine: env.BERTH_CONTAINER_ENGINE || s.container_engine,
+    containerDiskWarn: parseSize(s.container_disk_warn) ?? DEFAULT_CONTAINER_DISK_WARN,
   };
 }
 

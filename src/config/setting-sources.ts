@@ -33,6 +33,7 @@ const KEYS: ReadonlyArray<readonly [string, string | undefined, Getter]> = [
   ['app_users', 'BERTH_APP_USERS', (s) => s.appUsers],
   ['templates_dir', 'BERTH_TEMPLATES_DIR', (s) => s.templatesDir ?? null],
   ['sites_domain', 'BERTH_SITES_DOMAIN', (s) => s.sitesDomain ?? null],
+  ['container_disk_warn', undefined, (s) => s.containerDiskWarn],
 ];
 
 /** The environment variables that override settings (BERTH_PROXY, ...). */

@@ -9,6 +9,8 @@ import { loadHostSettings, type HostSettings } from '../config/host-settings.js'
 import { ManifestThread } from '../config/manifest-thread.js';
 import type { Proxy } from '../proxy/proxy.js';
 import { Apps } from '../engine/apps.js';
+import { Images } from '../engine/images.js';
+import { engineDiskUse } from '../engine/engine-disk.js';
 import { finishSwaps } from '../engine/instance-swap.js';
 import { InstanceManager } from '../engine/instance-manager.js';
 import { BootRecovery } from '../engine/boot-recovery.js';
@@ -117,6 +119,10 @@ async function main(): Promise<void> {
         tlsHandshakes: proxy.tlsHandshakes?.bind(proxy),
         proxyLeftovers: app === undefined ? proxy.leftovers?.() : [],
         app,
+        engineDisk: containers && {
+          read: () => engineDiskUse(containers.engine),
+          warnAt: settings.containerDiskWarn,
+        },
       }),
       app,
     );
@@ -145,6 +151,7 @@ async function main(): Promise<void> {
     log,
     keepReleases: settings.releasesKeep,
     engine: containers?.engine,
+    engineHome: markerPrefix,
     appPath: settings.appPath,
     doctor,
     secretEnv,
@@ -163,7 +170,9 @@ async function main(): Promise<void> {
         });
     },
   });
+  const images = new Images({ store, engine: containers?.engine, home: markerPrefix, locks: deployer.locks, log });
   const apps = new Apps({
+    images,
     store,
     layout,
     instances,
@@ -193,7 +202,7 @@ async function main(): Promise<void> {
         'the proxy does not start; berthd serves on without it (see berth proxy status)',
       ),
     );
-  const environments = new Environments({ store, layout, instances, routes, deployer, log, users, cron });
+  const environments = new Environments({ store, layout, instances, routes, deployer, log, users, cron, images });
   await deployer.recover();
   // Environments whose every process is gone (a reboot) start in dependency order once the API answers.
   const reboot = new BootRecovery({
@@ -243,6 +252,7 @@ async function main(): Promise<void> {
     apps,
     deployer,
     environments,
+    images,
     identity,
     secrets,
     webhooks,

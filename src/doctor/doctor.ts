@@ -1,4 +1,5 @@
 import { instanceChecks } from './checks/instances.js';
+import { containerDiskChecks } from './checks/container-disk.js';
 import { driftChecks, orphanChecks } from './checks/drift.js';
 import { portChecks } from './checks/ports.js';
 import { edgeRouteChecks, routeChecks } from './checks/routes.js';
@@ -18,6 +19,7 @@ export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [
   tlsChecks,
   tlsHandshakeChecks,
   proxyProcessChecks,
+  containerDiskChecks,
 ];
 
 /** Runs the checks; with `app`, keeps the findings about that app. */

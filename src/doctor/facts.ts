@@ -12,6 +12,7 @@ import type { Store } from '../store/store.js';
 import { procFiles, scanHost, type ProcFiles, type ProcessFact } from './host-scan.js';
 import { storedManifest } from '../config/stored-manifest.js';
 import type { LeftoverProcess } from '../core/results.js';
+import type { EngineDisk } from '../engine/engine-disk.js';
 
 export type { ProcessFact } from './host-scan.js';
 
@@ -53,6 +54,8 @@ export interface Facts {
   readonly tlsHandshakes: readonly TlsHandshake[];
   /** Processes of this BERTH_HOME's proxy besides the ones Berth runs. */
   readonly proxyLeftovers: readonly LeftoverProcess[];
+  /** The container engine's disk use and the host's threshold; undefined when no current release runs a container. */
+  readonly engineDisk?: { readonly use: EngineDisk; readonly warnAt: number } | undefined;
 }
 
 export async function gatherFacts(o: {
@@ -69,6 +72,8 @@ export async function gatherFacts(o: {
   proc?: ProcFiles;
   /** For one app's findings (a deploy's pre-flight): TLS handshakes only with that app's hosts. */
   app?: string | undefined;
+  /** The container engine's disk use (GET /system/df), and `container_disk_warn`: asked only when containers run. */
+  engineDisk?: { readonly read: () => Promise<EngineDisk>; readonly warnAt: number } | undefined;
 }): Promise<Facts> {
   const { store } = o;
   const [apps, environments, releases, instances, leases] = await Promise.all([
@@ -116,6 +121,11 @@ export async function gatherFacts(o: {
           ),
         ];
   const tlsHandshakes = (await o.tlsHandshakes?.(appHosts).catch(() => [])) ?? [];
+  const containers = [...manifests.values()].some((m) => m.services.some((s) => s.kind === 'container'));
+  const engineDisk =
+    o.app === undefined && containers && o.engineDisk
+      ? await withTimeout(o.engineDisk.read(), 5000).then((use) => use && { use, warnAt: o.engineDisk?.warnAt ?? 0 })
+      : undefined;
   return {
     home: o.home,
     markerPrefix: o.markerPrefix,
@@ -136,7 +146,15 @@ export async function gatherFacts(o: {
     edgeRoutes: o.edgeRoutes ?? [],
     tlsHandshakes,
     proxyLeftovers: o.proxyLeftovers ?? [],
+    engineDisk,
   };
+}
+
+/** The value, or undefined when it fails or takes longer than `ms` (an engine busy counting its disk). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([p.catch(() => undefined), late]).finally(() => clearTimeout(timer));
 }
 
 /** Names of the directories directly below `dir` (none when it does not exist). */

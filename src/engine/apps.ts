@@ -32,6 +32,8 @@ export interface CronRuns {
   reopen(envIds: readonly number[]): void;
 }
 
+type ImageForget = { forget(app: string, env?: string): Promise<void> };
+
 /** App-level operations besides deploying: start/stop/restart, rm, ps. */
 export class Apps {
   readonly #store: Store;
@@ -42,6 +44,7 @@ export class Apps {
   readonly #swap: SwapDeps;
   readonly #users: AppUsers | undefined;
   readonly #cron: CronRuns | undefined;
+  readonly #images: ImageForget | undefined;
 
   constructor(
     deps: SwapDeps & {
@@ -51,8 +54,11 @@ export class Apps {
       users?: AppUsers;
       /** Ends the app's running `cron:` jobs when it is removed. */
       cron?: CronRuns;
+      /** Removes the app's images, stopped containers and networks from the container engine. */
+      images?: ImageForget;
     },
   ) {
+    this.#images = deps.images;
     this.#users = deps.users;
     this.#cron = deps.cron;
     this.#store = deps.store;
@@ -123,6 +129,7 @@ export class Apps {
     const row = await this.#store.apps.find(app);
     if (row) await this.#store.write((r) => r.apps.delete(row.id));
     await this.#routesChanged();
+    await this.#images?.forget(app);
     removeTree(this.#layout.appLogRoot(app));
     await this.#store.attempts.forget(app); // its logs are gone: nothing can quote a stale line under a reused number
     removeTree(path.join(this.#layout.root, 'releases', app));

@@ -28,6 +28,8 @@ export interface EnvironmentDeps {
   readonly users?: AppUsers | undefined;
   /** Ends the environment's running `cron:` jobs when it is removed. */
   readonly cron?: CronRuns | undefined;
+  /** Removes the environment's images, stopped containers and network from the container engine. */
+  readonly images?: { forget(app: string, env?: string): Promise<void> } | undefined;
 }
 
 /** Environments of an app: listing, removal (all or nothing), and expiry of idle previews. */
@@ -162,6 +164,7 @@ export class Environments {
         );
       }
       await this.#d.routes.sync();
+      await this.#d.images?.forget(app, env);
       this.#d.users?.reclaim(trash);
       removeTree(trash);
       this.#d.users?.reclaim(path.join(this.#d.layout.root, 'homes', app, env));

@@ -30,6 +30,8 @@ export interface ImageBuildRequest {
   readonly service?: string | undefined;
   /** Build every step afresh (`berth deploy --no-cache`). */
   readonly noCache: boolean;
+  /** Labels of the image (`berth.home`, app, env, release): how `berth images` knows it is this BERTH_HOME's. */
+  readonly labels?: Readonly<Record<string, string>> | undefined;
   /** Each line of the build's output: the release's build log. */
   readonly log: (line: string) => void;
 }
@@ -62,6 +64,7 @@ export async function buildImage(req: ImageBuildRequest): Promise<ImageBuilt> {
   if (req.spec.args && Object.keys(req.spec.args).length > 0) query.set('buildargs', JSON.stringify(req.spec.args));
   if (req.spec.target) query.set('target', req.spec.target);
   if (req.noCache) query.set('nocache', '1');
+  if (req.labels) query.set('labels', JSON.stringify(req.labels));
   try {
     const imageId = await post(req, `/build?${query.toString()}`, dir, dockerfile);
     return { tag, imageId };

@@ -5,6 +5,8 @@ import { BerthError, describe } from '../../core/errors.js';
 import { ContainerEngine, EngineError } from '../../runtime/container-engine.js';
 import { buildImage, imageTag, type ImageBuilt } from '../../runtime/image-build.js';
 import { tailLines } from '../../runtime/log-files.js';
+import { BuildLeftovers } from '../build-leftovers.js';
+import { IMAGE_LABEL, imageLabel } from '../images-view.js';
 
 /** The services whose image the deploy builds: `build:` in its object form. */
 export function imageBuilds(services: readonly ServiceSpec[]): ServiceSpec[] {
@@ -27,6 +29,8 @@ export async function runImageBuilds(o: {
   release: number;
   noCache: boolean;
   redact: (text: string) => string;
+  /** This BERTH_HOME's identity: the images get the label berth.image (see imageLabel). */
+  home?: string | undefined;
 }): Promise<Map<string, ImageBuilt>> {
   const built = new Map<string, ImageBuilt>();
   const specs = imageBuilds(o.services);
@@ -37,7 +41,11 @@ export async function runImageBuilds(o: {
     constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
     0o640,
   );
-  const write = (line: string) => writeSync(fd, `${o.redact(line)}\n`);
+  const leftovers = new BuildLeftovers();
+  const write = (line: string) => {
+    leftovers.see(line);
+    writeSync(fd, `${o.redact(line)}\n`);
+  };
   // Without a configured engine the build fails with the error naming the setting.
   const engine = o.engine ?? new ContainerEngine(undefined);
   try {
@@ -63,10 +71,25 @@ export async function runImageBuilds(o: {
             ...(specs.length > 1 ? { service: spec.name } : {}),
             noCache: o.noCache,
             log: write,
+            ...(o.home !== undefined
+              ? {
+                  labels: {
+                    [IMAGE_LABEL]: imageLabel({
+                      home: o.home,
+                      app: o.app,
+                      env: o.env,
+                      release: o.release,
+                      service: spec.name,
+                    }),
+                  },
+                }
+              : {}),
           }),
         );
       } catch (err) {
         write(describe(err));
+        const removed = await leftovers.remove(engine).catch(() => undefined);
+        if (removed !== undefined) write(`==> removed ${removed}, the image the failed build left`);
         const lines = tailLines(o.logFile, 10)
           .map((l) => `  ${l}`)
           .join('\n');

@@ -68,6 +68,8 @@ export interface StepDeps {
   readonly doctor: (app: string) => Promise<Finding[]>;
   /** The container engine's client (host setting `container_engine`), for image builds; none without one. */
   readonly engine?: ContainerEngine | undefined;
+  /** This BERTH_HOME's identity on the engine: the label `berth.home` of the images it builds. */
+  readonly engineHome?: string | undefined;
   /** Per-app system users, when berthd runs as root. */
   readonly users?: AppUsers;
   /** The app's secrets for an environment, for its builds. */
@@ -140,6 +142,7 @@ export class DeploySteps implements StepRunner {
           release: c.release.number,
           noCache: c.noCache ?? false,
           redact: (t) => own.redact(t),
+          home: this.#d.engineHome,
         });
         if (built.size > 0) {
           // In the journal's context (saved by the note), then in the release's manifest: its instances run these images.
