@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -196,6 +196,22 @@ test('a deploy undone after its pull puts the tag back and removes the image it 
   assert.equal(await imageId(v3), undefined, 'the image pulled is gone');
   assert.equal(await serves(), 'v1\n');
   assert.equal(await imageId(v1), v1, 'the image a kept release runs stays');
+});
+
+test('pruned releases take the images they pulled once no tag names them and no kept release runs them', async () => {
+  writeFileSync(path.join(home.home, 'config.yaml'), 'releases_keep: 2\n');
+  assertOk(await home.cli('daemon', 'stop'));
+  assertOk(await home.cli('daemon', 'start'));
+  const v4 = await publish('v4\n');
+  assertOk(await deploy(IMAGE));
+  const v5 = await publish('v5\n');
+  assertOk(await deploy(IMAGE));
+  assert.equal(await serves(), 'v5\n');
+  assert.equal(await imageId(v1), undefined, 'release 1 is pruned and its image untagged: removed');
+  assert.equal(await imageId(v2), undefined, 'the tag moved on from v2 and its releases are pruned: removed');
+  assert.equal(await imageId(v4), v4, 'a kept release runs it');
+  assert.equal(await imageId(IMAGE), v5);
+  assert.ok(await imageId('berth-test/local:1'), 'an image still tagged stays');
 });
 
 test('the registry password is nowhere: not in what berth printed, its logs, its journal or its store', () => {

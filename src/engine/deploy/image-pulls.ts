@@ -6,6 +6,7 @@ import { parseImageRef } from '../../core/image-ref.js';
 import { ContainerEngine, EngineError } from '../../runtime/container-engine.js';
 import { inspectImage, pullImage, type EngineImage, type RegistryLogin } from '../../runtime/image-pull.js';
 import type { Store } from '../../store/store.js';
+import { imageUses } from '../images-view.js';
 import { Redactor } from '../../core/redact.js';
 import type { DeployContext } from './context.js';
 import type { StepHandle } from './journal.js';
@@ -145,6 +146,35 @@ export async function undoImagePulls(
     } catch (err) {
       if (err instanceof EngineError && err.status === 404) continue;
       kept.push(`${image}: ${describe(err)}`);
+    }
+  }
+  return kept;
+}
+
+/**
+ * After a release is pruned (its record gone): the images it pulled that no recorded release runs
+ * any more and no tag names (the tag moved on with a later pull) are removed, so a moving tag such as
+ * `:latest` never fills the disk. An image still tagged stays: the operator may use it by that name
+ * (`berth images` lists it). Returns what stayed, and why.
+ */
+export async function removeStalePulls(
+  engine: ContainerEngine | undefined,
+  store: Store,
+  services: readonly ServiceSpec[],
+): Promise<string[]> {
+  const ids = imagePulls(services).flatMap((s) => (s.container?.imageId ? [s.container.imageId] : []));
+  if (!engine || ids.length === 0) return [];
+  const used = await imageUses(store);
+  const kept: string[] = [];
+  for (const id of new Set(ids)) {
+    if (used.has(id)) continue;
+    try {
+      const { RepoTags } = await engine.call<{ RepoTags?: string[] | null }>('GET', `/images/${id}/json`);
+      if ((RepoTags ?? []).some((t) => t !== '<none>:<none>')) continue;
+      await engine.call('DELETE', `/images/${id}`);
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 404) continue;
+      kept.push(`${id}: ${describe(err)}`);
     }
   }
   return kept;

@@ -12,7 +12,7 @@ import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import { assertRoutesFree, type RouteSync } from '../route-sync.js';
 import { runBuilds } from './build.js';
-import { runPullStep, undoPullStep } from './image-pulls.js';
+import { removeStalePulls, runPullStep, undoPullStep } from './image-pulls.js';
 import { builtImagesOf, releaseImageTags, removeImages, runImageBuilds, withBuiltImage } from './image-builds.js';
 import type { ContainerEngine } from '../../runtime/container-engine.js';
 import { runHook, stopHook } from './release-hook.js';
@@ -337,8 +337,11 @@ export class DeploySteps implements StepRunner {
         await this.#removeAll(await this.#d.store.instances.list({ releaseId: r.id }));
         await this.#d.store.releases.delete(r.id);
         if (existsSync(r.dir)) removeTree(r.dir);
-        const images = builtImagesOf((JSON.parse(r.manifest) as Manifest).services);
-        for (const kept of await removeImages(this.#d.engine, images))
+        const services = (JSON.parse(r.manifest) as Manifest).services;
+        for (const kept of [
+          ...(await removeImages(this.#d.engine, builtImagesOf(services))),
+          ...(await removeStalePulls(this.#d.engine, this.#d.store, services)),
+        ])
           this.#d.log.warn({ image: kept, release: r.number }, 'an image of a pruned release was left');
         this.#removeReleaseLogs(r.number);
       } catch (err) {
