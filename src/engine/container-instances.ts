@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { ServiceSpec } from '../config/manifest-types.js';
 import { BerthError } from '../core/errors.js';
 import { containerProbe, type ProbeResult } from '../health/probes.js';
@@ -18,14 +19,19 @@ export class ContainerInstances {
   readonly #runner: ContainerRunner | undefined;
   readonly #rotation: RotationOptions | undefined;
   readonly #markerOf: (id: number) => string;
+  readonly #log: Logger | undefined;
   /** Each supervised container's address on its network, by instance id (for probes). */
   readonly #addresses = new Map<number, string>();
+  /** Each followed container's output, by instance id: settles once all of it is in the log file. */
+  readonly #logged = new Map<number, Promise<void>>();
 
   constructor(deps: {
     runner: ContainerRunner | undefined;
     rotation?: RotationOptions | undefined;
     marker: (id: number) => string;
+    log?: Logger;
   }) {
+    this.#log = deps.log;
     this.#runner = deps.runner;
     this.#rotation = deps.rotation;
     this.#markerOf = deps.marker;
@@ -48,6 +54,7 @@ export class ContainerInstances {
       gid: o.gid,
     });
     this.#addresses.set(v.id, launched.ip);
+    this.#logged.set(v.id, launched.logged);
     return launched;
   }
 
@@ -73,13 +80,43 @@ export class ContainerInstances {
       gid: ids?.gid,
     });
     this.#addresses.set(v.id, c.ip);
+    this.#logged.set(v.id, c.logged);
     return c;
   }
 
-  /** The init process of each running container of this BERTH_HOME, by instance marker; none without an engine. */
+  /**
+   * The instance's container that exited while berthd was away: its output since then is added
+   * to its log, and its exit code told (undefined when there is none, or no engine).
+   */
+  async ended(
+    v: InstanceView,
+    logFile: string,
+    ids: { uid: number; gid: number } | undefined,
+  ): Promise<{ code: number } | undefined> {
+    return this.#runner?.ended(this.#markerOf(v.id), logFile, {
+      rotation: this.#rotation,
+      uid: ids?.uid,
+      gid: ids?.gid,
+    });
+  }
+
+  /**
+   * The init process of each running container of this BERTH_HOME, by instance marker; none
+   * without an engine. Containers of this home whose instance is not in `instances` (all the store
+   * knows) are removed: nothing would ever stop them, and their port is no longer leased.
+   */
   async live(instances: readonly InstanceView[]): Promise<Map<string, ProcessRef>> {
     const refs = new Map<string, ProcessRef>();
-    if (!this.#runner || !instances.some((v) => (JSON.parse(v.spec) as ServiceSpec).kind === 'container')) return refs;
+    if (!this.#runner) return refs;
+    const containers = instances.some((v) => (JSON.parse(v.spec) as ServiceSpec).kind === 'container');
+    try {
+      const removed = await this.#runner.sweep(new Set(instances.map((v) => this.#markerOf(v.id))));
+      if (removed.length > 0) this.#log?.warn({ containers: removed }, 'removed containers of no instance');
+    } catch (err) {
+      if (containers) throw err;
+      return refs; // an engine that does not answer, and no container to run: nothing to say
+    }
+    if (!containers) return refs;
     for (const [marker, { pid }] of await this.#runner.running()) {
       const st = procStat(pid);
       if (st) refs.set(marker, { pid, startTicks: st.startTicks });
@@ -93,9 +130,11 @@ export class ContainerInstances {
    */
   async stop(id: number, timeoutMs: number): Promise<'none' | 'terminated' | 'killed'> {
     this.#addresses.delete(id);
+    const logged = this.#logged.get(id);
+    this.#logged.delete(id);
     if (!this.#runner) return 'none';
     try {
-      return await this.#runner.stop(this.#markerOf(id), timeoutMs);
+      return await this.#runner.stop(this.#markerOf(id), timeoutMs, logged);
     } catch (err) {
       if (err instanceof BerthError && err.code === 'container_engine_down') return 'none';
       throw err;

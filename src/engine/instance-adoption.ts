@@ -118,7 +118,19 @@ export class InstanceAdoption {
       health: undefined,
       retired: false,
     });
-    queueMicrotask(() => void this.#exits.onExit(v.id, ref, null, null, 'died while berthd was not running'));
+    const ended = await this.#containerEnded(v);
+    const note = 'died while berthd was not running';
+    queueMicrotask(() => void this.#exits.onExit(v.id, ref, ended?.code ?? null, null, note));
+  }
+
+  /** A container that ended while berthd was away: its last output into its log, and its exit code. */
+  async #containerEnded(v: InstanceView): Promise<{ code: number } | undefined> {
+    if ((JSON.parse(v.spec) as ServiceSpec).kind !== 'container') return undefined;
+    const c = this.#core;
+    return c.containers.ended(v, c.logFile(v), await c.users?.ids(v.app, v.env)).catch((err: unknown) => {
+      c.log.warn({ err: describe(err), instance: v.id }, 'reading the end of a container failed');
+      return undefined;
+    });
   }
 
   /** Supervises a live process this daemon did not spawn: probes it, and learns of its exit by polling. */

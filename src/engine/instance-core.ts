@@ -96,6 +96,7 @@ export class InstanceCore {
       runner: deps.containers,
       rotation: deps.rotation,
       marker: (id) => this.marker(id),
+      log: deps.log,
     });
   }
 

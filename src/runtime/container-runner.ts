@@ -18,6 +18,16 @@ export interface LaunchedContainer extends Spawned {
   readonly ip: string;
 }
 
+/** How long a stop waits for the output of a stopped container to reach its log before removing it. */
+const LOG_SETTLE_MS = 5000;
+
+interface Listed {
+  Id: string;
+  Names: string[];
+  State: string;
+  Labels: Record<string, string>;
+}
+
 interface Inspected {
   Id: string;
   State: { Running: boolean; Pid: number; ExitCode: number };
@@ -66,7 +76,7 @@ export class ContainerRunner {
     const network = (await this.networks.ensure(o.who.app, o.who.env)).name;
     await this.#assertImage(image);
     const name = containerName(this.#home, o.who);
-    await this.#engine.call('DELETE', `/containers/${name}?force=true&v=true`).catch(ignoreMissing);
+    await this.#removeOld(name, o.logFile, { rotation: o.rotation, uid: o.uid, gid: o.gid });
     const mounts = c.volumes.map((v) => ({ target: v.target, source: volumeDir(o.dataDir, v.name, o.uid, o.gid) }));
     const config = containerConfig({
       who: o.who,
@@ -94,13 +104,8 @@ export class ContainerRunner {
 
   /** The running containers of this BERTH_HOME, by instance marker: their id and their init's pid on this host. */
   async running(): Promise<Map<string, { id: string; pid: number }>> {
-    const filters = encodeURIComponent(JSON.stringify({ label: [`berth.home=${this.#home}`], status: ['running'] }));
-    const list = await this.#engine.call<{ Id: string; Labels: Record<string, string> }[]>(
-      'GET',
-      `/containers/json?filters=${filters}`,
-    );
     const found = new Map<string, { id: string; pid: number }>();
-    for (const c of list) {
+    for (const c of await this.#list({ label: [`berth.home=${this.#home}`], status: ['running'] })) {
       const info = await this.#inspect(c.Id).catch(() => undefined);
       const marker = c.Labels['berth.instance'];
       if (marker !== undefined && info?.State.Running) found.set(marker, { id: c.Id, pid: info.State.Pid });
@@ -108,15 +113,43 @@ export class ContainerRunner {
     return found;
   }
 
-  /** Stops the instance's container (SIGTERM, SIGKILL after `timeoutMs`) and removes it; 'none' when there was none. */
-  async stop(marker: string, timeoutMs: number): Promise<'none' | 'terminated' | 'killed'> {
-    const filters = encodeURIComponent(JSON.stringify({ label: [`berth.instance=${marker}`] }));
-    const list = await this.#engine.call<{ Id: string; State: string }[]>(
-      'GET',
-      `/containers/json?all=true&filters=${filters}`,
-    );
+  /**
+   * Removes every container of this BERTH_HOME whose instance marker is not in `known` (its
+   * instance is gone: removed while the engine did not answer, say); returns their names.
+   */
+  async sweep(known: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const c of await this.#list({ label: [`berth.home=${this.#home}`] })) {
+      if (known.has(c.Labels['berth.instance'] ?? '')) continue;
+      await this.#engine.call('DELETE', `/containers/${c.Id}?force=true&v=true`).catch(ignoreMissing);
+      removed.push(c.Names[0]?.replace(/^\//, '') ?? c.Id);
+    }
+    return removed;
+  }
+
+  /**
+   * The instance's container that ended while nobody followed it (berthd was away): what it wrote
+   * since the log file's last write is appended to it, and its exit code told; undefined when none ended.
+   */
+  async ended(
+    marker: string,
+    logFile: string,
+    log: { rotation?: RotationOptions | undefined; uid?: number | undefined; gid?: number | undefined },
+  ): Promise<{ code: number } | undefined> {
+    const [c] = await this.#list({ label: [`berth.instance=${marker}`], status: ['exited', 'dead'] });
+    if (!c) return undefined;
+    const info = await this.#inspect(c.Id);
+    await followLogs(this.#engine, c.Id, logFile, { ...log, resume: true });
+    return { code: info.State.ExitCode };
+  }
+
+  /**
+   * Stops the instance's container (SIGTERM, SIGKILL after `timeoutMs`) and removes it once
+   * `logged` (its output's follower) is done, so its last lines are in its log; 'none' when there was none.
+   */
+  async stop(marker: string, timeoutMs: number, logged?: Promise<void>): Promise<'none' | 'terminated' | 'killed'> {
     let how: 'none' | 'terminated' | 'killed' = 'none';
-    for (const c of list) {
+    for (const c of await this.#list({ label: [`berth.instance=${marker}`] })) {
       if (c.State === 'running') {
         await this.#engine
           .call('POST', `/containers/${c.Id}/stop?t=${Math.ceil(timeoutMs / 1000)}`)
@@ -124,9 +157,27 @@ export class ContainerRunner {
         const after = await this.#inspect(c.Id).catch(() => undefined);
         how = after?.State.ExitCode === 137 ? 'killed' : 'terminated';
       }
+      if (logged) await Promise.race([logged, new Promise((r) => setTimeout(r, LOG_SETTLE_MS).unref())]);
       await this.#engine.call('DELETE', `/containers/${c.Id}?force=true&v=true`).catch(ignoreMissing);
     }
     return how;
+  }
+
+  /**
+   * A container of the instance left from before (berthd or the engine was away when it ended):
+   * what it wrote that is not in the log yet is added, then it is removed.
+   */
+  async #removeOld(name: string, logFile: string, log: Parameters<ContainerRunner['ended']>[2]): Promise<void> {
+    const old = await this.#inspect(name).catch((err: unknown) => ignoreMissing(err));
+    if (!old) return;
+    if (!old.State.Running) await followLogs(this.#engine, old.Id, logFile, { ...log, resume: true });
+    await this.#engine.call('DELETE', `/containers/${old.Id}?force=true&v=true`).catch(ignoreMissing);
+  }
+
+  /** This engine's containers (stopped ones too) matching `filters`. */
+  #list(filters: Record<string, string[]>): Promise<Listed[]> {
+    const q = encodeURIComponent(JSON.stringify(filters));
+    return this.#engine.call<Listed[]>('GET', `/containers/json?all=true&filters=${q}`);
   }
 
   async #follow(

@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { InstanceStatus } from '../src/core/results.js';
+import { Store } from '../src/store/store.js';
+import { TestDockerd } from './helpers/dockerd.js';
+import { hit, isAlive } from './helpers/http.js';
+import { assertOk, TestHome, waitFor } from './helpers/home.js';
+import { procStat } from '../src/system/proc.js';
+
+/**
+ * test/deploy-crash for a container app: berthd is killed (SIGKILL) before or after each step of a
+ * deploy, and after a restart the deploy is finished (killed after the switch) or fully undone
+ * (before it): the right release serves, the engine holds this home's three containers and no
+ * other (by label, stopped ones included), no lease leaked, no image of an undone release left.
+ * `api` is an `image:` service, `web` a `build:` one, `jobs` an `image:` worker with `port: none`
+ * (strategy recreate: stopped first, started again by an undo). Each step is covered once by
+ * default (the side where more has happened); CONTAINER_CRASH=all kills at both sides of every step.
+ */
+const home = new TestHome('32300-32349');
+const P = home.httpPort;
+const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
+home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
+const HOME_LABEL = createHash('sha256').update(home.home).digest('hex').slice(0, 12);
+
+before(async () => {
+  await dockerd.start();
+  await dockerd.buildImage('berth-test/web:1', { health: 'ok\n' });
+  assertOk(await home.cli('daemon', 'start'));
+});
+after(async () => {
+  try {
+    await home.cleanup();
+  } finally {
+    await dockerd.remove();
+  }
+});
+
+const manifest = (version: number) => `app: boxcrash
+services:
+  api:
+    image: berth-test/web:1
+    container_port: 8080
+    run: 'echo ${version} > /www/v; exec httpd -f -p 8080 -h /www'
+    health: { http: /health }
+    drain: 1s
+    stop_timeout: 1s
+    routes: [{ host: boxcrash.test, path: /api/, strip: true }]
+  web:
+    build: { context: site }
+    container_port: 8080
+    health: { http: /health }
+    drain: 1s
+    stop_timeout: 1s
+    depends_on: [api]
+    routes: [boxcrash.test]
+  jobs:
+    image: berth-test/web:1
+    port: none
+    run: 'echo ${version} >> /data/ran; trap "exit 0" TERM; while true; do sleep 1; done'
+    volumes: { /data: jobs }
+    stop_timeout: 1s
+`;
+const STEPS = [
+  'snapshot',
+  'build',
+  'record release',
+  'start wave 1',
+  'start wave 2',
+  'start wave 3', // jobs: a recreate worker starts last
+  'switch traffic',
+  'drain',
+  'stop release',
+  'prune',
+];
+const SWITCH = STEPS.indexOf('switch traffic');
+type When = 'before' | 'after';
+/** One crash per step by default: after it where it acts before the switch, the switch both ways, before it after. */
+const POINTS: [number, When][] =
+  process.env.CONTAINER_CRASH === 'all'
+    ? STEPS.flatMap((_, i) => [[i, 'before'] as [number, When], [i, 'after'] as [number, When]])
+    : STEPS.flatMap((_, i): [number, When][] =>
+        i < SWITCH
+          ? [[i, 'after']]
+          : i === SWITCH
+            ? [
+                [i, 'before'],
+                [i, 'after'],
+              ]
+            : [[i, 'before']],
+      );
+
+interface Inspected {
+  Id: string;
+  State: { Running: boolean; Pid: number };
+  Config: { Labels: Record<string, string> };
+}
+
+/** Every container of this home on the engine, stopped ones included. */
+async function containers(): Promise<Inspected[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: [`berth.home=${HOME_LABEL}`] }));
+  const list = await dockerd.engine.call<{ Id: string }[]>('GET', `/containers/json?all=true&filters=${filters}`);
+  return Promise.all(list.map((c) => dockerd.engine.call<Inspected>('GET', `/containers/${c.Id}/json`)));
+}
+
+/** The release numbers of the app's built images (berth/boxcrash-production:<release>). */
+async function imageReleases(): Promise<number[]> {
+  const list = await dockerd.engine.call<{ RepoTags: string[] | null }[]>('GET', '/images/json');
+  return list
+    .flatMap((i) => i.RepoTags ?? [])
+    .filter((t) => t.startsWith('berth/boxcrash-production:'))
+    .map((t) => Number(t.split(':')[1]))
+    .sort((a, b) => a - b);
+}
+
+const dir = home.app('boxcrash', manifest(1), {
+  'site/Dockerfile': 'FROM berth-test/web:1\nCOPY v /www/v\n',
+  'site/v': '1\n',
+});
+
+function writeVersion(version: number): void {
+  writeFileSync(path.join(dir, 'berth.yaml'), manifest(version));
+  writeFileSync(path.join(dir, 'site', 'v'), `${version}\n`);
+}
+
+/** Runs one deploy with berthd set to kill itself at `point`, and starts berthd again once it is dead. */
+async function crashingDeploy(point: string, label: string): Promise<void> {
+  await home.cli('daemon', 'stop');
+  const saved = home.env;
+  (home as { env: NodeJS.ProcessEnv }).env = { ...home.env, BERTH_CRASH_AT: point };
+  try {
+    assertOk(await home.cli('daemon', 'start'));
+    const daemon = home.daemonPid() as number;
+    const r = await home.cli('deploy', dir, '--json');
+    assert.equal(r.code, 1, `${label}: the deploy should have been cut off: ${r.stdout}${r.stderr}`);
+    await waitFor(`${label}: berthd to be dead`, () => !isAlive(daemon) || procStat(daemon)?.state === 'Z');
+  } finally {
+    (home as { env: NodeJS.ProcessEnv }).env = saved;
+  }
+  assertOk(await home.cli('daemon', 'start'), label);
+}
+
+test('berthd killed at every step of a container deploy: after a restart the right release serves, and the engine holds nothing else', async () => {
+  assertOk(await home.cli('deploy', dir));
+  let serving = 1;
+  let version = 1;
+  for (const [i, when] of POINTS) {
+    const label = `crash ${when} step ${i} (${STEPS[i]})`;
+    version++;
+    writeVersion(version);
+    await crashingDeploy(`${i}:${when}`, label);
+    const switched = i > SWITCH || (i === SWITCH && when === 'after');
+    if (switched) serving = version;
+    const list = await home.json<{
+      releases: Array<{ number: number; current: boolean }>;
+      deployments: Array<{ status: string; error: string | null }>;
+    }>('releases', 'boxcrash');
+    const last = list.deployments[0];
+    assert.equal(last?.status, switched ? 'succeeded' : 'interrupted', `${label}: ${JSON.stringify(last)}`);
+    assert.match(last.error ?? '', /berthd stopped during/, label);
+    assert.doesNotMatch(last.error ?? '', /additionally/, `${label}: an undo failed`);
+    const ps = await waitFor(`${label}: all instances healthy`, async () => {
+      const rows = await home.json<InstanceStatus[]>('ps', 'boxcrash');
+      return rows.length === 3 && rows.every((s) => s.state === 'healthy' && s.current) ? rows : undefined;
+    });
+    assert.equal(
+      (await hit(P, 'boxcrash.test', '/v')).text(),
+      `${serving}\n`,
+      `${label}: web serves the wrong release`,
+    );
+    assert.equal((await hit(P, 'boxcrash.test', '/api/v')).text(), `${serving}\n`, `${label}: api, wrong release`);
+    const ran = readFileSync(path.join(home.home, 'data', 'boxcrash', 'production', 'jobs', 'ran'), 'utf8');
+    assert.equal(ran.trim().split('\n').at(-1), String(serving), `${label}: the worker last ran the wrong release`);
+    // The engine: the three serving containers, running, none of another release, none stopped and left.
+    const live = await waitFor(`${label}: no leftover container`, async () => {
+      const all = await containers();
+      return all.length === 3 ? all : undefined;
+    });
+    assert.ok(
+      live.every((c) => c.State.Running),
+      label,
+    );
+    assert.deepEqual(
+      live.map((c) => c.State.Pid).sort(),
+      ps.map((s) => s.pid).sort(),
+      `${label}: containers are not the instances`,
+    );
+    assert.deepEqual(
+      live.map((c) => Number(c.Config.Labels['berth.release'])).sort(),
+      ps.map((s) => s.release).sort(),
+      label,
+    );
+    const store = await Store.openSqlite(path.join(home.home, 'berth.db'));
+    try {
+      const leases = await store.leases.all();
+      assert.deepEqual(
+        leases.map((l) => l.port).sort(),
+        ps.flatMap((s) => (s.port === null ? [] : [s.port])).sort(),
+        `${label}: leases`,
+      );
+      const releases = (await store.releases.all()).map((x) => x.number).sort((a, b) => a - b);
+      assert.deepEqual(
+        readdirSync(path.join(home.home, 'releases', 'boxcrash', 'production'))
+          .map(Number)
+          .sort((a, b) => a - b),
+        releases,
+        `${label}: release dirs`,
+      );
+      assert.deepEqual(await imageReleases(), releases, `${label}: built images are those of kept releases`);
+      assert.equal((await store.deployments.running()).length, 0, label);
+    } finally {
+      await store.close();
+    }
+  }
+});
