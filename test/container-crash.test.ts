@@ -95,7 +95,7 @@ const POINTS: [number, When][] =
 
 interface Inspected {
   Id: string;
-  State: { Running: boolean; Pid: number };
+  State: { Running: boolean; Pid: number; StartedAt: string };
   Config: { Labels: Record<string, string> };
 }
 
@@ -104,6 +104,13 @@ async function containers(): Promise<Inspected[]> {
   const filters = encodeURIComponent(JSON.stringify({ label: [`berth.home=${HOME_LABEL}`] }));
   const list = await dockerd.engine.call<{ Id: string }[]>('GET', `/containers/json?all=true&filters=${filters}`);
   return Promise.all(list.map((c) => dockerd.engine.call<Inspected>('GET', `/containers/${c.Id}/json`)));
+}
+
+const ALL = ['api', 'web', 'jobs'];
+
+/** Each service's container, as "<id> <started at>". */
+function byService(list: readonly Inspected[]): Map<string, string> {
+  return new Map(list.map((c) => [c.Config.Labels['berth.service'] ?? '', `${c.Id} ${c.State.StartedAt}`]));
 }
 
 /** The release numbers of the app's built images (berth/boxcrash-production:<release>). */
@@ -151,6 +158,7 @@ test('berthd killed at every step of a container deploy: after a restart the rig
     const label = `crash ${when} step ${i} (${STEPS[i]})`;
     version++;
     writeVersion(version);
+    const running = byService(await containers());
     await crashingDeploy(`${i}:${when}`, label);
     const switched = i > SWITCH || (i === SWITCH && when === 'after');
     if (switched) serving = version;
@@ -192,6 +200,23 @@ test('berthd killed at every step of a container deploy: after a restart the rig
       live.map((c) => Number(c.Config.Labels['berth.release'])).sort(),
       ps.map((s) => s.release).sort(),
       label,
+    );
+    // Adopted, not restarted: a container the deploy did not replace is the same one, started once.
+    const now = byService(live);
+    const kept = switched ? [] : i < STEPS.indexOf('start wave 3') || when === 'before' ? ALL : ['api', 'web'];
+    for (const service of ALL)
+      assert.equal(now.get(service), kept.includes(service) ? running.get(service) : now.get(service), label);
+    for (const service of ALL.filter((x) => !kept.includes(x)))
+      assert.notEqual(now.get(service), running.get(service), `${label}: ${service} was not replaced`);
+    const release = ps.find((s) => s.service === 'web')?.release;
+    assert.deepEqual(
+      ps.map((s) => [s.service, s.image]).sort(),
+      [
+        ['api', 'berth-test/web:1'],
+        ['jobs', 'berth-test/web:1'],
+        ['web', `berth/boxcrash-production:${release}`],
+      ],
+      `${label}: berth ps shows each image`,
     );
     const store = await Store.openSqlite(path.join(home.home, 'berth.db'));
     try {
