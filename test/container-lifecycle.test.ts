@@ -17,8 +17,10 @@ import { assertOk, sleep, TestHome, waitFor } from './helpers/home.js';
  * (same id, not restarted), reads what an ended one wrote while it was away, and removes those of
  * no instance; `berth logs` keeps a container's output after it is gone, within the log caps.
  */
-const home = new TestHome('32350-32399');
-const P = home.httpPort;
+const home = new TestHome('32350-32398');
+/** Not home.httpPort: test/container-crash's range is of the same hundred, and has it. */
+const P = 32399;
+home.env.BERTH_HTTP_PORT = String(P);
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
 home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 const HOME_LABEL = createHash('sha256').update(home.home).digest('hex').slice(0, 12);
