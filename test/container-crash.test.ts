@@ -66,6 +66,7 @@ services:
 `;
 const STEPS = [
   'snapshot',
+  'pull', // of api and jobs: their image is on the engine, so nothing is fetched
   'build',
   'record release',
   'start wave 1',

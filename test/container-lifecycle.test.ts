@@ -225,11 +225,11 @@ test('a restarted berthd adopts running containers (same id, not restarted), rea
   assertOk(await home.cli('rm', 'steady'));
 });
 
-/** What the app's log dir holds: each file once, by inode (a rotation renames while we look). */
+/** What the app's instance logs hold: each file once, by inode (a rotation renames while we look). */
 function logDirBytes(app: string): { bytes: number; files: string[] } {
   const dir = path.join(home.home, 'logs', app, 'production');
   const sizes = new Map<number, number>();
-  const files = readdirSync(dir);
+  const files = readdirSync(dir).filter((f) => f.startsWith('flood.')); // not the build (pull) log
   for (const f of files) {
     try {
       const st = statSync(path.join(dir, f));
