@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { parse } from 'yaml';
 import type { InstanceStatus } from '../src/core/results.js';
-import { TestDockerd } from './helpers/dockerd.js';
+import { TestDockerd, withEngine } from './helpers/dockerd.js';
 import { hit } from './helpers/http.js';
-import { assertOk, REPO, TestHome } from './helpers/home.js';
+import { REPO, TestHome } from './helpers/home.js';
 
 /**
  * The berth.yaml that `berth import compose` prints for each golden fixture (test/fixtures/compose:
@@ -28,7 +27,6 @@ import { assertOk, REPO, TestHome } from './helpers/home.js';
 const home = new TestHome('32400-32449');
 const P = home.httpPort;
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
-home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'compose');
 const BASE = 'berth-test/standin:1';
 
@@ -76,20 +74,10 @@ async function buildTag(tag: string, files: Record<string, string>): Promise<voi
     mkdirSync(path.dirname(path.join(ctx, name)), { recursive: true });
     writeFileSync(path.join(ctx, name), text, { mode: 0o755 });
   }
-  const tar = spawn('tar', ['-c', '-C', ctx, '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const body = await dockerd.engine.stream(
-    'POST',
-    `/build?t=${encodeURIComponent(tag)}&rm=1`,
-    tar.stdout,
-    'application/x-tar',
-  );
-  let out = '';
-  for await (const chunk of body) out += String(chunk);
-  if (out.includes('"errorDetail"') || !out.includes('Successfully tagged')) throw new Error(`building ${tag}: ${out}`);
+  await dockerd.buildTar(tag, ['-c', '-C', ctx, '.']);
 }
 
-before(async () => {
-  await dockerd.start();
+withEngine(home, dockerd, async () => {
   await dockerd.buildImage('berth-test/busybox:1', {});
   const programs = ['/bin/standin', '/bin/python', '/bin/gunicorn', '/bin/redis-server', '/app/entrypoint.sh'];
   await buildTag(BASE, {
@@ -98,14 +86,6 @@ before(async () => {
     ),
     standin: STANDIN,
   });
-  assertOk(await home.cli('daemon', 'start'));
-});
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await dockerd.remove();
-  }
 });
 
 /**

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { InstanceStatus } from '../src/core/results.js';
-import { TestDockerd } from './helpers/dockerd.js';
+import { TestDockerd, withEngine } from './helpers/dockerd.js';
 import { hit } from './helpers/http.js';
 import { assertOk, TestHome } from './helpers/home.js';
 
@@ -17,20 +17,10 @@ import { assertOk, TestHome } from './helpers/home.js';
 const home = new TestHome('31700-31799');
 const P = home.httpPort;
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
-home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 
-before(async () => {
+withEngine(home, dockerd, async () => {
   mkdirSync(home.home, { recursive: true });
   writeFileSync(path.join(home.home, 'config.yaml'), 'releases_keep: 2\n');
-  await dockerd.start();
-  assertOk(await home.cli('daemon', 'start'));
-});
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await dockerd.remove();
-  }
 });
 
 /** The image release 1 ran (test 1), gone once release 1 is pruned. */

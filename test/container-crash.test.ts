@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { InstanceStatus } from '../src/core/results.js';
 import { Store } from '../src/store/store.js';
-import { TestDockerd } from './helpers/dockerd.js';
+import { TestDockerd, withEngine } from './helpers/dockerd.js';
 import { hit, isAlive } from './helpers/http.js';
 import { assertOk, TestHome, waitFor } from './helpers/home.js';
 import { procStat } from '../src/system/proc.js';
@@ -23,20 +23,10 @@ import { procStat } from '../src/system/proc.js';
 const home = new TestHome('32300-32349');
 const P = home.httpPort;
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
-home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 const HOME_LABEL = createHash('sha256').update(home.home).digest('hex').slice(0, 12);
 
-before(async () => {
-  await dockerd.start();
+withEngine(home, dockerd, async () => {
   await dockerd.buildImage('berth-test/web:1', { health: 'ok\n' });
-  assertOk(await home.cli('daemon', 'start'));
-});
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await dockerd.remove();
-  }
 });
 
 const manifest = (version: number) => `app: boxcrash

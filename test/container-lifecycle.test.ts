@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { InstanceStatus } from '../src/core/results.js';
 import { procStat } from '../src/system/proc.js';
-import { TestDockerd } from './helpers/dockerd.js';
+import { TestDockerd, withEngine } from './helpers/dockerd.js';
 import { hit, isAlive } from './helpers/http.js';
 import { assertOk, sleep, TestHome, waitFor } from './helpers/home.js';
 
@@ -22,24 +22,14 @@ const home = new TestHome('32350-32398');
 const P = 32399;
 home.env.BERTH_HTTP_PORT = String(P);
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
-home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 const HOME_LABEL = createHash('sha256').update(home.home).digest('hex').slice(0, 12);
 const LOG_MAX = 16 * 1024;
 const IMAGE = 'berth-test/box:1';
 
-before(async () => {
+withEngine(home, dockerd, async () => {
   mkdirSync(home.home, { recursive: true, mode: 0o700 });
   writeFileSync(path.join(home.home, 'config.yaml'), `log_max_bytes: ${LOG_MAX}\nlog_keep: 2\n`);
-  await dockerd.start();
   await dockerd.buildImage(IMAGE, { health: 'ok\n' });
-  assertOk(await home.cli('daemon', 'start'));
-});
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await dockerd.remove();
-  }
 });
 
 interface Inspected {

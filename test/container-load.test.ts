@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { TestDockerd } from './helpers/dockerd.js';
+import { test } from 'node:test';
+import { TestDockerd, withEngine } from './helpers/dockerd.js';
 import { hit } from './helpers/http.js';
 import { assertOk, TestHome } from './helpers/home.js';
 import { wrk } from './helpers/proxy-process.js';
@@ -21,7 +21,6 @@ const home = new TestHome('32450-32499');
 const P = 18124;
 home.env.BERTH_HTTP_PORT = String(P);
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
-home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 const DEPLOYS = 20;
 /** Serves its VERSION; ends at SIGTERM (Berth stops an instance only after draining it). */
 const SERVER = `import { createServer } from 'node:http';
@@ -29,17 +28,8 @@ createServer((q, s) => s.end(q.url === '/health' ? 'ok\\n' : process.env.VERSION
 process.on('SIGTERM', () => process.exit(0));
 `;
 
-before(async () => {
-  await dockerd.start();
+withEngine(home, dockerd, async () => {
   await dockerd.buildNodeImage('berth-test/node:1', { 'server.mjs': SERVER }, 'server.mjs');
-  assertOk(await home.cli('daemon', 'start'));
-});
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await dockerd.remove();
-  }
 });
 
 const manifest = (version: number) => `app: loaded

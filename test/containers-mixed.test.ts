@@ -3,17 +3,16 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { inSubnet } from '../src/proxy/builtin/gateway-listener.js';
 import { parseTable } from '../src/proxy/route-table.js';
-import { TestDockerd } from './helpers/dockerd.js';
+import { TestDockerd, withEngine } from './helpers/dockerd.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
 
 const home = new TestHome('32200-32299');
 const P = home.httpPort;
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
-home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 
 /** Asks $<DEP>_URL + path on every request (busybox CGI: httpd passes its environment on). */
 const cgi = (dep: string, path: string) => `#!/bin/sh
@@ -22,21 +21,12 @@ printf '%s %s <- ' "$SERVICE" "$VERSION"
 timeout 5 wget -qO- "$${dep}_URL${path}" || echo "cannot reach $${dep}_URL"
 `;
 
-before(async () => {
-  await dockerd.start();
+withEngine(home, dockerd, async () => {
   await dockerd.buildImage('berth-test/mixed:1', {
     health: 'ok\n',
     'cgi-bin/api': cgi('API', '/'),
     'cgi-bin/box': cgi('BOX', '/cgi-bin/api'),
   });
-  assertOk(await home.cli('daemon', 'start'));
-});
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await dockerd.remove();
-  }
 });
 
 /** A node process: `api` answers its version; `web` asks FRONT_URL at start (kept in $DATA_DIR) and on each request. */

@@ -4,10 +4,10 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { ImagesView, PruneResult } from '../src/core/image-results.js';
 import type { Finding } from '../src/doctor/finding.js';
-import { TestDockerd } from './helpers/dockerd.js';
+import { TestDockerd, withEngine } from './helpers/dockerd.js';
 import { hit } from './helpers/http.js';
 import { assertOk, TestHome } from './helpers/home.js';
 
@@ -22,25 +22,15 @@ const home = new TestHome('32100-32199');
 const P = home.httpPort;
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
 const engine = dockerd.engine;
-home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 const KEEP = 3;
 const DEPLOYS = Number(process.env.IMAGE_DEPLOYS ?? 20);
 /** Random bytes in the context each deploy: a layer of this size no other release shares. */
 const BLOB = 256 * 1024;
 
-before(async () => {
+withEngine(home, dockerd, async () => {
   mkdirSync(home.home, { recursive: true });
   writeFileSync(path.join(home.home, 'config.yaml'), `releases_keep: ${KEEP}\n`);
-  await dockerd.start();
   await dockerd.buildImage('berth-test/web:1', { health: 'ok\n', 'index.html': 'side\n' });
-  assertOk(await home.cli('daemon', 'start'));
-});
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await dockerd.remove();
-  }
 });
 
 const MANIFEST = `app: churn

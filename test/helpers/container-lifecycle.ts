@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { InstanceStatus } from '../../src/core/results.js';
-import type { TestDockerd } from './dockerd.js';
+import { type TestDockerd, withEngine } from './dockerd.js';
 import { hit } from './http.js';
 import { assertOk, TestHome, waitFor } from './home.js';
 import { wrk } from './proxy-process.js';
@@ -27,19 +27,9 @@ interface Inspected {
 export function containerLifecycle(dockerd: TestDockerd, ports: string): void {
   const home = new TestHome(ports);
   const P = home.httpPort;
-  home.env.BERTH_CONTAINER_ENGINE = `unix://${dockerd.socket}`;
 
-  before(async () => {
-    await dockerd.start();
+  withEngine(home, dockerd, async () => {
     await dockerd.buildImage('berth-test/web:1', { health: 'ok\n', 'index.html': 'image\n' });
-    assertOk(await home.cli('daemon', 'start'));
-  });
-  after(async () => {
-    try {
-      await home.cleanup();
-    } finally {
-      await dockerd.remove();
-    }
   });
 
   /** busybox httpd in the image: it writes its version where it serves, logs a line, keeps a file in its volume. */

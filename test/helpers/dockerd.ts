@@ -1,8 +1,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { ContainerEngine } from '../../src/runtime/container-engine.js';
-import { sleep } from './home.js';
+import { assertOk, sleep, type TestHome } from './home.js';
 import { claimNetSlot, releaseNetSlot, removeSlotBridges, slotPool } from './net-slots.js';
 
 /**
@@ -103,17 +104,7 @@ export class TestDockerd {
         '',
       ].join('\n'),
     );
-    const tar = spawn('tar', ['-c', '-C', ctx, '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const body = await this.engine.stream(
-      'POST',
-      `/build?t=${encodeURIComponent(tag)}&rm=1`,
-      tar.stdout,
-      'application/x-tar',
-    );
-    let out = '';
-    for await (const chunk of body) out += String(chunk);
-    if (out.includes('"errorDetail"') || !out.includes('Successfully tagged'))
-      throw new Error(`building ${tag}: ${out}`);
+    await this.buildTar(tag, ['-c', '-C', ctx, '.']);
   }
 
   /**
@@ -135,7 +126,12 @@ export class TestDockerd {
     ];
     writeFileSync(path.join(ctx, 'Dockerfile'), [...dockerfile, `CMD ["/${host[0]}", "/app/${main}"]`, ''].join('\n'));
     // -h: the libraries' links are stored as the files they name.
-    const tar = spawn('tar', ['-ch', '-C', ctx, '.', '-C', '/', ...host], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await this.buildTar(tag, ['-ch', '-C', ctx, '.', '-C', '/', ...host]);
+  }
+
+  /** Builds `tag` through the engine API from the tar that `tar` with `args` writes (a build context). */
+  async buildTar(tag: string, args: readonly string[]): Promise<void> {
+    const tar = spawn('tar', args, { stdio: ['ignore', 'pipe', 'inherit'] });
     const body = await this.engine.stream(
       'POST',
       `/build?t=${encodeURIComponent(tag)}&rm=1`,
@@ -183,4 +179,24 @@ async function endProcess(pid: number): Promise<void> {
     await sleep(100);
   }
   process.kill(pid, 'SIGKILL');
+}
+
+/**
+ * A test file's private engine beside its Berth home: before the tests the engine starts, then
+ * `prepare` runs (config.yaml, images to build), then berthd; after them the home goes, then the engine.
+ */
+export function withEngine(home: TestHome, engine: TestDockerd, prepare?: () => Promise<void>): void {
+  home.env.BERTH_CONTAINER_ENGINE = `unix://${engine.socket}`;
+  before(async () => {
+    await engine.start();
+    await prepare?.();
+    assertOk(await home.cli('daemon', 'start'));
+  });
+  after(async () => {
+    try {
+      await home.cleanup();
+    } finally {
+      await engine.remove();
+    }
+  });
 }
