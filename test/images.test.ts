@@ -18,7 +18,7 @@ import { assertOk, TestHome } from './helpers/home.js';
  * rm` and `berth env rm` take their networks and images; doctor warns past container_disk_warn.
  * On a private dockerd (FROM scratch with Debian's static busybox; nothing pulled).
  */
-const home = new TestHome('32100-32199');
+const home = new TestHome('32600-32699');
 const P = home.httpPort;
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
 const engine = dockerd.engine;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import type { ImageRow, ImagesView, PruneResult } from '../core/image-results.js';
-import { humanBytes } from '../engine/engine-disk.js';
+import { humanBytes, type ImageRow, type ImagesView, type PruneResult } from '../core/image-results.js';
 import { table } from './render.js';
 import type { Io } from './secret-commands.js';
 

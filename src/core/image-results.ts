@@ -52,3 +52,15 @@ export interface PruneResult {
   /** The engine's disk use before and after (GET /system/df: image layers and containers' writable layers). */
   readonly freedBytes: number;
 }
+
+/** 1536 -> "1.5 KiB", 10737418240 -> "10.0 GiB". */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+}

@@ -29,15 +29,3 @@ export async function engineDiskUse(engine: ContainerEngine): Promise<EngineDisk
   const buildCache = sum((df.BuildCache ?? []).filter((b) => !b.Shared).map((b) => b.Size));
   return { images, containers, volumes, buildCache, total: images + containers + volumes + buildCache };
 }
-
-/** 1536 -> "1.5 KiB", 10737418240 -> "10.0 GiB". */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
-}

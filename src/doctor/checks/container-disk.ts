@@ -1,4 +1,4 @@
-import { humanBytes } from '../../engine/engine-disk.js';
+import { humanBytes } from '../../core/image-results.js';
 import type { Facts } from '../facts.js';
 import type { Finding } from '../finding.js';
 
