@@ -10,13 +10,23 @@
  * It starts its own dockerd (test/helpers/dockerd.ts), so run it in a network namespace of its own:
  * `npm run build && unshare --net --fork bash -c 'ip link set lo up && node dist/bench/containers.js'`.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestDockerd } from '../test/helpers/dockerd.js';
-import { cpuMs, envNote, hostEnv, loadAverage, machine, percentile, sleep, table, workDir } from './lib.js';
+import {
+  cpuMs,
+  envNote,
+  hostEnv,
+  loadAverage,
+  machine,
+  percentile,
+  sleep,
+  table,
+  timedCommand,
+  workDir,
+} from './lib.js';
 
 const REPO = path.resolve(process.env.BENCH_REPO ?? fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
@@ -34,24 +44,7 @@ const env = {
 const SERVER = `import { createServer } from 'node:http';\ncreateServer((q, s) => s.end('v' + process.env.V)).listen(Number(process.env.PORT), process.env.HOST ?? '127.0.0.1');\nprocess.on('SIGTERM', () => process.exit(0));\n`;
 const IMAGE = 'berth-bench/node:1';
 
-/** CPU time (user + system) of this process's waited-for children so far, in ms (cutime + cstime). */
-function childrenCpuMs(): number {
-  const text = readFileSync('/proc/self/stat', 'utf8');
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
-}
-
-function berth(args: string[]): Promise<{ ms: number; cpu: number; out: string }> {
-  const t0 = process.hrtime.bigint();
-  const cpu0 = childrenCpuMs();
-  return new Promise((resolve, reject) =>
-    execFile(BIN, args, { env }, (err, out, errOut) =>
-      err
-        ? reject(new Error(`${args.join(' ')}: ${errOut || out}`))
-        : resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, cpu: childrenCpuMs() - cpu0, out }),
-    ),
-  );
-}
+const berth = (args: string[]) => timedCommand(BIN, args, env);
 
 async function accepts(host: string, port: number): Promise<void> {
   for (;;) {

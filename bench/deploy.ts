@@ -5,12 +5,23 @@
  * `berth deploy` process and of berthd per deploy: what a loaded machine's wall times hide.
  * Run: `npm run build && node dist/bench/deploy.js`; `BENCH_REPO=/other/checkout` runs that (built) checkout's berth.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, envNote, hostEnv, loadAverage, machine, percentile, sleep, table, workDir } from './lib.js';
+import {
+  cpuMs,
+  envNote,
+  hostEnv,
+  loadAverage,
+  machine,
+  percentile,
+  sleep,
+  table,
+  timedCommand,
+  workDir,
+} from './lib.js';
 
 const REPO = path.resolve(process.env.BENCH_REPO ?? fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = path.join(REPO, 'bin', 'berth.js');
@@ -25,24 +36,7 @@ const env = {
 };
 const SERVER = `import { createServer } from 'node:http';\ncreateServer((q, s) => s.end('v' + process.env.V)).listen(Number(process.env.PORT), '127.0.0.1');\n`;
 
-/** CPU time (user + system) of this process's waited-for children so far, in ms (cutime + cstime). */
-function childrenCpuMs(): number {
-  const text = readFileSync('/proc/self/stat', 'utf8');
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
-}
-
-function berth(args: string[]): Promise<{ ms: number; cpu: number; out: string }> {
-  const t0 = process.hrtime.bigint();
-  const cpu0 = childrenCpuMs();
-  return new Promise((resolve, reject) =>
-    execFile(BIN, args, { env }, (err, out, errOut) =>
-      err
-        ? reject(new Error(`${args.join(' ')}: ${errOut || out}`))
-        : resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, cpu: childrenCpuMs() - cpu0, out }),
-    ),
-  );
-}
+const berth = (args: string[]) => timedCommand(BIN, args, env);
 
 /** How long the app itself takes from spawn to accepting connections. */
 async function appReadyMs(dir: string, port: number): Promise<number> {

@@ -99,3 +99,27 @@ export function envNote(): string {
     ? ', NODE_EXTRA_CA_CERTS unset for the tools (a default host has none)'
     : '';
 }
+
+/** CPU time (user + system) of this process's waited-for children so far, in ms (cutime + cstime). */
+function childrenCpuMs(): number {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+}
+
+/** Runs `bin args` to its end: its wall time, its CPU (and its children's), its output; an error with its output if it failed. */
+export function timedCommand(
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ ms: number; cpu: number; out: string }> {
+  const t0 = process.hrtime.bigint();
+  const cpu0 = childrenCpuMs();
+  return new Promise((resolve, reject) =>
+    execFile(bin, args, { env }, (err, out, errOut) =>
+      err
+        ? reject(new Error(`${args.join(' ')}: ${errOut || out}`))
+        : resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, cpu: childrenCpuMs() - cpu0, out }),
+    ),
+  );
+}
