@@ -74,8 +74,19 @@ export async function backend(port: number): Promise<Target> {
   return { name: 'direct', port, pids: () => [child.pid!], stop: () => killChild(child) };
 }
 
-export async function builtin(home: string, port: number, upstream: number): Promise<Target> {
-  const proxy = new BuiltinProxy({ home, port, address: '127.0.0.1', log: pino({ level: 'warn' }) });
+/**
+ * The builtin proxy of this build, or with `repo` the one built in another clone (`BENCH_REPO`: its
+ * dist/, loaded from there, so its keeper and worker run that clone's code), named `builtin@base`.
+ */
+export async function builtin(home: string, port: number, upstream: number, repo?: string): Promise<Target> {
+  const Impl: typeof BuiltinProxy = repo
+    ? (
+        (await import(path.resolve(repo, 'dist/src/proxy/builtin/builtin-proxy.js'))) as {
+          BuiltinProxy: typeof BuiltinProxy;
+        }
+      ).BuiltinProxy
+    : BuiltinProxy;
+  const proxy = new Impl({ home, port, address: '127.0.0.1', log: pino({ level: 'warn' }) });
   await proxy.start();
   await proxy.apply({
     version: 1,
@@ -93,7 +104,7 @@ export async function builtin(home: string, port: number, upstream: number): Pro
   });
   const pidOf = (file: string) => Number(readFileSync(path.join(home, 'proxy', file), 'utf8').split(' ')[0]);
   return {
-    name: 'builtin',
+    name: repo ? 'builtin@base' : 'builtin',
     port,
     pids: () => [pidOf('keeper.pid'), pidOf('proxy.pid')],
     victim: () => pidOf('proxy.pid'),

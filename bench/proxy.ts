@@ -11,6 +11,7 @@
  *     SIGKILL a few times under the paced load, while new connections are opened in a loop: the
  *     requests that failed, and the new connections refused.
  * Run: `npm run build && node dist/bench/proxy.js` (needs wrk, nginx and caddy from Debian).
+ * BENCH_REPO=<another clone, built> adds its builtin proxy as `builtin@base`, in the same rounds (A/B).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 5);
 const KILLS = Number(process.env.BENCH_KILLS ?? 3);
 const BACKEND_PORT = 18701;
+/** Another clone (built) whose builtin proxy runs beside this one's in the same rounds, as `builtin@base`. */
+const BASE = process.env.BENCH_REPO;
 
 interface Load {
   rps: number;
@@ -134,6 +137,7 @@ const targets: Target[] = [];
 try {
   targets.push(await backend(BACKEND_PORT));
   targets.push(await builtin(home, 18702, BACKEND_PORT));
+  if (BASE) targets.push(await builtin(path.join(home, 'base'), 18705, BACKEND_PORT, BASE));
   targets.push(await nginx(home, 18703, BACKEND_PORT));
   targets.push(await caddy(home, 18704, BACKEND_PORT));
   for (const t of targets) await load(t, 3, false); // warm up (the builtin proxy's JIT), not counted
@@ -163,6 +167,7 @@ try {
   const kills = [];
   for (const t of targets) if (t.victim) kills.push(await killCase(t));
   const cpu = (i: number) => median(paced[i]!.map((x) => x.cpu));
+  const at = (name: string) => targets.findIndex((t) => t.name === name);
   console.log(
     `${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before and ${loadavg()
       .map((x) => x.toFixed(1))
@@ -187,9 +192,16 @@ try {
       rows,
     ),
   );
+  const [b, n, c] = [at('builtin'), at('nginx'), at('caddy')];
   console.log(
-    `\nbuiltin CPU per request (paced) ${(cpu(1) / cpu(2)).toFixed(2)} x nginx's (target <= 1.5), ${(cpu(1) / cpu(3)).toFixed(2)} x Caddy's; p99 overhead at 1,000 req/s ${overhead(1).toFixed(2)} ms (target < 1 ms)`,
+    `\nbuiltin CPU per request (paced) ${(cpu(b) / cpu(n)).toFixed(2)} x nginx's (target <= 1.5), ${(cpu(b) / cpu(c)).toFixed(2)} x Caddy's; p99 overhead at 1,000 req/s ${overhead(b).toFixed(2)} ms (target < 1 ms)`,
   );
+  if (BASE) {
+    const base = at('builtin@base');
+    console.log(
+      `builtin@base (${BASE}): CPU per request (paced) ${(cpu(base) / cpu(n)).toFixed(2)} x nginx's; this build's is ${(cpu(b) / cpu(base)).toFixed(2)} x base's; p99 overhead ${overhead(base).toFixed(2)} ms`,
+    );
+  }
   console.log(`\nkill -9 of the serving process, ${KILLS} times under the paced load:\n`);
   console.log(
     table(['target', 'kills', 'requests', 'failed', 'new connections answered', 'new connections refused'], kills),

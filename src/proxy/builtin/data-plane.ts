@@ -29,8 +29,12 @@ export class DataPlane {
   #matcher = new RouteMatcher(EMPTY_TABLE);
   readonly #pool = new UpstreamPool();
   readonly #next = new Map<string, number>();
-  /** Requests (and WebSocket connections) in flight per upstream, for draining. */
-  readonly inflight = new Map<string, number>();
+  /**
+   * Requests (and WebSocket connections) in flight per upstream, for draining. An upstream at 0
+   * keeps its entry until the next table (a Map that shrinks to empty reallocates its table on
+   * every request); `inflight` lists the others.
+   */
+  readonly #inflight = new Map<string, number>();
   /** The listening server: plain TCP, each connection a ClientConnection. */
   readonly server: Server;
   /** node:http for the connections handed over. */
@@ -71,6 +75,12 @@ export class DataPlane {
 
   swap(table: RouteTable): void {
     this.#matcher = new RouteMatcher(table);
+    for (const [upstream, n] of this.#inflight) if (n === 0) this.#inflight.delete(upstream);
+  }
+
+  /** Upstreams with requests (or WebSocket connections) in flight, and how many. */
+  get inflight(): Map<string, number> {
+    return new Map([...this.#inflight].filter(([, n]) => n > 0));
   }
 
   /** Matches on the normalised path (dot segments resolved, also when encoded); `url` is that path and the query, as forwarded. */
@@ -117,9 +127,7 @@ export class DataPlane {
   }
 
   #count(upstream: string, delta: number): void {
-    const n = (this.inflight.get(upstream) ?? 0) + delta;
-    if (n > 0) this.inflight.set(upstream, n);
-    else this.inflight.delete(upstream);
+    this.#inflight.set(upstream, (this.#inflight.get(upstream) ?? 0) + delta);
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {

@@ -7,22 +7,46 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Requests waiting for their upstream's answer to start, checked by one interval (a few
- * times per timeout, at most every second) rather than a timer per request.
+ * times per timeout, at most every second) rather than a timer per request. They are kept
+ * in a list linked through the requests themselves, in the order they started, and stamped
+ * with the number of sweeps so far: no Set that grows and shrinks (reallocating) and no
+ * clock read per request. A request gives up after at least `timeoutMs`, at most two sweeps later.
  */
 export class AnswerDeadlines {
-  readonly #waiting = new Set<Forwarding>();
+  #first: Forwarding | undefined;
+  #last: Forwarding | undefined;
+  #sweeps = 0;
+  /** Whole sweeps that cover the timeout, plus one for the partial interval before the first. */
+  readonly #span: number;
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(readonly timeoutMs: number) {
-    this.#sweeper = setInterval(() => this.#sweep(), Math.max(20, Math.min(1000, timeoutMs / 4))).unref();
+    const every = Math.max(20, Math.min(1000, timeoutMs / 4));
+    this.#span = Math.ceil(timeoutMs / every) + 1;
+    this.#sweeper = setInterval(() => this.#sweep(), every).unref();
   }
 
   add(f: Forwarding): void {
-    this.#waiting.add(f);
+    if (f.waiting) return;
+    f.waiting = true;
+    f.startedAt = this.#sweeps;
+    f.prevWaiting = this.#last;
+    f.nextWaiting = undefined;
+    if (this.#last) this.#last.nextWaiting = f;
+    else this.#first = f;
+    this.#last = f;
   }
 
   delete(f: Forwarding): void {
-    this.#waiting.delete(f);
+    if (!f.waiting) return;
+    f.waiting = false;
+    const prev = f.prevWaiting;
+    const next = f.nextWaiting;
+    if (prev) prev.nextWaiting = next;
+    else this.#first = next;
+    if (next) next.prevWaiting = prev;
+    else this.#last = prev;
+    f.prevWaiting = f.nextWaiting = undefined;
   }
 
   close(): void {
@@ -30,12 +54,11 @@ export class AnswerDeadlines {
   }
 
   #sweep(): void {
-    const cutoff = Date.now() - this.timeoutMs;
+    this.#sweeps++;
+    // Stamped s: it started after sweep s, so by sweep s + 1 + k at least k whole intervals have passed.
+    const cutoff = this.#sweeps - this.#span;
     const expired: Forwarding[] = [];
-    for (const f of this.#waiting) {
-      if (f.startedAt > cutoff) break; // added in the order they started
-      expired.push(f);
-    }
+    for (let f = this.#first; f && f.startedAt <= cutoff; f = f.nextWaiting) expired.push(f);
     for (const f of expired) f.expire();
   }
 }
@@ -59,8 +82,11 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   #over = false;
   #keepAlive = false;
   #paused = false;
-  /** When the request went out: the deadlines give up on it `timeoutMs` later unless its answer has started. */
-  readonly startedAt = Date.now();
+  /** Kept by AnswerDeadlines while the answer has not started: its stamp and its neighbours in that list. */
+  waiting = false;
+  startedAt = 0;
+  prevWaiting: Forwarding | undefined = undefined;
+  nextWaiting: Forwarding | undefined = undefined;
 
   constructor(
     private readonly pool: UpstreamPool,

@@ -14,15 +14,13 @@ export interface ExchangeOwner {
   over(ex: RawExchange): void;
 }
 
-let dateLine = '';
-let dateSecond = -1;
-/** A Date header, made at most once a second. */
+let dateLine: string | undefined;
+/** A Date header, made at most once a second and kept until the second ends (as node:http does): no clock read per response. */
 function date(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateLine = `date: ${new Date(now).toUTCString()}\r\n`;
+  if (dateLine === undefined) {
+    const now = new Date();
+    dateLine = `date: ${now.toUTCString()}\r\n`;
+    setTimeout(() => (dateLine = undefined), 1000 - now.getMilliseconds()).unref();
   }
   return dateLine;
 }

@@ -25,6 +25,8 @@ export const HOP_BY_HOP = new Set([
   'proxy-connection',
 ]);
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+/** The lengths of the names requestHead drops or changes: only names of these lengths are lowercased to compare. */
+const LOOKED_AT = new Set([...HOP_BY_HOP, ...FORWARDED, 'host', 'content-length', 'cookie'].map((n) => n.length));
 
 /**
  * Berth's own dashboard session cookie. Browsers send a host's cookies to every port of it,
@@ -41,15 +43,19 @@ function withoutSessionCookie(value: string): string {
     .join('; ');
 }
 
-/** Header names a Connection header lists: hop-by-hop for this message only. */
+/**
+ * Header names a Connection header lists: hop-by-hop for this message only. Those dropped
+ * anyway (hop-by-hop ones) and `close` are left out: undefined when nothing else is listed,
+ * as for the usual `keep-alive` or `close`, so callers look at no other header name for it.
+ */
 export function connectionNamed(value: string | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
-  return new Set(
-    value
-      .toLowerCase()
-      .split(',')
-      .map((s) => s.trim()),
-  );
+  let named: Set<string> | undefined;
+  for (const token of value.toLowerCase().split(',')) {
+    const name = token.trim();
+    if (name !== '' && name !== 'close' && !HOP_BY_HOP.has(name)) (named ??= new Set()).add(name);
+  }
+  return named;
 }
 
 /** The lines requestHead reads, repeated ones joined with ", " as node:http joins them (Host: the first). */
@@ -103,6 +109,10 @@ export function requestHead(req: ClientRequestHead, host: string, path: string, 
   let head = `${req.method} ${path} HTTP/1.1\r\n`;
   if (clientHost !== undefined) head += `Host: ${clientHost}\r\n`;
   for (let i = 0; i < raw.length; i += 2) {
+    if (listed === undefined && !LOOKED_AT.has(raw[i]!.length)) {
+      head += `${raw[i]}: ${raw[i + 1]}\r\n`; // a name of no length below: no need to lowercase it
+      continue;
+    }
     const name = raw[i]!.toLowerCase();
     if (
       HOP_BY_HOP.has(name) ||

@@ -18,6 +18,8 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const CLEAN_HEAD = /^[\t\x20-\x7e\x80-\xff]*(?:\r\n[\t\x20-\x7e\x80-\xff]*)*$/;
 /** The lengths of the header names the parser looks at (host, expect, upgrade, connection, content-length, transfer-encoding). */
 const LOOKED_AT = new Set([4, 6, 7, 10, 14, 17]);
+/** The end of a head, as bytes: Buffer#indexOf with a string needle encodes it on every call. */
+export const BLANK_LINE = Buffer.from('\r\n\r\n', 'latin1');
 
 /** Without leading and trailing spaces and tabs (only those: obs-text such as 0xa0 is part of a value). */
 function trimBlanks(s: string): string {
@@ -42,22 +44,28 @@ export interface ParsedRequest {
 
 /** Where the head ends (the index after its blank line) in `buf`, -1 when it has not all arrived. */
 export function headEnd(buf: Buffer): number {
-  const at = buf.indexOf('\r\n\r\n', 0, 'latin1');
+  const at = buf.indexOf(BLANK_LINE);
   return at < 0 ? -1 : at + 4;
 }
 
 /** Parses a whole head (without its final blank line); undefined means "not the common case: hand it over". */
 export function parseRequestHead(text: string): ParsedRequest | undefined {
   const clean = CLEAN_HEAD.test(text);
-  const lines = text.split('\r\n');
-  const m = REQUEST_LINE.exec(lines[0]!);
-  if (!m || lines.length - 1 > MAX_HEADERS) return undefined;
+  // Line by line with indexOf rather than split: no array of lines, no runtime call per head.
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = text.length;
+  const m = REQUEST_LINE.exec(text.slice(0, eol));
+  if (!m) return undefined;
   const rawHeaders: string[] = [];
   let host: string | undefined;
   let length: number | undefined;
   let close = false;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
+  for (let count = 1; eol < text.length; count++) {
+    if (count > MAX_HEADERS) return undefined;
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    if (eol < 0) eol = text.length;
+    const line = text.slice(start, eol);
     const colon = line.indexOf(':');
     if (colon <= 0) return undefined; // also a folded line (it starts with a blank)
     const name = line.slice(0, colon);

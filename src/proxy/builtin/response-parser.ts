@@ -44,6 +44,9 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?
 const CLEAN_HEAD = /^[\t\x20-\x7e\x80-\xff]*(?:\r\n[\t\x20-\x7e\x80-\xff]*)*$/;
 /** The lengths of the header names #head looks at (connection, content-length, transfer-encoding): others are not lowercased. */
 const LOOKED_AT = new Set([10, 14, 17]);
+/** Needles as bytes: Buffer#indexOf with a string encodes it on every call. */
+const BLANK_LINE = Buffer.from('\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
 
 type State = 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'body-close' | 'done';
 
@@ -81,7 +84,7 @@ export class ResponseParser {
     while (at < buf.length && this.#state !== 'done') {
       switch (this.#state) {
         case 'head': {
-          const end = buf.indexOf('\r\n\r\n', at, 'latin1');
+          const end = buf.indexOf(BLANK_LINE, at);
           if (end < 0) {
             if (buf.length - at > MAX_HEAD) throw new ResponseError(`response head larger than ${MAX_HEAD} bytes`);
             this.#pending = Buffer.from(buf.subarray(at));
@@ -106,7 +109,7 @@ export class ResponseParser {
           at = buf.length;
           break;
         case 'chunk-size': {
-          const eol = buf.indexOf('\r\n', at, 'latin1');
+          const eol = buf.indexOf(CRLF, at);
           if (eol < 0) {
             if (buf.length - at > MAX_CHUNK_LINE) throw new ResponseError('chunk size line too long');
             this.#pending = Buffer.from(buf.subarray(at));
@@ -140,7 +143,7 @@ export class ResponseParser {
         }
         case 'trailers': {
           // Trailer fields are dropped (the proxy does not forward trailers); the section ends with an empty line.
-          const eol = buf.indexOf('\r\n', at, 'latin1');
+          const eol = buf.indexOf(CRLF, at);
           if (eol < 0) {
             if (buf.length - at > MAX_HEAD) throw new ResponseError('trailer section too long');
             this.#pending = Buffer.from(buf.subarray(at));
@@ -177,17 +180,23 @@ export class ResponseParser {
 
   #head(text: string): void {
     const clean = CLEAN_HEAD.test(text);
-    const lines = text.split('\r\n');
-    const m = STATUS_LINE.exec(lines[0]!);
-    if (!m) throw new ResponseError(`malformed status line ${JSON.stringify(lines[0]!.slice(0, 60))}`);
+    // Line by line with indexOf rather than split: no array of lines, no runtime call per head.
+    let eol = text.indexOf('\r\n');
+    if (eol < 0) eol = text.length;
+    const statusLine = text.slice(0, eol);
+    const m = STATUS_LINE.exec(statusLine);
+    if (!m) throw new ResponseError(`malformed status line ${JSON.stringify(statusLine.slice(0, 60))}`);
     const minor = m[1]!;
     const status = Number(m[2]);
     const headers: string[] = [];
     let length: number | undefined;
     let transferEncoding: string | undefined;
     let close = minor === '0';
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
+    while (eol < text.length) {
+      const start = eol + 2;
+      eol = text.indexOf('\r\n', start);
+      if (eol < 0) eol = text.length;
+      const line = text.slice(start, eol);
       const colon = line.indexOf(':');
       if (colon <= 0)
         throw new ResponseError(
