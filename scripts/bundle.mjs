@@ -45,6 +45,31 @@ const ownUrls = {
   },
 };
 
+/**
+ * Fastify's server module requires node:http2, node:https and node:dns when it loads, for servers berthd makes only
+ * with `api_tls` (https) or never (http2), and for listening on a host name (dns): ~30 ms and ~1.5 MiB of berthd's
+ * start (issue 14). Here each is required on its first use instead.
+ */
+const LAZY_BUILTINS = ['https', 'http2', 'dns'];
+const lazyFastifyBuiltins = {
+  name: 'lazy-fastify-builtins',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]fastify[\\/]lib[\\/]server\.js$/ }, async (args) => {
+      let contents = await readFile(args.path, 'utf8');
+      for (const name of LAZY_BUILTINS) {
+        const eager = `const ${name} = require('node:${name}')`;
+        if (!contents.includes(eager))
+          throw new Error(`${args.path} no longer has \`${eager}\`: update scripts/bundle.mjs`);
+        contents = contents.replace(
+          eager,
+          `const ${name} = new Proxy({}, { get: (_, key) => require('node:${name}')[key] })`,
+        );
+      }
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
 await rm(out, { recursive: true, force: true });
 // One build per entry: chunks shared by the CLI and berthd would make the CLI load berthd's code.
 for (const [name, entry] of Object.entries(ENTRIES)) {
@@ -68,7 +93,7 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     minify: true,
     keepNames: true,
     legalComments: 'none',
-    plugins: [ownUrls],
+    plugins: [ownUrls, lazyFastifyBuiltins],
     logLevel: 'warning',
     // Which package went into which file: test/startup-cost reads it to tell what a process loaded.
     metafile: true,

@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import { ApiClient, ApiError } from '../src/api/client.js';
 import { DAEMON_NODE_FLAGS } from '../src/cli/daemon-control.js';
 import { hit } from './helpers/http.js';
-import { NODE, REPO, TestHome } from './helpers/home.js';
+import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 
 /**
  * What berthd's start and a CLI call cost (issue 14): berthd and the CLI each load one bundled file
@@ -53,7 +53,7 @@ function packagesOf(pid: number): Set<string> {
   return new Set([...noted(pid, 'package'), ...noted(pid, 'module').flatMap((m) => bundled.get(m) ?? [])]);
 }
 
-test('berthd starts from its bundle without the schema compiler, argon2 or an edge; a route still validates on its first call', async () => {
+test('berthd starts from its bundle without the schema compiler, argon2, an edge or node:https, starts the proxy before its store and collects once quiet; a route still validates on its first call', async () => {
   const r = await home.cli('daemon', 'start');
   assert.equal(r.code, 0, r.stderr);
   const pid = home.daemonPid() as number;
@@ -71,6 +71,24 @@ test('berthd starts from its bundle without the schema compiler, argon2 or an ed
     assert.ok(!packages.includes(p), `berthd loaded ${p} at start: ${packages.join(' ')}`);
   const edges = modules.filter((m) => /edge/.test(m));
   assert.deepEqual(edges, [], 'berthd loaded edge proxy modules with the builtin proxy alone');
+  // Node's own modules for what berthd does only with some settings or on some requests (Fastify's https, http2 and
+  // dns; TLS, for notifications over HTTPS): loaded then, not at start.
+  const builtins = noted(pid, 'builtin');
+  assert.ok(
+    builtins.includes('http') && builtins.includes('net'),
+    `the spy sees Node's modules: ${builtins.join(' ')}`,
+  );
+  for (const b of ['http2', 'https', 'tls'])
+    assert.ok(!builtins.includes(b), `berthd loaded node:${b} at start: ${builtins.join(' ')}`);
+  // The proxy's processes (two Node starts) start before berthd opens its store and come up while it recovers.
+  const steps = readFileSync(SPY_FILE, 'utf8')
+    .split('\n')
+    .filter((l) => /^\d+ berthd\.js (spawn|sqlite-open) /.test(l) && l.startsWith(`${pid} `))
+    .map((l) => l.split(' ').slice(2).join(' '));
+  const keeper = steps.indexOf('spawn keeper.js');
+  assert.ok(keeper >= 0 && keeper < steps.indexOf('sqlite-open berth.db'), `berthd's start: ${steps.join(', ')}`);
+  // Once it is quiet after its start, berthd collects that start's garbage once (src/daemon/idle-gc.ts).
+  await waitFor('berthd collecting once it is quiet', () => noted(pid, 'gc').length > 0 || undefined, 15_000);
 
   const client = new ApiClient(path.join(home.home, 'berthd.sock'));
   await assert.rejects(client.call('GET', '/v1/apps/web/events?limit=0'), (err: unknown) => {
@@ -154,4 +172,23 @@ test('berth daemon start learns that berthd serves from its socket appearing, no
   assert.ok(asked.length >= 2, `the CLI asked berthd ${asked.length} times`);
   assert.ok(asked.length <= took / 150 + 2, `the CLI asked berthd ${asked.length} times in ${took} ms`);
   assert.ok(asked.every((x) => x === 'GET /v1/daemon'));
+});
+
+test("berthd's spawner thread ends once no process it started runs, and starts again for the next", async () => {
+  assert.equal((await home.cli('daemon', 'stop')).code, 0); // the last test's berthd has no spy
+  assert.equal((await home.cli('daemon', 'start')).code, 0);
+  const pid = home.daemonPid() as number;
+  const dir = home.app('four', `app: four\nservices:\n  web:\n    run: ["sleep", "1000"]\n    port: none\n`);
+  assert.equal((await home.cli('deploy', dir)).code, 0);
+  assert.deepEqual(noted(pid, 'worker-exit'), [], 'the spawner thread runs while its instance runs');
+  const rm = await home.cli('rm', 'four', '--purge');
+  assert.equal(rm.code, 0, rm.stderr);
+  // Its thread (~9 MiB) ends a few seconds later; the instances of the other apps are adopted: not its children.
+  await waitFor(
+    'the spawner thread ending',
+    () => noted(pid, 'worker-exit').includes('spawner-worker.js') || undefined,
+  );
+  const again = await home.run(['deploy', dir, '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((JSON.parse(again.stdout) as { status: string }).status, 'succeeded');
 });

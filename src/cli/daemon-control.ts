@@ -12,9 +12,10 @@ export const DAEMON_MAIN = fileURLToPath(new URL('../../bundle/berthd.js', impor
 /**
  * berthd waits on sockets and timers; it does not need V8's optimizing compilers or a
  * 16 MiB young generation. These flags take its idle RSS from ~120 MiB to ~75 MiB with
- * 100 instances (bench/core). Override with BERTH_DAEMON_NODE_FLAGS.
+ * 100 instances (bench/core). `gc` lets it collect once it is quiet (src/daemon/idle-gc.ts: ~10 MiB less).
+ * Override with BERTH_DAEMON_NODE_FLAGS.
  */
-export const DAEMON_NODE_FLAGS = '--lite-mode --max-semi-space-size=1';
+export const DAEMON_NODE_FLAGS = '--lite-mode --max-semi-space-size=1 --expose-gc';
 
 export interface DaemonInfo {
   readonly pid: number;

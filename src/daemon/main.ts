@@ -35,6 +35,7 @@ import { Store } from '../store/store.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { acquirePidFile, releasePidFile } from './pidfile.js';
 import { EventLoopStats } from './event-loop-stats.js';
+import { IdleGc } from './idle-gc.js';
 import { VERSION } from '../version.js';
 import { removeTree } from '../system/safe-tree.js';
 import { ReleaseExec } from '../engine/release-exec.js';
@@ -69,6 +70,21 @@ async function main(): Promise<void> {
   }
   const settings = loadHostSettings(layout.settings);
   warnIfEphemeral(settings.portRange, log);
+  // The proxy's processes (a keeper, then the proxy: two Node starts) are the longest part of berthd's start: they
+  // start first and come up while berthd opens its store, recovers and builds its API; the API answers once
+  // routes are served. They need no store: a proxy serves the table it last had until berthd pushes one.
+  await retirePreviousProxy(layout.root, settings, log);
+  const proxy = await makeProxy(layout.root, settings, log);
+  const proxyStarted = proxy
+    .watch()
+    .catch((err) =>
+      log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'the proxy does not start; berthd serves on without it (see berth proxy status)',
+      ),
+    );
+  // What follows runs on promises already settled: one turn of the event loop lets the proxy bind and spawn first.
+  await new Promise((resolve) => setImmediate(resolve));
   const store = await Store.openSqlite(layout.store);
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
   const box = new SecretBox(path.join(layout.root, 'secrets.key'));
@@ -91,8 +107,6 @@ async function main(): Promise<void> {
     containers,
   });
   const ports = new PortAllocator(settings.host, settings.portRange);
-  await retirePreviousProxy(layout.root, settings, log);
-  const proxy = await makeProxy(layout.root, settings, log);
   const networks = containers?.networks;
   const routes = new RouteSync({ store, proxy, log, networkOf: networks && ((a, e) => networks.known(a, e)) });
   networks?.onAdded(() => routes.sync()); // a container's dependencies are on its gateway before it starts
@@ -193,15 +207,6 @@ async function main(): Promise<void> {
         () => undefined,
       );
   });
-  // The proxy's processes start while berthd recovers and builds its API; the API answers once routes are served.
-  const proxyStarted = proxy
-    .watch()
-    .catch((err) =>
-      log.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'the proxy does not start; berthd serves on without it (see berth proxy status)',
-      ),
-    );
   const environments = new Environments({ store, layout, instances, routes, deployer, log, users, cron, images });
   await deployer.recover();
   // Environments whose every process is gone (a reboot) start in dependency order once the API answers.
@@ -277,6 +282,8 @@ async function main(): Promise<void> {
     }),
   };
   const api = buildApi(apiDeps);
+  const idleGc = new IdleGc();
+  api.addHook('onResponse', async () => idleGc.poke());
   try {
     unlinkSync(layout.socket); // we hold the pid file, so any socket file here is stale
   } catch {
@@ -296,11 +303,13 @@ async function main(): Promise<void> {
         ? { cert: readFileSync(settings.apiTls.cert), key: readFileSync(settings.apiTls.key) }
         : undefined,
     });
+    remoteApi.addHook('onResponse', async () => idleGc.poke());
     await remoteApi.listen({ host, port: Number(settings.apiListen.slice(at + 1)) });
     log.info({ listen: settings.apiListen, tls: Boolean(settings.apiTls) }, 'API served over TCP');
   }
   chmodSync(layout.socket, 0o600);
   log.info({ socket: layout.socket, version: VERSION }, 'berthd ready');
+  idleGc.poke(); // its start's garbage, once it is quiet
   if (reboot.pending > 0) void reboot.run();
 
   let round = 0;

@@ -1,5 +1,4 @@
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { describe } from '../core/errors.js';
@@ -56,8 +55,10 @@ export class Notifier {
     const u = new URL(url);
     const host = u.hostname.replace(/^\[|\]$/g, '');
     if (isIP(host)) await assertOutboundHost(host, this.#allow, 'notification');
+    // node:https (and TLS with it) is loaded by the first notification over HTTPS, not at berthd's start.
+    const request = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
+      const req = request(
         url,
         {
           method: 'POST',

@@ -1,6 +1,9 @@
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { BerthError } from '../core/errors.js';
+
+/** node:dns is loaded by the first outbound call, not with the modules that import this one (berthd's start). */
+const lookup = async (host: string, options: { all: true }) =>
+  (await import('node:dns/promises')).lookup(host, options);
 
 /**
  * Outbound targets Berth itself contacts (git remotes it fetches, notification URLs):
