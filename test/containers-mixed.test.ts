@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { inSubnet } from '../src/proxy/builtin/gateway-listener.js';
 import { parseTable } from '../src/proxy/route-table.js';
+import type { Finding } from '../src/doctor/finding.js';
 import { TestDockerd, withEngine } from './helpers/dockerd.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
@@ -141,6 +142,20 @@ test('processes and containers in one manifest reach each other both ways, wave 
   assertOk(await home.cli('daemon', 'start'));
   assertOk(await home.cli('restart', 'mixed', 'web')); // a table pushed after the start, whatever it pushed at boot
   assert.equal((await hit(P, 'mixed.test', '/')).text(), chain('v2'));
+});
+
+test('doctor says when the engine writes no firewall rules: apps are apart only while the host forwards nothing', async () => {
+  // This file's dockerd runs with --iptables=false (helpers/dockerd.ts); test/container-isolation's, with: no finding there.
+  const doctor = await home.cli('doctor', '--json');
+  const found = (JSON.parse(doctor.stdout) as { findings: Finding[] }).findings.filter(
+    (f) => f.code === 'container_isolation',
+  );
+  const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
+  assert.equal(found.length, 1, doctor.stdout);
+  const [finding] = found as [Finding];
+  assert.equal(finding.severity, forwarding ? 'warning' : 'info');
+  assert.match(finding.message, /the container engine writes no firewall rules \(no DOCKER-USER chain\)/);
+  assert.match(finding.fix ?? '', /iptables: true/);
 });
 
 test('a gateway listener is only ever on a network gateway, for that subnet: never 0.0.0.0, loopback or "everyone"', () => {
