@@ -108,6 +108,12 @@ services:
 
   test('two apps: each app reaches its own containers by service name and its own process through its gateway', async () => {
     for (const app of ['alpha', 'beta']) assertOk(await home.cli('deploy', home.app(app, manifest(app))));
+    const doctor = JSON.parse((await home.cli('doctor', '--json')).stdout) as { findings: { code: string }[] };
+    assert.deepEqual(
+      doctor.findings.filter((f) => f.code === 'container_isolation'),
+      [],
+      'dockerd writes its rules: doctor finds nothing to say (test/containers-mixed: without them, it does)',
+    );
     for (const app of ['alpha', 'beta']) {
       const byName = await exec(app, 'web', get('http://vault:8080/'));
       assert.equal(byName.code, 0, byName.out);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -170,6 +170,36 @@ test('with the right login the image is pulled: progress in the build log, its d
   assert.ok(log.includes(spec.digest ?? '-'), log);
   const missing = await deploy(`${registry.address}/shop/nope:1`);
   assert.match(missing.stdout + missing.stderr, /has no such image/);
+});
+
+test('a brand-new app pulls a private image on its first deploy; a failed first deploy keeps its secrets', async () => {
+  const image = `${registry.address}/crate/web:1`;
+  await dockerd.buildImage(image, { 'index.html': 'crate\n', health: 'ok\n' });
+  await registry.push(dockerd.engine, image);
+  await dockerd.engine.call('DELETE', `/images/${encodeURIComponent(image)}`);
+  const first = (app: string, name: string) =>
+    berth([
+      'deploy',
+      home.app(app, manifest(name).replace('app: shop', `app: ${app}`).replace('shop.test', `${app}.test`)),
+    ]);
+  // Secrets of an app never deployed register it, and its first deploy finds them.
+  const set = await berth(['secrets', 'set', 'crate', 'REGISTRY_PASSWORD'], PASSWORD);
+  assertOk(set);
+  assert.match(set.stdout, /crate: registered \(never deployed\); secret REGISTRY_PASSWORD set/);
+  assertOk(await first('crate', image));
+  assert.equal((await hit(P, 'crate.test', '/')).text(), 'crate\n');
+  // A first deploy the registry refuses leaves the app registered with its secrets, and nothing else.
+  assertOk(await berth(['secrets', 'set', 'stray', 'REGISTRY_PASSWORD'], WRONG));
+  const refused = await first('stray', IMAGE); // :latest: pulled at every deploy
+  assert.match(refused.stdout + refused.stderr, /refused the credentials of registry_auth/);
+  assert.match((await berth(['secrets', 'ls', 'stray'])).stdout, /REGISTRY_PASSWORD/);
+  assert.deepEqual(JSON.parse((await berth(['env', 'ls', 'stray', '--json'])).stdout), [], 'no environment is left');
+  assert.ok(!existsSync(path.join(home.home, 'data', 'stray')), 'nothing else of the attempt is left');
+  const again = await berth(['deploy', '--app', 'stray']);
+  assert.match(again.stderr, /stray is registered \(its secrets\) but was never deployed/);
+  assertOk(await berth(['rm', 'stray']));
+  assert.match((await berth(['secrets', 'ls', 'stray'])).stderr, /no app named "stray"/);
+  assertOk(await berth(['rm', 'crate']));
 });
 
 test('the tag moves in the registry: the next deploy pulls the new image, a rollback runs the old bytes', async () => {

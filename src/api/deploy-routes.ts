@@ -6,6 +6,7 @@ import { DEFAULT_ENV } from '../engine/apps.js';
 import { BerthError } from '../core/errors.js';
 import { callerRedaction, type ApiDeps } from './deps.js';
 import type { DeployResult } from '../core/results.js';
+import { neverDeployed, type AppRow } from '../store/apps-repo.js';
 
 const name = { type: 'string', minLength: 1, maxLength: 63 } as const;
 
@@ -178,11 +179,10 @@ async function deployDir(
   const p = req.principal;
   if (p.kind === 'local') {
     if (req.body.dir) return req.body.dir;
-    if (req.body.app)
-      return (
-        await deps.apps.requireApp(req.body.app),
-        (await deps.store.apps.find(req.body.app))?.sourceDir as string
-      );
+    if (req.body.app) {
+      await deps.apps.requireApp(req.body.app);
+      return sourceOf((await deps.store.apps.find(req.body.app)) as AppRow);
+    }
     throw new BerthError('invalid', 'dir_or_app', 'name a directory (dir) or a registered app (app)');
   }
   if (!req.body.app)
@@ -204,6 +204,19 @@ async function deployDir(
   if (req.body.org !== undefined)
     throw new BerthError('forbidden', 'host_only', 'an existing app stays in its organisation');
   req.scopeOrg = { id: row.orgId, name: row.org };
+  return sourceOf(row);
+}
+
+function sourceOf(row: AppRow): string {
+  if (neverDeployed(row))
+    throw new BerthError(
+      'conflict',
+      'never_deployed',
+      `${row.name} is registered (its secrets) but was never deployed`,
+      {
+        hint: 'deploy it first from its directory: berth deploy DIR',
+      },
+    );
   return row.sourceDir;
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { BerthError } from '../core/errors.js';
 import { policy } from './policy.js';
 import type { ApiDeps } from './deps.js';
 
@@ -19,7 +20,8 @@ export function registerSecretRoutes(app: FastifyInstance, deps: ApiDeps): void 
     },
     async (req) => deps.secrets.list(req.params.app),
   );
-  app.put<{ Params: { app: string; name: string }; Body: { value: string; env?: string } }>(
+  // Root on the host (who registers apps) may name an app never deployed: it is registered, into `org`.
+  app.put<{ Params: { app: string; name: string }; Body: { value: string; env?: string; org?: string } }>(
     '/v1/apps/:app/secrets/:name',
     {
       ...policy({ role: 'admin' }, 'app'),
@@ -32,11 +34,17 @@ export function registerSecretRoutes(app: FastifyInstance, deps: ApiDeps): void 
           properties: {
             value: { type: 'string', minLength: 1, maxLength: 65536 },
             env: { type: 'string', minLength: 1, maxLength: 63 },
+            org: { type: 'string', minLength: 1, maxLength: 63 },
           },
         },
       },
     },
-    async (req) => deps.secrets.set(req.params.app, req.body.env ?? null, req.params.name, req.body.value),
+    async (req) => {
+      if (req.principal.kind !== 'local' && req.body.org !== undefined)
+        throw new BerthError('forbidden', 'host_only', 'registering an app is for root on the host');
+      const register = req.principal.kind === 'local' ? { org: req.body.org } : undefined;
+      return deps.secrets.set(req.params.app, req.body.env ?? null, req.params.name, req.body.value, register);
+    },
   );
   app.delete<{ Params: { app: string; name: string }; Querystring: { env?: string } }>(
     '/v1/apps/:app/secrets/:name',

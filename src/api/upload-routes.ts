@@ -6,6 +6,7 @@ import { BerthError } from '../core/errors.js';
 import { decide, isRole, type Principal } from '../core/roles.js';
 import { KeyedLock } from '../engine/keyed-lock.js';
 import type { Store } from '../store/store.js';
+import { neverDeployed } from '../store/apps-repo.js';
 import { authorizeIn, policy } from './policy.js';
 import { respond } from './deploy-routes.js';
 import { callerRedaction, type ApiDeps } from './deps.js';
@@ -129,7 +130,11 @@ async function authorize(
       : `no organisation "${orgName ?? 'default'}" of yours (name yours: berth deploy --org <org>)`,
   );
   if (!orgRow) throw new BerthError('not_found', 'org_not_found', `no organisation "${orgName}"`);
-  if (existing && path.dirname(existing.sourceDir) !== path.join(deps.layout.root, 'uploads')) {
+  if (
+    existing &&
+    !neverDeployed(existing) &&
+    path.dirname(existing.sourceDir) !== path.join(deps.layout.root, 'uploads')
+  ) {
     throw new BerthError(
       'forbidden',
       'host_source',

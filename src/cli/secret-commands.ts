@@ -49,8 +49,9 @@ export function registerSecretCommands(program: Command, io: Io): void {
     .argument('<app>')
     .argument('<name>', 'an environment variable name, e.g. DATABASE_URL')
     .option('--env <env>', 'only for this environment (default: every environment)')
+    .option('--org <org>', 'for an app never deployed (registered by this): its organisation (default: default)')
     .option('--json', 'print JSON')
-    .action(async (app: string, name: string, opts: { env?: string }) => {
+    .action(async (app: string, name: string, opts: { env?: string; org?: string }) => {
       if (process.stdin.isTTY) process.stderr.write(`value of ${name} (then Enter and Ctrl-D): `);
       const value = await readPassword(true);
       if (!value)
@@ -60,15 +61,15 @@ export function registerSecretCommands(program: Command, io: Io): void {
           'no value on standard input',
           `e.g. printf %s "$VALUE" | berth secrets set ${app} ${name}`,
         );
-      const r = await io.call<{ name: string; env: string | null }>(
+      const r = await io.call<{ name: string; env: string | null; registered?: boolean }>(
         'PUT',
         `/v1/apps/${encodeURIComponent(app)}/secrets/${encodeURIComponent(name)}`,
-        { value, ...(opts.env ? { env: opts.env } : {}) },
+        { value, ...(opts.env ? { env: opts.env } : {}), ...(opts.org ? { org: opts.org } : {}) },
       );
-      io.print(
-        r,
-        () =>
-          `${app}: secret ${r.name} set${r.env ? ` for ${r.env}` : ''}; it reaches the instances at the next deploy or restart`,
+      io.print(r, () =>
+        r.registered
+          ? `${app}: registered (never deployed); secret ${r.name} set${r.env ? ` for ${r.env}` : ''}; its first deploy gets it (berth rm ${app} forgets it)`
+          : `${app}: secret ${r.name} set${r.env ? ` for ${r.env}` : ''}; it reaches the instances at the next deploy or restart`,
       );
     });
   secrets

@@ -11,6 +11,7 @@ import type { Proxy } from '../proxy/proxy.js';
 import { Apps } from '../engine/apps.js';
 import { Images } from '../engine/images.js';
 import { engineDiskUse } from '../engine/engine-disk.js';
+import { engineFirewall } from '../engine/engine-firewall.js';
 import { finishSwaps } from '../engine/instance-swap.js';
 import { InstanceManager } from '../engine/instance-manager.js';
 import { BootRecovery } from '../engine/boot-recovery.js';
@@ -137,6 +138,7 @@ async function main(): Promise<void> {
           read: () => engineDiskUse(containers.engine),
           warnAt: settings.containerDiskWarn,
         },
+        engineFirewall: containers && (() => engineFirewall(containers.engine)),
       }),
       app,
     );

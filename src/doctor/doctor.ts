@@ -1,5 +1,6 @@
 import { instanceChecks } from './checks/instances.js';
 import { containerDiskChecks } from './checks/container-disk.js';
+import { containerIsolationChecks } from './checks/container-isolation.js';
 import { driftChecks, orphanChecks } from './checks/drift.js';
 import { portChecks } from './checks/ports.js';
 import { edgeRouteChecks, routeChecks } from './checks/routes.js';
@@ -20,6 +21,7 @@ export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [
   tlsHandshakeChecks,
   proxyProcessChecks,
   containerDiskChecks,
+  containerIsolationChecks,
 ];
 
 /** Runs the checks; with `app`, keeps the findings about that app. */

@@ -13,6 +13,7 @@ import { procFiles, scanHost, type ProcFiles, type ProcessFact } from './host-sc
 import { storedManifest } from '../config/stored-manifest.js';
 import type { LeftoverProcess } from '../core/results.js';
 import type { EngineDisk } from '../engine/engine-disk.js';
+import type { EngineFirewall } from '../engine/engine-firewall.js';
 
 export type { ProcessFact } from './host-scan.js';
 
@@ -56,6 +57,8 @@ export interface Facts {
   readonly proxyLeftovers: readonly LeftoverProcess[];
   /** The container engine's disk use and the host's threshold; undefined when no current release runs a container. */
   readonly engineDisk?: { readonly use: EngineDisk; readonly warnAt: number } | undefined;
+  /** Whether Docker writes the rules that keep apps' networks apart; undefined as engineDisk, or for Podman. */
+  readonly engineFirewall?: EngineFirewall | undefined;
 }
 
 export async function gatherFacts(o: {
@@ -74,6 +77,8 @@ export async function gatherFacts(o: {
   app?: string | undefined;
   /** The container engine's disk use (GET /system/df), and `container_disk_warn`: asked only when containers run. */
   engineDisk?: { readonly read: () => Promise<EngineDisk>; readonly warnAt: number } | undefined;
+  /** The engine's firewall (engine-firewall.ts): asked only when containers run. */
+  engineFirewall?: (() => Promise<EngineFirewall | undefined>) | undefined;
 }): Promise<Facts> {
   const { store } = o;
   const [apps, environments, releases, instances, leases] = await Promise.all([
@@ -126,6 +131,8 @@ export async function gatherFacts(o: {
     o.app === undefined && containers && o.engineDisk
       ? await withTimeout(o.engineDisk.read(), 5000).then((use) => use && { use, warnAt: o.engineDisk?.warnAt ?? 0 })
       : undefined;
+  const engineFirewall =
+    o.app === undefined && containers && o.engineFirewall ? await withTimeout(o.engineFirewall(), 8000) : undefined;
   return {
     home: o.home,
     markerPrefix: o.markerPrefix,
@@ -147,6 +154,7 @@ export async function gatherFacts(o: {
     tlsHandshakes,
     proxyLeftovers: o.proxyLeftovers ?? [],
     engineDisk,
+    engineFirewall,
   };
 }
 

@@ -12,6 +12,8 @@ export interface SecretInfo {
   /** The environment it is for, or null for every environment. */
   readonly env: string | null;
   readonly updatedAt: number;
+  /** True when setting it registered the app (never deployed yet). */
+  readonly registered?: boolean;
 }
 
 /**
@@ -73,8 +75,18 @@ export class Secrets {
     return r;
   }
 
-  async set(app: string, env: string | null, name: string, value: string): Promise<SecretInfo> {
-    const row = await this.#app(app);
+  /**
+   * Sets a secret. With `register` (root on the host, who registers apps), an unknown app is
+   * registered in `register.org` (default "default"), never deployed: its first deploy finds
+   * the secret, and a failed first deploy leaves it registered with its secrets.
+   */
+  async set(
+    app: string,
+    env: string | null,
+    name: string,
+    value: string,
+    register?: { org?: string | undefined },
+  ): Promise<SecretInfo> {
     checkName(name);
     if (env !== null) assertName('environment', env);
     if (value.length > 65_536 || value.includes('\0'))
@@ -93,11 +105,38 @@ export class Secrets {
         },
       );
     const now = Date.now();
+    const known = await this.#store.apps.find(app);
+    if (register?.org !== undefined && known && known.org !== register.org)
+      throw new BerthError('conflict', 'app_in_other_org', `app "${app}" belongs to organisation "${known.org}"`, {
+        hint: 'an org is named only for a new app',
+      });
+    const row = known ?? (register ? await this.#register(app, register.org ?? 'default', now) : await this.#app(app));
     await this.#store.write((r) =>
       r.secrets.put(row.id, env ?? '', name, this.#box.seal(value, slot(app, env ?? '', name)), now),
     );
     await this.refresh();
-    return { name, env, updatedAt: now };
+    return { name, env, updatedAt: now, ...(known ? {} : { registered: true }) };
+  }
+
+  async #register(app: string, orgName: string, now: number): Promise<{ id: number }> {
+    assertName('app', app);
+    const org = await this.#store.identity.org(orgName);
+    if (!org)
+      throw new BerthError('not_found', 'org_not_found', `no organisation "${orgName}"`, {
+        hint: 'see berth org ls; berth org create <name> makes one',
+      });
+    return this.#store.write(async (r) => {
+      if (org.maxApps !== null && (await r.apps.countInOrg(org.id)) >= org.maxApps)
+        throw new BerthError(
+          'conflict',
+          'quota_apps',
+          `organisation "${org.name}" has reached its quota of ${org.maxApps} app(s)`,
+          {
+            hint: 'remove an app (berth rm), or raise it: berth org quota',
+          },
+        );
+      return { id: (await r.apps.find(app))?.id ?? (await r.apps.register(app, now, org.id)) };
+    });
   }
 
   async unset(app: string, env: string | null, name: string): Promise<{ name: string; env: string | null }> {

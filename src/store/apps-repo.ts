@@ -10,6 +10,9 @@ export interface AppRow {
   readonly org: string;
 }
 
+/** An app registered by `berth secrets set` before its first deploy: it has no source yet. */
+export const neverDeployed = (row: { readonly sourceDir: string }): boolean => row.sourceDir === '';
+
 export interface EnvironmentRow {
   readonly id: number;
   readonly app: string;
@@ -98,6 +101,26 @@ export class AppsRepo {
       .returning('id')
       .executeTakeFirstOrThrow();
     return r.id;
+  }
+
+  /** Registers an app that was never deployed (its secrets come first): no source yet, no environment. */
+  async register(name: string, now: number, orgId: number): Promise<number> {
+    const r = await this.#db
+      .insertInto('apps')
+      .values({ name, source_dir: '', manifest_file: '', created_at: now, updated_at: now, org_id: orgId })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return r.id;
+  }
+
+  /** Back to registered, never deployed: its environments go (and all under them); its secrets and webhook stay. */
+  async unregisterSource(id: number, now: number): Promise<void> {
+    await this.#db.deleteFrom('environments').where('app_id', '=', id).execute();
+    await this.#db
+      .updateTable('apps')
+      .set({ source_dir: '', manifest_file: '', updated_at: now })
+      .where('id', '=', id)
+      .execute();
   }
 
   /** The environment's id, created when missing (with the branch it runs, when environments are declared). */

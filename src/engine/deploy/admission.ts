@@ -2,6 +2,7 @@ import type { EnvironmentSpec, Manifest } from '../../config/manifest-types.js';
 import { assertBranch, environmentFor, manifestForEnvironment } from '../../core/environments.js';
 import { BerthError } from '../../core/errors.js';
 import type { Repos } from '../../store/store.js';
+import { neverDeployed } from '../../store/apps-repo.js';
 import { assertRoutesFree } from '../route-sync.js';
 import { leasedConflict } from '../port-allocator.js';
 import { DEFAULT_ENV } from '../apps.js';
@@ -234,7 +235,7 @@ export class Admission {
 
   async preflight(manifest: Manifest, dir: string, env: string, orgId: number): Promise<void> {
     const existing = await this.#d.store.apps.find(manifest.app);
-    if (existing && existing.sourceDir !== dir) {
+    if (existing && !neverDeployed(existing) && existing.sourceDir !== dir) {
       throw new BerthError(
         'conflict',
         'app_exists',

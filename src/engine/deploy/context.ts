@@ -7,6 +7,8 @@ export interface DeployContext {
   readonly environmentId: number;
   /** True when this deployment created the app: a failure removes it entirely. */
   readonly createdApp: boolean;
+  /** The app was registered before (its secrets set first) and stays so, with its secrets, when this deploy fails. */
+  readonly registeredApp?: boolean;
   /** A new app that found data of an earlier one of its name, and keeps it whatever happens. */
   readonly keptData?: boolean;
   /** True when this deployment created the environment (a preview's first deploy): a failure removes it. */

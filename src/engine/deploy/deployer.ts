@@ -20,6 +20,7 @@ import { Admission } from './admission.js';
 import { storedManifest } from '../../config/stored-manifest.js';
 import { removeTree } from '../../system/safe-tree.js';
 import type { DeployResult } from '../../core/results.js';
+import { neverDeployed } from '../../store/apps-repo.js';
 
 export interface DeployRequest {
   readonly dir: string;
@@ -120,9 +121,12 @@ export class Deployer {
           steps: [],
         } satisfies DeployResult;
       }
-      const created = !(await this.#d.store.apps.find(manifest.app));
+      const existing = await this.#d.store.apps.find(manifest.app);
+      const created = !existing;
+      // Registered by its secrets, never deployed: its first deploy is a new app's, but a failure keeps the registration.
+      const registered = existing !== undefined && neverDeployed(existing);
       const keptData =
-        created &&
+        (created || registered) &&
         (existsSync(this.#d.layout.appDataRoot(manifest.app)) ||
           existsSync(path.join(this.#d.layout.root, 'homes', manifest.app)));
       if (keptData && req.adoptKeptData === false) {
@@ -149,7 +153,8 @@ export class Deployer {
           app: manifest.app,
           env: req.env,
           environmentId,
-          createdApp: created,
+          createdApp: created || registered,
+          ...(registered ? { registeredApp: true } : {}),
           ...(keptData ? { keptData: true } : {}),
           createdEnv: environment.created,
           manifest,
@@ -297,7 +302,10 @@ export class Deployer {
         ?.remove(ctx.app, [ctx.env])
         .catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
       const app = await this.#d.store.apps.find(ctx.app);
-      if (app) await this.#d.store.write((r) => r.apps.delete(app.id));
+      if (app)
+        await this.#d.store.write((r) =>
+          ctx.registeredApp ? r.apps.unregisterSource(app.id, Date.now()) : r.apps.delete(app.id),
+        );
       await this.#d.routes.sync();
     } else if (final !== 'succeeded' && ctx.createdEnv) {
       this.#d.users?.reclaim(this.#d.layout.logDir(ctx.app, ctx.env));
