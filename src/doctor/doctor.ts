@@ -1,4 +1,5 @@
 import { instanceChecks } from './checks/instances.js';
+import { backupChecks } from './checks/backups.js';
 import { containerDiskChecks } from './checks/container-disk.js';
 import { driftChecks, orphanChecks } from './checks/drift.js';
 import { portChecks } from './checks/ports.js';
@@ -20,6 +21,7 @@ export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [
   tlsHandshakeChecks,
   proxyProcessChecks,
   containerDiskChecks,
+  backupChecks,
 ];
 
 /** Runs the checks; with `app`, keeps the findings about that app. */

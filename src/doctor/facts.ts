@@ -13,6 +13,7 @@ import { procFiles, scanHost, type ProcFiles, type ProcessFact } from './host-sc
 import { storedManifest } from '../config/stored-manifest.js';
 import type { LeftoverProcess } from '../core/results.js';
 import type { EngineDisk } from '../engine/engine-disk.js';
+import type { BackupRow } from '../store/backups-repo.js';
 
 export type { ProcessFact } from './host-scan.js';
 
@@ -56,6 +57,8 @@ export interface Facts {
   readonly proxyLeftovers: readonly LeftoverProcess[];
   /** The container engine's disk use and the host's threshold; undefined when no current release runs a container. */
   readonly engineDisk?: { readonly use: EngineDisk; readonly warnAt: number } | undefined;
+  /** Backups per environment id, newest first. */
+  readonly backups: ReadonlyMap<number, readonly BackupRow[]>;
 }
 
 export async function gatherFacts(o: {
@@ -76,13 +79,16 @@ export async function gatherFacts(o: {
   engineDisk?: { readonly read: () => Promise<EngineDisk>; readonly warnAt: number } | undefined;
 }): Promise<Facts> {
   const { store } = o;
-  const [apps, environments, releases, instances, leases] = await Promise.all([
+  const [apps, environments, releases, instances, leases, backupRows] = await Promise.all([
     store.apps.names(),
     store.apps.environments(),
     store.releases.all(),
     store.instances.list(),
     store.leases.all(),
+    store.backups.list(),
   ]);
+  const backups = new Map<number, BackupRow[]>();
+  for (const b of backupRows) backups.set(b.environmentId, [...(backups.get(b.environmentId) ?? []), b]);
   const manifests = new Map<number, Manifest>();
   for (const e of environments) {
     const r = releases.find((x) => x.id === e.currentReleaseId);
@@ -147,6 +153,7 @@ export async function gatherFacts(o: {
     tlsHandshakes,
     proxyLeftovers: o.proxyLeftovers ?? [],
     engineDisk,
+    backups,
   };
 }
 
