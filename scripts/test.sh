@@ -26,6 +26,9 @@ command -v podman >/dev/null || missing+=(podman)
 # test/image-pull runs a registry (Debian's docker-registry) with a bcrypt htpasswd file (apache2-utils' htpasswd).
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
+# test/backup stores snapshots with restic, one repository served by `rclone serve restic`.
+command -v restic >/dev/null || missing+=(restic)
+command -v rclone >/dev/null || missing+=(rclone)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -121,6 +121,13 @@ const MATRIX: Record<
   'GET /v1/apps/:app/logs': { path: '/v1/apps/shop/logs', expect: [D, N, OK, OK, OK, OK] },
   'POST /v1/apps/:app/run': { path: '/v1/apps/shop/run', body: 'nope', expect: [D, N, F, B, B, B] },
   'GET /v1/apps/:app/cron': { path: '/v1/apps/shop/cron', expect: [D, N, OK, OK, OK, OK] },
+  'POST /v1/apps/:app/backups': { path: '/v1/apps/shop/backups', body: 'nope', expect: [D, N, F, B, B, B] },
+  'GET /v1/apps/:app/backups': { path: '/v1/apps/shop/backups', expect: [D, N, OK, OK, OK, OK] },
+  'POST /v1/apps/:app/backups/:snapshot/restore': {
+    path: '/v1/apps/shop/backups/abcdef12/restore',
+    body: 'nope',
+    expect: [D, N, F, B, B, B],
+  },
   'POST /v1/apps/:app/webhook': { path: '/v1/apps/shop/webhook', body: 'nope', expect: [D, N, F, F, B, B] },
   'POST /v1/hooks/github/:app': {
     path: '/v1/hooks/github/shop',

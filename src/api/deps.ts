@@ -18,6 +18,8 @@ import type { Proxy } from '../proxy/proxy.js';
 import type { Store } from '../store/store.js';
 import type { HomeLayout } from '../system/paths.js';
 import { visibleOrgs } from './policy.js';
+import type { Backups } from '../engine/backup/backups.js';
+import type { Restores } from '../engine/backup/restore.js';
 
 /** What the API's route files share (none imports the server): the daemon's parts, and redaction for the caller. */
 export interface ApiDeps {
@@ -38,6 +40,9 @@ export interface ApiDeps {
   /** Commands in a current release as its service runs (`berth run`). */
   readonly exec: ReleaseExec;
   readonly cron: CronScheduler;
+  /** `berth backup`: verified snapshots of environments, and restores. */
+  readonly backups?: Backups;
+  readonly restores?: Restores;
   readonly proxy: Proxy;
   readonly doctor: (app?: string) => Promise<Finding[]>;
   readonly settingsFile: string;

@@ -12,6 +12,7 @@ import { registerIdentityRoutes } from './identity-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerRunRoutes } from './run-routes.js';
+import { registerBackupRoutes } from './backup-routes.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
@@ -265,6 +266,7 @@ export function buildApi(
   registerLogRoutes(app, deps);
   registerSecretRoutes(app, deps);
   registerRunRoutes(app, deps);
+  registerBackupRoutes(app, deps);
   registerWebhookRoutes(app, deps);
   registerUploadRoutes(app, deps);
   registerImageRoutes(app, deps);

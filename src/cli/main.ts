@@ -12,6 +12,7 @@ import { registerRunCommands } from './run-commands.js';
 import { registerDaemonUnitCommands } from './daemon-commands.js';
 import { registerImportCommands } from './import-command.js';
 import { registerImageCommands } from './image-commands.js';
+import { registerBackupCommands } from './backup-commands.js';
 import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
 import type { EffectiveSetting } from '../config/setting-sources.js';
@@ -56,6 +57,7 @@ registerIdentityCommands(program, { call, print });
 registerRunCommands(program, { client, ready, print });
 registerImportCommands(program);
 registerImageCommands(program, { call, print });
+registerBackupCommands(program, { call, print });
 
 program
   .command('ps')

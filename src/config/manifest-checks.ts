@@ -1,5 +1,6 @@
 import { closest } from '../core/did-you-mean.js';
 import { cronProblems } from './manifest-cron.js';
+import { backupProblems } from './manifest-backup.js';
 import { dependencyWaves } from '../core/waves.js';
 import type { Problem } from './manifest-errors.js';
 import { expandHost, HOST_PLACEHOLDERS } from '../core/environments.js';
@@ -58,7 +59,7 @@ export function semanticProblems(m: ManifestInput): Problem[] {
       else routedBy.set(key, name);
     });
   }
-  problems.push(...environmentProblems(m), ...cronProblems(m));
+  problems.push(...environmentProblems(m), ...cronProblems(m), ...backupProblems(m.backup));
   const waves = dependencyWaves(
     Object.entries(m.services).map(([name, s]) => ({
       name,

@@ -1,6 +1,7 @@
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 import { defaultPull } from '../core/image-ref.js';
+import { normalizeBackup } from './manifest-backup.js';
 import type { EnvironmentInput, ManifestInput, ServiceInput } from './manifest-schema.js';
 import {
   DEFAULTS,
@@ -46,6 +47,7 @@ export function normalize(m: ManifestInput): Manifest {
       service: j.service ?? (Object.entries(m.services).find(([, s]) => s.static === undefined)?.[0] as string),
       overlap: j.overlap ?? false,
     })),
+    backup: normalizeBackup(m.backup),
   };
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { NAME_MAX, NAME_PATTERN } from '../core/names.js';
 import { DURATION_PATTERN, MAX_TIMER_MS, parseDuration } from './duration.js';
 import { parseSize, SIZE_PATTERN } from './size.js';
+import { backupSchema } from './manifest-backup.js';
 
 /**
  * The berth.yaml schema. It validates input only (no transforms), so the same object
@@ -376,6 +377,7 @@ export const manifestSchema = z
       .describe(
         "Scheduled jobs by name (DNS labels), run by berthd in each environment's current release; output in `berth logs <app> --cron <name>`, failures in events. Default none.",
       ),
+    backup: backupSchema.optional(),
   })
   .describe('berth.yaml: one app and its services.');
 

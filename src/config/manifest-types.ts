@@ -1,3 +1,5 @@
+import type { BackupSpec } from './manifest-backup.js';
+
 /** The frozen, normalised form of a berth.yaml. Durations are milliseconds; defaults applied. */
 export interface Manifest {
   readonly app: string;
@@ -9,6 +11,8 @@ export interface Manifest {
   readonly environments: readonly EnvironmentSpec[];
   /** Scheduled jobs (`cron:`), in manifest order; empty when there are none. */
   readonly cron: readonly CronJobSpec[];
+  /** `backup:`, defaults applied; null when the manifest has none (no scheduled backups). */
+  readonly backup: BackupSpec | null;
 }
 
 /** One `cron:` job: a command berthd runs on schedule in the current release, as `service` runs. */

@@ -1,8 +1,8 @@
 import type { Manifest, RouteSpec, ServiceSpec } from './manifest-types.js';
 
 /** What a release recorded before some fields existed may lack. */
-type Recorded = Omit<Manifest, 'environments' | 'notify' | 'services' | 'cron'> &
-  Partial<Pick<Manifest, 'environments' | 'notify' | 'cron'>> & {
+type Recorded = Omit<Manifest, 'environments' | 'notify' | 'services' | 'cron' | 'backup'> &
+  Partial<Pick<Manifest, 'environments' | 'notify' | 'cron' | 'backup'>> & {
     readonly services: ReadonlyArray<
       Omit<ServiceSpec, 'routes' | 'release'> & { readonly routes: readonly RecordedRoute[] } & Partial<
           Pick<ServiceSpec, 'release'>
@@ -23,6 +23,7 @@ export function storedManifest(json: string): Manifest {
     notify: m.notify ?? [],
     environments: m.environments ?? [],
     cron: m.cron ?? [],
+    backup: m.backup ?? null,
     services: m.services.map((s) => ({
       ...s,
       release: s.release ?? null,

@@ -42,6 +42,9 @@ import { removeTree } from '../system/safe-tree.js';
 import { ReleaseExec } from '../engine/release-exec.js';
 import { CronScheduler } from '../engine/cron/scheduler.js';
 import { CronClock } from '../engine/cron/clock.js';
+import { Backups } from '../engine/backup/backups.js';
+import { BackupScheduler } from '../engine/backup/schedule.js';
+import { Restores } from '../engine/backup/restore.js';
 
 /**
  * berthd: the composition root. Takes the pid file, opens the store (migrations run),
@@ -155,6 +158,15 @@ async function main(): Promise<void> {
     redact: (app, text) => secrets.forApp(app).redact(text),
   });
   const notifier = new Notifier({ allow: settings.outboundAllow, store, log, secrets });
+  const backups = new Backups({
+    store,
+    layout,
+    log,
+    secretEnv,
+    notify: (urls, n) => notifier.send(urls, n),
+    redact: (app, text) => secrets.forApp(app).redact(text),
+  });
+  const backupSchedule = new BackupScheduler({ store, backups, clock: CronClock.fromEnv(process.env), log });
   const manifests = new ManifestThread({ maxServices: settings.maxServices });
   const deployer = new Deployer({
     parseManifest: manifests.parse,
@@ -175,6 +187,7 @@ async function main(): Promise<void> {
     onFinished: (r, manifest) => {
       expiry.poke();
       cron.poke(); // its release may bring jobs
+      backupSchedule.poke(); // and a backup schedule
       if (manifest.notify.length)
         void notifier.send(manifest.notify, {
           app: r.app,
@@ -237,6 +250,18 @@ async function main(): Promise<void> {
   sweepUploads(layout.root);
   const routesServed = routes.sync().catch(() => undefined); // pushed once the proxy is up
   await cron.start();
+  const restores = new Restores({
+    store,
+    layout,
+    backups,
+    instances,
+    locks: deployer.locks,
+    routesChanged: () => routes.sync(),
+    log,
+    users,
+  });
+  await restores.recover(); // a restore berthd was killed in: finished or undone before anything else touches the data
+  await backupSchedule.start();
 
   const started = Date.now();
   let stopping = false;
@@ -245,6 +270,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info('berthd stopping; apps keep running');
     cron.stop();
+    backupSchedule.stop();
     manifests.close();
     void Promise.all([api.close(), remoteApi?.close()]).finally(async () => {
       await store.close();
@@ -269,6 +295,8 @@ async function main(): Promise<void> {
     instances,
     exec,
     cron,
+    backups,
+    restores,
     proxy,
     doctor,
     settingsFile: layout.settings,

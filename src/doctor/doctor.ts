@@ -1,4 +1,5 @@
 import { instanceChecks } from './checks/instances.js';
+import { backupChecks } from './checks/backups.js';
 import { containerDiskChecks } from './checks/container-disk.js';
 import { containerIsolationChecks } from './checks/container-isolation.js';
 import { driftChecks, orphanChecks } from './checks/drift.js';
@@ -22,6 +23,7 @@ export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [
   proxyProcessChecks,
   containerDiskChecks,
   containerIsolationChecks,
+  backupChecks,
 ];
 
 /** Runs the checks; with `app`, keeps the findings about that app. */

@@ -14,6 +14,7 @@ import { storedManifest } from '../config/stored-manifest.js';
 import type { LeftoverProcess } from '../core/results.js';
 import type { EngineDisk } from '../engine/engine-disk.js';
 import type { EngineFirewall } from '../engine/engine-firewall.js';
+import type { BackupRow } from '../store/backups-repo.js';
 
 export type { ProcessFact } from './host-scan.js';
 
@@ -59,6 +60,8 @@ export interface Facts {
   readonly engineDisk?: { readonly use: EngineDisk; readonly warnAt: number } | undefined;
   /** Whether Docker writes the rules that keep apps' networks apart; undefined as engineDisk, or for Podman. */
   readonly engineFirewall?: EngineFirewall | undefined;
+  /** Backups per environment id, newest first. */
+  readonly backups: ReadonlyMap<number, readonly BackupRow[]>;
 }
 
 export async function gatherFacts(o: {
@@ -81,13 +84,16 @@ export async function gatherFacts(o: {
   engineFirewall?: (() => Promise<EngineFirewall | undefined>) | undefined;
 }): Promise<Facts> {
   const { store } = o;
-  const [apps, environments, releases, instances, leases] = await Promise.all([
+  const [apps, environments, releases, instances, leases, backupRows] = await Promise.all([
     store.apps.names(),
     store.apps.environments(),
     store.releases.all(),
     store.instances.list(),
     store.leases.all(),
+    store.backups.list(),
   ]);
+  const backups = new Map<number, BackupRow[]>();
+  for (const b of backupRows) backups.set(b.environmentId, [...(backups.get(b.environmentId) ?? []), b]);
   const manifests = new Map<number, Manifest>();
   for (const e of environments) {
     const r = releases.find((x) => x.id === e.currentReleaseId);
@@ -155,6 +161,7 @@ export async function gatherFacts(o: {
     proxyLeftovers: o.proxyLeftovers ?? [],
     engineDisk,
     engineFirewall,
+    backups,
   };
 }
 

@@ -290,6 +290,37 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_backups': {
+    async up(db: Kysely<Schemaless>) {
+      // restic snapshots of environments (a scheduled one claimed once per due minute) and restores (journaled).
+      await db.schema
+        .createTable('backups')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('environment_id', 'integer', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+        .addColumn('due_at', 'bigint')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('snapshot', 'text')
+        .addColumn('release', 'integer')
+        .addColumn('size', 'bigint')
+        .addColumn('holds', 'text')
+        .addColumn('error', 'text')
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addUniqueConstraint('backups_due', ['environment_id', 'due_at'])
+        .execute();
+      await db.schema
+        .createTable('restores')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('environment_id', 'integer', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+        .addColumn('snapshot', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('journal', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,3 +1,4 @@
+import type { BackupsTable, RestoresTable } from './backups-repo.js';
 import type { Generated } from 'kysely';
 
 /** Table types. Times are milliseconds since the epoch. JSON columns hold text. */
@@ -260,4 +261,6 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   sites: SitesTable;
   cron_runs: CronRunsTable;
+  backups: BackupsTable;
+  restores: RestoresTable;
 }

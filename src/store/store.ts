@@ -11,6 +11,7 @@ import { IdentityRepo } from './identity-repo.js';
 import { SitesRepo } from './sites-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
 import { CronRepo } from './cron-repo.js';
+import { BackupsRepo } from './backups-repo.js';
 import { isBusy, openSqlite } from './open.js';
 import type { Database } from './schema.js';
 
@@ -28,7 +29,9 @@ export class Repos {
   readonly sites: SitesRepo;
   readonly secrets: SecretsRepo;
   readonly cron: CronRepo;
+  readonly backups: BackupsRepo;
   constructor(db: Kysely<Database>) {
+    this.backups = new BackupsRepo(db);
     this.cron = new CronRepo(db);
     this.secrets = new SecretsRepo(db);
     this.identity = new IdentityRepo(db);
