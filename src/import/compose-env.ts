@@ -20,7 +20,7 @@ const SECRET_WORDS = new Set([
   'DSN',
 ]);
 /** A URL with a password in it: scheme://user:password@host. */
-const SECRET_URL = /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i;
+export const SECRET_URL = /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i;
 
 /**
  * `env_file:` then `environment:` (which wins, as in compose) to `env:`. Env files are read
@@ -103,7 +103,7 @@ function envFiles(spec: unknown, ctx: ServiceContext): FileValue[] {
   return values;
 }
 
-function secretName(key: string): boolean {
+export function secretName(key: string): boolean {
   return key
     .toUpperCase()
     .split(/[_.-]+/)

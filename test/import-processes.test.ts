@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { checkImported } from '../src/import/import-check.js';
+import { REPO, TestHome } from './helpers/home.js';
+
+/**
+ * `berth import pm2|systemd|procfile|nginx` through the real CLI, on golden files made from the
+ * seeds' own snippets (test/fixtures/imports): seed 000's PM2 list (a real `pm2 jlist` of PM2 7
+ * running seed 000's processes, the shell's variables trimmed) and nginx blocks, seed 001's nginx
+ * template and host uvicorn unit, seed 002's `site@.service`, seed 004's PM2 configuration. Each
+ * golden `<case>.expected` is what stdout must be. `UPDATE_GOLDEN=1` rewrites them (review the diff).
+ */
+const home = new TestHome('32850-32899');
+const work = mkdtempSync(path.join(tmpdir(), 'berth-imports-'));
+after(() => {
+  rmSync(home.root, { recursive: true, force: true }); // the imports are local: no berthd was started
+  rmSync(work, { recursive: true, force: true });
+});
+const DIR = path.join(REPO, 'test', 'fixtures', 'imports');
+cpSync(DIR, work, { recursive: true });
+// seed 002's template names its env file by absolute path: here, the copy's.
+const unit = path.join(work, 'site@.service');
+writeFileSync(unit, readFileSync(unit, 'utf8').replace('@DIR@', work));
+
+async function golden(name: string, ...args: string[]): Promise<string> {
+  const r = await home.cli('import', ...args);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout.replaceAll(work, '@DIR@');
+  const file = path.join(DIR, `${name}.expected`);
+  if (process.env.UPDATE_GOLDEN) writeFileSync(file, out);
+  assert.equal(out, readFileSync(file, 'utf8'));
+  return out;
+}
+
+/** Every berth.yaml printed passes Berth's own manifest validation. */
+function valid(out: string): void {
+  const docs = parseAllDocuments(out).map(
+    (d) => d.toJS() as { app: string; services: Record<string, Record<string, unknown>> },
+  );
+  assert.ok(docs.length > 0);
+  for (const doc of docs) assert.deepEqual(checkImported(doc).problems, [], doc.app);
+}
+
+test('seed 000 PM2 list: one app for the frontend and backend beside it, ports kept, the dead backend and the secret named', async () => {
+  const out = await golden('seed000-pm2', 'pm2', path.join(work, 'seed000-pm2-jlist.json'));
+  valid(out);
+  assert.match(out, /pm2 auto-author-backend: was stopped in the old tool/);
+  assert.doesNotMatch(out, /hunter2/, 'a secret value is never printed');
+  assert.match(out, /berth secrets set strapi DATABASE_PASSWORD/);
+});
+
+test('seed 000 nginx blocks --into the PM2 import: routes land on the services on those ports', async () => {
+  const into = path.join(work, 'apps');
+  const w = await home.cli('import', 'pm2', path.join(work, 'seed000-pm2-jlist.json'), '--write', into);
+  assert.equal(w.code, 0, w.stderr);
+  await golden('seed000-nginx-into', 'nginx', path.join(work, 'seed000-nginx.conf'), '--into', into);
+  const read = (app: string) => readFileSync(path.join(into, app, 'berth.yaml'), 'utf8');
+  const files = `${read('auto-author')}---\n${read('strapi')}---\n${read('frankbria-nextjs')}`.replaceAll(
+    work,
+    '@DIR@',
+  );
+  valid(files);
+  const goldenFile = path.join(DIR, 'seed000-nginx-into.berth.yaml');
+  if (process.env.UPDATE_GOLDEN) writeFileSync(goldenFile, files);
+  assert.equal(files, readFileSync(goldenFile, 'utf8'));
+  // Again: an existing berth.yaml is never replaced without --force.
+  const again = await home.cli('import', 'pm2', path.join(work, 'seed000-pm2-jlist.json'), '--write', into);
+  assert.notEqual(again.code, 0);
+  assert.match(again.stderr, /exists already/);
+});
+
+test("seed 001's nginx template: upstreams resolved, /api/ stripped, the https redirect and certificates named", async () => {
+  await golden('seed001-nginx', 'nginx', path.join(work, 'seed001-nginx.conf'));
+});
+
+test("seed 004's PM2 configuration: the venv, the database file in the app's directory, the dev copy", async () => {
+  valid(await golden('seed004-pm2', 'pm2', path.join(work, 'seed004-ecosystem.config.cjs')));
+});
+
+test("systemd: seed 001's host uvicorn unit and seed 002's template instance with its env file", async () => {
+  const out = await golden(
+    'systemd',
+    'systemd',
+    path.join(work, 'site@example.service'),
+    path.join(work, 'forgetrace-backend.service'),
+  );
+  valid(out);
+  assert.doesNotMatch(out, /not-in-yaml/, 'a secret value is never printed');
+});
+
+test('Procfile: web gets the port, other types are workers, release is the release hook', async () => {
+  valid(await golden('procfile', 'procfile', path.join(work, 'Procfile'), '--app', 'notes'));
+});
+
+test('bad input: a missing file, a bad --app, pm2 without a file', async () => {
+  const missing = await home.cli('import', 'pm2', path.join(work, 'nope.config.js'));
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /cannot read .*nope\.config\.js: no such file/);
+  const bad = await home.cli('import', 'systemd', path.join(work, 'forgetrace-backend.service'), '--app', 'Bad_Name');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--app "Bad_Name"/);
+  const none = await home.cli('import', 'pm2');
+  assert.notEqual(none.code, 0);
+  assert.match(none.stderr, /give an ecosystem file or --running/);
+});
