@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import type { ProbeSpec } from '../config/manifest-types.js';
-import { listeners } from '../system/sockets.js';
+import { listenerInodes } from '../system/sockets.js';
 import { procSocketInodes } from '../system/proc.js';
 
 /** What a probe needs to know about the instance it checks. */
@@ -40,13 +40,17 @@ export async function probe(spec: ProbeSpec, target: ProbeTarget): Promise<Probe
   return httpProbe(target.port, spec.path, spec.status);
 }
 
-/** Ready only when one of the instance's own processes holds a listening socket on its port (from /proc). */
+/**
+ * Ready only when one of the instance's own processes holds a listening socket on its port (from /proc). IPv4's table
+ * first: where the leader holds a listener there (the usual app's case), tcp6 is not read; each read of either walks
+ * the kernel's whole socket table, milliseconds here, on the way of every deploy's wave (issue 14).
+ */
 function listeningProbe(port: number, target: ProbeTarget): ProbeResult {
-  const inodes = listeners()
-    .filter((l) => l.port === port)
-    .map((l) => l.inode);
-  if (inodes.length === 0) return { ok: false, reason: `nothing listens on port ${port}` };
+  const v4 = listenerInodes(port, 'tcp');
   const leaderHeld = procSocketInodes(target.leader);
+  if (v4.some((i) => leaderHeld.has(i))) return { ok: true };
+  const inodes = [...v4, ...listenerInodes(port, 'tcp6')];
+  if (inodes.length === 0) return { ok: false, reason: `nothing listens on port ${port}` };
   if (inodes.some((i) => leaderHeld.has(i))) return { ok: true };
   for (const pid of target.pids()) {
     const held = procSocketInodes(pid);

@@ -27,6 +27,13 @@ export function listeners(read: (file: string) => string | undefined = readProc)
   );
 }
 
+/** The inodes of the sockets listening on `port` in one of /proc/net/tcp (IPv4) or tcp6 (IPv6, and dual-stack `::`). */
+export function listenerInodes(port: number, family: 'tcp' | 'tcp6'): string[] {
+  return parseNetTcp(readProc(`/proc/net/${family}`), family === 'tcp6')
+    .filter((s) => s.state === LISTEN && s.port === port)
+    .map((s) => s.inode);
+}
+
 export function listeningPorts(): Set<number> {
   return new Set(listeners().map((l) => l.port));
 }
@@ -41,6 +48,9 @@ export function busyPorts(): Set<number> {
   return new Set(all.filter((s) => s.state !== TIME_WAIT).map((s) => s.port));
 }
 
+/** readProc's buffer: one for the process, as reads are synchronous (a new 1 MiB per read made ~12 MiB of garbage a deploy). */
+let procBuffer: Buffer | undefined;
+
 /**
  * Reads a /proc file to its end with a large buffer, so a big /proc/net/tcp (thousands of
  * TIME_WAIT sockets after a load test) takes few read(2) calls; each can cost milliseconds.
@@ -54,14 +64,10 @@ export function readProc(file: string): string | undefined {
     return undefined;
   }
   try {
-    const chunks: Buffer[] = [];
-    for (;;) {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      chunks.push(buf.subarray(0, n));
-    }
-    return Buffer.concat(chunks).toString('latin1');
+    const buf = (procBuffer ??= Buffer.allocUnsafe(1 << 20));
+    const chunks: string[] = [];
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) chunks.push(buf.toString('latin1', 0, n));
+    return chunks.join('');
   } finally {
     closeSync(fd);
   }
