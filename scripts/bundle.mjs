@@ -18,7 +18,6 @@ const ENTRIES = {
   // `berth deploy` / `berth up`: bin/berth.js tries this small one first (src/cli/deploy-fast.ts).
   'cli-deploy': 'src/cli/deploy-fast.js',
   'manifest-worker': 'src/config/manifest-worker.js',
-  'spawner-worker': 'src/runtime/spawner-worker.js',
 };
 const WORKERS = new Map(Object.entries(ENTRIES).map(([name, file]) => [path.join(dist, file), `./${name}.js`]));
 

@@ -111,9 +111,9 @@ test('a deploy from the CLI is one request over the socket, with no net.isIP', a
   const fullPid = Number([...readFileSync(SPY_FILE, 'utf8').matchAll(/^(\d+) berth\.js request/gm)].at(-1)?.[1]);
   assert.ok(noted(fullPid, 'module').includes('bundle/cli.js'), 'the whole CLI took `--env=production`');
   assert.ok(packagesOf(fullPid).has('commander'), `the spy sees the whole CLI's packages`);
-  // berthd's threads (here the spawner's; the manifest's reader for big manifests) run from bundles of their own too.
+  // berthd's threads (the manifest's reader for big manifests) run from bundles of their own too.
   const daemon = noted(home.daemonPid() as number, 'module');
-  assert.ok(daemon.includes('bundle/spawner-worker.js'), `berthd's modules: ${daemon.slice(0, 8).join(' ')} ...`);
+  assert.ok(daemon.includes('bundle/berthd.js'), `berthd's modules: ${daemon.slice(0, 8).join(' ')} ...`);
   const unbundledThreads = daemon.filter((m) => !m.startsWith('bundle/'));
   assert.deepEqual(
     unbundledThreads,
