@@ -69,8 +69,10 @@ class LauncherProcess {
     if (!existsSync(LAUNCHER))
       throw new Error(`${LAUNCHER} is missing: build Berth with \`npm run build\` (it needs a C compiler)`);
     this.proc = spawn(LAUNCHER, [], { stdio: ['pipe', 'pipe', 'inherit'], shell: false });
-    this.proc.unref(); // berthd's own work keeps it running; a short-lived caller may exit
-    for (const s of [this.proc.stdin, this.proc.stdout]) (s as unknown as { unref?(): void }).unref?.();
+    // A launch waiting for its answer keeps the event loop alive (berthd's boot may wait for one before it
+    // listens); otherwise the launcher does not: a short-lived caller may exit.
+    this.proc.unref();
+    this.#pipes(false);
     this.proc.stdin.on('error', () => undefined); // seen as the launcher's exit
     this.proc.stdout.setEncoding('utf8');
     this.proc.stdout.on('data', (text: string) => this.#read(text));
@@ -92,7 +94,15 @@ class LauncherProcess {
     this.proc.on('exit', (code, signal) => gone(`exited with ${code ?? signal}`));
   }
 
+  /** Refs or unrefs the launcher's pipes (the event loop waits for a referenced one). */
+  #pipes(ref: boolean): void {
+    for (const s of [this.proc.stdin, this.proc.stdout] as unknown as Array<{ ref?(): void; unref?(): void }>)
+      if (ref) s.ref?.();
+      else s.unref?.();
+  }
+
   launch(id: number, r: LaunchRequest, t: Tracked): void {
+    if (this.#pending.size === 0) this.#pipes(true);
     this.#pending.set(id, t);
     const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`);
     const [writer, ...wargs] = r.writer;
@@ -112,6 +122,7 @@ class LauncherProcess {
     ];
     if (fields.some((f) => f.includes('\0'))) {
       this.#pending.delete(id);
+      if (this.#pending.size === 0) this.#pipes(false);
       t.reject(new Error('an argument or environment value holds a NUL character'));
       t.logged();
       return;
@@ -135,6 +146,7 @@ class LauncherProcess {
       const t = this.#pending.get(x);
       if (!t) continue;
       this.#pending.delete(x);
+      if (this.#pending.size === 0) this.#pipes(false);
       if (kind === 'S') {
         this.#children.set(y, (code, signal) => t.child.emit('exit', code, signal));
         this.#children.set(z, () => t.logged());
