@@ -8,7 +8,8 @@
  * `sleep` processes (`port: none`). Run as it is, root or not: `node dist/bench/scale.js`.
  * `BENCH_PART=start-remove` runs only the start, list and removal of N (no idle or RSS phases), with the
  * daemon's CPU over each; `BENCH_TOOLS=berth` leaves PM2 out; `BENCH_REPO=/other/checkout` runs that
- * (built) checkout's berth.
+ * (built) checkout's berth; `BENCH_APP` names the app (default `scale`: two runs side by side need two names, as
+ * root each app has a system user of its name).
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ const OWN = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const REPO = path.resolve(process.env.BENCH_REPO ?? OWN);
 const ONLY_START_REMOVE = process.env.BENCH_PART === 'start-remove';
 const TOOLS = (process.env.BENCH_TOOLS ?? 'berth,pm2').split(',');
+const APP = process.env.BENCH_APP ?? 'scale';
 const SLEEP = execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim();
 const work = mkdtempSync(path.join(tmpdir(), 'berth-scale-'));
 chmodSync(work, 0o755); // app users (on by default as root) read their releases under it
@@ -74,11 +76,11 @@ function berth(): Tool {
         { length: n },
         (_, i) => `  s${i}:\n    run: ["${SLEEP}", "100000"]\n    port: none\n`,
       );
-      writeFileSync(path.join(app, 'berth.yaml'), `app: scale\nservices:\n${services.join('')}`);
+      writeFileSync(path.join(app, 'berth.yaml'), `app: ${APP}\nservices:\n${services.join('')}`);
       return run('up', app);
     },
     list: () => run('ps'),
-    remove: () => run('rm', 'scale', '--purge'),
+    remove: () => run('rm', APP, '--purge'),
     stopDaemon: async () => {
       await run('proxy', 'stop');
       await run('daemon', 'stop');
