@@ -6,9 +6,13 @@
  * (`berth ps` / `pm2 jlist`, median of 10 whole CLI runs, and while the N start), and the daemon's RSS idle and after
  * 3 cycles of starting and removing 100. N is `BENCH_SERVICES` (default 1,000); services are
  * `sleep` processes (`port: none`). Run as it is, root or not: `node dist/bench/scale.js`.
+ * `BENCH_PART=start-remove` runs only the start, list and removal of N (no idle or RSS phases), with the
+ * daemon's CPU over each; `BENCH_TOOLS=berth` leaves PM2 out; `BENCH_REPO=/other/checkout` runs that
+ * (built) checkout's berth; `BENCH_APP` names the app (default `scale`: two runs side by side need two names, as
+ * root each app has a system user of its name).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +32,11 @@ import {
 
 const N = Number(process.env.BENCH_SERVICES ?? 1000);
 const IDLE_S = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
-const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const OWN = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const REPO = path.resolve(process.env.BENCH_REPO ?? OWN);
+const ONLY_START_REMOVE = process.env.BENCH_PART === 'start-remove';
+const TOOLS = (process.env.BENCH_TOOLS ?? 'berth,pm2').split(',');
+const APP = process.env.BENCH_APP ?? 'scale';
 const SLEEP = execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim();
 const work = mkdtempSync(path.join(tmpdir(), 'berth-scale-'));
 chmodSync(work, 0o755); // app users (on by default as root) read their releases under it
@@ -68,11 +76,11 @@ function berth(): Tool {
         { length: n },
         (_, i) => `  s${i}:\n    run: ["${SLEEP}", "100000"]\n    port: none\n`,
       );
-      writeFileSync(path.join(app, 'berth.yaml'), `app: scale\nservices:\n${services.join('')}`);
+      writeFileSync(path.join(app, 'berth.yaml'), `app: ${APP}\nservices:\n${services.join('')}`);
       return run('up', app);
     },
     list: () => run('ps'),
-    remove: () => run('rm', 'scale', '--purge'),
+    remove: () => run('rm', APP, '--purge'),
     stopDaemon: async () => {
       await run('proxy', 'stop');
       await run('daemon', 'stop');
@@ -82,7 +90,7 @@ function berth(): Tool {
 
 function pm2(): Tool {
   const env = { ...hostEnv({}), PM2_HOME: path.join(work, 'pm2-home') };
-  const cli = [process.execPath, pm2Bin(REPO)];
+  const cli = [process.execPath, pm2Bin(OWN)];
   const run = (...args: string[]) => timeCommand([...cli, ...args], env);
   return {
     name: 'pm2',
@@ -113,6 +121,44 @@ async function idleCpu(t: Tool): Promise<string> {
   const before = cpuMs(pid);
   await sleep(IDLE_S * 1000);
   return ((100 * (cpuMs(pid) - before)) / (IDLE_S * 1000)).toFixed(2);
+}
+
+/** CPU (ms) of the daemon and of its launchers (berthd's children that fork its instances: src/native/launcher.c). */
+function daemonCpuMs(pid: number): number {
+  let ms = cpuMs(pid);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (stat.includes('(launcher)') && stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid))
+        ms += cpuMs(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ms;
+}
+
+/** Starts, lists and removes N with the daemon's CPU (ms, its launchers' included) over the start and the removal. */
+async function startRemove(t: Tool): Promise<string[]> {
+  await t.startDaemon();
+  const pid = t.daemonPid();
+  const state = { starting: true };
+  const during: number[] = [];
+  const cpu0 = daemonCpuMs(pid);
+  const upN = t.up(N).finally(() => (state.starting = false));
+  while (state.starting) during.push(await t.list());
+  const up = await upN;
+  const cpuUp = daemonCpuMs(pid) - cpu0;
+  const ls: number[] = [];
+  for (let i = 0; i < 10; i++) ls.push(await t.list());
+  const cpu1 = daemonCpuMs(pid);
+  const rm = await t.remove();
+  const cpuRm = daemonCpuMs(pid) - cpu1;
+  await t.stopDaemon();
+  const ms = (v: number) => v.toFixed(0);
+  const p50max = `${ms(percentile(during, 50))} / ${ms(Math.max(...during))}`;
+  return [t.name, ms(up), ms(cpuUp), p50max, ms(percentile(ls, 50)), ms(rm), ms(cpuRm)];
 }
 
 async function measure(t: Tool): Promise<string[]> {
@@ -155,7 +201,18 @@ async function measure(t: Tool): Promise<string[]> {
   ];
 }
 
-try {
+async function startRemoveOnly(): Promise<void> {
+  const rows: string[][] = [];
+  if (TOOLS.includes('berth')) rows.push(await startRemove(berth()));
+  if (TOOLS.includes('pm2')) rows.push(await startRemove(pm2()));
+  console.log(
+    `${new Date().toISOString().slice(0, 10)}, ${machine()}${envNote()}, berth from ${REPO}, load average ${loadAverage()} at the end, ${N} services (\`sleep\`)\n`,
+  );
+  const heads = [`start ${N} (ms)`, 'daemon CPU (ms)', 'ps while starting p50 / max (ms)', `ps at ${N} p50 (ms)`];
+  console.log(table(['tool', ...heads, `remove ${N} (ms)`, 'daemon CPU (ms)'], rows));
+}
+
+async function full(): Promise<void> {
   const rows = [await measure(berth()), await measure(pm2())];
   console.log(
     `${new Date().toISOString().slice(0, 10)}, ${machine()}${envNote()}, load average ${loadAverage()} at the end, ${N} services (\`sleep\`), idle over ${IDLE_S} s\n`,
@@ -178,6 +235,10 @@ try {
       rows,
     ),
   );
+}
+
+try {
+  await (ONLY_START_REMOVE ? startRemoveOnly() : full());
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Berth's C parts into dist/ (part of `npm run build`): the log writer every instance's output goes through,
-# and cgroup-exec, which puts an instance with `resources:` into its cgroups before it runs.
+# cgroup-exec, which puts an instance with `resources:` into its cgroups before it runs, and the launcher that starts both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC=${CC:-cc}
@@ -10,7 +10,7 @@ if ! command -v "$CC" >/dev/null; then
 fi
 mkdir -p dist/src/native
 # Into a temporary name, then renamed: a writer starting meanwhile runs the old binary or the new one, never half of one.
-for tool in log-writer cgroup-exec; do
+for tool in log-writer cgroup-exec launcher; do
   "$CC" -Wall -Wextra -O2 -o "dist/src/native/$tool.tmp" "src/native/$tool.c"
   mv -f "dist/src/native/$tool.tmp" "dist/src/native/$tool"
 done

@@ -16,7 +16,6 @@ const ENTRIES = {
   berthd: 'src/daemon/main.js',
   cli: 'src/cli/main.js',
   'manifest-worker': 'src/config/manifest-worker.js',
-  'spawner-worker': 'src/runtime/spawner-worker.js',
 };
 const WORKERS = new Map(Object.entries(ENTRIES).map(([name, file]) => [path.join(dist, file), `./${name}.js`]));
 

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiClient } from '../src/api/client.js';
 import { DAEMON_NODE_FLAGS } from '../src/cli/daemon-control.js';
@@ -119,8 +119,45 @@ test('berthd answers while a big wave starts: ps sees it half-way, not only once
   );
   // A spawn holds its thread until the exec: none of the wave's happened on the event loop.
   const mainSpawns = existsSync(SPY_FILE) ? readFileSync(SPY_FILE, 'utf8') : '';
-  assert.doesNotMatch(mainSpawns, /log-writer|\/bin\/sleep/, 'instances and log writers start on the spawner thread');
+  assert.doesNotMatch(mainSpawns, /log-writer|\/bin\/sleep/, 'instances and log writers start in a launcher');
   assertOk(await home.cli('rm', 'wave'));
+});
+
+test('instances and their log writers are forked by a small launcher, never by berthd itself', async () => {
+  assertOk(await home.cli('up', home.app('forks', manifest('forks', 3, 0, '10s'))));
+  const berthd = home.daemonPid() as number;
+  const parent = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  };
+  const exe = (pid: number) => readlinkSync(`/proc/${pid}/exe`);
+  const rows = (await home.json<Array<{ app: string; pid: number }>>('ps')).filter((r) => r.app === 'forks');
+  assert.equal(rows.length, 3);
+  // A fork copies the page tables of who forks: berthd's (~100 MiB) cost ~7 ms of CPU per spawn, two per instance.
+  const writers = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return exe(pid).endsWith('/native/log-writer') && parent(parent(pid)) === berthd;
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+  for (const pid of [...rows.map((r) => r.pid), ...writers]) {
+    assert.notEqual(parent(pid), berthd, `process ${pid} (${exe(pid)}) was forked by berthd`);
+    assert.match(exe(parent(pid)), /\/native\/launcher$/);
+    assert.equal(parent(parent(pid)), berthd);
+  }
+  assert.ok(writers.length >= 3, `log writers started by berthd's launchers: ${writers.length}`);
+  // Their exits still reach berthd at once: a killed instance is restarted.
+  process.kill((rows[0] as { pid: number }).pid, 'SIGKILL');
+  await waitFor('the killed instance restarted', async () =>
+    (await home.json<Array<{ app: string; pid: number | null; restarts: number }>>('ps')).find(
+      (v) => v.app === 'forks' && v.pid !== null && v.pid !== rows[0]?.pid && v.restarts >= 1,
+    ),
+  );
+  assertOk(await home.cli('rm', 'forks'));
 });
 
 test('a big wave records its instances a few at a time, with requests answered in between', async () => {

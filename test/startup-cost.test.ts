@@ -130,9 +130,9 @@ test('a deploy from the CLI is one request over the socket, with no net.isIP', a
   const fullPid = Number([...readFileSync(SPY_FILE, 'utf8').matchAll(/^(\d+) berth\.js request/gm)].at(-1)?.[1]);
   assert.ok(noted(fullPid, 'module').includes('bundle/cli.js'), 'the whole CLI took `--env=production`');
   assert.ok(packagesOf(fullPid).has('commander'), `the spy sees the whole CLI's packages`);
-  // berthd's threads (here the spawner's; the manifest's reader for big manifests) run from bundles of their own too.
+  // berthd's threads (the manifest's reader for big manifests) run from bundles of their own too.
   const daemon = noted(home.daemonPid() as number, 'module');
-  assert.ok(daemon.includes('bundle/spawner-worker.js'), `berthd's modules: ${daemon.slice(0, 8).join(' ')} ...`);
+  assert.ok(daemon.includes('bundle/berthd.js'), `berthd's modules: ${daemon.slice(0, 8).join(' ')} ...`);
   const unbundledThreads = daemon.filter((m) => !m.startsWith('bundle/'));
   assert.deepEqual(
     unbundledThreads,
@@ -173,23 +173,4 @@ test('berth daemon start learns that berthd serves from its socket appearing, no
   assert.ok(asked.length >= 2, `the CLI asked berthd ${asked.length} times`);
   assert.ok(asked.length <= took / 150 + 2, `the CLI asked berthd ${asked.length} times in ${took} ms`);
   assert.ok(asked.every((x) => x === 'GET /v1/daemon'));
-});
-
-test("berthd's spawner thread ends once no process it started runs, and starts again for the next", async () => {
-  assert.equal((await home.cli('daemon', 'stop')).code, 0); // the last test's berthd has no spy
-  assert.equal((await home.cli('daemon', 'start')).code, 0);
-  const pid = home.daemonPid() as number;
-  const dir = home.app('four', `app: four\nservices:\n  web:\n    run: ["sleep", "1000"]\n    port: none\n`);
-  assert.equal((await home.cli('deploy', dir)).code, 0);
-  assert.deepEqual(noted(pid, 'worker-exit'), [], 'the spawner thread runs while its instance runs');
-  const rm = await home.cli('rm', 'four', '--purge');
-  assert.equal(rm.code, 0, rm.stderr);
-  // Its thread (~9 MiB) ends a few seconds later; the instances of the other apps are adopted: not its children.
-  await waitFor(
-    'the spawner thread ending',
-    () => noted(pid, 'worker-exit').includes('spawner-worker.js') || undefined,
-  );
-  const again = await home.run(['deploy', dir, '--json']);
-  assert.equal(again.code, 0, again.stderr);
-  assert.equal((JSON.parse(again.stdout) as { status: string }).status, 'succeeded');
 });

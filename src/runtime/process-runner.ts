@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { DEFAULT_ROTATION, logWriterPath, type RotationOptions } from './log-writer.js';
-import { isSameProcessAlive, procStat, signalReaches } from '../system/proc.js';
+import { isSameProcessAlive, signalReaches } from '../system/proc.js';
 import { instanceProcesses } from './process-table.js';
 import { inCgroups } from './cgroup-exec.js';
 import { spawner, type Spawned } from './spawner.js';
@@ -25,14 +24,6 @@ export interface LaunchSpec {
   readonly cgroups?: readonly string[] | undefined;
 }
 
-export interface Launched {
-  readonly pid: number;
-  readonly startTicks: string;
-  readonly child: ChildProcess;
-  /** Settles when the log writer has written everything and exited (after the last process of the instance). */
-  readonly logged: Promise<void>;
-}
-
 export { MARKER_ENV } from './process-table.js';
 
 /**
@@ -50,65 +41,28 @@ export { MARKER_ENV } from './process-table.js';
  * of them. A writer per instance costs one small C process (~1 ms to start, ~100 KiB of its own
  * memory) and fails alone: should it die, its instance gets EPIPE and is restarted by policy.
  *
- * It runs on the spawner's thread (spawner.ts), so berthd's event loop never waits for a fork and exec.
+ * Both are forked by a launcher (spawner.ts), so berthd's event loop never waits for a fork and exec.
  */
 export function launch(spec: LaunchSpec): Promise<Spawned> {
-  return spawner.launch(spec);
-}
-
-/** What `launch` does, on the spawner's thread (the event loop that calls it is held until each exec). */
-export function spawnInstance(spec: LaunchSpec): Promise<Launched> {
-  const rotation = spec.rotation ?? DEFAULT_ROTATION;
-  // There before launch() returns (the caller may give it to the app's user); never through a link.
-  closeSync(
-    openSync(spec.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640),
-  );
-  const owner = spec.uid !== undefined ? [String(spec.uid), String(spec.gid ?? spec.uid)] : [];
-  const writer = spawn(logWriterPath(), [spec.logFile, String(rotation.maxBytes), String(rotation.keep), ...owner], {
-    env: {},
-    detached: true,
-    shell: false,
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
-  const logged = new Promise<void>((done) => {
-    writer.once('exit', () => done());
-    writer.once('error', () => done());
-  });
-  const output = writer.stdin;
-  output.on('error', () => undefined); // we never write to it
-  return new Promise((resolve, reject) => {
-    let child: ChildProcess;
-    const fail = (err: unknown) => {
-      output.destroy(); // the writer sees the end of its input and exits
-      writer.unref();
-      reject(err instanceof Error ? err : new Error(String(err)));
-    };
-    writer.once('error', fail);
-    try {
-      // In cgroups, the helper joins them as root and drops to the app's user itself.
-      const confined = spec.cgroups !== undefined && spec.cgroups.length > 0;
-      const argv = confined ? inCgroups(spec.cgroups, spec.argv, spec.uid, spec.gid) : spec.argv;
-      child = spawn(argv[0] as string, argv.slice(1), {
-        cwd: spec.cwd,
-        env: { ...spec.env },
-        detached: true,
-        shell: false,
-        stdio: ['ignore', output, output],
-        ...(spec.uid !== undefined && !confined ? { uid: spec.uid, gid: spec.gid } : {}),
-      });
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    child.once('error', fail);
-    child.once('spawn', () => {
-      output.destroy(); // our copy of the write end: from now on only the instance (and its children) hold one
-      writer.unref();
-      child.unref();
-      const pid = child.pid as number;
-      resolve({ pid, startTicks: procStat(pid)?.startTicks ?? '', child, logged });
+  try {
+    const rotation = spec.rotation ?? DEFAULT_ROTATION;
+    // There before launch() returns (the caller may give it to the app's user); never through a link.
+    closeSync(
+      openSync(spec.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640),
+    );
+    const owner = spec.uid !== undefined ? [String(spec.uid), String(spec.gid ?? spec.uid)] : [];
+    // In cgroups, the helper joins them as root and drops to the app's user itself.
+    const confined = spec.cgroups !== undefined && spec.cgroups.length > 0;
+    return spawner.launch({
+      argv: confined ? inCgroups(spec.cgroups, spec.argv, spec.uid, spec.gid) : spec.argv,
+      cwd: spec.cwd,
+      env: spec.env,
+      ...(spec.uid !== undefined && !confined ? { uid: spec.uid, gid: spec.gid } : {}),
+      writer: [logWriterPath(), spec.logFile, String(rotation.maxBytes), String(rotation.keep), ...owner],
     });
-  });
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /** A process we started, identified for good by pid and start time. */

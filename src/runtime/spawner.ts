@@ -1,14 +1,19 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
-import type { LaunchSpec } from './process-runner.js';
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { procStat } from '../system/proc.js';
 
 /**
- * The thread that starts instances. A spawn blocks its thread until the child has exec'd
- * (libuv waits for it, ~7 ms on a small VM), and an instance is two spawns (its log writer and
- * the app), so 1,000 starts on berthd's event loop held it for ~14 s in 7 ms slices, and a
- * `berth ps` beside a big deploy waited seconds for its turn. Here the spawns run on a worker
- * thread of their own (spawner-worker.ts): the event loop only posts a message and reads the
- * answer. The worker also reaps the children and relays each exit as ChildProcess would.
+ * What starts instances: launchers (src/native/launcher.c), small processes berthd starts once,
+ * which fork and exec each instance and its log writer and report every exit. A fork copies the
+ * page tables of the process that forks: berthd's own spawns (a Node process of ~100 MiB) cost
+ * ~7 ms of CPU each, and every page it wrote next faulted, copy on write; two per instance made
+ * most of the CPU of starting 1,000 instances (issue 14). A launcher forks in microseconds, and
+ * berthd's event loop only writes a request and reads the answer. Two launchers: one waits for
+ * each exec in turn (a loaded machine may take a while to run the child), the other starts the next.
  */
 
 /** What the caller watches of a process it launched: its exit, as ChildProcess reports it. */
@@ -24,117 +29,163 @@ export interface Spawned {
   readonly logged: Promise<void>;
 }
 
-/** Messages from the worker, per launch id. */
-export type SpawnerMessage =
-  | { id: number; type: 'spawned'; pid: number; startTicks: string }
-  | { id: number; type: 'failed'; message: string; code: string | undefined }
-  | { id: number; type: 'exit'; code: number | null; signal: NodeJS.Signals | null }
-  | { id: number; type: 'logged' };
+/** One launch, as the launcher is told it. */
+export interface LaunchRequest {
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
+  /** The log writer's argv: its path, then its arguments. */
+  readonly writer: readonly string[];
+}
 
 interface Tracked {
-  /** The launch's answer: started as pid (start time), with the exit and log-end the tracked entry relays. */
-  started(pid: number, startTicks: string): void;
+  /** argv[0], for the error of a launch that failed. */
+  program: string;
+  resolve(s: Spawned): void;
   reject(err: Error): void;
   child: EventEmitter;
   logged: () => void;
-  settled: boolean;
-  /** Forgotten once both came (or the launch failed and its writer ended): a writer may end before its app. */
-  exited: boolean;
-  written: boolean;
+  done: Promise<void>;
 }
 
-const WORKER = new URL('./spawner-worker.js', import.meta.url);
+const LAUNCHER = fileURLToPath(new URL('../native/launcher', import.meta.url));
+const LAUNCHERS = 2;
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
-/**
- * The thread ends once none of its children runs for this long (~9 MiB of berthd's RSS, issue 14); the next launch
- * starts it again (tens of ms). While any instance it started runs, it stays: it reaps them and relays their exits.
- */
-const IDLE_MS = 5000;
+type Launcher = ChildProcessByStdio<Writable, Readable, null>;
+
+/** One launcher process: its launches waiting for an answer, and its children by pid until they exit. */
+class LauncherProcess {
+  readonly proc: Launcher;
+  readonly #pending = new Map<number, Tracked>();
+  /** pid -> what its exit settles: the instance's exit event, or its writer's end. */
+  readonly #children = new Map<number, (code: number | null, signal: NodeJS.Signals | null) => void>();
+  #partial = '';
+
+  constructor(onLost: () => void) {
+    if (!existsSync(LAUNCHER))
+      throw new Error(`${LAUNCHER} is missing: build Berth with \`npm run build\` (it needs a C compiler)`);
+    this.proc = spawn(LAUNCHER, [], { stdio: ['pipe', 'pipe', 'inherit'], shell: false });
+    // A launch waiting for its answer keeps the event loop alive (berthd's boot may wait for one before it
+    // listens); otherwise the launcher does not: a short-lived caller may exit.
+    this.proc.unref();
+    this.#pipes(false);
+    this.proc.stdin.on('error', () => undefined); // seen as the launcher's exit
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stdout.on('data', (text: string) => this.#read(text));
+    let lost = false;
+    const gone = (why: string) => {
+      if (lost) return;
+      lost = true;
+      onLost();
+      // Launches not answered fail; started processes stay adopted-like: their exits are no longer relayed.
+      for (const t of this.#pending.values()) {
+        t.reject(new Error(`the launcher ${why} before the process started`));
+        t.logged();
+      }
+      this.#pending.clear();
+      for (const settle of this.#children.values()) settle(null, null);
+      this.#children.clear();
+    };
+    this.proc.on('error', (err) => gone(`failed (${err.message})`));
+    this.proc.on('exit', (code, signal) => gone(`exited with ${code ?? signal}`));
+  }
+
+  /** Refs or unrefs the launcher's pipes (the event loop waits for a referenced one). */
+  #pipes(ref: boolean): void {
+    for (const s of [this.proc.stdin, this.proc.stdout] as unknown as Array<{ ref?(): void; unref?(): void }>)
+      if (ref) s.ref?.();
+      else s.unref?.();
+  }
+
+  launch(id: number, r: LaunchRequest, t: Tracked): void {
+    if (this.#pending.size === 0) this.#pipes(true);
+    this.#pending.set(id, t);
+    const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`);
+    const [writer, ...wargs] = r.writer;
+    const owner = wargs.length > 3 ? [wargs[3] as string, wargs[4] as string] : ['', ''];
+    const fields = [
+      String(id),
+      ...wargs.slice(0, 3),
+      ...owner,
+      writer as string,
+      r.cwd,
+      r.uid === undefined ? '-' : String(r.uid),
+      r.gid === undefined ? (r.uid === undefined ? '-' : String(r.uid)) : String(r.gid),
+      String(r.argv.length),
+      ...r.argv,
+      String(env.length),
+      ...env,
+    ];
+    if (fields.some((f) => f.includes('\0'))) {
+      this.#pending.delete(id);
+      if (this.#pending.size === 0) this.#pipes(false);
+      t.reject(new Error('an argument or environment value holds a NUL character'));
+      t.logged();
+      return;
+    }
+    const body = Buffer.from(fields.join('\0') + '\0');
+    this.proc.stdin.write(Buffer.concat([Buffer.from(`${body.length}\n`), body]));
+  }
+
+  #read(text: string): void {
+    const lines = (this.#partial + text).split('\n');
+    this.#partial = lines.pop() as string;
+    for (const line of lines) {
+      const [kind, a, b, c] = line.split(' ');
+      const [x, y, z] = [Number(a), Number(b), Number(c)];
+      if (kind === 'X') {
+        const settle = this.#children.get(x);
+        this.#children.delete(x);
+        settle?.(y >= 0 ? y : null, y >= 0 ? null : (SIGNAL_NAMES.get(z) ?? null));
+        continue;
+      }
+      const t = this.#pending.get(x);
+      if (!t) continue;
+      this.#pending.delete(x);
+      if (this.#pending.size === 0) this.#pipes(false);
+      if (kind === 'S') {
+        this.#children.set(y, (code, signal) => t.child.emit('exit', code, signal));
+        this.#children.set(z, () => t.logged());
+        t.resolve({ pid: y, startTicks: procStat(y)?.startTicks ?? '', child: t.child, logged: t.done });
+      } else {
+        if (y > 0) this.#children.set(y, () => t.logged());
+        else t.logged();
+        const code = ERRNO_NAMES.get(z) ?? `errno ${z}`;
+        const err = new Error(`spawn ${t.program} ${code}`) as NodeJS.ErrnoException;
+        err.code = code;
+        t.reject(err);
+      }
+    }
+  }
+}
 
 class Spawner {
-  #worker: Worker | undefined;
+  readonly #launchers: Array<LauncherProcess | undefined> = [];
   #next = 1;
-  readonly #tracked = new Map<number, Tracked>();
-  #idle: NodeJS.Timeout | undefined;
 
-  launch(spec: LaunchSpec): Promise<Spawned> {
-    clearTimeout(this.#idle);
+  launch(r: LaunchRequest): Promise<Spawned> {
     const id = this.#next++;
+    const slot = id % LAUNCHERS;
     return new Promise<Spawned>((resolve, reject) => {
       let logged!: () => void;
       const done = new Promise<void>((r) => (logged = r));
-      const child = new EventEmitter();
-      this.#tracked.set(id, {
-        started: (pid, startTicks) => resolve({ pid, startTicks, child, logged: done }),
-        reject,
-        child,
-        logged,
-        settled: false,
-        exited: false,
-        written: false,
-      });
-      this.#thread().postMessage({ id, spec });
+      const t: Tracked = { program: r.argv[0] as string, resolve, reject, child: new EventEmitter(), logged, done };
+      let launcher: LauncherProcess;
+      try {
+        launcher = this.#launchers[slot] ??= new LauncherProcess(() => {
+          if (this.#launchers[slot] === launcher) this.#launchers[slot] = undefined;
+        });
+      } catch (err) {
+        logged();
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      launcher.launch(id, r, t);
     });
-  }
-
-  #thread(): Worker {
-    if (this.#worker) return this.#worker;
-    const worker = new Worker(WORKER);
-    worker.unref(); // berthd's own work keeps it running; a short-lived caller may exit
-    worker.on('message', (m: SpawnerMessage) => this.#message(m));
-    const lost = (why: string) => {
-      if (this.#worker !== worker) return;
-      this.#worker = undefined;
-      // Launches not answered fail; started processes stay adopted-like: their exits are no longer relayed.
-      for (const [id, t] of this.#tracked) {
-        if (!t.settled) t.reject(new Error(`the spawner thread ${why} before the process started`));
-        t.logged();
-        this.#tracked.delete(id);
-      }
-    };
-    worker.on('error', (err) => lost(`failed (${err.message})`));
-    worker.on('exit', (code) => lost(`exited with ${code}`));
-    this.#worker = worker;
-    return worker;
-  }
-
-  #message(m: SpawnerMessage): void {
-    const t = this.#tracked.get(m.id);
-    if (!t) return;
-    switch (m.type) {
-      case 'spawned':
-        t.settled = true;
-        t.started(m.pid, m.startTicks);
-        break;
-      case 'failed': {
-        t.settled = true;
-        t.exited = true;
-        const err = new Error(m.message) as NodeJS.ErrnoException;
-        if (m.code !== undefined) err.code = m.code;
-        t.reject(err);
-        break;
-      }
-      case 'exit':
-        t.exited = true;
-        t.child.emit('exit', m.code, m.signal);
-        break;
-      case 'logged':
-        t.written = true;
-        t.logged();
-        break;
-    }
-    if (t.exited && t.written) this.#tracked.delete(m.id);
-    if (this.#tracked.size === 0) this.#endWhenIdle();
-  }
-
-  #endWhenIdle(): void {
-    clearTimeout(this.#idle);
-    this.#idle = setTimeout(() => {
-      const worker = this.#worker;
-      if (!worker || this.#tracked.size > 0) return;
-      this.#worker = undefined; // its exit is no loss: nothing is tracked
-      void worker.terminate();
-    }, IDLE_MS).unref();
   }
 }
 
