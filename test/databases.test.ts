@@ -39,7 +39,6 @@ http.createServer((q, s) => {
       PGDATABASE: process.env.PGDATABASE, password: (process.env.PGPASSWORD || '').length,
       pg: /^postgres:\\/\\/postgres:[^@]+@127\\.0\\.0\\.1:\\d+\\/postgres$/.test(process.env.DATABASE_URL || ''),
       redis: /^redis:\\/\\/default:[^@]+@127\\.0\\.0\\.1:\\d+\\/0$/.test(process.env.REDIS_URL || '') }));
-    if (u.pathname === '/url') return s.end(process.env.DATABASE_URL);
     if (u.pathname === '/sql') return s.end(run('${PG_BIN}/psql', [process.env.DATABASE_URL, '-Atqc', u.searchParams.get('q')]));
     if (u.pathname === '/redis') return s.end(run('redis-cli', ['-u', process.env.REDIS_URL, '--no-auth-warning', ...u.searchParams.getAll('a')]));
     s.end('ok');
@@ -83,6 +82,12 @@ const one = async (env: string, service: string) => {
   assert.ok(v, `${service} of ${env} runs`);
   return v;
 };
+const psql = (url: string, q: string) =>
+  execFileSync(`${PG_BIN}/psql`, [url, '-Atqc', q], {
+    encoding: 'utf8',
+    stdio: 'pipe',
+    env: { PATH: '/usr/bin:/bin' },
+  }).trim();
 const uidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
 before(async () => {
@@ -137,8 +142,15 @@ test(
     const secrets = await home.cli('secrets', 'ls', 'dbz');
     assert.match(secrets.stdout, /DB_PASSWORD/);
     assert.match(secrets.stdout, /CACHE_PASSWORD/);
-    const password = /:([^@]+)@/.exec(await redis('dbz.test', 'CONFIG', 'GET', 'requirepass').catch(() => ''))?.[1];
-    assert.equal(password, undefined);
+    // `berth db url`: redacted, unless --show; the URL shown opens the database.
+    const redacted = await home.cli('db', 'url', 'dbz', 'db');
+    assertOk(redacted);
+    assert.equal(redacted.stdout.trim(), `postgres://postgres:[redacted]@127.0.0.1:${db.port}/postgres`);
+    const cacheUrl = (await home.cli('db', 'url', 'dbz', 'cache')).stdout.trim();
+    assert.equal(cacheUrl, `redis://default:[redacted]@127.0.0.1:${cache.port}/0`);
+    const shown = (await home.cli('db', 'url', 'dbz', 'db', '--show')).stdout.trim();
+    assert.equal(psql(shown, 'SELECT text FROM notes'), 'from production');
+    assert.match((await home.cli('db', 'url', 'dbz')).stderr, /several databases: cache, db/);
     // Its cluster is in the environment's data directory, the environment user's alone.
     const pgdata = path.join(home.home, 'data', 'dbz', 'production', '.berth', 'db', 'pgdata');
     assert.ok(existsSync(path.join(pgdata, 'PG_VERSION')));
@@ -205,18 +217,13 @@ test(
     }>;
     assert.ok(secrets.some((s) => s.name === 'DB_PASSWORD' && s.env === 'feature-x'));
     assert.ok(secrets.some((s) => s.name === 'DB_PASSWORD' && s.env === 'production'));
-    const prodUrl = (await hit(P, 'dbz.test', '/url')).text();
-    const previewUrl = (await hit(P, host, '/url')).text();
+    const prodUrl = (await home.cli('db', 'url', 'dbz', 'db', '--show')).stdout.trim();
+    const previewUrl = (await home.cli('db', 'url', 'dbz', 'db', '--env', 'feature-x', '--show')).stdout.trim();
+    assert.ok(previewUrl.endsWith(`@127.0.0.1:${db.port}/postgres`), previewUrl.replace(/:[^:@]+@/, ':***@'));
     assert.notEqual(prodUrl, previewUrl);
     const crossed = prodUrl.replace(`:${prodDb.port}/`, `:${db.port}/`);
-    assert.throws(
-      () =>
-        execFileSync(`${PG_BIN}/psql`, [crossed, '-Atqc', 'SELECT 1'], {
-          stdio: 'pipe',
-          env: { PATH: '/usr/bin:/bin' },
-        }),
-      /password authentication failed/,
-    );
+    assert.throws(() => psql(crossed, 'SELECT 1'), /password authentication failed/);
+    assert.equal(psql(previewUrl, 'SELECT count(*) FROM notes'), '2');
   },
 );
 

@@ -12,7 +12,7 @@ import { chownPath } from '../../system/safe-tree.js';
 import type { UnixIds } from '../../system/users.js';
 import { AppUsers } from '../app-users.js';
 import { databaseBinaries } from './binaries.js';
-import { databaseConnections, isDatabase, type DatabaseConnection } from './connection.js';
+import { databaseConnections, isDatabase, type ConnectionDeps, type DatabaseConnection } from './connection.js';
 import { ownDir } from './files.js';
 import { databaseDir, passwordSecret, POSTGRES_DATABASE, POSTGRES_USER, socketDir } from './layout.js';
 import { initCluster, postgresArgv, restoreSeed } from './postgres.js';
@@ -72,11 +72,12 @@ export class DatabaseInstances {
 
   /** The environment's databases, with their passwords (see connection.ts). */
   connections(app: string, env: string): Promise<DatabaseConnection[]> {
-    return databaseConnections(
-      { store: this.#d.store, layout: this.#d.layout, password: (a, e, n) => this.#secret(a, e, n) },
-      app,
-      env,
-    );
+    return databaseConnections(this.connectionDeps(), app, env);
+  }
+
+  /** What databaseConnection(s) needs: the lookup a backup or `berth db url` makes. */
+  connectionDeps(): ConnectionDeps {
+    return { store: this.#d.store, layout: this.#d.layout, password: (a, e, n) => this.#secret(a, e, n) };
   }
 
   #secret(app: string, env: string, name: string): Promise<string> {
