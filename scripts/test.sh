@@ -29,6 +29,9 @@ command -v htpasswd >/dev/null || missing+=(apache2-utils)
 # test/backup stores snapshots with restic, one repository served by `rclone serve restic`.
 command -v restic >/dev/null || missing+=(restic)
 command -v rclone >/dev/null || missing+=(rclone)
+# test/databases runs managed PostgreSQL 15 and Redis 7 from Debian's packages.
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

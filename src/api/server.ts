@@ -13,6 +13,7 @@ import { registerTokenRoutes } from './token-routes.js';
 import { registerSecretRoutes } from './secret-routes.js';
 import { registerRunRoutes } from './run-routes.js';
 import { registerBackupRoutes } from './backup-routes.js';
+import { registerDatabaseRoutes } from './database-routes.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
@@ -265,6 +266,7 @@ export function buildApi(
   });
   registerLogRoutes(app, deps);
   registerSecretRoutes(app, deps);
+  registerDatabaseRoutes(app, deps);
   registerRunRoutes(app, deps);
   registerBackupRoutes(app, deps);
   registerWebhookRoutes(app, deps);

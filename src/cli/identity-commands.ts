@@ -3,6 +3,7 @@ import { ApiClient, ApiError } from '../api/client.js';
 import { removeCredentials, saveCredentials } from './credentials.js';
 import { table, timestamp as when } from './render.js';
 import { readPassword, registerSecretCommands, type Io } from './secret-commands.js';
+import { registerDbCommands } from './db-commands.js';
 
 /** login/logout, admin users, organisations, members, invites, tokens, the audit log. */
 export function registerIdentityCommands(program: Command, io: Io): void {
@@ -203,6 +204,7 @@ export function registerIdentityCommands(program: Command, io: Io): void {
     });
 
   registerSecretCommands(program, io);
+  registerDbCommands(program, io);
 
   const token = program.command('token').description('API tokens: shown once, stored hashed, expiring, scoped');
   token

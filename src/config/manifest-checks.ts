@@ -5,8 +5,9 @@ import { dependencyWaves } from '../core/waves.js';
 import type { Problem } from './manifest-errors.js';
 import { expandHost, HOST_PLACEHOLDERS } from '../core/environments.js';
 import { HOST_PATTERN, type ManifestInput, type ServiceInput } from './manifest-schema.js';
-import { isContainer, routeKey, normalizeRoute } from './manifest-normalize.js';
+import { databaseOf, isContainer, routeKey, normalizeRoute } from './manifest-normalize.js';
 import { containerProblems } from './manifest-containers.js';
+import { databaseProblems } from './manifest-databases.js';
 
 const RESERVED_ENV = ['PORT', 'DATA_DIR'];
 
@@ -119,12 +120,13 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
       });
     }
   }
-  problems.push(...containerProblems(name, svc));
-  if (svc.run === undefined && svc.static === undefined && !isContainer(svc)) {
+  problems.push(...containerProblems(name, svc), ...databaseProblems(name, svc));
+  if (svc.run === undefined && svc.static === undefined && !isContainer(svc) && !databaseOf(svc)) {
     problems.push({
       path: at,
-      message: 'needs `run` (a command to start), `static` (a directory to serve) or `image` (a container)',
-      hint: 'e.g. run: "node server.js", static: dist, or image: nginx:1.27',
+      message:
+        'needs `run` (a command to start), `static` (a directory to serve), `image` (a container) or `postgres`/`redis` (a managed database)',
+      hint: 'e.g. run: "node server.js", static: dist, image: nginx:1.27, or postgres: 15',
     });
   }
   if (svc.static !== undefined) {

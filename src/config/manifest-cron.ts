@@ -2,12 +2,13 @@ import { closest } from '../core/did-you-mean.js';
 import { scheduleProblem } from './cron-schedule.js';
 import type { Problem } from './manifest-errors.js';
 import type { ManifestInput } from './manifest-schema.js';
+import { runsProcess } from './manifest-normalize.js';
 
 /** `cron:` jobs: a schedule that parses (the wrong field named), a service that exists and runs a process. */
 export function cronProblems(m: ManifestInput): Problem[] {
   const problems: Problem[] = [];
   const services = Object.entries(m.services);
-  const processes = services.filter(([, s]) => s.static === undefined).map(([n]) => n);
+  const processes = services.filter(([, s]) => runsProcess(s)).map(([n]) => n);
   for (const [name, job] of Object.entries(m.cron ?? {})) {
     const at = ['cron', name];
     const why = scheduleProblem(job.schedule);
@@ -32,7 +33,7 @@ export function cronProblems(m: ManifestInput): Problem[] {
     problems.push({
       path: [...at, 'service'],
       message: known
-        ? `service "${job.service}" is static: it runs no process whose env a job could take`
+        ? `service "${job.service}" is static or a managed database: it runs no process whose env a job could take`
         : `unknown service "${job.service}"`,
       hint: guess ? `did you mean "${guess}"?` : `services that run a process: ${processes.join(', ') || 'none'}`,
     });

@@ -9,6 +9,7 @@ import {
   type HealthSpec,
   type Manifest,
   type ContainerSpec,
+  type DatabaseSpec,
   type RegistryAuthSpec,
   type ResourceLimits,
   type RouteSpec,
@@ -44,7 +45,7 @@ export function normalize(m: ManifestInput): Manifest {
       schedule: j.schedule.trim(),
       argv: typeof j.run === 'string' ? ['sh', '-c', j.run] : [...j.run],
       // Checked before: a manifest with cron jobs has a service that runs a process.
-      service: j.service ?? (Object.entries(m.services).find(([, s]) => s.static === undefined)?.[0] as string),
+      service: j.service ?? (Object.entries(m.services).find(([, s]) => runsProcess(s))?.[0] as string),
       overlap: j.overlap ?? false,
     })),
     backup: normalizeBackup(m.backup),
@@ -64,6 +65,8 @@ function normalizeEnvironment(name: string, e: EnvironmentInput): EnvironmentSpe
 }
 
 function normalizeService(name: string, s: ServiceInput): ServiceSpec {
+  const db = databaseOf(s);
+  if (db) return normalizeDatabase(name, s, db);
   return {
     name,
     kind: s.static !== undefined ? 'static' : isContainer(s) ? 'container' : 'process',
@@ -86,6 +89,51 @@ function normalizeService(name: string, s: ServiceInput): ServiceSpec {
     ...(s.resources !== undefined ? { resources: normalizeResources(s.resources) } : {}),
   };
 }
+
+/** A service whose env a cron job can take: one that runs a process or container (not static, not a managed database). */
+export function runsProcess(s: ServiceInput): boolean {
+  return s.static === undefined && databaseOf(s) === undefined;
+}
+
+/** The managed data store of `postgres:` or `redis:`, if the service is one. */
+export function databaseOf(s: ServiceInput): DatabaseSpec | undefined {
+  if (s.postgres !== undefined) return { engine: 'postgres', version: String(s.postgres) };
+  if (s.redis !== undefined) return { engine: 'redis', version: String(s.redis) };
+  return undefined;
+}
+
+/**
+ * A managed database: one instance on a leased port, restarted by policy, probed with its own
+ * protocol, stopped with the engine's fast shutdown (given up to a minute by default: a
+ * checkpoint is written first). It is never replaced blue-green: see engine/databases.
+ */
+function normalizeDatabase(name: string, s: ServiceInput, database: DatabaseSpec): ServiceSpec {
+  return {
+    name,
+    kind: database.engine,
+    argv: [],
+    container: null,
+    database,
+    static: null,
+    cwd: '.',
+    env: {},
+    port: 'auto',
+    restart: s.restart ?? 'always',
+    dependsOn: [],
+    instances: 1,
+    stopTimeoutMs: parseDuration(s.stop_timeout) ?? DATABASE_STOP_TIMEOUT_MS,
+    build: [],
+    release: null,
+    strategy: 'recreate',
+    drainMs: 0,
+    routes: [],
+    health: { ...normalizeHealth(s.health, false), probe: { kind: database.engine } },
+    ...(s.resources !== undefined ? { resources: normalizeResources(s.resources) } : {}),
+  };
+}
+
+/** A database's default stop timeout: its fast shutdown writes a checkpoint first. */
+export const DATABASE_STOP_TIMEOUT_MS = 60_000;
 
 /** A container: `image:`, or `build:` in its object form (a Dockerfile build). */
 export function isContainer(s: ServiceInput): boolean {

@@ -169,6 +169,18 @@ export const serviceSchema = z.strictObject({
     .describe(
       'Run this container image (e.g. "ghcr.io/saleor/saleor:3.20") through the container engine (host setting container_engine) instead of a process. Default none.',
     ),
+  postgres: z
+    .union([z.number().int().min(10).max(99), z.string().regex(/^[1-9][0-9]$/)])
+    .optional()
+    .describe(
+      "A managed PostgreSQL cluster of this major version (e.g. 15) for each environment, run from the host's binaries (Debian's postgresql-<version>, /usr/lib/postgresql/<version>/bin): its data in the environment's data directory, a leased port on 127.0.0.1 and a unix socket, a generated password kept as the environment's secret <NAME>_PASSWORD. Services that depend on it get DATABASE_URL and PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE. One instance, kept running across deploys; stopped with a fast shutdown. Default none.",
+    ),
+  redis: z
+    .union([z.number().int().min(5).max(99), z.string().regex(/^[1-9][0-9]?$/)])
+    .optional()
+    .describe(
+      "A managed Redis server of this major version (e.g. 7) for each environment, run from the host's redis-server (Debian's redis-server): append-only persistence in the environment's data directory, a leased port on 127.0.0.1 and a unix socket, `requirepass` from the environment's secret <NAME>_PASSWORD. Services that depend on it get REDIS_URL. One instance, kept running across deploys. Default none.",
+    ),
   pull: z
     .enum(['always', 'missing'])
     .optional()

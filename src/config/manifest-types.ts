@@ -47,13 +47,16 @@ export interface ServiceSpec {
   readonly name: string;
   /**
    * 'process' runs `argv`; 'static' has no process: the proxy serves `static.dir`; 'container'
-   * runs `container.image` through the container engine (`argv`, when not empty, is its command).
+   * runs `container.image` through the container engine (`argv`, when not empty, is its command);
+   * 'postgres' and 'redis' are managed data stores (`database`), run by Berth from the host's binaries.
    */
-  readonly kind: 'process' | 'static' | 'container';
+  readonly kind: 'process' | 'static' | 'container' | 'postgres' | 'redis';
   /** The argv to execute: `["sh", "-c", <run>]` for a string, the list itself otherwise; [] for static. */
   readonly argv: readonly string[];
   /** For containers: the image and how it runs; null for the other kinds. */
   readonly container: ContainerSpec | null;
+  /** For `postgres:` and `redis:`: the engine and its major version; absent or null for the other kinds. */
+  readonly database?: DatabaseSpec | null;
   /** For static services: the directory (relative to the source root) and SPA fallback. */
   readonly static: { readonly dir: string; readonly spa: boolean } | null;
   /** Working directory relative to the app's source root ("." by default). */
@@ -76,6 +79,13 @@ export interface ServiceSpec {
   readonly health: HealthSpec;
   /** Limits of each instance (cgroups); absent when the manifest sets none. */
   readonly resources?: ResourceLimits;
+}
+
+/** A managed data store (see engine/databases): one per environment, kept across releases. */
+export interface DatabaseSpec {
+  readonly engine: 'postgres' | 'redis';
+  /** The major version, e.g. "15" (PostgreSQL) or "7" (Redis). */
+  readonly version: string;
 }
 
 /** How a container service runs (see runtime/container-runner.ts). */
@@ -142,6 +152,9 @@ export type ProbeSpec =
   | { readonly kind: 'process' }
   | { readonly kind: 'listening' }
   | { readonly kind: 'tcp' }
+  /** A managed database's own protocol: PostgreSQL's startup message (as pg_isready), Redis's AUTH and PING. */
+  | { readonly kind: 'postgres' }
+  | { readonly kind: 'redis' }
   | { readonly kind: 'http'; readonly path: string; readonly status: number | undefined };
 
 export interface HealthSpec {

@@ -109,6 +109,7 @@ async function main(): Promise<void> {
     appPath: settings.appPath,
     rotation: { maxBytes: settings.logMaxBytes, keep: settings.logKeep },
     containers,
+    databaseSecret: (app, env, name, make) => secrets.ensure(app, env, name, make),
   });
   const ports = new PortAllocator(settings.host, settings.portRange);
   const networks = containers?.networks;

@@ -132,9 +132,12 @@ export class AppUsers {
     chownTree(dir, { uid: 0, gid: 0, mode: (m, isDir) => (isDir ? 0o700 : m & 0o700), order: 'pre' });
   }
 
-  /** Removes the users of these environments of the app. */
+  /**
+   * Removes the users of these environments of the app; with app users off, berthd as root,
+   * those made for its managed databases alone (see engine/databases), when there are any.
+   */
   async remove(app: string, envs: readonly string[]): Promise<void> {
-    if (!this.enabled) return;
+    if (!this.enabled && process.getuid?.() !== 0) return;
     for (const env of new Set(envs)) await deleteSystemUser(AppUsers.userName(app, env));
   }
 }

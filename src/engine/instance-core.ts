@@ -18,6 +18,8 @@ import { ContainerInstances } from './container-instances.js';
 import type { ContainerRunner } from '../runtime/container-runner.js';
 import { stopProcesses } from '../runtime/process-runner.js';
 import type { ServiceSpec } from '../config/manifest-types.js';
+import { DatabaseInstances } from './databases/database-instances.js';
+import { isDatabase } from './databases/connection.js';
 
 /** The daemon's live knowledge of one instance's process. */
 export interface Handle {
@@ -50,6 +52,8 @@ export interface InstanceDeps {
   rotation?: RotationOptions;
   /** Runs container services; undefined on a host without a container engine. */
   containers?: ContainerRunner | undefined;
+  /** An environment's own secret, made when missing (Secrets.ensure): a managed database's password. */
+  databaseSecret?: (app: string, env: string, name: string, make: () => string) => Promise<string>;
 }
 
 /**
@@ -79,6 +83,8 @@ export class InstanceCore {
   readonly limits: InstanceLimits;
   /** Instances of container services (`image:`): their launch, stop, probe and adoption. */
   readonly containers: ContainerInstances;
+  /** Instances of managed databases (`postgres:`, `redis:`): their preparation, probe and stop signal. */
+  readonly databases: DatabaseInstances;
 
   constructor(deps: InstanceDeps) {
     this.rotation = deps.rotation;
@@ -92,6 +98,12 @@ export class InstanceCore {
     this.host = deps.host;
     this.tuning = deps.tuning ?? DEFAULT_RESTART;
     this.limits = new InstanceLimits(`berth-${deps.markerPrefix}`, deps.log);
+    this.databases = new DatabaseInstances({
+      store: deps.store,
+      layout: deps.layout,
+      users: deps.users,
+      secret: deps.databaseSecret,
+    });
     this.containers = new ContainerInstances({
       runner: deps.containers,
       rotation: deps.rotation,
@@ -108,6 +120,12 @@ export class InstanceCore {
     group?: number | null,
   ): Promise<'none' | 'terminated' | 'killed'> {
     if (spec.kind === 'container') return this.containers.stop(id, spec.stopTimeoutMs);
+    // A database gets its fast shutdown, to the server alone (it stops its own processes); SIGKILL only after stop_timeout.
+    if (isDatabase(spec))
+      return stopProcesses(ref, this.marker(id), spec.stopTimeoutMs, group, {
+        signal: this.databases.stopSignal(spec),
+        leaderOnly: true,
+      });
     return group === undefined
       ? stopProcesses(ref, this.marker(id), spec.stopTimeoutMs)
       : stopProcesses(ref, this.marker(id), spec.stopTimeoutMs, group);
@@ -117,9 +135,14 @@ export class InstanceCore {
     return `${this.markerPrefix}:${id}`;
   }
 
-  /** One log per instance: `<service>.<idx>.r<release>.log`, so two releases never share one. */
-  logFile(v: Pick<InstanceView, 'app' | 'env' | 'service' | 'idx' | 'release'>): string {
-    return path.join(this.layout.logDir(v.app, v.env), `${v.service}.${v.idx}.r${v.release}.log`);
+  /**
+   * One log per instance: `<service>.<idx>.r<release>.log`, so two releases never share one; a
+   * managed database, one instance kept across releases, has one log: `<service>.<idx>.log`.
+   */
+  logFile(v: Pick<InstanceView, 'app' | 'env' | 'service' | 'idx' | 'release'> & { readonly spec?: string }): string {
+    const kept =
+      v.spec !== undefined && v.spec.includes('"database":{') && isDatabase(JSON.parse(v.spec) as ServiceSpec);
+    return path.join(this.layout.logDir(v.app, v.env), `${v.service}.${v.idx}${kept ? '' : `.r${v.release}`}.log`);
   }
 
   async get(id: number): Promise<InstanceView> {

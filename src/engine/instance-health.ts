@@ -6,6 +6,7 @@ import { probe } from '../health/probes.js';
 import { instanceProcesses } from '../runtime/process-table.js';
 import { isSameProcessAlive } from '../system/proc.js';
 import { HealthWatch } from './health-watch.js';
+import { isDatabase } from './databases/connection.js';
 import type { Handle, InstanceCore } from './instance-core.js';
 import type { InstanceExits } from './instance-exits.js';
 
@@ -30,13 +31,15 @@ export class InstanceHealth {
       check: (starting) =>
         spec.kind === 'container'
           ? c.containers.probe(id, spec, port, () => isSameProcessAlive(h.ref.pid, h.ref.startTicks))
-          : probe(spec.health.probe, {
-              port,
-              leader: h.ref.pid,
-              pids: () => instanceProcesses(h.ref, marker, 50).map((p) => p.pid),
-              leaderAlive: () => isSameProcessAlive(h.ref.pid, h.ref.startTicks),
-              verifyOwner: starting,
-            }),
+          : isDatabase(spec)
+            ? c.databases.probe(id, spec, port)
+            : probe(spec.health.probe, {
+                port,
+                leader: h.ref.pid,
+                pids: () => instanceProcesses(h.ref, marker, 50).map((p) => p.pid),
+                leaderAlive: () => isSameProcessAlive(h.ref.pid, h.ref.startTicks),
+                verifyOwner: starting,
+              }),
       onChange: (to, reason) =>
         c.lock
           .run(id, () => this.#onHealth(id, h, to, reason))

@@ -11,6 +11,8 @@ import { InstanceExits } from './instance-exits.js';
 import { InstanceHealth } from './instance-health.js';
 import { InstanceSpawns } from './instance-spawn.js';
 import type { LaunchMemo } from './launch-memo.js';
+import { databaseBinaries } from './databases/binaries.js';
+import type { DatabaseInstances } from './databases/database-instances.js';
 
 export type { StateListener } from './instance-core.js';
 
@@ -48,8 +50,13 @@ export class InstanceManager {
     return this.#core.marker(id);
   }
 
+  /** The managed databases' side of instances (see engine/databases). */
+  get databases(): DatabaseInstances {
+    return this.#core.databases;
+  }
+
   /** One log per instance: `<service>.<idx>.r<release>.log`, so two releases never share one. */
-  logFile(v: Pick<InstanceView, 'app' | 'env' | 'service' | 'idx' | 'release'>): string {
+  logFile(v: Pick<InstanceView, 'app' | 'env' | 'service' | 'idx' | 'release'> & { readonly spec?: string }): string {
     return this.#core.logFile(v);
   }
 
@@ -61,6 +68,10 @@ export class InstanceManager {
   preflight(v: InstanceView): void {
     const spec = JSON.parse(v.spec) as ServiceSpec;
     if (spec.kind === 'container') return;
+    if (spec.database) {
+      databaseBinaries(spec.database, spec.name); // the host's programs, or an error naming the package
+      return;
+    }
     const cwd = serviceCwd(v.rootDir, spec);
     assertRunnable(
       spec,
@@ -139,6 +150,7 @@ export class InstanceManager {
       await c.store.instances.delete(id);
       c.handles.delete(id);
       c.logged.delete(id);
+      c.databases.forget(id);
     });
   }
 

@@ -4,10 +4,13 @@ import type { ServiceSpec } from '../config/manifest-types.js';
 import { BerthError } from '../core/errors.js';
 import { Limiter } from '../core/limiter.js';
 import { launch, type ProcessRef } from '../runtime/process-runner.js';
+import type { Spawned } from '../runtime/spawner.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { Handle, InstanceCore } from './instance-core.js';
 import { assertRunnable, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
 import { LaunchMemo } from './launch-memo.js';
+import { databaseEnv, isDatabase } from './databases/connection.js';
+import { MARKER_ENV } from '../runtime/process-runner.js';
 
 /**
  * Instances starting at once (the rest wait). A spawn is synchronous (fork and exec, ~7 ms here), so
@@ -77,35 +80,43 @@ export class InstanceSpawns {
       const ids = users && (await memo.get(`ids ${v.app} ${v.env}`, () => users.ids(v.app, v.env)));
       c.users?.leaf(ids, dataDir, 0o700);
       c.users?.rootDirs(ids, [path.dirname(logFile)]);
-      // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
-      const env = {
-        ...launchEnv(
-          spec,
-          v.port,
-          dataDir,
-          c.marker(v.id),
-          c.base,
-          await memo.get(`addresses ${v.releaseId}`, () => c.store.addresses.list({ releaseId: v.releaseId })),
-          spec.kind === 'container' ? await c.containers.gateway(v, spec) : undefined,
-        ),
-        ...(ids && spec.env.HOME === undefined ? { HOME: users.home(v.app, v.env) } : {}),
-        ...(await memo.get(`secrets ${v.app} ${v.env}`, async () => c.secretEnv?.(v.app, v.env))),
-      };
-      if (spec.kind === 'container')
-        launched = await c.containers.launch(v, spec, { env, dataDir, logFile, uid: ids?.uid, gid: ids?.gid });
-      else assertRunnable(spec, cwd, env);
-      const cgroups = spec.kind === 'container' ? [] : c.limits.join(v, spec);
-      launched ??= await launch({
-        cgroups,
-        argv: spec.argv,
-        cwd,
-        env,
-        logFile,
-        rotation: c.rotation,
-        uid: ids?.uid,
-        gid: ids?.gid,
-      });
-      c.users?.ownFile(ids, logFile, 0o640);
+      if (isDatabase(spec)) launched = await this.#launchDatabase(v, spec, logFile);
+      else {
+        const connections =
+          spec.dependsOn.length > 0
+            ? await memo.get(`databases ${v.app} ${v.env}`, () => c.databases.connections(v.app, v.env))
+            : [];
+        // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
+        const env = {
+          ...launchEnv(
+            spec,
+            v.port,
+            dataDir,
+            c.marker(v.id),
+            c.base,
+            await memo.get(`addresses ${v.releaseId}`, () => c.store.addresses.list({ releaseId: v.releaseId })),
+            spec.kind === 'container' ? await c.containers.gateway(v, spec) : undefined,
+          ),
+          ...databaseEnv(spec, connections),
+          ...(ids && spec.env.HOME === undefined ? { HOME: users.home(v.app, v.env) } : {}),
+          ...(await memo.get(`secrets ${v.app} ${v.env}`, async () => c.secretEnv?.(v.app, v.env))),
+        };
+        if (spec.kind === 'container')
+          launched = await c.containers.launch(v, spec, { env, dataDir, logFile, uid: ids?.uid, gid: ids?.gid });
+        else assertRunnable(spec, cwd, env);
+        const cgroups = spec.kind === 'container' ? [] : c.limits.join(v, spec);
+        launched ??= await launch({
+          cgroups,
+          argv: spec.argv,
+          cwd,
+          env,
+          logFile,
+          rotation: c.rotation,
+          uid: ids?.uid,
+          gid: ids?.gid,
+        });
+        c.users?.ownFile(ids, logFile, 0o640);
+      }
       c.logged.set(v.id, launched.logged);
     } catch (err) {
       const why = explainSpawnError(err, spec, cwd);
@@ -135,5 +146,23 @@ export class InstanceSpawns {
       started_at: handle.startedAt,
     });
     this.#hooks.watchHealth(v.id, v.port, handle, spec, 'starting');
+  }
+
+  /** A managed database: its own argv, directory, user and a bare environment (see engine/databases). */
+  async #launchDatabase(v: InstanceView, spec: ServiceSpec, logFile: string): Promise<Spawned> {
+    const c = this.#core;
+    const db = await c.databases.prepare(v, spec);
+    const launched = await launch({
+      cgroups: c.limits.join(v, spec),
+      argv: db.argv,
+      cwd: db.cwd,
+      env: { ...db.env, [MARKER_ENV]: c.marker(v.id) },
+      logFile,
+      rotation: c.rotation,
+      uid: db.ids?.uid,
+      gid: db.ids?.gid,
+    });
+    c.users?.ownFile(db.ids, logFile, 0o640);
+    return launched;
   }
 }

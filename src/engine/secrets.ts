@@ -139,6 +139,18 @@ export class Secrets {
     });
   }
 
+  /**
+   * The value of the environment's own secret `name` (not an app-wide one), made with `make` and
+   * stored when there is none: a managed database's password (see engine/databases).
+   */
+  async ensure(app: string, env: string, name: string, make: () => string): Promise<string> {
+    const own = (await this.#store.secrets.list(app)).find((s) => s.env === env && s.name === name);
+    if (own) return this.#box.open(own.sealed, slot(app, env, name));
+    const value = make();
+    await this.set(app, env, name, value);
+    return value;
+  }
+
   async unset(app: string, env: string | null, name: string): Promise<{ name: string; env: string | null }> {
     const row = await this.#app(app);
     checkName(name);

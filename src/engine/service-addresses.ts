@@ -20,7 +20,8 @@ import type { PortAllocator } from './port-allocator.js';
 
 /** True when `spec` can have an address: it runs a process that listens on a port. */
 export function addressable(spec: ServiceSpec): boolean {
-  return spec.kind !== 'static' && spec.port !== 'none';
+  // A managed database is reached on its own port, which it keeps across releases (see databases/connection.ts).
+  return spec.kind !== 'static' && spec.kind !== 'postgres' && spec.kind !== 'redis' && spec.port !== 'none';
 }
 
 /**

@@ -36,8 +36,9 @@ export async function probe(spec: ProbeSpec, target: ProbeTarget): Promise<Probe
     if (!reachable) return { ok: false, reason: `nothing listens on port ${target.port}` };
     return target.verifyOwner ? listeningProbe(target.port, target) : { ok: true };
   }
-  if (spec.kind === 'tcp') return tcpProbe(target.port);
-  return httpProbe(target.port, spec.path, spec.status);
+  if (spec.kind === 'http') return httpProbe(target.port, spec.path, spec.status);
+  // 'tcp'; a database's own protocol is spoken by engine/databases (see health/database-probes.ts), a connect here
+  return tcpProbe(target.port);
 }
 
 /**

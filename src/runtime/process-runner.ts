@@ -93,10 +93,18 @@ export async function stopProcesses(
   marker: string,
   timeoutMs: number,
   group: number | null = leader !== null && isSameProcessAlive(leader.pid, leader.startTicks) ? leader.pid : null,
+  how: StopHow = {},
 ): Promise<'none' | 'terminated' | 'killed'> {
   let found = instanceProcesses(leader, marker, STOP_SCAN_MS, group);
   if (found.length === 0 && !groupExists(group)) return 'none';
-  signal(group, found, 'SIGTERM');
+  const first = how.signal ?? 'SIGTERM';
+  // A server that stops its own children (a database) is asked alone, while it lives: they are its to stop.
+  const leaderAsked = () =>
+    how.leaderOnly === true && leader !== null && isSameProcessAlive(leader.pid, leader.startTicks);
+  // Without its leader, what is left of such a server gets SIGTERM (a PostgreSQL backend takes SIGINT as "cancel").
+  const rest = how.leaderOnly ? 'SIGTERM' : first;
+  if (leaderAsked()) process.kill((leader as ProcessRef).pid, first);
+  else signal(group, found, rest);
   const deadline = Date.now() + timeoutMs;
   let emptySince: number | undefined;
   for (let wait = 5; ; wait = Math.min(50, wait * 2)) {
@@ -109,7 +117,7 @@ export async function stopProcesses(
       if (Date.now() - emptySince >= GROUP_GRACE_MS) {
         found = instanceProcesses(null, marker, Date.now() - emptySince, group);
         if (found.length === 0) return 'terminated';
-        signal(null, found, 'SIGTERM');
+        if (!leaderAsked()) signal(null, found, rest);
         emptySince = undefined;
       }
     }
@@ -126,6 +134,12 @@ export async function stopProcesses(
     found = instanceProcesses(null, marker, Date.now() - killedAt, group);
     if (found.length === 0) return 'killed';
   }
+}
+
+/** How a stop begins: `signal` (default SIGTERM), to the leader alone while it lives (`leaderOnly`) or to all. */
+export interface StopHow {
+  readonly signal?: NodeJS.Signals;
+  readonly leaderOnly?: boolean;
 }
 
 /** Whether any process (zombies included) is in process group `group`: one system call. */

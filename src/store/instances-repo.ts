@@ -136,6 +136,18 @@ export class InstancesRepo {
     await this.#db.updateTable('instances').set(patch).where('id', '=', id).execute();
   }
 
+  /**
+   * Moves an instance to another release of its environment, with that release's spec and
+   * directory: a managed database is one instance kept across releases (see engine/databases).
+   */
+  async moveTo(id: number, releaseId: number, spec: string, rootDir: string): Promise<void> {
+    await this.#db
+      .updateTable('instances')
+      .set({ release_id: releaseId, spec, root_dir: rootDir })
+      .where('id', '=', id)
+      .execute();
+  }
+
   /** Gives an instance another index (a replaced instance steps aside for its successor). */
   async renumber(id: number, idx: number): Promise<void> {
     await this.#db.updateTable('instances').set({ idx }).where('id', '=', id).execute();

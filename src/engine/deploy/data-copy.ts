@@ -5,6 +5,7 @@ import { BerthError } from '../../core/errors.js';
 import { runCommand } from '../../system/command.js';
 import { backupSqlite, SQLITE_MAGIC } from '../../store/sqlite-backup.js';
 import { DirHandle } from '../../system/safe-tree.js';
+import { DATABASES_DIR } from '../databases/layout.js';
 
 function isSqlite(file: string): boolean {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -34,6 +35,7 @@ export async function copyDataDir(from: string, to: string): Promise<{ files: st
       /-(wal|shm|journal)$/.test(name) && names.includes(name.replace(/-(wal|shm|journal)$/, ''));
     for (const name of names) {
       if (companion(name)) continue;
+      if (rel === '' && name === DATABASES_DIR) continue; // managed databases: copied by their own tools (databases/database-copy)
       const r = path.join(rel, name);
       const dest = path.join(to, r);
       const st = dir.lstat(name);

@@ -20,6 +20,7 @@ import type { DeployContext } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
 import { snapshot } from './source.js';
 import { copyDataDir, copyDataDirAs } from './data-copy.js';
+import { copyDatabases } from '../databases/database-copy.js';
 import { Redactor } from '../../core/redact.js';
 import type { AppUsers } from '../app-users.js';
 import { removeTree } from '../../system/safe-tree.js';
@@ -187,6 +188,8 @@ export class DeploySteps implements StepRunner {
           renameSync(staging, to);
         } else copied = await copyDataDir(this.#d.layout.dataDir(c.app, from), to);
         await h.note({ databases: copied.databases, files: copied.files.length });
+        const stores = await copyDatabases(this.#d, c, from);
+        if (stores.length > 0) await h.note({ managed: stores });
         return;
       }
       case 'hook':

@@ -6,6 +6,8 @@ import { LaunchMemo } from '../launch-memo.js';
 import type { DeployContext } from './context.js';
 import type { StepHandle } from './journal.js';
 import type { StepDeps } from './steps.js';
+import { isDatabase } from '../databases/connection.js';
+import { startDatabase, undoDatabase } from '../databases/database-wave.js';
 
 /**
  * Services of a wave whose instances are being recorded or started at once; the rest wait their
@@ -60,6 +62,10 @@ export class WaveStarts {
   async #startService(spec: ServiceSpec, h: StepHandle, wave: Wave): Promise<void> {
     const c = this.#ctx;
     const releaseId = await this.#releaseId();
+    if (isDatabase(spec))
+      return startDatabase(this.#d, c, spec, releaseId, () =>
+        wave.turns.run(() => this.#createInstances(spec, releaseId)),
+      );
     if (spec.strategy === 'recreate') {
       const olds = await this.#oldInstances(spec.name);
       if (olds.length > 0) {
@@ -122,6 +128,7 @@ export class WaveStarts {
    * again (each start takes its port lease back) and are healthy before the undo is done.
    */
   async #undoService(spec: ServiceSpec): Promise<void> {
+    if (isDatabase(spec)) return undoDatabase(this.#d, this.#ctx, spec);
     const row = await this.#d.store.releases.byNumber(this.#ctx.environmentId, this.#ctx.release.number);
     if (row)
       await removeAll(this.#d.instances, await this.#d.store.instances.list({ releaseId: row.id, service: spec.name }));

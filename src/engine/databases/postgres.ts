@@ -1,0 +1,150 @@
+import { existsSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
+import { BerthError } from '../../core/errors.js';
+import { removeTree } from '../../system/safe-tree.js';
+import type { UnixIds } from '../../system/users.js';
+import type { DatabaseBinaries } from './binaries.js';
+import { newFile, runTool } from './files.js';
+import { POSTGRES_DATABASE, POSTGRES_USER } from './layout.js';
+
+/** The cluster's directory inside the database's own. */
+export function clusterDir(dir: string): string {
+  return path.join(dir, 'pgdata');
+}
+
+/** A dump made for this database to start from (a preview's copy), restored once at its first start. */
+export function seedFile(dir: string): string {
+  return path.join(dir, 'seed.dump');
+}
+
+const TOOL_PATH = '/usr/bin:/bin';
+
+/**
+ * Makes the cluster once: initdb as `ids` (PostgreSQL refuses to run as root) into a temporary
+ * directory renamed into place when complete, so a cut-off initdb is started again, never used.
+ * Password authentication (scram-sha-256) for every connection, local ones included; the
+ * superuser is `postgres` with `password`, handed over in a file of its own removed after.
+ * Returns false when the cluster was already there.
+ */
+export async function initCluster(
+  bin: DatabaseBinaries,
+  dir: string,
+  ids: UnixIds | undefined,
+  password: string,
+): Promise<boolean> {
+  const data = clusterDir(dir);
+  if (existsSync(path.join(data, 'PG_VERSION'))) return false;
+  const tmp = `${data}.init`;
+  const pwfile = path.join(dir, '.pwfile');
+  removeTree(tmp);
+  rmSync(pwfile, { force: true });
+  newFile(pwfile, ids, `${password}\n`);
+  try {
+    const r = await runTool(
+      [
+        bin.initdb as string,
+        '-D',
+        tmp,
+        '-U',
+        POSTGRES_USER,
+        '--auth=scram-sha-256',
+        `--pwfile=${pwfile}`,
+        '-E',
+        'UTF8',
+        '--locale=C.UTF-8',
+      ],
+      { ids, env: { PATH: TOOL_PATH, LANG: 'C.UTF-8' }, timeoutMs: 5 * 60_000 },
+    );
+    if (r.code !== 0)
+      throw new BerthError('failed', 'initdb_failed', `initdb of ${data} failed: ${r.stderr || `exit ${r.code}`}`, {
+        hint: 'see the message above; the next start tries again',
+      });
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
+  removeTree(data);
+  renameSync(tmp, data);
+  return true;
+}
+
+/** The server's argv: in the foreground (Berth supervises it), on 127.0.0.1:`port` and a socket in `sockets`. */
+export function postgresArgv(bin: DatabaseBinaries, dir: string, port: number, sockets: string): string[] {
+  return [
+    bin.server,
+    '-D',
+    clusterDir(dir),
+    '-c',
+    `port=${port}`,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `unix_socket_directories=${sockets}`,
+    '-c',
+    'unix_socket_permissions=0700',
+  ];
+}
+
+/** Restores the seed dump (a preview's copy of another environment's database) into the running cluster, then removes it. */
+export async function restoreSeed(
+  bin: DatabaseBinaries,
+  dir: string,
+  c: { port: number; sockets: string; password: string; ids: UnixIds | undefined },
+): Promise<boolean> {
+  const seed = seedFile(dir);
+  if (!existsSync(seed)) return false;
+  const r = await runTool(
+    [
+      bin.restore as string,
+      '--no-owner',
+      '--exit-on-error',
+      '-h',
+      c.sockets,
+      '-p',
+      String(c.port),
+      '-U',
+      POSTGRES_USER,
+      '-d',
+      POSTGRES_DATABASE,
+      seed,
+    ],
+    { ids: c.ids, env: { PATH: TOOL_PATH, PGPASSWORD: c.password } },
+  );
+  if (r.code !== 0)
+    throw new BerthError(
+      'failed',
+      'restore_failed',
+      `restoring the copied database failed: ${r.stderr || `exit ${r.code}`}`,
+    );
+  unlinkSync(seed);
+  return true;
+}
+
+/** pg_dump --format=custom of a running cluster into the new file `out` (owned by `owner`), as `ids`, over TCP with its password. */
+export async function dumpDatabase(
+  bin: DatabaseBinaries,
+  c: { port: number; password: string; ids: UnixIds | undefined },
+  out: string,
+  owner: UnixIds | undefined,
+): Promise<void> {
+  const r = await runTool(
+    [
+      bin.dump as string,
+      '--format=custom',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(c.port),
+      '-U',
+      POSTGRES_USER,
+      '-d',
+      POSTGRES_DATABASE,
+    ],
+    { ids: c.ids, env: { PATH: TOOL_PATH, PGPASSWORD: c.password }, out, outOwner: owner },
+  );
+  if (r.code !== 0)
+    throw new BerthError(
+      'failed',
+      'dump_failed',
+      `pg_dump of the database on port ${c.port} failed: ${r.stderr || `exit ${r.code}`}`,
+    );
+}

@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { InstanceStatus } from '../src/core/results.js';
+import { deleteSystemUser, findUser } from '../src/system/users.js';
+import { hit, isAlive } from './helpers/http.js';
+import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
+
+/**
+ * Managed PostgreSQL 15 and Redis 7 (issue 17, criteria 1 and 5), from Debian's packages, run
+ * by a real berthd as root with app users on: one cluster and one Redis per environment, as its
+ * user, on a leased port, with a generated password; the app's service reaches both through
+ * DATABASE_URL / PG* / REDIS_URL only. A redeploy keeps the database running with its data; a
+ * preview gets its own copy; stop is a fast shutdown; a restarted berthd adopts the server.
+ */
+const ROOT = process.getuid?.() === 0;
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+const skip = !ROOT
+  ? 'needs root: system users per environment'
+  : !existsSync(`${PG_BIN}/initdb`)
+    ? 'needs postgresql-15'
+    : false;
+const home = new TestHome('32800-32899');
+Object.assign(home.env, { BERTH_APP_USERS: '1' });
+const P = home.httpPort;
+const repo = path.join(home.root, 'dbz');
+const USERS = ['berth-dbz', 'berth-dbz-feature-x'];
+
+// The app: answers what it got of its databases, and runs SQL and Redis commands through DATABASE_URL and REDIS_URL.
+const API = `const http = require('http'); const { execFileSync } = require('child_process');
+const run = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+http.createServer((q, s) => {
+  const u = new URL(q.url, 'http://x');
+  try {
+    if (u.pathname === '/env') return s.end(JSON.stringify({
+      uid: process.getuid(), PGHOST: process.env.PGHOST, PGPORT: process.env.PGPORT, PGUSER: process.env.PGUSER,
+      PGDATABASE: process.env.PGDATABASE, password: (process.env.PGPASSWORD || '').length,
+      pg: /^postgres:\\/\\/postgres:[^@]+@127\\.0\\.0\\.1:\\d+\\/postgres$/.test(process.env.DATABASE_URL || ''),
+      redis: /^redis:\\/\\/default:[^@]+@127\\.0\\.0\\.1:\\d+\\/0$/.test(process.env.REDIS_URL || '') }));
+    if (u.pathname === '/sql') return s.end(run('${PG_BIN}/psql', [process.env.DATABASE_URL, '-Atqc', u.searchParams.get('q')]));
+    if (u.pathname === '/redis') return s.end(run('redis-cli', ['-u', process.env.REDIS_URL, '--no-auth-warning', ...u.searchParams.getAll('a')]));
+    s.end('ok');
+  } catch (e) { s.statusCode = 500; s.end(String(e.stderr || e.message)); }
+}).listen(process.env.PORT, '127.0.0.1');
+`;
+const MANIFEST = `app: dbz
+services:
+  db:
+    postgres: 15
+  cache:
+    redis: 7
+  api:
+    run: ["${NODE}", "api.js"]
+    depends_on: [db, cache]
+    routes: [dbz.test]
+environments:
+  production: { branch: main }
+  preview: { branch: "feature/*", hostname: "{branch}.{host}", data: { copy: production } }
+`;
+
+function git(...args: string[]): string {
+  return execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t.invalid', ...args], {
+    encoding: 'utf8',
+  });
+}
+
+const sql = async (host: string, q: string) => {
+  const r = await hit(P, host, `/sql?q=${encodeURIComponent(q)}`);
+  assert.equal(r.status, 200, r.text());
+  return r.text();
+};
+const redis = async (host: string, ...args: string[]) => {
+  const r = await hit(P, host, `/redis?${args.map((a) => `a=${encodeURIComponent(a)}`).join('&')}`);
+  assert.equal(r.status, 200, r.text());
+  return r.text();
+};
+const ps = async (env: string) => (await home.json<InstanceStatus[]>('ps', 'dbz')).filter((v) => v.env === env);
+const one = async (env: string, service: string) => {
+  const v = (await ps(env)).find((x) => x.service === service && x.desired === 'running');
+  assert.ok(v, `${service} of ${env} runs`);
+  return v;
+};
+const psql = (url: string, q: string) =>
+  execFileSync(`${PG_BIN}/psql`, [url, '-Atqc', q], {
+    encoding: 'utf8',
+    stdio: 'pipe',
+    env: { PATH: '/usr/bin:/bin' },
+  }).trim();
+const uidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+
+before(async () => {
+  if (skip) return;
+  chmodSync(home.root, 0o711); // like /var/lib: traversable by the environments' users
+  home.app('dbz', MANIFEST, { 'api.js': API });
+  const src = path.join(home.root, 'apps', 'dbz');
+  execFileSync('cp', ['-a', src, repo]);
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'dbz');
+  assertOk(await home.cli('daemon', 'start'));
+  assertOk(await home.cli('deploy', repo, '--branch', 'main'));
+});
+after(async () => {
+  if (skip) return;
+  await home.cleanup();
+  for (const u of USERS) if (findUser(u)) await deleteSystemUser(u);
+});
+
+test(
+  'postgres and redis run as the environment user; the service reaches them through DATABASE_URL, PG* and REDIS_URL',
+  { skip },
+  async () => {
+    const user = findUser('berth-dbz');
+    assert.ok(user && user.uid !== 0);
+    const db = await one('production', 'db');
+    const cache = await one('production', 'cache');
+    assert.equal(db.state, 'healthy');
+    assert.equal(cache.state, 'healthy');
+    assert.equal(uidOf(db.pid as number), user.uid, 'postgres runs as berth-dbz');
+    assert.equal(uidOf(cache.pid as number), user.uid, 'redis runs as berth-dbz');
+    const env = (await hit(P, 'dbz.test', '/env')).json<Record<string, unknown>>();
+    assert.deepEqual(
+      { ...env, password: (env.password as number) >= 32 },
+      {
+        uid: user.uid,
+        PGHOST: '127.0.0.1',
+        PGPORT: String(db.port),
+        PGUSER: 'postgres',
+        PGDATABASE: 'postgres',
+        password: true,
+        pg: true,
+        redis: true,
+      },
+    );
+    await sql('dbz.test', 'CREATE TABLE notes (text text)');
+    await sql('dbz.test', "INSERT INTO notes VALUES ('from production')");
+    assert.equal(await sql('dbz.test', 'SELECT text FROM notes'), 'from production');
+    assert.equal(await redis('dbz.test', 'SET', 'k', 'production'), 'OK');
+    // The password is a secret of the environment, listed by name, never printed.
+    const secrets = await home.cli('secrets', 'ls', 'dbz');
+    assert.match(secrets.stdout, /DB_PASSWORD/);
+    assert.match(secrets.stdout, /CACHE_PASSWORD/);
+    // `berth db url`: redacted, unless --show; the URL shown opens the database.
+    const redacted = await home.cli('db', 'url', 'dbz', 'db');
+    assertOk(redacted);
+    assert.equal(redacted.stdout.trim(), `postgres://postgres:[redacted]@127.0.0.1:${db.port}/postgres`);
+    const cacheUrl = (await home.cli('db', 'url', 'dbz', 'cache')).stdout.trim();
+    assert.equal(cacheUrl, `redis://default:[redacted]@127.0.0.1:${cache.port}/0`);
+    const shown = (await home.cli('db', 'url', 'dbz', 'db', '--show')).stdout.trim();
+    assert.equal(psql(shown, 'SELECT text FROM notes'), 'from production');
+    assert.match((await home.cli('db', 'url', 'dbz')).stderr, /several databases: cache, db/);
+    // Its cluster is in the environment's data directory, the environment user's alone.
+    const pgdata = path.join(home.home, 'data', 'dbz', 'production', '.berth', 'db', 'pgdata');
+    assert.ok(existsSync(path.join(pgdata, 'PG_VERSION')));
+    const cmdline = readFileSync(`/proc/${cache.pid}/cmdline`, 'utf8');
+    assert.doesNotMatch(cmdline, /requirepass/, 'the Redis password is never on a command line');
+  },
+);
+
+test('a redeploy keeps the database process, its port and its data; the service restarts', { skip }, async () => {
+  const db = await one('production', 'db');
+  const cache = await one('production', 'cache');
+  const api = await one('production', 'api');
+  writeFileSync(path.join(repo, 'README'), 'a change\n');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'change');
+  assertOk(await home.cli('deploy', repo, '--branch', 'main'));
+  const db2 = await one('production', 'db');
+  const cache2 = await one('production', 'cache');
+  const api2 = await one('production', 'api');
+  assert.notEqual(api2.release, api.release, 'a new release');
+  assert.equal(db2.release, api2.release, 'the database moved to the new release');
+  assert.deepEqual([db2.pid, db2.port, cache2.pid, cache2.port], [db.pid, db.port, cache.pid, cache.port]);
+  assert.notEqual(api2.pid, api.pid);
+  assert.equal(await sql('dbz.test', 'SELECT text FROM notes'), 'from production');
+  assert.equal(await redis('dbz.test', 'GET', 'k'), 'production');
+  // The old release's instances are gone; the database is not one of them.
+  assert.equal((await ps('production')).filter((v) => v.service === 'db').length, 1);
+});
+
+test(
+  'a preview gets its own copy of both databases: own user, port and password; writes stay apart',
+  { skip },
+  async () => {
+    git('checkout', '-q', '-b', 'feature/x');
+    writeFileSync(path.join(repo, 'FEATURE'), 'x\n');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'feature');
+    git('checkout', '-q', 'main');
+    assertOk(await home.cli('deploy', repo, '--branch', 'feature/x'));
+    const host = 'feature-x.dbz.test';
+    const prodDb = await one('production', 'db');
+    const db = await one('feature-x', 'db');
+    const cache = await one('feature-x', 'cache');
+    assert.notEqual(db.port, prodDb.port);
+    const user = findUser('berth-dbz-feature-x');
+    assert.ok(user);
+    assert.equal(uidOf(db.pid as number), user.uid);
+    assert.equal(uidOf(cache.pid as number), user.uid);
+    // The copy: production's row and key are there.
+    assert.equal(await sql(host, 'SELECT text FROM notes'), 'from production');
+    assert.equal(await redis(host, 'GET', 'k'), 'production');
+    // Writes stay in their own environment, both ways.
+    await sql(host, "INSERT INTO notes VALUES ('from preview')");
+    await sql('dbz.test', "INSERT INTO notes VALUES ('later in production')");
+    await redis(host, 'SET', 'k', 'preview');
+    assert.equal(await sql(host, 'SELECT text FROM notes ORDER BY 1'), 'from preview\nfrom production');
+    assert.equal(await sql('dbz.test', 'SELECT text FROM notes ORDER BY 1'), 'from production\nlater in production');
+    assert.equal(await redis('dbz.test', 'GET', 'k'), 'production');
+    assert.equal(await redis(host, 'GET', 'k'), 'preview');
+    // Its own password: production's does not open the preview's cluster.
+    const secrets = JSON.parse((await home.cli('secrets', 'ls', 'dbz', '--json')).stdout) as Array<{
+      name: string;
+      env: string | null;
+    }>;
+    assert.ok(secrets.some((s) => s.name === 'DB_PASSWORD' && s.env === 'feature-x'));
+    assert.ok(secrets.some((s) => s.name === 'DB_PASSWORD' && s.env === 'production'));
+    const prodUrl = (await home.cli('db', 'url', 'dbz', 'db', '--show')).stdout.trim();
+    const previewUrl = (await home.cli('db', 'url', 'dbz', 'db', '--env', 'feature-x', '--show')).stdout.trim();
+    assert.ok(previewUrl.endsWith(`@127.0.0.1:${db.port}/postgres`), previewUrl.replace(/:[^:@]+@/, ':***@'));
+    assert.notEqual(prodUrl, previewUrl);
+    const crossed = prodUrl.replace(`:${prodDb.port}/`, `:${db.port}/`);
+    assert.throws(() => psql(crossed, 'SELECT 1'), /password authentication failed/);
+    assert.equal(psql(previewUrl, 'SELECT count(*) FROM notes'), '2');
+  },
+);
+
+test('berthd killed with SIGKILL: the next one adopts the running servers', { skip }, async () => {
+  const db = await one('production', 'db');
+  const cache = await one('production', 'cache');
+  process.kill(home.daemonPid() as number, 'SIGKILL');
+  await waitFor('berthd gone', () => !isAlive(home.daemonPid() as number));
+  assertOk(await home.cli('daemon', 'start'));
+  await waitFor('database healthy again', async () => (await one('production', 'db')).state === 'healthy');
+  const after = await one('production', 'db');
+  assert.equal(after.pid, db.pid, 'the same postgres, adopted');
+  assert.equal((await one('production', 'cache')).pid, cache.pid);
+  assert.equal(await sql('dbz.test', 'SELECT count(*) FROM notes'), '2');
+});
+
+test('stopping a database is a fast shutdown (SIGINT to postgres), never SIGKILL', { skip }, async () => {
+  const db = await one('production', 'db');
+  assertOk(await home.cli('stop', 'dbz', 'db', '--env', 'production'));
+  await waitFor('postgres gone', () => !isAlive(db.pid as number));
+  const v = (await ps('production')).find((x) => x.service === 'db');
+  assert.equal(v?.lastExit?.signal ?? null, null, 'exited by itself');
+  const log = (await home.cli('logs', 'dbz', 'db')).stdout;
+  assert.match(log, /received fast shutdown request/);
+  assert.match(log, /database system is shut down/);
+  assertOk(await home.cli('start', 'dbz', 'db', '--env', 'production'));
+  await waitFor('database healthy again', async () => (await one('production', 'db')).state === 'healthy');
+  assert.equal(await sql('dbz.test', 'SELECT count(*) FROM notes'), '2');
+});
