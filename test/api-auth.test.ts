@@ -128,6 +128,7 @@ const MATRIX: Record<
     body: 'nope',
     expect: [D, N, F, B, B, B],
   },
+  'GET /v1/apps/:app/database': { path: '/v1/apps/shop/database?show=nope', expect: [D, N, F, B, B, B] },
   'POST /v1/apps/:app/webhook': { path: '/v1/apps/shop/webhook', body: 'nope', expect: [D, N, F, F, B, B] },
   'POST /v1/hooks/github/:app': {
     path: '/v1/hooks/github/shop',

@@ -1,10 +1,8 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { BerthError } from '../core/errors.js';
 import { importCompose } from './compose-import.js';
-import { COMPOSE_MAX_BYTES } from './compose-read.js';
 import { checkImported } from './import-check.js';
 import { formatWarning } from './import-warnings.js';
+import { readLocalFile } from './local-file.js';
 import { writeNewFile } from './write-new.js';
 
 export interface ComposeCommandOptions {
@@ -20,7 +18,7 @@ export interface ComposeCommandOptions {
  * warning, one per line as `<compose key path>: <what happened>`. Local files only: no berthd.
  */
 export function runComposeImport(file: string, opts: ComposeCommandOptions): void {
-  const text = readCompose(file);
+  const text = readLocalFile(file, 'a docker-compose.yml (or compose.yaml)');
   const result = importCompose(text, {
     file,
     dir: path.dirname(path.resolve(file)),
@@ -42,32 +40,4 @@ export function runComposeImport(file: string, opts: ComposeCommandOptions): voi
   if (lines.length > 0) process.stderr.write(lines.join('\n') + '\n');
   if (opts.out !== undefined)
     process.stderr.write(`wrote ${opts.out}${lines.length > 0 ? ` (${lines.length} warnings above)` : ''}\n`);
-}
-
-function readCompose(file: string): string {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new BerthError(
-      'invalid',
-      'compose_missing',
-      `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code}`,
-      {
-        hint: 'give the path of a docker-compose.yml (or compose.yaml)',
-      },
-    );
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile())
-      throw new BerthError('invalid', 'compose_not_file', `${file} is not a file`, {
-        hint: 'give the path of a docker-compose.yml (or compose.yaml), not its directory',
-      });
-    const buf = Buffer.alloc(Math.min(st.size, COMPOSE_MAX_BYTES + 1));
-    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
 }

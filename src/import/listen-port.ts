@@ -16,12 +16,7 @@ const BIND_FLAGS = new Set(['--bind', '-b', '--listen', '--address', '--host']);
  * `python -m http.server 8000`) first, else from `PORT` in its environment; null when neither says.
  */
 export function listenPort(command: string | readonly string[], env: readonly EnvEntry[]): ListenPort | null {
-  const words = commandWords(command);
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i] as string;
-    const eq = w.indexOf('=');
-    const flag = w.startsWith('-') && eq > 0 ? w.slice(0, eq) : w;
-    const value = w.startsWith('-') && eq > 0 ? w.slice(eq + 1) : words[i + 1];
+  for (const { word: w, flag, value } of flagPairs(command)) {
     if (value === undefined) continue;
     if (PORT_FLAGS.has(flag) && isPort(value)) return { port: Number(value), from: `${flag} ${value}` };
     if (BIND_FLAGS.has(flag)) {
@@ -36,17 +31,22 @@ export function listenPort(command: string | readonly string[], env: readonly En
 
 /** The address it bound to all interfaces with (`--host 0.0.0.0`, `--bind 0.0.0.0:8000`, `HOST=0.0.0.0`), if any. */
 export function bindsAllInterfaces(command: string | readonly string[], env: readonly EnvEntry[]): string | null {
-  const words = commandWords(command);
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i] as string;
-    const eq = w.indexOf('=');
-    const flag = w.startsWith('-') && eq > 0 ? w.slice(0, eq) : w;
-    const value = w.startsWith('-') && eq > 0 ? w.slice(eq + 1) : words[i + 1];
+  for (const { flag, value } of flagPairs(command)) {
     if (BIND_FLAGS.has(flag) && value !== undefined && /^(0\.0\.0\.0|\[?::\]?)(:\d+)?$/.test(value))
       return `${flag} ${value}`;
   }
   const host = env.find((e) => e.key === 'HOST' || e.key === 'HOSTNAME_BIND');
   return host && /^(0\.0\.0\.0|::)$/.test(host.value) ? `${host.key}=${host.value}` : null;
+}
+
+/** Each word of the command with the flag it is (`--port=8000` is `--port`) and the value after it. */
+function flagPairs(command: string | readonly string[]): { word: string; flag: string; value: string | undefined }[] {
+  const words = commandWords(command);
+  return words.map((word, i) => {
+    const eq = word.indexOf('=');
+    const split = word.startsWith('-') && eq > 0;
+    return { word, flag: split ? word.slice(0, eq) : word, value: split ? word.slice(eq + 1) : words[i + 1] };
+  });
 }
 
 function commandWords(command: string | readonly string[]): readonly string[] {

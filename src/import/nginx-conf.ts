@@ -23,42 +23,25 @@ export function parseNginx(text: string): ParsedConf {
   let i = 0;
   const block = (depth: number): Directive[] => {
     const out: Directive[] = [];
-    let words: { text: string; line: number }[] = [];
+    let words: Word[] = [];
     const flush = (why: string) => {
       if (words.length === 0) return;
-      problems.push({ line: (words[0] as { line: number }).line, why });
-      out.push({
-        name: (words[0] as { text: string }).text,
-        args: words.slice(1).map((w) => w.text),
-        line: (words[0] as { line: number }).line,
-        children: null,
-      });
+      problems.push({ line: (words[0] as Word).line, why });
+      out.push(directive(words, null));
       words = [];
     };
     while (i < tokens.length) {
       const t = tokens[i++] as Token;
       if (t.kind === 'word') words.push(t);
       else if (t.kind === ';') {
-        if (words.length > 0)
-          out.push({
-            name: (words[0] as { text: string }).text,
-            args: words.slice(1).map((w) => w.text),
-            line: (words[0] as { line: number }).line,
-            children: null,
-          });
+        if (words.length > 0) out.push(directive(words, null));
         words = [];
       } else if (t.kind === '{') {
         const head = words;
         words = [];
         const children = block(depth + 1);
         if (head.length === 0) problems.push({ line: t.line, why: 'a block without a directive name' });
-        else
-          out.push({
-            name: (head[0] as { text: string }).text,
-            args: head.slice(1).map((w) => w.text),
-            line: (head[0] as { line: number }).line,
-            children,
-          });
+        else out.push(directive(head, children));
       } else {
         flush(`"${words.map((w) => w.text).join(' ')}" has no ";"`);
         if (depth === 0) problems.push({ line: t.line, why: 'a "}" without its "{"' });
@@ -70,6 +53,14 @@ export function parseNginx(text: string): ParsedConf {
     return out;
   };
   return { directives: block(0), problems };
+}
+
+type Word = { readonly text: string; readonly line: number };
+
+/** A directive from its words (name first; at least one). */
+function directive(words: readonly Word[], children: Directive[] | null): Directive {
+  const head = words[0] as Word;
+  return { name: head.text, args: words.slice(1).map((w) => w.text), line: head.line, children };
 }
 
 type Token = { kind: 'word'; text: string; line: number } | { kind: ';' | '{' | '}'; line: number };
