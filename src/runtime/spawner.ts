@@ -1,5 +1,4 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -40,12 +39,35 @@ export interface LaunchRequest {
   readonly writer: readonly string[];
 }
 
+/**
+ * A launched process's exit, kept: the launcher may report it in the same read as the start (a
+ * command that ends at once), before the caller has had the start and said it listens, so a
+ * listener added after the exit still gets it (ChildProcess's 'exit' would be missed then).
+ */
+class KeptExit implements ChildExit {
+  #exit: [number | null, NodeJS.Signals | null] | undefined;
+  readonly #listeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
+
+  once(_event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this {
+    const exit = this.#exit;
+    if (exit) queueMicrotask(() => listener(...exit));
+    else this.#listeners.push(listener);
+    return this;
+  }
+
+  settle(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#exit) return;
+    this.#exit = [code, signal];
+    for (const l of this.#listeners.splice(0)) l(code, signal);
+  }
+}
+
 interface Tracked {
   /** argv[0], for the error of a launch that failed. */
   program: string;
   resolve(s: Spawned): void;
   reject(err: Error): void;
-  child: EventEmitter;
+  child: KeptExit;
   logged: () => void;
   done: Promise<void>;
 }
@@ -148,7 +170,7 @@ class LauncherProcess {
       this.#pending.delete(x);
       if (this.#pending.size === 0) this.#pipes(false);
       if (kind === 'S') {
-        this.#children.set(y, (code, signal) => t.child.emit('exit', code, signal));
+        this.#children.set(y, (code, signal) => t.child.settle(code, signal));
         this.#children.set(z, () => t.logged());
         t.resolve({ pid: y, startTicks: procStat(y)?.startTicks ?? '', child: t.child, logged: t.done });
       } else {
@@ -173,7 +195,7 @@ class Spawner {
     return new Promise<Spawned>((resolve, reject) => {
       let logged!: () => void;
       const done = new Promise<void>((r) => (logged = r));
-      const t: Tracked = { program: r.argv[0] as string, resolve, reject, child: new EventEmitter(), logged, done };
+      const t: Tracked = { program: r.argv[0] as string, resolve, reject, child: new KeptExit(), logged, done };
       let launcher: LauncherProcess;
       try {
         launcher = this.#launchers[slot] ??= new LauncherProcess(() => {
