@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { humanBytes } from '../core/image-results.js';
-import type { BackupResult, BackupView } from '../engine/backup/backups.js';
-import type { RestoreResult } from '../engine/backup/restore.js';
+import type { BackupResult, BackupView, RestoreResult } from '../core/backup-results.js';
 import { table } from './render.js';
 import type { Io } from './secret-commands.js';
 

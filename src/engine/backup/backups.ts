@@ -1,3 +1,4 @@
+import type { BackupResult, BackupView } from '../../core/backup-results.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -23,30 +24,6 @@ export interface SnapshotIndex {
   readonly env: string;
   readonly release: number | null;
   readonly stores: readonly DumpInfo[];
-}
-
-/** What `berth backup run` prints. A failed backup says so (status failed, error); it is never reported done. */
-export interface BackupResult {
-  readonly app: string;
-  readonly env: string;
-  readonly status: 'verified' | 'failed';
-  readonly snapshot: string | null;
-  readonly size: number | null;
-  readonly holds: readonly string[];
-  readonly verification: readonly string[];
-  readonly error?: string;
-}
-
-/** One backup as `berth backup ls` shows it. */
-export interface BackupView {
-  readonly snapshot: string | null;
-  readonly time: number;
-  readonly size: number | null;
-  readonly status: 'running' | 'verified' | 'failed';
-  readonly verified: boolean;
-  readonly scheduled: boolean;
-  readonly holds: readonly string[];
-  readonly error?: string;
 }
 
 export interface BackupDeps {
@@ -292,3 +269,5 @@ export class Backups {
       });
   }
 }
+
+export type { BackupResult, BackupView };

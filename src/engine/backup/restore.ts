@@ -1,3 +1,4 @@
+import type { RestoreResult, RestoreStep } from '../../core/backup-results.js';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -13,7 +14,7 @@ import type { InstanceManager } from '../instance-manager.js';
 import { Backups, SNAPSHOT_INDEX, type SnapshotIndex } from './backups.js';
 import { dumpKind, storeDir } from './stores.js';
 
-type Step = 'fetch' | 'stop' | 'swap' | 'start' | 'commit';
+type Step = RestoreStep;
 const STEPS: readonly Step[] = ['fetch', 'stop', 'swap', 'start', 'commit'];
 
 /** A restore's journal: written before each step acts and after; what recovery reads. */
@@ -30,16 +31,6 @@ interface RestoreJournal {
   /** The instances that ran (stopped by `stop`, started again by `start` or by its undo). */
   ran: number[];
   steps: { name: Step; status: 'pending' | 'running' | 'done' | 'undone' | 'failed' }[];
-}
-
-export interface RestoreResult {
-  readonly app: string;
-  readonly env: string;
-  readonly snapshot: string;
-  readonly status: 'done' | 'failed';
-  readonly steps: RestoreJournal['steps'];
-  readonly restored: readonly string[];
-  readonly error?: string;
 }
 
 export interface RestoreDeps {
@@ -258,3 +249,5 @@ export class Restores {
 function crashPoint(index: number, when: 'before' | 'after'): void {
   if (process.env.BERTH_RESTORE_CRASH_AT === `${index}:${when}`) process.kill(process.pid, 'SIGKILL');
 }
+
+export type { RestoreResult };

@@ -1,8 +1,7 @@
 import { closeSync, constants, copyFileSync, mkdirSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
 import { BerthError } from '../../core/errors.js';
-import { backupSqlite, SQLITE_MAGIC } from '../../store/sqlite-backup.js';
+import { backupSqlite, SQLITE_MAGIC, sqliteCounts, sqliteIntegrity } from '../../store/sqlite-backup.js';
 import { DirHandle } from '../../system/safe-tree.js';
 import { copyTree, treeStats } from './tree-copy.js';
 
@@ -67,20 +66,6 @@ function isSqliteFd(fd: number): boolean {
   return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(SQLITE_MAGIC);
 }
 
-function sqliteCounts(db: SQLite.Database): { tables: number; rows: number } {
-  const tables = db
-    .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")
-    .pluck()
-    .all() as string[];
-  let rows = 0;
-  for (const t of tables)
-    rows += db
-      .prepare(`select count(*) from "${t.replaceAll('"', '""')}"`)
-      .pluck()
-      .get() as number;
-  return { tables: tables.length, rows };
-}
-
 /** One SQLite database in $DATA_DIR, copied through SQLite's backup API. */
 export class SqliteStore implements DataStore {
   readonly kind = 'sqlite';
@@ -99,24 +84,12 @@ export class SqliteStore implements DataStore {
     let source: { tables: number; rows: number };
     try {
       if (!isSqliteFd(fd)) throw fail(`${this.rel} is no longer a SQLite database`);
-      const db = new SQLite(`/proc/self/fd/${fd}`, { readonly: true, fileMustExist: true, timeout: 5000 });
-      try {
-        source = sqliteCounts(db);
-      } finally {
-        db.close();
-      }
+      source = sqliteCounts(`/proc/self/fd/${fd}`);
       await backupSqlite(`/proc/self/fd/${fd}`, path.join(out, 'db.sqlite'));
     } finally {
       closeSync(fd);
     }
-    const copy = new SQLite(path.join(out, 'db.sqlite'), { readonly: true });
-    const held = (() => {
-      try {
-        return sqliteCounts(copy);
-      } finally {
-        copy.close();
-      }
-    })();
+    const held = sqliteCounts(path.join(out, 'db.sqlite'));
     return {
       store: this.name,
       kind: 'sqlite',
@@ -192,32 +165,21 @@ export function dataDirStores(dataDir: string): { stores: DataStore[]; close: ()
 const sqliteKind: DumpKind = {
   async verify(dir, info) {
     const file = path.join(dir, 'db.sqlite');
-    let db: SQLite.Database;
+    let n: { tables: number; rows: number };
     try {
-      db = new SQLite(file, { readonly: true, fileMustExist: true });
+      const checked = sqliteIntegrity(file);
+      if (checked.problems.length > 0) throw new Error(checked.problems.slice(0, 3).join('; '));
+      n = checked.counts;
     } catch (err) {
-      throw fail(`${String(info.meta.path)}: the copy does not open (${(err as Error).message})`);
+      throw fail(`${String(info.meta.path)}: integrity_check failed: ${(err as Error).message}`);
     }
-    try {
-      let n: { tables: number; rows: number };
-      try {
-        const result = db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[];
-        const problems = result.map((r) => r.integrity_check).filter((r) => r !== 'ok');
-        if (problems.length > 0) throw new Error(problems.slice(0, 3).join('; '));
-        n = sqliteCounts(db);
-      } catch (err) {
-        throw fail(`${String(info.meta.path)}: integrity_check failed: ${(err as Error).message}`);
-      }
-      if (info.sourceHeldData && n.tables === 0)
-        throw fail(`${String(info.meta.path)}: the copy is empty, the database was not`);
-      if (n.tables !== info.meta.tables || n.rows !== info.meta.rows)
-        throw fail(
-          `${String(info.meta.path)}: the copy holds ${n.tables} tables, ${n.rows} rows; the dump had ${String(info.meta.tables)}, ${String(info.meta.rows)}`,
-        );
-      return `${String(info.meta.path)}: integrity_check ok, ${n.tables} tables, ${n.rows} rows`;
-    } finally {
-      db.close();
-    }
+    if (info.sourceHeldData && n.tables === 0)
+      throw fail(`${String(info.meta.path)}: the copy is empty, the database was not`);
+    if (n.tables !== info.meta.tables || n.rows !== info.meta.rows)
+      throw fail(
+        `${String(info.meta.path)}: the copy holds ${n.tables} tables, ${n.rows} rows; the dump had ${String(info.meta.tables)}, ${String(info.meta.rows)}`,
+      );
+    return `${String(info.meta.path)}: integrity_check ok, ${n.tables} tables, ${n.rows} rows`;
   },
   async restore(dir, info, target) {
     const dest = path.join(target.dataDir, safeRel(info.meta.path));
