@@ -93,20 +93,7 @@ export async function restoreSeed(
   const seed = seedFile(dir);
   if (!existsSync(seed)) return false;
   const r = await runTool(
-    [
-      bin.restore as string,
-      '--no-owner',
-      '--exit-on-error',
-      '-h',
-      c.sockets,
-      '-p',
-      String(c.port),
-      '-U',
-      POSTGRES_USER,
-      '-d',
-      POSTGRES_DATABASE,
-      seed,
-    ],
+    [bin.restore as string, '--no-owner', '--exit-on-error', ...connection(c.sockets, c.port), seed],
     { ids: c.ids, env: { PATH: TOOL_PATH, PGPASSWORD: c.password } },
   );
   if (r.code !== 0)
@@ -126,25 +113,21 @@ export async function dumpDatabase(
   out: string,
   owner: UnixIds | undefined,
 ): Promise<void> {
-  const r = await runTool(
-    [
-      bin.dump as string,
-      '--format=custom',
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(c.port),
-      '-U',
-      POSTGRES_USER,
-      '-d',
-      POSTGRES_DATABASE,
-    ],
-    { ids: c.ids, env: { PATH: TOOL_PATH, PGPASSWORD: c.password }, out, outOwner: owner },
-  );
+  const r = await runTool([bin.dump as string, '--format=custom', ...connection('127.0.0.1', c.port)], {
+    ids: c.ids,
+    env: { PATH: TOOL_PATH, PGPASSWORD: c.password },
+    out,
+    outOwner: owner,
+  });
   if (r.code !== 0)
     throw new BerthError(
       'failed',
       'dump_failed',
       `pg_dump of the database on port ${c.port} failed: ${r.stderr || `exit ${r.code}`}`,
     );
+}
+
+/** The client tools' arguments for the cluster's own database: host (or socket directory), port, user, database. */
+function connection(host: string, port: number): string[] {
+  return ['-h', host, '-p', String(port), '-U', POSTGRES_USER, '-d', POSTGRES_DATABASE];
 }
