@@ -1,5 +1,5 @@
 import type { RestoreResult, RestoreStep } from '../../core/backup-results.js';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceSpec } from '../../config/manifest-types.js';
@@ -151,7 +151,7 @@ export class Restores {
       }
       case 'swap':
         this.#d.users?.reclaim(j.dataDir); // nothing of the app writes in it from here on
-        if (existsSync(j.dataDir)) renameSync(j.dataDir, j.aside);
+        if (present(j.dataDir)) renameSync(j.dataDir, j.aside);
         renameSync(j.incoming, j.dataDir);
         return;
       case 'start':
@@ -200,8 +200,8 @@ export class Restores {
         return this.#start(j.ran);
       case 'swap':
         // The restored data (whole or half-moved) goes; the old comes back. Idempotent: looks at what is there.
-        if (existsSync(j.aside)) {
-          if (existsSync(j.dataDir)) {
+        if (present(j.aside)) {
+          if (present(j.dataDir)) {
             this.#d.users?.reclaim(j.dataDir);
             removeTree(j.dataDir);
           }
@@ -251,3 +251,8 @@ function crashPoint(index: number, when: 'before' | 'after'): void {
 }
 
 export type { RestoreResult };
+
+/** Whether an entry is there, a link included (never followed: the rename that follows moves the entry itself). */
+function present(p: string): boolean {
+  return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+}
