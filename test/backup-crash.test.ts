@@ -14,7 +14,7 @@ import { assertOk, TestHome, waitFor } from './helpers/home.js';
  */
 const home = new TestHome('32970-32989');
 // Not home.httpPort: test/backup's home derives the same one from the hundreds.
-Object.assign(home.env, { BERTH_HTTP_PORT: '32997' });
+Object.assign(home.env, { BERTH_HTTP_PORT: '29697' });
 const { manifest, dataDir, rows, backupRun } = sqliteApp(home);
 
 before(async () => {

@@ -15,9 +15,9 @@ import { assertOk, TestHome, waitFor } from './helpers/home.js';
  */
 const home = new TestHome('32940-32969');
 // Not home.httpPort: test/backup's home derives the same one from the hundreds.
-Object.assign(home.env, { BERTH_CRON_MINUTE_MS: '1000', BERTH_HTTP_PORT: '32996' });
-const REST_PORT = 32990;
-const RECEIVER = 32991;
+Object.assign(home.env, { BERTH_CRON_MINUTE_MS: '1000', BERTH_HTTP_PORT: '29696' });
+const REST_PORT = 29690;
+const RECEIVER = 29691;
 const { manifest, rows, backupRun, restic } = sqliteApp(home);
 const received: Array<{ app: string; kind: string; status: string; error?: string }> = [];
 let receiver: Server;
