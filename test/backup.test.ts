@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -7,7 +7,7 @@ import type { BackupView } from '../src/engine/backup/backups.js';
 import type { RestoreResult } from '../src/engine/backup/restore.js';
 import { DUMP_KINDS, type DumpInfo } from '../src/engine/backup/stores.js';
 import { sqliteApp, SQLITE } from './helpers/backup-app.js';
-import { assertOk, NODE, TestHome } from './helpers/home.js';
+import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
 
 /**
  * `berth backup run|ls|restore` with real restic (a local repository), an app writing rows to
@@ -124,4 +124,32 @@ test('verification: an empty dump of a store that held data fails; a corrupt SQL
     DUMP_KINDS.sqlite?.verify(dir, { ...sqlite, meta: { path: 'app.db', tables: 1, rows: 2000 } }) ?? Promise.resolve(),
     /app\.db: (integrity_check failed|the copy does not open)/,
   );
+});
+
+test('a lock left by a restic that was killed (berthd stopped mid-check) does not stop the next backup', async () => {
+  assertOk(await home.cli('deploy', home.app('locked', manifest('locked', '{ to: local }'))));
+  await rows('locked', 'add?n=2');
+  assert.equal((await backupRun('locked')).r.status, 'verified');
+  // `restic check` holds an exclusive lock; killed, it leaves the lock behind, as a berthd stopped mid-check does.
+  const repo = path.join(home.home, 'backups', 'locked', 'repo');
+  const locks = () => readdirSync(path.join(repo, 'locks'));
+  const check = spawn('restic', ['check', '--read-data'], {
+    env: {
+      ...process.env,
+      RESTIC_REPOSITORY: repo,
+      RESTIC_PASSWORD_FILE: path.join(home.home, 'backups', 'locked', 'password'),
+      RESTIC_CACHE_DIR: path.join(home.root, 'restic-cache'),
+    },
+    stdio: 'ignore',
+  });
+  const exited = new Promise((r) => check.once('exit', r));
+  await waitFor('the check to take its lock', () => locks().length === 1, 30_000, 10);
+  check.kill('SIGKILL');
+  await exited;
+  assert.equal(locks().length, 1, 'the killed check left its lock');
+  const { code, r } = await backupRun('locked');
+  assert.equal(code, 0, JSON.stringify(r));
+  assert.equal(r.status, 'verified');
+  assert.deepEqual(locks(), [], 'the stale lock is gone');
+  assertOk(await home.cli('rm', 'locked'));
 });

@@ -46,7 +46,23 @@ export class Restic {
     this.#repo = repo;
   }
 
+  /**
+   * Runs one restic command. A restic killed while it held a lock (berthd stopped or killed mid-backup:
+   * its stdout closes and restic dies of SIGPIPE) leaves the lock behind, and every later command would
+   * fail on it; so a command refused for a lock is retried once after `restic unlock`, which removes
+   * only stale locks (of a process gone from this host, or older than 30 minutes), never a live one.
+   */
   async #run(args: readonly string[], what: string, timeoutMs = 3_600_000): Promise<string> {
+    try {
+      return await this.#once(args, what, timeoutMs);
+    } catch (err) {
+      if (!(err instanceof BerthError) || err.code !== 'restic_locked') throw err;
+      await this.#once(['unlock'], 'removing stale locks', 300_000);
+      return await this.#once(args, what, timeoutMs);
+    }
+  }
+
+  async #once(args: readonly string[], what: string, timeoutMs: number): Promise<string> {
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: this.#repo.cacheDir,
@@ -64,7 +80,8 @@ export class Restic {
     }
     if (r.code !== 0) {
       const why = (r.stderr.trim() || `exit ${r.code ?? r.signal}`).split('\n').slice(-3).join('; ');
-      throw new BerthError('failed', 'restic_failed', `${what} (repository ${shownUrl(this.#repo.url)}): ${why}`);
+      const code = /repository is already locked/.test(r.stderr) ? 'restic_locked' : 'restic_failed';
+      throw new BerthError('failed', code, `${what} (repository ${shownUrl(this.#repo.url)}): ${why}`);
     }
     return r.stdout;
   }
