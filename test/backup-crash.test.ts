@@ -12,7 +12,7 @@ import { assertOk, TestHome, waitFor } from './helpers/home.js';
  * BERTH_RESTORE_CRASH_AT) at each step of it, then started again: the app serves either the old
  * data or the restored, never a mix, and nothing is left aside.
  */
-const home = new TestHome('32970-32989');
+const home = new TestHome('28800-28819');
 // Not home.httpPort: test/backup's home derives the same one from the hundreds.
 Object.assign(home.env, { BERTH_HTTP_PORT: '29697' });
 const { manifest, dataDir, rows, backupRun } = sqliteApp(home);

@@ -13,7 +13,7 @@ import { assertOk, TestHome, waitFor } from './helpers/home.js';
  * failing target does (doctor, notify:); scheduled backups and retention. A minute lasts a
  * second here (BERTH_CRON_MINUTE_MS), so a schedule fires without waiting for real minutes.
  */
-const home = new TestHome('32940-32969');
+const home = new TestHome('28700-28729');
 // Not home.httpPort: test/backup's home derives the same one from the hundreds.
 Object.assign(home.env, { BERTH_CRON_MINUTE_MS: '1000', BERTH_HTTP_PORT: '29696' });
 const REST_PORT = 29690;

@@ -13,7 +13,7 @@ import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
  * `berth backup run|ls|restore` with real restic (a local repository), an app writing rows to
  * SQLite in its $DATA_DIR while it runs.
  */
-const home = new TestHome('32900-32939');
+const home = new TestHome('28600-28639');
 const { manifest, dataDir, rows, backupRun, restic } = sqliteApp(home);
 
 before(async () => {

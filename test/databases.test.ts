@@ -22,7 +22,7 @@ const skip = !ROOT
   : !existsSync(`${PG_BIN}/initdb`)
     ? 'needs postgresql-15'
     : false;
-const home = new TestHome('32800-32899');
+const home = new TestHome('28400-28499');
 Object.assign(home.env, { BERTH_APP_USERS: '1' });
 const P = home.httpPort;
 const repo = path.join(home.root, 'dbz');

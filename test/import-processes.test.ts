@@ -14,7 +14,7 @@ import { REPO, TestHome } from './helpers/home.js';
  * template and host uvicorn unit, seed 002's `site@.service`, seed 004's PM2 configuration. Each
  * golden `<case>.expected` is what stdout must be. `UPDATE_GOLDEN=1` rewrites them (review the diff).
  */
-const home = new TestHome('32850-32899');
+const home = new TestHome('28500-28599');
 const work = mkdtempSync(path.join(tmpdir(), 'berth-imports-'));
 after(() => {
   rmSync(home.root, { recursive: true, force: true }); // the imports are local: no berthd was started
