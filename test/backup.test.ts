@@ -132,7 +132,8 @@ test('a lock left by a restic that was killed (berthd stopped mid-check) does no
   assert.equal((await backupRun('locked')).r.status, 'verified');
   // `restic check` holds an exclusive lock; killed, it leaves the lock behind, as a berthd stopped mid-check does.
   const repo = path.join(home.home, 'backups', 'locked', 'repo');
-  const locks = () => readdirSync(path.join(repo, 'locks'));
+  // A lock file's name is its 64-hex id (restic writes it as <id>-tmp-<n> first, then renames it).
+  const locks = () => readdirSync(path.join(repo, 'locks')).filter((n) => /^[0-9a-f]{64}$/.test(n));
   const check = spawn('restic', ['check', '--read-data'], {
     env: {
       ...process.env,
