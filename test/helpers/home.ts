@@ -123,7 +123,9 @@ export class TestHome {
         }
       }
     }
-    rmSync(this.root, { recursive: true, force: true });
+    // BERTH_TEST_KEEP=1 keeps the home (berthd's log, the store) to read after a failure.
+    if (process.env.BERTH_TEST_KEEP) process.stderr.write(`kept ${this.root}\n`);
+    else rmSync(this.root, { recursive: true, force: true });
   }
 }
 
