@@ -7,7 +7,8 @@ import type { Repos, Store } from '../store/store.js';
 import { resolveUnder } from '../system/paths.js';
 import { staticRoot } from './deploy/steps.js';
 import { storedManifest } from '../config/stored-manifest.js';
-import { listenersOf, type NetworkOf } from './service-addresses.js';
+import type { StateListener } from './instance-core.js';
+import { hasAddress, listenersOf, type NetworkOf } from './service-addresses.js';
 
 /** The route table the store describes: each environment's current release, healthy instances wanted running only. */
 export async function buildTable(store: Store, version: number, networkOf?: NetworkOf): Promise<RouteTable> {
@@ -162,6 +163,22 @@ export class RouteSync {
     const p = new Promise<void>((resolve, reject) => this.#waiters.push({ gen, resolve, reject }));
     if (!this.#running) void this.#loop();
     return p;
+  }
+
+  /**
+   * Routes follow instances: one that became healthy or stopped being so changes the table when its
+   * release is current, or when a service address spreads over its instances (a deploy's new release).
+   */
+  follow(instances: { onStateChange(listener: StateListener): void }): void {
+    instances.onStateChange((v, from, to) => {
+      if (from !== 'healthy' && to !== 'healthy') return;
+      if (v.current) this.syncQuietly();
+      else
+        hasAddress(this.#store, v).then(
+          (yes) => yes && this.syncQuietly(),
+          () => undefined,
+        );
+    });
   }
 
   /** For background changes (an instance became healthy): failures are logged, not thrown. */

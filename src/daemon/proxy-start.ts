@@ -1,0 +1,97 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type pino from 'pino';
+import type { HostSettings } from '../config/host-settings.js';
+import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
+import type { Proxy } from '../proxy/proxy.js';
+
+/**
+ * When the settings name another proxy than last time, stop the edge that served until
+ * now (it holds the HTTP port); the new proxy then gets every route at start.
+ */
+export async function retirePreviousProxy(home: string, settings: HostSettings, log: pino.Logger): Promise<void> {
+  const marker = path.join(home, 'proxy', 'kind');
+  let previous = 'builtin';
+  try {
+    previous = readFileSync(marker, 'utf8').trim();
+  } catch {
+    // first start
+  }
+  if (previous !== settings.proxy) {
+    log.info({ from: previous, to: settings.proxy }, 'proxy changed: stopping the previous one');
+    const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
+    // The edges' modules are loaded only where one runs or ran (see makeProxy).
+    const { NginxEdge } = await import('../proxy/nginx/nginx-edge.js');
+    const { CaddyEdge } = await import('../proxy/caddy/caddy-edge.js');
+    if (previous === 'nginx')
+      await new NginxEdge({
+        home,
+        log,
+        binary: settings.nginx.binary,
+        certDir: settings.certDir,
+        attach: settings.nginx.attach,
+        ...ports,
+      })
+        .stop()
+        .catch(() => undefined);
+    if (previous === 'caddy')
+      await new CaddyEdge({ home, log, binary: settings.caddy.binary, admin: settings.caddy.admin, ...ports })
+        .stop()
+        .catch(() => undefined);
+  }
+  mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
+  writeFileSync(marker, settings.proxy + '\n');
+}
+
+/**
+ * The proxy the settings ask for: the builtin one alone, or behind an edge server. An edge's
+ * modules (Caddy's admin client, TLS probes) are loaded only when one is asked for.
+ */
+export async function makeProxy(home: string, settings: HostSettings, log: pino.Logger): Promise<Proxy> {
+  const upstreamTimeoutMs = settings.upstreamTimeoutMs;
+  if (settings.proxy === 'builtin')
+    return new BuiltinProxy({ home, port: settings.httpPort, address: settings.httpAddress, log, upstreamTimeoutMs });
+  const { EdgeProxy } = await import('../proxy/edge/edge-proxy.js');
+  const { NginxEdge } = await import('../proxy/nginx/nginx-edge.js');
+  const { CaddyEdge } = await import('../proxy/caddy/caddy-edge.js');
+  const inner = new BuiltinProxy({ home, port: settings.internalPort, address: '127.0.0.1', log, upstreamTimeoutMs });
+  const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
+  const edge =
+    settings.proxy === 'caddy'
+      ? new CaddyEdge({
+          home,
+          log,
+          binary: settings.caddy.binary,
+          admin: settings.caddy.admin,
+          acmeEmail: settings.caddy.acmeEmail,
+          acmeCa: settings.caddy.acmeCa,
+          acmeCaRoot: settings.caddy.acmeCaRoot,
+          ...ports,
+        })
+      : new NginxEdge({
+          home,
+          log,
+          binary: settings.nginx.binary,
+          certDir: settings.certDir,
+          attach: settings.nginx.attach,
+          ...ports,
+        });
+  return new EdgeProxy(inner, edge);
+}
+
+/** Ports the kernel hands to outgoing connections can be taken by them at any moment. */
+export function warnIfEphemeral(range: { low: number; high: number }, log: pino.Logger): void {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number) as [number, number];
+    if (range.low <= high && range.high >= low)
+      log.warn(
+        { range, ephemeral: [low, high] },
+        "port_range overlaps the kernel's ephemeral ports: outgoing connections may take a leased port; choose a range below it",
+      );
+  } catch {
+    // not Linux, or unreadable
+  }
+}
