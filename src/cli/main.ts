@@ -11,6 +11,7 @@ import { registerIdentityCommands } from './identity-commands.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerDaemonUnitCommands } from './daemon-commands.js';
 import { registerImportCommands } from './import-command.js';
+import { registerInitCommand } from './init-command.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { remoteTarget } from './credentials.js';
@@ -56,6 +57,7 @@ registerDoctorCommand(program, { client, ready, print });
 registerIdentityCommands(program, { call, print });
 registerRunCommands(program, { client, ready, print });
 registerImportCommands(program);
+registerInitCommand(program);
 registerImageCommands(program, { call, print });
 registerBackupCommands(program, { call, print });
 
