@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,10 +9,10 @@ import { checkImported } from '../src/import/import-check.js';
 import { REPO, TestHome } from './helpers/home.js';
 
 /**
- * `berth import pm2|systemd|procfile|nginx` through the real CLI, on golden files made from the
+ * `berth import pm2|systemd|procfile|nginx|caddy` through the real CLI, on golden files made from the
  * seeds' own snippets (test/fixtures/imports): seed 000's PM2 list (a real `pm2 jlist` of PM2 7
  * running seed 000's processes, the shell's variables trimmed) and nginx blocks, seed 001's nginx
- * template and host uvicorn unit, seed 002's `site@.service`, seed 004's PM2 configuration. Each
+ * template and host uvicorn unit, seed 002's `site@.service` and Caddyfile block, seed 004's PM2 configuration. Each
  * golden `<case>.expected` is what stdout must be. `UPDATE_GOLDEN=1` rewrites them (review the diff).
  */
 const home = new TestHome('28500-28599');
@@ -106,4 +107,26 @@ test('bad input: a missing file, a bad --app, pm2 without a file', async () => {
   const none = await home.cli('import', 'pm2');
   assert.notEqual(none.code, 0);
   assert.match(none.stderr, /give an ecosystem file or --running/);
+});
+
+test("seed 002's Caddyfile snippet --into the systemd import of site@.service: the route lands on port 3333's service", async () => {
+  const into = path.join(work, 'caddy-apps');
+  const w = await home.cli('import', 'systemd', path.join(work, 'site@example.service'), '--write', into);
+  assert.equal(w.code, 0, w.stderr);
+  await golden('seed002-caddy-into', 'caddy', path.join(work, 'seed002.Caddyfile'), '--into', into);
+  const yaml = readFileSync(path.join(into, 'example', 'berth.yaml'), 'utf8');
+  valid(yaml);
+  assert.match(yaml, /port: 3333\n(?:.*\n)*?\s+routes:\n\s+- example\.alive\.best\n/);
+});
+
+test('Caddyfile: handle_path strips, handle/route/named matchers give paths, tls internal and http:// sites, the rest by file:line', async () => {
+  const file = path.join(work, 'sites.Caddyfile');
+  const out = await golden('caddy-sites', 'caddy', file);
+  // The fixture is a Caddyfile Caddy itself accepts: every host and upstream port found is in `caddy adapt`'s JSON.
+  const adapt = spawnSync('caddy', ['adapt', '--config', file, '--adapter', 'caddyfile'], { encoding: 'utf8' });
+  assert.equal(adapt.status, 0, adapt.stderr);
+  const json = adapt.stdout;
+  for (const m of out.matchAll(/(?:host: |- )([a-z0-9.-]+\.[a-z]+)(?:\/|\n)/g))
+    assert.ok(json.includes(`"${m[1]}"`), m[1]);
+  for (const m of out.matchAll(/^"(\d+)":$/gm)) assert.ok(json.includes(`:${m[1]}"`), m[1]);
 });

@@ -19,7 +19,7 @@ async function run(fn: () => void | Promise<void>): Promise<void> {
 const WRITE = 'write DIR/<app>/berth.yaml and DIR/CHECKLIST-<tool>.txt (an existing berth.yaml only with --force)';
 
 /**
- * `berth import compose|pm2|procfile|systemd|nginx`: berth.yaml files from another tool's files, and a
+ * `berth import compose|pm2|procfile|systemd|nginx|caddy`: berth.yaml files from another tool's files, and a
  * migration checklist. Local files only: no berthd is needed.
  */
 export function registerImportCommands(program: Command): void {
@@ -84,5 +84,18 @@ export function registerImportCommands(program: Command): void {
     )
     .action((confs: string[], opts: { into?: string }) =>
       run(async () => (await processImporter()).runNginxImport(confs, opts)),
+    );
+  imp
+    .command('caddy')
+    .description(
+      'routes from Caddyfile site blocks (addresses, reverse_proxy, handle_path/handle/route), by the port they reach',
+    )
+    .argument('<caddyfile...>', 'Caddyfiles, e.g. /etc/caddy/Caddyfile (snippets of one may be imported by another)')
+    .option(
+      '--into <dir>',
+      'add the routes to the services of DIR/*/berth.yaml (from --write) that listen on those ports',
+    )
+    .action((files: string[], opts: { into?: string }) =>
+      run(async () => (await processImporter()).runCaddyImport(files, opts)),
     );
 }

@@ -1,12 +1,14 @@
 import type { Checklist } from './process-def.js';
 import type { Directive } from './nginx-conf.js';
 
-/** A route found in an nginx server block, with the local port its proxy_pass reaches. */
+/** A route found in an nginx server block (or a Caddyfile site), with the local port its proxy_pass reaches. */
 export interface FoundRoute {
   readonly host: string;
   readonly path: string;
   readonly strip: boolean;
   readonly tls: boolean;
+  /** A route's tls other than auto: "internal" (Caddy's `tls internal`), "off" (an http:// site). */
+  readonly tlsMode?: 'internal' | 'off';
   readonly port: number;
   readonly origin: string;
 }

@@ -6,6 +6,8 @@ import { BerthError } from '../core/errors.js';
 import { nameProblem } from '../core/names.js';
 import { checkImported } from './import-check.js';
 import { readIfPresent, readLocalFile } from './local-file.js';
+import { parseCaddyfile } from './caddy-conf.js';
+import { caddyRoutes } from './caddy-routes.js';
 import { parseNginx } from './nginx-conf.js';
 import { nginxRoutes, type FoundRoute } from './nginx-routes.js';
 import { readEcosystem, readJlist } from './pm2-read.js';
@@ -77,6 +79,21 @@ export function runNginxImport(files: readonly string[], opts: { into?: string }
     for (const p of parsed.problems) list.add(`${file} line ${p.line}`, `nginx would refuse this: ${p.why}`);
     routes.push(...nginxRoutes(parsed.directives, file, list));
   }
+  printOrAttach(routes, list, opts);
+}
+
+/** `berth import caddy Caddyfile... [--into DIR]`: as nginx; snippets of every file given can be imported by each. */
+export function runCaddyImport(files: readonly string[], opts: { into?: string }): void {
+  const list = new Checklist();
+  const parsed = files.map((file) => ({ file, conf: parseCaddyfile(readLocalFile(file, 'a Caddyfile')) }));
+  const snippets = new Map(
+    parsed.flatMap((p) => [...p.conf.snippets].map(([name, body]) => [name, { file: p.file, body }] as const)),
+  );
+  const routes = parsed.flatMap((p) => caddyRoutes(p.conf, p.file, list, snippets));
+  printOrAttach(routes, list, opts);
+}
+
+function printOrAttach(routes: readonly FoundRoute[], list: Checklist, opts: { into?: string }): void {
   if (opts.into === undefined) {
     const byPort: Record<string, unknown[]> = {};
     for (const r of routes) (byPort[String(r.port)] ??= []).push(routeOut(r));
@@ -135,6 +152,8 @@ function listensOn(pair: Pair, port: number, mapComment: string | null | undefin
 }
 
 function routeOut(r: FoundRoute): unknown {
+  if (r.tlsMode !== undefined)
+    return { host: r.host, path: r.path, ...(r.strip ? { strip: true } : {}), tls: r.tlsMode };
   return r.path === '/' && !r.strip
     ? r.host
     : r.strip
