@@ -122,13 +122,17 @@ function fromJlist(name: string, e: Record<string, unknown>, list: Checklist, sh
   const raw = isMapping(e.env) ? e.env : {};
   const env: EnvEntry[] = [];
   const left: string[] = [];
+  const own: string[] = [];
   for (const [key, v] of Object.entries(raw)) {
     const value = scalarText(v) ?? '';
-    if (isShellVariable(key) || shellEnv[key] === value) left.push(key);
+    // PM2 7 adds its own entries to a live process's env: one named after the app ({}) and unique_id.
+    if (key === name || key === 'unique_id' || scalarText(v) === undefined) own.push(key);
+    else if (isShellVariable(key) || shellEnv[key] === value) left.push(key);
     else env.push({ key, value, origin: `${origin} env ${key}` });
   }
   if (left.length > 0)
     list.add(origin, `left out ${left.length} variables of the shell PM2 was started from (${left.sort().join(', ')})`);
+  if (own.length > 0) list.add(origin, `left out PM2's own entries in its env (${own.sort().join(', ')})`);
   const status = scalarText(e.status) ?? null;
   return {
     name,
