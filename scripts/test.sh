@@ -40,6 +40,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+# test/import-processes reads a live PM2 (`berth import pm2 --running`): PM2 7 from npm, where the benchmarks keep it.
+[ -x bench/.pm2/node_modules/.bin/pm2 ] ||
+  npm install --prefix bench/.pm2 --no-audit --no-fund --loglevel=error pm2@7 >/dev/null
 # Layout and lint are part of the tests: Prettier decides the layout, ESLint's type-aware rules catch a dropped promise.
 npx --no-install prettier --check src test bench ui eslint.config.js
 npx --no-install eslint src test bench

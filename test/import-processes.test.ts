@@ -131,42 +131,39 @@ test('Caddyfile: handle_path strips, handle/route/named matchers give paths, tls
   for (const m of out.matchAll(/^"(\d+)":$/gm)) assert.ok(json.includes(`:${m[1]}"`), m[1]);
 });
 
-/** PM2's CLI for the --running test: BERTH_TEST_PM2, else bench/.pm2's (bench/lib installs it), else none. */
-function pm2(): string | null {
+/** PM2's CLI for the --running test: BERTH_TEST_PM2, else bench/.pm2's (scripts/test.sh installs it from npm). */
+function pm2(): string {
   const bin = process.env.BERTH_TEST_PM2 ?? path.join(REPO, 'bench', '.pm2', 'node_modules', '.bin', 'pm2');
-  return existsSync(bin) ? bin : null;
+  assert.ok(existsSync(bin), `no PM2 at ${bin}: npm install --prefix bench/.pm2 pm2@7 (scripts/test.sh does)`);
+  return bin;
 }
 
-test(
-  'pm2 --running reads the live PM2: two processes of one app, their ports and directories',
-  { skip: pm2() === null ? 'no PM2 here: set BERTH_TEST_PM2, or run a bench that installs bench/.pm2' : false },
-  async () => {
-    const bin = pm2() as string;
-    const pm2Home = path.join(work, 'pm2-home');
-    const env = { ...home.env, PM2_HOME: pm2Home, PATH: `${path.dirname(bin)}:${process.env.PATH ?? ''}` };
-    const server = 'require("http").createServer((q, s) => s.end("ok")).listen(+process.env.PORT, "127.0.0.1");\n';
-    const start = (name: string, port: number) => {
-      const dir = path.join(work, 'live', name);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(path.join(dir, 'server.js'), server);
-      const r = spawnSync(bin, ['start', path.join(dir, 'server.js'), '--name', `live-${name}`, '--cwd', dir], {
-        env: { ...env, PORT: String(port) },
-        encoding: 'utf8',
-      });
-      assert.equal(r.status, 0, r.stderr);
-    };
-    try {
-      start('web', 29150);
-      start('api', 29151);
-      const r = await home.run(['import', 'pm2', '--running'], { env });
-      assert.equal(r.code, 0, r.stderr);
-      valid(r.stdout);
-      assert.match(r.stdout, /^app: live$/m, 'live-web and live-api beside each other are one app');
-      assert.match(r.stdout, /^ {2}web:\n {4}run: node server\.js\n {4}cwd: web\n {4}port: 29150$/m);
-      assert.match(r.stdout, /^ {2}api:\n {4}run: node server\.js\n {4}cwd: api\n {4}port: 29151$/m);
-      assert.match(r.stdout, /made by `berth import pm2` from the running PM2 \(pm2 jlist\)/);
-    } finally {
-      spawnSync(bin, ['kill'], { env, encoding: 'utf8' });
-    }
-  },
-);
+test('pm2 --running reads the live PM2: two processes of one app, their ports and directories', async () => {
+  const bin = pm2();
+  const pm2Home = path.join(work, 'pm2-home');
+  const env = { ...home.env, PM2_HOME: pm2Home, PATH: `${path.dirname(bin)}:${process.env.PATH ?? ''}` };
+  const server = 'require("http").createServer((q, s) => s.end("ok")).listen(+process.env.PORT, "127.0.0.1");\n';
+  const start = (name: string, port: number) => {
+    const dir = path.join(work, 'live', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'server.js'), server);
+    const r = spawnSync(bin, ['start', path.join(dir, 'server.js'), '--name', `live-${name}`, '--cwd', dir], {
+      env: { ...env, PORT: String(port) },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  try {
+    start('web', 29150);
+    start('api', 29151);
+    const r = await home.run(['import', 'pm2', '--running'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    valid(r.stdout);
+    assert.match(r.stdout, /^app: live$/m, 'live-web and live-api beside each other are one app');
+    assert.match(r.stdout, /^ {2}web:\n {4}run: node server\.js\n {4}cwd: web\n {4}port: 29150$/m);
+    assert.match(r.stdout, /^ {2}api:\n {4}run: node server\.js\n {4}cwd: api\n {4}port: 29151$/m);
+    assert.match(r.stdout, /made by `berth import pm2` from the running PM2 \(pm2 jlist\)/);
+  } finally {
+    spawnSync(bin, ['kill'], { env, encoding: 'utf8' });
+  }
+});
