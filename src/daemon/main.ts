@@ -135,6 +135,7 @@ async function main(): Promise<void> {
     secretEnv,
     notify: (urls, n) => notifier.send(urls, n),
     redact: (app, text) => secrets.forApp(app).redact(text),
+    databases: instances.databases,
   });
   const backupSchedule = new BackupScheduler({ store, backups, clock: CronClock.fromEnv(process.env), log });
   const manifests = new ManifestThread({ maxServices: settings.maxServices });
