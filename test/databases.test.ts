@@ -379,3 +379,26 @@ test(
     psql(url, 'DROP DATABASE empty_one');
   },
 );
+
+test(
+  'berth run (and so a cron job) gets the databases as the service does: PG*, DATABASE_URL, REDIS_URL',
+  { skip },
+  async () => {
+    const pg = await home.cli('run', 'dbz', '--', `${PG_BIN}/psql`, '-Atqc', 'SELECT count(*) FROM notes');
+    assertOk(pg);
+    assert.equal(pg.stdout.trim(), '2');
+    const url = await home.cli(
+      'run',
+      'dbz',
+      '--',
+      'sh',
+      '-c',
+      `${PG_BIN}/psql "$DATABASE_URL" -Atqc 'SELECT count(*) FROM items'`,
+    );
+    assertOk(url);
+    assert.equal(url.stdout.trim(), '50');
+    const cache = await home.cli('run', 'dbz', '--', 'sh', '-c', 'redis-cli -u "$REDIS_URL" --no-auth-warning GET k');
+    assertOk(cache);
+    assert.equal(cache.stdout.trim(), 'production');
+  },
+);

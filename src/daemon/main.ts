@@ -116,7 +116,15 @@ async function main(): Promise<void> {
     engine: containers?.engine,
   });
   const expiry = new Timer();
-  const exec = new ReleaseExec({ store, layout, markerPrefix, users, secretEnv, appPath: settings.appPath });
+  const exec = new ReleaseExec({
+    store,
+    layout,
+    markerPrefix,
+    users,
+    secretEnv,
+    appPath: settings.appPath,
+    databases: (app, env) => instances.databases.connections(app, env),
+  });
   const cron = new CronScheduler({
     store,
     layout,
