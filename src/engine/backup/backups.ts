@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULT_BACKUP, type BackupSpec } from '../../config/manifest-backup.js';
-import type { DatabaseSpec, Manifest } from '../../config/manifest-types.js';
+import type { Manifest } from '../../config/manifest-types.js';
 import { storedManifest } from '../../config/stored-manifest.js';
 import { BerthError, describe } from '../../core/errors.js';
 import type { EnvironmentRow } from '../../store/apps-repo.js';
@@ -13,11 +13,9 @@ import { removeTree } from '../../system/safe-tree.js';
 import { KeyedLock } from '../keyed-lock.js';
 import type { Notification } from '../notifier.js';
 import { localPasswordFile, Restic } from './restic.js';
-import { databaseBinaries } from '../databases/binaries.js';
-import { isDatabase } from '../databases/connection.js';
 import type { DatabaseInstances } from '../databases/database-instances.js';
-import { PostgresStore, RedisStore, type DumpContext } from './database-stores.js';
-import { dataDirStores, dumpKind, storeDir, type DataStore, type DumpInfo } from './stores.js';
+import { databaseStores, environmentDatabases, type DumpContext } from './database-stores.js';
+import { dataDirStores, dumpKind, storeDir, type DumpInfo } from './stores.js';
 import { treeStats } from './tree-copy.js';
 
 /** The record a snapshot carries about itself, at its top. */
@@ -175,15 +173,7 @@ export class Backups {
   }
 
   async #dump(row: EnvironmentRow, staging: string, manifest: Manifest | undefined): Promise<DumpInfo[]> {
-    const databases: DataStore[] = [];
-    const ctx = this.dumpContext(row.app, row.name);
-    for (const spec of manifest?.services.filter(isDatabase) ?? []) {
-      const db = spec.database as DatabaseSpec;
-      const access = await ctx.database(spec.name, db);
-      databases.push(
-        db.engine === 'postgres' ? new PostgresStore(spec.name, db, access) : new RedisStore(spec.name, db, access),
-      );
-    }
+    const databases = await databaseStores(manifest, this.dumpContext(row.app, row.name));
     const { stores, close } = dataDirStores(this.#d.layout.dataDir(row.app, row.name));
     try {
       const infos: DumpInfo[] = [];
@@ -222,22 +212,7 @@ export class Backups {
 
   /** The environment's running databases, as a backup dumps them and a restore verifies and rebuilds them. */
   dumpContext(app: string, env: string): DumpContext {
-    const dbs = this.#d.databases;
-    const owner = async () => dbs?.runAs(app, env);
-    return {
-      owner,
-      database: async (service, db) => {
-        const c = (await dbs?.connections(app, env))?.find((x) => x.service === service && x.engine === db.engine);
-        if (!c || !dbs)
-          throw new BerthError(
-            'unavailable',
-            'database_not_running',
-            `${service} (${db.engine === 'postgres' ? 'PostgreSQL' : 'Redis'}) of ${app}/${env} is not running: a database is backed up, and its dump verified, while it runs`,
-            { hint: `start it (berth start ${app} ${service} --env ${env}), then run the backup again` },
-          );
-        return { bin: databaseBinaries(db, service), port: c.port, password: c.password, ids: await owner() };
-      },
-    };
+    return environmentDatabases(this.#d.databases, app, env);
   }
 
   /** Restores a snapshot into `target` (made empty first): the directory its index and dumps are in. */

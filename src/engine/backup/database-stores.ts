@@ -1,9 +1,11 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import type { DatabaseSpec } from '../../config/manifest-types.js';
+import type { DatabaseSpec, Manifest } from '../../config/manifest-types.js';
 import { BerthError } from '../../core/errors.js';
 import type { UnixIds } from '../../system/users.js';
-import type { DatabaseBinaries } from '../databases/binaries.js';
+import { databaseBinaries, type DatabaseBinaries } from '../databases/binaries.js';
+import { isDatabase } from '../databases/connection.js';
+import type { DatabaseInstances } from '../databases/database-instances.js';
 import { copyInto, ownDir } from '../databases/files.js';
 import { databaseCounts, dumpCounts, scratchRestore } from '../databases/postgres-dumps.js';
 import { dumpDatabase, seedFile } from '../databases/postgres.js';
@@ -153,3 +155,35 @@ export const redisKind: DumpKind = {
     placeRdb(path.join(dir, 'dump.rdb'), targetDir(target, info, owner), owner);
   },
 };
+
+/** The environment's databases as `dbs` (InstanceManager.databases) runs them: what a DumpContext needs. */
+export function environmentDatabases(dbs: DatabaseInstances | undefined, app: string, env: string): DumpContext {
+  const owner = async () => dbs?.runAs(app, env);
+  return {
+    owner,
+    database: async (service, db) => {
+      const c = (await dbs?.connections(app, env))?.find((x) => x.service === service && x.engine === db.engine);
+      if (!c || !dbs)
+        throw new BerthError(
+          'unavailable',
+          'database_not_running',
+          `${service} (${db.engine === 'postgres' ? 'PostgreSQL' : 'Redis'}) of ${app}/${env} is not running: a database is backed up, and its dump verified, while it runs`,
+          { hint: `start it (berth start ${app} ${service} --env ${env}), then run the backup again` },
+        );
+      return { bin: databaseBinaries(db, service), port: c.port, password: c.password, ids: await owner() };
+    },
+  };
+}
+
+/** The stores of the manifest's databases, each reached while it runs (or an error saying which does not). */
+export async function databaseStores(manifest: Manifest | undefined, ctx: DumpContext): Promise<DataStore[]> {
+  const out: DataStore[] = [];
+  for (const spec of manifest?.services.filter(isDatabase) ?? []) {
+    const db = spec.database as DatabaseSpec;
+    const access = await ctx.database(spec.name, db);
+    out.push(
+      db.engine === 'postgres' ? new PostgresStore(spec.name, db, access) : new RedisStore(spec.name, db, access),
+    );
+  }
+  return out;
+}
