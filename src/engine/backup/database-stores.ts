@@ -7,7 +7,7 @@ import { databaseBinaries, type DatabaseBinaries } from '../databases/binaries.j
 import { isDatabase } from '../databases/connection.js';
 import type { DatabaseInstances } from '../databases/database-instances.js';
 import { copyInto, ownDir } from '../databases/files.js';
-import { databaseCounts, dumpCounts, scratchRestore } from '../databases/postgres-dumps.js';
+import { dumpCounts, scratchRestore, tableCount } from '../databases/postgres-dumps.js';
 import { dumpDatabase, seedFile } from '../databases/postgres.js';
 import { placeRdb, rdbKeys, redisKeys, snapshotRedis } from '../databases/redis.js';
 import { DATABASES_DIR } from '../databases/layout.js';
@@ -69,7 +69,7 @@ export class PostgresStore implements DataStore {
   }
 
   async dump(out: string): Promise<DumpInfo> {
-    const source = await databaseCounts(this.access.bin, this.access);
+    const tables = await tableCount(this.access.bin, this.access);
     const file = path.join(out, 'db.dump');
     await dumpDatabase(this.access.bin, this.access, file, undefined);
     const held = await dumpCounts(this.access.bin, file, this.access.ids);
@@ -78,7 +78,7 @@ export class PostgresStore implements DataStore {
       kind: 'postgres',
       holds: `${this.service} (PostgreSQL ${this.db.version}): ${held.tables} tables, ${held.rows} rows`,
       bytes: statSync(file).size,
-      sourceHeldData: source.tables > 0,
+      sourceHeldData: tables > 0,
       meta: { service: this.service, version: this.db.version, tables: held.tables, rows: held.rows },
     };
   }

@@ -59,6 +59,11 @@ export async function databaseCounts(bin: DatabaseBinaries, c: PgAccess, databas
   return parseCounts(await psql(bin, c, COUNTS, database));
 }
 
+/** The number of user tables of the cluster's database, now (no table read: what a backup asks before its dump). */
+export async function tableCount(bin: DatabaseBinaries, c: PgAccess): Promise<number> {
+  return Number(await psql(bin, c, `SELECT count(*) ${USER_TABLES}`));
+}
+
 /**
  * What a custom-format dump holds: its tables' data read back with pg_restore (as `ids`, the
  * dump as its stdin), one COPY block per table, one line per row.
