@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import type { BackupResult, RestoreResult } from '../src/core/backup-results.js';
 import type { InstanceStatus } from '../src/core/results.js';
+import type { DumpContext } from '../src/engine/backup/database-stores.js';
+import { DUMP_KINDS, type DumpInfo } from '../src/engine/backup/stores.js';
+import { databaseBinaries } from '../src/engine/databases/binaries.js';
 import { deleteSystemUser, findUser } from '../src/system/users.js';
 import { hit, isAlive } from './helpers/http.js';
 import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
@@ -253,3 +257,148 @@ test('stopping a database is a fast shutdown (SIGINT to postgres), never SIGKILL
   await waitFor('database healthy again', async () => (await one('production', 'db')).state === 'healthy');
   assert.equal(await sql('dbz.test', 'SELECT count(*) FROM notes'), '2');
 });
+
+test(
+  'backup: postgres dumped (pg_dump) and redis snapshotted while they run, each verified; rows and keys deleted, restore: back',
+  { skip },
+  async () => {
+    await sql('dbz.test', 'CREATE TABLE items (n int PRIMARY KEY, label text UNIQUE)');
+    await sql('dbz.test', "INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 50) i");
+    assert.equal(await redis('dbz.test', 'SET', 'kept', 'yes'), 'OK');
+    const db = await one('production', 'db');
+    const out = await home.cli('backup', 'run', 'dbz', '--json');
+    const r = JSON.parse(out.stdout) as BackupResult;
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+    assert.equal(r.status, 'verified', r.error);
+    assert.ok(r.holds.includes('db (PostgreSQL 15): 2 tables, 52 rows'), r.holds.join('; '));
+    assert.ok(r.holds.includes('cache (Redis 7): 2 keys'), r.holds.join('; '));
+    assert.ok(
+      r.holds.includes('0 files, 0 links, 0 bytes'),
+      `the clusters' files are not backed up as files: ${r.holds.join('; ')}`,
+    );
+    assert.ok(
+      r.verification.some((v) => /^db \(PostgreSQL\): restored into a scratch database .*2 tables, 52 rows$/.test(v)),
+      r.verification.join('\n'),
+    );
+    assert.ok(r.verification.includes('cache (Redis): redis-check-rdb ok, 2 keys'), r.verification.join('\n'));
+    const url = (await home.cli('db', 'url', 'dbz', 'db', '--show')).stdout.trim();
+    assert.equal(psql(url, "SELECT count(*) FROM pg_database WHERE datname LIKE 'berth_verify%'"), '0', 'dropped');
+    assert.equal(db.pid, (await one('production', 'db')).pid, 'taken while postgres ran');
+
+    await sql('dbz.test', 'DELETE FROM items WHERE n > 10');
+    await sql('dbz.test', 'DROP TABLE notes');
+    await redis('dbz.test', 'DEL', 'kept');
+    await redis('dbz.test', 'SET', 'k', 'changed');
+    const restore = await home.json<RestoreResult>('backup', 'restore', 'dbz', r.snapshot as string);
+    assert.equal(restore.status, 'done', restore.error);
+    assert.equal(await sql('dbz.test', 'SELECT count(*), sum(n) FROM items'), '50|1275');
+    assert.equal(await sql('dbz.test', 'SELECT count(*) FROM notes'), '2');
+    // post-data restored: the constraints are there again.
+    assert.equal(
+      await sql('dbz.test', "SELECT count(*) FROM pg_indexes WHERE tablename = 'items'"),
+      '2',
+      'primary key and unique index',
+    );
+    assert.equal(await redis('dbz.test', 'GET', 'kept'), 'yes');
+    assert.equal(await redis('dbz.test', 'GET', 'k'), 'production');
+    const after = await one('production', 'db');
+    assert.notEqual(after.pid, db.pid, 'a fresh cluster');
+    assert.equal(uidOf(after.pid as number), findUser('berth-dbz')?.uid, 'still the environment user');
+    const data = path.join(home.home, 'data', 'dbz');
+    assert.deepEqual(
+      readdirSync(data).filter((n) => n.includes('restore')),
+      [],
+      'nothing left aside',
+    );
+  },
+);
+
+test(
+  'verification: an empty dump of a database that held data fails; so does an empty Redis snapshot',
+  { skip },
+  async () => {
+    const db = await one('production', 'db');
+    const url = (await home.cli('db', 'url', 'dbz', 'db', '--show')).stdout.trim();
+    const password = decodeURIComponent(/^postgres:\/\/postgres:([^@]+)@/.exec(url)?.[1] ?? '');
+    psql(url, 'CREATE DATABASE empty_one');
+    const dir = mkdtempSync(path.join(home.root, 'dump-'));
+    execFileSync(`${PG_BIN}/pg_dump`, [
+      '--format=custom',
+      '-f',
+      path.join(dir, 'db.dump'),
+      url.replace(/\/postgres$/, '/empty_one'),
+    ]);
+    const ctx: DumpContext = {
+      owner: async () => undefined,
+      database: async (service, spec) => ({
+        bin: databaseBinaries(spec, service),
+        port: db.port as number,
+        password,
+        ids: undefined,
+      }),
+    };
+    const info: DumpInfo = {
+      store: 'postgres-db',
+      kind: 'postgres',
+      holds: '',
+      bytes: 0,
+      sourceHeldData: true,
+      meta: { service: 'db', version: '15', tables: 0, rows: 0 },
+    };
+    await assert.rejects(
+      DUMP_KINDS.postgres?.verify(dir, info, ctx) ?? Promise.resolve(),
+      /db \(PostgreSQL\): the dump is empty, the database was not/,
+    );
+    // The same dump, of a database that was empty, verifies.
+    assert.match(
+      (await DUMP_KINDS.postgres?.verify(dir, { ...info, sourceHeldData: false }, ctx)) ?? '',
+      /0 tables, 0 rows/,
+    );
+    // An RDB of an empty Redis (a scratch server on a unix socket only), verified as the snapshot of one that held keys.
+    const sock = path.join(dir, 'r.sock');
+    const server = spawn('redis-server', ['--port', '0', '--unixsocket', sock, '--save', '', '--dir', dir], {
+      stdio: 'ignore',
+    });
+    try {
+      await waitFor('scratch redis', () => existsSync(sock));
+      execFileSync('redis-cli', ['-s', sock, '--rdb', path.join(dir, 'dump.rdb')], { stdio: 'ignore' });
+    } finally {
+      server.kill('SIGKILL');
+    }
+    const rdb: DumpInfo = {
+      ...info,
+      store: 'redis-cache',
+      kind: 'redis',
+      meta: { service: 'cache', version: '7', keys: 0 },
+    };
+    await assert.rejects(
+      DUMP_KINDS.redis?.verify(dir, rdb, ctx) ?? Promise.resolve(),
+      /cache \(Redis\): the snapshot is empty, Redis was not/,
+    );
+    assert.match((await DUMP_KINDS.redis?.verify(dir, { ...rdb, sourceHeldData: false }, ctx)) ?? '', /0 keys/);
+    psql(url, 'DROP DATABASE empty_one');
+  },
+);
+
+test(
+  'berth run (and so a cron job) gets the databases as the service does: PG*, DATABASE_URL, REDIS_URL',
+  { skip },
+  async () => {
+    const pg = await home.cli('run', 'dbz', '--', `${PG_BIN}/psql`, '-Atqc', 'SELECT count(*) FROM notes');
+    assertOk(pg);
+    assert.equal(pg.stdout.trim(), '2');
+    const url = await home.cli(
+      'run',
+      'dbz',
+      '--',
+      'sh',
+      '-c',
+      `${PG_BIN}/psql "$DATABASE_URL" -Atqc 'SELECT count(*) FROM items'`,
+    );
+    assertOk(url);
+    assert.equal(url.stdout.trim(), '50');
+    const cache = await home.cli('run', 'dbz', '--', 'sh', '-c', 'redis-cli -u "$REDIS_URL" --no-auth-warning GET k');
+    assertOk(cache);
+    assert.equal(cache.stdout.trim(), 'production');
+  },
+);

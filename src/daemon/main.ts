@@ -116,7 +116,15 @@ async function main(): Promise<void> {
     engine: containers?.engine,
   });
   const expiry = new Timer();
-  const exec = new ReleaseExec({ store, layout, markerPrefix, users, secretEnv, appPath: settings.appPath });
+  const exec = new ReleaseExec({
+    store,
+    layout,
+    markerPrefix,
+    users,
+    secretEnv,
+    appPath: settings.appPath,
+    databases: (app, env) => instances.databases.connections(app, env),
+  });
   const cron = new CronScheduler({
     store,
     layout,
@@ -135,6 +143,7 @@ async function main(): Promise<void> {
     secretEnv,
     notify: (urls, n) => notifier.send(urls, n),
     redact: (app, text) => secrets.forApp(app).redact(text),
+    databases: instances.databases,
   });
   const backupSchedule = new BackupScheduler({ store, backups, clock: CronClock.fromEnv(process.env), log });
   const manifests = new ManifestThread({ maxServices: settings.maxServices });

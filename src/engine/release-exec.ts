@@ -10,6 +10,7 @@ import type { HomeLayout } from '../system/paths.js';
 import type { UnixIds } from '../system/users.js';
 import { procStat } from '../system/proc.js';
 import type { AppUsers } from './app-users.js';
+import { databaseEnv, type DatabaseConnection } from './databases/connection.js';
 import { baseEnv, launchEnv, serviceCwd } from './launch-env.js';
 
 /** Everything a command needs to run in an environment's current release as one of its services runs. */
@@ -37,12 +38,14 @@ export interface ExecDeps {
   readonly secretEnv?: ((app: string, env: string) => Promise<Record<string, string>>) | undefined;
   /** PATH of every instance (host setting `app_path`). */
   readonly appPath?: string | undefined;
+  /** The environment's running managed databases (DATABASE_URL, REDIS_URL and the rest, as a service gets them). */
+  readonly databases?: ((app: string, env: string) => Promise<DatabaseConnection[]>) | undefined;
 }
 
 /**
  * Runs commands in an environment's current release the way its service runs: the service's
  * cwd in the release, its env from the manifest (the environment's over the service's),
- * secrets, $DATA_DIR and HOME, as the app's system user when apps have users. No PORT: the
+ * secrets, $DATA_DIR and HOME, its databases' URLs, as the app's system user when apps have users. No PORT: the
  * port belongs to the running instance. `berth run` and `cron:` jobs both start here.
  */
 export class ReleaseExec {
@@ -95,6 +98,7 @@ export class ReleaseExec {
         baseEnv(this.#d.appPath),
         await store.addresses.list({ releaseId: release.id }),
       ),
+      ...(spec.dependsOn.length > 0 && this.#d.databases ? databaseEnv(spec, await this.#d.databases(app, env)) : {}),
       ...(ids && spec.env.HOME === undefined ? { HOME: users?.home(app, env) as string } : {}),
       ...(await this.#d.secretEnv?.(app, env)),
     };

@@ -13,6 +13,8 @@ import { removeTree } from '../../system/safe-tree.js';
 import { KeyedLock } from '../keyed-lock.js';
 import type { Notification } from '../notifier.js';
 import { localPasswordFile, Restic } from './restic.js';
+import type { DatabaseInstances } from '../databases/database-instances.js';
+import { databaseStores, environmentDatabases, type DumpContext } from './database-stores.js';
 import { dataDirStores, dumpKind, storeDir, type DumpInfo } from './stores.js';
 import { treeStats } from './tree-copy.js';
 
@@ -36,6 +38,8 @@ export interface BackupDeps {
   readonly notify?: (urls: readonly string[], n: Notification) => Promise<void>;
   /** Redacts an app's secrets out of a message. */
   readonly redact?: (app: string, text: string) => string;
+  /** The managed databases (InstanceManager.databases): dumped, verified and restored with their own tools. */
+  readonly databases?: DatabaseInstances;
 }
 
 /**
@@ -142,7 +146,7 @@ export class Backups {
       const release = manifest
         ? ((await this.#d.store.releases.get(row.currentReleaseId ?? -1))?.number ?? null)
         : null;
-      const index: SnapshotIndex = { app, env, release, stores: await this.#dump(row, staging) };
+      const index: SnapshotIndex = { app, env, release, stores: await this.#dump(row, staging, manifest) };
       writeFileSync(path.join(staging, SNAPSHOT_INDEX), JSON.stringify(index, null, 2), { mode: 0o600 });
       out.holds = index.stores.map((s) => s.holds);
       out.size = treeStats(staging).bytes;
@@ -168,11 +172,12 @@ export class Backups {
     }
   }
 
-  async #dump(row: EnvironmentRow, staging: string): Promise<DumpInfo[]> {
+  async #dump(row: EnvironmentRow, staging: string, manifest: Manifest | undefined): Promise<DumpInfo[]> {
+    const databases = await databaseStores(manifest, this.dumpContext(row.app, row.name));
     const { stores, close } = dataDirStores(this.#d.layout.dataDir(row.app, row.name));
     try {
       const infos: DumpInfo[] = [];
-      for (const s of stores) {
+      for (const s of [...databases, ...stores]) {
         const dir = storeDir(staging, { store: s.name });
         mkdirSync(dir, { mode: 0o700 });
         infos.push(await s.dump(dir));
@@ -200,9 +205,14 @@ export class Backups {
     for (const info of index.stores) {
       const found = back.stores.find((s) => s.store === info.store);
       if (!found) throw new BerthError('failed', 'backup_unverified', `${info.store}: missing from the snapshot`);
-      lines.push(await dumpKind(info).verify(storeDir(root, info), info));
+      lines.push(await dumpKind(info).verify(storeDir(root, info), info, this.dumpContext(index.app, index.env)));
     }
     return lines;
+  }
+
+  /** The environment's running databases, as a backup dumps them and a restore verifies and rebuilds them. */
+  dumpContext(app: string, env: string): DumpContext {
+    return environmentDatabases(this.#d.databases, app, env);
   }
 
   /** Restores a snapshot into `target` (made empty first): the directory its index and dumps are in. */

@@ -8,6 +8,7 @@ import type { Store } from '../../store/store.js';
 import type { HomeLayout } from '../../system/paths.js';
 import { removeTree } from '../../system/safe-tree.js';
 import { instanceWaves } from '../apps.js';
+import { isDatabase } from '../databases/connection.js';
 import type { AppUsers } from '../app-users.js';
 import type { EnvironmentLocks } from '../environment-locks.js';
 import type { InstanceManager } from '../instance-manager.js';
@@ -133,9 +134,10 @@ export class Restores {
         removeTree(j.incoming);
         mkdirSync(j.incoming, { mode: 0o700 });
         // Plain files first: a database's file then replaces nothing.
+        const ctx = this.#d.backups.dumpContext(j.app, j.env);
         for (const info of [...index.stores].sort((a, b) => (a.kind === 'files' ? -1 : b.kind === 'files' ? 1 : 0))) {
-          restored.push(await dumpKind(info).verify(storeDir(root, info), info));
-          await dumpKind(info).restore(storeDir(root, info), info, { dataDir: j.incoming });
+          restored.push(await dumpKind(info).verify(storeDir(root, info), info, ctx));
+          await dumpKind(info).restore(storeDir(root, info), info, { dataDir: j.incoming }, ctx);
         }
         const ids = await this.#d.users?.ids(j.app, j.env);
         this.#d.users?.transfer(ids, j.incoming);
@@ -168,8 +170,11 @@ export class Restores {
     for (const wave of instanceWaves(all))
       await Promise.all(
         wave.map(async (v) => {
+          const spec = JSON.parse(v.spec) as ServiceSpec;
           await this.#d.instances.start(v.id);
-          await this.#d.instances.waitReady(v.id, (JSON.parse(v.spec) as ServiceSpec).health.startTimeoutMs + 1000);
+          await this.#d.instances.waitReady(v.id, spec.health.startTimeoutMs + 1000);
+          // A restored PostgreSQL: its fresh cluster restores the backup's dump before anything that depends on it starts.
+          if (isDatabase(spec)) await this.#d.instances.databases.restoreSeed(v, spec);
         }),
       );
     await this.#d.routesChanged();
@@ -206,6 +211,8 @@ export class Restores {
             removeTree(j.dataDir);
           }
           renameSync(j.aside, j.dataDir);
+          // The swap took it for root; back to the environment's user (its databases' files included).
+          this.#d.users?.transfer(await this.#d.users.ids(j.app, j.env), j.dataDir);
         }
         return;
       case 'start':

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import { backupSqlite, SQLITE_MAGIC, sqliteCounts, sqliteIntegrity } from '../../store/sqlite-backup.js';
 import { DirHandle } from '../../system/safe-tree.js';
+import { DATABASES_DIR } from '../databases/layout.js';
+import { postgresKind, redisKind, type DumpContext } from './database-stores.js';
 import { copyTree, treeStats } from './tree-copy.js';
 
 /*
@@ -47,8 +49,9 @@ export interface RestoreTarget {
 /** What each kind of dump needs after the snapshot was taken: proof that it restores, and the restore itself. */
 export interface DumpKind {
   /** Proves the dump in `dir` restorable; throws, saying what is wrong. Returns what was checked, in plain words. */
-  verify(dir: string, info: DumpInfo): Promise<string>;
-  restore(dir: string, info: DumpInfo, target: RestoreTarget): Promise<void>;
+  verify(dir: string, info: DumpInfo, ctx?: DumpContext): Promise<string>;
+  /** `ctx`: the environment's databases, for a database's dump (see database-stores). */
+  restore(dir: string, info: DumpInfo, target: RestoreTarget, ctx?: DumpContext): Promise<void>;
 }
 
 const fail = (what: string) => new BerthError('failed', 'backup_unverified', what);
@@ -126,12 +129,13 @@ export class FilesStore implements DataStore {
   }
 }
 
-/** The stores of an environment's $DATA_DIR: each SQLite database, then everything else. `close` lets go of the directories. */
+/** The stores of an environment's $DATA_DIR: each SQLite database, then everything else but its managed databases' directory. `close` lets go of the directories. */
 export function dataDirStores(dataDir: string): { stores: DataStore[]; close: () => void } {
   const held: DirHandle[] = [];
   const dbs: SqliteStore[] = [];
   const walk = (dir: DirHandle, rel: string) => {
     for (const name of dir.names().sort()) {
+      if (rel === '' && name === DATABASES_DIR) continue; // managed databases: dumped by their own tools (database-stores)
       const st = dir.lstat(name);
       const r = rel ? `${rel}/${name}` : name;
       if (st?.isDirectory()) {
@@ -158,7 +162,7 @@ export function dataDirStores(dataDir: string): { stores: DataStore[]; close: ()
     held.push(top);
     walk(top, '');
   }
-  const skip = new Set(dbs.flatMap((d) => ['', '-wal', '-shm', '-journal'].map((s) => d.rel + s)));
+  const skip = new Set([DATABASES_DIR, ...dbs.flatMap((d) => ['', '-wal', '-shm', '-journal'].map((s) => d.rel + s))]);
   return { stores: [...dbs, new FilesStore(dataDir, skip)], close: () => held.forEach((d) => d.close()) };
 }
 
@@ -209,8 +213,13 @@ const filesKind: DumpKind = {
   },
 };
 
-/** Each kind of dump; PostgreSQL and Redis join here. */
-export const DUMP_KINDS: Partial<Record<StoreKind, DumpKind>> = { sqlite: sqliteKind, files: filesKind };
+/** Each kind of dump. */
+export const DUMP_KINDS: Partial<Record<StoreKind, DumpKind>> = {
+  sqlite: sqliteKind,
+  files: filesKind,
+  postgres: postgresKind,
+  redis: redisKind,
+};
 
 export function dumpKind(info: DumpInfo): DumpKind {
   const k = DUMP_KINDS[info.kind];

@@ -84,7 +84,12 @@ export function postgresArgv(bin: DatabaseBinaries, dir: string, port: number, s
   ];
 }
 
-/** Restores the seed dump (a preview's copy of another environment's database) into the running cluster, then removes it. */
+/**
+ * Restores the seed dump (a preview's copy of another environment's database, or a backup being
+ * restored) into the running, fresh cluster, then removes it: pre-data (the schema), data, then
+ * post-data (indexes, constraints, triggers: built once, after the rows are in), each section in
+ * one transaction, stopping at the first error.
+ */
 export async function restoreSeed(
   bin: DatabaseBinaries,
   dir: string,
@@ -92,16 +97,27 @@ export async function restoreSeed(
 ): Promise<boolean> {
   const seed = seedFile(dir);
   if (!existsSync(seed)) return false;
-  const r = await runTool(
-    [bin.restore as string, '--no-owner', '--exit-on-error', ...connection(c.sockets, c.port), seed],
-    { ids: c.ids, env: { PATH: TOOL_PATH, PGPASSWORD: c.password } },
-  );
-  if (r.code !== 0)
-    throw new BerthError(
-      'failed',
-      'restore_failed',
-      `restoring the copied database failed: ${r.stderr || `exit ${r.code}`}`,
+  for (const section of ['pre-data', 'data', 'post-data']) {
+    const r = await runTool(
+      [
+        bin.restore as string,
+        '--no-owner',
+        '--exit-on-error',
+        '--single-transaction',
+        `--section=${section}`,
+        ...pgConnection(c.sockets, c.port),
+        seed,
+      ],
+      { ids: c.ids, env: { PATH: TOOL_PATH, PGPASSWORD: c.password } },
     );
+    if (r.code !== 0)
+      throw new BerthError(
+        'failed',
+        'restore_failed',
+        `restoring the database's dump (${section}) failed: ${r.stderr || `exit ${r.code}`}`,
+        { hint: 'the dump comes from a backup or another environment; see the message above' },
+      );
+  }
   unlinkSync(seed);
   return true;
 }
@@ -113,7 +129,7 @@ export async function dumpDatabase(
   out: string,
   owner: UnixIds | undefined,
 ): Promise<void> {
-  const r = await runTool([bin.dump as string, '--format=custom', ...connection('127.0.0.1', c.port)], {
+  const r = await runTool([bin.dump as string, '--format=custom', ...pgConnection('127.0.0.1', c.port)], {
     ids: c.ids,
     env: { PATH: TOOL_PATH, PGPASSWORD: c.password },
     out,
@@ -127,7 +143,7 @@ export async function dumpDatabase(
     );
 }
 
-/** The client tools' arguments for the cluster's own database: host (or socket directory), port, user, database. */
-function connection(host: string, port: number): string[] {
-  return ['-h', host, '-p', String(port), '-U', POSTGRES_USER, '-d', POSTGRES_DATABASE];
+/** The client tools' arguments for a database of the cluster (its own by default): host (or socket directory), port, user, database. */
+export function pgConnection(host: string, port: number, database = POSTGRES_DATABASE): string[] {
+  return ['-h', host, '-p', String(port), '-U', POSTGRES_USER, '-d', database];
 }
