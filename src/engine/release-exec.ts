@@ -11,6 +11,7 @@ import type { UnixIds } from '../system/users.js';
 import { procStat } from '../system/proc.js';
 import type { AppUsers } from './app-users.js';
 import { baseEnv, launchEnv, serviceCwd } from './launch-env.js';
+import { depsEnv } from './deploy/deps-steps.js';
 
 /** Everything a command needs to run in an environment's current release as one of its services runs. */
 export interface ExecPlan {
@@ -92,7 +93,7 @@ export class ReleaseExec {
         null,
         dataDir,
         marker,
-        baseEnv(this.#d.appPath),
+        depsEnv(baseEnv(this.#d.appPath), spec, cwd),
         await store.addresses.list({ releaseId: release.id }),
       ),
       ...(ids && spec.env.HOME === undefined ? { HOME: users?.home(app, env) as string } : {}),
