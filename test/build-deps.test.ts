@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { hit } from './helpers/http.js';
 import { assertOk, TestHome } from './helpers/home.js';
+import { makeWheel } from './helpers/wheel.js';
 import type { InstanceStatus } from '../src/core/results.js';
 
 // Dependencies per release (a virtualenv from requirements.txt) and the build cache (issue 18, criteria 3 and 4).
@@ -13,29 +13,6 @@ const home = new TestHome('29200-29299');
 after(() => home.cleanup());
 
 const wheels = path.join(home.root, 'wheels');
-
-/** A pure-Python wheel made by hand (zip + METADATA + RECORD with its hashes), with a console script. */
-const MAKE_WHEEL = `
-import base64, hashlib, os, sys, zipfile
-out = sys.argv[1]
-os.makedirs(out, exist_ok=True)
-info = 'tinydep-1.0.dist-info'
-files = {
-  'tinydep/__init__.py': 'VALUE = 42\\ndef main():\\n    print("hello from tinydep", VALUE)\\n',
-  info + '/METADATA': 'Metadata-Version: 2.1\\nName: tinydep\\nVersion: 1.0\\n',
-  info + '/WHEEL': 'Wheel-Version: 1.0\\nGenerator: berth-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
-  info + '/entry_points.txt': '[console_scripts]\\ntinydep-hello = tinydep:main\\n',
-}
-record = []
-with zipfile.ZipFile(os.path.join(out, 'tinydep-1.0-py3-none-any.whl'), 'w') as z:
-  for name, text in files.items():
-    data = text.encode()
-    z.writestr(name, data)
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
-    record.append(f'{name},sha256={digest},{len(data)}')
-  record.append(info + '/RECORD,,')
-  z.writestr(info + '/RECORD', '\\n'.join(record) + '\\n')
-`;
 
 const SERVER = `import http.server, os, sys, tinydep
 class H(http.server.BaseHTTPRequestHandler):
@@ -94,7 +71,7 @@ async function answer(service = 'api'): Promise<string> {
 }
 
 before(() => {
-  execFileSync('python3', ['-c', MAKE_WHEEL, wheels]);
+  makeWheel(wheels);
   dir = home.app('pydeps', manifest, {
     'api/requirements.txt': 'tinydep\n',
     'api/server.py': SERVER,
