@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { findUser } from '../src/system/users.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
+import { makeWheel } from './helpers/wheel.js';
 import type { InstanceStatus } from '../src/core/results.js';
 
 /**
@@ -48,7 +49,7 @@ before(async () => {
 after(async () => {
   if (!ROOT) return;
   await home.cleanup();
-  for (const u of ['berth-uza', 'berth-uzb', 'berth-uzc', 'berth-uzc-f-x', 'berth-uzd'])
+  for (const u of ['berth-uza', 'berth-uzb', 'berth-uzc', 'berth-uzc-f-x', 'berth-uzd', 'berth-uze'])
     if (findUser(u)) await import('../src/system/users.js').then((m) => m.deleteSystemUser(u));
 });
 
@@ -219,6 +220,38 @@ test("builds run as the app's user, and a preview's data is copied as it", { ski
   assert.ok(findUser('berth-uzc'), "production's stays");
   assertOk(await home.cli('rm', 'uzc', '--purge'));
   assert.equal(findUser('berth-uzc'), undefined);
+});
+
+test("a virtualenv is built, and reused by the next release, as the app's user", { skip }, async () => {
+  const wheels = path.join(home.root, 'wheels');
+  makeWheel(wheels);
+  const dir = home.app(
+    'uze',
+    `app: uze\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    cwd: web\n    build: python -c "import tinydep"\n    env: { WHO: uze, PIP_NO_INDEX: "1", PIP_FIND_LINKS: "${wheels}" }\n  docs:\n    static: docs\n    cwd: docs\n`,
+    { 'web/probe.js': PROBE, 'web/requirements.txt': 'tinydep\n', 'docs/index.html': 'v1\n' },
+  );
+  assertOk(await home.cli('deploy', dir));
+  const user = findUser('berth-uze');
+  const venv = (n: number) => path.join(home.home, 'releases', 'uze', 'production', String(n), 'web', '.venv');
+  const site = path.join(venv(1), 'lib');
+  assert.deepEqual([statSync(site).uid, statSync(site).gid], [0, user?.gid], "sealed: root's, the group the app's");
+  assert.equal(
+    statSync(path.join(home.home, 'homes', 'uze', 'production')).uid,
+    user?.uid,
+    'its home (with the pip cache) is its own',
+  );
+  writeFileSync(path.join(dir, 'docs', 'index.html'), 'v2\n');
+  assertOk(await home.cli('deploy', dir));
+  const log = readFileSync(path.join(home.home, 'logs', 'uze', 'production', 'build-2.log'), 'utf8');
+  assert.match(log, /inputs unchanged since release 1, its output reused/);
+  assert.equal(
+    readFileSync(path.join(venv(2), 'bin', 'tinydep-hello'), 'utf8').split('\n')[0],
+    `#!${venv(2)}/bin/python`,
+  );
+  const run = await home.cli('run', 'uze', 'tinydep-hello');
+  assertOk(run, 'berth run');
+  assert.match(run.stdout, /hello from tinydep 42/);
+  assertOk(await home.cli('rm', 'uze', '--purge'));
 });
 
 test("berth rm --purge removes the app's user with its data", { skip }, async () => {

@@ -142,7 +142,10 @@ export function registerDeployCommands(program: Command, io: Io): void {
     .option('--org <org>', 'the organisation a new app goes into (default: "default")')
     .option('--wait', 'queue behind a running deployment instead of failing')
     .option('--force', 'deploy although pre-flight checks (berth doctor) found errors')
-    .option('--no-cache', 'build container images with every step afresh (also when nothing changed)')
+    .option(
+      '--no-cache',
+      'build everything afresh: reuse no earlier build output, build images with every step (also when nothing changed)',
+    )
     .option('--json', 'print the deployment result as JSON')
     .action(async (dir: string, opts: DeployOptions & { cache?: boolean }) =>
       finish(io, await deploy(dir, { ...opts, noCache: opts.cache === false })),

@@ -129,6 +129,13 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
       hint: 'e.g. run: "node server.js", static: dist, image: nginx:1.27, or postgres: 15',
     });
   }
+  if (svc.deps !== undefined && svc.deps !== 'none' && isContainer(svc))
+    problems.push({
+      path: [...at, 'deps'],
+      atKey: true,
+      message: 'a container installs its dependencies in its image, so `deps` cannot apply',
+      hint: 'install them in the Dockerfile, or remove `deps`',
+    });
   if (svc.static !== undefined) {
     const extra = (
       [
@@ -143,6 +150,7 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
         'drain',
         'release',
         'resources',
+        'deps',
       ] as const
     ).filter((k) => svc[k] !== undefined);
     if (extra.length > 0)

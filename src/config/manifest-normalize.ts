@@ -81,6 +81,7 @@ function normalizeService(name: string, s: ServiceInput): ServiceSpec {
     instances: s.static !== undefined ? 0 : (s.instances ?? 1),
     stopTimeoutMs: parseDuration(s.stop_timeout) ?? DEFAULTS.stopTimeoutMs,
     build: typeof s.build === 'string' ? [s.build] : Array.isArray(s.build) ? [...s.build] : [],
+    deps: s.static === undefined && !isContainer(s) ? (s.deps ?? 'auto') : 'none',
     release: s.release === undefined ? null : typeof s.release === 'string' ? ['sh', '-c', s.release] : [...s.release],
     strategy: s.strategy ?? (s.port === 'none' || typeof s.port === 'number' ? 'recreate' : 'blue-green'),
     drainMs: parseDuration(s.drain) ?? DEFAULTS.drainMs,

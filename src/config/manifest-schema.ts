@@ -160,6 +160,12 @@ export const serviceSchema = z.strictObject({
     .describe(
       "Build commands, run in order with `sh -c` in the service's cwd of a fresh release directory before anything starts; or, as a mapping { dockerfile, context, args, target }, a container image built from the release snapshot. Default none.",
     ),
+  deps: z
+    .enum(['auto', 'python', 'node', 'none'])
+    .optional()
+    .describe(
+      "For a process: its dependencies, installed in each release before `build:` runs. `python`: a virtualenv in <cwd>/.venv (`python3 -m venv`, then `pip install` of requirements.txt, else of pyproject.toml's [project] dependencies), its bin first on PATH for the process, its release hook, cron jobs and `berth run`; pip's own settings come from `env` (e.g. PIP_INDEX_URL). `node`: `npm ci` (package-lock.json or npm-shrinkwrap.json), node_modules/.bin on PATH. `auto` picks `python` when the cwd has requirements.txt or pyproject.toml dependencies, else `node` when it has package.json with a lockfile and no `build:`, else `none`. Default `auto`.",
+    ),
   image: z
     .string()
     .min(1)

@@ -41,6 +41,9 @@ export interface EnvironmentSpec {
   readonly env: Readonly<Record<string, string>>;
 }
 
+/** What a process service installs in its release (`deps:`). */
+export type DepsKind = 'auto' | 'python' | 'node' | 'none';
+
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
 export interface ServiceSpec {
@@ -70,6 +73,13 @@ export interface ServiceSpec {
   readonly stopTimeoutMs: number;
   /** Build commands (each run with `sh -c` in the release's cwd), in order. */
   readonly build: readonly string[];
+  /**
+   * Dependencies installed in each release before `build` (see deploy/deps-steps): 'auto' as written,
+   * resolved by a deploy to what the source holds; absent in releases recorded before it existed (none).
+   */
+  readonly deps?: DepsKind;
+  /** Set by the deploy's build step: the digest of the build's inputs, which a later release with equal inputs reuses. */
+  readonly buildKey?: string;
   /** The release hook's argv (`["sh", "-c", <release>]` for a string), run once per deploy before any start; null: none. */
   readonly release: readonly string[] | null;
   /** Resolved: 'recreate' for `port: none` and pinned ports unless set. */

@@ -50,7 +50,7 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
     steps.push({ kind: 'snapshot', name: `snapshot source as release ${release}` });
     const pulled = manifest.services.filter((s) => s.container?.image && !s.container.build).map((s) => s.name);
     if (pulled.length > 0) steps.push({ kind: 'pull', name: `pull images of ${pulled.join(', ')}` });
-    const built = manifest.services.filter((s) => s.build.length > 0 || s.container?.build).map((s) => s.name);
+    const built = manifest.services.filter((s) => needsBuild(s) || s.container?.build).map((s) => s.name);
     if (built.length > 0) steps.push({ kind: 'build', name: `build ${built.join(', ')}` });
     steps.push({ kind: 'release', name: `record release ${release}` });
   }
@@ -73,6 +73,11 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
   }
   steps.push({ kind: 'prune', name: 'prune old releases' });
   return steps;
+}
+
+/** A service built in the release: build commands, or dependencies to install (`deps:`, resolved by the deploy). */
+export function needsBuild(s: Manifest['services'][number]): boolean {
+  return s.build.length > 0 || s.deps === 'python' || s.deps === 'node';
 }
 
 /** Dependency waves of some services (dependencies outside them are already running). */

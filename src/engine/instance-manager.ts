@@ -13,6 +13,7 @@ import { InstanceSpawns } from './instance-spawn.js';
 import type { LaunchMemo } from './launch-memo.js';
 import { databaseBinaries } from './databases/binaries.js';
 import type { DatabaseInstances } from './databases/database-instances.js';
+import { depsEnv } from './deploy/deps-steps.js';
 
 export type { StateListener } from './instance-core.js';
 
@@ -76,7 +77,13 @@ export class InstanceManager {
     assertRunnable(
       spec,
       cwd,
-      launchEnv(spec, v.port, this.#core.layout.dataDir(v.app, v.env), this.marker(v.id), this.#core.base),
+      launchEnv(
+        spec,
+        v.port,
+        this.#core.layout.dataDir(v.app, v.env),
+        this.marker(v.id),
+        depsEnv(this.#core.base, spec, cwd),
+      ),
     );
   }
 

@@ -11,6 +11,7 @@ import { assertRunnable, explainSpawnError, launchEnv, serviceCwd } from './laun
 import { LaunchMemo } from './launch-memo.js';
 import { databaseEnv, isDatabase } from './databases/connection.js';
 import { MARKER_ENV } from '../runtime/process-runner.js';
+import { depsEnv } from './deploy/deps-steps.js';
 
 /**
  * Instances starting at once (the rest wait). A spawn is synchronous (fork and exec, ~7 ms here), so
@@ -93,7 +94,7 @@ export class InstanceSpawns {
             v.port,
             dataDir,
             c.marker(v.id),
-            c.base,
+            depsEnv(c.base, spec, cwd),
             await memo.get(`addresses ${v.releaseId}`, () => c.store.addresses.list({ releaseId: v.releaseId })),
             spec.kind === 'container' ? await c.containers.gateway(v, spec) : undefined,
           ),

@@ -12,6 +12,7 @@ import { procStat } from '../system/proc.js';
 import type { AppUsers } from './app-users.js';
 import { databaseEnv, type DatabaseConnection } from './databases/connection.js';
 import { baseEnv, launchEnv, serviceCwd } from './launch-env.js';
+import { depsEnv } from './deploy/deps-steps.js';
 
 /** Everything a command needs to run in an environment's current release as one of its services runs. */
 export interface ExecPlan {
@@ -95,7 +96,7 @@ export class ReleaseExec {
         null,
         dataDir,
         marker,
-        baseEnv(this.#d.appPath),
+        depsEnv(baseEnv(this.#d.appPath), spec, cwd),
         await store.addresses.list({ releaseId: release.id }),
       ),
       ...(spec.dependsOn.length > 0 && this.#d.databases ? databaseEnv(spec, await this.#d.databases(app, env)) : {}),

@@ -17,7 +17,7 @@ export interface DeployContext {
   readonly copyDataFrom?: string;
   /** The manifest; its container services with `build:` get the image built for them (build step). */
   manifest: Manifest;
-  /** `berth deploy --no-cache`: images are built with every step afresh. */
+  /** `berth deploy --no-cache`: nothing of an earlier release's build is reused; images are built with every step afresh. */
   readonly noCache?: boolean;
   readonly release: { readonly number: number; readonly dir: string; id?: number };
   readonly previous: { readonly id: number; readonly number: number } | undefined;

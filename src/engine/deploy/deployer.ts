@@ -14,6 +14,7 @@ import { Journal, newJournal, stepResult, type JournalDoc, type StepRecord } fro
 import { sourceDigest } from './digest.js';
 import { pullsAlways } from './image-pulls.js';
 import { manifestAtRef } from './source.js';
+import { resolveDeps } from './deps-detect.js';
 import { DeploySteps, type StepDeps } from './steps.js';
 import { cutOffHook } from './release-hook.js';
 import { Admission } from './admission.js';
@@ -41,7 +42,7 @@ export interface DeployRequest {
   readonly wait?: boolean;
   /** Deploy although pre-flight found errors; the result lists what was ignored. */
   readonly force?: boolean;
-  /** Build images with every step afresh (`berth deploy --no-cache`); deploys even when nothing changed. */
+  /** Build everything afresh (`berth deploy --no-cache`): no build output of an earlier release is reused, images are built with every step; deploys even when nothing changed. */
   readonly noCache?: boolean;
   readonly onStep?: (steps: readonly StepRecord[]) => void;
 }
@@ -84,7 +85,7 @@ export class Deployer {
     const loaded = ref ? await manifestAtRef(request.dir, ref, parse) : await loadManifest(request.dir, parse);
     const dir = loaded.dir;
     const target = await this.#admission.target(loaded.manifest, dir, request);
-    const { manifest } = target;
+    const manifest = await resolveDeps(target.manifest, { dir, ref });
     const req = { ...request, ref, env: target.env };
     return this.exclusive(manifest.app, req.env, req.wait ?? false, async () => {
       await this.#admission.checkBranch(manifest.app, target);

@@ -11,6 +11,7 @@ import type { StepRecord } from './journal.js';
 import { baseEnv, launchEnv, serviceCwd } from '../launch-env.js';
 import type { DeployContext } from './context.js';
 import type { StepDeps } from './steps.js';
+import { depsEnv } from './deps-steps.js';
 
 /** How long a release hook may run before it is stopped and the deploy fails. */
 const HOOK_TIMEOUT_MS = 30 * 60_000;
@@ -79,7 +80,11 @@ async function runReleaseHook(r: HookRun): Promise<void> {
   r.ownDataDir(r.dataDir);
   mkdirSync(path.dirname(r.logFile), { recursive: true, mode: 0o750 });
   const marker = hookMarker(r.releaseDir, spec.name);
-  const env = { ...launchEnv(spec, null, r.dataDir, marker, r.base), ...r.extraEnv, [MARKER_ENV]: marker };
+  const env = {
+    ...launchEnv(spec, null, r.dataDir, marker, depsEnv(r.base, spec, cwd)),
+    ...r.extraEnv,
+    [MARKER_ENV]: marker,
+  };
   appendFileSync(r.logFile, r.redact(`[berth] release hook of ${spec.name}: ${shown(argv)}\n`), { mode: 0o640 });
   const timeout = { hit: false };
   const timer = setTimeout(() => {

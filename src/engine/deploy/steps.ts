@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Manifest, ServiceSpec } from '../../config/manifest-types.js';
@@ -12,6 +12,10 @@ import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import { assertRoutesFree, type RouteSync } from '../route-sync.js';
 import { runBuilds } from './build.js';
+import { releaseFiles } from './build-units.js';
+import { needsBuild } from '../../core/deploy-plan.js';
+import { storedManifest } from '../../config/stored-manifest.js';
+import type { UnixIds } from '../../system/users.js';
 import { removeStalePulls, runPullStep, undoPullStep } from './image-pulls.js';
 import { builtImagesOf, releaseImageTags, removeImages, runImageBuilds, withBuiltImage } from './image-builds.js';
 import type { ContainerEngine } from '../../runtime/container-engine.js';
@@ -55,6 +59,12 @@ export function staticRoot(releaseDir: string, dir: string, service: string): st
   return real;
 }
 
+/** The service with the key of its build's inputs, when it was built. */
+function withBuildKey(s: ServiceSpec, keys: ReadonlyMap<string, string>): ServiceSpec {
+  const key = keys.get(s.name);
+  return key === undefined ? s : { ...s, buildKey: key };
+}
+
 export interface StepDeps {
   readonly store: Store;
   readonly layout: HomeLayout;
@@ -87,6 +97,8 @@ export interface StepDeps {
 export class DeploySteps implements StepRunner {
   readonly #d: StepDeps;
   readonly #ctx: DeployContext;
+  /** The snapshot's files (see releaseFiles), for the build's cache; none after a restart (a build is then undone). */
+  #files: Map<string, string> | undefined;
 
   constructor(deps: StepDeps, ctx: DeployContext) {
     this.#d = deps;
@@ -107,8 +119,11 @@ export class DeploySteps implements StepRunner {
         // The app's user builds in it (then it is sealed: root's, readable by the app's group only).
         const ids = await this.#d.users?.ids(c.app, c.env);
         this.#d.users?.rootDirs(ids, [path.dirname(c.release.dir)]);
-        if (c.manifest.services.some((s) => s.build.length > 0)) this.#d.users?.giveForBuild(ids, c.release.dir);
-        else this.#d.users?.seal(ids, c.release.dir);
+        if (c.manifest.services.some(needsBuild)) {
+          // Read while the release is berthd's alone: what a build may reuse is decided by these.
+          this.#files = releaseFiles(c.release.dir);
+          this.#d.users?.giveForBuild(ids, c.release.dir);
+        } else this.#d.users?.seal(ids, c.release.dir);
         await h.note({ commit: commit ?? null });
         return;
       }
@@ -122,15 +137,23 @@ export class DeploySteps implements StepRunner {
         // Its own secrets out of its build log (only its own: no other app's value is confirmed by a [redacted]).
         const own = new Redactor();
         own.set(Object.values(secrets));
-        await runBuilds(
-          c.manifest.services.filter((s) => s.build.length > 0),
-          c.release.dir,
-          this.buildLog(),
-          { ...home, ...secrets },
-          ids,
-          (t) => own.redact(t),
-          baseEnv(this.#d.appPath),
-        );
+        const previous = c.previous && (await this.#d.store.releases.get(c.previous.id));
+        const outcome = await runBuilds({
+          services: c.manifest.services,
+          releaseDir: c.release.dir,
+          logFile: this.buildLog(),
+          env: { ...baseEnv(this.#d.appPath), ...this.#packageCaches(ids) },
+          secrets: { ...home, ...secrets },
+          user: ids,
+          redact: (t) => own.redact(t),
+          files: this.#files,
+          previous: previous
+            ? { number: previous.number, dir: previous.dir, manifest: storedManifest(previous.manifest) }
+            : undefined,
+          noCache: c.noCache ?? false,
+        });
+        c.manifest = { ...c.manifest, services: c.manifest.services.map((s) => withBuildKey(s, outcome.keys)) };
+        if (outcome.reused.length > 0) await h.note({ reused: outcome.reused });
         this.#d.users?.seal(ids, c.release.dir);
         // Images last: a Dockerfile may COPY what a command build made; the context is the sealed snapshot.
         const built = await runImageBuilds({
@@ -278,6 +301,22 @@ export class DeploySteps implements StepRunner {
       case 'prune':
         return; // after the switch: a deployment completes these, it never undoes them
     }
+  }
+
+  /**
+   * pip's and npm's caches: the environment's own, kept between releases outside them (in its
+   * home: its user's alone, 0700), so a rebuild downloads nothing it has fetched before.
+   */
+  #packageCaches(ids: UnixIds | undefined): Record<string, string> {
+    const home = path.join(this.#d.layout.root, 'homes', this.#ctx.app, this.#ctx.env);
+    if (!ids) mkdirSync(home, { recursive: true, mode: 0o700 });
+    return {
+      PIP_CACHE_DIR: path.join(home, '.cache', 'pip'),
+      PIP_DISABLE_PIP_VERSION_CHECK: '1',
+      npm_config_cache: path.join(home, '.npm'),
+      npm_config_update_notifier: 'false',
+      npm_config_fund: 'false',
+    };
   }
 
   buildLog(): string {
