@@ -17,7 +17,7 @@ export function recognisePython(tree: AppTree): InitPlan | null {
   const deps = `${req ?? ''}\n${pyproject ?? ''}`.toLowerCase();
   const has = (pkg: string) => new RegExp(`(^|[\\s"',\\[])${pkg}\\b`, 'm').test(deps);
   const notes: string[] = [
-    `its dependencies (${req !== null ? 'requirements.txt' : 'pyproject.toml'}) are not installed by this berth.yaml: the service runs with the host's python3, so install them there or add a build step that makes a virtualenv in the release`,
+    `its dependencies (${req !== null ? 'requirements.txt' : 'pyproject.toml'}) are installed into a virtualenv in each release (deps: auto): pip must reach your package index (PIP_INDEX_URL or PIP_FIND_LINKS in env: if it is not PyPI), or set deps: none to run on the host's python3 packages`,
   ];
   const name = pyproject !== null ? projectName(pyproject) : null;
   const base = { notes, ...(name !== null ? { name: { raw: name, from: 'pyproject.toml' } } : {}) };
