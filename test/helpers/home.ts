@@ -60,7 +60,9 @@ export class TestHome {
               ? (err as unknown as { code: number }).code
               : 1
             : 0;
-          resolve({ code, stdout, stderr });
+          // Killed by the timeout above: say so, or a failure would read as an empty exit 1.
+          const killed = (err as { killed?: boolean } | null)?.killed ? `\n[berth ${args[0]} killed after 120 s]` : '';
+          resolve({ code, stdout, stderr: stderr + killed });
         },
       );
       child.stdin?.end(opts.input ?? '');
