@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { hit } from './helpers/http.js';
 import path from 'node:path';
@@ -603,6 +604,62 @@ test('the CLI works remotely: berth login stores a token (0600), then commands g
   );
   assert.equal((await run(['logout'])).code, 0);
   assert.equal((await run(['whoami'])).code, 1, 'signed out: back to the (absent) local daemon');
+});
+
+test("a remote admin registers an app before its first deploy (a private image's registry login) in an organisation of theirs, within its quota", async () => {
+  const VALUE = `fresh-registry-pass-${process.pid}`;
+  const put = (who: Who, app: string, org?: string) =>
+    api('PUT', `/v1/apps/${app}/secrets/REGISTRY_PASSWORD`, {
+      token: tokens[who],
+      body: { value: VALUE, ...(org ? { org } : {}) },
+    });
+  for (const who of ['viewer', 'member'] as const) {
+    const r = await put(who, 'fresh', 'acme');
+    assert.equal(r.status, 403, `${who}: ${JSON.stringify(r.body)}`);
+    assert.match(r.body.error.message, /registering an app in acme: needs the admin role/);
+  }
+  const outside = await put('outsider', 'fresh', 'acme');
+  assert.equal(outside.status, 404, JSON.stringify(outside.body));
+  assert.match(outside.body.error.message, /no app named "fresh", and no organisation "acme" of yours/);
+  assert.equal((await put('admin', 'fresh')).status, 404, '"default" is none of theirs');
+  assert.equal((await put('outsider', 'shop', 'other')).status, 404, 'an app of another organisation stays unseen');
+  assert.equal((await put('admin', 'shop', 'other')).status, 409, 'an existing app stays in its organisation');
+  await socket().call('PUT', '/v1/orgs/acme/quota', { apps: 1 });
+  const full = await put('admin', 'fresh', 'acme');
+  assert.equal(full.status, 409);
+  assert.match(full.body.error.message, /organisation "acme" has reached its quota of 1 app/);
+  await socket().call('PUT', '/v1/orgs/acme/quota', { apps: null });
+  assert.equal((await api('GET', '/v1/apps/fresh/secrets', { token: tokens.admin })).status, 404, 'nothing registered');
+
+  // With berth's CLI from another machine: the admin registers it, a member's first deploy (an upload) finds the secret.
+  const env = { ...home.env, BERTH_HOME: path.join(home.root, 'nowhere') };
+  const run = (args: string[], input?: string) => home.run(args, { input, env });
+  assertOk(await run(['login', BASE, '--user', 'admin', '--password-stdin'], PASSWORD + '\n'));
+  const set = await run(['secrets', 'set', 'fresh', 'REGISTRY_PASSWORD', '--org', 'acme'], VALUE);
+  assertOk(set);
+  assert.match(set.stdout, /fresh: registered \(never deployed\); secret REGISTRY_PASSWORD set/);
+  assert.deepEqual(
+    (await api('GET', '/v1/apps/fresh/secrets', { token: tokens.member })).body.map((x: { name: string }) => x.name),
+    ['REGISTRY_PASSWORD'],
+  );
+  assert.equal((await api('GET', '/v1/apps/fresh/secrets', { token: tokens.outsider })).status, 404);
+  assertOk(await run(['login', BASE, '--user', 'member', '--password-stdin'], PASSWORD + '\n'));
+  const dir = home.app(
+    'fresh',
+    `app: fresh\nservices:\n  web:\n    run: ["${NODE}", "server.js"]\n    routes: [fresh.test]\n`,
+    {
+      'server.js':
+        "require('http').createServer((q, s) => s.end(require('crypto').createHash('sha256').update(String(process.env.REGISTRY_PASSWORD)).digest('hex'))).listen(process.env.PORT, '127.0.0.1')\n",
+    },
+  );
+  assertOk(await run(['deploy', dir, '--org', 'acme', '--json']));
+  assert.equal(
+    (await hit(home.httpPort, 'fresh.test', '/')).text(),
+    createHash('sha256').update(VALUE).digest('hex'),
+    'the first deploy has the secret',
+  );
+  assertOk(await run(['logout']));
+  assertOk(await home.cli('rm', 'fresh'));
 });
 
 test('sign-in is rate-limited per client address too: many accounts guessed from one place (last: it locks this address)', async () => {

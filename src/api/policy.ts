@@ -4,8 +4,12 @@ import { BerthError } from '../core/errors.js';
 import { decide, isRole, type Need, type Principal, type Role } from '../core/roles.js';
 import type { Store } from '../store/store.js';
 
-/** Which resource a route names, whose organisation decides: `:app`, `:org`, or none. */
-export type Resource = 'app' | 'org' | 'none';
+/**
+ * Which resource a route names, whose organisation decides: `:app`, `:org`, or none. `new-app`: the
+ * app `:app`, or, when no app has that name, the organisation the body names (`org`, default
+ * "default"), where the route registers it: decided once the body is read, before it is validated.
+ */
+export type Resource = 'app' | 'org' | 'none' | 'new-app';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -20,6 +24,8 @@ declare module 'fastify' {
     role: Role | undefined;
     /** What a route adds to its audit record: more of its target (a command run), an outcome besides the status. */
     audit: { detail?: string; outcome?: string } | undefined;
+    /** A `new-app` route's app is not registered: `scopeOrg` is the organisation the body names, where it goes. */
+    registering: boolean;
   }
 }
 
@@ -56,9 +62,12 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
   app.decorateRequest('scopeOrg', undefined);
   app.decorateRequest('role', undefined);
   app.decorateRequest('audit', undefined);
+  app.decorateRequest('registering', false);
   app.addHook('onRoute', (route) => {
     if (!route.config?.need)
       throw new Error(`route ${String(route.method)} ${route.url} has no policy: add policy(...) to its options`);
+    if (route.config.resource === 'new-app' && typeof route.config.need !== 'object')
+      throw new Error(`route ${String(route.method)} ${route.url}: a new-app resource needs a role`);
   });
   app.addHook('onRequest', async (req) => {
     const cfg = req.routeOptions.config;
@@ -81,9 +90,13 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
     req.principal = cfg.need === 'public' ? await orAnonymous() : await who;
     const params = req.params as Record<string, string | undefined>;
     let org: { id: number; name: string } | undefined;
-    if (cfg.resource === 'app' && params.app !== undefined) {
+    if ((cfg.resource === 'app' || cfg.resource === 'new-app') && params.app !== undefined) {
       const row = await deps.store.apps.find(params.app);
       if (row) org = { id: row.orgId, name: row.org };
+      else if (cfg.resource === 'new-app' && req.principal.kind === 'user') {
+        req.registering = true; // decided by the organisation its body names (preValidation)
+        return;
+      }
     } else if (cfg.resource === 'org' && params.org !== undefined) {
       const row = await deps.store.identity.org(params.org);
       if (row) org = { id: row.id, name: row.name };
@@ -104,6 +117,30 @@ export function installPolicy(app: FastifyInstance, deps: { store: Store; identi
         kind,
         kind === 'not_found' ? `${cfg.resource}_not_found` : kind,
         d.status === 404 ? what : d.why,
+      );
+    }
+    req.role = d.role;
+  });
+  app.addHook('preValidation', async (req) => {
+    const need = req.routeOptions.config.need;
+    if (!req.registering || !need) return;
+    const named = (req.body as { org?: unknown } | undefined)?.org;
+    const orgName = typeof named === 'string' ? named : 'default';
+    const row = await deps.store.identity.org(orgName);
+    const org = row && { id: row.id, name: row.name };
+    const p = req.principal;
+    const membership = p.kind === 'user' && org ? await deps.store.identity.role(org.id, p.userId) : undefined;
+    const d = decide(p, need, org?.id, isRole(membership) ? membership : undefined);
+    req.scopeOrg = org;
+    if (!d.allow) {
+      const app = (req.params as { app?: string }).app;
+      if (d.status !== 404)
+        throw new BerthError('forbidden', 'forbidden', `registering an app in ${orgName}: ${d.why}`);
+      throw new BerthError(
+        'not_found',
+        'app_not_found',
+        `no app named "${app}", and no organisation "${orgName}" of yours to register it in`,
+        { hint: `name yours with --org <org>` },
       );
     }
     req.role = d.role;

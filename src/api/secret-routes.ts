@@ -20,11 +20,12 @@ export function registerSecretRoutes(app: FastifyInstance, deps: ApiDeps): void 
     },
     async (req) => deps.secrets.list(req.params.app),
   );
-  // Root on the host (who registers apps) may name an app never deployed: it is registered, into `org`.
+  // An app never deployed is registered, into `org` (default "default"): by root on the host, or by an admin of that
+  // organisation (its quota holds), so that a private image's registry login can be set before the first deploy.
   app.put<{ Params: { app: string; name: string }; Body: { value: string; env?: string; org?: string } }>(
     '/v1/apps/:app/secrets/:name',
     {
-      ...policy({ role: 'admin' }, 'app'),
+      ...policy({ role: 'admin' }, 'new-app'),
       schema: {
         params,
         body: {
@@ -40,9 +41,24 @@ export function registerSecretRoutes(app: FastifyInstance, deps: ApiDeps): void 
       },
     },
     async (req) => {
-      if (req.principal.kind !== 'local' && req.body.org !== undefined)
-        throw new BerthError('forbidden', 'host_only', 'registering an app is for root on the host');
-      const register = req.principal.kind === 'local' ? { org: req.body.org } : undefined;
+      const scope = req.scopeOrg?.name;
+      if (req.principal.kind !== 'local' && !req.registering && req.body.org !== undefined && req.body.org !== scope)
+        throw new BerthError(
+          'conflict',
+          'app_in_other_org',
+          `app "${req.params.app}" belongs to organisation "${scope}"`,
+          {
+            hint: 'an org is named only for a new app',
+          },
+        );
+      if (req.registering && scope === undefined) throw new Error('registering an app with no organisation decided');
+      // Remotely, only into the organisation the policy decided on (see secrets.set: `remote`).
+      const register =
+        req.principal.kind === 'local'
+          ? { org: req.body.org }
+          : req.registering
+            ? { org: scope, remote: true }
+            : undefined;
       return deps.secrets.set(req.params.app, req.body.env ?? null, req.params.name, req.body.value, register);
     },
   );

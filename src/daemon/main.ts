@@ -100,6 +100,7 @@ async function main(): Promise<void> {
   // Known before the first table: else the proxy would drop the containers' gateway listeners until each starts again.
   await networks
     ?.refreshWithin(3000)
+    .then((problems) => problems.forEach((problem) => log.warn({ problem }, 'container network gateway missing')))
     .catch((err: unknown) =>
       log.warn(
         { err: err instanceof Error ? err.message : String(err) },

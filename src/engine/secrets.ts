@@ -76,16 +76,18 @@ export class Secrets {
   }
 
   /**
-   * Sets a secret. With `register` (root on the host, who registers apps), an unknown app is
-   * registered in `register.org` (default "default"), never deployed: its first deploy finds
-   * the secret, and a failed first deploy leaves it registered with its secrets.
+   * Sets a secret. With `register` (root on the host, or an admin of `register.org` over the API), an
+   * unknown app is registered in `register.org` (default "default"), never deployed: its first deploy
+   * finds the secret, and a failed first deploy leaves it registered with its secrets. `remote`: the
+   * caller was authorized in that organisation only, so an app of that name registered meanwhile in
+   * another one is none of theirs (not found, its organisation not named).
    */
   async set(
     app: string,
     env: string | null,
     name: string,
     value: string,
-    register?: { org?: string | undefined },
+    register?: { org?: string | undefined; remote?: boolean },
   ): Promise<SecretInfo> {
     checkName(name);
     if (env !== null) assertName('environment', env);
@@ -106,11 +108,13 @@ export class Secrets {
       );
     const now = Date.now();
     const known = await this.#store.apps.find(app);
+    if (register?.remote && known && known.org !== register.org)
+      throw new BerthError('not_found', 'app_not_found', `no app named "${app}"`);
     if (register?.org !== undefined && known && known.org !== register.org)
       throw new BerthError('conflict', 'app_in_other_org', `app "${app}" belongs to organisation "${known.org}"`, {
         hint: 'an org is named only for a new app',
       });
-    const row = known ?? (register ? await this.#register(app, register.org ?? 'default', now) : await this.#app(app));
+    const row = known ?? (register ? await this.#register(app, register, now) : await this.#app(app));
     await this.#store.write((r) =>
       r.secrets.put(row.id, env ?? '', name, this.#box.seal(value, slot(app, env ?? '', name)), now),
     );
@@ -118,8 +122,13 @@ export class Secrets {
     return { name, env, updatedAt: now, ...(known ? {} : { registered: true }) };
   }
 
-  async #register(app: string, orgName: string, now: number): Promise<{ id: number }> {
+  async #register(
+    app: string,
+    register: { org?: string | undefined; remote?: boolean },
+    now: number,
+  ): Promise<{ id: number }> {
     assertName('app', app);
+    const orgName = register.org ?? 'default';
     const org = await this.#store.identity.org(orgName);
     if (!org)
       throw new BerthError('not_found', 'org_not_found', `no organisation "${orgName}"`, {
@@ -135,7 +144,12 @@ export class Secrets {
             hint: 'remove an app (berth rm), or raise it: berth org quota',
           },
         );
-      return { id: (await r.apps.find(app))?.id ?? (await r.apps.register(app, now, org.id)) };
+      const made = await r.apps.find(app); // registered meanwhile
+      if (made && made.orgId !== org.id && register.remote)
+        throw new BerthError('not_found', 'app_not_found', `no app named "${app}"`);
+      if (made && made.orgId !== org.id)
+        throw new BerthError('conflict', 'app_in_other_org', `app "${app}" belongs to organisation "${made.org}"`);
+      return { id: made?.id ?? (await r.apps.register(app, now, org.id)) };
     });
   }
 

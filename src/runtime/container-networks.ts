@@ -1,5 +1,6 @@
 import type { ContainerEngine } from './container-engine.js';
 import { EngineError } from './container-engine.js';
+import { ensureGatewayAddress } from './network-bridge.js';
 
 type Ensured = { readonly name: string; readonly gateway: string | undefined };
 
@@ -83,32 +84,42 @@ export class ContainerNetworks {
     }
     const net = found && toNetwork(found);
     if (!net) return { name, gateway: undefined };
+    const problem = await ensureGatewayAddress(this.#engine, net);
+    if (problem) throw new Error(`${problem}: its containers could not reach the host's service addresses`);
     const had = this.#known.get(`${app}/${env}`);
     this.#known.set(`${app}/${env}`, net);
     if (had?.gateway !== net.gateway || had.subnet !== net.subnet) for (const l of this.#added) await l();
     return net;
   }
 
-  /** Learns every network of this BERTH_HOME from the engine (at boot, before the first route table). */
-  async refresh(): Promise<void> {
+  /**
+   * Learns every network of this BERTH_HOME from the engine (at boot, before the first route table), and
+   * makes their gateways addresses of the host again where the engine has not (Podman after a reboot).
+   * Returns what could not be made: the proxy cannot listen on those gateways.
+   */
+  async refresh(): Promise<string[]> {
     const filters = encodeURIComponent(JSON.stringify({ label: [`berth.home=${this.#home}`] }));
+    const problems: string[] = [];
     for (const n of await this.#engine.call<EngineNetwork[]>('GET', `/networks?filters=${filters}`)) {
       const app = n.Labels?.['berth.app'];
       const env = n.Labels?.['berth.env'];
       const net = toNetwork(n);
-      if (app !== undefined && env !== undefined && net && n.Name === this.nameOf(app, env))
-        this.#known.set(`${app}/${env}`, net);
+      if (app === undefined || env === undefined || !net || n.Name !== this.nameOf(app, env)) continue;
+      this.#known.set(`${app}/${env}`, net);
+      const problem = await ensureGatewayAddress(this.#engine, net);
+      if (problem) problems.push(problem);
     }
+    return problems;
   }
 
   /** refresh(), failing after `ms`: an engine that does not answer never holds up berthd's start. */
-  async refreshWithin(ms: number): Promise<void> {
+  async refreshWithin(ms: number): Promise<string[]> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the container engine did not answer within ${ms} ms`)), ms);
     });
     try {
-      await Promise.race([this.refresh(), late]);
+      return await Promise.race([this.refresh(), late]);
     } finally {
       clearTimeout(timer);
     }

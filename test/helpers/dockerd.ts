@@ -1,5 +1,14 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { ContainerEngine } from '../../src/runtime/container-engine.js';
@@ -21,12 +30,18 @@ export class TestDockerd {
   readonly engine: ContainerEngine;
   /** With iptables (and forwarding) on, as a host's Docker runs: only in a network namespace of the test's own. */
   readonly iptables: boolean;
+  /**
+   * With `--userns-remap=default`: dockerd maps a container's root to the subordinate ids of its user
+   * dockremap, and makes that user and its /etc/subuid, /etc/subgid entries when they are missing (only adds).
+   */
+  readonly usernsRemap: boolean;
   #pid: number | undefined;
   #slot: number | undefined;
 
-  constructor(dir: string, opts: { iptables?: boolean } = {}) {
+  constructor(dir: string, opts: { iptables?: boolean; usernsRemap?: boolean } = {}) {
     this.dir = dir;
     this.iptables = opts.iptables ?? false;
+    this.usernsRemap = opts.usernsRemap ?? false;
     this.socket = path.join(dir, 'docker.sock');
     this.engine = new ContainerEngine(this.socket);
   }
@@ -55,6 +70,7 @@ export class TestDockerd {
         '--default-address-pool',
         `base=${slotPool(this.slot())},size=28`,
         ...(this.iptables ? [] : ['--iptables=false', '--ip-forward=false']),
+        ...(this.usernsRemap ? ['--userns-remap=default'] : []),
         '--log-level',
         'warn',
       ],
@@ -63,6 +79,7 @@ export class TestDockerd {
 
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
+    if (this.usernsRemap) chmodSync(this.dir, 0o711); // the remapped root passes through to its data root
     const [program, args] = this.command();
     const logFile = path.join(this.dir, `${path.basename(program)}.log`);
     const log = openSync(logFile, 'a');
@@ -181,14 +198,21 @@ async function endProcess(pid: number): Promise<void> {
   process.kill(pid, 'SIGKILL');
 }
 
+/** The homes of this test file on each engine, and its start: the first home starts it, the last one done removes it. */
+const shared = new Map<TestDockerd, { homes: number; started: Promise<void> }>();
+
 /**
- * A test file's private engine beside its Berth home: before the tests the engine starts, then
- * `prepare` runs (config.yaml, images to build), then berthd; after them the home goes, then the engine.
+ * A test file's private engine beside its Berth home: before the tests the engine starts (once for
+ * all the homes of the file on it: one engine per file), then `prepare` runs (config.yaml, images to
+ * build), then berthd; after them the home goes, then the engine with its last home.
  */
 export function withEngine(home: TestHome, engine: TestDockerd, prepare?: () => Promise<void>): void {
   home.env.BERTH_CONTAINER_ENGINE = `unix://${engine.socket}`;
   before(async () => {
-    await engine.start();
+    const use = shared.get(engine) ?? { homes: 0, started: engine.start() };
+    use.homes++;
+    shared.set(engine, use);
+    await use.started;
     await prepare?.();
     assertOk(await home.cli('daemon', 'start'));
   });
@@ -196,7 +220,11 @@ export function withEngine(home: TestHome, engine: TestDockerd, prepare?: () => 
     try {
       await home.cleanup();
     } finally {
-      await engine.remove();
+      const use = shared.get(engine);
+      if (use && --use.homes === 0) {
+        shared.delete(engine);
+        await engine.remove();
+      }
     }
   });
 }

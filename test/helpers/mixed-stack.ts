@@ -68,9 +68,10 @@ services:
 /**
  * The mixed stack on one engine (dockerd, or Podman: TestPodman): four waves across both kinds, a
  * process reaching a container and a container reaching a process through its network's gateway
- * listener, over two deploys and a kill -9 of berthd. Returns the test file's home.
+ * listener; then (unless `redeploy` is false: the engine's part is the first deploy's) a second
+ * deploy and a kill -9 of berthd. Returns the test file's home.
  */
-export function mixedStack(dockerd: TestDockerd, range: string): TestHome {
+export function mixedStack(dockerd: TestDockerd, range: string, opts: { redeploy?: boolean } = {}): TestHome {
   const home = new TestHome(range);
   const P = home.httpPort;
   withEngine(home, dockerd, async () => {
@@ -95,6 +96,8 @@ export function mixedStack(dockerd: TestDockerd, range: string): TestHome {
       s.end('GET / HTTP/1.0\r\n\r\n');
     });
 
+  /** What the first deploy found, for the second test. */
+  let first: { gateway: string; apiAddress: number; frontAddress: number } | undefined;
   test('processes and containers in one manifest reach each other both ways, wave after wave, by release', async () => {
     await deploy('v1');
     assert.equal((await hit(P, 'mixed.test', '/')).text(), chain('v1'), 'process -> container -> container -> process');
@@ -125,7 +128,13 @@ export function mixedStack(dockerd: TestDockerd, range: string): TestHome {
     assert.ok(m, `API_URL of a container is on its gateway: ${apiUrl}`);
     const [gateway, apiAddress] = [m[1] as string, Number(m[2])];
     assert.equal(await opens(gateway, apiAddress), true, 'the host itself is on that network: it may connect');
+    first = { gateway, apiAddress, frontAddress };
+  });
 
+  if (opts.redeploy === false) return home;
+  test('a redeploy moves both kinds to the new release, addresses and all; a restarted berthd keeps the gateway listeners', async () => {
+    assert.ok(first, 'the first deploy passed');
+    const { gateway, apiAddress, frontAddress } = first;
     await deploy('v2');
     assert.equal((await hit(P, 'mixed.test', '/')).text(), chain('v2'), 'the new release reaches the new release');
     assert.equal(readFileSync(path.join(data(), 'web-v2'), 'utf8'), chain('v2').replace('web v2 <- ', ''));
