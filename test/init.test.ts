@@ -112,7 +112,7 @@ test('each result deploys: node, static, FastAPI (uvicorn) and Procfile apps ans
         const file = path.join(dir, 'berth.yaml');
         const yaml = readFileSync(file, 'utf8');
         assert.match(yaml, /set deps: none to run on the host's python3 packages/);
-        writeFileSync(file, yaml.replace(/^(    run: python3 -m uvicorn .*)$/m, '$1\n    deps: none'));
+        writeFileSync(file, yaml.replace(/^( {4}run: python3 -m uvicorn .*)$/m, '$1\n    deps: none'));
       }
       assertOk(await home.cli('up', dir), a.kind);
     }),
