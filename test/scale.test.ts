@@ -187,6 +187,7 @@ test('a wave and a removal commit a few times per instance, not at every state c
   type Counters = { statements: number; commits: number };
   const store = async () => (await home.json<{ store: Counters }>('daemon', 'status')).store;
   const dir = home.app('commits', manifest('commits', n, 0, '10s'));
+  assertOk(await home.cli('ps')); // berthd runs before the deploy begins
   const before = await store();
   assertOk(await home.cli('up', dir));
   const up = await store();
@@ -201,7 +202,7 @@ test('a wave and a removal commit a few times per instance, not at every state c
   const listed = await store();
   assertOk(await home.cli('ps'));
   const statements = (await store()).statements - listed.statements;
-  assert.ok(statements <= 2 + 10, `statements of one ps (and the status call): ${statements}`);
+  assert.ok(statements <= 10, `statements of one ps (and the status call): ${statements}`);
 });
 
 test('a limiter runs at most its limit at once and every task in the end', async () => {
