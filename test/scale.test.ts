@@ -182,6 +182,29 @@ test('a big wave records its instances a few at a time, with requests answered i
   assertOk(await home.cli('rm', 'record'));
 });
 
+test('a wave and a removal commit a few times per instance, not at every state change', async () => {
+  const n = 60;
+  type Counters = { statements: number; commits: number };
+  const store = async () => (await home.json<{ store: Counters }>('daemon', 'status')).store;
+  const dir = home.app('commits', manifest('commits', n, 0, '10s'));
+  assertOk(await home.cli('ps')); // berthd runs before the deploy begins
+  const before = await store();
+  assertOk(await home.cli('up', dir));
+  const up = await store();
+  assertOk(await home.cli('rm', 'commits'));
+  const rm = await store();
+  // Before, each state change (and its event) was a commit of its own: 7 per instance to start, 6 to remove.
+  // Now a change and its event are one, shared with the other instances' changes of the same turn: at worst 4 each.
+  const perInstance = (a: Counters, b: Counters) => (b.commits - a.commits) / n;
+  assert.ok(perInstance(before, up) <= 4.5, `commits per instance started: ${perInstance(before, up)}`);
+  assert.ok(perInstance(up, rm) <= 4.5, `commits per instance removed: ${perInstance(up, rm)}`);
+  // Listing reads the store once for all instances, not once per instance.
+  const listed = await store();
+  assertOk(await home.cli('ps'));
+  const statements = (await store()).statements - listed.statements;
+  assert.ok(statements <= 10, `statements of one ps (and the status call): ${statements}`);
+});
+
 test('a limiter runs at most its limit at once and every task in the end', async () => {
   const limiter = new Limiter(3);
   let running = 0;

@@ -280,6 +280,7 @@ async function main(): Promise<void> {
       version: VERSION,
       uptimeMs: Date.now() - started,
       procScans: processScans(),
+      store: store.counters,
       httpPort: settings.httpPort,
     }),
   };

@@ -162,16 +162,19 @@ export class InstanceCore {
     const from = v.state as InstanceState;
     assertTransition(from, to);
     const now = Date.now();
-    await this.store.instances.update(v.id, { ...patch, state: to, state_since: now });
     // Names the release (`api[0]@r4`): during a deploy, old and new instances share their index.
     const message = `${v.service}[${v.idx}]@r${v.release} ${from} -> ${to}${why ? `: ${why}` : ''}`;
-    await this.store.events.append({
-      at: now,
-      app: v.app,
-      environment: v.env,
-      service: v.service,
-      kind: 'instance.state',
-      message,
+    // The change and its event in one commit, shared with the other instances' changes of this turn.
+    await this.store.batched(async (r) => {
+      await r.instances.update(v.id, { ...patch, state: to, state_since: now });
+      await r.events.append({
+        at: now,
+        app: v.app,
+        environment: v.env,
+        service: v.service,
+        kind: 'instance.state',
+        message,
+      });
     });
     this.log.info(
       { app: v.app, env: v.env, service: v.service, idx: v.idx, release: v.release, from, to, why },

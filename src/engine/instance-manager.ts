@@ -98,7 +98,7 @@ export class InstanceManager {
     const c = this.#core;
     return c.lock.run(id, async () => {
       let v = await c.get(id);
-      await c.store.instances.update(id, { desired: 'running' });
+      if (v.desired !== 'running') await c.store.batched((r) => r.instances.update(id, { desired: 'running' }));
       v = { ...v, desired: 'running' };
       const h = c.handles.get(id);
       if (holdsProcess(v.state) && v.state !== 'stopping') {
@@ -141,7 +141,7 @@ export class InstanceManager {
     const c = this.#core;
     return c.lock.run(id, async () => {
       const v = await c.get(id);
-      await c.store.instances.update(id, { desired: 'stopped' });
+      if (v.desired !== 'stopped') await c.store.batched((r) => r.instances.update(id, { desired: 'stopped' }));
       await this.#exits.stopLocked(v);
     });
   }
@@ -152,9 +152,9 @@ export class InstanceManager {
     return c.lock.run(id, async () => {
       const v = await c.store.instances.get(id);
       if (!v) return;
-      await c.store.instances.update(id, { desired: 'stopped' });
+      if (v.desired !== 'stopped') await c.store.batched((r) => r.instances.update(id, { desired: 'stopped' }));
       await this.#exits.stopLocked(v);
-      await c.store.instances.delete(id);
+      await c.store.batched((r) => r.instances.delete(id));
       c.handles.delete(id);
       c.logged.delete(id);
       c.databases.forget(id);

@@ -141,11 +141,13 @@ export class InstanceSpawns {
     };
     c.handles.set(v.id, handle);
     launched.child.once('exit', (code, signal) => void this.#hooks.onExit(v.id, handle.ref, code, signal));
-    await c.store.instances.update(v.id, {
-      pid: launched.pid,
-      start_ticks: launched.startTicks,
-      started_at: handle.startedAt,
-    });
+    await c.store.batched((r) =>
+      r.instances.update(v.id, {
+        pid: handle.ref.pid,
+        start_ticks: handle.ref.startTicks,
+        started_at: handle.startedAt,
+      }),
+    );
     this.#hooks.watchHealth(v.id, v.port, handle, spec, 'starting');
   }
 

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { Database, InstancesTable } from './schema.js';
 
 /** An instance with the names of its app and environment, as the engine sees it. */
@@ -55,14 +55,24 @@ export interface NewInstance {
   readonly rootDir: string;
 }
 
+/** `get`'s query, compiled once (see `get`). */
+let byId: CompiledQuery | undefined;
+/** `update`'s, one per set of columns (the engine's few kinds of patch). */
+const updates = new Map<string, CompiledQuery>();
+
+function view({ currentReleaseId, ...r }: { currentReleaseId: number | null; releaseId: number }): InstanceView {
+  return { ...r, current: r.releaseId === currentReleaseId } as InstanceView;
+}
+
 export class InstancesRepo {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
     this.#db = db;
   }
 
-  async list(filter: InstanceFilter = {}): Promise<InstanceView[]> {
-    let q = this.#db
+  /** The instances with their app's and environment's names, their release's number and whether it is current. */
+  #select() {
+    return this.#db
       .selectFrom('instances as i')
       .innerJoin('environments as e', 'e.id', 'i.environment_id')
       .innerJoin('apps as a', 'a.id', 'e.app_id')
@@ -89,11 +99,11 @@ export class InstancesRepo {
         'i.root_dir as rootDir',
         'e.current_release_id as currentReleaseId',
         'a.org_id as orgId',
-      ])
-      .orderBy('a.name')
-      .orderBy('e.name')
-      .orderBy('i.release_id')
-      .orderBy('i.id');
+      ]);
+  }
+
+  async list(filter: InstanceFilter = {}): Promise<InstanceView[]> {
+    let q = this.#select().orderBy('a.name').orderBy('e.name').orderBy('i.release_id').orderBy('i.id');
     if (filter.app !== undefined) q = q.where('a.name', '=', filter.app);
     if (filter.env !== undefined) q = q.where('e.name', '=', filter.env);
     if (filter.service !== undefined) q = q.where('i.service', '=', filter.service);
@@ -102,13 +112,17 @@ export class InstancesRepo {
     if (filter.environmentId !== undefined) q = q.where('i.environment_id', '=', filter.environmentId);
     if (filter.orgIds !== undefined)
       q = filter.orgIds.length === 0 ? q.where('i.id', '<', 0) : q.where('a.org_id', 'in', filter.orgIds);
-    return (await q.execute()).map(
-      ({ currentReleaseId, ...r }) => ({ ...r, current: r.releaseId === currentReleaseId }) as InstanceView,
-    );
+    return (await q.execute()).map(view);
   }
 
+  /**
+   * One instance: read at each step of every instance's start and stop, so its query is compiled once
+   * (Kysely builds and compiles each query anew: most of a lookup's cost under berthd's --lite-mode).
+   */
   async get(id: number): Promise<InstanceView | undefined> {
-    return (await this.list({ id }))[0];
+    byId ??= this.#select().where('i.id', '=', 0).compile();
+    const { rows } = await this.#db.executeQuery({ ...byId, parameters: [id] });
+    return (rows as Array<Parameters<typeof view>[0]>).map(view)[0];
   }
 
   async create(i: NewInstance, now: number): Promise<number> {
@@ -131,9 +145,19 @@ export class InstancesRepo {
     return r.id;
   }
 
+  /** Compiled once per set of columns, as `get` is: every state change of every instance is one. */
   async update(id: number, patch: InstancePatch): Promise<void> {
-    if (Object.keys(patch).length === 0) return;
-    await this.#db.updateTable('instances').set(patch).where('id', '=', id).execute();
+    const values = patch as Record<string, string | number | null | undefined>;
+    const columns = Object.keys(values).filter((k) => values[k] !== undefined);
+    if (columns.length === 0) return;
+    const key = columns.join(',');
+    let q = updates.get(key);
+    if (!q) {
+      const blank = Object.fromEntries(columns.map((c) => [c, null])) as InstancePatch;
+      q = this.#db.updateTable('instances').set(blank).where('id', '=', 0).compile();
+      updates.set(key, q);
+    }
+    await this.#db.executeQuery({ ...q, parameters: [...columns.map((c) => values[c]), id] });
   }
 
   /**

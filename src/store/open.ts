@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, type DatabaseConnection, type Driver } from 'kysely';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -12,11 +12,20 @@ export interface SqliteOptions {
   readonly busyTimeoutMs?: number;
 }
 
+/** What the store has run since it opened (`berth daemon status`): statements, and commits (a write outside a transaction is one). */
+export interface StoreCounters {
+  statements: number;
+  commits: number;
+}
+
 /**
  * Opens the SQLite store (WAL, busy timeout, foreign keys) and runs pending migrations.
  * This file and its siblings are the only places that know a driver exists.
  */
-export async function openSqlite(opts: SqliteOptions): Promise<Kysely<Database>> {
+export async function openSqlite(
+  opts: SqliteOptions,
+  counters: StoreCounters = { statements: 0, commits: 0 },
+): Promise<Kysely<Database>> {
   mkdirSync(path.dirname(opts.file), { recursive: true });
   const native = new SQLite(opts.file, { timeout: opts.busyTimeoutMs ?? 5000 });
   // The store is root's alone (sessions, audit, sealed secrets): its WAL and index files take the same mode.
@@ -30,7 +39,9 @@ export async function openSqlite(opts: SqliteOptions): Promise<Kysely<Database>>
   native.pragma('journal_mode = WAL');
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
+  const db = new Kysely<Database>({
+    dialect: new FairSqliteDialect({ database: cachingStatements(native, counters) }),
+  });
   const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
     await db.destroy();
@@ -48,7 +59,10 @@ export async function openSqlite(opts: SqliteOptions): Promise<Kysely<Database>>
  * queries whose text varies, such as IN lists, cannot grow it without end). Kysely's driver
  * runs a statement to completion (all/run) before the next query starts, so sharing one is safe.
  */
-function cachingStatements(native: SQLite.Database): { close(): void; prepare(sql: string): SQLite.Statement } {
+function cachingStatements(
+  native: SQLite.Database,
+  counters: StoreCounters,
+): { close(): void; prepare(sql: string): SQLite.Statement } {
   const cache = new Map<string, SQLite.Statement>();
   return {
     close: () => void native.close(),
@@ -59,9 +73,49 @@ function cachingStatements(native: SQLite.Database): { close(): void; prepare(sq
         stmt = native.prepare(text);
         cache.set(text, stmt);
       }
+      // Kysely prepares each query as it runs it: this counts what runs.
+      counters.statements++;
+      if (text === 'commit' || (!stmt.reader && !native.inTransaction && !text.startsWith('begin'))) counters.commits++;
       return stmt;
     },
   };
+}
+
+/**
+ * Kysely's SQLite driver hands its one connection over through a mutex that wakes every waiter
+ * at each release (they all retry, one wins): with 1,000 instances stopping at once, each query
+ * cost ~1,000 wake-ups, most of a `berth rm`'s CPU (issue 14). Here waiters queue and the
+ * connection goes to the first of them alone.
+ */
+class FairSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const inner = super.createDriver();
+    const queue: Array<() => void> = [];
+    let held = false;
+    return {
+      init: () => inner.init(),
+      acquireConnection: async (): Promise<DatabaseConnection> => {
+        if (held) await new Promise<void>((r) => queue.push(r));
+        held = true; // handed over by releaseConnection, or free
+        return inner.acquireConnection(); // uncontended: only the holder gets here
+      },
+      releaseConnection: async (c) => {
+        await inner.releaseConnection(c);
+        const next = queue.shift();
+        held = next !== undefined; // handed to the next in line, or free
+        next?.();
+      },
+      beginTransaction: (c, settings) => inner.beginTransaction(c, settings),
+      commitTransaction: (c) => inner.commitTransaction(c),
+      rollbackTransaction: (c) => inner.rollbackTransaction(c),
+      savepoint: (c, name, compile) => (inner.savepoint as Required<Driver>['savepoint']).call(inner, c, name, compile),
+      rollbackToSavepoint: (c, name, compile) =>
+        (inner.rollbackToSavepoint as Required<Driver>['rollbackToSavepoint']).call(inner, c, name, compile),
+      releaseSavepoint: (c, name, compile) =>
+        (inner.releaseSavepoint as Required<Driver>['releaseSavepoint']).call(inner, c, name, compile),
+      destroy: () => inner.destroy(),
+    };
+  }
 }
 
 /** True for a unique or primary key violation, whatever the driver. */

@@ -12,7 +12,7 @@ import { SitesRepo } from './sites-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
 import { CronRepo } from './cron-repo.js';
 import { BackupsRepo } from './backups-repo.js';
-import { isBusy, openSqlite } from './open.js';
+import { isBusy, openSqlite, type StoreCounters } from './open.js';
 import type { Database } from './schema.js';
 
 /** Repositories bound to one executor: the store itself, or a transaction. */
@@ -50,14 +50,26 @@ export class Repos {
 /** The state store. Everything that changes state goes through `write`, one transaction each. */
 export class Store extends Repos {
   readonly #db: Kysely<Database>;
+  readonly #counters: StoreCounters;
+  /** Writes waiting for the next shared transaction (see `batched`). */
+  #pending:
+    | Array<{ fn: (r: Repos) => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }>
+    | undefined;
 
-  private constructor(db: Kysely<Database>) {
+  private constructor(db: Kysely<Database>, counters: StoreCounters) {
     super(db);
     this.#db = db;
+    this.#counters = counters;
   }
 
   static async openSqlite(file: string): Promise<Store> {
-    return new Store(await openSqlite({ file }));
+    const counters = { statements: 0, commits: 0 };
+    return new Store(await openSqlite({ file }, counters), counters);
+  }
+
+  /** Statements run and commits made since the store opened (`berth daemon status`; test/scale bounds them). */
+  get counters(): Readonly<StoreCounters> {
+    return { ...this.#counters };
   }
 
   /**
@@ -84,6 +96,40 @@ export class Store extends Repos {
         await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
       }
     }
+  }
+
+  /**
+   * Like `write`, but shares its transaction with the other writes asked for in the same turn of
+   * the event loop: a wave of 1,000 instances made a commit of every state change (issue 14). It
+   * resolves once its transaction is committed, so what the caller does next still follows the
+   * write to disk. `fn` uses only the repositories it is given. Should the shared transaction
+   * fail, each write runs again alone, so one write's failure is its own.
+   */
+  batched<T>(fn: (repos: Repos) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (!this.#pending) {
+        this.#pending = [];
+        setImmediate(() => void this.#flush());
+      }
+      this.#pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const ops = this.#pending ?? [];
+    this.#pending = undefined;
+    let results: unknown[];
+    try {
+      results = await this.write(async (r) => {
+        const out: unknown[] = [];
+        for (const op of ops) out.push(await op.fn(r));
+        return out;
+      });
+    } catch {
+      for (const op of ops) this.write(op.fn).then(op.resolve, op.reject);
+      return;
+    }
+    ops.forEach((op, i) => op.resolve(results[i]));
   }
 
   async close(): Promise<void> {

@@ -108,7 +108,8 @@ export class WaveStarts {
           },
           Date.now(),
         );
-        await r.instances.update(id, { port: await this.#lease(r, id, spec) });
+        const port = await this.#lease(r, id, spec);
+        if (port !== null) await r.instances.update(id, { port });
         created.push(id);
       }
       return created;
