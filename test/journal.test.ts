@@ -76,6 +76,25 @@ test('release hooks run after the release is recorded (and its data copied), bef
   assert.ok(!planDeploy({ manifest: hooked, release: 1, previous: 2, fresh: false }).some((s) => s.kind === 'hook'));
 });
 
+test('managed databases start (healthy) before the release hooks, so a migration reaches them', () => {
+  const withDb = parseManifest(
+    'app: m\nservices:\n  pg: { postgres: 15 }\n  kv: { redis: 7 }\n  api: { run: x, depends_on: [pg, kv], release: migrate }\n',
+    'berth.yaml',
+  );
+  assert.deepEqual(
+    planDeploy({ manifest: withDb, release: 1, previous: undefined, fresh: true }).map((s) => s.name),
+    [
+      'snapshot source as release 1',
+      'record release 1',
+      'start wave 1: pg, kv',
+      'run release hook of api',
+      'start wave 2: api',
+      'switch traffic to release 1',
+      'prune old releases',
+    ],
+  );
+});
+
 test('recreate services that run now start last, after every other wave; on a first deploy they keep dependency order', () => {
   const stack = parseManifest(
     'app: s\nservices:\n  jobs: { run: x, port: none }\n  api: { run: x }\n  web: { run: x, depends_on: [api, jobs] }\n',

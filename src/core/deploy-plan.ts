@@ -29,7 +29,8 @@ export interface PlanInput {
 
 /**
  * A deployment's plan, fixed before anything runs: snapshot, build, record the release,
- * run the release hooks (a new release only: a rollback runs none), start the services wave by wave along depends_on (each wave healthy before the next),
+ * start its managed databases when a release hook runs (so the hook reaches them), run the release hooks
+ * (a new release only: a rollback runs none), start the services wave by wave along depends_on (each wave healthy before the next),
  * switch traffic, then drain, stop and prune what the new release replaced. The switch
  * is the point of no return: before it every step is undone on failure; after it the
  * deployment is completed instead. Recreate services that run now start last, after every
@@ -55,13 +56,21 @@ export function planDeploy(input: PlanInput): PlannedStep[] {
     steps.push({ kind: 'release', name: `record release ${release}` });
   }
   if (input.copyDataFrom !== undefined) steps.push({ kind: 'data', name: `copy data from ${input.copyDataFrom}` });
-  // Release hooks (migrations) see the data the new release will run on, copied or not, before anything of it starts.
-  if (input.fresh)
-    for (const s of manifest.services)
-      if (s.release !== null && s.kind === 'process')
-        steps.push({ kind: 'hook', name: `run release hook of ${s.name}`, services: [s.name] });
-  const processes = new Set(manifest.services.filter((s) => s.kind !== 'static').map((s) => s.name));
+  // Release hooks (migrations) see the data the new release will run on, copied or not, before anything of it starts
+  // but its managed databases (they depend on nothing): those start first, healthy, so a hook gets DATABASE_URL.
+  const hooks = input.fresh ? manifest.services.filter((s) => s.release !== null && s.kind === 'process') : [];
+  const early = new Set(
+    hooks.length > 0
+      ? manifest.services.filter((s) => s.kind === 'postgres' || s.kind === 'redis').map((s) => s.name)
+      : [],
+  );
   let n = 0;
+  if (early.size > 0)
+    steps.push({ kind: 'wave', name: `start wave ${++n}: ${[...early].join(', ')}`, services: [...early] });
+  for (const s of hooks) steps.push({ kind: 'hook', name: `run release hook of ${s.name}`, services: [s.name] });
+  const processes = new Set(
+    manifest.services.filter((s) => s.kind !== 'static' && !early.has(s.name)).map((s) => s.name),
+  );
   for (const wave of waves) {
     const services = wave.filter((name) => processes.has(name));
     if (services.length > 0) steps.push({ kind: 'wave', name: `start wave ${++n}: ${services.join(', ')}`, services });

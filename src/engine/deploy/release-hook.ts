@@ -9,6 +9,7 @@ import { runCommand } from '../../system/command.js';
 import type { UnixIds } from '../../system/users.js';
 import type { StepRecord } from './journal.js';
 import { baseEnv, launchEnv, serviceCwd } from '../launch-env.js';
+import { databaseEnv } from '../databases/connection.js';
 import type { DeployContext } from './context.js';
 import type { StepDeps } from './steps.js';
 import { depsEnv } from './deps-steps.js';
@@ -25,7 +26,7 @@ interface HookRun {
   readonly dataDir: string;
   /** The build log: the hook's output is appended to it. */
   readonly logFile: string;
-  /** HOME (of the app's user) and the secrets, over the service's env; never over what Berth sets. */
+  /** Its databases' variables (DATABASE_URL, PG*, REDIS_URL), HOME (of the app's user) and the secrets, over the service's env; never over what Berth sets. */
   readonly extraEnv: Readonly<Record<string, string>>;
   readonly user: UnixIds | undefined;
   /** Gives the data dir to the app's user (AppUsers.leaf). */
@@ -49,14 +50,17 @@ export async function runHook(d: StepDeps, c: DeployContext, spec: ServiceSpec, 
   d.users?.rootDirs(ids, [path.dirname(logFile)]);
   const secrets = (await d.secretEnv?.(c.app, c.env)) ?? {};
   // Its own secrets out of the build log (only its own: no other app's value is confirmed by a [redacted]).
+  // Its databases (started before the hooks: see planDeploy), as an instance of the service gets them.
+  const connections = spec.dependsOn.length > 0 ? await d.instances.databases.connections(c.app, c.env) : [];
   const own = new Redactor();
-  own.set(Object.values(secrets));
+  own.set([...Object.values(secrets), ...connections.map((x) => x.password)]);
   await runReleaseHook({
     spec,
     releaseDir: c.release.dir,
     dataDir: d.layout.dataDir(c.app, c.env),
     logFile,
     extraEnv: {
+      ...databaseEnv(spec, connections),
       ...(ids && spec.env.HOME === undefined ? { HOME: d.users?.home(c.app, c.env) as string } : {}),
       ...secrets,
     },
@@ -70,7 +74,7 @@ export async function runHook(d: StepDeps, c: DeployContext, spec: ServiceSpec, 
 /**
  * Runs a service's release hook once: in the new release, as the app's user, with everything an
  * instance of the new release gets but what only a listening instance has ($PORT; and the addresses
- * of dependencies, none of which run yet). Fails with the command's last lines of output.
+ * of dependencies, none of which run yet, but for its managed databases, started before it). Fails with the command's last lines of output.
  */
 async function runReleaseHook(r: HookRun): Promise<void> {
   const { spec } = r;
