@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,7 +10,7 @@ import { DUMP_KINDS, type DumpInfo } from '../src/engine/backup/stores.js';
 import { databaseBinaries } from '../src/engine/databases/binaries.js';
 import { deleteSystemUser, findUser } from '../src/system/users.js';
 import { hit, isAlive } from './helpers/http.js';
-import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
+import { assertOk, BIN, NODE, TestHome, waitFor } from './helpers/home.js';
 
 /**
  * Managed PostgreSQL 15 and Redis 7 (issue 17, criteria 1 and 5), from Debian's packages, run
@@ -30,7 +30,7 @@ const home = new TestHome('28400-28499');
 Object.assign(home.env, { BERTH_APP_USERS: '1' });
 const P = home.httpPort;
 const repo = path.join(home.root, 'dbz');
-const USERS = ['berth-dbz', 'berth-dbz-feature-x'];
+const USERS = ['berth-dbz', 'berth-dbz-feature-x', 'berth-dbz-feature-bad'];
 
 // The app: answers what it got of its databases, and runs SQL and Redis commands through DATABASE_URL and REDIS_URL.
 const API = `const http = require('http'); const { execFileSync } = require('child_process');
@@ -49,6 +49,11 @@ http.createServer((q, s) => {
   } catch (e) { s.statusCode = 500; s.end(String(e.stderr || e.message)); }
 }).listen(process.env.PORT, '127.0.0.1');
 `;
+const HOOK = JSON.stringify([
+  'sh',
+  '-c',
+  `echo "hook: $(${PG_BIN}/psql "$DATABASE_URL" -Atqc 'SELECT 40+2') $(redis-cli -u "$REDIS_URL" --no-auth-warning PING)"`,
+]);
 const MANIFEST = `app: dbz
 services:
   db:
@@ -59,6 +64,8 @@ services:
     run: ["${NODE}", "api.js"]
     depends_on: [db, cache]
     routes: [dbz.test]
+    # A migration's stand-in: it reaches both databases through what it got (its output goes to the build log).
+    release: ${HOOK}
 environments:
   production: { branch: main }
   preview: { branch: "feature/*", hostname: "{branch}.{host}", data: { copy: production } }
@@ -163,6 +170,14 @@ test(
   },
 );
 
+test('a release hook runs after the databases started: it gets DATABASE_URL and REDIS_URL', { skip }, async () => {
+  const api = await one('production', 'api');
+  const log = (n: number | null) =>
+    readFileSync(path.join(home.home, 'logs', 'dbz', 'production', `build-${n}.log`), 'utf8');
+  // The first deploy: no database ran before it, and the hook reached both.
+  assert.match(log(api.release), /^hook: 42 PONG$/m);
+});
+
 test('a redeploy keeps the database process, its port and its data; the service restarts', { skip }, async () => {
   const db = await one('production', 'db');
   const cache = await one('production', 'cache');
@@ -180,6 +195,11 @@ test('a redeploy keeps the database process, its port and its data; the service 
   assert.notEqual(api2.pid, api.pid);
   assert.equal(await sql('dbz.test', 'SELECT text FROM notes'), 'from production');
   assert.equal(await redis('dbz.test', 'GET', 'k'), 'production');
+  // Its release hook ran with the database kept running (moved to the new release before the hook).
+  assert.match(
+    readFileSync(path.join(home.home, 'logs', 'dbz', 'production', `build-${api2.release}.log`), 'utf8'),
+    /^hook: 42 PONG$/m,
+  );
   // The old release's instances are gone; the database is not one of them.
   assert.equal((await ps('production')).filter((v) => v.service === 'db').length, 1);
 });
@@ -402,3 +422,72 @@ test(
     assert.equal(cache.stdout.trim(), 'production');
   },
 );
+
+test(
+  'berth db shell: psql or redis-cli as the environment user, stdin attached, the password never on its command line',
+  { skip },
+  async () => {
+    const pg = await home.run(['db', 'shell', 'dbz', 'db'], {
+      input: "SELECT 1+1;\n\\! id -u\n\\! tr '\\0' ' ' < /proc/$PPID/cmdline; echo\n",
+    });
+    assertOk(pg);
+    const [sum, uid, cmdline] = pg.stdout.split('\n').filter((l) => /^\s*\S/.test(l) && !/^[-?]|column|row/.test(l));
+    assert.equal(sum?.trim(), '2', pg.stdout);
+    assert.equal(Number(uid), findUser('berth-dbz')?.uid, 'psql runs as the environment user');
+    assert.equal(cmdline?.trim(), `${PG_BIN}/psql`, 'no password, no URL on its command line');
+    const kv = await home.run(['db', 'shell', 'dbz', 'cache'], { input: 'PING\nGET k\n' });
+    assertOk(kv);
+    assert.deepEqual(kv.stdout.trim().split('\n'), ['PONG', 'production']);
+    const api = await home.run(['db', 'shell', 'dbz', 'api']);
+    assert.notEqual(api.code, 0);
+    assert.match(api.stderr, /no running database "api"/);
+    // Refused, before asking berthd anything: from another host, and not as root.
+    const remote = await home.run(['db', 'shell', 'dbz', 'db'], {
+      env: { ...home.env, BERTH_URL: `http://127.0.0.1:${P}` },
+    });
+    assert.match(remote.stderr, /runs psql or redis-cli on berthd's host, and this berth talks to berthd at/);
+    const notRoot = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', NODE, BIN, 'db', 'shell', 'dbz'],
+      {
+        env: home.env,
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(notRoot.status, 1);
+    assert.match(notRoot.stderr, /needs root on berthd's host/);
+  },
+);
+
+test('a release hook that fails on a first deploy removes the databases started for it', { skip }, async () => {
+  git('checkout', '-q', '-b', 'feature/bad');
+  writeFileSync(
+    path.join(repo, 'berth.yaml'),
+    readFileSync(path.join(repo, 'berth.yaml'), 'utf8').replace(/release: .*$/m, 'release: ["sh", "-c", "exit 3"]'),
+  );
+  git('commit', '-q', '-am', 'bad hook');
+  git('checkout', '-q', 'main');
+  const r = await home.cli('deploy', repo, '--branch', 'feature/bad', '--json');
+  assert.notEqual(r.code, 0);
+  const result = JSON.parse(r.stdout) as { error?: string; steps: Array<{ name: string; status: string }> };
+  assert.match(result.error ?? '', /release hook of api failed/);
+  assert.deepEqual(
+    result.steps.slice(3, 5).map((s) => [s.name, s.status]),
+    [
+      ['start wave 1: db, cache', 'undone'],
+      ['run release hook of api', 'failed'],
+    ],
+  );
+  assert.deepEqual(await ps('feature-bad'), [], 'its database and cache were started, then removed');
+  const user = findUser('berth-dbz-feature-bad');
+  const procs = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && existsSync(`/proc/${p}/status`));
+  const owner = (p: string) => {
+    try {
+      return uidOf(Number(p));
+    } catch {
+      return -1; // gone meanwhile
+    }
+  };
+  assert.ok(!user || procs.every((p) => owner(p) !== user.uid), 'no process of its user is left');
+  assert.equal((await one('production', 'db')).state, 'healthy', 'production untouched');
+});

@@ -50,6 +50,8 @@ export function registerDatabaseRoutes(app: FastifyInstance, deps: ApiDeps): voi
         user: c.user,
         database: c.database,
         passwordSecret: c.passwordSecret,
+        // Who `berth db shell` runs the client as on this host (none: root).
+        clientUser: (await deps.instances.databases.clientUser(req.params.app, env)) ?? null,
         ...(req.query.show === true ? { urlBase64: Buffer.from(c.url).toString('base64') } : { url: c.url }),
       };
     },

@@ -63,6 +63,13 @@ export class DatabaseInstances {
     return ids;
   }
 
+  /** Who `berth db shell` runs the client as: the environment's user and its home when app users are on; else none (root). */
+  async clientUser(app: string, env: string): Promise<{ uid: number; gid: number; home: string } | undefined> {
+    const users = this.#d.users;
+    const ids = users?.enabled ? await users.ids(app, env) : undefined;
+    return ids && users ? { uid: ids.uid, gid: ids.gid, home: users.home(app, env) } : undefined;
+  }
+
   /** The database's password (the environment's secret <NAME>_PASSWORD), made at its first start. */
   password(app: string, env: string, service: string): Promise<string> {
     if (!this.#d.secret)
