@@ -7,7 +7,7 @@ import type { BackupResult, RestoreResult } from '../src/core/backup-results.js'
 import type { InstanceStatus } from '../src/core/results.js';
 import type { DumpContext } from '../src/engine/backup/database-stores.js';
 import { DUMP_KINDS, type DumpInfo } from '../src/engine/backup/stores.js';
-import { databaseBinaries } from '../src/engine/databases/binaries.js';
+import { databaseBinaries } from '../src/system/database-binaries.js';
 import { deleteSystemUser, findUser } from '../src/system/users.js';
 import { hit, isAlive } from './helpers/http.js';
 import { assertOk, BIN, NODE, TestHome, waitFor } from './helpers/home.js';

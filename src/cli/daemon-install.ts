@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../system/atomic-write.js';
 import { runCommand } from '../system/command.js';
 import { DAEMON_MAIN, DAEMON_NODE_FLAGS } from './daemon-control.js';
 import { renderUnit, UNIT_MARKER } from './daemon-unit.js';
+import { entryExists } from '../system/paths.js';
 
 export const UNIT_NAME = 'berthd.service';
 /** Where systemd reads the units an administrator adds. */
@@ -71,14 +72,15 @@ export async function installUnit(opts: { dir: string; home: string; dryRun: boo
 /** Disables and removes the unit Berth wrote; a file it did not write is refused. */
 export async function uninstallUnit(opts: { dir: string }): Promise<UninstallResult> {
   const file = path.join(opts.dir, UNIT_NAME);
-  if (!exists(file)) return { path: file, removed: [], ran: [], next: [`nothing to remove: ${file} does not exist`] };
+  if (!entryExists(file))
+    return { path: file, removed: [], ran: [], next: [`nothing to remove: ${file} does not exist`] };
   assertOurs(file);
   const ran: CommandOutcome[] = [];
   if (managed(opts.dir)) ran.push(await systemctl('disable', UNIT_NAME));
   const removed: string[] = [];
   // The link `systemctl enable` made (when systemd was not running to remove it above).
   const wants = path.join(opts.dir, 'multi-user.target.wants', UNIT_NAME);
-  if (exists(wants) && lstatSync(wants).isSymbolicLink() && path.resolve(opts.dir, readlinkSync(wants)) === file) {
+  if (entryExists(wants) && lstatSync(wants).isSymbolicLink() && path.resolve(opts.dir, readlinkSync(wants)) === file) {
     unlinkSync(wants);
     removed.push(wants);
   }
@@ -99,7 +101,7 @@ function managed(dir: string): boolean {
 }
 
 function systemdRunning(): boolean {
-  return exists('/run/systemd/system');
+  return entryExists('/run/systemd/system');
 }
 
 function instructions(dir: string, file: string): string[] {
@@ -125,18 +127,9 @@ async function systemctl(...args: string[]): Promise<CommandOutcome> {
   }
 }
 
-function exists(file: string): boolean {
-  try {
-    lstatSync(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A unit file there is Berth's own, or there is none; a link or someone else's unit is refused. */
 function assertOurs(file: string): void {
-  if (!exists(file)) return;
+  if (!entryExists(file)) return;
   const st = lstatSync(file);
   const ours = st.isFile() && readFileSync(file, 'utf8').startsWith(UNIT_MARKER);
   if (!ours)

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { ApiError } from '../api/client.js';
 import type { DatabaseSpec } from '../config/manifest-types.js';
-import { databaseBinaries } from '../engine/databases/binaries.js';
+import { databaseBinaries } from '../system/database-binaries.js';
 import { remoteTarget } from './credentials.js';
 
 /** What `GET /v1/apps/:app/database?show=true` answers that the shell needs. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type pino from 'pino';
 import type { HostSettings } from '../config/host-settings.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
+import type { Edge } from '../proxy/edge/edge-proxy.js';
 import type { Proxy } from '../proxy/proxy.js';
 
 /**
@@ -19,25 +20,8 @@ export async function retirePreviousProxy(home: string, settings: HostSettings, 
   }
   if (previous !== settings.proxy) {
     log.info({ from: previous, to: settings.proxy }, 'proxy changed: stopping the previous one');
-    const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
-    // The edges' modules are loaded only where one runs or ran (see makeProxy).
-    const { NginxEdge } = await import('../proxy/nginx/nginx-edge.js');
-    const { CaddyEdge } = await import('../proxy/caddy/caddy-edge.js');
-    if (previous === 'nginx')
-      await new NginxEdge({
-        home,
-        log,
-        binary: settings.nginx.binary,
-        certDir: settings.certDir,
-        attach: settings.nginx.attach,
-        ...ports,
-      })
-        .stop()
-        .catch(() => undefined);
-    if (previous === 'caddy')
-      await new CaddyEdge({ home, log, binary: settings.caddy.binary, admin: settings.caddy.admin, ...ports })
-        .stop()
-        .catch(() => undefined);
+    if (previous === 'nginx' || previous === 'caddy')
+      await (await makeEdge(previous, home, settings, log)).stop().catch(() => undefined);
   }
   mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
   writeFileSync(marker, settings.proxy + '\n');
@@ -52,30 +36,8 @@ export async function makeProxy(home: string, settings: HostSettings, log: pino.
   if (settings.proxy === 'builtin')
     return new BuiltinProxy({ home, port: settings.httpPort, address: settings.httpAddress, log, upstreamTimeoutMs });
   const { EdgeProxy } = await import('../proxy/edge/edge-proxy.js');
-  const { NginxEdge } = await import('../proxy/nginx/nginx-edge.js');
-  const { CaddyEdge } = await import('../proxy/caddy/caddy-edge.js');
   const inner = new BuiltinProxy({ home, port: settings.internalPort, address: '127.0.0.1', log, upstreamTimeoutMs });
-  const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
-  const edge =
-    settings.proxy === 'caddy'
-      ? new CaddyEdge({
-          home,
-          log,
-          binary: settings.caddy.binary,
-          admin: settings.caddy.admin,
-          acmeEmail: settings.caddy.acmeEmail,
-          acmeCa: settings.caddy.acmeCa,
-          acmeCaRoot: settings.caddy.acmeCaRoot,
-          ...ports,
-        })
-      : new NginxEdge({
-          home,
-          log,
-          binary: settings.nginx.binary,
-          certDir: settings.certDir,
-          attach: settings.nginx.attach,
-          ...ports,
-        });
+  const edge = await makeEdge(settings.proxy, home, settings, log);
   return new EdgeProxy(inner, edge);
 }
 
@@ -94,4 +56,22 @@ export function warnIfEphemeral(range: { low: number; high: number }, log: pino.
   } catch {
     // not Linux, or unreadable
   }
+}
+
+/** An edge server (Caddy or nginx) in front of the builtin proxy; its modules load only when one runs or ran. */
+async function makeEdge(
+  kind: 'caddy' | 'nginx',
+  home: string,
+  settings: HostSettings,
+  log: pino.Logger,
+): Promise<Edge> {
+  const ports = { httpPort: settings.httpPort, httpsPort: settings.httpsPort, upstreamPort: settings.internalPort };
+  if (kind === 'caddy') {
+    const { CaddyEdge } = await import('../proxy/caddy/caddy-edge.js');
+    const { binary, admin, acmeEmail, acmeCa, acmeCaRoot } = settings.caddy;
+    return new CaddyEdge({ home, log, binary, admin, acmeEmail, acmeCa, acmeCaRoot, ...ports });
+  }
+  const { NginxEdge } = await import('../proxy/nginx/nginx-edge.js');
+  const { binary, attach } = settings.nginx;
+  return new NginxEdge({ home, log, binary, certDir: settings.certDir, attach, ...ports });
 }

@@ -11,7 +11,7 @@ import { InstanceExits } from './instance-exits.js';
 import { InstanceHealth } from './instance-health.js';
 import { InstanceSpawns } from './instance-spawn.js';
 import type { LaunchMemo } from './launch-memo.js';
-import { databaseBinaries } from './databases/binaries.js';
+import { databaseBinaries } from '../system/database-binaries.js';
 import type { DatabaseInstances } from './databases/database-instances.js';
 import { depsEnv } from './deploy/deps-steps.js';
 

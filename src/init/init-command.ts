@@ -1,4 +1,4 @@
-import { lstatSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { BerthError } from '../core/errors.js';
 import { checkImported } from '../import/import-check.js';
@@ -6,6 +6,7 @@ import { writeNewFile } from '../import/write-new.js';
 import { AppTree } from './app-tree.js';
 import { recognise } from './init-detect.js';
 import { guessLines, initManifest, renderInit } from './init-render.js';
+import { entryExists } from '../system/paths.js';
 
 /**
  * `berth init [dir] [--print]`: looks at the app in `dir`, writes dir/berth.yaml (never over an
@@ -23,7 +24,7 @@ export function runInit(dir: string, opts: { print?: boolean }): void {
       hint: "give the app's source directory: berth init path/to/app",
     });
   const target = path.join(dir, 'berth.yaml');
-  if (!opts.print && exists(target))
+  if (!opts.print && entryExists(target))
     throw new BerthError('conflict', 'file_exists', `${target} exists already; berth init never replaces it`, {
       hint: 'berth init --print shows what it would write; remove or rename the file to write a new one',
     });
@@ -48,13 +49,4 @@ export function runInit(dir: string, opts: { print?: boolean }): void {
   }
   writeNewFile(target, text, false);
   process.stderr.write(`wrote ${target}: review it, then berth up ${dir}\n`);
-}
-
-function exists(file: string): boolean {
-  try {
-    lstatSync(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

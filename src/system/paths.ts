@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { BerthError } from '../core/errors.js';
@@ -74,5 +75,15 @@ export class HomeLayout {
   }
   releasesDir(app: string, env: string): string {
     return namedPath(path.join(this.root, 'releases'), ['app', app], ['environment', env]);
+  }
+}
+
+/** Whether `p` names a directory entry: the entry itself (lstat), so a link counts, even a dangling one, and is never followed. */
+export function entryExists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { DatabaseSpec, Manifest } from '../../config/manifest-types.js';
 import { BerthError } from '../../core/errors.js';
 import type { UnixIds } from '../../system/users.js';
-import { databaseBinaries, type DatabaseBinaries } from '../databases/binaries.js';
+import { databaseBinaries, type DatabaseBinaries } from '../../system/database-binaries.js';
 import { isDatabase } from '../databases/connection.js';
 import type { DatabaseInstances } from '../databases/database-instances.js';
 import { copyInto, ownDir } from '../databases/files.js';

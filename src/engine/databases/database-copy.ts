@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { ServiceSpec } from '../../config/manifest-types.js';
 import type { DeployContext } from '../deploy/context.js';
 import type { StepDeps } from '../deploy/steps.js';
-import { databaseBinaries } from './binaries.js';
+import { databaseBinaries } from '../../system/database-binaries.js';
 import { isDatabase } from './connection.js';
 import { ownDir } from './files.js';
 import { databaseDir } from './layout.js';

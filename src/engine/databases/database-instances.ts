@@ -11,7 +11,7 @@ import type { HomeLayout } from '../../system/paths.js';
 import { chownPath } from '../../system/safe-tree.js';
 import type { UnixIds } from '../../system/users.js';
 import { AppUsers } from '../app-users.js';
-import { databaseBinaries } from './binaries.js';
+import { databaseBinaries } from '../../system/database-binaries.js';
 import { databaseConnections, isDatabase, type ConnectionDeps, type DatabaseConnection } from './connection.js';
 import { ownDir } from './files.js';
 import { databaseDir, passwordSecret, POSTGRES_DATABASE, POSTGRES_USER, socketDir } from './layout.js';

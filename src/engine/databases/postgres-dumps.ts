@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BerthError } from '../../core/errors.js';
 import type { UnixIds } from '../../system/users.js';
-import type { DatabaseBinaries } from './binaries.js';
+import type { DatabaseBinaries } from '../../system/database-binaries.js';
 import { runTool } from './files.js';
 import { pgConnection } from './postgres.js';
 

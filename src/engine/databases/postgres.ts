@@ -3,7 +3,7 @@ import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import { removeTree } from '../../system/safe-tree.js';
 import type { UnixIds } from '../../system/users.js';
-import type { DatabaseBinaries } from './binaries.js';
+import type { DatabaseBinaries } from '../../system/database-binaries.js';
 import { newFile, runTool } from './files.js';
 import { POSTGRES_DATABASE, POSTGRES_USER } from './layout.js';
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import type { UnixIds } from '../../system/users.js';
 import { chownPath } from '../../system/safe-tree.js';
-import type { DatabaseBinaries } from './binaries.js';
+import type { DatabaseBinaries } from '../../system/database-binaries.js';
 import { copyInto, newFile, ownDir, replaceFile, runTool } from './files.js';
 
 /** Redis's working directory (its append-only files) inside the database's own. */

@@ -1,8 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import type { DatabaseSpec } from '../../config/manifest-types.js';
-import { BerthError } from '../../core/errors.js';
+import type { DatabaseSpec } from '../config/manifest-types.js';
+import { BerthError } from '../core/errors.js';
 
 /** The programs of one database engine and version on this host, all found and executable. */
 export interface DatabaseBinaries {
