@@ -9,7 +9,7 @@ import { TestHome } from './helpers/home.js';
  * only inside the compose file's directory and never through a link; `--out` never written
  * through a link.
  */
-const home = new TestHome('31650-31699');
+const home = new TestHome('29800-29899');
 after(() => rmSync(home.root, { recursive: true, force: true })); // the import is local: no berthd was started
 
 const outside = path.join(home.root, 'outside');

@@ -16,7 +16,7 @@ import { waitFor } from './helpers/home.js';
 import { ProxyProcess } from './helpers/proxy-process.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'berth-proxy-server-'));
-const PORT = 18092;
+const PORT = 18099;
 const proxy = new ProxyProcess(path.join(root, 'home'), PORT);
 let backend: Server;
 const seen: string[] = [];

@@ -11,7 +11,7 @@ import { ProxyProcess, wrk } from './helpers/proxy-process.js';
 import { sleep, waitFor } from './helpers/home.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'berth-proxy-'));
-const PORT = 18090;
+const PORT = 18005;
 const proxy = new ProxyProcess(path.join(root, 'home'), PORT);
 let a: Backend;
 let b: Backend;

@@ -8,7 +8,7 @@ import { wrk } from './helpers/proxy-process.js';
 import type { InstanceStatus } from '../src/core/results.js';
 
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('26700-26799');
+const home = new TestHome('31200-31299');
 const P = home.httpPort;
 const squatters: ChildProcess[] = [];
 before(() => home.cli('daemon', 'start'));

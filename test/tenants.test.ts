@@ -10,7 +10,7 @@ import { assertOk, NODE, REPO, TestHome } from './helpers/home.js';
  * and about the host, and what an invite grants when it is accepted.
  */
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('26600-26699');
+const home = new TestHome('31300-31399');
 const API = 18371;
 const PINNED = 26690; // leased to acme's app
 const SQUATTED = 26691; // held by a process of the host (this test)
