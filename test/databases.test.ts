@@ -1,122 +1,30 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { BackupResult, RestoreResult } from '../src/core/backup-results.js';
-import type { InstanceStatus } from '../src/core/results.js';
-import type { DumpContext } from '../src/engine/backup/database-stores.js';
-import { DUMP_KINDS, type DumpInfo } from '../src/engine/backup/stores.js';
-import { databaseBinaries } from '../src/system/database-binaries.js';
-import { deleteSystemUser, findUser } from '../src/system/users.js';
+import { findUser } from '../src/system/users.js';
+import { databaseApp, databaseSkip as skip, PG_BIN, psql, uidOf } from './helpers/database-app.js';
 import { hit, isAlive } from './helpers/http.js';
 import { assertOk, BIN, NODE, TestHome, waitFor } from './helpers/home.js';
 
 /**
  * Managed PostgreSQL 15 and Redis 7 (issue 17, criteria 1 and 5), from Debian's packages, run
  * by a real berthd as root with app users on: one cluster and one Redis per environment, as its
- * user, on a leased port, with a generated password; the app's service reaches both through
- * DATABASE_URL / PG* / REDIS_URL only. A redeploy keeps the database running with its data; a
- * preview gets its own copy; stop is a fast shutdown; a restarted berthd adopts the server.
+ * user, on a leased port, with a generated password; the app's service, its release hook,
+ * `berth run` and `berth db shell` reach both through DATABASE_URL / PG* / REDIS_URL only. A
+ * redeploy keeps the database running with its data; a preview gets its own copy; stop is a
+ * fast shutdown; a restarted berthd adopts the server. Backups and restores of the same app:
+ * test/database-backups.
  */
-const ROOT = process.getuid?.() === 0;
-const PG_BIN = '/usr/lib/postgresql/15/bin';
-const skip = !ROOT
-  ? 'needs root: system users per environment'
-  : !existsSync(`${PG_BIN}/initdb`)
-    ? 'needs postgresql-15'
-    : false;
-const home = new TestHome('28400-28499');
-Object.assign(home.env, { BERTH_APP_USERS: '1' });
-const P = home.httpPort;
-const repo = path.join(home.root, 'dbz');
-const USERS = ['berth-dbz', 'berth-dbz-feature-x', 'berth-dbz-feature-bad'];
-
-// The app: answers what it got of its databases, and runs SQL and Redis commands through DATABASE_URL and REDIS_URL.
-const API = `const http = require('http'); const { execFileSync } = require('child_process');
-const run = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8' }).trim();
-http.createServer((q, s) => {
-  const u = new URL(q.url, 'http://x');
-  try {
-    if (u.pathname === '/env') return s.end(JSON.stringify({
-      uid: process.getuid(), PGHOST: process.env.PGHOST, PGPORT: process.env.PGPORT, PGUSER: process.env.PGUSER,
-      PGDATABASE: process.env.PGDATABASE, password: (process.env.PGPASSWORD || '').length,
-      pg: /^postgres:\\/\\/postgres:[^@]+@127\\.0\\.0\\.1:\\d+\\/postgres$/.test(process.env.DATABASE_URL || ''),
-      redis: /^redis:\\/\\/default:[^@]+@127\\.0\\.0\\.1:\\d+\\/0$/.test(process.env.REDIS_URL || '') }));
-    if (u.pathname === '/sql') return s.end(run('${PG_BIN}/psql', [process.env.DATABASE_URL, '-Atqc', u.searchParams.get('q')]));
-    if (u.pathname === '/redis') return s.end(run('redis-cli', ['-u', process.env.REDIS_URL, '--no-auth-warning', ...u.searchParams.getAll('a')]));
-    s.end('ok');
-  } catch (e) { s.statusCode = 500; s.end(String(e.stderr || e.message)); }
-}).listen(process.env.PORT, '127.0.0.1');
-`;
-const HOOK = JSON.stringify([
-  'sh',
-  '-c',
-  `echo "hook: $(${PG_BIN}/psql "$DATABASE_URL" -Atqc 'SELECT 40+2') $(redis-cli -u "$REDIS_URL" --no-auth-warning PING)"`,
-]);
-const MANIFEST = `app: dbz
-services:
-  db:
-    postgres: 15
-  cache:
-    redis: 7
-  api:
-    run: ["${NODE}", "api.js"]
-    depends_on: [db, cache]
-    routes: [dbz.test]
-    # A migration's stand-in: it reaches both databases through what it got (its output goes to the build log).
-    release: ${HOOK}
-environments:
-  production: { branch: main }
-  preview: { branch: "feature/*", hostname: "{branch}.{host}", data: { copy: production } }
-`;
-
-function git(...args: string[]): string {
-  return execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t.invalid', ...args], {
-    encoding: 'utf8',
-  });
-}
-
-const sql = async (host: string, q: string) => {
-  const r = await hit(P, host, `/sql?q=${encodeURIComponent(q)}`);
-  assert.equal(r.status, 200, r.text());
-  return r.text();
-};
-const redis = async (host: string, ...args: string[]) => {
-  const r = await hit(P, host, `/redis?${args.map((a) => `a=${encodeURIComponent(a)}`).join('&')}`);
-  assert.equal(r.status, 200, r.text());
-  return r.text();
-};
-const ps = async (env: string) => (await home.json<InstanceStatus[]>('ps', 'dbz')).filter((v) => v.env === env);
-const one = async (env: string, service: string) => {
-  const v = (await ps(env)).find((x) => x.service === service && x.desired === 'running');
-  assert.ok(v, `${service} of ${env} runs`);
-  return v;
-};
-const psql = (url: string, q: string) =>
-  execFileSync(`${PG_BIN}/psql`, [url, '-Atqc', q], {
-    encoding: 'utf8',
-    stdio: 'pipe',
-    env: { PATH: '/usr/bin:/bin' },
-  }).trim();
-const uidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+const home = new TestHome('26500-26599');
+const { P, repo, git, sql, redis, ps, one, setup, teardown } = databaseApp(home, 'dbz');
 
 before(async () => {
-  if (skip) return;
-  chmodSync(home.root, 0o711); // like /var/lib: traversable by the environments' users
-  home.app('dbz', MANIFEST, { 'api.js': API });
-  const src = path.join(home.root, 'apps', 'dbz');
-  execFileSync('cp', ['-a', src, repo]);
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'dbz');
-  assertOk(await home.cli('daemon', 'start'));
-  assertOk(await home.cli('deploy', repo, '--branch', 'main'));
+  if (!skip) await setup();
 });
 after(async () => {
-  if (skip) return;
-  await home.cleanup();
-  for (const u of USERS) if (findUser(u)) await deleteSystemUser(u);
+  if (!skip) await teardown(['feature-x', 'feature-bad']);
 });
 
 test(
@@ -279,128 +187,6 @@ test('stopping a database is a fast shutdown (SIGINT to postgres), never SIGKILL
 });
 
 test(
-  'backup: postgres dumped (pg_dump) and redis snapshotted while they run, each verified; rows and keys deleted, restore: back',
-  { skip },
-  async () => {
-    await sql('dbz.test', 'CREATE TABLE items (n int PRIMARY KEY, label text UNIQUE)');
-    await sql('dbz.test', "INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 50) i");
-    assert.equal(await redis('dbz.test', 'SET', 'kept', 'yes'), 'OK');
-    const db = await one('production', 'db');
-    const out = await home.cli('backup', 'run', 'dbz', '--json');
-    const r = JSON.parse(out.stdout) as BackupResult;
-    assert.equal(out.code, 0, out.stdout + out.stderr);
-    assert.equal(r.status, 'verified', r.error);
-    assert.ok(r.holds.includes('db (PostgreSQL 15): 2 tables, 52 rows'), r.holds.join('; '));
-    assert.ok(r.holds.includes('cache (Redis 7): 2 keys'), r.holds.join('; '));
-    assert.ok(
-      r.holds.includes('0 files, 0 links, 0 bytes'),
-      `the clusters' files are not backed up as files: ${r.holds.join('; ')}`,
-    );
-    assert.ok(
-      r.verification.some((v) => /^db \(PostgreSQL\): restored into a scratch database .*2 tables, 52 rows$/.test(v)),
-      r.verification.join('\n'),
-    );
-    assert.ok(r.verification.includes('cache (Redis): redis-check-rdb ok, 2 keys'), r.verification.join('\n'));
-    const url = (await home.cli('db', 'url', 'dbz', 'db', '--show')).stdout.trim();
-    assert.equal(psql(url, "SELECT count(*) FROM pg_database WHERE datname LIKE 'berth_verify%'"), '0', 'dropped');
-    assert.equal(db.pid, (await one('production', 'db')).pid, 'taken while postgres ran');
-
-    await sql('dbz.test', 'DELETE FROM items WHERE n > 10');
-    await sql('dbz.test', 'DROP TABLE notes');
-    await redis('dbz.test', 'DEL', 'kept');
-    await redis('dbz.test', 'SET', 'k', 'changed');
-    const restore = await home.json<RestoreResult>('backup', 'restore', 'dbz', r.snapshot as string);
-    assert.equal(restore.status, 'done', restore.error);
-    assert.equal(await sql('dbz.test', 'SELECT count(*), sum(n) FROM items'), '50|1275');
-    assert.equal(await sql('dbz.test', 'SELECT count(*) FROM notes'), '2');
-    // post-data restored: the constraints are there again.
-    assert.equal(
-      await sql('dbz.test', "SELECT count(*) FROM pg_indexes WHERE tablename = 'items'"),
-      '2',
-      'primary key and unique index',
-    );
-    assert.equal(await redis('dbz.test', 'GET', 'kept'), 'yes');
-    assert.equal(await redis('dbz.test', 'GET', 'k'), 'production');
-    const after = await one('production', 'db');
-    assert.notEqual(after.pid, db.pid, 'a fresh cluster');
-    assert.equal(uidOf(after.pid as number), findUser('berth-dbz')?.uid, 'still the environment user');
-    const data = path.join(home.home, 'data', 'dbz');
-    assert.deepEqual(
-      readdirSync(data).filter((n) => n.includes('restore')),
-      [],
-      'nothing left aside',
-    );
-  },
-);
-
-test(
-  'verification: an empty dump of a database that held data fails; so does an empty Redis snapshot',
-  { skip },
-  async () => {
-    const db = await one('production', 'db');
-    const url = (await home.cli('db', 'url', 'dbz', 'db', '--show')).stdout.trim();
-    const password = decodeURIComponent(/^postgres:\/\/postgres:([^@]+)@/.exec(url)?.[1] ?? '');
-    psql(url, 'CREATE DATABASE empty_one');
-    const dir = mkdtempSync(path.join(home.root, 'dump-'));
-    execFileSync(`${PG_BIN}/pg_dump`, [
-      '--format=custom',
-      '-f',
-      path.join(dir, 'db.dump'),
-      url.replace(/\/postgres$/, '/empty_one'),
-    ]);
-    const ctx: DumpContext = {
-      owner: async () => undefined,
-      database: async (service, spec) => ({
-        bin: databaseBinaries(spec, service),
-        port: db.port as number,
-        password,
-        ids: undefined,
-      }),
-    };
-    const info: DumpInfo = {
-      store: 'postgres-db',
-      kind: 'postgres',
-      holds: '',
-      bytes: 0,
-      sourceHeldData: true,
-      meta: { service: 'db', version: '15', tables: 0, rows: 0 },
-    };
-    await assert.rejects(
-      DUMP_KINDS.postgres?.verify(dir, info, ctx) ?? Promise.resolve(),
-      /db \(PostgreSQL\): the dump is empty, the database was not/,
-    );
-    // The same dump, of a database that was empty, verifies.
-    assert.match(
-      (await DUMP_KINDS.postgres?.verify(dir, { ...info, sourceHeldData: false }, ctx)) ?? '',
-      /0 tables, 0 rows/,
-    );
-    // An RDB of an empty Redis (a scratch server on a unix socket only), verified as the snapshot of one that held keys.
-    const sock = path.join(dir, 'r.sock');
-    const server = spawn('redis-server', ['--port', '0', '--unixsocket', sock, '--save', '', '--dir', dir], {
-      stdio: 'ignore',
-    });
-    try {
-      await waitFor('scratch redis', () => existsSync(sock));
-      execFileSync('redis-cli', ['-s', sock, '--rdb', path.join(dir, 'dump.rdb')], { stdio: 'ignore' });
-    } finally {
-      server.kill('SIGKILL');
-    }
-    const rdb: DumpInfo = {
-      ...info,
-      store: 'redis-cache',
-      kind: 'redis',
-      meta: { service: 'cache', version: '7', keys: 0 },
-    };
-    await assert.rejects(
-      DUMP_KINDS.redis?.verify(dir, rdb, ctx) ?? Promise.resolve(),
-      /cache \(Redis\): the snapshot is empty, Redis was not/,
-    );
-    assert.match((await DUMP_KINDS.redis?.verify(dir, { ...rdb, sourceHeldData: false }, ctx)) ?? '', /0 keys/);
-    psql(url, 'DROP DATABASE empty_one');
-  },
-);
-
-test(
   'berth run (and so a cron job) gets the databases as the service does: PG*, DATABASE_URL, REDIS_URL',
   { skip },
   async () => {
@@ -413,10 +199,10 @@ test(
       '--',
       'sh',
       '-c',
-      `${PG_BIN}/psql "$DATABASE_URL" -Atqc 'SELECT count(*) FROM items'`,
+      `${PG_BIN}/psql "$DATABASE_URL" -Atqc 'SELECT text FROM notes ORDER BY 1'`,
     );
     assertOk(url);
-    assert.equal(url.stdout.trim(), '50');
+    assert.equal(url.stdout.trim(), 'from production\nlater in production');
     const cache = await home.cli('run', 'dbz', '--', 'sh', '-c', 'redis-cli -u "$REDIS_URL" --no-auth-warning GET k');
     assertOk(cache);
     assert.equal(cache.stdout.trim(), 'production');

@@ -174,7 +174,10 @@ export class Restores {
           await this.#d.instances.start(v.id);
           await this.#d.instances.waitReady(v.id, spec.health.startTimeoutMs + 1000);
           // A restored PostgreSQL: its fresh cluster restores the backup's dump before anything that depends on it starts.
-          if (isDatabase(spec)) await this.#d.instances.databases.restoreSeed(v, spec);
+          if (isDatabase(spec))
+            await this.#d.instances.databases.restoreSeed(v, spec, (section) =>
+              crashPoint(STEPS.indexOf('start'), section),
+            );
         }),
       );
     await this.#d.routesChanged();
@@ -252,8 +255,11 @@ export class Restores {
   }
 }
 
-/** Fault injection for the crash test: BERTH_RESTORE_CRASH_AT="<step index>:<before|after>" kills berthd there. */
-function crashPoint(index: number, when: 'before' | 'after'): void {
+/**
+ * Fault injection for the crash test: BERTH_RESTORE_CRASH_AT="<step index>:<when>" kills berthd
+ * there; `when` is before, after, or (in start) a section of a PostgreSQL dump just restored.
+ */
+function crashPoint(index: number, when: string): void {
   if (process.env.BERTH_RESTORE_CRASH_AT === `${index}:${when}`) process.kill(process.pid, 'SIGKILL');
 }
 

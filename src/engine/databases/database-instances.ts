@@ -133,7 +133,7 @@ export class DatabaseInstances {
    * After its first start: a PostgreSQL made for a preview restores the copy of the other
    * environment's database (made in the deploy's copy data step). Returns whether it did.
    */
-  async restoreSeed(v: InstanceView, spec: ServiceSpec): Promise<boolean> {
+  async restoreSeed(v: InstanceView, spec: ServiceSpec, restored?: (section: string) => void): Promise<boolean> {
     if (spec.database?.engine !== 'postgres' || v.port === null) return false;
     return restoreSeed(
       databaseBinaries(spec.database, spec.name),
@@ -144,6 +144,7 @@ export class DatabaseInstances {
         password: await this.password(v.app, v.env, v.service),
         ids: await this.runAs(v.app, v.env),
       },
+      restored,
     );
   }
 

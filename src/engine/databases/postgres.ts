@@ -88,12 +88,13 @@ export function postgresArgv(bin: DatabaseBinaries, dir: string, port: number, s
  * Restores the seed dump (a preview's copy of another environment's database, or a backup being
  * restored) into the running, fresh cluster, then removes it: pre-data (the schema), data, then
  * post-data (indexes, constraints, triggers: built once, after the rows are in), each section in
- * one transaction, stopping at the first error.
+ * one transaction, stopping at the first error. `restored` is told each section once it is in.
  */
 export async function restoreSeed(
   bin: DatabaseBinaries,
   dir: string,
   c: { port: number; sockets: string; password: string; ids: UnixIds | undefined },
+  restored: (section: string) => void = () => undefined,
 ): Promise<boolean> {
   const seed = seedFile(dir);
   if (!existsSync(seed)) return false;
@@ -117,6 +118,7 @@ export async function restoreSeed(
         `restoring the database's dump (${section}) failed: ${r.stderr || `exit ${r.code}`}`,
         { hint: 'the dump comes from a backup or another environment; see the message above' },
       );
+    restored(section);
   }
   unlinkSync(seed);
   return true;
