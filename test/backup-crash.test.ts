@@ -17,8 +17,21 @@ const home = new TestHome('28800-28819');
 Object.assign(home.env, { BERTH_HTTP_PORT: '29697' });
 const { manifest, dataDir, rows, backupRun } = sqliteApp(home);
 
+/** berthd started to be killed at `point` of the next restore (none: not killed). */
+const start = (point: string | undefined) =>
+  home.run(['daemon', 'start'], { env: point ? { ...home.env, BERTH_RESTORE_CRASH_AT: point } : home.env });
+
+// fetch, stop, swap, start, commit: killed after each of the first four, and once the commit has begun.
+const points = [
+  ['0:after', false],
+  ['1:after', false],
+  ['2:after', false],
+  ['3:after', false],
+  ['4:before', true],
+] as const;
+
 before(async () => {
-  assertOk(await home.cli('daemon', 'start'));
+  assertOk(await start(points[0][0])); // the deploy and the backup run before it are not cut
 });
 after(() => home.cleanup());
 
@@ -28,21 +41,13 @@ test('berthd killed at every step of a restore: old or restored data serves afte
   const { r } = await backupRun('crash');
   assert.equal(r.status, 'verified', r.error);
   assert.equal(await rows('crash', 'add?n=5'), 9);
-  // fetch, stop, swap, start, commit: killed after each of the first four, and once the commit has begun.
-  for (const [point, restored] of [
-    ['0:after', false],
-    ['1:after', false],
-    ['2:after', false],
-    ['3:after', false],
-    ['4:before', true],
-  ] as const) {
-    assertOk(await home.cli('daemon', 'stop'));
-    assertOk(await home.run(['daemon', 'start'], { env: { ...home.env, BERTH_RESTORE_CRASH_AT: point } }));
+  // Each berthd started carries the next point: the one that recovers a cut restore is the next one cut.
+  for (const [i, [point, restored]] of points.entries()) {
     const daemon = home.daemonPid() as number;
     const cut = await home.cli('backup', 'restore', 'crash', r.snapshot as string);
     assert.notEqual(cut.code, 0, `${point}: the restore was cut off`);
     await waitFor(`${point}: berthd to be dead`, () => !isAlive(daemon) || procStat(daemon)?.state === 'Z', 5000);
-    assertOk(await home.cli('daemon', 'start'));
+    assertOk(await start(points[i + 1]?.[0]));
     const count = await waitFor(`${point}: the app serving`, () => rows('crash').catch(() => undefined), 30_000, 200);
     assert.equal(count, restored ? 4 : 9, `${point}: ${restored ? 'the restored' : 'the old'} data serves`);
     const events = await home.json<Array<{ kind: string }>>('events', 'crash');
