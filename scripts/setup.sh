@@ -19,12 +19,12 @@ if ! command -v make >/dev/null || ! command -v g++ >/dev/null || ! command -v c
   fi
 fi
 # The tests' Django app (release hooks, berth run) needs Django for the system python3 (apps get the standard PATH);
-# test/init deploys a FastAPI app with Debian's uvicorn.
-if ! /usr/bin/python3 -c 'import django, fastapi, uvicorn' 2>/dev/null; then
+# test/init deploys FastAPI, Flask and Django apps on Debian's uvicorn, flask and gunicorn.
+if ! /usr/bin/python3 -c 'import django, fastapi, uvicorn, flask, gunicorn' 2>/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq python3-django python3-fastapi python3-uvicorn >/dev/null
+    apt-get update -qq && apt-get install -y -qq python3-django python3-fastapi python3-uvicorn python3-flask gunicorn >/dev/null
   else
-    echo "the tests need Debian's python3-django, python3-fastapi, python3-uvicorn: sudo apt-get install -y python3-django python3-fastapi python3-uvicorn" >&2
+    echo "the tests need Debian's python3-django, python3-fastapi, python3-uvicorn, python3-flask, gunicorn: sudo apt-get install -y python3-django python3-fastapi python3-uvicorn python3-flask gunicorn" >&2
   fi
 fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -43,6 +43,15 @@ fi
 # test/import-processes reads a live PM2 (`berth import pm2 --running`): PM2 7 from npm, where the benchmarks keep it.
 [ -x bench/.pm2/node_modules/.bin/pm2 ] ||
   npm install --prefix bench/.pm2 --no-audit --no-fund --loglevel=error pm2@7 >/dev/null
+# test/init deploys its Vite fixture: its packages come from npm once, into npm's cache in
+# .berth-npm-cache (gitignored), which the test gives its build as the environment's npm cache.
+for kind in vite; do
+  mark=".berth-npm-cache/.$kind-$(sha256sum "test/fixtures/init/$kind/package-lock.json" | cut -c1-16)"
+  [ -e "$mark" ] && continue
+  tmp=$(mktemp -d) && cp "test/fixtures/init/$kind/package.json" "test/fixtures/init/$kind/package-lock.json" "$tmp"
+  npm ci --prefix "$tmp" --cache "$PWD/.berth-npm-cache" --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$mark" && rm -rf "$tmp"
+done
 # Layout and lint are part of the tests: Prettier decides the layout, ESLint's type-aware rules catch a dropped promise.
 npx --no-install prettier --check src test bench ui eslint.config.js
 npx --no-install eslint src test bench

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { hit } from './helpers/http.js';
@@ -114,12 +114,38 @@ test('deploy --no-cache builds afresh although nothing changed', async () => {
   assert.doesNotMatch(buildLog(3), /reused/);
 });
 
+test('a code-only change rebuilds but reuses the dependencies: no pip, no npm ci (the wheels are gone)', async () => {
+  writeFileSync(path.join(dir, 'api', 'server.py'), SERVER.replace('tinydep.VALUE}', 'tinydep.VALUE} v4'));
+  writeFileSync(path.join(dir, 'web', 'server.js'), WEB['web/server.js'].replace("'tiny '", "'tiny v4 '"));
+  renameSync(wheels, `${wheels}.away`); // pip could install nothing now
+  try {
+    assertOk(await home.cli('deploy', dir), 'deploy 4');
+  } finally {
+    renameSync(`${wheels}.away`, wheels);
+  }
+  const log = buildLog(4);
+  assert.match(log, /dependencies of api: unchanged since release 3, its virtualenv reused/);
+  assert.match(log, /dependencies of web: unchanged since release 3, its node_modules reused/);
+  assert.match(log, /hook sees 42/, 'the build and the hook ran on the copied venv');
+  assert.doesNotMatch(log, /Successfully installed|added 1 package|inputs unchanged/);
+  assert.equal(await answer(), `42 v4 ${path.join(release(4), 'api', '.venv')}`);
+  assert.equal(await answer('web'), 'tiny v4 7');
+  const script = readFileSync(path.join(release(4), 'api', '.venv', 'bin', 'tinydep-hello'), 'utf8');
+  assert.equal(script.split('\n')[0], `#!${path.join(release(4), 'api', '.venv', 'bin', 'python')}`);
+  // A changed requirements file installs again, even when only a comment changed.
+  writeFileSync(path.join(dir, 'api', 'requirements.txt'), 'tinydep  # the one dependency\n');
+  assertOk(await home.cli('deploy', dir), 'deploy 5');
+  assert.match(buildLog(5), /Successfully installed tinydep-1\.0/);
+  assert.match(buildLog(5), /build of web: inputs unchanged since release 4/);
+  assert.doesNotMatch(buildLog(5), /dependencies of api: unchanged/);
+});
+
 test('a changed input builds afresh: a dependency removed from requirements.txt fails the build, no cache hides it', async () => {
   writeFileSync(path.join(dir, 'api', 'requirements.txt'), '\n');
   const r = await home.cli('deploy', dir);
   assert.notEqual(r.code, 0, r.stdout);
   assert.match(r.stdout + r.stderr, /build of api failed/);
-  assert.doesNotMatch(buildLog(4), /build of api: inputs unchanged/);
-  assert.match(buildLog(4), /ModuleNotFoundError: No module named 'tinydep'/);
-  assert.equal(await answer(), `42 ${path.join(release(3), 'api', '.venv')}`, 'release 3 still serves');
+  assert.doesNotMatch(buildLog(6), /build of api: inputs unchanged|dependencies of api: unchanged/);
+  assert.match(buildLog(6), /ModuleNotFoundError: No module named 'tinydep'/);
+  assert.equal(await answer(), `42 v4 ${path.join(release(5), 'api', '.venv')}`, 'release 5 still serves');
 });

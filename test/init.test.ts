@@ -11,8 +11,9 @@ import { assertOk, REPO, TestHome, waitFor } from './helpers/home.js';
  * `berth init` through the real CLI on one small app per kind (test/fixtures/init/<kind>/): the
  * berth.yaml it prints must be the golden test/fixtures/init/<kind>.expected.yaml
  * (`UPDATE_GOLDEN=1` rewrites them; review the diff) and pass Berth's own validation. The node,
- * static, FastAPI (Debian's uvicorn) and Procfile results are then written and deployed for real,
- * and answer through Berth's proxy on the route init gave them.
+ * static, Python (FastAPI, Flask, Django on Debian's packages), Vite (npm's cache in
+ * .berth-npm-cache) and Procfile results are then written and deployed for real, and answer through
+ * Berth's proxy on the route init gave them.
  */
 const home = new TestHome('29000-29099');
 const P = home.httpPort;
@@ -91,30 +92,64 @@ test('init never follows a link out of the app directory', async () => {
   assert.match(r2.stdout, /package\.json is a link/);
 });
 
-test('each result deploys: node, static, FastAPI (uvicorn) and Procfile apps answer on their routes', async () => {
+// npm's cache for the Vite build, kept across runs (scripts/test.sh fills it, so npm ci needs no
+// registry): the test's build finds it as the environment's npm cache.
+const NPM_CACHE = path.join(REPO, '.berth-npm-cache');
+
+/** What the test adds to init's berth.yaml under `web:`, as its "To check or do" notes ask of the user. */
+function adjust(kind: string, dir: string, yaml: string): string {
+  const web = (lines: string[]) => yaml.replace(/^ {2}web:$/m, `  web:\n${lines.map((l) => `    ${l}`).join('\n')}`);
+  if (['fastapi', 'flask', 'django'].includes(kind)) {
+    // No package index is reachable here: these run on Debian's python3 packages (scripts/setup.sh), as
+    // init's note says (test/build-deps covers deps: auto with a local wheel).
+    assert.match(yaml, /set deps: none to run on the host's python3 packages/, kind);
+    if (kind === 'django') {
+      assert.match(yaml, /add your route's host/);
+      const settings = path.join(dir, 'mysite', 'settings.py');
+      writeFileSync(
+        settings,
+        readFileSync(settings, 'utf8').replace('["127.0.0.1"]', '["127.0.0.1", "django.localhost"]'),
+      );
+    }
+    return web(['deps: none']);
+  }
+  if (kind === 'vite') {
+    // Berth keeps npm's cache per environment in its home for builds: here that is the cache kept across runs.
+    const cache = path.join(home.home, 'homes', 'dashboard', 'production', '.npm');
+    mkdirSync(path.dirname(cache), { recursive: true, mode: 0o700 });
+    symlinkSync(NPM_CACHE, cache);
+  }
+  return yaml;
+}
+
+test('each result deploys: node, static, Python (FastAPI, Flask, Django), Vite and Procfile apps answer on their routes', async () => {
   assertOk(await home.cli('daemon', 'start'));
   const apps: { kind: string; host: string; path: string; body: RegExp }[] = [
     { kind: 'node', host: 'shop-api.localhost', path: '/', body: /^shop api \d+/ },
     { kind: 'static', host: 'static.localhost', path: '/', body: /static site from berth init/ },
     { kind: 'fastapi', host: 'notes-api.localhost', path: '/health', body: /^\{"ok":true\}$/ },
+    { kind: 'flask', host: 'flask.localhost', path: '/healthz', body: /^ok$/ },
+    { kind: 'django', host: 'django.localhost', path: '/admin/login/', body: /Log in \| Django site admin/ },
+    {
+      kind: 'vite',
+      host: 'dashboard.localhost',
+      path: '/some/client/route',
+      body: /<script type="module" crossorigin src="\/assets\/index-/,
+    },
     { kind: 'procfile', host: 'procfile.localhost', path: '/', body: /^procfile web/ },
   ];
-  // The four deploy at once (different apps): the test waits on their health checks, not on each other.
+  // They deploy at once (different apps): the test waits on their builds and health checks, not on each other.
   await Promise.all(
     apps.map(async (a) => {
       const dir = path.join(home.root, 'deploy', a.kind);
       cpSync(path.join(FIXTURES, a.kind), dir, { recursive: true });
       const init = await home.cli('init', dir);
       assert.equal(init.code, 0, init.stderr);
-      // No package index is reachable here: the FastAPI app runs on Debian's python3-fastapi and
-      // python3-uvicorn (scripts/setup.sh), as init's note says (test/build-deps covers deps: auto).
-      if (a.kind === 'fastapi') {
-        const file = path.join(dir, 'berth.yaml');
-        const yaml = readFileSync(file, 'utf8');
-        assert.match(yaml, /set deps: none to run on the host's python3 packages/);
-        writeFileSync(file, yaml.replace(/^( {4}run: python3 -m uvicorn .*)$/m, '$1\n    deps: none'));
-      }
+      const file = path.join(dir, 'berth.yaml');
+      writeFileSync(file, adjust(a.kind, dir, readFileSync(file, 'utf8')));
+      const t0 = Date.now();
       assertOk(await home.cli('up', dir), a.kind);
+      console.log(`# ${a.kind}: berth up took ${Date.now() - t0} ms`);
     }),
   );
   for (const a of apps) {
@@ -122,10 +157,14 @@ test('each result deploys: node, static, FastAPI (uvicorn) and Procfile apps ans
     assert.equal(r.status, 200, `${a.kind}: ${r.text()}`);
     assert.match(r.text(), a.body, a.kind);
   }
-  // The Procfile's worker runs too, and its release hook ran.
+  // The Procfile's worker runs too, and its release hook ran; Django's migrations ran as its release hook.
   await waitFor(
     'the Procfile worker to log',
     async () => /worker tick/.test((await home.cli('logs', 'procfile')).stdout),
     20_000,
+  );
+  assert.match(
+    readFileSync(path.join(home.home, 'logs', 'django', 'production', 'build-1.log'), 'utf8'),
+    /Applying auth\.0001_initial\.\.\. OK/,
   );
 });

@@ -80,6 +80,8 @@ export interface ServiceSpec {
   readonly deps?: DepsKind;
   /** Set by the deploy's build step: the digest of the build's inputs, which a later release with equal inputs reuses. */
   readonly buildKey?: string;
+  /** Set by the build step: the digest of what its installed dependencies are made of (see deploy/deps-reuse). */
+  readonly depsKey?: string;
   /** The release hook's argv (`["sh", "-c", <release>]` for a string), run once per deploy before any start; null: none. */
   readonly release: readonly string[] | null;
   /** Resolved: 'recreate' for `port: none` and pinned ports unless set. */

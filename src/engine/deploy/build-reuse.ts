@@ -9,7 +9,7 @@ import { VENV_DIR } from './deps-steps.js';
 
 // Console scripts and pyvenv.cfg of a virtualenv name its absolute path: moved to the new release, they
 // must name the new one. A constant program of Berth's, run as the app's user in the new release.
-const VENV_MOVE = [
+export const VENV_MOVE = [
   'import os, stat, sys',
   'old, new = (a.encode() for a in sys.argv[1:3])',
   "paths = [os.path.join('bin', n) for n in os.listdir('bin')] + ['pyvenv.cfg']",

@@ -97,7 +97,7 @@ export function within(p: string, dir: string): boolean {
 }
 
 /** Which program `name` on PATH is (its real path, size and time): an upgraded toolchain rebuilds. */
-function toolStamp(name: string, PATH: string): string {
+export function toolStamp(name: string, PATH: string): string {
   for (const dir of PATH.split(':').filter(Boolean)) {
     try {
       const st = statSync(path.join(dir, name));

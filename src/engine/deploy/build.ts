@@ -8,6 +8,7 @@ import { resolveUnder } from '../../system/paths.js';
 import type { UnixIds } from '../../system/users.js';
 import { reuseBuild } from './build-reuse.js';
 import { buildUnits, unitKey } from './build-units.js';
+import { depsKey, depsReusable, reuseDeps } from './deps-reuse.js';
 import { depsCommands, depsEnv, type BuildCommand } from './deps-steps.js';
 
 const BUILD_TIMEOUT_MS = 30 * 60_000;
@@ -30,9 +31,10 @@ export interface BuildRun {
   readonly noCache: boolean;
 }
 
-/** What the builds did: each built service's input key, and the services whose output was reused. */
+/** What the builds did: each built service's input key and dependencies' key, and the services whose output was reused. */
 export interface BuildOutcome {
   readonly keys: ReadonlyMap<string, string>;
+  readonly depsKeys: ReadonlyMap<string, string>;
   readonly reused: readonly string[];
 }
 
@@ -46,6 +48,7 @@ export interface BuildOutcome {
 export async function runBuilds(run: BuildRun): Promise<BuildOutcome> {
   mkdirSync(path.dirname(run.logFile), { recursive: true, mode: 0o750 });
   const keys = new Map<string, string>();
+  const depsKeys = new Map<string, string>();
   const reused: string[] = [];
   const buildEnv = { ...run.env, ...run.secrets };
   for (const unit of buildUnits(run.services)) {
@@ -54,6 +57,10 @@ export async function runBuilds(run: BuildRun): Promise<BuildOutcome> {
     const prev = run.previous;
     const same =
       prev && unit.services.every((s) => prev.manifest.services.find((p) => p.name === s.name)?.buildKey === key);
+    for (const s of unit.services) {
+      const dkey = run.files && depsKey(s, run.files, { ...run.env, ...s.env, ...run.secrets });
+      if (dkey) depsKeys.set(s.name, dkey);
+    }
     if (key && prev && same && !run.noCache) {
       log(run, `build of ${names.join(', ')}: inputs unchanged since release ${prev.number}, its output reused`);
       const ok = await reuseBuild(unit, {
@@ -74,13 +81,36 @@ export async function runBuilds(run: BuildRun): Promise<BuildOutcome> {
       const cwd = resolveUnder(run.releaseDir, spec.cwd);
       const env = { ...run.env, ...spec.env, ...run.secrets };
       // The host's python3 and npm install; the author's commands find the installed ones first on PATH.
-      for (const command of depsCommands(spec, cwd)) await runOne(run, spec, cwd, env, command);
+      if (!(await reusedDeps(run, spec, depsKeys.get(spec.name), env)))
+        for (const command of depsCommands(spec, cwd)) await runOne(run, spec, cwd, env, command);
       for (const c of spec.build)
         await runOne(run, spec, cwd, depsEnv(env, spec, cwd), { argv: ['sh', '-c', c], shown: c });
       if (key) keys.set(spec.name, key);
     }
   }
-  return { keys, reused };
+  return { keys, depsKeys, reused };
+}
+
+/**
+ * Whether the service's dependencies were copied from the serving release instead of installed:
+ * only when their key (dependency files, interpreter, env, build commands) is the one recorded
+ * there, they depend on nothing else (depsReusable), and the deploy is not --no-cache.
+ */
+async function reusedDeps(
+  run: BuildRun,
+  spec: ServiceSpec,
+  key: string | undefined,
+  env: Record<string, string>,
+): Promise<boolean> {
+  const prev = run.previous;
+  if (!key || !prev || run.noCache || prev.manifest.services.find((p) => p.name === spec.name)?.depsKey !== key)
+    return false;
+  if (!depsReusable(spec, run.releaseDir)) return false;
+  const what = spec.deps === 'python' ? 'virtualenv' : 'node_modules';
+  const opts = { from: prev.dir, to: run.releaseDir, user: run.user, env, logFile: run.logFile, redact: run.redact };
+  if (!(await reuseDeps(spec, opts))) return false;
+  log(run, `dependencies of ${spec.name}: unchanged since release ${prev.number}, its ${what} reused`);
+  return true;
 }
 
 async function runOne(

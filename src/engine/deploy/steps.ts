@@ -11,7 +11,7 @@ import { resolveUnder, type HomeLayout } from '../../system/paths.js';
 import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import { assertRoutesFree, type RouteSync } from '../route-sync.js';
-import { runBuilds } from './build.js';
+import { runBuilds, type BuildOutcome } from './build.js';
 import { releaseFiles } from './build-units.js';
 import { needsBuild } from '../../core/deploy-plan.js';
 import { storedManifest } from '../../config/stored-manifest.js';
@@ -60,9 +60,10 @@ export function staticRoot(releaseDir: string, dir: string, service: string): st
 }
 
 /** The service with the key of its build's inputs, when it was built. */
-function withBuildKey(s: ServiceSpec, keys: ReadonlyMap<string, string>): ServiceSpec {
-  const key = keys.get(s.name);
-  return key === undefined ? s : { ...s, buildKey: key };
+function withBuildKey(s: ServiceSpec, outcome: BuildOutcome): ServiceSpec {
+  const key = outcome.keys.get(s.name);
+  const deps = outcome.depsKeys.get(s.name);
+  return { ...s, ...(key === undefined ? {} : { buildKey: key }), ...(deps === undefined ? {} : { depsKey: deps }) };
 }
 
 export interface StepDeps {
@@ -152,7 +153,7 @@ export class DeploySteps implements StepRunner {
             : undefined,
           noCache: c.noCache ?? false,
         });
-        c.manifest = { ...c.manifest, services: c.manifest.services.map((s) => withBuildKey(s, outcome.keys)) };
+        c.manifest = { ...c.manifest, services: c.manifest.services.map((s) => withBuildKey(s, outcome)) };
         if (outcome.reused.length > 0) await h.note({ reused: outcome.reused });
         this.#d.users?.seal(ids, c.release.dir);
         // Images last: a Dockerfile may COPY what a command build made; the context is the sealed snapshot.
