@@ -16,9 +16,9 @@ import { assertOk, NODE, sleep, TestHome, waitFor } from './helpers/home.js';
  * outbound_allow does not list (refused). One incident, one alert, one "resolved".
  */
 const home = new TestHome('28200-28299');
-const HTTP = 29310;
-const SMTP = 29311;
-const REFUSED = 29312;
+const HTTP_PORT = 29310;
+const SMTP_PORT = 29311;
+const REFUSED_PORT = 29312;
 
 interface Alert {
   status: string;
@@ -35,10 +35,10 @@ let smtpd: ChildProcess;
 const config = `outbound_allow: ["127.0.0.1"]
 alerts:
   targets:
-    - { webhook: "http://127.0.0.1:${HTTP}/hook" }
-    - { slack: "http://127.0.0.1:${HTTP}/slack" }
-    - { email: ops@example.com, smtp: "smtp://127.0.0.1:${SMTP}" }
-    - { webhook: "http://127.0.0.2:${REFUSED}/hook" }
+    - { webhook: "http://127.0.0.1:${HTTP_PORT}/hook" }
+    - { slack: "http://127.0.0.1:${HTTP_PORT}/slack" }
+    - { email: ops@example.com, smtp: "smtp://127.0.0.1:${SMTP_PORT}" }
+    - { webhook: "http://127.0.0.2:${REFUSED_PORT}/hook" }
   rules: { disk: { percent: 1 } }
   resolve_after: 2s
   interval: 500ms
@@ -75,14 +75,14 @@ const crashloops = async () =>
 
 before(async () => {
   servers = [
-    await listen('127.0.0.1', HTTP, (p, b) => hooks.push({ path: p, body: JSON.parse(b) })),
-    await listen('127.0.0.2', REFUSED, (p) => refused.push(p)),
+    await listen('127.0.0.1', HTTP_PORT, (p, b) => hooks.push({ path: p, body: JSON.parse(b) })),
+    await listen('127.0.0.2', REFUSED_PORT, (p) => refused.push(p)),
   ];
-  smtpd = spawn('/usr/bin/python3', ['-u', '-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${SMTP}`], { stdio: 'pipe' });
+  smtpd = spawn('/usr/bin/python3', ['-u', '-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${SMTP_PORT}`], { stdio: 'pipe' });
   smtpd.stdout?.on('data', (c: Buffer) => (mail += c.toString()));
   await waitFor(
     'aiosmtpd listening',
-    () => new Promise((ok) => connect(SMTP, '127.0.0.1', () => ok(true)).on('error', () => ok(false))),
+    () => new Promise((ok) => connect(SMTP_PORT, '127.0.0.1', () => ok(true)).on('error', () => ok(false))),
   );
   mkdirSync(home.home, { recursive: true });
   writeFileSync(path.join(home.home, 'config.yaml'), config);
