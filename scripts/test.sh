@@ -32,6 +32,8 @@ command -v rclone >/dev/null || missing+=(rclone)
 # test/databases runs managed PostgreSQL 15 and Redis 7 from Debian's packages.
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# test/alerts delivers e-mail to Debian's aiosmtpd (run by the system's python3).
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

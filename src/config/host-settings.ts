@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { BerthError } from '../core/errors.js';
+import { alertsSchema, parseAlerts, type AlertSettings } from './host-alerts.js';
 import { DEFAULT_MAX_SERVICES } from './manifest.js';
 import { parseSize, SIZE_PATTERN } from './size.js';
 
@@ -71,10 +73,15 @@ export interface HostSettings {
   readonly containerEngine?: string | undefined;
   /** `berth doctor` warns when the container engine uses more disk than this (bytes). Default 10 GiB. */
   readonly containerDiskWarn: number;
+  /** `alerts:`: targets and rules (see config/host-alerts); undefined sends no alerts. */
+  readonly alerts?: AlertSettings | undefined;
 }
 
 /** container_disk_warn's default: 10 GiB. */
 export const DEFAULT_CONTAINER_DISK_WARN = 10 * 2 ** 30;
+
+const ALERTS_HINT =
+  'alerts: { targets: [{ webhook: URL } | { slack: URL } | { email: ADDRESS, smtp: "smtp://host:port" }], rules: { crashloop, unhealthy: { after }, deploy_failed, doctor_error, certificate: { days }, backup, disk: { percent } } } (README: Alerts)';
 
 const RANGE = /^(\d{1,5})-(\d{1,5})$/;
 
@@ -249,6 +256,7 @@ const settingsSchema = z.strictObject({
     .describe(
       '`berth doctor` warns when the container engine uses more disk than this (its images, containers, volumes and build cache): bytes, or a size like "20G". Default "10G".',
     ),
+  alerts: alertsSchema,
 });
 
 export function loadHostSettings(file: string, env: NodeJS.ProcessEnv = process.env): HostSettings {
@@ -272,7 +280,10 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
       'invalid_settings',
       `${file}: ${first?.path.join('.') || '(top)'}: ${first?.message}`,
       {
-        hint: 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine, container_disk_warn',
+        hint:
+          first?.path[0] === 'alerts'
+            ? ALERTS_HINT
+            : 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine, container_disk_warn, alerts',
       },
     );
   }
@@ -327,6 +338,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
     apiTls: s.api_tls,
     containerEngine: env.BERTH_CONTAINER_ENGINE || s.container_engine,
     containerDiskWarn: parseSize(s.container_disk_warn) ?? DEFAULT_CONTAINER_DISK_WARN,
+    alerts: parseAlerts(s.alerts, hostname()),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { HostSettings } from '../config/host-settings.js';
 import { diagnose } from '../doctor/doctor.js';
 import { gatherFacts } from '../doctor/facts.js';
+import type { CertificateFact } from '../doctor/checks/tls.js';
 import type { Finding } from '../doctor/finding.js';
 import { engineDiskUse } from '../engine/engine-disk.js';
 import { engineFirewall } from '../engine/engine-firewall.js';
@@ -20,29 +21,37 @@ export interface DoctorSources {
   readonly engine: ContainerEngine | undefined;
 }
 
+/** berthd's doctor, for one app or all; `full` also gives the certificates it read (the alert rules'). */
+export type DoctorRun = ((app?: string) => Promise<Finding[]>) & {
+  readonly full: () => Promise<{ findings: Finding[]; certificates: readonly CertificateFact[] }>;
+};
+
 /**
  * berthd's doctor: the facts gathered from the store, the host, the proxy and the engine, then
  * the checks. For one app (a deploy's pre-flight), what only makes findings about no app (the
  * edge's routes, the proxy's leftovers) is not looked at.
  */
-export function doctorRunner(s: DoctorSources): (app?: string) => Promise<Finding[]> {
+export function doctorRunner(s: DoctorSources): DoctorRun {
   const { proxy, engine } = s;
-  return async (app) =>
-    diagnose(
-      await gatherFacts({
-        store: s.store,
-        home: s.home,
-        markerPrefix: s.markerPrefix,
-        proxyTable: await proxy.current(),
-        logFile: s.logFile,
-        certDir: s.settings.proxy === 'nginx' ? s.settings.certDir : undefined,
-        edgeRoutes: app === undefined ? await proxy.edgeRoutes?.().catch(() => []) : [],
-        tlsHandshakes: proxy.tlsHandshakes?.bind(proxy),
-        proxyLeftovers: app === undefined ? proxy.leftovers?.() : [],
-        app,
-        engineDisk: engine && { read: () => engineDiskUse(engine), warnAt: s.settings.containerDiskWarn },
-        engineFirewall: engine && (() => engineFirewall(engine)),
-      }),
+  const gather = async (app?: string) =>
+    gatherFacts({
+      store: s.store,
+      home: s.home,
+      markerPrefix: s.markerPrefix,
+      proxyTable: await proxy.current(),
+      logFile: s.logFile,
+      certDir: s.settings.proxy === 'nginx' ? s.settings.certDir : undefined,
+      edgeRoutes: app === undefined ? await proxy.edgeRoutes?.().catch(() => []) : [],
+      tlsHandshakes: proxy.tlsHandshakes?.bind(proxy),
+      proxyLeftovers: app === undefined ? proxy.leftovers?.() : [],
       app,
-    );
+      engineDisk: engine && { read: () => engineDiskUse(engine), warnAt: s.settings.containerDiskWarn },
+      engineFirewall: engine && (() => engineFirewall(engine)),
+    });
+  const run = async (app?: string) => diagnose(await gather(app), app);
+  const full = async () => {
+    const facts = await gather();
+    return { findings: diagnose(facts), certificates: facts.certificates };
+  };
+  return Object.assign(run, { full });
 }

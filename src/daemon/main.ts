@@ -28,6 +28,7 @@ import { acquirePidFile, releasePidFile } from './pidfile.js';
 import { EventLoopStats } from './event-loop-stats.js';
 import { daemonLogger } from './logger.js';
 import { doctorRunner } from './doctor-run.js';
+import { makeAlerter } from './alerts-start.js';
 import { serveApi } from './serve.js';
 import { startUpkeep, sweepUploads, Timer } from './upkeep.js';
 import { makeProxy, retirePreviousProxy, warnIfEphemeral } from './proxy-start.js';
@@ -137,6 +138,7 @@ async function main(): Promise<void> {
     redact: (app, text) => secrets.forApp(app).redact(text),
   });
   const notifier = new Notifier({ allow: settings.outboundAllow, store, log, secrets });
+  const alerts = makeAlerter({ settings, store, home: layout.root, log, doctor, secrets, instances });
   const backups = new Backups({
     store,
     layout,
@@ -168,6 +170,7 @@ async function main(): Promise<void> {
       expiry.poke();
       cron.poke(); // its release may bring jobs
       backupSchedule.poke(); // and a backup schedule
+      alerts?.poke(); // deploy_failed opens or clears
       if (manifest.notify.length)
         void notifier.send(manifest.notify, {
           app: r.app,
@@ -295,6 +298,7 @@ async function main(): Promise<void> {
   if (reboot.pending > 0) void reboot.run();
 
   startUpkeep({ instances, proxy, log, expiry, expire: () => environments.expire() });
+  alerts?.start();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }

@@ -1,10 +1,8 @@
-import { request as httpRequest } from 'node:http';
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { describe } from '../core/errors.js';
 import type { Secrets } from './secrets.js';
 import type { Store } from '../store/store.js';
-import { assertOutboundHost, checkedLookup } from '../system/outbound.js';
+import { postJson } from '../system/post-json.js';
 
 export interface Notification {
   readonly app: string;
@@ -38,7 +36,7 @@ export class Notifier {
     await Promise.all(
       urls.map(async (url) => {
         try {
-          const status = await this.#post(url, body);
+          const status = await postJson(url, body, this.#allow, 'notification');
           if (status >= 300) throw new Error(`answered ${status}`);
         } catch (err) {
           const message = `notifying ${url} about ${n.kind} of ${n.app} (${n.env}) failed: ${describe(err)}`;
@@ -49,35 +47,5 @@ export class Notifier {
         }
       }),
     );
-  }
-
-  async #post(url: string, body: string): Promise<number> {
-    const u = new URL(url);
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host)) await assertOutboundHost(host, this.#allow, 'notification');
-    // node:https (and TLS with it) is loaded by the first notification over HTTPS, not at berthd's start.
-    const request = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = request(
-        url,
-        {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            'user-agent': 'berth',
-          },
-          lookup: checkedLookup(this.#allow, 'notification'),
-          timeout: 5000,
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
-      req.on('error', reject);
-      req.end(body);
-    });
   }
 }

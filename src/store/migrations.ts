@@ -321,6 +321,23 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0012_alert_incidents': {
+    async up(db: Kysely<Schemaless>) {
+      // Open alert incidents, one per (rule, subject): a berthd restart neither re-sends nor forgets them.
+      await db.schema
+        .createTable('alert_incidents')
+        .addColumn('rule', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('app', 'text')
+        .addColumn('env', 'text')
+        .addColumn('service', 'text')
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('opened_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('alert_incidents_pk', ['rule', 'subject'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

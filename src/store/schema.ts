@@ -1,3 +1,4 @@
+import type { AlertIncidentsTable } from './alerts-repo.js';
 import type { BackupsTable, RestoresTable } from './backups-repo.js';
 import type { Generated } from 'kysely';
 
@@ -263,4 +264,5 @@ export interface Database {
   cron_runs: CronRunsTable;
   backups: BackupsTable;
   restores: RestoresTable;
+  alert_incidents: AlertIncidentsTable;
 }

@@ -12,6 +12,7 @@ import { SitesRepo } from './sites-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
 import { CronRepo } from './cron-repo.js';
 import { BackupsRepo } from './backups-repo.js';
+import { AlertsRepo } from './alerts-repo.js';
 import { isBusy, openSqlite, type StoreCounters } from './open.js';
 import type { Database } from './schema.js';
 
@@ -30,7 +31,9 @@ export class Repos {
   readonly secrets: SecretsRepo;
   readonly cron: CronRepo;
   readonly backups: BackupsRepo;
+  readonly alerts: AlertsRepo;
   constructor(db: Kysely<Database>) {
+    this.alerts = new AlertsRepo(db);
     this.backups = new BackupsRepo(db);
     this.cron = new CronRepo(db);
     this.secrets = new SecretsRepo(db);
