@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { doctorConditions } from '../src/alerts/conditions.js';
 import type { AlertRules } from '../src/config/host-alerts.js';
-import { parseHostSettings } from '../src/config/host-settings.js';
+import { parseHostSettings } from '../src/config/settings-schema.js';
 import { assertOk, NODE, sleep, TestHome, waitFor } from './helpers/home.js';
 
 /**

@@ -105,19 +105,19 @@ test('host settings: config.yaml sets ports and the proxy, env overrides, bad va
     file,
     'port_range: "21000-21999"\nhttp_port: 8088\nhttp_address: 127.0.0.1\nreleases_keep: 3\nupstream_timeout: 30\n',
   );
-  const s = loadHostSettings(file, {});
+  const s = await loadHostSettings(file, {});
   assert.deepEqual(
     [s.portRange, s.httpPort, s.httpAddress, s.releasesKeep, s.upstreamTimeoutMs],
     [{ low: 21000, high: 21999 }, 8088, '127.0.0.1', 3, 30_000],
   );
-  const o = loadHostSettings(file, { BERTH_HTTP_PORT: '9090', BERTH_PORT_RANGE: '22000-22099' });
+  const o = await loadHostSettings(file, { BERTH_HTTP_PORT: '9090', BERTH_PORT_RANGE: '22000-22099' });
   assert.deepEqual([o.portRange, o.httpPort], [{ low: 22000, high: 22099 }, 9090]);
   writeFileSync(file, 'upstream_timeout: 0\n');
-  assert.throws(() => loadHostSettings(file, {}), /upstream_timeout/);
+  await assert.rejects(loadHostSettings(file, {}), /upstream_timeout/);
   writeFileSync(file, 'http_prot: 80\n');
-  assert.throws(() => loadHostSettings(file, {}), /config\.yaml/);
-  assert.throws(
-    () => loadHostSettings(path.join(dir, 'none.yaml'), { BERTH_PORT_RANGE: '100-50' }),
+  await assert.rejects(loadHostSettings(file, {}), /config\.yaml/);
+  await assert.rejects(
+    loadHostSettings(path.join(dir, 'none.yaml'), { BERTH_PORT_RANGE: '100-50' }),
     /BERTH_PORT_RANGE: expected a port range "low-high" within 1024-65535, got "100-50"/,
   );
 });

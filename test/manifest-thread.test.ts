@@ -36,12 +36,12 @@ test('a big manifest parsed in the thread equals parseManifest, frozen; its prob
   }
 });
 
-test('max_services: a host setting, default 200', () => {
+test('max_services: a host setting, default 200', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-settings-'));
   const file = path.join(dir, 'config.yaml');
-  assert.equal(loadHostSettings(file, {}).maxServices, 200);
+  assert.equal((await loadHostSettings(file, {})).maxServices, 200);
   writeFileSync(file, 'max_services: 500\n');
-  assert.equal(loadHostSettings(file, {}).maxServices, 500);
+  assert.equal((await loadHostSettings(file, {})).maxServices, 500);
   writeFileSync(file, 'max_services: 0\n');
-  assert.throws(() => loadHostSettings(file, {}), /max_services/);
+  await assert.rejects(loadHostSettings(file, {}), /max_services/);
 });

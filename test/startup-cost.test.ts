@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { ApiClient, ApiError } from '../src/api/client.js';
@@ -67,8 +67,13 @@ test('berthd starts from its bundle without the schema compiler, argon2, an edge
     packages.includes('fastify') && packages.includes('kysely') && packages.includes('better-sqlite3'),
     `the spy sees berthd's loads: ${packages.join(' ')}`,
   );
-  for (const p of ['ajv', '@fastify/ajv-compiler', '@node-rs/argon2'])
+  // The manifest's and config.yaml's parsers (zod and yaml: 0.6 of berthd's 1.6 MB bundle, and their schemas' building)
+  // load with the first manifest or config.yaml, never at the start of a host without a config.yaml.
+  for (const p of ['ajv', '@fastify/ajv-compiler', '@node-rs/argon2', 'zod', 'yaml'])
     assert.ok(!packages.includes(p), `berthd loaded ${p} at start: ${packages.join(' ')}`);
+  // Each byte of code loaded is parsed at start: what berthd loads stays well under the 1.6 MB it was.
+  const bytes = modules.reduce((sum, m) => sum + statSync(path.join(REPO, 'dist', m)).size, 0);
+  assert.ok(bytes < 1024 * 1024, `berthd loaded ${bytes} bytes of code at start: ${modules.join(' ')}`);
   const edges = modules.filter((m) => /edge/.test(m));
   assert.deepEqual(edges, [], 'berthd loaded edge proxy modules with the builtin proxy alone');
   // Node's own modules for what berthd does only with some settings or on some requests (Fastify's https, http2 and
@@ -130,6 +135,8 @@ test('a deploy from the CLI is one request over the socket, with no net.isIP', a
   const fullPid = Number([...readFileSync(SPY_FILE, 'utf8').matchAll(/^(\d+) berth\.js request/gm)].at(-1)?.[1]);
   assert.ok(noted(fullPid, 'module').includes('bundle/cli.js'), 'the whole CLI took `--env=production`');
   assert.ok(packagesOf(fullPid).has('commander'), `the spy sees the whole CLI's packages`);
+  // The deploy's manifest loaded its parser into berthd (a chunk of berthd's bundle) on first use.
+  assert.ok(packagesOf(home.daemonPid() as number).has('zod'), 'berthd loads the manifest schema for a deploy');
   // berthd's threads (the manifest's reader for big manifests) run from bundles of their own too.
   const daemon = noted(home.daemonPid() as number, 'module');
   assert.ok(daemon.includes('bundle/berthd.js'), `berthd's modules: ${daemon.slice(0, 8).join(' ')} ...`);

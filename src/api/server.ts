@@ -5,8 +5,6 @@ import { errorHandler } from './errors.js';
 import { callerRedaction, type ApiDeps } from './deps.js';
 import { registerLogRoutes } from './logs-route.js';
 import { liveRoutes } from './routes-view.js';
-import { readSettingsFile, setSetting } from '../config/settings-file.js';
-import { effectiveSettings } from '../config/setting-sources.js';
 import { installPolicy, policy, requireRole, visibleOrgs } from './policy.js';
 import { registerIdentityRoutes } from './identity-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
@@ -207,7 +205,13 @@ export function buildApi(
     const mine = new Set(await deps.store.apps.names(orgs));
     return routes.filter((r) => mine.has(r.app));
   });
+  // config.yaml's schema (zod, yaml) loads on these routes' first call, not at berthd's start (issue 14).
+  const settingsFile = () => import('../config/settings-file.js');
   app.get('/v1/config', policy('host'), async () => {
+    const [{ readSettingsFile }, { effectiveSettings }] = await Promise.all([
+      settingsFile(),
+      import('../config/setting-sources.js'),
+    ]);
     const settings = readSettingsFile(deps.settingsFile);
     // berthd's own environment: the variables it started with are the ones in effect.
     return {
@@ -230,6 +234,7 @@ export function buildApi(
       },
     },
     async (req, reply) => {
+      const { readSettingsFile, setSetting } = await settingsFile();
       setSetting(deps.settingsFile, req.body.key, req.body.value);
       // berthd reads its settings at start: it restarts (apps and the proxy keep running) and re-applies every route.
       shutdownAfterReply(req.raw.socket, reply, deps.shutdown);

@@ -1,6 +1,5 @@
-import { MANIFEST_FILE } from '../config/manifest.js';
+import { MANIFEST_FILE, MANIFEST_MAX_BYTES } from '../config/manifest-basics.js';
 import type { Manifest } from '../config/manifest-types.js';
-import { MANIFEST_MAX_BYTES } from '../config/manifest-yaml.js';
 import { BerthError } from '../core/errors.js';
 import { decodeTree, isBase64, type DecodedTree, type UploadFile } from './upload-tree.js';
 

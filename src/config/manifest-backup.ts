@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { scheduleProblem } from './cron-schedule.js';
 import type { Problem } from './manifest-errors.js';
+import { DEFAULT_BACKUP, type BackupSpec } from './manifest-basics.js';
+
+export { DEFAULT_BACKUP, type BackupSpec };
 
 /** Where backups go: `local` (a restic repository under BERTH_HOME) or a restic repository URL. */
 const TARGET = /^(local|(rest|sftp|s3):[^\s\0]+)$/;
@@ -37,21 +40,6 @@ export const backupSchema = z
   );
 
 export type BackupInput = z.input<typeof backupSchema>;
-
-/** `backup:` as the engine uses it: defaults applied. */
-export interface BackupSpec {
-  readonly schedule: string;
-  readonly keep: { readonly daily: number; readonly weekly: number; readonly monthly: number };
-  /** "local" or a restic repository URL. */
-  readonly to: string;
-}
-
-/** What `berth backup run` uses for an app whose manifest has no `backup:`. */
-export const DEFAULT_BACKUP: BackupSpec = Object.freeze({
-  schedule: '0 3 * * *',
-  keep: Object.freeze({ daily: 7, weekly: 4, monthly: 6 }),
-  to: 'local',
-});
 
 export function normalizeBackup(b: BackupInput | undefined): BackupSpec | null {
   if (b === undefined) return null;

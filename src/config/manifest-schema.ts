@@ -3,6 +3,7 @@ import { NAME_MAX, NAME_PATTERN } from '../core/names.js';
 import { DURATION_PATTERN, MAX_TIMER_MS, parseDuration } from './duration.js';
 import { parseSize, SIZE_PATTERN } from './size.js';
 import { backupSchema } from './manifest-backup.js';
+import { ENV_KEY_PATTERN } from './manifest-basics.js';
 
 /**
  * The berth.yaml schema. It validates input only (no transforms), so the same object
@@ -26,7 +27,7 @@ export const ROUTE_PATH_PATTERN = /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+\/?)*$/;
 export const ROUTE_SHORTHAND_PATTERN = /^[a-z0-9.-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/;
 /** A health check's path: absolute, with an optional query; no spaces, control characters or fragments. */
 export const HEALTH_PATH_PATTERN = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/;
-export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export { ENV_KEY_PATTERN };
 
 const route = z.union([
   z.string().regex(ROUTE_SHORTHAND_PATTERN).describe('Shorthand: "host" or "host/path/".'),

@@ -3,7 +3,7 @@ import { readUploadBody, type UploadRead } from '../api/upload-body.js';
 import type { DecodedTree } from '../api/upload-tree.js';
 import { BerthError } from '../core/errors.js';
 import { deepFreeze } from '../core/freeze.js';
-import { parseManifest, type ManifestLimits } from './manifest.js';
+import type { ManifestLimits } from './manifest-basics.js';
 import type { Manifest } from './manifest-types.js';
 import type { ThreadJob } from './manifest-worker.js';
 import { fromWire, type WireError } from './thread-wire.js';
@@ -19,6 +19,9 @@ interface Pending {
   readonly resolve: (a: Extract<Answer, { ok: true }>) => void;
   readonly reject: (err: unknown) => void;
 }
+
+/** The parser (zod, yaml: a third of berthd's bundle), loaded on the first manifest rather than at berthd's start. */
+const parser = () => import('./manifest.js');
 
 /** Manifests and upload bodies up to this many characters (nearly all manifests) are read at once, in a few ms: no thread to wake. */
 const INLINE_CHARS = 8 * 1024;
@@ -47,7 +50,7 @@ export class ManifestThread {
 
   /** Same result and errors as `parseManifest(text, file, limits)`. */
   readonly parse = async (text: string, file: string): Promise<Manifest> => {
-    if (text.length <= INLINE_CHARS) return parseManifest(text, file, this.#limits);
+    if (text.length <= INLINE_CHARS) return (await parser()).parseManifest(text, file, this.#limits);
     const a = await this.#run({ kind: 'manifest', text, file, limits: this.#limits });
     if (!('manifest' in a)) throw new Error('the manifest thread answered a manifest with something else');
     return deepFreeze(a.manifest);
@@ -59,7 +62,10 @@ export class ManifestThread {
    */
   readonly readUpload = async (body: Buffer): Promise<UploadRead> => {
     const file = 'the upload';
-    if (body.length <= INLINE_CHARS) return readUploadBody(body, (text, f) => parseManifest(text, f, this.#limits));
+    if (body.length <= INLINE_CHARS) {
+      const { parseManifest } = await parser();
+      return readUploadBody(body, (text, f) => parseManifest(text, f, this.#limits));
+    }
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     const bytes = own ? body : Uint8Array.prototype.slice.call(body);
     const a = await this.#run({ kind: 'upload', body: bytes, file, limits: this.#limits }, [

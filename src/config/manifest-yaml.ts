@@ -1,7 +1,8 @@
 import { Composer, isMap, isScalar, isSeq, LineCounter, Parser, type Document, type Node } from 'yaml';
 
-/** The most a berth.yaml may weigh, in bytes (UTF-8): 1 MiB. */
-export const MANIFEST_MAX_BYTES = 1024 * 1024;
+import { MANIFEST_MAX_BYTES } from './manifest-basics.js';
+
+export { MANIFEST_MAX_BYTES };
 /** How deep collections in a berth.yaml may nest. The schema itself needs 6 levels. */
 export const MANIFEST_MAX_DEPTH = 32;
 

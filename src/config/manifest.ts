@@ -8,34 +8,22 @@ import { manifestProblems } from './manifest-problems.js';
 import { normalize } from './manifest-normalize.js';
 import type { Manifest } from './manifest-types.js';
 import { MANIFEST_MAX_BYTES, readYaml } from './manifest-yaml.js';
+import {
+  DEFAULT_MANIFEST_LIMITS,
+  MANIFEST_FILE,
+  ManifestError,
+  type ManifestLimits,
+  type ManifestParse,
+} from './manifest-basics.js';
 
-export const MANIFEST_FILE = 'berth.yaml';
-
-/** Services one app may have unless the host says otherwise (`max_services` in config.yaml). */
-export const DEFAULT_MAX_SERVICES = 200;
-
-/** What a host allows in one manifest, beyond the schema. */
-export interface ManifestLimits {
-  /** Services per app. Default 200 (host setting `max_services`). */
-  readonly maxServices: number;
-}
-
-export const DEFAULT_MANIFEST_LIMITS: ManifestLimits = Object.freeze({ maxServices: DEFAULT_MAX_SERVICES });
-
-/** Parses manifest text into a `Manifest`: `parseManifest` here, or the same off the event loop (`ManifestThread`). */
-export type ManifestParse = (text: string, file: string) => Manifest | Promise<Manifest>;
-
-/** Thrown for an invalid manifest; `message` holds every problem, one per line, with its place. */
-export class ManifestError extends BerthError {
-  readonly problems: readonly string[];
-  constructor(file: string, problems: readonly string[]) {
-    super('invalid', 'invalid_manifest', problems.join('\n'), {
-      hint: `fix ${file} and run the command again`,
-      details: { file, problems },
-    });
-    this.problems = problems;
-  }
-}
+export {
+  DEFAULT_MANIFEST_LIMITS,
+  DEFAULT_MAX_SERVICES,
+  MANIFEST_FILE,
+  ManifestError,
+  type ManifestLimits,
+  type ManifestParse,
+} from './manifest-basics.js';
 
 /** Reads `<dir>/berth.yaml` (or the file itself when given a file); a file over the size limit is not read. */
 export async function loadManifest(

@@ -1,4 +1,5 @@
-import { parseHostSettings, type HostSettings } from './host-settings.js';
+import type { HostSettings } from './host-settings.js';
+import { parseHostSettings } from './settings-schema.js';
 
 /** One host setting as berthd uses it, and where that value comes from. */
 export interface EffectiveSetting {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { BerthError } from '../core/errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
-import { parseHostSettings } from './host-settings.js';
+import { parseHostSettings } from './settings-schema.js';
 
 /** The settings written in config.yaml (not the defaults), as a plain object. */
 export function readSettingsFile(file: string): Record<string, unknown> {

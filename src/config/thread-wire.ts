@@ -1,5 +1,5 @@
 import { BerthError, type ErrorKind } from '../core/errors.js';
-import { ManifestError } from './manifest.js';
+import { ManifestError } from './manifest-basics.js';
 
 /** A BerthError as it crosses between threads (a structured clone keeps only an Error's message). */
 export interface WireError {

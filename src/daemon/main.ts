@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     log.info({ holder: lock.pid }, 'another berthd already runs for this BERTH_HOME');
     process.exit(0);
   }
-  const settings = loadHostSettings(layout.settings);
+  const settings = await loadHostSettings(layout.settings);
   warnIfEphemeral(settings.portRange, log);
   // The proxy's processes (a keeper, then the proxy: two Node starts) are the longest part of berthd's start: they
   // start first and come up while berthd opens its store, recovers and builds its API; the API answers once

@@ -1,4 +1,4 @@
-import { ENV_KEY_PATTERN } from '../config/manifest-schema.js';
+import { ENV_KEY_PATTERN } from '../config/manifest-basics.js';
 import { BerthError } from '../core/errors.js';
 import { assertName } from '../core/names.js';
 import { Redactor, redactTree, SECRET_MIN_LENGTH } from '../core/redact.js';

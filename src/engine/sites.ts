@@ -1,7 +1,7 @@
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { MANIFEST_FILE } from '../config/manifest.js';
+import { MANIFEST_FILE } from '../config/manifest-basics.js';
 import { BerthError, describe } from '../core/errors.js';
 import { assertName } from '../core/names.js';
 import type { Principal } from '../core/roles.js';

@@ -2,7 +2,7 @@ import type { BackupResult, BackupView } from '../../core/backup-results.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { DEFAULT_BACKUP, type BackupSpec } from '../../config/manifest-backup.js';
+import { DEFAULT_BACKUP, type BackupSpec } from '../../config/manifest-basics.js';
 import type { Manifest } from '../../config/manifest-types.js';
 import { storedManifest } from '../../config/stored-manifest.js';
 import { BerthError, describe } from '../../core/errors.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ServiceSpec } from '../../config/manifest-types.js';
-import { MANIFEST_FILE } from '../../config/manifest.js';
+import { MANIFEST_FILE } from '../../config/manifest-basics.js';
 import { needsBuild } from '../../core/deploy-plan.js';
 
 /**

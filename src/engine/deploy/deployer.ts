@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { loadManifest, MANIFEST_FILE, parseManifest } from '../../config/manifest.js';
+import { MANIFEST_FILE } from '../../config/manifest-basics.js';
 import { assertBranch } from '../../core/environments.js';
 import { planDeploy } from '../../core/deploy-plan.js';
 import { BerthError, describe } from '../../core/errors.js';
@@ -81,6 +81,8 @@ export class Deployer {
         hint: '--branch deploys the tip of a branch into its environment; --ref a commit or tag',
       });
     const ref = request.branch !== undefined ? (request.branchRef ?? `refs/heads/${request.branch}`) : request.ref;
+    // The parser (zod, yaml) loads on the first deploy, not at berthd's start (config/manifest-basics).
+    const { loadManifest, parseManifest } = await import('../../config/manifest.js');
     const parse = this.#d.parseManifest ?? parseManifest;
     const loaded = ref ? await manifestAtRef(request.dir, ref, parse) : await loadManifest(request.dir, parse);
     const dir = loaded.dir;

@@ -17,7 +17,7 @@ import { BerthError } from '../../core/errors.js';
 import { runCommand } from '../../system/command.js';
 import { resolveUnder } from '../../system/paths.js';
 import { insideGitWorkTree } from '../../system/work-tree.js';
-import { MANIFEST_FILE, type ManifestParse } from '../../config/manifest.js';
+import { MANIFEST_FILE, type ManifestParse } from '../../config/manifest-basics.js';
 import type { Manifest } from '../../config/manifest-types.js';
 
 /** Where a release's files come from. */
