@@ -3,7 +3,19 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { assertOk, NODE, REPO } from './helpers/home.js';
 import { waitFor } from './helpers/home.js';
-import { BASE, close, git, home, launch, newContext, PASSWORD, pidOf, root, signIn } from './helpers/dashboard.js';
+import {
+  BASE,
+  close,
+  git,
+  home,
+  launch,
+  newContext,
+  PASSWORD,
+  pidOf,
+  root,
+  shot,
+  signIn,
+} from './helpers/dashboard.js';
 import { registerViewTests } from './dashboard-views.js';
 
 /**
@@ -76,6 +88,7 @@ test('sign in, see the app healthy with its route, restart it, sign out', async 
     assert.equal(await page.locator('form#login').isHidden(), true, 'signed in: no sign-in form');
     assert.equal(await shop.locator('table.routes td.healthy-yes').count(), 1);
     assert.match((await shop.locator('table.routes').textContent()) ?? '', /shop\.test\//);
+    await shot(page, 'overview');
     assert.equal(
       await page.locator('section.app[data-app=secretive]').count(),
       0,
