@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { assertOk, NODE, REPO } from './helpers/home.js';
-import { waitFor } from './helpers/home.js';
+import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 import {
   BASE,
   close,
   git,
-  home,
   launch,
   newContext,
   PASSWORD,
@@ -15,6 +13,7 @@ import {
   root,
   shot,
   signIn,
+  useDashboard,
 } from './helpers/dashboard.js';
 import { registerViewTests } from './dashboard-views.js';
 
@@ -24,6 +23,8 @@ import { registerViewTests } from './dashboard-views.js';
  * them, restart an app, and nothing of another organisation. The pages of an app (deploy,
  * rollback, logs, environments, secrets) are in test/dashboard-views.ts, on the same berthd.
  */
+const API_PORT = 18359;
+const home = useDashboard(new TestHome('25900-25999'), API_PORT);
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 /** shop's own server: it logs every request, for the log tail. */
 const SHOP_SERVER = `import { createServer } from 'node:http';

@@ -3,16 +3,22 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { ApiClient } from '../../src/api/client.js';
-import { REPO, TestHome } from './home.js';
+import { REPO, type TestHome } from './home.js';
 
 /**
  * The dashboard tests' one berthd (over TCP) and one Chromium (Debian's, driven by playwright-core), shared by
  * test/dashboard.test.ts and the cases it registers (test/dashboard-views.ts).
  */
-export const home = new TestHome('25900-25999');
-const API = 18359;
-export const BASE = `http://127.0.0.1:${API}`;
-Object.assign(home.env, { BERTH_API_LISTEN: `127.0.0.1:${API}` });
+export let home: TestHome;
+export let BASE: string;
+
+/** The berthd of `h`, listening on `apiPort` too (the test file names both, for test/port-plan). */
+export function useDashboard(h: TestHome, apiPort: number): TestHome {
+  home = h;
+  BASE = `http://127.0.0.1:${apiPort}`;
+  Object.assign(h.env, { BERTH_API_LISTEN: `127.0.0.1:${apiPort}` });
+  return h;
+}
 export const PASSWORD = 'correct horse battery staple';
 export const root = () => new ApiClient(path.join(home.home, 'berthd.sock'));
 let browser: Browser | undefined;
