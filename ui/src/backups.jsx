@@ -1,4 +1,4 @@
-// The environment's backups (verified restic snapshots), a backup now, and a restore of one (members).
+// The environment's backups (verified restic snapshots), a backup now, and a restore of one (members, asked twice).
 import { useState } from 'preact/hooks';
 import { api, enc } from './api.js';
 import { useLoad, when } from './hooks.js';
@@ -7,6 +7,7 @@ import { may } from './roles.js';
 export function Backups({ app, env, role }) {
   const list = useLoad(() => api('GET', `/v1/apps/${enc(app)}/backups?env=${enc(env)}`), [app, env]);
   const [status, setStatus] = useState(null);
+  const [asking, setAsking] = useState(null);
   const member = may(role, 'member');
   const act = async (what, path) => {
     setStatus(`${what}…`);
@@ -53,14 +54,27 @@ export function Backups({ app, env, role }) {
                 </td>
                 <td>{b.holds.join('; ')}</td>
                 <td>
-                  {member && b.verified && b.snapshot && (
-                    <button
-                      type="button"
-                      data-action="restore"
-                      onClick={() => act(`restore ${b.snapshot}`, `/v1/apps/${enc(app)}/backups/${b.snapshot}/restore`)}
-                    >
+                  {member && b.verified && b.snapshot && asking !== b.snapshot && (
+                    <button type="button" data-action="restore" onClick={() => setAsking(b.snapshot)}>
                       Restore {b.snapshot}
                     </button>
+                  )}
+                  {asking === b.snapshot && (
+                    <span class="confirm">
+                      <button
+                        type="button"
+                        data-action="confirm-restore"
+                        onClick={() => {
+                          setAsking(null);
+                          void act(`restore ${b.snapshot}`, `/v1/apps/${enc(app)}/backups/${b.snapshot}/restore`);
+                        }}
+                      >
+                        Replace {env}'s data with {b.snapshot}
+                      </button>{' '}
+                      <button type="button" onClick={() => setAsking(null)}>
+                        Keep it
+                      </button>
+                    </span>
                   )}
                 </td>
               </tr>
