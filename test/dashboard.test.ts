@@ -1,67 +1,80 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { ApiClient } from '../src/api/client.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
+import {
+  BASE,
+  close,
+  git,
+  launch,
+  newContext,
+  PASSWORD,
+  pidOf,
+  root,
+  shot,
+  signIn,
+  useDashboard,
+} from './helpers/dashboard.js';
+import { registerViewTests } from './dashboard-views.js';
 
 /**
  * The dashboard in a real Chromium (Debian's, driven by playwright-core) against a real
  * berthd over TCP: sign in with a session, see apps, instances and routes as the API has
- * them, restart an app, and nothing of another organisation.
+ * them, restart an app, and nothing of another organisation. The pages of an app (deploy,
+ * rollback, logs, environments, secrets) are in test/dashboard-views.ts, on the same berthd.
  */
+const API_PORT = 18359;
+const home = useDashboard(new TestHome('25900-25999'), API_PORT);
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-const home = new TestHome('25900-25999');
-const API = 18359;
-const BASE = `http://127.0.0.1:${API}`;
-Object.assign(home.env, { BERTH_API_LISTEN: `127.0.0.1:${API}` });
-const PASSWORD = 'correct horse battery staple';
-let browser: Browser;
+/** shop's own server: it logs every request, for the log tail. */
+const SHOP_SERVER = `import { createServer } from 'node:http';
+createServer((req, res) => {
+  console.log('hit ' + req.url);
+  res.end('ok');
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
 
 before(async () => {
   assertOk(await home.cli('daemon', 'start'));
-  const s = new ApiClient(path.join(home.home, 'berthd.sock'));
+  const s = root();
   await s.call('POST', '/v1/orgs', { name: 'acme' });
   await s.call('POST', '/v1/orgs', { name: 'other' });
-  await s.call('POST', '/v1/admin/users', { name: 'mia', password: PASSWORD, org: 'acme', role: 'member' });
-  await s.call('POST', '/v1/admin/users', { name: 'vic', password: PASSWORD, org: 'acme', role: 'viewer' });
-  const app = (name: string) =>
-    home.app(name, `app: ${name}\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [${name}.test]\n`);
-  assertOk(await home.cli('deploy', app('shop'), '--org', 'acme'));
+  for (const [name, role] of [
+    ['mia', 'member'],
+    ['vic', 'viewer'],
+    ['ada', 'admin'],
+  ])
+    await s.call('POST', '/v1/admin/users', { name, password: PASSWORD, org: 'acme', role });
+  // shop: a git repository, production on main and a preview per feature/* branch.
+  const shop = home.app(
+    'shop',
+    `app: shop\nservices:\n  web:\n    run: ["${NODE}", "server.mjs"]\n    routes: [shop.test]\n` +
+      'environments:\n  production: { branch: main }\n  preview:\n    branch: "feature/*"\n' +
+      '    hostname: "{branch}.preview.shop.test"\n    expire: 7d\n',
+    { 'server.mjs': SHOP_SERVER },
+  );
+  git(shop, 'init', '-q', '-b', 'main');
+  git(shop, 'add', '-A');
+  git(shop, 'commit', '-q', '-m', 'shop');
+  assertOk(await home.cli('deploy', shop, '--org', 'acme'));
   // An app without routes, in two environments.
   const jobs = home.app('jobs', `app: jobs\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n`);
   assertOk(await home.cli('deploy', jobs, '--org', 'acme'));
   assertOk(await home.cli('deploy', jobs, '--env', 'staging'));
-  assertOk(await home.cli('deploy', app('secretive'), '--org', 'other'));
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const secretive = home.app(
+    'secretive',
+    `app: secretive\nservices:\n  web:\n    run: ["${NODE}", "${SERVER}"]\n    routes: [secretive.test]\n`,
+  );
+  assertOk(await home.cli('deploy', secretive, '--org', 'other'));
+  await launch();
 });
 after(async () => {
-  await browser.close();
+  await close();
   await home.cleanup();
 });
 
-async function signIn(page: Page, name: string, password = PASSWORD): Promise<void> {
-  await page.goto(BASE + '/');
-  await page.locator('form#login').waitFor();
-  await page.fill('input[name=name]', name);
-  await page.fill('input[name=password]', password);
-  await page.click('form#login button[type=submit]');
-}
-
 test('sign in, see the app healthy with its route, restart it, sign out', async () => {
-  const context = await browser.newContext();
+  const context = await newContext();
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
@@ -76,6 +89,7 @@ test('sign in, see the app healthy with its route, restart it, sign out', async 
     assert.equal(await page.locator('form#login').isHidden(), true, 'signed in: no sign-in form');
     assert.equal(await shop.locator('table.routes td.healthy-yes').count(), 1);
     assert.match((await shop.locator('table.routes').textContent()) ?? '', /shop\.test\//);
+    await shot(page, 'overview');
     assert.equal(
       await page.locator('section.app[data-app=secretive]').count(),
       0,
@@ -137,7 +151,7 @@ test('sign in, see the app healthy with its route, restart it, sign out', async 
 });
 
 test('a viewer sees the board without restart buttons, and the API refuses a restart anyway; no script or frame from elsewhere is allowed', async () => {
-  const context = await browser.newContext();
+  const context = await newContext();
   const page = await context.newPage();
   try {
     await signIn(page, 'vic');
@@ -176,7 +190,4 @@ test('a viewer sees the board without restart buttons, and the API refuses a res
   }
 });
 
-async function pidOf(app: string, env = 'production'): Promise<number | null> {
-  const rows = await home.json<Array<{ app: string; env: string; pid: number | null; current: boolean }>>('ps', app);
-  return rows.find((r) => r.current && r.env === env)?.pid ?? null;
-}
+registerViewTests();

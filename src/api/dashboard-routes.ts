@@ -4,10 +4,12 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { policy } from './policy.js';
 
 const UI_DIR = fileURLToPath(new URL('../../../ui/', import.meta.url));
-const FILES: Readonly<Record<string, string>> = {
-  'index.html': 'text/html; charset=utf-8',
-  'app.js': 'text/javascript; charset=utf-8',
-  'app.css': 'text/css; charset=utf-8',
+/** The script is built from ui/src by `npm run build` (scripts/bundle-ui.mjs). */
+const BUILT_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
+const FILES: Readonly<Record<string, { type: string; dir: string }>> = {
+  'index.html': { type: 'text/html; charset=utf-8', dir: UI_DIR },
+  'app.js': { type: 'text/javascript; charset=utf-8', dir: BUILT_DIR },
+  'app.css': { type: 'text/css; charset=utf-8', dir: UI_DIR },
 };
 
 /** The page may load its own script and style and talk to its own origin; nothing inline, no frames. */
@@ -15,12 +17,12 @@ const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /**
- * The dashboard: three static files (read once, at start) that use the same API as the
+ * The dashboard: three static files (read once, at start; the script bundled with Preact) that use the same API as the
  * CLI, signed in with a session. Only these names are served; the files carry no data.
  */
 export function registerDashboardRoutes(app: FastifyInstance): void {
   const files = new Map(
-    Object.entries(FILES).map(([name, type]) => [name, { type, body: readFileSync(UI_DIR + name) }]),
+    Object.entries(FILES).map(([name, { type, dir }]) => [name, { type, body: readFileSync(dir + name) }]),
   );
   const serve = (params: { file?: string }, reply: FastifyReply) => {
     const f = files.get(params.file || 'index.html');

@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { ApiClient } from '../../src/api/client.js';
+import { REPO, type TestHome } from './home.js';
+
+/**
+ * The dashboard tests' one berthd (over TCP) and one Chromium (Debian's, driven by playwright-core), shared by
+ * test/dashboard.test.ts and the cases it registers (test/dashboard-views.ts).
+ */
+export let home: TestHome;
+export let BASE: string;
+
+/** The berthd of `h`, listening on `apiPort` too (the test file names both, for test/port-plan). */
+export function useDashboard(h: TestHome, apiPort: number): TestHome {
+  home = h;
+  BASE = `http://127.0.0.1:${apiPort}`;
+  Object.assign(h.env, { BERTH_API_LISTEN: `127.0.0.1:${apiPort}` });
+  return h;
+}
+export const PASSWORD = 'correct horse battery staple';
+export const root = () => new ApiClient(path.join(home.home, 'berthd.sock'));
+let browser: Browser | undefined;
+
+export async function launch(): Promise<void> {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+export async function close(): Promise<void> {
+  await browser?.close();
+}
+
+export const newContext = (options: BrowserContextOptions = {}) => browser!.newContext(options);
+
+/** A new browser context and page; `run` gets the page, and the context is closed after. */
+export async function withPage(run: (page: Page) => Promise<void>, options: BrowserContextOptions = {}): Promise<void> {
+  const context = await browser!.newContext(options);
+  try {
+    await run(await context.newPage());
+  } finally {
+    await context.close();
+  }
+}
+
+export async function signIn(page: Page, name: string, password = PASSWORD): Promise<void> {
+  await page.goto(BASE + '/');
+  await page.locator('form#login').waitFor();
+  await page.fill('input[name=name]', name);
+  await page.fill('input[name=password]', password);
+  await page.click('form#login button[type=submit]');
+}
+
+/**
+ * With BERTH_SCREENSHOTS=1 (scripts/dashboard-screenshots.sh), saves the page as docs/dashboard-NAME.png;
+ * in the normal run, nothing.
+ */
+export async function shot(page: Page, name: string): Promise<void> {
+  if (process.env.BERTH_SCREENSHOTS !== '1') return;
+  mkdirSync(path.join(REPO, 'docs'), { recursive: true });
+  await page.screenshot({ path: path.join(REPO, 'docs', `dashboard-${name}.png`), fullPage: true });
+}
+
+export async function pidOf(app: string, env = 'production'): Promise<number | null> {
+  const rows = await home.json<Array<{ app: string; env: string; pid: number | null; current: boolean }>>('ps', app);
+  return rows.find((r) => r.current && r.env === env)?.pid ?? null;
+}
+
+export function git(dir: string, ...args: string[]): string {
+  return execFileSync(
+    'git',
+    [
+      '-C',
+      dir,
+      '-c',
+      'user.name=Berth Test',
+      '-c',
+      'user.email=test@berth.invalid',
+      '-c',
+      'commit.gpgsign=false',
+      ...args,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+}

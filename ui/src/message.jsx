@@ -1,0 +1,24 @@
+import { useEffect, useState } from 'preact/hooks';
+
+let show = () => {};
+/** What the banner shows: an action's error stays until the next action, a refresh's until a refresh works. */
+let from = null;
+
+/** Shows `text` in the banner (empty: clears it). A refresh clears only what a refresh said. */
+export function say(text, source = 'action') {
+  if (!text && source === 'refresh' && from !== 'refresh') return;
+  from = text ? source : null;
+  show(text ?? '');
+}
+
+export function Message() {
+  const [text, setText] = useState('');
+  useEffect(() => {
+    show = setText;
+  }, []);
+  return (
+    <p id="message" role="alert" hidden={!text}>
+      {text}
+    </p>
+  );
+}
