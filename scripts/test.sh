@@ -32,6 +32,8 @@ command -v rclone >/dev/null || missing+=(rclone)
 # test/databases runs managed PostgreSQL 15 and Redis 7 from Debian's packages.
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# test/metrics scrapes berthd with a real Prometheus (Debian's prometheus).
+command -v prometheus >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

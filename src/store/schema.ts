@@ -1,3 +1,4 @@
+import type { MetricsTokensTable } from './metrics-repo.js';
 import type { BackupsTable, RestoresTable } from './backups-repo.js';
 import type { Generated } from 'kysely';
 
@@ -263,4 +264,5 @@ export interface Database {
   cron_runs: CronRunsTable;
   backups: BackupsTable;
   restores: RestoresTable;
+  metrics_tokens: MetricsTokensTable;
 }

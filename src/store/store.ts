@@ -12,6 +12,7 @@ import { SitesRepo } from './sites-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
 import { CronRepo } from './cron-repo.js';
 import { BackupsRepo } from './backups-repo.js';
+import { MetricsRepo } from './metrics-repo.js';
 import { isBusy, openSqlite, type StoreCounters } from './open.js';
 import type { Database } from './schema.js';
 
@@ -30,7 +31,9 @@ export class Repos {
   readonly secrets: SecretsRepo;
   readonly cron: CronRepo;
   readonly backups: BackupsRepo;
+  readonly metrics: MetricsRepo;
   constructor(db: Kysely<Database>) {
+    this.metrics = new MetricsRepo(db);
     this.backups = new BackupsRepo(db);
     this.cron = new CronRepo(db);
     this.secrets = new SecretsRepo(db);
