@@ -245,7 +245,7 @@ test('berth top: a live view under tmux, in place on the alternate screen, resiz
       const lines = pane()
         .split('\n')
         .filter((l) => l.trim());
-      return lines.length > 0 && lines.every((l) => l.length <= 40) && /^APP/m.test(lines.join('\n'))
+      return lines[0]?.startsWith('berth top') && lines.every((l) => l.length <= 40) && lines[1]?.startsWith('APP')
         ? lines
         : undefined;
     },
