@@ -34,6 +34,8 @@ command -v rclone >/dev/null || missing+=(rclone)
 command -v redis-server >/dev/null || missing+=(redis-server)
 # test/alerts delivers e-mail to Debian's aiosmtpd (run by the system's python3).
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
+# test/metrics scrapes berthd with a real Prometheus (Debian's prometheus).
+command -v prometheus >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -159,6 +159,11 @@ const MATRIX: Record<
   'POST /v1/tokens': { path: '/v1/tokens', body: 'nope', expect: [D, B, B, B, B, B] },
   'GET /v1/tokens': { path: '/v1/tokens', expect: [D, OK, OK, OK, OK, OK] },
   'DELETE /v1/tokens/:id': { path: '/v1/tokens/abc', expect: [D, B, B, B, B, B] },
+  'GET /metrics': { path: '/metrics', expect: [D, F, F, F, F, F] },
+  'GET /v1/stats': { path: '/v1/stats', expect: [D, OK, OK, OK, OK, OK] },
+  'POST /v1/metrics/tokens': { path: '/v1/metrics/tokens', body: 'nope', expect: [D, F, F, F, F, F] },
+  'GET /v1/metrics/tokens': { path: '/v1/metrics/tokens', expect: [D, F, F, F, F, F] },
+  'DELETE /v1/metrics/tokens/:id': { path: '/v1/metrics/tokens/abc', expect: [D, F, F, F, F, F] },
 };
 
 test("authorization matrix: every route of the OpenAPI document, as anonymous, another org's owner, viewer, member, admin and owner", async () => {

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { MetricsSources } from '../metrics/collector.js';
 import type { Identity } from '../auth/identity.js';
 import type { ManifestThread } from '../config/manifest-thread.js';
 import type { Principal } from '../core/roles.js';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   readonly restores?: Restores;
   readonly proxy: Proxy;
   readonly doctor: (app?: string) => Promise<Finding[]>;
+  /** What GET /metrics and GET /v1/stats read (src/metrics/collector.ts). */
+  readonly metrics: MetricsSources;
   readonly settingsFile: string;
   readonly info: () => Record<string, unknown>;
   /** How long the event loop was held (BERTH_EVENT_LOOP_STATS=1, for benchmarks); absent when off. */

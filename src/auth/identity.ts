@@ -9,6 +9,8 @@ import { checkPassword, hashPassword, newSecret, sha256, verifyPassword } from '
 
 const DAY = 86_400_000;
 const SESSION_MS = 12 * 3_600_000;
+/** How a metrics token starts (`berthm_...`): looked up among metrics tokens only. */
+const METRICS_PREFIX = 'berthm_';
 
 export interface Credentials {
   /** `Authorization: Bearer <token>`. */
@@ -120,6 +122,7 @@ export class Identity {
   async authenticate(c: Credentials): Promise<Principal> {
     const presented = c.bearer ?? c.session;
     if (presented === undefined) return { kind: 'anonymous' };
+    if (c.bearer?.startsWith(METRICS_PREFIX)) return this.#metricsPrincipal(c.bearer);
     const row = await this.#store.identity.tokenByHash(sha256(presented));
     const now = Date.now();
     if (
@@ -148,6 +151,35 @@ export class Identity {
       tokenId: row.id,
       expiresAt: row.expiresAt,
     };
+  }
+
+  async #metricsPrincipal(bearer: string): Promise<Principal> {
+    const row = await this.#store.metrics.tokenByHash(sha256(bearer));
+    const now = Date.now();
+    if (!row || row.expiresAt <= now)
+      throw new BerthError('unauthorized', 'bad_token', 'the metrics token is unknown or expired', {
+        hint: 'as root on the host: berth metrics token <name>',
+      });
+    if (row.lastUsedAt === null || now - row.lastUsedAt > 60_000) await this.#store.metrics.touchToken(row.id, now);
+    return { kind: 'metrics', tokenId: row.id, name: row.name };
+  }
+
+  /** A token that reads GET /metrics only (the whole host's: the host admin makes it, over the unix socket). */
+  async createMetricsToken(
+    name: string,
+    expiresInMs = 365 * DAY,
+  ): Promise<{ id: number; token: string; expiresAt: number }> {
+    if (expiresInMs <= 0 || expiresInMs > 365 * DAY)
+      throw new BerthError('invalid', 'bad_expiry', 'a token expires within 1 s to 365 days', {
+        hint: 'e.g. --expires 30d',
+      });
+    const token = newSecret(METRICS_PREFIX.slice(0, -1));
+    const now = Date.now();
+    const expiresAt = now + expiresInMs;
+    const id = await this.#store.write((r) =>
+      r.metrics.createToken({ name, secretHash: sha256(token), expiresAt, now }),
+    );
+    return { id, token, expiresAt };
   }
 
   /**

@@ -14,6 +14,8 @@ import { registerImportCommands } from './import-command.js';
 import { registerInitCommand } from './init-command.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerBackupCommands } from './backup-commands.js';
+import { registerMetricsCommands } from './metrics-commands.js';
+import { registerTopCommand } from './top-command.js';
 import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
 import type { EffectiveSetting } from '../config/setting-sources.js';
@@ -60,6 +62,8 @@ registerImportCommands(program);
 registerInitCommand(program);
 registerImageCommands(program, { call, print });
 registerBackupCommands(program, { call, print });
+registerMetricsCommands(program, { call, print });
+registerTopCommand(program, { call });
 
 program
   .command('ps')

@@ -26,6 +26,8 @@ export function weaker(a: Role, b: Role | null): Role {
 export type Principal =
   | { readonly kind: 'local' }
   | { readonly kind: 'anonymous' }
+  /** A metrics token (made by the host admin): it reads GET /metrics and nothing else. */
+  | { readonly kind: 'metrics'; readonly tokenId: number; readonly name: string }
   | {
       readonly kind: 'user';
       readonly userId: number;
@@ -39,9 +41,9 @@ export type Principal =
 /**
  * What a route needs: 'public' (anyone), 'authenticated' (any signed-in user), 'host'
  * (only root on the host, over the unix socket), or a role in the organisation of the
- * resource the route names.
+ * resource the route names; 'metrics': root on the host or a metrics token (GET /metrics).
  */
-export type Need = 'public' | 'authenticated' | 'host' | { readonly role: Role };
+export type Need = 'public' | 'authenticated' | 'host' | 'metrics' | { readonly role: Role };
 
 export type Decision =
   | { readonly allow: true; readonly role?: Role }
@@ -62,6 +64,11 @@ export function decide(
   if (need === 'public') return { allow: true };
   if (p.kind === 'anonymous')
     return { allow: false, status: 401, why: 'sign in first: berth login <url>, or an Authorization: Bearer token' };
+  if (need === 'metrics')
+    return p.kind === 'metrics'
+      ? { allow: true }
+      : { allow: false, status: 403, why: 'needs a metrics token: root on the host makes one (berth metrics token)' };
+  if (p.kind === 'metrics') return { allow: false, status: 403, why: 'a metrics token reads GET /metrics only' };
   if (need === 'authenticated') return { allow: true };
   if (need === 'host')
     return { allow: false, status: 403, why: 'only root on the host can do this (over the unix socket)' };

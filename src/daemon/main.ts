@@ -29,6 +29,7 @@ import { EventLoopStats } from './event-loop-stats.js';
 import { daemonLogger } from './logger.js';
 import { doctorRunner } from './doctor-run.js';
 import { makeAlerter } from './alerts-start.js';
+import { DoctorCache } from '../metrics/doctor-cache.js';
 import { serveApi } from './serve.js';
 import { startUpkeep, sweepUploads, Timer } from './upkeep.js';
 import { makeProxy, retirePreviousProxy, warnIfEphemeral } from './proxy-start.js';
@@ -108,15 +109,18 @@ async function main(): Promise<void> {
         'container networks not read from the engine',
       ),
     );
-  const doctor = doctorRunner({
-    store,
-    home: layout.root,
-    markerPrefix,
-    proxy,
-    settings,
-    logFile: (v) => instances.logFile(v),
-    engine: containers?.engine,
-  });
+  const doctorCache = new DoctorCache();
+  const doctor = doctorCache.wrap(
+    doctorRunner({
+      store,
+      home: layout.root,
+      markerPrefix,
+      proxy,
+      settings,
+      logFile: (v) => instances.logFile(v),
+      engine: containers?.engine,
+    }),
+  );
   const expiry = new Timer();
   const exec = new ReleaseExec({
     store,
@@ -274,6 +278,13 @@ async function main(): Promise<void> {
     restores,
     proxy,
     doctor,
+    metrics: {
+      store,
+      proxy,
+      home: layout.root,
+      certDir: settings.proxy === 'nginx' ? settings.certDir : undefined,
+      doctor: () => doctorCache.last,
+    },
     settingsFile: layout.settings,
     shutdown,
     eventLoop: EventLoopStats.fromEnv(process.env),

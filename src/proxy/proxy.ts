@@ -1,4 +1,5 @@
 import type { RouteTable } from './route-table.js';
+import type { RouteCounters } from './builtin/route-stats.js';
 import type { LeftoverProcess, ProxyStatus } from '../core/results.js';
 
 /** What an adapter can do; callers ask these, never the adapter's kind. */
@@ -47,6 +48,8 @@ export interface Proxy {
   status(): Promise<ProxyStatus>;
   /** Requests in flight to these upstreams ("127.0.0.1:<port>"), for draining before a stop. */
   inflight(upstreams: readonly string[]): Promise<number>;
+  /** Requests by status class and latency per route, counted by the builtin proxy (behind an edge too). */
+  routeCounters?(): Promise<RouteCounters[]>;
   /** Stops the proxy until `start`: traffic stops. */
   stop(): Promise<void>;
   /** Restarts what died (unless stopped on purpose); called every second by berthd. */

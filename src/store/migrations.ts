@@ -338,6 +338,20 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0013_metrics_tokens': {
+    async up(db: Kysely<Schemaless>) {
+      // Tokens that read only GET /metrics, made by the host admin (a scraper's credential): SHA-256 of the secret only.
+      await db.schema
+        .createTable('metrics_tokens')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

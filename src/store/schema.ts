@@ -1,4 +1,5 @@
 import type { AlertIncidentsTable } from './alerts-repo.js';
+import type { MetricsTokensTable } from './metrics-repo.js';
 import type { BackupsTable, RestoresTable } from './backups-repo.js';
 import type { Generated } from 'kysely';
 
@@ -265,4 +266,5 @@ export interface Database {
   backups: BackupsTable;
   restores: RestoresTable;
   alert_incidents: AlertIncidentsTable;
+  metrics_tokens: MetricsTokensTable;
 }

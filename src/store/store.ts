@@ -13,6 +13,7 @@ import { SecretsRepo } from './secrets-repo.js';
 import { CronRepo } from './cron-repo.js';
 import { BackupsRepo } from './backups-repo.js';
 import { AlertsRepo } from './alerts-repo.js';
+import { MetricsRepo } from './metrics-repo.js';
 import { isBusy, openSqlite, type StoreCounters } from './open.js';
 import type { Database } from './schema.js';
 
@@ -32,8 +33,10 @@ export class Repos {
   readonly cron: CronRepo;
   readonly backups: BackupsRepo;
   readonly alerts: AlertsRepo;
+  readonly metrics: MetricsRepo;
   constructor(db: Kysely<Database>) {
     this.alerts = new AlertsRepo(db);
+    this.metrics = new MetricsRepo(db);
     this.backups = new BackupsRepo(db);
     this.cron = new CronRepo(db);
     this.secrets = new SecretsRepo(db);

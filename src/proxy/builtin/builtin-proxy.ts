@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { RouteCounters } from './route-stats.js';
 import {
   chmodSync,
   closeSync,
@@ -238,6 +239,11 @@ export class BuiltinProxy implements Proxy {
     } catch {
       return undefined;
     }
+  }
+
+  /** Requests and latency per route since the proxy started; empty when it does not run. */
+  async routeCounters(): Promise<RouteCounters[]> {
+    return this.#control.call<RouteCounters[]>('GET', '/v1/stats').catch(() => []);
   }
 
   async inflight(upstreams: readonly string[]): Promise<number> {

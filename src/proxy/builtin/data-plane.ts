@@ -12,6 +12,7 @@ import { AnswerDeadlines, Forwarding } from './forwarding.js';
 import { requestHead } from './request-head.js';
 import type { RawExchange } from './raw-exchange.js';
 import type { ParsedRequest } from './request-parser.js';
+import { RouteStats } from './route-stats.js';
 import { serveStatic } from './static-files.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -42,6 +43,8 @@ export class DataPlane {
   readonly #connections: ClientConnections;
   /** Connections handed to node:http so far (the proxy's health report shows it). */
   handedOver = 0;
+  /** Requests and latency per route (GET /v1/stats on the control socket). */
+  readonly stats = new RouteStats();
 
   readonly #deadlines: AnswerDeadlines;
 
@@ -122,7 +125,11 @@ export class DataPlane {
     const upstream = this.#pick(route);
     if (!upstream) return ex.page(502, HTML, PAGE_502);
     this.#count(upstream, 1);
-    ex.onClose(() => this.#count(upstream, -1));
+    const start = performance.now();
+    ex.onClose(() => {
+      this.#count(upstream, -1);
+      this.stats.record(route, ex.status, (performance.now() - start) / 1000);
+    });
     new Forwarding(this.#pool, ex, upstream, host, upstreamPath(route, url), this.#deadlines);
   }
 

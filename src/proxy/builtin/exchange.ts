@@ -21,6 +21,8 @@ export interface Exchange {
   /** Called once when the exchange is over, answered or not. */
   onClose(cb: () => void): void;
   readonly headersSent: boolean;
+  /** The response's status once its head is sent (0 before: a client gone before any answer). */
+  readonly status: number;
   /** Throws ResponseError for a head that cannot be sent. */
   sendHead(head: ResponseHead): void;
   /** Body bytes: `chunk` is valid until the next `flush` or `end` (the exchange copies what it keeps by then). */
@@ -115,6 +117,10 @@ export class NodeExchange implements Exchange {
 
   get headersSent(): boolean {
     return this.res.headersSent;
+  }
+
+  get status(): number {
+    return this.res.headersSent ? this.res.statusCode : 0;
   }
 
   sendHead(head: ResponseHead): void {

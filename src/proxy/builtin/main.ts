@@ -64,6 +64,7 @@ const control = createServer((req, res) => {
       handedOver: plane.handedOver,
     });
   if (req.method === 'GET' && req.url === '/v1/routes') return reply(200, plane.table);
+  if (req.method === 'GET' && req.url === '/v1/stats') return reply(200, plane.stats.snapshot());
   if (req.method === 'GET' && req.url === '/v1/inflight') return reply(200, Object.fromEntries(plane.inflight));
   if (req.method === 'PUT' && req.url === '/v1/routes') {
     const chunks: Buffer[] = [];

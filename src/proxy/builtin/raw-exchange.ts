@@ -38,6 +38,7 @@ export class RawExchange implements Exchange {
   readonly framing: Exchange['framing'];
   bodyLeft: number;
   headersSent = false;
+  status = 0;
   finished = false;
   #onData: ((chunk: Buffer) => void) | undefined;
   #onEnd: (() => void) | undefined;
@@ -115,6 +116,7 @@ export class RawExchange implements Exchange {
   }
 
   sendHead(head: ResponseHead): void {
+    this.status = head.status;
     const headers = responseHeaders(head);
     let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n`;
     let dated = false;
@@ -176,6 +178,7 @@ export class RawExchange implements Exchange {
   page(status: number, contentType: string, body: string): void {
     if (this.headersSent) return this.destroy();
     this.headersSent = true;
+    this.status = status;
     this.#add(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${contentType}\r\ncache-control: no-store\r\n${date()}content-length: ${Buffer.byteLength(body, 'latin1')}\r\n${this.req.close ? 'connection: close\r\n' : ''}\r\n${body}`,
     );

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { BuiltinProxy } from '../builtin/builtin-proxy.js';
+import type { RouteCounters } from '../builtin/route-stats.js';
 import type { EdgeRoute, Proxy, ProxyCapabilities, TlsHandshake } from '../proxy.js';
 import type { RouteTable } from '../route-table.js';
 import { Serial } from '../serial.js';
@@ -96,6 +97,10 @@ export class EdgeProxy implements Proxy {
 
   edgeRoutes(): Promise<EdgeRoute[]> {
     return this.#edge.routes();
+  }
+
+  routeCounters(): Promise<RouteCounters[]> {
+    return this.#inner.routeCounters();
   }
 
   inflight(upstreams: readonly string[]): Promise<number> {
