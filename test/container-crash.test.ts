@@ -22,6 +22,8 @@ import { procStat } from '../src/system/proc.js';
  */
 const home = new TestHome('32300-32349');
 const P = home.httpPort;
+// Each restart recovers a cut-off deploy before berthd answers: on a loaded machine that can take longer than 15 s.
+home.env.BERTH_DAEMON_START_TIMEOUT_MS = '120000';
 const dockerd = new TestDockerd(mkdtempSync(path.join(tmpdir(), 'berth-dockerd-')));
 const HOME_LABEL = createHash('sha256').update(home.home).digest('hex').slice(0, 12);
 

@@ -13,6 +13,8 @@ import type { InstanceStatus } from '../src/core/results.js';
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 const home = new TestHome('23900-23999');
 const P = home.httpPort;
+// Each restart recovers a cut-off deploy before berthd answers: on a loaded machine that can take longer than 15 s.
+home.env.BERTH_DAEMON_START_TIMEOUT_MS = '120000';
 after(() => home.cleanup());
 
 const manifest = (version: number) => `app: crashy
