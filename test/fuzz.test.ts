@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ApiClient } from '../src/api/client.js';
+import { ApiClient, ApiError } from '../src/api/client.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, TestHome } from './helpers/home.js';
 
@@ -53,6 +53,7 @@ function payloads(): string[] {
 }
 
 const cli = (args: string[], input = '') => home.run(args, { input });
+const api = new ApiClient(path.join(home.home, 'berthd.sock'));
 
 const yamlString = (s: string) => JSON.stringify(s); // JSON strings are YAML flow scalars
 const okApp = home.app(
@@ -106,9 +107,21 @@ before(async () => {
 });
 after(() => home.cleanup());
 
+/** A request berthd refuses cleanly: a 4xx with a message (not a crash of berthd, not a 5xx). */
+const refused = (err: unknown) =>
+  err instanceof ApiError && err.status >= 400 && err.status < 500 && err.message !== '';
+
+/**
+ * The CLI adds no handling of its own to a name (it sends it on: src/cli), so each name goes through the API in every
+ * place and through the CLI in a rotating share of them: every name and every place reaches the CLI, and every option
+ * lookalike ("-..."), which the CLI's own argument parser sees, goes through the CLI in every place.
+ */
+const throughCli = (payload: number, place: number, places: number, p: string) =>
+  payload % places === place || p.startsWith('-');
+
 test('names in berth.yaml (app, service, env keys, route hosts and paths, cwd, static) are refused with an error naming the key', async () => {
   const errors: string[] = [];
-  for (const p of payloads()) {
+  for (const [pi, p] of payloads().entries()) {
     const q = yamlString(p);
     const manifests = [
       `app: ${q}\nservices:\n  web:\n    run: ["true"]\n`,
@@ -125,11 +138,17 @@ test('names in berth.yaml (app, service, env keys, route hosts and paths, cwd, s
       const dir = path.join(home.root, 'fuzz', String(i));
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, 'berth.yaml'), m);
-      const r = await cli(['deploy', dir]);
+      const what = `manifest ${i} with ${JSON.stringify(p)}`;
       // Some are fine as written (a path made only of allowed characters, a cwd that does not exist yet): then they fail later, cleanly.
-      if (r.code === 0) continue;
-      if (!/berth\.yaml|error:/.test(r.stderr))
-        errors.push(`manifest ${i} with ${JSON.stringify(p)}: ${r.stderr.slice(0, 200)}`);
+      if (throughCli(pi, i, manifests.length, '')) {
+        const r = await cli(['deploy', dir]);
+        if (r.code !== 0 && !/berth\.yaml|error:/.test(r.stderr)) errors.push(`${what}: ${r.stderr.slice(0, 200)}`);
+      } else {
+        // What `berth deploy <dir>` sends (src/cli/deploy-fast.ts).
+        await api.call('POST', '/v1/deployments', { dir }).catch((err: unknown) => {
+          if (!refused(err)) errors.push(`${what}: ${String(err)}`);
+        });
+      }
     }
   }
   assert.deepEqual(errors, []);
@@ -137,23 +156,26 @@ test('names in berth.yaml (app, service, env keys, route hosts and paths, cwd, s
 });
 
 test('names on the command line and in the API (env, branch, ref, secret, slug, template, org, user) are refused or literal', async () => {
-  const s = new ApiClient(path.join(home.home, 'berthd.sock'));
+  const s = api;
   await s.call('POST', '/v1/orgs', { name: 'fuzzorg' });
-  for (const p of payloads()) {
-    // A NUL byte cannot be on a command line at all (the kernel's argv is NUL-terminated); it goes to the API below.
-    for (const args of p.includes('\u0000')
-      ? []
-      : [
-          ['deploy', okApp, '--env', p],
-          ['deploy', okApp, '--branch', p],
-          ['deploy', okApp, '--ref', p],
-          ['rollback', p],
-          ['rollback', 'fuzzed', '--env', p],
-          ['logs', p],
-          ['env', 'rm', 'fuzzed', p],
-          ['releases', p],
-          ['rm', p],
-        ]) {
+  const e = encodeURIComponent;
+  for (const [pi, p] of payloads().entries()) {
+    // Each command line naming p, and the request it sends (src/cli/main.ts, deploy-commands.ts, deploy-fast.ts).
+    const places: [string[], 'GET' | 'POST' | 'DELETE', string, object?][] = [
+      [['deploy', okApp, '--env', p], 'POST', '/v1/deployments', { dir: okApp, env: p }],
+      [['deploy', okApp, '--branch', p], 'POST', '/v1/deployments', { dir: okApp, branch: p }],
+      [['deploy', okApp, '--ref', p], 'POST', '/v1/deployments', { dir: okApp, ref: p }],
+      [['rollback', p], 'POST', `/v1/apps/${e(p)}/rollback`, { env: 'production' }],
+      [['rollback', 'fuzzed', '--env', p], 'POST', '/v1/apps/fuzzed/rollback', { env: p }],
+      [['logs', p], 'GET', `/v1/apps/${e(p)}/logs?lines=100`],
+      [['env', 'rm', 'fuzzed', p], 'DELETE', `/v1/apps/fuzzed/environments/${e(p)}`],
+      [['releases', p], 'GET', `/v1/apps/${e(p)}/releases?env=production`],
+      [['rm', p], 'DELETE', `/v1/apps/${e(p)}`],
+    ];
+    for (const [i, [args, method, route, body]] of places.entries()) {
+      await assert.rejects(s.call(method, route, body), refused, `${method} ${route} should refuse`);
+      // A NUL byte cannot be on a command line at all (the kernel's argv is NUL-terminated): the API alone.
+      if (p.includes('\u0000') || !throughCli(pi, i, places.length, p)) continue;
       const r = await cli(args);
       assert.notEqual(r.code, 0, `berth ${args.join(' ')} should refuse`);
       assert.match(r.stderr, /error: /);

@@ -34,8 +34,15 @@ export async function daemonInfo(client: ApiClient): Promise<DaemonInfo | undefi
   }
 }
 
-/** Starts berthd in the background (detached, output to berthd.log) and waits until it answers. */
-export async function startDaemon(layout: HomeLayout, client: ApiClient, timeoutMs = 15_000): Promise<DaemonInfo> {
+/**
+ * Starts berthd in the background (detached, output to berthd.log) and waits until it answers: 15 s, or
+ * BERTH_DAEMON_START_TIMEOUT_MS (the crash tests: a recovery on a loaded machine can take longer).
+ */
+export async function startDaemon(
+  layout: HomeLayout,
+  client: ApiClient,
+  timeoutMs = Number(process.env.BERTH_DAEMON_START_TIMEOUT_MS) || 15_000,
+): Promise<DaemonInfo> {
   mkdirSync(layout.root, { recursive: true, mode: 0o700 });
   const out = openSync(layout.daemonLog, 'a', 0o600);
   const flags = (process.env.BERTH_DAEMON_NODE_FLAGS ?? DAEMON_NODE_FLAGS).split(' ').filter(Boolean);

@@ -386,7 +386,7 @@ export class Deployer {
       const at = cut?.name ?? 'between steps';
       try {
         if (journal.switched()) {
-          const { warnings } = await journal.run(steps);
+          const { warnings } = await journal.run(steps, true);
           await this.#finish(row.id, journal, ctx, row.kind as 'deploy', undefined, [
             `berthd stopped during "${at}"; completed after restart`,
             ...warnings,
