@@ -1,25 +1,24 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { MANIFEST_FILE } from '../../config/manifest-basics.js';
 import { assertBranch } from '../../core/environments.js';
 import { planDeploy } from '../../core/deploy-plan.js';
-import { BerthError, describe } from '../../core/errors.js';
+import { BerthError } from '../../core/errors.js';
 import { assertName } from '../../core/names.js';
 import { resolveUnder } from '../../system/paths.js';
 import { EnvironmentLocks, type LockOptions } from '../environment-locks.js';
 import { assertRoutesFree, tlsFallbackWarnings } from '../route-sync.js';
 import type { DeployContext } from './context.js';
-import { Journal, newJournal, stepResult, type JournalDoc, type StepRecord } from './journal.js';
+import { Journal, newJournal, type JournalDoc, type StepRecord } from './journal.js';
 import { sourceDigest } from './digest.js';
 import { pullsAlways } from './image-pulls.js';
 import { manifestAtRef } from './source.js';
 import { resolveDeps } from './deps-detect.js';
 import { DeploySteps, type StepDeps } from './steps.js';
-import { cutOffHook } from './release-hook.js';
+import { finishDeployment, recoverDeployments } from './deploy-finish.js';
 import { Admission } from './admission.js';
 import { storedManifest } from '../../config/stored-manifest.js';
-import { removeTree } from '../../system/safe-tree.js';
 import type { DeployResult } from '../../core/results.js';
 import { neverDeployed } from '../../store/apps-repo.js';
 
@@ -273,91 +272,7 @@ export class Deployer {
     const journal = new Journal(this.#d.store, id, { context: ctx, steps: doc.steps }, onStep);
     const steps = new DeploySteps(this.#d, ctx);
     const { error, warnings } = await journal.run(steps);
-    return this.#finish(id, journal, ctx, kind, error, [...ignored, ...warnings]);
-  }
-
-  async #finish(
-    id: number,
-    journal: Journal<DeployContext>,
-    ctx: DeployContext,
-    kind: 'deploy' | 'rollback',
-    error: string | undefined,
-    warnings: string[],
-    status?: DeployResult['status'],
-  ): Promise<DeployResult> {
-    const final = status ?? (error ? 'failed' : 'succeeded');
-    // A failed first deploy takes everything it made with it. Its rows go last (the deployment's
-    // with them, by cascade): killed before that, berthd finds it still running and cleans up again.
-    // A failed attempt keeps its release number, its build log and its instances' logs (its own by
-    // that number: `berth logs <app> --build --release <n>`), also when it was the app's first.
-    if (kind === 'deploy')
-      await this.#d.store.attempts.finish(ctx.app, ctx.env, ctx.release.number, final, error ?? null, Date.now());
-    if (final !== 'succeeded' && ctx.createdApp) {
-      this.#d.users?.reclaim(this.#d.layout.appLogRoot(ctx.app)); // its user goes: the logs become root's
-      removeTree(path.dirname(this.#d.layout.releasesDir(ctx.app, ctx.env)));
-      if (!ctx.keptData) {
-        this.#d.users?.reclaim(this.#d.layout.appDataRoot(ctx.app));
-        this.#d.users?.reclaim(path.join(this.#d.layout.root, 'homes', ctx.app));
-        removeTree(this.#d.layout.appDataRoot(ctx.app)); // a new app's data dir holds only what its failed start wrote
-        removeTree(path.join(this.#d.layout.root, 'homes', ctx.app));
-      }
-      await this.#d.users
-        ?.remove(ctx.app, [ctx.env])
-        .catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the app user failed'));
-      const app = await this.#d.store.apps.find(ctx.app);
-      if (app)
-        await this.#d.store.write((r) =>
-          ctx.registeredApp ? r.apps.unregisterSource(app.id, Date.now()) : r.apps.delete(app.id),
-        );
-      await this.#d.routes.sync();
-    } else if (final !== 'succeeded' && ctx.createdEnv) {
-      this.#d.users?.reclaim(this.#d.layout.logDir(ctx.app, ctx.env));
-      for (const dir of [
-        this.#d.layout.releasesDir(ctx.app, ctx.env),
-        this.#d.layout.dataDir(ctx.app, ctx.env),
-        path.join(this.#d.layout.root, 'homes', ctx.app, ctx.env),
-      ]) {
-        this.#d.users?.reclaim(dir); // root's first: nothing of the environment's user can be swapped in while it goes
-        removeTree(dir);
-      }
-      await this.#d.users
-        ?.remove(ctx.app, [ctx.env])
-        .catch((err) => this.#d.log.warn({ app: ctx.app, err: describe(err) }, 'removing the environment user failed'));
-      await this.#d.store.write((r) => r.apps.deleteEnvironment(ctx.environmentId));
-      await this.#d.routes.sync();
-    } else {
-      await this.#d.store.deployments.update(id, {
-        status: final,
-        error: error ?? (warnings.length ? warnings.join('; ') : null),
-        finished_at: Date.now(),
-        release_id: final === 'succeeded' ? (ctx.release.id ?? null) : null,
-      });
-    }
-    const message =
-      final === 'succeeded'
-        ? `${kind} of release ${ctx.release.number} succeeded`
-        : `${kind} of release ${ctx.release.number} ${final}: ${error}`;
-    await this.#d.store.events.append({
-      at: Date.now(),
-      app: ctx.app,
-      environment: ctx.env,
-      service: null,
-      kind: `deployment.${final}`,
-      message,
-    });
-    const result: DeployResult = {
-      id,
-      app: ctx.app,
-      env: ctx.env,
-      kind,
-      release: final === 'succeeded' ? ctx.release.number : null,
-      status: final,
-      steps: journal.doc.steps.map(stepResult),
-      ...(error ? { error } : {}),
-      ...(warnings.length ? { warnings } : {}),
-    };
-    this.#d.onFinished?.(result, ctx.manifest);
-    return result;
+    return finishDeployment(this.#d, id, journal, ctx, kind, error, [...ignored, ...warnings]);
   }
 
   /** One deployment (or environment removal) per environment: a second fails at once naming the running one, or waits. */
@@ -373,50 +288,10 @@ export class Deployer {
 
   /**
    * At boot, before instances are adopted: a deployment berthd was running when it died is
-   * completed if traffic had already moved to the new release, and undone otherwise.
-   * Then release directories that no release owns are removed.
+   * completed if traffic had already moved to the new release, and undone otherwise (see deploy-finish).
    */
-  async recover(): Promise<void> {
-    for (const row of await this.#d.store.deployments.running()) {
-      const doc = JSON.parse(row.steps) as JournalDoc<DeployContext>;
-      const ctx = doc.context;
-      const journal = new Journal(this.#d.store, row.id, doc);
-      const steps = new DeploySteps(this.#d, ctx);
-      const cut = doc.steps.find((s) => s.status === 'running');
-      const at = cut?.name ?? 'between steps';
-      try {
-        if (journal.switched()) {
-          const { warnings } = await journal.run(steps, true);
-          await this.#finish(row.id, journal, ctx, row.kind as 'deploy', undefined, [
-            `berthd stopped during "${at}"; completed after restart`,
-            ...warnings,
-          ]);
-        } else {
-          const error = await journal.undo(
-            steps,
-            `berthd stopped during "${at}"; undone after restart${cutOffHook(cut)}`,
-          );
-          await this.#finish(row.id, journal, ctx, row.kind as 'deploy', error, [], 'interrupted');
-        }
-      } catch (err) {
-        this.#d.log.error({ err: describe(err), deployment: row.id }, 'recovering a deployment failed');
-      }
-    }
-    await this.#removeOrphanReleaseDirs();
-  }
-
-  async #removeOrphanReleaseDirs(): Promise<void> {
-    const root = path.join(this.#d.layout.root, 'releases');
-    if (!existsSync(root)) return;
-    const owned = new Set((await this.#d.store.releases.all()).map((r) => r.dir));
-    for (const app of readdirSync(root)) {
-      for (const env of readdirSync(path.join(root, app))) {
-        for (const n of readdirSync(path.join(root, app, env))) {
-          const dir = path.join(root, app, env, n);
-          if (!owned.has(dir)) removeTree(dir);
-        }
-      }
-    }
+  recover(): Promise<void> {
+    return recoverDeployments(this.#d);
   }
 }
 
