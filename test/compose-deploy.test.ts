@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import type { InstanceStatus } from '../src/core/results.js';
 import { TestDockerd, withEngine } from './helpers/dockerd.js';
 import { hit } from './helpers/http.js';
-import { REPO, TestHome } from './helpers/home.js';
+import { assertOk, REPO, TestHome } from './helpers/home.js';
 
 /**
  * The berth.yaml that `berth import compose` prints for each golden fixture (test/fixtures/compose:
@@ -184,3 +184,32 @@ test(
     });
   },
 );
+
+/**
+ * Issue 18: `berth init`'s berth.yaml for a Dockerfile app and for a compose app (init defers to
+ * `berth import compose`) deploys unedited and answers through Berth's proxy on the route init gave
+ * it, health-gated on the path init read (the Dockerfile's HEALTHCHECK, compose's healthcheck).
+ * test/init golden-checks the same fixtures; these build FROM this file's busybox image.
+ */
+test("berth init's Dockerfile and compose results deploy and answer through the proxy", async () => {
+  const apps = [
+    { kind: 'dockerfile-busybox', host: 'dockerfile-busybox.localhost', body: 'dockerfile app from berth init\n' },
+    { kind: 'compose-busybox', host: 'guestbook.localhost', body: 'compose app from berth init\n' },
+  ];
+  await Promise.all(
+    apps.map(async (a) => {
+      const dir = path.join(home.root, 'init', a.kind);
+      cpSync(path.join(REPO, 'test', 'fixtures', 'init', a.kind), dir, { recursive: true });
+      assertOk(await home.cli('init', dir));
+      const r = await home.cli('up', dir);
+      assert.equal(r.code, 0, `${a.kind}: ${r.stderr}${r.stdout}`);
+    }),
+  );
+  for (const a of apps) {
+    const r = await hit(P, a.host, '/');
+    assert.equal(r.status, 200, `${a.kind}: ${r.text()}`);
+    assert.equal(r.text(), a.body, a.kind);
+  }
+  const rows = await running('guestbook');
+  assert.deepEqual(rows.map((s) => s.service).sort(), ['cache', 'web']);
+});

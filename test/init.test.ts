@@ -19,7 +19,20 @@ const home = new TestHome('29000-29099');
 const P = home.httpPort;
 after(() => home.cleanup());
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'init');
-const KINDS = ['node', 'static', 'procfile', 'fastapi', 'next', 'vite', 'django', 'flask', 'dockerfile', 'compose'];
+const KINDS = [
+  'node',
+  'static',
+  'procfile',
+  'fastapi',
+  'next',
+  'vite',
+  'django',
+  'flask',
+  'dockerfile',
+  'compose',
+  'dockerfile-busybox',
+  'compose-busybox',
+];
 
 /** A copy of a fixture, in a directory of the kind's name (init names the app after it when nothing else does). */
 function copy(kind: string): string {

@@ -67,8 +67,15 @@ function testArgv(test: unknown): string[] | undefined {
   return undefined;
 }
 
-/** The path a curl/wget of the container's own http URL fetches, or why there is none. */
-function httpPath(argv: readonly string[], port: number | undefined, self: string): { path?: string; why?: string } {
+/**
+ * The path a curl/wget of the container's own http URL fetches, or why there is none (also read by
+ * `berth init` from a Dockerfile's HEALTHCHECK).
+ */
+export function httpPath(
+  argv: readonly string[],
+  port: number | undefined,
+  self: string,
+): { path?: string; why?: string } {
   const end = argv.findIndex((w) => ['||', '&&', ';', '|'].includes(w));
   const words = end < 0 ? argv : argv.slice(0, end);
   const program = programName(words[0] ?? '');

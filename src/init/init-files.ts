@@ -1,8 +1,10 @@
 import path from 'node:path';
+import { httpPath } from '../import/compose-health.js';
 import { importCompose } from '../import/compose-import.js';
 import { processApps } from '../import/process-apps.js';
 import { Checklist } from '../import/process-def.js';
 import { readProcfile } from '../import/procfile-read.js';
+import { shellWords } from '../import/shell-words.js';
 import type { AppTree } from './app-tree.js';
 import { findHealthRoute } from './init-health.js';
 import type { InitPlan } from './init-plan.js';
@@ -63,7 +65,8 @@ export function recogniseDockerfile(tree: AppTree): InitPlan | null {
     notes.push(
       `the Dockerfile has no EXPOSE: container_port ${port} is a guess${envPort ? ' (from ENV PORT)' : ''}; set the port the app listens on inside`,
     );
-  const health = findHealthRoute(tree, SOURCES);
+  const checked = dockerfileHealth(text, port);
+  const health = checked ? { path: checked, file: "the Dockerfile's HEALTHCHECK" } : findHealthRoute(tree, SOURCES);
   return {
     kind: 'dockerfile',
     services: [
@@ -83,6 +86,23 @@ export function recogniseDockerfile(tree: AppTree): InitPlan | null {
     ],
     notes,
   };
+}
+
+/**
+ * The path a Dockerfile's `HEALTHCHECK [options] CMD ...` fetches from the container itself with curl
+ * or wget (exec form or shell form), as compose's healthcheck is read; else undefined.
+ */
+function dockerfileHealth(text: string, port: number): string | undefined {
+  const cmd = /^\s*HEALTHCHECK\s+(?:--\S+\s+)*CMD\s+(.+)$/im.exec(text)?.[1]?.trim();
+  if (cmd === undefined) return undefined;
+  let argv: string[] | undefined;
+  try {
+    const parsed: unknown = cmd.startsWith('[') ? JSON.parse(cmd) : undefined;
+    argv = Array.isArray(parsed) ? parsed.map(String) : shellWords(cmd);
+  } catch {
+    return undefined;
+  }
+  return argv === undefined ? undefined : httpPath(argv, port, 'localhost').path;
 }
 
 /** A directory of web files: index.html at the top, or in public/, dist/, build/, site/, _site/, www/. */
