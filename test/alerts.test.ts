@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { doctorConditions } from '../src/alerts/conditions.js';
@@ -39,9 +39,10 @@ alerts:
     - { slack: "http://127.0.0.1:${HTTP_PORT}/slack" }
     - { email: ops@example.com, smtp: "smtp://127.0.0.1:${SMTP_PORT}" }
     - { webhook: "http://127.0.0.2:${REFUSED_PORT}/hook" }
-  rules: { disk: { percent: 1 } }
+  rules: { disk: { percent: 1 }, unhealthy: { after: 1s } }
   resolve_after: 2s
   interval: 500ms
+  doctor_interval: 1s
 `;
 
 /** Up and serving, then down: 1 s the first time (its deploy passes), 300 ms after that. */
@@ -131,6 +132,35 @@ test('a failed deploy: one alert naming the error, resolved by the next good dep
   assertOk(await home.cli('deploy', dir));
   await waitFor('resolved', () => about('deploy_failed', 'broken/production').length > 1, 30_000);
   assert.deepEqual(about('deploy_failed', 'broken/production'), ['firing', 'resolved']);
+});
+
+/** Fails its health check (HTTP 500) while the test's flag file exists; never restarted, so it stays unhealthy. */
+const SICK_FLAG = path.join(home.root, 'sick-flag');
+const SICK_CODE = `const fs = require('fs'); require('http').createServer((q, s) => { s.statusCode = fs.existsSync(${JSON.stringify(SICK_FLAG)}) ? 500 : 200; s.end(); }).listen(process.env.PORT, '127.0.0.1')`;
+
+test('unhealthy longer than `after`: one alert, "resolved" once healthy; an instance that stays down: doctor_error', async () => {
+  const dir = home.app(
+    'sick',
+    `app: sick\nservices:\n  web:\n    run: [${JSON.stringify(NODE)}, "-e", ${JSON.stringify(SICK_CODE)}]\n    restart: never\n    health: { http: /healthz, interval: 200ms, unhealthy_threshold: 1 }\n`,
+  );
+  assertOk(await home.cli('deploy', dir));
+  writeFileSync(SICK_FLAG, '');
+  await waitFor('the unhealthy alert', () => about('unhealthy', 'sick/production/web').length > 0, 30_000);
+  const alert = hooks.flatMap((h) => h.body.alerts ?? []).find((a) => a.rule === 'unhealthy');
+  assert.match(alert?.message ?? '', /^sick\/web\[0\] \(production\) has failed its health check for \d+ minute\(s\)$/);
+  unlinkSync(SICK_FLAG);
+  await waitFor('resolved', () => about('unhealthy', 'sick/production/web').length > 1, 30_000);
+  assert.deepEqual(about('unhealthy', 'sick/production/web'), ['firing', 'resolved']);
+
+  // Killed, and never restarted: doctor reports it down (an error no other rule covers), seen by the doctor's run.
+  const [inst] = await home.json<Array<{ pid: number }>>('ps', 'sick');
+  process.kill(inst!.pid, 'SIGKILL');
+  const down = 'instance-down:sick/production/web';
+  await waitFor('the doctor_error alert', () => about('doctor_error', down).length > 0, 30_000);
+  assertOk(await home.cli('deploy', dir));
+  await waitFor('doctor_error resolved', () => about('doctor_error', down).length > 1, 30_000);
+  assert.deepEqual(about('doctor_error', down), ['firing', 'resolved']);
+  assert.deepEqual(about('unhealthy', 'sick/production/web'), ['firing', 'resolved']);
 });
 
 test('e-mail goes through the SMTP server: the alert and its "resolved"', () => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../src/api/client.js';
 import { exposition } from '../src/metrics/exposition.js';
-import { hit } from './helpers/http.js';
-import { assertOk, BIN, NODE, TestHome, waitFor } from './helpers/home.js';
+import { getJson, hit } from './helpers/http.js';
+import { assertOk, BIN, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 
 /**
  * GET /metrics scraped by a real Prometheus (Debian's) over TCP with a metrics token, its text checked
@@ -31,6 +31,7 @@ createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 let prometheus: ChildProcess | undefined;
+let token = '';
 const tmux = (...args: string[]) =>
   spawnSync('tmux', ['-L', `berth-metrics-${process.pid}`, ...args], { encoding: 'utf8', env: home.env });
 
@@ -80,7 +81,7 @@ test('GET /metrics: a metrics token over TCP, promtool parses it, a real Prometh
   assert.equal((await scrape(undefined)).status, 401, 'anonymous');
   const made = await home.cli('metrics', 'token', 'prometheus', '--json');
   assertOk(made);
-  const token = (JSON.parse(made.stdout) as { token: string }).token;
+  token = (JSON.parse(made.stdout) as { token: string }).token;
   assert.equal(
     (await fetch(`http://127.0.0.1:${API}/v1/apps`, { headers: { authorization: `Bearer ${token}` } })).status,
     403,
@@ -256,3 +257,28 @@ test('berth top: a live view under tmux, in place on the alternate screen, resiz
   tmux('send-keys', '-t', 'top', 'q');
   await waitFor('top quit on q', () => (tmux('has-session', '-t', 'top').status !== 0 ? true : undefined), 10_000, 100);
 });
+
+test(
+  'GET /metrics: an OOM kill counted, the age of the last verified backup',
+  { skip: !existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes') && 'no cgroup v1 memory hierarchy here' },
+  async () => {
+    const hog = path.join(REPO, 'test', 'fixtures', 'limits-app.py'); // GET /hog allocates HOG_MB MiB
+    const web = `services:\n  web:\n    run: ["python3", "${hog}"]\n    restart: never\n`;
+    const dir = home.app('hog', `app: hog\n${web}    resources: { memory: 48M }\n    env: { HOG_MB: 200 }\n`);
+    assertOk(await home.cli('deploy', dir));
+    const [inst] = await home.json<Array<{ port: number }>>('ps', 'hog');
+    await getJson(inst!.port, '/hog').catch(() => undefined); // the kernel kills it mid-request
+    const series = 'berth_oom_kills_total{app="hog",env="production",service="web"}';
+    await waitFor('the OOM kill counted', async () => value((await scrape(token)).text, series) === 1);
+
+    assertOk(await home.cli('deploy', home.app('kept', `app: kept\n${web}backup: { to: local }\n`)));
+    const ran = await home.cli('backup', 'run', 'kept', '--json');
+    assertOk(ran, 'backup run');
+    assert.equal((JSON.parse(ran.stdout) as { status: string }).status, 'verified');
+    const m = await scrape(token);
+    const age = value(m.text, 'berth_backup_last_success_age_seconds{app="kept",env="production"}');
+    assert.ok(age !== undefined && age >= 0 && age < 600, `the backup's age: ${age}\n${m.text}`);
+    assert.equal(value(m.text, 'berth_backup_last_success_age_seconds{app="hog",env="production"}'), undefined);
+    assert.equal(promtoolCheck(m.text), '');
+  },
+);
