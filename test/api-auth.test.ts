@@ -161,6 +161,7 @@ const MATRIX: Record<
   'DELETE /v1/tokens/:id': { path: '/v1/tokens/abc', expect: [D, B, B, B, B, B] },
   'GET /metrics': { path: '/metrics', expect: [D, F, F, F, F, F] },
   'GET /v1/stats': { path: '/v1/stats', expect: [D, OK, OK, OK, OK, OK] },
+  'GET /v1/apps/:app/metrics': { path: '/v1/apps/shop/metrics', expect: [D, N, OK, OK, OK, OK] },
   'POST /v1/metrics/tokens': { path: '/v1/metrics/tokens', body: 'nope', expect: [D, F, F, F, F, F] },
   'GET /v1/metrics/tokens': { path: '/v1/metrics/tokens', expect: [D, F, F, F, F, F] },
   'DELETE /v1/metrics/tokens/:id': { path: '/v1/metrics/tokens/abc', expect: [D, F, F, F, F, F] },

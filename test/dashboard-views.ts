@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { hit } from './helpers/http.js';
+import { waitFor } from './helpers/home.js';
 import { BASE, git, home, root, shot, signIn, withPage } from './helpers/dashboard.js';
 
 /**
@@ -114,6 +115,39 @@ export function registerViewTests(): void {
     });
   });
 
+  test("the metrics view graphs a service's last hour: the requests sent show in its points", async () => {
+    await withPage(async (page) => {
+      await signIn(page, 'mia');
+      await page.locator('section.app[data-app=shop]').waitFor();
+      await open(page, 'metrics');
+      const web = page.locator('#metrics section.metrics[data-service=web]');
+      await web.locator('table.metric-values tbody tr').first().waitFor({ state: 'attached', timeout: 30_000 });
+      /** The requests of all web's points, as the page has them (each row: one interval's). */
+      const counted = () =>
+        page.evaluate<number>(`[...document.querySelectorAll('#metrics section[data-service=web] tr[data-requests]')]
+          .reduce((n, tr) => n + Number(tr.dataset.requests), 0)`);
+      const before = await counted();
+      for (let n = 0; n < 25; n++) assert.equal((await hit(home.httpPort, 'shop.test', `/graph-${n}`)).status, 200);
+      // Each point is one interval's requests: together, after the next samples, 25 more than before.
+      await waitFor('the 25 requests in the graph', async () => (await counted()) >= before + 25, 30_000, 200);
+      assert.equal(await counted(), before + 25);
+      const requests = web.locator('figure[data-chart=requests]');
+      assert.ok(Number(await requests.getAttribute('data-peak')) > 0);
+      assert.match(
+        (await requests.locator('svg polyline').getAttribute('points')) ?? '',
+        /^[\d.]+,[\d.]+( [\d.]+,[\d.]+)*$/,
+      );
+      assert.match(
+        (await requests.locator('svg').getAttribute('aria-label')) ?? '',
+        /^Requests of web over the last hour: latest [\d.]+ req\/s, peak [\d.]+ req\/s$/,
+      );
+      for (const chart of ['latency', 'cpu', 'memory'])
+        assert.equal(await web.locator(`figure[data-chart=${chart}] svg[role=img]`).count(), 1, chart);
+      assert.ok(Number(await web.locator('figure[data-chart=memory]').getAttribute('data-peak')) > 1, 'RSS in MB');
+      await shot(page, 'metrics');
+    });
+  });
+
   test('an admin sets a secret by name (its value never shown) and unsets it', async () => {
     const value = 'hunter2-not-for-display';
     const names = async () =>
@@ -147,6 +181,7 @@ export function registerViewTests(): void {
         secrets: 'text=Secret names are shown to members',
         doctor: '#doctor',
         backups: '#backups',
+        metrics: '#metrics',
       };
       for (const [view, ready] of Object.entries(loaded)) {
         await open(page, view);
@@ -183,6 +218,12 @@ export function registerViewTests(): void {
         const width = () => page.evaluate<number>('document.documentElement.scrollWidth');
         assert.ok((await width()) <= 390, `overview: ${await width()} px wide`);
         await shot(page, 'phone-overview');
+        await open(page, 'releases');
+        await page.locator('#release-list tr[data-release]').first().waitFor();
+        await open(page, 'metrics');
+        await page.locator('#metrics section[data-service=web] figure[data-chart=memory]').waitFor();
+        assert.ok((await width()) <= 390, `metrics: ${await width()} px wide`);
+        await shot(page, 'phone-metrics');
         await open(page, 'releases');
         await page.locator('#release-list tr[data-release]').first().waitFor();
         assert.ok((await width()) <= 390, `releases: ${await width()} px wide`);

@@ -25,6 +25,7 @@ import { registerViewTests } from './dashboard-views.js';
  */
 const API_PORT = 18359;
 const home = useDashboard(new TestHome('25900-25999'), API_PORT);
+home.env.BERTH_METRICS_SAMPLE_MS = '500'; // the metrics view's points, twice a second
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
 /** shop's own server: it logs every request, for the log tail. */
 const SHOP_SERVER = `import { createServer } from 'node:http';

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { MetricsSources } from '../metrics/collector.js';
+import type { MetricsHistory } from '../metrics/history.js';
 import type { Identity } from '../auth/identity.js';
 import type { ManifestThread } from '../config/manifest-thread.js';
 import type { Principal } from '../core/roles.js';
@@ -48,6 +49,8 @@ export interface ApiDeps {
   readonly doctor: (app?: string) => Promise<Finding[]>;
   /** What GET /metrics and GET /v1/stats read (src/metrics/collector.ts). */
   readonly metrics: MetricsSources;
+  /** The last hour per service, sampled in memory (src/metrics/history.ts); absent: none kept. */
+  readonly metricsHistory?: MetricsHistory;
   readonly settingsFile: string;
   readonly info: () => Record<string, unknown>;
   /** How long the event loop was held (BERTH_EVENT_LOOP_STATS=1, for benchmarks); absent when off. */

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { BerthError } from '../core/errors.js';
+import { DEFAULT_ENV } from '../engine/apps.js';
 import { collect } from '../metrics/collector.js';
+import { HISTORY_WINDOW_MS } from '../metrics/history.js';
 import { exposition } from '../metrics/exposition.js';
 import { policy, visibleOrgs } from './policy.js';
 import type { ApiDeps } from './deps.js';
@@ -8,7 +10,8 @@ import { duration, ms } from './identity-schemas.js';
 
 /**
  * GET /metrics (Prometheus' text format: root on the host, or a metrics token over TCP), GET
- * /v1/stats (the same samples as JSON, of the caller's organisations: `berth top`), and the
+ * /v1/stats (the same samples as JSON, of the caller's organisations: `berth top`), GET
+ * /v1/apps/:app/metrics (an environment's last hour per service: the dashboard's graphs), and the
  * metrics tokens, which only the host admin makes and revokes.
  */
 export function registerMetricsRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -20,6 +23,22 @@ export function registerMetricsRoutes(app: FastifyInstance, deps: ApiDeps): void
     const s = await collect(deps.metrics, await visibleOrgs(deps.store, req.principal));
     return { at: s.at, instances: s.instances, routes: s.routes };
   });
+  app.get<{ Params: { app: string }; Querystring: { env?: string } }>(
+    '/v1/apps/:app/metrics',
+    policy({ role: 'viewer' }, 'app'),
+    async (req) => {
+      await deps.apps.requireApp(req.params.app);
+      const env = req.query.env ?? DEFAULT_ENV;
+      const h = deps.metricsHistory;
+      return {
+        app: req.params.app,
+        env,
+        intervalMs: h?.intervalMs ?? null,
+        windowMs: HISTORY_WINDOW_MS,
+        services: h?.of(req.params.app, env) ?? [],
+      };
+    },
+  );
   app.post<{ Body: { name: string; expires?: string } }>(
     '/v1/metrics/tokens',
     {

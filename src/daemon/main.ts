@@ -30,6 +30,8 @@ import { daemonLogger } from './logger.js';
 import { doctorRunner } from './doctor-run.js';
 import { makeAlerter } from './alerts-start.js';
 import { DoctorCache } from '../metrics/doctor-cache.js';
+import { collectServices } from '../metrics/collector.js';
+import { MetricsHistory, sampleInterval } from '../metrics/history.js';
 import { serveApi } from './serve.js';
 import { startUpkeep, sweepUploads, Timer } from './upkeep.js';
 import { makeProxy, retirePreviousProxy, warnIfEphemeral } from './proxy-start.js';
@@ -250,6 +252,7 @@ async function main(): Promise<void> {
     log.info('berthd stopping; apps keep running');
     cron.stop();
     backupSchedule.stop();
+    history.stop();
     manifests.close();
     void (served.api?.close() ?? Promise.resolve()).finally(async () => {
       await store.close();
@@ -257,6 +260,11 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
+  const history = new MetricsHistory(
+    () => collectServices({ store, proxy }),
+    sampleInterval(process.env),
+    (err) => log.warn({ err }, 'metrics history: sample failed'),
+  );
   const identity = new Identity(store);
   const webhooks = new Webhooks({ store, box, deployer, environments, outboundAllow: settings.outboundAllow, log });
   const apiDeps: ApiDeps = {
@@ -285,6 +293,7 @@ async function main(): Promise<void> {
       certDir: settings.proxy === 'nginx' ? settings.certDir : undefined,
       doctor: () => doctorCache.last,
     },
+    metricsHistory: history,
     settingsFile: layout.settings,
     shutdown,
     eventLoop: EventLoopStats.fromEnv(process.env),
@@ -310,6 +319,7 @@ async function main(): Promise<void> {
 
   startUpkeep({ instances, proxy, log, expiry, expire: () => environments.expire() });
   alerts?.start();
+  history.start();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }

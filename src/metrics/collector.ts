@@ -53,23 +53,9 @@ export interface MetricsSources {
  * those organisations' apps, and nothing host-wide (undefined: the whole host).
  */
 export async function collect(s: MetricsSources, orgIds?: readonly number[]): Promise<MetricsSnapshot> {
-  const views = await s.store.instances.list(orgIds === undefined ? {} : { orgIds });
   const apps = orgIds === undefined ? undefined : new Set(await s.store.apps.names(orgIds));
   const mine = <T extends { app: string }>(rows: readonly T[]) => (apps ? rows.filter((r) => apps.has(r.app)) : rows);
-  const instances = views.map((v): InstanceSample => {
-    const use = v.pid === null ? undefined : procUsage(v.pid, v.startTicks);
-    const base = {
-      app: v.app,
-      env: v.env,
-      service: v.service,
-      idx: v.idx,
-      release: v.release,
-      state: v.state,
-      restarts: v.restarts,
-    };
-    return use ? { ...base, cpuSeconds: use.cpuSeconds, rssBytes: use.rssBytes } : base;
-  });
-  const routes = mine((await s.proxy.routeCounters?.()) ?? []);
+  const { instances, routes } = await collectServices(s, orgIds, apps);
   const oomKills = mine(await s.store.metrics.oomKills());
   if (orgIds !== undefined) return { at: Date.now(), instances, routes, oomKills };
   const table = await s.proxy.current();
@@ -90,4 +76,33 @@ export async function collect(s: MetricsSources, orgIds?: readonly number[]): Pr
       doctor: s.doctor(),
     },
   };
+}
+
+/**
+ * The cheap part of a snapshot, what `berth top` and the metrics history need: the instances with their
+ * own /proc files, and the builtin proxy's route counters (of `orgIds`' apps, or all).
+ */
+export async function collectServices(
+  s: Pick<MetricsSources, 'store' | 'proxy'>,
+  orgIds?: readonly number[],
+  apps?: ReadonlySet<string>,
+): Promise<{ at: number; instances: InstanceSample[]; routes: RouteCounters[] }> {
+  const views = await s.store.instances.list(orgIds === undefined ? {} : { orgIds });
+  const names = apps ?? (orgIds === undefined ? undefined : new Set(await s.store.apps.names(orgIds)));
+  const instances = views.map((v): InstanceSample => {
+    const use = v.pid === null ? undefined : procUsage(v.pid, v.startTicks);
+    const base = {
+      app: v.app,
+      env: v.env,
+      service: v.service,
+      idx: v.idx,
+      release: v.release,
+      state: v.state,
+      restarts: v.restarts,
+    };
+    return use ? { ...base, cpuSeconds: use.cpuSeconds, rssBytes: use.rssBytes } : base;
+  });
+  const all = (await s.proxy.routeCounters?.()) ?? [];
+  const routes = names ? all.filter((r) => names.has(r.app)) : all;
+  return { at: Date.now(), instances, routes };
 }

@@ -1,4 +1,4 @@
-// One app's page, per environment: releases and deploys, logs, environments, secrets, doctor, backups.
+// One app's page, per environment: releases and deploys, logs, environments, secrets, doctor, backups, metrics.
 // The views are links (#/app/APP/ENV/VIEW), so a viewer, who may change nothing, gets no buttons at all.
 import { api, enc } from './api.js';
 import { useLoad } from './hooks.js';
@@ -9,6 +9,7 @@ import { Environments } from './environments.jsx';
 import { Secrets } from './secrets.jsx';
 import { Doctor } from './doctor.jsx';
 import { Backups } from './backups.jsx';
+import { Metrics } from './metrics.jsx';
 
 const VIEWS = {
   releases: ['Deploys and releases', Releases],
@@ -17,7 +18,7 @@ const VIEWS = {
   secrets: ['Secrets', Secrets],
   doctor: ['Doctor', Doctor],
   backups: ['Backups', Backups],
-  // The metrics graphs (requests, latency, CPU, memory over the last hour, issue 19) come here, from GET /metrics.
+  metrics: ['Metrics', Metrics],
 };
 
 export function AppView({ me, path }) {
