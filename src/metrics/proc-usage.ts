@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { procStat } from '../system/proc.js';
 
 /** Clock ticks a second in /proc/<pid>/stat (USER_HZ: 100 on every Linux architecture Node runs on). */
 const TICKS = 100;
@@ -16,17 +17,15 @@ export interface ProcUsage {
  * /proc files (stat and status), never a scan of the host's processes. Undefined when it is gone
  * or the pid now names another process.
  */
-export function procUsage(pid: number, startTicks: string | null, proc = '/proc'): ProcUsage | undefined {
+export function procUsage(pid: number, startTicks: string | null): ProcUsage | undefined {
+  const stat = procStat(pid);
+  if (!stat || (startTicks !== null && stat.startTicks !== startTicks)) return undefined;
+  let status: string;
   try {
-    const stat = readFileSync(`${proc}/${pid}/stat`, 'latin1');
-    // Fields after ")" start at 3 (state): utime is field 14, stime 15, cutime 16, cstime 17, starttime 22.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (startTicks !== null && f[19] !== startTicks) return undefined;
-    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    const status = readFileSync(`${proc}/${pid}/status`, 'latin1');
-    const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-    return { cpuSeconds: ticks / TICKS, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
+    status = readFileSync(`/proc/${pid}/status`, 'latin1');
   } catch {
     return undefined;
   }
+  const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return { cpuSeconds: stat.cpuTicks / TICKS, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
 }

@@ -11,6 +11,8 @@ export interface ProcStat {
   readonly session: number;
   /** Start time in clock ticks since boot: with the pid, it identifies one process for good. */
   readonly startTicks: string;
+  /** CPU used in clock ticks: user and system, its own and that of the children it has waited for. */
+  readonly cpuTicks: number;
 }
 
 /** Reads /proc/<pid>/stat, or undefined when the process is gone. */
@@ -24,7 +26,8 @@ export function procStat(pid: number): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   const comm = text.slice(text.indexOf('(') + 1, close);
   const f = text.slice(close + 2).split(' ');
-  // Fields after comm start at field 3 (state): f[0]=state, f[1]=ppid, f[2]=pgrp, f[3]=session, f[19]=starttime.
+  // Fields after comm start at field 3 (state): f[0]=state, f[1]=ppid, f[2]=pgrp, f[3]=session,
+  // f[11..14]=utime, stime, cutime, cstime, f[19]=starttime.
   return {
     pid,
     comm,
@@ -33,6 +36,7 @@ export function procStat(pid: number): ProcStat | undefined {
     pgrp: Number(f[2]),
     session: Number(f[3]),
     startTicks: f[19] ?? '',
+    cpuTicks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
   };
 }
 
