@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, enc } from './api.js';
 import { useLoad, when } from './hooks.js';
+import { Confirm } from './message.jsx';
 import { may } from './roles.js';
 
 export function Backups({ app, env, role }) {
@@ -60,21 +61,15 @@ export function Backups({ app, env, role }) {
                     </button>
                   )}
                   {asking === b.snapshot && (
-                    <span class="confirm">
-                      <button
-                        type="button"
-                        data-action="confirm-restore"
-                        onClick={() => {
-                          setAsking(null);
-                          void act(`restore ${b.snapshot}`, `/v1/apps/${enc(app)}/backups/${b.snapshot}/restore`);
-                        }}
-                      >
-                        Replace {env}'s data with {b.snapshot}
-                      </button>{' '}
-                      <button type="button" onClick={() => setAsking(null)}>
-                        Keep it
-                      </button>
-                    </span>
+                    <Confirm
+                      action="confirm-restore"
+                      label={`Replace ${env}'s data with ${b.snapshot}`}
+                      onConfirm={() => {
+                        setAsking(null);
+                        void act(`restore ${b.snapshot}`, `/v1/apps/${enc(app)}/backups/${b.snapshot}/restore`);
+                      }}
+                      onCancel={() => setAsking(null)}
+                    />
                   )}
                 </td>
               </tr>

@@ -3,6 +3,7 @@
 import { useState } from 'preact/hooks';
 import { api, enc } from './api.js';
 import { when } from './hooks.js';
+import { Confirm } from './message.jsx';
 import { may } from './roles.js';
 
 export function Environments({ app, role, environments, onChange }) {
@@ -61,14 +62,12 @@ export function Environments({ app, role, environments, onChange }) {
                     </button>
                   )}
                   {asking === e.name && (
-                    <span class="confirm">
-                      <button type="button" data-action="confirm-remove" onClick={() => remove(e.name)}>
-                        Remove {e.name} and its data
-                      </button>{' '}
-                      <button type="button" onClick={() => setAsking(null)}>
-                        Keep it
-                      </button>
-                    </span>
+                    <Confirm
+                      action="confirm-remove"
+                      label={`Remove ${e.name} and its data`}
+                      onConfirm={() => remove(e.name)}
+                      onCancel={() => setAsking(null)}
+                    />
                   )}
                 </td>
               </tr>

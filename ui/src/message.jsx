@@ -22,3 +22,17 @@ export function Message() {
     </p>
   );
 }
+
+/** The second question a destructive action asks: `label` does it (`action` names the button for tests), "Keep it" does not. */
+export function Confirm({ action, label, onConfirm, onCancel }) {
+  return (
+    <span class="confirm">
+      <button type="button" data-action={action} onClick={onConfirm}>
+        {label}
+      </button>{' '}
+      <button type="button" onClick={onCancel}>
+        Keep it
+      </button>
+    </span>
+  );
+}
