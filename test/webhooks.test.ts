@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { git } from './helpers/git.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
 import type { EnvironmentStatus } from '../src/core/results.js';
@@ -21,14 +22,6 @@ const origin = path.join(home.root, 'origin.git');
 const src = path.join(home.root, 'src');
 const dev = path.join(home.root, 'dev');
 let secret = '';
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync(
-    'git',
-    ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', '-c', 'commit.gpgsign=false', ...args],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-}
 
 let deliveries = 0;
 async function push(

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
@@ -77,20 +76,4 @@ export async function pidOf(app: string, env = 'production'): Promise<number | n
   return rows.find((r) => r.current && r.env === env)?.pid ?? null;
 }
 
-export function git(dir: string, ...args: string[]): string {
-  return execFileSync(
-    'git',
-    [
-      '-C',
-      dir,
-      '-c',
-      'user.name=Berth Test',
-      '-c',
-      'user.email=test@berth.invalid',
-      '-c',
-      'commit.gpgsign=false',
-      ...args,
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-}
+export { git } from './git.js';
