@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { ServiceSpec } from '../../config/manifest-types.js';
 import type { DeployContext } from '../deploy/context.js';
-import type { StepDeps } from '../deploy/steps.js';
+import type { StepDeps } from '../deploy/step-deps.js';
 import { databaseBinaries } from '../../system/database-binaries.js';
 import { isDatabase } from './connection.js';
 import { ownDir } from './files.js';

@@ -2,7 +2,7 @@ import type { ServiceSpec } from '../../config/manifest-types.js';
 import { storedManifest } from '../../config/stored-manifest.js';
 import { BerthError } from '../../core/errors.js';
 import type { DeployContext } from '../deploy/context.js';
-import type { StepDeps } from '../deploy/steps.js';
+import type { StepDeps } from '../deploy/step-deps.js';
 
 /**
  * A managed database in a deploy's wave. Blue-green does not apply to a database: two servers

@@ -6,7 +6,8 @@ import { removeTree } from '../../system/safe-tree.js';
 import type { DeployContext } from './context.js';
 import { Journal, stepResult, type JournalDoc } from './journal.js';
 import { cutOffHook } from './release-hook.js';
-import { DeploySteps, type StepDeps } from './steps.js';
+import type { StepDeps } from './step-deps.js';
+import { DeploySteps } from './steps.js';
 
 /**
  * How a deployment ends: its attempt, what a failed first deploy made removed (app or environment),

@@ -9,51 +9,19 @@ import { assertName } from '../../core/names.js';
 import { resolveUnder } from '../../system/paths.js';
 import { EnvironmentLocks, type LockOptions } from '../environment-locks.js';
 import { assertRoutesFree, tlsFallbackWarnings } from '../route-sync.js';
-import type { DeployContext } from './context.js';
+import type { DeployContext, DeployRequest, RollbackRequest } from './context.js';
 import { Journal, newJournal, type JournalDoc, type StepRecord } from './journal.js';
 import { sourceDigest } from './digest.js';
 import { pullsAlways } from './image-pulls.js';
 import { manifestAtRef } from './source.js';
 import { resolveDeps } from './deps-detect.js';
-import { DeploySteps, type StepDeps } from './steps.js';
+import type { StepDeps } from './step-deps.js';
+import { DeploySteps } from './steps.js';
 import { finishDeployment, recoverDeployments } from './deploy-finish.js';
 import { Admission } from './admission.js';
 import { storedManifest } from '../../config/stored-manifest.js';
 import type { DeployResult } from '../../core/results.js';
 import { neverDeployed } from '../../store/apps-repo.js';
-
-export interface DeployRequest {
-  readonly dir: string;
-  /** Default: the branch's environment when the manifest declares environments, else "production". */
-  readonly env?: string | undefined;
-  readonly ref?: string | undefined;
-  /** Deploy this branch (archived from the repository) into the environment that accepts it. */
-  readonly branch?: string | undefined;
-  /** With `branch`: the ref holding its commit, when not refs/heads/<branch> (a webhook deploys what it fetched). */
-  readonly branchRef?: string | undefined;
-  /** A new app may take over the data an earlier app of that name left (`berth rm` without --purge): root on the host only. */
-  readonly adoptKeptData?: boolean | undefined;
-  /** Refuse when the source's manifest names another app (a redeploy of a registered app, a webhook). */
-  readonly expectApp?: string | undefined;
-  /** The organisation a new app goes into (default "default"); an existing app stays in its own. */
-  readonly org?: string | undefined;
-  /** Wait for a running deployment of the same environment instead of failing at once. */
-  readonly wait?: boolean;
-  /** Deploy although pre-flight found errors; the result lists what was ignored. */
-  readonly force?: boolean;
-  /** Build everything afresh (`berth deploy --no-cache`): no build output of an earlier release is reused, images are built with every step; deploys even when nothing changed. */
-  readonly noCache?: boolean;
-  readonly onStep?: (steps: readonly StepRecord[]) => void;
-}
-
-export interface RollbackRequest {
-  readonly app: string;
-  readonly env: string;
-  /** Release number; default: the one before the current. */
-  readonly release?: number | undefined;
-  readonly wait?: boolean;
-  readonly onStep?: (steps: readonly StepRecord[]) => void;
-}
 
 /**
  * Deployments: the one path by which a release becomes current (`berth deploy`, `berth up`,

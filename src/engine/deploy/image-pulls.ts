@@ -10,7 +10,7 @@ import { imageUses } from '../images-view.js';
 import { Redactor } from '../../core/redact.js';
 import type { DeployContext } from './context.js';
 import type { StepHandle } from './journal.js';
-import type { StepDeps } from './steps.js';
+import type { StepDeps } from './step-deps.js';
 
 /** The services whose image a deploy may pull: `image:` without a `build:` of their own. */
 export function imagePulls(services: readonly ServiceSpec[]): ServiceSpec[] {

@@ -11,7 +11,7 @@ import type { StepRecord } from './journal.js';
 import { baseEnv, launchEnv, serviceCwd } from '../launch-env.js';
 import { databaseEnv } from '../databases/connection.js';
 import type { DeployContext } from './context.js';
-import type { StepDeps } from './steps.js';
+import type { StepDeps } from './step-deps.js';
 import { depsEnv } from './deps-steps.js';
 
 /** How long a release hook may run before it is stopped and the deploy fails. */

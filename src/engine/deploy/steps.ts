@@ -1,24 +1,16 @@
-import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, realpathSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from 'pino';
-import type { Manifest, ServiceSpec } from '../../config/manifest-types.js';
-import type { ManifestParse } from '../../config/manifest.js';
-import { BerthError, describe } from '../../core/errors.js';
-import type { Proxy } from '../../proxy/proxy.js';
-import type { Finding } from '../../doctor/finding.js';
-import type { Store } from '../../store/store.js';
-import { resolveUnder, type HomeLayout } from '../../system/paths.js';
-import type { InstanceManager } from '../instance-manager.js';
-import type { PortAllocator } from '../port-allocator.js';
-import { assertRoutesFree, type RouteSync } from '../route-sync.js';
+import type { ServiceSpec } from '../../config/manifest-types.js';
+import { BerthError } from '../../core/errors.js';
+import { resolveUnder } from '../../system/paths.js';
+import { assertRoutesFree } from '../route-sync.js';
 import { runBuilds, type BuildOutcome } from './build.js';
 import { releaseFiles } from './build-units.js';
 import { needsBuild } from '../../core/deploy-plan.js';
 import { storedManifest } from '../../config/stored-manifest.js';
 import type { UnixIds } from '../../system/users.js';
-import { removeStalePulls, runPullStep, undoPullStep } from './image-pulls.js';
-import { builtImagesOf, releaseImageTags, removeImages, runImageBuilds, withBuiltImage } from './image-builds.js';
-import type { ContainerEngine } from '../../runtime/container-engine.js';
+import { runPullStep, undoPullStep } from './image-pulls.js';
+import { releaseImageTags, removeImages, runImageBuilds, withBuiltImage } from './image-builds.js';
 import { runHook, stopHook } from './release-hook.js';
 import type { DeployContext } from './context.js';
 import type { StepHandle, StepRunner } from './journal.js';
@@ -26,12 +18,12 @@ import { snapshot } from './source.js';
 import { copyDataDir, copyDataDirAs } from './data-copy.js';
 import { copyDatabases } from '../databases/database-copy.js';
 import { Redactor } from '../../core/redact.js';
-import type { AppUsers } from '../app-users.js';
 import { removeTree } from '../../system/safe-tree.js';
 import { baseEnv } from '../launch-env.js';
 import { dropUnusedAddresses, leaseAddresses } from '../service-addresses.js';
-import type { DeployResult } from '../../core/results.js';
 import { removeAll, WaveStarts } from './wave.js';
+import { drainOld, pruneReleases } from './retire.js';
+import type { StepDeps } from './step-deps.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
 export function staticRoot(releaseDir: string, dir: string, service: string): string {
@@ -64,34 +56,6 @@ function withBuildKey(s: ServiceSpec, outcome: BuildOutcome): ServiceSpec {
   const key = outcome.keys.get(s.name);
   const deps = outcome.depsKeys.get(s.name);
   return { ...s, ...(key === undefined ? {} : { buildKey: key }), ...(deps === undefined ? {} : { depsKey: deps }) };
-}
-
-export interface StepDeps {
-  readonly store: Store;
-  readonly layout: HomeLayout;
-  readonly instances: InstanceManager;
-  readonly ports: PortAllocator;
-  readonly routes: RouteSync;
-  readonly proxy: Proxy;
-  readonly log: Logger;
-  /** Releases kept per environment, the current one included. */
-  readonly keepReleases: number;
-  /** `berth doctor` for one app: the deploy's pre-flight. */
-  readonly doctor: (app: string) => Promise<Finding[]>;
-  /** The container engine's client (host setting `container_engine`), for image builds; none without one. */
-  readonly engine?: ContainerEngine | undefined;
-  /** This BERTH_HOME's identity on the engine: the label `berth.home` of the images it builds. */
-  readonly engineHome?: string | undefined;
-  /** Per-app system users, when berthd runs as root. */
-  readonly users?: AppUsers;
-  /** The app's secrets for an environment, for its builds. */
-  readonly secretEnv?: (app: string, env: string) => Promise<Record<string, string>>;
-  /** PATH of builds (host setting `app_path`); default the system's standard PATH. */
-  readonly appPath?: string;
-  /** Parses a berth.yaml (berthd: off its event loop, with the host's limits). Default `parseManifest`. */
-  readonly parseManifest?: ManifestParse;
-  /** Told after every deployment ends (the expiry timer of previews starts anew). */
-  readonly onFinished?: (result: DeployResult, manifest: Manifest) => void;
 }
 
 /** Each step kind's action and undo. Undos are idempotent and find what to undo in the store. */
@@ -243,7 +207,7 @@ export class DeploySteps implements StepRunner {
         }
         return;
       case 'drain':
-        return this.#drain();
+        return drainOld(this.#d, c);
       case 'retire':
         // All at once: each stop waits for its own processes, and one scan of /proc serves them all.
         await this.#removeAll(
@@ -254,7 +218,7 @@ export class DeploySteps implements StepRunner {
         if (await dropUnusedAddresses(this.#d.store)) await this.#d.routes.sync();
         return;
       case 'prune':
-        return this.#prune();
+        return pruneReleases(this.#d, c);
     }
   }
 
@@ -339,70 +303,5 @@ export class DeploySteps implements StepRunner {
 
   #wave(): WaveStarts {
     return new WaveStarts(this.#d, this.#ctx, () => this.#releaseId());
-  }
-
-  /** Waits until the proxy has no request in flight to the old release, up to its drain timeout. */
-  async #drain(): Promise<void> {
-    const c = this.#ctx;
-    if (!c.previous) return;
-    const old = (await this.#d.store.instances.list({ releaseId: c.previous.id })).filter((v) => v.port !== null);
-    if (old.length === 0) return;
-    const upstreams = old.map((v) => `127.0.0.1:${v.port}`);
-    const limit = Math.max(...old.map((v) => (JSON.parse(v.spec) as ServiceSpec).drainMs));
-    const deadline = Date.now() + limit;
-    while (Date.now() < deadline) {
-      const inflight = await this.#d.proxy.inflight(upstreams).catch(() => 0);
-      if (inflight === 0) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    this.#d.log.warn(
-      { app: c.app, env: c.env, release: c.previous.number },
-      'drain timeout: stopping the old release with requests in flight',
-    );
-  }
-
-  #removeReleaseLogs(number: number): void {
-    const dir = this.#d.layout.logDir(this.#ctx.app, this.#ctx.env);
-    if (!existsSync(dir)) return;
-    for (const f of readdirSync(dir))
-      if (f === `build-${number}.log` || new RegExp(`\\.r${number}\\.log(\\.\\d+)?$`).test(f))
-        rmSync(path.join(dir, f), { force: true });
-  }
-
-  async #prune(): Promise<void> {
-    const c = this.#ctx;
-    const releases = await this.#d.store.releases.list(c.environmentId);
-    const current = (await this.#d.store.apps.environments({ id: c.environmentId }))[0]?.currentReleaseId;
-    const keep = new Set(releases.slice(0, this.#d.keepReleases).map((r) => r.id));
-    for (const r of releases) {
-      if (keep.has(r.id) || r.id === current) continue;
-      try {
-        await this.#removeAll(await this.#d.store.instances.list({ releaseId: r.id }));
-        await this.#d.store.releases.delete(r.id);
-        if (existsSync(r.dir)) removeTree(r.dir);
-        const services = (JSON.parse(r.manifest) as Manifest).services;
-        for (const kept of [
-          ...(await removeImages(this.#d.engine, builtImagesOf(services))),
-          ...(await removeStalePulls(this.#d.engine, this.#d.store, services)),
-        ])
-          this.#d.log.warn({ image: kept, release: r.number }, 'an image of a pruned release was left');
-        this.#removeReleaseLogs(r.number);
-      } catch (err) {
-        this.#d.log.warn({ err: describe(err), release: r.number }, 'pruning a release failed');
-      }
-    }
-    // Logs of releases pruned go with them; of attempts that made no release, the newest `keepReleases` stay.
-    const failed = (await this.#d.store.attempts.list(c.app, c.env))
-      .filter((a) => a.status !== 'succeeded' && a.status !== 'running')
-      .slice(0, this.#d.keepReleases);
-    const kept = new Set([
-      ...releases.filter((r) => keep.has(r.id) || r.id === current).map((r) => r.number),
-      ...failed.map((a) => a.number),
-    ]);
-    const dir = this.#d.layout.logDir(c.app, c.env);
-    for (const f of existsSync(dir) ? readdirSync(dir) : []) {
-      const n = Number(/^build-(\d+)\.log$/.exec(f)?.[1] ?? /\.r(\d+)\.log(\.\d+)?$/.exec(f)?.[1] ?? NaN);
-      if (n < c.release.number && !kept.has(n)) rmSync(path.join(dir, f), { force: true });
-    }
   }
 }

@@ -5,7 +5,7 @@ import type { InstanceManager } from '../instance-manager.js';
 import { LaunchMemo } from '../launch-memo.js';
 import type { DeployContext } from './context.js';
 import type { StepHandle } from './journal.js';
-import type { StepDeps } from './steps.js';
+import type { StepDeps } from './step-deps.js';
 import { isDatabase } from '../databases/connection.js';
 import { startDatabase, undoDatabase } from '../databases/database-wave.js';
 
