@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { findUser } from '../src/system/users.js';
 import { hit } from './helpers/http.js';
+import { git, initRepo } from './helpers/git.js';
 import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
 import { makeWheel } from './helpers/wheel.js';
 import type { InstanceStatus } from '../src/core/results.js';
@@ -170,22 +170,8 @@ test("builds run as the app's user, and a preview's data is copied as it", { ski
     `app: uzc\nservices:\n  web:\n    run: ["${NODE}", "probe.js"]\n    build: 'id -un > built-by.txt'\n    env: { WHO: uzc }\n    routes: [uzc.test]\nenvironments:\n  production: { branch: main }\n  preview: { branch: "f/*", hostname: "{branch}.uzc.test", data: { copy: production } }\n`,
     { 'probe.js': PROBE },
   );
-  const git = (...args: string[]) =>
-    execFileSync('git', [
-      '-C',
-      dir,
-      '-c',
-      'user.name=t',
-      '-c',
-      'user.email=t@berth.invalid',
-      '-c',
-      'commit.gpgsign=false',
-      ...args,
-    ]);
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'uzc');
-  git('branch', 'f/x');
+  initRepo(dir, 'uzc');
+  git(dir, 'branch', 'f/x');
   assertOk(await home.cli('deploy', dir));
   const release = path.join(home.home, 'releases', 'uzc', 'production', '1');
   assert.equal(readFileSync(path.join(release, 'built-by.txt'), 'utf8').trim(), 'berth-uzc');

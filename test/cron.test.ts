@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -7,6 +6,7 @@ import { latestDue, nextDue, scheduleProblem } from '../src/config/cron-schedule
 import { parseManifest } from '../src/config/manifest.js';
 import type { CronJobStatus } from '../src/core/cron-status.js';
 import { Store } from '../src/store/store.js';
+import { git, initRepo } from './helpers/git.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 
 /**
@@ -65,7 +65,9 @@ test('schedules: 5 fields or a nickname, in UTC; a wrong one names its field', (
 });
 
 test("a job runs on schedule in the current release with its service's env; output in its log; cron ls", async () => {
-  const cron = `  tick: { schedule: "* * * * *", run: 'echo "tick cwd=$(pwd) greeting=$GREETING data=$DATA_DIR port=\${PORT:-none}"' }\n  later: { schedule: "0 3 * * *", run: "true", service: web }\n`;
+  // `later` is yearly: on this test's clock (a minute lasts a second) a daily job comes due every 24 real minutes,
+  // and could run while the test looks at it.
+  const cron = `  tick: { schedule: "* * * * *", run: 'echo "tick cwd=$(pwd) greeting=$GREETING data=$DATA_DIR port=\${PORT:-none}"' }\n  later: { schedule: "0 3 1 1 *", run: "true", service: web }\n`;
   assertOk(await home.cli('deploy', home.app('ticker', manifest('ticker', cron))));
   const release = path.join(home.home, 'releases', 'ticker', 'production', '1');
   const log = await waitFor('a run in the log', async () => {
@@ -81,7 +83,7 @@ test("a job runs on schedule in the current release with its service's env; outp
     jobs.map((j) => [j.name, j.schedule, j.service]),
     [
       ['tick', '* * * * *', 'web'],
-      ['later', '0 3 * * *', 'web'],
+      ['later', '0 3 1 1 *', 'web'],
     ],
   );
   const [tick, later] = jobs as [CronJobStatus, CronJobStatus];
@@ -91,7 +93,7 @@ test("a job runs on schedule in the current release with its service's env; outp
   assert.equal(new Date(later.nextRun ?? 0).toISOString().slice(11), '03:00:00.000Z');
   const table = await home.cli('cron', 'ls', 'ticker');
   assert.match(table.stdout, /^JOB\s+SCHEDULE\s+SERVICE\s+LAST RUN\s+STATUS\s+EXIT\s+NEXT RUN\n/);
-  assert.match(table.stdout, /\nlater\s+0 3 \* \* \*\s+web\s+-\s+never run\s+-\s+\S+T03:00Z/);
+  assert.match(table.stdout, /\nlater\s+0 3 1 1 \*\s+web\s+-\s+never run\s+-\s+\S+T03:00Z/);
   const unknown = await home.cli('logs', 'ticker', '--cron', 'tik');
   assert.match(unknown.stderr, /ticker \(production\) has no cron job tik\n {2}hint: did you mean "tick"\?/);
 });
@@ -154,12 +156,8 @@ test('berth rm ends a job that still runs, and env rm of a preview too: none out
 
   const previews = `${manifest('prev', cron)}environments:\n  production: { branch: main }\n  preview: { branch: "feature/*" }\n`;
   const dir = home.app('prev', previews);
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@berth.invalid', ...args]);
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'prev');
-  git('branch', '-q', 'feature/x', 'main');
+  initRepo(dir, 'prev');
+  git(dir, 'branch', '-q', 'feature/x', 'main');
   assertOk(await home.cli('deploy', dir));
   assertOk(await home.cli('deploy', dir, '--branch', 'feature/x'));
   const envs = await home.json<Array<{ name: string }>>('env', 'ls', 'prev');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RouteView } from '../src/api/routes-view.js';
+import { initRepo } from './helpers/git.js';
 import { hit } from './helpers/http.js';
 import { REPO, TestHome } from './helpers/home.js';
 
@@ -73,23 +73,7 @@ test('examples/clawd (seed 004): SQLite in $DATA_DIR', async () => {
   // (whatever this repository has checked out). test/environments.test.ts takes it through feature branches.
   const dir = path.join(home.root, 'clawd');
   cpSync(path.join(REPO, 'examples', 'clawd'), dir, { recursive: true });
-  for (const args of [
-    ['init', '-q', '-b', 'main'],
-    ['add', '-A'],
-    [
-      '-c',
-      'user.name=t',
-      '-c',
-      'user.email=t@berth.invalid',
-      '-c',
-      'commit.gpgsign=false',
-      'commit',
-      '-q',
-      '-m',
-      'clawd',
-    ],
-  ])
-    execFileSync('git', ['-C', dir, ...args]);
+  initRepo(dir, 'clawd');
   assert.equal((await home.cli('up', dir)).code, 0);
   const created = await hit(P, 'api.clawd.test', '/messages', { method: 'POST', body: 'hello from the test' });
   assert.equal(created.status, 201);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient, ApiError } from '../src/api/client.js';
+import { initRepo } from './helpers/git.js';
 import { hit } from './helpers/http.js';
 import { assertOk, NODE, TestHome } from './helpers/home.js';
 
@@ -71,37 +71,7 @@ before(async () => {
     path.join(templates, 'hello', 'berth.yaml'),
     `app: "{{slug}}"\nservices:\n  web:\n    run: ["${NODE}", "-e", "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1')"]\n    routes: ["{{host}}"]\n`,
   );
-  execFileSync('git', ['-C', okApp, 'init', '-q', '-b', 'main']);
-  execFileSync('git', [
-    '-C',
-    okApp,
-    '-c',
-    'user.name=t',
-    '-c',
-    'user.email=t@berth.invalid',
-    '-c',
-    'commit.gpgsign=false',
-    'commit',
-    '-q',
-    '--allow-empty',
-    '-m',
-    'x',
-  ]);
-  execFileSync('git', ['-C', okApp, 'add', '-A']);
-  execFileSync('git', [
-    '-C',
-    okApp,
-    '-c',
-    'user.name=t',
-    '-c',
-    'user.email=t@berth.invalid',
-    '-c',
-    'commit.gpgsign=false',
-    'commit',
-    '-q',
-    '-m',
-    'app',
-  ]);
+  initRepo(okApp, 'app');
   assertOk(await home.cli('daemon', 'start'));
   assertOk(await home.cli('deploy', okApp));
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { renderCommon, renderSite } from '../src/proxy/nginx/render.js';
+import { selfSigned } from './helpers/certs.js';
 import { hit } from './helpers/http.js';
 import { hitHttps } from './helpers/http.js';
 import { wrk } from './helpers/proxy-process.js';
@@ -21,33 +21,7 @@ Object.assign(home.env, {
   BERTH_CERT_DIR: certDir,
 });
 
-/** A self-signed certificate in certbot's layout: live/<host>/fullchain.pem, privkey.pem. */
-function certificate(host: string): string {
-  const dir = path.join(certDir, host);
-  mkdirSync(dir, { recursive: true });
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${host}`,
-      '-addext',
-      `subjectAltName=DNS:${host}`,
-      '-keyout',
-      path.join(dir, 'privkey.pem'),
-      '-out',
-      path.join(dir, 'fullchain.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  return readFileSync(path.join(dir, 'fullchain.pem'), 'utf8');
-}
+const certificate = (host: string): string => selfSigned(certDir, host);
 
 let ca = '';
 before(async () => {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../src/api/client.js';
 import { findUser } from '../src/system/users.js';
+import { git, initRepo } from './helpers/git.js';
 import { assertOk, NODE, TestHome, waitFor } from './helpers/home.js';
 
 /**
@@ -159,22 +160,8 @@ test("a preview's data copy (taken, then given) and berth env rm, with links in 
     `app: nfprev\nservices:\n  web:\n    run: ["${NODE}", "server.js"]\nenvironments:\n  production: { branch: main }\n  preview: { branch: "f/*", data: { copy: production } }\n`,
     { 'plant.js': PLANT, 'server.js': SERVER },
   );
-  const git = (...args: string[]) =>
-    execFileSync('git', [
-      '-C',
-      dir,
-      '-c',
-      'user.name=t',
-      '-c',
-      'user.email=t@berth.invalid',
-      '-c',
-      'commit.gpgsign=false',
-      ...args,
-    ]);
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'nfprev');
-  git('branch', 'f/x');
+  initRepo(dir, 'nfprev');
+  git(dir, 'branch', 'f/x');
   assertOk(await home.cli('deploy', dir));
   assertOk(await home.cli('deploy', dir, '--branch', 'f/x'));
   const copied = path.join(home.home, 'data', 'nfprev', 'f-x');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { webSocketExchange } from './helpers/backends.js';
+import { selfSigned } from './helpers/certs.js';
 import { hit } from './helpers/http.js';
 import { hitHttps } from './helpers/http.js';
 import { assertOk, NODE, REPO, TestHome, waitFor } from './helpers/home.js';
@@ -35,33 +35,6 @@ services:
     spa: true
     routes: [{ host: www.routes.test, tls: off }]
 `;
-
-function selfSigned(certDir: string, host: string): string {
-  const dir = path.join(certDir, host);
-  mkdirSync(dir, { recursive: true });
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${host}`,
-      '-addext',
-      `subjectAltName=DNS:${host}`,
-      '-keyout',
-      path.join(dir, 'privkey.pem'),
-      '-out',
-      path.join(dir, 'fullchain.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  return readFileSync(path.join(dir, 'fullchain.pem'), 'utf8');
-}
 
 for (const proxy of PROXIES) {
   describe(`routes through ${proxy.kind}`, () => {
