@@ -177,12 +177,15 @@ test(
   async () => {
     assert.ok(snapshot, 'the first test made a snapshot of 50 items');
     await sql(host, 'DELETE FROM items WHERE n > 10'); // the current data: 10 items
-    // After the swap (the database stopped, the restored data dir in place); in start, the fresh cluster
-    // running with its schema restored but not its rows; once the commit has begun. (The steps' other
-    // points, with SQLite and files: test/backup-crash.)
+    // After each step (fetch, stop, swap: the restored data dir in place, start: the fresh cluster
+    // healthy), inside start (the fresh cluster running with its schema restored but not its rows),
+    // and once the commit has begun. (The same points with SQLite and files: test/backup-crash.)
     const points = [
+      ['0:after', false],
+      ['1:after', false],
       ['2:after', false],
       ['3:pre-data', false],
+      ['3:after', false],
       ['4:before', true],
     ] as const;
     // Each berthd started carries the next point: the one that recovers a cut restore is the next one cut.

@@ -3,9 +3,10 @@ import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { InstanceStatus } from '../../src/core/results.js';
+import { listPids } from '../../src/system/proc.js';
 import { deleteSystemUser, findUser } from '../../src/system/users.js';
 import { hit } from './http.js';
-import { assertOk, NODE, type TestHome } from './home.js';
+import { assertOk, NODE, type TestHome, waitFor } from './home.js';
 
 /** PostgreSQL 15's programs, as Debian's postgresql-15 installs them. */
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -69,6 +70,15 @@ export const psql = (url: string, q: string): string =>
 export const uidOf = (pid: number): number =>
   Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
+/** uidOf for a process that may end meanwhile (then none). */
+function uidOfLive(pid: number): number | undefined {
+  try {
+    return uidOf(pid);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * An app `app` with a managed PostgreSQL 15 (`db`), a Redis 7 (`cache`) and a service `api`
  * using both, deployed from a git repository (branch main = production, feature/* = previews
@@ -117,8 +127,13 @@ export function databaseApp(home: TestHome, app: string) {
   /** The home cleaned up, then the environments' system users (`envs`: the non-production ones) removed. */
   const teardown = async (envs: readonly string[] = []): Promise<void> => {
     await home.cleanup();
-    for (const u of [`berth-${app}`, ...envs.map((e) => `berth-${app}-${e}`)])
-      if (findUser(u)) await deleteSystemUser(u);
+    for (const u of [`berth-${app}`, ...envs.map((e) => `berth-${app}-${e}`)]) {
+      const uid = findUser(u)?.uid;
+      if (uid === undefined) continue;
+      // A postmaster killed by the cleanup: its backends end a moment later, and userdel refuses a user with processes.
+      await waitFor(`${u}'s processes gone`, () => !listPids().some((pid) => uidOfLive(pid) === uid), 15_000, 100);
+      await deleteSystemUser(u);
+    }
   };
   return { P, repo, host, git, sql, redis, ps, one, setup, teardown };
 }
