@@ -3,6 +3,7 @@
 // and every point is in a table below the charts, for screen readers and for reading exact values.
 import { api, enc } from './api.js';
 import { clock, useLoad } from './hooks.js';
+import { Table } from './table.jsx';
 
 const W = 300;
 const H = 80;
@@ -52,30 +53,20 @@ function Service({ service, points, windowMs, now }) {
       </div>
       <details>
         <summary>Values of {service} as a table</summary>
-        <div class="scroll">
-          <table class="metric-values">
-            <thead>
-              <tr>
-                <th>Time</th>
-                {CHARTS.map(([kind, title]) => (
-                  <th key={kind}>{title}</th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {[...points].reverse().map((p) => (
-                <tr key={p.at} data-at={p.at} data-requests={Math.round(p.reqPerSec * p.seconds)}>
-                  <td>{clock(p.at)}</td>
-                  {CHARTS.map(([kind, , value, format]) => (
-                    <td key={kind} data-kind={kind}>
-                      {value(p) === null ? '-' : format(value(p))}
-                    </td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          class="metric-values"
+          columns={[
+            { title: 'Time', cell: (p) => clock(p.at) },
+            ...CHARTS.map(([kind, title, value, format]) => ({
+              title,
+              cell: (p) => (value(p) === null ? '-' : format(value(p))),
+              attrs: () => ({ 'data-kind': kind }),
+            })),
+          ]}
+          rows={[...points].reverse()}
+          rowKey={(p) => p.at}
+          rowAttrs={(p) => ({ 'data-at': p.at, 'data-requests': Math.round(p.reqPerSec * p.seconds) })}
+        />
       </details>
     </section>
   );
