@@ -81,8 +81,8 @@ export function Metrics({ app, env }) {
   return (
     <div class="view" id="metrics">
       <p class="note">
-        The last hour{intervalMs ? `, a point every ${intervalMs / 1000} s` : ''}; kept in berthd's memory, so a restart
-        of berthd starts it again.
+        The last hour{intervalMs ? `, a point every ${intervalMs / 1000} s` : ''}; kept on disk by berthd, so it
+        survives a restart of berthd.
       </p>
       {services.length === 0 && <p class="note">No service of this environment is sampled yet.</p>}
       {services.map((s) => (
