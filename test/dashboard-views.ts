@@ -129,6 +129,15 @@ export function registerViewTests(): void {
       for (const chart of ['latency', 'cpu', 'memory'])
         assert.equal(await web.locator(`figure[data-chart=${chart}] svg[role=img]`).count(), 1, chart);
       assert.ok(Number(await web.locator('figure[data-chart=memory]').getAttribute('data-peak')) > 1, 'RSS in MB');
+      if (process.env.BERTH_SCREENSHOTS === '1') {
+        // For the picture: real requests at a rate that rises and falls, each burst counted before the next.
+        for (let round = 0; round < 30; round++) {
+          const counted0 = await counted();
+          const burst = 2 + ((round * 7) % 13);
+          for (let n = 0; n < burst; n++) await hit(home.httpPort, 'shop.test', `/picture-${round}-${n}`);
+          await waitFor('the burst in the graph', async () => (await counted()) >= counted0 + burst, 30_000, 100);
+        }
+      }
       await shot(page, 'metrics');
     });
   });

@@ -40,12 +40,20 @@ function Chart({ service, kind, title, value, format, points, from, to }) {
   );
 }
 
+// The time axis spans what is held of the last hour (the whole hour once berthd has sampled that long), so that
+// the first minutes of a service are a line and not a few pixels at the right edge.
 function Service({ service, points, windowMs, now }) {
-  const from = now - windowMs;
+  const first = points[0];
+  const from = first ? Math.max(now - windowMs, first.at - first.seconds * 1000) : now - windowMs;
   return (
     <section class="metrics" data-service={service}>
       <h2>{service}</h2>
       {points.length === 0 && <p class="note">No sample yet: the first comes one interval after the service starts.</p>}
+      {first && (
+        <p class="note span">
+          {clock(from)} to {clock(now)}
+        </p>
+      )}
       <div class="charts">
         {CHARTS.map(([kind, title, value, format]) => (
           <Chart key={kind} {...{ service, kind, title, value, format, points, from, to: now }} />
