@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { hit } from './helpers/http.js';
 import { waitFor } from './helpers/home.js';
-import { BASE, git, home, root, shot, signIn, withPage } from './helpers/dashboard.js';
+import { BASE, git, home, root, shot, signIn, tabThrough, withPage } from './helpers/dashboard.js';
 
 /**
  * The pages of an app in the dashboard (issue 19), registered by test/dashboard.test.ts on its berthd: a member
@@ -21,21 +21,6 @@ const open = async (page: Page, view: string, env = 'production') => {
 };
 const result = (page: Page, text: RegExp) =>
   page.locator('#deploy-result', { hasText: text }).waitFor({ timeout: 60_000 });
-
-/** In the page: the focused control, marked; 'named' when it has an accessible name, 'again' on the second visit. */
-const FOCUSED = `(() => {
-  const e = document.activeElement;
-  if (!e || e === document.body) return null;
-  if (e.dataset.tabbed) return 'again';
-  e.dataset.tabbed = '1';
-  const labels = e.labels ? [...e.labels].map((l) => l.textContent).join(' ') : '';
-  const name = e.getAttribute('aria-label') || labels || (['INPUT', 'SELECT', 'TEXTAREA'].includes(e.tagName) ? '' : e.textContent);
-  return name && name.trim() ? 'named' : e.outerHTML.slice(0, 80);
-})()`;
-/** In the page: the visible controls Tab never reached. */
-const MISSED = `[...document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')]
-  .filter((e) => e.offsetParent !== null && !e.dataset.tabbed)
-  .map((e) => e.outerHTML.slice(0, 80))`;
 
 function commit(branch: string, text: string): void {
   const dir = shopDir();
@@ -144,6 +129,15 @@ export function registerViewTests(): void {
       for (const chart of ['latency', 'cpu', 'memory'])
         assert.equal(await web.locator(`figure[data-chart=${chart}] svg[role=img]`).count(), 1, chart);
       assert.ok(Number(await web.locator('figure[data-chart=memory]').getAttribute('data-peak')) > 1, 'RSS in MB');
+      if (process.env.BERTH_SCREENSHOTS === '1') {
+        // For the picture: real requests at a rate that rises and falls, each burst counted before the next.
+        for (let round = 0; round < 30; round++) {
+          const counted0 = await counted();
+          const burst = 2 + ((round * 7) % 13);
+          for (let n = 0; n < burst; n++) await hit(home.httpPort, 'shop.test', `/picture-${round}-${n}`);
+          await waitFor('the burst in the graph', async () => (await counted()) >= counted0 + burst, 30_000, 100);
+        }
+      }
       await shot(page, 'metrics');
     });
   });
@@ -228,15 +222,8 @@ export function registerViewTests(): void {
         await page.locator('#release-list tr[data-release]').first().waitFor();
         assert.ok((await width()) <= 390, `releases: ${await width()} px wide`);
         await shot(page, 'phone-releases');
-        const unnamed: string[] = [];
-        for (let n = 0; n < 80; n++) {
-          await page.keyboard.press('Tab');
-          const focused = await page.evaluate<string | null>(FOCUSED);
-          if (focused === 'again') break;
-          if (focused && focused !== 'named') unnamed.push(focused);
-        }
+        const { unnamed, missed } = await tabThrough(page);
         assert.deepEqual(unnamed, [], 'controls without a name');
-        const missed = await page.evaluate<string[]>(MISSED);
         assert.deepEqual(missed, [], 'controls Tab never reached');
       },
       { viewport: { width: 390, height: 844 } },

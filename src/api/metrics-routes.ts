@@ -30,6 +30,7 @@ export function registerMetricsRoutes(app: FastifyInstance, deps: ApiDeps): void
       await deps.apps.requireApp(req.params.app);
       const env = req.query.env ?? DEFAULT_ENV;
       const h = deps.metricsHistory;
+      await h?.restored;
       return {
         app: req.params.app,
         env,

@@ -264,6 +264,7 @@ async function main(): Promise<void> {
     () => collectServices({ store, proxy }),
     sampleInterval(process.env),
     (err) => log.warn({ err }, 'metrics history: sample failed'),
+    layout.metricsHistory,
   );
   const identity = new Identity(store);
   const webhooks = new Webhooks({ store, box, deployer, environments, outboundAllow: settings.outboundAllow, log });

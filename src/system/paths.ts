@@ -60,6 +60,10 @@ export class HomeLayout {
   get settings(): string {
     return path.join(this.root, 'config.yaml');
   }
+  /** The metrics history's last hour (src/metrics/history-file.ts), kept across restarts of berthd. */
+  get metricsHistory(): string {
+    return path.join(this.root, 'metrics-history');
+  }
   logDir(app: string, env: string): string {
     return namedPath(path.join(this.root, 'logs'), ['app', app], ['environment', env]);
   }

@@ -77,3 +77,33 @@ export async function pidOf(app: string, env = 'production'): Promise<number | n
 }
 
 export { git } from './git.js';
+
+/** In the page: the focused control, marked; 'named' when it has an accessible name, 'again' on the second visit. */
+const FOCUSED = `(() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  if (e.dataset.tabbed) return 'again';
+  e.dataset.tabbed = '1';
+  const labels = e.labels ? [...e.labels].map((l) => l.textContent).join(' ') : '';
+  const name = e.getAttribute('aria-label') || labels || (['INPUT', 'SELECT', 'TEXTAREA'].includes(e.tagName) ? '' : e.textContent);
+  return name && name.trim() ? 'named' : e.outerHTML.slice(0, 80);
+})()`;
+/** In the page: the visible controls Tab never reached. */
+const MISSED = `[...document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')]
+  .filter((e) => e.offsetParent !== null && !e.dataset.tabbed)
+  .map((e) => e.outerHTML.slice(0, 80))`;
+
+/**
+ * Presses Tab until the focus comes round again (at most `limit` times): the controls it reached without an
+ * accessible name, and the visible controls it never reached (both empty when the page is keyboard-usable).
+ */
+export async function tabThrough(page: Page, limit = 80): Promise<{ unnamed: string[]; missed: string[] }> {
+  const unnamed: string[] = [];
+  for (let n = 0; n < limit; n++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate<string | null>(FOCUSED);
+    if (focused === 'again') break;
+    if (focused && focused !== 'named') unnamed.push(focused);
+  }
+  return { unnamed, missed: await page.evaluate<string[]>(MISSED) };
+}

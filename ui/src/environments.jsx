@@ -5,6 +5,7 @@ import { api, enc } from './api.js';
 import { when } from './hooks.js';
 import { Confirm } from './message.jsx';
 import { may } from './roles.js';
+import { Table } from './table.jsx';
 
 export function Environments({ app, role, environments, onChange }) {
   const [asking, setAsking] = useState(null);
@@ -21,6 +22,23 @@ export function Environments({ app, role, environments, onChange }) {
     }
     onChange();
   };
+  const actions = (e) => (
+    <>
+      {member && e.preview && asking !== e.name && (
+        <button type="button" data-action="remove-env" data-env={e.name} onClick={() => setAsking(e.name)}>
+          Remove {e.name}
+        </button>
+      )}
+      {asking === e.name && (
+        <Confirm
+          action="confirm-remove"
+          label={`Remove ${e.name} and its data`}
+          onConfirm={() => remove(e.name)}
+          onCancel={() => setAsking(null)}
+        />
+      )}
+    </>
+  );
   return (
     <div class="view" id="environments">
       {status && (
@@ -28,53 +46,21 @@ export function Environments({ app, role, environments, onChange }) {
           {status}
         </p>
       )}
-      <div class="scroll">
-        <table id="env-list">
-          <thead>
-            <tr>
-              <th>environment</th>
-              <th>branch</th>
-              <th>hosts</th>
-              <th>release</th>
-              <th>healthy</th>
-              <th>expires</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {environments.map((e) => (
-              <tr key={e.name} data-env={e.name}>
-                <td>
-                  {e.name}
-                  {e.preview && ' (preview)'}
-                </td>
-                <td>{e.branch ?? ''}</td>
-                <td>{e.hosts.join(' ')}</td>
-                <td>{e.release ?? ''}</td>
-                <td>
-                  {e.instances.healthy}/{e.instances.total}
-                </td>
-                <td>{e.expiresAt ? when(e.expiresAt) : e.preview ? 'never' : ''}</td>
-                <td>
-                  {member && e.preview && asking !== e.name && (
-                    <button type="button" data-action="remove-env" data-env={e.name} onClick={() => setAsking(e.name)}>
-                      Remove {e.name}
-                    </button>
-                  )}
-                  {asking === e.name && (
-                    <Confirm
-                      action="confirm-remove"
-                      label={`Remove ${e.name} and its data`}
-                      onConfirm={() => remove(e.name)}
-                      onCancel={() => setAsking(null)}
-                    />
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        id="env-list"
+        columns={[
+          { title: 'environment', cell: (e) => `${e.name}${e.preview ? ' (preview)' : ''}` },
+          { title: 'branch', cell: (e) => e.branch ?? '' },
+          { title: 'hosts', cell: (e) => e.hosts.join(' ') },
+          { title: 'release', cell: (e) => e.release ?? '' },
+          { title: 'healthy', cell: (e) => `${e.instances.healthy}/${e.instances.total}` },
+          { title: 'expires', cell: (e) => (e.expiresAt ? when(e.expiresAt) : e.preview ? 'never' : '') },
+          { title: '', hidden: 'actions', cell: actions },
+        ]}
+        rows={environments}
+        rowKey={(e) => e.name}
+        rowAttrs={(e) => ({ 'data-env': e.name })}
+      />
     </div>
   );
 }

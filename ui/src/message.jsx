@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 let show = () => {};
 /** What the banner shows: an action's error stays until the next action, a refresh's until a refresh works. */
@@ -23,14 +23,20 @@ export function Message() {
   );
 }
 
-/** The second question a destructive action asks: `label` does it (`action` names the button for tests), "Keep it" does not. */
+/**
+ * The second question a destructive action asks: `label` does it (`action` names the button for tests), "Keep it"
+ * does not. It replaces the button that asked, so the keyboard's focus moves to "Keep it" (the safe answer);
+ * Shift+Tab reaches the destructive one.
+ */
 export function Confirm({ action, label, onConfirm, onCancel }) {
+  const keep = useRef(null);
+  useEffect(() => keep.current?.focus(), []);
   return (
     <span class="confirm">
       <button type="button" data-action={action} onClick={onConfirm}>
         {label}
       </button>{' '}
-      <button type="button" onClick={onCancel}>
+      <button type="button" ref={keep} data-action="keep" onClick={onCancel}>
         Keep it
       </button>
     </span>

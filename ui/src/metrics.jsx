@@ -3,6 +3,7 @@
 // and every point is in a table below the charts, for screen readers and for reading exact values.
 import { api, enc } from './api.js';
 import { clock, useLoad } from './hooks.js';
+import { Table } from './table.jsx';
 
 const W = 300;
 const H = 80;
@@ -39,12 +40,20 @@ function Chart({ service, kind, title, value, format, points, from, to }) {
   );
 }
 
+// The time axis spans what is held of the last hour (the whole hour once berthd has sampled that long), so that
+// the first minutes of a service are a line and not a few pixels at the right edge.
 function Service({ service, points, windowMs, now }) {
-  const from = now - windowMs;
+  const first = points[0];
+  const from = first ? Math.max(now - windowMs, first.at - first.seconds * 1000) : now - windowMs;
   return (
     <section class="metrics" data-service={service}>
       <h2>{service}</h2>
       {points.length === 0 && <p class="note">No sample yet: the first comes one interval after the service starts.</p>}
+      {first && (
+        <p class="note span">
+          {clock(from)} to {clock(now)}
+        </p>
+      )}
       <div class="charts">
         {CHARTS.map(([kind, title, value, format]) => (
           <Chart key={kind} {...{ service, kind, title, value, format, points, from, to: now }} />
@@ -52,30 +61,20 @@ function Service({ service, points, windowMs, now }) {
       </div>
       <details>
         <summary>Values of {service} as a table</summary>
-        <div class="scroll">
-          <table class="metric-values">
-            <thead>
-              <tr>
-                <th>Time</th>
-                {CHARTS.map(([kind, title]) => (
-                  <th key={kind}>{title}</th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {[...points].reverse().map((p) => (
-                <tr key={p.at} data-at={p.at} data-requests={Math.round(p.reqPerSec * p.seconds)}>
-                  <td>{clock(p.at)}</td>
-                  {CHARTS.map(([kind, , value, format]) => (
-                    <td key={kind} data-kind={kind}>
-                      {value(p) === null ? '-' : format(value(p))}
-                    </td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          class="metric-values"
+          columns={[
+            { title: 'Time', cell: (p) => clock(p.at) },
+            ...CHARTS.map(([kind, title, value, format]) => ({
+              title,
+              cell: (p) => (value(p) === null ? '-' : format(value(p))),
+              attrs: () => ({ 'data-kind': kind }),
+            })),
+          ]}
+          rows={[...points].reverse()}
+          rowKey={(p) => p.at}
+          rowAttrs={(p) => ({ 'data-at': p.at, 'data-requests': Math.round(p.reqPerSec * p.seconds) })}
+        />
       </details>
     </section>
   );
@@ -90,8 +89,8 @@ export function Metrics({ app, env }) {
   return (
     <div class="view" id="metrics">
       <p class="note">
-        The last hour{intervalMs ? `, a point every ${intervalMs / 1000} s` : ''}; kept in berthd's memory, so a restart
-        of berthd starts it again.
+        The last hour{intervalMs ? `, a point every ${intervalMs / 1000} s` : ''}; kept on disk by berthd, so it
+        survives a restart of berthd.
       </p>
       {services.length === 0 && <p class="note">No service of this environment is sampled yet.</p>}
       {services.map((s) => (

@@ -4,6 +4,7 @@ import { api, enc } from './api.js';
 import { clock, useLoad } from './hooks.js';
 import { say } from './message.jsx';
 import { may, roleIn } from './roles.js';
+import { Table } from './table.jsx';
 
 const REFRESH_MS = 2000;
 
@@ -57,105 +58,73 @@ export function Overview({ me }) {
         />
       ))}
       <h2>Recent events</h2>
-      <div class="scroll">
-        <table id="events">
-          <thead>
-            <tr>
-              <th>time</th>
-              <th>app</th>
-              <th>env</th>
-              <th>service</th>
-              <th>event</th>
-            </tr>
-          </thead>
-          <tbody>
-            {[...b.events].reverse().map((e, n) => (
-              <tr key={n}>
-                <td>{clock(e.at)}</td>
-                <td>{e.app}</td>
-                <td>{e.environment ?? ''}</td>
-                <td>{e.service ?? ''}</td>
-                <td>{e.message ?? e.kind}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        id="events"
+        columns={[
+          { title: 'time', cell: (e) => clock(e.at) },
+          { title: 'app', cell: (e) => e.app },
+          { title: 'env', cell: (e) => e.environment ?? '' },
+          { title: 'service', cell: (e) => e.service ?? '' },
+          { title: 'event', cell: (e) => e.message ?? e.kind },
+        ]}
+        rows={[...b.events].reverse()}
+      />
     </section>
   );
 }
 
 function AppCard({ app, mayControl, instances, routes, onRestart }) {
   const envs = [...new Set(instances.map((i) => i.env))];
+  // Grouped by environment; the first line of each carries its restart button.
+  const rows = envs.flatMap((env) => instances.filter((i) => i.env === env).map((i, n) => ({ i, first: n === 0 })));
   return (
     <section class="app" data-app={app}>
       <h2>
         <a href={`#/app/${enc(app)}`}>{app}</a>
       </h2>
-      <div class="scroll">
-        <table class="instances">
-          <thead>
-            <tr>
-              {['env', 'service', 'instance', 'release', 'state', 'port', 'restarts', ''].map((h) => (
-                <th key={h}>{h}</th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {instances.length === 0 && (
-              <tr>
-                <td colSpan={8}>no instances</td>
-              </tr>
-            )}
-            {envs.flatMap((env) =>
-              instances
-                .filter((i) => i.env === env)
-                .map((i, n) => (
-                  <tr key={`${env}-${i.service}-${i.instance}`}>
-                    <td>{i.env}</td>
-                    <td>{i.service}</td>
-                    <td>{i.instance}</td>
-                    <td>{i.release}</td>
-                    <td class={`state state-${i.state}`}>{i.state}</td>
-                    <td>{i.port ?? ''}</td>
-                    <td>{i.restarts}</td>
-                    <td>
-                      {/* One restart per environment, on its first line; the member role is needed. */}
-                      {n === 0 && mayControl && (
-                        <button type="button" data-action="restart" data-env={env} onClick={() => onRestart(app, env)}>
-                          Restart {env}
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                )),
-            )}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        class="instances"
+        columns={[
+          { title: 'env', cell: ({ i }) => i.env },
+          { title: 'service', cell: ({ i }) => i.service },
+          { title: 'instance', cell: ({ i }) => i.instance },
+          { title: 'release', cell: ({ i }) => i.release },
+          { title: 'state', cell: ({ i }) => i.state, attrs: ({ i }) => ({ class: `state state-${i.state}` }) },
+          { title: 'port', cell: ({ i }) => i.port ?? '' },
+          { title: 'restarts', cell: ({ i }) => i.restarts },
+          {
+            title: '',
+            hidden: 'actions',
+            // One restart per environment, on its first line; the member role is needed.
+            cell: ({ i, first }) =>
+              first &&
+              mayControl && (
+                <button type="button" data-action="restart" data-env={i.env} onClick={() => onRestart(app, i.env)}>
+                  Restart {i.env}
+                </button>
+              ),
+          },
+        ]}
+        rows={rows}
+        rowKey={({ i }) => `${i.env}-${i.service}-${i.instance}`}
+        empty="no instances"
+      />
       {routes.length > 0 && (
-        <div class="scroll">
-          <table class="routes">
-            <thead>
-              <tr>
-                <th>route</th>
-                <th>env</th>
-                <th>service</th>
-                <th>healthy</th>
-              </tr>
-            </thead>
-            <tbody>
-              {routes.map((r) => (
-                <tr key={`${r.host}${r.path}${r.env}`}>
-                  <td>{`${r.host}${r.path}`}</td>
-                  <td>{r.env}</td>
-                  <td>{r.service}</td>
-                  <td class={`healthy-${r.healthy ? 'yes' : 'no'}`}>{r.healthy ? 'yes' : 'no'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          class="routes"
+          columns={[
+            { title: 'route', cell: (r) => `${r.host}${r.path}` },
+            { title: 'env', cell: (r) => r.env },
+            { title: 'service', cell: (r) => r.service },
+            {
+              title: 'healthy',
+              cell: (r) => (r.healthy ? 'yes' : 'no'),
+              attrs: (r) => ({ class: `healthy-${r.healthy ? 'yes' : 'no'}` }),
+            },
+          ]}
+          rows={routes}
+          rowKey={(r) => `${r.host}${r.path}${r.env}`}
+        />
       )}
     </section>
   );

@@ -5,6 +5,7 @@ import { api, enc, streamDeploy } from './api.js';
 import { useLoad, when } from './hooks.js';
 import { may } from './roles.js';
 import { Steps } from './steps.jsx';
+import { Table } from './table.jsx';
 
 export function Releases({ app, env, role, environments, onChange }) {
   const data = useLoad(() => api('GET', `/v1/apps/${enc(app)}/releases?env=${enc(env)}`), [app, env]);
@@ -75,42 +76,33 @@ export function Releases({ app, env, role, environments, onChange }) {
       {d && (
         <>
           <h2>Releases</h2>
-          <div class="scroll">
-            <table id="release-list">
-              <thead>
-                <tr>
-                  <th>release</th>
-                  <th>made</th>
-                  <th>source</th>
-                  <th></th>
-                </tr>
-              </thead>
-              <tbody>
-                {[...d.releases].reverse().map((r) => (
-                  <tr key={r.number} data-release={r.number} class={r.current ? 'current' : ''}>
-                    <td>
-                      {r.number}
-                      {r.current && ' (current)'}
-                    </td>
-                    <td>{when(r.createdAt)}</td>
-                    <td>{describeSource(r.source)}</td>
-                    <td>
-                      {member && !r.current && (
-                        <button
-                          type="button"
-                          data-action="rollback"
-                          data-release={r.number}
-                          onClick={() => rollback(r.number)}
-                        >
-                          Roll back to {r.number}
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            id="release-list"
+            columns={[
+              { title: 'release', cell: (r) => `${r.number}${r.current ? ' (current)' : ''}` },
+              { title: 'made', cell: (r) => when(r.createdAt) },
+              { title: 'source', cell: (r) => describeSource(r.source) },
+              {
+                title: '',
+                hidden: 'actions',
+                cell: (r) =>
+                  member &&
+                  !r.current && (
+                    <button
+                      type="button"
+                      data-action="rollback"
+                      data-release={r.number}
+                      onClick={() => rollback(r.number)}
+                    >
+                      Roll back to {r.number}
+                    </button>
+                  ),
+              },
+            ]}
+            rows={[...d.releases].reverse()}
+            rowKey={(r) => r.number}
+            rowAttrs={(r) => ({ 'data-release': r.number, class: r.current ? 'current' : '' })}
+          />
           {d.attempts.length > 0 && (
             <>
               <h2>Failed attempts</h2>

@@ -4,6 +4,7 @@ import { useState } from 'preact/hooks';
 import { api, enc } from './api.js';
 import { useLoad, when } from './hooks.js';
 import { may } from './roles.js';
+import { Table } from './table.jsx';
 
 export function Secrets({ app, env, role }) {
   const member = may(role, 'member');
@@ -46,34 +47,27 @@ export function Secrets({ app, env, role }) {
         </p>
       )}
       {list.error && <p class="error">{list.error.message}</p>}
-      <div class="scroll">
-        <table id="secret-list">
-          <thead>
-            <tr>
-              <th>name</th>
-              <th>environment</th>
-              <th>changed</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {(list.data ?? []).map((s) => (
-              <tr key={`${s.name}/${s.env}`} data-secret={s.name}>
-                <td>{s.name}</td>
-                <td>{s.env ?? 'all'}</td>
-                <td>{when(s.updatedAt)}</td>
-                <td>
-                  {admin && (
-                    <button type="button" data-action="unset-secret" data-secret={s.name} onClick={() => unset(s)}>
-                      Unset {s.name}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        id="secret-list"
+        columns={[
+          { title: 'name', cell: (s) => s.name },
+          { title: 'environment', cell: (s) => s.env ?? 'all' },
+          { title: 'changed', cell: (s) => when(s.updatedAt) },
+          {
+            title: '',
+            hidden: 'actions',
+            cell: (s) =>
+              admin && (
+                <button type="button" data-action="unset-secret" data-secret={s.name} onClick={() => unset(s)}>
+                  Unset {s.name}
+                </button>
+              ),
+          },
+        ]}
+        rows={list.data ?? []}
+        rowKey={(s) => `${s.name}/${s.env}`}
+        rowAttrs={(s) => ({ 'data-secret': s.name })}
+      />
       {admin && (
         <form id="secret-form" class="inline" onSubmit={set}>
           <label>
