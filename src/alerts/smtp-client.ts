@@ -94,7 +94,8 @@ export async function sendMail(smtp: string, mail: Mail, allow: readonly string[
       await say('STARTTLS', [220], 'STARTTLS');
       const { connect } = tls ?? (await import('node:tls'));
       socket.removeAllListeners('data');
-      socket = connect({ socket, servername: servername ?? host });
+      // The certificate is checked for `host` (a name, or an IP address); SNI goes with a name only (RFC 6066).
+      socket = connect({ socket, host, servername });
       replies = new Replies(socket);
       secure = true;
       ehlo = await say('EHLO berth', [250], 'EHLO after STARTTLS');

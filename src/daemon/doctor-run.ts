@@ -1,4 +1,5 @@
 import type { HostSettings } from '../config/host-settings.js';
+import { CronClock } from '../engine/cron/clock.js';
 import { diagnose } from '../doctor/doctor.js';
 import { gatherFacts } from '../doctor/facts.js';
 import type { CertificateFact } from '../doctor/checks/tls.js';
@@ -33,6 +34,7 @@ export type DoctorRun = ((app?: string) => Promise<Finding[]>) & {
  */
 export function doctorRunner(s: DoctorSources): DoctorRun {
   const { proxy, engine } = s;
+  const clock = CronClock.fromEnv(process.env);
   const gather = async (app?: string) =>
     gatherFacts({
       store: s.store,
@@ -47,6 +49,7 @@ export function doctorRunner(s: DoctorSources): DoctorRun {
       app,
       engineDisk: engine && { read: () => engineDiskUse(engine), warnAt: s.settings.containerDiskWarn },
       engineFirewall: engine && (() => engineFirewall(engine)),
+      scheduleTime: (real) => clock.now(real),
     });
   const run = async (app?: string) => diagnose(await gather(app), app);
   const full = async () => {

@@ -25,13 +25,8 @@ import { Notifier } from '../engine/notifier.js';
 import { Store } from '../store/store.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { acquirePidFile, releasePidFile } from './pidfile.js';
-import { EventLoopStats } from './event-loop-stats.js';
 import { daemonLogger } from './logger.js';
-import { doctorRunner } from './doctor-run.js';
-import { makeAlerter } from './alerts-start.js';
-import { DoctorCache } from '../metrics/doctor-cache.js';
-import { collectServices } from '../metrics/collector.js';
-import { MetricsHistory, sampleInterval } from '../metrics/history.js';
+import { makeObservability } from './observability.js';
 import { serveApi } from './serve.js';
 import { startUpkeep, sweepUploads, Timer } from './upkeep.js';
 import { makeProxy, retirePreviousProxy, warnIfEphemeral } from './proxy-start.js';
@@ -111,18 +106,7 @@ async function main(): Promise<void> {
         'container networks not read from the engine',
       ),
     );
-  const doctorCache = new DoctorCache();
-  const doctor = doctorCache.wrap(
-    doctorRunner({
-      store,
-      home: layout.root,
-      markerPrefix,
-      proxy,
-      settings,
-      logFile: (v) => instances.logFile(v),
-      engine: containers?.engine,
-    }),
-  );
+  const obs = makeObservability({ settings, store, proxy, layout, markerPrefix, log, instances, secrets, containers });
   const expiry = new Timer();
   const exec = new ReleaseExec({
     store,
@@ -144,7 +128,6 @@ async function main(): Promise<void> {
     redact: (app, text) => secrets.forApp(app).redact(text),
   });
   const notifier = new Notifier({ allow: settings.outboundAllow, store, log, secrets });
-  const alerts = makeAlerter({ settings, store, home: layout.root, log, doctor, secrets, instances });
   const backups = new Backups({
     store,
     layout,
@@ -169,14 +152,14 @@ async function main(): Promise<void> {
     engine: containers?.engine,
     engineHome: markerPrefix,
     appPath: settings.appPath,
-    doctor,
+    doctor: obs.doctor,
     secretEnv,
     users,
     onFinished: (r, manifest) => {
       expiry.poke();
       cron.poke(); // its release may bring jobs
       backupSchedule.poke(); // and a backup schedule
-      alerts?.poke(); // deploy_failed opens or clears
+      obs.alerts?.poke(); // deploy_failed opens or clears
       if (manifest.notify.length)
         void notifier.send(manifest.notify, {
           app: r.app,
@@ -252,7 +235,7 @@ async function main(): Promise<void> {
     log.info('berthd stopping; apps keep running');
     cron.stop();
     backupSchedule.stop();
-    history.stop();
+    obs.stop();
     manifests.close();
     void (served.api?.close() ?? Promise.resolve()).finally(async () => {
       await store.close();
@@ -260,12 +243,6 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  const history = new MetricsHistory(
-    () => collectServices({ store, proxy }),
-    sampleInterval(process.env),
-    (err) => log.warn({ err }, 'metrics history: sample failed'),
-    layout.metricsHistory,
-  );
   const identity = new Identity(store);
   const webhooks = new Webhooks({ store, box, deployer, environments, outboundAllow: settings.outboundAllow, log });
   const apiDeps: ApiDeps = {
@@ -286,18 +263,9 @@ async function main(): Promise<void> {
     backups,
     restores,
     proxy,
-    doctor,
-    metrics: {
-      store,
-      proxy,
-      home: layout.root,
-      certDir: settings.proxy === 'nginx' ? settings.certDir : undefined,
-      doctor: () => doctorCache.last,
-    },
-    metricsHistory: history,
+    ...obs.apiDeps(),
     settingsFile: layout.settings,
     shutdown,
-    eventLoop: EventLoopStats.fromEnv(process.env),
     info: () => ({
       pid: process.pid,
       home: layout.root,
@@ -319,8 +287,7 @@ async function main(): Promise<void> {
   if (reboot.pending > 0) void reboot.run();
 
   startUpkeep({ instances, proxy, log, expiry, expire: () => environments.expire() });
-  alerts?.start();
-  history.start();
+  obs.start();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }

@@ -62,6 +62,11 @@ export interface Facts {
   readonly engineFirewall?: EngineFirewall | undefined;
   /** Backups per environment id, newest first. */
   readonly backups: ReadonlyMap<number, readonly BackupRow[]>;
+  /**
+   * A real time (ms) on the clock backup schedules run on: the same on a host; ahead and faster when a
+   * test shortens a minute (BERTH_CRON_MINUTE_MS), so a backup is judged late on the clock that made it due.
+   */
+  readonly scheduleTime?: ((real: number) => number) | undefined;
 }
 
 export async function gatherFacts(o: {
@@ -82,6 +87,8 @@ export async function gatherFacts(o: {
   engineDisk?: { readonly read: () => Promise<EngineDisk>; readonly warnAt: number } | undefined;
   /** The engine's firewall (engine-firewall.ts): asked only when containers run. */
   engineFirewall?: (() => Promise<EngineFirewall | undefined>) | undefined;
+  /** The backup schedules' clock (Facts.scheduleTime). */
+  scheduleTime?: ((real: number) => number) | undefined;
 }): Promise<Facts> {
   const { store } = o;
   const [apps, environments, releases, instances, leases, backupRows] = await Promise.all([
@@ -162,6 +169,7 @@ export async function gatherFacts(o: {
     engineDisk,
     engineFirewall,
     backups,
+    scheduleTime: o.scheduleTime,
   };
 }
 

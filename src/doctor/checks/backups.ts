@@ -17,6 +17,8 @@ function age(ms: number): string {
  */
 export function backupChecks(f: Facts): Finding[] {
   const out: Finding[] = [];
+  const at = f.scheduleTime ?? ((real: number) => real);
+  const now = at(f.now);
   for (const e of f.environments) {
     const rows = (f.backups.get(e.id) ?? []).filter((b) => b.status !== 'running');
     const spec = f.manifests.get(e.id)?.backup ?? null;
@@ -38,19 +40,19 @@ export function backupChecks(f: Facts): Finding[] {
       continue;
     }
     if (!spec) continue;
-    const next = nextDue(spec.schedule, f.now);
+    const next = nextDue(spec.schedule, now);
     const after = next === null ? null : nextDue(spec.schedule, next);
     const period = next !== null && after !== null ? after - next : 86_400_000;
-    const since = good?.startedAt ?? e.createdAt;
-    if (f.now - since > 2 * period + 3_600_000)
+    const since = at(good?.startedAt ?? e.createdAt);
+    if (now - since > 2 * period + 3_600_000)
       out.push({
         severity: 'error',
         code: 'backup_stale',
         app: e.app,
         env: e.name,
         message: good
-          ? `last good backup of ${where} is ${age(f.now - good.startedAt)} old (schedule "${spec.schedule}")`
-          : `${where} has had no good backup since it was made, ${age(f.now - e.createdAt)} ago (schedule "${spec.schedule}")`,
+          ? `last good backup of ${where} is ${age(now - since)} old (schedule "${spec.schedule}")`
+          : `${where} has had no good backup since it was made, ${age(now - since)} ago (schedule "${spec.schedule}")`,
         fix,
       });
   }
