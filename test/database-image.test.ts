@@ -122,6 +122,16 @@ test('backup run: pg_dump of the container cluster, verified; rows deleted; rest
   assert.equal((await containers()).filter((x) => x.Labels['berth.service'] === 'db').length, 1);
 });
 
+test('berthd killed with SIGKILL: the next one adopts the running database container', { skip }, async () => {
+  const v = await db();
+  process.kill(home.daemonPid() as number, 'SIGKILL');
+  await waitFor('berthd gone', () => !isAlive(home.daemonPid() as number));
+  assertOk(await home.cli('daemon', 'start'));
+  await waitFor('database healthy again', async () => (await db()).state === 'healthy');
+  assert.equal((await db()).pid, v.pid, 'the same postgres, adopted (and stopped by the next test)');
+  assert.equal(await sql('SELECT count(*) FROM items'), '30');
+});
+
 test(
   'stop is a fast shutdown (the engine sends SIGINT); the next start finds a clean cluster, no recovery',
   { skip },

@@ -29,7 +29,8 @@ function libraries(files: readonly string[]): string[] {
  * the libraries `ldd` lists for its programs and modules, Debian's static busybox as /bin/sh
  * (initdb runs postgres through popen), and a passwd and group with a user postgres (uid 999).
  * What Berth relies on is what the official image has: the programs on PATH
- * (/usr/lib/postgresql/15/bin first) and a user postgres; its entrypoint script is not used.
+ * (/usr/lib/postgresql/15/bin first) and a user postgres; its entrypoint script is not used. Unlike the
+ * official image it has no STOPSIGNAL (SIGTERM: a smart shutdown), so a fast one proves Berth's own stop signal.
  */
 export async function buildPostgresImage(dockerd: TestDockerd, tag: string): Promise<void> {
   const ctx = path.join(dockerd.dir, `ctx-${tag.replace(/[^a-z0-9]/gi, '-')}`);
@@ -62,7 +63,6 @@ export async function buildPostgresImage(dockerd: TestDockerd, tag: string): Pro
       ...tops.map((d) => `COPY ${d} /${d}`),
       `ENV PATH=${PG_BIN}:/usr/local/bin:/usr/bin:/bin`,
       'USER postgres',
-      'STOPSIGNAL SIGINT',
       'CMD ["postgres"]',
       '',
     ].join('\n'),
