@@ -50,7 +50,7 @@ export function assertShellHere(): void {
 export function runShell(a: ShellAnswer): Promise<number> {
   const url = new URL(Buffer.from(a.urlBase64 ?? '', 'base64').toString('utf8'));
   const password = decodeURIComponent(url.password);
-  const bin = databaseBinaries({ engine: a.engine, version: a.version }, a.service);
+  const bin = databaseBinaries({ engine: a.engine, version: a.version }, a.service, 'tools');
   const base = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: a.clientUser?.home ?? process.env.HOME ?? '/',

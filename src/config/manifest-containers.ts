@@ -1,6 +1,6 @@
 import { NAME_PATTERN } from '../core/names.js';
 import type { Problem } from './manifest-errors.js';
-import { isContainer } from './manifest-normalize.js';
+import { databaseOf, isContainer } from './manifest-normalize.js';
 import type { ServiceInput } from './manifest-schema.js';
 
 /**
@@ -35,6 +35,7 @@ const CONTAINER_ONLY = ['container_port', 'entrypoint', 'volumes', 'image', 'pul
 export function containerProblems(name: string, svc: ServiceInput): Problem[] {
   const at = ['services', name];
   const problems: Problem[] = [];
+  if (databaseOf(svc) !== undefined) return problems; // a database's keys: see manifest-databases
   if (!isContainer(svc)) {
     const stray = CONTAINER_ONLY.filter((k) => svc[k] !== undefined);
     if (stray.length > 0)
@@ -100,7 +101,7 @@ export function containerProblems(name: string, svc: ServiceInput): Problem[] {
 }
 
 /** `pull` and `registry_auth` go with `image:` alone (a build's image is never pulled); one user name. */
-function pullProblems(at: readonly string[], svc: ServiceInput, builds: boolean): Problem[] {
+export function pullProblems(at: readonly string[], svc: ServiceInput, builds: boolean): Problem[] {
   const problems: Problem[] = [];
   for (const key of ['pull', 'registry_auth'] as const)
     if (builds && svc[key] !== undefined)

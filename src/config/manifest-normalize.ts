@@ -98,7 +98,8 @@ export function runsProcess(s: ServiceInput): boolean {
 
 /** The managed data store of `postgres:` or `redis:`, if the service is one. */
 export function databaseOf(s: ServiceInput): DatabaseSpec | undefined {
-  if (s.postgres !== undefined) return { engine: 'postgres', version: String(s.postgres) };
+  if (s.postgres !== undefined)
+    return { engine: 'postgres', version: String(s.postgres), ...(s.image !== undefined ? { image: s.image } : {}) };
   if (s.redis !== undefined) return { engine: 'redis', version: String(s.redis) };
   return undefined;
 }
@@ -113,7 +114,20 @@ function normalizeDatabase(name: string, s: ServiceInput, database: DatabaseSpec
     name,
     kind: database.engine,
     argv: [],
-    container: null,
+    // `image:` (PostgreSQL): the image the deploy pulls by `pull:` and the cluster runs in (engine/databases/postgres-image).
+    container:
+      database.image === undefined
+        ? null
+        : {
+            image: database.image,
+            build: null,
+            pull: s.pull ?? defaultPull(database.image),
+            registryAuth: registryAuth(s),
+            port: null,
+            entrypoint: null,
+            user: null,
+            volumes: [],
+          },
     database,
     static: null,
     cwd: '.',
@@ -138,6 +152,7 @@ export const DATABASE_STOP_TIMEOUT_MS = 60_000;
 
 /** A container: `image:`, or `build:` in its object form (a Dockerfile build). */
 export function isContainer(s: ServiceInput): boolean {
+  if (databaseOf(s) !== undefined) return false; // `postgres: 15` with `image:` is a managed database run from that image
   return s.image !== undefined || (s.build !== undefined && typeof s.build === 'object' && !Array.isArray(s.build));
 }
 

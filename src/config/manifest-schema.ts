@@ -174,13 +174,13 @@ export const serviceSchema = z.strictObject({
     .regex(IMAGE_PATTERN)
     .optional()
     .describe(
-      'Run this container image (e.g. "ghcr.io/saleor/saleor:3.20") through the container engine (host setting container_engine) instead of a process. Default none.',
+      'Run this container image (e.g. "ghcr.io/saleor/saleor:3.20") through the container engine (host setting container_engine) instead of a process. With `postgres: <v>`: the managed cluster runs from this image (e.g. "postgres:15"; its tag names the same major version) instead of the host\'s binaries. Default none.',
     ),
   postgres: z
     .union([z.number().int().min(10).max(99), z.string().regex(/^[1-9][0-9]$/)])
     .optional()
     .describe(
-      "A managed PostgreSQL cluster of this major version (e.g. 15) for each environment, run from the host's binaries (Debian's postgresql-<version>, /usr/lib/postgresql/<version>/bin): its data in the environment's data directory, a leased port on 127.0.0.1 and a unix socket, a generated password kept as the environment's secret <NAME>_PASSWORD. Services that depend on it get DATABASE_URL and PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE. One instance, kept running across deploys; stopped with a fast shutdown. Default none.",
+      "A managed PostgreSQL cluster of this major version (e.g. 15) for each environment, run from the host's binaries (Debian's postgresql-<version>, /usr/lib/postgresql/<version>/bin): its data in the environment's data directory, a leased port on 127.0.0.1 and a unix socket, a generated password kept as the environment's secret <NAME>_PASSWORD. Services that depend on it get DATABASE_URL and PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE. One instance, kept running across deploys; stopped with a fast shutdown. With `image: \"postgres:<version>\"` it runs from that image through the container engine instead (Berth runs its initdb and postgres with its own arguments, as the environment's user, its data bind-mounted; the image's entrypoint is not used), the same in every other way. Default none.",
     ),
   redis: z
     .union([z.number().int().min(5).max(99), z.string().regex(/^[1-9][0-9]?$/)])

@@ -98,6 +98,11 @@ export interface DatabaseSpec {
   readonly engine: 'postgres' | 'redis';
   /** The major version, e.g. "15" (PostgreSQL) or "7" (Redis). */
   readonly version: string;
+  /**
+   * PostgreSQL only: the container image it runs from (`image: postgres:15`) instead of the host's
+   * binaries; the service's `container` then holds its pull policy and the id the deploy pinned.
+   */
+  readonly image?: string;
 }
 
 /** How a container service runs (see runtime/container-runner.ts). */

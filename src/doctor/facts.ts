@@ -139,7 +139,9 @@ export async function gatherFacts(o: {
           ),
         ];
   const tlsHandshakes = (await o.tlsHandshakes?.(appHosts).catch(() => [])) ?? [];
-  const containers = [...manifests.values()].some((m) => m.services.some((s) => s.kind === 'container'));
+  const containers = [...manifests.values()].some((m) =>
+    m.services.some((s) => s.kind === 'container' || s.database?.image !== undefined),
+  );
   const engineDisk =
     o.app === undefined && containers && o.engineDisk
       ? await withTimeout(o.engineDisk.read(), 5000).then((use) => use && { use, warnAt: o.engineDisk?.warnAt ?? 0 })

@@ -4,6 +4,7 @@ import { BerthError } from '../core/errors.js';
 import { containerProbe, type ProbeResult } from '../health/probes.js';
 import { DEFAULT_ENGINE_SOCKET } from '../runtime/container-engine.js';
 import type { ContainerRunner, LaunchedContainer } from '../runtime/container-runner.js';
+import type { ContainerIdentity } from '../runtime/container-config.js';
 import type { RotationOptions } from '../runtime/log-writer.js';
 import type { ProcessRef } from '../runtime/process-runner.js';
 import type { InstanceView } from '../store/instances-repo.js';
@@ -59,6 +60,25 @@ export class ContainerInstances {
   }
 
   /**
+   * Launches the instance's container with the create request `config` makes (a managed
+   * database's, see engine/databases/postgres-image), then follows it as launch() does.
+   */
+  async launchWith(
+    v: InstanceView,
+    spec: ServiceSpec,
+    o: { image: string; logFile: string; uid?: number; gid?: number },
+    config: (network: string, who: ContainerIdentity) => Record<string, unknown>,
+  ): Promise<LaunchedContainer> {
+    const who = this.#who(v);
+    const launched = await this.#need(spec).launchWith({ ...o, who, rotation: this.#rotation }, (network) =>
+      config(network, who),
+    );
+    this.#addresses.set(v.id, launched.ip);
+    this.#logged.set(v.id, launched.logged);
+    return launched;
+  }
+
+  /**
    * The host's address on the network of `v`'s environment (made if missing; the proxy listens
    * there before this resolves): where a container reaches its dependencies' addresses.
    */
@@ -108,7 +128,7 @@ export class ContainerInstances {
   async live(instances: readonly InstanceView[]): Promise<Map<string, ProcessRef>> {
     const refs = new Map<string, ProcessRef>();
     if (!this.#runner) return refs;
-    const containers = instances.some((v) => (JSON.parse(v.spec) as ServiceSpec).kind === 'container');
+    const containers = instances.some((v) => runsInContainer(JSON.parse(v.spec) as ServiceSpec));
     try {
       const removed = await this.#runner.sweep(new Set(instances.map((v) => this.#markerOf(v.id))));
       if (removed.length > 0) this.#log?.warn({ containers: removed }, 'removed containers of no instance');
@@ -184,4 +204,9 @@ export function containerEnv(spec: ServiceSpec, env: Readonly<Record<string, str
   for (const key of ['PATH', 'HOME', 'DATA_DIR', 'PORT']) if (spec.env[key] === undefined) delete out[key];
   if (spec.container?.port != null) out.PORT = String(spec.container.port);
   return out;
+}
+
+/** Whether the instance of `spec` is a container of the engine: an `image:` service, or a PostgreSQL run from an image. */
+export function runsInContainer(spec: ServiceSpec): boolean {
+  return spec.kind === 'container' || (spec.kind === 'postgres' && spec.database?.image !== undefined);
 }

@@ -5,6 +5,7 @@ import type { ProcessRef } from '../runtime/process-runner.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import { isSameProcessAlive, signalReaches } from '../system/proc.js';
 import type { Handle, InstanceCore } from './instance-core.js';
+import { runsInContainer } from './container-instances.js';
 import type { InstanceExits } from './instance-exits.js';
 import type { InstanceHealth } from './instance-health.js';
 import type { InstanceSpawns } from './instance-spawn.js';
@@ -125,7 +126,7 @@ export class InstanceAdoption {
 
   /** A container that ended while berthd was away: its last output into its log, and its exit code. */
   async #containerEnded(v: InstanceView): Promise<{ code: number } | undefined> {
-    if ((JSON.parse(v.spec) as ServiceSpec).kind !== 'container') return undefined;
+    if (!runsInContainer(JSON.parse(v.spec) as ServiceSpec)) return undefined;
     const c = this.#core;
     return c.containers.ended(v, c.logFile(v), await c.users?.ids(v.app, v.env)).catch((err: unknown) => {
       c.log.warn({ err: describe(err), instance: v.id }, 'reading the end of a container failed');
@@ -145,7 +146,7 @@ export class InstanceAdoption {
       retired: false,
     };
     this.#core.handles.set(v.id, h);
-    if ((JSON.parse(v.spec) as ServiceSpec).kind === 'container') void this.#followContainer(v, h);
+    if (runsInContainer(JSON.parse(v.spec) as ServiceSpec)) void this.#followContainer(v, h);
     this.#health.watch(
       v.id,
       v.port,

@@ -14,7 +14,7 @@ import type { HealthWatch } from './health-watch.js';
 import { KeyedLock } from './keyed-lock.js';
 import { baseEnv } from './launch-env.js';
 import { InstanceLimits } from './instance-limits.js';
-import { ContainerInstances } from './container-instances.js';
+import { ContainerInstances, runsInContainer } from './container-instances.js';
 import type { ContainerRunner } from '../runtime/container-runner.js';
 import { stopProcesses } from '../runtime/process-runner.js';
 import type { ServiceSpec } from '../config/manifest-types.js';
@@ -103,6 +103,8 @@ export class InstanceCore {
       layout: deps.layout,
       users: deps.users,
       secret: deps.databaseSecret,
+      runner: deps.containers,
+      home: deps.markerPrefix,
     });
     this.containers = new ContainerInstances({
       runner: deps.containers,
@@ -119,7 +121,8 @@ export class InstanceCore {
     ref: ProcessRef | null,
     group?: number | null,
   ): Promise<'none' | 'terminated' | 'killed'> {
-    if (spec.kind === 'container') return this.containers.stop(id, spec.stopTimeoutMs);
+    // A container (a database's too: the engine sends its StopSignal, SIGINT for PostgreSQL; SIGKILL only after stop_timeout).
+    if (runsInContainer(spec)) return this.containers.stop(id, spec.stopTimeoutMs);
     // A database gets its fast shutdown, to the server alone (it stops its own processes); SIGKILL only after stop_timeout.
     if (isDatabase(spec))
       return stopProcesses(ref, this.marker(id), spec.stopTimeoutMs, group, {

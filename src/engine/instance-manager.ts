@@ -10,6 +10,7 @@ import { InstanceCore, type InstanceDeps, type StateListener } from './instance-
 import { InstanceExits } from './instance-exits.js';
 import { InstanceHealth } from './instance-health.js';
 import { InstanceSpawns } from './instance-spawn.js';
+import { runsInContainer } from './container-instances.js';
 import type { LaunchMemo } from './launch-memo.js';
 import { databaseBinaries } from '../system/database-binaries.js';
 import type { DatabaseInstances } from './databases/database-instances.js';
@@ -68,7 +69,7 @@ export class InstanceManager {
   /** Checks that an instance could be launched (cwd, program) without launching it. */
   preflight(v: InstanceView): void {
     const spec = JSON.parse(v.spec) as ServiceSpec;
-    if (spec.kind === 'container') return;
+    if (runsInContainer(spec)) return; // its image is the deploy's pull step's, and its engine the launch's
     if (spec.database) {
       databaseBinaries(spec.database, spec.name); // the host's programs, or an error naming the package
       return;

@@ -12,6 +12,7 @@ import { LaunchMemo } from './launch-memo.js';
 import { databaseEnv, isDatabase } from './databases/connection.js';
 import { MARKER_ENV } from '../runtime/process-runner.js';
 import { depsEnv } from './deploy/deps-steps.js';
+import { serverConfig } from './databases/postgres-image.js';
 
 /**
  * Instances starting at once (the rest wait). A spawn is synchronous (fork and exec, ~7 ms here), so
@@ -155,6 +156,20 @@ export class InstanceSpawns {
   async #launchDatabase(v: InstanceView, spec: ServiceSpec, logFile: string): Promise<Spawned> {
     const c = this.#core;
     const db = await c.databases.prepare(v, spec);
+    const image = db.image;
+    if (image) {
+      // PostgreSQL from an image: a container of its own (engine/databases/postgres-image); the engine applies its limits.
+      const port = v.port as number;
+      const launched = await c.containers.launchWith(
+        v,
+        spec,
+        { image: image.image, logFile, uid: db.ids?.uid, gid: db.ids?.gid },
+        (network, who) =>
+          serverConfig(image, { argv: db.argv, who, network, port, stopTimeoutMs: spec.stopTimeoutMs }, spec.resources),
+      );
+      c.users?.ownFile(db.ids, logFile, 0o640);
+      return launched;
+    }
     const launched = await launch({
       cgroups: c.limits.join(v, spec),
       argv: db.argv,

@@ -39,14 +39,7 @@ export function containerConfig(o: {
     ...(c.entrypoint !== null ? { Entrypoint: c.entrypoint } : {}),
     ...(c.user ? { User: c.user } : {}),
     Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
-    Labels: {
-      'berth.home': o.home,
-      'berth.app': o.who.app,
-      'berth.env': o.who.env,
-      'berth.service': o.who.service,
-      'berth.release': String(o.who.release),
-      'berth.instance': o.who.marker,
-    },
+    Labels: containerLabels(o.home, o.who),
     ...(exposed ? { ExposedPorts: { [exposed]: {} } } : {}),
     HostConfig: {
       ...(exposed && o.hostPort !== null
@@ -63,5 +56,17 @@ export function containerConfig(o: {
       ...(r?.pids !== undefined ? { PidsLimit: r.pids } : {}),
     },
     NetworkingConfig: { EndpointsConfig: { [o.network]: { Aliases: [o.who.service] } } },
+  };
+}
+
+/** The labels of an instance's container: how `berth.home`'s berthd finds it again (`berth.instance`, its marker). */
+export function containerLabels(home: string, who: ContainerIdentity): Record<string, string> {
+  return {
+    'berth.home': home,
+    'berth.app': who.app,
+    'berth.env': who.env,
+    'berth.service': who.service,
+    'berth.release': String(who.release),
+    'berth.instance': who.marker,
   };
 }

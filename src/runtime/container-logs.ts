@@ -44,7 +44,7 @@ export function followLogs(
 }
 
 /** The engine's multiplexed stream (no TTY): frames of [stream, 0, 0, 0, size (u32 BE)] + payload. */
-async function demux(body: Readable, write: (chunk: Buffer) => void): Promise<void> {
+export async function demux(body: Readable, write: (chunk: Buffer) => void): Promise<void> {
   let pending: Buffer = Buffer.alloc(0);
   for await (const data of body) {
     pending = pending.length === 0 ? (data as Buffer) : Buffer.concat([pending, data as Buffer]);

@@ -73,21 +73,36 @@ export class ContainerRunner {
       throw new BerthError('invalid', 'container_image_missing', `service "${o.spec.name}" has no image to run`, {
         hint: 'give it `image:`, or `build:` in its object form (built by `berth deploy`)',
       });
+    return this.launchWith({ ...o, image }, (network) =>
+      containerConfig({
+        who: o.who,
+        home: this.#home,
+        spec: o.spec,
+        network,
+        env: o.env,
+        mounts: c.volumes.map((v) => ({ target: v.target, source: volumeDir(o.dataDir, v.name, o.uid, o.gid) })),
+        hostPort: o.hostPort,
+      }),
+    );
+  }
+
+  /** Starts (a leftover of its name removed) and follows the container `config` makes for the environment's network. */
+  async launchWith(
+    o: {
+      who: ContainerIdentity;
+      image: string;
+      logFile: string;
+      rotation?: RotationOptions | undefined;
+      uid?: number | undefined;
+      gid?: number | undefined;
+    },
+    config: (network: string) => Record<string, unknown>,
+  ): Promise<LaunchedContainer> {
     const network = (await this.networks.ensure(o.who.app, o.who.env)).name;
-    await this.#assertImage(image);
+    await this.assertImage(o.image);
     const name = containerName(this.#home, o.who);
     await this.#removeOld(name, o.logFile, { rotation: o.rotation, uid: o.uid, gid: o.gid });
-    const mounts = c.volumes.map((v) => ({ target: v.target, source: volumeDir(o.dataDir, v.name, o.uid, o.gid) }));
-    const config = containerConfig({
-      who: o.who,
-      home: this.#home,
-      spec: o.spec,
-      network,
-      env: o.env,
-      mounts,
-      hostPort: o.hostPort,
-    });
-    const { Id } = await this.#engine.call<{ Id: string }>('POST', `/containers/create?name=${name}`, config);
+    const { Id } = await this.#engine.call<{ Id: string }>('POST', `/containers/create?name=${name}`, config(network));
     await this.#engine.call('POST', `/containers/${Id}/start`);
     return this.#follow(Id, network, o.logFile, { rotation: o.rotation, uid: o.uid, gid: o.gid, resume: false });
   }
@@ -226,7 +241,8 @@ export class ContainerRunner {
     return this.#engine.call<Inspected>('GET', `/containers/${id}/json`);
   }
 
-  async #assertImage(image: string): Promise<void> {
+  /** An error naming `image` when the engine does not have it (deploy pulls it). */
+  async assertImage(image: string): Promise<void> {
     try {
       await this.#engine.call('GET', `/images/${encodeURIComponent(image)}/json`);
     } catch (err) {

@@ -38,21 +38,28 @@ const redisVersions = new Map<string, string>();
 /**
  * The host's programs for `db`, or an error that names the Debian package to install. The
  * PostgreSQL tools come from the same version's directory, so pg_dump's major version always
- * matches the server's.
+ * matches the server's. `tools`: only the clients (pg_dump, pg_restore, psql), as a cluster run
+ * from an image (`image: postgres:<v>`) needs them here, of its major version.
  */
-export function databaseBinaries(db: DatabaseSpec, service: string): DatabaseBinaries {
+export function databaseBinaries(
+  db: DatabaseSpec,
+  service: string,
+  need: 'server' | 'tools' = 'server',
+): DatabaseBinaries {
   if (db.engine === 'postgres') {
     const dir = path.join(postgresRoot(), db.version, 'bin');
     const tool = (name: string) => path.join(dir, name);
-    const missing = ['postgres', 'initdb', 'pg_dump', 'pg_restore', 'psql'].filter((n) => !executable(tool(n)));
+    const tools = need === 'tools' || db.image !== undefined; // a cluster run from an image needs only the clients here
+    const missing = [...(tools ? [] : ['postgres', 'initdb']), 'pg_dump', 'pg_restore', 'psql'].filter(
+      (n) => !executable(tool(n)),
+    );
+    const pkg = tools ? `postgresql-client-${db.version}` : `postgresql-${db.version}`;
     if (missing.length > 0)
       throw new BerthError(
         'unavailable',
         'database_missing',
-        `service "${service}" needs PostgreSQL ${db.version}, and ${dir} has no ${missing.join(', ')}`,
-        {
-          hint: `install Debian's postgresql-${db.version} (apt-get install postgresql-${db.version}), then deploy again`,
-        },
+        `service "${service}" needs PostgreSQL ${db.version}${tools ? "'s client tools (backups, copies, restores: their major version matches the server's)" : ''}, and ${dir} has no ${missing.join(', ')}`,
+        { hint: `install Debian's ${pkg} (apt-get install ${pkg}), then try again` },
       );
     return {
       dir,

@@ -15,7 +15,9 @@ import { databaseBinaries } from '../../system/database-binaries.js';
 import { databaseConnections, isDatabase, type ConnectionDeps, type DatabaseConnection } from './connection.js';
 import { ownDir } from './files.js';
 import { databaseDir, passwordSecret, POSTGRES_DATABASE, POSTGRES_USER, socketDir } from './layout.js';
-import { initCluster, postgresArgv, restoreSeed } from './postgres.js';
+import { assertClusterVersion, hostInitdb, initCluster, postgresArgv, restoreSeed } from './postgres.js';
+import { imageHbaArgs, imageInitdb, writeImageFiles, type ImageCluster } from './postgres-image.js';
+import { containerName, type ContainerRunner } from '../../runtime/container-runner.js';
 import { redisArgv, writeRedisConfig } from './redis.js';
 
 export interface DatabaseInstanceDeps {
@@ -24,6 +26,18 @@ export interface DatabaseInstanceDeps {
   readonly users: AppUsers | undefined;
   /** The environment's own secret `name`, made with `make` when missing (Secrets.ensure); none: no database can run. */
   readonly secret: ((app: string, env: string, name: string, make: () => string) => Promise<string>) | undefined;
+  /** The container engine's runner (a PostgreSQL with `image:`), and the home's label on its containers. */
+  readonly runner?: ContainerRunner | undefined;
+  readonly home?: string;
+}
+
+/** What launches a prepared database: its argv as the user `ids`; with `image`, in a container of that image. */
+export interface PreparedDatabase {
+  readonly argv: string[];
+  readonly cwd: string;
+  readonly ids: UnixIds | undefined;
+  readonly env: Record<string, string>;
+  readonly image?: ImageCluster;
 }
 
 /** A new database password: 32 characters of base64url (192 bits), safe in a URL and a config file as it is. */
@@ -98,13 +112,11 @@ export class DatabaseInstances {
    * its directories, its password, the cluster made once (initdb) or Redis's config written.
    * Returns the argv to launch, its working directory and user.
    */
-  async prepare(
-    v: InstanceView,
-    spec: ServiceSpec,
-  ): Promise<{ argv: string[]; cwd: string; ids: UnixIds | undefined; env: Record<string, string> }> {
+  async prepare(v: InstanceView, spec: ServiceSpec): Promise<PreparedDatabase> {
     if (!isDatabase(spec) || !spec.database || v.port === null)
       throw new Error(`instance ${v.id} is not a database with a port`);
-    const bin = databaseBinaries(spec.database, spec.name);
+    const fromImage = spec.database.image !== undefined;
+    const bin = fromImage ? undefined : databaseBinaries(spec.database, spec.name);
     const ids = await this.runAs(v.app, v.env);
     const dir = databaseDir(this.#d.layout, v.app, v.env, v.service);
     const top = path.dirname(dir);
@@ -121,12 +133,55 @@ export class DatabaseInstances {
     const password = await this.password(v.app, v.env, v.service);
     this.#passwords.set(v.id, password);
     const env = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: dir };
-    if (spec.database.engine === 'postgres') {
-      await initCluster(bin, dir, ids, password);
-      return { argv: postgresArgv(bin, dir, v.port, sockets), cwd: dir, ids, env };
+    const db = spec.database;
+    if (db.engine === 'postgres' && bin) {
+      assertClusterVersion(dir, db.version, spec.name, bin.dir);
+      await initCluster(hostInitdb(bin, ids), dir, ids, password);
+      return { argv: postgresArgv(bin.server, dir, v.port, sockets), cwd: dir, ids, env };
+    }
+    if (db.engine === 'postgres') {
+      const image = this.#imageCluster(v, spec, dir, sockets, ids);
+      await this.#d.runner?.assertImage(image.image);
+      writeImageFiles(image);
+      const from = `the image ${db.image as string}`;
+      assertClusterVersion(dir, db.version, spec.name, from);
+      const name = `${containerName(image.home, { ...v, instance: v.id })}-initdb`;
+      if (await initCluster(imageInitdb(image, name), dir, ids, password))
+        assertClusterVersion(dir, db.version, spec.name, from);
+      const argv = [...postgresArgv('postgres', dir, v.port, sockets, '*'), ...imageHbaArgs(image)];
+      return { argv, cwd: dir, ids, env, image };
     }
     const conf = writeRedisConfig(dir, ids, { port: v.port, sockets, password });
-    return { argv: redisArgv(bin, conf), cwd: dir, ids, env };
+    return { argv: redisArgv(bin as NonNullable<typeof bin>, conf), cwd: dir, ids, env };
+  }
+
+  /** Where and as whom the image's cluster runs (see postgres-image.ts); an error naming the setting without an engine. */
+  #imageCluster(
+    v: InstanceView,
+    spec: ServiceSpec,
+    dir: string,
+    sockets: string,
+    ids: UnixIds | undefined,
+  ): ImageCluster {
+    const runner = this.#d.runner;
+    if (!runner)
+      throw new BerthError(
+        'unavailable',
+        'no_container_engine',
+        `service "${spec.name}" runs PostgreSQL from the image ${spec.database?.image ?? ''}, and this host has no container engine`,
+        {
+          hint: `install Docker (apt-get install docker.io) and set container_engine in config.yaml, or remove image: to run the host's postgresql-${spec.database?.version ?? ''}`,
+        },
+      );
+    return {
+      engine: runner.engine,
+      home: this.#d.home ?? '',
+      image: spec.container?.imageId ?? (spec.database?.image as string),
+      dataDir: this.#d.layout.dataDir(v.app, v.env),
+      dir,
+      sockets,
+      ids: ids ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+    };
   }
 
   /**
@@ -136,7 +191,7 @@ export class DatabaseInstances {
   async restoreSeed(v: InstanceView, spec: ServiceSpec, restored?: (section: string) => void): Promise<boolean> {
     if (spec.database?.engine !== 'postgres' || v.port === null) return false;
     return restoreSeed(
-      databaseBinaries(spec.database, spec.name),
+      databaseBinaries(spec.database, spec.name, 'tools'),
       databaseDir(this.#d.layout, v.app, v.env, v.service),
       {
         port: v.port,
@@ -165,6 +220,11 @@ export class DatabaseInstances {
   /** Forgets a removed instance's password. */
   forget(id: number): void {
     this.#passwords.delete(id);
+  }
+
+  /** Whether the database runs in a container (PostgreSQL with `image:`): the engine stops and follows it. */
+  static inContainer(spec: ServiceSpec): boolean {
+    return isDatabase(spec) && spec.database?.image !== undefined;
   }
 
   /** The signal of a fast shutdown, sent to the server alone: SIGINT for PostgreSQL (SIGTERM would wait for every client), SIGTERM for Redis (it saves, then exits). */

@@ -73,7 +73,11 @@ export async function undoDatabase(d: StepDeps, ctx: DeployContext, spec: Servic
 
 /** What the server process depends on: a change of it restarts the database at a deploy. */
 function runKey(spec: ServiceSpec): string {
-  return JSON.stringify({ database: spec.database, resources: spec.resources ?? null });
+  return JSON.stringify({
+    database: spec.database,
+    resources: spec.resources ?? null,
+    ...(spec.container?.imageId !== undefined ? { image: spec.container.imageId } : {}),
+  });
 }
 
 function engineName(spec: ServiceSpec): string {

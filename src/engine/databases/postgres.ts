@@ -1,4 +1,4 @@
-import { existsSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { BerthError } from '../../core/errors.js';
 import { removeTree } from '../../system/safe-tree.js';
@@ -27,7 +27,7 @@ const TOOL_PATH = '/usr/bin:/bin';
  * Returns false when the cluster was already there.
  */
 export async function initCluster(
-  bin: DatabaseBinaries,
+  initdb: Initdb,
   dir: string,
   ids: UnixIds | undefined,
   password: string,
@@ -40,21 +40,18 @@ export async function initCluster(
   rmSync(pwfile, { force: true });
   newFile(pwfile, ids, `${password}\n`);
   try {
-    const r = await runTool(
-      [
-        bin.initdb as string,
-        '-D',
-        tmp,
-        '-U',
-        POSTGRES_USER,
-        '--auth=scram-sha-256',
-        `--pwfile=${pwfile}`,
-        '-E',
-        'UTF8',
-        '--locale=C.UTF-8',
-      ],
-      { ids, env: { PATH: TOOL_PATH, LANG: 'C.UTF-8' }, timeoutMs: 5 * 60_000 },
-    );
+    const r = await initdb.run([
+      initdb.program,
+      '-D',
+      tmp,
+      '-U',
+      POSTGRES_USER,
+      '--auth=scram-sha-256',
+      `--pwfile=${pwfile}`,
+      '-E',
+      'UTF8',
+      '--locale=C.UTF-8',
+    ]);
     if (r.code !== 0)
       throw new BerthError('failed', 'initdb_failed', `initdb of ${data} failed: ${r.stderr || `exit ${r.code}`}`, {
         hint: 'see the message above; the next start tries again',
@@ -67,16 +64,69 @@ export async function initCluster(
   return true;
 }
 
-/** The server's argv: in the foreground (Berth supervises it), on 127.0.0.1:`port` and a socket in `sockets`. */
-export function postgresArgv(bin: DatabaseBinaries, dir: string, port: number, sockets: string): string[] {
+/**
+ * Checks that the cluster's data (its PG_VERSION, read without following a link) is in the major
+ * version `version` that berth.yaml names: an image whose tag says 15 may hold another server, and
+ * a server never starts on another major's data. Nothing before initdb.
+ */
+export function assertClusterVersion(dir: string, version: string, service: string, from: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path.join(clusterDir(dir), 'PG_VERSION'), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  let found: string;
+  try {
+    found = readFileSync(fd, 'utf8').trim();
+  } finally {
+    closeSync(fd);
+  }
+  if (found !== version)
+    throw new BerthError(
+      'invalid',
+      'database_version',
+      `service "${service}": its data (${clusterDir(dir)}) is PostgreSQL ${found}'s, and ${from} is PostgreSQL ${version}`,
+      {
+        hint: `run PostgreSQL ${found} (postgres: ${found}, and an image of that version), or dump and restore into a new service`,
+      },
+    );
+}
+
+/** How initdb runs: `program` by `run` (the host's as the environment's user, or an image's in a container). */
+export interface Initdb {
+  readonly program: string;
+  run(argv: readonly string[]): Promise<{ code: number | null; stderr: string }>;
+}
+
+/** The host's initdb of `bin`, run as `ids`. */
+export function hostInitdb(bin: DatabaseBinaries, ids: UnixIds | undefined): Initdb {
+  return {
+    program: bin.initdb as string,
+    run: (argv) => runTool(argv, { ids, env: { PATH: TOOL_PATH, LANG: 'C.UTF-8' }, timeoutMs: 5 * 60_000 }),
+  };
+}
+
+/**
+ * The server's argv: in the foreground (Berth supervises it), on `listen` (127.0.0.1; all of a
+ * container's own addresses, where its published port arrives), port `port` and a socket in `sockets`.
+ */
+export function postgresArgv(
+  server: string,
+  dir: string,
+  port: number,
+  sockets: string,
+  listen = '127.0.0.1',
+): string[] {
   return [
-    bin.server,
+    server,
     '-D',
     clusterDir(dir),
     '-c',
     `port=${port}`,
     '-c',
-    'listen_addresses=127.0.0.1',
+    `listen_addresses=${listen}`,
     '-c',
     `unix_socket_directories=${sockets}`,
     '-c',

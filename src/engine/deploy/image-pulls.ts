@@ -12,9 +12,11 @@ import type { DeployContext } from './context.js';
 import type { StepHandle } from './journal.js';
 import type { StepDeps } from './step-deps.js';
 
-/** The services whose image a deploy may pull: `image:` without a `build:` of their own. */
+/** The services whose image a deploy may pull: `image:` without a `build:` of their own (a PostgreSQL's `image:` too). */
 export function imagePulls(services: readonly ServiceSpec[]): ServiceSpec[] {
-  return services.filter((s) => s.kind === 'container' && s.container?.image && !s.container.build);
+  return services.filter(
+    (s) => (s.kind === 'container' || s.kind === 'postgres') && s.container?.image && !s.container.build,
+  );
 }
 
 /** Whether a deploy of `m` pulls an image every time (`pull: always`): then it is never "unchanged". */
