@@ -1,16 +1,10 @@
 import type { HealthSpec } from '../config/manifest-types.js';
 import type { ProbeResult } from '../health/probes.js';
 
-/**
- * How often a starting instance is probed: every 3 ms in its first 300 ms (a small app is up by then: a deploy waits
- * for the first probe after it listens, half an interval on average), every 10 ms until its first second is over, then
- * every 100 ms. A probe of a port nothing listens on is a refused connect: microseconds of berthd's time.
- */
+/** How often a starting instance is probed: every 10 ms in its first second (most apps are up by then), then every 100 ms. */
 export const STARTING_PROBE_MS = 100;
-const EAGER_PROBES: ReadonlyArray<readonly [until: number, every: number]> = [
-  [300, 3],
-  [1000, 10],
-];
+const EAGER_PROBE_MS = 10;
+const EAGER_FOR_MS = 1000;
 
 interface Options {
   readonly health: HealthSpec;
@@ -30,7 +24,7 @@ function jittered(ms: number, spread: number): number {
 }
 
 /**
- * Probes one instance. While starting: often at first, then every 100 ms, until the first success (healthy) or
+ * Probes one instance. While starting: every 100 ms until the first success (healthy) or
  * until start_timeout (unhealthy). Then every `interval` (jittered, see jittered()); `unhealthy_threshold` failures
  * in a row make it unhealthy, one success makes it healthy again.
  */
@@ -71,9 +65,13 @@ export class HealthWatch {
     // `process` asks only "is it alive?": once it is, its exit answers that (the exit event of a
     // child, berthd's poll of adopted processes), so a healthy instance costs no timer at all.
     if (this.#verdict === 'healthy' && this.#o.health.probe.kind === 'process') return;
-    if (!this.#starting) return this.#schedule(jittered(this.#o.health.intervalMs, 0.1));
-    const age = Date.now() - this.#since;
-    this.#schedule(EAGER_PROBES.find(([until]) => age < until)?.[1] ?? STARTING_PROBE_MS);
+    this.#schedule(
+      this.#starting
+        ? Date.now() - this.#since < EAGER_FOR_MS
+          ? EAGER_PROBE_MS
+          : STARTING_PROBE_MS
+        : jittered(this.#o.health.intervalMs, 0.1),
+    );
   }
 
   async #probeOnce(): Promise<void> {
