@@ -12,6 +12,7 @@
  *     requests that failed, and the new connections refused.
  * Run: `npm run build && node dist/bench/proxy.js` (needs wrk, nginx and caddy from Debian).
  * BENCH_REPO=<another clone, built> adds its builtin proxy as `builtin@base`, in the same rounds (A/B).
+ * BENCH_PORT_BASE (default 18700) moves the ports: the backend on it + 1, the targets on + 2 to + 5.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 5);
 const KILLS = Number(process.env.BENCH_KILLS ?? 3);
-const BACKEND_PORT = 18701;
+/** The backend listens on BASE_PORT + 1, the targets on the next four (and the base build's on + 5). */
+const BASE_PORT = Number(process.env.BENCH_PORT_BASE ?? 18700);
+const BACKEND_PORT = BASE_PORT + 1;
 /** Another clone (built) whose builtin proxy runs beside this one's in the same rounds, as `builtin@base`. */
 const BASE = process.env.BENCH_REPO;
 
@@ -136,10 +139,10 @@ const loadBefore = loadavg();
 const targets: Target[] = [];
 try {
   targets.push(await backend(BACKEND_PORT));
-  targets.push(await builtin(home, 18702, BACKEND_PORT));
-  if (BASE) targets.push(await builtin(path.join(home, 'base'), 18705, BACKEND_PORT, BASE));
-  targets.push(await nginx(home, 18703, BACKEND_PORT));
-  targets.push(await caddy(home, 18704, BACKEND_PORT));
+  targets.push(await builtin(home, BASE_PORT + 2, BACKEND_PORT));
+  if (BASE) targets.push(await builtin(path.join(home, 'base'), BASE_PORT + 5, BACKEND_PORT, BASE));
+  targets.push(await nginx(home, BASE_PORT + 3, BACKEND_PORT));
+  targets.push(await caddy(home, BASE_PORT + 4, BACKEND_PORT));
   for (const t of targets) await load(t, 3, false); // warm up (the builtin proxy's JIT), not counted
   const flat: Load[] = [];
   for (const t of targets) flat.push(await load(t, SECONDS, false));

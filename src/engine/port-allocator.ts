@@ -2,17 +2,17 @@ import { BerthError, OUTSIDE } from '../core/errors.js';
 import type { LeaseOwner } from '../store/leases-repo.js';
 import type { Repos } from '../store/store.js';
 import { isUniqueViolation } from '../store/open.js';
-import { busyPorts, describeHolders, listeningPorts, portHolders } from '../system/sockets.js';
+import { canListen, describeHolders, listeningPorts, portHolders } from '../system/sockets.js';
 
 /** Where the allocator looks for ports other processes hold. Injected so tests can count calls, never faked. */
 export interface PortProbe {
-  /** Ports a new listener could not bind (listeners and live connections). */
-  busy(): Set<number>;
+  /** Whether a new listener could bind the port now (no listener, no live connection holds it). */
+  canListen(port: number): Promise<boolean>;
   listening(): Set<number>;
   holders(port: number): ReturnType<typeof portHolders>;
 }
 
-export const osPortProbe: PortProbe = { busy: busyPorts, listening: listeningPorts, holders: portHolders };
+export const osPortProbe: PortProbe = { canListen, listening: listeningPorts, holders: portHolders };
 
 /**
  * Leases ports. Must run inside a store write transaction so the check of the store,
@@ -24,7 +24,6 @@ export class PortAllocator {
   readonly #low: number;
   readonly #high: number;
   readonly #probe: PortProbe;
-  #busyCache: { at: number; ports: Set<number> } | undefined;
 
   constructor(host: string, range: { low: number; high: number }, probe: PortProbe = osPortProbe) {
     this.#host = host;
@@ -53,13 +52,19 @@ export class PortAllocator {
     return port;
   }
 
-  /** The first port of the range neither leased, nor a service address, nor in use on the host. */
+  /**
+   * The first port of the range neither leased, nor a service address, nor in use on the host: tried by a listen of
+   * its own, port by port, rather than by reading the kernel's whole socket table (see canListen).
+   */
   async #firstFree(repos: Repos): Promise<number> {
     const leased = await repos.leases.portsInRange(this.#host, this.#low, this.#high);
     for (const p of await repos.addresses.portsInRange(this.#host, this.#low, this.#high)) leased.add(p);
-    const busy = this.#listening();
-    for (let port = this.#low; port <= this.#high; port++) if (!leased.has(port) && !busy.has(port)) return port;
-    const foreign = [...busy].filter((p) => p >= this.#low && p <= this.#high && !leased.has(p)).length;
+    let foreign = 0;
+    for (let port = this.#low; port <= this.#high; port++) {
+      if (leased.has(port)) continue;
+      if (await this.#probe.canListen(port)) return port;
+      foreign++;
+    }
     throw new BerthError(
       'unavailable',
       'port_range_full',
@@ -86,13 +91,6 @@ export class PortAllocator {
         throw pinnedConflict(`pinned port ${port}`, 'another deploy leased it at the same moment');
       throw err;
     }
-  }
-
-  /** Listening ports; one read of /proc/net/tcp* serves the leases of one registration. */
-  #listening(): Set<number> {
-    const now = Date.now();
-    if (!this.#busyCache || now - this.#busyCache.at > 100) this.#busyCache = { at: now, ports: this.#probe.busy() };
-    return this.#busyCache.ports;
   }
 
   /** True when some process listens on `port` now. */
