@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import type { ClusterNodeView, ClusterView } from '../src/core/cluster-results.js';
@@ -7,6 +8,7 @@ import { SwarmServices, type TaskEndpoint } from '../src/runtime/swarm-services.
 import { swarmServiceName, swarmServiceSpec, type SwarmIdentity } from '../src/runtime/swarm-spec.js';
 import { assertOk, sleep, TestHome, waitFor } from './helpers/home.js';
 import { TestSwarm } from './helpers/swarm-cluster.js';
+import { ip } from './helpers/swarm-net.js';
 
 /**
  * Berth on a real Docker Swarm: three Debian dockerd in network namespaces joined over veth links
@@ -36,7 +38,23 @@ after(async () => {
   } finally {
     await swarm?.cleanup();
   }
+  if (!swarm) return;
+  // Nothing of the swarm is left: no namespace, link, mount, directory or process of it.
+  assert.deepEqual(ip(['netns', 'list']).match(new RegExp(`bsw${swarm.net.slot}n\\d`, 'g')), null);
+  assert.equal(ip(['link', 'show', swarm.net.bridge], true), '');
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${swarm.dir}/`), 'mounts under the swarm dir');
+  assert.ok(!existsSync(swarm.dir), `${swarm.dir} removed`);
+  const left = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cmdline(Number(p)).includes(swarm.dir));
+  assert.deepEqual(left, [], 'processes of the swarm left');
 });
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 test('berth cluster ls on an engine in no swarm says so and names the command that makes one', { skip }, async () => {
   const r = await home.cli('cluster', 'ls');
