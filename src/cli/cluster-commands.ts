@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ClusterNodeView, ClusterView } from '../core/cluster-results.js';
+import { ApiError } from '../api/client.js';
 import { table } from './render.js';
 import { readPassword, type Io } from './secret-commands.js';
 
@@ -65,6 +66,13 @@ export function registerClusterCommands(program: Command, io: Io): void {
     .option('--token-stdin', 'read the join token from standard input (berth cluster token on a manager prints it)')
     .option('--json', 'print JSON')
     .action(async (manager: string, opts: { advertiseAddr: string; tokenStdin?: boolean }) => {
+      if (!opts.tokenStdin && !process.stdin.isTTY)
+        throw new ApiError(
+          0,
+          'token_needed',
+          'no terminal to type the join token in',
+          'pipe it in with --token-stdin (berth cluster token worker, on a manager, prints it)',
+        );
       const token = (await readPassword(opts.tokenStdin, 'join token: ')).trim();
       const r = await io.call<{ joined: string; state: string }>('POST', '/v1/cluster/join', {
         manager,
