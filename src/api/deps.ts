@@ -10,6 +10,7 @@ import type { EventLoopStats } from '../daemon/event-loop-stats.js';
 import type { Deployer } from '../engine/deploy/deployer.js';
 import type { Environments } from '../engine/environments.js';
 import type { Images } from '../engine/images.js';
+import type { Cluster } from '../engine/cluster.js';
 import type { InstanceManager } from '../engine/instance-manager.js';
 import type { ReleaseExec } from '../engine/release-exec.js';
 import type { CronScheduler } from '../engine/cron/scheduler.js';
@@ -32,6 +33,8 @@ export interface ApiDeps {
   readonly environments: Environments;
   /** `berth images` and its prune: this home's images on the container engine. */
   readonly images: Images;
+  /** `berth cluster`: the Docker Swarm of this host's container engine. */
+  readonly cluster: Cluster;
   readonly identity: Identity;
   readonly secrets: Secrets;
   readonly webhooks: Webhooks;

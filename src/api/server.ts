@@ -16,6 +16,7 @@ import { registerWebhookRoutes } from './webhook-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerImageRoutes } from './image-routes.js';
+import { registerClusterRoutes } from './cluster-routes.js';
 import { registerMetricsRoutes } from './metrics-routes.js';
 import { collectRoutes, openApi } from './openapi.js';
 import { VERSION } from '../version.js';
@@ -278,6 +279,7 @@ export function buildApi(
   registerWebhookRoutes(app, deps);
   registerUploadRoutes(app, deps);
   registerImageRoutes(app, deps);
+  registerClusterRoutes(app, deps);
   registerMetricsRoutes(app, deps);
   registerDashboardRoutes(app);
   return app;

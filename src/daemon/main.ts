@@ -12,6 +12,9 @@ import { BootRecovery } from '../engine/boot-recovery.js';
 import { PortAllocator } from '../engine/port-allocator.js';
 import { findLeaderByMarker, processScans } from '../runtime/process-table.js';
 import { containerRunner } from '../runtime/container-runner.js';
+import { ContainerEngine } from '../runtime/container-engine.js';
+import { SwarmClient } from '../runtime/swarm-client.js';
+import { Cluster } from '../engine/cluster.js';
 import { RouteSync } from '../engine/route-sync.js';
 import { Deployer } from '../engine/deploy/deployer.js';
 import { Environments } from '../engine/environments.js';
@@ -251,6 +254,8 @@ async function main(): Promise<void> {
     deployer,
     environments,
     images,
+    // Without an engine every call says how to configure one (ContainerEngine without a socket).
+    cluster: new Cluster(new SwarmClient(containers?.engine ?? new ContainerEngine(undefined))),
     identity,
     secrets,
     webhooks,

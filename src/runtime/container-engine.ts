@@ -42,9 +42,17 @@ export class ContainerEngine {
     this.socket = socket;
   }
 
-  /** GET, POST or DELETE; a JSON answer parsed, `undefined` for an empty one; an error status throws EngineError. */
-  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    const res = await this.#send(method, path, body);
+  /**
+   * GET, POST or DELETE; a JSON answer parsed, `undefined` for an empty one; an error status throws EngineError.
+   * `headers` are sent as they are (X-Registry-Auth of a service: never put in an error or a log).
+   */
+  async call<T>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<T> {
+    const res = await this.#send(method, path, body, undefined, headers);
     const text = await readAll(res);
     if ((res.statusCode ?? 0) >= 400) throw new EngineError(res.statusCode ?? 0, engineMessage(text, res.statusCode));
     return (text === '' ? undefined : JSON.parse(text)) as T;

@@ -58,7 +58,7 @@ export async function pullImage(o: {
 }
 
 /** X-Registry-Auth: the login as JSON in URL-safe base64 *with* its padding (the engine reads nothing without it). */
-function registryAuth(login: RegistryLogin, ref: ImageRef): string {
+export function registryAuth(login: RegistryLogin, ref: Pick<ImageRef, 'registry'>): string {
   const json = JSON.stringify({ username: login.username, password: login.password, serveraddress: ref.registry });
   return Buffer.from(json).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }

@@ -9,7 +9,8 @@ import { sleep } from './home.js';
  * A real image registry for one test file: Debian's `docker-registry` (distribution 2.x) on
  * 127.0.0.1:<port>, its own config and storage under `dir`, with htpasswd auth (bcrypt, made by
  * apache2-utils' `htpasswd -B`). The engine talks plain HTTP to it: dockerd treats 127.0.0.0/8
- * registries as insecure by default.
+ * registries as insecure by default. With `netns` it runs in that network namespace on `host`
+ * (a swarm's manager, see swarm-cluster.ts), whose engines list it with --insecure-registry.
  */
 export class TestRegistry {
   readonly address: string;
@@ -20,8 +21,9 @@ export class TestRegistry {
     readonly port: number,
     readonly user: string,
     readonly password: string,
+    readonly where: { readonly host?: string; readonly netns?: string } = {},
   ) {
-    this.address = `127.0.0.1:${port}`;
+    this.address = `${where.host ?? '127.0.0.1'}:${port}`;
   }
 
   async start(): Promise<void> {
@@ -41,11 +43,15 @@ export class TestRegistry {
       ].join('\n'),
     );
     const log = openSync(path.join(this.dir, 'registry.log'), 'a');
-    const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', log, log], detached: true });
+    const argv = ['docker-registry', 'serve', config];
+    const ns = this.where.netns;
+    // nsenter enters the namespace and execs the registry: the pid is the registry's.
+    const [program, ...args] = ns ? ['nsenter', `--net=/run/netns/${ns}`, '--', ...argv] : argv;
+    const child = spawn(program as string, args, { stdio: ['ignore', log, log], detached: true });
     child.unref();
     this.#pid = child.pid;
     for (let i = 0; i < 200; i++) {
-      if (await listening(this.port)) return;
+      if (await listening(this.port, this.where.host ?? '127.0.0.1')) return;
       await sleep(50);
     }
     throw new Error(`docker-registry did not listen: ${readFileSync(path.join(this.dir, 'registry.log'), 'utf8')}`);
@@ -81,9 +87,9 @@ export class TestRegistry {
   }
 }
 
-function listening(port: number): Promise<boolean> {
+function listening(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
+    const s = connect(port, host);
     s.once('connect', () => {
       s.destroy();
       resolve(true);

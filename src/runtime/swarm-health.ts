@@ -1,0 +1,76 @@
+import type { HealthSpec } from '../config/manifest-types.js';
+import { BerthError } from '../core/errors.js';
+import type { Healthcheck, UpdatePolicy } from './swarm-types.js';
+
+const MS = 1_000_000; // the API's durations are nanoseconds
+
+/**
+ * Berth's health check as the service's own: on a swarm the node's engine runs it inside each task's
+ * container, and Swarm counts a task as running (so a start-first update goes on, and stops the old task)
+ * only once it passes. `health: { http }` becomes `wget` of the path on the container's port (busybox
+ * or GNU wget in the image: its exit status is the check, any 2xx passes); a service without a port is
+ * ready when its process runs, as on one host. The others (tcp, listening, a database's protocol) have no
+ * portable command inside an arbitrary image: they are refused with the way out, never assumed ready.
+ */
+export function swarmHealthcheck(service: string, health: HealthSpec, port: number | null): Healthcheck {
+  const probe = health.probe;
+  if (probe.kind === 'process') return { Test: ['NONE'] };
+  if (probe.kind !== 'http' || port === null)
+    throw new BerthError('invalid', 'swarm_health', `services.${service}.health: a Swarm service needs an http check`, {
+      hint: `set health: { http: /a-path } (Swarm runs it inside the container with wget); ${probe.kind} checks run only on one host`,
+    });
+  if (probe.status !== undefined && (probe.status < 200 || probe.status > 299))
+    throw new BerthError(
+      'invalid',
+      'swarm_health',
+      `services.${service}.health.http.status: ${probe.status}: on a swarm the check passes on any 2xx answer`,
+      { hint: 'leave status out, or point the check at a path that answers 2xx' },
+    );
+  const timeout = Math.min(health.intervalMs, 10_000);
+  return {
+    Test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}${probe.path}`],
+    Interval: health.intervalMs * MS,
+    Timeout: timeout * MS,
+    Retries: health.unhealthyThreshold,
+    StartPeriod: health.startTimeoutMs * MS,
+  };
+}
+
+/** How a deploy replaces a service's tasks (`update:` of the manifest). */
+export interface UpdateOptions {
+  /** Tasks replaced at once. Default 1. */
+  readonly parallelism?: number;
+  /** start-first (the default): the new task is healthy before the old one stops; stop-first for exclusive holders. */
+  readonly order?: 'start-first' | 'stop-first';
+}
+
+/**
+ * Swarm's update and rollback policies for a service: start-first, and a failed update rolled back by Swarm
+ * itself (max failure ratio 0: one new task that fails is enough). Each new task is watched for as long as
+ * its health check may take to fail it (start period, then `unhealthy_threshold` failed probes) and one
+ * interval more, so a task that never gets healthy counts as a failure of the update.
+ */
+export function updatePolicies(
+  health: HealthSpec,
+  opts: UpdateOptions = {},
+): { update: UpdatePolicy; rollback: UpdatePolicy } {
+  const monitorMs = health.startTimeoutMs + health.intervalMs * (health.unhealthyThreshold + 1);
+  const order = opts.order ?? 'start-first';
+  const parallelism = opts.parallelism ?? 1;
+  return {
+    update: {
+      Parallelism: parallelism,
+      FailureAction: 'rollback',
+      Monitor: monitorMs * MS,
+      MaxFailureRatio: 0,
+      Order: order,
+    },
+    rollback: {
+      Parallelism: parallelism,
+      FailureAction: 'pause',
+      Monitor: monitorMs * MS,
+      MaxFailureRatio: 0,
+      Order: order,
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { HealthSpec } from '../src/config/manifest-types.js';
+import { BerthError } from '../src/core/errors.js';
+import { swarmHealthcheck, updatePolicies } from '../src/runtime/swarm-health.js';
+import { swarmServiceName, swarmServiceSpec } from '../src/runtime/swarm-spec.js';
+
+/** How Berth's service becomes a Swarm service's spec (pure; test/swarm.test.ts runs them on a real swarm). */
+const health = (probe: HealthSpec['probe']): HealthSpec => ({
+  probe,
+  startTimeoutMs: 60_000,
+  intervalMs: 10_000,
+  unhealthyThreshold: 3,
+});
+const S = 1_000_000_000;
+
+test('an http check becomes the container healthcheck: wget of the path on its port, with interval, start period, retries', () => {
+  assert.deepEqual(swarmHealthcheck('api', health({ kind: 'http', path: '/up', status: undefined }), 3000), {
+    Test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:3000/up'],
+    Interval: 10 * S,
+    Timeout: 10 * S,
+    Retries: 3,
+    StartPeriod: 60 * S,
+  });
+  assert.deepEqual(swarmHealthcheck('worker', health({ kind: 'process' }), null), { Test: ['NONE'] });
+});
+
+test('checks Swarm cannot run in any image are refused with the way out, never assumed healthy', () => {
+  for (const probe of [{ kind: 'tcp' }, { kind: 'listening' }, { kind: 'postgres' }] as const)
+    assert.throws(
+      () => swarmHealthcheck('api', health(probe), 3000),
+      (err: unknown) =>
+        err instanceof BerthError &&
+        /services\.api\.health/.test(err.message) &&
+        /health: \{ http/.test(err.hint ?? ''),
+    );
+  assert.throws(
+    () => swarmHealthcheck('api', health({ kind: 'http', path: '/', status: 404 }), 3000),
+    /any 2xx answer/,
+  );
+});
+
+test('updates are start-first and rolled back by Swarm on one failed task, watched as long as a check takes to fail', () => {
+  const p = updatePolicies(health({ kind: 'http', path: '/', status: undefined }));
+  assert.deepEqual(p.update, {
+    Parallelism: 1,
+    FailureAction: 'rollback',
+    Monitor: (60 + 10 * 4) * S,
+    MaxFailureRatio: 0,
+    Order: 'start-first',
+  });
+  assert.equal(p.rollback.Order, 'start-first');
+  assert.equal(updatePolicies(health({ kind: 'process' }), { order: 'stop-first' }).update.Order, 'stop-first');
+});
+
+test("service names are DNS labels of at most 63 characters, distinct per home, app, env and service; labels carry Berth's identity", () => {
+  const id = { home: 'abcdef0123456789', app: 'shop', env: 'production', service: 'web' };
+  assert.equal(swarmServiceName(id), 'berth-abcdef01-shop-production-web');
+  const long = { ...id, app: 'a'.repeat(40), env: 'preview-feature-branch' };
+  const name = swarmServiceName(long);
+  assert.ok(name.length <= 63 && /^[a-z0-9-]+$/.test(name), name);
+  assert.notEqual(name, swarmServiceName({ ...long, service: 'api' }));
+  const spec = swarmServiceSpec({
+    identity: { ...id, release: 7 },
+    image: 'registry.example:5000/shop@sha256:' + '0'.repeat(64),
+    replicas: 3,
+    port: 8080,
+    health: health({ kind: 'http', path: '/', status: undefined }),
+    placement: { constraints: ['node.labels.zone==a'], spread: 'node.labels.rack' },
+  });
+  assert.deepEqual(spec.Labels, {
+    'berth.home': id.home,
+    'berth.app': 'shop',
+    'berth.env': 'production',
+    'berth.service': 'web',
+    'berth.release': '7',
+  });
+  assert.deepEqual(spec.TaskTemplate.Placement, {
+    Constraints: ['node.labels.zone==a'],
+    Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.rack' } }],
+  });
+  assert.deepEqual(spec.EndpointSpec, {
+    Mode: 'dnsrr',
+    Ports: [{ Protocol: 'tcp', TargetPort: 8080, PublishMode: 'host' }],
+  });
+});
