@@ -103,6 +103,15 @@ const MATRIX: Record<
   'POST /v1/metrics/tokens': { path: '/v1/metrics/tokens', body: 'nope', expect: [D, F, F, F, F, F] },
   'GET /v1/metrics/tokens': { path: '/v1/metrics/tokens', expect: [D, F, F, F, F, F] },
   'DELETE /v1/metrics/tokens/:id': { path: '/v1/metrics/tokens/abc', expect: [D, F, F, F, F, F] },
+  'GET /v1/cluster': { path: '/v1/cluster', expect: [D, F, F, F, F, F] },
+  'POST /v1/cluster/init': { path: '/v1/cluster/init', body: 'nope', expect: [D, F, F, F, F, F] },
+  'POST /v1/cluster/join': { path: '/v1/cluster/join', body: 'nope', expect: [D, F, F, F, F, F] },
+  'POST /v1/cluster/nodes/:node/availability': {
+    path: '/v1/cluster/nodes/n1/availability',
+    body: 'nope',
+    expect: [D, F, F, F, F, F],
+  },
+  'GET /v1/cluster/token': { path: '/v1/cluster/token', expect: [D, F, F, F, F, F] },
 };
 
 test("authorization matrix: every route of the OpenAPI document, as anonymous, another org's owner, viewer, member, admin and owner", async () => {

@@ -12,8 +12,6 @@ import { BootRecovery } from '../engine/boot-recovery.js';
 import { PortAllocator } from '../engine/port-allocator.js';
 import { findLeaderByMarker, processScans } from '../runtime/process-table.js';
 import { containerRunner } from '../runtime/container-runner.js';
-import { ContainerEngine } from '../runtime/container-engine.js';
-import { SwarmClient } from '../runtime/swarm-client.js';
 import { Cluster } from '../engine/cluster.js';
 import { RouteSync } from '../engine/route-sync.js';
 import { Deployer } from '../engine/deploy/deployer.js';
@@ -254,8 +252,7 @@ async function main(): Promise<void> {
     deployer,
     environments,
     images,
-    // Without an engine every call says how to configure one (ContainerEngine without a socket).
-    cluster: new Cluster(new SwarmClient(containers?.engine ?? new ContainerEngine(undefined))),
+    cluster: Cluster.ofEngine(containers?.engine),
     identity,
     secrets,
     webhooks,

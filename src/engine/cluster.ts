@@ -1,6 +1,7 @@
 import type { ClusterNodeView, ClusterView } from '../core/cluster-results.js';
 import { BerthError } from '../core/errors.js';
-import type { SwarmClient } from '../runtime/swarm-client.js';
+import { ContainerEngine } from '../runtime/container-engine.js';
+import { SwarmClient } from '../runtime/swarm-client.js';
 import type { NodeAvailability, SwarmNode } from '../runtime/swarm-types.js';
 
 /**
@@ -13,6 +14,11 @@ export class Cluster {
 
   constructor(swarm: SwarmClient) {
     this.#swarm = swarm;
+  }
+
+  /** The cluster of the host's engine; without one, every call says how to configure one. */
+  static ofEngine(engine: ContainerEngine | undefined): Cluster {
+    return new Cluster(new SwarmClient(engine ?? new ContainerEngine(undefined)));
   }
 
   /** Makes this host's engine the first manager of a new swarm, advertised at `advertise`; the swarm as it is then. */
