@@ -3,7 +3,7 @@ import { ApiClient, ApiError } from '../api/client.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { VERSION } from '../version.js';
 import { daemonInfo, ensureDaemon, startDaemon } from './daemon-control.js';
-import { proxyLine, renderPs, table } from './render.js';
+import { renderPs, table } from './render.js';
 import { registerDeployCommands } from './deploy-commands.js';
 import { reportError } from './deploy-output.js';
 import { registerDoctorCommand } from './doctor-command.js';
@@ -17,11 +17,12 @@ import { registerClusterCommands } from './cluster-commands.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { registerMetricsCommands } from './metrics-commands.js';
 import { registerTopCommand } from './top-command.js';
+import { registerEnvCommands } from './env-commands.js';
+import { registerHostCommands } from './host-commands.js';
 import { remoteTarget } from './credentials.js';
 import type { RouteView } from '../api/routes-view.js';
-import type { EffectiveSetting } from '../config/setting-sources.js';
 import { formatDuration } from '../config/duration.js';
-import type { EnvironmentStatus, InstanceStatus, ProxyStatus } from '../core/results.js';
+import type { InstanceStatus } from '../core/results.js';
 
 const layout = new HomeLayout(berthHome());
 const remote = remoteTarget();
@@ -66,6 +67,11 @@ registerClusterCommands(program, { call, print });
 registerBackupCommands(program, { call, print });
 registerMetricsCommands(program, { call, print });
 registerTopCommand(program, { call });
+registerEnvCommands(program, { call, print });
+registerHostCommands(program, { call, print }, async () => {
+  while (await daemonInfo(client)) await new Promise((res) => setTimeout(res, 50));
+  await ensureDaemon(layout, client);
+});
 
 program
   .command('ps')
@@ -196,121 +202,6 @@ program
             ]),
           ),
     );
-  });
-
-const envCmd = program.command('env').description('the environments of an app: production, previews per branch');
-envCmd
-  .command('ls')
-  .description('environments of an app: branch, release, hostnames, instances, last deploy, expiry')
-  .argument('<app>')
-  .addOption(json())
-  .action(async (app: string) => {
-    const rows = await call<EnvironmentStatus[]>('GET', `/v1/apps/${encodeURIComponent(app)}/environments`);
-    const when = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().replace(/\.\d+Z$/, 'Z'));
-    print(rows, () =>
-      table(
-        ['ENV', 'BRANCH', 'RELEASE', 'HOSTS', 'HEALTHY', 'LAST DEPLOY', 'EXPIRES'],
-        rows.map((e) => [
-          e.name + (e.preview ? ' (preview)' : ''),
-          e.branch ?? '-',
-          e.release === null ? '-' : String(e.release),
-          e.hosts.join(' ') || '-',
-          `${e.instances.healthy}/${e.instances.total}`,
-          when(e.lastDeployAt),
-          when(e.expiresAt),
-        ]),
-      ),
-    );
-  });
-envCmd
-  .command('rm')
-  .description('stop an environment, free its ports and remove its routes, releases, logs and data: all or nothing')
-  .argument('<app>')
-  .argument('<env>')
-  .option('--force', 'also remove an environment that is not a preview (its data is gone for good)')
-  .addOption(json())
-  .action(async (app: string, env: string, opts: { force?: boolean }) => {
-    const r = await call<{ app: string; env: string }>(
-      'DELETE',
-      `/v1/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(env)}${opts.force ? '?force=true' : ''}`,
-    );
-    print(
-      r,
-      () => `removed ${r.app} (${r.env}): instances stopped, ports freed, routes, releases, logs and data removed`,
-    );
-  });
-
-const proxyCmd = program
-  .command('proxy')
-  .description('the proxy that serves the routes (keeps serving when berthd is down)');
-for (const action of ['status', 'start', 'stop'] as const) {
-  proxyCmd
-    .command(action)
-    .addOption(json())
-    .action(async () => {
-      const s = await call<ProxyStatus>(
-        action === 'status' ? 'GET' : 'POST',
-        action === 'status' ? '/v1/proxy' : `/v1/proxy/${action}`,
-      );
-      print(s, () =>
-        [
-          action === 'stop' && !s.running && !s.pid
-            ? `${s.kind} proxy stopped`
-            : s.running
-              ? proxyLine(s)
-              : `${s.kind} proxy is not running${s.problem ? `: ${s.problem}` : ''}`,
-          ...(s.leftovers ?? []).map(
-            (p) => `  leftover: ${p.what}, pid ${p.pid} (${p.command}): \`berth proxy stop\` ends it`,
-          ),
-        ].join('\n'),
-      );
-    });
-}
-
-const config = program.command('config').description('host settings in $BERTH_HOME/config.yaml (proxy, ports, ...)');
-config
-  .command('get')
-  .description('the settings in effect and where each comes from: env (BERTH_*), config.yaml, or the default')
-  .argument('[key]')
-  .addOption(json())
-  .action(async (key?: string) => {
-    const r = await call<{ file: string; effective: EffectiveSetting[] }>('GET', '/v1/config');
-    const show = (v: unknown) =>
-      v === null
-        ? '-'
-        : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
-          ? String(v)
-          : JSON.stringify(v);
-    if (key === undefined) {
-      print(r.effective, () =>
-        table(
-          ['KEY', 'VALUE', 'SOURCE'],
-          r.effective.map((e) => [e.key, show(e.value), e.source === 'config.yaml' ? r.file : e.source]),
-        ),
-      );
-      return;
-    }
-    const [top, ...rest] = key.split('.');
-    const e = r.effective.find((x) => x.key === top);
-    if (!e)
-      throw new ApiError(400, 'invalid', `"${key}" is not a settings key; see \`berth config get\` for all of them`);
-    const value = rest.reduce<unknown>((v, k) => (v as Record<string, unknown> | null)?.[k], e.value) ?? null;
-    print(
-      { key, value, source: e.source },
-      () => `${show(value)}  (${e.source === 'config.yaml' ? r.file : e.source})`,
-    );
-  });
-config
-  .command('set')
-  .description('set one key (validated first); berthd restarts to apply it and re-applies every route')
-  .argument('<key>')
-  .argument('<value>')
-  .addOption(json())
-  .action(async (key: string, value: string) => {
-    const r = await call<{ file: string; settings: Record<string, unknown> }>('PUT', '/v1/config', { key, value });
-    while (await daemonInfo(client)) await new Promise((res) => setTimeout(res, 50));
-    await ensureDaemon(layout, client);
-    print(r, () => `${key} = ${value} (in ${r.file}); berthd restarted and applied it`);
   });
 
 const daemon = program.command('daemon').description('the berthd background process');
