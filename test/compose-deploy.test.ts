@@ -186,6 +186,25 @@ test(
 );
 
 /**
+ * Issue 18: a compose file that exposes its services the way most do, by publishing ports
+ * (`8080:80`, a loopback-only `127.0.0.1:9000:9000`) without Traefik labels: the import gives each
+ * published HTTP service a route, and through it the proxy reaches the container; the published
+ * database is not routed (it does not speak HTTP) and still runs.
+ */
+test('the imported compose file with published ports and no Traefik labels answers on the routes it was given', async () => {
+  const { dir, m } = await imported('published');
+  const r = await home.cli('deploy', dir, '--json');
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const rows = await running(m.app);
+  assert.deepEqual(rows.map((s) => s.service).sort(), ['admin', 'db', 'web']);
+  const web = await hit(P, 'web.shopfront.localhost', '/healthz');
+  assert.equal(web.status, 200, web.text());
+  assert.equal(web.text(), 'ok\n');
+  assert.equal((await hit(P, 'admin.shopfront.localhost', '/status')).text(), 'ok\n');
+  assert.equal((await hit(P, 'db.shopfront.localhost', '/')).status, 404, 'no route to the database');
+});
+
+/**
  * Issue 18: `berth init`'s berth.yaml for a Dockerfile app and for a compose app (init defers to
  * `berth import compose`) deploys unedited and answers through Berth's proxy on the route init gave
  * it, health-gated on the path init read (the Dockerfile's HEALTHCHECK, compose's healthcheck).

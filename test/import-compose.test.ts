@@ -26,8 +26,8 @@ interface Imported {
   services: Record<string, Record<string, unknown>>;
 }
 
-test('the golden fixtures are there: a seed 003-like platform, a seed 000-like stack, the forms', () => {
-  assert.deepEqual(fixtures, ['forms', 'platform', 'sprintforge']);
+test('the golden fixtures are there: a seed 003-like platform, a seed 000-like stack, the forms, published ports', () => {
+  assert.deepEqual(fixtures, ['forms', 'platform', 'published', 'sprintforge']);
 });
 
 for (const name of fixtures) {
@@ -143,4 +143,35 @@ test('--json: the berth.yaml and the warnings as data; a service_healthy depende
       (w) => w.path === 'services.worker.depends_on.migrate.condition' && /^not mapped: /.test(w.message),
     ),
   );
+});
+
+test('a port published without Traefik labels gets a route on a local host; a published data store gets none, said so', async () => {
+  const r = await home.cli('import', 'compose', path.join(DIR, 'published', 'docker-compose.yml'));
+  assert.equal(r.code, 0, r.stderr);
+  const m = parse(r.stdout) as Imported;
+  // Several published services: <service>.<app>.localhost each, the loopback-only one too.
+  assert.deepEqual(m.services.web?.routes, ['web.shopfront.localhost']);
+  assert.deepEqual(m.services.admin?.routes, ['admin.shopfront.localhost']);
+  assert.match(r.stdout, /# web\.shopfront\.localhost answers on this machine only: put your domain here/);
+  assert.match(r.stderr, /^services\.web\.ports: published outside its network: .* route web\.shopfront\.localhost/m);
+  assert.equal(m.services.db?.routes, undefined);
+  assert.match(r.stderr, /^services\.db\.ports: .*does not speak HTTP.*pin it on 127\.0\.0\.1 with port: 5432$/m);
+  // The only published service gets <app>.localhost; unless a Traefik label already routes that host.
+  const solo = home.app('solo', 'app: x\n', {
+    'docker-compose.yml': 'services:\n  web: { image: "nginx:1", ports: ["8080:80"] }\n  jobs: { image: "w:1" }\n',
+  });
+  const one = parse((await home.cli('import', 'compose', path.join(solo, 'docker-compose.yml'))).stdout) as Imported;
+  assert.deepEqual(one.services.web?.routes, ['solo.localhost']);
+  assert.equal(one.services.jobs?.routes, undefined, 'a service that publishes nothing gets no route');
+  const duo = home.app('duo', 'app: x\n', {
+    'docker-compose.yml': [
+      'services:',
+      '  api: { image: "a:1", ports: ["8000:8000"], labels: ["traefik.http.routers.a.rule=Host(`duo.localhost`)"] }',
+      '  web: { image: "w:1", ports: ["3000"] }',
+      '',
+    ].join('\n'),
+  });
+  const two = parse((await home.cli('import', 'compose', path.join(duo, 'docker-compose.yml'))).stdout) as Imported;
+  assert.deepEqual(two.services.api?.routes, ['duo.localhost'], "the label's route is kept as it is");
+  assert.deepEqual(two.services.web?.routes, ['web.duo.localhost']);
 });

@@ -1,4 +1,5 @@
 import { ensureHealthGate } from './compose-health.js';
+import type { Published } from './compose-ports.js';
 import type { ServiceContext, ServiceOut } from './import-context.js';
 import { at, isMapping } from './import-warnings.js';
 
@@ -7,6 +8,8 @@ export interface Mapped {
   readonly ctx: ServiceContext;
   readonly svc: Record<string, unknown>;
   readonly out: ServiceOut;
+  /** What its `ports:` published (compose-publish gives it a route). */
+  readonly published?: Published | undefined;
 }
 
 const DEPENDENCY_KEYS = new Set(['condition']);

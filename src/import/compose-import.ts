@@ -1,9 +1,10 @@
 import path from 'node:path';
-import { Document } from 'yaml';
+import { Document, isMap, isScalar } from 'yaml';
 import { BerthError } from '../core/errors.js';
 import { nameProblem } from '../core/names.js';
 import { interpolateTree } from './compose-interpolate.js';
 import { mapDependsOn, type Mapped } from './compose-depends.js';
+import { routePublished, type RouteComments } from './compose-publish.js';
 import { parseCompose, readVariables } from './compose-read.js';
 import { mapService } from './compose-service.js';
 import type { VolumeNames } from './compose-volumes.js';
@@ -67,13 +68,15 @@ export function importCompose(text: string, opts: { file: string; dir: string; a
     }
     const svc = interpolateTree(def, vars, p, warn) as Record<string, unknown>;
     const ctx = { compose, name, path: p, dir: opts.dir, vars, app, warn };
-    mapped.set(compose, { ctx, svc, out: mapService(svc, ctx, volumes) });
+    mapped.set(compose, { ctx, svc, ...mapService(svc, ctx, volumes) });
   }
   for (const one of mapped.values()) mapDependsOn(mapped, one);
+  const comments = routePublished(mapped.values(), app, warn);
   const out: Record<string, Record<string, unknown>> = {};
   for (const { ctx, out: s } of mapped.values()) out[ctx.name] = ordered(s);
   const manifest = { app, services: out };
-  return { manifest, yaml: render(manifest, path.basename(opts.file), warn.list.length), warnings: warn.list };
+  const yaml = render(manifest, comments, path.basename(opts.file), warn.list.length);
+  return { manifest, yaml, warnings: warn.list };
 }
 
 function appName(name: unknown, dir: string, warn: Warnings): string {
@@ -109,8 +112,17 @@ function ordered(s: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-function render(manifest: object, source: string, warnings: number): string {
+function render(manifest: object, comments: RouteComments, source: string, warnings: number): string {
   const doc = new Document(manifest);
+  const services = doc.get('services');
+  if (isMap(services))
+    for (const pair of services.items) {
+      const comment = isScalar(pair.key) ? comments.get(String(pair.key.value)) : undefined;
+      const routes = isMap(pair.value)
+        ? pair.value.items.find((p) => isScalar(p.key) && p.key.value === 'routes')
+        : null;
+      if (comment !== undefined && routes && isScalar(routes.key)) routes.key.commentBefore = comment;
+    }
   doc.commentBefore =
     ` berth.yaml made by \`berth import compose\` from ${source}.\n` +
     (warnings === 0

@@ -3,7 +3,7 @@ import { mapEnvironment } from './compose-env.js';
 import { mapHealthcheck } from './compose-health.js';
 import { mapLabels } from './compose-labels.js';
 import { mapImageAndBuild } from './compose-build.js';
-import { mapPorts } from './compose-ports.js';
+import { mapPorts, type Published } from './compose-ports.js';
 import { mapPull } from './compose-pull.js';
 import { mapVolumes, type VolumeNames } from './compose-volumes.js';
 import type { ServiceContext, ServiceOut } from './import-context.js';
@@ -33,12 +33,19 @@ const WHY: Readonly<Record<string, string>> = {
   configs: 'put the file in the image or in the source it is built from',
 };
 
-/** Maps one compose service to a berth.yaml service (without depends_on). */
-export function mapService(svc: Record<string, unknown>, ctx: ServiceContext, volumes: VolumeNames): ServiceOut {
+/**
+ * Maps one compose service to a berth.yaml service (without depends_on, and without the route a
+ * published port gets: compose-publish, which knows every service), with what `ports:` published.
+ */
+export function mapService(
+  svc: Record<string, unknown>,
+  ctx: ServiceContext,
+  volumes: VolumeNames,
+): { out: ServiceOut; published: Published | undefined } {
   const out: ServiceOut = {};
   mapImageAndBuild(svc, ctx, out);
   mapPull(svc, ctx, out);
-  mapPorts(svc, ctx, out);
+  const published = mapPorts(svc, ctx, out);
   const run = argv(svc.command, at(ctx.path, 'command'), ctx);
   if (run) out.run = run;
   const entrypoint = argv(svc.entrypoint, at(ctx.path, 'entrypoint'), ctx);
@@ -57,7 +64,7 @@ export function mapService(svc: Record<string, unknown>, ctx: ServiceContext, vo
   mapDeploy(svc.deploy, ctx, out);
   for (const key of Object.keys(svc))
     if (!MAPPED.has(key)) ctx.warn.notMapped(at(ctx.path, key), WHY[key] ?? 'Berth has no setting for it');
-  return out;
+  return { out, published };
 }
 
 /** A compose command (a string is split into words as compose does: no shell runs it) as an argv list. */

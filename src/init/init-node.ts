@@ -37,6 +37,8 @@ export function recogniseNode(tree: AppTree): InitPlan | null {
   const notes: string[] = [];
   const build = [...install(tree, Object.keys(deps).length, notes)];
   if (scripts.build !== undefined) build.push('npm run build');
+  // Without a build script, `next start` would find no build: init runs `next build` itself.
+  else if ('next' in deps) build.push('node_modules/.bin/next build');
   const withBuild = (f: Record<string, unknown>) =>
     build.length > 0 ? { build: build.length === 1 ? build[0] : build, ...f } : f;
   const name =
@@ -66,7 +68,7 @@ export function recogniseNode(tree: AppTree): InitPlan | null {
         ...(route ? { health: { http: route.path } } : health(tree)),
       }),
       why: [
-        'next is a dependency: built with `npm run build`, served by `next start` on $PORT',
+        `next is a dependency: built with \`${scripts.build !== undefined ? 'npm run build' : 'next build'}\`, served by \`next start\` on $PORT`,
         ...(route ? [`health check ${route.path}: ${route.file} is that route`] : healthWhy(tree)),
       ],
     });

@@ -47,13 +47,20 @@ export class TestHome {
     return this.run(args);
   }
 
-  /** The CLI with something on its standard input (a password, a secret), or another environment. */
-  run(args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  /**
+   * The CLI with something on its standard input (a password, a secret), or another environment, or
+   * another bound than 120 s on its run (a deploy with a long build).
+   */
+  run(
+    args: readonly string[],
+    opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  ): Promise<CliResult> {
+    const timeout = opts.timeoutMs ?? 120_000;
     return new Promise((resolve) => {
       const child = execFile(
         process.execPath,
         [BIN, ...args],
-        { env: opts.env ?? this.env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+        { env: opts.env ?? this.env, timeout, maxBuffer: 16 * 1024 * 1024 },
         (err, stdout, stderr) => {
           const code = err
             ? typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number'
@@ -61,7 +68,9 @@ export class TestHome {
               : 1
             : 0;
           // Killed by the timeout above: say so, or a failure would read as an empty exit 1.
-          const killed = (err as { killed?: boolean } | null)?.killed ? `\n[berth ${args[0]} killed after 120 s]` : '';
+          const killed = (err as { killed?: boolean } | null)?.killed
+            ? `\n[berth ${args[0]} killed after ${timeout / 1000} s]`
+            : '';
           resolve({ code, stdout, stderr: stderr + killed });
         },
       );
