@@ -37,6 +37,7 @@ export function registerViewTests(): void {
       await signIn(page, 'mia');
       await page.locator('section.app[data-app=shop] h2 a').click();
       await page.locator('#release-list tr[data-release="1"]').waitFor();
+      writeFileSync(path.join(shopDir(), 'SLOW'), '3000'); // release 2 listens after 3 s: its wave runs that long
       commit('main', 'two\n');
       await page.click('button[data-action=deploy]');
       // Live: a step is shown running while the deployment is still going.

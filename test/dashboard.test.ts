@@ -27,12 +27,20 @@ const API_PORT = 18359;
 const home = useDashboard(new TestHome('25900-25999'), API_PORT);
 home.env.BERTH_METRICS_SAMPLE_MS = '500'; // the metrics view's points, twice a second
 const SERVER = path.join(REPO, 'test', 'fixtures', 'server.mjs');
-/** shop's own server: it logs every request, for the log tail. */
+/**
+ * shop's own server: it logs every request, for the log tail. A release with a file SLOW listens only after that
+ * many ms, so its deploy's wave is seen running however loaded the machine is.
+ */
 const SHOP_SERVER = `import { createServer } from 'node:http';
-createServer((req, res) => {
+import { existsSync, readFileSync } from 'node:fs';
+const server = createServer((req, res) => {
   console.log('hit ' + req.url);
   res.end('ok');
-}).listen(Number(process.env.PORT), '127.0.0.1');
+});
+setTimeout(
+  () => server.listen(Number(process.env.PORT), '127.0.0.1'),
+  existsSync('SLOW') ? Number(readFileSync('SLOW', 'utf8')) : 0,
+);
 `;
 
 before(async () => {
