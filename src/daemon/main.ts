@@ -75,7 +75,9 @@ async function main(): Promise<void> {
     );
   // What follows runs on promises already settled: one turn of the event loop lets the proxy bind and spawn first.
   await new Promise((resolve) => setImmediate(resolve));
-  const store = await Store.openSqlite(layout.store);
+  const store = await Store.open(
+    settings.store ? { kind: 'postgres', url: settings.store } : { kind: 'sqlite', file: layout.store },
+  );
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
   const box = new SecretBox(path.join(layout.root, 'secrets.key'));
   const secrets = new Secrets(store, box);
