@@ -11,7 +11,7 @@ import { PortAllocator } from '../src/engine/port-allocator.js';
 import { Store } from '../src/store/store.js';
 import { postgresSkip, TestPostgres } from './helpers/test-postgres.js';
 
-const LEASES_PG_PORT = 30791;
+const LEASES_PG_PORT = 31498;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-leases-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,7 +12,7 @@ import { Store, type Repos } from '../src/store/store.js';
 import type { StoreLocation } from '../src/store/store-url.js';
 import { postgresSkip, TestPostgres } from './helpers/test-postgres.js';
 
-const STORE_PG_PORT = 30790;
+const STORE_PG_PORT = 31497;
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-store-'));
 const postgres = new TestPostgres(STORE_PG_PORT, 'berth-pgs-store');
 before(async () => {

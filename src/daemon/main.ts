@@ -23,6 +23,8 @@ import { AppUsers } from '../engine/app-users.js';
 import { Sites } from '../engine/sites.js';
 import { Notifier } from '../engine/notifier.js';
 import { Store } from '../store/store.js';
+import type { StoreLocation } from '../store/store-url.js';
+import { campaign, followUntilLeading, lostLead } from './leadership.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { acquirePidFile, releasePidFile } from './pidfile.js';
 import { EventLoopStats } from './event-loop-stats.js';
@@ -75,9 +77,12 @@ async function main(): Promise<void> {
     );
   // What follows runs on promises already settled: one turn of the event loop lets the proxy bind and spawn first.
   await new Promise((resolve) => setImmediate(resolve));
-  const store = await Store.open(
-    settings.store ? { kind: 'postgres', url: settings.store } : { kind: 'sqlite', file: layout.store },
-  );
+  const storeAt: StoreLocation = settings.store
+    ? { kind: 'postgres', url: settings.store }
+    : { kind: 'sqlite', file: layout.store };
+  const store = await Store.open(storeAt);
+  // Several berthd may share a PostgreSQL store: the one that leads acts (recovery, deploys, schedules), the others answer reads.
+  const leadership = await campaign(storeAt, { apiListen: settings.apiListen, log, lost: (why) => lostLead(log, why) });
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
   const box = new SecretBox(path.join(layout.root, 'secrets.key'));
   const secrets = new Secrets(store, box);
@@ -205,7 +210,6 @@ async function main(): Promise<void> {
   });
   routes.follow(instances);
   const environments = new Environments({ store, layout, instances, routes, deployer, log, users, cron, images });
-  await deployer.recover();
   // Environments whose every process is gone (a reboot) start in dependency order once the API answers.
   const reboot = new BootRecovery({
     store,
@@ -216,9 +220,6 @@ async function main(): Promise<void> {
     locks: deployer.locks,
     log,
   });
-  await instances.adoptAll(findLeaderByMarker, reboot.claim);
-  await finishSwaps({ store, instances });
-  await environments.recoverTrash();
   const sites = new Sites({
     store,
     layout,
@@ -228,10 +229,6 @@ async function main(): Promise<void> {
     domain: settings.sitesDomain,
     log,
   });
-  await sites.recover();
-  sweepUploads(layout.root);
-  const routesServed = routes.sync().catch(() => undefined); // pushed once the proxy is up
-  await cron.start();
   const restores = new Restores({
     store,
     layout,
@@ -242,8 +239,20 @@ async function main(): Promise<void> {
     log,
     users,
   });
-  await restores.recover(); // a restore berthd was killed in: finished or undone before anything else touches the data
-  await backupSchedule.start();
+  /** What acts on the store's state, in this order; the leader's alone. */
+  const recover = async () => {
+    await deployer.recover();
+    await instances.adoptAll(findLeaderByMarker, reboot.claim);
+    await finishSwaps({ store, instances });
+    await environments.recoverTrash();
+    await sites.recover();
+    sweepUploads(layout.root);
+    await cron.start();
+    await restores.recover(); // a restore berthd was killed in: finished or undone before anything else touches the data
+    await backupSchedule.start();
+  };
+  if (leadership.leading) await recover();
+  const routesServed = routes.sync().catch(() => undefined); // pushed once the proxy is up
 
   const started = Date.now();
   let stopping = false;
@@ -257,6 +266,7 @@ async function main(): Promise<void> {
     history.stop();
     manifests.close();
     void (served.api?.close() ?? Promise.resolve()).finally(async () => {
+      await leadership.close();
       await store.close();
       releasePidFile(layout.pidFile);
       process.exit(0);
@@ -306,6 +316,7 @@ async function main(): Promise<void> {
       uptimeMs: Date.now() - started,
       procScans: processScans(),
       store: store.counters,
+      leadership: leadership.leading ? 'leader' : 'follower',
       httpPort: settings.httpPort,
     }),
   };
@@ -315,12 +326,16 @@ async function main(): Promise<void> {
     settings,
     log,
     after: Promise.all([proxyStarted, routesServed]),
+    writes: () => leadership.assertLeading(),
   });
-  log.info({ socket: layout.socket, version: VERSION }, 'berthd ready');
-  if (reboot.pending > 0) void reboot.run();
-
-  startUpkeep({ instances, proxy, log, expiry, expire: () => environments.expire() });
-  alerts?.start();
+  log.info({ socket: layout.socket, version: VERSION, leading: leadership.leading }, 'berthd ready');
+  const act = () => {
+    if (reboot.pending > 0) void reboot.run();
+    startUpkeep({ instances, proxy, log, expiry, expire: () => environments.expire() });
+    alerts?.start();
+  };
+  if (leadership.leading) act();
+  else followUntilLeading(leadership, log, async () => (await recover(), await routes.sync(), act()));
   history.start();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
