@@ -67,6 +67,24 @@ const lazyFastifyBuiltins = {
   },
 };
 
+/**
+ * pg asks at load whether it runs in a Cloudflare Worker, by `typeof Response`: in Node 20 that global's first touch
+ * loads undici, which compiles WebAssembly, and berthd's --lite-mode has none (berthd died opening a PostgreSQL store).
+ * berthd runs on Node: the question is answered here.
+ */
+const pgOnNode = {
+  name: 'pg-on-node',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const contents = await readFile(args.path, 'utf8');
+      const probe = 'if (isCloudflareRuntime()) {';
+      if (!contents.includes(probe))
+        throw new Error(`${args.path} no longer has \`${probe}\`: update scripts/bundle.mjs`);
+      return { contents: contents.replace(probe, 'if (false) {'), loader: 'js' };
+    });
+  },
+};
+
 await rm(out, { recursive: true, force: true });
 // One build per entry: chunks shared by the CLI and berthd would make the CLI load berthd's code.
 for (const [name, entry] of Object.entries(ENTRIES)) {
@@ -81,7 +99,13 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     target: 'node20',
     // Native addons stay in node_modules (they find their .node files from there).
     // Fastify's schema compilers load on a route's first call (src/api/lazy-compilers.ts): left out, they cost nothing at start.
-    external: ['better-sqlite3', '@node-rs/argon2', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'],
+    external: [
+      'better-sqlite3',
+      'pg-native',
+      '@node-rs/argon2',
+      '@fastify/ajv-compiler',
+      '@fastify/fast-json-stringify-compiler',
+    ],
     // CommonJS packages (Fastify, pino) require Node's builtins: give the bundle a real require.
     banner: {
       js: "import { createRequire as __berthRequire } from 'node:module'; const require = __berthRequire(import.meta.url);",
@@ -90,7 +114,7 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     minify: true,
     keepNames: true,
     legalComments: 'none',
-    plugins: [ownUrls, lazyFastifyBuiltins],
+    plugins: [ownUrls, lazyFastifyBuiltins, pgOnNode],
     logLevel: 'warning',
     // Which package went into which file: test/startup-cost reads it to tell what a process loaded.
     metafile: true,

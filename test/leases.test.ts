@@ -9,14 +9,19 @@ import { fileURLToPath } from 'node:url';
 import { BerthError } from '../src/core/errors.js';
 import { PortAllocator } from '../src/engine/port-allocator.js';
 import { Store } from '../src/store/store.js';
+import { postgresSkip, TestPostgres } from './helpers/test-postgres.js';
+
+const LEASES_PG_PORT = 31498;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-leases-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const WORKER = fileURLToPath(new URL('./helpers/lease-worker.js', import.meta.url));
 
-function runWorker(db: string, name: string, count: number, range: string): Promise<number[]> {
+function runWorker(db: string, name: string, count: number, range: string, url?: string): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [WORKER, db, name, String(count), range], { timeout: 60_000 }, (err, stdout, stderr) => {
+    const env = url ? { ...process.env, BERTH_STORE_URL: url } : process.env;
+    const argv = [WORKER, url ? 'env' : db, name, String(count), range];
+    execFile(process.execPath, argv, { timeout: 60_000, env }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${name}: ${err.message}\n${stderr}`));
       else resolve(JSON.parse(stdout) as number[]);
     });
@@ -62,6 +67,28 @@ test('200 leases from 4 processes sharing one store at once: zero duplicates', a
   assert.equal((await store.leases.all()).length, 200);
   await store.close();
 });
+
+test(
+  '200 leases from 4 processes sharing one PostgreSQL store at once: zero duplicates',
+  { skip: postgresSkip },
+  async () => {
+    const postgres = new TestPostgres(LEASES_PG_PORT, 'berth-pgs-leases');
+    try {
+      await postgres.start();
+      const url = await postgres.database();
+      await (await Store.open({ kind: 'postgres', url })).close(); // migrate once up front
+      const results = await Promise.all([0, 1, 2, 3].map((i) => runWorker('', `w${i}`, 50, '31000-31999', url)));
+      const all = results.flat();
+      assert.equal(all.length, 200);
+      assert.equal(new Set(all).size, 200, 'a port was leased twice');
+      const store = await Store.open({ kind: 'postgres', url });
+      assert.equal((await store.leases.all()).length, 200);
+      await store.close();
+    } finally {
+      await postgres.stop();
+    }
+  },
+);
 
 test('a port where a foreign process listens is never handed out', async () => {
   const store = await Store.openSqlite(path.join(dir, 'foreign.db'));

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { redactStoreUrl } from '../store/store-url.js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { registerDeployRoutes } from './deploy-routes.js';
 import { errorHandler } from './errors.js';
@@ -218,7 +219,7 @@ export function buildApi(
     // berthd's own environment: the variables it started with are the ones in effect.
     return {
       file: deps.settingsFile,
-      settings,
+      settings: withoutPassword(settings),
       effective: effectiveSettings(settings, deps.settingsFile, process.env),
     };
   });
@@ -240,7 +241,11 @@ export function buildApi(
       setSetting(deps.settingsFile, req.body.key, req.body.value);
       // berthd reads its settings at start: it restarts (apps and the proxy keep running) and re-applies every route.
       shutdownAfterReply(req.raw.socket, reply, deps.shutdown);
-      return { file: deps.settingsFile, settings: readSettingsFile(deps.settingsFile), restarting: true };
+      return {
+        file: deps.settingsFile,
+        settings: withoutPassword(readSettingsFile(deps.settingsFile)),
+        restarting: true,
+      };
     },
   );
   app.get<{ Querystring: { app?: string } }>(
@@ -283,4 +288,9 @@ export function buildApi(
   registerMetricsRoutes(app, deps);
   registerDashboardRoutes(app);
   return app;
+}
+
+/** config.yaml's keys as answered: the store's URL without its password. */
+function withoutPassword(settings: Record<string, unknown>): Record<string, unknown> {
+  return typeof settings.store === 'string' ? { ...settings, store: redactStoreUrl(settings.store) } : settings;
 }

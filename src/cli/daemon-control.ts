@@ -22,6 +22,8 @@ export interface DaemonInfo {
   readonly home: string;
   readonly version: string;
   readonly uptimeMs: number;
+  /** With a shared (PostgreSQL) store: whether this berthd leads or follows (daemon/leadership.ts). */
+  readonly leadership?: 'leader' | 'follower';
 }
 
 /** The daemon's info, or undefined when it is not running. */

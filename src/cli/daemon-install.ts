@@ -45,7 +45,10 @@ export function unitDir(flag: string | undefined, env: NodeJS.ProcessEnv = proce
 
 /** berthd's unit as this installation runs it: this node, this build, this BERTH_HOME and settings variables. */
 export function unitText(home: string, env: NodeJS.ProcessEnv = process.env): string {
-  const settings = SETTING_VARIABLES.filter((k) => env[k]).map((k) => [k, env[k] as string] as const);
+  // Not BERTH_STORE_URL: its password would be in a unit file anyone may read (and printed); config.yaml's `store:` holds it.
+  const settings = SETTING_VARIABLES.filter((k) => env[k] && k !== 'BERTH_STORE_URL').map(
+    (k) => [k, env[k] as string] as const,
+  );
   return renderUnit({
     node: process.execPath,
     nodeFlags: (env.BERTH_DAEMON_NODE_FLAGS ?? DAEMON_NODE_FLAGS).split(' ').filter(Boolean),

@@ -212,7 +212,7 @@ daemon
     const info = await daemonInfo(client);
     print(info ?? { running: false }, () =>
       info
-        ? `berthd ${info.version} running${remote ? ` at ${remote.url}` : ''}, pid ${info.pid}, up ${formatDuration(info.uptimeMs)}, home ${info.home}`
+        ? `berthd ${info.version} running${remote ? ` at ${remote.url}` : ''}, pid ${info.pid}, up ${formatDuration(info.uptimeMs)}, home ${info.home}${info.leadership === 'follower' ? '; a follower: another berthd sharing the store leads' : ''}`
         : `berthd is not running (home ${layout.root})`,
     );
     if (!info) process.exitCode = 3;

@@ -4,6 +4,7 @@ import type { AlertSettings } from './host-alerts.js';
 import { DEFAULT_MAX_SERVICES } from './manifest-basics.js';
 import type { SettingsInput } from './settings-schema.js';
 import { parseSize } from './size.js';
+import { parseStoreUrl } from '../store/store-url.js';
 
 /** The system's standard PATH: what builds and instances get unless `app_path` says otherwise. */
 export const STANDARD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -71,6 +72,11 @@ export interface HostSettings {
   readonly containerEngine?: string | undefined;
   /** `berth doctor` warns when the container engine uses more disk than this (bytes). Default 10 GiB. */
   readonly containerDiskWarn: number;
+  /**
+   * The PostgreSQL URL of a store several berthd share (see store/store-url.ts); undefined keeps
+   * the SQLite file in BERTH_HOME (the default). Env BERTH_STORE_URL. Never printed with its password.
+   */
+  readonly store?: string | undefined;
   /** `alerts:`: targets and rules (see config/host-alerts); undefined sends no alerts. */
   readonly alerts?: AlertSettings | undefined;
 }
@@ -150,6 +156,7 @@ export function resolveHostSettings(s: SettingsInput, file: string, env: NodeJS.
     apiTls: s.api_tls,
     containerEngine: env.BERTH_CONTAINER_ENGINE || s.container_engine,
     containerDiskWarn: parseSize(s.container_disk_warn) ?? DEFAULT_CONTAINER_DISK_WARN,
+    store: parseStoreUrl(env.BERTH_STORE_URL || s.store, env.BERTH_STORE_URL ? 'BERTH_STORE_URL' : `${file}: store`),
   };
 }
 

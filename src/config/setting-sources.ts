@@ -1,5 +1,6 @@
 import type { HostSettings } from './host-settings.js';
 import { parseHostSettings } from './settings-schema.js';
+import { redactStoreUrl } from '../store/store-url.js';
 
 /** One host setting as berthd uses it, and where that value comes from. */
 export interface EffectiveSetting {
@@ -35,6 +36,7 @@ const KEYS: ReadonlyArray<readonly [string, string | undefined, Getter]> = [
   ['templates_dir', 'BERTH_TEMPLATES_DIR', (s) => s.templatesDir ?? null],
   ['sites_domain', 'BERTH_SITES_DOMAIN', (s) => s.sitesDomain ?? null],
   ['container_disk_warn', undefined, (s) => s.containerDiskWarn],
+  ['store', 'BERTH_STORE_URL', (s) => (s.store ? redactStoreUrl(s.store) : 'sqlite')],
 ];
 
 /** The environment variables that override settings (BERTH_PROXY, ...). */

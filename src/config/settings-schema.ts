@@ -185,6 +185,13 @@ const settingsSchema = z.strictObject({
     .describe(
       '`berth doctor` warns when the container engine uses more disk than this (its images, containers, volumes and build cache): bytes, or a size like "20G". Default "10G".',
     ),
+  store: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Where the control plane keeps its state: "sqlite" (the file in BERTH_HOME) or a PostgreSQL URL postgres://user:password@host:port/database that several berthd share (one leads, the others answer reads and take over when it stops). Default "sqlite". Env BERTH_STORE_URL overrides. Takes effect when berthd restarts.',
+    ),
   alerts: alertsSchema,
 });
 
@@ -215,7 +222,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
         hint:
           first?.path[0] === 'alerts'
             ? ALERTS_HINT
-            : 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine, container_disk_warn, alerts',
+            : 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine, container_disk_warn, store, alerts',
       },
     );
   }

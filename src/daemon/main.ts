@@ -24,13 +24,15 @@ import { AppUsers } from '../engine/app-users.js';
 import { Sites } from '../engine/sites.js';
 import { Notifier } from '../engine/notifier.js';
 import { Store } from '../store/store.js';
+import type { StoreLocation } from '../store/store-url.js';
+import { campaign, followUntilLeading, lostLead } from './leadership.js';
 import { berthHome, HomeLayout } from '../system/paths.js';
 import { acquirePidFile, releasePidFile } from './pidfile.js';
 import { daemonLogger } from './logger.js';
 import { makeObservability } from './observability.js';
 import { serveApi } from './serve.js';
 import { startUpkeep, sweepUploads, Timer } from './upkeep.js';
-import { makeProxy, retirePreviousProxy, warnIfEphemeral } from './proxy-start.js';
+import { gatewaysKnown, startProxy, warnIfEphemeral } from './proxy-start.js';
 import { VERSION } from '../version.js';
 import { ReleaseExec } from '../engine/release-exec.js';
 import { CronScheduler } from '../engine/cron/scheduler.js';
@@ -56,22 +58,15 @@ async function main(): Promise<void> {
   }
   const settings = await loadHostSettings(layout.settings);
   warnIfEphemeral(settings.portRange, log);
-  // The proxy's processes (a keeper, then the proxy: two Node starts) are the longest part of berthd's start: they
-  // start first and come up while berthd opens its store, recovers and builds its API; the API answers once
-  // routes are served. They need no store: a proxy serves the table it last had until berthd pushes one.
-  await retirePreviousProxy(layout.root, settings, log);
-  const proxy = await makeProxy(layout.root, settings, log);
-  const proxyStarted = proxy
-    .watch()
-    .catch((err) =>
-      log.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'the proxy does not start; berthd serves on without it (see berth proxy status)',
-      ),
-    );
+  const { proxy, started: proxyStarted } = await startProxy(layout.root, settings, log);
   // What follows runs on promises already settled: one turn of the event loop lets the proxy bind and spawn first.
   await new Promise((resolve) => setImmediate(resolve));
-  const store = await Store.openSqlite(layout.store);
+  const storeAt: StoreLocation = settings.store
+    ? { kind: 'postgres', url: settings.store }
+    : { kind: 'sqlite', file: layout.store };
+  const store = await Store.open(storeAt);
+  // Several berthd may share a PostgreSQL store: the one that leads acts (recovery, deploys, schedules), the others answer reads.
+  const leadership = await campaign(storeAt, { apiListen: settings.apiListen, log, lost: (why) => lostLead(log, why) });
   const markerPrefix = createHash('sha256').update(layout.root).digest('hex').slice(0, 12);
   const box = new SecretBox(path.join(layout.root, 'secrets.key'));
   const secrets = new Secrets(store, box);
@@ -97,16 +92,7 @@ async function main(): Promise<void> {
   const networks = containers?.networks;
   const routes = new RouteSync({ store, proxy, log, networkOf: networks && ((a, e) => networks.known(a, e)) });
   networks?.onAdded(() => routes.sync()); // a container's dependencies are on its gateway before it starts
-  // Known before the first table: else the proxy would drop the containers' gateway listeners until each starts again.
-  await networks
-    ?.refreshWithin(3000)
-    .then((problems) => problems.forEach((problem) => log.warn({ problem }, 'container network gateway missing')))
-    .catch((err: unknown) =>
-      log.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'container networks not read from the engine',
-      ),
-    );
+  await gatewaysKnown(networks, log);
   const obs = makeObservability({ settings, store, proxy, layout, markerPrefix, log, instances, secrets, containers });
   const expiry = new Timer();
   const exec = new ReleaseExec({
@@ -187,7 +173,6 @@ async function main(): Promise<void> {
   });
   routes.follow(instances);
   const environments = new Environments({ store, layout, instances, routes, deployer, log, users, cron, images });
-  await deployer.recover();
   // Environments whose every process is gone (a reboot) start in dependency order once the API answers.
   const reboot = new BootRecovery({
     store,
@@ -198,9 +183,6 @@ async function main(): Promise<void> {
     locks: deployer.locks,
     log,
   });
-  await instances.adoptAll(findLeaderByMarker, reboot.claim);
-  await finishSwaps({ store, instances });
-  await environments.recoverTrash();
   const sites = new Sites({
     store,
     layout,
@@ -210,10 +192,6 @@ async function main(): Promise<void> {
     domain: settings.sitesDomain,
     log,
   });
-  await sites.recover();
-  sweepUploads(layout.root);
-  const routesServed = routes.sync().catch(() => undefined); // pushed once the proxy is up
-  await cron.start();
   const restores = new Restores({
     store,
     layout,
@@ -224,8 +202,20 @@ async function main(): Promise<void> {
     log,
     users,
   });
-  await restores.recover(); // a restore berthd was killed in: finished or undone before anything else touches the data
-  await backupSchedule.start();
+  /** What acts on the store's state, in this order; the leader's alone. */
+  const recover = async () => {
+    await deployer.recover();
+    await instances.adoptAll(findLeaderByMarker, reboot.claim);
+    await finishSwaps({ store, instances });
+    await environments.recoverTrash();
+    await sites.recover();
+    sweepUploads(layout.root);
+    await cron.start();
+    await restores.recover(); // a restore berthd was killed in: finished or undone before anything else touches the data
+    await backupSchedule.start();
+  };
+  if (leadership.leading) await recover();
+  const routesServed = routes.sync().catch(() => undefined); // pushed once the proxy is up
 
   const started = Date.now();
   let stopping = false;
@@ -239,6 +229,7 @@ async function main(): Promise<void> {
     obs.stop();
     manifests.close();
     void (served.api?.close() ?? Promise.resolve()).finally(async () => {
+      await leadership.close();
       await store.close();
       releasePidFile(layout.pidFile);
       process.exit(0);
@@ -275,6 +266,7 @@ async function main(): Promise<void> {
       uptimeMs: Date.now() - started,
       procScans: processScans(),
       store: store.counters,
+      leadership: leadership.leading ? 'leader' : 'follower',
       httpPort: settings.httpPort,
     }),
   };
@@ -284,11 +276,16 @@ async function main(): Promise<void> {
     settings,
     log,
     after: Promise.all([proxyStarted, routesServed]),
+    writes: () => leadership.assertLeading(),
   });
-  log.info({ socket: layout.socket, version: VERSION }, 'berthd ready');
-  if (reboot.pending > 0) void reboot.run();
-
-  startUpkeep({ instances, proxy, log, expiry, expire: () => environments.expire() });
+  log.info({ socket: layout.socket, version: VERSION, leading: leadership.leading }, 'berthd ready');
+  const act = () => {
+    if (reboot.pending > 0) void reboot.run();
+    startUpkeep({ instances, proxy, log, expiry, expire: () => environments.expire() });
+    obs.startAlerts();
+  };
+  if (leadership.leading) act();
+  else followUntilLeading(leadership, log, async () => (await recover(), await routes.sync(), act()));
   obs.start();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

@@ -34,12 +34,14 @@ export interface Observability {
   readonly doctor: DoctorRun;
   /** The alert rules, when config.yaml has `alerts:`. */
   readonly alerts: Alerter | undefined;
-  /** The last hour per service, in memory. */
+  /** The last hour per service (kept on disk across restarts). */
   readonly history: MetricsHistory;
   /** What the API reads of it: the doctor, /metrics' sources, the history; the event loop's stats (made now). */
   apiDeps(): Pick<ApiDeps, 'doctor' | 'metrics' | 'metricsHistory' | 'eventLoop'>;
-  /** Once berthd serves: the alert rules start looking, the history sampling. */
+  /** Once berthd serves: the history starts sampling (on every berthd). */
   start(): void;
+  /** Once berthd leads: the alert rules start looking (a follower sends none). */
+  startAlerts(): void;
   /** At shutdown: the history stops sampling. */
   stop(): void;
 }
@@ -79,10 +81,8 @@ export function makeObservability(d: ObservabilityDeps): Observability {
     alerts,
     history,
     apiDeps: () => ({ doctor, metrics, metricsHistory: history, eventLoop: EventLoopStats.fromEnv(process.env) }),
-    start: () => {
-      alerts?.start();
-      history.start();
-    },
+    start: () => history.start(),
+    startAlerts: () => alerts?.start(),
     stop: () => history.stop(),
   };
 }

@@ -4,6 +4,7 @@ import type pino from 'pino';
 import type { HostSettings } from '../config/host-settings.js';
 import { BuiltinProxy } from '../proxy/builtin/builtin-proxy.js';
 import type { Edge } from '../proxy/edge/edge-proxy.js';
+import type { ContainerNetworks } from '../runtime/container-networks.js';
 import type { Proxy } from '../proxy/proxy.js';
 
 /**
@@ -39,6 +40,46 @@ export async function makeProxy(home: string, settings: HostSettings, log: pino.
   const inner = new BuiltinProxy({ home, port: settings.internalPort, address: '127.0.0.1', log, upstreamTimeoutMs });
   const edge = await makeEdge(settings.proxy, home, settings, log);
   return new EdgeProxy(inner, edge);
+}
+
+/**
+ * The proxy's processes (a keeper, then the proxy: two Node starts) are the longest part of berthd's start: they
+ * start first (the previous berthd's proxy retired) and come up while berthd opens its store, recovers and builds its
+ * API; the API answers once routes are served (`started`). They need no store: a proxy serves the table it last had
+ * until berthd pushes one.
+ */
+export async function startProxy(
+  home: string,
+  settings: HostSettings,
+  log: pino.Logger,
+): Promise<{ proxy: Proxy; started: Promise<void> }> {
+  await retirePreviousProxy(home, settings, log);
+  const proxy = await makeProxy(home, settings, log);
+  const started = proxy
+    .watch()
+    .catch((err) =>
+      log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'the proxy does not start; berthd serves on without it (see berth proxy status)',
+      ),
+    );
+  return { proxy, started };
+}
+
+/**
+ * The container networks' gateways, read from the engine (up to 3 s) before the first route table: else the proxy
+ * would drop the containers' gateway listeners until each container starts again.
+ */
+export async function gatewaysKnown(networks: ContainerNetworks | undefined, log: pino.Logger): Promise<void> {
+  await networks
+    ?.refreshWithin(3000)
+    .then((problems) => problems.forEach((problem) => log.warn({ problem }, 'container network gateway missing')))
+    .catch((err: unknown) =>
+      log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'container networks not read from the engine',
+      ),
+    );
 }
 
 /** Ports the kernel hands to outgoing connections can be taken by them at any moment. */

@@ -1,5 +1,5 @@
 import { chmodSync, readFileSync, unlinkSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pino from 'pino';
 import type { ApiDeps } from '../api/deps.js';
 import { buildApi } from '../api/server.js';
@@ -13,6 +13,22 @@ export interface ServeOptions {
   readonly log: pino.Logger;
   /** Settles when berthd may answer (the proxy up, routes served); the API is built meanwhile. */
   readonly after: Promise<unknown>;
+  /** Throws when this berthd may not change anything (a follower: daemon/leadership.ts); reads are served regardless. */
+  readonly writes?: () => Promise<void>;
+}
+
+/** What a follower still does: reads, and what is its host's own (its config.yaml, stopping itself). */
+function readOnly(req: FastifyRequest): boolean {
+  const url = req.routeOptions.url;
+  return req.method === 'GET' || req.method === 'HEAD' || url === '/v1/daemon/stop' || url === '/v1/config';
+}
+
+/** Refuses changes while `writes` says so; after the caller is authenticated (policy), so a stranger learns nothing. */
+function gate(api: FastifyInstance, writes: (() => Promise<void>) | undefined): void {
+  if (writes)
+    api.addHook('preValidation', async (req) => {
+      if (!readOnly(req)) await writes();
+    });
 }
 
 /**
@@ -24,6 +40,7 @@ export async function serveApi(deps: ApiDeps, o: ServeOptions): Promise<{ close(
   const { settings, log } = o;
   const idleGc = new IdleGc();
   const api = buildApi(deps);
+  gate(api, o.writes);
   api.addHook('onResponse', async () => idleGc.poke());
   try {
     unlinkSync(o.socket); // berthd holds the pid file, so any socket file here is stale
@@ -42,6 +59,7 @@ export async function serveApi(deps: ApiDeps, o: ServeOptions): Promise<{ close(
         ? { cert: readFileSync(settings.apiTls.cert), key: readFileSync(settings.apiTls.key) }
         : undefined,
     });
+    gate(remoteApi, o.writes);
     remoteApi.addHook('onResponse', async () => idleGc.poke());
     await remoteApi.listen({ host, port: Number(settings.apiListen.slice(at + 1)) });
     log.info({ listen: settings.apiListen, tls: Boolean(settings.apiTls) }, 'API served over TCP');

@@ -55,10 +55,11 @@ export interface NewInstance {
   readonly rootDir: string;
 }
 
-/** `get`'s query, compiled once (see `get`). */
-let byId: CompiledQuery | undefined;
-/** `update`'s, one per set of columns (the engine's few kinds of patch). */
-const updates = new Map<string, CompiledQuery>();
+/**
+ * `get`'s query, compiled once (see `get`), and `update`'s, one per set of columns (the engine's few
+ * kinds of patch): per dialect (SQLite's `?` or PostgreSQL's `$1`), by the class of its adapter.
+ */
+const compiled = new Map<unknown, { byId?: CompiledQuery; updates: Map<string, CompiledQuery> }>();
 
 function view({ currentReleaseId, ...r }: { currentReleaseId: number | null; releaseId: number }): InstanceView {
   return { ...r, current: r.releaseId === currentReleaseId } as InstanceView;
@@ -66,8 +67,13 @@ function view({ currentReleaseId, ...r }: { currentReleaseId: number | null; rel
 
 export class InstancesRepo {
   readonly #db: Kysely<Database>;
+  readonly #compiled: { byId?: CompiledQuery; updates: Map<string, CompiledQuery> };
   constructor(db: Kysely<Database>) {
     this.#db = db;
+    const dialect = db.getExecutor().adapter.constructor;
+    let c = compiled.get(dialect);
+    if (!c) compiled.set(dialect, (c = { updates: new Map() }));
+    this.#compiled = c;
   }
 
   /** The instances with their app's and environment's names, their release's number and whether it is current. */
@@ -120,7 +126,7 @@ export class InstancesRepo {
    * (Kysely builds and compiles each query anew: most of a lookup's cost under berthd's --lite-mode).
    */
   async get(id: number): Promise<InstanceView | undefined> {
-    byId ??= this.#select().where('i.id', '=', 0).compile();
+    const byId = (this.#compiled.byId ??= this.#select().where('i.id', '=', 0).compile());
     const { rows } = await this.#db.executeQuery({ ...byId, parameters: [id] });
     return (rows as Array<Parameters<typeof view>[0]>).map(view)[0];
   }
@@ -151,11 +157,11 @@ export class InstancesRepo {
     const columns = Object.keys(values).filter((k) => values[k] !== undefined);
     if (columns.length === 0) return;
     const key = columns.join(',');
-    let q = updates.get(key);
+    let q = this.#compiled.updates.get(key);
     if (!q) {
       const blank = Object.fromEntries(columns.map((c) => [c, null])) as InstancePatch;
       q = this.#db.updateTable('instances').set(blank).where('id', '=', 0).compile();
-      updates.set(key, q);
+      this.#compiled.updates.set(key, q);
     }
     await this.#db.executeQuery({ ...q, parameters: [...columns.map((c) => values[c]), id] });
   }

@@ -43,8 +43,9 @@ export class MetricsRepo {
     const r = await this.#db
       .insertInto('metrics_tokens')
       .values({ name: t.name, secret_hash: t.secretHash, expires_at: t.expiresAt, created_at: t.now })
+      .returning('id')
       .executeTakeFirstOrThrow();
-    return Number(r.insertId);
+    return r.id;
   }
 
   #tokens() {

@@ -20,7 +20,7 @@ export interface StoreCounters {
 
 /**
  * Opens the SQLite store (WAL, busy timeout, foreign keys) and runs pending migrations.
- * This file and its siblings are the only places that know a driver exists.
+ * This file and open-postgres.ts are the only places that know a driver exists.
  */
 export async function openSqlite(
   opts: SqliteOptions,
@@ -42,15 +42,20 @@ export async function openSqlite(
   const db = new Kysely<Database>({
     dialect: new FairSqliteDialect({ database: cachingStatements(native, counters) }),
   });
+  await migrateStore(db, opts.file);
+  return db;
+}
+
+/** Runs the pending migrations (the same on SQLite and PostgreSQL); closes `db` and throws naming `where` when one fails. */
+export async function migrateStore(db: Kysely<Database>, where: string): Promise<void> {
   const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '?';
     throw new Error(
-      `migrating the store ${opts.file} (at ${failed}): ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      `migrating the store ${where} (at ${failed}): ${error instanceof Error ? error.message : JSON.stringify(error)}`,
     );
   }
-  return db;
 }
 
 /**
@@ -124,8 +129,8 @@ export function isUniqueViolation(err: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
 }
 
-/** True when the database was locked by another process past the busy timeout. */
+/** True when the database was locked by another process past the busy timeout (PostgreSQL: a deadlock or serialization failure). */
 export function isBusy(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT';
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === '40001' || code === '40P01';
 }

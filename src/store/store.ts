@@ -16,6 +16,10 @@ import { AlertsRepo } from './alerts-repo.js';
 import { MetricsRepo } from './metrics-repo.js';
 import { isBusy, openSqlite, type StoreCounters } from './open.js';
 import type { Database } from './schema.js';
+import type { StoreLocation } from './store-url.js';
+
+/** The advisory lock key every PostgreSQL write transaction takes ("berth" in ASCII, then 'w'). */
+const WRITER_LOCK = 0x6265727468_77;
 
 /** Repositories bound to one executor: the store itself, or a transaction. */
 export class Repos {
@@ -62,15 +66,26 @@ export class Store extends Repos {
     | Array<{ fn: (r: Repos) => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }>
     | undefined;
 
-  private constructor(db: Kysely<Database>, counters: StoreCounters) {
+  /** Which database holds the store: PostgreSQL's writes take a lock of their own (see `write`). */
+  readonly kind: StoreLocation['kind'];
+
+  private constructor(db: Kysely<Database>, counters: StoreCounters, kind: StoreLocation['kind']) {
     super(db);
     this.#db = db;
     this.#counters = counters;
+    this.kind = kind;
   }
 
   static async openSqlite(file: string): Promise<Store> {
+    return Store.open({ kind: 'sqlite', file });
+  }
+
+  /** Opens the store where the host settings say (migrations run); PostgreSQL's driver loads only for it. */
+  static async open(where: StoreLocation): Promise<Store> {
     const counters = { statements: 0, commits: 0 };
-    return new Store(await openSqlite({ file }, counters), counters);
+    if (where.kind === 'sqlite') return new Store(await openSqlite({ file: where.file }, counters), counters, 'sqlite');
+    const { openPostgres } = await import('./open-postgres.js');
+    return new Store((await openPostgres(where.url, counters)).db, counters, 'postgres');
   }
 
   /** Statements run and commits made since the store opened (`berth daemon status`; test/scale bounds them). */
@@ -82,12 +97,19 @@ export class Store extends Repos {
    * Runs `fn` in a write transaction taken up front (SQLite `BEGIN IMMEDIATE`), so two
    * processes sharing the store serialize instead of failing on upgrade. Commits when
    * `fn` resolves, rolls back when it throws. Retries while another writer holds the lock.
+   * On PostgreSQL the transaction first takes one advisory lock that every writer takes: the
+   * same one writer at a time as SQLite's, so a read-then-insert (a port lease, a release
+   * number) behaves alike on both, also with several berthd sharing the database.
    */
   async write<T>(fn: (repos: Repos) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#db.connection().execute(async (conn) => {
-          await sql`begin immediate`.execute(conn);
+          if (this.kind === 'sqlite') await sql`begin immediate`.execute(conn);
+          else {
+            await sql`begin`.execute(conn);
+            await sql`select pg_advisory_xact_lock(${sql.lit(WRITER_LOCK)})`.execute(conn);
+          }
           try {
             const result = await fn(new Repos(conn));
             await sql`commit`.execute(conn);

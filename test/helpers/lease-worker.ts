@@ -1,5 +1,6 @@
 /**
- * A separate process that leases ports from a shared store: `node lease-worker.js <db> <name> <count> <low-high>`.
+ * A separate process that leases ports from a shared store: `node lease-worker.js <db> <name> <count> <low-high>`,
+ * <db> a SQLite file, or "env" for the PostgreSQL URL in BERTH_STORE_URL (kept out of argv: it holds a password).
  * Prints the leased ports as JSON. Used to prove leases never collide across processes.
  */
 import { PortAllocator } from '../../src/engine/port-allocator.js';
@@ -7,7 +8,9 @@ import { Store } from '../../src/store/store.js';
 
 const [file, name, count, range] = process.argv.slice(2) as [string, string, string, string];
 const [low, high] = range.split('-').map(Number) as [number, number];
-const store = await Store.openSqlite(file);
+const store = await Store.open(
+  file === 'env' ? { kind: 'postgres', url: process.env.BERTH_STORE_URL as string } : { kind: 'sqlite', file },
+);
 const ports = new PortAllocator('local', { low, high });
 const { envId, releaseId } = await store.write(async (r) => {
   const now = Date.now();
