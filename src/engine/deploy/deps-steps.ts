@@ -1,7 +1,8 @@
-import { lstatSync } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ServiceSpec } from '../../config/manifest-types.js';
 import { BerthError } from '../../core/errors.js';
+import type { UnixIds } from '../../system/users.js';
 
 /** A service's virtualenv, inside its cwd in the release. */
 export const VENV_DIR = '.venv';
@@ -86,4 +87,25 @@ function missing(spec: ServiceSpec, what: string, kind: string): BerthError {
     `service "${spec.name}": deps is ${kind}, but its cwd (${spec.cwd}) has no ${what}`,
     { hint: `add it, or set services.${spec.name}.deps to none in berth.yaml` },
   );
+}
+
+/**
+ * pip's and npm's caches: the environment's own, kept between releases outside them (in its home under
+ * `root`: its user's alone, 0700), so a rebuild downloads nothing it has fetched before.
+ */
+export function packageCaches(
+  root: string,
+  app: string,
+  env: string,
+  ids: UnixIds | undefined,
+): Record<string, string> {
+  const home = path.join(root, 'homes', app, env);
+  if (!ids) mkdirSync(home, { recursive: true, mode: 0o700 });
+  return {
+    PIP_CACHE_DIR: path.join(home, '.cache', 'pip'),
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
+    npm_config_cache: path.join(home, '.npm'),
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+  };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, realpathSync, renameSync } from 'node:fs';
+import { realpathSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { ServiceSpec } from '../../config/manifest-types.js';
 import { BerthError } from '../../core/errors.js';
@@ -6,9 +6,9 @@ import { resolveUnder } from '../../system/paths.js';
 import { assertRoutesFree } from '../route-sync.js';
 import { runBuilds, type BuildOutcome } from './build.js';
 import { releaseFiles } from './build-units.js';
+import { packageCaches } from './deps-steps.js';
 import { needsBuild } from '../../core/deploy-plan.js';
 import { storedManifest } from '../../config/stored-manifest.js';
-import type { UnixIds } from '../../system/users.js';
 import { runPullStep, undoPullStep } from './image-pulls.js';
 import { releaseImageTags, removeImages, runImageBuilds, withBuiltImage } from './image-builds.js';
 import { runHook, stopHook } from './release-hook.js';
@@ -107,7 +107,7 @@ export class DeploySteps implements StepRunner {
           services: c.manifest.services,
           releaseDir: c.release.dir,
           logFile: this.buildLog(),
-          env: { ...baseEnv(this.#d.appPath), ...this.#packageCaches(ids) },
+          env: { ...baseEnv(this.#d.appPath), ...packageCaches(this.#d.layout.root, c.app, c.env, ids) },
           secrets: { ...home, ...secrets },
           user: ids,
           redact: (t) => own.redact(t),
@@ -266,22 +266,6 @@ export class DeploySteps implements StepRunner {
       case 'prune':
         return; // after the switch: a deployment completes these, it never undoes them
     }
-  }
-
-  /**
-   * pip's and npm's caches: the environment's own, kept between releases outside them (in its
-   * home: its user's alone, 0700), so a rebuild downloads nothing it has fetched before.
-   */
-  #packageCaches(ids: UnixIds | undefined): Record<string, string> {
-    const home = path.join(this.#d.layout.root, 'homes', this.#ctx.app, this.#ctx.env);
-    if (!ids) mkdirSync(home, { recursive: true, mode: 0o700 });
-    return {
-      PIP_CACHE_DIR: path.join(home, '.cache', 'pip'),
-      PIP_DISABLE_PIP_VERSION_CHECK: '1',
-      npm_config_cache: path.join(home, '.npm'),
-      npm_config_update_notifier: 'false',
-      npm_config_fund: 'false',
-    };
   }
 
   buildLog(): string {
