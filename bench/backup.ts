@@ -153,6 +153,7 @@ try {
   await main();
 } finally {
   await berth(['rm', 'bk', '--purge']).catch(() => undefined);
+  await berth(['proxy', 'stop']).catch(() => undefined); // the proxy outlives berthd: it is ended on its own
   await berth(['daemon', 'stop']).catch(() => undefined);
   if (findUser('berth-bk')) await deleteSystemUser('berth-bk'); // the app's user, made for its database
   if (!process.env.BENCH_KEEP) execFileSync('rm', ['-rf', work]);
