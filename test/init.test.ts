@@ -27,6 +27,7 @@ const KINDS = [
   'next',
   'next-bare',
   'vite',
+  'cra',
   'django',
   'flask',
   'dockerfile',
