@@ -107,11 +107,16 @@ test('berthd answers while a big wave starts: ps sees it half-way, not only once
   const exited = new Promise((r) => client.once('exit', r));
   const running = () => client.exitCode === null;
   const seen: number[] = [];
-  // Before, a wave was one chain of promises: no request was read until the last instance had spawned.
+  // Before, a wave was one chain of promises: no request was read until the last instance had spawned. Asked
+  // over the socket as `berth ps` asks (a CLI per sample, ~0.2 s each, saw a quick wave only before and after).
+  const api = new ApiClient(path.join(home.home, 'berthd.sock'));
   while (running()) {
-    const rows = (await home.json<Array<{ app: string; pid: number | null }>>('ps')).filter((r) => r.app === 'wave');
+    const rows = await api
+      .call<Array<{ app: string; pid: number | null }>>('GET', '/v1/apps/wave/instances')
+      .catch(() => []);
     if (running()) seen.push(rows.filter((r) => r.pid !== null).length);
   }
+  await api.close();
   assert.equal(await exited, 0);
   assert.ok(
     seen.some((spawned) => spawned > 0 && spawned < n),

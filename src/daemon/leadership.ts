@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type pino from 'pino';
-import type { Client } from 'pg';
 import { BerthError } from '../core/errors.js';
+import { leaderLock } from '../store/leader-lock.js';
 import type { StoreLocation } from '../store/store-url.js';
 
 /**
@@ -25,10 +25,6 @@ export interface Leadership {
   close(): Promise<void>;
 }
 
-/** The advisory lock's two keys: "bert", "h" and 1 (pg_locks shows them as classid, objid). */
-const KEYS = [0x62657274, 0x68000001] as const;
-const LOCK = `advisory_lock(${KEYS[0]}, ${KEYS[1]})`;
-
 /** A lone berthd (SQLite store): it leads from the start. */
 function sole(): Leadership {
   return {
@@ -50,29 +46,21 @@ export async function campaign(
   o: { apiListen?: string | undefined; log: pino.Logger; lost: (why: string) => void },
 ): Promise<Leadership> {
   if (where.kind === 'sqlite') return sole();
-  const { default: pg } = await import('pg');
   const name = `berthd ${hostname()} pid ${process.pid}${o.apiListen ? ` api ${o.apiListen}` : ''}`.slice(0, 63);
-  const client: Client = new pg.Client({ connectionString: where.url, application_name: name, keepAlive: true });
-  await client.connect();
   let leading = false;
   let closing = false;
-  let acting = false;
   const ended = (why: string) => {
     if (closing) return;
     closing = true;
     if (leading) o.lost(why); // a follower's broken wait rejects `led` (followUntilLeading)
   };
-  client.on('error', (err) => ended(err.message));
-  client.on('end', () => ended('the database closed the connection'));
-  const tried = await client.query<{ ok: boolean }>(`select pg_try_${LOCK} as ok`);
-  leading = tried.rows[0]?.ok === true;
-  acting = leading; // a berthd that leads from its start serves its API only once it recovered
-  const led = leading
-    ? Promise.resolve()
-    : client.query(`select pg_${LOCK}`).then(() => {
-        leading = true;
-      });
-  const leader = () => leaderName(pg, where.url);
+  const lock = await leaderLock(where.url, name, ended);
+  leading = lock.heldAtOnce;
+  let acting = leading; // a berthd that leads from its start serves its API only once it recovered
+  const led = lock.acquired.then(() => {
+    leading = true;
+  });
+  const leader = () => lock.holder();
   return {
     get leading() {
       return leading;
@@ -103,26 +91,9 @@ export async function campaign(
     },
     async close() {
       closing = true;
-      await client.end().catch(() => undefined);
+      await lock.close();
     },
   };
-}
-
-/** Who holds the lock: the application name of the session that holds it, in this database. */
-async function leaderName(pg: typeof import('pg').default, url: string): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: url, application_name: 'berthd leader lookup' });
-  await c.connect();
-  try {
-    const r = await c.query<{ name: string }>(
-      `select a.application_name as name from pg_locks l join pg_stat_activity a on a.pid = l.pid
-       where l.locktype = 'advisory' and l.granted and l.classid = $1::oid and l.objid = $2::oid and l.objsubid = 2
-         and l.database = (select oid from pg_database where datname = current_database())`,
-      [KEYS[0], KEYS[1]],
-    );
-    return r.rows[0]?.name;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
 }
 
 /** A follower's wait: once it leads, `takeOver` runs (the recovery, then the actors). A broken wait or take-over ends berthd. */
