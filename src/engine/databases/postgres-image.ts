@@ -154,7 +154,7 @@ function hostConfig(c: ImageCluster): Record<string, unknown> {
  * `dir` as the engine may mount it: a real directory, no link on the way from `dataDir` (the
  * app writes there, and the engine follows links in a mount's source). Its real path is mounted.
  */
-function realDir(dir: string, dataDir: string): string {
+export function realDir(dir: string, dataDir: string): string {
   const real = realpathSync(dir);
   if (real !== path.join(realpathSync(dataDir), path.relative(dataDir, dir)) || !lstatSync(real).isDirectory())
     throw new BerthError('invalid', 'database_dir_link', `${dir} is not a directory of the data directory (a link?)`, {
