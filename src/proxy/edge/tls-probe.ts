@@ -6,7 +6,7 @@ import type { TlsHandshake } from '../proxy.js';
  * and the certificate served covers the host. Nothing is verified against a CA: a fresh internal
  * certificate counts; what counts is that a browser gets a certificate for the name at all.
  */
-export function probeTls(port: number, host: string, timeoutMs = 5000): Promise<TlsHandshake> {
+export function probeTlsOnce(port: number, host: string, timeoutMs = 5000): Promise<TlsHandshake> {
   return new Promise((resolve) => {
     const done = (problem?: string) => {
       socket.destroy();
@@ -39,4 +39,22 @@ export function probeTls(port: number, host: string, timeoutMs = 5000): Promise<
       );
     });
   });
+}
+
+/**
+ * The handshake as the doctor judges it: a failed one is tried again (`attempts` in all, `pauseMs`
+ * apart) before it counts (a timeout is not tried again). Caddy loads its certificates again after every config change, and a
+ * handshake in those milliseconds gets "internal error": a passing moment, not HTTPS broken.
+ */
+export async function probeTls(
+  port: number,
+  host: string,
+  o: { attempts?: number; pauseMs?: number; timeoutMs?: number } = {},
+): Promise<TlsHandshake> {
+  const attempts = o.attempts ?? 3;
+  for (let i = 1; ; i++) {
+    const r = await probeTlsOnce(port, host, o.timeoutMs);
+    if (r.problem === undefined || i >= attempts || r.problem.startsWith('no TLS answer')) return r;
+    await new Promise((res) => setTimeout(res, o.pauseMs ?? 500));
+  }
 }
