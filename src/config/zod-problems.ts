@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { nameProblem } from '../core/names.js';
 import { closest } from '../core/did-you-mean.js';
-import { keysAt, ruleFor, valueAt, type KeyPath, type Problem } from './manifest-errors.js';
+import { keysAt, valueAt, type KeyPath, type Problem } from './manifest-errors.js';
+import { ruleFor } from './manifest-rules.js';
 import { manifestSchema } from './manifest-schema.js';
 import { refusedKeyProblem } from './manifest-containers.js';
 
