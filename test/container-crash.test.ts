@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import type { InstanceStatus } from '../src/core/results.js';
 import { Store } from '../src/store/store.js';
 import { TestDockerd, withEngine } from './helpers/dockerd.js';
-import { hit, isAlive } from './helpers/http.js';
+import { hit } from './helpers/http.js';
+import { assertRecovered, crashingDeploy, startArmed, type CrashPoint } from './helpers/crash-points.js';
 import { assertOk, TestHome, waitFor } from './helpers/home.js';
-import { procStat } from '../src/system/proc.js';
 
 /**
  * test/deploy-crash for a container app: berthd is killed (SIGKILL) before or after each step of a
@@ -70,21 +70,13 @@ const STEPS = [
   'prune',
 ];
 const SWITCH = STEPS.indexOf('switch traffic');
-type When = 'before' | 'after';
 /** One crash per step by default: after it where it acts before the switch, the switch both ways, before it after. */
-const POINTS: [number, When][] =
-  process.env.CONTAINER_CRASH === 'all'
-    ? STEPS.flatMap((_, i) => [[i, 'before'] as [number, When], [i, 'after'] as [number, When]])
-    : STEPS.flatMap((_, i): [number, When][] =>
-        i < SWITCH
-          ? [[i, 'after']]
-          : i === SWITCH
-            ? [
-                [i, 'before'],
-                [i, 'after'],
-              ]
-            : [[i, 'before']],
-      );
+const POINTS: CrashPoint[] = STEPS.flatMap((_, i): CrashPoint[] =>
+  (process.env.CONTAINER_CRASH === 'all' || i === SWITCH
+    ? (['before', 'after'] as const)
+    : [i < SWITCH ? ('after' as const) : ('before' as const)]
+  ).map((when) => ({ i, when })),
+);
 
 interface Inspected {
   Id: string;
@@ -126,46 +118,21 @@ function writeVersion(version: number): void {
   writeFileSync(path.join(dir, 'site', 'v'), `${version}\n`);
 }
 
-/** Starts berthd armed to kill itself at `point` ("<step>:<when>") of its next deploy (none: never). */
-async function startDaemon(point: [number, When] | undefined, label: string): Promise<void> {
-  const env = point ? { ...home.env, BERTH_CRASH_AT: `${point[0]}:${point[1]}` } : home.env;
-  assertOk(await home.run(['daemon', 'start'], { env }), label);
-}
-
-/**
- * Runs one deploy on a berthd armed to kill itself, and starts berthd again once it is dead: that one recovers the
- * deploy (a recovery is never cut off: src/engine/deploy/journal.ts), armed for the next point.
- */
-async function crashingDeploy(next: [number, When] | undefined, label: string): Promise<void> {
-  const daemon = home.daemonPid() as number;
-  const r = await home.cli('deploy', dir, '--json');
-  assert.equal(r.code, 1, `${label}: the deploy should have been cut off: ${r.stdout}${r.stderr}`);
-  await waitFor(`${label}: berthd to be dead`, () => !isAlive(daemon) || procStat(daemon)?.state === 'Z');
-  await startDaemon(next, label);
-}
-
 test('berthd killed at every step of a container deploy: after a restart the right release serves, and the engine holds nothing else', async () => {
   assertOk(await home.cli('deploy', dir));
   assertOk(await home.cli('daemon', 'stop'));
-  await startDaemon(POINTS[0], 'armed for the first point');
+  await startArmed(home, POINTS[0], 'armed for the first point');
   let serving = 1;
   let version = 1;
-  for (const [k, [i, when]] of POINTS.entries()) {
+  for (const [k, { i, when }] of POINTS.entries()) {
     const label = `crash ${when} step ${i} (${STEPS[i]})`;
     version++;
     writeVersion(version);
     const running = byService(await containers());
-    await crashingDeploy(POINTS[k + 1], label);
+    await crashingDeploy(home, dir, POINTS[k + 1], label);
     const switched = i > SWITCH || (i === SWITCH && when === 'after');
     if (switched) serving = version;
-    const list = await home.json<{
-      releases: Array<{ number: number; current: boolean }>;
-      deployments: Array<{ status: string; error: string | null }>;
-    }>('releases', 'boxcrash');
-    const last = list.deployments[0];
-    assert.equal(last?.status, switched ? 'succeeded' : 'interrupted', `${label}: ${JSON.stringify(last)}`);
-    assert.match(last.error ?? '', /berthd stopped during/, label);
-    assert.doesNotMatch(last.error ?? '', /additionally/, `${label}: an undo failed`);
+    await assertRecovered(home, 'boxcrash', switched, label);
     const ps = await waitFor(`${label}: all instances healthy`, async () => {
       const rows = await home.json<InstanceStatus[]>('ps', 'boxcrash');
       return rows.length === 3 && rows.every((s) => s.state === 'healthy' && s.current) ? rows : undefined;

@@ -5,7 +5,8 @@ import { after, test } from 'node:test';
 import { MARKER_ENV } from '../src/runtime/process-runner.js';
 import { Store } from '../src/store/store.js';
 import { listPids, procEnvValue, procStat } from '../src/system/proc.js';
-import { hit, isAlive } from './helpers/http.js';
+import { hit } from './helpers/http.js';
+import { assertRecovered, crashingDeploy, startArmed, type CrashPoint } from './helpers/crash-points.js';
 import { NODE, REPO, TestHome, waitFor } from './helpers/home.js';
 import { assertOk } from './helpers/home.js';
 import type { InstanceStatus } from '../src/core/results.js';
@@ -65,44 +66,23 @@ function liveByMarker(): number {
 }
 
 /** Both sides of every step, in order. */
-const POINTS = STEPS.flatMap((name, i) => (['before', 'after'] as const).map((when) => ({ i, name, when })));
-
-/** Starts berthd armed to kill itself at `point` of its next deploy (none: never). */
-async function startDaemon(point: { i: number; when: string } | undefined, label: string): Promise<void> {
-  const env = point ? { ...home.env, BERTH_CRASH_AT: `${point.i}:${point.when}` } : home.env;
-  assertOk(await home.run(['daemon', 'start'], { env }), label);
-}
+const POINTS: CrashPoint[] = STEPS.flatMap((_, i) => (['before', 'after'] as const).map((when) => ({ i, when })));
 
 test('berthd killed at every step of a deploy: after a restart the right release serves and nothing is left behind', async () => {
   const dir = home.app('crashy', manifest(1));
   assertOk(await home.cli('deploy', dir));
   assertOk(await home.cli('daemon', 'stop'));
-  await startDaemon(POINTS[0], 'armed for the first point');
+  await startArmed(home, POINTS[0], 'armed for the first point');
   let serving = 1;
   let version = 1;
-  for (const [k, { i, name, when }] of POINTS.entries()) {
-    const label = `crash ${when} step ${i} (${name})`;
+  for (const [k, { i, when }] of POINTS.entries()) {
+    const label = `crash ${when} step ${i} (${STEPS[i]})`;
     version++;
     writeFileSync(path.join(dir, 'berth.yaml'), manifest(version));
-    const daemon = home.daemonPid() as number;
-    const r = await home.cli('deploy', dir, '--json');
-    assert.equal(r.code, 1, `${label}: the deploy should have been cut off: ${r.stdout}`);
-    await waitFor(`${label}: berthd to be dead`, () => !isAlive(daemon) || procStat(daemon)?.state === 'Z', 5000);
-    // The restarted berthd recovers this deploy (never cut off itself: src/engine/deploy/journal.ts), armed for the next.
-    await startDaemon(POINTS[k + 1], label);
+    await crashingDeploy(home, dir, POINTS[k + 1], label);
     const switched = i > SWITCH || (i === SWITCH && when === 'after');
     if (switched) serving = version;
-    const list = await home.json<{
-      releases: Array<{ number: number; current: boolean }>;
-      deployments: Array<{ status: string; error: string | null }>;
-    }>('releases', 'crashy');
-    assert.equal(
-      list.deployments[0]?.status,
-      switched ? 'succeeded' : 'interrupted',
-      `${label}: ${JSON.stringify(list.deployments[0])}`,
-    );
-    assert.match(list.deployments[0].error ?? '', /berthd stopped during/, label);
-    assert.doesNotMatch(list.deployments[0].error ?? '', /additionally/, `${label}: an undo failed`);
+    await assertRecovered(home, 'crashy', switched, label);
     const ps = await waitFor(`${label}: all instances healthy`, async () => {
       const rows = await home.json<InstanceStatus[]>('ps', 'crashy');
       return rows.every((s) => s.state === 'healthy') ? rows : undefined;
