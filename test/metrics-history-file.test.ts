@@ -3,9 +3,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import type { Stats } from '../src/cli/top-rates.js';
 import { HISTORY_WINDOW_MS, MetricsHistory } from '../src/metrics/history.js';
-import { LATENCY_BUCKETS } from '../src/proxy/builtin/route-stats.js';
+import { shopSampler } from './helpers/metrics-samples.js';
 
 /**
  * The metrics history on disk (issue 19: the dashboard's graphs survive a restart of berthd): what one history
@@ -21,42 +20,9 @@ const tempDir = () => {
   return d;
 };
 
-/** Samples of `services()` of app shop, a minute apart: each service answers 60 requests a minute, from `start`. */
-function sampler(services: () => string[], start = Date.now() - HISTORY_WINDOW_MS * 3) {
-  let at = start;
-  let requests = 0;
-  const sample = async (): Promise<Stats> => {
-    at += 60_000;
-    requests += 60;
-    const buckets = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
-    buckets[2] = requests;
-    return {
-      at,
-      instances: services().map((service) => ({
-        app: 'shop',
-        env: 'production',
-        service,
-        idx: 0,
-        release: 1,
-        state: 'healthy',
-        restarts: 0,
-        cpuSeconds: at / 1000 / 4,
-        rssBytes: 50 << 20,
-      })),
-      routes: services().map((service) => ({
-        app: 'shop',
-        env: 'production',
-        service,
-        host: `${service}.test`,
-        path: '/',
-        classes: [],
-        buckets,
-        sum: 0,
-      })),
-    };
-  };
-  return { sample, now: () => at };
-}
+/** Samples of `services()`, a minute apart, from three hours ago: 60 requests a minute each, a quarter of a core. */
+const sampler = (services: () => string[], start = Date.now() - HISTORY_WINDOW_MS * 3) =>
+  shopSampler(services, { start, perMinute: 60, bucket: 2, cpuShare: 0.25, rssBytes: 50 << 20 });
 
 const lines = (dir: string) =>
   readdirSync(dir)

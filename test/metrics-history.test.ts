@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Stats } from '../src/cli/top-rates.js';
 import { MetricsHistory, Ring, sampleInterval } from '../src/metrics/history.js';
-import { LATENCY_BUCKETS } from '../src/proxy/builtin/route-stats.js';
+import { shopSampler } from './helpers/metrics-samples.js';
 
 /**
  * The metrics history's bound (issue 19, the dashboard's graphs): a ring keeps only its newest points,
@@ -20,32 +19,8 @@ test('a ring keeps its newest items, oldest first, and never more than its capac
 });
 
 test('the history holds an hour of points per service, and drops a service that is gone', async () => {
-  let at = 0;
-  let requests = 0;
   let services = ['web', 'worker'];
-  const sample = async (): Promise<Stats> => {
-    at += 60_000;
-    requests += 120;
-    const buckets = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
-    buckets[1] = requests;
-    return {
-      at,
-      instances: services.map((service) => ({
-        app: 'shop',
-        env: 'production',
-        service,
-        idx: 0,
-        release: 1,
-        state: 'healthy',
-        restarts: 0,
-        cpuSeconds: at / 1000 / 10,
-        rssBytes: 1 << 20,
-      })),
-      routes: [
-        { app: 'shop', env: 'production', service: 'web', host: 'a.test', path: '/', classes: [], buckets, sum: 0 },
-      ],
-    };
-  };
+  const { sample, now } = shopSampler(() => services, { perMinute: 120, cpuShare: 0.1 });
   const history = new MetricsHistory(sample, 60_000);
   assert.equal(history.capacity, 60);
   for (let n = 0; n < 500; n++) await history.tick();
@@ -54,8 +29,8 @@ test('the history holds an hour of points per service, and drops a service that 
   assert.equal(web.points.length, 60, 'an hour of one-minute points, not 499');
   assert.equal(worker?.points.length, 60);
   assert.equal(history.size, 120);
-  assert.equal(web.points.at(-1)?.at, at, 'the newest kept');
-  assert.equal(web.points[0]?.at, at - 59 * 60_000, 'the oldest dropped');
+  assert.equal(web.points.at(-1)?.at, now(), 'the newest kept');
+  assert.equal(web.points[0]?.at, now() - 59 * 60_000, 'the oldest dropped');
   assert.deepEqual(
     web.points.map((p) => p.reqPerSec * p.seconds),
     new Array(60).fill(120),
