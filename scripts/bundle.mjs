@@ -16,6 +16,7 @@ const ENTRIES = {
   berthd: 'src/daemon/main.js',
   cli: 'src/cli/main.js',
   'manifest-worker': 'src/config/manifest-worker.js',
+  'tree-removal-worker': 'src/system/tree-removal-worker.js',
 };
 const WORKERS = new Map(Object.entries(ENTRIES).map(([name, file]) => [path.join(dist, file), `./${name}.js`]));
 

@@ -16,6 +16,7 @@ import type { InstanceManager } from './instance-manager.js';
 import type { RouteSync } from './route-sync.js';
 import { storedManifest } from '../config/stored-manifest.js';
 import { removeTree } from '../system/safe-tree.js';
+import { removeTreeOffThread } from '../system/tree-removal.js';
 import type { EnvironmentStatus } from '../core/results.js';
 
 export interface EnvironmentDeps {
@@ -166,9 +167,9 @@ export class Environments {
       await this.#d.routes.sync();
       await this.#d.images?.forget(app, env);
       this.#d.users?.reclaim(trash);
-      removeTree(trash);
+      await removeTreeOffThread(trash);
       this.#d.users?.reclaim(path.join(this.#d.layout.root, 'homes', app, env));
-      removeTree(path.join(this.#d.layout.root, 'homes', app, env));
+      await removeTreeOffThread(path.join(this.#d.layout.root, 'homes', app, env));
       await this.#d.users
         ?.remove(app, [env])
         .catch((err) => this.#d.log.warn({ app, env, err: describe(err) }, 'removing the environment user failed'));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe } from '../../core/errors.js';
 import type { DeployResult } from '../../core/results.js';
 import { removeTree } from '../../system/safe-tree.js';
+import { removeTreeOffThread } from '../../system/tree-removal.js';
 import type { DeployContext } from './context.js';
 import { Journal, stepResult, type JournalDoc } from './journal.js';
 import { cutOffHook } from './release-hook.js';
@@ -32,12 +33,12 @@ export async function finishDeployment(
     await d.store.attempts.finish(ctx.app, ctx.env, ctx.release.number, final, error ?? null, Date.now());
   if (final !== 'succeeded' && ctx.createdApp) {
     d.users?.reclaim(d.layout.appLogRoot(ctx.app)); // its user goes: the logs become root's
-    removeTree(path.dirname(d.layout.releasesDir(ctx.app, ctx.env)));
+    await removeTreeOffThread(path.dirname(d.layout.releasesDir(ctx.app, ctx.env)));
     if (!ctx.keptData) {
       d.users?.reclaim(d.layout.appDataRoot(ctx.app));
       d.users?.reclaim(path.join(d.layout.root, 'homes', ctx.app));
-      removeTree(d.layout.appDataRoot(ctx.app)); // a new app's data dir holds only what its failed start wrote
-      removeTree(path.join(d.layout.root, 'homes', ctx.app));
+      await removeTreeOffThread(d.layout.appDataRoot(ctx.app)); // a new app's data dir holds only what its failed start wrote
+      await removeTreeOffThread(path.join(d.layout.root, 'homes', ctx.app));
     }
     await d.users
       ?.remove(ctx.app, [ctx.env])
@@ -56,7 +57,7 @@ export async function finishDeployment(
       path.join(d.layout.root, 'homes', ctx.app, ctx.env),
     ]) {
       d.users?.reclaim(dir); // root's first: nothing of the environment's user can be swapped in while it goes
-      removeTree(dir);
+      await removeTreeOffThread(dir);
     }
     await d.users
       ?.remove(ctx.app, [ctx.env])

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Manifest, ServiceSpec } from '../../config/manifest-types.js';
 import { describe } from '../../core/errors.js';
-import { removeTree } from '../../system/safe-tree.js';
+import { removeTreeOffThread } from '../../system/tree-removal.js';
 import type { DeployContext } from './context.js';
 import { builtImagesOf, removeImages } from './image-builds.js';
 import { removeStalePulls } from './image-pulls.js';
@@ -52,7 +52,7 @@ export async function pruneReleases(d: StepDeps, c: DeployContext): Promise<void
     try {
       await removeAll(d.instances, await d.store.instances.list({ releaseId: r.id }));
       await d.store.releases.delete(r.id);
-      if (existsSync(r.dir)) removeTree(r.dir);
+      if (existsSync(r.dir)) await removeTreeOffThread(r.dir);
       const services = (JSON.parse(r.manifest) as Manifest).services;
       for (const kept of [
         ...(await removeImages(d.engine, builtImagesOf(services))),

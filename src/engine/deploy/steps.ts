@@ -19,6 +19,7 @@ import { copyDataDir, copyDataDirAs } from './data-copy.js';
 import { copyDatabases } from '../databases/database-copy.js';
 import { Redactor } from '../../core/redact.js';
 import { removeTree } from '../../system/safe-tree.js';
+import { removeTreeOffThread } from '../../system/tree-removal.js';
 import { baseEnv } from '../launch-env.js';
 import { dropUnusedAddresses, leaseAddresses } from '../service-addresses.js';
 import { removeAll, WaveStarts } from './wave.js';
@@ -227,7 +228,7 @@ export class DeploySteps implements StepRunner {
     switch (h.step.kind) {
       case 'snapshot':
         this.#d.users?.reclaim(c.release.dir); // a build may have left a process of the app's user behind
-        removeTree(c.release.dir);
+        await removeTreeOffThread(c.release.dir);
         return;
       case 'release': {
         const row = await this.#d.store.releases.byNumber(c.environmentId, c.release.number);
