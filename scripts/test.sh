@@ -48,9 +48,10 @@ fi
 [ -x bench/.pm2/node_modules/.bin/pm2 ] ||
   npm install --prefix bench/.pm2 --no-audit --no-fund --loglevel=error pm2@7 >/dev/null
 # test/init deploys its Vite fixture, test/init-next its Next.js one (next, react, react-dom and the
-# @next/swc and sharp binaries of this platform): their packages come from npm once, into npm's cache in
-# .berth-npm-cache (gitignored), which the tests give their builds as the environment's npm cache.
-for kind in vite next; do
+# @next/swc and sharp binaries of this platform), test/init-cra its Create React App one (react-scripts 5
+# and its ~1300 packages): their packages come from npm once, into npm's cache in .berth-npm-cache
+# (gitignored), which the tests give their builds as the environment's npm cache.
+for kind in vite next cra; do
   mark=".berth-npm-cache/.$kind-$(sha256sum "test/fixtures/init/$kind/package-lock.json" | cut -c1-16)"
   [ -e "$mark" ] && continue
   tmp=$(mktemp -d) && cp "test/fixtures/init/$kind/package.json" "test/fixtures/init/$kind/package-lock.json" "$tmp"

@@ -13,7 +13,8 @@ import { assertOk, REPO, TestHome, waitFor } from './helpers/home.js';
  * (`UPDATE_GOLDEN=1` rewrites them; review the diff) and pass Berth's own validation. The node,
  * static, Python (FastAPI, Flask, Django on Debian's packages), Vite (npm's cache in
  * .berth-npm-cache) and Procfile results are then written and deployed for real, and answer through
- * Berth's proxy on the route init gave them (the Next.js result: test/init-next, a build of its own).
+ * Berth's proxy on the route init gave them (the Next.js and Create React App results: test/init-next
+ * and test/init-cra, builds of their own).
  */
 const home = new TestHome('29000-29099');
 const P = home.httpPort;
