@@ -125,3 +125,20 @@ test("a previous image's rejected tasks are not the current image missing", () =
     'cluster-image-missing',
   ]);
 });
+
+test('tasks placed and starting for less than 2 min make up the replicas; stuck longer, they do not', () => {
+  const base = { nodes: [node('a')], services: [service('web', 2)] };
+  const starting = (agoMs: number) => task('web', 'a', 'starting', { desired: 'running', agoMs });
+  assert.deepEqual(codes(facts({ ...base, tasks: [task('web', 'a', 'running'), starting(30_000)] })), []);
+  const stuck = clusterServiceChecks(facts({ ...base, tasks: [task('web', 'a', 'running'), starting(3 * 60_000)] }));
+  assert.deepEqual(
+    stuck.map((x) => [x.code, x.severity, x.message]),
+    [
+      [
+        'cluster-service-replicas',
+        'warning',
+        'shop/production/web runs 1 of its 2 replicas on the swarm (1 starting: no reason given)',
+      ],
+    ],
+  );
+});

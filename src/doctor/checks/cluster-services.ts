@@ -8,6 +8,9 @@ import { nodeRef } from './cluster-nodes.js';
 export const RECENT_MS = 10 * 60_000;
 /** This many failed tasks of a service in RECENT_MS: it keeps crashing. */
 export const RESTARTS = 3;
+/** A task past scheduling that changed state this recently is on its way up (pulling, starting, health start period). */
+export const START_GRACE_MS = 2 * 60_000;
+const ON_ITS_WAY = new Set(['assigned', 'accepted', 'preparing', 'ready', 'starting']);
 /** What an engine says when a task's image is not on its node and cannot be pulled there. */
 const NO_IMAGE =
   /no such image|pull access denied|manifest unknown|repository does not exist|failed to resolve reference|error pulling image|image .* not found/i;
@@ -32,7 +35,7 @@ export function clusterServiceChecks(f: Facts): Finding[] {
   if (!f.swarm) return [];
   const out: Finding[] = [];
   for (const s of subjects(f.swarm)) {
-    out.push(...replicas(f.swarm, s), ...restarting(f, s), ...missingImage(f, s), ...routes(f, s));
+    out.push(...replicas(f, f.swarm, s), ...restarting(f, s), ...missingImage(f, s), ...routes(f, s));
   }
   return out;
 }
@@ -51,13 +54,16 @@ function subjects(sw: SwarmFacts): Subject[] {
   });
 }
 
-function replicas(sw: SwarmFacts, s: Subject): Finding[] {
+function replicas(f: Facts, sw: SwarmFacts, s: Subject): Finding[] {
   const wanted = (s.service.Spec.Mode as { Replicated?: { Replicas: number } }).Replicated?.Replicas; // undefined: global
   if (wanted === undefined || s.live.length === wanted) return [];
   const state = s.service.UpdateStatus?.State;
   // An update replaces tasks one by one (start-first: one more for a while): only no task at all is news then.
   if ((state === 'updating' || state === 'rollback_started') && s.live.length > 0) return [];
   const waiting = s.tasks.filter((t) => t.DesiredState === 'running' && !s.live.includes(t));
+  // Tasks just placed and starting make up the difference: a deploy or a restart in progress, not news yet.
+  const coming = waiting.filter((t) => ON_ITS_WAY.has(t.Status.State) && f.now - taskTime(t) < START_GRACE_MS);
+  if (s.live.length + coming.length === wanted) return [];
   const reasons = new Map<string, number>();
   for (const t of waiting) {
     const why = `${t.Status.State}: ${t.Status.Err || t.Status.Message || 'no reason given'}`;
