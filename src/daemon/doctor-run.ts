@@ -6,6 +6,7 @@ import type { CertificateFact } from '../doctor/checks/tls.js';
 import type { Finding } from '../doctor/finding.js';
 import { engineDiskUse } from '../engine/engine-disk.js';
 import { engineFirewall } from '../engine/engine-firewall.js';
+import { readSwarm } from '../doctor/swarm-facts.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { ContainerEngine } from '../runtime/container-engine.js';
@@ -50,6 +51,7 @@ export function doctorRunner(s: DoctorSources): DoctorRun {
       engineDisk: engine && { read: () => engineDiskUse(engine), warnAt: s.settings.containerDiskWarn },
       engineFirewall: engine && (() => engineFirewall(engine)),
       scheduleTime: (real) => clock.now(real),
+      swarm: engine && (() => readSwarm(engine, s.markerPrefix)),
     });
   const run = async (app?: string) => diagnose(await gather(app), app);
   const full = async () => {

@@ -2,6 +2,8 @@ import { instanceChecks } from './checks/instances.js';
 import { backupChecks } from './checks/backups.js';
 import { containerDiskChecks } from './checks/container-disk.js';
 import { containerIsolationChecks } from './checks/container-isolation.js';
+import { clusterNodeChecks } from './checks/cluster-nodes.js';
+import { clusterServiceChecks } from './checks/cluster-services.js';
 import { driftChecks, orphanChecks } from './checks/drift.js';
 import { portChecks } from './checks/ports.js';
 import { edgeRouteChecks, routeChecks } from './checks/routes.js';
@@ -24,6 +26,8 @@ export const CHECKS: ReadonlyArray<(f: Facts) => Finding[]> = [
   containerDiskChecks,
   containerIsolationChecks,
   backupChecks,
+  clusterNodeChecks,
+  clusterServiceChecks,
 ];
 
 /** Runs the checks; with `app`, keeps the findings about that app. */

@@ -15,6 +15,7 @@ import type { LeftoverProcess } from '../core/results.js';
 import type { EngineDisk } from '../engine/engine-disk.js';
 import type { EngineFirewall } from '../engine/engine-firewall.js';
 import type { BackupRow } from '../store/backups-repo.js';
+import type { SwarmFacts } from './swarm-facts.js';
 
 export type { ProcessFact } from './host-scan.js';
 
@@ -67,6 +68,8 @@ export interface Facts {
    * test shortens a minute (BERTH_CRON_MINUTE_MS), so a backup is judged late on the clock that made it due.
    */
   readonly scheduleTime?: ((real: number) => number) | undefined;
+  /** The swarm berthd's container engine manages (swarm-facts.ts); undefined without one. */
+  readonly swarm?: SwarmFacts | undefined;
 }
 
 export async function gatherFacts(o: {
@@ -89,6 +92,8 @@ export async function gatherFacts(o: {
   engineFirewall?: (() => Promise<EngineFirewall | undefined>) | undefined;
   /** The backup schedules' clock (Facts.scheduleTime). */
   scheduleTime?: ((real: number) => number) | undefined;
+  /** The swarm's nodes, Berth's services and their tasks (readSwarm): undefined when the engine manages none. */
+  swarm?: (() => Promise<SwarmFacts | undefined>) | undefined;
 }): Promise<Facts> {
   const { store } = o;
   const [apps, environments, releases, instances, leases, backupRows] = await Promise.all([
@@ -148,6 +153,7 @@ export async function gatherFacts(o: {
       : undefined;
   const engineFirewall =
     o.app === undefined && containers && o.engineFirewall ? await withTimeout(o.engineFirewall(), 8000) : undefined;
+  const swarm = o.swarm ? await withTimeout(o.swarm(), 8000) : undefined;
   return {
     home: o.home,
     markerPrefix: o.markerPrefix,
@@ -172,6 +178,7 @@ export async function gatherFacts(o: {
     engineFirewall,
     backups,
     scheduleTime: o.scheduleTime,
+    swarm,
   };
 }
 
