@@ -8,6 +8,7 @@ import { engineDiskUse } from '../engine/engine-disk.js';
 import { engineFirewall } from '../engine/engine-firewall.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { Proxy } from '../proxy/proxy.js';
+import { listeningSockets } from '../runtime/listen-table.js';
 import type { ContainerEngine } from '../runtime/container-engine.js';
 import type { Store } from '../store/store.js';
 
@@ -50,6 +51,7 @@ export function doctorRunner(s: DoctorSources): DoctorRun {
       engineDisk: engine && { read: () => engineDiskUse(engine), warnAt: s.settings.containerDiskWarn },
       engineFirewall: engine && (() => engineFirewall(engine)),
       scheduleTime: (real) => clock.now(real),
+      listeners: listeningSockets,
     });
   const run = async (app?: string) => diagnose(await gather(app), app);
   const full = async () => {
