@@ -31,12 +31,11 @@ export class DataPlane {
   readonly #pool = new UpstreamPool();
   readonly #next = new Map<string, number>();
   /**
-   * Requests (and WebSocket connections) in flight per upstream, for draining: a counter object each, found once per
-   * request and kept by it until it closes (one lookup, not a get and a set at each end). An upstream at 0 keeps its
-   * entry until the next table (a Map that shrinks to empty reallocates its table on every request); `inflight` lists
-   * the others.
+   * Requests (and WebSocket connections) in flight per upstream, for draining. An upstream at 0
+   * keeps its entry until the next table (a Map that shrinks to empty reallocates its table on
+   * every request); `inflight` lists the others.
    */
-  readonly #inflight = new Map<string, { n: number }>();
+  readonly #inflight = new Map<string, number>();
   /** The listening server: plain TCP, each connection a ClientConnection. */
   readonly server: Server;
   /** node:http for the connections handed over. */
@@ -79,12 +78,12 @@ export class DataPlane {
 
   swap(table: RouteTable): void {
     this.#matcher = new RouteMatcher(table);
-    for (const [upstream, c] of this.#inflight) if (c.n === 0) this.#inflight.delete(upstream);
+    for (const [upstream, n] of this.#inflight) if (n === 0) this.#inflight.delete(upstream);
   }
 
   /** Upstreams with requests (or WebSocket connections) in flight, and how many. */
   get inflight(): Map<string, number> {
-    return new Map([...this.#inflight].flatMap(([upstream, c]) => (c.n > 0 ? [[upstream, c.n] as const] : [])));
+    return new Map([...this.#inflight].filter(([, n]) => n > 0));
   }
 
   /** Matches on the normalised path (dot segments resolved, also when encoded); `url` is that path and the query, as forwarded. */
@@ -125,20 +124,17 @@ export class DataPlane {
   #proxy(ex: Exchange, route: RouteEntry, host: string, url: string): void {
     const upstream = this.#pick(route);
     if (!upstream) return ex.page(502, HTML, PAGE_502);
-    const inflight = this.#counter(upstream);
-    inflight.n++;
+    this.#count(upstream, 1);
     const start = performance.now();
     ex.onClose(() => {
-      inflight.n--;
+      this.#count(upstream, -1);
       this.stats.record(route, ex.status, (performance.now() - start) / 1000);
     });
     new Forwarding(this.#pool, ex, upstream, host, upstreamPath(route, url), this.#deadlines);
   }
 
-  #counter(upstream: string): { n: number } {
-    let c = this.#inflight.get(upstream);
-    if (!c) this.#inflight.set(upstream, (c = { n: 0 }));
-    return c;
+  #count(upstream: string, delta: number): void {
+    this.#inflight.set(upstream, (this.#inflight.get(upstream) ?? 0) + delta);
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -152,9 +148,8 @@ export class DataPlane {
       return;
     }
     const [hostname, port] = upstream.split(':') as [string, string];
-    const inflight = this.#counter(upstream);
-    inflight.n++;
-    socket.once('close', () => inflight.n--);
+    this.#count(upstream, 1);
+    socket.once('close', () => this.#count(upstream, -1));
     const up = connect({ host: hostname, port: Number(port) }, () => {
       const length =
         req.headers['content-length'] === undefined ? '' : `content-length: ${req.headers['content-length']}\r\n`;
