@@ -11,6 +11,8 @@ fi
 mkdir -p dist/src/native
 # Into a temporary name, then renamed: a writer starting meanwhile runs the old binary or the new one, never half of one.
 for tool in log-writer cgroup-exec launcher; do
-  "$CC" -Wall -Wextra -O2 -o "dist/src/native/$tool.tmp" "src/native/$tool.c"
+  extra=()
+  [ "$tool" = launcher ] && extra=(src/native/listen-table.c) # its "L" request
+  "$CC" -Wall -Wextra -O2 -o "dist/src/native/$tool.tmp" "src/native/$tool.c" "${extra[@]}"
   mv -f "dist/src/native/$tool.tmp" "dist/src/native/$tool"
 done

@@ -4,7 +4,10 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { procFiles, scanHost, type ProcFiles } from '../src/doctor/host-scan.js';
+import { listeningSockets } from '../src/runtime/listen-table.js';
+import { spawner } from '../src/runtime/spawner.js';
 import { procStat } from '../src/system/proc.js';
+import { listeners } from '../src/system/sockets.js';
 import { hit } from './helpers/http.js';
 import { NODE, REPO, waitFor } from './helpers/home.js';
 
@@ -119,3 +122,32 @@ test("a deploy's pre-flight (one app) reads the markers of the ports' holders on
     'the environ of the holders, of no other process',
   );
 });
+
+test(
+  "the launcher's listen table (sock_diag) is /proc/net/tcp and tcp6's listeners, and a scan with it reads neither",
+  {
+    timeout: 20_000,
+  },
+  async () => {
+    const line = await spawner.listenTable();
+    assert.match(line ?? '', /^L 0( \d,[0-9A-F.]+,\d+,\d+)+$/, 'the launcher answers with a table');
+    const key = (l: { address: string; port: number; inode: string; state: string }) =>
+      `${l.address} ${l.port} ${l.inode} ${l.state}`;
+    // Compared while nothing starts or stops listening (the servers above are up): the same sockets, addresses as /proc's.
+    assert.deepEqual(new Set((await listeningSockets()).map(key)), new Set(listeners().map(key)));
+    const { files, reads } = counted();
+    const ports = new Set([28900, 28901, FOREIGN]);
+    const whole = scanHost({ markerPrefix: PREFIX, ports, pids: ours() }, procFiles);
+    const scan = scanHost(
+      { markerPrefix: PREFIX, ports, pids: ours(), holdersOnly: true, listening: await listeningSockets() },
+      files,
+    );
+    const holders = (s: typeof scan) => [...s.listening].map(([port, ps]) => [port, ps.map((p) => [p.pid, p.marker])]);
+    assert.deepEqual(holders(scan), holders(whole));
+    assert.deepEqual(
+      [...reads.keys()].filter((f) => f.startsWith('/proc/net/')),
+      [],
+      'no read of the socket tables',
+    );
+  },
+);

@@ -9,6 +9,7 @@ import { engineFirewall } from '../engine/engine-firewall.js';
 import { readSwarm } from '../doctor/swarm-facts.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { Proxy } from '../proxy/proxy.js';
+import { listeningSockets } from '../runtime/listen-table.js';
 import type { ContainerEngine } from '../runtime/container-engine.js';
 import type { Store } from '../store/store.js';
 
@@ -52,6 +53,7 @@ export function doctorRunner(s: DoctorSources): DoctorRun {
       engineFirewall: engine && (() => engineFirewall(engine)),
       scheduleTime: (real) => clock.now(real),
       swarm: engine && (() => readSwarm(engine, s.markerPrefix)),
+      listeners: listeningSockets,
     });
   const run = async (app?: string) => diagnose(await gather(app), app);
   const full = async () => {

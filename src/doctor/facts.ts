@@ -16,6 +16,7 @@ import type { EngineDisk } from '../engine/engine-disk.js';
 import type { EngineFirewall } from '../engine/engine-firewall.js';
 import type { BackupRow } from '../store/backups-repo.js';
 import type { SwarmFacts } from './swarm-facts.js';
+import type { Listener } from '../system/sockets.js';
 
 export type { ProcessFact } from './host-scan.js';
 
@@ -84,6 +85,8 @@ export async function gatherFacts(o: {
   proxyLeftovers?: readonly LeftoverProcess[] | undefined;
   /** How /proc is read (a test counts the reads). */
   proc?: ProcFiles;
+  /** The listening TCP sockets, asked of berthd's launcher (runtime/listen-table.ts); default: /proc/net/tcp and tcp6. */
+  listeners?: (() => Promise<Listener[]>) | undefined;
   /** For one app's findings (a deploy's pre-flight): TLS handshakes only with that app's hosts. */
   app?: string | undefined;
   /** The container engine's disk use (GET /system/df), and `container_disk_warn`: asked only when containers run. */
@@ -121,6 +124,7 @@ export async function gatherFacts(o: {
       ports,
       pids: instances.flatMap((v) => (v.pid === null ? [] : [v.pid])),
       holdersOnly: o.app !== undefined,
+      listening: await o.listeners?.(),
     },
     o.proc ?? procFiles,
   );

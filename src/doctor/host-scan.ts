@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { MARKER_ENV } from '../runtime/process-runner.js';
 import { listPids, userName } from '../system/proc.js';
-import { listeners, readProc } from '../system/sockets.js';
+import { listeners, readProc, type Listener } from '../system/sockets.js';
 
 /** A process as doctor reports it. */
 export interface ProcessFact {
@@ -76,6 +76,8 @@ export interface HostScanRequest {
    * A deploy's pre-flight (one app) asks so: leftovers carry no app, so it never shows them.
    */
   readonly holdersOnly?: boolean;
+  /** The listening sockets, when the caller has them (berthd asks its launcher: runtime/listen-table.ts); else read from /proc/net. */
+  readonly listening?: readonly Listener[] | undefined;
 }
 
 export interface HostScan {
@@ -97,7 +99,7 @@ export interface HostScan {
  * them holds (a foreign holder).
  */
 export function scanHost(req: HostScanRequest, files: ProcFiles = procFiles): HostScan {
-  const listening = listeners((f) => files.read(f));
+  const listening = req.listening ?? listeners((f) => files.read(f));
   const wanted = new Set(listening.filter((l) => req.ports.has(l.port)).map((l) => l.inode));
   const pids = files.pids();
   const order = new Map(pids.map((pid, i) => [pid, i]));

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import type { ProbeSpec } from '../config/manifest-types.js';
-import { listenerInodes } from '../system/sockets.js';
+import { listeningInodes } from '../runtime/listen-table.js';
 import { procSocketInodes } from '../system/proc.js';
 
 /** What a probe needs to know about the instance it checks. */
@@ -42,15 +42,13 @@ export async function probe(spec: ProbeSpec, target: ProbeTarget): Promise<Probe
 }
 
 /**
- * Ready only when one of the instance's own processes holds a listening socket on its port (from /proc). IPv4's table
- * first: where the leader holds a listener there (the usual app's case), tcp6 is not read; each read of either walks
- * the kernel's whole socket table, milliseconds here, on the way of every deploy's wave (issue 14).
+ * Ready only when one of the instance's own processes holds a listening socket on its port (its fds in /proc). The
+ * listening sockets come from the launcher's sock_diag dump (runtime/listen-table.ts), not a read of /proc/net/tcp and
+ * tcp6, which walks the kernel's whole socket table: milliseconds on the way of every deploy's wave (issue 14).
  */
-function listeningProbe(port: number, target: ProbeTarget): ProbeResult {
-  const v4 = listenerInodes(port, 'tcp');
+async function listeningProbe(port: number, target: ProbeTarget): Promise<ProbeResult> {
+  const inodes = await listeningInodes(port);
   const leaderHeld = procSocketInodes(target.leader);
-  if (v4.some((i) => leaderHeld.has(i))) return { ok: true };
-  const inodes = [...v4, ...listenerInodes(port, 'tcp6')];
   if (inodes.length === 0) return { ok: false, reason: `nothing listens on port ${port}` };
   if (inodes.some((i) => leaderHeld.has(i))) return { ok: true };
   for (const pid of target.pids()) {

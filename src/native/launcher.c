@@ -10,6 +10,7 @@
  * Requests on standard input: "<bytes>\n" then that many bytes of NUL-terminated fields:
  *   id, log file, maxBytes, keep, writer uid ("" for none), writer gid, log writer path, cwd,
  *   uid ("-" for none), gid ("-"), argc, argv..., envc, env...
+ * or a request of one field, "L": the listening TCP sockets (listen-table.c), answered "L ..." on one line.
  * Answers on standard output, one line each:
  *   S <id> <pid> <writer pid>     the instance exec'd (in its own session, output to the writer)
  *   F <id> <writer pid> <errno>   it could not (chdir, setuid or exec failed with errno)
@@ -35,16 +36,23 @@
 
 static sigset_t chld;
 
+static void send_line(const char *line, size_t n) {
+  for (size_t off = 0; off < n;) {
+    ssize_t w = write(1, line + off, n - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) exit(0); /* berthd is gone */
+    off += (size_t)w;
+  }
+}
+
 static void reply(const char *fmt, long a, long b, long c) {
   char line[128];
   int n = snprintf(line, sizeof line, fmt, a, b, c);
-  for (int off = 0; off < n;) {
-    ssize_t w = write(1, line + off, (size_t)(n - off));
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) exit(0); /* berthd is gone */
-    off += (int)w;
-  }
+  send_line(line, (size_t)n);
 }
+
+/* listen-table.c: answers the "L" request with the listening TCP sockets. */
+void listen_table(void (*send)(const char *line, size_t len));
 
 /* The child's side: signals as a new process expects them, stdio, its own session. */
 static void child_setup(int in, int out) {
@@ -175,7 +183,8 @@ int main(void) {
       if (body == 0 || buf[head + body - 1] != '\0') return fputs("launcher: a request not ending in NUL\n", stderr), 1;
       int n = 0;
       for (size_t at = head; at < head + body && n < MAX_FIELDS; at += strlen(buf + at) + 1) fields[n++] = buf + at;
-      launch(fields, n);
+      if (n == 1 && strcmp(fields[0], "L") == 0) listen_table(send_line);
+      else launch(fields, n);
       memmove(buf, buf + head + body, len - head - body);
       len -= head + body;
     }

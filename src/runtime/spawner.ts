@@ -85,6 +85,8 @@ class LauncherProcess {
   readonly #pending = new Map<number, Tracked>();
   /** pid -> what its exit settles: the instance's exit event, or its writer's end. */
   readonly #children = new Map<number, (code: number | null, signal: NodeJS.Signals | null) => void>();
+  /** Listen-table requests waiting for their "L" line, in order (undefined: the launcher is gone). */
+  readonly #tables: Array<(line: string | undefined) => void> = [];
   #partial = '';
 
   constructor(onLost: () => void) {
@@ -109,6 +111,7 @@ class LauncherProcess {
         t.logged();
       }
       this.#pending.clear();
+      for (const answer of this.#tables.splice(0)) answer(undefined);
       for (const settle of this.#children.values()) settle(null, null);
       this.#children.clear();
     };
@@ -123,8 +126,22 @@ class LauncherProcess {
       else s.unref?.();
   }
 
+  /** Whether launches or listen tables wait for an answer (the pipes are referenced meanwhile). */
+  get busy(): boolean {
+    return this.#pending.size > 0 || this.#tables.length > 0;
+  }
+
+  /** The launcher's "L" answer (listen-table.c), or undefined when it is gone before answering. */
+  listenTable(): Promise<string | undefined> {
+    if (!this.busy) this.#pipes(true);
+    return new Promise((resolve) => {
+      this.#tables.push(resolve);
+      this.proc.stdin.write('2\nL\0');
+    });
+  }
+
   launch(id: number, r: LaunchRequest, t: Tracked): void {
-    if (this.#pending.size === 0) this.#pipes(true);
+    if (!this.busy) this.#pipes(true);
     this.#pending.set(id, t);
     const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`);
     const [writer, ...wargs] = r.writer;
@@ -144,7 +161,7 @@ class LauncherProcess {
     ];
     if (fields.some((f) => f.includes('\0'))) {
       this.#pending.delete(id);
-      if (this.#pending.size === 0) this.#pipes(false);
+      if (!this.busy) this.#pipes(false);
       t.reject(new Error('an argument or environment value holds a NUL character'));
       t.logged();
       return;
@@ -157,6 +174,11 @@ class LauncherProcess {
     const lines = (this.#partial + text).split('\n');
     this.#partial = lines.pop() as string;
     for (const line of lines) {
+      if (line.startsWith('L ')) {
+        this.#tables.shift()?.(line);
+        if (!this.busy) this.#pipes(false);
+        continue;
+      }
       const [kind, a, b, c] = line.split(' ');
       const [x, y, z] = [Number(a), Number(b), Number(c)];
       if (kind === 'X') {
@@ -168,7 +190,7 @@ class LauncherProcess {
       const t = this.#pending.get(x);
       if (!t) continue;
       this.#pending.delete(x);
-      if (this.#pending.size === 0) this.#pipes(false);
+      if (!this.busy) this.#pipes(false);
       if (kind === 'S') {
         this.#children.set(y, (code, signal) => t.child.settle(code, signal));
         this.#children.set(z, () => t.logged());
@@ -189,6 +211,26 @@ class Spawner {
   readonly #launchers: Array<LauncherProcess | undefined> = [];
   #next = 1;
 
+  /**
+   * The launcher's table of listening TCP sockets (its "L" answer line), from an idle launcher if one is, else the
+   * first; undefined when no launcher can answer (not built, gone): the caller reads /proc instead.
+   */
+  async listenTable(): Promise<string | undefined> {
+    try {
+      const launcher = this.#launchers.find((l) => l && !l.busy) ?? this.#launchers.find((l) => l) ?? this.#launcher(0);
+      return await launcher.listenTable();
+    } catch {
+      return undefined;
+    }
+  }
+
+  #launcher(slot: number): LauncherProcess {
+    const launcher: LauncherProcess = (this.#launchers[slot] ??= new LauncherProcess(() => {
+      if (this.#launchers[slot] === launcher) this.#launchers[slot] = undefined;
+    }));
+    return launcher;
+  }
+
   launch(r: LaunchRequest): Promise<Spawned> {
     const id = this.#next++;
     const slot = id % LAUNCHERS;
@@ -198,9 +240,7 @@ class Spawner {
       const t: Tracked = { program: r.argv[0] as string, resolve, reject, child: new KeptExit(), logged, done };
       let launcher: LauncherProcess;
       try {
-        launcher = this.#launchers[slot] ??= new LauncherProcess(() => {
-          if (this.#launchers[slot] === launcher) this.#launchers[slot] = undefined;
-        });
+        launcher = this.#launcher(slot);
       } catch (err) {
         logged();
         reject(err instanceof Error ? err : new Error(String(err)));

@@ -27,13 +27,6 @@ export function listeners(read: (file: string) => string | undefined = readProc)
   );
 }
 
-/** The inodes of the sockets listening on `port` in one of /proc/net/tcp (IPv4) or tcp6 (IPv6, and dual-stack `::`). */
-export function listenerInodes(port: number, family: 'tcp' | 'tcp6'): string[] {
-  return parseNetTcp(readProc(`/proc/net/${family}`), family === 'tcp6')
-    .filter((s) => s.state === LISTEN && s.port === port)
-    .map((s) => s.inode);
-}
-
 export function listeningPorts(): Set<number> {
   return new Set(listeners().map((l) => l.port));
 }

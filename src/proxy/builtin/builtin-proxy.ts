@@ -1,32 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { RouteCounters } from './route-stats.js';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ApiClient, ApiError } from '../../api/client.js';
-import { BerthError } from '../../core/errors.js';
 import { tailLines } from '../../runtime/log-files.js';
-import { isSameProcessAlive, procEnvValue, procStat } from '../../system/proc.js';
+import { isSameProcessAlive, procEnvValue } from '../../system/proc.js';
 import { endProcesses, findProcesses, type ProxyProcess } from '../edge/own-processes.js';
 import type { Proxy, ProxyCapabilities } from '../proxy.js';
 import type { RouteTable } from '../route-table.js';
 import { Serial } from '../serial.js';
+import { KEEPER, startKeeper } from './keeper-start.js';
 import { proxyPaths } from './paths.js';
 import type { LeftoverProcess, ProxyStatus } from '../../core/results.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-const KEEPER = fileURLToPath(new URL('./keeper.js', import.meta.url));
 
 /** A process named by one of the proxy's pid files. */
 interface Named {
@@ -135,78 +122,8 @@ export class BuiltinProxy implements Proxy {
       );
       await endProcesses(stale);
     }
-    mkdirSync(this.#paths.dir, { recursive: true, mode: 0o700 });
-    const [http, control] = await this.#bind();
-    const out = openSync(this.#paths.log, 'a', 0o600);
-    const env = {
-      PATH: process.env.PATH ?? '',
-      BERTH_HOME: this.#o.home,
-      BERTH_HTTP_PORT: String(this.#o.port),
-      BERTH_HTTP_ADDRESS: this.#o.address,
-      BERTH_UPSTREAM_TIMEOUT_MS: String(this.#o.upstreamTimeoutMs ?? 60_000),
-    };
-    let child: ChildProcess;
-    try {
-      // The sockets become the keeper's fds 3 and 4; berthd's copies close right after, before its event loop could accept on them.
-      child = spawn(process.execPath, [KEEPER], {
-        detached: true,
-        stdio: ['ignore', out, out, fdOf(http), fdOf(control)],
-        env,
-        shell: false,
-      });
-      renameSync(this.#paths.controlBinding, this.#paths.control);
-    } finally {
-      closeSync(out);
-      http.close();
-      control.close(); // unlinks controlBinding, which is gone now
-    }
-    child.unref();
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) break;
-      const worker = this.#named(this.#paths.pid);
-      if (worker && procStat(worker.pid)?.ppid === child.pid) {
-        this.#o.log.info({ pid: worker.pid, keeper: child.pid, port: this.#o.port }, 'proxy started');
-        if (this.#last) await this.#push(this.#last);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new BerthError(
-      'failed',
-      'proxy_start_failed',
-      `the builtin proxy did not start on port ${this.#o.port}: ${tailLines(this.#paths.log, 3).join(' | ')}`,
-      {
-        hint: 'is another program using that port? set http_port in config.yaml or BERTH_HTTP_PORT',
-      },
-    );
-  }
-
-  /** The proxy's listening sockets, bound here so a port in use is reported at once: public HTTP and the control socket. */
-  async #bind(): Promise<[Server, Server]> {
-    const listen = (s: Server, args: { port: number; host: string } | { path: string }) =>
-      new Promise<Server>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(args, () => resolve(s));
-      });
-    const http = await listen(createServer(), { port: this.#o.port, host: this.#o.address }).catch((err: Error) => {
-      throw new BerthError(
-        'failed',
-        'proxy_start_failed',
-        `the builtin proxy cannot listen on ${this.#o.address}:${this.#o.port}: ${err.message}`,
-        { hint: 'is another program using that port? set http_port in config.yaml or BERTH_HTTP_PORT' },
-      );
-    });
-    try {
-      // Bound under a name of its own and renamed into place once handed over (see #ensure): closing a bound unix socket unlinks its path.
-      rmSync(this.#paths.controlBinding, { force: true });
-      const control = await listen(createServer(), { path: this.#paths.controlBinding });
-      chmodSync(this.#paths.controlBinding, 0o600);
-      return [http, control];
-    } catch (err) {
-      http.close();
-      throw err;
-    }
+    await startKeeper({ ...this.#o, paths: this.#paths, worker: () => this.#named(this.#paths.pid) });
+    if (this.#last) await this.#push(this.#last);
   }
 
   /** Restarts the proxy when it died (unless the operator stopped it); called periodically by berthd. */
@@ -297,14 +214,4 @@ export class BuiltinProxy implements Proxy {
     await end(r.keeper);
     await end(r.worker);
   }
-}
-
-/**
- * The fd of a listening socket, for spawn's stdio (which duplicates it into the child at that
- * index). net.Server does not expose it: this is its libuv handle's fd, set on Unix.
- */
-function fdOf(server: Server): number {
-  const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new Error('node:net gave no fd for a listening socket');
-  return fd;
 }
