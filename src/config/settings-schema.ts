@@ -179,6 +179,12 @@ const settingsSchema = z.strictObject({
     .describe(
       "The Docker Engine API socket that runs container services (Podman's `podman system service` socket works the same way): an absolute path or unix:///path. Default /var/run/docker.sock when it exists. Env BERTH_CONTAINER_ENGINE overrides.",
     ),
+  scheduler: z
+    .enum(['host', 'swarm'])
+    .optional()
+    .describe(
+      'Where container services (image: or build:) run: "host" (this machine, the default) or "swarm" (the Docker Swarm whose manager is container_engine: one Swarm service per routed release, routed by this host\'s edge). Env BERTH_SCHEDULER overrides.',
+    ),
   container_disk_warn: z
     .union([z.number().int().min(0), z.string().regex(SIZE_PATTERN, 'expected a size like "20G" or a number of bytes')])
     .optional()
@@ -222,7 +228,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
         hint:
           first?.path[0] === 'alerts'
             ? ALERTS_HINT
-            : 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine, container_disk_warn, store, alerts',
+            : 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine, scheduler, container_disk_warn, store, alerts',
       },
     );
   }

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import type { SwarmTask } from '../src/runtime/swarm-types.js';
+import { hit } from './helpers/http.js';
+import { assertOk, TestHome, waitFor } from './helpers/home.js';
+import { TestSwarm } from './helpers/swarm-cluster.js';
+
+/**
+ * `berth deploy` onto a real Docker Swarm (host setting scheduler: swarm): three Debian dockerd in network
+ * namespaces (test/helpers/swarm-cluster.ts), the images in Debian's docker-registry on the manager, berthd on
+ * the manager's engine with its builtin edge on this host routing to the healthy tasks' published ports.
+ * Deploys and a drained node under wrk load through the edge, a failed deploy, a rollback by digest. Needs root.
+ */
+const ROOT = process.getuid?.() === 0;
+const skip = ROOT ? false : 'needs root: network namespaces and dockerd';
+const swarm = ROOT ? new TestSwarm(3) : undefined;
+const home = new TestHome('32700-32767');
+const P = home.httpPort;
+const HOST = 'shop.test';
+
+/** Serves /www; on SIGTERM it keeps serving 2 s (the edge stops routing to it first), then stops. */
+const RUN = "trap 'sleep 2; kill $p' TERM; httpd -f -p 8080 -h /www & p=$!; wait $p; wait $p";
+const manifest = (tag: string) => `app: shop
+services:
+  web:
+    image: ${swarm?.registry.address}/web:${tag}
+    registry_auth: { username: swarm, password_secret: REGISTRY_PASSWORD }
+    container_port: 8080
+    instances: 3
+    run: "${RUN}"
+    health: { http: /health, start_timeout: 4s, interval: 1s, unhealthy_threshold: 2 }
+    drain: 2s
+    stop_timeout: 5s
+    routes: [${HOST}]
+`;
+const deploy = (tag: string) => home.cli('deploy', home.app('shop', manifest(tag)));
+
+/** Builds and pushes web:<tag> serving `text` at / (and /health unless `healthy` is false). */
+async function publish(tag: string, text: string, healthy = true): Promise<void> {
+  const s = swarm!;
+  const ref = `${s.registry.address}/web:${tag}`;
+  await s.manager.dockerd.buildImage(ref, { 'index.html': text, ...(healthy ? { health: 'ok' } : {}) });
+  await s.registry.push(s.manager.dockerd.engine, ref);
+}
+
+/** The tasks of this home's services that run, with their service's release label. */
+async function runningTasks(): Promise<SwarmTask[]> {
+  const tasks = await swarm!.manager.dockerd.engine.call<SwarmTask[]>(
+    'GET',
+    `/tasks?filters=${encodeURIComponent(JSON.stringify({ 'desired-state': ['running'], label: ['berth.app=shop'] }))}`,
+  );
+  return tasks.filter((t) => t.Status.State === 'running');
+}
+
+interface WrkResult {
+  readonly requests: number;
+  readonly failures: string[];
+  readonly text: string;
+}
+
+/** wrk through the edge until `stop` (SIGINT: wrk prints its counts), bounded to 10 minutes. */
+function load(): { stop: () => Promise<WrkResult> } {
+  const child = spawn('wrk', ['-t1', '-c4', '-d600s', '-H', `Host: ${HOST}`, `http://127.0.0.1:${P}/`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout.on('data', (c: Buffer) => (text += String(c)));
+  child.stderr.on('data', (c: Buffer) => (text += String(c)));
+  const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    stop: async () => {
+      child.kill('SIGINT');
+      await done;
+      const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
+      const failures = text.split('\n').filter((l) => /Non-2xx|Socket errors/.test(l));
+      return { requests, failures, text };
+    },
+  };
+}
+
+const serves = async () => {
+  const r = await hit(P, HOST, '/');
+  return r.status === 200 ? r.text() : `${r.status}`;
+};
+
+before(async () => {
+  if (!swarm) return;
+  await swarm.start();
+  home.env.BERTH_CONTAINER_ENGINE = `unix://${swarm.manager.dockerd.socket}`;
+  home.env.BERTH_SCHEDULER = 'swarm';
+  assertOk(await home.cli('daemon', 'start'));
+  await Promise.all([publish('v1', 'v1'), publish('v2', 'v2'), publish('bad', 'bad', false)]);
+  home.app('shop', manifest('v1'));
+  assertOk(await home.run(['secrets', 'set', 'shop', 'REGISTRY_PASSWORD'], { input: swarm.registry.password }));
+});
+after(async () => {
+  try {
+    await home.cleanup();
+  } finally {
+    await swarm?.cleanup();
+  }
+});
+
+test('an app of 3 replicas deploys onto the swarm, spread over its nodes, routed by the edge', { skip }, async () => {
+  assertOk(await deploy('v1'));
+  const tasks = await runningTasks();
+  assert.equal(tasks.length, 3);
+  assert.ok(new Set(tasks.map((t) => t.NodeID)).size > 1, `spread over nodes: ${tasks.map((t) => t.NodeID).join(' ')}`);
+  assert.equal(await serves(), 'v1');
+  const services = await swarm!.services().list({ 'berth.app': 'shop' });
+  assert.deepEqual(
+    services.map((s) => [s.Spec.Labels['berth.service'], s.Spec.Labels['berth.release']]),
+    [['web', '1']],
+  );
+  assert.match(services[0]!.Spec.TaskTemplate.ContainerSpec.Image, /\/web@sha256:[0-9a-f]{64}$/, 'pinned by digest');
+});
+
+test('10 deploys under wrk load through the edge: 0 failed requests', { skip }, async () => {
+  const wrk = load();
+  let r: WrkResult;
+  try {
+    for (let i = 0; i < 10; i++) {
+      const tag = i % 2 === 0 ? 'v2' : 'v1';
+      assertOk(await deploy(tag), `deploy ${i + 1}`);
+      assert.equal(await serves(), tag);
+    }
+  } finally {
+    r = await wrk.stop();
+  }
+  assert.deepEqual(r.failures, [], r.text);
+  assert.ok(r.requests > 100, r.text);
+  assert.equal((await swarm!.services().list({ 'berth.app': 'shop' })).length, 1, 'the old releases removed');
+});
+
+test('a worker node drained under wrk load: its tasks move, 0 failed requests', { skip }, async () => {
+  const tasks = await runningTasks();
+  const manager = (await swarm!.manager.swarm.info()).NodeID;
+  const busy = tasks.find((t) => t.NodeID !== manager)!;
+  const node = (await swarm!.manager.swarm.nodes()).find((n) => n.ID === busy.NodeID)!.Spec.Name as string;
+  const wrk = load();
+  let r: WrkResult;
+  try {
+    assertOk(await home.cli('cluster', 'drain', node));
+    await waitFor(
+      'three tasks running off the drained node',
+      async () => {
+        const now = await runningTasks();
+        return now.length === 3 && now.every((t) => t.NodeID !== busy.NodeID);
+      },
+      120_000,
+      250,
+    );
+  } finally {
+    r = await wrk.stop();
+  }
+  assertOk(await home.cli('cluster', 'activate', node));
+  assert.deepEqual(r.failures, [], r.text);
+  assert.ok(r.requests > 100, r.text);
+});
+
+test('a deploy whose new tasks never get healthy fails, the old release serving throughout', { skip }, async () => {
+  const wrk = load();
+  const r = await deploy('bad');
+  const w = await wrk.stop();
+  assert.notEqual(r.code, 0, 'the deploy failed');
+  assert.match(r.stdout + r.stderr, /on the swarm: a task failed|tasks healthy in time/);
+  assert.deepEqual(w.failures, [], w.text);
+  assert.equal(await serves(), 'v1');
+  const services = await swarm!.services().list({ 'berth.app': 'shop' });
+  assert.deepEqual(
+    services.map((s) => s.Spec.Labels['berth.release']),
+    ['11'],
+    'the new service removed',
+  );
+  const releases = await home.json<{ deployments: Array<{ status: string }> }>('releases', 'shop', '--json');
+  assert.equal(releases.deployments[0]?.status, 'failed');
+});
+
+test('berth rollback deploys the recorded image digest of the release before', { skip }, async () => {
+  const before = (await swarm!.services().list({ 'berth.app': 'shop' }))[0]!;
+  assertOk(await home.cli('rollback', 'shop'));
+  const now = await swarm!.services().list({ 'berth.app': 'shop' });
+  assert.equal(now.length, 1);
+  const image = now[0]!.Spec.TaskTemplate.ContainerSpec.Image;
+  assert.match(image, /\/web@sha256:[0-9a-f]{64}$/);
+  assert.notEqual(image, before.Spec.TaskTemplate.ContainerSpec.Image);
+  assert.equal(await serves(), 'v2');
+});
