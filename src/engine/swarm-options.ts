@@ -60,5 +60,7 @@ export function swarmOptions(id: SwarmIdentity, spec: ServiceSpec): SwarmService
     ...(spec.argv.length > 0 ? { args: spec.argv } : {}),
     health: spec.health,
     stopTimeoutMs: Math.max(spec.stopTimeoutMs, spec.drainMs),
+    ...(spec.swarm?.placement ? { placement: spec.swarm.placement } : {}),
+    ...(spec.swarm?.update ? { update: spec.swarm.update } : {}),
   };
 }
