@@ -64,7 +64,8 @@ test('swarm keys where they cannot apply, and replicas beside instances, are ref
   ).services[0]!;
   assert.throws(
     () => swarmOptions(id('web'), built),
-    (e: unknown) => e instanceof BerthError && e.code === 'swarm_build' && /image: repo@sha256/.test(e.hint ?? ''),
+    (e: unknown) =>
+      e instanceof BerthError && e.code === 'swarm_build' && /set swarm_registry in config.yaml/.test(e.hint ?? ''),
   );
 });
 
@@ -79,5 +80,16 @@ test('the host setting scheduler: host by default, swarm when set, anything else
   assert.throws(
     () => parseHostSettings({}, 'config.yaml', { BERTH_SCHEDULER: 'k8s' }),
     (e: unknown) => e instanceof BerthError && /expected "host" or "swarm", got "k8s"/.test(e.message),
+  );
+  const registry = { address: '10.0.0.2:5000', username: 'u', password_file: '/etc/berth/registry-password' };
+  assert.deepEqual(parseHostSettings({ swarm_registry: registry }, 'config.yaml', {}).swarmRegistry, {
+    address: '10.0.0.2:5000',
+    username: 'u',
+    passwordFile: '/etc/berth/registry-password',
+  });
+  assert.throws(
+    () => parseHostSettings({ swarm_registry: { ...registry, password_file: 'pw.txt' } }, 'config.yaml', {}),
+    (e: unknown) =>
+      e instanceof BerthError && /swarm_registry.password_file: expected an absolute path/.test(e.message),
   );
 });

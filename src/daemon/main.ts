@@ -94,13 +94,7 @@ async function main(): Promise<void> {
   const routes = new RouteSync({ store, proxy, log, networkOf: networks && ((a, e) => networks.known(a, e)) });
   networks?.onAdded(() => routes.sync()); // a container's dependencies are on its gateway before it starts
   await gatewaysKnown(networks, log);
-  const swarm = SwarmDeploys.open({
-    scheduler: settings.scheduler,
-    engine: containers?.engine,
-    home: markerPrefix,
-    routes,
-    log,
-  });
+  const swarm = SwarmDeploys.open(settings, containers?.engine, markerPrefix, routes, log);
   const obs = makeObservability({ settings, store, proxy, layout, markerPrefix, log, instances, secrets, containers });
   const expiry = new Timer();
   const exec = new ReleaseExec({
@@ -237,7 +231,6 @@ async function main(): Promise<void> {
     backupSchedule.stop();
     obs.stop();
     manifests.close();
-    swarm?.stop();
     void (served.api?.close() ?? Promise.resolve()).finally(async () => {
       await leadership.close();
       await store.close();

@@ -24,20 +24,20 @@ export function swarmNameOf(id: SwarmIdentity, spec: ServiceSpec): string {
  * What a Swarm service of a container service runs: its image by registry digest (the pull step's, which the
  * release records, so `berth rollback` runs the same bytes), its replicas (`instances:`), its command, its
  * environment, and its port published on each task's node. Refused with the fix: a `build:` image (no
- * registry the nodes pull from is configured for built images yet) and a port with no container port.
+ * swarm_registry to push it to) and a port with no container port.
  */
 export function swarmOptions(id: SwarmIdentity, spec: ServiceSpec): SwarmServiceOptions {
   const k = spec.container;
   if (spec.kind !== 'container' || !k)
     throw new BerthError('invalid', 'swarm_kind', `service ${spec.name}: only container services run on a swarm`);
   const image = k.digest ?? k.image;
-  if (image === null || k.build !== null)
+  if (image === null || (k.build !== null && k.digest === undefined))
     throw new BerthError(
       'invalid',
       'swarm_build',
-      `service ${spec.name}: an image built by berth (build:) cannot run on the swarm yet: its nodes cannot pull it`,
+      `service ${spec.name}: an image built by berth (build:) needs a registry the swarm's nodes pull from`,
       {
-        hint: 'build and push the image to a registry the nodes use, and deploy it with image: repo@sha256:... or a tag',
+        hint: 'set swarm_registry in config.yaml (berth pushes its builds there), or push the image yourself and deploy it with image:',
       },
     );
   const port = routed(spec) ? k.port : null;

@@ -104,7 +104,10 @@ export class SwarmScheduler implements Scheduler {
     const id = this.#identity(spec);
     const name = swarmNameOf(id, spec);
     const body = { ...swarmServiceSpec(swarmOptions(id, spec)), Name: name };
-    const login = registryLogin(spec, (await this.d.secretEnv?.(c.app, c.env)) ?? {}, c.app, c.env);
+    const image = body.TaskTemplate.ContainerSpec.Image;
+    const login =
+      registryLogin(spec, (await this.d.secretEnv?.(c.app, c.env)) ?? {}, c.app, c.env) ??
+      this.swarm.registryLogin(image);
     const current = await this.swarm.services.inspect(name);
     const intent: Intent = { name, version: current?.Version.Index ?? null };
     await h.note({ [noteKey(spec.name)]: intent });

@@ -140,6 +140,18 @@ export class DeploySteps implements StepRunner {
             services: c.manifest.services.map((s) => withBuiltImage(s, built.get(s.name))),
           };
           await h.note({ images: Object.fromEntries([...built].map(([name, b]) => [name, b.tag])) });
+          if (this.#d.swarm) {
+            // Pushed to the swarm's registry: the release records the digests its nodes pull.
+            const services = await this.#d.swarm.pushBuilt(c.app, c.env, c.release.number, c.manifest.services);
+            c.manifest = { ...c.manifest, services };
+            await h.note({
+              pushed: Object.fromEntries(
+                services.flatMap((s) =>
+                  s.container?.digest && s.container.build ? [[s.name, s.container.digest]] : [],
+                ),
+              ),
+            });
+          }
         }
         return;
       }
