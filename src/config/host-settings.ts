@@ -70,6 +70,10 @@ export interface HostSettings {
    * `unix://` URL. Default /var/run/docker.sock when it exists; env BERTH_CONTAINER_ENGINE.
    */
   readonly containerEngine?: string | undefined;
+  /** Where container services run: 'host' (this machine) or 'swarm' (the swarm of containerEngine's engine). */
+  readonly scheduler: 'host' | 'swarm';
+  /** The registry a swarm's nodes pull Berth's builds from (swarm_registry); none: builds are refused on a swarm. */
+  readonly swarmRegistry?: { readonly address: string; readonly username?: string; readonly passwordFile?: string };
   /** `berth doctor` warns when the container engine uses more disk than this (bytes). Default 10 GiB. */
   readonly containerDiskWarn: number;
   /**
@@ -155,9 +159,31 @@ export function resolveHostSettings(s: SettingsInput, file: string, env: NodeJS.
         : (s.app_users ?? process.getuid?.() === 0),
     apiTls: s.api_tls,
     containerEngine: env.BERTH_CONTAINER_ENGINE || s.container_engine,
+    scheduler: schedulerKind(env.BERTH_SCHEDULER || s.scheduler || 'host'),
+    ...(s.swarm_registry
+      ? {
+          swarmRegistry: {
+            address: s.swarm_registry.address,
+            ...(s.swarm_registry.username ? { username: s.swarm_registry.username } : {}),
+            ...(s.swarm_registry.password_file ? { passwordFile: s.swarm_registry.password_file } : {}),
+          },
+        }
+      : {}),
     containerDiskWarn: parseSize(s.container_disk_warn) ?? DEFAULT_CONTAINER_DISK_WARN,
     store: parseStoreUrl(env.BERTH_STORE_URL || s.store, env.BERTH_STORE_URL ? 'BERTH_STORE_URL' : `${file}: store`),
   };
+}
+
+function schedulerKind(value: string): 'host' | 'swarm' {
+  if (value === 'host' || value === 'swarm') return value;
+  throw new BerthError(
+    'invalid',
+    'invalid_settings',
+    `scheduler: expected "host" or "swarm", got ${JSON.stringify(value)}`,
+    {
+      hint: 'set scheduler in config.yaml or BERTH_SCHEDULER: swarm deploys container services to the swarm of container_engine',
+    },
+  );
 }
 
 function proxyKind(value: string): 'builtin' | 'nginx' | 'caddy' {

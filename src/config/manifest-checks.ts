@@ -7,6 +7,7 @@ import type { Problem } from './manifest-errors.js';
 import { HOST_PATTERN, type ManifestInput, type ServiceInput } from './manifest-schema.js';
 import { databaseOf, isContainer, routeKey, normalizeRoute } from './manifest-normalize.js';
 import { containerProblems } from './manifest-containers.js';
+import { swarmProblems } from './manifest-swarm.js';
 import { databaseProblems } from './manifest-databases.js';
 
 /** Checks that need the whole manifest: references, cycles, pinned ports, reserved names. */
@@ -118,7 +119,7 @@ function serviceProblems(name: string, svc: ServiceInput, names: readonly string
       });
     }
   }
-  problems.push(...containerProblems(name, svc), ...databaseProblems(name, svc));
+  problems.push(...containerProblems(name, svc), ...databaseProblems(name, svc), ...swarmProblems(name, svc));
   if (svc.run === undefined && svc.static === undefined && !isContainer(svc) && !databaseOf(svc)) {
     problems.push({
       path: at,

@@ -1,4 +1,5 @@
 import { parseDuration } from './duration.js';
+import { swarmSettingsOf } from './manifest-swarm.js';
 import { parseSize } from './size.js';
 import { defaultPull } from '../core/image-ref.js';
 import { normalizeBackup } from './manifest-backup.js';
@@ -78,7 +79,7 @@ function normalizeService(name: string, s: ServiceInput): ServiceSpec {
     port: s.static !== undefined ? 'none' : (s.port ?? 'auto'),
     restart: s.restart ?? 'always',
     dependsOn: s.depends_on ?? [],
-    instances: s.static !== undefined ? 0 : (s.instances ?? 1),
+    instances: s.static !== undefined ? 0 : (s.replicas ?? s.instances ?? 1),
     stopTimeoutMs: parseDuration(s.stop_timeout) ?? DEFAULTS.stopTimeoutMs,
     build: typeof s.build === 'string' ? [s.build] : Array.isArray(s.build) ? [...s.build] : [],
     deps: s.static === undefined && !isContainer(s) ? (s.deps ?? 'auto') : 'none',
@@ -88,6 +89,7 @@ function normalizeService(name: string, s: ServiceInput): ServiceSpec {
     routes: (s.routes ?? []).map(normalizeRoute),
     health: normalizeHealth(s.health, s.port === 'none'),
     ...(s.resources !== undefined ? { resources: normalizeResources(s.resources) } : {}),
+    ...swarmSettingsOf(s),
   };
 }
 

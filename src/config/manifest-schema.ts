@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { swarmServiceKeys } from './manifest-swarm.js';
 import { containerBuild, duration, health, IMAGE_PATTERN, name, resources, route } from './manifest-parts.js';
 import { backupSchema } from './manifest-backup.js';
 import { ENV_KEY_PATTERN } from './manifest-basics.js';
@@ -185,6 +186,7 @@ export const serviceSchema = z.strictObject({
     .describe(
       'Readiness and liveness check. Default: ready when the process itself listens on $PORT (with `port: none`: when it runs).',
     ),
+  ...swarmServiceKeys,
 });
 
 /** A branch name or a pattern with "*" (any characters, "/" included). Never starts with "-". */

@@ -1,3 +1,4 @@
+import type { SwarmSettings } from './manifest-swarm.js';
 import type { BackupSpec } from './manifest-backup.js';
 
 /** The frozen, normalised form of a berth.yaml. Durations are milliseconds; defaults applied. */
@@ -91,6 +92,8 @@ export interface ServiceSpec {
   readonly health: HealthSpec;
   /** Limits of each instance (cgroups); absent when the manifest sets none. */
   readonly resources?: ResourceLimits;
+  /** `placement:` and `update:` for a swarm (host setting scheduler: swarm); absent when the manifest sets neither. */
+  readonly swarm?: SwarmSettings;
 }
 
 /** A managed data store (see engine/databases): one per environment, kept across releases. */

@@ -179,6 +179,27 @@ const settingsSchema = z.strictObject({
     .describe(
       "The Docker Engine API socket that runs container services (Podman's `podman system service` socket works the same way): an absolute path or unix:///path. Default /var/run/docker.sock when it exists. Env BERTH_CONTAINER_ENGINE overrides.",
     ),
+  scheduler: z
+    .enum(['host', 'swarm'])
+    .optional()
+    .describe(
+      'Where container services (image: or build:) run: "host" (this machine, the default) or "swarm" (the Docker Swarm whose manager is container_engine: one Swarm service per routed release, routed by this host\'s edge). Env BERTH_SCHEDULER overrides.',
+    ),
+  swarm_registry: z
+    .strictObject({
+      address: z
+        .string()
+        .regex(
+          /^[A-Za-z0-9.-]+(:\d{1,5})?$/,
+          'expected a registry address like "10.0.0.2:5000" or "registry.example.com"',
+        ),
+      username: z.string().min(1).optional(),
+      password_file: z.string().regex(/^\//, 'expected an absolute path').optional(),
+    })
+    .optional()
+    .describe(
+      "With scheduler: swarm: the registry the swarm's nodes pull from, where berth pushes the images it builds (build:) as <address>/berth-<home>-<app>-<env>:<release>; the release records their digest. The password is read from password_file (keep it root's, mode 600). Default none: build: services are refused on a swarm.",
+    ),
   container_disk_warn: z
     .union([z.number().int().min(0), z.string().regex(SIZE_PATTERN, 'expected a size like "20G" or a number of bytes')])
     .optional()
@@ -222,7 +243,7 @@ export function parseHostSettings(raw: unknown, file: string, env: NodeJS.Proces
         hint:
           first?.path[0] === 'alerts'
             ? ALERTS_HINT
-            : 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine, container_disk_warn, store, alerts',
+            : 'allowed keys: port_range, host, log_max_bytes, log_keep, app_path, http_port, https_port, http_address, proxy, internal_port, cert_dir, caddy, nginx, releases_keep, max_services, upstream_timeout, api_listen, api_tls, outbound_allow, app_users, templates_dir, sites_domain, container_engine, scheduler, swarm_registry, container_disk_warn, store, alerts',
       },
     );
   }

@@ -35,6 +35,7 @@ import { startUpkeep, sweepUploads, Timer } from './upkeep.js';
 import { gatewaysKnown, startProxy, warnIfEphemeral } from './proxy-start.js';
 import { VERSION } from '../version.js';
 import { ReleaseExec } from '../engine/release-exec.js';
+import { SwarmDeploys } from '../engine/swarm-deploys.js';
 import { CronScheduler } from '../engine/cron/scheduler.js';
 import { CronClock } from '../engine/cron/clock.js';
 import { Backups } from '../engine/backup/backups.js';
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
   const routes = new RouteSync({ store, proxy, log, networkOf: networks && ((a, e) => networks.known(a, e)) });
   networks?.onAdded(() => routes.sync()); // a container's dependencies are on its gateway before it starts
   await gatewaysKnown(networks, log);
+  const swarm = SwarmDeploys.open(settings, containers?.engine, markerPrefix, routes, log);
   const obs = makeObservability({ settings, store, proxy, layout, markerPrefix, log, instances, secrets, containers });
   const expiry = new Timer();
   const exec = new ReleaseExec({
@@ -138,6 +140,7 @@ async function main(): Promise<void> {
     keepReleases: settings.releasesKeep,
     engine: containers?.engine,
     engineHome: markerPrefix,
+    swarm,
     appPath: settings.appPath,
     doctor: obs.doctor,
     secretEnv,

@@ -10,8 +10,19 @@ import { storedManifest } from '../config/stored-manifest.js';
 import type { StateListener } from './instance-core.js';
 import { hasAddress, listenersOf, type NetworkOf } from './service-addresses.js';
 
+/**
+ * Upstreams of a service that runs elsewhere than on this host (a Swarm's tasks, see swarm-endpoints.ts): the
+ * healthy ones of an environment's release, "address:port"; undefined for a service it does not run.
+ */
+export type RemoteUpstreams = (app: string, env: string, release: number, service: string) => string[] | undefined;
+
 /** The route table the store describes: each environment's current release, healthy instances wanted running only. */
-export async function buildTable(store: Store, version: number, networkOf?: NetworkOf): Promise<RouteTable> {
+export async function buildTable(
+  store: Store,
+  version: number,
+  networkOf?: NetworkOf,
+  remote?: RemoteUpstreams,
+): Promise<RouteTable> {
   const healthy = new Map<string, string[]>();
   const instances = await store.instances.list();
   for (const v of instances) {
@@ -31,7 +42,8 @@ export async function buildTable(store: Store, version: number, networkOf?: Netw
           app: env.app,
           env: env.name,
           service: spec.name,
-          upstreams: healthy.get(`${release.id}/${spec.name}`) ?? [],
+          upstreams:
+            healthy.get(`${release.id}/${spec.name}`) ?? remote?.(env.app, env.name, release.number, spec.name) ?? [],
           ...(spec.static
             ? { static: { root: safeStatic(release.dir, spec.static.dir, spec.name), spa: spec.static.spa } }
             : {}),
@@ -148,6 +160,7 @@ export class RouteSync {
   #version = Date.now();
   #requested = 0;
   #running = false;
+  #remote: RemoteUpstreams | undefined;
   #waiters: Array<{ gen: number; resolve: () => void; reject: (err: unknown) => void }> = [];
 
   /** `networkOf`: the container network of an environment, whose gateway its service addresses are put on too. */
@@ -156,6 +169,11 @@ export class RouteSync {
     this.#proxy = deps.proxy;
     this.#log = deps.log;
     this.#networkOf = deps.networkOf;
+  }
+
+  /** Services run elsewhere (a swarm): their upstreams come from `remote`; `sync` when they change. */
+  useRemote(remote: RemoteUpstreams): void {
+    this.#remote = remote;
   }
 
   sync(): Promise<void> {
@@ -192,7 +210,7 @@ export class RouteSync {
       const gen = this.#requested;
       let error: unknown;
       try {
-        await this.#proxy.apply(await buildTable(this.#store, ++this.#version, this.#networkOf));
+        await this.#proxy.apply(await buildTable(this.#store, ++this.#version, this.#networkOf, this.#remote));
       } catch (err) {
         error = err;
       }

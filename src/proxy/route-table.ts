@@ -114,6 +114,7 @@ export function parseTable(value: unknown): RouteTable {
   return value as RouteTable;
 }
 
+/** An IPv4 address and port: 127.0.0.1 for this host's instances, a swarm node's address for its tasks. */
 function isUpstream(u: unknown): boolean {
-  return typeof u === 'string' && /^127\.0\.0\.1:\d{1,5}$/.test(u);
+  return typeof u === 'string' && /^(\d{1,3}\.){3}\d{1,3}:\d{1,5}$/.test(u);
 }

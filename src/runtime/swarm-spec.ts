@@ -36,6 +36,8 @@ export interface SwarmServiceOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Replaces the image's entrypoint; absent keeps it. */
   readonly command?: readonly string[];
+  /** Replaces the image's CMD (the entrypoint's arguments); absent keeps it. */
+  readonly args?: readonly string[];
   readonly health: HealthSpec;
   readonly stopTimeoutMs?: number;
   readonly placement?: PlacementOptions;
@@ -83,6 +85,7 @@ export function swarmServiceSpec(o: SwarmServiceOptions): ServiceSpec {
         Image: o.image,
         Labels: labels,
         ...(o.command ? { Command: o.command } : {}),
+        ...(o.args ? { Args: o.args } : {}),
         Env: Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
         Healthcheck: swarmHealthcheck(o.identity.service, o.health, o.port),
         StopGracePeriod: (o.stopTimeoutMs ?? 10_000) * MS,

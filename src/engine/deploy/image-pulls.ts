@@ -48,7 +48,7 @@ export async function runImagePulls(o: {
   const specs = imagePulls(o.services);
   if (specs.length === 0) return found;
   const logins = new Map(
-    specs.map((s) => [s.name, withNextStep(s, () => login(s, o.secrets, o.app, o.env), o.redact)]),
+    specs.map((s) => [s.name, withNextStep(s, () => registryLogin(s, o.secrets, o.app, o.env), o.redact)]),
   );
   const engine = o.engine ?? new ContainerEngine(undefined); // without one: the error naming the setting
   const images = [...new Set(specs.map((s) => s.container?.image as string))];
@@ -183,7 +183,7 @@ export async function removeStalePulls(
 }
 
 /** The login of a service's `registry_auth`, from the app's secrets; an error naming a secret that is not set. */
-function login(
+export function registryLogin(
   spec: ServiceSpec,
   secrets: Readonly<Record<string, string>>,
   app: string,

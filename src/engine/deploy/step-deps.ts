@@ -11,6 +11,7 @@ import type { AppUsers } from '../app-users.js';
 import type { InstanceManager } from '../instance-manager.js';
 import type { PortAllocator } from '../port-allocator.js';
 import type { RouteSync } from '../route-sync.js';
+import type { SwarmDeploys } from '../swarm-deploys.js';
 
 /** What a deployment's steps use of berthd: its store, runtime, proxy and host settings. */
 export interface StepDeps {
@@ -37,6 +38,8 @@ export interface StepDeps {
   readonly appPath?: string;
   /** Parses a berth.yaml (berthd: off its event loop, with the host's limits). Default `parseManifest`. */
   readonly parseManifest?: ManifestParse;
+  /** With host setting `scheduler: swarm`: the containers of deployments go to the engine's swarm. */
+  readonly swarm?: SwarmDeploys | undefined;
   /** Told after every deployment ends (the expiry timer of previews starts anew). */
   readonly onFinished?: (result: DeployResult, manifest: Manifest) => void;
 }

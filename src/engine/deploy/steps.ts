@@ -21,9 +21,9 @@ import { Redactor } from '../../core/redact.js';
 import { removeTree } from '../../system/safe-tree.js';
 import { removeTreeOffThread } from '../../system/tree-removal.js';
 import { baseEnv } from '../launch-env.js';
-import { dropUnusedAddresses, leaseAddresses } from '../service-addresses.js';
-import { removeAll, WaveStarts } from './wave.js';
-import { drainOld, pruneReleases } from './retire.js';
+import { leaseAddresses } from '../service-addresses.js';
+import { HostScheduler, type Scheduler } from '../scheduler.js';
+import { pruneReleases } from './retire.js';
 import type { StepDeps } from './step-deps.js';
 
 /** A static service's directory: it must exist, and its real path (symlinks followed) stay inside the release. */
@@ -141,6 +141,18 @@ export class DeploySteps implements StepRunner {
             services: c.manifest.services.map((s) => withBuiltImage(s, built.get(s.name))),
           };
           await h.note({ images: Object.fromEntries([...built].map(([name, b]) => [name, b.tag])) });
+          if (this.#d.swarm) {
+            // Pushed to the swarm's registry: the release records the digests its nodes pull.
+            const services = await this.#d.swarm.pushBuilt(c.app, c.env, c.release.number, c.manifest.services);
+            c.manifest = { ...c.manifest, services };
+            await h.note({
+              pushed: Object.fromEntries(
+                services.flatMap((s) =>
+                  s.container?.digest && s.container.build ? [[s.name, s.container.digest]] : [],
+                ),
+              ),
+            });
+          }
         }
         return;
       }
@@ -186,7 +198,7 @@ export class DeploySteps implements StepRunner {
         return runHook(this.#d, c, this.#spec((h.step.services ?? [])[0] as string), this.buildLog());
       case 'wave': {
         const names = h.step.services ?? [];
-        await this.#wave().start(
+        await this.#scheduler().start(
           names.map((name) => this.#spec(name)),
           h,
         );
@@ -208,16 +220,9 @@ export class DeploySteps implements StepRunner {
         }
         return;
       case 'drain':
-        return drainOld(this.#d, c);
+        return this.#scheduler().drain();
       case 'retire':
-        // All at once: each stop waits for its own processes, and one scan of /proc serves them all.
-        await this.#removeAll(
-          (await this.#d.store.instances.list({ environmentId: c.environmentId })).filter(
-            (v) => v.releaseId !== c.release.id,
-          ),
-        );
-        if (await dropUnusedAddresses(this.#d.store)) await this.#d.routes.sync();
-        return;
+        return this.#scheduler().retire();
       case 'prune':
         return pruneReleases(this.#d, c);
     }
@@ -233,7 +238,7 @@ export class DeploySteps implements StepRunner {
       case 'release': {
         const row = await this.#d.store.releases.byNumber(c.environmentId, c.release.number);
         if (!row) return;
-        await this.#removeAll(await this.#d.store.instances.list({ releaseId: row.id }));
+        await this.#scheduler().removeRelease(row.id);
         await this.#d.store.releases.delete(row.id);
         return;
       }
@@ -243,9 +248,10 @@ export class DeploySteps implements StepRunner {
         removeTree(this.#d.layout.dataDir(c.app, c.env));
         return;
       case 'wave':
-        await this.#wave().undo((h.step.services ?? []).map((name) => this.#spec(name)));
-        if (await dropUnusedAddresses(this.#d.store)) this.#d.routes.syncQuietly();
-        return;
+        return this.#scheduler().undo(
+          (h.step.services ?? []).map((name) => this.#spec(name)),
+          h,
+        );
       case 'switch':
         await this.#d.store.apps.setCurrentRelease(c.environmentId, c.previous?.id ?? null);
         await this.#d.routes.sync();
@@ -281,12 +287,9 @@ export class DeploySteps implements StepRunner {
     return row.id;
   }
 
-  /** Removes instances side by side; fails, once all are done, with the first failure. */
-  #removeAll(instances: ReadonlyArray<{ id: number }>): Promise<void> {
-    return removeAll(this.#d.instances, instances);
-  }
-
-  #wave(): WaveStarts {
-    return new WaveStarts(this.#d, this.#ctx, () => this.#releaseId());
+  /** Where this deployment's services run: this host, or the swarm of its engine (host setting `scheduler`). */
+  #scheduler(): Scheduler {
+    const host = new HostScheduler(this.#d, this.#ctx, () => this.#releaseId());
+    return this.#d.swarm ? this.#d.swarm.scheduler(this.#d, this.#ctx, host) : host;
   }
 }
