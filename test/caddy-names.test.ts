@@ -66,13 +66,22 @@ services:
       30_000,
       200,
     );
-  const findings = (JSON.parse((await home.cli('doctor', '--json')).stdout) as { findings: Array<{ code: string }> })
-    .findings;
-  assert.deepEqual(
-    findings.filter((f) => f.code.startsWith('tls-')),
-    [],
+  // Caddy 2.6 manages its certificates again into a new cache after each config change (a deploy that adds hosts
+  // makes several); a name can go without one for some seconds while that settles (seen under CI's load): doctor
+  // says so while it lasts (test/tls-probe), and what counts here is that every host ends up with its certificate.
+  let tls: Array<{ code: string; message: string }> = [];
+  await waitFor(
     'doctor: every TLS host has a certificate',
-  );
+    async () => {
+      const doctor = JSON.parse((await home.cli('doctor', '--json')).stdout) as {
+        findings: Array<{ code: string; message: string }>;
+      };
+      tls = doctor.findings.filter((f) => f.code.startsWith('tls-'));
+      return tls.length === 0;
+    },
+    60_000,
+    500,
+  ).catch((err: unknown) => assert.fail(`${String(err)}: ${JSON.stringify(tls)}`));
   const log = readFileSync(path.join(home.home, 'caddy', 'caddy.log'), 'utf8');
   assert.ok(!/acme/i.test(log), `Caddy never tried ACME: ${log.split('\n').find((l) => /acme/i.test(l))}`);
 });
