@@ -14,6 +14,9 @@ export interface ExchangeOwner {
   over(ex: RawExchange): void;
 }
 
+/** Up to this many bytes, what a flush sends goes out as one latin1 string rather than a buffer put together. */
+const SMALL_WRITE = 4096;
+
 let dateLine: string | undefined;
 /** A Date header, made at most once a second and kept until the second ends (as node:http does): no clock read per response. */
 function date(): string {
@@ -144,7 +147,12 @@ export class RawExchange implements Exchange {
     const out = this.#out;
     if (out.length > 0 && !socket.destroyed) {
       if (out.length === 1 && typeof out[0] === 'string') socket.write(out[0], 'latin1');
-      else {
+      else if (this.#outBytes <= SMALL_WRITE) {
+        // A small response as one latin1 string (its bytes unchanged): no buffer to allocate, fill and validate.
+        let text = '';
+        for (const piece of out) text += typeof piece === 'string' ? piece : piece.toString('latin1');
+        socket.write(text, 'latin1');
+      } else {
         const buf = Buffer.allocUnsafe(this.#outBytes);
         let at = 0;
         for (const piece of out) at += typeof piece === 'string' ? buf.write(piece, at, 'latin1') : piece.copy(buf, at);

@@ -51,7 +51,9 @@ function withoutSessionCookie(value: string): string {
 export function connectionNamed(value: string | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
   let named: Set<string> | undefined;
-  for (const token of value.toLowerCase().split(',')) {
+  const tokens = value.toLowerCase();
+  // One token (the usual `keep-alive` or `close`) needs no list.
+  for (const token of tokens.includes(',') ? tokens.split(',') : [tokens]) {
     const name = token.trim();
     if (name !== '' && name !== 'close' && !HOP_BY_HOP.has(name)) (named ??= new Set()).add(name);
   }
@@ -67,9 +69,12 @@ interface Named {
   fhost?: string;
 }
 
+function join(prior: string | undefined, value: string): string {
+  return prior === undefined ? value : `${prior}, ${value}`;
+}
+
 function named(raw: readonly string[]): Named {
   const out: Named = {};
-  const join = (prior: string | undefined, value: string) => (prior === undefined ? value : `${prior}, ${value}`);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;

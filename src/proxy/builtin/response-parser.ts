@@ -211,7 +211,8 @@ export class ResponseParser {
       if (!clean && !FIELD_VALUE.test(value)) throw new ResponseError(`control character in response header ${name}`);
       const lower = LOOKED_AT.has(name.length) ? name.toLowerCase() : '';
       if (lower === 'content-length') {
-        for (const part of value.split(',')) {
+        // One value (the usual case) needs no list.
+        for (const part of value.includes(',') ? value.split(',') : [value]) {
           const v = part.trim();
           if (!/^\d{1,15}$/.test(v))
             throw new ResponseError(`invalid Content-Length ${JSON.stringify(value.slice(0, 40))}`);
@@ -222,7 +223,8 @@ export class ResponseParser {
       } else if (lower === 'transfer-encoding') {
         transferEncoding = transferEncoding ? `${transferEncoding}, ${value}` : value;
       } else if (lower === 'connection') {
-        for (const token of value.toLowerCase().split(',')) {
+        const tokens = value.toLowerCase();
+        for (const token of tokens.includes(',') ? tokens.split(',') : [tokens]) {
           const t = token.trim();
           if (t === 'close') close = true;
           else if (t === 'keep-alive' && minor === '0') close = false;
