@@ -147,7 +147,8 @@ test('a response head or chunk size line split across reads survives other upstr
   }
 });
 
-test('header bytes outside ASCII reach the upstream and the client unchanged', async () => {
+test('header bytes outside ASCII reach the upstream and the client unchanged, and so do the body bytes of a small response', async () => {
+  const body = Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i)); // every byte value, sent as one small write
   const seen: Buffer[] = [];
   const port = await upstream((_h, s, raw) => {
     seen.push(raw);
@@ -155,7 +156,8 @@ test('header bytes outside ASCII reach the upstream and the client unchanged', a
       Buffer.concat([
         Buffer.from('HTTP/1.1 200 OK\r\nX-Reply: '),
         Buffer.from('né €', 'utf8'),
-        Buffer.from('\r\nContent-Length: 2\r\n\r\nok'),
+        Buffer.from(`\r\nContent-Length: ${body.length}\r\n\r\n`),
+        body,
       ]),
     );
   });
@@ -176,6 +178,7 @@ test('header bytes outside ASCII reach the upstream and the client unchanged', a
     response.includes(Buffer.concat([Buffer.from('X-Reply: '), Buffer.from('né €', 'utf8')])),
     'response header bytes kept',
   );
+  assert.equal(bodyOf(response).toString('hex'), body.toString('hex'), 'response body bytes kept');
 });
 
 /** An upstream that reads request bodies (Content-Length framed) after `delayMs`, and answers with their length and hash. */
