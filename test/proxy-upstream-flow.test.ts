@@ -1,6 +1,6 @@
 /**
  * The builtin proxy's upstream leg, the flow of a request: a stale pooled connection retried (GET
- * only), a chunked upload, an answer before the upload ends, the upstream timeout. Framing:
+ * only), a refused or dropped GET sent on to the route's next upstream, a chunked upload, an answer before the upload ends, the upstream timeout. Framing:
  * test/proxy-upstream.
  */
 import assert from 'node:assert/strict';
@@ -30,6 +30,29 @@ test('a pooled connection the upstream dropped while idle: GET is retried once o
     assert.equal(post.status, 502, 'a POST may have had effects: not sent twice');
   } finally {
     await upstream.close();
+  }
+});
+
+test("an upstream that refuses a request or drops it before answering: GET goes on to the route's others, POST is not resent", async () => {
+  const dropping = await rawUpstream(() => null); // reads each request and closes, as a task ending on SIGTERM
+  const hosts = [`127.0.0.1:1`, `127.0.0.1:${dropping.port}`, `127.0.0.1:${echo.port}`];
+  try {
+    await proxy.routes([{ host: 'next.test', upstreams: hosts }]);
+    for (let i = 0; i < 6; i++) {
+      const r = await hit(PORT, 'next.test', `/${i}`, { agent: keepAlive });
+      assert.deepEqual([r.status, r.json().backend], [200, 'echo'], `request ${i}: on to the upstream that answers`);
+    }
+    const sent = dropping.requests.length;
+    assert.ok(sent > 0, 'the dropping upstream was tried');
+    await proxy.routes([{ host: 'next.test', upstreams: [hosts[1]!, hosts[2]!] }]);
+    const posts = await Promise.all([1, 2].map(() => hit(PORT, 'next.test', '/p', { method: 'POST', body: 'x' })));
+    assert.ok(
+      posts.some((r) => r.status === 502),
+      'a POST the upstream dropped is not sent to another one',
+    );
+    assert.equal(dropping.requests.length, sent + 1);
+  } finally {
+    await dropping.close();
   }
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadavg } from 'node:os';
 import { after, before, test } from 'node:test';
@@ -8,6 +8,7 @@ import type { SwarmTask } from '../src/runtime/swarm-types.js';
 import { hit, isAlive } from './helpers/http.js';
 import { assertOk, TestHome, waitFor } from './helpers/home.js';
 import { TestSwarm } from './helpers/swarm-cluster.js';
+import { homeOnSwarm, publishWeb, webApp } from './helpers/swarm-home.js';
 
 /**
  * `berth deploy` onto a real Docker Swarm (host setting scheduler: swarm): three Debian dockerd in network
@@ -24,29 +25,8 @@ const HOST = 'shop.test';
 
 /** Serves /www; on SIGTERM it keeps serving 2 s (the edge stops routing to it first), then stops. */
 const RUN = "trap 'sleep 2; kill $p' TERM; httpd -f -p 8080 -h /www & p=$!; wait $p; wait $p";
-const manifest = (tag: string) => `app: shop
-services:
-  web:
-    image: ${swarm?.registry.address}/web:${tag}
-    registry_auth: { username: swarm, password_secret: REGISTRY_PASSWORD }
-    container_port: 8080
-    replicas: 3
-    placement: { spread: node, max_per_node: 2 }
-    run: "${RUN}"
-    health: { http: /health, start_timeout: 4s, interval: 1s, unhealthy_threshold: 2 }
-    drain: 2s
-    stop_timeout: 5s
-    routes: [${HOST}]
-`;
+const manifest = (tag: string) => webApp(swarm, { app: 'shop', tag, run: RUN, routes: `[${HOST}]` });
 const deploy = (tag: string) => home.cli('deploy', home.app('shop', manifest(tag)));
-
-/** Builds and pushes web:<tag> serving `text` at / (and /health unless `healthy` is false). */
-async function publish(tag: string, text: string, healthy = true): Promise<void> {
-  const s = swarm!;
-  const ref = `${s.registry.address}/web:${tag}`;
-  await s.manager.dockerd.buildImage(ref, { 'index.html': text, ...(healthy ? { health: 'ok' } : {}) });
-  await s.registry.push(s.manager.dockerd.engine, ref);
-}
 
 /** The tasks of this home's services that run, with their service's release label. */
 async function runningTasks(): Promise<SwarmTask[]> {
@@ -97,17 +77,13 @@ const serves = async () => {
 before(async () => {
   if (!swarm) return;
   await swarm.start();
-  home.env.BERTH_CONTAINER_ENGINE = `unix://${swarm.manager.dockerd.socket}`;
-  home.env.BERTH_SCHEDULER = 'swarm';
-  mkdirSync(home.home, { recursive: true });
-  const password = path.join(home.home, 'registry-password');
-  writeFileSync(password, swarm.registry.password, { mode: 0o600 });
-  writeFileSync(
-    path.join(home.home, 'config.yaml'),
-    `swarm_registry: { address: "${swarm.registry.address}", username: ${swarm.registry.user}, password_file: ${password} }\n`,
-  );
+  homeOnSwarm(home, swarm);
   assertOk(await home.cli('daemon', 'start'));
-  await Promise.all([publish('v1', 'v1'), publish('v2', 'v2'), publish('bad', 'bad', false)]);
+  await Promise.all([
+    publishWeb(swarm, 'v1', 'v1'),
+    publishWeb(swarm, 'v2', 'v2'),
+    publishWeb(swarm, 'bad', 'bad', false),
+  ]);
   home.app('shop', manifest('v1'));
   assertOk(await home.run(['secrets', 'set', 'shop', 'REGISTRY_PASSWORD'], { input: swarm.registry.password }));
 });

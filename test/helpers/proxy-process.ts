@@ -86,10 +86,19 @@ export class ProxyProcess {
  * Runs wrk against a URL and returns its counts; wrk does not retry, so every failure shows.
  * With `until`, the load lasts exactly as long as that work (wrk stops on SIGINT and still prints
  * its summary), so a slow machine never leaves part of the work unloaded; `seconds` is then a cap.
+ * With `hosts`, wrk resolves the URL's name by that hosts file, bound over /etc/hosts in a mount namespace
+ * of its own (root only): an HTTPS URL then sends its name as SNI, as a browser would.
  */
 export async function wrk(
   url: string,
-  opts: { connections: number; seconds: number; host: string; threads?: number; until?: Promise<unknown> },
+  opts: {
+    connections: number;
+    seconds: number;
+    host: string;
+    threads?: number;
+    until?: Promise<unknown>;
+    hosts?: string;
+  },
 ): Promise<{ requests: number; errors: number; connect: number; timeout: number; non2xx: number; output: string }> {
   const { execFile } = await import('node:child_process');
   const args = [
@@ -106,7 +115,22 @@ export async function wrk(
     url,
   ];
   const output = await new Promise<string>((resolve, reject) => {
-    const child = execFile('wrk', args, { timeout: (opts.seconds + 30) * 1000 }, (err, stdout, stderr) =>
+    const [command, argv] = opts.hosts
+      ? [
+          'unshare',
+          [
+            '--mount',
+            '--propagation',
+            'private',
+            'sh',
+            '-c',
+            'mount --bind "$0" /etc/hosts && exec wrk "$@"',
+            opts.hosts,
+            ...args,
+          ],
+        ]
+      : ['wrk', args];
+    const child = execFile(command, argv, { timeout: (opts.seconds + 30) * 1000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`wrk: ${err.message}\n${stderr}`)) : resolve(stdout),
     );
     const stop = () => child.kill('SIGINT');

@@ -95,12 +95,18 @@ export class DataPlane {
     return { route: this.#matcher.match(host, pathname), host, pathname, url };
   }
 
-  #pick(route: RouteEntry): string | undefined {
-    if (route.upstreams.length <= 1) return route.upstreams[0];
+  /** Round robin over the route's upstreams; with `skip`, the next one not in it (none when all are). */
+  #pick(route: RouteEntry, skip?: readonly string[]): string | undefined {
+    if (!skip && route.upstreams.length <= 1) return route.upstreams[0];
     const key = `${route.host}${route.path}`;
     const n = this.#next.get(key) ?? 0;
-    this.#next.set(key, n + 1);
-    return route.upstreams[n % route.upstreams.length];
+    for (let i = 0; i < route.upstreams.length; i++) {
+      const up = route.upstreams[(n + i) % route.upstreams.length] as string;
+      if (skip?.includes(up)) continue;
+      this.#next.set(key, n + i + 1);
+      return up;
+    }
+    return undefined;
   }
 
   /** A request read by the proxy's own server side; false hands the connection to node:http. */
@@ -122,15 +128,25 @@ export class DataPlane {
   }
 
   #proxy(ex: Exchange, route: RouteEntry, host: string, url: string): void {
-    const upstream = this.#pick(route);
+    let upstream = this.#pick(route);
     if (!upstream) return ex.page(502, HTML, PAGE_502);
     this.#count(upstream, 1);
     const start = performance.now();
     ex.onClose(() => {
-      this.#count(upstream, -1);
+      this.#count(upstream as string, -1);
       this.stats.record(route, ex.status, (performance.now() - start) / 1000);
     });
-    new Forwarding(this.#pool, ex, upstream, host, upstreamPath(route, url), this.#deadlines);
+    const tried = [upstream];
+    // The route's other upstreams, each once, for a request that failed before its answer started.
+    const another = () => {
+      const next = this.#pick(route, tried);
+      if (next === undefined) return undefined;
+      tried.push(next);
+      this.#count(upstream as string, -1);
+      this.#count((upstream = next), 1);
+      return next;
+    };
+    new Forwarding(this.#pool, ex, upstream, host, upstreamPath(route, url), this.#deadlines, another);
   }
 
   #count(upstream: string, delta: number): void {

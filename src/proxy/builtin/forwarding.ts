@@ -67,7 +67,10 @@ export class AnswerDeadlines {
  * One request forwarded to an upstream over a pooled keep-alive connection, and its
  * response streamed back. The body goes through as it comes, with backpressure both ways.
  * An idempotent request without a body that meets a pooled connection the upstream had
- * closed while idle is retried once on a new connection; anything else that fails before
+ * closed while idle is retried once on a new connection; one whose upstream refused it or
+ * failed before a byte of the answer (a task that exited at once on SIGTERM, before the
+ * routes left it) goes on to another upstream of its route (`another`), as nginx's
+ * `proxy_next_upstream error` does. Anything else that fails before
  * the response starts gets the 502 page, and after it the client's connection is cut. An
  * upstream that has not started its answer within the timeout (connecting included) gets
  * the 504 page; once the answer started, it streams as long as it takes.
@@ -77,7 +80,9 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   #parser!: ResponseParser;
   readonly #head: string;
   readonly #body: 'none' | 'length' | 'chunked';
-  #mayRetry = true;
+  /** Without a body and idempotent: safe to send again, here or to another upstream. */
+  readonly #idempotent: boolean;
+  #mayRetry: boolean;
   #requestSent = false;
   #over = false;
   #keepAlive = false;
@@ -91,14 +96,16 @@ export class Forwarding implements ConnectionUser, ResponseSink {
   constructor(
     private readonly pool: UpstreamPool,
     private readonly ex: Exchange,
-    private readonly upstream: string,
+    private upstream: string,
     host: string,
     path: string,
     private readonly deadlines: AnswerDeadlines,
+    private readonly another: () => string | undefined = () => undefined,
   ) {
     this.#body = ex.framing.body;
     this.#head = requestHead(ex.request, host, path, ex.framing.line);
-    if (this.#body !== 'none' || !IDEMPOTENT.has(ex.request.method)) this.#mayRetry = false;
+    this.#idempotent = this.#body === 'none' && IDEMPOTENT.has(ex.request.method);
+    this.#mayRetry = this.#idempotent;
     ex.onClose(() => {
       if (!this.#over) this.#abandon();
     });
@@ -182,6 +189,13 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     if (this.#mayRetry && stale && !this.ex.headersSent) {
       this.#mayRetry = false;
       this.#send(true);
+      return;
+    }
+    const next = this.#idempotent && this.#parser.received === 0 && !this.ex.headersSent ? this.another() : undefined;
+    if (next !== undefined) {
+      this.upstream = next;
+      this.#mayRetry = true;
+      this.#send(false);
       return;
     }
     this.#fail(false);
