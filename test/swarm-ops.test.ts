@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { after, before, test } from 'node:test';
 import type { InstanceStatus } from '../src/core/results.js';
 import type { SwarmTask } from '../src/runtime/swarm-types.js';
 import { hit } from './helpers/http.js';
 import { assertOk, BIN, TestHome, waitFor } from './helpers/home.js';
-import { TestSwarm } from './helpers/swarm-cluster.js';
+import { startBerthOnSwarm, stopBerthOnSwarm, TestSwarm } from './helpers/swarm-cluster.js';
 
 /**
  * `berth ps` and `berth logs` of an app on a real Docker Swarm (host setting scheduler: swarm; the cluster of
@@ -43,24 +42,14 @@ const running = (rows: readonly InstanceStatus[]) => rows.filter((r) => r.state 
 
 before(async () => {
   if (!swarm) return;
-  await swarm.start();
-  home.env.BERTH_CONTAINER_ENGINE = `unix://${swarm.manager.dockerd.socket}`;
-  home.env.BERTH_SCHEDULER = 'swarm';
-  mkdirSync(home.home, { recursive: true });
-  assertOk(await home.cli('daemon', 'start'));
+  await startBerthOnSwarm(home, swarm);
   const ref = `${swarm.registry.address}/ops:v1`;
   await swarm.manager.dockerd.buildImage(ref, { 'index.html': 'ops', health: 'ok', 'cgi-bin/say': SAY });
   await swarm.registry.push(swarm.manager.dockerd.engine, ref);
   assertOk(await home.run(['secrets', 'set', 'ops', 'REGISTRY_PASSWORD'], { input: swarm.registry.password }));
   assertOk(await home.cli('deploy', home.app('ops', manifest())));
 });
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await swarm?.cleanup();
-  }
-});
+after(() => stopBerthOnSwarm(home, swarm));
 
 test(
   'berth ps lists the 3 tasks on their nodes with the release, health and the address the edge uses',

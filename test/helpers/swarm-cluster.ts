@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { SwarmClient } from '../../src/runtime/swarm-client.js';
 import { SwarmServices } from '../../src/runtime/swarm-services.js';
 import { TestDockerd } from './dockerd.js';
-import { waitFor } from './home.js';
+import { assertOk, waitFor, type TestHome } from './home.js';
 import { claimNetSlot, releaseNetSlot } from './net-slots.js';
 import { TestRegistry } from './registry.js';
 import { kill, makeSwarmNet, pidsIn, removeSwarmNet, slotOctets, unmountUnder, type SwarmNet } from './swarm-net.js';
@@ -207,4 +207,36 @@ function cleanLeftovers(slot: number, record: string): void {
 export function withSwarm(swarm: TestSwarm, form = true): void {
   before(() => swarm.start(form));
   after(() => swarm.cleanup());
+}
+
+/**
+ * Starts `swarm` and `home`'s berthd on it (scheduler: swarm, the manager's engine); with `registry`, the home's
+ * config.yaml names the swarm's registry as swarm_registry (berth pushes its builds there).
+ */
+export async function startBerthOnSwarm(
+  home: TestHome,
+  swarm: TestSwarm,
+  o: { registry?: boolean } = {},
+): Promise<void> {
+  await swarm.start();
+  home.env.BERTH_CONTAINER_ENGINE = `unix://${swarm.manager.dockerd.socket}`;
+  home.env.BERTH_SCHEDULER = 'swarm';
+  mkdirSync(home.home, { recursive: true });
+  if (o.registry) {
+    const password = path.join(home.home, 'registry-password');
+    writeFileSync(password, swarm.registry.password, { mode: 0o600 });
+    const r = swarm.registry;
+    const line = `swarm_registry: { address: "${r.address}", username: ${r.user}, password_file: ${password} }\n`;
+    writeFileSync(path.join(home.home, 'config.yaml'), line);
+  }
+  assertOk(await home.cli('daemon', 'start'));
+}
+
+/** Removes `home` (its apps, berthd), then the swarm, even when the first fails. */
+export async function stopBerthOnSwarm(home: TestHome, swarm: TestSwarm | undefined): Promise<void> {
+  try {
+    await home.cleanup();
+  } finally {
+    await swarm?.cleanup();
+  }
 }
