@@ -8,7 +8,7 @@ import type { SwarmTask } from '../src/runtime/swarm-types.js';
 import { hit, isAlive } from './helpers/http.js';
 import { assertOk, TestHome, waitFor } from './helpers/home.js';
 import { TestSwarm } from './helpers/swarm-cluster.js';
-import { homeOnSwarm, publishWeb, webApp } from './helpers/swarm-home.js';
+import { publishWeb, startBerthOnSwarm, stopBerthOnSwarm, webApp } from './helpers/swarm-home.js';
 
 /**
  * `berth deploy` onto a real Docker Swarm (host setting scheduler: swarm): three Debian dockerd in network
@@ -76,9 +76,7 @@ const serves = async () => {
 
 before(async () => {
   if (!swarm) return;
-  await swarm.start();
-  homeOnSwarm(home, swarm);
-  assertOk(await home.cli('daemon', 'start'));
+  await startBerthOnSwarm(home, swarm);
   await Promise.all([
     publishWeb(swarm, 'v1', 'v1'),
     publishWeb(swarm, 'v2', 'v2'),
@@ -87,13 +85,7 @@ before(async () => {
   home.app('shop', manifest('v1'));
   assertOk(await home.run(['secrets', 'set', 'shop', 'REGISTRY_PASSWORD'], { input: swarm.registry.password }));
 });
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await swarm?.cleanup();
-  }
-});
+after(() => stopBerthOnSwarm(home, swarm));
 
 test('an app of 3 replicas deploys onto the swarm, spread over its nodes, routed by the edge', { skip }, async () => {
   assertOk(await deploy('v1'));

@@ -8,6 +8,8 @@ import { DEFAULT_ENV } from '../engine/apps.js';
 import { policy } from './policy.js';
 import { fileSize, readFrom, tailLines } from '../runtime/log-files.js';
 import type { ApiDeps } from './deps.js';
+import type { TaskLine } from '../engine/swarm-tasks.js';
+import type { SwarmLogStream } from '../runtime/swarm-logs.js';
 
 interface LogsQuery {
   service?: string;
@@ -26,8 +28,12 @@ interface LogsQuery {
 /** One log line in JSON form. */
 export interface LogLine {
   readonly service: string;
+  /** The instance's number; a Swarm task's slot. */
   readonly instance: number;
   readonly line: string;
+  /** A Swarm task's id and its node's name (host setting `scheduler: swarm`). */
+  readonly task?: string;
+  readonly node?: string;
 }
 
 interface LogFile {
@@ -38,7 +44,7 @@ interface LogFile {
 }
 
 async function instanceLogs(deps: ApiDeps, app: string, service: string | undefined): Promise<LogFile[]> {
-  await deps.apps.ps({ app, service }); // 404s for unknown names
+  await deps.apps.requireApp(app);
   return (await deps.store.instances.list({ app, service })).map((v) => ({
     label: `${v.service}[${v.idx}]`,
     service: v.service,
@@ -115,10 +121,23 @@ async function cronLog(deps: ApiDeps, app: string, env: string, job: string): Pr
   return [{ label: `cron ${job}`, service: `cron:${job}`, instance: 0, file }];
 }
 
+/** The output of the app's Swarm tasks (none without `scheduler: swarm`, nor for a build, attempt or cron log). */
+async function taskLogs(
+  deps: ApiDeps,
+  app: string,
+  q: LogsQuery,
+  onLine: (l: TaskLine) => void,
+): Promise<SwarmLogStream | undefined> {
+  if (!deps.apps.swarm || q.cron !== undefined || q.build || q.release !== undefined) return undefined;
+  const o = { tail: q.lines ?? 100, follow: q.follow === true };
+  return deps.apps.swarm.logs({ app, service: q.service }, o, onLine);
+}
+
 /**
  * GET /v1/apps/:app/logs: the last lines of each instance's log, prefixed with
- * `service[idx] | ` when there is more than one; with follow=true the response stays
- * open and streams new lines until the client goes away.
+ * `service[idx] | ` when there is more than one, then those of each Swarm task, prefixed with
+ * `service[slot]@node | `; with follow=true the response stays open and streams new lines
+ * until the client goes away.
  */
 export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { app: string }; Querystring: LogsQuery }>(
@@ -159,13 +178,30 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
           ? JSON.stringify({ service: f.service, instance: f.instance, line } satisfies LogLine)
           : prefix(f.label) + line;
       };
-      const head = files.flatMap((f) => tailLines(f.file, req.query.lines ?? 100).map((l) => format(f, l))).join('\n');
-      if (!req.query.follow)
-        return reply.type(req.query.json ? 'application/x-ndjson' : 'text/plain').send(head ? head + '\n' : '');
-      reply.hijack();
+      const formatTask = (l: TaskLine) => {
+        const line = own.redact(l.line);
+        const { service, instance, task, node } = l;
+        return req.query.json
+          ? JSON.stringify({ service, instance, line, task, node } satisfies LogLine)
+          : `${service}[${instance}]@${node} | ${line}`;
+      };
+      const head = files.flatMap((f) => tailLines(f.file, req.query.lines ?? 100).map((l) => format(f, l)));
+      if (!req.query.follow) {
+        await (
+          await taskLogs(deps, req.params.app, req.query, (l) => head.push(formatTask(l)))
+        )?.done;
+        const text = head.map((l) => l + '\n').join('');
+        return reply.type(req.query.json ? 'application/x-ndjson' : 'text/plain').send(text);
+      }
       const res = reply.raw;
+      // Lines of tasks come as they are written, after the instances' last lines.
+      const held: string[] = [];
+      const tasks = await taskLogs(deps, req.params.app, req.query, (l) =>
+        res.headersSent ? res.write(formatTask(l) + '\n') : held.push(formatTask(l)),
+      );
+      reply.hijack();
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
-      if (head) res.write(head + '\n');
+      res.write([...head, ...held].map((l) => l + '\n').join(''));
       const offsets = new Map(files.map((f) => [f.file, fileSize(f.file)]));
       const pending = new Map<string, string>();
       const timer = setInterval(() => {
@@ -178,7 +214,11 @@ export function registerLogRoutes(app: FastifyInstance, deps: ApiDeps): void {
           if (lines.length > 0) res.write(lines.map((l) => format(f, l)).join('\n') + '\n');
         }
       }, 200);
-      req.raw.on('close', () => clearInterval(timer));
+      req.raw.on('close', () => {
+        clearInterval(timer);
+        tasks?.stop();
+      });
+      if (req.raw.destroyed) tasks?.stop(); // gone while the tasks' logs were asked for
     },
   );
 }

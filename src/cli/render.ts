@@ -25,24 +25,26 @@ export function describeExit(s: InstanceStatus): string {
   return e.signal ? `killed by ${e.signal}` : e.code === null ? 'exit status unknown' : `exit ${e.code}`;
 }
 
-/** `berth ps`: one row per instance, then the last log lines of every instance that is down. */
+/** `berth ps`: one row per instance (a Swarm task: its node, the address the edge uses), then the last log lines of every instance that is down. */
 export function renderPs(rows: readonly InstanceStatus[]): string {
   if (rows.length === 0) return 'no apps yet: run `berth up <dir>` to start one';
   const images = rows.some((s) => s.image !== undefined);
+  const nodes = rows.some((s) => s.swarm !== undefined);
   const body = rows.map((s) => [
     s.app,
     s.env,
     rows.some((o) => o.service === s.service && o.app === s.app && o.instance !== s.instance)
       ? `${s.service}[${s.instance}]`
       : s.service,
-    ...(images ? [s.image ?? '-'] : []),
+    ...(images ? [s.image?.replace(/@sha256:([0-9a-f]{12})[0-9a-f]+$/, '@sha256:$1') ?? '-'] : []),
+    ...(nodes ? [s.swarm?.node ?? '-'] : []),
     s.current ? String(s.release) : `${s.release} (old)`,
-    s.state,
+    s.swarm && s.swarm.health !== 'none' && s.swarm.health !== '-' ? `${s.state} (${s.swarm.health})` : s.state,
     s.pid === null ? '-' : String(s.pid),
-    s.port === null ? '-' : String(s.port),
+    s.swarm?.address ?? (s.port === null ? '-' : String(s.port)),
     s.uptimeMs === null ? '-' : formatDuration(s.uptimeMs),
     String(s.restarts),
-    s.state === 'healthy' ? '' : describeExit(s),
+    s.swarm ? (s.swarm.error ?? '') : s.state === 'healthy' ? '' : describeExit(s),
   ]);
   const out = [
     table(
@@ -51,6 +53,7 @@ export function renderPs(rows: readonly InstanceStatus[]): string {
         'ENV',
         'SERVICE',
         ...(images ? ['IMAGE'] : []),
+        ...(nodes ? ['NODE'] : []),
         'RELEASE',
         'STATE',
         'PID',

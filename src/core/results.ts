@@ -14,8 +14,8 @@ export interface LastExit {
 
 /** One row of `berth ps`: the API's and `--json`'s shape. */
 export interface InstanceStatus {
-  /** 'static': files the proxy serves (no process, no port); absent for a process. */
-  readonly kind?: 'static';
+  /** 'static': files the proxy serves (no process, no port); 'swarm': a task on a Swarm node; absent for a process. */
+  readonly kind?: 'static' | 'swarm';
   /** A container's image (`image:`); absent for a process. */
   readonly image?: string;
   readonly app: string;
@@ -36,6 +36,21 @@ export interface InstanceStatus {
   readonly lastExit: LastExit | null;
   /** The last log lines, for instances that are down when they should be up. */
   readonly lastLines?: readonly string[];
+  /** A Swarm task's (kind 'swarm'; `instance` is its slot, `state` Swarm's: running, starting, failed...). */
+  readonly swarm?: SwarmTaskInfo;
+}
+
+/** Where a Swarm task runs and how it is doing, beside the fields it shares with a host instance. */
+export interface SwarmTaskInfo {
+  readonly task: string;
+  /** The node's name in the swarm (its hostname unless named). */
+  readonly node: string;
+  /** The node's address and the task's published port: where the edge sends requests; null until published. */
+  readonly address: string | null;
+  /** healthy (running: Swarm holds a task in starting until its check passes), starting, none (no check), or '-'. */
+  readonly health: string;
+  /** Swarm's error or message for the task's state (why it failed, what it waits for). */
+  readonly error?: string;
 }
 
 /** A step as reported to users: `berth deploy --json`, `berth releases`. */

@@ -173,6 +173,7 @@ async function main(): Promise<void> {
     locks: deployer.locks,
     users,
     cron,
+    swarm: swarm?.tasks,
   });
   routes.follow(instances);
   const environments = new Environments({ store, layout, instances, routes, deployer, log, users, cron, images });
@@ -238,7 +239,6 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  const identity = new Identity(store);
   const webhooks = new Webhooks({ store, box, deployer, environments, outboundAllow: settings.outboundAllow, log });
   const apiDeps: ApiDeps = {
     manifests,
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     environments,
     images,
     cluster: Cluster.ofEngine(containers?.engine),
-    identity,
+    identity: new Identity(store),
     secrets,
     webhooks,
     sites,

@@ -21,12 +21,18 @@ export interface SwarmFacts {
  * The swarm as one read: one list of nodes, one of this home's services, one of their tasks (filtered by the
  * services' ids), whatever the number of services. Undefined when the engine is in no swarm, is a worker (only
  * managers can answer), or does not answer: doctor then has no cluster to look at, which is no finding.
+ * `labels` narrows the services (`berth ps <app>`: berth.app).
  */
-export async function readSwarm(engine: ContainerEngine, home: string): Promise<SwarmFacts | undefined> {
+export async function readSwarm(
+  engine: ContainerEngine,
+  home: string,
+  labels: Readonly<Record<string, string>> = {},
+): Promise<SwarmFacts | undefined> {
   const client = new SwarmClient(engine);
   const info = await client.info().catch(() => undefined);
   if (info?.LocalNodeState !== 'active' || !info.ControlAvailable) return undefined;
-  const label = JSON.stringify({ label: [`berth.home=${home}`] });
+  const wanted = Object.entries({ ...labels, 'berth.home': home }).map(([k, v]) => `${k}=${v}`);
+  const label = JSON.stringify({ label: wanted });
   const [nodes, services] = await Promise.all([
     engine.call<SwarmNode[]>('GET', '/nodes'),
     engine.call<SwarmService[]>('GET', `/services?filters=${encodeURIComponent(label)}`),
@@ -45,6 +51,11 @@ export async function readSwarm(engine: ContainerEngine, home: string): Promise<
 /** A node as `berth cluster ls` names it (its swarm name, else its hostname). */
 export function nodeName(n: SwarmNode): string {
   return n.Spec.Name || n.Description.Hostname;
+}
+
+/** Where the edge reaches a node's published ports: a manager's advertised address, else the one it joined from. */
+export function nodeAddress(n: SwarmNode): string {
+  return n.ManagerStatus?.Addr.replace(/:\d+$/, '') ?? n.Status.Addr;
 }
 
 /** When the task last changed state, in ms (0 when Swarm did not say). */

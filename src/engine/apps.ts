@@ -13,6 +13,7 @@ import { instanceStatus, staticStatus } from './status.js';
 import { removeTree } from '../system/safe-tree.js';
 import { storedManifest } from '../config/stored-manifest.js';
 import type { InstanceStatus } from '../core/results.js';
+import type { SwarmTasks } from './swarm-tasks.js';
 
 export const DEFAULT_ENV = 'production';
 
@@ -34,6 +35,14 @@ export interface CronRuns {
 
 type ImageForget = { forget(app: string, env?: string): Promise<void> };
 
+/** Which instances `ps` lists: an app's, an environment's, a service's; `orgIds` limits them to those organisations. */
+interface PsFilter {
+  app?: string | undefined;
+  service?: string | undefined;
+  env?: string | undefined;
+  orgIds?: readonly number[] | undefined;
+}
+
 /** App-level operations besides deploying: start/stop/restart, rm, ps. */
 export class Apps {
   readonly #store: Store;
@@ -45,6 +54,8 @@ export class Apps {
   readonly #users: AppUsers | undefined;
   readonly #cron: CronRuns | undefined;
   readonly #images: ImageForget | undefined;
+  /** With host setting `scheduler: swarm`: the swarm's tasks, listed with the instances, and their logs. */
+  readonly swarm: SwarmTasks | undefined;
 
   constructor(
     deps: SwapDeps & {
@@ -56,8 +67,10 @@ export class Apps {
       cron?: CronRuns;
       /** Removes the app's images, stopped containers and networks from the container engine. */
       images?: ImageForget;
+      swarm?: SwarmTasks | undefined;
     },
   ) {
+    this.swarm = deps.swarm;
     this.#images = deps.images;
     this.#users = deps.users;
     this.#cron = deps.cron;
@@ -147,45 +160,33 @@ export class Apps {
     return { app, purged: purge };
   }
 
-  /** Instances; `orgIds` limits them to apps of those organisations (an app outside them is unknown). */
-  async ps(
-    filter: {
-      app?: string | undefined;
-      service?: string | undefined;
-      env?: string | undefined;
-      orgIds?: readonly number[] | undefined;
-    } = {},
-  ): Promise<InstanceStatus[]> {
+  /** Instances (a swarm's tasks among them); `orgIds` limits them to apps of those organisations (others are unknown). */
+  async ps(filter: PsFilter = {}): Promise<InstanceStatus[]> {
     if (filter.app !== undefined) await this.requireApp(filter.app, filter.orgIds);
     const now = Date.now();
     const running = (await this.#store.instances.list(filter)).map((v) =>
       instanceStatus(v, () => this.#instances.logFile(v), now),
     );
-    // Stable: instances keep their order; an environment's static services follow its instances.
-    return [...running, ...(await this.#staticServices(filter))].sort(
+    const serving = await this.#serving(filter);
+    const tasks = this.swarm
+      ? await this.swarm.status(filter, new Map(serving.map((s) => [`${s.app}/${s.env}`, s.release?.number ?? null])))
+      : [];
+    // Stable: instances keep their order; an environment's swarm tasks and static services follow its instances.
+    return [...running, ...tasks, ...staticServices(serving, filter.service)].sort(
       (a, b) => a.app.localeCompare(b.app) || a.env.localeCompare(b.env),
     );
   }
 
-  /** Static services of the releases serving now: they have no instance, and are listed all the same. */
-  async #staticServices(filter: {
-    app?: string | undefined;
-    service?: string | undefined;
-    env?: string | undefined;
-    orgIds?: readonly number[] | undefined;
-  }): Promise<InstanceStatus[]> {
+  /** The environments `filter` names, each with the release serving now (none before its first deploy). */
+  async #serving(filter: PsFilter): Promise<Serving[]> {
     const visible = filter.orgIds === undefined ? undefined : new Set(await this.#store.apps.names(filter.orgIds));
-    const rows: InstanceStatus[] = [];
+    const out: Serving[] = [];
     for (const e of await this.#store.apps.environments({ app: filter.app, env: filter.env })) {
-      if (e.currentReleaseId === null || (visible && !visible.has(e.app))) continue;
-      const release = await this.#store.releases.get(e.currentReleaseId);
-      // Parsing a 1,000-service manifest for none is most of what this costs: look first.
-      if (!release || !release.manifest.includes('"static":{')) continue;
-      for (const spec of storedManifest(release.manifest).services)
-        if (spec.static && (filter.service === undefined || spec.name === filter.service))
-          rows.push(staticStatus(e.app, e.name, spec.name, release.number, release.createdAt));
+      if (visible && !visible.has(e.app)) continue;
+      const release = e.currentReleaseId === null ? undefined : await this.#store.releases.get(e.currentReleaseId);
+      out.push({ app: e.app, env: e.name, release });
     }
-    return rows;
+    return out;
   }
 
   async #targets(app: string, env: string, service: string | undefined): Promise<InstanceView[]> {
@@ -211,4 +212,23 @@ export class Apps {
   async #event(app: string, env: string | null, kind: string, message: string): Promise<void> {
     await this.#store.events.append({ at: Date.now(), app, environment: env, service: null, kind, message });
   }
+}
+
+interface Serving {
+  readonly app: string;
+  readonly env: string;
+  readonly release: { readonly number: number; readonly manifest: string; readonly createdAt: number } | undefined;
+}
+
+/** Static services of the releases serving now: they have no instance, and are listed all the same. */
+function staticServices(serving: readonly Serving[], service: string | undefined): InstanceStatus[] {
+  const rows: InstanceStatus[] = [];
+  for (const { app, env, release } of serving) {
+    // Parsing a 1,000-service manifest for none is most of what this costs: look first.
+    if (!release || !release.manifest.includes('"static":{')) continue;
+    for (const spec of storedManifest(release.manifest).services)
+      if (spec.static && (service === undefined || spec.name === service))
+        rows.push(staticStatus(app, env, spec.name, release.number, release.createdAt));
+  }
+  return rows;
 }

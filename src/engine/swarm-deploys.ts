@@ -14,6 +14,7 @@ import type { RouteSync } from './route-sync.js';
 import type { Scheduler } from './scheduler.js';
 import { SwarmEndpoints } from './swarm-endpoints.js';
 import { SwarmScheduler } from './swarm-scheduler.js';
+import { SwarmTasks } from './swarm-tasks.js';
 
 /**
  * Deploys onto the Docker Swarm of this host's engine (host setting `scheduler: swarm`): the Swarm client, the
@@ -23,6 +24,8 @@ import { SwarmScheduler } from './swarm-scheduler.js';
 export class SwarmDeploys {
   readonly services: SwarmServices;
   readonly endpoints: SwarmEndpoints;
+  /** The tasks as `berth ps` and `berth logs` show them. */
+  readonly tasks: SwarmTasks;
 
   readonly #engine: ContainerEngine;
   readonly #registry: HostSettings['swarmRegistry'];
@@ -37,6 +40,7 @@ export class SwarmDeploys {
     this.#engine = engine;
     this.#registry = registry;
     this.services = new SwarmServices(engine);
+    this.tasks = new SwarmTasks(engine, home);
     this.endpoints = new SwarmEndpoints({
       services: this.services,
       swarm: new SwarmClient(engine),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { describe } from '../core/errors.js';
+import { nodeAddress } from '../doctor/swarm-facts.js';
 import type { SwarmClient } from '../runtime/swarm-client.js';
 import type { SwarmServices } from '../runtime/swarm-services.js';
 
@@ -75,9 +76,7 @@ export class SwarmEndpoints {
     const services = await this.#services.list({ 'berth.home': this.#home });
     const out = new Map<string, string[]>();
     if (services.length === 0) return out;
-    const nodes = new Map(
-      (await this.#swarm.nodes()).map((n) => [n.ID, n.ManagerStatus?.Addr.replace(/:\d+$/, '') ?? n.Status.Addr]),
-    );
+    const nodes = new Map((await this.#swarm.nodes()).map((n) => [n.ID, nodeAddress(n)]));
     await Promise.all(
       services.map(async (s) => {
         const l = s.Spec.Labels;

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { TestHome } from './home.js';
+import { assertOk, type TestHome } from './home.js';
 import type { TestSwarm } from './swarm-cluster.js';
 
 /**
@@ -17,6 +17,22 @@ export function homeOnSwarm(home: TestHome, swarm: TestSwarm): void {
     path.join(home.home, 'config.yaml'),
     `swarm_registry: { address: "${swarm.registry.address}", username: ${swarm.registry.user}, password_file: ${password} }\n`,
   );
+}
+
+/** A swarm, then berthd of `home` deploying onto it (homeOnSwarm). */
+export async function startBerthOnSwarm(home: TestHome, swarm: TestSwarm): Promise<void> {
+  await swarm.start();
+  homeOnSwarm(home, swarm);
+  assertOk(await home.cli('daemon', 'start'));
+}
+
+/** Removes `home` (its apps, berthd), then the swarm, even when the first fails. */
+export async function stopBerthOnSwarm(home: TestHome, swarm: TestSwarm | undefined): Promise<void> {
+  try {
+    await home.cleanup();
+  } finally {
+    await swarm?.cleanup();
+  }
 }
 
 /** Builds web:<tag> (busybox httpd) serving `text` at / (and /health unless `healthy` is false) and pushes it. */
