@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { parseHostSettings } from '../src/config/settings-schema.js';
 import { ManifestError, parseManifest } from '../src/config/manifest.js';
 import { BerthError } from '../src/core/errors.js';
+import { swarmFit } from '../src/engine/swarm-env.js';
 import { swarmNameOf, swarmOptions } from '../src/engine/swarm-options.js';
 import { swarmServiceSpec } from '../src/runtime/swarm-spec.js';
 
@@ -91,5 +92,20 @@ test('the host setting scheduler: host by default, swarm when set, anything else
     () => parseHostSettings({ swarm_registry: { ...registry, password_file: 'pw.txt' } }, 'config.yaml', {}),
     (e: unknown) =>
       e instanceof BerthError && /swarm_registry.password_file: expected an absolute path/.test(e.message),
+  );
+});
+
+test("swarmFit: a managed database is a host dependency, unless the dependent's env names its URL; a pin by hostname keeps a volume", () => {
+  const m = (web: string) =>
+    parseManifest(`app: shop\nservices:\n  db:\n    postgres: 15\n  web:\n${WEB}${web}`, 'berth.yaml');
+  assert.throws(
+    () => swarmFit(m('    depends_on: [db]\n')),
+    (e: unknown) => e instanceof BerthError && e.code === 'swarm_host_dependency' && /depends on db/.test(e.message),
+  );
+  swarmFit(m('    depends_on: [db]\n    env: { DB_URL: "postgres://db.internal:5432/shop" }\n'));
+  swarmFit(m('    volumes: { /data: media }\n    placement: { constraints: ["node.hostname==n1"] }\n'));
+  assert.throws(
+    () => swarmFit(m('    volumes: { /data: media }\n    placement: { constraints: ["node.role==worker"] }\n')),
+    (e: unknown) => e instanceof BerthError && e.code === 'swarm_volume_unpinned',
   );
 });

@@ -7,7 +7,7 @@ import { launch, type ProcessRef } from '../runtime/process-runner.js';
 import type { Spawned } from '../runtime/spawner.js';
 import type { InstanceView } from '../store/instances-repo.js';
 import type { Handle, InstanceCore } from './instance-core.js';
-import { assertRunnable, explainSpawnError, launchEnv, serviceCwd } from './launch-env.js';
+import { assertRunnable, explainSpawnError, instanceEnv, launchEnv, serviceCwd } from './launch-env.js';
 import { LaunchMemo } from './launch-memo.js';
 import { databaseEnv, isDatabase } from './databases/connection.js';
 import { MARKER_ENV } from '../runtime/process-runner.js';
@@ -88,21 +88,20 @@ export class InstanceSpawns {
           spec.dependsOn.length > 0
             ? await memo.get(`databases ${v.app} ${v.env}`, () => c.databases.connections(v.app, v.env))
             : [];
-        // Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker).
-        const env = {
-          ...launchEnv(
-            spec,
-            v.port,
-            dataDir,
-            c.marker(v.id),
-            depsEnv(c.base, spec, cwd),
-            await memo.get(`addresses ${v.releaseId}`, () => c.store.addresses.list({ releaseId: v.releaseId })),
-            spec.kind === 'container' ? await c.containers.gateway(v, spec) : undefined,
-          ),
-          ...databaseEnv(spec, connections),
-          ...(ids && spec.env.HOME === undefined ? { HOME: users.home(v.app, v.env) } : {}),
-          ...(await memo.get(`secrets ${v.app} ${v.env}`, async () => c.secretEnv?.(v.app, v.env))),
-        };
+        const vars = launchEnv(
+          spec,
+          v.port,
+          dataDir,
+          c.marker(v.id),
+          depsEnv(c.base, spec, cwd),
+          await memo.get(`addresses ${v.releaseId}`, () => c.store.addresses.list({ releaseId: v.releaseId })),
+          spec.kind === 'container' ? await c.containers.gateway(v, spec) : undefined,
+        );
+        const env = instanceEnv(vars, {
+          databases: databaseEnv(spec, connections),
+          home: ids && spec.env.HOME === undefined ? users.home(v.app, v.env) : undefined,
+          secrets: await memo.get(`secrets ${v.app} ${v.env}`, async () => c.secretEnv?.(v.app, v.env)),
+        });
         if (spec.kind === 'container')
           launched = await c.containers.launch(v, spec, { env, dataDir, logFile, uid: ids?.uid, gid: ids?.gid });
         else assertRunnable(spec, cwd, env);

@@ -27,6 +27,11 @@ export function baseEnv(appPath: string = STANDARD_PATH): { PATH: string; HOME: 
 export interface DependencyAddress {
   readonly service: string;
   readonly port: number;
+  /**
+   * Its own DNS name, where it has one (a Swarm service's, on its overlay); else it is reached on the dependent's
+   * `host`. (Not `host`: the store's addresses carry their lease's host under that name.)
+   */
+  readonly dnsName?: string;
 }
 
 /** The prefix of a dependency's variables: "api" -> API, "user-db" -> USER_DB (a service name has no "_", so no two names share one). */
@@ -50,8 +55,9 @@ export function dependencyEnv(
     const a = addresses.find((x) => x.service === dep);
     if (!a) continue; // no port (`port: none`, `static:`): nothing to reach
     const name = discoveryPrefix(dep);
-    env[`${name}_URL`] = `http://${host}:${a.port}`;
-    env[`${name}_HOST`] = host;
+    const at = a.dnsName ?? host;
+    env[`${name}_URL`] = `http://${at}:${a.port}`;
+    env[`${name}_HOST`] = at;
     env[`${name}_PORT`] = String(a.port);
   }
   return env;
@@ -81,6 +87,23 @@ export function launchEnv(
   };
   if (port !== null) env.PORT = String(port);
   return env;
+}
+
+/**
+ * An instance's whole environment, wherever it runs (a process, a container, a Swarm task): launchEnv's, its
+ * managed databases' connections, its app user's HOME, then the app environment's secrets (`berth secrets set`).
+ * Secrets never override what Berth sets (their names exclude PORT, DATA_DIR and the marker). A container gets
+ * containerEnv() of this (engine/container-instances.ts).
+ */
+export function instanceEnv(
+  launch: Readonly<Record<string, string>>,
+  more: {
+    readonly databases?: Readonly<Record<string, string>>;
+    readonly home?: string | undefined;
+    readonly secrets?: Readonly<Record<string, string>> | undefined;
+  },
+): Record<string, string> {
+  return { ...launch, ...more.databases, ...(more.home !== undefined ? { HOME: more.home } : {}), ...more.secrets };
 }
 
 /** The working directory of a service, proven to be an existing directory under the source root. */

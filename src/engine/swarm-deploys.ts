@@ -7,6 +7,8 @@ import type { RegistryLogin } from '../runtime/image-pull.js';
 import { BerthError } from '../core/errors.js';
 import type { ContainerEngine } from '../runtime/container-engine.js';
 import { SwarmClient } from '../runtime/swarm-client.js';
+import { SwarmNetworks } from '../runtime/swarm-networks.js';
+import { swarmScopedName, type SwarmIdentity } from '../runtime/swarm-spec.js';
 import { SwarmServices } from '../runtime/swarm-services.js';
 import type { DeployContext } from './deploy/context.js';
 import type { StepDeps } from './deploy/step-deps.js';
@@ -26,6 +28,7 @@ export class SwarmDeploys {
   readonly endpoints: SwarmEndpoints;
   /** The tasks as `berth ps` and `berth logs` show them. */
   readonly tasks: SwarmTasks;
+  readonly networks: SwarmNetworks;
 
   readonly #engine: ContainerEngine;
   readonly #registry: HostSettings['swarmRegistry'];
@@ -41,6 +44,7 @@ export class SwarmDeploys {
     this.#registry = registry;
     this.services = new SwarmServices(engine);
     this.tasks = new SwarmTasks(engine, home);
+    this.networks = new SwarmNetworks(engine);
     this.endpoints = new SwarmEndpoints({
       services: this.services,
       swarm: new SwarmClient(engine),
@@ -76,6 +80,13 @@ export class SwarmDeploys {
 
   scheduler(d: StepDeps, ctx: DeployContext, host: Scheduler): Scheduler {
     return new SwarmScheduler(this, d, ctx, host);
+  }
+
+  /** The overlay network of the identity's app environment (made if missing): its tasks reach each other there. */
+  async network(id: Pick<SwarmIdentity, 'home' | 'app' | 'env'>): Promise<string> {
+    const name = swarmScopedName(id);
+    await this.networks.ensure(name, { 'berth.home': id.home, 'berth.app': id.app, 'berth.env': id.env });
+    return name;
   }
 
   /** The login of swarm_registry for an image in it (password_file read each time: it may be rotated); else none. */

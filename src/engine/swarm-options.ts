@@ -1,6 +1,17 @@
 import type { ServiceSpec } from '../config/manifest-types.js';
 import { BerthError } from '../core/errors.js';
-import { swarmServiceName, type SwarmIdentity, type SwarmServiceOptions } from '../runtime/swarm-spec.js';
+import {
+  swarmScopedName,
+  swarmServiceName,
+  type SwarmIdentity,
+  type SwarmServiceOptions,
+} from '../runtime/swarm-spec.js';
+
+/** What a service's tasks get of their deployment: their environment (swarm-env.ts) and their overlay network. */
+export interface SwarmTaskContext {
+  readonly env: Readonly<Record<string, string>>;
+  readonly network?: string;
+}
 
 /** Whether a Swarm runs this service: containers do; static files, processes and data stores stay on this host. */
 export function onSwarm(spec: ServiceSpec): boolean {
@@ -23,10 +34,11 @@ export function swarmNameOf(id: SwarmIdentity, spec: ServiceSpec): string {
 /**
  * What a Swarm service of a container service runs: its image by registry digest (the pull step's, which the
  * release records, so `berth rollback` runs the same bytes), its replicas (`instances:`), its command, its
- * environment, and its port published on each task's node. Refused with the fix: a `build:` image (no
- * swarm_registry to push it to) and a port with no container port.
+ * environment and network (`task`: none without), its `user:`, its `volumes:` as named volumes of the node it is
+ * pinned to (swarm-env.ts refuses them unpinned before a deploy starts), and its port published on each task's
+ * node. Refused with the fix: a `build:` image (no swarm_registry to push it to), a port with no container port.
  */
-export function swarmOptions(id: SwarmIdentity, spec: ServiceSpec): SwarmServiceOptions {
+export function swarmOptions(id: SwarmIdentity, spec: ServiceSpec, task?: SwarmTaskContext): SwarmServiceOptions {
   const k = spec.container;
   if (spec.kind !== 'container' || !k)
     throw new BerthError('invalid', 'swarm_kind', `service ${spec.name}: only container services run on a swarm`);
@@ -55,7 +67,10 @@ export function swarmOptions(id: SwarmIdentity, spec: ServiceSpec): SwarmService
     image,
     replicas: spec.instances,
     port,
-    env: { ...spec.env, ...(port !== null ? { PORT: String(port) } : {}) },
+    env: task?.env ?? {},
+    ...(task?.network !== undefined ? { networks: [task.network] } : {}),
+    ...(k.user ? { user: k.user } : {}),
+    volumes: k.volumes.map((v) => ({ source: swarmScopedName(id, v.name), target: v.target })),
     ...(k.entrypoint ? { command: k.entrypoint } : {}),
     ...(spec.argv.length > 0 ? { args: spec.argv } : {}),
     health: spec.health,

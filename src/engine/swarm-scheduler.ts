@@ -9,6 +9,7 @@ import type { StepDeps } from './deploy/step-deps.js';
 import { settleAll } from './deploy/wave.js';
 import type { Scheduler } from './scheduler.js';
 import type { SwarmDeploys } from './swarm-deploys.js';
+import { swarmEnv } from './swarm-env.js';
 import { onSwarm, routed, swarmNameOf, swarmOptions } from './swarm-options.js';
 
 /** What a wave step records before it touches a Swarm service: enough for an undo after a crash. */
@@ -103,11 +104,11 @@ export class SwarmScheduler implements Scheduler {
     const c = this.ctx;
     const id = this.#identity(spec);
     const name = swarmNameOf(id, spec);
-    const body = { ...swarmServiceSpec(swarmOptions(id, spec)), Name: name };
+    const secrets = (await this.d.secretEnv?.(c.app, c.env)) ?? {};
+    const task = { env: swarmEnv(id, spec, c.manifest.services, secrets), network: await this.swarm.network(id) };
+    const body = { ...swarmServiceSpec(swarmOptions(id, spec, task)), Name: name };
     const image = body.TaskTemplate.ContainerSpec.Image;
-    const login =
-      registryLogin(spec, (await this.d.secretEnv?.(c.app, c.env)) ?? {}, c.app, c.env) ??
-      this.swarm.registryLogin(image);
+    const login = registryLogin(spec, secrets, c.app, c.env) ?? this.swarm.registryLogin(image);
     const current = await this.swarm.services.inspect(name);
     const intent: Intent = { name, version: current?.Version.Index ?? null };
     await h.note({ [noteKey(spec.name)]: intent });

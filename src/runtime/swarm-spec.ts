@@ -44,6 +44,10 @@ export interface SwarmServiceOptions {
   readonly update?: UpdateOptions;
   /** Overlay networks the tasks join (their names resolve to the tasks' addresses: DNS round robin). */
   readonly networks?: readonly string[];
+  /** The user[:group] the tasks run as; absent keeps the image's USER. */
+  readonly user?: string;
+  /** Named volumes of the task's node, by path inside. */
+  readonly volumes?: readonly { readonly source: string; readonly target: string }[];
 }
 
 const MS = 1_000_000;
@@ -54,6 +58,14 @@ export function swarmServiceName(id: Omit<SwarmIdentity, 'release'>): string {
   if (name.length <= 63) return name;
   const digest = createHash('sha256').update(name).digest('hex').slice(0, 12);
   return `${name.slice(0, 50)}-${digest}`;
+}
+
+/**
+ * The name of this home's app environment on the swarm: its overlay network's; with `volume`, that named
+ * volume's (`_` joins it: no service name has one).
+ */
+export function swarmScopedName(id: Pick<SwarmIdentity, 'home' | 'app' | 'env'>, volume?: string): string {
+  return `berth-${id.home.slice(0, 8)}-${id.app}-${id.env}${volume !== undefined ? `_${volume}` : ''}`;
 }
 
 /** The labels every Swarm service and task of Berth's carries. */
@@ -86,6 +98,10 @@ export function swarmServiceSpec(o: SwarmServiceOptions): ServiceSpec {
         Labels: labels,
         ...(o.command ? { Command: o.command } : {}),
         ...(o.args ? { Args: o.args } : {}),
+        ...(o.user ? { User: o.user } : {}),
+        ...(o.volumes?.length
+          ? { Mounts: o.volumes.map((v) => ({ Type: 'volume' as const, Source: v.source, Target: v.target })) }
+          : {}),
         Env: Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
         Healthcheck: swarmHealthcheck(o.identity.service, o.health, o.port),
         StopGracePeriod: (o.stopTimeoutMs ?? 10_000) * MS,

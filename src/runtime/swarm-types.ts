@@ -72,6 +72,8 @@ export interface ServiceSpec {
       readonly Args?: readonly string[];
       readonly Env?: readonly string[];
       readonly User?: string;
+      /** A `volume` mount's source is a named volume of the task's node, which its engine makes on first use. */
+      readonly Mounts?: readonly { readonly Type: 'volume'; readonly Source: string; readonly Target: string }[];
       readonly Healthcheck?: Healthcheck;
       readonly StopGracePeriod?: number;
     };

@@ -4,6 +4,7 @@ import { BerthError } from '../../core/errors.js';
 import type { Repos } from '../../store/store.js';
 import { neverDeployed } from '../../store/apps-repo.js';
 import { assertRoutesFree } from '../route-sync.js';
+import { swarmFit } from '../swarm-env.js';
 import { leasedConflict } from '../port-allocator.js';
 import { DEFAULT_ENV } from '../apps.js';
 import { currentBranch } from './source.js';
@@ -246,6 +247,7 @@ export class Admission {
       );
     }
     await assertRoutesFree(this.#d.store, manifest.app, env, manifest.services, orgId);
+    if (this.#d.swarm) swarmFit(manifest);
     for (const spec of manifest.services) {
       if (typeof spec.port !== 'number') continue;
       const owner = await this.#d.store.leases.owner(this.#d.ports.host, spec.port);
