@@ -72,8 +72,10 @@ test('berthd starts from its bundle without the schema compiler, argon2, an edge
   for (const p of ['ajv', '@fastify/ajv-compiler', '@node-rs/argon2', 'zod', 'yaml'])
     assert.ok(!packages.includes(p), `berthd loaded ${p} at start: ${packages.join(' ')}`);
   // Each byte of code loaded is parsed at start: what berthd loads stays well under the 1.6 MB it was.
-  const bytes = modules.reduce((sum, m) => sum + statSync(path.join(REPO, 'dist', m)).size, 0);
-  assert.ok(bytes < 1024 * 1024, `berthd loaded ${bytes} bytes of code at start: ${modules.join(' ')}`);
+  // Each file once: the spy notes a chunk at every import of it, Node reads and parses it once.
+  const files = [...new Set(modules)];
+  const bytes = files.reduce((sum, m) => sum + statSync(path.join(REPO, 'dist', m)).size, 0);
+  assert.ok(bytes < 1024 * 1024, `berthd loaded ${bytes} bytes of code at start: ${files.join(' ')}`);
   const edges = modules.filter((m) => /edge/.test(m));
   assert.deepEqual(edges, [], 'berthd loaded edge proxy modules with the builtin proxy alone');
   // Node's own modules for what berthd does only with some settings or on some requests (Fastify's https, http2 and
