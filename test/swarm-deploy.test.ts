@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadavg } from 'node:os';
 import { after, before, test } from 'node:test';
 import type { SwarmTask } from '../src/runtime/swarm-types.js';
 import { hit, isAlive } from './helpers/http.js';
 import { assertOk, TestHome, waitFor } from './helpers/home.js';
-import { TestSwarm } from './helpers/swarm-cluster.js';
+import { cleanupSwarmHome, startSwarmHome, TestSwarm } from './helpers/swarm-cluster.js';
 
 /**
  * `berth deploy` onto a real Docker Swarm (host setting scheduler: swarm): three Debian dockerd in network
@@ -96,10 +96,7 @@ const serves = async () => {
 
 before(async () => {
   if (!swarm) return;
-  await swarm.start();
-  home.env.BERTH_CONTAINER_ENGINE = `unix://${swarm.manager.dockerd.socket}`;
-  home.env.BERTH_SCHEDULER = 'swarm';
-  mkdirSync(home.home, { recursive: true });
+  await startSwarmHome(swarm, home);
   const password = path.join(home.home, 'registry-password');
   writeFileSync(password, swarm.registry.password, { mode: 0o600 });
   writeFileSync(
@@ -111,13 +108,7 @@ before(async () => {
   home.app('shop', manifest('v1'));
   assertOk(await home.run(['secrets', 'set', 'shop', 'REGISTRY_PASSWORD'], { input: swarm.registry.password }));
 });
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await swarm?.cleanup();
-  }
-});
+after(() => cleanupSwarmHome(swarm, home));
 
 test('an app of 3 replicas deploys onto the swarm, spread over its nodes, routed by the edge', { skip }, async () => {
   assertOk(await deploy('v1'));

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import type { SwarmService } from '../src/runtime/swarm-types.js';
 import { assertRecovered, crashingDeploy, startArmed } from './helpers/crash-points.js';
 import { assertOk, TestHome, waitFor } from './helpers/home.js';
-import { TestSwarm } from './helpers/swarm-cluster.js';
+import { cleanupSwarmHome, startSwarmHome, TestSwarm } from './helpers/swarm-cluster.js';
 
 /**
  * Workers (`port: none` container services) on a real Docker Swarm (two Debian dockerd in network namespaces,
@@ -101,10 +101,7 @@ const latest = async (app: string) => (await home.json<Listing>('releases', app,
 
 before(async () => {
   if (!swarm) return;
-  await swarm.start();
-  home.env.BERTH_CONTAINER_ENGINE = `unix://${swarm.manager.dockerd.socket}`;
-  home.env.BERTH_SCHEDULER = 'swarm';
-  mkdirSync(home.home, { recursive: true });
+  await startSwarmHome(swarm, home);
   assertOk(await home.cli('daemon', 'start'));
   await Promise.all([
     publishWorker('v1', true),
@@ -118,13 +115,7 @@ before(async () => {
   for (const app of ['jobs', 'mixed'])
     assertOk(await home.run(['secrets', 'set', app, 'REGISTRY_PASSWORD'], { input: swarm.registry.password }));
 });
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await swarm?.cleanup();
-  }
-});
+after(() => cleanupSwarmHome(swarm, home));
 
 test('a worker is updated in place: the same Swarm service runs the new release', { skip }, async () => {
   assertOk(await home.cli('deploy', jobs('v1')));
@@ -136,6 +127,18 @@ test('a worker is updated in place: the same Swarm service runs the new release'
   assert.equal(now.PreviousSpec?.Labels['berth.release'], '1');
   assert.equal(await runningOf(now.ID, '2'), 2, 'two tasks of release 2 run');
   assert.equal((await latest('jobs')).status, 'succeeded');
+});
+
+test("berthd restarted: the worker's task containers keep running, untouched", { skip }, async () => {
+  const engine = swarm!.manager.dockerd.engine;
+  const filters = encodeURIComponent(JSON.stringify({ label: ['berth.app=jobs'] }));
+  const ids = async () =>
+    (await engine.call<{ Id: string }[]>('GET', `/containers/json?filters=${filters}`)).map((c) => c.Id).sort();
+  const before = await ids();
+  assert.ok(before.length > 0, "a task of the worker on the manager's node");
+  assertOk(await home.cli('daemon', 'stop'));
+  assertOk(await home.cli('daemon', 'start'));
+  assert.deepEqual(await ids(), before, 'the same containers run');
 });
 
 test(
@@ -196,5 +199,24 @@ test(
     assert.equal(s.ID, before.ID);
     assertRolledBackOnce(s, '4', was, 'berth');
     await waitFor('two tasks of the previous release run', async () => (await runningOf(s.ID, was)) === 2, 60_000);
+  },
+);
+
+test(
+  'berthd killed right after the routed service was created, the worker updated: both undone',
+  { skip },
+  async () => {
+    const steps = (await latest('mixed')).steps.map((x) => x.name);
+    const wave = steps.findIndex((n) => n.startsWith('start wave') && n.includes('web'));
+    assert.ok(wave > steps.findIndex((n) => n.includes('worker')), steps.join(', '));
+    const before = await workerOf('mixed');
+    const was = before.Spec.Labels['berth.release']!;
+    assertOk(await home.cli('daemon', 'stop'));
+    await startArmed(home, { i: wave, when: 'swarm-requested' }, 'armed');
+    await crashingDeploy(home, mixed('v2', 'good'), undefined, 'web start cut off');
+    await assertRecovered(home, 'mixed', false, 'web start cut off');
+    assertRolledBackOnce(await workerOf('mixed'), '3', was, 'berth');
+    const services = await swarm!.services().list({ 'berth.app': 'mixed' });
+    assert.deepEqual(services.map((x) => x.Spec.Labels['berth.release']).sort(), [was, was], "web's release 3 removed");
   },
 );

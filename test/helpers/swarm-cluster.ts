@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { SwarmClient } from '../../src/runtime/swarm-client.js';
 import { SwarmServices } from '../../src/runtime/swarm-services.js';
 import { TestDockerd } from './dockerd.js';
-import { waitFor } from './home.js';
+import { waitFor, type TestHome } from './home.js';
 import { claimNetSlot, releaseNetSlot } from './net-slots.js';
 import { TestRegistry } from './registry.js';
 import { kill, makeSwarmNet, pidsIn, removeSwarmNet, slotOctets, unmountUnder, type SwarmNet } from './swarm-net.js';
@@ -207,4 +207,21 @@ function cleanLeftovers(slot: number, record: string): void {
 export function withSwarm(swarm: TestSwarm, form = true): void {
   before(() => swarm.start(form));
   after(() => swarm.cleanup());
+}
+
+/** Starts the swarm and points `home`'s berthd at its manager (scheduler: swarm); its directory made, berthd not started. */
+export async function startSwarmHome(swarm: TestSwarm, home: TestHome): Promise<void> {
+  await swarm.start();
+  home.env.BERTH_CONTAINER_ENGINE = `unix://${swarm.manager.dockerd.socket}`;
+  home.env.BERTH_SCHEDULER = 'swarm';
+  mkdirSync(home.home, { recursive: true });
+}
+
+/** After a file of deploys on a swarm: the home (and its berthd) removed, then the swarm, even when the first fails. */
+export async function cleanupSwarmHome(swarm: TestSwarm | undefined, home: TestHome): Promise<void> {
+  try {
+    await home.cleanup();
+  } finally {
+    await swarm?.cleanup();
+  }
 }
