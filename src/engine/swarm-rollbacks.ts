@@ -23,16 +23,18 @@ export class SwarmRollbacks {
   constructor(readonly services: SwarmServices) {}
 
   /**
-   * Makes the service `name` run the spec before `release`'s again: waits for a rollback under way, asks for one
-   * if it still runs `release`'s spec, and returns the service once the rollback completed; undefined when the
-   * service is gone or never ran `release`'s spec. Throws when Swarm's rollback paused or did not end in time.
+   * Makes the service `name` run the spec before `release`'s again: asks for a rollback if it still runs
+   * `release`'s spec and none is under way, and returns the service once Swarm holds the rollback (its spec
+   * back, rollback started or completed: Swarm finishes it on its own, a berthd killed now finds it so again),
+   * not waiting for the tasks (a recovery at boot would keep berthd from answering for the monitor periods);
+   * undefined when the service is gone or never ran `release`'s spec. Throws when Swarm's rollback paused.
    */
   async undo(name: string, release: string): Promise<SwarmService | undefined> {
     for (;;) {
       const s = await this.services.inspect(name);
       if (!s) return undefined;
       const state = s.UpdateStatus?.State;
-      if (state === 'rollback_started' || state === 'rollback_paused') return this.confirm(s, release);
+      if (state === 'rollback_started' || state === 'rollback_paused') return this.confirm(s, release, 'started');
       if (releaseOf(s) !== release) return state === 'rollback_completed' ? s : undefined; // back already, or never updated
       try {
         await this.services.rollback(s);
@@ -41,21 +43,23 @@ export class SwarmRollbacks {
         if (now && now.Version.Index !== s.Version.Index) continue; // Swarm moved first (its own rollback): read again
         throw err;
       }
-      return this.confirm(s, release);
+      return this.confirm(s, release, 'started');
     }
   }
 
   /**
-   * Waits until the rollback of `s` (Swarm's or Berth's) completed: UpdateStatus rollback_completed and the spec
-   * no longer `release`'s. Throws when it paused (a task of the previous spec failed too) or took too long.
+   * Waits until the rollback of `s` (Swarm's or Berth's) `completed` (UpdateStatus rollback_completed), or only
+   * `started`, and the spec is no longer `release`'s. Throws when it paused (a task of the previous spec failed
+   * too) or took too long.
    */
-  async confirm(s: SwarmService, release: string): Promise<SwarmService> {
+  async confirm(s: SwarmService, release: string, until: 'started' | 'completed' = 'completed'): Promise<SwarmService> {
     const deadline = Date.now() + ROLLBACK_MS;
     for (;;) {
       const now = await this.services.inspect(s.ID);
       if (!now) throw rollbackFailed(s, 'its Swarm service was removed during the rollback');
       const state = now.UpdateStatus?.State;
-      if (state === 'rollback_completed' && releaseOf(now) !== release) return now;
+      const held = state === 'rollback_completed' || (until === 'started' && state === 'rollback_started');
+      if (held && releaseOf(now) !== release) return now;
       if (state === 'rollback_paused')
         throw rollbackFailed(now, `Swarm paused the rollback: ${now.UpdateStatus?.Message ?? 'a task failed'}`);
       if (state !== 'rollback_started' && state !== 'rollback_completed')
