@@ -22,7 +22,8 @@ test('an http check becomes the container healthcheck: wget of the path on its p
     Retries: 3,
     StartPeriod: 60 * S,
   });
-  assert.deepEqual(swarmHealthcheck('worker', health({ kind: 'process' }), null), { Test: ['NONE'] });
+  // A worker's tasks run the image's own HEALTHCHECK, if it has one: Berth sets none (not NONE, which disables it).
+  assert.equal(swarmHealthcheck('worker', health({ kind: 'process' }), null), undefined);
 });
 
 test('checks Swarm cannot run in any image are refused with the way out, never assumed healthy', () => {

@@ -10,6 +10,7 @@ import { settleAll } from './deploy/wave.js';
 import type { Scheduler } from './scheduler.js';
 import type { SwarmDeploys } from './swarm-deploys.js';
 import { swarmEnv } from './swarm-env.js';
+import { SwarmRollbacks } from './swarm-rollbacks.js';
 import { onSwarm, routed, swarmNameOf, swarmOptions } from './swarm-options.js';
 
 /** What a wave step records before it touches a Swarm service: enough for an undo after a crash. */
@@ -28,7 +29,7 @@ const poll = () => new Promise((r) => setTimeout(r, 250));
  * host (`host`). A routed service gets one Swarm service per release: its tasks are healthy before the switch
  * points the edge at them (swarm-endpoints.ts), the old release's tasks serve until `retire` removes their
  * service after the drain. A worker (`port: none`) is updated in place, start-first, rolled back by Swarm when a
- * new task fails, which Berth confirms by reading the service back. Each start writes its intent first.
+ * new task fails, which Berth waits for and confirms (swarm-rollbacks.ts). Each start writes its intent first.
  */
 export class SwarmScheduler implements Scheduler {
   constructor(
@@ -36,7 +37,11 @@ export class SwarmScheduler implements Scheduler {
     readonly d: StepDeps,
     readonly ctx: DeployContext,
     readonly host: Scheduler,
-  ) {}
+  ) {
+    this.#rollbacks = new SwarmRollbacks(swarm.services);
+  }
+
+  readonly #rollbacks: SwarmRollbacks;
 
   async start(specs: readonly ServiceSpec[], h: StepHandle): Promise<void> {
     const here = specs.filter((s) => !onSwarm(s));
@@ -114,15 +119,17 @@ export class SwarmScheduler implements Scheduler {
     await h.note({ [noteKey(spec.name)]: intent });
     if (!current) await this.swarm.services.create(body, login);
     else await this.swarm.services.update(current, body, login);
-    await this.#healthy(spec, name);
+    h.crashPoint('swarm-requested');
+    await this.#healthy(spec, name, current !== undefined && !routed(spec));
   }
 
   /**
    * Until `instances` tasks of this release run (healthy: Swarm keeps a task `starting` until its check passes)
-   * and, for a routed service, the edge's table knows them. A task of this release that failed, or Swarm's own
-   * rollback of an update, fails the wave; so does the time its health check may take, and a minute to pull.
+   * and, for a routed service, the edge's table knows them. A task of this release that failed fails the wave,
+   * but for an update in place (`inPlace`, a worker): Swarm rolls that back itself, which Berth waits for and
+   * confirms (SwarmRollbacks), the message saying so. The time its health check may take, and a minute to pull.
    */
-  async #healthy(spec: ServiceSpec, name: string): Promise<void> {
+  async #healthy(spec: ServiceSpec, name: string, inPlace: boolean): Promise<void> {
     const c = this.ctx;
     const h = spec.health;
     const deadline = Date.now() + h.startTimeoutMs + h.intervalMs * (h.unhealthyThreshold + 1) + 60_000;
@@ -134,16 +141,12 @@ export class SwarmScheduler implements Scheduler {
         (t) => t.Spec.ContainerSpec.Labels?.['berth.release'] === ours,
       );
       const failed = tasks.find((t) => t.Status.State === 'failed' || t.Status.State === 'rejected');
-      if (failed)
+      if (failed && !inPlace)
         throw this.#failed(spec, `a task failed: ${failed.Status.Err ?? failed.Status.Message ?? failed.Status.State}`);
       const state = s.UpdateStatus?.State;
-      if (
-        state === 'rollback_started' ||
-        state === 'rollback_completed' ||
-        state === 'paused' ||
-        state === 'rollback_paused'
-      )
+      if (state === 'rollback_started' || state === 'rollback_completed' || state === 'rollback_paused')
         throw await this.#rolledBack(spec, s);
+      if (state === 'paused') throw this.#failed(spec, `Swarm paused the update: ${s.UpdateStatus?.Message ?? ''}`);
       if (running(tasks) >= spec.instances && (state === undefined || state === 'completed')) {
         if (!routed(spec)) return;
         await this.swarm.endpoints.refresh();
@@ -156,19 +159,13 @@ export class SwarmScheduler implements Scheduler {
     }
   }
 
-  /** Swarm undid the update: confirmed when the service's spec is no longer this release's. */
+  /** Swarm undid the update (a new task failed): confirmed once its rollback completed, the spec no longer ours. */
   async #rolledBack(spec: ServiceSpec, s: SwarmService): Promise<BerthError> {
-    const ours = String(this.ctx.release.number);
-    for (let i = 0; i < 600; i++) {
-      const now = await this.swarm.services.inspect(s.ID);
-      if (now?.UpdateStatus?.State !== 'rollback_started' && now?.Spec.Labels['berth.release'] !== ours)
-        return this.#failed(
-          spec,
-          `Swarm rolled the update back (${now?.UpdateStatus?.Message ?? 'a new task failed'}); the previous tasks serve`,
-        );
-      await poll();
-    }
-    return this.#failed(spec, `Swarm's rollback did not complete: ${s.UpdateStatus?.Message ?? ''}`);
+    const back = await this.#rollbacks.confirm(s, String(this.ctx.release.number));
+    return this.#failed(
+      spec,
+      `Swarm rolled the update back (${s.UpdateStatus?.Message ?? 'a new task failed'}); the tasks of release ${back.Spec.Labels['berth.release']} kept running`,
+    );
   }
 
   #failed(spec: ServiceSpec, why: string): BerthError {
@@ -177,19 +174,18 @@ export class SwarmScheduler implements Scheduler {
     });
   }
 
-  /** Idempotent: the intent says which service; a created one is removed, an updated one rolled back once. */
+  /**
+   * Idempotent (a berthd killed during it undoes again): the intent says which service; a created one is removed,
+   * an updated one goes back to its previous spec once (SwarmRollbacks: Swarm's own rollback waited for).
+   */
   async #undo(spec: ServiceSpec, h: StepHandle): Promise<void> {
     const intent = h.step.data?.[noteKey(spec.name)] as Intent | undefined;
     if (!intent) return; // nothing was begun
-    const s = await this.swarm.services.inspect(intent.name);
-    if (!s) return;
     if (intent.version === null || routed(spec)) {
-      await this.swarm.services.remove(s.ID);
+      await this.swarm.services.remove(intent.name);
       return;
     }
-    if (s.Spec.Labels['berth.release'] !== String(this.ctx.release.number)) return; // Swarm or an earlier undo went back
-    await this.swarm.services.rollback(s);
-    await this.#rolledBack(spec, s).catch(() => undefined);
+    await this.#rollbacks.undo(intent.name, String(this.ctx.release.number));
   }
 }
 

@@ -130,12 +130,13 @@ export class ContainerRunner {
 
   /**
    * Removes every container of this BERTH_HOME whose instance marker is not in `known` (its
-   * instance is gone: removed while the engine did not answer, say); returns their names.
+   * instance is gone: removed while the engine did not answer, say); returns their names. A Swarm
+   * task's container (on a manager that is also a node: scheduler swarm) is Swarm's, never removed here.
    */
   async sweep(known: ReadonlySet<string>): Promise<string[]> {
     const removed: string[] = [];
     for (const c of await this.#list({ label: [`berth.home=${this.#home}`] })) {
-      if (known.has(c.Labels['berth.instance'] ?? '')) continue;
+      if (known.has(c.Labels['berth.instance'] ?? '') || c.Labels['com.docker.swarm.task.id'] !== undefined) continue;
       await this.#engine.call('DELETE', `/containers/${c.Id}?force=true&v=true`).catch(ignoreMissing);
       removed.push(c.Names[0]?.replace(/^\//, '') ?? c.Id);
     }

@@ -87,6 +87,7 @@ export function swarmLabels(id: SwarmIdentity): Record<string, string> {
 export function swarmServiceSpec(o: SwarmServiceOptions): ServiceSpec {
   const labels = swarmLabels(o.identity);
   const policies = updatePolicies(o.health, o.update);
+  const check = swarmHealthcheck(o.identity.service, o.health, o.port);
   const p = o.placement ?? {};
   const spread = p.spread !== undefined && p.spread !== 'node' ? [{ Spread: { SpreadDescriptor: p.spread } }] : [];
   return {
@@ -103,7 +104,7 @@ export function swarmServiceSpec(o: SwarmServiceOptions): ServiceSpec {
           ? { Mounts: o.volumes.map((v) => ({ Type: 'volume' as const, Source: v.source, Target: v.target })) }
           : {}),
         Env: Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
-        Healthcheck: swarmHealthcheck(o.identity.service, o.health, o.port),
+        ...(check ? { Healthcheck: check } : {}),
         StopGracePeriod: (o.stopTimeoutMs ?? 10_000) * MS,
       },
       RestartPolicy: { Condition: 'any', Delay: 1000 * MS },

@@ -8,7 +8,8 @@ import { assertOk, waitFor, type TestHome } from './home.js';
  * kills itself at one side of one step of its next deploy; the next berthd recovers that deploy
  * before it answers, armed for the next point.
  */
-export type When = 'before' | 'after';
+/** A side of a step, or a point inside one (StepHandle.crashPoint, e.g. `swarm-requested`). */
+export type When = 'before' | 'after' | 'swarm-requested';
 
 export interface CrashPoint {
   readonly i: number;

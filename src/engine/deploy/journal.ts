@@ -51,6 +51,8 @@ export function stepResult(s: StepRecord): StepResult {
 export interface StepHandle {
   readonly step: StepRecord;
   note(data: Record<string, unknown>): Promise<void>;
+  /** A crash point inside the step (see crashPoint): BERTH_CRASH_AT="<step index>:<point>" fires here. */
+  crashPoint(point: string): void;
 }
 
 export interface StepRunner {
@@ -105,12 +107,16 @@ export class Journal<C> {
     this.#onChange(this.doc.steps);
   }
 
-  #handle(step: StepRecord): StepHandle {
+  /** `index`: the step's, for the crash points inside it; none when undoing or recovering (they never fire then). */
+  #handle(step: StepRecord, index?: number): StepHandle {
     return {
       step,
       note: async (data) => {
         step.data = { ...step.data, ...data };
         await this.save();
+      },
+      crashPoint: (point) => {
+        if (index !== undefined) crashPoint(index, point);
       },
     };
   }
@@ -128,7 +134,7 @@ export class Journal<C> {
       await this.save();
       if (!recovering) crashPoint(i, 'before');
       try {
-        await runner.run(this.#handle(step));
+        await runner.run(this.#handle(step, recovering ? undefined : i));
         step.status = 'done';
       } catch (err) {
         step.status = 'failed';
@@ -173,10 +179,10 @@ export class Journal<C> {
 }
 
 /**
- * Fault injection for the crash-recovery tests: BERTH_CRASH_AT="<step index>:<before|after>"
- * kills this berthd with SIGKILL at that point of every deployment it starts, not of one it completes after a
+ * Fault injection for the crash-recovery tests: BERTH_CRASH_AT="<step index>:<before|after>" (or a point
+ * inside the step, as the step names it: StepHandle.crashPoint) kills this berthd with SIGKILL at that point of every deployment it starts, not of one it completes after a
  * restart: so a test restarts berthd armed for its next point in one go. Unset in normal use.
  */
-function crashPoint(index: number, when: 'before' | 'after'): void {
+function crashPoint(index: number, when: string): void {
   if (process.env.BERTH_CRASH_AT === `${index}:${when}`) process.kill(process.pid, 'SIGKILL');
 }
