@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HealthSpec } from '../src/config/manifest-types.js';
 import { BerthError } from '../src/core/errors.js';
-import { swarmHealthcheck, updatePolicies } from '../src/runtime/swarm-health.js';
+import { fatalTask, swarmHealthcheck, updatePolicies } from '../src/runtime/swarm-health.js';
+import type { SwarmTask } from '../src/runtime/swarm-types.js';
 import { swarmServiceName, swarmServiceSpec } from '../src/runtime/swarm-spec.js';
 
 /** How Berth's service becomes a Swarm service's spec (pure; test/swarm.test.ts runs them on a real swarm). */
@@ -84,4 +85,17 @@ test("service names are DNS labels of at most 63 characters, distinct per home, 
     Mode: 'dnsrr',
     Ports: [{ Protocol: 'tcp', TargetPort: 8080, PublishMode: 'host' }],
   });
+});
+
+test("a start fails on the app's own failed task at once, on the engine's failures to start a container only past one per replica", () => {
+  const task = (err: string) => ({ Status: { State: 'failed', Err: err } }) as unknown as SwarmTask;
+  const runc = task(
+    'starting container failed: failed to create shim task: OCI runtime create failed: write init-p: broken pipe: unknown',
+  );
+  const exited = task('task: non-zero exit (1)');
+  assert.equal(fatalTask([], 3), undefined);
+  assert.equal(fatalTask([runc, runc, runc], 3), undefined, 'Swarm starts those again: waited out');
+  assert.equal(fatalTask([runc, runc, runc, runc], 3), runc, 'more than one per replica: not passing');
+  assert.equal(fatalTask([runc, exited], 3), exited, "the app's own failure counts at once");
+  assert.equal(fatalTask([task('No such image: web:gone')], 3)?.Status.Err, 'No such image: web:gone');
 });

@@ -1,5 +1,6 @@
 import type { ServiceSpec } from '../config/manifest-types.js';
 import { BerthError } from '../core/errors.js';
+import { fatalTask } from '../runtime/swarm-health.js';
 import { swarmServiceSpec, type SwarmIdentity } from '../runtime/swarm-spec.js';
 import type { SwarmService, SwarmTask } from '../runtime/swarm-types.js';
 import type { DeployContext } from './deploy/context.js';
@@ -140,7 +141,10 @@ export class SwarmScheduler implements Scheduler {
       const tasks = (await this.swarm.services.tasks(s.ID)).filter(
         (t) => t.Spec.ContainerSpec.Labels?.['berth.release'] === ours,
       );
-      const failed = tasks.find((t) => t.Status.State === 'failed' || t.Status.State === 'rejected');
+      const failed = fatalTask(
+        tasks.filter((t) => t.Status.State === 'failed' || t.Status.State === 'rejected'),
+        spec.instances,
+      );
       if (failed && !inPlace)
         throw this.#failed(spec, `a task failed: ${failed.Status.Err ?? failed.Status.Message ?? failed.Status.State}`);
       const state = s.UpdateStatus?.State;

@@ -1,6 +1,6 @@
 import type { HealthSpec } from '../config/manifest-types.js';
 import { BerthError } from '../core/errors.js';
-import type { Healthcheck, UpdatePolicy } from './swarm-types.js';
+import type { Healthcheck, SwarmTask, UpdatePolicy } from './swarm-types.js';
 
 const MS = 1_000_000; // the API's durations are nanoseconds
 
@@ -75,4 +75,15 @@ export function updatePolicies(
       Order: order,
     },
   };
+}
+
+/**
+ * The failed task of a release that fails its start, if any. The app's own failure (it exited, its check failed, its
+ * image is missing) counts at once. The engine failing to start a container ("starting container failed": runc
+ * losing its init pipe under load, a mount not ready) is retried by the service's restart policy, so up to one
+ * such failure per replica is waited out; more than that is not passing.
+ */
+export function fatalTask(failed: readonly SwarmTask[], replicas: number): SwarmTask | undefined {
+  const engine = (t: SwarmTask) => /^starting container failed/.test(t.Status.Err ?? '');
+  return failed.find((t) => !engine(t)) ?? (failed.length > replicas ? failed[0] : undefined);
 }
