@@ -12,7 +12,7 @@ import { hitHttps } from './helpers/http.js';
 import { assertOk, TestHome, waitFor } from './helpers/home.js';
 import { wrk } from './helpers/proxy-process.js';
 import { TestSwarm } from './helpers/swarm-cluster.js';
-import { homeOnSwarm, publishWeb, webApp } from './helpers/swarm-home.js';
+import { homeOnSwarm, publishWeb, stopBerthOnSwarm, webApp } from './helpers/swarm-home.js';
 
 /**
  * Caddy, then nginx, at the edge of a real Docker Swarm (test/helpers/swarm-cluster.ts): the edge on this host
@@ -97,13 +97,7 @@ before(async () => {
     assertOk(await home.run(['secrets', 'set', app, 'REGISTRY_PASSWORD'], { input: swarm.registry.password }));
   }
 });
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await swarm?.cleanup();
-  }
-});
+after(() => stopBerthOnSwarm(home, swarm));
 
 test(
   "Caddy in front of a swarm: the tasks' published addresses behind it, HTTPS with its internal CA",

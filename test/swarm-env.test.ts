@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { SwarmTask } from '../src/runtime/swarm-types.js';
 import { hit } from './helpers/http.js';
 import { assertOk, TestHome, type CliResult } from './helpers/home.js';
 import { TestSwarm } from './helpers/swarm-cluster.js';
+import { homeOnSwarm, stopBerthOnSwarm } from './helpers/swarm-home.js';
 
 /**
  * A berth.yaml behaves on a swarm (host setting scheduler: swarm) as on one host: its tasks get the manifest's env,
@@ -85,10 +86,7 @@ before(async () => {
   if (!swarm) return;
   await swarm.start();
   nodeIds = Object.fromEntries((await swarm.manager.swarm.nodes()).map((n) => [n.Spec.Name ?? '', n.ID]));
-  home.env.BERTH_CONTAINER_ENGINE = `unix://${swarm.manager.dockerd.socket}`;
-  home.env.BERTH_SCHEDULER = 'swarm';
-  mkdirSync(home.home, { recursive: true });
-  writeFileSync(path.join(home.home, 'config.yaml'), '');
+  homeOnSwarm(home, swarm);
   assertOk(await cli(['daemon', 'start']));
   const ref = IMAGE();
   await swarm.manager.dockerd.buildImage(ref, {
@@ -101,13 +99,7 @@ before(async () => {
   assertOk(await cli(['secrets', 'set', 'envapp', 'REGISTRY_PASSWORD'], swarm.registry.password));
   assertOk(await cli(['secrets', 'set', 'envapp', 'API_TOKEN'], SECRET_1));
 });
-after(async () => {
-  try {
-    await home.cleanup();
-  } finally {
-    await swarm?.cleanup();
-  }
-});
+after(() => stopBerthOnSwarm(home, swarm));
 
 test(
   "a task gets the manifest's env, PORT, the app's secret and user: as a container on one host does",
