@@ -34,7 +34,8 @@ export class SwarmNetworks {
       }
       found = await this.#inspect(name);
     }
-    if (found?.Driver !== 'overlay' || found.Scope !== 'swarm')
+    // A manager with no task on the overlay yet answers its inspect nearly empty: Scope swarm, Driver "" (moby#34493).
+    if (found?.Scope !== 'swarm' || (found.Driver !== 'overlay' && found.Driver !== ''))
       throw new BerthError(
         'conflict',
         'swarm_network_kind',
