@@ -157,8 +157,15 @@ export class SwarmScheduler implements Scheduler {
         const ups = this.swarm.endpoints.upstreams(c.app, c.env, c.release.number, spec.name) ?? [];
         if (ups.length >= spec.instances) return;
       }
-      if (Date.now() > deadline)
-        throw this.#failed(spec, `${running(tasks)} of ${spec.instances} tasks healthy in time`);
+      // An update in place is Swarm's to finish or roll back: while Swarm still updates, it gets two minutes more.
+      if (Date.now() > deadline + (inPlace && state === 'updating' ? 120_000 : 0)) {
+        const last = tasks.find((t) => t.Status.Err)?.Status.Err;
+        const swarm = `Swarm's update: ${state ?? 'none'}${s.UpdateStatus?.Message ? ` (${s.UpdateStatus.Message})` : ''}`;
+        throw this.#failed(
+          spec,
+          `${running(tasks)} of ${spec.instances} tasks healthy in time; ${swarm}${last ? `; a task: ${last}` : ''}`,
+        );
+      }
       await poll();
     }
   }
