@@ -169,7 +169,7 @@ test(
 );
 
 test(
-  'a task that exits at once on SIGTERM from its own node, under wrk through Caddy: 0 failed',
+  'a task that exits at once on SIGTERM from its own node, under wrk through Caddy: only requests in flight at the kill fail',
   { skip },
   async (t) => {
     // Its node's engine stops it (as an operator, the OOM killer or a crash would): no desired: shutdown from Swarm
@@ -201,7 +201,10 @@ test(
     })();
     const r = await loaded('blunt', work);
     t.diagnostic(`${r.requests} requests through Caddy, load average ${loadavg()[0]?.toFixed(1)}`);
-    assertNoFailure(r);
+    // A request the task was answering when it died has had bytes of its answer sent: not sent again (one per wrk
+    // connection at most). Every later one, refused or dropped before an answer, goes on to another task: without
+    // that retry this failed 20 of 1,367.
+    assert.ok(r.errors + r.non2xx <= 4, `more failures than requests in flight at the kill:\n${r.output}`);
   },
 );
 
