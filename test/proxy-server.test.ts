@@ -28,6 +28,12 @@ function startBackend(): Promise<number> {
     let n = 0;
     req.on('data', (c: Buffer) => (n += c.length));
     req.on('end', () => {
+      if (req.url?.startsWith('/part/')) {
+        // ~3 KB in one write: one read for the proxy, so each exchange is over as soon as its answer is written.
+        res.setHeader('content-type', 'text/plain');
+        res.end(part(req.url));
+        return;
+      }
       if (req.url === '/chunked') {
         res.write('one,');
         res.end('two');
@@ -88,11 +94,13 @@ class RawClient {
     this.socket.write(text, 'latin1');
   }
 
-  async wait(n: number): Promise<void> {
-    await waitFor(`${n} responses`, () => this.responses.length >= n);
+  async wait(n: number, timeoutMs?: number): Promise<void> {
+    await waitFor(`${n} responses`, () => this.responses.length >= n, timeoutMs);
   }
 }
 
+/** The body the backend answers /part/... with: ~3 KB that name the request. */
+const part = (url: string) => `${url} `.repeat(Math.ceil(3000 / (url.length + 1))).slice(0, 3000);
 const get = (p: string, host = 'app.test') => `GET ${p} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
 
 before(async () => {
@@ -209,3 +217,29 @@ async function fetchInflight(): Promise<Record<string, number>> {
   const { ApiClient } = await import('../src/api/client.js');
   return new ApiClient(path.join(proxy.home, 'proxy', 'control.sock')).call('GET', '/v1/inflight');
 }
+
+test('a client that pipelines requests and reads no answer holds up the rest, then gets every answer whole and in order', async () => {
+  // 8,000 answers of 3 KB: more than a loopback connection's socket buffers hold (a few MB).
+  const n = 8000;
+  const client = new RawClient();
+  client.socket.pause();
+  const first = seen.length;
+  let text = '';
+  for (let i = 0; i < n; i++) text += get(`/part/${i}`);
+  client.send(text);
+  // The proxy asks the backend for the next request only once the client took the answers before it: it stops.
+  let asked = -1;
+  for (;;) {
+    const now = seen.length;
+    if (now === asked) break;
+    asked = now;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(asked - first < n, `the proxy stopped asking at ${asked - first} of ${n} while the client read nothing`);
+  client.socket.resume();
+  await client.wait(n, 180_000);
+  const wrong = client.responses.findIndex((r, i) => r.head.status !== 200 || r.body !== part(`/part/${i}`));
+  assert.equal(wrong, -1, `answer ${wrong} is not the one asked for, or not whole`);
+  assert.equal(seen.length - first, n);
+  client.socket.destroy();
+});

@@ -16,8 +16,9 @@ export type Dispatch = (req: ParsedRequest, ex: RawExchange) => boolean;
 
 /**
  * One client connection served by the proxy's own HTTP/1.1 server side: it reads request
- * heads with the strict parser, one exchange at a time (pipelined requests wait their turn),
- * and writes responses straight to the socket (raw-exchange.ts). Reads land in a buffer shared
+ * heads with the strict parser, one exchange at a time (pipelined requests wait their turn,
+ * and while a client does not take its answers, the next waits for the drain), and writes
+ * responses straight to the socket (raw-exchange.ts). Reads land in a buffer shared
  * by all client connections (client-socket.ts): what outlives a read is copied. The first
  * request it does not take hands the whole connection, its unread bytes first, to node:http.
  */
@@ -26,6 +27,8 @@ export class ClientConnection implements ExchangeOwner {
   #current: RawExchange | undefined;
   #parsing = false;
   #gone = false;
+  /** An answer waits for the client to read it: the next pipelined request waits for the drain. */
+  #held = false;
   /** Idle-connection sweeps in a row that found it idle. */
   quiet = 0;
   handedOver = false;
@@ -59,7 +62,7 @@ export class ClientConnection implements ExchangeOwner {
       chunk = chunk.subarray(used);
     }
     this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
-    if (!this.#current) this.#next();
+    if (!this.#current && !this.#held) this.#next();
     else if (this.#buf.length > READ_AHEAD) this.socket.pause();
     this.#keepCopy();
   };
@@ -81,16 +84,30 @@ export class ClientConnection implements ExchangeOwner {
 
   /** An exchange is over (answered and its body read): the next pipelined request, if any. */
   over(ex: RawExchange): void {
-    if (this.#current !== ex) return;
-    this.#current = undefined;
+    if (this.#current !== ex || !this.#release()) return;
     if (this.socket.isPaused()) this.socket.resume();
     if (!this.#parsing) this.#next();
   }
 
+  /** The exchange in hand is over; false: the client has not taken its answer yet, and the next request waits for the drain. */
+  #release(): boolean {
+    this.#current = undefined;
+    if (!this.socket.writableNeedDrain) return true;
+    this.#held = true;
+    this.socket.once('drain', this.#drained);
+    return false;
+  }
+
+  #drained = (): void => {
+    this.#held = false;
+    if (this.socket.isPaused()) this.socket.resume();
+    if (!this.#parsing) this.#next();
+  };
+
   #next(): void {
     this.#parsing = true;
     try {
-      while (!this.#current && this.#buf && !this.#gone) {
+      while (!this.#current && !this.#held && this.#buf && !this.#gone) {
         const buf = this.#buf;
         const end = headEnd(buf);
         if (end < 0) {
@@ -114,7 +131,7 @@ export class ClientConnection implements ExchangeOwner {
           rest = used === rest.length ? undefined : rest.subarray(used);
         }
         this.#buf = rest;
-        if (ex.finished && !ex.bodyLeft) this.#current = undefined;
+        if (ex.finished && !ex.bodyLeft) this.#release();
       }
     } finally {
       this.#parsing = false;
