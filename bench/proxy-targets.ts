@@ -1,8 +1,8 @@
 /**
  * The reverse proxies bench/proxy compares, each alone in front of the same backend: the
  * builtin proxy as berthd runs it (its keeper and worker, a route pushed over its control
- * socket), nginx (one worker, upstream keep-alive) and Caddy (`reverse_proxy`), with the
- * processes whose CPU time counts for each. Every server runs in a session of its own, as
+ * socket), nginx (one worker, upstream keep-alive) and Caddy (`reverse_proxy`), and a bare byte
+ * relay in Node (the floor of any proxy written in Node here), with the processes whose CPU time counts for each. Every server runs in a session of its own, as
  * services do (berthd starts the keeper so): with the kernel's autogroup scheduling, a process
  * in wrk's session gets its CPU share together with wrk, which flattered a proxy started that way.
  */
@@ -72,6 +72,30 @@ export async function backend(port: number): Promise<Target> {
   );
   await waitPort(port, 'the backend');
   return { name: 'direct', port, pids: () => [child.pid!], stop: () => killChild(child) };
+}
+
+/**
+ * No HTTP at all: each client connection gets an upstream connection of its own and every read
+ * is written to the other side (upstream reads into one shared buffer, as the builtin proxy's
+ * do). What a proxy in Node costs here before it parses, routes or re-frames anything.
+ */
+const RELAY = `const net = require('net');
+const shared = Buffer.allocUnsafeSlow(65536);
+net.createServer({ noDelay: true }, (c) => {
+  const u = net.connect({ port: Number(process.argv[2]), host: '127.0.0.1', noDelay: true,
+    onread: { buffer: shared, callback: (n) => { c.write(shared.latin1Slice(0, n), 'latin1'); return true; } } });
+  c.on('data', (d) => u.write(d));
+  c.on('close', () => u.destroy()); u.on('close', () => c.destroy());
+  c.on('error', () => {}); u.on('error', () => {});
+}).listen(Number(process.argv[1]), '127.0.0.1');`;
+
+export async function relay(port: number, upstream: number): Promise<Target> {
+  const child = spawn(process.execPath, ['-e', RELAY, String(port), String(upstream)], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  await waitPort(port, 'the relay');
+  return { name: 'node relay', port, pids: () => [child.pid!], stop: () => killChild(child) };
 }
 
 /**

@@ -12,7 +12,8 @@
  *     requests that failed, and the new connections refused.
  * Run: `npm run build && node dist/bench/proxy.js` (needs wrk, nginx and caddy from Debian).
  * BENCH_REPO=<another clone, built> adds its builtin proxy as `builtin@base`, in the same rounds (A/B).
- * BENCH_PORT_BASE (default 18700) moves the ports: the backend on it + 1, the targets on + 2 to + 5.
+ * BENCH_PORT_BASE (default 18700) moves the ports: the backend on it + 1, the targets on + 2 to + 6.
+ * `node relay` is no HTTP proxy: a bare byte relay in Node, the floor of any proxy written in Node here.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,13 +21,13 @@ import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { machine, percentile, sleep, table } from './lib.js';
-import { backend, builtin, caddy, cpuMicros, nginx, type Target } from './proxy-targets.js';
+import { backend, builtin, caddy, cpuMicros, nginx, relay, type Target } from './proxy-targets.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 5);
 const KILLS = Number(process.env.BENCH_KILLS ?? 3);
-/** The backend listens on BASE_PORT + 1, the targets on the next four (and the base build's on + 5). */
+/** The backend listens on BASE_PORT + 1, the targets on the next five (the base build's on + 5). */
 const BASE_PORT = Number(process.env.BENCH_PORT_BASE ?? 18700);
 const BACKEND_PORT = BASE_PORT + 1;
 /** Another clone (built) whose builtin proxy runs beside this one's in the same rounds, as `builtin@base`. */
@@ -143,6 +144,7 @@ try {
   if (BASE) targets.push(await builtin(path.join(home, 'base'), BASE_PORT + 5, BACKEND_PORT, BASE));
   targets.push(await nginx(home, BASE_PORT + 3, BACKEND_PORT));
   targets.push(await caddy(home, BASE_PORT + 4, BACKEND_PORT));
+  targets.push(await relay(BASE_PORT + 6, BACKEND_PORT));
   for (const t of targets) await load(t, 3, false); // warm up (the builtin proxy's JIT), not counted
   const flat: Load[] = [];
   for (const t of targets) flat.push(await load(t, SECONDS, false));
@@ -195,9 +197,12 @@ try {
       rows,
     ),
   );
-  const [b, n, c] = [at('builtin'), at('nginx'), at('caddy')];
+  const [b, n, c, r] = [at('builtin'), at('nginx'), at('caddy'), at('node relay')];
   console.log(
     `\nbuiltin CPU per request (paced) ${(cpu(b) / cpu(n)).toFixed(2)} x nginx's (target <= 1.5), ${(cpu(b) / cpu(c)).toFixed(2)} x Caddy's; p99 overhead at 1,000 req/s ${overhead(b).toFixed(2)} ms (target < 1 ms)`,
+  );
+  console.log(
+    `a bare byte relay in Node (no HTTP): ${(cpu(r) / cpu(n)).toFixed(2)} x nginx's; the builtin proxy is ${(cpu(b) / cpu(r)).toFixed(2)} x the relay's`,
   );
   if (BASE) {
     const base = at('builtin@base');
