@@ -13,7 +13,8 @@ import { startBerthOnSwarm, stopBerthOnSwarm } from './helpers/swarm-home.js';
  * `berth ps` and `berth logs` of an app on a real Docker Swarm (host setting scheduler: swarm; the cluster of
  * test/helpers/swarm-cluster.ts): its tasks listed like host instances, with their node, state, health and the
  * address the edge routes to; a killed task with Swarm's error; the tasks' output with each line's slot and node,
- * also followed. Needs root.
+ * also followed; `berth env rm` and `berth rm` take the Swarm services and overlay network of what they remove
+ * with them. Needs root.
  */
 const ROOT = process.getuid?.() === 0;
 const skip = ROOT ? false : 'needs root: network namespaces and dockerd';
@@ -24,19 +25,19 @@ const HOST = 'ops.test';
 
 /** Each task says hello as it starts; /cgi-bin/say?<word> makes the task that answers write `said <word>`. */
 const SAY = '#!/bin/sh\necho "said $QUERY_STRING" >&2\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n';
-const manifest = () => `app: ops
+/** Production: 3 replicas behind HOST; another environment: one, with no route. */
+const manifest = (production = true) => `app: ops
 services:
   web:
     image: ${swarm?.registry.address}/ops:v1
     registry_auth: { username: swarm, password_secret: REGISTRY_PASSWORD }
     container_port: 8080
-    replicas: 3
+    replicas: ${production ? 3 : 1}
     placement: { spread: node, max_per_node: 1 }
     run: "echo hello from a task; exec httpd -f -p 8080 -h /www"
     health: { http: /health, start_timeout: 4s, interval: 1s, unhealthy_threshold: 2 }
     drain: 1s
-    routes: [${HOST}]
-`;
+${production ? `    routes: [${HOST}]\n` : ''}`;
 
 const ps = () => home.json<InstanceStatus[]>('ps', 'ops');
 const running = (rows: readonly InstanceStatus[]) => rows.filter((r) => r.state === 'running');
@@ -149,3 +150,38 @@ test('berth logs -f prints a line a task writes after it started', { skip }, asy
     follower.kill();
   }
 });
+
+/** The manager's Swarm services or networks of app ops (of one environment). */
+async function onSwarm(what: 'services' | 'networks', env?: string): Promise<string[]> {
+  const label = ['berth.home', 'berth.app=ops', ...(env ? [`berth.env=${env}`] : [])];
+  const filters = encodeURIComponent(JSON.stringify({ label }));
+  const list = await swarm!.manager.dockerd.engine.call<{ Name?: string; Spec?: { Name: string } }[]>(
+    'GET',
+    `/${what}?filters=${filters}`,
+  );
+  return list.map((x) => x.Spec?.Name ?? x.Name ?? '?');
+}
+
+test(
+  'berth env rm and berth rm remove the Swarm services and the overlay network of what they remove',
+  { skip },
+  async () => {
+    assertOk(await home.cli('deploy', home.app('ops', manifest(false)), '--env', 'staging'));
+    assert.equal((await onSwarm('services', 'staging')).length, 1);
+    assert.equal((await onSwarm('networks', 'staging')).length, 1, 'the environment has its overlay');
+    assertOk(await home.cli('env', 'rm', 'ops', 'staging', '--force'));
+    assert.deepEqual(await onSwarm('services', 'staging'), [], 'no service of the removed environment is left running');
+    assert.deepEqual(await onSwarm('networks', 'staging'), [], 'nor its overlay');
+    // Production is untouched: its three tasks run and answer.
+    assert.equal((await onSwarm('services', 'production')).length, 1);
+    assert.equal(running(await ps()).length, 3);
+    assert.equal((await hit(P, HOST, '/')).status, 200);
+
+    assertOk(await home.cli('rm', 'ops'));
+    assert.deepEqual(await onSwarm('services'), [], 'berth rm leaves no service of the app');
+    assert.deepEqual(await onSwarm('networks'), [], 'nor a network');
+    const pruned = await home.cli('images', 'prune');
+    assertOk(pruned);
+    assert.doesNotMatch(pruned.stdout, /Swarm service/, 'nothing was left for prune');
+  },
+);

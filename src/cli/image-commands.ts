@@ -35,12 +35,13 @@ export function renderImages(v: ImagesView): string {
 export function renderPrune(r: PruneResult): string {
   if (!r.engine) return NO_ENGINE;
   const lines = [
+    ...r.services.map((s) => `removed Swarm service ${s}`),
     ...r.images.map((i) => `removed image ${i}`),
     ...r.containers.map((c) => `removed stopped container ${c}`),
     ...r.networks.map((n) => `removed network ${n}`),
     ...r.kept.map((k) => `left ${k}`),
   ];
-  const count = r.images.length + r.containers.length + r.networks.length;
+  const count = r.services.length + r.images.length + r.containers.length + r.networks.length;
   lines.push(count === 0 ? 'nothing to remove' : `${count} removed; disk freed: ${humanBytes(r.freedBytes)}`);
   return lines.join('\n');
 }

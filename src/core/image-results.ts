@@ -41,6 +41,8 @@ export interface ImagesView {
 export interface PruneResult {
   /** False when this host has no container engine: nothing was looked at. */
   readonly engine: boolean;
+  /** Swarm services of app environments that no longer exist (their names). */
+  readonly services: readonly string[];
   /** Images removed: a tag, or the id of an untagged one. */
   readonly images: readonly string[];
   /** Stopped containers of this home that no instance owns any more (their names). */

@@ -3,11 +3,14 @@ import { describe } from '../core/errors.js';
 import type { ImagesView, PruneResult } from '../core/image-results.js';
 import { EngineError, type ContainerEngine } from '../runtime/container-engine.js';
 import type { Store } from '../store/store.js';
+import { SwarmServices } from '../runtime/swarm-services.js';
+import type { SwarmService } from '../runtime/swarm-types.js';
 import { engineDiskUse } from './engine-disk.js';
 import type { EnvironmentLocks } from './environment-locks.js';
 import { homeImages, homeLabels, imageUses, labelFilter, listImages, tagsOf, type EngineImage } from './images-view.js';
 
 interface Removed {
+  services: string[];
   images: string[];
   containers: string[];
   networks: string[];
@@ -16,8 +19,9 @@ interface Removed {
 
 /**
  * What this BERTH_HOME leaves on the container engine besides running containers: the images of
- * its releases, stopped containers, its app environments' networks. Only what carries this home's
- * label (`berth.image` on images, `berth.home` on containers and networks) is ever removed; an image a recorded release runs never is.
+ * its releases, stopped containers, its app environments' networks, and on a swarm manager the
+ * Swarm services of app environments that are gone. Only what carries this home's label
+ * (`berth.image` on images, `berth.home` on the rest) is ever removed; an image a recorded release runs never is.
  */
 export class Images {
   readonly #store: Store;
@@ -45,16 +49,18 @@ export class Images {
   }
 
   /**
-   * `berth images prune`: removes this home's images no kept release uses (each app environment's
-   * under its lock, so never the image a deployment just built), its stopped containers no
-   * instance owns, and the networks of app environments that are gone. Says what it removed and
+   * `berth images prune`: removes the Swarm services and networks of app environments that are
+   * gone, this home's images no kept release uses (each app environment's under its lock, so
+   * never the image a deployment just built), and its stopped containers no instance owns. Says what it removed and
    * how much disk the engine uses less.
    */
   async prune(app?: string): Promise<PruneResult> {
     const engine = this.#engine;
-    if (!engine) return { engine: false, images: [], containers: [], networks: [], kept: [], freedBytes: 0 };
+    if (!engine)
+      return { engine: false, services: [], images: [], containers: [], networks: [], kept: [], freedBytes: 0 };
     const before = await engineDiskUse(engine);
-    const out: Removed = { images: [], containers: [], networks: [], kept: [] };
+    const out: Removed = { services: [], images: [], containers: [], networks: [], kept: [] };
+    await this.#removeServices(engine, app, undefined, true, out);
     const groups = new Map<string, EngineImage[]>();
     for (const i of await homeImages(engine, this.#home, app)) {
       const key = JSON.stringify([i.owner.app, i.owner.env]);
@@ -73,14 +79,16 @@ export class Images {
   }
 
   /**
-   * After `berth rm` / `berth env rm` (holding their locks): the app's (or environment's) images,
-   * stopped containers and networks. Best effort: what stays is logged, and `berth images prune` removes it later.
+   * After `berth rm` / `berth env rm` (holding their locks): the app's (or environment's) Swarm
+   * services (their tasks stop on every node), images, stopped containers and networks. Best
+   * effort: what stays is logged, and `berth images prune` removes it later.
    */
   async forget(app: string, env?: string): Promise<void> {
     const engine = this.#engine;
     if (!engine) return;
-    const out: Removed = { images: [], containers: [], networks: [], kept: [] };
+    const out: Removed = { services: [], images: [], containers: [], networks: [], kept: [] };
     try {
+      await this.#removeServices(engine, app, env, false, out);
       await this.#removeUnused(engine, await homeImages(engine, this.#home, app, env), out);
       await this.#removeStopped(engine, app, env, out);
       await this.#removeNetworks(engine, app, env, false, out);
@@ -127,6 +135,64 @@ export class Images {
         if (!(err instanceof EngineError && err.status === 404)) out.kept.push(`container ${name}: ${describe(err)}`);
       }
     }
+  }
+
+  /**
+   * The Swarm services of this home's app environments (none unless the engine is a swarm manager); with `onlyGone`,
+   * of those the store no longer has. Returns once their tasks have left this node (at most 30 s), so their
+   * images and networks can go next.
+   */
+  async #removeServices(
+    engine: ContainerEngine,
+    app: string | undefined,
+    env: string | undefined,
+    onlyGone: boolean,
+    out: Removed,
+  ): Promise<void> {
+    const services = new SwarmServices(engine);
+    let list: SwarmService[];
+    try {
+      list = await services.list({
+        'berth.home': this.#home,
+        ...(app !== undefined ? { 'berth.app': app } : {}),
+        ...(env !== undefined ? { 'berth.env': env } : {}),
+      });
+    } catch (err) {
+      // Not a swarm manager (503), or an engine without Swarm's API: no services to remove.
+      if (err instanceof EngineError && [404, 501, 503].includes(err.status)) return;
+      throw err;
+    }
+    const removed: string[] = [];
+    for (const s of list) {
+      const remove = async () => {
+        try {
+          if (!(await services.remove(s.ID))) return; // gone meanwhile
+          removed.push(s.ID);
+          out.services.push(s.Spec.Name);
+        } catch (err) {
+          out.kept.push(`service ${s.Spec.Name}: ${describe(err)}`);
+        }
+      };
+      const a = s.Spec.Labels['berth.app'] ?? '';
+      const e = s.Spec.Labels['berth.env'] ?? '';
+      if (onlyGone) await this.#ifGone(a, e, remove);
+      else await remove();
+    }
+    // Their tasks stop on every node; here, their containers must be gone before the images and the network can go.
+    const deadline = Date.now() + 30_000;
+    for (const id of removed) {
+      const filter = labelFilter([`com.docker.swarm.service.id=${id}`]);
+      while (Date.now() < deadline && (await engine.call<unknown[]>('GET', `/containers/json?all=1&${filter}`)).length)
+        await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Runs `action` under the app environment's lock if the store no longer has that environment. */
+  async #ifGone(app: string, env: string, action: () => Promise<void>): Promise<void> {
+    if (app === '' || env === '') return;
+    await this.#locks.run(app, env, { wait: true, what: 'berth images prune' }, async () => {
+      if ((await this.#store.apps.environments({ app, env })).length === 0) await action();
+    });
   }
 
   /** The networks of this home's app environments; with `onlyGone`, of those the store no longer has. */
