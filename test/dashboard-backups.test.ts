@@ -57,7 +57,8 @@ const focused = (page: Page) => page.evaluate<string>('document.activeElement?.t
 /** The restore's question is shown, with the focus on its safe answer. */
 const asked = async (page: Page) => {
   await page.locator('button[data-action=confirm-restore]').waitFor();
-  await page.waitForFunction('document.activeElement?.textContent === "Keep it"', undefined, { timeout: 10_000 });
+  // Polled from here: the page's CSP (no unsafe-eval) refuses page.waitForFunction's polling, which evals its predicate.
+  await waitFor('the focus on "Keep it"', async () => (await focused(page)) === 'Keep it', 10_000, 50);
 };
 /** The rows vault serves, once it serves (a restore restarts it). */
 const rowsServed = (n: number) =>
