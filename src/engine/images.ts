@@ -9,6 +9,13 @@ import { engineDiskUse } from './engine-disk.js';
 import type { EnvironmentLocks } from './environment-locks.js';
 import { homeImages, homeLabels, imageUses, labelFilter, listImages, tagsOf, type EngineImage } from './images-view.js';
 
+/** Whose things: an app's (or one environment's), or the whole home's; `onlyGone`: only of environments the store no longer has. */
+interface Scope {
+  readonly app?: string | undefined;
+  readonly env?: string | undefined;
+  readonly onlyGone: boolean;
+}
+
 interface Removed {
   services: string[];
   images: string[];
@@ -60,7 +67,7 @@ export class Images {
       return { engine: false, services: [], images: [], containers: [], networks: [], kept: [], freedBytes: 0 };
     const before = await engineDiskUse(engine);
     const out: Removed = { services: [], images: [], containers: [], networks: [], kept: [] };
-    await this.#removeServices(engine, app, undefined, true, out);
+    await this.#removeServices(engine, { app, onlyGone: true }, out);
     const groups = new Map<string, EngineImage[]>();
     for (const i of await homeImages(engine, this.#home, app)) {
       const key = JSON.stringify([i.owner.app, i.owner.env]);
@@ -73,7 +80,7 @@ export class Images {
       );
     }
     await this.#removeStopped(engine, app, undefined, out);
-    await this.#removeNetworks(engine, app, undefined, true, out);
+    await this.#removeNetworks(engine, { app, onlyGone: true }, out);
     const after = await engineDiskUse(engine);
     return { engine: true, ...out, freedBytes: Math.max(0, before.total - after.total) };
   }
@@ -88,10 +95,10 @@ export class Images {
     if (!engine) return;
     const out: Removed = { services: [], images: [], containers: [], networks: [], kept: [] };
     try {
-      await this.#removeServices(engine, app, env, false, out);
+      await this.#removeServices(engine, { app, env, onlyGone: false }, out);
       await this.#removeUnused(engine, await homeImages(engine, this.#home, app, env), out);
       await this.#removeStopped(engine, app, env, out);
-      await this.#removeNetworks(engine, app, env, false, out);
+      await this.#removeNetworks(engine, { app, env, onlyGone: false }, out);
     } catch (err) {
       out.kept.push(describe(err));
     }
@@ -142,13 +149,7 @@ export class Images {
    * of those the store no longer has. Returns once their tasks have left this node (at most 30 s), so their
    * images and networks can go next.
    */
-  async #removeServices(
-    engine: ContainerEngine,
-    app: string | undefined,
-    env: string | undefined,
-    onlyGone: boolean,
-    out: Removed,
-  ): Promise<void> {
+  async #removeServices(engine: ContainerEngine, { app, env, onlyGone }: Scope, out: Removed): Promise<void> {
     const services = new SwarmServices(engine);
     let list: SwarmService[];
     try {
@@ -187,32 +188,26 @@ export class Images {
     }
   }
 
-  /** Runs `action` under the app environment's lock if the store no longer has that environment. */
+  /**
+   * Runs `action` if the store no longer has the app environment: checked and done under its lock, since a deployment
+   * may be making it anew (without the labels that name one, at once).
+   */
   async #ifGone(app: string, env: string, action: () => Promise<void>): Promise<void> {
-    if (app === '' || env === '') return;
-    await this.#locks.run(app, env, { wait: true, what: 'berth images prune' }, async () => {
+    const gone = async () => {
       if ((await this.#store.apps.environments({ app, env })).length === 0) await action();
-    });
+    };
+    if (app === '' || env === '') return gone();
+    await this.#locks.run(app, env, { wait: true, what: 'berth images prune' }, gone);
   }
 
   /** The networks of this home's app environments; with `onlyGone`, of those the store no longer has. */
-  async #removeNetworks(
-    engine: ContainerEngine,
-    app: string | undefined,
-    env: string | undefined,
-    onlyGone: boolean,
-    out: Removed,
-  ): Promise<void> {
+  async #removeNetworks(engine: ContainerEngine, { app, env, onlyGone }: Scope, out: Removed): Promise<void> {
     const list = await engine.call<{ Id: string; Name: string; Labels: Record<string, string> | null }[]>(
       'GET',
       `/networks?${labelFilter(homeLabels(this.#home, app, env))}`,
     );
     for (const n of list) {
-      const a = n.Labels?.['berth.app'] ?? '';
-      const e = n.Labels?.['berth.env'] ?? '';
-      const gone = async () => (await this.#store.apps.environments({ app: a, env: e })).length === 0;
       const remove = async () => {
-        if (onlyGone && !(await gone())) return;
         try {
           await engine.call('DELETE', `/networks/${n.Id}`);
           out.networks.push(n.Name);
@@ -220,9 +215,7 @@ export class Images {
           if (!(err instanceof EngineError && err.status === 404)) out.kept.push(`network ${n.Name}: ${describe(err)}`);
         }
       };
-      // A deployment of the environment may be making it anew: checked and removed under its lock.
-      if (onlyGone && a !== '' && e !== '')
-        await this.#locks.run(a, e, { wait: true, what: 'berth images prune' }, remove);
+      if (onlyGone) await this.#ifGone(n.Labels?.['berth.app'] ?? '', n.Labels?.['berth.env'] ?? '', remove);
       else await remove();
     }
   }

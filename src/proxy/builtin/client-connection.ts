@@ -85,6 +85,10 @@ export class ClientConnection implements ExchangeOwner {
   /** An exchange is over (answered and its body read): the next pipelined request, if any. */
   over(ex: RawExchange): void {
     if (this.#current !== ex || !this.#release()) return;
+    this.#resume();
+  }
+
+  #resume(): void {
     if (this.socket.isPaused()) this.socket.resume();
     if (!this.#parsing) this.#next();
   }
@@ -100,8 +104,7 @@ export class ClientConnection implements ExchangeOwner {
 
   #drained = (): void => {
     this.#held = false;
-    if (this.socket.isPaused()) this.socket.resume();
-    if (!this.#parsing) this.#next();
+    this.#resume();
   };
 
   #next(): void {
