@@ -145,7 +145,8 @@ test('on a phone-sized screen the Backups view fits, and with the confirm open T
     async (page) => {
       await openBackups(page, 'mia');
       await page.locator(`#backup-list tr[data-snapshot="${snapshot}"] button[data-action=restore]`).click();
-      await page.locator('button[data-action=confirm-restore]').waitFor();
+      // Once the question has the focus: a Tab before that starts from Restore, and the round ends early (CI once).
+      await asked(page);
       assert.ok((await page.evaluate<number>('document.documentElement.scrollWidth')) <= 390);
       const { unnamed, missed } = await tabThrough(page);
       assert.deepEqual(unnamed, [], 'controls without a name');
