@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 
 /** What /proc/<pid>/stat says about a process. */
 export interface ProcStat {
@@ -13,13 +13,34 @@ export interface ProcStat {
   readonly startTicks: string;
   /** CPU used in clock ticks: user and system, its own and that of the children it has waited for. */
   readonly cpuTicks: number;
+  /** Resident set size in pages (the RSS /proc/<pid>/status states in kB). */
+  readonly rssPages: number;
+}
+
+/**
+ * One buffer for every read of a stat file (berthd is one thread): a stat line is a few hundred bytes, so it is
+ * one open, one read and one close, with no size check, no buffer per call and no second read for the end.
+ */
+const STAT_BUFFER = Buffer.allocUnsafeSlow(4096);
+
+/** The text of /proc/<pid>/stat; throws when the process is gone. */
+function readStat(pid: number): string {
+  const fd = openSync(`/proc/${pid}/stat`, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, STAT_BUFFER, 0, STAT_BUFFER.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  // A line that fills the buffer (it never does: the comm is at most 64 bytes) is read whole the usual way.
+  return n < STAT_BUFFER.length ? STAT_BUFFER.toString('utf8', 0, n) : readFileSync(`/proc/${pid}/stat`, 'utf8');
 }
 
 /** Reads /proc/<pid>/stat, or undefined when the process is gone. */
 export function procStat(pid: number): ProcStat | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readStat(pid);
   } catch {
     return undefined;
   }
@@ -27,7 +48,7 @@ export function procStat(pid: number): ProcStat | undefined {
   const comm = text.slice(text.indexOf('(') + 1, close);
   const f = text.slice(close + 2).split(' ');
   // Fields after comm start at field 3 (state): f[0]=state, f[1]=ppid, f[2]=pgrp, f[3]=session,
-  // f[11..14]=utime, stime, cutime, cstime, f[19]=starttime.
+  // f[11..14]=utime, stime, cutime, cstime, f[19]=starttime, f[21]=rss.
   return {
     pid,
     comm,
@@ -37,6 +58,7 @@ export function procStat(pid: number): ProcStat | undefined {
     session: Number(f[3]),
     startTicks: f[19] ?? '',
     cpuTicks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+    rssPages: Number(f[21]),
   };
 }
 
