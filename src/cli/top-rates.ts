@@ -1,5 +1,6 @@
 import type { InstanceSample } from '../metrics/collector.js';
 import { LATENCY_BUCKETS, type RouteCounters } from '../proxy/builtin/route-stats.js';
+import { compareText } from '../core/names.js';
 
 /** GET /v1/stats: instances and route counters at one moment. */
 export interface Stats {
@@ -96,5 +97,5 @@ export function topRows(before: Stats, after: Stats): TopRow[] {
       const p95 = quantile(0.95, hist);
       return { ...row, reqPerSec: answered / seconds, p95Ms: p95 === null ? null : p95 * 1000 };
     })
-    .sort((a, b) => svcKey(a).localeCompare(svcKey(b)));
+    .sort((a, b) => compareText(svcKey(a), svcKey(b)));
 }

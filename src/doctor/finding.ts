@@ -1,3 +1,5 @@
+import { compareText } from '../core/names.js';
+
 /** How bad a finding is: errors break something now, warnings will, info is housekeeping. */
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -19,10 +21,10 @@ const RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 export function sortFindings(findings: readonly Finding[]): Finding[] {
   return [...findings].sort(
     (a, b) =>
-      (a.app ?? '~').localeCompare(b.app ?? '~') ||
+      compareText(a.app ?? '', b.app ?? '') || // no app (the host's own) first
       RANK[a.severity] - RANK[b.severity] ||
-      a.code.localeCompare(b.code) ||
-      a.message.localeCompare(b.message),
+      compareText(a.code, b.code) ||
+      compareText(a.message, b.message),
   );
 }
 

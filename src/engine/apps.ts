@@ -14,6 +14,7 @@ import { removeTree } from '../system/safe-tree.js';
 import { storedManifest } from '../config/stored-manifest.js';
 import type { InstanceStatus } from '../core/results.js';
 import type { SwarmTasks } from './swarm-tasks.js';
+import { compareText } from '../core/names.js';
 
 export const DEFAULT_ENV = 'production';
 
@@ -173,7 +174,7 @@ export class Apps {
       : [];
     // Stable: instances keep their order; an environment's swarm tasks and static services follow its instances.
     return [...running, ...tasks, ...staticServices(serving, filter.service)].sort(
-      (a, b) => a.app.localeCompare(b.app) || a.env.localeCompare(b.env),
+      (a, b) => compareText(a.app, b.app) || compareText(a.env, b.env),
     );
   }
 

@@ -3,6 +3,7 @@ import { BerthError } from '../core/errors.js';
 import { ContainerEngine } from '../runtime/container-engine.js';
 import { SwarmClient } from '../runtime/swarm-client.js';
 import type { NodeAvailability, SwarmNode } from '../runtime/swarm-types.js';
+import { compareText } from '../core/names.js';
 
 /**
  * `berth cluster`: the Docker Swarm of this host's container engine (the host setting container_engine). Making
@@ -72,5 +73,5 @@ function nodeView(n: SwarmNode, self: string): ClusterNodeView {
 }
 
 function byRoleThenName(a: ClusterNodeView, b: ClusterNodeView): number {
-  return a.role === b.role ? a.name.localeCompare(b.name) : a.role === 'manager' ? -1 : 1;
+  return a.role === b.role ? compareText(a.name, b.name) : a.role === 'manager' ? -1 : 1;
 }

@@ -3,6 +3,7 @@ import { storedManifest } from '../config/stored-manifest.js';
 import type { ImageRow, ImageUse, ImagesView } from '../core/image-results.js';
 import { EngineError, type ContainerEngine } from '../runtime/container-engine.js';
 import type { Store } from '../store/store.js';
+import { compareText } from '../core/names.js';
 
 /** One image as the engine lists it (GET /images/json). */
 export interface EngineImage {
@@ -152,7 +153,8 @@ export async function listImages(o: { store: Store; engine: ContainerEngine | un
     row.kept = true;
   }
   const images = [...rows.values()].sort(
-    (a, b) => (a.app ?? '~').localeCompare(b.app ?? '~') || (b.release ?? 0) - (a.release ?? 0),
+    // Images of no app first (as localeCompare ordered the '~' that stood for it), then by app, newest release first.
+    (a, b) => compareText(a.app ?? '', b.app ?? '') || (b.release ?? 0) - (a.release ?? 0),
   );
   const unused = images.filter((i) => i.ours && !i.kept);
   return {

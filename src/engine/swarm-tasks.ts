@@ -5,6 +5,7 @@ import { swarmServiceLogs, type SwarmLogOptions, type SwarmLogStream } from '../
 import { SwarmServices } from '../runtime/swarm-services.js';
 import type { SwarmNode, SwarmTask } from '../runtime/swarm-types.js';
 import { swarmTaskStatus } from './status.js';
+import { compareText } from '../core/names.js';
 
 /** Which of the home's tasks: an app's, an environment's, a service's (each optional). */
 export interface TaskFilter {
@@ -82,7 +83,7 @@ export class SwarmTasks {
     }
     return rows.sort(
       (a, b) =>
-        a.service.localeCompare(b.service) ||
+        compareText(a.service, b.service) ||
         a.instance - b.instance ||
         Number(FAILED.has(a.state)) - Number(FAILED.has(b.state)) ||
         b.since - a.since,

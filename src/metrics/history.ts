@@ -1,5 +1,6 @@
 import { topRows, type Stats } from '../cli/top-rates.js';
 import { HistoryFile, type SampleLine } from './history-file.js';
+import { compareText } from '../core/names.js';
 
 /** A fixed number of the newest items: pushing past capacity overwrites the oldest, so memory never grows. */
 export class Ring<T> {
@@ -170,7 +171,7 @@ export class MetricsHistory {
     return [...this.#rings]
       .filter(([k]) => k.startsWith(prefix))
       .map(([k, ring]) => ({ service: k.slice(prefix.length), points: ring.values().filter((p) => p.at > from) }))
-      .sort((a, b) => a.service.localeCompare(b.service));
+      .sort((a, b) => compareText(a.service, b.service));
   }
 
   /** Points held, all services (for the bound's test). */

@@ -4,6 +4,7 @@ import type { Store } from '../../store/store.js';
 import type { HomeLayout } from '../../system/paths.js';
 import { discoveryPrefix } from '../launch-env.js';
 import { databaseDir, passwordSecret, POSTGRES_DATABASE, POSTGRES_USER, socketDir } from './layout.js';
+import { compareText } from '../../core/names.js';
 
 /**
  * How to reach one managed database of an environment: what its dependents get as variables,
@@ -71,7 +72,7 @@ export async function databaseConnections(d: ConnectionDeps, app: string, env: s
         : `redis://default:${auth}@127.0.0.1:${v.port}/0`,
     });
   }
-  return out.sort((a, b) => a.service.localeCompare(b.service));
+  return out.sort((a, b) => compareText(a.service, b.service));
 }
 
 /** One database of an environment (`service`, or its only one), or an error that names those it has. */

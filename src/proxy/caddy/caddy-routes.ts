@@ -1,4 +1,5 @@
 import type { StaticSiteRoute } from '../edge/sites.js';
+import { compareText } from '../../core/names.js';
 
 /** A route of Caddy's JSON config, as far as Berth reads it back. */
 export interface CaddyRoute {
@@ -40,7 +41,7 @@ export function dialsOf(route: CaddyRoute): string[] {
 export function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => compareText(a, b)))
       : v,
   );
 }

@@ -1,4 +1,5 @@
 import type { RouteTable } from '../route-table.js';
+import { compareText } from '../../core/names.js';
 
 /** A static route, for an edge that serves files itself (Caddy's file_server). */
 export interface StaticSiteRoute {
@@ -62,9 +63,9 @@ export function sitesOf(table: RouteTable): Site[] {
         },
       ]);
   }
-  const longestFirst = (list: string[]) => [...new Set(list)].sort((a, b) => b.length - a.length || a.localeCompare(b));
+  const longestFirst = (list: string[]) => [...new Set(list)].sort((a, b) => b.length - a.length || compareText(a, b));
   return [...byApp]
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => compareText(a, b))
     .map(([app, hosts]) => {
       const own = statics.get(app);
       const sorted = Object.fromEntries(
