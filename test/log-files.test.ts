@@ -186,3 +186,23 @@ test('tailLines never shows a piece of a line cut by its read window', () => {
   assert.deepEqual(tailLines(file, 5, 20), ['second', 'third']);
   assert.deepEqual(tailLines(path.join(dir, 'none.log'), 5), []);
 });
+
+test('tailLines reaches into the rotated file when the log was just rotated, and follows no link there', async () => {
+  const sub = path.join(dir, 'just-rotated');
+  mkdirSync(sub);
+  const file = path.join(sub, 'flood.0.r1.log');
+  await writeThrough(file, 4096, 2, 41); // 40 lines of 100 bytes fill a file: the 41st starts the next one
+  assert.equal(readFileSync(file, 'utf8').split('\n').length - 1, 1, 'one line since the rotation');
+  const numbers = (l: string[]) => l.map((x) => Number(x.slice(0, 8)));
+  assert.deepEqual(numbers(tailLines(file, 3)), [38, 39, 40], "the last 3 lines of the instance's output");
+  assert.deepEqual(numbers(tailLines(file, 100)), [...Array(41).keys()], 'all of them, in order, none twice');
+  assert.deepEqual(numbers(tailLines(file, 3, 150)), [40], 'the read budget covers both files');
+  // The app's user may own these files: a link where the rotated file should be is not read.
+  const secret = path.join(dir, 'secret.txt');
+  writeFileSync(secret, 'root:secret\nroot:secret\n');
+  rmSync(`${file}.1`);
+  symlinkSync(secret, `${file}.1`);
+  assert.deepEqual(numbers(tailLines(file, 3)), [40]);
+  symlinkSync(secret, path.join(sub, 'linked.log'));
+  assert.deepEqual(tailLines(path.join(sub, 'linked.log'), 3), []);
+});

@@ -1,25 +1,51 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 
-/** The last `lines` lines of a file (reads at most `maxBytes` from its end). */
-export function tailLines(file: string, lines: number, maxBytes = 256 * 1024): string[] {
+/** How many rotated files (`<file>.1` the newest, as the log writer names them) a tail looks into at most. */
+const ROTATED_LOOKED_AT = 2;
+
+/**
+ * The last `maxBytes` of a regular file as lines; undefined when it is missing, a link or not a file (the app's
+ * user may own a log's files: none is followed). `whole`: nothing of the file was left out.
+ */
+function fileTail(file: string, maxBytes: number): { lines: string[]; bytes: number; whole: boolean } | undefined {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
-    return [];
+    return undefined;
   }
   try {
-    const size = statSync(file).size;
-    const len = Math.min(size, maxBytes);
+    const st = fstatSync(fd);
+    if (!st.isFile()) return undefined;
+    const len = Math.min(st.size, maxBytes);
     const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    const all = buf.toString('utf8').split('\n');
+    const n = readSync(fd, buf, 0, len, st.size - len);
+    const all = buf.toString('utf8', 0, n).split('\n');
     if (all[all.length - 1] === '') all.pop();
-    if (len < size) all.shift(); // cut in the middle: a piece of a line is no line (and no piece of a secret shows)
-    return lines <= 0 ? [] : all.slice(-lines);
+    if (len < st.size) all.shift(); // cut in the middle: a piece of a line is no line (and no piece of a secret shows)
+    return { lines: all, bytes: n, whole: len === st.size };
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The last `lines` lines of a log (reading at most `maxBytes`): its file, and when that holds fewer because it was
+ * just rotated, the newest rotated files before it. The log writer rotates between lines, so a file's first line is
+ * whole.
+ */
+export function tailLines(file: string, lines: number, maxBytes = 256 * 1024): string[] {
+  if (lines <= 0) return [];
+  let out: string[] = [];
+  let budget = maxBytes;
+  for (let i = 0; i <= ROTATED_LOOKED_AT && out.length < lines && budget > 0; i++) {
+    const tail = fileTail(i === 0 ? file : `${file}.${i}`, budget);
+    if (!tail) break;
+    out = tail.lines.concat(out);
+    budget -= tail.bytes;
+    if (!tail.whole) break; // what came before this file is beyond the budget
+  }
+  return out.slice(-lines);
 }
 
 /** Reads bytes appended after `offset`; returns them and the new offset (handles truncation). */
