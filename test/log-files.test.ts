@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
-import { tailLines } from '../src/runtime/log-files.js';
+import { fileSize, readFrom, tailLines } from '../src/runtime/log-files.js';
 import { logWriterPath } from '../src/runtime/log-writer.js';
 import { waitFor } from './helpers/home.js';
 
@@ -205,4 +205,27 @@ test('tailLines reaches into the rotated file when the log was just rotated, and
   assert.deepEqual(numbers(tailLines(file, 3)), [40]);
   symlinkSync(secret, path.join(sub, 'linked.log'));
   assert.deepEqual(tailLines(path.join(sub, 'linked.log'), 3), []);
+});
+
+test('following a log (berth logs -f) reads what is appended, from a truncated file again, and never through a link', () => {
+  const sub = path.join(dir, 'followed');
+  mkdirSync(sub);
+  const file = path.join(sub, 'web.0.r1.log');
+  writeFileSync(file, 'one\n');
+  assert.equal(fileSize(file), 4);
+  writeFileSync(file, 'one\ntwo\n');
+  assert.deepEqual(readFrom(file, 4), { text: 'two\n', offset: 8 });
+  assert.deepEqual(readFrom(file, 8), { text: '', offset: 8 });
+  writeFileSync(file, 'new\n'); // truncated, as a rotation's fresh file
+  assert.deepEqual(readFrom(file, 8), { text: 'new\n', offset: 4 });
+  // The app's user may own the log's directory: a link put in the file's place shows nothing of its target.
+  const secret = path.join(dir, 'followed-secret.txt');
+  writeFileSync(secret, 'root:secret\n'.repeat(4));
+  rmSync(file);
+  symlinkSync(secret, file);
+  assert.equal(fileSize(file), 0);
+  assert.deepEqual(readFrom(file, 0), { text: '', offset: 0 });
+  assert.deepEqual(readFrom(file, 4), { text: '', offset: 4 });
+  assert.equal(fileSize(path.join(sub, 'none.log')), 0);
+  assert.deepEqual(readFrom(path.join(sub, 'none.log'), 0), { text: '', offset: 0 });
 });

@@ -1,13 +1,13 @@
-import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 
 /** How many rotated files (`<file>.1` the newest, as the log writer names them) a tail looks into at most. */
 const ROTATED_LOOKED_AT = 2;
 
 /**
- * The last `maxBytes` of a regular file as lines; undefined when it is missing, a link or not a file (the app's
- * user may own a log's files: none is followed). `whole`: nothing of the file was left out.
+ * A log's file opened for reading with its stat, or undefined when it is missing, a link or not a regular file: the
+ * app's user may own a log's files, so none is followed (O_NOFOLLOW, then fstat of what was opened). Close the fd.
  */
-function fileTail(file: string, maxBytes: number): { lines: string[]; bytes: number; whole: boolean } | undefined {
+function openRegular(file: string): { fd: number; st: Stats } | undefined {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -16,7 +16,20 @@ function fileTail(file: string, maxBytes: number): { lines: string[]; bytes: num
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) return undefined;
+    if (st.isFile()) return { fd, st };
+  } catch {
+    // as a missing file
+  }
+  closeSync(fd);
+  return undefined;
+}
+
+/** The last `maxBytes` of a log's file as lines (openRegular). `whole`: nothing of the file was left out. */
+function fileTail(file: string, maxBytes: number): { lines: string[]; bytes: number; whole: boolean } | undefined {
+  const opened = openRegular(file);
+  if (!opened) return undefined;
+  const { fd, st } = opened;
+  try {
     const len = Math.min(st.size, maxBytes);
     const buf = Buffer.alloc(len);
     const n = readSync(fd, buf, 0, len, st.size - len);
@@ -48,19 +61,15 @@ export function tailLines(file: string, lines: number, maxBytes = 256 * 1024): s
   return out.slice(-lines);
 }
 
-/** Reads bytes appended after `offset`; returns them and the new offset (handles truncation). */
+/** Reads bytes appended after `offset`; returns them and the new offset (handles truncation). No link is followed. */
 export function readFrom(file: string, offset: number): { text: string; offset: number } {
-  let size: number;
+  const opened = openRegular(file);
+  if (!opened) return { text: '', offset };
+  const { fd, st } = opened;
   try {
-    size = statSync(file).size;
-  } catch {
-    return { text: '', offset };
-  }
-  if (size < offset) offset = 0;
-  if (size === offset) return { text: '', offset };
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(Math.min(size - offset, 1024 * 1024));
+    if (st.size < offset) offset = 0;
+    if (st.size === offset) return { text: '', offset };
+    const buf = Buffer.alloc(Math.min(st.size - offset, 1024 * 1024));
     const n = readSync(fd, buf, 0, buf.length, offset);
     return { text: buf.subarray(0, n).toString('utf8'), offset: offset + n };
   } finally {
@@ -68,10 +77,11 @@ export function readFrom(file: string, offset: number): { text: string; offset: 
   }
 }
 
-/** Current size of a file, 0 when it does not exist. */
+/** Current size of a log's file; 0 when it does not exist or is a link or not a regular file. */
 export function fileSize(file: string): number {
   try {
-    return statSync(file).size;
+    const st = lstatSync(file);
+    return st.isFile() ? st.size : 0;
   } catch {
     return 0;
   }
