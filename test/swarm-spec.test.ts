@@ -23,6 +23,13 @@ test('an http check becomes the container healthcheck: wget of the path on its p
     Retries: 3,
     StartPeriod: 60 * S,
   });
+  // A short interval does not shorten the time a check may take: inside a task it is an exec, slow on a loaded node.
+  const often = swarmHealthcheck(
+    'api',
+    { ...health({ kind: 'http', path: '/up', status: undefined }), intervalMs: 1000 },
+    3000,
+  );
+  assert.deepEqual([often?.Interval, often?.Timeout], [1 * S, 10 * S]);
   // A worker's tasks run the image's own HEALTHCHECK, if it has one: Berth sets none (not NONE, which disables it).
   assert.equal(swarmHealthcheck('worker', health({ kind: 'process' }), null), undefined);
 });
