@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadavg } from 'node:os';
 import { after, before, test } from 'node:test';
@@ -8,7 +8,8 @@ import type { SwarmTask } from '../src/runtime/swarm-types.js';
 import { hit, isAlive } from './helpers/http.js';
 import { assertOk, TestHome, waitFor } from './helpers/home.js';
 import { TestSwarm } from './helpers/swarm-cluster.js';
-import { publishWeb, startBerthOnSwarm, stopBerthOnSwarm, webApp } from './helpers/swarm-home.js';
+import { statusScript } from './helpers/proxy-process.js';
+import { publishWeb, startBerthOnSwarm, stopBerthOnSwarm, taskHistory, webApp } from './helpers/swarm-home.js';
 
 /**
  * `berth deploy` onto a real Docker Swarm (host setting scheduler: swarm): three Debian dockerd in network
@@ -49,31 +50,9 @@ interface WrkResult {
   readonly text: string;
 }
 
-/**
- * Answers other than 200, counted by second (unix time) and status, printed when wrk ends: a failure says when and
- * what (CI once: 2,261 non-2xx in 10 deploys at load 25, which ones unknown).
- */
-const STATUS_SCRIPT = `bad = {}
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function response(status, headers, body)
-  if status ~= 200 then
-    local key = os.time() .. " " .. status
-    bad[key] = (bad[key] or 0) + 1
-  end
-end
-function done(summary, latency, requests)
-  for _, t in ipairs(threads) do
-    for key, n in pairs(t:get("bad")) do io.write("not 200: " .. key .. " x" .. n .. "\\n") end
-  end
-end
-`;
-
 /** wrk through the edge until `stop` (SIGINT: wrk prints its counts), bounded to 10 minutes. */
 function load(): { stop: () => Promise<WrkResult> } {
-  const script = path.join(home.root, 'statuses.lua');
-  writeFileSync(script, STATUS_SCRIPT);
-  const args = ['-t1', '-c4', '-d600s', '-s', script, '-H', `Host: ${HOST}`, `http://127.0.0.1:${P}/`];
+  const args = ['-t1', '-c4', '-d600s', '-s', statusScript(home.root), '-H', `Host: ${HOST}`, `http://127.0.0.1:${P}/`];
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout.on('data', (c: Buffer) => (text += String(c)));
@@ -88,6 +67,12 @@ function load(): { stop: () => Promise<WrkResult> } {
       return { requests, failures, text };
     },
   };
+}
+
+/** No failed request; else wrk's counts, `more`, and every task of shop Swarm keeps (which failed, when). */
+async function assertNoFailure(r: WrkResult, more = ''): Promise<void> {
+  if (r.failures.length === 0) return;
+  assert.fail(`${r.text}\n${more}\nshop's tasks:\n${await taskHistory(swarm!, 'shop')}`);
 }
 
 const serves = async () => {
@@ -138,7 +123,7 @@ test('10 deploys under wrk load through the edge: 0 failed requests', { skip }, 
     r = await wrk.stop();
   }
   t.diagnostic(`${r.requests} requests through the edge, load average ${loadavg()[0]?.toFixed(1)}`);
-  assert.deepEqual(r.failures, [], `${r.text}\n${when.join('\n')}`);
+  await assertNoFailure(r, when.join('\n'));
   assert.ok(r.requests > 100, r.text);
   assert.equal((await swarm!.services().list({ 'berth.app': 'shop' })).length, 1, 'the old releases removed');
 });
@@ -174,7 +159,7 @@ test('a worker node drained under wrk load: its tasks move, 0 failed requests', 
   }
   assertOk(await home.cli('cluster', 'activate', node));
   t.diagnostic(`${r.requests} requests through the edge, load average ${loadavg()[0]?.toFixed(1)}`);
-  assert.deepEqual(r.failures, [], r.text);
+  await assertNoFailure(r);
   assert.ok(r.requests > 100, r.text);
 });
 
@@ -184,7 +169,7 @@ test('a deploy whose new tasks never get healthy fails, the old release serving 
   const w = await wrk.stop();
   assert.notEqual(r.code, 0, 'the deploy failed');
   assert.match(r.stdout + r.stderr, /on the swarm: a task failed|tasks healthy in time/);
-  assert.deepEqual(w.failures, [], w.text);
+  await assertNoFailure(w);
   assert.equal(await serves(), 'v1');
   const services = await swarm!.services().list({ 'berth.app': 'shop' });
   assert.deepEqual(

@@ -92,7 +92,10 @@ before(async () => {
   await swarm.manager.dockerd.buildImage(ref, {
     health: 'ok',
     'cgi-bin/env': CGI('echo "uid=$(id -u)"; env'),
-    'cgi-bin/peer': CGI('wget -q -O - "$API_URL/cgi-bin/env"'),
+    // wget's own error too (and nslookup's when it fails): a failed try says whether the name or the address failed.
+    'cgi-bin/peer': CGI(
+      'wget -q -O - "$API_URL/cgi-bin/env" 2>&1 || { echo "wget: exit $?"; h=${API_URL#http://}; nslookup "${h%:*}" 2>&1; }',
+    ),
   });
   await swarm.registry.push(swarm.manager.dockerd.engine, ref);
   home.app('envapp', manifest());
@@ -131,7 +134,7 @@ test("a dependency's <NAME>_URL reaches it from another node, over the environme
       if (got.status !== 200 || !/^ROLE=api-on-n2$/m.test(got.text())) throw new Error(`${got.status} ${got.text()}`);
       return got;
     },
-    30_000,
+    60_000,
     250,
   );
   if (tries > 1) t.diagnostic(`web reached api at try ${tries}`);

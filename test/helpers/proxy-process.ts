@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiClient } from '../../src/api/client.js';
 import type { RouteEntry, RouteTable } from '../../src/proxy/route-table.js';
@@ -89,6 +89,33 @@ export class ProxyProcess {
  * With `hosts`, wrk resolves the URL's name by that hosts file, bound over /etc/hosts in a mount namespace
  * of its own (root only): an HTTPS URL then sends its name as SNI, as a browser would.
  */
+/**
+ * A wrk Lua script (written into `dir`, its path returned) that counts the answers other than 200 by second (unix
+ * time) and status and prints them when wrk ends ("not 200: <second> <status> x<count>"): a failure under load says
+ * when and what.
+ */
+export function statusScript(dir: string): string {
+  const file = path.join(dir, 'wrk-statuses.lua');
+  writeFileSync(file, STATUS_SCRIPT);
+  return file;
+}
+
+const STATUS_SCRIPT = `bad = {}
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function response(status, headers, body)
+  if status ~= 200 then
+    local key = os.time() .. " " .. status
+    bad[key] = (bad[key] or 0) + 1
+  end
+end
+function done(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    for key, n in pairs(t:get("bad")) do io.write("not 200: " .. key .. " x" .. n .. "\\n") end
+  end
+end
+`;
+
 export async function wrk(
   url: string,
   opts: {
@@ -98,6 +125,8 @@ export async function wrk(
     threads?: number;
     until?: Promise<unknown>;
     hosts?: string;
+    /** A wrk Lua script's path (statusScript). */
+    script?: string;
   },
 ): Promise<{ requests: number; errors: number; connect: number; timeout: number; non2xx: number; output: string }> {
   const { execFile } = await import('node:child_process');
@@ -110,6 +139,7 @@ export async function wrk(
     `${opts.seconds}s`,
     '--timeout',
     '5s',
+    ...(opts.script ? ['-s', opts.script] : []),
     '-H',
     `Host: ${opts.host}`,
     url,

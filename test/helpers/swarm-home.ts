@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { SwarmTask } from '../../src/runtime/swarm-types.js';
 import { assertOk, type TestHome } from './home.js';
 import type { TestSwarm } from './swarm-cluster.js';
 
@@ -65,3 +66,49 @@ services:
     routes: ${o.routes}
 `;
 }
+
+/**
+ * Every task Swarm keeps of an app (its history too: the tasks a deploy replaced, a node drained, a check killed), one
+ * a line with its release, slot, node, states, exit code and error, oldest first, and for a stopped task whose check
+ * failed the last checks its node's engine kept (when each ran, how long, exit code, output): what a failure under load needs to
+ * say whether the app's own tasks failed while requests went to them, and why.
+ */
+export async function taskHistory(swarm: TestSwarm, app: string): Promise<string> {
+  const filters = encodeURIComponent(JSON.stringify({ label: [`berth.app=${app}`] }));
+  const tasks = await swarm.manager.dockerd.engine.call<Array<SwarmTask & { UpdatedAt?: string }>>(
+    'GET',
+    `/tasks?filters=${filters}`,
+  );
+  const names = new Map((await swarm.manager.swarm.nodes()).map((n) => [n.ID, n.Spec.Name]));
+  const lines = await Promise.all(
+    tasks.map(async (t) => {
+      const at = Math.floor(Date.parse(t.UpdatedAt ?? '') / 1000);
+      const release = t.Spec.ContainerSpec.Labels?.['berth.release'] ?? '?';
+      const exit = t.Status.ContainerStatus?.ExitCode;
+      const node = names.get(t.NodeID ?? '') ?? t.NodeID ?? '-';
+      const line = `${at} r${release}.${t.Slot ?? '-'} on ${node} ${t.Status.State}/${t.DesiredState}${exit ? ` exit ${exit}` : ''}${t.Status.Err ? `: ${t.Status.Err}` : ''}`;
+      const id = t.Status.ContainerStatus?.ContainerID;
+      const engine = swarm.nodes.find((n) => n.name === node)?.dockerd.engine;
+      if (t.Status.State === 'running' || !id || !engine) return line;
+      const checks = await engine
+        .call<{ State: { Health?: { Log?: HealthCheck[] } } }>('GET', `/containers/${id}/json`)
+        .then((c) => {
+          const log = c.State.Health?.Log ?? [];
+          return log.some((x) => x.ExitCode !== 0) ? log.map(describeCheck).join('') : '';
+        })
+        .catch((err: unknown) => `\n  (its checks: ${String(err)})`);
+      return line + checks;
+    }),
+  );
+  return lines.sort().join('\n');
+}
+
+interface HealthCheck {
+  readonly Start: string;
+  readonly End: string;
+  readonly ExitCode: number;
+  readonly Output: string;
+}
+
+const describeCheck = (c: HealthCheck) =>
+  `\n  check at ${c.Start.slice(11, 23)}: ${Date.parse(c.End) - Date.parse(c.Start)} ms, exit ${c.ExitCode}: ${c.Output.trim().slice(0, 300)}`;
