@@ -226,6 +226,15 @@ test('following a log (berth logs -f) reads what is appended, from a truncated f
   assert.equal(fileSize(file), 0);
   assert.deepEqual(readFrom(file, 0), { text: '', offset: 0 });
   assert.deepEqual(readFrom(file, 4), { text: '', offset: 4 });
+  // Nor a link to a directory (a victim tree), nor a directory itself.
+  const victim = path.join(dir, 'followed-victim');
+  mkdirSync(victim);
+  writeFileSync(path.join(victim, 'x'), 'root:secret\n');
+  rmSync(file);
+  symlinkSync(victim, file);
+  assert.equal(fileSize(file), 0);
+  assert.deepEqual(readFrom(file, 0), { text: '', offset: 0 });
+  assert.deepEqual(readFrom(victim, 0), { text: '', offset: 0 });
   assert.equal(fileSize(path.join(sub, 'none.log')), 0);
   assert.deepEqual(readFrom(path.join(sub, 'none.log'), 0), { text: '', offset: 0 });
 });

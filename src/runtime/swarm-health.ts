@@ -18,12 +18,12 @@ const CHECK_TIMEOUT_MS = 10_000;
  * Berth's health check as the service's own: on a swarm the node's engine runs it inside each task's
  * container, and Swarm counts a task as running (so a start-first update goes on, and stops the old task)
  * only once it passes. `health: { http }` becomes `wget` of the path on the container's port (busybox
- * or GNU wget in the image: its exit status is the check, any 2xx passes), given CHECK_TIMEOUT_MS whatever the
- * interval. A service without a port (a
- * worker, `process` check) gets none of Berth's: the image's own HEALTHCHECK, if it has one, decides when a
- * task is running (so a start-first update stops an old task only once the new one passed it); without
- * one a task is ready when its process runs, as on one host. The others (tcp, listening, a database's
- * protocol) have no portable command inside an arbitrary image: refused with the way out, never assumed ready.
+ * or GNU wget in the image: its exit status is the check, any 2xx passes), given CHECK_TIMEOUT_MS whatever
+ * the interval. A service without a port (a worker, `process` check) gets none of Berth's: the image's own
+ * HEALTHCHECK, if it has one, decides when a task is running (so a start-first update stops an old task only
+ * once the new one passed it); without one a task is ready when its process runs, as on one host. The others
+ * (tcp, listening, a database's protocol) have no portable command inside an arbitrary image: refused with the
+ * way out, never assumed ready.
  */
 export function swarmHealthcheck(service: string, health: HealthSpec, port: number | null): Healthcheck | undefined {
   const probe = health.probe;

@@ -83,13 +83,6 @@ export class ProxyProcess {
 }
 
 /**
- * Runs wrk against a URL and returns its counts; wrk does not retry, so every failure shows.
- * With `until`, the load lasts exactly as long as that work (wrk stops on SIGINT and still prints
- * its summary), so a slow machine never leaves part of the work unloaded; `seconds` is then a cap.
- * With `hosts`, wrk resolves the URL's name by that hosts file, bound over /etc/hosts in a mount namespace
- * of its own (root only): an HTTPS URL then sends its name as SNI, as a browser would.
- */
-/**
  * A wrk Lua script (written into `dir`, its path returned) that counts the answers other than 200 by second (unix
  * time) and status and prints them when wrk ends ("not 200: <second> <status> x<count>"): a failure under load says
  * when and what.
@@ -116,6 +109,13 @@ function done(summary, latency, requests)
 end
 `;
 
+/**
+ * Runs wrk against a URL and returns its counts; wrk does not retry, so every failure shows.
+ * With `until`, the load lasts exactly as long as that work (wrk stops on SIGINT and still prints
+ * its summary), so a slow machine never leaves part of the work unloaded; `seconds` is then a cap.
+ * With `hosts`, wrk resolves the URL's name by that hosts file, bound over /etc/hosts in a mount namespace
+ * of its own (root only): an HTTPS URL then sends its name as SNI, as a browser would.
+ */
 export async function wrk(
   url: string,
   opts: {

@@ -68,10 +68,10 @@ services:
 }
 
 /**
- * Every task Swarm keeps of an app (its history too: the tasks a deploy replaced, a node drained, a check killed), one
- * a line with its release, slot, node, states, exit code and error, oldest first, and for a stopped task whose check
- * failed the last checks its node's engine kept (when each ran, how long, exit code, output): what a failure under load needs to
- * say whether the app's own tasks failed while requests went to them, and why.
+ * Every task Swarm keeps of an app (its history too: the tasks a deploy replaced, a node drained, a check killed),
+ * one a line with its release, slot, node, states, exit code and error, oldest first; for a stopped task whose check
+ * failed, the last checks its node's engine kept (when, how long, exit code, output). A failure under load then says
+ * whether the app's own tasks failed while requests went to them, and why.
  */
 export async function taskHistory(swarm: TestSwarm, app: string): Promise<string> {
   const filters = encodeURIComponent(JSON.stringify({ label: [`berth.app=${app}`] }));
