@@ -1,5 +1,6 @@
 import type { ContainerEngine } from '../runtime/container-engine.js';
 import { SwarmClient } from '../runtime/swarm-client.js';
+import { SwarmServices } from '../runtime/swarm-services.js';
 import type { SwarmNode, SwarmService, SwarmTask } from '../runtime/swarm-types.js';
 
 /** A task as GET /tasks gives it, with the time of its last state change (what "recently" is judged on). */
@@ -31,11 +32,9 @@ export async function readSwarm(
   const client = new SwarmClient(engine);
   const info = await client.info().catch(() => undefined);
   if (info?.LocalNodeState !== 'active' || !info.ControlAvailable) return undefined;
-  const wanted = Object.entries({ ...labels, 'berth.home': home }).map(([k, v]) => `${k}=${v}`);
-  const label = JSON.stringify({ label: wanted });
   const [nodes, services] = await Promise.all([
     engine.call<SwarmNode[]>('GET', '/nodes'),
-    engine.call<SwarmService[]>('GET', `/services?filters=${encodeURIComponent(label)}`),
+    new SwarmServices(engine).list({ ...labels, 'berth.home': home }),
   ]);
   const ids = new Set(services.map((s) => s.ID));
   const byService = encodeURIComponent(JSON.stringify({ service: [...ids] }));
