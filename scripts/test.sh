@@ -63,5 +63,4 @@ npx --no-install prettier --check src test bench ui eslint.config.js
 npx --no-install eslint src test bench
 # Three files at once on two cores: most of a test's time is spent waiting on the processes,
 # engines and proxies it drives (the container files most), so a third file keeps the cores busy.
-# node:test's run() with the longest files first (scripts/run-tests.mjs says why); 300 s per test at most.
-exec node scripts/run-tests.mjs
+exec node --test --test-concurrency=3 --test-timeout=300000 dist/test/*.test.js
