@@ -70,8 +70,12 @@ export class RouteMatcher {
     for (const list of this.#byHost.values()) list.sort((a, b) => b.path.length - a.path.length);
   }
 
+  /** The longest route prefix of the host that covers the path (a loop: no callback made per request). */
   match(host: string, pathname: string): RouteEntry | undefined {
-    return this.#byHost.get(host)?.find((r) => prefixCovers(r.path, pathname));
+    const list = this.#byHost.get(host);
+    if (list === undefined) return undefined;
+    for (const r of list) if (prefixCovers(r.path, pathname)) return r;
+    return undefined;
   }
 }
 

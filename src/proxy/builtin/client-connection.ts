@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { isSharedView, plainSocket, sharedBufferReader } from './client-socket.js';
 import { RawExchange, type ExchangeOwner } from './raw-exchange.js';
-import { headEnd, MAX_REQUEST_HEAD, parseRequestHead, type ParsedRequest } from './request-parser.js';
+import { headText, MAX_REQUEST_HEAD, parseRequestHead, type ParsedRequest } from './request-parser.js';
 
 /** node:http's keepAliveTimeout as the proxy set it: an idle client connection is closed after it. */
 const IDLE_MS = 65_000;
@@ -112,12 +112,13 @@ export class ClientConnection implements ExchangeOwner {
     try {
       while (!this.#current && !this.#held && this.#buf && !this.#gone) {
         const buf = this.#buf;
-        const end = headEnd(buf);
-        if (end < 0) {
+        const text = headText(buf);
+        if (text === undefined) {
           if (buf.length > MAX_REQUEST_HEAD) this.#handOver();
           return;
         }
-        const req = end - 4 <= MAX_REQUEST_HEAD ? parseRequestHead(buf.toString('latin1', 0, end - 4)) : undefined;
+        const end = text.length + 4;
+        const req = text.length <= MAX_REQUEST_HEAD ? parseRequestHead(text) : undefined;
         if (!req) {
           this.#handOver();
           return;

@@ -17,6 +17,7 @@ import { serveStatic } from './static-files.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 const PAGE_404 = '404 Not Found\n';
+const NO_OTHER = (): undefined => undefined;
 
 /**
  * The builtin proxy's data plane: host + path routing to healthy upstreams over pooled
@@ -136,16 +137,21 @@ export class DataPlane {
       this.#count(upstream as string, -1);
       this.stats.record(route, ex.status, (performance.now() - start) / 1000);
     });
-    const tried = [upstream];
-    // The route's other upstreams, each once, for a request that failed before its answer started.
-    const another = () => {
-      const next = this.#pick(route, tried);
-      if (next === undefined) return undefined;
-      tried.push(next);
-      this.#count(upstream as string, -1);
-      this.#count((upstream = next), 1);
-      return next;
-    };
+    let tried: string[] | undefined;
+    // The route's other upstreams, each once, for a request that failed before its answer started (none to try on a
+    // route of one upstream: no function and no list made per request for it).
+    const another =
+      route.upstreams.length < 2
+        ? NO_OTHER
+        : () => {
+            tried ??= [upstream as string];
+            const next = this.#pick(route, tried);
+            if (next === undefined) return undefined;
+            tried.push(next);
+            this.#count(upstream as string, -1);
+            this.#count((upstream = next), 1);
+            return next;
+          };
     new Forwarding(this.#pool, ex, upstream, host, upstreamPath(route, url), this.#deadlines, another);
   }
 
@@ -195,7 +201,7 @@ export class DataPlane {
 /** Resolves "." and ".." segments (also "%2e" forms), as nginx does before matching locations. */
 export function normalizePath(pathname: string): string {
   const raw = pathname.startsWith('/') ? pathname : '/' + pathname;
-  if (!/\/\.|%2e/i.test(raw)) return raw;
+  if (!hasDotOrPercent(raw) || !/\/\.|%2e/i.test(raw)) return raw;
   const out: string[] = [];
   const segments = raw.split('/');
   segments.forEach((seg, i) => {
@@ -211,9 +217,27 @@ export function normalizePath(pathname: string): string {
   return joined.startsWith('/') ? joined : '/' + joined;
 }
 
+/** A path without "." or "%" (most) has no dot segment, plain or encoded: no regular expression to run on it. */
+function hasDotOrPercent(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 46 || c === 37) return true;
+  }
+  return false;
+}
+
+/** Host characters that need no trimming or lowercasing: a-z, 0-9, ".", "-", ":" (the usual Host value). */
+function isPlainHost(h: string): boolean {
+  for (let i = 0; i < h.length; i++) {
+    const c = h.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 58) || c === 46 || c === 45)) return false;
+  }
+  return true;
+}
+
 /** Hostname of a Host header, lowercased, without the port. */
 export function hostOf(header: string | undefined): string {
-  const h = (header ?? '').trim().toLowerCase();
+  const h = header !== undefined && isPlainHost(header) ? header : (header ?? '').trim().toLowerCase();
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
   const colon = h.indexOf(':');
   return colon < 0 ? h : h.slice(0, colon);

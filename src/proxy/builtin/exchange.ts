@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connectionNamed, HOP_BY_HOP, type ClientRequestHead } from './request-head.js';
+import { connectionNamed, type ClientRequestHead } from './request-head.js';
 import { ResponseError, type ResponseHead } from './response-parser.js';
 
 /**
@@ -43,29 +43,24 @@ export const PAGE_502 =
 export const PAGE_504 =
   '<!doctype html><title>504 Gateway Timeout</title><h1>504 Gateway Timeout</h1><p>The application behind this address took too long to answer. Try again in a moment.</p>\n';
 export const HTML = 'text/html; charset=utf-8';
-const DROPPED_LENGTHS = new Set([...HOP_BY_HOP, 'content-length'].map((n) => n.length));
 
 /**
  * The response's header list for the client: without hop-by-hop ones (also those its
  * Connection header names), and with one Content-Length, the one the body was framed by
- * (or, after HEAD and on 304, the one the upstream stated).
+ * (or, after HEAD and on 304, the one the upstream stated). The parser has already set the
+ * hop-by-hop ones and Content-Length aside (`kept`), lowercasing only names of their lengths.
  */
 export function responseHeaders(head: ResponseHead): string[] {
-  const headers = head.headers;
+  const connection = head.connection;
+  // The usual values name no header: no lowercasing and splitting for them.
+  const listed =
+    connection === undefined || connection === 'keep-alive' || connection === 'close'
+      ? undefined
+      : connectionNamed(connection);
+  const kept = head.kept;
   const out: string[] = [];
-  let connection: string | undefined;
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i]!.length === 10 && headers[i]!.toLowerCase() === 'connection')
-      connection = connection === undefined ? headers[i + 1]! : `${connection},${headers[i + 1]!}`;
-  const listed = connectionNamed(connection);
-  for (let i = 0; i < headers.length; i += 2) {
-    // Only names of a length dropped here are lowercased to compare (all of them when the Connection header names others).
-    if (listed !== undefined || DROPPED_LENGTHS.has(headers[i]!.length)) {
-      const name = headers[i]!.toLowerCase();
-      if (HOP_BY_HOP.has(name) || name === 'content-length' || listed?.has(name)) continue;
-    }
-    out.push(headers[i]!, headers[i + 1]!);
-  }
+  for (let i = 0; i < kept.length; i += 2)
+    if (listed === undefined || !listed.has(kept[i]!.toLowerCase())) out.push(kept[i]!, kept[i + 1]!);
   if (head.length !== undefined && (head.framing === 'length' || (head.framing === 'none' && head.status !== 204)))
     out.push('content-length', String(head.length));
   return out;

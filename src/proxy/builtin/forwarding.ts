@@ -3,8 +3,6 @@ import { requestHead } from './request-head.js';
 import { ResponseError, ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
 import type { ConnectionUser, UpstreamConnection, UpstreamPool } from './upstream-pool.js';
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
-
 /**
  * Requests waiting for their upstream's answer to start, checked by one interval (a few
  * times per timeout, at most every second) rather than a timer per request. They are kept
@@ -100,11 +98,12 @@ export class Forwarding implements ConnectionUser, ResponseSink {
     host: string,
     path: string,
     private readonly deadlines: AnswerDeadlines,
-    private readonly another: () => string | undefined = () => undefined,
+    private readonly another: () => string | undefined,
   ) {
     this.#body = ex.framing.body;
     this.#head = requestHead(ex.request, host, path, ex.framing.line);
-    this.#idempotent = this.#body === 'none' && IDEMPOTENT.has(ex.request.method);
+    const { method } = ex.request;
+    this.#idempotent = this.#body === 'none' && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS');
     this.#mayRetry = this.#idempotent;
     ex.onClose(() => {
       if (!this.#over) this.#abandon();

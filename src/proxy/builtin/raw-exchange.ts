@@ -14,6 +14,8 @@ export interface ExchangeOwner {
   over(ex: RawExchange): void;
 }
 
+/** A request without a body, as forwarding sees it (one object for all of them). */
+const NO_BODY: Exchange['framing'] = Object.freeze({ body: 'none', line: '' });
 /** Up to this many bytes, what a flush sends goes out as one latin1 string rather than a buffer put together. */
 const SMALL_WRITE = 4096;
 
@@ -58,8 +60,7 @@ export class RawExchange implements Exchange {
   ) {
     this.request = { method: req.method, rawHeaders: req.rawHeaders, remoteAddress: conn.remoteAddress };
     this.bodyLeft = req.length;
-    this.framing =
-      req.length > 0 ? { body: 'length', line: `content-length: ${req.length}\r\n` } : { body: 'none', line: '' };
+    this.framing = req.length > 0 ? { body: 'length', line: `content-length: ${req.length}\r\n` } : NO_BODY;
   }
 
   /**
@@ -124,8 +125,9 @@ export class RawExchange implements Exchange {
     let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n`;
     let dated = false;
     for (let i = 0; i < headers.length; i += 2) {
-      if (!dated && headers[i]!.length === 4 && headers[i]!.toLowerCase() === 'date') dated = true;
-      text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      const name = headers[i]!;
+      if (!dated && name.length === 4 && (name === 'Date' || name.toLowerCase() === 'date')) dated = true;
+      text += `${name}: ${headers[i + 1]}\r\n`;
     }
     if (!dated) text += date();
     this.#chunked = head.framing === 'chunked' || head.framing === 'close';
@@ -159,7 +161,7 @@ export class RawExchange implements Exchange {
         socket.write(buf);
       }
     }
-    this.#out = [];
+    out.length = 0; // the same list for the next flush
     this.#outBytes = 0;
     return !socket.writableNeedDrain;
   }

@@ -25,8 +25,20 @@ export const HOP_BY_HOP = new Set([
   'proxy-connection',
 ]);
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
-/** The lengths of the names requestHead drops or changes: only names of these lengths are lowercased to compare. */
-const LOOKED_AT = new Set([...HOP_BY_HOP, ...FORWARDED, 'host', 'content-length', 'cookie'].map((n) => n.length));
+
+/**
+ * A table of name lengths, indexed by length: `table[name.length] === 1` says a header name may be one of `names`
+ * (only those are lowercased to compare). An array lookup per header line, where a Set of numbers costs a hash
+ * table probe; a length beyond the table reads undefined.
+ */
+export function lengthTable(names: Iterable<string>): Uint8Array {
+  const table = new Uint8Array(64);
+  for (const n of names) table[n.length] = 1;
+  return table;
+}
+
+/** The lengths of the names requestHead drops or changes. */
+const LOOKED_AT = lengthTable([...HOP_BY_HOP, ...FORWARDED, 'host', 'content-length', 'cookie']);
 
 /**
  * Berth's own dashboard session cookie. Browsers send a host's cookies to every port of it,
@@ -114,16 +126,17 @@ export function requestHead(req: ClientRequestHead, host: string, path: string, 
   let head = `${req.method} ${path} HTTP/1.1\r\n`;
   if (clientHost !== undefined) head += `Host: ${clientHost}\r\n`;
   for (let i = 0; i < raw.length; i += 2) {
-    if (listed === undefined && !LOOKED_AT.has(raw[i]!.length)) {
+    if (listed === undefined && LOOKED_AT[raw[i]!.length] !== 1) {
       head += `${raw[i]}: ${raw[i + 1]}\r\n`; // a name of no length below: no need to lowercase it
       continue;
     }
     const name = raw[i]!.toLowerCase();
+    // Host and Content-Length (the usual ones here) first: a string compare, where a Set hashes the new string.
     if (
-      HOP_BY_HOP.has(name) ||
-      FORWARDED.has(name) ||
       name === 'host' ||
       name === 'content-length' ||
+      HOP_BY_HOP.has(name) ||
+      FORWARDED.has(name) ||
       listed?.has(name)
     )
       continue;

@@ -1,3 +1,6 @@
+import { HOP_BY_HOP, lengthTable } from './request-head.js';
+import { headText, isToken, scanHeaderLine, scanned, valueAt } from './request-parser.js';
+
 /**
  * An incremental parser for one HTTP/1.x response from an upstream (RFC 9112), for the
  * builtin proxy's upstream leg. It is strict where leniency lets one response bleed into
@@ -16,6 +19,10 @@ export interface ResponseHead {
   readonly reason: string;
   /** Flat [name, value, name, value, ...] as received, hop-by-hop headers included. */
   readonly headers: string[];
+  /** The same without hop-by-hop headers and Content-Length: what goes on, but for the names `connection` lists. */
+  readonly kept: string[];
+  /** The Connection header's values joined with commas, or undefined. */
+  readonly connection: string | undefined;
   /** How the body is delimited. */
   readonly framing: 'none' | 'length' | 'chunked' | 'close';
   /** Content-Length as received (one value; also after HEAD and on 304), or undefined: absent, or overridden by Transfer-Encoding. */
@@ -34,18 +41,27 @@ export interface ResponseSink {
 
 export class ResponseError extends Error {}
 
+/** What is wrong with the header line at `start` that scanHeaderLine refused. */
+function lineError(text: string, start: number): ResponseError {
+  let eol = text.indexOf('\r\n', start);
+  if (eol < 0) eol = text.length;
+  const line = text.slice(start, eol);
+  if (line.startsWith(' ') || line.startsWith('\t'))
+    return new ResponseError('obsolete line folding in a response header');
+  const colon = line.indexOf(':');
+  if (colon <= 0) return new ResponseError(`malformed response header line ${JSON.stringify(line.slice(0, 60))}`);
+  const name = line.slice(0, colon);
+  if (!isToken(name, 0, name.length))
+    return new ResponseError(`malformed response header name ${JSON.stringify(name.slice(0, 60))}`);
+  return new ResponseError(`control character in response header ${name}`);
+}
+
 const MAX_HEAD = 64 * 1024;
 const MAX_CHUNK_LINE = 4096;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Field values and reason phrases: visible characters, spaces, tabs and obs-text; no other controls.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-/** Lines of FIELD_VALUE's characters joined by CRLF: a head that matches needs no test per value. */
-const CLEAN_HEAD = /^[\t\x20-\x7e\x80-\xff]*(?:\r\n[\t\x20-\x7e\x80-\xff]*)*$/;
-/** The lengths of the header names #head looks at (connection, content-length, transfer-encoding): others are not lowercased. */
-const LOOKED_AT = new Set([10, 14, 17]);
-/** Needles as bytes: Buffer#indexOf with a string encodes it on every call. */
-const BLANK_LINE = Buffer.from('\r\n\r\n', 'latin1');
+/** The header names #head looks at or leaves out of `kept`, by length: others are not lowercased. */
+const LOOKED_AT = lengthTable([...HOP_BY_HOP, 'content-length']);
+/** A needle as bytes: Buffer#indexOf with a string encodes it on every call. */
 const CRLF = Buffer.from('\r\n', 'latin1');
 
 type State = 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'body-close' | 'done';
@@ -84,15 +100,14 @@ export class ResponseParser {
     while (at < buf.length && this.#state !== 'done') {
       switch (this.#state) {
         case 'head': {
-          const end = buf.indexOf(BLANK_LINE, at);
-          if (end < 0) {
+          const text = headText(buf, at);
+          if (text === undefined) {
             if (buf.length - at > MAX_HEAD) throw new ResponseError(`response head larger than ${MAX_HEAD} bytes`);
             this.#pending = Buffer.from(buf.subarray(at));
             return;
           }
-          if (end - at > MAX_HEAD) throw new ResponseError(`response head larger than ${MAX_HEAD} bytes`);
-          const text = buf.toString('latin1', at, end);
-          at = end + 4;
+          if (text.length > MAX_HEAD) throw new ResponseError(`response head larger than ${MAX_HEAD} bytes`);
+          at += text.length + 4;
           this.#head(text);
           break;
         }
@@ -179,8 +194,6 @@ export class ResponseParser {
   }
 
   #head(text: string): void {
-    const clean = CLEAN_HEAD.test(text);
-    // Line by line with indexOf rather than split: no array of lines, no runtime call per head.
     let eol = text.indexOf('\r\n');
     if (eol < 0) eol = text.length;
     const statusLine = text.slice(0, eol);
@@ -189,27 +202,18 @@ export class ResponseParser {
     const minor = m[1]!;
     const status = Number(m[2]);
     const headers: string[] = [];
+    const kept: string[] = [];
+    let connection: string | undefined;
     let length: number | undefined;
     let transferEncoding: string | undefined;
     let close = minor === '0';
     while (eol < text.length) {
       const start = eol + 2;
-      eol = text.indexOf('\r\n', start);
-      if (eol < 0) eol = text.length;
-      const line = text.slice(start, eol);
-      const colon = line.indexOf(':');
-      if (colon <= 0)
-        throw new ResponseError(
-          line.startsWith(' ') || line.startsWith('\t')
-            ? 'obsolete line folding in a response header'
-            : `malformed response header line ${JSON.stringify(line.slice(0, 60))}`,
-        );
-      const name = line.slice(0, colon);
-      if (!TOKEN.test(name))
-        throw new ResponseError(`malformed response header name ${JSON.stringify(name.slice(0, 60))}`);
-      const value = line.slice(colon + 1).trim();
-      if (!clean && !FIELD_VALUE.test(value)) throw new ResponseError(`control character in response header ${name}`);
-      const lower = LOOKED_AT.has(name.length) ? name.toLowerCase() : '';
+      if (!scanHeaderLine(text, start)) throw lineError(text, start);
+      eol = scanned.end;
+      const name = text.slice(start, scanned.colon);
+      const value = valueAt(text, scanned.colon + 1, eol);
+      const lower = LOOKED_AT[name.length] === 1 ? name.toLowerCase() : '';
       if (lower === 'content-length') {
         // One value (the usual case) needs no list.
         for (const part of value.includes(',') ? value.split(',') : [value]) {
@@ -223,6 +227,7 @@ export class ResponseParser {
       } else if (lower === 'transfer-encoding') {
         transferEncoding = transferEncoding ? `${transferEncoding}, ${value}` : value;
       } else if (lower === 'connection') {
+        connection = connection === undefined ? value : `${connection},${value}`;
         const tokens = value.toLowerCase();
         for (const token of tokens.includes(',') ? tokens.split(',') : [tokens]) {
           const t = token.trim();
@@ -231,6 +236,7 @@ export class ResponseParser {
         }
       }
       headers.push(name, value);
+      if (lower === '' || (lower !== 'content-length' && !HOP_BY_HOP.has(lower))) kept.push(name, value);
     }
     if (status < 200) {
       if (status === 101) throw new ResponseError('101 Switching Protocols to a request that did not ask to upgrade');
@@ -250,7 +256,16 @@ export class ResponseParser {
     else framing = 'close';
     if (framing === 'close') close = true;
     this.#keepAlive = !close;
-    this.sink.head({ status, reason: m[3] ?? '', headers, framing, length, keepAlive: this.#keepAlive });
+    this.sink.head({
+      status,
+      reason: m[3] ?? '',
+      headers,
+      kept,
+      connection,
+      framing,
+      length,
+      keepAlive: this.#keepAlive,
+    });
     if (framing === 'none' || (framing === 'length' && length === 0)) this.#finish();
     else if (framing === 'length') {
       this.#remaining = length!;
