@@ -25,11 +25,7 @@ const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
   TCHAR[c.charCodeAt(0)] = 1;
 
-/**
- * True when text[from, to) is a token (a header name): checked in place, where a regular expression needs the name
- * cut out first and costs a call. Both parsers read each line by offsets in the head's text, cutting out only
- * the name and the value.
- */
+/** True when text[from, to) is a token (RFC 9110: what a header name is made of). */
 export function isToken(text: string, from: number, to: number): boolean {
   if (from >= to) return false;
   for (let i = from; i < to; i++) if (TCHAR[text.charCodeAt(i)] !== 1) return false;
