@@ -106,9 +106,11 @@ test('a service that keeps failing is in crashloop, with its exit code and last 
 });
 
 test('restart policies: on-failure leaves a clean exit down, never leaves a failure down', async () => {
+  // Each exits 3 s after its start: after the deploy saw it running (an exit before its first check fails the deploy;
+  // at 0.3 s a loaded CI machine checked too late once: "failing[0] did not become ready (exited)").
   const dir = home.app(
     'policies',
-    `app: policies\nservices:\n  clean:\n    run: "sleep 0.3; echo done"\n    port: none\n    restart: on-failure\n  failing:\n    run: "sleep 0.3; exit 4"\n    port: none\n    restart: never\n`,
+    `app: policies\nservices:\n  clean:\n    run: "sleep 3; echo done"\n    port: none\n    restart: on-failure\n  failing:\n    run: "sleep 3; exit 4"\n    port: none\n    restart: never\n`,
   );
   assertOk(await home.cli('up', dir));
   const rows = await waitFor('both exited', async () => {
