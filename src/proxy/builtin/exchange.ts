@@ -51,12 +51,7 @@ export const HTML = 'text/html; charset=utf-8';
  * hop-by-hop ones and Content-Length aside (`kept`), lowercasing only names of their lengths.
  */
 export function responseHeaders(head: ResponseHead): string[] {
-  const connection = head.connection;
-  // The usual values name no header: no lowercasing and splitting for them.
-  const listed =
-    connection === undefined || connection === 'keep-alive' || connection === 'close'
-      ? undefined
-      : connectionNamed(connection);
+  const listed = connectionNamed(head.connection);
   const kept = head.kept;
   const out: string[] = [];
   for (let i = 0; i < kept.length; i += 2)

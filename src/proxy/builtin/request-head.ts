@@ -61,7 +61,8 @@ function withoutSessionCookie(value: string): string {
  * as for the usual `keep-alive` or `close`, so callers look at no other header name for it.
  */
 export function connectionNamed(value: string | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  // The usual values name no header: no lowercasing and splitting for them.
+  if (value === undefined || value === 'keep-alive' || value === 'close') return undefined;
   let named: Set<string> | undefined;
   const tokens = value.toLowerCase();
   // One token (the usual `keep-alive` or `close`) needs no list.
