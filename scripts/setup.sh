@@ -27,7 +27,37 @@ if ! /usr/bin/python3 -c 'import django, fastapi, uvicorn, flask, gunicorn' 2>/d
     echo "the tests need Debian's python3-django, python3-fastapi, python3-uvicorn, python3-flask, gunicorn: sudo apt-get install -y python3-django python3-fastapi python3-uvicorn python3-flask gunicorn" >&2
   fi
 fi
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+# Jobs that run beside the build, each with its output in a file printed when it ends: a failed one fails setup.
+logs=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$logs"' EXIT
+pids=()
+names=()
+beside() {
+  "$@" >"$logs/${#pids[@]}" 2>&1 &
+  pids+=($!)
+  names+=("$*")
+}
+sqlite=node_modules/better-sqlite3/build/Release/better_sqlite3.node
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -f "$sqlite" ]; then
+  # The packages' files first, their install scripts after: better-sqlite3 compiles SQLite (minutes on one core), which
+  # the TypeScript build does not need, so it runs beside the build. esbuild's own check runs before the build uses it.
+  # A package with another install script stops this, so none is skipped unknowingly. Until better-sqlite3 has built,
+  # the next setup installs again (its check above).
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  other=$(node scripts/install-scripts.mjs | grep -vxE 'better-sqlite3|esbuild' || true)
+  if [ -n "$other" ]; then
+    echo "scripts/setup.sh does not run the install scripts of: $other (add them to its npm rebuild)" >&2
+    exit 1
+  fi
+  npm rebuild esbuild --loglevel=error
+  beside npm rebuild better-sqlite3 --loglevel=error
 fi
+# scripts/test.sh passes the lint, which reads the sources only, to run beside the build too.
+[ $# -gt 0 ] && beside "$@"
 npm run --silent build
+failed=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || { failed=1; echo "failed: ${names[$i]}" >&2; }
+  cat "$logs/$i"
+done
+[ "$failed" = 0 ]

@@ -2,7 +2,7 @@
 # The one test command (README, CI): set up, build, run every test file with node:test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh bash scripts/lint.sh # the build, and the lint beside it (Prettier, ESLint)
 # Tools the tests drive for real: wrk (load that counts every failure; it never retries), python3 (examples),
 # nginx and caddy (the edge proxy suites), openssl (a test certificate), git (branches and snapshots),
 # curl and ip (the ACME test runs a CA and Berth in a network namespace), chromium (the dashboard, driven by playwright-core),
@@ -58,9 +58,6 @@ for kind in vite next cra; do
   npm ci --prefix "$tmp" --cache "$PWD/.berth-npm-cache" --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
   touch "$mark" && rm -rf "$tmp"
 done
-# Layout and lint are part of the tests: Prettier decides the layout, ESLint's type-aware rules catch a dropped promise.
-npx --no-install prettier --check src test bench ui eslint.config.js
-npx --no-install eslint src test bench
 # Without the machine's NODE_EXTRA_CA_CERTS, if it has one (a default host has none; no test reaches a public TLS
 # server, and test/alerts-smtp sets its own CA): with Debian's bundle every Node process the tests start (each CLI
 # call, berthd, the fixtures' servers: thousands) parsed it first, ~0.1 s of CPU each on this machine.
