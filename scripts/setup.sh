@@ -29,7 +29,7 @@ if ! /usr/bin/python3 -c 'import django, fastapi, uvicorn, flask, gunicorn' 2>/d
 fi
 # Jobs that run beside the build, each with its output in a file printed when it ends: a failed one fails setup.
 logs=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$logs"' EXIT
+trap 'jobs -p | xargs -r kill 2>/dev/null || true; rm -rf "$logs"' EXIT
 pids=()
 names=()
 beside() {
